@@ -1,0 +1,313 @@
+//! Reading Cedar's own file formats: `.cedar` policy files (named by `@id`),
+//! template links, `.cedarschema` / JSON schemas and entities JSON, each error
+//! located in the file it came from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use cedar_policy::{EntityUid, PolicyId, PolicySet, Schema, SlotId, ValidationMode, Validator};
+use miette::Diagnostic;
+
+use crate::diag::{SourceError, SourceFile};
+
+/// A policy set with the file each policy came from.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// The policies, templates and template links, as Cedar evaluates them.
+    pub set: PolicySet,
+    /// The files read, in order.
+    pub files: Vec<SourceFile>,
+    /// For each policy or template id: the index into `files` and the byte offset
+    /// where the policy starts.
+    pub origin: BTreeMap<String, (usize, usize)>,
+}
+
+impl Policies {
+    /// `file:line` where a policy or template starts, if it came from a file.
+    pub fn location(&self, id: &str) -> Option<(String, usize)> {
+        let (file, offset) = *self.origin.get(id)?;
+        let source = self.files.get(file)?;
+        Some((source.display.clone(), source.line_col(offset).0))
+    }
+}
+
+/// Turns any of Cedar's located diagnostics into an error on `file`, pointing at
+/// its first label.
+pub fn cedar_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
+    let span = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(0..0, |label| label.offset()..label.offset() + label.len());
+    let mut message = diagnostic.to_string();
+    if let Some(related) = diagnostic.related() {
+        for inner in related {
+            message.push_str("; ");
+            message.push_str(&inner.to_string());
+        }
+    }
+    let error = file.error(span, lowercase_first(&message));
+    match diagnostic.help() {
+        Some(help) => error.with_help(help.to_string()),
+        None => error,
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first)
+            if first.is_uppercase() && !chars.clone().next().is_some_and(char::is_uppercase) =>
+        {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// Parses policy files into one set. A policy or template is named by its
+/// `@id("...")` annotation, as the Cedar CLI does; otherwise it keeps Cedar's
+/// default name `policyN` (counted per file). Two policies with one name are an error.
+pub fn parse_policies(files: Vec<SourceFile>) -> Result<Policies, SourceError> {
+    let mut set = PolicySet::new();
+    let mut origin = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
+        let parsed = PolicySet::from_str(&file.text).map_err(|errors| {
+            let mut all: Vec<SourceError> = errors.iter().map(|e| cedar_error(file, e)).collect();
+            let first = all.remove(0);
+            first.with_related(all)
+        })?;
+        // Cedar numbers unnamed policies in source order; keep that order.
+        let mut policies: Vec<_> = parsed.policies().collect();
+        policies.sort_by_key(|p| default_index(p.id()));
+        let mut templates: Vec<_> = parsed.templates().collect();
+        templates.sort_by_key(|t| default_index(t.id()));
+        for policy in policies {
+            let id = policy
+                .annotation("id")
+                .map_or_else(|| policy.id().clone(), PolicyId::new);
+            let offset = id_offset(file, id.as_ref(), policy.annotation("id").is_some());
+            check_unique(&origin, &files, file, id.as_ref(), offset)?;
+            set.add(policy.new_id(id.clone())).map_err(|e| {
+                file.error(
+                    offset..offset,
+                    format!(
+                        "cannot add policy `{id}`: {}",
+                        lowercase_first(&e.to_string())
+                    ),
+                )
+            })?;
+            origin.insert(id.to_string(), (index, offset));
+        }
+        for template in templates {
+            let id = template
+                .annotation("id")
+                .map_or_else(|| template.id().clone(), PolicyId::new);
+            let offset = id_offset(file, id.as_ref(), template.annotation("id").is_some());
+            check_unique(&origin, &files, file, id.as_ref(), offset)?;
+            set.add_template(template.new_id(id.clone())).map_err(|e| {
+                file.error(
+                    offset..offset,
+                    format!(
+                        "cannot add template `{id}`: {}",
+                        lowercase_first(&e.to_string())
+                    ),
+                )
+            })?;
+            origin.insert(id.to_string(), (index, offset));
+        }
+    }
+    Ok(Policies { set, files, origin })
+}
+
+fn default_index(id: &PolicyId) -> usize {
+    id.to_string()
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// Where a policy's `@id("...")` annotation is, or the file start for unnamed ones.
+fn id_offset(file: &SourceFile, id: &str, annotated: bool) -> usize {
+    if !annotated {
+        return 0;
+    }
+    let needle = format!("\"{id}\"");
+    file.text
+        .match_indices(&needle)
+        .find(|(at, _)| {
+            file.text[..*at].trim_end().ends_with('(')
+                && file.text[..*at]
+                    .trim_end()
+                    .trim_end_matches('(')
+                    .trim_end()
+                    .ends_with("@id")
+        })
+        .map_or(0, |(at, _)| at)
+}
+
+fn check_unique(
+    origin: &BTreeMap<String, (usize, usize)>,
+    files: &[SourceFile],
+    file: &SourceFile,
+    id: &str,
+    offset: usize,
+) -> Result<(), SourceError> {
+    match origin.get(id) {
+        None => Ok(()),
+        Some(&(other, other_offset)) => {
+            let other_file = &files[other];
+            Err(file
+                .error(
+                    offset..offset + id.len() + 2,
+                    format!(
+                        "two policies are named `{id}`; the other is at {}",
+                        other_file.location(other_offset)
+                    ),
+                )
+                .with_help("give each policy a unique `@id(\"...\")` annotation"))
+        }
+    }
+}
+
+/// One template link in the Cedar CLI's `linked` file format.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    template_id: String,
+    link_id: String,
+    args: BTreeMap<String, String>,
+}
+
+/// Applies a Cedar CLI template-links file (`[{"template_id", "link_id", "args": {"?principal": "..."}}]`).
+pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> Result<(), SourceError> {
+    let raw: Vec<RawLink> = serde_json::from_str(&links.text).map_err(|e| json_error(links, &e))?;
+    for link in raw {
+        let at = links
+            .text
+            .find(&format!("\"{}\"", link.link_id))
+            .unwrap_or(0);
+        let here = |message: String| links.error(at..at + link.link_id.len() + 2, message);
+        let mut values = HashMap::new();
+        for (slot, uid) in &link.args {
+            let slot_id = match slot.as_str() {
+                "?principal" => SlotId::principal(),
+                "?resource" => SlotId::resource(),
+                other => {
+                    return Err(here(format!("unknown template slot `{other}`"))
+                        .with_help("slots are `?principal` and `?resource`"));
+                }
+            };
+            let uid = EntityUid::from_str(uid)
+                .map_err(|e| here(format!("`{uid}` is not an entity reference: {e}")))?;
+            values.insert(slot_id, uid);
+        }
+        if policies.origin.contains_key(&link.link_id) {
+            return Err(here(format!(
+                "link id `{}` is already the name of a policy",
+                link.link_id
+            )));
+        }
+        policies
+            .set
+            .link(
+                PolicyId::new(&link.template_id),
+                PolicyId::new(&link.link_id),
+                values,
+            )
+            .map_err(|e| {
+                here(format!(
+                    "cannot link template `{}` as `{}`: {}",
+                    link.template_id,
+                    link.link_id,
+                    lowercase_first(&e.to_string())
+                ))
+            })?;
+        if let Some(&(file, _)) = policies.origin.get(&link.template_id) {
+            policies.origin.insert(
+                link.link_id.clone(),
+                (file, policies.origin[&link.template_id].1),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Parses a schema: Cedar's human-readable syntax, or JSON when the file name ends in `.json`.
+pub fn parse_schema(file: &SourceFile) -> Result<Schema, SourceError> {
+    if file.display.ends_with(".json") {
+        Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))
+    } else {
+        Schema::from_cedarschema_str(&file.text)
+            .map(|(schema, _warnings)| schema)
+            .map_err(|e| cedar_error(file, &e))
+    }
+}
+
+/// Validates policies against a schema in strict mode; every error is reported,
+/// located in the policy file it came from.
+pub fn validate(policies: &Policies, schema: &Schema) -> Result<(), SourceError> {
+    let validator = Validator::new(schema.clone());
+    let result = validator.validate(&policies.set, ValidationMode::Strict);
+    let mut errors: Vec<SourceError> = result
+        .validation_errors()
+        .map(|error| {
+            let file = policies
+                .origin
+                .get(&error.policy_id().to_string())
+                .and_then(|&(file, _)| policies.files.get(file));
+            match file {
+                Some(file) => cedar_error(file, error).label("fails strict validation"),
+                None => policies.files.first().map_or_else(
+                    || {
+                        SourceFile::from_text(
+                            "<policies>".into(),
+                            "<policies>".into(),
+                            String::new(),
+                        )
+                        .error(0..0, error.to_string())
+                    },
+                    |file| {
+                        file.error(
+                            0..0,
+                            format!(
+                                "policy `{}` fails strict validation: {error}",
+                                error.policy_id()
+                            ),
+                        )
+                    },
+                ),
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let first = errors.remove(0);
+    let first = first.prefixed("policy fails strict validation against the schema: ");
+    Err(first.with_help("fix the policy or the schema; privsim validates policies in strict mode, like `cedar validate`").with_related(errors))
+}
+
+/// A `serde_json` error located in its file.
+pub fn json_error(file: &SourceFile, error: &serde_json::Error) -> SourceError {
+    let offset = offset_of_line_col(&file.text, error.line(), error.column());
+    let message = error.to_string();
+    // serde_json appends " at line L column C"; the location is already in front.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    file.error(offset..offset, message)
+}
+
+/// The byte offset of a 1-based line and column (columns counted in bytes, as serde_json does).
+pub fn offset_of_line_col(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (index, this_line) in text.split_inclusive('\n').enumerate() {
+        if index + 1 == line {
+            return offset + column.saturating_sub(1).min(this_line.len());
+        }
+        offset += this_line.len();
+    }
+    text.len()
+}

@@ -1,0 +1,99 @@
+//! Argument definitions and exit codes shared by the subcommands.
+
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes: 0 ok, 1 a check or expectation failed, 2 bad input or usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything held.
+    Ok = 0,
+    /// An expectation or check failed.
+    Failed = 1,
+    /// The input was bad.
+    BadInput = 2,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        ExitCode::from(outcome as u8)
+    }
+}
+
+/// Policy simulation and testing for least privilege.
+#[derive(Debug, Parser)]
+#[command(name = "privsim", version, about)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay scenarios against their (or the given) Cedar policies.
+    Run(RunArgs),
+}
+
+/// Output formats of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A summary for people.
+    Text,
+    /// The JSON result contract (docs/json-contract.md).
+    Json,
+}
+
+/// Arguments of `privsim run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files, or folders searched recursively for `*.toml` scenarios.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Evaluate this `.cedar` file or folder instead of each scenario's `policies`.
+    #[arg(long, value_name = "FILE_OR_FOLDER")]
+    pub policies: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also exit 1 when an invariant finding (e.g. a delegation-ceiling violation) is reported.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+}
+
+/// Runs the chosen subcommand and maps its outcome to an exit code.
+pub fn dispatch(args: Args) -> ExitCode {
+    let outcome = match args.command {
+        Command::Run(run) => run::run(&run),
+    };
+    outcome.into()
+}
+
+/// Prints a bad-input error with its whole chain and source snippet.
+pub fn report_error(error: privsim::Error) -> Outcome {
+    eprintln!("{:?}", miette::Report::new(error));
+    Outcome::BadInput
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
+pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}

@@ -1,0 +1,35 @@
+//! `privsim run`: replay scenarios and print a summary or the JSON result.
+
+use privsim::LoadOptions;
+use privsim::report;
+
+use super::{Format, Outcome, RunArgs, report_error, write_atomically};
+
+/// Replays the scenarios and prints or writes the result.
+pub fn run(args: &RunArgs) -> Outcome {
+    let options = LoadOptions {
+        policies: args.policies.clone(),
+    };
+    let result = match privsim::run_paths(&args.paths, &options) {
+        Ok(result) => result,
+        Err(error) => return report_error(error),
+    };
+    let text = match args.format {
+        Format::Text => report::text::render(&result),
+        Format::Json => report::json(&result),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(error) = write_atomically(path, &text) {
+                eprintln!("error: cannot write `{}`: {error}", path.display());
+                return Outcome::BadInput;
+            }
+        }
+        None => print!("{text}"),
+    }
+    if !result.passed() || (args.fail_on_findings && result.has_findings()) {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}

@@ -1,0 +1,212 @@
+//! Errors for bad input: every one names the file and, where there is one, the
+//! line and column, with the offending source shown by miette.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+
+/// A file read into memory, kept so diagnostics can show and locate its text.
+#[derive(Clone)]
+pub struct SourceFile {
+    /// The path as the user should see it (relative paths stay relative).
+    pub display: String,
+    /// The path used to read the file.
+    pub path: PathBuf,
+    /// The whole text.
+    pub text: Arc<str>,
+}
+
+impl fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceFile")
+            .field("display", &self.display)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest input file privsim reads; anything bigger is refused rather than
+/// exhausting memory on a hostile pull request.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+impl SourceFile {
+    /// Reads a file as UTF-8 text, refusing files over [`MAX_FILE_BYTES`].
+    pub fn read(path: &Path, display: String) -> Result<Self, Error> {
+        let io_error = |source: std::io::Error| Error::Io {
+            path: display.clone(),
+            source,
+        };
+        let metadata = std::fs::metadata(path).map_err(io_error)?;
+        if !metadata.is_file() {
+            return Err(Error::Usage(format!("`{display}` is not a file")));
+        }
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(Error::Usage(format!(
+                "`{display}` is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
+                metadata.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(io_error)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Error::Usage(format!(
+                "`{display}` is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Ok(Self::from_text(path.to_path_buf(), display, text))
+    }
+
+    /// Wraps text that is already in memory.
+    pub fn from_text(path: PathBuf, display: String, text: String) -> Self {
+        Self {
+            display,
+            path,
+            text: Arc::from(text),
+        }
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let mut cut = offset;
+        while !self.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let before = &self.text[..cut];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+
+    /// `file:line:col` of a byte offset.
+    pub fn location(&self, offset: usize) -> String {
+        let (line, col) = self.line_col(offset);
+        format!("{}:{line}:{col}", self.display)
+    }
+
+    /// An error pointing at `span` of this file.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> SourceError {
+        let start = span.start.min(self.text.len());
+        let end = span.end.clamp(start, self.text.len());
+        SourceError {
+            location: self.location(start),
+            message: message.into(),
+            label: String::from("here"),
+            help: None,
+            src: NamedSource::new(self.display.clone(), Arc::clone(&self.text)),
+            span: SourceSpan::from(start..end),
+            related: Vec::new(),
+        }
+    }
+}
+
+/// A problem at a place in an input file.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{location}: {message}")]
+pub struct SourceError {
+    /// `file:line:col`, repeated in the message so it survives plain-text output.
+    pub location: String,
+    /// What is wrong, lowercase, no final period.
+    pub message: String,
+    label: String,
+    #[help]
+    help: Option<String>,
+    #[source_code]
+    src: NamedSource<Arc<str>>,
+    #[label("{label}")]
+    span: SourceSpan,
+    #[related]
+    related: Vec<SourceError>,
+}
+
+impl SourceError {
+    /// Sets the text under the arrow.
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Says how to fix it.
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Puts text in front of the message.
+    #[must_use]
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+
+    /// Attaches further errors found in the same pass.
+    #[must_use]
+    pub fn with_related(mut self, related: Vec<SourceError>) -> Self {
+        self.related = related;
+        self
+    }
+}
+
+/// Everything that can go wrong before a scenario runs: all of it is bad input
+/// (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A located problem in a scenario, policy, schema or entities file.
+    #[error(transparent)]
+    Source(#[from] Box<SourceError>),
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// Bad command-line usage or an input that has no location to point at.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Diagnostic for Error {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self {
+            Error::Source(inner) => inner.help(),
+            _ => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        match self {
+            Error::Source(inner) => inner.source_code(),
+            _ => None,
+        }
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        match self {
+            Error::Source(inner) => inner.labels(),
+            _ => None,
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        match self {
+            Error::Source(inner) => inner.related(),
+            _ => None,
+        }
+    }
+}
+
+impl From<SourceError> for Error {
+    fn from(error: SourceError) -> Self {
+        Error::Source(Box::new(error))
+    }
+}
+
+/// Shorthand for results that fail with bad input.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! privsim: replay scripted multi-agent workflows from TOML scenarios against
+//! Cedar policies, and check what each agent was allowed against what it needed.
+//!
+//! The pipeline, one module per stage: [`scenario`] (parse and resolve, the only
+//! file IO) → [`world`] (entities over time) → [`replay`] (Cedar evaluation) →
+//! [`result`] (the result model) → [`report`] (rendering). [`import`] turns
+//! Cedar's own test suites into scenarios.
+
+pub mod cedar_files;
+pub mod diag;
+pub mod import;
+pub mod replay;
+pub mod report;
+pub mod result;
+pub mod scenario;
+pub mod time;
+pub mod universe;
+pub mod world;
+
+use std::path::Path;
+
+pub use diag::Error;
+pub use result::{RunResult, ScenarioResult};
+pub use scenario::{LoadOptions, Scenario};
+
+/// Loads and replays every scenario under the given paths (files or folders).
+pub fn run_paths(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<RunResult, Error> {
+    let mut results = Vec::new();
+    for path in paths {
+        for file in scenario::discover(path.as_ref())? {
+            let loaded = scenario::load(&file, options)?;
+            results.push(replay::replay(&loaded));
+        }
+    }
+    Ok(RunResult::new(results))
+}

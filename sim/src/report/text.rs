@@ -1,0 +1,153 @@
+//! The human-readable summary printed by `privsim run` by default.
+
+use std::fmt::Write as _;
+
+use crate::result::{RunResult, ScenarioResult};
+
+/// Renders the whole run.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    for scenario in &result.scenarios {
+        render_scenario(&mut out, scenario);
+        out.push('\n');
+    }
+    let failed = result.scenarios.iter().filter(|s| !s.passed).count();
+    let findings: usize = result.scenarios.iter().map(|s| s.findings.len()).sum();
+    let _ = writeln!(
+        out,
+        "{}: {} scenario(s), {} failed, {} finding(s)",
+        if failed == 0 { "ok" } else { "FAILED" },
+        result.scenarios.len(),
+        failed,
+        findings
+    );
+    out
+}
+
+fn render_scenario(out: &mut String, s: &ScenarioResult) {
+    let _ = writeln!(
+        out,
+        "{} {}  ({})",
+        if s.passed { "PASS" } else { "FAIL" },
+        s.name,
+        s.file
+    );
+    let _ = writeln!(out, "  policies: {}", s.policy_files.join(", "));
+    let widths = [
+        s.steps
+            .iter()
+            .map(|st| st.principal.len())
+            .max()
+            .unwrap_or(0)
+            .max(9),
+        s.steps
+            .iter()
+            .map(|st| st.action.len())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        s.steps
+            .iter()
+            .map(|st| st.resource.len())
+            .max()
+            .unwrap_or(0)
+            .max(8),
+    ];
+    if !s.steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<20}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  result",
+            "step",
+            "time",
+            "principal",
+            "action",
+            "resource",
+            "decision",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    for step in &s.steps {
+        let outcome = match &step.expectation {
+            None => "-".to_string(),
+            Some(e) if e.passed => "ok".to_string(),
+            Some(e) => format!("FAIL: {}", e.failures.join("; ")),
+        };
+        let policies = if step.determining_policies.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", step.determining_policies.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<20}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  {outcome}{policies}",
+            step.index,
+            step.time,
+            step.principal,
+            step.action,
+            step.resource,
+            step.decision,
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        for error in &step.errors {
+            let _ = writeln!(
+                out,
+                "        error{}: {}",
+                error
+                    .policy
+                    .as_ref()
+                    .map(|p| format!(" in `{p}`"))
+                    .unwrap_or_default(),
+                error.message
+            );
+        }
+    }
+    for access in &s.access {
+        let status = if access.passed {
+            "ok".to_string()
+        } else {
+            format!(
+                "FAIL: missing [{}], unexpected [{}]",
+                access.missing.join(", "),
+                access.unexpected.join(", ")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  access #{} (line {}): {} {} at {}: {} resource(s) allowed: {status}",
+            access.index,
+            access.line,
+            access.principal,
+            access.action,
+            access.time,
+            access.allowed.len()
+        );
+    }
+    for finding in &s.findings {
+        let _ = writeln!(
+            out,
+            "  FINDING {} at step {}: {}",
+            finding.kind, finding.step, finding.message
+        );
+    }
+    for warning in &s.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
+    let sm = &s.summary;
+    let _ = writeln!(
+        out,
+        "  {} step(s): {} allowed, {} denied, {} invalid; {}/{} expectations met; {}/{} access checks passed; {} finding(s)",
+        sm.steps,
+        sm.allowed,
+        sm.denied,
+        sm.invalid,
+        sm.expectations - sm.expectations_failed,
+        sm.expectations,
+        sm.access_checks - sm.access_failed,
+        sm.access_checks,
+        sm.findings
+    );
+}

@@ -1,0 +1,1198 @@
+//! Loading a scenario: parse the TOML (`raw`), read the Cedar files it names,
+//! resolve every reference and build every request up front, so that replay
+//! only evaluates. All file IO of the engine happens here.
+
+pub mod raw;
+mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{Context, EntityUid, Request, Schema};
+use serde_json::{Map, Value};
+use toml::Spanned;
+
+use crate::cedar_files::{self, Policies};
+use crate::diag::{Error, Result, SourceError, SourceFile};
+use crate::time::{self, Instant};
+use crate::world::{self, Grant, World};
+pub use raw::RawDecision as Decision;
+use raw::{RawExpiry, RawScenario};
+
+/// Options that change how scenarios load.
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// Replace the scenario's `policies` with this file or folder of `.cedar` files.
+    pub policies: Option<PathBuf>,
+}
+
+/// Which simulator facts are sent in request contexts, and under which keys.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Facts {
+    /// The step's time as a Cedar `datetime`.
+    pub now: Option<String>,
+    /// The step's time as whole seconds since the Unix epoch (a `Long`).
+    pub now_unix: Option<String>,
+    /// The entity the session acts for (omitted when it acts for nobody).
+    pub delegator: Option<String>,
+    /// The delegation chain, root delegator first, acting principal last (a `Set` of entities).
+    pub chain: Option<String>,
+    /// The number of delegation hops (a `Long`; 0 when acting for nobody).
+    pub depth: Option<String>,
+    /// The session's task (omitted when it has none).
+    pub task: Option<String>,
+    /// The session id (omitted for steps without a session).
+    pub session: Option<String>,
+}
+
+/// A principal acting, possibly on behalf of others.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session's name.
+    pub id: String,
+    /// Who acts.
+    pub principal: EntityUid,
+    /// The delegation chain from the root delegator to `principal` (inclusive).
+    pub chain: Vec<EntityUid>,
+    /// The session's task description.
+    pub task: Option<String>,
+    /// Context entries the session presents (Cedar JSON).
+    pub context: Map<String, Value>,
+    /// When the session starts, if bounded.
+    pub from: Option<Instant>,
+    /// When the session ends, if bounded.
+    pub until: Option<Instant>,
+}
+
+impl Session {
+    /// The entity this session acts for, if any.
+    pub fn delegator(&self) -> Option<&EntityUid> {
+        self.chain
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.chain.get(i))
+    }
+}
+
+/// What a step expects.
+#[derive(Debug, Default, Clone)]
+pub struct Expectation {
+    /// `allow`, `deny` or `error`.
+    pub decision: Option<Decision>,
+    /// The exact set of determining policy ids.
+    pub reason: Option<BTreeSet<String>>,
+    /// The exact set of policy ids whose evaluation errored.
+    pub errors: Option<BTreeSet<String>>,
+}
+
+/// One step of the workflow, with its Cedar request built.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// Line of the `[[step]]` in the scenario file.
+    pub line: usize,
+    /// Optional label.
+    pub name: Option<String>,
+    /// When it happens.
+    pub at: Instant,
+    /// Index into `Scenario::sessions`.
+    pub session: Option<usize>,
+    /// Delegation chain, root first, the acting principal last.
+    pub chain: Vec<EntityUid>,
+    /// The acting principal.
+    pub principal: EntityUid,
+    /// The action.
+    pub action: EntityUid,
+    /// The resource.
+    pub resource: EntityUid,
+    /// The exact context sent to Cedar, in Cedar's JSON form.
+    pub context: Value,
+    /// The request, or why the schema rejects it (only kept when the step expects `error`).
+    pub request: std::result::Result<Request, String>,
+    /// The same request made by each delegator up the chain, nearest first;
+    /// `None` where the schema does not let the delegator make it.
+    pub ceiling: Vec<(EntityUid, Option<Request>)>,
+    /// What the step expects.
+    pub expect: Expectation,
+    /// Index into `World::segments`.
+    pub segment: usize,
+}
+
+/// An exact-access assertion with its candidate requests built.
+#[derive(Debug, Clone)]
+pub struct AccessCheck {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// Line of the `[[access]]` in the scenario file.
+    pub line: usize,
+    /// When it is checked.
+    pub at: Instant,
+    /// Whose access.
+    pub principal: EntityUid,
+    /// The session whose context is presented, if any.
+    pub session: Option<usize>,
+    /// The action.
+    pub action: EntityUid,
+    /// The resources that must be exactly the allowed ones (UID strings).
+    pub expected: BTreeSet<String>,
+    /// Every resource of the action's universe with its request.
+    pub candidates: Vec<(EntityUid, Request)>,
+    /// Index into `World::segments`.
+    pub segment: usize,
+}
+
+/// A scenario ready to replay.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The scenario's name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The scenario file.
+    pub file: SourceFile,
+    /// The candidate policies.
+    pub policies: Policies,
+    /// The schema, when the scenario has one.
+    pub schema: Option<Schema>,
+    /// The clock's start.
+    pub start: Instant,
+    /// The facts mapping.
+    pub facts: Facts,
+    /// Entities over time.
+    pub world: World,
+    /// Sessions.
+    pub sessions: Vec<Session>,
+    /// Time-bound grants.
+    pub grants: Vec<Grant>,
+    /// The workflow, in time order.
+    pub steps: Vec<Step>,
+    /// Exact-access assertions.
+    pub access: Vec<AccessCheck>,
+    /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
+    pub warnings: Vec<String>,
+}
+
+/// Where time starts when the scenario does not say.
+const DEFAULT_START: &str = "1970-01-01T00:00:00Z";
+
+/// Lists the scenario files a path names: the file itself, or every `.toml`
+/// file under a folder (recursively, sorted).
+pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
+    let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if metadata.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    collect_files(path, "toml", &mut found)?;
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no scenario files (`*.toml`) under `{}`",
+            path.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// Every file with the given extension under `folder`, sorted, not following symlinked folders.
+pub fn collect_files(folder: &Path, extension: &str, found: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io {
+        path: folder.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .map_err(io)?
+        .collect::<std::io::Result<_>>()
+        .map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            collect_files(&path, extension, found)?;
+        } else if path.extension().is_some_and(|e| e == extension)
+            && (kind.is_file() || path.is_file())
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads one scenario file.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Scenario> {
+    let file = SourceFile::read(path, path.display().to_string())?;
+    load_source(file, options)
+}
+
+/// Loads a scenario whose text is already in memory; its referenced files are
+/// read relative to `file.path`.
+pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> {
+    let raw: RawScenario = parse_toml(&file)?;
+    Loader::new(file, options)?.load(raw)
+}
+
+/// Parses the TOML text into the raw model, locating syntax and shape errors.
+pub fn parse_toml(file: &SourceFile) -> Result<RawScenario, SourceError> {
+    toml::from_str(&file.text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim_end_matches('\n').replace('\n', "; ");
+        let error = file.error(span, message);
+        if e.message().contains("unknown field") {
+            error.with_help(
+                "check the spelling; the scenario format is documented in docs/scenario-format.md",
+            )
+        } else {
+            error
+        }
+    })
+}
+
+struct Loader<'a> {
+    file: SourceFile,
+    /// The scenario's folder, canonical: referenced files must be inside it.
+    root: PathBuf,
+    options: &'a LoadOptions,
+    warnings: Vec<String>,
+}
+
+fn span<T>(value: &Spanned<T>) -> Range<usize> {
+    value.span()
+}
+
+impl<'a> Loader<'a> {
+    fn new(file: SourceFile, options: &'a LoadOptions) -> Result<Self> {
+        let folder = file
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let folder = if folder.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            folder
+        };
+        let root = folder.canonicalize().map_err(|source| Error::Io {
+            path: folder.display().to_string(),
+            source,
+        })?;
+        Ok(Self {
+            file,
+            root,
+            options,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn err(&self, range: Range<usize>, message: impl Into<String>) -> Box<SourceError> {
+        Box::new(self.file.error(range, message))
+    }
+
+    /// Resolves a path written in the scenario: relative, inside the scenario's folder tree.
+    fn resolve(&self, written: &Spanned<String>) -> Result<(PathBuf, String)> {
+        let text = written.get_ref();
+        let here = span(written);
+        let relative = Path::new(text);
+        if text.is_empty()
+            || relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+        {
+            return Err(self
+                .err(
+                    here,
+                    format!("path `{text}` must be relative to the scenario file"),
+                )
+                .help_boxed("write the path relative to the folder that holds the scenario")
+                .into());
+        }
+        let joined = self.root.join(relative);
+        let canonical = joined.canonicalize().map_err(|e| {
+            self.err(here.clone(), format!("cannot open `{text}`: {e}"))
+                .help_boxed("paths are relative to the folder that holds the scenario file")
+        })?;
+        if !canonical.starts_with(&self.root) {
+            return Err(self.err(here, format!("path `{text}` leaves the scenario's folder")).help_boxed("scenario files may only reference files in their own folder or below it; move the file or the scenario").into());
+        }
+        let display_parent = self.file.path.parent().unwrap_or(Path::new(""));
+        let display = normalize(&display_parent.join(relative))
+            .display()
+            .to_string();
+        Ok((canonical, display))
+    }
+
+    fn read(&self, written: &Spanned<String>) -> Result<SourceFile> {
+        let (path, display) = self.resolve(written)?;
+        if path.is_dir() {
+            return Err(self
+                .err(
+                    span(written),
+                    format!("`{}` is a folder, not a file", written.get_ref()),
+                )
+                .into());
+        }
+        SourceFile::read(&path, display)
+    }
+
+    fn uid(&self, written: &Spanned<String>, what: &str) -> Result<EntityUid> {
+        parse_uid(written.get_ref()).map_err(|message| self.err(span(written), format!("{what}: {message}")).help_boxed("entity references use Cedar syntax, e.g. `User::\"alice\"`; in TOML write them in single quotes: 'User::\"alice\"'").into())
+    }
+
+    fn action(&self, written: &Spanned<String>) -> Result<EntityUid> {
+        let uid = self.uid(written, "bad action")?;
+        if uid.type_name().basename() != "Action" {
+            return Err(self
+                .err(span(written), format!("`{uid}` is not an action"))
+                .help_boxed("actions are entities of type `Action`, e.g. `Action::\"read\"`")
+                .into());
+        }
+        Ok(uid)
+    }
+
+    fn time(&self, written: &Spanned<String>, start: Instant) -> Result<Instant> {
+        time::parse_time(written.get_ref(), start).map_err(|message| self.err(span(written), message).help_boxed("times are RFC 3339 (`2026-06-01T09:00:00Z`) or offsets from the scenario start (`+5m`, `+1h30m`)").into())
+    }
+
+    fn table(&self, table: &Spanned<toml::Table>) -> Result<Map<String, Value>> {
+        values::table_to_json(table.get_ref()).map_err(|message| {
+            self.err(span(table), message)
+                .help_boxed(values::HELP)
+                .into()
+        })
+    }
+
+    fn load(mut self, raw: RawScenario) -> Result<Scenario> {
+        let header = raw.scenario.get_ref();
+        let name = header.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(self
+                .err(span(&header.name), "the scenario name is empty")
+                .into());
+        }
+        let start = match &header.start {
+            Some(start) => {
+                Instant::parse_rfc3339(start.get_ref()).map_err(|m| self.err(span(start), m))?
+            }
+            None => Instant::parse_rfc3339(DEFAULT_START).map_err(Error::Usage)?,
+        };
+
+        let policies = self.policies(header)?;
+        let schema = match &header.schema {
+            Some(written) => {
+                let file = self.read(written)?;
+                Some(cedar_files::parse_schema(&file)?)
+            }
+            None => None,
+        };
+        if let Some(schema) = &schema {
+            cedar_files::validate(&policies, schema)?;
+        }
+
+        let facts = self.facts(raw.facts.as_ref())?;
+        let base = self.entities(header, &raw, schema.as_ref())?;
+        let sessions = self.sessions(&raw, start)?;
+        let grants = self.grants(&raw, start)?;
+        let world = World::build(base, &grants, schema.as_ref()).map_err(|e| {
+            let at = e
+                .grant
+                .and_then(|g| raw.grants.get(g))
+                .map_or_else(|| header.entities.as_ref().map_or(0..0, span), span);
+            let subject = if e.grant.is_some() {
+                "with this grant applied, the entities are invalid"
+            } else {
+                "the entities are invalid"
+            };
+            self.err(at, format!("{subject}: {}", e.message))
+        })?;
+
+        let mut scenario = Scenario {
+            name,
+            description: header.description.clone(),
+            file: self.file.clone(),
+            policies,
+            schema,
+            start,
+            facts,
+            world,
+            sessions,
+            grants,
+            steps: Vec::new(),
+            access: Vec::new(),
+            warnings: Vec::new(),
+        };
+        scenario.steps = self.steps(&raw, &scenario)?;
+        scenario.access = self.access(&raw, &scenario)?;
+        scenario.warnings = std::mem::take(&mut self.warnings);
+        Ok(scenario)
+    }
+
+    fn policies(&self, header: &raw::RawHeader) -> Result<Policies> {
+        let mut files = Vec::new();
+        if let Some(path) = &self.options.policies {
+            for file in policy_files(path)? {
+                let display = file.display().to_string();
+                files.push(SourceFile::read(&file, display)?);
+            }
+        } else {
+            if header.policies.get_ref().is_empty() {
+                return Err(self
+                    .err(span(&header.policies), "no policy files listed")
+                    .help_boxed("list at least one `.cedar` file or folder")
+                    .into());
+            }
+            for written in header.policies.get_ref() {
+                let (path, display) = self.resolve(written)?;
+                if path.is_dir() {
+                    let mut found = Vec::new();
+                    collect_files(&path, "cedar", &mut found)?;
+                    if found.is_empty() {
+                        return Err(self
+                            .err(
+                                span(written),
+                                format!("no `.cedar` files in `{}`", written.get_ref()),
+                            )
+                            .into());
+                    }
+                    for file in found {
+                        let inner = file.strip_prefix(&path).unwrap_or(&file);
+                        files.push(SourceFile::read(
+                            &file,
+                            Path::new(&display).join(inner).display().to_string(),
+                        )?);
+                    }
+                } else {
+                    files.push(SourceFile::read(&path, display)?);
+                }
+            }
+        }
+        let mut policies = cedar_files::parse_policies(files)?;
+        if let Some(links) = &header.links {
+            let file = self.read(links)?;
+            cedar_files::apply_links(&mut policies, &file)?;
+        }
+        Ok(policies)
+    }
+
+    fn facts(&self, raw: Option<&Spanned<raw::RawFacts>>) -> Result<Facts> {
+        let Some(raw) = raw else {
+            return Ok(Facts::default());
+        };
+        let r = raw.get_ref();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut key = |value: &Option<Spanned<String>>| -> Result<Option<String>> {
+            let Some(value) = value else { return Ok(None) };
+            let key = value.get_ref().clone();
+            if key.is_empty() {
+                return Err(self.err(span(value), "the context key is empty").into());
+            }
+            if seen.insert(key.clone(), span(value)).is_some() {
+                return Err(self
+                    .err(
+                        span(value),
+                        format!("two facts use the context key `{key}`"),
+                    )
+                    .into());
+            }
+            Ok(Some(key))
+        };
+        Ok(Facts {
+            now: key(&r.now)?,
+            now_unix: key(&r.now_unix)?,
+            delegator: key(&r.delegator)?,
+            chain: key(&r.chain)?,
+            depth: key(&r.depth)?,
+            task: key(&r.task)?,
+            session: key(&r.session)?,
+        })
+    }
+
+    fn entities(
+        &self,
+        header: &raw::RawHeader,
+        raw: &RawScenario,
+        schema: Option<&Schema>,
+    ) -> Result<BTreeMap<String, Value>> {
+        let mut base = BTreeMap::new();
+        if let Some(written) = &header.entities {
+            let file = self.read(written)?;
+            let json: Value =
+                serde_json::from_str(&file.text).map_err(|e| cedar_files::json_error(&file, &e))?;
+            let Value::Array(items) = json else {
+                return Err(Box::new(
+                    file.error(0..0, "an entities file must hold a JSON array of entities"),
+                )
+                .into());
+            };
+            for item in items {
+                let uid = item.get("uid").and_then(uid_from_json).ok_or_else(|| {
+                    file.error(
+                        0..0,
+                        format!(
+                            "an entity has no valid `uid`: {}",
+                            truncate(&item.to_string())
+                        ),
+                    )
+                })?;
+                if base.insert(uid.to_string(), item).is_some() {
+                    return Err(Box::new(
+                        file.error(0..0, format!("entity `{uid}` appears twice")),
+                    )
+                    .into());
+                }
+            }
+        }
+        for entity in &raw.entities {
+            let e = entity.get_ref();
+            let uid = self.uid(&e.uid, "bad entity uid")?;
+            let mut parents = Vec::new();
+            for parent in &e.parents {
+                parents.push(world::uid_json(&self.uid(parent, "bad parent")?));
+            }
+            let attrs = e
+                .attrs
+                .as_ref()
+                .map(|a| self.table(a))
+                .transpose()?
+                .unwrap_or_default();
+            let mut json = serde_json::json!({ "uid": world::uid_json(&uid), "attrs": attrs, "parents": parents });
+            if let Some(tags) = &e.tags {
+                json["tags"] = Value::Object(self.table(tags)?);
+            }
+            // Check the entity on its own first, so a schema error points at it.
+            cedar_policy::Entities::from_json_value(Value::Array(vec![json.clone()]), schema)
+                .map_err(|error| {
+                    self.err(span(entity), format!("entity `{uid}` is invalid: {error}"))
+                })?;
+            if base.insert(uid.to_string(), json).is_some() {
+                return Err(self
+                    .err(span(&e.uid), format!("entity `{uid}` is defined twice"))
+                    .help_boxed("each entity is defined once, inline or in the entities file")
+                    .into());
+            }
+        }
+        Ok(base)
+    }
+
+    fn sessions(&self, raw: &RawScenario, start: Instant) -> Result<Vec<Session>> {
+        let mut sessions: Vec<Session> = Vec::new();
+        for spanned in &raw.sessions {
+            let s = spanned.get_ref();
+            let id = s.id.get_ref().clone();
+            if sessions.iter().any(|other| other.id == id) {
+                return Err(self
+                    .err(span(&s.id), format!("session `{id}` is defined twice"))
+                    .into());
+            }
+            let principal = self.uid(&s.principal, "bad principal")?;
+            let chain = match (&s.on_behalf_of, &s.parent) {
+                (Some(_), Some(parent)) => {
+                    return Err(self.err(span(parent), "a session has either `on_behalf_of` or `parent`, not both").help_boxed("`parent` names the session this one was delegated from; its principal is the delegator").into());
+                }
+                (Some(delegator), None) => {
+                    vec![self.uid(delegator, "bad delegator")?, principal.clone()]
+                }
+                (None, Some(parent)) => {
+                    let Some(parent_session) =
+                        sessions.iter().find(|other| &other.id == parent.get_ref())
+                    else {
+                        return Err(self
+                            .err(
+                                span(parent),
+                                format!(
+                                    "no session `{}` is declared before this one",
+                                    parent.get_ref()
+                                ),
+                            )
+                            .help_boxed("declare the parent session first")
+                            .into());
+                    };
+                    let mut chain = parent_session.chain.clone();
+                    chain.push(principal.clone());
+                    chain
+                }
+                (None, None) => vec![principal.clone()],
+            };
+            let from = s.from.as_ref().map(|t| self.time(t, start)).transpose()?;
+            let until = s.until.as_ref().map(|t| self.time(t, start)).transpose()?;
+            if let (Some(from), Some(until), Some(written)) = (from, until, &s.until)
+                && until <= from
+            {
+                return Err(self
+                    .err(span(written), "a session must end after it starts")
+                    .into());
+            }
+            let context = s
+                .context
+                .as_ref()
+                .map(|c| self.table(c))
+                .transpose()?
+                .unwrap_or_default();
+            sessions.push(Session {
+                id,
+                principal,
+                chain,
+                task: s.task.as_ref().map(|t| t.get_ref().clone()),
+                context,
+                from,
+                until,
+            });
+        }
+        Ok(sessions)
+    }
+
+    fn grants(&self, raw: &RawScenario, start: Instant) -> Result<Vec<Grant>> {
+        let mut grants: Vec<Grant> = Vec::new();
+        for (index, spanned) in raw.grants.iter().enumerate() {
+            let g = spanned.get_ref();
+            let id =
+                g.id.as_ref()
+                    .map_or_else(|| format!("grant-{}", index + 1), |id| id.get_ref().clone());
+            if grants.iter().any(|other| other.id == id) {
+                return Err(self
+                    .err(
+                        g.id.as_ref().map_or(span(spanned), span),
+                        format!("grant `{id}` is defined twice"),
+                    )
+                    .into());
+            }
+            let principal = self.uid(&g.principal, "bad principal")?;
+            let parents = g
+                .parents
+                .iter()
+                .map(|p| self.uid(p, "bad parent"))
+                .collect::<Result<Vec<_>>>()?;
+            let attrs = g
+                .attrs
+                .as_ref()
+                .map(|a| self.table(a))
+                .transpose()?
+                .unwrap_or_default();
+            if parents.is_empty() && attrs.is_empty() {
+                return Err(self
+                    .err(span(spanned), format!("grant `{id}` changes nothing"))
+                    .help_boxed("give it `parents` to add (e.g. a role) and/or `attrs` to set")
+                    .into());
+            }
+            let from = self.time(&g.from, start)?;
+            let until = g.until.as_ref().map(|t| self.time(t, start)).transpose()?;
+            if let (Some(until), Some(written)) = (until, &g.until)
+                && until <= from
+            {
+                return Err(self
+                    .err(span(written), "a grant must end after it starts")
+                    .into());
+            }
+            let expiry = g
+                .expiry
+                .as_ref()
+                .map_or(RawExpiry::Simulator, |e| *e.get_ref());
+            if expiry == RawExpiry::Policy && until.is_none() {
+                return Err(self
+                    .err(
+                        g.expiry.as_ref().map_or(span(spanned), span),
+                        "`expiry = \"policy\"` needs an `until` for the policies to enforce",
+                    )
+                    .into());
+            }
+            grants.push(Grant {
+                id,
+                principal,
+                parents,
+                attrs,
+                from,
+                until,
+                ticket: g.ticket.clone(),
+                removed_at_until: expiry == RawExpiry::Simulator,
+            });
+        }
+        Ok(grants)
+    }
+
+    /// The context a request presents: facts first, then the session's context,
+    /// then the step's own entries (which replace the session's).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is one independent input of the context"
+    )]
+    fn context(
+        &self,
+        facts: &Facts,
+        at: Instant,
+        session: Option<&Session>,
+        principal: &EntityUid,
+        chain: &[EntityUid],
+        extra: Option<&Spanned<toml::Table>>,
+        place: Range<usize>,
+    ) -> Result<Map<String, Value>> {
+        let mut context = Map::new();
+        let mut put = |key: &Option<String>, value: Option<Value>| {
+            if let (Some(key), Some(value)) = (key, value) {
+                context.insert(key.clone(), value);
+            }
+        };
+        put(
+            &facts.now,
+            Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } })),
+        );
+        put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
+        let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
+        put(&facts.delegator, delegator.map(world::entity_value));
+        let chain_value = if chain.is_empty() {
+            vec![world::entity_value(principal)]
+        } else {
+            chain.iter().map(world::entity_value).collect()
+        };
+        put(&facts.chain, Some(Value::Array(chain_value)));
+        put(
+            &facts.depth,
+            Some(Value::from(chain.len().saturating_sub(1))),
+        );
+        put(
+            &facts.task,
+            session.and_then(|s| s.task.clone()).map(Value::from),
+        );
+        put(&facts.session, session.map(|s| Value::from(s.id.clone())));
+        let fact_keys: BTreeSet<String> = context.keys().cloned().collect();
+        let all_fact_keys: BTreeSet<&String> = [
+            &facts.now,
+            &facts.now_unix,
+            &facts.delegator,
+            &facts.chain,
+            &facts.depth,
+            &facts.task,
+            &facts.session,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(session) = session {
+            for (key, value) in &session.context {
+                if all_fact_keys.contains(key) {
+                    return Err(self.err(place, format!("session `{}` sets context key `{key}`, which `[facts]` already fills", session.id)).help_boxed("rename the key or the fact's key").into());
+                }
+                context.insert(key.clone(), value.clone());
+            }
+        }
+        if let Some(extra) = extra {
+            for (key, value) in self.table(extra)? {
+                if all_fact_keys.contains(&key) || fact_keys.contains(&key) {
+                    return Err(self
+                        .err(
+                            span(extra),
+                            format!("context key `{key}` is already filled by `[facts]`"),
+                        )
+                        .help_boxed("rename the key or the fact's key")
+                        .into());
+                }
+                context.insert(key, value);
+            }
+        }
+        Ok(context)
+    }
+
+    fn steps(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let mut previous = scenario.start;
+        for (index, spanned) in raw.steps.iter().enumerate() {
+            let s = spanned.get_ref();
+            let here = span(spanned);
+            let at = match &s.at {
+                Some(written) => {
+                    let at = self.time(written, scenario.start)?;
+                    if at < previous {
+                        return Err(self
+                            .err(
+                                span(written),
+                                format!(
+                                    "step time {at} is before the previous step's time {previous}"
+                                ),
+                            )
+                            .help_boxed("list steps in time order")
+                            .into());
+                    }
+                    at
+                }
+                None => previous,
+            };
+            previous = at;
+            let (session, principal, chain) = self.actor(
+                s.session.as_ref(),
+                s.principal.as_ref(),
+                here.clone(),
+                scenario,
+                at,
+            )?;
+            let action = self.action(&s.action)?;
+            let resource = self.uid(&s.resource, "bad resource")?;
+            self.warn_missing(&scenario.world, &resource, "resource", index, &s.resource);
+            self.warn_missing(
+                &scenario.world,
+                &principal,
+                "principal",
+                index,
+                s.principal.as_ref().unwrap_or(&s.resource),
+            );
+            let context = self.context(
+                &scenario.facts,
+                at,
+                session.map(|i| &scenario.sessions[i]),
+                &principal,
+                &chain,
+                s.context.as_ref(),
+                s.context.as_ref().map_or(here.clone(), span),
+            )?;
+            let expect = Expectation {
+                decision: s.expect.as_ref().map(|d| *d.get_ref()),
+                reason: s
+                    .expect_reason
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_reason")),
+                errors: s
+                    .expect_errors
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_errors")),
+            };
+            let context_value = Value::Object(context);
+            let request = build_request(
+                &principal,
+                &action,
+                &resource,
+                &context_value,
+                scenario.schema.as_ref(),
+            );
+            let request = match request {
+                Ok(request) => Ok(request),
+                Err(message) if expect.decision == Some(Decision::Error) => Err(message),
+                Err(message) => {
+                    return Err(self.err(here, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
+                }
+            };
+            let ceiling = chain
+                .iter()
+                .rev()
+                .skip(1)
+                .map(|delegator| {
+                    (
+                        delegator.clone(),
+                        build_request(
+                            delegator,
+                            &action,
+                            &resource,
+                            &context_value,
+                            scenario.schema.as_ref(),
+                        )
+                        .ok(),
+                    )
+                })
+                .collect();
+            let segment = scenario.world.segment_at(at);
+            steps.push(Step {
+                index,
+                line: self.file.line_col(here.start).0,
+                name: s.name.clone(),
+                at,
+                session,
+                chain,
+                principal,
+                action,
+                resource,
+                context: context_value,
+                request,
+                ceiling,
+                expect,
+                segment,
+            });
+        }
+        Ok(steps)
+    }
+
+    /// Resolves who acts: a session (with its chain) or a bare principal.
+    fn actor(
+        &self,
+        session: Option<&Spanned<String>>,
+        principal: Option<&Spanned<String>>,
+        here: Range<usize>,
+        scenario: &Scenario,
+        at: Instant,
+    ) -> Result<(Option<usize>, EntityUid, Vec<EntityUid>)> {
+        match (session, principal) {
+            (Some(_), Some(principal)) => Err(self
+                .err(
+                    span(principal),
+                    "give either `session` or `principal`, not both",
+                )
+                .help_boxed("a session already names its principal")
+                .into()),
+            (None, None) => Err(self
+                .err(here, "missing `session` or `principal`")
+                .help_boxed("say who acts: `session = \"<id>\"` or `principal = 'Type::\"id\"'`")
+                .into()),
+            (Some(written), None) => {
+                let Some(index) = scenario
+                    .sessions
+                    .iter()
+                    .position(|s| &s.id == written.get_ref())
+                else {
+                    let known: Vec<&str> =
+                        scenario.sessions.iter().map(|s| s.id.as_str()).collect();
+                    return Err(self
+                        .err(span(written), format!("no session `{}`", written.get_ref()))
+                        .help_boxed(format!(
+                            "declared sessions: {}",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ))
+                        .into());
+                };
+                let session = &scenario.sessions[index];
+                if session.from.is_some_and(|from| at < from)
+                    || session.until.is_some_and(|until| at >= until)
+                {
+                    return Err(self
+                        .err(
+                            span(written),
+                            format!("session `{}` is not open at {at}", session.id),
+                        )
+                        .help_boxed("move the step into the session's `from`..`until` window")
+                        .into());
+                }
+                Ok((
+                    Some(index),
+                    session.principal.clone(),
+                    session.chain.clone(),
+                ))
+            }
+            (None, Some(written)) => {
+                let uid = self.uid(written, "bad principal")?;
+                Ok((None, uid.clone(), vec![uid]))
+            }
+        }
+    }
+
+    fn policy_ids(
+        &mut self,
+        ids: &Spanned<Vec<Spanned<String>>>,
+        policies: &Policies,
+        field: &str,
+    ) -> BTreeSet<String> {
+        let mut set = BTreeSet::new();
+        for id in ids.get_ref() {
+            if !policies.origin.contains_key(id.get_ref()) {
+                let location = self.file.location(span(id).start);
+                self.warnings.push(format!(
+                    "{location}: `{field}` names `{}`, which is not a policy of the set",
+                    id.get_ref()
+                ));
+            }
+            set.insert(id.get_ref().clone());
+        }
+        set
+    }
+
+    fn warn_missing(
+        &mut self,
+        world: &World,
+        uid: &EntityUid,
+        role: &str,
+        index: usize,
+        written: &Spanned<String>,
+    ) {
+        if uid.type_name().basename() != "Action" && !world.base.contains_key(&uid.to_string()) {
+            let location = self.file.location(span(written).start);
+            self.warnings.push(format!(
+                "{location}: step {}: {role} `{uid}` is not an entity of the world",
+                index + 1
+            ));
+        }
+    }
+
+    fn access(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<AccessCheck>> {
+        let mut checks = Vec::new();
+        for (index, spanned) in raw.access.iter().enumerate() {
+            let a = spanned.get_ref();
+            let here = span(spanned);
+            let at =
+                a.at.as_ref()
+                    .map(|t| self.time(t, scenario.start))
+                    .transpose()?
+                    .unwrap_or(scenario.start);
+            let (session, principal, chain) = self.actor(
+                a.session.as_ref(),
+                a.principal.as_ref(),
+                here.clone(),
+                scenario,
+                at,
+            )?;
+            let action = self.action(&a.action)?;
+            let mut expected = BTreeSet::new();
+            let mut candidates: BTreeMap<String, EntityUid> = BTreeMap::new();
+            for written in a.resources.get_ref() {
+                let uid = self.uid(written, "bad resource")?;
+                expected.insert(uid.to_string());
+                candidates.insert(uid.to_string(), uid);
+            }
+            let types = crate::universe::resource_types(scenario, &action)
+                .map_err(|message| self.err(span(&a.action), message))?;
+            for uid in crate::universe::entities_of_types(&scenario.world, &types) {
+                candidates.insert(uid.to_string(), uid);
+            }
+            let context = Value::Object(self.context(
+                &scenario.facts,
+                at,
+                session.map(|i| &scenario.sessions[i]),
+                &principal,
+                &chain,
+                None,
+                here.clone(),
+            )?);
+            let mut built = Vec::new();
+            for uid in candidates.into_values() {
+                let request = build_request(
+                    &principal,
+                    &action,
+                    &uid,
+                    &context,
+                    scenario.schema.as_ref(),
+                )
+                .map_err(|message| {
+                    self.err(
+                        here.clone(),
+                        format!("the request for `{uid}` is invalid: {message}"),
+                    )
+                })?;
+                built.push((uid, request));
+            }
+            checks.push(AccessCheck {
+                index,
+                line: self.file.line_col(here.start).0,
+                at,
+                principal,
+                session,
+                action,
+                expected,
+                candidates: built,
+                segment: scenario.world.segment_at(at),
+            });
+        }
+        Ok(checks)
+    }
+}
+
+trait HelpBoxed {
+    fn help_boxed(self, help: impl Into<String>) -> Box<SourceError>;
+}
+
+impl HelpBoxed for Box<SourceError> {
+    fn help_boxed(self, help: impl Into<String>) -> Box<SourceError> {
+        Box::new((*self).with_help(help))
+    }
+}
+
+/// Builds a Cedar request, checking it against the schema when there is one.
+pub fn build_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    let context = Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
+        .map_err(|e| error_chain(&e))?;
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context,
+        schema,
+    )
+    .map_err(|e| error_chain(&e))
+}
+
+/// An error's message followed by its sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
+/// Parses a Cedar entity reference such as `User::"alice"`.
+pub fn parse_uid(text: &str) -> std::result::Result<EntityUid, String> {
+    EntityUid::from_str(text).map_err(|e| {
+        format!(
+            "`{}` is not a Cedar entity reference ({})",
+            truncate(text),
+            first_line(&e.to_string())
+        )
+    })
+}
+
+fn uid_from_json(value: &Value) -> Option<EntityUid> {
+    let value = value.get("__entity").unwrap_or(value);
+    EntityUid::from_json(value.clone()).ok()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn truncate(text: &str) -> String {
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// Removes `.` and resolvable `..` components without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The `.cedar` files a `--policies` argument names: the file, or a folder's files.
+pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if metadata.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    collect_files(path, "cedar", &mut found)?;
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no `.cedar` files under `{}`",
+            path.display()
+        )));
+    }
+    Ok(found)
+}

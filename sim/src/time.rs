@@ -1,0 +1,249 @@
+//! The simulated clock's instants: RFC 3339 timestamps and relative offsets like `+5m`.
+//!
+//! Instants are milliseconds since the Unix epoch, always in UTC; they are
+//! written back in the form Cedar's `datetime()` extension accepts.
+
+use std::fmt;
+
+/// A point on the simulated clock, in milliseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub i64);
+
+impl Instant {
+    /// Parses an RFC 3339 timestamp such as `2026-06-01T09:00:00Z` or
+    /// `2026-06-01T11:00:00+02:00` (fractional seconds up to milliseconds).
+    pub fn parse_rfc3339(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an RFC 3339 timestamp like `2026-06-01T09:00:00Z`");
+        let b = text.as_bytes();
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !(b[10] == b'T' || b[10] == b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return Err(bad());
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+            let part = text.get(range).ok_or_else(bad)?;
+            if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            part.parse::<i64>().map_err(|_| bad())
+        };
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut rest = &text[19..];
+        let mut millis = 0;
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 3 {
+                return Err(format!(
+                    "`{text}`: fractional seconds must have 1 to 3 digits"
+                ));
+            }
+            let scaled = format!("{:0<3}", &fraction[..digits]);
+            millis = scaled.parse::<i64>().map_err(|_| bad())?;
+            rest = &fraction[digits..];
+        }
+        let offset_minutes = match rest {
+            "Z" | "z" => 0,
+            _ => {
+                let ob = rest.as_bytes();
+                if ob.len() != 6 || !(ob[0] == b'+' || ob[0] == b'-') || ob[3] != b':' {
+                    return Err(bad());
+                }
+                let hours: i64 = rest[1..3].parse().map_err(|_| bad())?;
+                let minutes: i64 = rest[4..6].parse().map_err(|_| bad())?;
+                if hours > 23 || minutes > 59 {
+                    return Err(bad());
+                }
+                let sign = if ob[0] == b'-' { -1 } else { 1 };
+                sign * (hours * 60 + minutes)
+            }
+        };
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(format!("`{text}` is not a valid date and time"));
+        }
+        let days = days_from_civil(year, month, day);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+        Ok(Instant(seconds * 1000 + millis))
+    }
+
+    /// This instant plus a duration in milliseconds, or `None` on overflow.
+    pub fn checked_add(self, millis: i64) -> Option<Self> {
+        self.0.checked_add(millis).map(Instant)
+    }
+
+    /// Whole seconds since the epoch (rounded down).
+    pub fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+}
+
+impl fmt::Display for Instant {
+    /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds;
+    /// both forms are accepted by Cedar's `datetime()`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.rem_euclid(1000);
+        let seconds = self.0.div_euclid(1000);
+        let days = seconds.div_euclid(86_400);
+        let in_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            in_day / 3600,
+            in_day / 60 % 60,
+            in_day % 60
+        )?;
+        if millis != 0 {
+            write!(f, ".{millis:03}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+/// Parses a duration like `5m`, `1h30m`, `90s`, `2d`, `250ms` into milliseconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not a duration like `5m`, `1h30m`, `90s` or `2d`");
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let mut total: i64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 12 {
+            return Err(bad());
+        }
+        let value: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+/// Parses a scenario time: an RFC 3339 timestamp, or `+<duration>` after `start`.
+pub fn parse_time(text: &str, start: Instant) -> Result<Instant, String> {
+    if let Some(duration) = text.strip_prefix('+') {
+        let millis = parse_duration(duration)?;
+        start
+            .checked_add(millis)
+            .ok_or_else(|| format!("`{text}` is too far from the start"))
+    } else if text.starts_with('-') {
+        Err(format!(
+            "`{text}`: times before the scenario start are not allowed"
+        ))
+    } else {
+        Instant::parse_rfc3339(text)
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: &str) {
+        let instant = Instant::parse_rfc3339(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(instant.to_string(), expected);
+    }
+
+    #[test]
+    fn timestamps_round_trip_in_utc() {
+        check("2026-06-01T09:00:00Z", "2026-06-01T09:00:00Z");
+        check("2026-06-01T11:00:00+02:00", "2026-06-01T09:00:00Z");
+        check("2024-02-29T23:59:59.5-00:30", "2024-03-01T00:29:59.500Z");
+        check("1969-12-31T23:59:59Z", "1969-12-31T23:59:59Z");
+        assert_eq!(
+            Instant::parse_rfc3339("1970-01-01T00:00:01Z"),
+            Ok(Instant(1000))
+        );
+    }
+
+    #[test]
+    fn invalid_timestamps_are_rejected() {
+        for text in [
+            "2026-02-30T00:00:00Z",
+            "2026-06-01 09:00:00Z",
+            "2026-06-01T24:00:00Z",
+            "2026-06-01T09:00:00",
+            "2026-06-01T09:00:00.1234Z",
+            "",
+            "2026-06-01T09:00:00+2:00",
+            "２026-06-01T09:00:00Z",
+        ] {
+            assert!(Instant::parse_rfc3339(text).is_err(), "{text} was accepted");
+        }
+    }
+
+    #[test]
+    fn durations_add_up() {
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert_eq!(parse_duration("2d"), Ok(172_800_000));
+        for text in ["", "5", "m", "5x", "1.5h", "-5m", "999999999999999d"] {
+            assert!(parse_duration(text).is_err(), "{text} was accepted");
+        }
+        let start = Instant(0);
+        assert_eq!(parse_time("+5m", start), Ok(Instant(300_000)));
+        assert!(parse_time("-5m", start).is_err());
+    }
+}
