@@ -37,8 +37,12 @@ pub struct Facts {
     pub now_unix: Option<String>,
     /// The entity the session acts for (omitted when it acts for nobody).
     pub delegator: Option<String>,
+    /// The first delegator of the chain, usually the human (omitted when acting for nobody).
+    pub root: Option<String>,
     /// The delegation chain, root delegator first, acting principal last (a `Set` of entities).
     pub chain: Option<String>,
+    /// The chain as a `Set<String>` of Cedar UID strings, which a schema can always type.
+    pub chain_uids: Option<String>,
     /// The number of delegation hops (a `Long`; 0 when acting for nobody).
     pub depth: Option<String>,
     /// The session's task (omitted when it has none).
@@ -505,7 +509,9 @@ impl<'a> Loader<'a> {
             now: key(&r.now)?,
             now_unix: key(&r.now_unix)?,
             delegator: key(&r.delegator)?,
+            root: key(&r.root)?,
             chain: key(&r.chain)?,
+            chain_uids: key(&r.chain_uids)?,
             depth: key(&r.depth)?,
             task: key(&r.task)?,
             session: key(&r.session)?,
@@ -743,12 +749,30 @@ impl<'a> Loader<'a> {
         put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
         let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
         put(&facts.delegator, delegator.map(world::entity_value));
-        let chain_value = if chain.is_empty() {
-            vec![world::entity_value(principal)]
-        } else {
-            chain.iter().map(world::entity_value).collect()
-        };
-        put(&facts.chain, Some(Value::Array(chain_value)));
+        put(
+            &facts.root,
+            chain
+                .first()
+                .filter(|_| chain.len() > 1)
+                .map(world::entity_value),
+        );
+        let lone = [principal.clone()];
+        let chain = if chain.is_empty() { &lone[..] } else { chain };
+        put(
+            &facts.chain,
+            Some(Value::Array(
+                chain.iter().map(world::entity_value).collect(),
+            )),
+        );
+        put(
+            &facts.chain_uids,
+            Some(Value::Array(
+                chain
+                    .iter()
+                    .map(|uid| Value::from(uid.to_string()))
+                    .collect(),
+            )),
+        );
         put(
             &facts.depth,
             Some(Value::from(chain.len().saturating_sub(1))),
@@ -758,12 +782,13 @@ impl<'a> Loader<'a> {
             session.and_then(|s| s.task.clone()).map(Value::from),
         );
         put(&facts.session, session.map(|s| Value::from(s.id.clone())));
-        let fact_keys: BTreeSet<String> = context.keys().cloned().collect();
         let all_fact_keys: BTreeSet<&String> = [
             &facts.now,
             &facts.now_unix,
             &facts.delegator,
+            &facts.root,
             &facts.chain,
+            &facts.chain_uids,
             &facts.depth,
             &facts.task,
             &facts.session,
@@ -781,7 +806,7 @@ impl<'a> Loader<'a> {
         }
         if let Some(extra) = extra {
             for (key, value) in self.table(extra)? {
-                if all_fact_keys.contains(&key) || fact_keys.contains(&key) {
+                if all_fact_keys.contains(&key) {
                     return Err(self
                         .err(
                             span(extra),
