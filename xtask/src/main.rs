@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     match task.as_deref() {
         Some("ci") => run_ci(),
         _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  ci    run every check CI runs (fmt, clippy, tests, bench smoke, docs, examples)");
+            eprintln!(
+                "usage: cargo xtask <task>\n\ntasks:\n  ci    run every check CI runs (fmt, clippy, tests, bench smoke, docs, examples)"
+            );
             ExitCode::from(2)
         }
     }

@@ -4,11 +4,16 @@
 use std::path::{Path, PathBuf};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn rust_files(folder: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -30,13 +35,30 @@ fn every_rust_file_opens_with_a_module_doc_line() {
     for folder in ["sim", "benches", "xtask", "fuzz"] {
         rust_files(&root.join(folder), &mut files);
     }
-    assert!(files.len() > 10, "found only {} Rust files under {}", files.len(), root.display());
+    assert!(
+        files.len() > 10,
+        "found only {} Rust files under {}",
+        files.len(),
+        root.display()
+    );
     let missing: Vec<String> = files
         .iter()
-        .filter(|file| !std::fs::read_to_string(file).unwrap_or_default().starts_with("//!"))
-        .map(|file| file.strip_prefix(&root).unwrap_or(file).display().to_string())
+        .filter(|file| {
+            !std::fs::read_to_string(file)
+                .unwrap_or_default()
+                .starts_with("//!")
+        })
+        .map(|file| {
+            file.strip_prefix(&root)
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        })
         .collect();
-    assert!(missing.is_empty(), "these files do not start with a `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "these files do not start with a `//!` line: {missing:?}"
+    );
 }
 
 #[test]
@@ -45,7 +67,9 @@ fn no_pending_snapshots_are_lying_around() {
     let mut pending = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(folder) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -59,5 +83,8 @@ fn no_pending_snapshots_are_lying_around() {
             }
         }
     }
-    assert!(pending.is_empty(), "review these with `cargo insta review`: {pending:?}");
+    assert!(
+        pending.is_empty(),
+        "review these with `cargo insta review`: {pending:?}"
+    );
 }
