@@ -126,6 +126,19 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             access.allowed.len()
         );
     }
+    for step in &s.steps {
+        if let Some(expectation) = step.expectation.as_ref().filter(|e| !e.passed) {
+            let name = step.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  FAILED step {}{name} ({}:{}): {}",
+                step.index,
+                s.file,
+                step.line,
+                expectation.failures.join("; ")
+            );
+        }
+    }
     for finding in &s.findings {
         let _ = writeln!(
             out,
