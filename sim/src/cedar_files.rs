@@ -67,7 +67,7 @@ fn lowercase_first(text: &str) -> String {
 /// Parses policy files into one set. A policy or template is named by its
 /// `@id("...")` annotation, as the Cedar CLI does; otherwise it keeps Cedar's
 /// default name `policyN` (counted per file). Two policies with one name are an error.
-pub fn parse_policies(files: Vec<SourceFile>) -> Result<Policies, SourceError> {
+pub fn parse_policies(files: Vec<SourceFile>) -> crate::diag::Result<Policies> {
     let mut set = PolicySet::new();
     let mut origin = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
@@ -151,7 +151,7 @@ fn check_unique(
     file: &SourceFile,
     id: &str,
     offset: usize,
-) -> Result<(), SourceError> {
+) -> crate::diag::Result<()> {
     match origin.get(id) {
         None => Ok(()),
         Some(&(other, other_offset)) => {
@@ -164,7 +164,8 @@ fn check_unique(
                         other_file.location(other_offset)
                     ),
                 )
-                .with_help("give each policy a unique `@id(\"...\")` annotation"))
+                .with_help("give each policy a unique `@id(\"...\")` annotation")
+                .into())
         }
     }
 }
@@ -179,7 +180,7 @@ struct RawLink {
 }
 
 /// Applies a Cedar CLI template-links file (`[{"template_id", "link_id", "args": {"?principal": "..."}}]`).
-pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> Result<(), SourceError> {
+pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> crate::diag::Result<()> {
     let raw: Vec<RawLink> = serde_json::from_str(&links.text).map_err(|e| json_error(links, &e))?;
     for link in raw {
         let at = links
@@ -194,7 +195,8 @@ pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> Result<(), So
                 "?resource" => SlotId::resource(),
                 other => {
                     return Err(here(format!("unknown template slot `{other}`"))
-                        .with_help("slots are `?principal` and `?resource`"));
+                        .with_help("slots are `?principal` and `?resource`")
+                        .into());
                 }
             };
             let uid = EntityUid::from_str(uid)
@@ -205,7 +207,8 @@ pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> Result<(), So
             return Err(here(format!(
                 "link id `{}` is already the name of a policy",
                 link.link_id
-            )));
+            ))
+            .into());
         }
         policies
             .set
@@ -233,19 +236,19 @@ pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> Result<(), So
 }
 
 /// Parses a schema: Cedar's human-readable syntax, or JSON when the file name ends in `.json`.
-pub fn parse_schema(file: &SourceFile) -> Result<Schema, SourceError> {
+pub fn parse_schema(file: &SourceFile) -> crate::diag::Result<Schema> {
     if file.display.ends_with(".json") {
-        Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))
+        Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
     } else {
-        Schema::from_cedarschema_str(&file.text)
+        Ok(Schema::from_cedarschema_str(&file.text)
             .map(|(schema, _warnings)| schema)
-            .map_err(|e| cedar_error(file, &e))
+            .map_err(|e| cedar_error(file, &e))?)
     }
 }
 
 /// Validates policies against a schema in strict mode; every error is reported,
 /// located in the policy file it came from.
-pub fn validate(policies: &Policies, schema: &Schema) -> Result<(), SourceError> {
+pub fn validate(policies: &Policies, schema: &Schema) -> crate::diag::Result<()> {
     let validator = Validator::new(schema.clone());
     let result = validator.validate(&policies.set, ValidationMode::Strict);
     let mut errors: Vec<SourceError> = result
@@ -284,7 +287,7 @@ pub fn validate(policies: &Policies, schema: &Schema) -> Result<(), SourceError>
     }
     let first = errors.remove(0);
     let first = first.prefixed("policy fails strict validation against the schema: ");
-    Err(first.with_help("fix the policy or the schema; privsim validates policies in strict mode, like `cedar validate`").with_related(errors))
+    Err(first.with_help("fix the policy or the schema; privsim validates policies in strict mode, like `cedar validate`").with_related(errors).into())
 }
 
 /// A `serde_json` error located in its file.

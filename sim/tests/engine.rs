@@ -1,5 +1,6 @@
 //! Engine behaviour on small inline worlds: grants over time, facts in the
 //! context, delegation chains and the ceiling, expectations.
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers fail loudly")]
 
 use std::path::PathBuf;
 

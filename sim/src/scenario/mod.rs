@@ -242,8 +242,8 @@ pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> 
 }
 
 /// Parses the TOML text into the raw model, locating syntax and shape errors.
-pub fn parse_toml(file: &SourceFile) -> Result<RawScenario, SourceError> {
-    toml::from_str(&file.text).map_err(|e| {
+pub fn parse_toml(file: &SourceFile) -> crate::diag::Result<RawScenario> {
+    Ok(toml::from_str(&file.text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim_end_matches('\n').replace('\n', "; ");
         let error = file.error(span, message);
@@ -254,7 +254,7 @@ pub fn parse_toml(file: &SourceFile) -> Result<RawScenario, SourceError> {
         } else {
             error
         }
-    })
+    })?)
 }
 
 struct Loader<'a> {
