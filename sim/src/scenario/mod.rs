@@ -51,6 +51,86 @@ pub struct Facts {
     pub session: Option<String>,
 }
 
+impl Facts {
+    /// The context keys the facts fill.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.now,
+            &self.now_unix,
+            &self.delegator,
+            &self.root,
+            &self.chain,
+            &self.chain_uids,
+            &self.depth,
+            &self.task,
+            &self.session,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// The context a session presents at a time: the facts, then the session's own
+/// entries (checked at load time not to collide with fact keys). `chain` is the
+/// delegation chain, root first, ending with `principal`.
+pub fn session_context(
+    facts: &Facts,
+    at: Instant,
+    session: Option<&Session>,
+    principal: &EntityUid,
+    chain: &[EntityUid],
+) -> Map<String, Value> {
+    let mut context = Map::new();
+    let mut put = |key: &Option<String>, value: Option<Value>| {
+        if let (Some(key), Some(value)) = (key, value) {
+            context.insert(key.clone(), value);
+        }
+    };
+    put(
+        &facts.now,
+        Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } })),
+    );
+    put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
+    let lone = [principal.clone()];
+    let chain = if chain.is_empty() { &lone[..] } else { chain };
+    let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
+    put(&facts.delegator, delegator.map(world::entity_value));
+    put(
+        &facts.root,
+        chain
+            .first()
+            .filter(|_| chain.len() > 1)
+            .map(world::entity_value),
+    );
+    put(
+        &facts.chain,
+        Some(Value::Array(
+            chain.iter().map(world::entity_value).collect(),
+        )),
+    );
+    put(
+        &facts.chain_uids,
+        Some(Value::Array(
+            chain
+                .iter()
+                .map(|uid| Value::from(uid.to_string()))
+                .collect(),
+        )),
+    );
+    put(&facts.depth, Some(Value::from(chain.len() - 1)));
+    put(
+        &facts.task,
+        session.and_then(|s| s.task.clone()).map(Value::from),
+    );
+    put(&facts.session, session.map(|s| Value::from(s.id.clone())));
+    if let Some(session) = session {
+        for (key, value) in &session.context {
+            context.insert(key.clone(), value.clone());
+        }
+    }
+    context
+}
+
 /// A principal acting, possibly on behalf of others.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -400,7 +480,7 @@ impl<'a> Loader<'a> {
 
         let facts = self.facts(raw.facts.as_ref())?;
         let base = self.entities(header, &raw, schema.as_ref())?;
-        let sessions = self.sessions(&raw, start)?;
+        let sessions = self.sessions(&raw, start, &facts)?;
         let grants = self.grants(&raw, start)?;
         let world = World::build(base, &grants, schema.as_ref()).map_err(|e| {
             let at = e
@@ -585,7 +665,7 @@ impl<'a> Loader<'a> {
         Ok(base)
     }
 
-    fn sessions(&self, raw: &RawScenario, start: Instant) -> Result<Vec<Session>> {
+    fn sessions(&self, raw: &RawScenario, start: Instant, facts: &Facts) -> Result<Vec<Session>> {
         let mut sessions: Vec<Session> = Vec::new();
         for spanned in &raw.sessions {
             let s = spanned.get_ref();
@@ -639,6 +719,22 @@ impl<'a> Loader<'a> {
                 .map(|c| self.table(c))
                 .transpose()?
                 .unwrap_or_default();
+            if let (Some(key), Some(written)) = (
+                context
+                    .keys()
+                    .find(|key| facts.keys().any(|fact_key| fact_key == *key)),
+                &s.context,
+            ) {
+                return Err(self
+                    .err(
+                        span(written),
+                        format!(
+                            "session `{id}` sets context key `{key}`, which `[facts]` already fills"
+                        ),
+                    )
+                    .help_boxed("rename the key or the fact's key")
+                    .into());
+            }
             sessions.push(Session {
                 id,
                 principal,
@@ -722,10 +818,6 @@ impl<'a> Loader<'a> {
 
     /// The context a request presents: facts first, then the session's context,
     /// then the step's own entries (which replace the session's).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each argument is one independent input of the context"
-    )]
     fn context(
         &self,
         facts: &Facts,
@@ -734,79 +826,11 @@ impl<'a> Loader<'a> {
         principal: &EntityUid,
         chain: &[EntityUid],
         extra: Option<&Spanned<toml::Table>>,
-        place: Range<usize>,
     ) -> Result<Map<String, Value>> {
-        let mut context = Map::new();
-        let mut put = |key: &Option<String>, value: Option<Value>| {
-            if let (Some(key), Some(value)) = (key, value) {
-                context.insert(key.clone(), value);
-            }
-        };
-        put(
-            &facts.now,
-            Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } })),
-        );
-        put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
-        let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
-        put(&facts.delegator, delegator.map(world::entity_value));
-        put(
-            &facts.root,
-            chain
-                .first()
-                .filter(|_| chain.len() > 1)
-                .map(world::entity_value),
-        );
-        let lone = [principal.clone()];
-        let chain = if chain.is_empty() { &lone[..] } else { chain };
-        put(
-            &facts.chain,
-            Some(Value::Array(
-                chain.iter().map(world::entity_value).collect(),
-            )),
-        );
-        put(
-            &facts.chain_uids,
-            Some(Value::Array(
-                chain
-                    .iter()
-                    .map(|uid| Value::from(uid.to_string()))
-                    .collect(),
-            )),
-        );
-        put(
-            &facts.depth,
-            Some(Value::from(chain.len().saturating_sub(1))),
-        );
-        put(
-            &facts.task,
-            session.and_then(|s| s.task.clone()).map(Value::from),
-        );
-        put(&facts.session, session.map(|s| Value::from(s.id.clone())));
-        let all_fact_keys: BTreeSet<&String> = [
-            &facts.now,
-            &facts.now_unix,
-            &facts.delegator,
-            &facts.root,
-            &facts.chain,
-            &facts.chain_uids,
-            &facts.depth,
-            &facts.task,
-            &facts.session,
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if let Some(session) = session {
-            for (key, value) in &session.context {
-                if all_fact_keys.contains(key) {
-                    return Err(self.err(place, format!("session `{}` sets context key `{key}`, which `[facts]` already fills", session.id)).help_boxed("rename the key or the fact's key").into());
-                }
-                context.insert(key.clone(), value.clone());
-            }
-        }
+        let mut context = session_context(facts, at, session, principal, chain);
         if let Some(extra) = extra {
             for (key, value) in self.table(extra)? {
-                if all_fact_keys.contains(&key) {
+                if facts.keys().any(|fact_key| fact_key == &key) {
                     return Err(self
                         .err(
                             span(extra),
@@ -870,7 +894,6 @@ impl<'a> Loader<'a> {
                 &principal,
                 &chain,
                 s.context.as_ref(),
-                s.context.as_ref().map_or(here.clone(), span),
             )?;
             let expect = Expectation {
                 decision: s.expect.as_ref().map(|d| *d.get_ref()),
@@ -1077,7 +1100,6 @@ impl<'a> Loader<'a> {
                 &principal,
                 &chain,
                 None,
-                here.clone(),
             )?);
             let mut built = Vec::new();
             for uid in candidates.into_values() {
