@@ -3,15 +3,17 @@
 //!
 //! The pipeline, one module per stage: [`scenario`] (parse and resolve, the only
 //! file IO) → [`world`] (entities over time) → [`replay`] (Cedar evaluation) →
-//! [`result`] (the result model) → [`report`] (rendering). [`import`] turns
+//! [`accounting`] (held vs used) → [`result`] (the result model) → [`report`] (rendering). [`import`] turns
 //! Cedar's own test suites into scenarios.
 
+pub mod accounting;
 pub mod cedar_files;
 pub mod diag;
 pub mod import;
 pub mod replay;
 pub mod report;
 pub mod result;
+pub mod risk;
 pub mod scenario;
 pub mod time;
 pub mod universe;
@@ -29,8 +31,15 @@ pub fn run_paths(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<Ru
     for path in paths {
         for file in scenario::discover(path.as_ref())? {
             let loaded = scenario::load(&file, options)?;
-            results.push(replay::replay(&loaded));
+            results.push(evaluate(&loaded));
         }
     }
     Ok(RunResult::new(results))
+}
+
+/// Replays a loaded scenario and accounts for every principal's privilege.
+pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
+    let mut result = replay::replay(scenario);
+    accounting::account(scenario, &mut result);
+    result
 }

@@ -61,6 +61,8 @@ pub fn replay(scenario: &Scenario) -> ScenarioResult {
         access,
         findings,
         warnings: scenario.warnings.clone(),
+        principals: Vec::new(),
+        accounting: None,
     }
 }
 
@@ -255,10 +257,11 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
         .find(|c| c.decision == "deny")?;
     Some(Finding {
         kind: "delegation-ceiling".to_string(),
-        step: step.index,
+        step: Some(step.index),
         time: step.time.clone(),
         principal: step.principal.clone(),
-        delegator: denied.delegator.clone(),
+        delegator: Some(denied.delegator.clone()),
+        grant: None,
         action: step.action.clone(),
         resource: step.resource.clone(),
         determining_policies: step.determining_policies.clone(),

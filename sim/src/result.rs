@@ -63,6 +63,11 @@ pub struct ScenarioResult {
     pub findings: Vec<Finding>,
     /// Things that are legal but look unintended.
     pub warnings: Vec<String>,
+    /// Held vs used, per principal.
+    pub principals: Vec<PrincipalAccount>,
+    /// The scenario-wide accounting summary (absent when accounting did not run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accounting: Option<AccountingSummary>,
 }
 
 /// Counts over one scenario.
@@ -199,22 +204,160 @@ pub struct AccessResult {
 /// An invariant violation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
-    /// The invariant: `delegation-ceiling`.
+    /// The invariant: `delegation-ceiling` or `expiry`.
     pub kind: String,
-    /// The 1-based step where it was seen.
-    pub step: usize,
+    /// The 1-based step where it was seen, when a step showed it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub step: Option<usize>,
     /// Simulated time.
     pub time: String,
-    /// The delegate that was allowed.
+    /// The principal that was allowed.
     pub principal: String,
-    /// The delegator that was denied.
-    pub delegator: String,
+    /// For `delegation-ceiling`: the delegator that was denied.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delegator: Option<String>,
+    /// For `expiry`: the grant that ended.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grant: Option<String>,
     /// The action.
     pub action: String,
     /// The resource.
     pub resource: String,
-    /// The delegate's determining policies.
+    /// The policies that allowed it, when known.
     pub determining_policies: Vec<String>,
     /// One sentence for humans.
     pub message: String,
+}
+
+/// An (action, resource) pair as Cedar UID strings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pair {
+    /// The action, e.g. `Action::"readTicket"`.
+    pub action: String,
+    /// The resource, e.g. `Ticket::"T-1"`.
+    pub resource: String,
+}
+
+/// A held pair with how long it was held.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeldPair {
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// Total simulated time it was held, in milliseconds.
+    pub held_ms: i64,
+    /// The first evaluated instant at which it was held.
+    pub first_held: String,
+    /// The last evaluated instant at which it was held.
+    pub last_held: String,
+}
+
+/// Held vs used for one principal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrincipalAccount {
+    /// The principal (Cedar UID string).
+    pub principal: String,
+    /// Its sessions.
+    pub sessions: Vec<String>,
+    /// Counts and the weighted gap.
+    pub metrics: Metrics,
+    /// Every pair of its universe that was allowed at some point of the run.
+    pub held: Vec<HeldPair>,
+    /// The pairs its allowed steps used.
+    pub used: Vec<Pair>,
+    /// Held but never used.
+    pub unused: Vec<Pair>,
+    /// Actions it held but never used at all.
+    pub unused_actions: Vec<UnusedAction>,
+    /// Actions it used on some resources but held on more.
+    pub unused_scope: Vec<UnusedScope>,
+    /// Used pairs held outside the window in which they were used.
+    pub standing_time: Vec<StandingTime>,
+    /// Pairs it held that its delegator, with the same context, did not.
+    pub delegation_excess: Vec<DelegationExcess>,
+}
+
+/// The numbers of a principal's account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metrics {
+    /// |Held|.
+    pub held: usize,
+    /// |Used|.
+    pub used: usize,
+    /// |Held − Used|.
+    pub unused: usize,
+    /// |Used| / |Held| (1.0 is least privilege), rounded to 4 decimals.
+    pub utilization: f64,
+    /// Σ risk weight over unused pairs.
+    pub weighted_gap: u64,
+}
+
+/// An action held but never used.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnusedAction {
+    /// The action.
+    pub action: String,
+    /// How many resources it was held on.
+    pub pairs: usize,
+    /// Its risk weight.
+    pub weight: u64,
+}
+
+/// An action used on some resources but held on more.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnusedScope {
+    /// The action.
+    pub action: String,
+    /// Its risk weight.
+    pub weight: u64,
+    /// The resources held but not used.
+    pub resources: Vec<String>,
+}
+
+/// A used pair held outside the window of its use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StandingTime {
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// Total time held, in milliseconds.
+    pub held_ms: i64,
+    /// First instant held.
+    pub first_held: String,
+    /// Last instant held.
+    pub last_held: String,
+    /// First use.
+    pub first_used: String,
+    /// Last use.
+    pub last_used: String,
+    /// Time held outside [first use, last use], in milliseconds.
+    pub standing_ms: i64,
+}
+
+/// A pair a delegate held that its delegator did not.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DelegationExcess {
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The delegator that was denied it.
+    pub delegator: String,
+}
+
+/// The scenario-wide accounting summary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccountingSummary {
+    /// Principals accounted for.
+    pub principals: usize,
+    /// Principals holding at least one unused pair.
+    pub over_privileged: usize,
+    /// `over_privileged / principals`, rounded to 4 decimals.
+    pub share_over_privileged: f64,
+    /// Σ weighted gap over principals.
+    pub total_weighted_gap: u64,
+    /// The simulated instants at which held sets were evaluated.
+    pub evaluated_instants: Vec<String>,
 }

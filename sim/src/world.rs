@@ -116,6 +116,28 @@ impl World {
         Ok(World { base, segments })
     }
 
+    /// The entity store of a segment as it would be without one of its grants.
+    pub fn entities_without(
+        &self,
+        segment: usize,
+        grant: usize,
+        grants: &[Grant],
+        schema: Option<&Schema>,
+    ) -> Result<Entities, WorldError> {
+        let active: Vec<usize> = self
+            .segments
+            .get(segment)
+            .map(|s| {
+                s.active_grants
+                    .iter()
+                    .copied()
+                    .filter(|&g| g != grant)
+                    .collect()
+            })
+            .unwrap_or_default();
+        store(&self.base, grants, &active, schema)
+    }
+
     /// The index of the segment in force at `time`.
     pub fn segment_at(&self, time: Instant) -> usize {
         self.segments

@@ -283,9 +283,9 @@ expect = "allow"
         (
             finding.kind.as_str(),
             finding.step,
-            finding.delegator.as_str()
+            finding.delegator.as_deref()
         ),
-        ("delegation-ceiling", 1, r#"User::"alice""#)
+        ("delegation-ceiling", Some(1), Some(r#"User::"alice""#))
     );
     assert_eq!(finding.determining_policies, ["ci-deploys"]);
 }

@@ -128,7 +128,11 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
     }
     for step in &s.steps {
         if let Some(expectation) = step.expectation.as_ref().filter(|e| !e.passed) {
-            let name = step.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+            let name = step
+                .name
+                .as_ref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  FAILED step {}{name} ({}:{}): {}",
@@ -140,11 +144,41 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         }
     }
     for finding in &s.findings {
+        let place = finding.step.map_or_else(
+            || format!("at {}", finding.time),
+            |step| format!("at step {step}"),
+        );
         let _ = writeln!(
             out,
-            "  FINDING {} at step {}: {}",
-            finding.kind, finding.step, finding.message
+            "  FINDING {} {place}: {}",
+            finding.kind, finding.message
         );
+    }
+    if !s.principals.is_empty() {
+        let width = s
+            .principals
+            .iter()
+            .map(|p| p.principal.len())
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>5}  {:>5}  {:>11}  {:>12}",
+            "principal", "held", "used", "utilization", "weighted gap"
+        );
+        for account in &s.principals {
+            let m = &account.metrics;
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>5}  {:>5}  {:>10.1}%  {:>12}",
+                account.principal,
+                m.held,
+                m.used,
+                m.utilization * 100.0,
+                m.weighted_gap
+            );
+        }
     }
     for warning in &s.warnings {
         let _ = writeln!(out, "  warning: {warning}");

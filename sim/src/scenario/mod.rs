@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::cedar_files::{self, Policies};
 use crate::diag::{Error, Result, SourceError, SourceFile};
+use crate::risk::{self, RiskWeights};
 use crate::time::{self, Instant};
 use crate::world::{self, Grant, World};
 pub use raw::RawDecision as Decision;
@@ -255,6 +256,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Exact-access assertions.
     pub access: Vec<AccessCheck>,
+    /// Risk weights of actions.
+    pub risk: RiskWeights,
     /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
     pub warnings: Vec<String>,
 }
@@ -508,6 +511,7 @@ impl<'a> Loader<'a> {
             grants,
             steps: Vec::new(),
             access: Vec::new(),
+            risk: self.risk(raw.risk.as_ref())?,
             warnings: Vec::new(),
         };
         scenario.steps = self.steps(&raw, &scenario)?;
@@ -561,6 +565,32 @@ impl<'a> Loader<'a> {
             cedar_files::apply_links(&mut policies, &file)?;
         }
         Ok(policies)
+    }
+
+    fn risk(&self, raw: Option<&Spanned<toml::Table>>) -> Result<RiskWeights> {
+        let mut weights = RiskWeights::default();
+        let Some(raw) = raw else { return Ok(weights) };
+        for (key, value) in raw.get_ref() {
+            let action = parse_uid(key).map_err(|message| {
+                self.err(span(raw), format!("`[risk]` key: {message}"))
+                    .help_boxed("keys are actions, e.g. 'Action::\"export\"' = 10")
+            })?;
+            if action.type_name().basename() != "Action" {
+                return Err(self
+                    .err(span(raw), format!("`[risk]` key `{key}` is not an action"))
+                    .into());
+            }
+            let weight = match value {
+                toml::Value::Integer(weight) if *weight >= 0 => u64::try_from(*weight).unwrap_or(0),
+                toml::Value::String(class) => risk::class_weight(class).ok_or_else(|| {
+                    let classes: Vec<&str> = risk::CLASSES.iter().map(|(name, _)| *name).collect();
+                    self.err(span(raw), format!("`{class}` is not a risk class")).help_boxed(format!("use a weight (a non-negative integer) or one of: {}", classes.join(", ")))
+                })?,
+                other => return Err(self.err(span(raw), format!("the risk of `{key}` must be a non-negative integer or a class name, not `{other}`")).into()),
+            };
+            weights.overrides.insert(action.to_string(), weight);
+        }
+        Ok(weights)
     }
 
     fn facts(&self, raw: Option<&Spanned<raw::RawFacts>>) -> Result<Facts> {

@@ -24,6 +24,7 @@ pub struct RawScenario {
     pub steps: Vec<Spanned<RawStep>>,
     #[serde(default, rename = "access")]
     pub access: Vec<Spanned<RawAccess>>,
+    pub risk: Option<Spanned<toml::Table>>,
 }
 
 /// `[scenario]`: name, files and the clock's start.

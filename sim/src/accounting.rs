@@ -1,0 +1,573 @@
+//! Privilege accounting: for every principal, what it *held* over the run (every
+//! pair of its universe the policies allowed with the context its sessions
+//! present) against what it *used* (its allowed steps), and the gap between them.
+//!
+//! Held sets are evaluated at every instant where a decision can change: the
+//! start, each grant's start and end, each session's start and end, each step,
+//! and each `datetime` literal the policies compare against (and the
+//! millisecond after it). Between two such instants nothing a policy can see
+//! changes, so a pair held at one instant is held until the next.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema,
+};
+use serde_json::Value;
+
+use crate::result::{
+    AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
+    ScenarioResult, StandingTime, UnusedAction, UnusedScope,
+};
+use crate::scenario::{self, Scenario};
+use crate::time::Instant;
+use crate::universe;
+use crate::world::Grant;
+
+/// An (action, resource) pair as Cedar UID strings; ordering gives stable output.
+type Key = (String, String);
+
+/// Who acts, and in which contexts: its sessions, and `None` for steps it takes
+/// (or grants it receives) outside any session.
+struct Subject {
+    principal: EntityUid,
+    sessions: BTreeSet<Option<usize>>,
+}
+
+/// Computes accounts for every principal of a replayed scenario, adds them and
+/// the expiry findings to `result`.
+pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
+    let evaluator = Evaluator::new(scenario);
+    let subjects = subjects(scenario);
+    let instants = evaluation_instants(scenario);
+    let end = instants.last().copied().unwrap_or(scenario.start);
+    let mut accounts = Vec::new();
+    let mut findings = Vec::new();
+    for subject in subjects.values() {
+        let universe = universe::pairs(scenario, &subject.principal);
+        let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
+        let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
+        for (position, &at) in instants.iter().enumerate() {
+            let until = instants.get(position + 1).copied().unwrap_or(end);
+            let segment = scenario.world.segment_at(at);
+            let mut held_now: BTreeSet<Key> = BTreeSet::new();
+            for &session in &subject.sessions {
+                if !open(scenario, session, at) {
+                    continue;
+                }
+                let chain = chain_of(scenario, session, &subject.principal);
+                let context = Value::Object(scenario::session_context(
+                    &scenario.facts,
+                    at,
+                    session.map(|i| &scenario.sessions[i]),
+                    &subject.principal,
+                    &chain,
+                ));
+                let allowed = evaluator.allowed(
+                    &subject.principal,
+                    &universe,
+                    &context,
+                    &scenario.world.segments[segment].entities,
+                );
+                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
+                    let candidates: Vec<(EntityUid, Vec<EntityUid>)> = group(&allowed);
+                    let delegator_allowed = evaluator.allowed(
+                        delegator,
+                        &candidates,
+                        &context,
+                        &scenario.world.segments[segment].entities,
+                    );
+                    for key in allowed.difference(&delegator_allowed) {
+                        delegation_excess
+                            .entry(key.clone())
+                            .or_insert_with(|| delegator.to_string());
+                    }
+                }
+                held_now.extend(allowed);
+            }
+            for key in &held_now {
+                held.entry(key.clone())
+                    .or_insert_with(|| HeldSpan {
+                        first: at,
+                        last: at,
+                        millis: 0,
+                    })
+                    .extend(at, until);
+            }
+            findings.extend(expiry_findings(
+                scenario, &evaluator, subject, &held_now, at, segment,
+            ));
+        }
+        let used = used_pairs(result, &subject.principal);
+        // A step's own context may allow what the session's context alone does
+        // not; the step proves the pair was held at that moment.
+        for (key, times) in &used {
+            for &at in times {
+                held.entry(key.clone())
+                    .or_insert_with(|| HeldSpan {
+                        first: at,
+                        last: at,
+                        millis: 0,
+                    })
+                    .extend(at, at);
+            }
+        }
+        accounts.push(principal_account(
+            scenario,
+            subject,
+            &held,
+            &used,
+            &delegation_excess,
+        ));
+    }
+    findings.sort_by(|a, b| {
+        (
+            a.time.as_str(),
+            a.principal.as_str(),
+            a.action.as_str(),
+            a.resource.as_str(),
+        )
+            .cmp(&(
+                b.time.as_str(),
+                b.principal.as_str(),
+                b.action.as_str(),
+                b.resource.as_str(),
+            ))
+    });
+    findings.dedup_by(|a, b| {
+        a.principal == b.principal
+            && a.action == b.action
+            && a.resource == b.resource
+            && a.grant == b.grant
+    });
+    let over_privileged = accounts.iter().filter(|a| a.metrics.unused > 0).count();
+    result.accounting = Some(AccountingSummary {
+        principals: accounts.len(),
+        over_privileged,
+        share_over_privileged: ratio(over_privileged, accounts.len()),
+        total_weighted_gap: accounts.iter().map(|a| a.metrics.weighted_gap).sum(),
+        evaluated_instants: instants.iter().map(ToString::to_string).collect(),
+    });
+    result.principals = accounts;
+    result.summary.findings += findings.len();
+    result.findings.extend(findings);
+}
+
+/// When a pair was first and last held, and for how long in all.
+#[derive(Debug, Clone, Copy)]
+struct HeldSpan {
+    first: Instant,
+    last: Instant,
+    millis: i64,
+}
+
+impl HeldSpan {
+    fn extend(&mut self, at: Instant, until: Instant) {
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+        self.millis += until.0 - at.0;
+    }
+}
+
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// Every principal that acts or receives a grant, with the contexts it presents.
+fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
+    let mut subjects: BTreeMap<String, Subject> = BTreeMap::new();
+    let mut add = |principal: &EntityUid, session: Option<usize>| {
+        subjects
+            .entry(principal.to_string())
+            .or_insert_with(|| Subject {
+                principal: principal.clone(),
+                sessions: BTreeSet::new(),
+            })
+            .sessions
+            .insert(session);
+    };
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        add(&session.principal, Some(index));
+    }
+    for step in &scenario.steps {
+        if step.session.is_none() {
+            add(&step.principal, None);
+        }
+    }
+    for grant in &scenario.grants {
+        if !scenario
+            .sessions
+            .iter()
+            .any(|s| s.principal == grant.principal)
+        {
+            add(&grant.principal, None);
+        }
+    }
+    subjects
+}
+
+fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
+    let Some(session) = session.map(|i| &scenario.sessions[i]) else {
+        return true;
+    };
+    session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
+}
+
+fn chain_of(scenario: &Scenario, session: Option<usize>, principal: &EntityUid) -> Vec<EntityUid> {
+    session.map_or_else(
+        || vec![principal.clone()],
+        |i| scenario.sessions[i].chain.clone(),
+    )
+}
+
+/// The instants at which held sets are evaluated, sorted, within the run: from
+/// the start to the last step, grant or session boundary.
+pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
+    let mut instants: BTreeSet<Instant> = BTreeSet::new();
+    instants.insert(scenario.start);
+    for step in &scenario.steps {
+        instants.insert(step.at);
+    }
+    for grant in &scenario.grants {
+        instants.insert(grant.from);
+        instants.extend(grant.until);
+    }
+    for session in &scenario.sessions {
+        instants.extend(session.from);
+        instants.extend(session.until);
+    }
+    let end = instants.last().copied().unwrap_or(scenario.start);
+    for literal in policy_datetimes(&scenario.policies.set) {
+        for at in [literal, Instant(literal.0.saturating_add(1))] {
+            if scenario.start <= at && at <= end {
+                instants.insert(at);
+            }
+        }
+    }
+    instants
+        .into_iter()
+        .filter(|&at| at >= scenario.start)
+        .collect()
+}
+
+/// Every `datetime("...")` literal in the policies and templates.
+fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
+    let mut found = BTreeSet::new();
+    let jsons = policies
+        .policies()
+        .filter_map(|p| p.to_json().ok())
+        .chain(policies.templates().filter_map(|t| t.to_json().ok()));
+    for json in jsons {
+        collect_datetimes(&json, &mut found);
+    }
+    found
+}
+
+fn collect_datetimes(json: &Value, found: &mut BTreeSet<Instant>) {
+    match json {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "datetime"
+                    && let Some(text) = value
+                        .get(0)
+                        .and_then(|arg| arg.get("Value"))
+                        .and_then(Value::as_str)
+                    && let Some(at) = cedar_datetime(text)
+                {
+                    found.insert(at);
+                }
+                collect_datetimes(value, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_datetimes(item, found)),
+        _ => {}
+    }
+}
+
+/// Parses the forms Cedar's `datetime()` accepts: a date, or a date and time in
+/// UTC or with a `+hhmm` offset.
+fn cedar_datetime(text: &str) -> Option<Instant> {
+    if text.len() == 10 {
+        return Instant::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
+    }
+    if let Ok(at) = Instant::parse_rfc3339(text) {
+        return Some(at);
+    }
+    // `2025-01-01T10:00:00+0130` → `+01:30`
+    let (head, offset) = text.split_at(text.len().checked_sub(5)?);
+    if offset.starts_with(['+', '-']) && offset[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Instant::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..])).ok();
+    }
+    None
+}
+
+/// Groups pairs by action for evaluation.
+fn group(pairs: &BTreeSet<Key>) -> Vec<(EntityUid, Vec<EntityUid>)> {
+    let mut grouped: BTreeMap<&str, Vec<EntityUid>> = BTreeMap::new();
+    for (action, resource) in pairs {
+        if let Ok(resource) = scenario::parse_uid(resource) {
+            grouped.entry(action).or_default().push(resource);
+        }
+    }
+    grouped
+        .into_iter()
+        .filter_map(|(action, resources)| Some((scenario::parse_uid(action).ok()?, resources)))
+        .collect()
+}
+
+/// Evaluates requests with Cedar, one at a time: the exact definition of held.
+pub struct Evaluator<'a> {
+    authorizer: Authorizer,
+    policies: &'a PolicySet,
+    schema: Option<&'a Schema>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator for a scenario's policies and schema.
+    pub fn new(scenario: &'a Scenario) -> Self {
+        Self {
+            authorizer: Authorizer::new(),
+            policies: &scenario.policies.set,
+            schema: scenario.schema.as_ref(),
+        }
+    }
+
+    /// The pairs of `universe` Cedar allows `principal` with `context` in `entities`.
+    /// A request the schema rejects (a principal type the action does not take, a
+    /// context that does not fit the action) is not allowed.
+    pub fn allowed(
+        &self,
+        principal: &EntityUid,
+        universe: &[(EntityUid, Vec<EntityUid>)],
+        context: &Value,
+        entities: &Entities,
+    ) -> BTreeSet<Key> {
+        let mut allowed = BTreeSet::new();
+        for (action, resources) in universe {
+            let Ok(context) =
+                Context::from_json_value(context.clone(), self.schema.map(|s| (s, action)))
+            else {
+                continue;
+            };
+            for resource in resources {
+                let Ok(request) = Request::new(
+                    principal.clone(),
+                    action.clone(),
+                    resource.clone(),
+                    context.clone(),
+                    self.schema,
+                ) else {
+                    continue;
+                };
+                if self
+                    .authorizer
+                    .is_authorized(&request, self.policies, entities)
+                    .decision()
+                    == Decision::Allow
+                {
+                    allowed.insert((action.to_string(), resource.to_string()));
+                }
+            }
+        }
+        allowed
+    }
+}
+
+/// The expiry invariant: after a grant ends, nothing it conferred is still held.
+/// A pair held at `at` by the grant's principal, that the same world without the
+/// grant would not allow, is a finding.
+fn expiry_findings(
+    scenario: &Scenario,
+    evaluator: &Evaluator<'_>,
+    subject: &Subject,
+    held_now: &BTreeSet<Key>,
+    at: Instant,
+    segment: usize,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for &grant_index in &scenario.world.segments[segment].active_grants {
+        let grant: &Grant = &scenario.grants[grant_index];
+        if grant.principal != subject.principal || grant.until.is_none_or(|until| at < until) {
+            continue;
+        }
+        let Ok(without) = scenario.world.entities_without(
+            segment,
+            grant_index,
+            &scenario.grants,
+            scenario.schema.as_ref(),
+        ) else {
+            continue;
+        };
+        let candidates = group(held_now);
+        for &session in &subject.sessions {
+            if !open(scenario, session, at) {
+                continue;
+            }
+            let chain = chain_of(scenario, session, &subject.principal);
+            let context = Value::Object(scenario::session_context(
+                &scenario.facts,
+                at,
+                session.map(|i| &scenario.sessions[i]),
+                &subject.principal,
+                &chain,
+            ));
+            let with_grant = evaluator.allowed(
+                &subject.principal,
+                &candidates,
+                &context,
+                &scenario.world.segments[segment].entities,
+            );
+            let without_grant =
+                evaluator.allowed(&subject.principal, &candidates, &context, &without);
+            for (action, resource) in with_grant.difference(&without_grant) {
+                findings.push(Finding {
+                    kind: "expiry".to_string(),
+                    step: None,
+                    time: at.to_string(),
+                    principal: subject.principal.to_string(),
+                    delegator: None,
+                    grant: Some(grant.id.clone()),
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    determining_policies: Vec::new(),
+                    message: format!(
+                        "{} still holds {action} on {resource} at {at}, after grant `{}` ended at {}, only because the grant is still in effect",
+                        subject.principal,
+                        grant.id,
+                        grant.until.map(|u| u.to_string()).unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    findings
+}
+
+/// Pairs the principal's allowed steps used, with the times of use.
+fn used_pairs(result: &ScenarioResult, principal: &EntityUid) -> BTreeMap<Key, Vec<Instant>> {
+    let principal = principal.to_string();
+    let mut used: BTreeMap<Key, Vec<Instant>> = BTreeMap::new();
+    for step in result
+        .steps
+        .iter()
+        .filter(|s| s.principal == principal && s.decision == "allow")
+    {
+        if let Ok(at) = Instant::parse_rfc3339(&step.time) {
+            used.entry((step.action.clone(), step.resource.clone()))
+                .or_default()
+                .push(at);
+        }
+    }
+    used
+}
+
+fn pair(key: &Key) -> Pair {
+    Pair {
+        action: key.0.clone(),
+        resource: key.1.clone(),
+    }
+}
+
+fn principal_account(
+    scenario: &Scenario,
+    subject: &Subject,
+    held: &BTreeMap<Key, HeldSpan>,
+    used: &BTreeMap<Key, Vec<Instant>>,
+    delegation_excess: &BTreeMap<Key, String>,
+) -> PrincipalAccount {
+    let unused: Vec<&Key> = held.keys().filter(|key| !used.contains_key(*key)).collect();
+    let weight = |action: &str| scenario.risk.weight(action);
+    let weighted_gap: u64 = unused.iter().map(|(action, _)| weight(action)).sum();
+    let used_actions: BTreeSet<&str> = used.keys().map(|(action, _)| action.as_str()).collect();
+    let mut unused_actions: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut unused_scope: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (action, resource) in &unused {
+        if used_actions.contains(action.as_str()) {
+            unused_scope
+                .entry(action)
+                .or_default()
+                .push(resource.clone());
+        } else {
+            *unused_actions.entry(action).or_default() += 1;
+        }
+    }
+    let standing_time = used
+        .iter()
+        .filter_map(|(key, times)| {
+            let span = held.get(key)?;
+            let first_use = times.iter().min()?;
+            let last_use = times.iter().max()?;
+            let standing = span.millis - (last_use.0 - first_use.0).min(span.millis);
+            (standing > 0).then(|| StandingTime {
+                action: key.0.clone(),
+                resource: key.1.clone(),
+                held_ms: span.millis,
+                first_held: span.first.to_string(),
+                last_held: span.last.to_string(),
+                first_used: first_use.to_string(),
+                last_used: last_use.to_string(),
+                standing_ms: standing,
+            })
+        })
+        .collect();
+    let held_pairs: Vec<HeldPair> = held
+        .iter()
+        .map(|(key, span)| HeldPair {
+            action: key.0.clone(),
+            resource: key.1.clone(),
+            held_ms: span.millis,
+            first_held: span.first.to_string(),
+            last_held: span.last.to_string(),
+        })
+        .collect();
+    let used_count = used.len();
+    PrincipalAccount {
+        principal: subject.principal.to_string(),
+        sessions: subject
+            .sessions
+            .iter()
+            .flatten()
+            .map(|&i| scenario.sessions[i].id.clone())
+            .collect(),
+        metrics: Metrics {
+            held: held.len(),
+            used: used_count,
+            unused: unused.len(),
+            utilization: ratio(used_count, held.len()),
+            weighted_gap,
+        },
+        held: held_pairs,
+        used: used.keys().map(pair).collect(),
+        unused: unused.iter().map(|key| pair(key)).collect(),
+        unused_actions: unused_actions
+            .into_iter()
+            .map(|(action, pairs)| UnusedAction {
+                action: action.to_string(),
+                pairs,
+                weight: weight(action),
+            })
+            .collect(),
+        unused_scope: unused_scope
+            .into_iter()
+            .map(|(action, resources)| UnusedScope {
+                action: action.to_string(),
+                weight: weight(action),
+                resources,
+            })
+            .collect(),
+        standing_time,
+        delegation_excess: delegation_excess
+            .iter()
+            .filter(|(key, _)| held.contains_key(*key))
+            .map(|(key, delegator)| DelegationExcess {
+                action: key.0.clone(),
+                resource: key.1.clone(),
+                delegator: delegator.clone(),
+            })
+            .collect(),
+    }
+}
