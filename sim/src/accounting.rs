@@ -47,6 +47,7 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
         let universe = universe::pairs(scenario, &subject.principal);
         let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
         let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
+        let mut reported = BTreeSet::new();
         for (position, &at) in instants.iter().enumerate() {
             let until = instants.get(position + 1).copied().unwrap_or(end);
             let segment = scenario.world.segment_at(at);
@@ -94,9 +95,16 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
                     })
                     .extend(at, until);
             }
-            findings.extend(expiry_findings(
-                scenario, &evaluator, subject, &held_now, at, segment,
-            ));
+            for finding in expiry_findings(scenario, &evaluator, subject, &held_now, at, segment) {
+                // Report each pair a grant still confers once, at the first instant seen.
+                if reported.insert((
+                    finding.grant.clone(),
+                    finding.action.clone(),
+                    finding.resource.clone(),
+                )) {
+                    findings.push(finding);
+                }
+            }
         }
         let used = used_pairs(result, &subject.principal);
         // A step's own context may allow what the session's context alone does
@@ -133,12 +141,6 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
                 b.action.as_str(),
                 b.resource.as_str(),
             ))
-    });
-    findings.dedup_by(|a, b| {
-        a.principal == b.principal
-            && a.action == b.action
-            && a.resource == b.resource
-            && a.grant == b.grant
     });
     let over_privileged = accounts.iter().filter(|a| a.metrics.unused > 0).count();
     result.accounting = Some(AccountingSummary {

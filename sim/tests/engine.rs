@@ -1,30 +1,16 @@
 //! Engine behaviour on small inline worlds: grants over time, facts in the
 //! context, delegation chains and the ceiling, expectations.
-#![allow(clippy::unwrap_used, clippy::panic, reason = "test helpers fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
-use std::path::PathBuf;
+mod common;
 
+use common::replay;
 use privsim::result::ScenarioResult;
-use privsim::scenario::{self, LoadOptions};
 use serde_json::json;
-
-/// Writes the files into a fresh folder and returns the scenario's path.
-fn write_world(test: &str, files: &[(&str, &str)]) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("privsim-engine-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
-    for (name, text) in files {
-        std::fs::write(folder.join(name), text).unwrap();
-    }
-    folder.join("scenario.toml")
-}
-
-fn replay(test: &str, files: &[(&str, &str)]) -> ScenarioResult {
-    let path = write_world(test, files);
-    let loaded = scenario::load(&path, &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
-    privsim::replay::replay(&loaded)
-}
 
 fn decisions(result: &ScenarioResult) -> Vec<&str> {
     result.steps.iter().map(|s| s.decision.as_str()).collect()
