@@ -24,11 +24,15 @@ pub fn write_world(test: &str, files: &[(&str, &str)]) -> PathBuf {
     folder.join("scenario.toml")
 }
 
-/// Loads the scenario, failing the test with the rendered error.
+/// Loads the scenario, failing the test with the rendered error. The folder is
+/// removed afterwards: a loaded scenario holds everything in memory.
 pub fn load(test: &str, files: &[(&str, &str)]) -> Scenario {
     let path = write_world(test, files);
-    scenario::load(&path, &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+    let loaded = scenario::load(&path, &LoadOptions::default());
+    if let Some(folder) = path.parent() {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+    loaded.unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
 }
 
 /// Replays without accounting.
