@@ -300,7 +300,7 @@ fn cedar_datetime(text: &str) -> Option<Instant> {
         return Some(at);
     }
     // `2025-01-01T10:00:00+0130` → `+01:30`
-    let (head, offset) = text.split_at(text.len().checked_sub(5)?);
+    let (head, offset) = text.split_at_checked(text.len().checked_sub(5)?)?;
     if offset.starts_with(['+', '-']) && offset[1..].bytes().all(|b| b.is_ascii_digit()) {
         return Instant::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..])).ok();
     }

@@ -185,7 +185,12 @@ fn check_expectation(
     errors: &[EvaluationError],
 ) -> Option<ExpectationResult> {
     let expect = &step.expect;
-    if expect.decision.is_none() && expect.reason.is_none() && expect.errors.is_none() {
+    if expect.decision.is_none()
+        && expect.reason.is_none()
+        && expect.errors.is_none()
+        && expect.reason_includes.is_none()
+        && expect.error_count.is_none()
+    {
         return None;
     }
     let mut failures = Vec::new();
@@ -228,10 +233,37 @@ fn check_expectation(
             ));
         }
     }
+    if let Some(included) = &expect.reason_includes {
+        let missing: BTreeSet<String> = included
+            .iter()
+            .filter(|id| !determining_policies.contains(id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            failures.push(format!(
+                "expected determining policies to include [{}], got [{}]",
+                join(&missing),
+                join(determining_policies)
+            ));
+        }
+    }
+    if let Some(count) = expect.error_count {
+        let actual = errors.iter().filter(|e| e.policy.is_some()).count();
+        if actual != count {
+            failures.push(format!(
+                "expected {count} policy evaluation error(s), got {actual}"
+            ));
+        }
+    }
     Some(ExpectationResult {
         decision: expected_decision.map(str::to_string),
         reason: expect.reason.as_ref().map(|r| r.iter().cloned().collect()),
         errors: expect.errors.as_ref().map(|r| r.iter().cloned().collect()),
+        reason_includes: expect
+            .reason_includes
+            .as_ref()
+            .map(|r| r.iter().cloned().collect()),
+        error_count: expect.error_count,
         passed: failures.is_empty(),
         failures,
     })

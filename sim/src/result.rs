@@ -157,6 +157,12 @@ pub struct ExpectationResult {
     /// Expected erroring policies.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub errors: Option<Vec<String>>,
+    /// Policies expected among the determining ones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason_includes: Option<Vec<String>>,
+    /// Expected number of erroring policies.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_count: Option<usize>,
     /// Whether everything expected held.
     pub passed: bool,
     /// One sentence per mismatch.

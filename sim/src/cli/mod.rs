@@ -1,6 +1,8 @@
 //! Argument definitions and exit codes shared by the subcommands.
 
+mod import;
 mod run;
+mod suggest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ pub struct Args {
 enum Command {
     /// Replay scenarios against their (or the given) Cedar policies.
     Run(RunArgs),
+    /// Turn Cedar test suites into scenarios: write them with `--out`, or replay them.
+    Import(ImportArgs),
+    /// Suggest right-sized policies per principal, verified by replaying the scenario.
+    Suggest(suggest::SuggestArgs),
 }
 
 /// Output formats of `run`.
@@ -67,10 +73,51 @@ pub struct RunArgs {
     pub fail_on_findings: bool,
 }
 
+/// Test-suite formats `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteFormatArg {
+    /// Folders with `policies.cedar` and `ALLOW/` + `DENY/` request folders (cedar-example-use-cases).
+    Corpus,
+    /// The Cedar CLI's `cedar run-tests` JSON (needs `--policies`).
+    RunTests,
+    /// The Cedar project's integration-test JSON (cedar-integration-tests).
+    Integration,
+}
+
+/// Arguments of `privsim import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// A suite file, a use-case folder, or a folder searched recursively for suites.
+    pub path: PathBuf,
+    /// The suite format (default: detected from each file's or folder's shape).
+    #[arg(long, value_enum)]
+    pub format: Option<SuiteFormatArg>,
+    /// Write one scenario folder per suite here instead of replaying.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Integration tests: the folder their `policies`, `entities` and `schema` paths are relative to (default: the nearest folder, from the test file's up, where they exist).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// run-tests: the policy file (`cedar run-tests --policies`).
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+    /// run-tests: the schema (`cedar run-tests --schema`).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// run-tests: template links (`cedar run-tests --template-linked`).
+    #[arg(long, value_name = "FILE", alias = "template-linked")]
+    pub links: Option<PathBuf>,
+    /// Output format of the replay (without `--out`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output_format: Format,
+}
+
 /// Runs the chosen subcommand and maps its outcome to an exit code.
 pub fn dispatch(args: Args) -> ExitCode {
     let outcome = match args.command {
         Command::Run(run) => run::run(&run),
+        Command::Import(import) => import::run(&import),
+        Command::Suggest(suggest) => suggest::run(&suggest),
     };
     outcome.into()
 }

@@ -170,6 +170,10 @@ pub struct Expectation {
     pub reason: Option<BTreeSet<String>>,
     /// The exact set of policy ids whose evaluation errored.
     pub errors: Option<BTreeSet<String>>,
+    /// Policy ids that must be among the determining ones (others may be too).
+    pub reason_includes: Option<BTreeSet<String>>,
+    /// How many policies must have errored.
+    pub error_count: Option<usize>,
 }
 
 /// One step of the workflow, with its Cedar request built.
@@ -477,7 +481,8 @@ impl<'a> Loader<'a> {
             }
             None => None,
         };
-        if let Some(schema) = &schema {
+        let validate = header.validate.as_ref().is_none_or(|v| *v.get_ref());
+        if let Some(schema) = schema.as_ref().filter(|_| validate) {
             cedar_files::validate(&policies, schema)?;
         }
 
@@ -935,15 +940,31 @@ impl<'a> Loader<'a> {
                     .expect_errors
                     .as_ref()
                     .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_errors")),
+                reason_includes: s
+                    .expect_reason_includes
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_reason_includes")),
+                error_count: s.expect_error_count.as_ref().map(|n| *n.get_ref()),
             };
             let context_value = Value::Object(context);
-            let request = build_request(
-                &principal,
-                &action,
-                &resource,
-                &context_value,
-                scenario.schema.as_ref(),
-            );
+            let validate_request = s.validate_request.as_ref().is_none_or(|v| *v.get_ref());
+            let request = if validate_request {
+                build_request(
+                    &principal,
+                    &action,
+                    &resource,
+                    &context_value,
+                    scenario.schema.as_ref(),
+                )
+            } else {
+                build_unvalidated_request(
+                    &principal,
+                    &action,
+                    &resource,
+                    &context_value,
+                    scenario.schema.as_ref(),
+                )
+            };
             let request = match request {
                 Ok(request) => Ok(request),
                 Err(message) if expect.decision == Some(Decision::Error) => Err(message),
@@ -1190,6 +1211,29 @@ pub fn build_request(
         resource.clone(),
         context,
         schema,
+    )
+    .map_err(|e| error_chain(&e))
+}
+
+/// Builds a Cedar request whose principal, action and resource are not checked
+/// against the schema (a step's `validate_request = false`, like Cedar's
+/// integration tests' `validateRequest: false`). The context is still read with
+/// the schema, so extension values in it need no `__extn` escape.
+pub fn build_unvalidated_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    let context = Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
+        .map_err(|e| error_chain(&e))?;
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context,
+        None,
     )
     .map_err(|e| error_chain(&e))
 }

@@ -38,6 +38,8 @@ pub struct RawHeader {
     pub schema: Option<Spanned<String>>,
     pub entities: Option<Spanned<String>>,
     pub start: Option<Spanned<String>>,
+    /// Whether policies are validated against the schema (default true).
+    pub validate: Option<Spanned<bool>>,
 }
 
 /// `[facts]`: which simulator facts go into every request's context, and under
@@ -131,7 +133,11 @@ pub struct RawStep {
     pub context: Option<Spanned<toml::Table>>,
     pub expect: Option<Spanned<RawDecision>>,
     pub expect_reason: Option<Spanned<Vec<Spanned<String>>>>,
+    pub expect_reason_includes: Option<Spanned<Vec<Spanned<String>>>>,
     pub expect_errors: Option<Spanned<Vec<Spanned<String>>>>,
+    pub expect_error_count: Option<Spanned<usize>>,
+    /// Whether the request is checked against the schema (default true).
+    pub validate_request: Option<Spanned<bool>>,
 }
 
 /// `[[access]]`: an exact-access assertion.
