@@ -5,6 +5,8 @@
 //! file IO) → [`world`] (entities over time) → [`replay`] (Cedar evaluation) →
 //! [`accounting`] (held vs used) → [`result`] (the result model) → [`report`] (rendering). [`import`] turns
 //! Cedar's own test suites into scenarios.
+//! [`suggest`] writes right-sized policies from the accounting and verifies them
+//! by replaying the scenario against them.
 
 pub mod accounting;
 pub mod cedar_files;
@@ -15,6 +17,7 @@ pub mod report;
 pub mod result;
 pub mod risk;
 pub mod scenario;
+pub mod suggest;
 pub mod time;
 pub mod universe;
 pub mod world;
