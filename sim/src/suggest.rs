@@ -1657,7 +1657,11 @@ pub fn verify(
             .push(failure.clone());
         workflow.push(failure);
     }
-    for access in result.access.iter().filter(|a| !a.passed && plan.keep_access) {
+    for access in result
+        .access
+        .iter()
+        .filter(|a| !a.passed && plan.keep_access)
+    {
         let failure = format!(
             "access #{} ({}:{}): {} {} under the suggestion: missing [{}], unexpected [{}]",
             access.index,

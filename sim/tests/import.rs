@@ -137,7 +137,11 @@ fn shared_corpus() -> PathBuf {
 #[test]
 fn every_use_case_of_the_shared_corpus_replays_with_cedars_decisions() {
     let corpus = shared_corpus();
-    assert!(corpus.is_dir(), "the corpus is missing at {}", corpus.display());
+    assert!(
+        corpus.is_dir(),
+        "the corpus is missing at {}",
+        corpus.display()
+    );
     check_corpus(
         &corpus,
         &[

@@ -122,7 +122,8 @@ fn decisions_as_expected(result: &ScenarioResult) -> bool {
 const TRIAGE: &str = r#"Agent::"triage-bot""#;
 
 #[test]
-fn keeping_access_assertions_the_over_privileged_mcp_candidate_gets_a_suggestion_that_replays_cleanly() {
+fn keeping_access_assertions_the_over_privileged_mcp_candidate_gets_a_suggestion_that_replays_cleanly()
+ {
     let scenario = load_with(&mcp_scenario(), Some(mcp_over_privileged()));
     let candidate = privsim::evaluate(&scenario);
     assert!(
@@ -691,7 +692,10 @@ resources = ['Doc::"a"', 'Doc::"c"']
     folder.write("p.cedar", policies);
     folder.write("s.cedarschema", SCHEMA);
     let path = folder.write("scenario.toml", &toml);
-    let suggestion = suggest::suggest_with(&load_with(&path, None), suggest::Options { keep_access: true });
+    let suggestion = suggest::suggest_with(
+        &load_with(&path, None),
+        suggest::Options { keep_access: true },
+    );
     assert_eq!(suggestion.status, Status::Refused);
     assert_eq!(suggestion.refusals.len(), 2, "{:#?}", suggestion.refusals);
     assert!(suggestion.refusals[0].starts_with("step 1 "));
@@ -791,11 +795,17 @@ fn by_default_the_suggestion_allows_exactly_what_the_steps_use() {
     let triage = &suggestion.principals[0];
     assert!(triage.required.is_empty(), "{:#?}", triage.required);
     let after = triage.after.as_ref().unwrap();
-    assert_eq!((after.held, after.used, after.unused, after.weighted_gap), (2, 2, 0, 0));
+    assert_eq!(
+        (after.held, after.used, after.unused, after.weighted_gap),
+        (2, 2, 0, 0)
+    );
     // The access assertion pinned readTicket on T-1 too, which no step uses: it is
     // named in the notes, not kept.
     assert!(
-        suggestion.notes.iter().any(|n| n.starts_with("access #1 ") && n.contains("--keep-access")),
+        suggestion
+            .notes
+            .iter()
+            .any(|n| n.starts_with("access #1 ") && n.contains("--keep-access")),
         "{:#?}",
         suggestion.notes
     );
@@ -804,8 +814,19 @@ fn by_default_the_suggestion_allows_exactly_what_the_steps_use() {
     let folder = Folder::new("mcp-default");
     let rerun = replay_with_suggestion(&folder, &mcp_scenario(), &suggestion.policies);
     let bot = account(&rerun, TRIAGE);
-    assert_eq!(held(bot), bot.used.iter().map(|p| (p.action.clone(), p.resource.clone())).collect::<Vec<_>>());
-    let failed_access: Vec<usize> = rerun.access.iter().filter(|a| !a.passed).map(|a| a.index).collect();
+    assert_eq!(
+        held(bot),
+        bot.used
+            .iter()
+            .map(|p| (p.action.clone(), p.resource.clone()))
+            .collect::<Vec<_>>()
+    );
+    let failed_access: Vec<usize> = rerun
+        .access
+        .iter()
+        .filter(|a| !a.passed)
+        .map(|a| a.index)
+        .collect();
     assert_eq!(failed_access, [1]);
     assert_eq!(rerun.access[0].missing, [r#"Ticket::"T-1""#]);
 }
