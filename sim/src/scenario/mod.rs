@@ -969,7 +969,12 @@ impl<'a> Loader<'a> {
                 Ok(request) => Ok(request),
                 Err(message) if expect.decision == Some(Decision::Error) => Err(message),
                 Err(message) => {
-                    return Err(self.err(here, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
+                    // A context problem is most likely in the step's own context.
+                    let place = match &s.context {
+                        Some(context) if message.contains("context") => span(context),
+                        _ => here,
+                    };
+                    return Err(self.err(place, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
                 }
             };
             let ceiling = chain
