@@ -10,6 +10,7 @@
 
 pub mod accounting;
 pub mod cedar_files;
+pub mod check;
 pub mod diag;
 pub mod import;
 pub mod replay;

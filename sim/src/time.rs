@@ -10,6 +10,12 @@ use std::fmt;
 pub struct Instant(pub i64);
 
 impl Instant {
+    /// The earliest instant privsim accepts: the start of year 0000 (UTC). Cedar's
+    /// `datetime()` needs a four-digit year, so times stay within 0000–9999.
+    pub const MIN: Instant = Instant(-62_167_219_200_000);
+    /// The latest instant privsim accepts: the last millisecond of year 9999 (UTC).
+    pub const MAX: Instant = Instant(253_402_300_799_999);
+
     /// Parses an RFC 3339 timestamp such as `2026-06-01T09:00:00Z` or
     /// `2026-06-01T11:00:00+02:00` (fractional seconds up to milliseconds).
     pub fn parse_rfc3339(text: &str) -> Result<Self, String> {
@@ -73,12 +79,21 @@ impl Instant {
         }
         let days = days_from_civil(year, month, day);
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-        Ok(Instant(seconds * 1000 + millis))
+        Instant(seconds * 1000 + millis)
+            .checked_in_range()
+            .ok_or_else(|| format!("`{text}` is outside the years 0000 to 9999 in UTC"))
     }
 
-    /// This instant plus a duration in milliseconds, or `None` on overflow.
+    /// This instant plus a duration in milliseconds, or `None` past [`Instant::MAX`].
     pub fn checked_add(self, millis: i64) -> Option<Self> {
-        self.0.checked_add(millis).map(Instant)
+        self.0
+            .checked_add(millis)
+            .map(Instant)
+            .and_then(Instant::checked_in_range)
+    }
+
+    fn checked_in_range(self) -> Option<Self> {
+        (Instant::MIN <= self && self <= Instant::MAX).then_some(self)
     }
 
     /// Whole seconds since the epoch (rounded down).

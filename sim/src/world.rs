@@ -160,7 +160,7 @@ fn store(
     let array = Value::Array(entities.into_values().collect());
     Entities::from_json_value(array, schema).map_err(|e| WorldError {
         grant: active.last().copied(),
-        message: e.to_string(),
+        message: crate::scenario::error_chain(&e),
     })
 }
 

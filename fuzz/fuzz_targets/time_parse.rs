@@ -1,0 +1,9 @@
+//! Fuzz target: time and duration parsing never panics and round-trips
+//! (`privsim::check::check_time_text`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    privsim::check::check_time_text(data);
+});
