@@ -17,6 +17,9 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The whole text.
     pub text: Arc<str>,
+    /// Byte offsets where lines start, so locating an offset is a binary search
+    /// (a scenario with 100,000 steps must not take quadratic time to load).
+    line_starts: Arc<[usize]>,
 }
 
 impl fmt::Debug for SourceFile {
@@ -60,10 +63,14 @@ impl SourceFile {
 
     /// Wraps text that is already in memory.
     pub fn from_text(path: PathBuf, display: String, text: String) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         Self {
             display,
             path,
             text: Arc::from(text),
+            line_starts,
         }
     }
 
@@ -74,11 +81,14 @@ impl SourceFile {
         while !self.text.is_char_boundary(cut) {
             cut -= 1;
         }
-        let before = &self.text[..cut];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
-        (line, col)
+        let line = self.line_starts.partition_point(|&start| start <= cut);
+        let line_start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let col = self.text[line_start..cut].chars().count() + 1;
+        (line.max(1), col)
     }
 
     /// `file:line:col` of a byte offset.
@@ -210,3 +220,28 @@ impl From<SourceError> for Error {
 
 /// Shorthand for results that fail with bad input.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines_and_character_columns() {
+        let file = SourceFile::from_text(
+            PathBuf::from("x"),
+            "x.toml".into(),
+            "ab\nçd\n\nlast".to_string(),
+        );
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3));
+        assert_eq!(file.line_col(3), (2, 1));
+        // `ç` is two bytes: `d` is the second character.
+        assert_eq!(file.line_col(5), (2, 2));
+        // Inside `ç`: rounded down to its start.
+        assert_eq!(file.line_col(4), (2, 1));
+        assert_eq!(file.line_col(7), (3, 1));
+        assert_eq!(file.line_col(8), (4, 1));
+        assert_eq!(file.line_col(1000), (4, 5));
+        assert_eq!(file.location(8), "x.toml:4:1");
+    }
+}
