@@ -3,6 +3,7 @@
 //! access assertions, and produce the result model.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, Response};
 
@@ -92,12 +93,14 @@ fn decision_name(decision: Decision) -> &'static str {
 }
 
 fn determining(response: &Response) -> Vec<String> {
-    let set: BTreeSet<String> = response
+    // Cedar's reason is a set already; sorting gives a stable order.
+    let mut ids: Vec<String> = response
         .diagnostics()
         .reason()
         .map(ToString::to_string)
         .collect();
-    set.into_iter().collect()
+    ids.sort_unstable();
+    ids
 }
 
 fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
@@ -140,8 +143,9 @@ fn replay_step(authorizer: &Authorizer, scenario: &Scenario, step: &Step) -> Ste
     let delegation_ceiling = step
         .ceiling
         .iter()
-        .map(|(delegator, request)| CeilingCheck {
-            delegator: delegator.to_string(),
+        .zip(&step.labels.delegators)
+        .map(|((_, request), delegator)| CeilingCheck {
+            delegator: delegator.clone(),
             decision: match request {
                 Some(request) => decision_name(
                     authorizer
@@ -158,13 +162,13 @@ fn replay_step(authorizer: &Authorizer, scenario: &Scenario, step: &Step) -> Ste
         index: step.index + 1,
         line: step.line,
         name: step.name.clone(),
-        time: step.at.to_string(),
+        time: step.labels.time.clone(),
         session: step.session.map(|i| scenario.sessions[i].id.clone()),
-        principal: step.principal.to_string(),
-        delegation_chain: step.chain.iter().map(ToString::to_string).collect(),
-        action: step.action.to_string(),
-        resource: step.resource.to_string(),
-        context: step.context.clone(),
+        principal: step.labels.principal.clone(),
+        delegation_chain: step.labels.chain.clone(),
+        action: step.labels.action.clone(),
+        resource: step.labels.resource.clone(),
+        context: Arc::clone(&step.context),
         decision,
         determining_policies,
         errors,

@@ -2,6 +2,7 @@
 //! the JSON contract (`--format json`) and the only thing reports read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -119,7 +120,7 @@ pub struct StepResult {
     /// The resource.
     pub resource: String,
     /// The exact context sent to Cedar, in Cedar's JSON form.
-    pub context: Value,
+    pub context: Arc<Value>,
     /// `allow`, `deny`, or `error` when the schema rejected the request.
     pub decision: String,
     /// Determining policies (Cedar's `reason`), sorted.

@@ -188,7 +188,7 @@ context = { ticket = "CHG-2" }
     );
     let step = &result.steps[0];
     assert_eq!(
-        step.context,
+        *step.context,
         json!({
             "now": { "__extn": { "fn": "datetime", "arg": "2026-06-01T09:01:30Z" } },
             "root": { "__entity": { "type": "User", "id": "alice" } },
@@ -352,7 +352,7 @@ expect = "allow"
     let result = replay("untyped", &[("scenario.toml", toml), ("p.cedar", policy)]);
     assert!(result.passed, "{:#?}", result.steps);
     assert_eq!(
-        result.steps[0].context,
+        *result.steps[0].context,
         json!({
             "delegator": { "__entity": { "type": "Agent", "id": "helper" } },
             "chain": [

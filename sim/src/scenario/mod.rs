@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{Context, EntityUid, Request, Schema};
 use serde_json::{Map, Value};
@@ -197,8 +198,12 @@ pub struct Step {
     pub action: EntityUid,
     /// The resource.
     pub resource: EntityUid,
-    /// The exact context sent to Cedar, in Cedar's JSON form.
-    pub context: Value,
+    /// The exact context sent to Cedar, in Cedar's JSON form (shared with the
+    /// result model, which reports it as it is).
+    pub context: Arc<Value>,
+    /// The strings the result model writes for this step, made once here so
+    /// replay spends its time in Cedar.
+    pub labels: StepLabels,
     /// The request, or why the schema rejects it (only kept when the step expects `error`).
     pub request: std::result::Result<Request, String>,
     /// The same request made by each delegator up the chain, nearest first;
@@ -208,6 +213,23 @@ pub struct Step {
     pub expect: Expectation,
     /// Index into `World::segments`.
     pub segment: usize,
+}
+
+/// A step's time and UIDs as the result model writes them.
+#[derive(Debug, Clone)]
+pub struct StepLabels {
+    /// The time, RFC 3339 UTC.
+    pub time: String,
+    /// The acting principal.
+    pub principal: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The delegation chain, root first.
+    pub chain: Vec<String>,
+    /// The delegators of `Step::ceiling`, nearest first.
+    pub delegators: Vec<String>,
 }
 
 /// An exact-access assertion with its candidate requests built.
@@ -995,6 +1017,14 @@ impl<'a> Loader<'a> {
                     )
                 })
                 .collect();
+            let labels = StepLabels {
+                time: at.to_string(),
+                principal: principal.to_string(),
+                action: action.to_string(),
+                resource: resource.to_string(),
+                chain: chain.iter().map(ToString::to_string).collect(),
+                delegators: chain.iter().rev().skip(1).map(ToString::to_string).collect(),
+            };
             let segment = scenario.world.segment_at(at);
             steps.push(Step {
                 index,
@@ -1006,7 +1036,8 @@ impl<'a> Loader<'a> {
                 principal,
                 action,
                 resource,
-                context: context_value,
+                labels,
+                context: Arc::new(context_value),
                 request,
                 ceiling,
                 expect,
