@@ -5,6 +5,7 @@
 //!
 //! Under `cargo test --benches` (no `--bench` argument) the workflow has 2,000
 //! steps so the smoke run stays quick.
+#![allow(clippy::panic, reason = "a benchmark whose setup fails should stop loudly")]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -64,13 +65,19 @@ impl Numbers {
 
 /// Writes the generated scenario into a fresh folder and returns its path.
 fn generate(steps: usize) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("privsim-bench-replay-{}-{steps}", std::process::id()));
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-bench-replay-{}-{steps}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
+    std::fs::create_dir_all(&folder)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
     let mut numbers = Numbers(42);
     let mut entities = Vec::new();
     for team in 0..4 {
-        entities.push(format!(r#"{{"uid":{{"type":"Team","id":"t{team}"}},"attrs":{{}},"parents":[]}}"#));
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Team","id":"t{team}"}},"attrs":{{}},"parents":[]}}"#
+        ));
     }
     for user in 0..USERS {
         entities.push(format!(
@@ -83,7 +90,9 @@ fn generate(steps: usize) -> PathBuf {
         entities.push(format!(r#"{{"uid":{{"type":"Agent","id":"a{agent}"}},"attrs":{{"owner":{{"type":"User","id":"u{}"}}}},"parents":[]}}"#, agent % USERS));
     }
     for folder_index in 0..FOLDERS {
-        entities.push(format!(r#"{{"uid":{{"type":"Folder","id":"f{folder_index}"}},"attrs":{{}},"parents":[]}}"#));
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Folder","id":"f{folder_index}"}},"attrs":{{}},"parents":[]}}"#
+        ));
     }
     for doc in 0..DOCS {
         entities.push(format!(
@@ -93,8 +102,14 @@ fn generate(steps: usize) -> PathBuf {
             doc % FOLDERS
         ));
     }
-    let write = |name: &str, text: &str| std::fs::write(folder.join(name), text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
-    write("entities.json", &format!("[\n{}\n]\n", entities.join(",\n")));
+    let write = |name: &str, text: &str| {
+        std::fs::write(folder.join(name), text)
+            .unwrap_or_else(|e| panic!("cannot write {name}: {e}"))
+    };
+    write(
+        "entities.json",
+        &format!("[\n{}\n]\n", entities.join(",\n")),
+    );
     write("schema.cedarschema", SCHEMA);
     write("policies.cedar", POLICIES);
 
@@ -102,19 +117,44 @@ fn generate(steps: usize) -> PathBuf {
         "[scenario]\nname = \"generated replay benchmark\"\npolicies = [\"policies.cedar\"]\nschema = \"schema.cedarschema\"\nentities = \"entities.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[facts]\nnow = \"now\"\ndelegator = \"delegator\"\ntask = \"task\"\n\n",
     );
     for agent in 0..AGENTS {
-        let scopes = if agent % 2 == 0 { r#"["docs:read"]"# } else { r#"["docs:read", "docs:write"]"# };
-        let _ = write!(toml, "[[session]]\nid = \"s{agent}\"\nprincipal = 'Agent::\"a{agent}\"'\non_behalf_of = 'User::\"u{}\"'\ntask = \"task {agent}\"\ncontext = {{ scopes = {scopes} }}\n\n", agent % USERS);
+        let scopes = if agent % 2 == 0 {
+            r#"["docs:read"]"#
+        } else {
+            r#"["docs:read", "docs:write"]"#
+        };
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"s{agent}\"\nprincipal = 'Agent::\"a{agent}\"'\non_behalf_of = 'User::\"u{}\"'\ntask = \"task {agent}\"\ncontext = {{ scopes = {scopes} }}\n\n",
+            agent % USERS
+        );
     }
     for user in 0..USERS {
-        let _ = write!(toml, "[[session]]\nid = \"user{user}\"\nprincipal = 'User::\"u{user}\"'\ncontext = {{ scopes = [] }}\n\n");
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"user{user}\"\nprincipal = 'User::\"u{user}\"'\ncontext = {{ scopes = [] }}\n\n"
+        );
     }
-    let _ = write!(toml, "[[grant]]\nid = \"jit-1\"\nprincipal = 'User::\"u1\"'\nparents = ['Team::\"t3\"']\nfrom = \"+1h\"\nuntil = \"+2h\"\n\n");
-    let _ = write!(toml, "[[grant]]\nid = \"jit-2\"\nprincipal = 'User::\"u2\"'\nparents = ['Team::\"t0\"']\nfrom = \"+3h\"\nuntil = \"+20h\"\n\n");
+    let _ = write!(
+        toml,
+        "[[grant]]\nid = \"jit-1\"\nprincipal = 'User::\"u1\"'\nparents = ['Team::\"t3\"']\nfrom = \"+1h\"\nuntil = \"+2h\"\n\n"
+    );
+    let _ = write!(
+        toml,
+        "[[grant]]\nid = \"jit-2\"\nprincipal = 'User::\"u2\"'\nparents = ['Team::\"t0\"']\nfrom = \"+3h\"\nuntil = \"+20h\"\n\n"
+    );
     for step in 0..steps {
-        let session = if numbers.next(3) == 0 { format!("user{}", numbers.next(USERS)) } else { format!("s{}", numbers.next(AGENTS)) };
+        let session = if numbers.next(3) == 0 {
+            format!("user{}", numbers.next(USERS))
+        } else {
+            format!("s{}", numbers.next(AGENTS))
+        };
         let action = ACTIONS[numbers.next(ACTIONS.len())];
         // One second apart: 100,000 steps span about 28 hours, crossing both grants and the office-hours forbid.
-        let _ = write!(toml, "[[step]]\nat = \"+{step}s\"\nsession = \"{session}\"\naction = 'Action::\"{action}\"'\nresource = 'Doc::\"d{}\"'\n\n", numbers.next(DOCS));
+        let _ = write!(
+            toml,
+            "[[step]]\nat = \"+{step}s\"\nsession = \"{session}\"\naction = 'Action::\"{action}\"'\nresource = 'Doc::\"d{}\"'\n\n",
+            numbers.next(DOCS)
+        );
     }
     write("scenario.toml", &toml);
     folder.join("scenario.toml")
@@ -127,7 +167,10 @@ fn raw(scenario: &Scenario, authorizer: &Authorizer, ceiling: bool) -> usize {
     for step in &scenario.steps {
         let entities = &scenario.world.segments[step.segment].entities;
         if let Ok(request) = &step.request
-            && authorizer.is_authorized(request, &scenario.policies.set, entities).decision() == Decision::Allow
+            && authorizer
+                .is_authorized(request, &scenario.policies.set, entities)
+                .decision()
+                == Decision::Allow
         {
             allowed += 1;
         }
@@ -157,21 +200,40 @@ fn bench(c: &mut Criterion) {
     let benchmarking = std::env::args().any(|arg| arg == "--bench");
     let steps = if benchmarking { 100_000 } else { 2_000 };
     let path = generate(steps);
-    let loaded = scenario::load(&path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let loaded = scenario::load(&path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
     if let Some(folder) = path.parent() {
         let _ = std::fs::remove_dir_all(folder);
     }
     let authorizer = Authorizer::new();
-    let evaluations: usize = loaded.steps.len() + loaded.steps.iter().map(|s| s.ceiling.iter().filter(|(_, r)| r.is_some()).count()).sum::<usize>();
+    let evaluations: usize = loaded.steps.len()
+        + loaded
+            .steps
+            .iter()
+            .map(|s| s.ceiling.iter().filter(|(_, r)| r.is_some()).count())
+            .sum::<usize>();
     // Same answers: replay's allowed count equals raw Cedar's.
     let replayed = privsim::replay::replay(&loaded);
-    assert_eq!(replayed.summary.allowed, raw(&loaded, &authorizer, false), "replay and raw Cedar disagree");
+    assert_eq!(
+        replayed.summary.allowed,
+        raw(&loaded, &authorizer, false),
+        "replay and raw Cedar disagree"
+    );
 
     let mut group = c.benchmark_group("replay");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(if benchmarking { 20 } else { 1 }));
-    group.bench_function("raw Cedar, step requests", |b| b.iter(|| black_box(raw(&loaded, &authorizer, false))));
-    group.bench_function("raw Cedar, step + ceiling requests", |b| b.iter(|| black_box(raw(&loaded, &authorizer, true))));
-    group.bench_function("privsim replay", |b| b.iter(|| black_box(privsim::replay::replay(&loaded))));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(if benchmarking { 20 } else { 1 }));
+    group.bench_function("raw Cedar, step requests", |b| {
+        b.iter(|| black_box(raw(&loaded, &authorizer, false)))
+    });
+    group.bench_function("raw Cedar, step + ceiling requests", |b| {
+        b.iter(|| black_box(raw(&loaded, &authorizer, true)))
+    });
+    group.bench_function("privsim replay", |b| {
+        b.iter(|| black_box(privsim::replay::replay(&loaded)))
+    });
     group.finish();
 
     // The ratios, from interleaved runs in this process (best of three each).

@@ -1,5 +1,5 @@
-//! Fuzz target: time and duration parsing never panics and round-trips
-//! (`privsim::check::check_time_text`).
+//! Fuzz target: time and duration parsing never panics and round-trips, and
+//! printed instants read the same in Cedar (`privsim::check::check_time_text`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -64,6 +64,79 @@ fn lowercase_first(text: &str) -> String {
     }
 }
 
+/// The deepest nesting of brackets privsim passes to Cedar. Cedar's parser
+/// recurses once per level (tens of kilobytes of stack each in a debug build),
+/// so a few hundred levels in a hostile file overflow the stack and abort the
+/// process; real policies nest a handful of levels.
+pub const MAX_NESTING: usize = 32;
+
+/// The most operators one policy (or schema declaration) may chain. Cedar builds
+/// and drops an operator chain recursively, so a long enough `1 + 1 + ...`
+/// overflows the stack.
+pub const MAX_OPERATORS: usize = 5_000;
+
+/// Refuses Cedar text nested deeper than [`MAX_NESTING`] or chaining more than
+/// [`MAX_OPERATORS`] operators in one policy, before Cedar parses it. A lexical
+/// scan: strings and `//` comments are skipped, a policy ends at `;`.
+pub fn check_depth(file: &SourceFile) -> crate::diag::Result<()> {
+    let text = file.text.as_bytes();
+    let (mut depth, mut operators, mut at) = (0usize, 0usize, 0usize);
+    while let Some(&byte) = text.get(at) {
+        let start = at;
+        at += 1;
+        match byte {
+            b'"' => {
+                while let Some(&inner) = text.get(at) {
+                    at += if inner == b'\\' { 2 } else { 1 };
+                    if inner == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'/' if text.get(at) == Some(&b'/') => {
+                while text.get(at).is_some_and(|&c| c != b'\n') {
+                    at += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(file
+                        .error(start..start + 1, format!("brackets nested deeper than {MAX_NESTING} levels"))
+                        .with_help("privsim refuses deeper nesting so that a hostile file cannot exhaust the stack; flatten the expression").into());
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b';' if depth == 0 => operators = 0,
+            b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
+                // `&&`, `==`, `<=` and the like are one operator.
+                if text.get(at) == Some(&b'=') || text.get(at) == Some(&byte) {
+                    at += 1;
+                }
+                operators += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while text
+                    .get(at)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    at += 1;
+                }
+                if matches!(&text[start..at], b"in" | b"has" | b"like" | b"is" | b"if") {
+                    operators += 1;
+                }
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(file
+                .error(start..at.min(text.len()), format!("more than {MAX_OPERATORS} operators in one policy"))
+                .with_help("privsim refuses longer chains so that a hostile file cannot exhaust the stack; split the policy, or test membership in a set (`principal in [...]`)").into());
+        }
+    }
+    Ok(())
+}
+
 /// Parses policy files into one set. A policy or template is named by its
 /// `@id("...")` annotation, as the Cedar CLI does; otherwise it keeps Cedar's
 /// default name `policyN` (counted per file). Two policies with one name are an error.
@@ -71,6 +144,7 @@ pub fn parse_policies(files: Vec<SourceFile>) -> crate::diag::Result<Policies> {
     let mut set = PolicySet::new();
     let mut origin = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
+        check_depth(file)?;
         let parsed = PolicySet::from_str(&file.text).map_err(|errors| {
             let mut all: Vec<SourceError> = errors.iter().map(|e| cedar_error(file, e)).collect();
             let first = all.remove(0);
@@ -240,6 +314,7 @@ pub fn parse_schema(file: &SourceFile) -> crate::diag::Result<Schema> {
     if file.display.ends_with(".json") {
         Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
     } else {
+        check_depth(file)?;
         Ok(Schema::from_cedarschema_str(&file.text)
             .map(|(schema, _warnings)| schema)
             .map_err(|e| cedar_error(file, &e))?)
@@ -313,4 +388,96 @@ pub fn offset_of_line_col(text: &str, line: usize, column: usize) -> usize {
         offset += this_line.len();
     }
     text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy_file(text: String) -> SourceFile {
+        SourceFile::from_text("p.cedar".into(), "p.cedar".into(), text)
+    }
+
+    fn refused(text: String) -> SourceError {
+        match check_depth(&policy_file(text)) {
+            Err(crate::diag::Error::Source(error)) => *error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn nested(levels: usize) -> String {
+        format!(
+            "permit (principal, action, resource) when {{ {}true{} }};\n",
+            "(".repeat(levels - 1),
+            ")".repeat(levels - 1)
+        )
+    }
+
+    fn chain(operators: usize) -> String {
+        format!(
+            "permit (principal, action, resource) when {{ 1{} }};\n",
+            " + 1".repeat(operators)
+        )
+    }
+
+    /// The limits are safe where they matter most: a debug build on a test
+    /// thread (2 MiB of stack) parses and drops Cedar text right at them.
+    #[test]
+    fn text_at_the_limits_parses_on_a_small_stack() {
+        assert!(parse_policies(vec![policy_file(nested(MAX_NESTING))]).is_ok());
+        let sets = format!(
+            "permit (principal, action, resource) when {{ {}1{}.isEmpty() }};\n",
+            "[".repeat(MAX_NESTING - 1),
+            "]".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse_policies(vec![policy_file(sets)]).is_ok());
+        let records = format!(
+            "permit (principal, action, resource) when {{ {}1{} has a }};\n",
+            "{a: ".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse_policies(vec![policy_file(records)]).is_ok());
+        let schema = format!(
+            "entity E {{ {}a: Long{} }};\naction a appliesTo {{ principal: E, resource: E }};\n",
+            "a: {".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        let schema = SourceFile::from_text("s.cedarschema".into(), "s.cedarschema".into(), schema);
+        parse_schema(&schema).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(parse_policies(vec![policy_file(chain(MAX_OPERATORS - 1))]).is_ok());
+    }
+
+    /// Regression: 300 nested parentheses (or 300,000 `+ 1`) in a policy
+    /// overflowed the stack and aborted privsim instead of exiting 2.
+    #[test]
+    fn deeper_or_longer_text_is_refused_with_its_place() {
+        let error = refused(nested(300));
+        assert_eq!(
+            error.location,
+            format!("p.cedar:1:{}", 45 + MAX_NESTING - 1)
+        );
+        let error = refused(chain(300_000));
+        assert!(error.message.contains("operators"), "{}", error.message);
+        assert!(check_depth(&policy_file(chain(MAX_OPERATORS - 1))).is_ok());
+        assert!(check_depth(&policy_file(chain(MAX_OPERATORS + 1))).is_err());
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let text = format!(
+            "// {}\npermit (principal, action, resource) when {{ context.s == \"{}\\\"\" }};\n",
+            "(".repeat(100),
+            "[".repeat(100)
+        );
+        assert_eq!(
+            check_depth(&policy_file(text)).map_err(|e| e.to_string()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_operator_count_starts_again_with_each_policy() {
+        let text = chain(MAX_OPERATORS / 2).repeat(4);
+        assert!(check_depth(&policy_file(text)).is_ok());
+    }
 }

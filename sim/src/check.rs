@@ -1,63 +1,195 @@
 //! Properties checked by the fuzz targets in `fuzz/` and, over their committed
 //! seeds, by `cargo test` on stable (`sim/tests/fuzz_seeds.rs`). Each function
-//! panics when the property is broken; that is how a fuzzer reports it.
+//! panics when its property is broken; that is how a fuzzer reports it.
+//!
+//! Nothing here writes to disk: a fuzzed scenario is text in memory whose path
+//! is placed in [`fuzz_world`], a committed folder with a schema, policies and
+//! entities for it to reference.
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "a check reports a broken property by panicking"
+)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use crate::diag::{Error, SourceFile};
+use crate::result::RunResult;
 use crate::scenario::{self, LoadOptions};
 use crate::time::{self, Instant};
 
-/// Loading any bytes as a scenario file in `folder` never panics, never reads
-/// outside `folder`, and either succeeds (and then replays and accounts without
-/// panicking) or fails with an error located inside the text it names.
-pub fn check_scenario_source(folder: &Path, bytes: &[u8]) {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return;
-    };
-    let file = SourceFile::from_text(
-        folder.join("fuzz.toml"),
-        "fuzz.toml".to_string(),
-        text.to_string(),
-    );
+/// The folder fuzzed scenarios live in: `fuzz/world/` of this repository.
+pub fn fuzz_world() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/world")
+}
+
+/// [`check_scenario_source_in`] the [`fuzz_world`].
+pub fn check_scenario_source(bytes: &[u8]) {
+    check_scenario_source_in(&fuzz_world(), bytes);
+}
+
+/// Loading any bytes (read as UTF-8, invalid bytes replaced) as the scenario
+/// file `fuzz.toml` in `folder`:
+/// - never panics;
+/// - fails only with an error located in the text (`fuzz.toml:line:col` within
+///   it) or in a file of `folder`, never an unlocated one and never a file
+///   outside `folder`;
+/// - or succeeds with every policy file inside `folder`, and then replays and
+///   accounts every step, and both reports render, the JSON one parsing back
+///   to the same result.
+pub fn check_scenario_source_in(folder: &Path, bytes: &[u8]) {
+    let root = folder
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("the fuzz world `{}`: {e}", folder.display()));
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text(root.join("fuzz.toml"), "fuzz.toml".into(), text.clone());
     match scenario::load_source(file, &LoadOptions::default()) {
         Ok(loaded) => {
+            for policy_file in &loaded.policies.files {
+                let canonical = policy_file.path.canonicalize().unwrap();
+                assert!(
+                    canonical.starts_with(&root),
+                    "read `{}`, outside the folder",
+                    canonical.display()
+                );
+            }
             let result = crate::evaluate(&loaded);
             assert_eq!(
                 result.steps.len(),
                 loaded.steps.len(),
                 "every step is replayed"
             );
+            check_reports(RunResult::new(vec![result]));
         }
         Err(Error::Source(error)) => {
             let location = &error.location;
-            let (file, rest) = location.split_once(':').unwrap_or((location.as_str(), ""));
-            let mut numbers = rest.split(':').map(|n| n.parse::<usize>().unwrap_or(0));
-            let (line, column) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-            assert!(
-                line >= 1 && column >= 1,
-                "location `{location}` has no line and column"
+            let mut parts = location.rsplitn(3, ':');
+            let (Some(column), Some(line), Some(name)) = (parts.next(), parts.next(), parts.next())
+            else {
+                panic!("`{location}` is not `file:line:col`: {}", error.message)
+            };
+            let (line, column): (usize, usize) = (
+                line.parse()
+                    .unwrap_or_else(|_| panic!("bad line in `{location}`")),
+                column
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad column in `{location}`")),
             );
-            if file == "fuzz.toml" {
-                let lines = text.split('\n').count();
-                assert!(
-                    line <= lines,
-                    "location `{location}` is past the last line ({lines})"
-                );
+            let located_text = if name == "fuzz.toml" {
+                text
             } else {
+                let path = root.join(name).canonicalize().unwrap_or_else(|e| {
+                    panic!("`{location}` names a file that is not in the folder: {e}")
+                });
                 assert!(
-                    folder.join(file.trim_start_matches("./")).exists() || file.starts_with('<'),
-                    "location `{location}` names a file outside the world"
+                    path.starts_with(&root),
+                    "`{location}` is outside the folder"
                 );
-            }
+                std::fs::read_to_string(&path).unwrap()
+            };
+            assert!(
+                location_is_within(&located_text, line, column),
+                "`{location}` is not within the text: {}",
+                error.message
+            );
         }
-        Err(Error::Io { .. } | Error::Usage(_)) => {}
+        Err(other) => panic!("an error without a location: {other}"),
     }
 }
 
+/// Any bytes as a policy file `fuzz.cedar` (invalid UTF-8 replaced):
+/// - parsing and strict validation against `fuzz/world/s.cedarschema` never
+///   panic nor overflow the stack, and fail only with errors located within
+///   the text;
+/// - policies that parse replace those of `fuzz/world/scenario.toml`, which
+///   then replays and accounts every step, and both reports render, the JSON
+///   one parsing back to the same result.
+pub fn check_policy_text(bytes: &[u8]) {
+    static BASE: std::sync::OnceLock<scenario::Scenario> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        scenario::load(&fuzz_world().join("scenario.toml"), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("the base scenario of the fuzz world: {e:?}"))
+    });
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text("fuzz.cedar".into(), "fuzz.cedar".into(), text.clone());
+    let located = |error: &crate::diag::SourceError| {
+        let (line, column) = split_location(&error.location, "fuzz.cedar");
+        assert!(
+            location_is_within(&text, line, column),
+            "`{}` is not within the text: {}",
+            error.location,
+            error.message
+        );
+    };
+    let policies = match crate::cedar_files::parse_policies(vec![file]) {
+        Ok(policies) => policies,
+        Err(Error::Source(error)) => return located(&error),
+        Err(other) => panic!("an error without a location: {other}"),
+    };
+    if let Some(schema) = &base.schema {
+        match crate::cedar_files::validate(&policies, schema) {
+            Ok(()) => {}
+            Err(Error::Source(error)) => located(&error),
+            Err(other) => panic!("an error without a location: {other}"),
+        }
+    }
+    let mut scenario = base.clone();
+    scenario.policies = policies;
+    let result = crate::evaluate(&scenario);
+    assert_eq!(
+        result.steps.len(),
+        scenario.steps.len(),
+        "every step is replayed"
+    );
+    check_reports(RunResult::new(vec![result]));
+}
+
+/// Both reports render; the JSON one parses back to the same result.
+fn check_reports(run: RunResult) {
+    let _ = crate::report::text::render(&run);
+    let json = crate::report::json(&run);
+    let parsed: RunResult = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("the JSON report does not parse: {e}\n{json}"));
+    assert!(
+        parsed == run,
+        "the JSON report does not round-trip:\n{json}"
+    );
+}
+
+/// The line and column of a `file:line:col` location in `expected_file`.
+fn split_location(location: &str, expected_file: &str) -> (usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("`{location}` is not `file:line:col`")
+    };
+    assert_eq!(name, expected_file, "`{location}` names another file");
+    (
+        line.parse()
+            .unwrap_or_else(|_| panic!("bad line in `{location}`")),
+        column
+            .parse()
+            .unwrap_or_else(|_| panic!("bad column in `{location}`")),
+    )
+}
+
+/// Whether a 1-based line and column (in characters) fall in `text`; the column
+/// may be one past the end of its line (an error at the end of a line).
+fn location_is_within(text: &str, line: usize, column: usize) -> bool {
+    let Some(this_line) = text.split('\n').nth(line.wrapping_sub(1)) else {
+        return false;
+    };
+    column >= 1 && column <= this_line.chars().count() + 1
+}
+
 /// Parsing times never panics; a parsed timestamp prints in a form that parses
-/// back to the same instant; offsets add up.
+/// back to the same instant; `+<duration>` adds exactly the duration; and when
+/// the input has at least 8 bytes, the instant they encode (little-endian) is
+/// checked by [`check_instant`].
 pub fn check_time_text(bytes: &[u8]) {
+    if let Some(first) = bytes.first_chunk::<8>() {
+        check_instant(i64::from_le_bytes(*first));
+    }
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
@@ -69,11 +201,57 @@ pub fn check_time_text(bytes: &[u8]) {
             "`{text}` printed as `{printed}` does not parse back"
         );
     }
+    let start = Instant(0);
+    if let Ok(at) = time::parse_time(text, start) {
+        let printed = at.to_string();
+        assert_eq!(
+            time::parse_time(&printed, start),
+            Ok(at),
+            "`{text}` printed as `{printed}` does not parse back"
+        );
+    }
     if let Ok(millis) = time::parse_duration(text) {
         assert!(millis >= 0, "`{text}` is a negative duration");
-        let start = Instant(0);
         if let Ok(at) = time::parse_time(&format!("+{text}"), start) {
-            assert_eq!(at.0, millis);
+            assert_eq!(at.0, millis, "`+{text}` is not {millis} ms after the start");
         }
+    }
+}
+
+/// Any instant in privsim's range (years 0000 to 9999, UTC; `millis` is folded
+/// into it) prints as a timestamp that parses back to it, and that Cedar's
+/// `datetime()` reads as the same number of milliseconds since the epoch: the
+/// calendar arithmetic is checked against Cedar's as an oracle.
+pub fn check_instant(millis: i64) {
+    let span = Instant::MAX.0 - Instant::MIN.0 + 1;
+    let instant = Instant(Instant::MIN.0 + millis.rem_euclid(span));
+    let printed = instant.to_string();
+    assert_eq!(
+        Instant::parse_rfc3339(&printed),
+        Ok(instant),
+        "{} ms printed as `{printed}` does not parse back",
+        instant.0
+    );
+    let expression =
+        format!(r#"datetime("{printed}").durationSince(datetime("1970-01-01")).toMilliseconds()"#);
+    let cedar = cedar_millis(&expression);
+    assert_eq!(
+        cedar,
+        Ok(instant.0),
+        "Cedar reads `{printed}` differently from privsim"
+    );
+}
+
+/// Evaluates a Cedar expression that yields a `Long`.
+fn cedar_millis(expression: &str) -> Result<i64, String> {
+    use cedar_policy::{Context, Entities, EntityUid, EvalResult, Expression, Request};
+    let uid = EntityUid::from_str(r#"E::"e""#).map_err(|e| e.to_string())?;
+    let request = Request::new(uid.clone(), uid.clone(), uid, Context::empty(), None)
+        .map_err(|e| e.to_string())?;
+    let expression = Expression::from_str(expression).map_err(|e| e.to_string())?;
+    match cedar_policy::eval_expression(&request, &Entities::empty(), &expression) {
+        Ok(EvalResult::Long(millis)) => Ok(millis),
+        Ok(other) => Err(format!("not a Long: {other}")),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -52,13 +52,20 @@ impl SourceFile {
             )));
         }
         let bytes = std::fs::read(path).map_err(io_error)?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            Error::Usage(format!(
-                "`{display}` is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
-        Ok(Self::from_text(path.to_path_buf(), display, text))
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Self::from_text(path.to_path_buf(), display, text)),
+            Err(e) => {
+                // The text before the bad byte is the same in the lossy copy,
+                // so the location is exact.
+                let at = e.utf8_error().valid_up_to();
+                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let file = Self::from_text(path.to_path_buf(), display, lossy);
+                Err(file
+                    .error(at..at, "the file is not UTF-8 text")
+                    .with_help("save the file as UTF-8")
+                    .into())
+            }
+        }
     }
 
     /// Wraps text that is already in memory.
@@ -169,8 +176,9 @@ pub enum Error {
     /// A located problem in a scenario, policy, schema or entities file.
     #[error(transparent)]
     Source(#[from] Box<SourceError>),
-    /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    /// A file could not be read. The reason is the error's source, so a report
+    /// printing the chain shows it once.
+    #[error("cannot read `{path}`")]
     Io {
         /// The path as given.
         path: String,

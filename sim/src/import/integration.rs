@@ -183,7 +183,13 @@ fn annotated_ids(policies: &Path) -> BTreeMap<String, String> {
     let Ok(text) = std::fs::read_to_string(policies) else {
         return BTreeMap::new();
     };
-    let Ok(set) = PolicySet::from_str(&text) else {
+    // Text nested too deep for Cedar's parser would overflow the stack here;
+    // loading the scenario reports it instead.
+    let file = crate::diag::SourceFile::from_text(policies.into(), String::new(), text);
+    if crate::cedar_files::check_depth(&file).is_err() {
+        return BTreeMap::new();
+    }
+    let Ok(set) = PolicySet::from_str(&file.text) else {
         return BTreeMap::new();
     };
     let policies = set.policies().filter_map(|p| {

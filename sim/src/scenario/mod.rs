@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{Context, EntityUid, Request, Schema};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use toml::Spanned;
 
@@ -425,19 +426,36 @@ impl<'a> Loader<'a> {
                 .help_boxed("write the path relative to the folder that holds the scenario")
                 .into());
         }
+        // Refuse `..` that climbs out before touching the file system, so a
+        // scenario cannot probe which files exist outside its folder.
+        if normalize(relative).starts_with("..") {
+            return Err(self.escapes(here, text));
+        }
         let joined = self.root.join(relative);
         let canonical = joined.canonicalize().map_err(|e| {
-            self.err(here.clone(), format!("cannot open `{text}`: {e}"))
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("`{text}` does not exist")
+            } else {
+                format!("cannot open `{text}`: {e}")
+            };
+            self.err(here.clone(), message)
                 .help_boxed("paths are relative to the folder that holds the scenario file")
         })?;
         if !canonical.starts_with(&self.root) {
-            return Err(self.err(here, format!("path `{text}` leaves the scenario's folder")).help_boxed("scenario files may only reference files in their own folder or below it; move the file or the scenario").into());
+            return Err(self.escapes(here, text));
         }
         let display_parent = self.file.path.parent().unwrap_or(Path::new(""));
         let display = normalize(&display_parent.join(relative))
             .display()
             .to_string();
         Ok((canonical, display))
+    }
+
+    /// The error for a referenced path that resolves outside the scenario's folder.
+    fn escapes(&self, here: Range<usize>, text: &str) -> Error {
+        self.err(here, format!("path `{text}` leaves the scenario's folder"))
+            .help_boxed("scenario files may only reference files in their own folder or below it; move the file or the scenario")
+            .into()
     }
 
     fn read(&self, written: &Spanned<String>) -> Result<SourceFile> {
@@ -576,6 +594,15 @@ impl<'a> Loader<'a> {
                     }
                     for file in found {
                         let inner = file.strip_prefix(&path).unwrap_or(&file);
+                        // A symlink in the folder may point anywhere: follow it
+                        // only if it stays inside the scenario's folder.
+                        let inside = file
+                            .canonicalize()
+                            .is_ok_and(|canonical| canonical.starts_with(&self.root));
+                        if !inside {
+                            let shown = Path::new(written.get_ref()).join(inner);
+                            return Err(self.escapes(span(written), &shown.display().to_string()));
+                        }
                         files.push(SourceFile::read(
                             &file,
                             Path::new(&display).join(inner).display().to_string(),
@@ -664,30 +691,49 @@ impl<'a> Loader<'a> {
         let mut base = BTreeMap::new();
         if let Some(written) = &header.entities {
             let file = self.read(written)?;
-            let json: Value =
-                serde_json::from_str(&file.text).map_err(|e| cedar_files::json_error(&file, &e))?;
-            let Value::Array(items) = json else {
-                return Err(Box::new(
-                    file.error(0..0, "an entities file must hold a JSON array of entities"),
-                )
-                .into());
-            };
-            for item in items {
-                let uid = item.get("uid").and_then(uid_from_json).ok_or_else(|| {
-                    file.error(
-                        0..0,
-                        format!(
-                            "an entity has no valid `uid`: {}",
-                            truncate(&item.to_string())
-                        ),
-                    )
+            // Each entity is kept as its slice of the text, so an error about
+            // one entity points at it.
+            let items: Vec<&RawValue> = serde_json::from_str(&file.text).map_err(|e| {
+                // Skipping over raw values words some syntax errors less
+                // clearly (`key must be a string` for a trailing comma).
+                let e = serde_json::from_str::<Value>(&file.text).err().unwrap_or(e);
+                let error = cedar_files::json_error(&file, &e);
+                if e.classify() == serde_json::error::Category::Data {
+                    let message = "an entities file must hold a JSON array of entities";
+                    error.prefixed(&format!("{message}: "))
+                } else {
+                    error
+                }
+            })?;
+            let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+            for raw_item in items {
+                let start = (raw_item.get().as_ptr() as usize)
+                    .saturating_sub(file.text.as_ptr() as usize)
+                    .min(file.text.len());
+                let here = start..start + raw_item.get().len();
+                let item: Value = serde_json::from_str(raw_item.get()).map_err(|e| {
+                    // serde_json counts lines and columns within the item.
+                    let at = start
+                        + cedar_files::offset_of_line_col(raw_item.get(), e.line(), e.column());
+                    let message = e.to_string();
+                    let message = message.split(" at line ").next().unwrap_or(&message);
+                    file.error(at..at, message)
                 })?;
-                if base.insert(uid.to_string(), item).is_some() {
-                    return Err(Box::new(
-                        file.error(0..0, format!("entity `{uid}` appears twice")),
-                    )
+                let uid = item.get("uid").and_then(uid_from_json).ok_or_else(|| {
+                    file.error(here.clone(), "this entity has no valid `uid`")
+                        .with_help("write the uid as { \"type\": \"User\", \"id\": \"alice\" }")
+                })?;
+                if let Some(first) = first_seen.insert(uid.to_string(), start) {
+                    return Err(Box::new(file.error(
+                        here,
+                        format!(
+                            "entity `{uid}` appears twice; the first is at {}",
+                            file.location(first)
+                        ),
+                    ))
                     .into());
                 }
+                base.insert(uid.to_string(), item);
             }
         }
         for entity in &raw.entities {
@@ -710,7 +756,10 @@ impl<'a> Loader<'a> {
             // Check the entity on its own first, so a schema error points at it.
             cedar_policy::Entities::from_json_value(Value::Array(vec![json.clone()]), schema)
                 .map_err(|error| {
-                    self.err(span(entity), format!("entity `{uid}` is invalid: {error}"))
+                    self.err(
+                        span(entity),
+                        format!("entity `{uid}` is invalid: {}", error_chain(&error)),
+                    )
                 })?;
             if base.insert(uid.to_string(), json).is_some() {
                 return Err(self
@@ -970,31 +1019,49 @@ impl<'a> Loader<'a> {
             };
             let context_value = Value::Object(context);
             let validate_request = s.validate_request.as_ref().is_none_or(|v| *v.get_ref());
-            let request = if validate_request {
-                build_request(
-                    &principal,
-                    &action,
-                    &resource,
-                    &context_value,
-                    scenario.schema.as_ref(),
-                )
-            } else {
-                build_unvalidated_request(
-                    &principal,
-                    &action,
-                    &resource,
-                    &context_value,
-                    scenario.schema.as_ref(),
-                )
+            let build = |context: &Value| {
+                if validate_request {
+                    build_request(
+                        &principal,
+                        &action,
+                        &resource,
+                        context,
+                        scenario.schema.as_ref(),
+                    )
+                } else {
+                    build_unvalidated_request(
+                        &principal,
+                        &action,
+                        &resource,
+                        context,
+                        scenario.schema.as_ref(),
+                    )
+                }
             };
-            let request = match request {
+            let request = match build(&context_value) {
                 Ok(request) => Ok(request),
                 Err(message) if expect.decision == Some(Decision::Error) => Err(message),
                 Err(message) => {
-                    // A context problem is most likely in the step's own context.
-                    let place = match &s.context {
-                        Some(context) if message.contains("context") => span(context),
-                        _ => here,
+                    // Cedar says only that the context is invalid; name the key.
+                    let culprit = message
+                        .contains("context")
+                        .then(|| context_culprit(&context_value, |c| build(c).is_ok()))
+                        .flatten();
+                    let step_context = s.context.as_ref();
+                    let (place, message) = match culprit {
+                        Some((key, value)) => (
+                            step_context
+                                .filter(|c| c.get_ref().contains_key(&key))
+                                .map_or(here, span),
+                            format!(
+                                "context `{key}` = `{value}` does not match the schema's context for `{action}` (a wrong type, or a key it does not declare)"
+                            ),
+                        ),
+                        // A context problem is most likely in the step's own context.
+                        None if message.contains("context") => {
+                            (step_context.map_or(here, span), message)
+                        }
+                        None => (here, message),
                     };
                     return Err(self.err(place, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
                 }
@@ -1023,7 +1090,12 @@ impl<'a> Loader<'a> {
                 action: action.to_string(),
                 resource: resource.to_string(),
                 chain: chain.iter().map(ToString::to_string).collect(),
-                delegators: chain.iter().rev().skip(1).map(ToString::to_string).collect(),
+                delegators: chain
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .map(ToString::to_string)
+                    .collect(),
             };
             let segment = scenario.world.segment_at(at);
             steps.push(Step {
@@ -1274,6 +1346,17 @@ pub fn build_unvalidated_request(
     .map_err(|e| error_chain(&e))
 }
 
+/// The context entry whose removal makes the request valid, with its value
+/// (compact JSON, shortened): the one the schema rejects.
+fn context_culprit(context: &Value, valid: impl Fn(&Value) -> bool) -> Option<(String, String)> {
+    let entries = context.as_object()?;
+    entries.iter().find_map(|(key, value)| {
+        let mut without = entries.clone();
+        without.remove(key);
+        valid(&Value::Object(without)).then(|| (key.clone(), truncate(&value.to_string())))
+    })
+}
+
 /// An error's message followed by its sources.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
@@ -1323,8 +1406,11 @@ fn normalize(path: &Path) -> PathBuf {
     for component in path.components() {
         match component {
             Component::CurDir => {}
+            // Only a named folder cancels `..`: `../..` stays as it is.
             Component::ParentDir => {
-                if !out.pop() {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
                     out.push("..");
                 }
             }
