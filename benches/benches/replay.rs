@@ -5,7 +5,10 @@
 //!
 //! Under `cargo test --benches` (no `--bench` argument) the workflow has 2,000
 //! steps so the smoke run stays quick.
-#![allow(clippy::panic, reason = "a benchmark whose setup fails should stop loudly")]
+#![allow(
+    clippy::panic,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
