@@ -56,14 +56,7 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
                 if !open(scenario, session, at) {
                     continue;
                 }
-                let chain = chain_of(scenario, session, &subject.principal);
-                let context = Value::Object(scenario::session_context(
-                    &scenario.facts,
-                    at,
-                    session.map(|i| &scenario.sessions[i]),
-                    &subject.principal,
-                    &chain,
-                ));
+                let (chain, context) = presented(scenario, session, &subject.principal, at);
                 let allowed = evaluator.allowed(
                     &subject.principal,
                     &universe,
@@ -219,11 +212,18 @@ fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
     session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
 }
 
-fn chain_of(scenario: &Scenario, session: Option<usize>, principal: &EntityUid) -> Vec<EntityUid> {
-    session.map_or_else(
-        || vec![principal.clone()],
-        |i| scenario.sessions[i].chain.clone(),
-    )
+/// The delegation chain of a session (or of a bare principal) and the context
+/// it presents at `at`.
+fn presented(
+    scenario: &Scenario,
+    session: Option<usize>,
+    principal: &EntityUid,
+    at: Instant,
+) -> (Vec<EntityUid>, Value) {
+    let session = session.map(|i| &scenario.sessions[i]);
+    let chain = session.map_or_else(|| vec![principal.clone()], |s| s.chain.clone());
+    let context = scenario::session_context(&scenario.facts, at, session, principal, &chain);
+    (chain, Value::Object(context))
 }
 
 /// The instants at which held sets are evaluated, sorted, within the run: from
@@ -409,14 +409,7 @@ fn expiry_findings(
             if !open(scenario, session, at) {
                 continue;
             }
-            let chain = chain_of(scenario, session, &subject.principal);
-            let context = Value::Object(scenario::session_context(
-                &scenario.facts,
-                at,
-                session.map(|i| &scenario.sessions[i]),
-                &subject.principal,
-                &chain,
-            ));
+            let (_, context) = presented(scenario, session, &subject.principal, at);
             let with_grant = evaluator.allowed(
                 &subject.principal,
                 &candidates,

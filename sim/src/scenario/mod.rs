@@ -1311,16 +1311,7 @@ pub fn build_request(
     context: &Value,
     schema: Option<&Schema>,
 ) -> std::result::Result<Request, String> {
-    let context = Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
-        .map_err(|e| error_chain(&e))?;
-    Request::new(
-        principal.clone(),
-        action.clone(),
-        resource.clone(),
-        context,
-        schema,
-    )
-    .map_err(|e| error_chain(&e))
+    request_with(principal, action, resource, context, schema, schema)
 }
 
 /// Builds a Cedar request whose principal, action and resource are not checked
@@ -1334,14 +1325,26 @@ pub fn build_unvalidated_request(
     context: &Value,
     schema: Option<&Schema>,
 ) -> std::result::Result<Request, String> {
-    let context = Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
+    request_with(principal, action, resource, context, schema, None)
+}
+
+/// Reads the context with `context_schema` and checks the request against `request_schema`.
+fn request_with(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    context_schema: Option<&Schema>,
+    request_schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    let context = Context::from_json_value(context.clone(), context_schema.map(|s| (s, action)))
         .map_err(|e| error_chain(&e))?;
     Request::new(
         principal.clone(),
         action.clone(),
         resource.clone(),
         context,
-        None,
+        request_schema,
     )
     .map_err(|e| error_chain(&e))
 }
