@@ -19,6 +19,7 @@ use crate::result::{
     AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
     ScenarioResult, StandingTime, UnusedAction, UnusedScope,
 };
+use crate::held::{Engine, StoreId, Targets};
 use crate::scenario::{self, Scenario};
 use crate::time::Instant;
 use crate::universe;
@@ -37,47 +38,44 @@ struct Subject {
 /// Computes accounts for every principal of a replayed scenario, adds them and
 /// the expiry findings to `result`.
 pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
-    let evaluator = Evaluator::new(scenario);
+    let engine = Engine::new(scenario);
     let subjects = subjects(scenario);
     let instants = evaluation_instants(scenario);
     let end = instants.last().copied().unwrap_or(scenario.start);
     let mut accounts = Vec::new();
     let mut findings = Vec::new();
+    let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
     for subject in subjects.values() {
-        let universe = universe::pairs(scenario, &subject.principal);
+        let targets: Vec<Targets> = universe::pairs(scenario, &subject.principal)
+            .into_iter()
+            .map(|(action, resources)| engine.targets(action, resources))
+            .collect();
         let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
         let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
         let mut reported = BTreeSet::new();
         for (position, &at) in instants.iter().enumerate() {
             let until = instants.get(position + 1).copied().unwrap_or(end);
             let segment = scenario.world.segment_at(at);
+            let store = Engine::segment(segment);
             let mut held_now: BTreeSet<Key> = BTreeSet::new();
+            let mut by_session: Vec<(Value, BTreeSet<Key>)> = Vec::new();
             for &session in &subject.sessions {
                 if !open(scenario, session, at) {
                     continue;
                 }
                 let (chain, context) = presented(scenario, session, &subject.principal, at);
-                let allowed = evaluator.allowed(
-                    &subject.principal,
-                    &universe,
-                    &context,
-                    &scenario.world.segments[segment].entities,
-                );
+                let allowed = allowed_keys(&engine, &subject.principal, &targets, &context, store);
                 if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
-                    let candidates: Vec<(EntityUid, Vec<EntityUid>)> = group(&allowed);
-                    let delegator_allowed = evaluator.allowed(
-                        delegator,
-                        &candidates,
-                        &context,
-                        &scenario.world.segments[segment].entities,
-                    );
+                    let delegator_allowed =
+                        allowed_keys(&engine, delegator, &targets, &context, store);
                     for key in allowed.difference(&delegator_allowed) {
                         delegation_excess
                             .entry(key.clone())
                             .or_insert_with(|| delegator.to_string());
                     }
                 }
-                held_now.extend(allowed);
+                held_now.extend(allowed.iter().cloned());
+                by_session.push((context, allowed));
             }
             for key in &held_now {
                 held.entry(key.clone())
@@ -88,7 +86,14 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
                     })
                     .extend(at, until);
             }
-            for finding in expiry_findings(scenario, &evaluator, subject, &held_now, at, segment) {
+            let expiry = Expiry {
+                scenario,
+                engine: &engine,
+                targets: &targets,
+                at,
+                segment,
+            };
+            for finding in expiry.findings(subject, &by_session, &mut stores_without) {
                 // Report each pair a grant still confers once, at the first instant seen.
                 if reported.insert((
                     finding.grant.clone(),
@@ -307,18 +312,23 @@ fn cedar_datetime(text: &str) -> Option<Instant> {
     None
 }
 
-/// Groups pairs by action for evaluation.
-fn group(pairs: &BTreeSet<Key>) -> Vec<(EntityUid, Vec<EntityUid>)> {
-    let mut grouped: BTreeMap<&str, Vec<EntityUid>> = BTreeMap::new();
-    for (action, resource) in pairs {
-        if let Ok(resource) = scenario::parse_uid(resource) {
-            grouped.entry(action).or_default().push(resource);
+/// The pairs of `targets` Cedar allows `principal` with `context` in `store`.
+fn allowed_keys(
+    engine: &Engine<'_>,
+    principal: &EntityUid,
+    targets: &[Targets],
+    context: &Value,
+    store: StoreId,
+) -> BTreeSet<Key> {
+    let mut keys = BTreeSet::new();
+    for target in targets {
+        let action = target.action.to_string();
+        let allowed = engine.allowed(principal, target, context, store);
+        for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
+            keys.insert((action.clone(), target.key(index).to_string()));
         }
     }
-    grouped
-        .into_iter()
-        .filter_map(|(action, resources)| Some((scenario::parse_uid(action).ok()?, resources)))
-        .collect()
+    keys
 }
 
 /// Evaluates requests with Cedar, one at a time: the exact definition of held.
@@ -379,67 +389,82 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// The expiry invariant: after a grant ends, nothing it conferred is still held.
-/// A pair held at `at` by the grant's principal, that the same world without the
-/// grant would not allow, is a finding.
-fn expiry_findings(
-    scenario: &Scenario,
-    evaluator: &Evaluator<'_>,
-    subject: &Subject,
-    held_now: &BTreeSet<Key>,
+/// The expiry invariant at one instant: after a grant ends, nothing it
+/// conferred is still held. A pair held at `at` by the grant's principal, that
+/// the same world without the grant would not allow, is a finding.
+struct Expiry<'s, 'e> {
+    scenario: &'s Scenario,
+    engine: &'e Engine<'s>,
+    targets: &'e [Targets],
     at: Instant,
     segment: usize,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for &grant_index in &scenario.world.segments[segment].active_grants {
-        let grant: &Grant = &scenario.grants[grant_index];
-        if grant.principal != subject.principal || grant.until.is_none_or(|until| at < until) {
-            continue;
-        }
-        let Ok(without) = scenario.world.entities_without(
-            segment,
-            grant_index,
-            &scenario.grants,
-            scenario.schema.as_ref(),
-        ) else {
-            continue;
-        };
-        let candidates = group(held_now);
-        for &session in &subject.sessions {
-            if !open(scenario, session, at) {
+}
+
+impl Expiry<'_, '_> {
+    /// Findings for `subject`, given what each of its open sessions holds
+    /// now (with the context it presents). Stores without a grant are built
+    /// once per (segment, grant) and kept in `stores_without`.
+    fn findings(
+        &self,
+        subject: &Subject,
+        by_session: &[(Value, BTreeSet<Key>)],
+        stores_without: &mut BTreeMap<(usize, usize), Option<StoreId>>,
+    ) -> Vec<Finding> {
+        let scenario = self.scenario;
+        let at = self.at;
+        let mut findings = Vec::new();
+        for &grant_index in &scenario.world.segments[self.segment].active_grants {
+            let grant: &Grant = &scenario.grants[grant_index];
+            if grant.principal != subject.principal || grant.until.is_none_or(|until| at < until) {
                 continue;
             }
-            let (_, context) = presented(scenario, session, &subject.principal, at);
-            let with_grant = evaluator.allowed(
-                &subject.principal,
-                &candidates,
-                &context,
-                &scenario.world.segments[segment].entities,
-            );
-            let without_grant =
-                evaluator.allowed(&subject.principal, &candidates, &context, &without);
-            for (action, resource) in with_grant.difference(&without_grant) {
-                findings.push(Finding {
-                    kind: "expiry".to_string(),
-                    step: None,
-                    time: at.to_string(),
-                    principal: subject.principal.to_string(),
-                    delegator: None,
-                    grant: Some(grant.id.clone()),
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    determining_policies: Vec::new(),
-                    message: format!(
-                        "{} still holds {action} on {resource} at {at}, after grant `{}` ended at {}, only because the grant is still in effect",
-                        subject.principal,
-                        grant.id,
-                        grant.until.map(|u| u.to_string()).unwrap_or_default()
-                    ),
+            let store = *stores_without
+                .entry((self.segment, grant_index))
+                .or_insert_with(|| {
+                    let without = scenario
+                        .world
+                        .entities_without(
+                            self.segment,
+                            grant_index,
+                            &scenario.grants,
+                            scenario.schema.as_ref(),
+                        )
+                        .ok()?;
+                    let active: Vec<usize> = scenario.world.segments[self.segment]
+                        .active_grants
+                        .iter()
+                        .copied()
+                        .filter(|&g| g != grant_index)
+                        .collect();
+                    Some(self.engine.add_store(without, &active))
                 });
+            let Some(store) = store else { continue };
+            for (context, with_grant) in by_session {
+                let without_grant =
+                    allowed_keys(self.engine, &subject.principal, self.targets, context, store);
+                for (action, resource) in with_grant.difference(&without_grant) {
+                    findings.push(Finding {
+                        kind: "expiry".to_string(),
+                        step: None,
+                        time: at.to_string(),
+                        principal: subject.principal.to_string(),
+                        delegator: None,
+                        grant: Some(grant.id.clone()),
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        determining_policies: Vec::new(),
+                        message: format!(
+                            "{} still holds {action} on {resource} at {at}, after grant `{}` ended at {}, only because the grant is still in effect",
+                            subject.principal,
+                            grant.id,
+                            grant.until.map(|u| u.to_string()).unwrap_or_default()
+                        ),
+                    });
+                }
             }
         }
+        findings
     }
-    findings
 }
 
 /// Pairs the principal's allowed steps used, with the times of use.

@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module per stage: [`scenario`] (parse and resolve, the only
 //! file IO) → [`world`] (entities over time) → [`replay`] (Cedar evaluation) →
-//! [`accounting`] (held vs used) → [`result`] (the result model) → [`report`] (rendering). [`import`] turns
+//! [`accounting`] (held vs used, with [`held`] computing held sets fast) → [`result`] (the result model) → [`report`] (rendering). [`import`] turns
 //! Cedar's own test suites into scenarios.
 //! [`suggest`] writes right-sized policies from the accounting and verifies them
 //! by replaying the scenario against them.
@@ -12,6 +12,7 @@ pub mod accounting;
 pub mod cedar_files;
 pub mod check;
 pub mod diag;
+pub mod held;
 pub mod import;
 pub mod replay;
 pub mod report;
