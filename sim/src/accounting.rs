@@ -38,7 +38,26 @@ struct Subject {
 /// Computes accounts for every principal of a replayed scenario, adds them and
 /// the expiry findings to `result`.
 pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
+    account_with(scenario, result, Method::Fast);
+}
+
+/// How held sets are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// [`crate::held::Engine::allowed`]: slicing and resource classes.
+    Fast,
+    /// Every pair through Cedar: the definition, for tests and benchmarks.
+    BruteForce,
+}
+
+/// [`account`] with a chosen way of computing held sets; both give the same
+/// result.
+pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Method) {
     let engine = Engine::new(scenario);
+    let held_of = Held {
+        engine: &engine,
+        method,
+    };
     let subjects = subjects(scenario);
     let instants = evaluation_instants(scenario);
     let end = instants.last().copied().unwrap_or(scenario.start);
@@ -64,10 +83,10 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
                     continue;
                 }
                 let (chain, context) = presented(scenario, session, &subject.principal, at);
-                let allowed = allowed_keys(&engine, &subject.principal, &targets, &context, store);
+                let allowed = held_of.keys(&subject.principal, &targets, &context, store);
                 if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
                     let delegator_allowed =
-                        allowed_keys(&engine, delegator, &targets, &context, store);
+                        held_of.keys(delegator, &targets, &context, store);
                     for key in allowed.difference(&delegator_allowed) {
                         delegation_excess
                             .entry(key.clone())
@@ -88,7 +107,7 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
             }
             let expiry = Expiry {
                 scenario,
-                engine: &engine,
+                held: &held_of,
                 targets: &targets,
                 at,
                 segment,
@@ -312,23 +331,37 @@ fn cedar_datetime(text: &str) -> Option<Instant> {
     None
 }
 
-/// The pairs of `targets` Cedar allows `principal` with `context` in `store`.
-fn allowed_keys(
-    engine: &Engine<'_>,
-    principal: &EntityUid,
-    targets: &[Targets],
-    context: &Value,
-    store: StoreId,
-) -> BTreeSet<Key> {
-    let mut keys = BTreeSet::new();
-    for target in targets {
-        let action = target.action.to_string();
-        let allowed = engine.allowed(principal, target, context, store);
-        for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
-            keys.insert((action.clone(), target.key(index).to_string()));
+/// Held pairs, by the chosen method.
+struct Held<'e, 's> {
+    engine: &'e Engine<'s>,
+    method: Method,
+}
+
+impl Held<'_, '_> {
+    /// The pairs of `targets` Cedar allows `principal` with `context` in `store`.
+    fn keys(
+        &self,
+        principal: &EntityUid,
+        targets: &[Targets],
+        context: &Value,
+        store: StoreId,
+    ) -> BTreeSet<Key> {
+        let mut keys = BTreeSet::new();
+        for target in targets {
+            let action = target.action.to_string();
+            let allowed = match self.method {
+                Method::Fast => self.engine.allowed(principal, target, context, store),
+                Method::BruteForce => {
+                    self.engine
+                        .allowed_brute_force(principal, target, context, store)
+                }
+            };
+            for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
+                keys.insert((action.clone(), target.key(index).to_string()));
+            }
         }
+        keys
     }
-    keys
 }
 
 /// Evaluates requests with Cedar, one at a time: the exact definition of held.
@@ -394,7 +427,7 @@ impl<'a> Evaluator<'a> {
 /// the same world without the grant would not allow, is a finding.
 struct Expiry<'s, 'e> {
     scenario: &'s Scenario,
-    engine: &'e Engine<'s>,
+    held: &'e Held<'e, 's>,
     targets: &'e [Targets],
     at: Instant,
     segment: usize,
@@ -436,12 +469,12 @@ impl Expiry<'_, '_> {
                         .copied()
                         .filter(|&g| g != grant_index)
                         .collect();
-                    Some(self.engine.add_store(without, &active))
+                    Some(self.held.engine.add_store(without, &active))
                 });
             let Some(store) = store else { continue };
             for (context, with_grant) in by_session {
                 let without_grant =
-                    allowed_keys(self.engine, &subject.principal, self.targets, context, store);
+                    self.held.keys(&subject.principal, self.targets, context, store);
                 for (action, resource) in with_grant.difference(&without_grant) {
                     findings.push(Finding {
                         kind: "expiry".to_string(),

@@ -136,6 +136,7 @@ type PartitionCell = Arc<OnceLock<Arc<Partition>>>;
 /// Computes held sets exactly, with slicing and equivalence classes.
 pub struct Engine<'a> {
     authorizer: Authorizer,
+    all: &'a PolicySet,
     schema: Option<&'a Schema>,
     base: &'a BTreeMap<String, Value>,
     grants: &'a [Grant],
@@ -194,7 +195,7 @@ impl<'a> Engine<'a> {
     /// entities calls are expected to name as principal, action or in
     /// contexts; others work too, only without shared classes.
     pub fn with_world(
-        policies: &PolicySet,
+        policies: &'a PolicySet,
         schema: Option<&'a Schema>,
         base: &'a BTreeMap<String, Value>,
         grants: &'a [Grant],
@@ -206,6 +207,7 @@ impl<'a> Engine<'a> {
             .collect();
         Self {
             authorizer: Authorizer::new(),
+            all: policies,
             schema,
             base,
             grants,
@@ -363,6 +365,48 @@ impl<'a> Engine<'a> {
             }
         }
         allowed
+    }
+
+    /// The same answer as [`Engine::allowed`], the slow and obvious way: every
+    /// resource through Cedar with the whole policy set. The oracle the fast
+    /// path is tested and benchmarked against.
+    pub fn allowed_brute_force(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<bool> {
+        let count = targets.list.resources.len();
+        let Some(data) = lock(&self.stores).get(store.0).cloned() else {
+            return vec![false; count];
+        };
+        let Ok(context) = Context::from_json_value(
+            context.clone(),
+            self.schema.map(|s| (s, &targets.action)),
+        ) else {
+            return vec![false; count];
+        };
+        targets
+            .list
+            .resources
+            .iter()
+            .map(|resource| {
+                Request::new(
+                    principal.clone(),
+                    targets.action.clone(),
+                    resource.clone(),
+                    context.clone(),
+                    self.schema,
+                )
+                .is_ok_and(|request| {
+                    self.authorizer
+                        .is_authorized(&request, self.all, data.entities())
+                        .decision()
+                        == cedar_policy::Decision::Allow
+                })
+            })
+            .collect()
     }
 
     /// How many Cedar evaluations one [`Engine::allowed`] call by a principal

@@ -12,6 +12,7 @@ pub mod accounting;
 pub mod cedar_files;
 pub mod check;
 pub mod diag;
+pub mod generate;
 pub mod held;
 pub mod import;
 pub mod replay;
