@@ -43,7 +43,7 @@ impl Spec {
             docs: 60,
             fanout: 2,
             depth: 3,
-            policies: 34,
+            policies: 40,
             schema,
             workflow: true,
         }
@@ -51,7 +51,9 @@ impl Spec {
 }
 
 /// The actions of every generated world.
-pub const ACTIONS: [&str; 6] = ["read", "list", "write", "share", "delete", "admin"];
+pub const ACTIONS: [&str; 7] = [
+    "read", "list", "write", "share", "delete", "export", "admin",
+];
 
 const LABELS: [&str; 4] = ["public", "internal", "secret", "pub-notes"];
 const DEPTS: [&str; 3] = ["eng", "sec", "ops"];
@@ -74,7 +76,7 @@ entity Doc in [Folder] {
 type Ctx = { now: datetime, mfa: Bool, target?: Doc, scope?: Folder, delegator?: User };
 action readOnly;
 action read, list in [readOnly] appliesTo { principal: [User, Agent], resource: [Doc, Folder], context: Ctx };
-action write, share, delete appliesTo { principal: [User, Agent], resource: [Doc], context: Ctx };
+action write, share, delete, export appliesTo { principal: [User, Agent], resource: [Doc], context: Ctx };
 action admin appliesTo { principal: [User], resource: [Doc, Folder], context: Ctx };
 "#;
 
@@ -147,7 +149,9 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         } else {
             Vec::new()
         };
-        entities.push(json!({ "uid": uid("Group", &format!("g{k}")), "attrs": {}, "parents": parents }));
+        entities.push(
+            json!({ "uid": uid("Group", &format!("g{k}")), "attrs": {}, "parents": parents }),
+        );
     }
     // The folder tree: f, f-0, f-0-1, ...
     let mut level = vec!["f".to_string()];
@@ -181,7 +185,9 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         if !spec.schema && g.chance(0.2) {
             attrs.remove("clearance");
         }
-        entities.push(json!({ "uid": uid("User", &format!("u{u}")), "attrs": attrs, "parents": parents }));
+        entities.push(
+            json!({ "uid": uid("User", &format!("u{u}")), "attrs": attrs, "parents": parents }),
+        );
     }
     for a in 0..spec.agents {
         let mut parents = vec![uid("Group", &format!("g{}", g.pick(GROUPS)))];
@@ -193,7 +199,10 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         attrs.insert("clearance".into(), json!(g.pick(4)));
         attrs.insert("home".into(), entity_ref("Folder", &home));
         attrs.insert("project".into(), json!(format!("p{}", g.pick(PROJECTS))));
-        attrs.insert("owner".into(), entity_ref("User", &format!("u{}", g.pick(spec.users))));
+        attrs.insert(
+            "owner".into(),
+            entity_ref("User", &format!("u{}", g.pick(spec.users))),
+        );
         if g.chance(0.5) {
             let allowed: Vec<Value> = (0..g.pick(4))
                 .map(|_| {
@@ -206,7 +215,9 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         if !spec.schema && g.chance(0.2) {
             attrs.remove("home");
         }
-        entities.push(json!({ "uid": uid("Agent", &format!("a{a}")), "attrs": attrs, "parents": parents }));
+        entities.push(
+            json!({ "uid": uid("Agent", &format!("a{a}")), "attrs": attrs, "parents": parents }),
+        );
     }
     for d in 0..spec.docs {
         let leaf_index = g.pick(g.leaves.len());
@@ -222,8 +233,15 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         attrs.insert("sensitivity".into(), json!(g.pick(4)));
         attrs.insert("label".into(), json!(LABELS[g.pick(LABELS.len())]));
         let month = 1 + g.pick(12);
-        attrs.insert("created".into(), datetime(&format!("2026-{month:02}-01T00:00:00Z")));
-        let folder_ref = if g.chance(0.8) { leaf.clone() } else { g.folder() };
+        attrs.insert(
+            "created".into(),
+            datetime(&format!("2026-{month:02}-01T00:00:00Z")),
+        );
+        let folder_ref = if g.chance(0.8) {
+            leaf.clone()
+        } else {
+            g.folder()
+        };
         attrs.insert("folder_ref".into(), entity_ref("Folder", &folder_ref));
         if g.chance(0.15) {
             attrs.insert("archived".into(), json!(g.chance(0.5)));
@@ -270,7 +288,11 @@ pub fn world(spec: &Spec, seed: u64) -> World {
     }
     World {
         files,
-        folders: g.folders.iter().map(|f| format!("Folder::\"{f}\"")).collect(),
+        folders: g
+            .folders
+            .iter()
+            .map(|f| format!("Folder::\"{f}\""))
+            .collect(),
     }
 }
 
@@ -279,7 +301,10 @@ pub fn world(spec: &Spec, seed: u64) -> World {
 fn workflow(g: &mut Gen, toml: &mut String) {
     let sessions = g.spec.agents.min(4);
     for s in 0..sessions {
-        let _ = writeln!(toml, "\n[[session]]\nid = \"s{s}\"\nprincipal = 'Agent::\"a{s}\"'");
+        let _ = writeln!(
+            toml,
+            "\n[[session]]\nid = \"s{s}\"\nprincipal = 'Agent::\"a{s}\"'"
+        );
         if s == sessions - 1 && s > 0 {
             let _ = writeln!(toml, "parent = \"s0\"");
         } else if g.spec.users > 0 {
@@ -319,7 +344,7 @@ fn policies(g: &mut Gen) -> (String, Value) {
         let level = g.pick(4);
         let hour = 9 + g.pick(3);
         let hour = format!("{hour:02}");
-        let body = match kind % 26 {
+        let body = match kind % 29 {
             0 => format!(
                 r#"permit(principal in Role::"{role}", action in [Action::"read", Action::"list"], resource in Folder::"{folder}");"#
             ),
@@ -374,8 +399,11 @@ fn policies(g: &mut Gen) -> (String, Value) {
             23 => format!(
                 r#"permit(principal in Group::"{group}", action == Action::"read", resource is Doc) when {{ resource.owner in Group::"{group}" }};"#
             ),
-            24 if !g.spec.schema => r#"permit(principal, action == Action::"list", resource) when { resource.level > 1 };"#.to_string(),
-            25 if !g.spec.schema => r#"permit(principal, action, resource) when { principal.home == resource.folder_ref };"#.to_string(),
+            26 if !g.spec.schema => r#"permit(principal, action == Action::"list", resource) when { resource.level > 1 };"#.to_string(),
+            27 if !g.spec.schema => r#"permit(principal, action, resource) when { principal.home == resource.folder_ref };"#.to_string(),
+            24 => r#"permit(principal is Agent, action == Action::"export", resource is Doc) when { resource.owner == principal && resource.label != "secret" };"#.to_string(),
+            25 => r#"forbid(principal, action == Action::"export", resource is Doc) when { resource.sensitivity >= 2 } unless { principal.clearance >= 3 };"#.to_string(),
+            28 => r#"permit(principal is Agent, action == Action::"list", resource is Doc) when { resource in resource.folder_ref && resource.sensitivity < 2 };"#.to_string(),
             _ => format!(
                 r#"permit(principal in Role::"{role}", action, resource in Folder::"{folder}") when {{ context.mfa }};"#
             ),

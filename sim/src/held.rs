@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Effect, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Schema,
+    EvalResult, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Schema,
 };
 use serde_json::Value;
 
@@ -93,7 +93,41 @@ struct StoreData<'a> {
     /// Entities of this store whose JSON differs from the world's base.
     overrides: BTreeMap<String, Value>,
     /// R per policy, built on first use.
-    relevant: Vec<OnceLock<Arc<HashSet<EntityUid>>>>,
+    relevant: Vec<OnceLock<Arc<Relevant>>>,
+    /// Every entity of the store, numbered.
+    index: OnceLock<HashMap<EntityUid, u32>>,
+    /// What the partitions read about each resource list, built once per list.
+    tables: Mutex<HashMap<usize, Arc<OnceLock<Arc<ResourceTable>>>>>,
+}
+
+/// A policy's relevant set R, also as flags by entity number.
+struct Relevant {
+    set: HashSet<EntityUid>,
+    numbered: Vec<bool>,
+}
+
+impl Relevant {
+    fn contains_number(&self, number: u32) -> bool {
+        self.numbered.get(number as usize).copied().unwrap_or(false)
+    }
+}
+
+/// The features of a resource list in one store, numbered so that class keys
+/// are short integer vectors.
+struct ResourceTable {
+    /// Type number of each resource.
+    types: Vec<u32>,
+    /// Type names by number.
+    type_names: Vec<String>,
+    /// Entity number of each resource (`u32::MAX`: not in the store).
+    numbers: Vec<u32>,
+    /// Entity numbers of each resource's ancestors.
+    ancestors: Vec<Vec<u32>>,
+    /// Per attribute name: a number per resource for its value (0: absent),
+    /// equal numbers for equal JSON values.
+    attrs: Mutex<HashMap<String, Arc<Vec<u32>>>>,
+    /// The same for the tags as a whole.
+    tags: OnceLock<Arc<Vec<u32>>>,
 }
 
 impl StoreData<'_> {
@@ -182,10 +216,7 @@ impl<'a> Engine<'a> {
             subjects,
         );
         for segment in &scenario.world.segments {
-            engine.push_store(
-                Store::Borrowed(&segment.entities),
-                &segment.active_grants,
-            );
+            engine.push_store(Store::Borrowed(&segment.entities), &segment.active_grants);
         }
         engine
     }
@@ -220,6 +251,20 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Adds entities calls will name as principal, action or in contexts, so
+    /// they share classes (for callers that evaluate principals the scenario
+    /// itself does not name). Call it before the first [`Engine::allowed`].
+    pub fn with_subjects(mut self, subjects: impl IntoIterator<Item = EntityUid>) -> Self {
+        self.subjects.extend(subjects);
+        self.partitions = Mutex::new(HashMap::new());
+        for store in lock(&self.stores).iter_mut() {
+            if let Some(store) = Arc::get_mut(store) {
+                store.relevant = (0..self.policies.len()).map(|_| OnceLock::new()).collect();
+            }
+        }
+        self
+    }
+
     fn push_store(&self, entities: Store<'a>, active_grants: &[usize]) -> StoreId {
         let overrides = overrides(self.base, self.grants, active_grants);
         let mut stores = lock(&self.stores);
@@ -227,6 +272,8 @@ impl<'a> Engine<'a> {
             entities,
             overrides,
             relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
+            index: OnceLock::new(),
+            tables: Mutex::new(HashMap::new()),
         }));
         StoreId(stores.len() - 1)
     }
@@ -288,26 +335,33 @@ impl<'a> Engine<'a> {
             return allowed;
         };
         let entities = data.entities();
-        let mut extra: Vec<EntityUid> = Vec::new();
-        collect_uids(context, &mut extra);
-        extra.push(principal.clone());
-        extra.push(action.clone());
-        let extra: Vec<EntityUid> = extra
-            .into_iter()
-            .filter(|uid| !self.subjects.contains(uid))
+        let mut named: Vec<EntityUid> = Vec::new();
+        collect_uids(context, &mut named);
+        named.push(principal.clone());
+        named.push(action.clone());
+        let extra: Vec<EntityUid> = named
+            .iter()
+            .filter(|uid| !self.subjects.contains(*uid))
+            .cloned()
             .collect();
-        // Requests the schema rejects, by resource type; one check per type.
-        let mut valid_types: HashMap<String, bool> = HashMap::new();
-        let mut request_for = |resource: &EntityUid| -> Option<Request> {
-            let request = Request::new(
+        let table = self.table(&data, &targets.list);
+        // Whether the schema accepts the request, by resource type number.
+        let mut valid: HashMap<u32, bool> = HashMap::new();
+        let mut satisfied_by = |facts: &PolicyFacts, representative: usize| -> bool {
+            let resource = &targets.list.resources[representative];
+            let Ok(request) = Request::new(
                 principal.clone(),
                 action.clone(),
                 resource.clone(),
                 cedar_context.clone(),
                 self.schema,
-            );
-            valid_types.insert(resource.type_name().to_string(), request.is_ok());
-            request.ok()
+            ) else {
+                valid.insert(table.types[representative], false);
+                return false;
+            };
+            valid.insert(table.types[representative], true);
+            let response = self.authorizer.is_authorized(&request, &facts.alone, entities);
+            response.diagnostics().reason().next().is_some()
         };
         let mut forbidden = vec![false; count];
         let mut any_permit = false;
@@ -320,22 +374,42 @@ impl<'a> Engine<'a> {
             let partition = if extra.is_empty() {
                 self.shared_partition(store, &targets.list, &data, index)
             } else {
-                let mut relevant = (*self.relevant(&data, index)).clone();
-                close_over_ancestors(entities, extra.iter().cloned(), &mut relevant);
-                Arc::new(self.partition(&targets.list, &data, index, &relevant))
+                let relevant = self.relevant(&data, index);
+                let mut widened = relevant.set.clone();
+                close_over_ancestors(entities, extra.iter().cloned(), &mut widened);
+                let widened = self.numbered(&data, widened);
+                Arc::new(self.partition(&targets.list, &table, &data, index, &widened))
             };
-            let satisfied: Vec<bool> = partition
-                .representatives
-                .iter()
-                .map(|&representative| {
-                    let Some(request) = request_for(&targets.list.resources[representative])
-                    else {
-                        return false;
-                    };
-                    let response = self.authorizer.is_authorized(&request, &facts.alone, entities);
-                    response.diagnostics().reason().next().is_some()
-                })
-                .collect();
+            // Classes the policy cannot tell apart for this principal, action
+            // and context: merged, one evaluation each.
+            let merged = if partition.representatives.len() > MERGE_ABOVE {
+                merge(
+                    &partition,
+                    &targets.list.resources,
+                    entities,
+                    facts,
+                    &named,
+                )
+            } else {
+                None
+            };
+            let satisfied: Vec<bool> = match merged {
+                Some((class_of_class, representatives)) => {
+                    let merged_satisfied: Vec<bool> = representatives
+                        .iter()
+                        .map(|&r| satisfied_by(facts, r))
+                        .collect();
+                    class_of_class
+                        .iter()
+                        .map(|&m| merged_satisfied[m as usize])
+                        .collect()
+                }
+                None => partition
+                    .representatives
+                    .iter()
+                    .map(|&r| satisfied_by(facts, r))
+                    .collect(),
+            };
             if !satisfied.contains(&true) {
                 continue;
             }
@@ -360,8 +434,7 @@ impl<'a> Engine<'a> {
             } else if *allow {
                 // A permit was satisfied, so the request was valid; a type
                 // never checked had no satisfied policy.
-                let type_name = targets.list.resources[index].type_name().to_string();
-                *allow = valid_types.get(&type_name).copied().unwrap_or(false);
+                *allow = valid.get(&table.types[index]).copied().unwrap_or(false);
             }
         }
         allowed
@@ -409,19 +482,29 @@ impl<'a> Engine<'a> {
             .collect()
     }
 
-    /// How many Cedar evaluations one [`Engine::allowed`] call by a principal
-    /// every policy applies to would make on `targets` in `store`: the sum of
-    /// the classes over the policies (for benchmarks and reports).
-    pub fn class_count(&self, targets: &Targets, store: StoreId) -> usize {
+    /// Classes per policy for `targets` in `store`, shared by every principal
+    /// the scenario names (policy id, classes); for benchmarks and profiling.
+    pub fn classes_per_policy(&self, targets: &Targets, store: StoreId) -> Vec<(String, usize)> {
         let Some(data) = lock(&self.stores).get(store.0).cloned() else {
-            return 0;
+            return Vec::new();
         };
         (0..self.policies.len())
             .map(|index| {
-                self.shared_partition(store, &targets.list, &data, index)
-                    .representatives
-                    .len()
+                (
+                    self.policies[index].policy.id().to_string(),
+                    self.shared_partition(store, &targets.list, &data, index)
+                        .representatives
+                        .len(),
+                )
             })
+            .collect()
+    }
+
+    /// The sum of [`Engine::classes_per_policy`].
+    pub fn class_count(&self, targets: &Targets, store: StoreId) -> usize {
+        self.classes_per_policy(targets, store)
+            .iter()
+            .map(|(_, n)| n)
             .sum()
     }
 
@@ -438,15 +521,122 @@ impl<'a> Engine<'a> {
             .clone();
         cell.get_or_init(|| {
             let relevant = self.relevant(data, policy);
-            Arc::new(self.partition(list, data, policy, &relevant))
+            let table = self.table(data, list);
+            Arc::new(self.partition(list, &table, data, policy, &relevant))
         })
         .clone()
+    }
+
+    /// Every entity of a store, numbered (built once per store).
+    fn index<'d>(&self, data: &'d StoreData<'_>) -> &'d HashMap<EntityUid, u32> {
+        data.index.get_or_init(|| {
+            data.entities()
+                .iter()
+                .enumerate()
+                .map(|(n, entity)| (entity.uid(), u32::try_from(n).unwrap_or(u32::MAX)))
+                .collect()
+        })
+    }
+
+    fn numbered(&self, data: &StoreData<'_>, set: HashSet<EntityUid>) -> Relevant {
+        let index = self.index(data);
+        let mut numbered = vec![false; index.len()];
+        for uid in &set {
+            if let Some(&n) = index.get(uid) {
+                numbered[n as usize] = true;
+            }
+        }
+        Relevant { set, numbered }
+    }
+
+    /// What the partitions read about a resource list in a store.
+    fn table(&self, data: &StoreData<'_>, list: &ResourceList) -> Arc<ResourceTable> {
+        let cell = lock(&data.tables).entry(list.id).or_default().clone();
+        cell.get_or_init(|| {
+            let index = self.index(data);
+            let entities = data.entities();
+            let mut type_numbers: HashMap<String, u32> = HashMap::new();
+            let mut type_names = Vec::new();
+            let mut types = Vec::with_capacity(list.resources.len());
+            let mut numbers = Vec::with_capacity(list.resources.len());
+            let mut ancestors = Vec::with_capacity(list.resources.len());
+            for resource in &list.resources {
+                let name = resource.type_name().to_string();
+                let next = u32::try_from(type_names.len()).unwrap_or(u32::MAX);
+                let number = *type_numbers.entry(name.clone()).or_insert_with(|| {
+                    type_names.push(name);
+                    next
+                });
+                types.push(number);
+                numbers.push(index.get(resource).copied().unwrap_or(u32::MAX));
+                ancestors.push(
+                    entities
+                        .ancestors(resource)
+                        .map(|found| {
+                            found
+                                .filter_map(|a| index.get(a).copied())
+                                .collect::<Vec<u32>>()
+                        })
+                        .unwrap_or_default(),
+                );
+            }
+            Arc::new(ResourceTable {
+                types,
+                type_names,
+                numbers,
+                ancestors,
+                attrs: Mutex::new(HashMap::new()),
+                tags: OnceLock::new(),
+            })
+        })
+        .clone()
+    }
+
+    /// Value numbers of one attribute (or, with `None`, of the tags) over a
+    /// resource list.
+    fn values(
+        &self,
+        data: &StoreData<'_>,
+        list: &ResourceList,
+        table: &ResourceTable,
+        name: Option<&str>,
+    ) -> Arc<Vec<u32>> {
+        let build = || {
+            let mut numbers: HashMap<&Value, u32> = HashMap::new();
+            let values = list
+                .keys
+                .iter()
+                .map(|key| {
+                    let json = data.overrides.get(key).or_else(|| self.base.get(key));
+                    let value = match name {
+                        Some(name) => json.and_then(|j| j.get("attrs")).and_then(|a| a.get(name)),
+                        None => json.and_then(|j| j.get("tags")),
+                    };
+                    value.map_or(0, |value| {
+                        let next = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
+                        *numbers.entry(value).or_insert(next)
+                    })
+                })
+                .collect();
+            Arc::new(values)
+        };
+        match name {
+            None => table.tags.get_or_init(build).clone(),
+            Some(name) => {
+                if let Some(found) = lock(&table.attrs).get(name) {
+                    return found.clone();
+                }
+                let built = build();
+                lock(&table.attrs).insert(name.to_string(), built.clone());
+                built
+            }
+        }
     }
 
     /// R of a policy in a store: its literals, the subjects, every entity
     /// value of the attributes (and tags) it reads on any entity, and all
     /// their ancestors.
-    fn relevant(&self, data: &StoreData<'_>, policy: usize) -> Arc<HashSet<EntityUid>> {
+    fn relevant(&self, data: &StoreData<'_>, policy: usize) -> Arc<Relevant> {
         data.relevant[policy]
             .get_or_init(|| {
                 let facts = &self.policies[policy];
@@ -479,73 +669,76 @@ impl<'a> Engine<'a> {
                 }
                 let mut relevant = HashSet::new();
                 close_over_ancestors(data.entities(), seeds, &mut relevant);
-                Arc::new(relevant)
+                Arc::new(self.numbered(data, relevant))
             })
             .clone()
     }
 
-    /// The classes of a resource list for one policy, given its R.
+    /// The classes of a resource list for one policy, given its R: resources
+    /// with equal keys (type, values of the attributes read, tags if read,
+    /// ancestors within R if `in` is used) and not in R share a class.
     fn partition(
         &self,
         list: &ResourceList,
+        table: &ResourceTable,
         data: &StoreData<'_>,
         policy: usize,
-        relevant: &HashSet<EntityUid>,
+        relevant: &Relevant,
     ) -> Partition {
         let facts = &self.policies[policy];
         let constraint = facts.policy.resource_constraint();
-        let entities = data.entities();
-        let mut admitted: HashMap<String, bool> = HashMap::new();
-        let mut classes: HashMap<ClassKey<'_>, u32> = HashMap::new();
+        let admitted: Vec<bool> = table
+            .type_names
+            .iter()
+            .map(|name| resource_type_matches(&constraint, name))
+            .collect();
+        let columns: Option<Vec<Arc<Vec<u32>>>> = facts.reads.as_ref().map(|names| {
+            let mut columns: Vec<Arc<Vec<u32>>> = names
+                .iter()
+                .map(|name| self.values(data, list, table, Some(name)))
+                .collect();
+            if facts.tags {
+                columns.push(self.values(data, list, table, None));
+            }
+            columns
+        });
+        let mut classes: HashMap<Vec<u32>, u32> = HashMap::new();
         let mut representatives = Vec::new();
         let mut class_of = Vec::with_capacity(list.resources.len());
         for (index, resource) in list.resources.iter().enumerate() {
-            let type_name = resource.type_name().to_string();
-            let admits = *admitted
-                .entry(type_name.clone())
-                .or_insert_with_key(|type_name| resource_type_matches(&constraint, type_name));
-            if !admits {
+            let type_number = table.types[index];
+            if !admitted[type_number as usize] {
                 class_of.push(NO_CLASS);
                 continue;
             }
-            let key = &list.keys[index];
-            let json = data.overrides.get(key).or_else(|| self.base.get(key));
-            let class_key = match (&facts.reads, json) {
-                (Some(names), Some(json)) if !relevant.contains(resource) => {
-                    let attrs_json = json.get("attrs");
-                    let attrs = names
-                        .iter()
-                        .map(|name| attrs_json.and_then(|a| a.get(name)))
-                        .collect();
-                    let tags = facts.tags.then(|| json.get("tags"));
-                    let mut ancestors: Vec<&EntityUid> = if facts.uses_in {
-                        entities
-                            .ancestors(resource)
-                            .map(|found| found.filter(|a| relevant.contains(*a)).collect())
-                            .unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    ancestors.sort();
-                    ClassKey {
-                        type_name,
-                        identity: None,
-                        attrs,
-                        tags,
-                        ancestors,
+            let number = table.numbers[index];
+            let named = if number == u32::MAX {
+                relevant.set.contains(resource)
+            } else {
+                relevant.contains_number(number)
+            };
+            let key: Vec<u32> = match &columns {
+                Some(columns) if !named && number != u32::MAX => {
+                    let mut key = Vec::with_capacity(2 + columns.len());
+                    key.push(type_number);
+                    key.extend(columns.iter().map(|column| column[index]));
+                    if facts.uses_in {
+                        let mut ancestors: Vec<u32> = table.ancestors[index]
+                            .iter()
+                            .copied()
+                            .filter(|&a| relevant.contains_number(a))
+                            .collect();
+                        ancestors.sort_unstable();
+                        key.push(u32::MAX);
+                        key.extend(ancestors);
                     }
+                    key
                 }
-                // Named somewhere, not inspectable, or no JSON to compare.
-                _ => ClassKey {
-                    type_name,
-                    identity: Some(key),
-                    attrs: Vec::new(),
-                    tags: None,
-                    ancestors: Vec::new(),
-                },
+                // Named somewhere, not inspectable, or not in the store.
+                _ => vec![u32::MAX, u32::try_from(index).unwrap_or(u32::MAX)],
             };
             let next = u32::try_from(representatives.len()).unwrap_or(NO_CLASS - 1);
-            let class = *classes.entry(class_key).or_insert_with(|| {
+            let class = *classes.entry(key).or_insert_with(|| {
                 representatives.push(index);
                 next
             });
@@ -558,15 +751,254 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// What makes resources alike for one policy. JSON values compare by their
-/// structure: two spellings of one Cedar value only make classes finer.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ClassKey<'v> {
-    type_name: String,
-    identity: Option<&'v str>,
-    attrs: Vec<Option<&'v Value>>,
-    tags: Option<Option<&'v Value>>,
-    ancestors: Vec<&'v EntityUid>,
+/// Below this many classes a policy's classes are evaluated as they are;
+/// above it they are first merged for the principal at hand.
+const MERGE_ABOVE: usize = 8;
+
+/// Merges a policy's classes for one principal, action and context: two
+/// classes whose representatives look the same from what the policy can
+/// reach from the principal, the action, the context and its literals (the
+/// set D) satisfy the policy alike. Entities outside D are described by their
+/// type, the attributes the policy reads, their ancestors in D and their
+/// relations to each other, never by name. Returns, per class, its merged
+/// class and the merged classes' representatives; `None` when a description
+/// grows too large (the classes are then evaluated as they are).
+fn merge(
+    partition: &Partition,
+    resources: &[EntityUid],
+    entities: &Entities,
+    facts: &PolicyFacts,
+    named: &[EntityUid],
+) -> Option<(Vec<u32>, Vec<usize>)> {
+    let names = facts.reads.as_deref()?;
+    let mut seeds: Vec<EntityUid> = facts.literals.clone();
+    seeds.extend(named.iter().cloned());
+    let d = reach(entities, names, facts.tags, seeds);
+    let mut merged: HashMap<String, u32> = HashMap::new();
+    let mut representatives = Vec::new();
+    let mut class_of_class = Vec::with_capacity(partition.representatives.len());
+    for &representative in &partition.representatives {
+        let mut describe = Describe {
+            entities,
+            names,
+            tags: facts.tags,
+            uses_in: facts.uses_in,
+            d: &d,
+            anonymous: Vec::new(),
+            out: String::new(),
+        };
+        let key = describe.resource(&resources[representative])?;
+        let next = u32::try_from(representatives.len()).unwrap_or(u32::MAX);
+        let class = *merged.entry(key).or_insert_with(|| {
+            representatives.push(representative);
+            next
+        });
+        class_of_class.push(class);
+    }
+    Some((class_of_class, representatives))
+}
+
+/// D: the seeds, every entity value reachable from them through the
+/// attributes (and tags) the policy reads, and all their ancestors.
+fn reach(
+    entities: &Entities,
+    names: &[String],
+    tags: bool,
+    seeds: Vec<EntityUid>,
+) -> HashSet<EntityUid> {
+    let mut seen: HashSet<EntityUid> = HashSet::new();
+    let mut queue = seeds;
+    while let Some(uid) = queue.pop() {
+        if !seen.insert(uid.clone()) {
+            continue;
+        }
+        let Some(entity) = entities.get(&uid) else {
+            continue;
+        };
+        let mut values: Vec<EvalResult> = names
+            .iter()
+            .filter_map(|name| entity.attr(name)?.ok())
+            .collect();
+        if tags {
+            values.extend(entity.tags().filter_map(|(_, value)| value.ok()));
+        }
+        for value in &values {
+            entity_values(value, &mut queue);
+        }
+    }
+    let mut d = HashSet::new();
+    close_over_ancestors(entities, seen, &mut d);
+    d
+}
+
+fn entity_values(value: &EvalResult, into: &mut Vec<EntityUid>) {
+    match value {
+        EvalResult::EntityUid(uid) => into.push(uid.clone()),
+        EvalResult::Set(set) => set.iter().for_each(|v| entity_values(v, into)),
+        EvalResult::Record(record) => record.iter().for_each(|(_, v)| entity_values(v, into)),
+        _ => {}
+    }
+}
+
+/// Describes a resource as a policy sees it from D (see [`merge`]).
+struct Describe<'e> {
+    entities: &'e Entities,
+    names: &'e [String],
+    tags: bool,
+    uses_in: bool,
+    d: &'e HashSet<EntityUid>,
+    /// Entities outside D met so far, numbered in order; the resource is 0.
+    anonymous: Vec<EntityUid>,
+    out: String,
+}
+
+/// How many entities outside D a description may involve.
+const MAX_ANONYMOUS: usize = 16;
+
+impl Describe<'_> {
+    fn resource(&mut self, resource: &EntityUid) -> Option<String> {
+        if self.d.contains(resource) {
+            // Named by the policy's reach: a class of its own already.
+            return Some(format!("N{resource}"));
+        }
+        self.anonymous.push(resource.clone());
+        let mut next = 0;
+        while let Some(uid) = self.anonymous.get(next).cloned() {
+            if self.anonymous.len() > MAX_ANONYMOUS {
+                return None;
+            }
+            self.out.push_str("\n#");
+            self.out.push_str(&uid.type_name().to_string());
+            let entity = self.entities.get(&uid);
+            match entity {
+                None => self.out.push('?'),
+                Some(entity) => {
+                    for name in self.names {
+                        self.out.push('|');
+                        match entity.attr(name) {
+                            None => self.out.push('-'),
+                            Some(Ok(value)) => self.value(&value),
+                            Some(Err(_)) => return None,
+                        }
+                    }
+                    if self.tags {
+                        self.out.push_str("|tags{");
+                        let mut tags: Vec<(&str, EvalResult)> = Vec::new();
+                        for (name, value) in entity.tags() {
+                            tags.push((name, value.ok()?));
+                        }
+                        tags.sort_by(|a, b| a.0.cmp(b.0));
+                        for (name, value) in tags {
+                            self.string(name);
+                            self.out.push(':');
+                            self.value(&value);
+                            self.out.push(',');
+                        }
+                        self.out.push('}');
+                    }
+                }
+            }
+            if self.uses_in {
+                let mut within: Vec<String> = self
+                    .entities
+                    .ancestors(&uid)
+                    .map(|found| {
+                        found
+                            .filter(|a| self.d.contains(*a))
+                            .map(ToString::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                within.sort();
+                self.out.push_str("|in[");
+                for ancestor in within {
+                    self.string(&ancestor);
+                }
+                self.out.push(']');
+            }
+            next += 1;
+        }
+        if self.uses_in {
+            // Which anonymous entities are ancestors of which.
+            self.out.push_str("\n@");
+            for child in &self.anonymous {
+                let ancestors: HashSet<&EntityUid> = self
+                    .entities
+                    .ancestors(child)
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                for parent in &self.anonymous {
+                    self.out
+                        .push(if ancestors.contains(parent) { '1' } else { '0' });
+                }
+            }
+        }
+        Some(std::mem::take(&mut self.out))
+    }
+
+    fn entity(&mut self, uid: &EntityUid) {
+        if self.d.contains(uid) {
+            self.out.push('N');
+            self.string(&uid.to_string());
+            return;
+        }
+        let number = match self.anonymous.iter().position(|known| known == uid) {
+            Some(number) => number,
+            None => {
+                self.anonymous.push(uid.clone());
+                self.anonymous.len() - 1
+            }
+        };
+        self.out.push('A');
+        self.out.push_str(&number.to_string());
+    }
+
+    /// Length-prefixed, so no string can imitate the structure around it.
+    fn string(&mut self, text: &str) {
+        self.out.push_str(&text.len().to_string());
+        self.out.push('"');
+        self.out.push_str(text);
+    }
+
+    fn value(&mut self, value: &EvalResult) {
+        match value {
+            EvalResult::Bool(b) => self.out.push_str(if *b { "T" } else { "F" }),
+            EvalResult::Long(n) => {
+                self.out.push('L');
+                self.out.push_str(&n.to_string());
+                self.out.push(';');
+            }
+            EvalResult::String(text) => {
+                self.out.push('S');
+                self.string(text);
+            }
+            EvalResult::EntityUid(uid) => self.entity(uid),
+            EvalResult::ExtensionValue(text) => {
+                self.out.push('X');
+                self.string(text);
+            }
+            EvalResult::Set(set) => {
+                self.out.push('[');
+                for item in set.iter() {
+                    self.value(item);
+                    self.out.push(',');
+                }
+                self.out.push(']');
+            }
+            EvalResult::Record(record) => {
+                let mut fields: Vec<(&String, &EvalResult)> = record.iter().collect();
+                fields.sort_by(|a, b| a.0.cmp(b.0));
+                self.out.push('{');
+                for (name, value) in fields {
+                    self.string(name);
+                    self.out.push(':');
+                    self.value(value);
+                    self.out.push(',');
+                }
+                self.out.push('}');
+            }
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -666,7 +1098,10 @@ fn collect_uids(json: &Value, into: &mut Vec<EntityUid>) {
                 (map.get("type"), map.get("id"))
                 && let Ok(type_name) = EntityTypeName::from_str(type_name)
             {
-                into.push(EntityUid::from_type_name_and_id(type_name, EntityId::new(id)));
+                into.push(EntityUid::from_type_name_and_id(
+                    type_name,
+                    EntityId::new(id),
+                ));
             }
             for value in map.values() {
                 collect_uids(value, into);
