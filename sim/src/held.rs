@@ -98,6 +98,8 @@ struct StoreData<'a> {
     index: OnceLock<HashMap<EntityUid, u32>>,
     /// What the partitions read about each resource list, built once per list.
     tables: Mutex<HashMap<usize, Arc<OnceLock<Arc<ResourceTable>>>>>,
+    /// Entity values per attribute name over all entities.
+    attribute_uids: Mutex<HashMap<String, Arc<HashSet<EntityUid>>>>,
 }
 
 /// A policy's relevant set R, also as flags by entity number.
@@ -123,11 +125,14 @@ struct ResourceTable {
     numbers: Vec<u32>,
     /// Entity numbers of each resource's ancestors.
     ancestors: Vec<Vec<u32>>,
-    /// Per attribute name: a number per resource for its value (0: absent),
-    /// equal numbers for equal JSON values.
-    attrs: Mutex<HashMap<String, Arc<Vec<u32>>>>,
+    /// Per attribute name any policy reads: a number per resource for its
+    /// value (0: absent), equal numbers for equal JSON values.
+    attrs: HashMap<String, Vec<u32>>,
     /// The same for the tags as a whole.
-    tags: OnceLock<Arc<Vec<u32>>>,
+    tags: Vec<u32>,
+    /// Per attribute name (and `""` for the tags), by value number: whether
+    /// the value holds entity references.
+    refers: HashMap<String, Vec<bool>>,
 }
 
 impl StoreData<'_> {
@@ -151,11 +156,20 @@ struct PolicyFacts {
     tags: bool,
     /// Whether the policy uses `in` (in its condition or resource scope).
     uses_in: bool,
+    /// Whether an `in` may have the resource itself on its left (its scope is
+    /// `in`, or the left operand can evaluate to `resource` other than through
+    /// an attribute): only then do the resource's own ancestors matter.
+    resource_in: bool,
     literals: Vec<EntityUid>,
 }
 
 /// The resources of a list grouped into classes that satisfy one policy alike.
 struct Partition {
+    /// Every entity a description of a representative can look at (see
+    /// [`merge`]); `None` until needed, and inside `None` when unbounded.
+    seen: OnceLock<Option<HashSet<EntityUid>>>,
+    /// Merges already made, by the part of D that descriptions can see.
+    merges: Mutex<HashMap<Vec<String>, Arc<Merged>>>,
     /// For each class, its representative (an index into the list).
     representatives: Vec<usize>,
     /// For each resource, its class, or [`NO_CLASS`] when the policy's resource
@@ -274,6 +288,7 @@ impl<'a> Engine<'a> {
             relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
             index: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
+            attribute_uids: Mutex::new(HashMap::new()),
         }));
         StoreId(stores.len() - 1)
     }
@@ -378,7 +393,7 @@ impl<'a> Engine<'a> {
                 let mut widened = relevant.set.clone();
                 close_over_ancestors(entities, extra.iter().cloned(), &mut widened);
                 let widened = self.numbered(&data, widened);
-                Arc::new(self.partition(&targets.list, &table, &data, index, &widened))
+                Arc::new(self.partition(&targets.list, &table, index, &widened))
             };
             // Classes the policy cannot tell apart for this principal, action
             // and context: merged, one evaluation each.
@@ -386,7 +401,11 @@ impl<'a> Engine<'a> {
                 merge(
                     &partition,
                     &targets.list.resources,
-                    entities,
+                    &Seen {
+                        entities,
+                        table: &table,
+                        index: self.index(&data),
+                    },
                     facts,
                     &named,
                 )
@@ -394,12 +413,14 @@ impl<'a> Engine<'a> {
                 None
             };
             let satisfied: Vec<bool> = match merged {
-                Some((class_of_class, representatives)) => {
-                    let merged_satisfied: Vec<bool> = representatives
+                Some(merged) => {
+                    let merged_satisfied: Vec<bool> = merged
+                        .representatives
                         .iter()
                         .map(|&r| satisfied_by(facts, r))
                         .collect();
-                    class_of_class
+                    merged
+                        .class_of_class
                         .iter()
                         .map(|&m| merged_satisfied[m as usize])
                         .collect()
@@ -522,7 +543,7 @@ impl<'a> Engine<'a> {
         cell.get_or_init(|| {
             let relevant = self.relevant(data, policy);
             let table = self.table(data, list);
-            Arc::new(self.partition(list, &table, data, policy, &relevant))
+            Arc::new(self.partition(list, &table, policy, &relevant))
         })
         .clone()
     }
@@ -555,12 +576,21 @@ impl<'a> Engine<'a> {
         cell.get_or_init(|| {
             let index = self.index(data);
             let entities = data.entities();
+            let names: BTreeSet<&str> = self
+                .policies
+                .iter()
+                .flat_map(|facts| facts.reads.iter().flatten().map(String::as_str))
+                .collect();
+            let count = list.resources.len();
             let mut type_numbers: HashMap<String, u32> = HashMap::new();
             let mut type_names = Vec::new();
-            let mut types = Vec::with_capacity(list.resources.len());
-            let mut numbers = Vec::with_capacity(list.resources.len());
-            let mut ancestors = Vec::with_capacity(list.resources.len());
-            for resource in &list.resources {
+            let mut types = Vec::with_capacity(count);
+            let mut numbers = Vec::with_capacity(count);
+            let mut ancestors = Vec::with_capacity(count);
+            let mut value_numbers: Vec<HashMap<&Value, u32>> = vec![HashMap::new(); names.len() + 1];
+            let mut columns: Vec<Vec<u32>> = vec![Vec::with_capacity(count); names.len() + 1];
+            let mut refers: Vec<Vec<bool>> = vec![vec![false]; names.len() + 1];
+            for (position, resource) in list.resources.iter().enumerate() {
                 let name = resource.type_name().to_string();
                 let next = u32::try_from(type_names.len()).unwrap_or(u32::MAX);
                 let number = *type_numbers.entry(name.clone()).or_insert_with(|| {
@@ -579,58 +609,80 @@ impl<'a> Engine<'a> {
                         })
                         .unwrap_or_default(),
                 );
+                let key = &list.keys[position];
+                let json = data.overrides.get(key).or_else(|| self.base.get(key));
+                let attrs = json.and_then(|j| j.get("attrs"));
+                let tags = json.and_then(|j| j.get("tags"));
+                let values = names
+                    .iter()
+                    .map(|name| attrs.and_then(|a| a.get(*name)))
+                    .chain(std::iter::once(tags));
+                for (column, value) in values.enumerate() {
+                    let n = number_of(&mut value_numbers[column], value);
+                    columns[column].push(n);
+                    if refers[column].len() <= n as usize {
+                        let mut refs = Vec::new();
+                        if let Some(value) = value {
+                            collect_uids(value, &mut refs);
+                        }
+                        refers[column].push(!refs.is_empty());
+                    }
+                }
             }
+            let tags = columns.pop().unwrap_or_default();
+            let tag_refers = refers.pop().unwrap_or_default();
+            let refers = names
+                .iter()
+                .map(|name| (*name).to_string())
+                .zip(refers)
+                .chain(std::iter::once((String::new(), tag_refers)))
+                .collect::<HashMap<String, Vec<bool>>>();
+            let attrs = names
+                .iter()
+                .map(|name| (*name).to_string())
+                .zip(columns)
+                .collect();
             Arc::new(ResourceTable {
                 types,
                 type_names,
                 numbers,
                 ancestors,
-                attrs: Mutex::new(HashMap::new()),
-                tags: OnceLock::new(),
+                attrs,
+                tags,
+                refers,
             })
         })
         .clone()
     }
 
-    /// Value numbers of one attribute (or, with `None`, of the tags) over a
-    /// resource list.
-    fn values(
-        &self,
-        data: &StoreData<'_>,
-        list: &ResourceList,
-        table: &ResourceTable,
-        name: Option<&str>,
-    ) -> Arc<Vec<u32>> {
-        let build = || {
-            let mut numbers: HashMap<&Value, u32> = HashMap::new();
-            let values = list
-                .keys
-                .iter()
-                .map(|key| {
-                    let json = data.overrides.get(key).or_else(|| self.base.get(key));
-                    let value = match name {
-                        Some(name) => json.and_then(|j| j.get("attrs")).and_then(|a| a.get(name)),
-                        None => json.and_then(|j| j.get("tags")),
-                    };
-                    value.map_or(0, |value| {
-                        let next = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
-                        *numbers.entry(value).or_insert(next)
-                    })
-                })
-                .collect();
-            Arc::new(values)
+    /// Entity values of one attribute over every entity of a store (built
+    /// once per store and name; `None`: the tags).
+    fn attribute_uids(&self, data: &StoreData<'_>, name: Option<&str>) -> Arc<HashSet<EntityUid>> {
+        let key = name.map_or_else(|| "\u{0}tags".to_string(), str::to_string);
+        if let Some(found) = lock(&data.attribute_uids).get(&key) {
+            return found.clone();
+        }
+        let mut uids = Vec::new();
+        let mut visit = |entity: &Value| {
+            let value = match name {
+                Some(name) => entity.get("attrs").and_then(|a| a.get(name)),
+                None => entity.get("tags"),
+            };
+            if let Some(value) = value {
+                collect_uids(value, &mut uids);
+            }
         };
-        match name {
-            None => table.tags.get_or_init(build).clone(),
-            Some(name) => {
-                if let Some(found) = lock(&table.attrs).get(name) {
-                    return found.clone();
-                }
-                let built = build();
-                lock(&table.attrs).insert(name.to_string(), built.clone());
-                built
+        for (key, entity) in self.base {
+            visit(data.overrides.get(key).unwrap_or(entity));
+        }
+        for (key, entity) in &data.overrides {
+            if !self.base.contains_key(key) {
+                visit(entity);
             }
         }
+        let found: Arc<HashSet<EntityUid>> = Arc::new(uids.into_iter().collect());
+        lock(&data.attribute_uids).insert(key, found.clone());
+        found
     }
 
     /// R of a policy in a store: its literals, the subjects, every entity
@@ -640,32 +692,13 @@ impl<'a> Engine<'a> {
         data.relevant[policy]
             .get_or_init(|| {
                 let facts = &self.policies[policy];
-                let mut seeds: Vec<EntityUid> = facts.literals.clone();
+                let mut seeds: HashSet<EntityUid> = facts.literals.iter().cloned().collect();
                 seeds.extend(self.subjects.iter().cloned());
-                let names = facts.reads.as_deref().unwrap_or_default();
-                let mut visit = |entity: &Value| {
-                    if let Some(attrs) = entity.get("attrs") {
-                        for name in names {
-                            if let Some(value) = attrs.get(name) {
-                                collect_uids(value, &mut seeds);
-                            }
-                        }
-                    }
-                    if facts.tags
-                        && let Some(tags) = entity.get("tags")
-                    {
-                        collect_uids(tags, &mut seeds);
-                    }
-                };
-                if !names.is_empty() || facts.tags {
-                    for (key, entity) in self.base {
-                        visit(data.overrides.get(key).unwrap_or(entity));
-                    }
-                    for (key, entity) in &data.overrides {
-                        if !self.base.contains_key(key) {
-                            visit(entity);
-                        }
-                    }
+                for name in facts.reads.iter().flatten() {
+                    seeds.extend(self.attribute_uids(data, Some(name)).iter().cloned());
+                }
+                if facts.tags {
+                    seeds.extend(self.attribute_uids(data, None).iter().cloned());
                 }
                 let mut relevant = HashSet::new();
                 close_over_ancestors(data.entities(), seeds, &mut relevant);
@@ -681,7 +714,6 @@ impl<'a> Engine<'a> {
         &self,
         list: &ResourceList,
         table: &ResourceTable,
-        data: &StoreData<'_>,
         policy: usize,
         relevant: &Relevant,
     ) -> Partition {
@@ -692,15 +724,15 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|name| resource_type_matches(&constraint, name))
             .collect();
-        let columns: Option<Vec<Arc<Vec<u32>>>> = facts.reads.as_ref().map(|names| {
-            let mut columns: Vec<Arc<Vec<u32>>> = names
+        let columns: Option<Vec<&Vec<u32>>> = facts.reads.as_ref().and_then(|names| {
+            let mut columns: Vec<&Vec<u32>> = names
                 .iter()
-                .map(|name| self.values(data, list, table, Some(name)))
-                .collect();
+                .map(|name| table.attrs.get(name))
+                .collect::<Option<_>>()?;
             if facts.tags {
-                columns.push(self.values(data, list, table, None));
+                columns.push(&table.tags);
             }
-            columns
+            Some(columns)
         });
         let mut classes: HashMap<Vec<u32>, u32> = HashMap::new();
         let mut representatives = Vec::new();
@@ -722,7 +754,7 @@ impl<'a> Engine<'a> {
                     let mut key = Vec::with_capacity(2 + columns.len());
                     key.push(type_number);
                     key.extend(columns.iter().map(|column| column[index]));
-                    if facts.uses_in {
+                    if facts.resource_in {
                         let mut ancestors: Vec<u32> = table.ancestors[index]
                             .iter()
                             .copied()
@@ -745,10 +777,19 @@ impl<'a> Engine<'a> {
             class_of.push(class);
         }
         Partition {
+            seen: OnceLock::new(),
+            merges: Mutex::new(HashMap::new()),
             representatives,
             class_of,
         }
     }
+}
+
+/// A policy's classes merged for one D: the merged class of each class, and
+/// a representative per merged class.
+struct Merged {
+    class_of_class: Vec<u32>,
+    representatives: Vec<usize>,
 }
 
 /// Below this many classes a policy's classes are evaluated as they are;
@@ -766,18 +807,87 @@ const MERGE_ABOVE: usize = 8;
 fn merge(
     partition: &Partition,
     resources: &[EntityUid],
-    entities: &Entities,
+    store: &Seen<'_>,
     facts: &PolicyFacts,
     named: &[EntityUid],
-) -> Option<(Vec<u32>, Vec<usize>)> {
+) -> Option<Arc<Merged>> {
+    let entities = store.entities;
     let names = facts.reads.as_deref()?;
     let mut seeds: Vec<EntityUid> = facts.literals.clone();
     seeds.extend(named.iter().cloned());
     let d = reach(entities, names, facts.tags, seeds);
-    let mut merged: HashMap<String, u32> = HashMap::new();
+    // Descriptions test D only for the entities they can see: principals
+    // whose D agrees there share the merge.
+    let seen = partition
+        .seen
+        .get_or_init(|| seen_by_descriptions(partition, resources, entities, names, facts.tags));
+    let key: Option<Vec<String>> = seen.as_ref().map(|seen| {
+        let mut key: Vec<String> = d
+            .iter()
+            .filter(|uid| seen.contains(*uid))
+            .map(ToString::to_string)
+            .collect();
+        key.sort();
+        key
+    });
+    if let Some(key) = &key
+        && let Some(known) = lock(&partition.merges).get(key)
+    {
+        return Some(known.clone());
+    }
+    let d_numbers: HashSet<u32> = d
+        .iter()
+        .filter_map(|uid| store.index.get(uid).copied())
+        .collect();
+    let columns: Vec<&Vec<u32>> = names
+        .iter()
+        .filter_map(|name| store.table.attrs.get(name))
+        .chain(facts.tags.then_some(&store.table.tags))
+        .collect();
+    let refers: Vec<&Vec<bool>> = names
+        .iter()
+        .map(String::as_str)
+        .chain(facts.tags.then_some(""))
+        .filter_map(|name| store.table.refers.get(name))
+        .collect();
+    let mut merged: HashMap<Description, u32> = HashMap::new();
     let mut representatives = Vec::new();
     let mut class_of_class = Vec::with_capacity(partition.representatives.len());
     for &representative in &partition.representatives {
+        let number = store.table.numbers[representative];
+        let simple = number != u32::MAX
+            && columns.len() == names.len() + usize::from(facts.tags)
+            && refers.len() == columns.len()
+            && columns.iter().zip(&refers).all(|(column, refers)| {
+                !refers
+                    .get(column[representative] as usize)
+                    .copied()
+                    .unwrap_or(true)
+            })
+            && !d_numbers.contains(&number);
+        if simple {
+            // No entity but the resource itself in view: its type, the values
+            // it reads and its ancestors in D say all a full description would.
+            let mut key = vec![store.table.types[representative]];
+            key.extend(columns.iter().map(|column| column[representative]));
+            if facts.uses_in {
+                let mut ancestors: Vec<u32> = store.table.ancestors[representative]
+                    .iter()
+                    .copied()
+                    .filter(|a| d_numbers.contains(a))
+                    .collect();
+                ancestors.sort_unstable();
+                key.push(u32::MAX);
+                key.extend(ancestors);
+            }
+            let next = u32::try_from(representatives.len()).unwrap_or(u32::MAX);
+            let class = *merged.entry(Description::Simple(key)).or_insert_with(|| {
+                representatives.push(representative);
+                next
+            });
+            class_of_class.push(class);
+            continue;
+        }
         let mut describe = Describe {
             entities,
             names,
@@ -787,15 +897,86 @@ fn merge(
             anonymous: Vec::new(),
             out: String::new(),
         };
-        let key = describe.resource(&resources[representative])?;
+        let description = Description::Full(describe.resource(&resources[representative])?);
         let next = u32::try_from(representatives.len()).unwrap_or(u32::MAX);
-        let class = *merged.entry(key).or_insert_with(|| {
+        let class = *merged.entry(description).or_insert_with(|| {
             representatives.push(representative);
             next
         });
         class_of_class.push(class);
     }
-    Some((class_of_class, representatives))
+    let result = Arc::new(Merged {
+        class_of_class,
+        representatives,
+    });
+    if let Some(key) = key {
+        lock(&partition.merges).insert(key, result.clone());
+    }
+    Some(result)
+}
+
+/// Every entity a description of a representative can look at, whatever D
+/// is: the representatives, the entity values reachable from them through
+/// the attributes (and tags) the policy reads, and all their ancestors.
+/// `None` when that grows past a bound.
+fn seen_by_descriptions(
+    partition: &Partition,
+    resources: &[EntityUid],
+    entities: &Entities,
+    names: &[String],
+    tags: bool,
+) -> Option<HashSet<EntityUid>> {
+    const MAX_SEEN: usize = 1_000_000;
+    let mut seen: HashSet<EntityUid> = HashSet::new();
+    let mut explored: HashSet<EntityUid> = HashSet::new();
+    let mut queue: Vec<EntityUid> = partition
+        .representatives
+        .iter()
+        .map(|&r| resources[r].clone())
+        .collect();
+    while let Some(uid) = queue.pop() {
+        if seen.len() > MAX_SEEN {
+            return None;
+        }
+        if !explored.insert(uid.clone()) {
+            continue;
+        }
+        seen.insert(uid.clone());
+        let Some(entity) = entities.get(&uid) else {
+            continue;
+        };
+        if let Some(ancestors) = entities.ancestors(&uid) {
+            seen.extend(ancestors.cloned());
+        }
+        for name in names {
+            if let Some(Ok(value)) = entity.attr(name) {
+                entity_values(&value, &mut queue);
+            }
+        }
+        if tags {
+            for (_, value) in entity.tags() {
+                if let Ok(value) = value {
+                    entity_values(&value, &mut queue);
+                }
+            }
+        }
+    }
+    Some(seen)
+}
+
+/// What [`merge`] reads about a store.
+struct Seen<'s> {
+    entities: &'s Entities,
+    table: &'s ResourceTable,
+    index: &'s HashMap<EntityUid, u32>,
+}
+
+/// A representative as a policy sees it from D: in numbers when only the
+/// resource itself is in view, else in full (see [`Describe`]).
+#[derive(PartialEq, Eq, Hash)]
+enum Description {
+    Simple(Vec<u32>),
+    Full(String),
 }
 
 /// D: the seeds, every entity value reachable from them through the
@@ -1001,6 +1182,14 @@ impl Describe<'_> {
     }
 }
 
+/// The number of a JSON value among those seen so far (0: absent).
+fn number_of<'v>(numbers: &mut HashMap<&'v Value, u32>, value: Option<&'v Value>) -> u32 {
+    value.map_or(0, |value| {
+        let next = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
+        *numbers.entry(value).or_insert(next)
+    })
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -1028,13 +1217,16 @@ fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
     }
     let mut names = BTreeSet::new();
     let mut tags = false;
-    let mut uses_in = matches!(
+    let scope_in = matches!(
         policy.resource_constraint(),
         ResourceConstraint::In(_) | ResourceConstraint::IsIn(..)
     );
+    let mut uses_in = scope_in;
+    let mut resource_in = scope_in;
     for json in &json_forms {
         if let Some(conditions) = json.get("conditions") {
             walk_policy(conditions, &mut names, &mut tags, &mut uses_in);
+            resource_in |= resource_on_left_of_in(conditions);
         }
         collect_uids(json, &mut literals);
     }
@@ -1044,6 +1236,7 @@ fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
         reads: complete.then(|| names.into_iter().collect()),
         tags,
         uses_in,
+        resource_in,
         literals,
         policy: policy.clone(),
     }
@@ -1136,6 +1329,35 @@ fn walk_policy(json: &Value, names: &mut BTreeSet<String>, tags: &mut bool, uses
             .iter()
             .for_each(|item| walk_policy(item, names, tags, uses_in)),
         _ => {}
+    }
+}
+
+/// Whether some `in` in a condition's JSON form has a left operand that can
+/// evaluate to the resource itself.
+fn resource_on_left_of_in(json: &Value) -> bool {
+    match json {
+        Value::Object(map) => map.iter().any(|(key, value)| {
+            (key == "in" && value.get("left").is_some_and(can_be_resource))
+                || resource_on_left_of_in(value)
+        }),
+        Value::Array(items) => items.iter().any(resource_on_left_of_in),
+        _ => false,
+    }
+}
+
+/// Whether an expression's value can be the resource: it mentions `resource`
+/// other than as the object of an attribute access or a `has` / `is` / tag
+/// test (whose values are attribute values or booleans; an attribute holding
+/// the resource's own UID makes its class key unique anyway).
+fn can_be_resource(json: &Value) -> bool {
+    match json {
+        Value::Object(map) => map.iter().any(|(key, value)| match key.as_str() {
+            "Var" => value.as_str() == Some("resource"),
+            "." | "has" | "is" | "getTag" | "hasTag" => false,
+            _ => can_be_resource(value),
+        }),
+        Value::Array(items) => items.iter().any(can_be_resource),
+        _ => false,
     }
 }
 
