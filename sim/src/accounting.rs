@@ -15,11 +15,11 @@ use cedar_policy::{
 };
 use serde_json::Value;
 
+use crate::held::{Engine, StoreId, Targets};
 use crate::result::{
     AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
     ScenarioResult, StandingTime, UnusedAction, UnusedScope,
 };
-use crate::held::{Engine, StoreId, Targets};
 use crate::scenario::{self, Scenario};
 use crate::time::Instant;
 use crate::universe;
@@ -85,8 +85,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                 let (chain, context) = presented(scenario, session, &subject.principal, at);
                 let allowed = held_of.keys(&subject.principal, &targets, &context, store);
                 if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
-                    let delegator_allowed =
-                        held_of.keys(delegator, &targets, &context, store);
+                    let delegator_allowed = held_of.keys(delegator, &targets, &context, store);
                     for key in allowed.difference(&delegator_allowed) {
                         delegation_excess
                             .entry(key.clone())
@@ -351,10 +350,9 @@ impl Held<'_, '_> {
             let action = target.action.to_string();
             let allowed = match self.method {
                 Method::Fast => self.engine.allowed(principal, target, context, store),
-                Method::BruteForce => {
-                    self.engine
-                        .allowed_brute_force(principal, target, context, store)
-                }
+                Method::BruteForce => self
+                    .engine
+                    .allowed_brute_force(principal, target, context, store),
             };
             for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
                 keys.insert((action.clone(), target.key(index).to_string()));
@@ -474,7 +472,8 @@ impl Expiry<'_, '_> {
             let Some(store) = store else { continue };
             for (context, with_grant) in by_session {
                 let without_grant =
-                    self.held.keys(&subject.principal, self.targets, context, store);
+                    self.held
+                        .keys(&subject.principal, self.targets, context, store);
                 for (action, resource) in with_grant.difference(&without_grant) {
                     findings.push(Finding {
                         kind: "expiry".to_string(),

@@ -33,11 +33,25 @@ pub use scenario::{LoadOptions, Scenario};
 
 /// Loads and replays every scenario under the given paths (files or folders).
 pub fn run_paths(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<RunResult, Error> {
+    run_paths_with(paths, options, false)
+}
+
+/// [`run_paths`], and with `suggest` each scenario's right-sized policy
+/// suggestion too ([`evaluate_and_suggest`]), as the reports show it.
+pub fn run_paths_with(
+    paths: &[impl AsRef<Path>],
+    options: &LoadOptions,
+    suggest: bool,
+) -> Result<RunResult, Error> {
     let mut results = Vec::new();
     for path in paths {
         for file in scenario::discover(path.as_ref())? {
             let loaded = scenario::load(&file, options)?;
-            results.push(evaluate(&loaded));
+            results.push(if suggest {
+                evaluate_and_suggest(&loaded)
+            } else {
+                evaluate(&loaded)
+            });
         }
     }
     Ok(RunResult::new(results))
@@ -47,5 +61,17 @@ pub fn run_paths(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<Ru
 pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
     let mut result = replay::replay(scenario);
     accounting::account(scenario, &mut result);
+    result
+}
+
+/// [`evaluate`], with the scenario's right-sized policy suggestion
+/// ([`suggest::suggest_from`], verified by replay) in `suggestion`.
+pub fn evaluate_and_suggest(scenario: &Scenario) -> ScenarioResult {
+    let mut result = evaluate(scenario);
+    result.suggestion = Some(suggest::suggest_from(
+        scenario,
+        &result,
+        suggest::Options::default(),
+    ));
     result
 }

@@ -2,14 +2,14 @@
 //! entity store of its moment, check expectations, the delegation ceiling and
 //! access assertions, and produce the result model.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use cedar_policy::{Authorizer, Decision, Response};
+use cedar_policy::{Authorizer, Decision, Effect, PolicyId, Response};
 
 use crate::result::{
-    AccessResult, CeilingCheck, EvaluationError, ExpectationResult, Finding, ScenarioResult,
-    StepResult, Summary,
+    AccessResult, CeilingCheck, EvaluationError, ExpectationResult, Finding, PolicyUse,
+    ScenarioResult, StepResult, Summary,
 };
 use crate::scenario::{self, AccessCheck, Scenario, Step};
 
@@ -32,6 +32,7 @@ pub fn replay(scenario: &Scenario) -> ScenarioResult {
         .iter()
         .map(|check| replay_access(&authorizer, scenario, check))
         .collect();
+    let (policy_use, dead_policies) = policy_use(scenario, &steps);
     summary.access_checks = access.len();
     summary.access_failed = access.iter().filter(|a| !a.passed).count();
     summary.findings = findings.len();
@@ -64,6 +65,64 @@ pub fn replay(scenario: &Scenario) -> ScenarioResult {
         warnings: scenario.warnings.clone(),
         principals: Vec::new(),
         accounting: None,
+        policy_use,
+        dead_policies,
+        suggestion: None,
+    }
+}
+
+/// Which steps each policy determined, and the policies that determined none.
+fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec<String>) {
+    let set = &scenario.policies.set;
+    let mut uses: BTreeMap<String, PolicyUse> = BTreeMap::new();
+    let ids = set
+        .policies()
+        .map(|p| p.id().to_string())
+        .chain(set.templates().map(|t| t.id().to_string()))
+        .chain(scenario.policies.origin.keys().cloned());
+    for id in ids {
+        if uses.contains_key(&id) {
+            continue;
+        }
+        let policy_id = PolicyId::new(id.as_str());
+        let effect = match (set.policy(&policy_id), set.template(&policy_id)) {
+            (Some(policy), _) => effect_name(policy.effect()),
+            (None, Some(_)) => "template",
+            (None, None) => continue,
+        };
+        let location = scenario
+            .policies
+            .location(&id)
+            .map(|(file, line)| format!("{file}:{line}"));
+        uses.insert(
+            id.clone(),
+            PolicyUse {
+                id,
+                effect: effect.to_string(),
+                location,
+                determined: Vec::new(),
+            },
+        );
+    }
+    for step in steps {
+        for id in &step.determining_policies {
+            if let Some(entry) = uses.get_mut(id) {
+                entry.determined.push(step.index);
+            }
+        }
+    }
+    let dead = uses
+        .values()
+        .filter(|u| u.effect != "template" && u.determined.is_empty())
+        .map(|u| u.id.clone())
+        .collect();
+    (uses.into_values().collect(), dead)
+}
+
+fn effect_name(effect: Effect) -> &'static str {
+    match effect {
+        Effect::Permit => "permit",
+        Effect::Forbid => "forbid",
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::suggest::ScenarioSuggestion;
+
 /// The version tag of the JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-result/1";
 
@@ -69,6 +71,33 @@ pub struct ScenarioResult {
     /// The scenario-wide accounting summary (absent when accounting did not run).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub accounting: Option<AccountingSummary>,
+    /// Every policy, template and template link, with the steps whose decision
+    /// it determined, sorted by id.
+    #[serde(default)]
+    pub policy_use: Vec<PolicyUse>,
+    /// The policies and template links that determined no step's decision,
+    /// sorted by id (templates are not listed: their links decide).
+    #[serde(default)]
+    pub dead_policies: Vec<String>,
+    /// The right-sized policy suggestion, as `privsim suggest --format json`
+    /// gives it for this scenario; present when it was asked for (`privsim run
+    /// --suggest` or `--report-dir`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub suggestion: Option<ScenarioSuggestion>,
+}
+
+/// How one policy figured in the replay's decisions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyUse {
+    /// The policy id.
+    pub id: String,
+    /// `permit`, `forbid`, or `template` (a template decides only through its links).
+    pub effect: String,
+    /// Where it is defined, `file:line` (absent for a policy with no file).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// The 1-based steps whose decision it determined (Cedar's reason).
+    pub determined: Vec<usize>,
 }
 
 /// Counts over one scenario.

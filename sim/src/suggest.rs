@@ -34,7 +34,7 @@ use cedar_policy::{
     ActionConstraint, Authorizer, Effect, EntityUid, Policy, PolicyId, PrincipalConstraint,
     ResourceConstraint, Template,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::cedar_files;
@@ -71,7 +71,7 @@ impl SuggestRun {
 }
 
 /// How a scenario's suggestion ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Made, and every check passed.
@@ -83,7 +83,7 @@ pub enum Status {
 }
 
 /// A check's outcome.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// Whether it held.
     pub passed: bool,
@@ -101,7 +101,7 @@ impl Check {
 }
 
 /// The suggestion for one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioSuggestion {
     /// The scenario's name.
     pub name: String,
@@ -140,7 +140,7 @@ pub struct ScenarioSuggestion {
 }
 
 /// The suggestion for one principal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrincipalSuggestion {
     /// The principal (Cedar UID string).
     pub principal: String,
@@ -165,7 +165,7 @@ pub struct PrincipalSuggestion {
 }
 
 /// A pair a principal is allowed although none of its own steps uses it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequiredPair {
     /// The action.
     pub action: String,
@@ -176,7 +176,7 @@ pub struct RequiredPair {
 }
 
 /// One suggested permit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuggestedPolicy {
     /// Its `@id`.
     pub id: String,
@@ -187,7 +187,7 @@ pub struct SuggestedPolicy {
 }
 
 /// The checks of one principal.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrincipalVerification {
     /// (a) its steps keep their intended decisions and its access assertions hold.
     pub workflow: Check,
@@ -216,8 +216,17 @@ pub fn suggest(scenario: &Scenario) -> ScenarioSuggestion {
 
 /// [`suggest`] with options.
 pub fn suggest_with(scenario: &Scenario, options: Options) -> ScenarioSuggestion {
-    let candidate = crate::evaluate(scenario);
-    let plan = plan(scenario, &candidate, options);
+    suggest_from(scenario, &crate::evaluate(scenario), options)
+}
+
+/// [`suggest_with`] from the candidate's replay and accounting
+/// ([`crate::evaluate`]), when the caller has it already.
+pub fn suggest_from(
+    scenario: &Scenario,
+    candidate: &ScenarioResult,
+    options: Options,
+) -> ScenarioSuggestion {
+    let plan = plan(scenario, candidate, options);
     let mut suggestion = ScenarioSuggestion {
         name: scenario.name.clone(),
         file: scenario.file.display.clone(),
@@ -269,7 +278,7 @@ pub fn suggest_with(scenario: &Scenario, options: Options) -> ScenarioSuggestion
         return suggestion;
     }
     let rendered = render(scenario, &plan);
-    let verification = verify(scenario, &candidate, &plan, &rendered.text);
+    let verification = verify(scenario, candidate, &plan, &rendered.text);
     let mut validation = verification.validation.clone();
     validation.failures.splice(0..0, rendered.problems.clone());
     validation.passed = validation.failures.is_empty();

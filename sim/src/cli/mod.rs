@@ -1,6 +1,7 @@
 //! Argument definitions and exit codes shared by the subcommands.
 
 mod import;
+mod report;
 mod run;
 mod suggest;
 
@@ -42,6 +43,8 @@ enum Command {
     Import(ImportArgs),
     /// Suggest right-sized policies per principal, verified by replaying the scenario.
     Suggest(suggest::SuggestArgs),
+    /// Render a stored JSON result (`run --format json`, or a report folder's `result.json`).
+    Report(report::ReportArgs),
 }
 
 /// Output formats of `run`.
@@ -71,6 +74,14 @@ pub struct RunArgs {
     /// Also exit 1 when an invariant finding (e.g. a delegation-ceiling violation) is reported.
     #[arg(long)]
     pub fail_on_findings: bool,
+    /// Also write every report format into this folder (created if missing):
+    /// report.md, report.html, result.json, junit.xml, results.sarif.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Add each scenario's right-sized policy suggestion to the result
+    /// (always on with `--report-dir`).
+    #[arg(long)]
+    pub suggest: bool,
 }
 
 /// Test-suite formats `import` reads.
@@ -118,6 +129,7 @@ pub fn dispatch(args: Args) -> ExitCode {
         Command::Run(run) => run::run(&run),
         Command::Import(import) => import::run(&import),
         Command::Suggest(suggest) => suggest::run(&suggest),
+        Command::Report(report) => report::run(&report),
     };
     outcome.into()
 }
@@ -126,6 +138,30 @@ pub fn dispatch(args: Args) -> ExitCode {
 pub fn report_error(error: privsim::Error) -> Outcome {
     eprintln!("{:?}", miette::Report::new(error));
     Outcome::BadInput
+}
+
+/// Writes every report format into `folder` (created if missing), each file
+/// atomically.
+pub fn write_report_dir(folder: &std::path::Path, result: &privsim::RunResult) -> Outcome {
+    let files = match privsim::report::render_all(result) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::BadInput;
+        }
+    };
+    if let Err(error) = std::fs::create_dir_all(folder) {
+        eprintln!("error: cannot create `{}`: {error}", folder.display());
+        return Outcome::BadInput;
+    }
+    for (name, text) in files {
+        let path = folder.join(name);
+        if let Err(error) = write_atomically(&path, &text) {
+            eprintln!("error: cannot write `{}`: {error}", path.display());
+            return Outcome::BadInput;
+        }
+    }
+    Outcome::Ok
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, then a rename).

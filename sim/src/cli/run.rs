@@ -1,19 +1,26 @@
-//! `privsim run`: replay scenarios and print a summary or the JSON result.
+//! `privsim run`: replay scenarios, print a summary or the JSON result, and
+//! with `--report-dir` write every report format.
 
 use privsim::LoadOptions;
 use privsim::report;
 
-use super::{Format, Outcome, RunArgs, report_error, write_atomically};
+use super::{Format, Outcome, RunArgs, report_error, write_atomically, write_report_dir};
 
 /// Replays the scenarios and prints or writes the result.
 pub fn run(args: &RunArgs) -> Outcome {
     let options = LoadOptions {
         policies: args.policies.clone(),
     };
-    let result = match privsim::run_paths(&args.paths, &options) {
+    let suggest = args.suggest || args.report_dir.is_some();
+    let result = match privsim::run_paths_with(&args.paths, &options, suggest) {
         Ok(result) => result,
         Err(error) => return report_error(error),
     };
+    if let Some(folder) = &args.report_dir
+        && write_report_dir(folder, &result) != Outcome::Ok
+    {
+        return Outcome::BadInput;
+    }
     let text = match args.format {
         Format::Text => report::text::render(&result),
         Format::Json => report::json(&result),

@@ -1,0 +1,726 @@
+//! The reports: every example scenario's Markdown, JSON and JUnit output is
+//! snapshot-tested (snapshots in `sim/tests/snapshots/reports__*.snap`), its
+//! HTML checked structurally, its JUnit against the rules of the Ant JUnit
+//! schema (`reports/schemas/JUnit.xsd`) and its SARIF against the OASIS
+//! SARIF 2.1.0 schema (`reports/schemas/sarif-schema-2.1.0.json`). A scenario
+//! whose ids and names are hostile (`sim/tests/fixtures/hostile/`) renders
+//! escaped everywhere, and `privsim run --report-dir` and `privsim report`
+//! are run end to end.
+//!
+//! The tests run from the workspace root, so paths in the reports read as
+//! `privsim run scenarios/` prints them there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+use privsim::report::{self, Format};
+use privsim::{LoadOptions, RunResult, scenario};
+
+const HOSTILE: &str = "sim/tests/fixtures/hostile/scenario.toml";
+
+/// The workspace root, which holds `scenarios/` and `reports/`.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate lives in the workspace")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+/// Makes the workspace root the current directory (every test here wants the same one).
+fn from_workspace_root() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::env::set_current_dir(workspace_root()).unwrap());
+}
+
+/// What `privsim run <file> --report-dir` renders: the replay, the accounting
+/// and the suggestion of one scenario, given relative to the workspace root.
+fn result_of(relative: &Path) -> RunResult {
+    from_workspace_root();
+    let loaded = scenario::load(relative, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    RunResult::new(vec![privsim::evaluate_and_suggest(&loaded)])
+}
+
+fn render(result: &RunResult, format: Format) -> String {
+    report::render(result, format).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn example_reports() {
+    let root = workspace_root();
+    let sarif_validator = sarif_validator();
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let relative = path.strip_prefix(&root).unwrap();
+        let result = result_of(relative);
+        let files = report::render_all(&result).unwrap();
+
+        // Same input, byte-identical output, and `render_all` agrees with `render`.
+        for (name, text) in &files {
+            let format = Format::ALL
+                .into_iter()
+                .find(|f| f.file_name() == *name)
+                .unwrap();
+            assert_eq!(&render(&result, format), text, "{name} differs");
+        }
+        let markdown = render(&result, Format::Markdown);
+        let junit = render(&result, Format::Junit);
+        check_markdown_tables(&markdown);
+        let html = render(&result, Format::Html);
+        check_html(&html, &result);
+        assert!(
+            !html.contains("://"),
+            "no URL at all in the examples' pages"
+        );
+        check_junit(&junit, &result);
+        check_sarif(&sarif_validator, &render(&result, Format::Sarif));
+
+        insta::assert_snapshot!("markdown", markdown);
+        insta::assert_snapshot!("json", render(&result, Format::Json));
+        insta::assert_snapshot!("junit", junit);
+    });
+}
+
+#[test]
+fn the_whole_example_folder_renders_one_report() {
+    from_workspace_root();
+    let run = privsim::run_paths_with(&["scenarios"], &LoadOptions::default(), true).unwrap();
+    let markdown = render(&run, Format::Markdown);
+    let html = render(&run, Format::Html);
+    assert!(
+        markdown.starts_with("### ⚠️ privsim: PASS with findings."),
+        "{markdown}"
+    );
+    // GitHub refuses comments over 65,536 characters.
+    assert!(
+        markdown.chars().count() < 65_536,
+        "{} characters",
+        markdown.chars().count()
+    );
+    // The overview links every scenario's section.
+    for number in 1..=run.scenarios.len() {
+        assert!(markdown.contains(&format!("(#scenario-{number})")));
+        assert!(html.contains(&format!("id=\"scenario-{number}\"")));
+    }
+    check_markdown_tables(&markdown);
+    check_html(&html, &run);
+    check_junit(&render(&run, Format::Junit), &run);
+    check_sarif(&sarif_validator(), &render(&run, Format::Sarif));
+}
+
+/// Every row of every Markdown table has as many cells as its header: an
+/// unescaped `|` in a value would add one.
+fn check_markdown_tables(markdown: &str) {
+    let mut columns: Option<usize> = None;
+    for (number, line) in markdown.lines().enumerate() {
+        if !line.starts_with('|') {
+            columns = None;
+            continue;
+        }
+        let cells = cell_count(line);
+        match columns {
+            None => columns = Some(cells),
+            Some(expected) => assert_eq!(
+                cells,
+                expected,
+                "line {}: {cells} cells, the header has {expected}:\n{line}",
+                number + 1
+            ),
+        }
+    }
+}
+
+/// Cells of a GitHub table row: `|` not preceded by a backslash split cells,
+/// also inside code spans (GitHub splits rows before parsing inlines).
+fn cell_count(line: &str) -> usize {
+    let mut pipes = 0;
+    let mut escaped = false;
+    for c in line.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '|' if !escaped => pipes += 1,
+            _ => escaped = false,
+        }
+        if c != '\\' {
+            escaped = false;
+        }
+    }
+    pipes - 1
+}
+
+/// The HTML page is self-contained and its elements balance; it has the
+/// timeline when anything was held.
+fn check_html(html: &str, result: &RunResult) {
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
+    assert!(html.trim_end().ends_with("</html>"));
+    // Nothing is loaded from anywhere: no scripts, no external resources, and
+    // the only links are to the page's own sections.
+    for forbidden in [
+        "<script", "<link", "<iframe", "<img", "<object", "<embed", "src=\"", "@import", "url(h",
+    ] {
+        assert!(!html.contains(forbidden), "the page contains `{forbidden}`");
+    }
+    for (at, _) in html.match_indices("href=\"") {
+        assert!(
+            html[at..].starts_with("href=\"#"),
+            "an external link: {}",
+            &html[at..at + 40]
+        );
+    }
+    for tag in [
+        "table", "tr", "td", "th", "section", "svg", "details", "summary", "g", "code", "ul", "li",
+        "p", "figure",
+    ] {
+        let opened =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
+        let closed = html.matches(&format!("</{tag}>")).count();
+        assert_eq!(
+            opened, closed,
+            "<{tag}> opened {opened} times, closed {closed}"
+        );
+    }
+    let held = result
+        .scenarios
+        .iter()
+        .filter(|s| s.principals.iter().any(|p| !p.held.is_empty()))
+        .count();
+    assert_eq!(
+        html.matches("<svg ").count(),
+        held,
+        "one timeline per scenario that held anything"
+    );
+    if held > 0 {
+        assert!(
+            html.contains("<rect class=\"held\""),
+            "the timeline has no bar"
+        );
+    }
+}
+
+/// The JUnit XML follows reports/schemas/JUnit.xsd (Apache Ant's schema), checked
+/// element by element since Rust has no XSD validator: `testsuites` with no
+/// attributes holds `testsuite`s with every required attribute, each holding
+/// `properties`, `testcase`s, `system-out` and `system-err` in that order; a
+/// `testcase` has `name`, `classname` and `time` and at most one `failure`
+/// with a `type`. The counts match, and there is a case per expectation,
+/// access assertion and finding.
+fn check_junit(xml: &str, result: &RunResult) {
+    let document = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    assert_eq!(
+        root.attributes().count(),
+        0,
+        "the schema gives testsuites no attributes"
+    );
+    let suites: Vec<_> = root
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    assert_eq!(suites.len(), result.scenarios.len());
+    for (id, (suite, scenario)) in suites.iter().zip(&result.scenarios).enumerate() {
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let attribute = |name: &str| {
+            suite
+                .attribute(name)
+                .unwrap_or_else(|| panic!("testsuite has no `{name}`"))
+        };
+        assert_eq!(attribute("id"), id.to_string());
+        for name in ["package", "name", "hostname"] {
+            assert!(!attribute(name).trim().is_empty(), "empty `{name}`");
+        }
+        let timestamp = attribute("timestamp");
+        assert!(
+            timestamp.len() == 19
+                && timestamp.chars().enumerate().all(|(i, c)| match i {
+                    4 | 7 => c == '-',
+                    10 => c == 'T',
+                    13 | 16 => c == ':',
+                    _ => c.is_ascii_digit(),
+                }),
+            "timestamp `{timestamp}` is not YYYY-MM-DDTHH:MM:SS"
+        );
+        let number = |name: &str| -> usize { attribute(name).parse().unwrap() };
+        assert_eq!(attribute("time").parse::<f64>().unwrap(), 0.0);
+        assert_eq!(number("errors"), 0);
+        let children: Vec<_> = suite
+            .children()
+            .filter(roxmltree::Node::is_element)
+            .collect();
+        let names: Vec<&str> = children.iter().map(|c| c.tag_name().name()).collect();
+        assert_eq!(names.first(), Some(&"properties"), "{names:?}");
+        assert_eq!(
+            &names[names.len() - 2..],
+            ["system-out", "system-err"],
+            "{names:?}"
+        );
+        let cases: Vec<_> = children[1..children.len() - 2].to_vec();
+        assert!(
+            cases.iter().all(|c| c.tag_name().name() == "testcase"),
+            "{names:?}"
+        );
+        for property in children[0].children().filter(roxmltree::Node::is_element) {
+            assert_eq!(property.tag_name().name(), "property");
+            assert!(!property.attribute("name").unwrap().is_empty());
+            assert!(property.attribute("value").is_some());
+        }
+        let mut failures = 0;
+        for case in &cases {
+            for name in ["name", "classname", "time"] {
+                assert!(case.attribute(name).is_some(), "testcase without `{name}`");
+            }
+            let outcome: Vec<_> = case
+                .children()
+                .filter(roxmltree::Node::is_element)
+                .collect();
+            assert!(outcome.len() <= 1, "more than one outcome in a testcase");
+            if let Some(failure) = outcome.first() {
+                assert_eq!(failure.tag_name().name(), "failure");
+                assert!(failure.attribute("type").is_some());
+                failures += 1;
+            }
+        }
+        assert_eq!(number("tests"), cases.len());
+        assert_eq!(number("failures"), failures);
+        let expectations = scenario
+            .steps
+            .iter()
+            .filter(|s| s.expectation.is_some())
+            .count();
+        assert_eq!(
+            cases.len(),
+            expectations + scenario.access.len() + scenario.findings.len().max(1),
+            "a case per expectation, access assertion and finding"
+        );
+        assert_eq!(
+            failures,
+            scenario.summary.expectations_failed
+                + scenario.summary.access_failed
+                + scenario.findings.len()
+        );
+    }
+}
+
+/// The OASIS SARIF 2.1.0 schema, vendored under reports/schemas/.
+fn sarif_validator() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(workspace_root().join("reports/schemas/sarif-schema-2.1.0.json"))
+            .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft4::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+fn check_sarif(validator: &jsonschema::Validator, text: &str) -> serde_json::Value {
+    let sarif: serde_json::Value = serde_json::from_str(text).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "SARIF is invalid:\n{}",
+        errors.join("\n")
+    );
+    // What code-scanning tools need beyond the schema: a rule for each result,
+    // a relative file and a line for each location.
+    let run = &sarif["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for result in run["results"].as_array().unwrap() {
+        let rule = result["ruleId"].as_str().unwrap();
+        assert_eq!(rules[result["ruleIndex"].as_u64().unwrap() as usize], rule);
+        let physical = &result["locations"][0]["physicalLocation"];
+        let uri = physical["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(!uri.starts_with('/') && Path::new(uri).exists(), "{uri}");
+        assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    sarif
+}
+
+#[test]
+fn sarif_locates_findings_at_the_determining_policy_and_failures_at_the_step() {
+    let result = result_of(Path::new("scenarios/break-glass/over-privileged.toml"));
+    let sarif = check_sarif(&sarif_validator(), &render(&result, Format::Sarif));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ceiling = results
+        .iter()
+        .find(|r| r["ruleId"] == "delegation-ceiling")
+        .unwrap();
+    let location = &ceiling["locations"][0]["physicalLocation"];
+    let policy = &result.scenarios[0].policies["breakglass-operator"];
+    assert_eq!(
+        format!(
+            "{}:{}",
+            location["artifactLocation"]["uri"].as_str().unwrap(),
+            location["region"]["startLine"]
+        ),
+        *policy
+    );
+    // The trace is a code flow through the scenario's steps, ending at the finding.
+    let flow = ceiling["codeFlows"][0]["threadFlows"][0]["locations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(flow.len(), 5);
+    assert_eq!(flow[4]["importance"], "essential");
+    assert_eq!(
+        flow[4]["location"]["physicalLocation"]["region"]["startLine"],
+        result.scenarios[0].steps[4].line
+    );
+    let kinds: BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains("expiry")
+            && kinds.contains("over-privilege")
+            && kinds.contains("dead-policy"),
+        "{kinds:?}"
+    );
+
+    let hostile = result_of(Path::new(HOSTILE));
+    let sarif = check_sarif(&sarif_validator(), &render(&hostile, Format::Sarif));
+    let failed = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "expectation-failed")
+        .unwrap();
+    let location = &failed["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], HOSTILE);
+    assert_eq!(
+        location["region"]["startLine"],
+        hostile.scenarios[0].steps[1].line
+    );
+}
+
+#[test]
+fn hostile_ids_render_escaped() {
+    let result = result_of(Path::new(HOSTILE));
+    assert!(!result.passed(), "the fixture has a failing expectation");
+    let markdown = render(&result, Format::Markdown);
+    let html = render(&result, Format::Html);
+    let junit = render(&result, Format::Junit);
+
+    // Markdown: tables keep their columns; outside code spans no HTML gets
+    // through, and nothing turns into emphasis, links, math or mentions.
+    check_markdown_tables(&markdown);
+    let prose = without_code_spans(&markdown);
+    for raw in [
+        "<script",
+        "<img",
+        "<b>",
+        "</td>",
+        "<i>",
+        "*not bold*",
+        "[link]",
+        " @here",
+        "$x$",
+    ] {
+        assert!(
+            !prose.contains(raw),
+            "`{raw}` is not escaped in:\n{markdown}"
+        );
+    }
+    assert!(
+        markdown.contains(r"&lt;script&gt;alert('name')&lt;/script&gt; \| \*not bold\* \[link\]")
+    );
+    assert!(markdown.contains(r#"| `Agent::"<script>alert(1)</script>"` |"#));
+    assert!(markdown.contains(r#"`Doc::"a\|b"`"#));
+    assert!(markdown.contains(r#"``Doc::"x`y"``"#));
+    // The step name's line break does not end the table row.
+    assert!(!markdown.contains("table-breaking\nname"));
+
+    // HTML: no markup of the input survives; the ids are there as text.
+    check_html(&html, &result);
+    for raw in ["<script", "<img", "<b>", "<i>", "</td><td>|"] {
+        assert!(!html.contains(raw), "`{raw}` is not escaped");
+    }
+    assert!(
+        html.contains("Agent::&quot;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;")
+            || html.contains("Agent::&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;")
+    );
+    assert!(html.contains("Doc::&quot;a|b&quot;"));
+
+    // JUnit: parses, and the ids come back exactly.
+    check_junit(&junit, &result);
+    let document = roxmltree::Document::parse(&junit).unwrap();
+    let names: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.contains(r#"Agent::"<script>alert(1)</script>" Action::"read" Doc::"a|b""#)),
+        "{names:?}"
+    );
+    let suite = document
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(
+        suite.attribute("name"),
+        Some(result.scenarios[0].name.as_str())
+    );
+}
+
+/// The Markdown with every code span (and fenced block) removed.
+fn without_code_spans(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '`' && (i == 0 || chars[i - 1] != '\\') {
+                let mut ticks = 0;
+                while i < chars.len() && chars[i] == '`' {
+                    ticks += 1;
+                    i += 1;
+                }
+                // Skip to the closing run of the same length.
+                let mut run = 0;
+                while i < chars.len() {
+                    if chars[i] == '`' {
+                        run += 1;
+                    } else if run == ticks {
+                        break;
+                    } else {
+                        run = 0;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            out.push(chars[i]);
+            i += 1;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn markdown_escaping_and_code_spans() {
+    assert_eq!(
+        report::escape_markdown("a|b <script> *x* _y_ [l](u) `c` #1 ~s~ $m$ @me\nnext & \\"),
+        r"a\|b &lt;script&gt; \*x\* \_y\_ \[l\](u) \`c\` \#1 \~s\~ \$m\$ \@me next &amp; \\"
+    );
+    assert_eq!(report::code_span("a|b", true), r"`a\|b`");
+    assert_eq!(report::code_span("a|b", false), "`a|b`");
+    assert_eq!(report::code_span("x`y", true), "``x`y``");
+    assert_eq!(report::code_span("`edge`", true), "`` `edge` ``");
+    assert_eq!(report::code_span("two\nlines", true), "`two lines`");
+    assert_eq!(
+        report::escape_xml("<a b=\"c\"> & 'd'\u{1}"),
+        "&lt;a b=&quot;c&quot;&gt; &amp; &apos;d&apos;\u{FFFD}"
+    );
+}
+
+// ---- the command line ----
+
+/// Runs `privsim <args>` from the workspace root; returns (exit code, stdout, stderr).
+fn privsim(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(args)
+        .current_dir(workspace_root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        stderr,
+    )
+}
+
+/// A fresh folder, removed when dropped.
+struct TempFolder(PathBuf);
+
+impl TempFolder {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("privsim-reports-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempFolder(path)
+    }
+
+    fn join(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn listing(folder: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn run_with_report_dir_writes_every_format_and_report_renders_them_again() {
+    let temp = TempFolder::new("report-dir");
+    let first = temp.join("first/nested");
+    let (code, stdout, _) = privsim(&["run", "scenarios/mcp-support", "--report-dir", &first]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("PASS "),
+        "the text summary is still printed"
+    );
+    assert_eq!(
+        listing(&first),
+        [
+            "junit.xml",
+            "report.html",
+            "report.md",
+            "result.json",
+            "results.sarif"
+        ],
+        "exactly the five files, no temporary files left"
+    );
+
+    // `report` renders the stored result into the very same files.
+    let second = temp.join("second");
+    let result_json = format!("{first}/result.json");
+    let (code, _, stderr) = privsim(&["report", &result_json, "--report-dir", &second]);
+    assert_eq!(code, 0, "{stderr}");
+    for name in listing(&first) {
+        assert_eq!(
+            std::fs::read(format!("{first}/{name}")).unwrap(),
+            std::fs::read(format!("{second}/{name}")).unwrap(),
+            "{name} differs"
+        );
+    }
+    // One format to standard output or a file.
+    for (format, name) in [
+        ("md", "report.md"),
+        ("html", "report.html"),
+        ("json", "result.json"),
+        ("junit", "junit.xml"),
+        ("sarif", "results.sarif"),
+    ] {
+        let expected = std::fs::read_to_string(format!("{first}/{name}")).unwrap();
+        let (code, stdout, _) = privsim(&["report", &result_json, "--format", format]);
+        assert_eq!((code, &stdout), (0, &expected), "--format {format}");
+        let output = temp.join(&format!("one.{format}"));
+        let (code, _, _) = privsim(&[
+            "report",
+            &result_json,
+            "--format",
+            format,
+            "--output",
+            &output,
+        ]);
+        assert_eq!(code, 0);
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), expected);
+    }
+    // The suggestion travels in the stored result.
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result_json).unwrap()).unwrap();
+    assert!(stored["scenarios"][0]["suggestion"]["status"].is_string());
+}
+
+#[test]
+fn a_failing_run_still_writes_its_reports_and_report_exits_like_run() {
+    let temp = TempFolder::new("failing");
+    let folder = temp.join("out");
+    let (code, _, _) = privsim(&["run", HOSTILE, "--report-dir", &folder]);
+    assert_eq!(code, 1, "a failed expectation");
+    let result_json = format!("{folder}/result.json");
+    assert_eq!(privsim(&["report", &result_json]).0, 1);
+    // Findings fail only when asked, as with `run`.
+    let over = temp.join("over");
+    assert_eq!(
+        privsim(&[
+            "run",
+            "scenarios/ci-pipeline/over-privileged.toml",
+            "--report-dir",
+            &over
+        ])
+        .0,
+        0
+    );
+    let stored = format!("{over}/result.json");
+    assert_eq!(privsim(&["report", &stored, "--format", "junit"]).0, 0);
+    assert_eq!(privsim(&["report", &stored, "--fail-on-findings"]).0, 1);
+}
+
+#[test]
+fn report_rejects_what_is_not_a_stored_result() {
+    let temp = TempFolder::new("bad-input");
+    let cases = [
+        (
+            "broken.json",
+            "{\n  \"format\": \"privsim-result/1\",\n  \"scenarios\": [\n",
+            "not valid JSON",
+        ),
+        (
+            "suggest.json",
+            "{\"format\": \"privsim-suggest/1\", \"scenarios\": []}",
+            "`privsim-suggest/1` document, not a privsim result",
+        ),
+        ("other.json", "[1, 2, 3]", "not a privsim result"),
+        (
+            "shape.json",
+            "{\"format\": \"privsim-result/1\",\n \"scenarios\": [{\"name\": 3}]}",
+            "not a valid privsim result: invalid type",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let path = temp.join(name);
+        std::fs::write(&path, text).unwrap();
+        let (code, stdout, stderr) = privsim(&["report", &path]);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        assert!(stdout.is_empty());
+        // miette wraps long lines: compare without whitespace and frame characters.
+        let flat = |text: &str| -> String {
+            text.chars()
+                .filter(|c| !c.is_whitespace() && *c != '│')
+                .collect()
+        };
+        assert!(flat(&stderr).contains(&flat(message)), "{name}: {stderr}");
+        assert!(
+            flat(&stderr).contains(&flat(&format!("{path}:"))),
+            "{name} is not located: {stderr}"
+        );
+    }
+    let (code, _, stderr) = privsim(&["report", &temp.join("missing.json")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    let (code, _, _) = privsim(&["report", &temp.join("x.json"), "--format", "pdf"]);
+    assert_eq!(code, 2, "an unknown format is a usage error");
+}
