@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use cedar_policy::{Entities, EntityUid, Schema};
+use cedar_policy::{Entities, Entity, EntityUid, Schema};
 use serde_json::{Map, Value, json};
 
 use crate::time::Instant;
@@ -106,7 +106,10 @@ impl World {
             {
                 continue;
             }
-            let entities = store(&base, grants, &active_grants, schema)?;
+            let entities = match segments.first() {
+                Some(first) => with_grants(&first.entities, &base, grants, &active_grants, schema)?,
+                None => store(&base, grants, &active_grants, schema)?,
+            };
             segments.push(Segment {
                 from,
                 active_grants,
@@ -135,7 +138,10 @@ impl World {
                     .collect()
             })
             .unwrap_or_default();
-        store(&self.base, grants, &active, schema)
+        match self.segments.first() {
+            Some(first) => with_grants(&first.entities, &self.base, grants, &active, schema),
+            None => store(&self.base, grants, &active, schema),
+        }
     }
 
     /// The index of the segment in force at `time`.
@@ -146,22 +152,75 @@ impl World {
     }
 }
 
-/// The entity store with the given grants applied.
+/// The grant-free store `base_entities` with the given grants applied: only
+/// the entities the grants change are parsed, the rest are shared.
+fn with_grants(
+    base_entities: &Entities,
+    base: &BTreeMap<String, Value>,
+    grants: &[Grant],
+    active: &[usize],
+    schema: Option<&Schema>,
+) -> Result<Entities, WorldError> {
+    if active.is_empty() {
+        return Ok(base_entities.clone());
+    }
+    let error = |e: &dyn std::error::Error| WorldError {
+        grant: active.last().copied(),
+        message: crate::scenario::error_chain(e),
+    };
+    let mut changed = Vec::new();
+    for value in changed_entities(base, grants, active).into_values() {
+        changed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
+    }
+    base_entities
+        .clone()
+        .upsert_entities(changed, schema)
+        .map_err(|e| error(&e))
+}
+
+/// The entities whose JSON the given grants change, as changed.
+fn changed_entities(
+    base: &BTreeMap<String, Value>,
+    grants: &[Grant],
+    active: &[usize],
+) -> BTreeMap<String, Value> {
+    let mut changed: BTreeMap<String, Value> = BTreeMap::new();
+    for &index in active {
+        let grant = &grants[index];
+        let key = grant.principal.to_string();
+        if !changed.contains_key(&key)
+            && let Some(entity) = base.get(&key)
+        {
+            changed.insert(key, entity.clone());
+        }
+        apply_grant(&mut changed, grant);
+    }
+    changed
+}
+
+/// The entity store with the given grants applied. Entities are parsed one at
+/// a time, so the world's JSON is never copied whole (a 100,000-entity world
+/// would otherwise need its JSON twice over at once).
 fn store(
     base: &BTreeMap<String, Value>,
     grants: &[Grant],
     active: &[usize],
     schema: Option<&Schema>,
 ) -> Result<Entities, WorldError> {
-    let mut entities = base.clone();
-    for &index in active {
-        apply_grant(&mut entities, &grants[index]);
-    }
-    let array = Value::Array(entities.into_values().collect());
-    Entities::from_json_value(array, schema).map_err(|e| WorldError {
+    let mut changed = changed_entities(base, grants, active);
+    let error = |e: &dyn std::error::Error| WorldError {
         grant: active.last().copied(),
-        message: crate::scenario::error_chain(&e),
-    })
+        message: crate::scenario::error_chain(e),
+    };
+    let mut parsed = Vec::with_capacity(base.len() + changed.len());
+    for (key, value) in base {
+        let value = changed.remove(key).unwrap_or_else(|| value.clone());
+        parsed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
+    }
+    for value in changed.into_values() {
+        parsed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
+    }
+    Entities::from_entities(parsed, schema).map_err(|e| error(&e))
 }
 
 /// Adds a grant's parents and attributes to its principal's entity, creating the
