@@ -131,6 +131,27 @@ fn datetime(text: &str) -> Value {
     json!({ "__extn": { "fn": "datetime", "arg": text } })
 }
 
+/// A JSON array of entities, written as they come.
+#[derive(Default)]
+struct Entities {
+    text: String,
+}
+
+impl Entities {
+    fn push(&mut self, entity: Value) {
+        self.text.push(if self.text.is_empty() { '[' } else { ',' });
+        self.text.push_str(&entity.to_string());
+    }
+
+    fn finish(mut self) -> String {
+        if self.text.is_empty() {
+            self.text.push('[');
+        }
+        self.text.push(']');
+        self.text
+    }
+}
+
 /// Generates a world.
 pub fn world(spec: &Spec, seed: u64) -> World {
     let mut g = Gen {
@@ -139,7 +160,8 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         folders: Vec::new(),
         leaves: Vec::new(),
     };
-    let mut entities: Vec<Value> = Vec::new();
+    // Written out entity by entity: a big world is never held twice over.
+    let mut entities = Entities::default();
     for r in 0..ROLES {
         entities.push(json!({ "uid": uid("Role", &format!("r{r}")), "attrs": {}, "parents": [] }));
     }
@@ -274,10 +296,7 @@ pub fn world(spec: &Spec, seed: u64) -> World {
     }
     let mut files = vec![
         ("scenario.toml".to_string(), toml),
-        (
-            "entities.json".to_string(),
-            serde_json::to_string(&entities).unwrap_or_default(),
-        ),
+        ("entities.json".to_string(), entities.finish()),
         ("policies.cedar".to_string(), policies),
     ];
     if spec.schema {

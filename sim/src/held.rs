@@ -375,7 +375,9 @@ impl<'a> Engine<'a> {
                 return false;
             };
             valid.insert(table.types[representative], true);
-            let response = self.authorizer.is_authorized(&request, &facts.alone, entities);
+            let response = self
+                .authorizer
+                .is_authorized(&request, &facts.alone, entities);
             response.diagnostics().reason().next().is_some()
         };
         let mut forbidden = vec![false; count];
@@ -475,10 +477,9 @@ impl<'a> Engine<'a> {
         let Some(data) = lock(&self.stores).get(store.0).cloned() else {
             return vec![false; count];
         };
-        let Ok(context) = Context::from_json_value(
-            context.clone(),
-            self.schema.map(|s| (s, &targets.action)),
-        ) else {
+        let Ok(context) =
+            Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)))
+        else {
             return vec![false; count];
         };
         targets
@@ -587,7 +588,8 @@ impl<'a> Engine<'a> {
             let mut types = Vec::with_capacity(count);
             let mut numbers = Vec::with_capacity(count);
             let mut ancestors = Vec::with_capacity(count);
-            let mut value_numbers: Vec<HashMap<&Value, u32>> = vec![HashMap::new(); names.len() + 1];
+            let mut value_numbers: Vec<HashMap<&Value, u32>> =
+                vec![HashMap::new(); names.len() + 1];
             let mut columns: Vec<Vec<u32>> = vec![Vec::with_capacity(count); names.len() + 1];
             let mut refers: Vec<Vec<bool>> = vec![vec![false]; names.len() + 1];
             for (position, resource) in list.resources.iter().enumerate() {

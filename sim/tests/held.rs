@@ -56,10 +56,7 @@ fn contexts(rng: &mut Xoshiro256PlusPlus, world: &generate::World, docs: usize) 
         if rng.random_bool(0.5) {
             let folder = &world.folders[rng.random_range(0..world.folders.len())];
             let folder = uid(folder);
-            context.insert(
-                "scope".into(),
-                entity("Folder", folder.id().unescaped()),
-            );
+            context.insert("scope".into(), entity("Folder", folder.id().unescaped()));
         }
         if rng.random_bool(0.3) {
             context.insert("delegator".into(), entity("User", "u0"));
@@ -96,10 +93,8 @@ fn compare_engine_with_brute_force(test: &str, spec: &Spec, seed: u64) -> usize 
         let store = Engine::segment(segment);
         for context in contexts(&mut rng, &world, spec.docs) {
             for action in ACTIONS {
-                let targets = engine.targets(
-                    uid(&format!("Action::\"{action}\"")),
-                    resources.clone(),
-                );
+                let targets =
+                    engine.targets(uid(&format!("Action::\"{action}\"")), resources.clone());
                 for principal in &principals {
                     let fast = engine.allowed(principal, &targets, &context, store);
                     let slow = engine.allowed_brute_force(principal, &targets, &context, store);
@@ -118,8 +113,14 @@ fn compare_engine_with_brute_force(test: &str, spec: &Spec, seed: u64) -> usize 
             }
         }
     }
-    assert!(allowed > 0, "seed {seed}: a world where nothing is allowed tests little");
-    assert!(allowed < compared, "seed {seed}: a world where everything is allowed tests little");
+    assert!(
+        allowed > 0,
+        "seed {seed}: a world where nothing is allowed tests little"
+    );
+    assert!(
+        allowed < compared,
+        "seed {seed}: a world where everything is allowed tests little"
+    );
     compared
 }
 
@@ -173,7 +174,10 @@ fn accounting_is_byte_identical_fast_or_brute_force() {
         let scenario = load("held-accounting", &world);
         let fast = accounting_json(&scenario, Method::Fast);
         let slow = accounting_json(&scenario, Method::BruteForce);
-        assert!(fast == slow, "seed {seed}: accounting differs between fast and brute force");
+        assert!(
+            fast == slow,
+            "seed {seed}: accounting differs between fast and brute force"
+        );
         let value: Value = serde_json::from_str(&fast).unwrap();
         held_pairs += value["principals"]
             .as_array()
@@ -182,7 +186,10 @@ fn accounting_is_byte_identical_fast_or_brute_force() {
             .map(|p| p["held"].as_array().unwrap().len())
             .sum::<usize>();
     }
-    assert!(held_pairs > 50, "only {held_pairs} held pairs: the worlds test little");
+    assert!(
+        held_pairs > 50,
+        "only {held_pairs} held pairs: the worlds test little"
+    );
 }
 
 #[test]
@@ -191,8 +198,7 @@ fn example_scenarios_account_alike_fast_or_brute_force() {
     let files = privsim::scenario::discover(&root).unwrap();
     assert!(files.len() >= 10);
     for file in files {
-        let scenario =
-            privsim::scenario::load(&file, &privsim::LoadOptions::default()).unwrap();
+        let scenario = privsim::scenario::load(&file, &privsim::LoadOptions::default()).unwrap();
         assert_eq!(
             accounting_json(&scenario, Method::Fast),
             accounting_json(&scenario, Method::BruteForce),
