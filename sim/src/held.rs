@@ -280,7 +280,7 @@ impl<'a> Engine<'a> {
     }
 
     fn push_store(&self, entities: Store<'a>, active_grants: &[usize]) -> StoreId {
-        let overrides = overrides(self.base, self.grants, active_grants);
+        let overrides = world::changed_entities(self.base, self.grants, active_grants);
         let mut stores = lock(&self.stores);
         stores.push(Arc::new(StoreData {
             entities,
@@ -340,15 +340,10 @@ impl<'a> Engine<'a> {
     ) -> Vec<bool> {
         let count = targets.list.resources.len();
         let mut allowed = vec![false; count];
-        let Some(data) = lock(&self.stores).get(store.0).cloned() else {
+        let Some((data, cedar_context)) = self.request_parts(targets, context, store) else {
             return allowed;
         };
         let action = &targets.action;
-        let Ok(cedar_context) =
-            Context::from_json_value(context.clone(), self.schema.map(|s| (s, action)))
-        else {
-            return allowed;
-        };
         let entities = data.entities();
         let mut named: Vec<EntityUid> = Vec::new();
         collect_uids(context, &mut named);
@@ -461,6 +456,21 @@ impl<'a> Engine<'a> {
             }
         }
         allowed
+    }
+
+    /// The store and the Cedar context of a call; `None` when the store does
+    /// not exist or the context does not fit the action (nothing is allowed).
+    fn request_parts(
+        &self,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> Option<(Arc<StoreData<'a>>, Context)> {
+        let data = lock(&self.stores).get(store.0).cloned()?;
+        let context =
+            Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)))
+                .ok()?;
+        Some((data, context))
     }
 
     /// The same answer as [`Engine::allowed`], the slow and obvious way: every
@@ -1242,28 +1252,6 @@ fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
         literals,
         policy: policy.clone(),
     }
-}
-
-/// The entities whose JSON differs from the base when `active` grants apply.
-fn overrides(
-    base: &BTreeMap<String, Value>,
-    grants: &[Grant],
-    active: &[usize],
-) -> BTreeMap<String, Value> {
-    let mut changed: BTreeMap<String, Value> = BTreeMap::new();
-    for &index in active {
-        let Some(grant) = grants.get(index) else {
-            continue;
-        };
-        let key = grant.principal.to_string();
-        if !changed.contains_key(&key)
-            && let Some(entity) = base.get(&key)
-        {
-            changed.insert(key.clone(), entity.clone());
-        }
-        world::apply_grant(&mut changed, grant);
-    }
-    changed
 }
 
 /// Adds `seeds` and all their ancestors in `entities` to `into`.

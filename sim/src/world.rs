@@ -179,7 +179,7 @@ fn with_grants(
 }
 
 /// The entities whose JSON the given grants change, as changed.
-fn changed_entities(
+pub fn changed_entities(
     base: &BTreeMap<String, Value>,
     grants: &[Grant],
     active: &[usize],
