@@ -461,13 +461,7 @@ impl Expiry<'_, '_> {
                             scenario.schema.as_ref(),
                         )
                         .ok()?;
-                    let active: Vec<usize> = scenario.world.segments[self.segment]
-                        .active_grants
-                        .iter()
-                        .copied()
-                        .filter(|&g| g != grant_index)
-                        .collect();
-                    Some(self.held.engine.add_store(without, &active))
+                    Some(self.held.engine.add_store(without))
                 });
             let Some(store) = store else { continue };
             for (context, with_grant) in by_session {

@@ -48,7 +48,6 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::scenario::Scenario;
-use crate::world::{self, Grant};
 
 /// A list of resources, interned so that classes computed for it are shared
 /// by every action and principal asking about the same resources.
@@ -90,8 +89,6 @@ enum Store<'a> {
 
 struct StoreData<'a> {
     entities: Store<'a>,
-    /// Entities of this store whose JSON differs from the world's base.
-    overrides: BTreeMap<String, Value>,
     /// R per policy, built on first use.
     relevant: Vec<OnceLock<Arc<Relevant>>>,
     /// Every entity of the store, numbered.
@@ -186,8 +183,6 @@ pub struct Engine<'a> {
     authorizer: Authorizer,
     all: &'a PolicySet,
     schema: Option<&'a Schema>,
-    base: &'a BTreeMap<String, Value>,
-    grants: &'a [Grant],
     policies: Vec<PolicyFacts>,
     /// Entities calls are expected to name as principal, action or in contexts.
     subjects: HashSet<EntityUid>,
@@ -222,15 +217,9 @@ impl<'a> Engine<'a> {
             subjects.extend(schema.actions().cloned());
         }
         subjects.extend(named);
-        let engine = Self::with_world(
-            &scenario.policies.set,
-            scenario.schema.as_ref(),
-            &scenario.world.base,
-            &scenario.grants,
-            subjects,
-        );
+        let engine = Self::with_world(&scenario.policies.set, scenario.schema.as_ref(), subjects);
         for segment in &scenario.world.segments {
-            engine.push_store(Store::Borrowed(&segment.entities), &segment.active_grants);
+            engine.push_store(Store::Borrowed(&segment.entities));
         }
         engine
     }
@@ -242,8 +231,6 @@ impl<'a> Engine<'a> {
     pub fn with_world(
         policies: &'a PolicySet,
         schema: Option<&'a Schema>,
-        base: &'a BTreeMap<String, Value>,
-        grants: &'a [Grant],
         subjects: HashSet<EntityUid>,
     ) -> Self {
         let facts = policies
@@ -254,8 +241,6 @@ impl<'a> Engine<'a> {
             authorizer: Authorizer::new(),
             all: policies,
             schema,
-            base,
-            grants,
             policies: facts,
             subjects,
             stores: Mutex::new(Vec::new()),
@@ -279,12 +264,10 @@ impl<'a> Engine<'a> {
         self
     }
 
-    fn push_store(&self, entities: Store<'a>, active_grants: &[usize]) -> StoreId {
-        let overrides = world::changed_entities(self.base, self.grants, active_grants);
+    fn push_store(&self, entities: Store<'a>) -> StoreId {
         let mut stores = lock(&self.stores);
         stores.push(Arc::new(StoreData {
             entities,
-            overrides,
             relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
             index: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
@@ -293,10 +276,9 @@ impl<'a> Engine<'a> {
         StoreId(stores.len() - 1)
     }
 
-    /// Adds an entity store: `entities` must be the Cedar store of the base
-    /// world with the `active_grants` applied.
-    pub fn add_store(&self, entities: Entities, active_grants: &[usize]) -> StoreId {
-        self.push_store(Store::Owned(entities), active_grants)
+    /// Adds an entity store.
+    pub fn add_store(&self, entities: Entities) -> StoreId {
+        self.push_store(Store::Owned(entities))
     }
 
     /// The store of segment `index` of the scenario the engine was made for.
@@ -598,11 +580,12 @@ impl<'a> Engine<'a> {
             let mut types = Vec::with_capacity(count);
             let mut numbers = Vec::with_capacity(count);
             let mut ancestors = Vec::with_capacity(count);
-            let mut value_numbers: Vec<HashMap<&Value, u32>> =
-                vec![HashMap::new(); names.len() + 1];
+            let mut value_numbers: Vec<BTreeMap<Feature, u32>> =
+                vec![BTreeMap::new(); names.len() + 1];
             let mut columns: Vec<Vec<u32>> = vec![Vec::with_capacity(count); names.len() + 1];
             let mut refers: Vec<Vec<bool>> = vec![vec![false]; names.len() + 1];
-            for (position, resource) in list.resources.iter().enumerate() {
+            let mut counters: Vec<u32> = vec![0; names.len() + 1];
+            for resource in &list.resources {
                 let name = resource.type_name().to_string();
                 let next = u32::try_from(type_names.len()).unwrap_or(u32::MAX);
                 let number = *type_numbers.entry(name.clone()).or_insert_with(|| {
@@ -621,24 +604,36 @@ impl<'a> Engine<'a> {
                         })
                         .unwrap_or_default(),
                 );
-                let key = &list.keys[position];
-                let json = data.overrides.get(key).or_else(|| self.base.get(key));
-                let attrs = json.and_then(|j| j.get("attrs"));
-                let tags = json.and_then(|j| j.get("tags"));
+                let entity = entities.get(resource);
                 let values = names
                     .iter()
-                    .map(|name| attrs.and_then(|a| a.get(*name)))
-                    .chain(std::iter::once(tags));
+                    .map(|name| entity.and_then(|e| e.attr(name)).map(Feature::from_attr))
+                    .chain(std::iter::once(entity.map(Feature::tags)));
                 for (column, value) in values.enumerate() {
-                    let n = number_of(&mut value_numbers[column], value);
+                    let (n, refs) = match value {
+                        None => (0, false),
+                        Some(feature) => {
+                            let refs = feature.refers();
+                            let known = match &feature {
+                                // Cannot be compared: a number of its own.
+                                Feature::Unknown => None,
+                                feature => value_numbers[column].get(feature).copied(),
+                            };
+                            let n = known.unwrap_or_else(|| {
+                                counters[column] += 1;
+                                if !matches!(feature, Feature::Unknown) {
+                                    value_numbers[column].insert(feature, counters[column]);
+                                }
+                                counters[column]
+                            });
+                            (n, refs)
+                        }
+                    };
                     columns[column].push(n);
                     if refers[column].len() <= n as usize {
-                        let mut refs = Vec::new();
-                        if let Some(value) = value {
-                            collect_uids(value, &mut refs);
-                        }
-                        refers[column].push(!refs.is_empty());
+                        refers[column].resize(n as usize + 1, false);
                     }
+                    refers[column][n as usize] |= refs;
                 }
             }
             let tags = columns.pop().unwrap_or_default();
@@ -675,21 +670,20 @@ impl<'a> Engine<'a> {
             return found.clone();
         }
         let mut uids = Vec::new();
-        let mut visit = |entity: &Value| {
-            let value = match name {
-                Some(name) => entity.get("attrs").and_then(|a| a.get(name)),
-                None => entity.get("tags"),
-            };
-            if let Some(value) = value {
-                collect_uids(value, &mut uids);
-            }
-        };
-        for (key, entity) in self.base {
-            visit(data.overrides.get(key).unwrap_or(entity));
-        }
-        for (key, entity) in &data.overrides {
-            if !self.base.contains_key(key) {
-                visit(entity);
+        for entity in data.entities().iter() {
+            match name {
+                Some(name) => {
+                    if let Some(Ok(value)) = entity.attr(name) {
+                        entity_values(&value, &mut uids);
+                    }
+                }
+                None => {
+                    for (_, value) in entity.tags() {
+                        if let Ok(value) = value {
+                            entity_values(&value, &mut uids);
+                        }
+                    }
+                }
             }
         }
         let found: Arc<HashSet<EntityUid>> = Arc::new(uids.into_iter().collect());
@@ -1194,12 +1188,42 @@ impl Describe<'_> {
     }
 }
 
-/// The number of a JSON value among those seen so far (0: absent).
-fn number_of<'v>(numbers: &mut HashMap<&'v Value, u32>, value: Option<&'v Value>) -> u32 {
-    value.map_or(0, |value| {
-        let next = u32::try_from(numbers.len() + 1).unwrap_or(u32::MAX);
-        *numbers.entry(value).or_insert(next)
-    })
+/// What a class key records of one attribute (or of the tags) of a resource.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Feature {
+    /// A value Cedar could not give (never equal to another).
+    Unknown,
+    Value(EvalResult),
+    Tags(Vec<(String, EvalResult)>),
+}
+
+impl Feature {
+    fn from_attr(value: Result<EvalResult, cedar_policy::PartialValueToValueError>) -> Self {
+        value.map_or(Feature::Unknown, Feature::Value)
+    }
+
+    fn tags(entity: &cedar_policy::Entity) -> Self {
+        let mut tags = Vec::new();
+        for (name, value) in entity.tags() {
+            match value {
+                Ok(value) => tags.push((name.to_string(), value)),
+                Err(_) => return Feature::Unknown,
+            }
+        }
+        tags.sort();
+        Feature::Tags(tags)
+    }
+
+    /// Whether it holds an entity reference.
+    fn refers(&self) -> bool {
+        let mut found = Vec::new();
+        match self {
+            Feature::Unknown => return true,
+            Feature::Value(value) => entity_values(value, &mut found),
+            Feature::Tags(tags) => tags.iter().for_each(|(_, v)| entity_values(v, &mut found)),
+        }
+        !found.is_empty()
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

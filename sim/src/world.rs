@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use cedar_policy::{Entities, Entity, EntityUid, Schema};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::time::Instant;
@@ -62,8 +63,10 @@ pub struct Segment {
 /// The world as it evolves: base entities and the segments grants cut time into.
 #[derive(Debug, Clone)]
 pub struct World {
-    /// Base entities in Cedar JSON form, keyed by their UID string.
-    pub base: BTreeMap<String, Value>,
+    /// Base entities in Cedar JSON form, keyed by their UID string, each kept
+    /// as its JSON text (parsed when a store is built: a large world's parsed
+    /// JSON would take as much memory as Cedar's own entities).
+    pub base: BTreeMap<String, Box<RawValue>>,
     /// Time segments in order; the first starts at the beginning of time.
     pub segments: Vec<Segment>,
 }
@@ -81,7 +84,7 @@ impl World {
     /// Builds every segment. Grants must already be checked; an entity store that
     /// Cedar rejects (for instance against the schema) is an error.
     pub fn build(
-        base: BTreeMap<String, Value>,
+        base: BTreeMap<String, Box<RawValue>>,
         grants: &[Grant],
         schema: Option<&Schema>,
     ) -> Result<Self, WorldError> {
@@ -156,7 +159,7 @@ impl World {
 /// the entities the grants change are parsed, the rest are shared.
 fn with_grants(
     base_entities: &Entities,
-    base: &BTreeMap<String, Value>,
+    base: &BTreeMap<String, Box<RawValue>>,
     grants: &[Grant],
     active: &[usize],
     schema: Option<&Schema>,
@@ -180,7 +183,7 @@ fn with_grants(
 
 /// The entities whose JSON the given grants change, as changed.
 pub fn changed_entities(
-    base: &BTreeMap<String, Value>,
+    base: &BTreeMap<String, Box<RawValue>>,
     grants: &[Grant],
     active: &[usize],
 ) -> BTreeMap<String, Value> {
@@ -189,20 +192,25 @@ pub fn changed_entities(
         let grant = &grants[index];
         let key = grant.principal.to_string();
         if !changed.contains_key(&key)
-            && let Some(entity) = base.get(&key)
+            && let Some(entity) = base.get(&key).and_then(|raw| parse(raw).ok())
         {
-            changed.insert(key, entity.clone());
+            changed.insert(key, entity);
         }
         apply_grant(&mut changed, grant);
     }
     changed
 }
 
+/// One entity's JSON text, parsed (the loader has checked it is JSON).
+fn parse(raw: &RawValue) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(raw.get())
+}
+
 /// The entity store with the given grants applied. Entities are parsed one at
 /// a time, so the world's JSON is never copied whole (a 100,000-entity world
 /// would otherwise need its JSON twice over at once).
 fn store(
-    base: &BTreeMap<String, Value>,
+    base: &BTreeMap<String, Box<RawValue>>,
     grants: &[Grant],
     active: &[usize],
     schema: Option<&Schema>,
@@ -213,8 +221,11 @@ fn store(
         message: crate::scenario::error_chain(e),
     };
     let mut parsed = Vec::with_capacity(base.len() + changed.len());
-    for (key, value) in base {
-        let value = changed.remove(key).unwrap_or_else(|| value.clone());
+    for (key, raw) in base {
+        let value = match changed.remove(key) {
+            Some(value) => value,
+            None => parse(raw).map_err(|e| error(&e))?,
+        };
         parsed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
     }
     for value in changed.into_values() {

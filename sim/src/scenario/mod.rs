@@ -687,7 +687,7 @@ impl<'a> Loader<'a> {
         header: &raw::RawHeader,
         raw: &RawScenario,
         schema: Option<&Schema>,
-    ) -> Result<BTreeMap<String, Value>> {
+    ) -> Result<BTreeMap<String, Box<serde_json::value::RawValue>>> {
         let mut base = BTreeMap::new();
         if let Some(written) = &header.entities {
             let file = self.read(written)?;
@@ -733,7 +733,8 @@ impl<'a> Loader<'a> {
                     ))
                     .into());
                 }
-                base.insert(uid.to_string(), item);
+                drop(item);
+                base.insert(uid.to_string(), raw_item.to_owned());
             }
         }
         for entity in &raw.entities {
@@ -761,7 +762,9 @@ impl<'a> Loader<'a> {
                         format!("entity `{uid}` is invalid: {}", error_chain(&error)),
                     )
                 })?;
-            if base.insert(uid.to_string(), json).is_some() {
+            let raw = serde_json::value::to_raw_value(&json)
+                .map_err(|e| self.err(span(entity), format!("entity `{uid}`: {e}")))?;
+            if base.insert(uid.to_string(), raw).is_some() {
                 return Err(self
                     .err(span(&e.uid), format!("entity `{uid}` is defined twice"))
                     .help_boxed("each entity is defined once, inline or in the entities file")
