@@ -255,3 +255,115 @@ fn cedar_millis(expression: &str) -> Result<i64, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// A world generated from fuzzer bytes ([`crate::generate`]: the first 8 bytes
+/// seed it, the next ones choose its size, whether it has a schema, and the
+/// context) is written to a fresh temporary folder, loaded, and then:
+/// - for every entity store of the scenario, every user and agent (and a
+///   principal the scenario never names), every action and two contexts, the
+///   fast held set (`held::Engine::allowed`) equals brute force
+///   (`Engine::allowed_brute_force`) resource by resource;
+/// - the whole accounting is byte-identical computed either way.
+///
+/// Unlike the other checks this one writes (the generated files, removed
+/// afterwards): the loader reads a scenario's files from its folder.
+pub fn check_held_exact(bytes: &[u8]) {
+    use crate::accounting::{self, Method};
+    use crate::generate::{self, ACTIONS, Spec};
+    use crate::held::Engine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut seed = [0u8; 8];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = byte(i);
+    }
+    let flags = byte(14);
+    let spec = Spec {
+        agents: 1 + usize::from(byte(8) % 6),
+        users: 1 + usize::from(byte(9) % 4),
+        docs: 1 + usize::from(byte(10) % 40),
+        fanout: 1 + usize::from(byte(11) % 3),
+        depth: 1 + usize::from(byte(12) % 3),
+        policies: 1 + usize::from(byte(13) % 40),
+        schema: flags & 1 == 0,
+        workflow: flags & 2 == 0,
+    };
+    let world = generate::world(&spec, u64::from_le_bytes(seed));
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-held-exact-{}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in &world.files {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    let loaded = scenario::load(&folder.join("scenario.toml"), &LoadOptions::default());
+    let _ = std::fs::remove_dir_all(&folder);
+    let loaded = loaded.unwrap_or_else(|e| panic!("a generated world does not load: {e}"));
+
+    let engine = Engine::new(&loaded);
+    let mut principals: Vec<cedar_policy::EntityUid> = loaded
+        .world
+        .base
+        .keys()
+        .filter(|k| k.starts_with("Agent::") || k.starts_with("User::"))
+        .map(|k| cedar_policy::EntityUid::from_str(k).unwrap())
+        .collect();
+    principals.push(cedar_policy::EntityUid::from_str(r#"Agent::"ghost""#).unwrap());
+    let resources: Vec<cedar_policy::EntityUid> = loaded
+        .world
+        .base
+        .keys()
+        .filter(|k| k.starts_with("Doc::") || k.starts_with("Folder::"))
+        .map(|k| cedar_policy::EntityUid::from_str(k).unwrap())
+        .collect();
+    let hour = 9 + byte(15) % 5;
+    let target = format!("d{}", byte(16) % 40);
+    let contexts = [
+        serde_json::json!({
+            "now": { "__extn": { "fn": "datetime", "arg": format!("2026-06-01T{hour:02}:00:00Z") } },
+            "mfa": flags & 4 == 0,
+        }),
+        serde_json::json!({
+            "now": { "__extn": { "fn": "datetime", "arg": "2026-06-01T10:30:00Z" } },
+            "mfa": true,
+            "target": { "__entity": { "type": "Doc", "id": target } },
+            "delegator": { "__entity": { "type": "User", "id": "u0" } },
+        }),
+    ];
+    for segment in 0..loaded.world.segments.len() {
+        let store = Engine::segment(segment);
+        for action in ACTIONS {
+            let action =
+                cedar_policy::EntityUid::from_str(&format!("Action::\"{action}\"")).unwrap();
+            let targets = engine.targets(action.clone(), resources.clone());
+            for context in &contexts {
+                for principal in &principals {
+                    let fast = engine.allowed(principal, &targets, context, store);
+                    let slow = engine.allowed_brute_force(principal, &targets, context, store);
+                    if let Some(index) = (0..fast.len()).find(|&i| fast[i] != slow[i]) {
+                        panic!(
+                            "{principal} {action} {} in segment {segment} with {context}: fast {}, brute force {} ({spec:?})",
+                            targets.key(index),
+                            fast[index],
+                            slow[index]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let account = |method| {
+        let mut result = crate::replay::replay(&loaded);
+        accounting::account_with(&loaded, &mut result, method);
+        serde_json::to_string(&result).unwrap()
+    };
+    assert!(
+        account(Method::Fast) == account(Method::BruteForce),
+        "accounting differs between fast and brute force ({spec:?})"
+    );
+}

@@ -51,6 +51,11 @@ fn policy_parse_holds_on_every_seed() {
 }
 
 #[test]
+fn held_exact_holds_on_every_seed() {
+    check("held_exact", privsim::check::check_held_exact);
+}
+
+#[test]
 fn time_parse_holds_on_every_seed() {
     check("time_parse", privsim::check::check_time_text);
 }
