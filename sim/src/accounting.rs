@@ -10,9 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::{
-    Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema,
-};
+use cedar_policy::{EntityUid, PolicySet};
 use serde_json::Value;
 
 use crate::held::{Engine, StoreId, Targets};
@@ -359,64 +357,6 @@ impl Held<'_, '_> {
             }
         }
         keys
-    }
-}
-
-/// Evaluates requests with Cedar, one at a time: the exact definition of held.
-pub struct Evaluator<'a> {
-    authorizer: Authorizer,
-    policies: &'a PolicySet,
-    schema: Option<&'a Schema>,
-}
-
-impl<'a> Evaluator<'a> {
-    /// An evaluator for a scenario's policies and schema.
-    pub fn new(scenario: &'a Scenario) -> Self {
-        Self {
-            authorizer: Authorizer::new(),
-            policies: &scenario.policies.set,
-            schema: scenario.schema.as_ref(),
-        }
-    }
-
-    /// The pairs of `universe` Cedar allows `principal` with `context` in `entities`.
-    /// A request the schema rejects (a principal type the action does not take, a
-    /// context that does not fit the action) is not allowed.
-    pub fn allowed(
-        &self,
-        principal: &EntityUid,
-        universe: &[(EntityUid, Vec<EntityUid>)],
-        context: &Value,
-        entities: &Entities,
-    ) -> BTreeSet<Key> {
-        let mut allowed = BTreeSet::new();
-        for (action, resources) in universe {
-            let Ok(context) =
-                Context::from_json_value(context.clone(), self.schema.map(|s| (s, action)))
-            else {
-                continue;
-            };
-            for resource in resources {
-                let Ok(request) = Request::new(
-                    principal.clone(),
-                    action.clone(),
-                    resource.clone(),
-                    context.clone(),
-                    self.schema,
-                ) else {
-                    continue;
-                };
-                if self
-                    .authorizer
-                    .is_authorized(&request, self.policies, entities)
-                    .decision()
-                    == Decision::Allow
-                {
-                    allowed.insert((action.to_string(), resource.to_string()));
-                }
-            }
-        }
-        allowed
     }
 }
 

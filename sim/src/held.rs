@@ -1,7 +1,7 @@
 //! Held sets, fast and exact.
 //!
 //! The definition of held is brute force: ask Cedar about every (principal,
-//! action, resource) of the universe ([`crate::accounting::Evaluator`]). This
+//! action, resource) of the universe ([`Engine::allowed_brute_force`]). This
 //! module computes the same sets with far fewer Cedar calls, by three exact
 //! reductions:
 //!
@@ -465,14 +465,8 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        let count = targets.list.resources.len();
-        let Some(data) = lock(&self.stores).get(store.0).cloned() else {
-            return vec![false; count];
-        };
-        let Ok(context) =
-            Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)))
-        else {
-            return vec![false; count];
+        let Some((data, context)) = self.request_parts(targets, context, store) else {
+            return vec![false; targets.list.resources.len()];
         };
         targets
             .list

@@ -16,30 +16,18 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
 
 use privsim::report::{self, Format};
 use privsim::{LoadOptions, RunResult, scenario};
 
 const HOSTILE: &str = "sim/tests/fixtures/hostile/scenario.toml";
 
-/// The workspace root, which holds `scenarios/` and `reports/`.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate lives in the workspace")
-        .canonicalize()
-        .expect("the workspace root exists")
-}
-
-/// Makes the workspace root the current directory (every test here wants the same one).
-fn from_workspace_root() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::env::set_current_dir(workspace_root()).unwrap());
-}
+use common::{from_workspace_root, workspace_root};
 
 /// What `privsim run <file> --report-dir` renders: the replay, the accounting
 /// and the suggestion of one scenario, given relative to the workspace root.

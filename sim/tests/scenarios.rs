@@ -11,28 +11,15 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::path::Path;
 
 use privsim::result::ScenarioResult;
 use privsim::{LoadOptions, RunResult, scenario};
 
-/// The workspace root, which holds `scenarios/`.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate lives in the workspace")
-        .canonicalize()
-        .expect("the workspace root exists")
-}
-
-/// Makes the workspace root the current directory. Every test of this file
-/// wants the same directory, so running them in parallel is safe.
-fn from_workspace_root() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::env::set_current_dir(workspace_root()).unwrap());
-}
+use common::{from_workspace_root, workspace_root};
 
 /// Loads, replays and accounts for one scenario (what `privsim run` does),
 /// given relative to the workspace root.

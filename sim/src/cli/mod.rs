@@ -180,3 +180,28 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<(
         let _ = std::fs::remove_file(&temporary);
     })
 }
+
+/// Prints `text`, or writes it atomically to `output`; a write that fails is
+/// reported and is bad input.
+fn emit(output: Option<&std::path::Path>, text: &str) -> Result<(), Outcome> {
+    match output {
+        Some(path) => write_atomically(path, text).map_err(|error| {
+            eprintln!("error: cannot write `{}`: {error}", path.display());
+            Outcome::BadInput
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Failed when an expectation or access check failed, or when findings
+/// should fail the run and there are some.
+fn verdict(result: &privsim::RunResult, fail_on_findings: bool) -> Outcome {
+    if !result.passed() || (fail_on_findings && result.has_findings()) {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use privsim::diag::SourceFile;
 use privsim::report::{self, Format};
 
-use super::{Outcome, report_error, write_atomically, write_report_dir};
+use super::{Outcome, report_error, write_report_dir};
 
 /// Report formats on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,19 +77,9 @@ pub fn run(args: &ReportArgs) -> Outcome {
                 return Outcome::BadInput;
             }
         };
-        match &args.output {
-            Some(path) => {
-                if let Err(error) = write_atomically(path, &text) {
-                    eprintln!("error: cannot write `{}`: {error}", path.display());
-                    return Outcome::BadInput;
-                }
-            }
-            None => print!("{text}"),
+        if let Err(outcome) = super::emit(args.output.as_deref(), &text) {
+            return outcome;
         }
     }
-    if !result.passed() || (args.fail_on_findings && result.has_findings()) {
-        Outcome::Failed
-    } else {
-        Outcome::Ok
-    }
+    super::verdict(&result, args.fail_on_findings)
 }

@@ -4,7 +4,7 @@
 use privsim::LoadOptions;
 use privsim::report;
 
-use super::{Format, Outcome, RunArgs, report_error, write_atomically, write_report_dir};
+use super::{Format, Outcome, RunArgs, report_error, write_report_dir};
 
 /// Replays the scenarios and prints or writes the result.
 pub fn run(args: &RunArgs) -> Outcome {
@@ -25,18 +25,8 @@ pub fn run(args: &RunArgs) -> Outcome {
         Format::Text => report::text::render(&result),
         Format::Json => report::json(&result),
     };
-    match &args.output {
-        Some(path) => {
-            if let Err(error) = write_atomically(path, &text) {
-                eprintln!("error: cannot write `{}`: {error}", path.display());
-                return Outcome::BadInput;
-            }
-        }
-        None => print!("{text}"),
+    if let Err(outcome) = super::emit(args.output.as_deref(), &text) {
+        return outcome;
     }
-    if !result.passed() || (args.fail_on_findings && result.has_findings()) {
-        Outcome::Failed
-    } else {
-        Outcome::Ok
-    }
+    super::verdict(&result, args.fail_on_findings)
 }

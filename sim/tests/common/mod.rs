@@ -2,12 +2,14 @@
 //! folder and evaluate it.
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     dead_code,
     reason = "test helpers fail loudly; not every test uses every helper"
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use privsim::result::ScenarioResult;
 use privsim::scenario::{self, LoadOptions, Scenario};
@@ -43,4 +45,20 @@ pub fn replay(test: &str, files: &[(&str, &str)]) -> ScenarioResult {
 /// Replays and accounts.
 pub fn evaluate(test: &str, files: &[(&str, &str)]) -> ScenarioResult {
     privsim::evaluate(&load(test, files))
+}
+
+/// The workspace root, which holds `scenarios/` and `reports/`.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate lives in the workspace")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+/// Makes the workspace root the current directory. Every test that calls it
+/// wants the same directory, so running them in parallel is safe.
+pub fn from_workspace_root() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::env::set_current_dir(workspace_root()).unwrap());
 }
