@@ -425,6 +425,9 @@ impl Expiry<'_, '_> {
                             grant.id,
                             grant.until.map(|u| u.to_string()).unwrap_or_default()
                         ),
+        rule: None,
+        trace: Vec::new(),
+        repro: None,
                     });
                 }
             }

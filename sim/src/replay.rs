@@ -62,6 +62,7 @@ pub fn replay(scenario: &Scenario) -> ScenarioResult {
         steps,
         access,
         findings,
+        search: None,
         warnings: scenario.warnings.clone(),
         principals: Vec::new(),
         accounting: None,
@@ -364,6 +365,9 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
             "{} was allowed {} on {} although its delegator {} is denied it",
             step.principal, step.action, step.resource, denied.delegator
         ),
+        rule: None,
+        trace: Vec::new(),
+        repro: None,
     })
 }
 

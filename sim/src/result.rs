@@ -64,6 +64,9 @@ pub struct ScenarioResult {
     pub access: Vec<AccessResult>,
     /// Invariant violations.
     pub findings: Vec<Finding>,
+    /// What the escalation search did, for results of `privsim fuzz`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub search: Option<SearchSummary>,
     /// Things that are legal but look unintended.
     pub warnings: Vec<String>,
     /// Held vs used, per principal.
@@ -240,7 +243,8 @@ pub struct AccessResult {
 /// An invariant violation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
-    /// The invariant: `delegation-ceiling` or `expiry`.
+    /// The invariant: `delegation-ceiling`, `attenuation`, `expiry`, `never`
+    /// or `access`.
     pub kind: String,
     /// The 1-based step where it was seen, when a step showed it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -263,6 +267,70 @@ pub struct Finding {
     pub determining_policies: Vec<String>,
     /// One sentence for humans.
     pub message: String,
+    /// For `never` and `access`: the rule broken, as `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<String>,
+    /// For findings of the escalation search: the minimized sequence of moves
+    /// from the scenario's initial world that reaches the violation; the last
+    /// request is the one that must be denied. Empty for replay findings.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub trace: Vec<TraceStep>,
+    /// For findings of the escalation search: the repro scenario written for
+    /// it (path as given on the command line), when one was written.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub repro: Option<String>,
+}
+
+/// One move of a search trace: a request, or the clock moving on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TraceStep {
+    /// Simulated time of the move (after it, for a clock advance).
+    pub time: String,
+    /// `request` or `advance`.
+    pub kind: String,
+    /// The acting session, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session: Option<String>,
+    /// The principal (requests only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub principal: Option<String>,
+    /// The action (requests only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    /// The resource (requests only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    /// Context entries the move adds to the session's (requests only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub context: Option<Value>,
+    /// Cedar's decision (requests only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub decision: Option<String>,
+    /// What the move changed in the world, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub effects: Vec<String>,
+}
+
+/// What the escalation search did for one scenario (`privsim fuzz`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchSummary {
+    /// `random`, `novelty` or `exhaustive`.
+    pub strategy: String,
+    /// The seed.
+    pub seed: u64,
+    /// Moves tried.
+    pub moves: u64,
+    /// Distinct world states seen.
+    pub states: u64,
+    /// The deepest trace explored.
+    pub max_depth: usize,
+    /// For `exhaustive`: every state up to this many moves was explored
+    /// without a violation other than the findings listed (None: the budget
+    /// ran out first, so nothing is proven).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exhaustive_depth: Option<usize>,
+    /// Whether the budget (`--max-steps`, `--time`) stopped the search.
+    pub budget_exhausted: bool,
 }
 
 /// An (action, resource) pair as Cedar UID strings.
