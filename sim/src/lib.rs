@@ -12,6 +12,7 @@ pub mod accounting;
 pub mod cedar_files;
 pub mod check;
 pub mod diag;
+pub mod dynamics;
 pub mod generate;
 pub mod held;
 pub mod import;
@@ -20,6 +21,7 @@ pub mod report;
 pub mod result;
 pub mod risk;
 pub mod scenario;
+pub mod state;
 pub mod suggest;
 pub mod time;
 pub mod universe;
@@ -59,8 +61,8 @@ pub fn run_paths_with(
 
 /// Replays a loaded scenario and accounts for every principal's privilege.
 pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
-    let mut result = replay::replay(scenario);
-    accounting::account(scenario, &mut result);
+    let (mut result, realized) = replay::replay_with_state(scenario);
+    accounting::account(realized.as_ref().unwrap_or(scenario), &mut result);
     result
 }
 

@@ -12,31 +12,110 @@ use crate::result::{
     ScenarioResult, StepResult, Summary,
 };
 use crate::scenario::{self, AccessCheck, Scenario, Step};
+use crate::state::{Machine, State};
 
 /// Replays a scenario and returns its result.
 pub fn replay(scenario: &Scenario) -> ScenarioResult {
+    replay_with_state(scenario).0
+}
+
+/// Whether replaying a scenario changes its world: it has effects or
+/// dormant sessions, so steps run on a [`State`] rather than on the
+/// precomputed segments.
+pub fn is_dynamic(scenario: &Scenario) -> bool {
+    !scenario.effects.is_empty() || scenario.sessions.iter().any(|s| s.dormant)
+}
+
+/// Replays a scenario; for a scenario whose world changes, also returns it as
+/// the replay lived it ([`crate::state::realize`]), for accounting.
+pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
     let authorizer = Authorizer::new();
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let mut findings = Vec::new();
+    let dynamic = is_dynamic(scenario);
+    let checks = StateChecks::new(scenario);
+    let machine = (dynamic || checks.any()).then(|| Machine::new(scenario));
+    let mut state = machine.as_ref().map(Machine::initial);
+    let mut seen = BTreeSet::new();
+    if let (Some(machine), Some(state)) = (&machine, &state) {
+        check_state(machine, state, &checks, None, &mut seen, &mut findings);
+    }
+    let mut checked_segment = 0;
     for step in &scenario.steps {
-        let result = replay_step(&authorizer, scenario, step);
+        let result = match (&machine, &mut state) {
+            (Some(machine), Some(state)) if dynamic => {
+                state.time = step.at;
+                let before = active_ids(state);
+                let result = replay_dynamic_step(&authorizer, machine, state, step);
+                if !result.effects.is_empty() || active_ids(state) != before {
+                    check_state(
+                        machine,
+                        state,
+                        &checks,
+                        Some(step.index + 1),
+                        &mut seen,
+                        &mut findings,
+                    );
+                }
+                result
+            }
+            (Some(machine), Some(state)) => {
+                if step.segment != checked_segment {
+                    checked_segment = step.segment;
+                    state.time = step.at;
+                    check_state(
+                        machine,
+                        state,
+                        &checks,
+                        Some(step.index + 1),
+                        &mut seen,
+                        &mut findings,
+                    );
+                }
+                let segment = &scenario.world.segments[step.segment];
+                replay_step(
+                    &authorizer,
+                    scenario,
+                    step,
+                    &segment.entities,
+                    grant_ids(scenario, &segment.active_grants),
+                )
+            }
+            _ => {
+                let segment = &scenario.world.segments[step.segment];
+                replay_step(
+                    &authorizer,
+                    scenario,
+                    step,
+                    &segment.entities,
+                    grant_ids(scenario, &segment.active_grants),
+                )
+            }
+        };
         tally(&mut summary, &result);
-        if let Some(finding) = ceiling_finding(&result) {
+        if scenario.invariants.delegation_ceiling
+            && let Some(finding) = ceiling_finding(&result)
+        {
             findings.push(finding);
         }
         steps.push(result);
     }
-    let access: Vec<AccessResult> = scenario
+    let realized = match &state {
+        Some(state) if dynamic => Some(crate::state::realize(scenario, state)),
+        _ => None,
+    };
+    let lived = realized.as_ref().unwrap_or(scenario);
+    let access: Vec<AccessResult> = lived
         .access
         .iter()
-        .map(|check| replay_access(&authorizer, scenario, check))
+        .map(|check| replay_access(&authorizer, lived, check))
         .collect();
     let (policy_use, dead_policies) = policy_use(scenario, &steps);
     summary.access_checks = access.len();
     summary.access_failed = access.iter().filter(|a| !a.passed).count();
     summary.findings = findings.len();
-    ScenarioResult {
+    let result = ScenarioResult {
         name: scenario.name.clone(),
         file: scenario.file.display.clone(),
         policy_files: scenario
@@ -63,13 +142,171 @@ pub fn replay(scenario: &Scenario) -> ScenarioResult {
         access,
         findings,
         search: None,
-        warnings: scenario.warnings.clone(),
+        warnings: lived.warnings.clone(),
         principals: Vec::new(),
         accounting: None,
         policy_use,
         dead_policies,
         suggestion: None,
+    };
+    (result, realized)
+}
+
+fn grant_ids(scenario: &Scenario, active: &[usize]) -> Vec<String> {
+    active
+        .iter()
+        .map(|&g| scenario.grants[g].id.clone())
+        .collect()
+}
+
+/// The ids of the grants active in a state.
+fn active_ids(state: &State) -> Vec<String> {
+    state
+        .grants
+        .iter()
+        .filter(|g| g.active_at(state.time))
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+/// Which state invariants a scenario needs checked in replay, and for whom.
+struct StateChecks {
+    never: bool,
+    attenuation: bool,
+    access: bool,
+}
+
+impl StateChecks {
+    fn new(scenario: &Scenario) -> Self {
+        let invariants = scenario.invariants;
+        Self {
+            never: invariants.never && !scenario.never.is_empty(),
+            attenuation: invariants.attenuation
+                && scenario.sessions.iter().any(|s| s.parent.is_some()),
+            access: invariants.access && scenario.access.iter().any(|a| a.always),
+        }
     }
+
+    fn any(&self) -> bool {
+        self.never || self.attenuation || self.access
+    }
+}
+
+/// Checks the state invariants in a state and adds new findings. Expiry is
+/// left to accounting, which sees the whole run.
+fn check_state(
+    machine: &Machine<'_>,
+    state: &State,
+    checks: &StateChecks,
+    step: Option<usize>,
+    seen: &mut BTreeSet<(String, String, String, String, String)>,
+    findings: &mut Vec<Finding>,
+) {
+    if !checks.any() {
+        return;
+    }
+    let relevant = |actor: usize| {
+        let a = &machine.actors[actor];
+        (checks.never
+            && machine
+                .scenario
+                .never
+                .iter()
+                .any(|r| r.principal.matches(&a.principal)))
+            || (checks.attenuation
+                && a.session
+                    .is_some_and(|s| machine.scenario.sessions[s].parent.is_some()))
+            || (checks.access
+                && machine
+                    .scenario
+                    .access
+                    .iter()
+                    .any(|c| c.always && c.principal == a.principal))
+    };
+    let Ok(snapshot) = machine.snapshot_of(state, relevant) else {
+        return;
+    };
+    for violation in machine.violations(state, &snapshot) {
+        if violation.kind == "expiry" || !seen.insert(violation.key()) {
+            continue;
+        }
+        findings.push(machine.finding(&violation, state, step));
+    }
+}
+
+/// A step of a scenario whose world changes: evaluated in the state's store,
+/// then its effects applied when it is allowed.
+fn replay_dynamic_step(
+    authorizer: &Authorizer,
+    machine: &Machine<'_>,
+    state: &mut State,
+    step: &Step,
+) -> StepResult {
+    let actor = match step.session {
+        Some(session) => machine.session_actor(session),
+        None => machine.lone_actor(&step.principal).unwrap_or(0),
+    };
+    let active = active_ids(state);
+    let not_running = !machine.running(state, actor);
+    let store = machine.store(state, None);
+    let (store, problem) = match (not_running, store) {
+        (true, _) => (
+            None,
+            Some(format!(
+                "session `{}` is not running at {} (it is dormant until an effect starts it, or its lifetime is over)",
+                step.session
+                    .map(|i| machine.scenario.sessions[i].id.as_str())
+                    .unwrap_or_default(),
+                step.at
+            )),
+        ),
+        (false, Ok(store)) => (Some(store), None),
+        (false, Err(message)) => (None, Some(format!("the world is invalid: {message}"))),
+    };
+    let Some(store) = store else {
+        let message = problem.unwrap_or_default();
+        let mut result = replay_step(
+            authorizer,
+            machine.scenario,
+            step,
+            &cedar_policy::Entities::empty(),
+            active,
+        );
+        result.decision = "error".to_string();
+        result.determining_policies = Vec::new();
+        result.errors = vec![EvaluationError {
+            policy: None,
+            message,
+        }];
+        result.delegation_ceiling = Vec::new();
+        result.expectation = check_expectation(
+            step,
+            &result.decision,
+            &result.determining_policies,
+            &result.errors,
+        );
+        return result;
+    };
+    let mut result = replay_step(authorizer, machine.scenario, step, &store, active);
+    if result.decision == "allow" {
+        let (effects, error) =
+            machine.apply_effects(state, actor, &step.action, &step.resource, &step.context);
+        result.effects = effects;
+        if let Some(message) = error {
+            result.decision = "error".to_string();
+            result.errors.push(EvaluationError {
+                policy: None,
+                message,
+            });
+            result.expectation = check_expectation(
+                step,
+                &result.decision,
+                &result.determining_policies,
+                &result.errors,
+            );
+        }
+    }
+    result
 }
 
 /// Which steps each policy determined, and the policies that determined none.
@@ -179,12 +416,16 @@ fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
     errors
 }
 
-fn replay_step(authorizer: &Authorizer, scenario: &Scenario, step: &Step) -> StepResult {
-    let segment = &scenario.world.segments[step.segment];
+fn replay_step(
+    authorizer: &Authorizer,
+    scenario: &Scenario,
+    step: &Step,
+    entities: &cedar_policy::Entities,
+    active_grants: Vec<String>,
+) -> StepResult {
     let (decision, determining_policies, errors) = match &step.request {
         Ok(request) => {
-            let response =
-                authorizer.is_authorized(request, &scenario.policies.set, &segment.entities);
+            let response = authorizer.is_authorized(request, &scenario.policies.set, entities);
             (
                 decision_name(response.decision()).to_string(),
                 determining(&response),
@@ -209,7 +450,7 @@ fn replay_step(authorizer: &Authorizer, scenario: &Scenario, step: &Step) -> Ste
             decision: match request {
                 Some(request) => decision_name(
                     authorizer
-                        .is_authorized(request, &scenario.policies.set, &segment.entities)
+                        .is_authorized(request, &scenario.policies.set, entities)
                         .decision(),
                 )
                 .to_string(),
@@ -232,11 +473,8 @@ fn replay_step(authorizer: &Authorizer, scenario: &Scenario, step: &Step) -> Ste
         decision,
         determining_policies,
         errors,
-        active_grants: segment
-            .active_grants
-            .iter()
-            .map(|&g| scenario.grants[g].id.clone())
-            .collect(),
+        active_grants,
+        effects: Vec::new(),
         expectation,
         delegation_ceiling,
     }

@@ -29,6 +29,8 @@ pub struct Grant {
     pub principal: EntityUid,
     /// Parents added while the grant is active.
     pub parents: Vec<EntityUid>,
+    /// Parents removed while the grant is active (effects' `remove_parent`).
+    pub removed_parents: Vec<EntityUid>,
     /// Attributes set while the grant is active (Cedar JSON values).
     pub attrs: Map<String, Value>,
     /// When the simulator adds the grant.
@@ -103,6 +105,9 @@ impl World {
                     .filter(|&i| grants[i].active_at(time))
                     .collect(),
             };
+            // Grants apply in the order they start (a later change wins).
+            let mut active_grants = active_grants;
+            active_grants.sort_by_key(|&i| (grants[i].from, i));
             if segments
                 .last()
                 .is_some_and(|previous| previous.active_grants == active_grants)
@@ -157,7 +162,7 @@ impl World {
 
 /// The grant-free store `base_entities` with the given grants applied: only
 /// the entities the grants change are parsed, the rest are shared.
-fn with_grants(
+pub fn with_grants(
     base_entities: &Entities,
     base: &BTreeMap<String, Box<RawValue>>,
     grants: &[Grant],
@@ -248,6 +253,10 @@ pub fn apply_grant(entities: &mut BTreeMap<String, Value>, grant: &Grant) {
         .entry("parents")
         .or_insert_with(|| Value::Array(Vec::new()));
     if let Some(parents) = parents.as_array_mut() {
+        for parent in &grant.removed_parents {
+            let parent = uid_json(parent);
+            parents.retain(|p| p != &parent);
+        }
         for parent in &grant.parents {
             let parent = uid_json(parent);
             if !parents.contains(&parent) {

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::cedar_files::{self, Policies};
 use crate::diag::{Error, Result, SourceError, SourceFile};
+use crate::dynamics::{Effect, Invariants, NeverRule, Operand, Operation, Pattern, ValueSource};
 use crate::risk::{self, RiskWeights};
 use crate::time::{self, Instant};
 use crate::world::{self, Grant, World};
@@ -143,6 +144,8 @@ pub struct Session {
     pub principal: EntityUid,
     /// The delegation chain from the root delegator to `principal` (inclusive).
     pub chain: Vec<EntityUid>,
+    /// The session this one was delegated from (`parent = "..."`), if any.
+    pub parent: Option<usize>,
     /// The session's task description.
     pub task: Option<String>,
     /// Context entries the session presents (Cedar JSON).
@@ -151,6 +154,10 @@ pub struct Session {
     pub from: Option<Instant>,
     /// When the session ends, if bounded.
     pub until: Option<Instant>,
+    /// Whether it acts only once a `start_session` effect started it.
+    pub dormant: bool,
+    /// For a dormant session: how long it runs once started (milliseconds).
+    pub lifetime: Option<i64>,
 }
 
 impl Session {
@@ -254,6 +261,8 @@ pub struct AccessCheck {
     pub candidates: Vec<(EntityUid, Request)>,
     /// Index into `World::segments`.
     pub segment: usize,
+    /// Whether it must hold in every state (`always = true`) rather than at `at`.
+    pub always: bool,
 }
 
 /// A scenario ready to replay.
@@ -285,6 +294,12 @@ pub struct Scenario {
     pub access: Vec<AccessCheck>,
     /// Risk weights of actions.
     pub risk: RiskWeights,
+    /// What allowed actions do to the world.
+    pub effects: Vec<Effect>,
+    /// Access that must never be reachable.
+    pub never: Vec<NeverRule>,
+    /// Which built-in invariants are checked.
+    pub invariants: Invariants,
     /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
     pub warnings: Vec<String>,
 }
@@ -557,8 +572,13 @@ impl<'a> Loader<'a> {
             steps: Vec::new(),
             access: Vec::new(),
             risk: self.risk(raw.risk.as_ref())?,
+            effects: Vec::new(),
+            never: Vec::new(),
+            invariants: self.invariants(raw.invariants.as_ref()),
             warnings: Vec::new(),
         };
+        scenario.effects = self.effects(&raw, &scenario)?;
+        scenario.never = self.never(&raw)?;
         scenario.steps = self.steps(&raw, &scenario)?;
         scenario.access = self.access(&raw, &scenario)?;
         scenario.warnings = std::mem::take(&mut self.warnings);
@@ -785,6 +805,7 @@ impl<'a> Loader<'a> {
                     .into());
             }
             let principal = self.uid(&s.principal, "bad principal")?;
+            let mut parent_index = None;
             let chain = match (&s.on_behalf_of, &s.parent) {
                 (Some(_), Some(parent)) => {
                     return Err(self.err(span(parent), "a session has either `on_behalf_of` or `parent`, not both").help_boxed("`parent` names the session this one was delegated from; its principal is the delegator").into());
@@ -807,6 +828,9 @@ impl<'a> Loader<'a> {
                             .help_boxed("declare the parent session first")
                             .into());
                     };
+                    parent_index = sessions
+                        .iter()
+                        .position(|other| &other.id == parent.get_ref());
                     let mut chain = parent_session.chain.clone();
                     chain.push(principal.clone());
                     chain
@@ -844,14 +868,36 @@ impl<'a> Loader<'a> {
                     .help_boxed("rename the key or the fact's key")
                     .into());
             }
+            let dormant = s.dormant.as_ref().is_some_and(|d| *d.get_ref());
+            let lifetime = match &s.lifetime {
+                Some(written) if !dormant => {
+                    return Err(self
+                        .err(span(written), "`lifetime` is for dormant sessions")
+                        .help_boxed(
+                            "add `dormant = true`, or bound the session with `from`/`until`",
+                        )
+                        .into());
+                }
+                Some(written) => Some(self.duration(written)?),
+                None => None,
+            };
+            if let (true, Some(written)) = (dormant, s.from.as_ref().or(s.until.as_ref())) {
+                return Err(self
+                    .err(span(written), "a dormant session starts when an effect starts it, so it has no `from` or `until`")
+                    .help_boxed("bound it with `lifetime` instead")
+                    .into());
+            }
             sessions.push(Session {
                 id,
                 principal,
                 chain,
+                parent: parent_index,
                 task: s.task.as_ref().map(|t| t.get_ref().clone()),
                 context,
                 from,
                 until,
+                dormant,
+                lifetime,
             });
         }
         Ok(sessions)
@@ -915,6 +961,7 @@ impl<'a> Loader<'a> {
                 id,
                 principal,
                 parents,
+                removed_parents: Vec::new(),
                 attrs,
                 from,
                 until,
@@ -1225,6 +1272,225 @@ impl<'a> Loader<'a> {
         }
     }
 
+    fn duration(&self, written: &Spanned<String>) -> Result<i64> {
+        match time::parse_duration(written.get_ref()) {
+            Ok(millis) if millis > 0 => Ok(millis),
+            Ok(_) => Err(self
+                .err(span(written), "a duration must be longer than zero")
+                .into()),
+            Err(message) => Err(self.err(span(written), message).into()),
+        }
+    }
+
+    fn operand(&self, written: &Spanned<String>) -> Result<Operand> {
+        Operand::parse(written.get_ref()).map_err(|message| {
+            self.err(span(written), message)
+                .help_boxed("operands name entities relative to the request: `principal`, `resource`, `delegator`, `context.KEY`, or an entity literal like 'Role::\"admin\"'")
+                .into()
+        })
+    }
+
+    fn invariants(&self, raw: Option<&Spanned<raw::RawInvariants>>) -> Invariants {
+        let mut invariants = Invariants::default();
+        if let Some(raw) = raw.map(Spanned::get_ref) {
+            let set = |flag: &mut bool, value: Option<bool>| {
+                if let Some(value) = value {
+                    *flag = value;
+                }
+            };
+            set(&mut invariants.delegation_ceiling, raw.delegation_ceiling);
+            set(&mut invariants.attenuation, raw.attenuation);
+            set(&mut invariants.expiry, raw.expiry);
+            set(&mut invariants.never, raw.never);
+            set(&mut invariants.access, raw.access);
+        }
+        invariants
+    }
+
+    fn effects(&self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Effect>> {
+        let mut effects = Vec::new();
+        for (index, spanned) in raw.effects.iter().enumerate() {
+            let e = spanned.get_ref();
+            let here = span(spanned);
+            let action = self.action(&e.action)?;
+            if let Some(schema) = &scenario.schema
+                && schema.resources_for_action(&action).is_none()
+            {
+                return Err(self
+                    .err(
+                        span(&e.action),
+                        format!("the schema has no action `{action}`"),
+                    )
+                    .into());
+            }
+            let principal = e
+                .principal
+                .as_ref()
+                .map(|p| self.uid(p, "bad principal"))
+                .transpose()?;
+            let resource = e
+                .resource
+                .as_ref()
+                .map(|r| self.uid(r, "bad resource"))
+                .transpose()?;
+            let mut operations = Vec::new();
+            if let Some(change) = &e.add_parent {
+                let c = change.get_ref();
+                operations.push(Operation::AddParent {
+                    entity: self.operand(&c.entity)?,
+                    parent: self.operand(&c.parent)?,
+                });
+            }
+            if let Some(change) = &e.remove_parent {
+                let c = change.get_ref();
+                operations.push(Operation::RemoveParent {
+                    entity: self.operand(&c.entity)?,
+                    parent: self.operand(&c.parent)?,
+                });
+            }
+            if let Some(set) = &e.set_attr {
+                let a = set.get_ref();
+                let value = match (&a.value, &a.value_of) {
+                    (Some(value), None) => {
+                        let mut table = toml::Table::new();
+                        table.insert("value".to_string(), value.get_ref().clone());
+                        let mut converted = values::table_to_json(&table)
+                            .map_err(|m| self.err(span(value), m).help_boxed(values::HELP))?;
+                        ValueSource::Literal(converted.remove("value").unwrap_or(Value::Null))
+                    }
+                    (None, Some(of)) if of.get_ref() == "now" => ValueSource::Now,
+                    (None, Some(of)) => ValueSource::Of(self.operand(of)?),
+                    _ => {
+                        return Err(self
+                            .err(
+                                span(set),
+                                "`set_attr` needs exactly one of `value` and `value_of`",
+                            )
+                            .into());
+                    }
+                };
+                operations.push(Operation::SetAttr {
+                    entity: self.operand(&a.entity)?,
+                    name: a.name.get_ref().clone(),
+                    value,
+                });
+            }
+            if let Some(grant) = &e.grant {
+                let g = grant.get_ref();
+                let parents = g
+                    .parents
+                    .iter()
+                    .map(|p| self.operand(p))
+                    .collect::<Result<Vec<_>>>()?;
+                let attrs = g
+                    .attrs
+                    .as_ref()
+                    .map(|a| self.table(a))
+                    .transpose()?
+                    .unwrap_or_default();
+                if parents.is_empty() && attrs.is_empty() && g.until_attr.is_none() {
+                    return Err(self
+                        .err(span(grant), "this grant changes nothing")
+                        .help_boxed("give it `parents` to add (e.g. a role) and/or `attrs` to set")
+                        .into());
+                }
+                let lifetime = g.lifetime.as_ref().map(|l| self.duration(l)).transpose()?;
+                let expiry = g
+                    .expiry
+                    .as_ref()
+                    .map_or(RawExpiry::Simulator, |e| *e.get_ref());
+                if lifetime.is_none() && (expiry == RawExpiry::Policy || g.until_attr.is_some()) {
+                    return Err(self
+                        .err(span(grant), "a grant without `lifetime` never ends, so it has no end for `expiry = \"policy\"` or `until_attr`")
+                        .help_boxed("give the grant a `lifetime`, e.g. `lifetime = \"30m\"`")
+                        .into());
+                }
+                operations.push(Operation::Grant {
+                    entity: self.operand(&g.entity)?,
+                    parents,
+                    attrs,
+                    lifetime,
+                    removed_at_until: expiry == RawExpiry::Simulator,
+                    until_attr: g.until_attr.as_ref().map(|a| a.get_ref().clone()),
+                });
+            }
+            if let Some(revoke) = &e.revoke {
+                let r = revoke.get_ref();
+                operations.push(Operation::Revoke {
+                    entity: self.operand(&r.entity)?,
+                    parent: r.parent.as_ref().map(|p| self.operand(p)).transpose()?,
+                });
+            }
+            if let Some(id) = &e.start_session {
+                let Some(session) = scenario.sessions.iter().position(|s| &s.id == id.get_ref())
+                else {
+                    return Err(self
+                        .err(span(id), format!("no session `{}`", id.get_ref()))
+                        .help_boxed("declare it with `[[session]]` and `dormant = true`")
+                        .into());
+                };
+                if !scenario.sessions[session].dormant {
+                    return Err(self
+                        .err(
+                            span(id),
+                            format!("session `{}` is not dormant", id.get_ref()),
+                        )
+                        .help_boxed(
+                            "only a session declared with `dormant = true` waits to be started",
+                        )
+                        .into());
+                }
+                operations.push(Operation::StartSession(session));
+            }
+            if operations.len() != 1 {
+                return Err(self
+                    .err(here, format!("an `[[effect]]` has exactly one operation; this one has {}", operations.len()))
+                    .help_boxed("one of `add_parent`, `remove_parent`, `set_attr`, `grant`, `revoke`, `start_session`; write several `[[effect]]`s for several changes")
+                    .into());
+            }
+            effects.push(Effect {
+                index,
+                line: self.file.line_col(here.start).0,
+                action,
+                principal,
+                resource,
+                operation: operations.remove(0),
+            });
+        }
+        Ok(effects)
+    }
+
+    fn never(&self, raw: &RawScenario) -> Result<Vec<NeverRule>> {
+        let mut rules = Vec::new();
+        for (index, spanned) in raw.never.iter().enumerate() {
+            let n = spanned.get_ref();
+            let pattern = |written: Option<&Spanned<String>>| {
+                Pattern::parse(written.map(|w| w.get_ref().as_str())).map_err(|message| {
+                    self.err(written.map_or(span(spanned), span), message)
+                        .help_boxed("write an entity ('Agent::\"helper\"'), an entity type ('Agent'), or leave the key out to match anything")
+                })
+            };
+            let principal = pattern(n.principal.as_ref())?;
+            let resource = pattern(n.resource.as_ref())?;
+            let action = n.action.as_ref().map(|a| self.action(a)).transpose()?;
+            if principal == Pattern::Any && action.is_none() && resource == Pattern::Any {
+                return Err(self
+                    .err(span(spanned), "this rule forbids everything to everyone")
+                    .help_boxed("name at least a `principal`, an `action` or a `resource`")
+                    .into());
+            }
+            rules.push(NeverRule {
+                index,
+                line: self.file.line_col(span(spanned).start).0,
+                principal,
+                action,
+                resource,
+                reason: n.reason.clone(),
+            });
+        }
+        Ok(rules)
+    }
+
     fn access(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<AccessCheck>> {
         let mut checks = Vec::new();
         for (index, spanned) in raw.access.iter().enumerate() {
@@ -1280,7 +1546,14 @@ impl<'a> Loader<'a> {
                 })?;
                 built.push((uid, request));
             }
+            let always = a.always.as_ref().is_some_and(|v| *v.get_ref());
+            if let (true, Some(written)) = (always, &a.at) {
+                return Err(self
+                    .err(span(written), "an assertion with `always = true` holds at every moment, so it has no `at`")
+                    .into());
+            }
             checks.push(AccessCheck {
+                always,
                 index,
                 line: self.file.line_col(here.start).0,
                 at,

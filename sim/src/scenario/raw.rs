@@ -25,6 +25,11 @@ pub struct RawScenario {
     #[serde(default, rename = "access")]
     pub access: Vec<Spanned<RawAccess>>,
     pub risk: Option<Spanned<toml::Table>>,
+    #[serde(default, rename = "effect")]
+    pub effects: Vec<Spanned<RawEffect>>,
+    #[serde(default)]
+    pub never: Vec<Spanned<RawNever>>,
+    pub invariants: Option<Spanned<RawInvariants>>,
 }
 
 /// `[scenario]`: name, files and the clock's start.
@@ -81,6 +86,8 @@ pub struct RawSession {
     pub context: Option<Spanned<toml::Table>>,
     pub from: Option<Spanned<String>>,
     pub until: Option<Spanned<String>>,
+    pub dormant: Option<Spanned<bool>>,
+    pub lifetime: Option<Spanned<String>>,
 }
 
 /// How a grant ends.
@@ -149,4 +156,80 @@ pub struct RawAccess {
     pub principal: Option<Spanned<String>>,
     pub action: Spanned<String>,
     pub resources: Spanned<Vec<Spanned<String>>>,
+    pub always: Option<Spanned<bool>>,
+}
+
+/// `[[effect]]`: what every allowed request of an action does to the world.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEffect {
+    pub action: Spanned<String>,
+    pub principal: Option<Spanned<String>>,
+    pub resource: Option<Spanned<String>>,
+    pub add_parent: Option<Spanned<RawParentChange>>,
+    pub remove_parent: Option<Spanned<RawParentChange>>,
+    pub set_attr: Option<Spanned<RawSetAttr>>,
+    pub grant: Option<Spanned<RawEffectGrant>>,
+    pub revoke: Option<Spanned<RawRevoke>>,
+    pub start_session: Option<Spanned<String>>,
+}
+
+/// `add_parent` / `remove_parent` operands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParentChange {
+    pub entity: Spanned<String>,
+    pub parent: Spanned<String>,
+}
+
+/// `set_attr` operands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSetAttr {
+    pub entity: Spanned<String>,
+    pub name: Spanned<String>,
+    pub value: Option<Spanned<toml::Value>>,
+    pub value_of: Option<Spanned<String>>,
+}
+
+/// `grant` operands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEffectGrant {
+    pub entity: Spanned<String>,
+    #[serde(default)]
+    pub parents: Vec<Spanned<String>>,
+    pub attrs: Option<Spanned<toml::Table>>,
+    pub lifetime: Option<Spanned<String>>,
+    pub expiry: Option<Spanned<RawExpiry>>,
+    pub until_attr: Option<Spanned<String>>,
+}
+
+/// `revoke` operands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRevoke {
+    pub entity: Spanned<String>,
+    pub parent: Option<Spanned<String>>,
+}
+
+/// `[[never]]`: access that must never be reachable.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNever {
+    pub principal: Option<Spanned<String>>,
+    pub action: Option<Spanned<String>>,
+    pub resource: Option<Spanned<String>>,
+    pub reason: Option<String>,
+}
+
+/// `[invariants]`: switches for the built-in invariants (all default on).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInvariants {
+    pub delegation_ceiling: Option<bool>,
+    pub attenuation: Option<bool>,
+    pub expiry: Option<bool>,
+    pub never: Option<bool>,
+    pub access: Option<bool>,
 }
