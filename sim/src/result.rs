@@ -161,6 +161,10 @@ pub struct StepResult {
     pub errors: Vec<EvaluationError>,
     /// Grants active at the step's time.
     pub active_grants: Vec<String>,
+    /// What the step changed in the world (its action's `[[effect]]`s), one
+    /// line each; empty when it changed nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub effects: Vec<String>,
     /// The step's expectation and whether it held.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub expectation: Option<ExpectationResult>,
