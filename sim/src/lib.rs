@@ -18,9 +18,11 @@ pub mod held;
 pub mod import;
 pub mod replay;
 pub mod report;
+pub mod repro;
 pub mod result;
 pub mod risk;
 pub mod scenario;
+pub mod search;
 pub mod state;
 pub mod suggest;
 pub mod time;
@@ -76,4 +78,56 @@ pub fn evaluate_and_suggest(scenario: &Scenario) -> ScenarioResult {
         suggest::Options::default(),
     ));
     result
+}
+
+/// What `privsim fuzz` produces for one scenario: its replay result with the
+/// search's findings (each with its trace and repro path) and summary added,
+/// and the repro files to write (path beside the scenario, TOML text).
+pub struct Fuzzed {
+    /// The result (replay, plus search findings and summary; no accounting).
+    pub result: ScenarioResult,
+    /// Repro scenarios, one per search finding.
+    pub repros: Vec<(std::path::PathBuf, String)>,
+    /// Cedar evaluations the search made.
+    pub evaluations: u64,
+}
+
+/// Replays a scenario and searches it for escalations ([`search::search`]).
+pub fn fuzz(
+    scenario: &Scenario,
+    options: &search::Options,
+    progress: &mut dyn FnMut(search::Progress),
+) -> Fuzzed {
+    let mut result = replay::replay(scenario);
+    let machine = state::Machine::new(scenario);
+    let report = search::search(&machine, options, progress);
+    let mut repros = Vec::new();
+    for (number, found) in report.findings.iter().enumerate() {
+        let mut finding = machine.finding(&found.violation, &machine.initial(), None);
+        finding.trace = search::trace_steps(&machine, &found.trace);
+        if let Some(last) = finding.trace.last() {
+            finding.time.clone_from(&last.time);
+        }
+        match repro::render(&machine, found) {
+            Ok(text) => {
+                let path = repro::path_for(&scenario.file.path, number + 1);
+                let display =
+                    repro::path_for(std::path::Path::new(&scenario.file.display), number + 1);
+                finding.repro = Some(display.display().to_string());
+                repros.push((path, text));
+            }
+            Err(message) => result.warnings.push(format!(
+                "no repro written for finding {}: {message}",
+                number + 1
+            )),
+        }
+        result.findings.push(finding);
+    }
+    result.summary.findings = result.findings.len();
+    result.search = Some(report.summary);
+    Fuzzed {
+        result,
+        repros,
+        evaluations: report.evaluations,
+    }
 }

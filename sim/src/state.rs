@@ -75,14 +75,16 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// What makes two violations the same finding.
+    /// What makes two violations the same finding: the same invariant broken
+    /// by the same actor with the same action (and delegator, grant or rule).
+    /// Other resources it reaches the same way are the same escalation.
     pub fn key(&self) -> (String, String, String, String, String) {
         (
             self.kind.to_string(),
             self.actor.to_string(),
             self.action.to_string(),
-            self.resource.to_string(),
             format!("{:?}{:?}{:?}", self.delegator, self.grant, self.rule),
+            if self.missing { "missing" } else { "" }.to_string(),
         )
     }
 }

@@ -1,5 +1,6 @@
 //! Argument definitions and exit codes shared by the subcommands.
 
+mod fuzz;
 mod import;
 mod report;
 mod run;
@@ -43,6 +44,9 @@ enum Command {
     Import(ImportArgs),
     /// Suggest right-sized policies per principal, verified by replaying the scenario.
     Suggest(suggest::SuggestArgs),
+    /// Search scenarios for escalation paths (sequences of allowed steps that
+    /// break an invariant); writes a repro scenario per finding.
+    Fuzz(fuzz::FuzzArgs),
     /// Render a stored JSON result (`run --format json`, or a report folder's `result.json`).
     Report(report::ReportArgs),
 }
@@ -130,6 +134,7 @@ pub fn dispatch(args: Args) -> ExitCode {
         Command::Import(import) => import::run(&import),
         Command::Suggest(suggest) => suggest::run(&suggest),
         Command::Report(report) => report::run(&report),
+        Command::Fuzz(fuzz) => fuzz::run(&fuzz),
     };
     outcome.into()
 }
