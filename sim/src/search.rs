@@ -198,7 +198,7 @@ struct Run<'m, 's> {
     fingerprints: HashSet<u64>,
     found: Vec<Found>,
     keys: BTreeSet<(String, String, String, String, String)>,
-    variants: BTreeMap<String, Vec<Map<String, Value>>>,
+    mover: Mover,
 }
 
 impl<'m, 's> Run<'m, 's> {
@@ -215,7 +215,7 @@ impl<'m, 's> Run<'m, 's> {
             fingerprints: HashSet::new(),
             found: Vec::new(),
             keys: BTreeSet::new(),
-            variants: context_variants(machine),
+            mover: Mover::new(machine, options.tick),
         }
     }
 
@@ -232,37 +232,8 @@ impl<'m, 's> Run<'m, 's> {
         self.exhausted
     }
 
-    /// Every move possible in a state, in a fixed order.
     fn moves(&self, state: &State) -> Vec<Move> {
-        let mut moves = Vec::new();
-        let none = vec![Map::new()];
-        for actor in 0..self.machine.actors.len() {
-            if !self.machine.running(state, actor) {
-                continue;
-            }
-            for (action, resource) in &self.machine.pairs[actor] {
-                let variants = self.variants.get(&action.to_string()).unwrap_or(&none);
-                for extra in variants {
-                    moves.push(Move::Request {
-                        actor,
-                        action: action.clone(),
-                        resource: resource.clone(),
-                        extra: extra.clone(),
-                    });
-                }
-            }
-        }
-        for time in self.machine.boundaries(state).into_iter().take(4) {
-            moves.push(Move::Advance(time));
-        }
-        if let Some(next) = self
-            .options
-            .tick
-            .and_then(|tick| state.time.checked_add(tick))
-        {
-            moves.push(Move::Advance(next));
-        }
-        moves
+        self.mover.moves(self.machine, state)
     }
 
     /// Makes a move: the state changes in place; returns whether it changed
@@ -466,6 +437,55 @@ fn key_of(
     key
 }
 
+/// Lists the moves possible in a state, in a fixed order: every running
+/// actor's requests over its universe (with the context variants of each
+/// action), then clock advances to the next moments the world changes by
+/// itself (and by `tick`, if set).
+#[derive(Debug, Clone)]
+pub struct Mover {
+    variants: BTreeMap<String, Vec<Map<String, Value>>>,
+    tick: Option<i64>,
+}
+
+impl Mover {
+    /// Prepares the context variants of a scenario's actions.
+    pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
+        Self {
+            variants: context_variants(machine),
+            tick,
+        }
+    }
+
+    /// Every move possible in a state.
+    pub fn moves(&self, machine: &Machine<'_>, state: &State) -> Vec<Move> {
+        let mut moves = Vec::new();
+        let none = vec![Map::new()];
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            for (action, resource) in &machine.pairs[actor] {
+                let variants = self.variants.get(&action.to_string()).unwrap_or(&none);
+                for extra in variants {
+                    moves.push(Move::Request {
+                        actor,
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        extra: extra.clone(),
+                    });
+                }
+            }
+        }
+        for time in machine.boundaries(state).into_iter().take(4) {
+            moves.push(Move::Advance(time));
+        }
+        if let Some(next) = self.tick.and_then(|tick| state.time.checked_add(tick)) {
+            moves.push(Move::Advance(next));
+        }
+        moves
+    }
+}
+
 /// Plays one move on a state; returns whether the state changed and, for an
 /// allowed request, its delegation-ceiling violation.
 pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
@@ -505,7 +525,7 @@ pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Ve
 
 /// The request that shows a state violation: the actor asking for the pair
 /// (expected to be denied; allowed for an access assertion's missing resource).
-fn witness(violation: &Violation) -> Move {
+pub fn witness(violation: &Violation) -> Move {
     Move::Request {
         actor: violation.actor,
         action: violation.action.clone(),
@@ -516,7 +536,7 @@ fn witness(violation: &Violation) -> Move {
 
 /// Replays a trace from the initial state: the violations after its last move
 /// (state invariants for the state reached, plus the last request's ceiling).
-fn violations_at_end(machine: &Machine<'_>, trace: &[Move]) -> Vec<Violation> {
+pub fn violations_at_end(machine: &Machine<'_>, trace: &[Move]) -> Vec<Violation> {
     let mut state = machine.initial();
     let mut last = Vec::new();
     for mv in trace {
