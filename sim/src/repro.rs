@@ -119,19 +119,33 @@ pub fn render(machine: &Machine<'_>, found: &Found) -> Result<String, String> {
                     }
                     step.insert("context".to_string(), toml::Value::Table(context));
                 }
-                let expect = if index == last {
-                    if found.violation.missing {
+                // Only the last step has an expectation: the moves before it
+                // set the scene, and a fix may well deny some of them too.
+                if index == last {
+                    let expect = if found.violation.missing {
                         "allow"
                     } else {
                         "deny"
-                    }
+                    };
+                    step.insert(
+                        "expect".to_string(),
+                        toml::Value::String(expect.to_string()),
+                    );
                 } else {
-                    outcome.decision
-                };
-                step.insert(
-                    "expect".to_string(),
-                    toml::Value::String(expect.to_string()),
-                );
+                    step.insert(
+                        "name".to_string(),
+                        toml::Value::String(format!(
+                            "move {}: {} when found{}",
+                            index + 1,
+                            outcome.decision,
+                            if outcome.effects.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", outcome.effects.join("; "))
+                            }
+                        )),
+                    );
+                }
                 steps.push(toml::Value::Table(step));
             }
         }

@@ -356,3 +356,33 @@ fn every_fixture_has_a_test_and_every_snapshot_a_fixture() {
         }
     }
 }
+
+#[test]
+fn effect_with_two_operations() {
+    check("effect-two-operations", "scenario.toml:11:1");
+}
+
+#[test]
+fn effect_operand_that_names_nothing() {
+    check("effect-bad-operand", "scenario.toml:13:25");
+}
+
+#[test]
+fn effect_starting_an_unknown_session() {
+    check("effect-unknown-session", "scenario.toml:13:17");
+}
+
+#[test]
+fn unknown_key_in_an_effect() {
+    check("effect-unknown-key", "scenario.toml:13:1");
+}
+
+#[test]
+fn never_rule_with_a_bad_pattern() {
+    check("never-bad-pattern", "scenario.toml:12:13");
+}
+
+#[test]
+fn policy_expiry_grant_effect_without_lifetime() {
+    check("effect-grant-without-lifetime", "scenario.toml:13:9");
+}
