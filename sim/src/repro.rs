@@ -58,8 +58,8 @@ pub fn render(machine: &Machine<'_>, found: &Found) -> Result<String, String> {
         header.insert(
             "description".to_string(),
             toml::Value::String(format!(
-                "Written by `privsim fuzz`: {} The last step must be denied; it fails until the policies are fixed.",
-                found.violation.message
+                "Written by `privsim fuzz`: {}. The last step must be denied; it fails until the policies are fixed.",
+                found.violation.message.trim_end_matches('.')
             )),
         );
     }
