@@ -100,6 +100,10 @@ impl Default for Options {
 
 /// One move.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "most moves are requests; boxing them would only add an allocation each"
+)]
 pub enum Move {
     /// An actor makes a request.
     Request {
@@ -297,7 +301,7 @@ impl<'m, 's> Run<'m, 's> {
     }
 
     fn report(&self, progress: &mut dyn FnMut(Progress)) {
-        if self.moves % 256 == 0 {
+        if self.moves.is_multiple_of(256) {
             progress(Progress {
                 moves: self.moves,
                 states: self.states.len() as u64,

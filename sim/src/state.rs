@@ -130,6 +130,9 @@ pub struct Machine<'s> {
     /// Each actor's universe, flattened to (action, resource) pairs.
     pub pairs: Vec<Vec<(EntityUid, EntityUid)>>,
     stores: RefCell<HashMap<u64, Rc<Entities>>>,
+    /// The `datetime("...")` literals of the policies: moments a decision
+    /// may change at.
+    moments: BTreeSet<Instant>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
 }
@@ -152,6 +155,15 @@ impl<'s> Machine<'s> {
         for step in scenario.steps.iter().filter(|s| s.session.is_none()) {
             if alone.insert(step.principal.to_string()) {
                 lone.push(step.principal.clone());
+            }
+        }
+        // Delegators can act themselves too (a user approving, an agent
+        // working outside the session it delegated from).
+        for session in &scenario.sessions {
+            for delegator in session.chain.iter().rev().skip(1) {
+                if alone.insert(delegator.to_string()) {
+                    lone.push(delegator.clone());
+                }
             }
         }
         for rule in &scenario.never {
@@ -185,7 +197,20 @@ impl<'s> Machine<'s> {
             .first()
             .map(|s| s.entities.clone())
             .unwrap_or_else(Entities::empty);
+        let mut moments = BTreeSet::new();
+        for file in &scenario.policies.files {
+            let mut rest: &str = &file.text;
+            while let Some(at) = rest.find("datetime(\"") {
+                rest = &rest[at + 10..];
+                if let Some(end) = rest.find('"')
+                    && let Ok(instant) = Instant::parse_rfc3339(&rest[..end])
+                {
+                    moments.insert(instant);
+                }
+            }
+        }
         Self {
+            moments,
             scenario,
             authorizer: Authorizer::new(),
             base,
@@ -729,8 +754,11 @@ impl<'s> Machine<'s> {
         else {
             return;
         };
+        // The parent is asked with the sub-agent's own context (the chain that
+        // reaches the sub-agent), as for the delegation ceiling: a parent may
+        // hold some authority only when it delegates it.
         let parent_actor = self.session_actor(parent);
-        let context = self.context(state, parent_actor, &Map::new());
+        let context = self.context(state, actor, &Map::new());
         let parent_principal = &self.actors[parent_actor].principal;
         // Where the schema does not let the parent's type make the request at
         // all, the comparison does not apply (as for the delegation ceiling).
@@ -928,9 +956,10 @@ impl<'s> Machine<'s> {
     }
 
     /// The times after `state.time` at which the world or a session changes by
-    /// itself: grant and session starts and ends.
+    /// itself (grant and session starts and ends), or a policy's datetime
+    /// literal says a decision may change.
     pub fn boundaries(&self, state: &State) -> BTreeSet<Instant> {
-        let mut times = BTreeSet::new();
+        let mut times = self.moments.clone();
         for grant in &state.grants {
             times.insert(grant.from);
             times.extend(grant.until);

@@ -88,10 +88,9 @@ start_session = "sub"
 }
 
 fn step(at: &str, who: &str, action: &str, resource: &str, extra: &str, expect: &str) -> String {
-    let who = if who.starts_with("session:") {
-        format!("session = \"{}\"", &who[8..])
-    } else {
-        format!("principal = '{who}'")
+    let who = match who.strip_prefix("session:") {
+        Some(session) => format!("session = \"{session}\""),
+        None => format!("principal = '{who}'"),
     };
     format!(
         "\n[[step]]\nat = \"{at}\"\n{who}\naction = 'Action::\"{action}\"'\nresource = '{resource}'\n{extra}\nexpect = \"{expect}\"\n"
