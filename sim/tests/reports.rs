@@ -5,7 +5,10 @@
 //! SARIF 2.1.0 schema (`reports/schemas/sarif-schema-2.1.0.json`). A scenario
 //! whose ids and names are hostile (`sim/tests/fixtures/hostile/`) renders
 //! escaped everywhere, and `privsim run --report-dir` and `privsim report`
-//! are run end to end.
+//! are run end to end. A handcrafted result of the escalation search
+//! (`sim/tests/fixtures/search-result.json`: a search summary, findings of
+//! every kind with traces, hostile ids) renders in every format
+//! (`reports__search_*.snap`).
 //!
 //! The tests run from the workspace root, so paths in the reports read as
 //! `privsim run scenarios/` prints them there.
@@ -26,6 +29,7 @@ use privsim::report::{self, Format};
 use privsim::{LoadOptions, RunResult, scenario};
 
 const HOSTILE: &str = "sim/tests/fixtures/hostile/scenario.toml";
+const SEARCH_RESULT: &str = "sim/tests/fixtures/search-result.json";
 
 use common::{from_workspace_root, workspace_root};
 
@@ -525,6 +529,241 @@ fn markdown_escaping_and_code_spans() {
     assert_eq!(
         report::escape_xml("<a b=\"c\"> & 'd'\u{1}"),
         "&lt;a b=&quot;c&quot;&gt; &amp; &apos;d&apos;\u{FFFD}"
+    );
+}
+
+// ---- results of the escalation search ----
+
+/// The handcrafted search result, read as `privsim report` reads it.
+fn search_result() -> (String, RunResult) {
+    from_workspace_root();
+    let file = privsim::diag::SourceFile::read(Path::new(SEARCH_RESULT), SEARCH_RESULT.to_string())
+        .unwrap();
+    let result = report::parse(&file).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    (file.text.to_string(), result)
+}
+
+#[test]
+fn search_findings_and_summary_render_in_every_format() {
+    let (text, result) = search_result();
+    let scenario = &result.scenarios[0];
+    let kinds: BTreeSet<&str> = scenario.findings.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "access",
+            "attenuation",
+            "delegation-ceiling",
+            "expiry",
+            "never"
+        ]),
+        "the fixture has a finding of every kind"
+    );
+    assert!(scenario.findings.iter().all(|f| !f.trace.is_empty()));
+
+    // JSON is the contract itself: the stored result comes back byte for byte.
+    assert_eq!(render(&result, Format::Json), text);
+    for (name, text) in report::render_all(&result).unwrap() {
+        let format = Format::ALL
+            .into_iter()
+            .find(|f| f.file_name() == name)
+            .unwrap();
+        assert_eq!(render(&result, format), text, "{name} differs");
+    }
+
+    let markdown = render(&result, Format::Markdown);
+    check_markdown_tables(&markdown);
+    assert!(markdown.chars().count() < 65_536);
+    for needle in [
+        "### Search",
+        "| novelty | 42 | 50000 | 8123 | 16 | budget exhausted: the search was not exhaustive, so nothing more is proven |",
+        "| exhaustive | 7 | 1234 | 321 | 4 | no violation up to depth 4 (exhaustive) |",
+        "#### 1. never at 2026-06-01T09:03:00Z, after 2 moves",
+        "Rule broken: `sim/tests/fixtures/hostile/scenario.toml:20`.",
+        "Repro scenario: `out/repro/never-1 <b>|x</b>.toml`.",
+        // The size limit: a long trace lists its last 12 moves only.
+        "The first 4 moves are not shown (they are in the repro and in `result.json`).",
+        r#"| 16 | +16m | `Agent::"<script>alert(1)</script>"` | `Action::"deployProd"` | `Env::"prod"` |  | allow |  | **◀ must be denied** |"#,
+        r"| 2 | +45m | | advance to 2026-06-01T09:45:00Z | | | | grant \`jit\|&lt;1&gt;\` ended | |",
+        r#"``{"task":"summarize \| `all` <docs>"}``"#,
+    ] {
+        assert!(
+            markdown.contains(needle),
+            "no `{needle}` in:
+{markdown}"
+        );
+    }
+    assert_eq!(markdown.matches("**◀ must be denied**").count(), 6);
+    assert!(
+        !markdown.contains("| 4 | +4m |"),
+        "an omitted move is listed"
+    );
+    // A line break in an effect does not end the table row.
+    assert!(markdown.contains(r"set elevated\_until of the requester |"));
+    let prose = without_code_spans(&markdown);
+    for raw in [
+        "<script", "<img", "<b>", "<i>", "<docs>", "*search*", "[link]",
+    ] {
+        assert!(
+            !prose.contains(raw),
+            "`{raw}` is not escaped in:
+{markdown}"
+        );
+    }
+
+    let html = render(&result, Format::Html);
+    check_html(&html, &result);
+    assert!(!html.contains("://"));
+    for raw in ["<script", "<img", "<b>", "<i>", "<docs>", "</td><td>|"] {
+        assert!(!html.contains(raw), "`{raw}` is not escaped");
+    }
+    for needle in [
+        "<h3>Search</h3>",
+        "<td>no violation up to depth 4 (exhaustive)</td>",
+        "Rule broken: <code>sim/tests/fixtures/hostile/scenario.toml:20</code>",
+        "Repro scenario: <code>out/repro/never-1 &lt;b&gt;|x&lt;/b&gt;.toml</code>",
+        "<code>{&quot;task&quot;:&quot;summarize | `all` &lt;docs&gt;&quot;}</code>",
+        "<li>grant `jit|&lt;1&gt;` ended</li>",
+        "<td colspan=\"5\">advance to 2026-06-01T09:45:00Z</td>",
+    ] {
+        assert!(html.contains(needle), "no `{needle}` in the HTML");
+    }
+    // The HTML has no size limit: every move of the long trace is there.
+    assert!(html.contains("<code>Doc::&quot;page-1|&lt;1&gt;&quot;</code>"));
+    assert_eq!(html.matches("<strong>must be denied</strong>").count(), 6);
+
+    let junit = render(&result, Format::Junit);
+    check_junit(&junit, &result);
+    let document = roxmltree::Document::parse(&junit).unwrap();
+    let failures: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(failures.len(), 6);
+    assert!(failures[0].contains("\nrule: sim/tests/fixtures/hostile/scenario.toml:20\n"));
+    assert!(failures[0].contains("\nrepro: out/repro/never-1 <b>|x</b>.toml\n"));
+    assert!(failures[0].ends_with(
+        r#"move 2 at 2026-06-01T09:03:00Z (+3m): session `s|1 <i>`, Agent::"<script>alert(1)</script>" Action::"delete" Doc::"<img src=x onerror=alert(2)>" -> allow  <- must be denied"#
+    ), "{}", failures[0]);
+    assert!(failures[4].contains(
+        "\nmove 2 at 2026-06-01T09:45:00Z (+45m): the clock advances; effects: grant `jit|<1>` ended\n"
+    ));
+    assert_eq!(
+        failures[5]
+            .lines()
+            .filter(|l| l.starts_with("move "))
+            .count(),
+        16
+    );
+    assert!(junit.contains(
+        r#"<property name="search" value="strategy exhaustive, seed 7: 1234 moves tried, 321 distinct states, max depth 4; no violation up to depth 4 (exhaustive)"/>"#
+    ));
+
+    let text = report::text::render(&result);
+    assert!(text.contains(
+        "  search: strategy exhaustive, seed 7: 1234 move(s) tried, 321 distinct state(s), max depth 4; no violation up to depth 4 (exhaustive)\n"
+    ));
+
+    insta::assert_snapshot!("search_markdown", markdown);
+    insta::assert_snapshot!("search_junit", junit);
+    insta::assert_snapshot!("search_text", text);
+}
+
+#[test]
+fn sarif_locates_search_findings_at_their_rule_with_the_moves_as_a_code_flow() {
+    let (_, result) = search_result();
+    let sarif = check_sarif(&sarif_validator(), &render(&result, Format::Sarif));
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for kind in ["attenuation", "never", "access"] {
+        let rule = rules.iter().find(|r| r["id"] == kind).unwrap();
+        assert!(
+            !rule["shortDescription"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invariant"),
+            "`{kind}` has a description of its own"
+        );
+    }
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    for (sarif_result, finding) in results.iter().zip(&result.scenarios[0].findings) {
+        assert_eq!(sarif_result["ruleId"], finding.kind.as_str());
+        let physical = &sarif_result["locations"][0]["physicalLocation"];
+        let at = format!(
+            "{}:{}",
+            physical["artifactLocation"]["uri"].as_str().unwrap(),
+            physical["region"]["startLine"]
+        );
+        // `never` and `access` at their rule; the others at the policy that allowed them.
+        match (&finding.rule, finding.determining_policies.first()) {
+            (Some(rule), _) => assert_eq!(&at, rule),
+            (None, Some(policy)) => assert_eq!(at, result.scenarios[0].policies[policy]),
+            (None, None) => assert_eq!(at, format!("{HOSTILE}:1")),
+        }
+        // The trace is a code flow, one location per move, the last request
+        // (the one that must be denied) essential and where the finding is.
+        let flow = sarif_result["codeFlows"][0]["threadFlows"][0]["locations"]
+            .as_array()
+            .unwrap();
+        assert_eq!(flow.len(), finding.trace.len());
+        for (i, (step, m)) in flow.iter().zip(&finding.trace).enumerate() {
+            assert_eq!(step["executionOrder"], i + 1);
+            let message = step["location"]["message"]["text"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!("move {} at {}", i + 1, m.time)),
+                "{message}"
+            );
+        }
+        let last = flow.last().unwrap();
+        assert_eq!(last["importance"], "essential");
+        assert_eq!(last["location"]["physicalLocation"], *physical);
+        assert!(
+            last["location"]["message"]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("-> allow (must be denied)")
+        );
+        assert_eq!(
+            flow.iter()
+                .filter(|l| l["importance"] == "essential")
+                .count(),
+            1
+        );
+        assert_eq!(
+            sarif_result["properties"]["moves"],
+            finding.trace.len(),
+            "{sarif_result}"
+        );
+    }
+    assert_eq!(
+        results[0]["properties"]["repro"],
+        "out/repro/never-1 <b>|x</b>.toml"
+    );
+    let searches = run["properties"]["searches"].as_array().unwrap();
+    assert_eq!(searches.len(), 2);
+    assert_eq!(searches[1]["exhaustiveDepth"], 4);
+    assert!(searches[0].get("exhaustiveDepth").is_none());
+}
+
+#[test]
+fn report_renders_a_stored_search_result() {
+    let (_, result) = search_result();
+    for (format, expected) in [
+        ("md", Format::Markdown),
+        ("html", Format::Html),
+        ("json", Format::Json),
+        ("junit", Format::Junit),
+        ("sarif", Format::Sarif),
+    ] {
+        let (code, stdout, stderr) = privsim(&["report", SEARCH_RESULT, "--format", format]);
+        assert_eq!(code, 0, "findings fail only when asked: {stderr}");
+        assert_eq!(stdout, render(&result, expected), "--format {format}");
+    }
+    assert_eq!(
+        privsim(&["report", SEARCH_RESULT, "--fail-on-findings"]).0,
+        1
     );
 }
 

@@ -1,7 +1,9 @@
 //! SARIF 2.1.0 for code-scanning tools: one result per invariant finding,
 //! failed expectation, failed access assertion, over-privileged principal and
 //! dead policy, located at the policy that determined the decision (or the
-//! scenario line of the step), with each finding's trace as a code flow.
+//! scenario line of the step; a finding of a `[[never]]` or `[[access]]` rule
+//! at the rule), with each finding's trace as a code flow: the principal's
+//! steps, or for a finding of the escalation search its moves.
 //! Built from the [`view`](super::view) model with serde_json; validated
 //! against the OASIS schema (`reports/schemas/`) by the tests.
 
@@ -54,6 +56,26 @@ const RULES: [(&str, &str, &str, &str); 6] = [
     ),
 ];
 
+/// Finding kinds described when a run has them (appended to [`RULES`] then,
+/// sorted with any other kind).
+const MORE_KINDS: [(&str, &str, &str); 3] = [
+    (
+        "access",
+        "An always-access assertion failed in a reachable state",
+        "An [[access]] assertion with always = true did not hold in a state that replay or the escalation search reached: the resources Cedar allowed differ from the ones it lists.",
+    ),
+    (
+        "attenuation",
+        "A session was allowed what its parent session is not",
+        "A session started by a parent session was allowed an action on a resource that the parent session, with its own context, is not allowed: authority grew from parent to child.",
+    ),
+    (
+        "never",
+        "Access a [[never]] rule forbids was reachable",
+        "In a state that replay or the escalation search reached, a principal matching a [[never]] rule of the scenario was allowed a matching action on a matching resource.",
+    ),
+];
+
 /// The SARIF log, pretty-printed, ending in a newline.
 pub fn render(run: &RunView) -> String {
     let mut rules: Vec<(String, String, String, String)> = RULES
@@ -77,12 +99,14 @@ pub fn render(run: &RunView) -> String {
     extra.sort();
     extra.dedup();
     for kind in extra {
-        rules.push((
-            kind.clone(),
-            "error".to_string(),
-            format!("Invariant `{kind}` was violated"),
-            format!("privsim found a violation of the `{kind}` invariant."),
-        ));
+        let (short, full) = match MORE_KINDS.iter().find(|(id, ..)| *id == kind) {
+            Some((_, short, full)) => ((*short).to_string(), (*full).to_string()),
+            None => (
+                format!("Invariant `{kind}` was violated"),
+                format!("privsim found a violation of the `{kind}` invariant."),
+            ),
+        };
+        rules.push((kind, "error".to_string(), short, full));
     }
     let rule_index = |id: &str| rules.iter().position(|r| r.0 == id).unwrap_or(0);
 
@@ -168,7 +192,29 @@ pub fn render(run: &RunView) -> String {
         }));
     }
 
-    let log = json!({
+    let searches: Vec<Value> = run
+        .scenarios
+        .iter()
+        .filter_map(|scenario| {
+            let search = scenario.search.as_ref()?;
+            let mut entry = json!({
+                "scenario": scenario.name,
+                "file": scenario.file,
+                "strategy": search.strategy,
+                "seed": search.seed,
+                "moves": search.moves,
+                "states": search.states,
+                "maxDepth": search.max_depth,
+                "budgetExhausted": search.budget_exhausted,
+                "outcome": search.outcome,
+            });
+            if let (Some(depth), Some(object)) = (search.exhaustive_depth, entry.as_object_mut()) {
+                object.insert("exhaustiveDepth".into(), json!(depth));
+            }
+            Some(entry)
+        })
+        .collect();
+    let mut log = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -186,6 +232,11 @@ pub fn render(run: &RunView) -> String {
             "results": results,
         }],
     });
+    if !searches.is_empty()
+        && let Some(run) = log.pointer_mut("/runs/0").and_then(Value::as_object_mut)
+    {
+        run.insert("properties".into(), json!({ "searches": searches }));
+    }
     let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
     text.push('\n');
     text
@@ -210,12 +261,15 @@ fn properties(scenario: &ScenarioView, step: &StepView) -> Value {
     })
 }
 
-/// A finding, located at its first determining policy with a location, else
-/// at its step, else at the principal's last step before it.
+/// A finding, located at the rule it broke (`never`, `access`), else at its
+/// first determining policy with a location, else at its step, else at the
+/// principal's last step before it (or the scenario, for the search).
 fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: usize) -> Value {
+    let at_rule = finding.rule_file.clone().zip(finding.rule_line);
     let at_policy = finding
         .determining
         .iter()
+        .filter(|_| at_rule.is_none())
         .find_map(|p| Some((p.file.clone()?, p.line?, &p.id)));
     let step_line = finding.step.and_then(|index| {
         scenario
@@ -224,17 +278,20 @@ fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: us
             .find(|st| st.index == index)
             .map(|st| st.line)
     });
-    let primary = match (&at_policy, step_line) {
-        (Some((file, line, id)), _) => location(file, *line, Some(&format!("policy `{id}`"))),
-        (None, Some(line)) => location(&scenario.file, line, None),
-        (None, None) => location(
+    let primary = match (&at_rule, &at_policy, step_line) {
+        (Some((file, line)), _, _) => {
+            location(file, *line, Some(&format!("the `{}` rule", finding.kind)))
+        }
+        (None, Some((file, line, id)), _) => location(file, *line, Some(&format!("policy `{id}`"))),
+        (None, None, Some(line)) => location(&scenario.file, line, None),
+        (None, None, None) => location(
             &scenario.file,
             finding.trace.last().map_or(1, |t| t.step.line),
             None,
         ),
     };
     let mut related_locations = Vec::new();
-    if at_policy.is_some()
+    if (at_rule.is_some() || at_policy.is_some())
         && let Some(line) = step_line
     {
         related_locations.push(with_id(
@@ -246,7 +303,8 @@ fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: us
             0,
         ));
     }
-    for policy in finding.determining.iter().skip(1) {
+    let first = usize::from(at_rule.is_none());
+    for policy in finding.determining.iter().skip(first) {
         if let (Some(file), Some(line)) = (&policy.file, policy.line) {
             let id = related_locations.len();
             related_locations.push(with_id(
@@ -255,28 +313,58 @@ fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: us
             ));
         }
     }
-    let flow: Vec<Value> = finding
-        .trace
-        .iter()
-        .map(|t| {
-            let st = &t.step;
-            json!({
-                "location": location(&scenario.file, st.line, Some(&format!(
-                    "step {} ({}): {} {} {} → {}{}",
-                    st.index, st.offset, st.principal, st.action, st.resource, decided(st),
-                    if t.is_finding { " (the finding)" } else { "" }
-                ))),
-                "importance": if t.is_finding { "essential" } else { "important" },
-            })
+    let steps = finding.trace.iter().map(|t| {
+        let st = &t.step;
+        json!({
+            "location": location(&scenario.file, st.line, Some(&format!(
+                "step {} ({}): {} {} {} → {}{}",
+                st.index, st.offset, st.principal, st.action, st.resource, decided(st),
+                if t.is_finding { " (the finding)" } else { "" }
+            ))),
+            "importance": if t.is_finding { "essential" } else { "important" },
         })
-        .collect();
+    });
+    // A search's moves are not lines of any file: each is located in the
+    // scenario it started from, the one that must be denied where the
+    // finding is.
+    let moves = finding.moves.iter().map(|m| {
+        let mut at = if m.must_deny {
+            primary.clone()
+        } else {
+            location(&scenario.file, 0, None)
+        };
+        if let Some(object) = at.as_object_mut() {
+            let text = if m.must_deny {
+                format!("{} (must be denied)", m.line)
+            } else {
+                m.line.clone()
+            };
+            object.insert("message".into(), json!({ "text": text }));
+        }
+        json!({
+            "location": at,
+            "executionOrder": m.number,
+            "importance": if m.must_deny {
+                "essential"
+            } else if m.is_request {
+                "important"
+            } else {
+                "unimportant"
+            },
+        })
+    });
+    let flow: Vec<Value> = steps.chain(moves).collect();
     let mut result = json!({
         "ruleId": finding.kind,
         "ruleIndex": rule_index,
         "level": "error",
-        "message": {"text": format!("{} (scenario \"{}\", {})", finding.message, scenario.name, match finding.step {
+        "message": {"text": format!("{} (scenario \"{}\", {}{})", finding.message, scenario.name, match finding.step {
             Some(step) => format!("step {step}"),
             None => finding.time.clone(),
+        }, if finding.moves.is_empty() {
+            String::new()
+        } else {
+            format!(", found by the search after {} move(s)", finding.moves.len())
         })},
         "locations": [primary],
         "properties": {
@@ -287,6 +375,17 @@ fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: us
             "resource": finding.resource,
         },
     });
+    if let Some(properties) = result.get_mut("properties").and_then(Value::as_object_mut) {
+        if let Some(rule) = &finding.rule {
+            properties.insert("rule".into(), json!(rule));
+        }
+        if let Some(repro) = &finding.repro {
+            properties.insert("repro".into(), json!(repro));
+        }
+        if !finding.moves.is_empty() {
+            properties.insert("moves".into(), json!(finding.moves.len()));
+        }
+    }
     if let Some(object) = result.as_object_mut() {
         if !related_locations.is_empty() {
             object.insert("relatedLocations".into(), Value::from(related_locations));
@@ -295,7 +394,11 @@ fn finding_result(scenario: &ScenarioView, finding: &FindingView, rule_index: us
             object.insert(
                 "codeFlows".into(),
                 json!([{
-                    "message": {"text": format!("The steps of {} up to the finding", finding.principal)},
+                    "message": {"text": if finding.moves.is_empty() {
+                        format!("The steps of {} up to the finding", finding.principal)
+                    } else {
+                        format!("The search's trace: {}", finding.moves_summary)
+                    }},
                     "threadFlows": [{"locations": flow}],
                 }]),
             );

@@ -3,6 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::result::{RunResult, ScenarioResult};
+use crate::time::Instant;
+
+use super::view;
 
 /// Renders the whole run.
 pub fn render(result: &RunResult) -> String {
@@ -143,6 +146,19 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             );
         }
     }
+    if let Some(search) = &s.search {
+        let _ = writeln!(
+            out,
+            "  search: strategy {}, seed {}: {} move(s) tried, {} distinct state(s), max depth {}; {}",
+            search.strategy,
+            search.seed,
+            search.moves,
+            search.states,
+            search.max_depth,
+            view::search_outcome(search, s.findings.len())
+        );
+    }
+    let start = Instant::parse_rfc3339(&s.start).unwrap_or(Instant(0));
     for finding in &s.findings {
         let place = finding.step.map_or_else(
             || format!("at {}", finding.time),
@@ -153,6 +169,27 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             "  FINDING {} {place}: {}",
             finding.kind, finding.message
         );
+        if let Some(rule) = &finding.rule {
+            let _ = writeln!(out, "    rule: {rule}");
+        }
+        if let Some(repro) = &finding.repro {
+            let _ = writeln!(out, "    repro: {repro}");
+        }
+        if !finding.trace.is_empty() {
+            let _ = writeln!(
+                out,
+                "    trace: {} move(s) from the initial world; the last request must be denied",
+                finding.trace.len()
+            );
+            for step in view::moves(finding, start) {
+                let mark = if step.must_deny {
+                    "  <- must be denied"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "      {}{mark}", step.line);
+            }
+        }
     }
     if !s.principals.is_empty() {
         let width = s

@@ -12,12 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::result::{
-    ExpectationResult, Finding, HeldPair, PrincipalAccount, RunResult, ScenarioResult, StepResult,
+    ExpectationResult, Finding, HeldPair, PrincipalAccount, RunResult, ScenarioResult,
+    SearchSummary, StepResult,
 };
 use crate::suggest::{ScenarioSuggestion, Status};
 use crate::time::Instant;
 
 /// The longest finding trace shown; earlier steps are counted, not listed.
+/// Size-limited reports (Markdown) list at most this many moves of a search
+/// trace too ([`FindingView::brief_moves`]).
 const TRACE_STEPS: usize = 12;
 /// Principals holding more pairs than this get one timeline row per action.
 const TIMELINE_ROWS_PER_PAIR: usize = 24;
@@ -123,6 +126,8 @@ pub struct ScenarioView {
     pub access: Vec<AccessView>,
     /// Legal but suspicious input.
     pub warnings: Vec<String>,
+    /// What the escalation search did, for results of `privsim fuzz`.
+    pub search: Option<SearchView>,
     /// What each principal held over time, laid out for SVG.
     pub timeline: Option<Timeline>,
     /// The scenario as a JUnit test suite.
@@ -312,8 +317,86 @@ pub struct FindingView {
     /// The number of an earlier finding of this scenario with the very same
     /// trace, which reports then refer to instead of repeating it.
     pub trace_same_as: Option<usize>,
-    /// The principal's steps leading to the finding, the finding's own step last.
+    /// The principal's steps leading to the finding, the finding's own step last
+    /// (empty for a finding of the search, which has [`FindingView::moves`]).
     pub trace: Vec<TraceStep>,
+    /// For `never` and `access`: the rule broken, `file:line`.
+    pub rule: Option<String>,
+    /// The file part of `rule`.
+    pub rule_file: Option<String>,
+    /// The line part of `rule`.
+    pub rule_line: Option<usize>,
+    /// The repro scenario the search wrote for it, when it wrote one.
+    pub repro: Option<String>,
+    /// For a finding of the escalation search: its whole trace, from the
+    /// scenario's initial world to the violation.
+    pub moves: Vec<MoveView>,
+    /// What `moves` is, e.g. `3 moves from the scenario's initial world; the
+    /// last request is the one that must be denied` (empty without moves).
+    pub moves_summary: String,
+    /// The last moves of `moves`, at most 12 (as for step traces), for reports
+    /// with a size limit (Markdown).
+    pub brief_moves: Vec<MoveView>,
+    /// How many earlier moves `brief_moves` leaves out.
+    pub brief_omitted: usize,
+}
+
+/// One move of a search finding's trace: a request, or the clock moving on.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoveView {
+    /// 1-based position in the trace.
+    pub number: usize,
+    /// `request` or `advance`.
+    pub kind: String,
+    /// Whether it is a request (else the clock advances).
+    pub is_request: bool,
+    /// Simulated time (after it, for a clock advance).
+    pub time: String,
+    /// Time since the clock's start, e.g. `+2m`.
+    pub offset: String,
+    /// The acting session.
+    pub session: Option<String>,
+    /// The principal.
+    pub principal: Option<String>,
+    /// The action.
+    pub action: Option<String>,
+    /// The resource.
+    pub resource: Option<String>,
+    /// The context entries the move adds, as compact JSON (none when it adds none).
+    pub context: Option<String>,
+    /// Cedar's decision.
+    pub decision: Option<String>,
+    /// What the move changed in the world, one line each.
+    pub effects: Vec<String>,
+    /// Whether this is the trace's last request: the one that must be denied.
+    pub must_deny: bool,
+    /// The move in one line, e.g. for JUnit and SARIF (without the mark of
+    /// `must_deny`).
+    pub line: String,
+}
+
+/// What the escalation search did for one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchView {
+    /// `random`, `novelty` or `exhaustive`.
+    pub strategy: String,
+    /// The seed.
+    pub seed: u64,
+    /// Moves tried.
+    pub moves: u64,
+    /// Distinct world states seen.
+    pub states: u64,
+    /// The deepest trace explored.
+    pub max_depth: usize,
+    /// Every state up to this many moves was explored (exhaustive only).
+    pub exhaustive_depth: Option<usize>,
+    /// Whether the budget stopped the search.
+    pub budget_exhausted: bool,
+    /// What the search shows, e.g. `no violation up to depth 6 (exhaustive)`
+    /// or `budget exhausted: …`.
+    pub outcome: String,
+    /// The search in one line: strategy, seed, counts and outcome.
+    pub line: String,
 }
 
 /// One step of a finding's trace.
@@ -842,7 +925,54 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
         steps,
         access,
         warnings: s.warnings.clone(),
+        search: s.search.as_ref().map(|x| search(x, s.findings.len())),
         junit,
+    }
+}
+
+/// The view of what the escalation search did.
+fn search(x: &SearchSummary, findings: usize) -> SearchView {
+    let outcome = search_outcome(x, findings);
+    SearchView {
+        line: format!(
+            "strategy {}, seed {}: {} {} tried, {} distinct {}, max depth {}; {outcome}",
+            x.strategy,
+            x.seed,
+            x.moves,
+            if x.moves == 1 { "move" } else { "moves" },
+            x.states,
+            if x.states == 1 { "state" } else { "states" },
+            x.max_depth,
+        ),
+        strategy: x.strategy.clone(),
+        seed: x.seed,
+        moves: x.moves,
+        states: x.states,
+        max_depth: x.max_depth,
+        exhaustive_depth: x.exhaustive_depth,
+        budget_exhausted: x.budget_exhausted,
+        outcome,
+    }
+}
+
+/// What a search shows, in words, given how many findings it reported: `no
+/// violation up to depth K (exhaustive)` (`no other violation …` with
+/// findings) when every state up to K moves was explored, else `budget
+/// exhausted: …` when the budget stopped it, else that it was not exhaustive.
+pub fn search_outcome(x: &SearchSummary, findings: usize) -> String {
+    match x.exhaustive_depth {
+        Some(depth) => {
+            let other = if findings == 0 { "" } else { "other " };
+            let mut text = format!("no {other}violation up to depth {depth} (exhaustive)");
+            if x.budget_exhausted {
+                text.push_str("; then the budget was exhausted");
+            }
+            text
+        }
+        None if x.budget_exhausted => {
+            "budget exhausted: the search was not exhaustive, so nothing more is proven".to_string()
+        }
+        None => "the search was not exhaustive, so nothing more is proven".to_string(),
     }
 }
 
@@ -947,6 +1077,22 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
                     .map(|l| format!(" ({l})"))
                     .unwrap_or_default()
             ));
+        }
+        if let Some(rule) = &f.rule {
+            details.insert(1, format!("rule: {rule}"));
+        }
+        if let Some(repro) = &f.repro {
+            details.push(format!("repro: {repro}"));
+        }
+        if !f.moves.is_empty() {
+            details.push(format!("search trace: {}", f.moves_summary));
+            details.extend(f.moves.iter().map(|m| {
+                if m.must_deny {
+                    format!("{}  <- must be denied", m.line)
+                } else {
+                    m.line.clone()
+                }
+            }));
         }
         if f.trace_omitted > 0 {
             details.push(format!("({} earlier steps not shown)", f.trace_omitted));
@@ -1147,10 +1293,13 @@ fn policy_ref(id: &str, s: &ScenarioResult) -> PolicyRef {
 fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -> FindingView {
     let start = parse_time(&s.start, Instant(0));
     let at = parse_time(&f.time, start);
+    let searched = !f.trace.is_empty();
     // The principal's steps up to the finding: up to its own step when a step
-    // showed it, else up to its time.
+    // showed it, else up to its time. A finding of the search has its own
+    // trace, in a world the scripted steps do not describe.
     let own: Vec<&StepView> = steps
         .iter()
+        .filter(|_| !searched)
         .filter(|st| st.principal == f.principal)
         .filter(|st| match f.step {
             Some(index) => st.index <= index,
@@ -1170,10 +1319,23 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
         Some(index) => format!("step {index}"),
         None => f.time.clone(),
     };
+    let title = if searched {
+        format!(
+            "{} at {place}, after {} {}",
+            f.kind,
+            f.trace.len(),
+            plural(f.trace.len(), "move", "moves")
+        )
+    } else {
+        format!("{} at {place}", f.kind)
+    };
+    let moves = moves(f, start);
+    let brief_omitted = moves.len().saturating_sub(TRACE_STEPS);
+    let (rule_file, rule_line) = split_location(f.rule.as_deref());
     FindingView {
         number,
         kind: f.kind.clone(),
-        title: format!("{} at {place}", f.kind),
+        title,
         message: f.message.clone(),
         step: f.step,
         time: f.time.clone(),
@@ -1194,7 +1356,99 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
         trace_omitted: omitted,
         trace_same_as: None,
         trace,
+        rule: f.rule.clone(),
+        rule_file,
+        rule_line,
+        repro: f.repro.clone(),
+        moves_summary: if moves.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} {} from the scenario's initial world; the last request is the one that must be denied",
+                moves.len(),
+                plural(moves.len(), "move", "moves")
+            )
+        },
+        brief_moves: moves[brief_omitted..].to_vec(),
+        brief_omitted,
+        moves,
     }
+}
+
+/// The moves of a search finding's trace, as the reports show them; the last
+/// request is marked as the one that must be denied.
+pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
+    let last_request = f.trace.iter().rposition(|m| m.kind == "request");
+    f.trace
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = parse_time(&m.time, start);
+            let context = m
+                .context
+                .as_ref()
+                .filter(|c| match c {
+                    serde_json::Value::Null => false,
+                    serde_json::Value::Object(entries) => !entries.is_empty(),
+                    _ => true,
+                })
+                .map(|c| serde_json::to_string(c).unwrap_or_default());
+            let mut view = MoveView {
+                number: i + 1,
+                kind: m.kind.clone(),
+                is_request: m.kind == "request",
+                time: m.time.clone(),
+                offset: format!("+{}", duration(at.0 - start.0)),
+                session: m.session.clone(),
+                principal: m.principal.clone(),
+                action: m.action.clone(),
+                resource: m.resource.clone(),
+                context,
+                decision: m.decision.clone(),
+                effects: m.effects.clone(),
+                must_deny: Some(i) == last_request,
+                line: String::new(),
+            };
+            view.line = move_line(&view);
+            view
+        })
+        .collect()
+}
+
+/// A move in one line, e.g. ``move 2 at 2026-06-01T09:05:00Z (+5m): session
+/// `s`, Agent::"a" Action::"read" Doc::"d", context {"k":1} -> allow;
+/// effects: …``.
+fn move_line(m: &MoveView) -> String {
+    let mut text = format!("move {} at {} ({}): ", m.number, m.time, m.offset);
+    if m.is_request {
+        let mut parts = Vec::new();
+        if let Some(session) = &m.session {
+            parts.push(format!("session `{session}`"));
+        }
+        let request: Vec<&str> = [&m.principal, &m.action, &m.resource]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !request.is_empty() {
+            parts.push(request.join(" "));
+        }
+        if let Some(context) = &m.context {
+            parts.push(format!("context {context}"));
+        }
+        text.push_str(&parts.join(", "));
+        if let Some(decision) = &m.decision {
+            text.push_str(&format!(" -> {decision}"));
+        }
+    } else if m.kind == "advance" {
+        text.push_str("the clock advances");
+    } else {
+        text.push_str(&m.kind);
+    }
+    if !m.effects.is_empty() {
+        text.push_str(&format!("; effects: {}", m.effects.join("; ")));
+    }
+    one_line(&text)
 }
 
 fn principal(p: &PrincipalAccount, start: Instant, instants: &[Instant]) -> PrincipalView {
@@ -1526,8 +1780,11 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
                     });
                 }
             }
+            // A finding of the search happened in a world of its own trace,
+            // not on this timeline of the scripted steps.
             for (i, f) in s.findings.iter().enumerate() {
-                if f.principal == p.principal
+                if f.trace.is_empty()
+                    && f.principal == p.principal
                     && row.pairs.contains(&(f.action.clone(), f.resource.clone()))
                 {
                     let x = x_of(parse_time(&f.time, start));
