@@ -84,7 +84,7 @@ pub fn evaluate_and_suggest(scenario: &Scenario) -> ScenarioResult {
 /// search's findings (each with its trace and repro path) and summary added,
 /// and the repro files to write (path beside the scenario, TOML text).
 pub struct Fuzzed {
-    /// The result (replay, plus search findings and summary; no accounting).
+    /// The result ([`evaluate`], plus the search's findings and summary).
     pub result: ScenarioResult,
     /// Repro scenarios, one per search finding.
     pub repros: Vec<(std::path::PathBuf, String)>,
@@ -98,7 +98,7 @@ pub fn fuzz(
     options: &search::Options,
     progress: &mut dyn FnMut(search::Progress),
 ) -> Fuzzed {
-    let mut result = replay::replay(scenario);
+    let mut result = evaluate(scenario);
     let machine = state::Machine::new(scenario);
     let report = search::search(&machine, options, progress);
     let mut repros = Vec::new();
