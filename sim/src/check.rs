@@ -11,12 +11,15 @@
     reason = "a check reports a broken property by panicking"
 )]
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::diag::{Error, SourceFile};
 use crate::result::RunResult;
 use crate::scenario::{self, LoadOptions};
+use crate::search::{Found, Move, Mover, execute};
+use crate::state::{Machine, Snapshot, State, Violation};
 use crate::time::{self, Instant};
 
 /// The folder fuzzed scenarios live in: `fuzz/world/` of this repository.
@@ -366,4 +369,388 @@ pub fn check_held_exact(bytes: &[u8]) {
         account(Method::Fast) == account(Method::BruteForce),
         "accounting differs between fast and brute force ({spec:?})"
     );
+}
+
+/// The scenarios the `search` target explores, in the order its first byte
+/// picks them: each planted escalation of `scenarios/escalations/`, then its
+/// fixed variant.
+pub const SEARCH_SCENARIOS: [&str; 8] = [
+    "confused-deputy/planted.toml",
+    "confused-deputy/fixed.toml",
+    "jit-forgetful/planted.toml",
+    "jit-forgetful/fixed.toml",
+    "self-assign-role/planted.toml",
+    "self-assign-role/fixed.toml",
+    "subagent-scope/planted.toml",
+    "subagent-scope/fixed.toml",
+];
+
+/// The longest trace the `search` target plays (later bytes are ignored).
+pub const SEARCH_MAX_MOVES: usize = 24;
+
+/// The extra clock move the `search` target offers when bit 3 of its first
+/// byte is set (besides the world's own boundaries): five minutes.
+pub const SEARCH_TICK: i64 = 5 * 60 * 1000;
+
+/// The [`SEARCH_SCENARIOS`], loaded once.
+pub fn search_scenarios() -> &'static [scenario::Scenario] {
+    static SCENARIOS: std::sync::OnceLock<Vec<scenario::Scenario>> = std::sync::OnceLock::new();
+    SCENARIOS.get_or_init(|| {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/escalations");
+        SEARCH_SCENARIOS
+            .iter()
+            .map(|name| {
+                scenario::load(&folder.join(name), &LoadOptions::default())
+                    .unwrap_or_else(|e| panic!("the escalation scenario `{name}`: {e:?}"))
+            })
+            .collect()
+    })
+}
+
+/// What one fuzzed trace did ([`check_search_in`]).
+#[derive(Debug, Clone)]
+pub struct SearchTrace {
+    /// The moves played, from the initial state.
+    pub moves: Vec<Move>,
+    /// The violations in the state the trace ends in (with the last
+    /// request's delegation-ceiling violation, if any).
+    pub violations: Vec<Violation>,
+}
+
+/// [`check_search_in`] the escalation scenario the first byte picks (bits
+/// 0–2 index [`SEARCH_SCENARIOS`]; bit 3 adds the [`SEARCH_TICK`] clock move);
+/// the other bytes choose the moves. Panics when a property is broken.
+pub fn check_search(bytes: &[u8]) {
+    let Some((&first, rest)) = bytes.split_first() else {
+        return;
+    };
+    let scenarios = search_scenarios();
+    let index = usize::from(first & 7) % scenarios.len();
+    let tick = (first & 8 != 0).then_some(SEARCH_TICK);
+    if let Err(message) = check_search_in(&scenarios[index], tick, rest) {
+        panic!("{}: {message}", SEARCH_SCENARIOS[index]);
+    }
+}
+
+/// Plays the escalation search's moves on a scenario ([`Machine`],
+/// moves listed by [`Mover`] as the search lists them, each
+/// played by [`execute`]), chosen by the bytes: a byte picks
+/// one of the moves of the current state (two bytes, little-endian, when a
+/// state has more than 256), for at most [`SEARCH_MAX_MOVES`] moves. After
+/// every move that changes the state, its snapshot and violations are
+/// computed (as the search computes them), and:
+/// - nothing panics;
+/// - a move that reports no change leaves the state's key as it was;
+/// - two states of the trace with the same `state_key` have the same
+///   snapshot, the same violations (kind, actor, action, resource) and the
+///   same moves;
+/// - replaying the trace from `machine.initial()` ends in the same state key
+///   and snapshot, with exactly the same violations (determinism);
+/// - for the first violation of each kind at the end (one repro per kind
+///   keeps an input to milliseconds), the repro
+///   `repro::render` writes for the finding the search would report (the
+///   moves, then the witness request unless the violation is the last
+///   request's delegation ceiling) loads as a scenario in the scenario's
+///   folder and replays every request to the decision the machine made; the
+///   last one, the witness, is allowed (denied, for an access assertion's
+///   missing resource) and so fails its `deny` (`allow`) expectation.
+///
+/// Returns what the trace reached, or the first broken property.
+pub fn check_search_in(
+    loaded: &scenario::Scenario,
+    tick: Option<i64>,
+    bytes: &[u8],
+) -> Result<SearchTrace, String> {
+    let machine = Machine::new(loaded);
+    let mover = Mover::new(&machine, tick);
+    let mut state = machine.initial();
+    let mut moves = Vec::new();
+    // The state's snapshot, its violations and its moves; recomputed only
+    // when a move changes the state (as the search does).
+    let (mut snapshot, mut in_state) = examine(&machine, &state);
+    let mut available = mover.moves(&machine, &state);
+    let mut ceiling = Vec::new();
+    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    seen.insert(
+        machine.state_key(&state),
+        Seen::new(&snapshot, &in_state, &available, 0),
+    );
+    let mut bytes = bytes.iter().copied();
+    while moves.len() < SEARCH_MAX_MOVES && !available.is_empty() {
+        let Some(low) = bytes.next() else {
+            break;
+        };
+        let choice = if available.len() > 256 {
+            usize::from(u16::from_le_bytes([low, bytes.next().unwrap_or(0)]))
+        } else {
+            usize::from(low)
+        };
+        let mv = available[choice % available.len()].clone();
+        let key_before = machine.state_key(&state);
+        let changed;
+        (changed, ceiling) = execute(&machine, &mut state, &mv);
+        moves.push(mv);
+        let key = machine.state_key(&state);
+        if !changed {
+            if key != key_before {
+                return Err(format!(
+                    "move {} reports no change, but the state key changed\n{}",
+                    moves.len(),
+                    describe_trace(&machine, &moves)
+                ));
+            }
+            continue;
+        }
+        (snapshot, in_state) = examine(&machine, &state);
+        available = mover.moves(&machine, &state);
+        let now = Seen::new(&snapshot, &in_state, &available, moves.len());
+        match seen.get(&key) {
+            Some(before) => before
+                .same_as(&now)
+                .map_err(|e| format!("{e}\n{}", describe_trace(&machine, &moves)))?,
+            None => {
+                seen.insert(key, now);
+            }
+        }
+    }
+    let mut violations = ceiling;
+    violations.extend(in_state);
+
+    // Determinism: the same trace from the initial state ends the same way.
+    let mut again = machine.initial();
+    let mut last = Vec::new();
+    for mv in &moves {
+        last = execute(&machine, &mut again, mv).1;
+    }
+    let (snapshot_again, state_violations) = examine(&machine, &again);
+    last.extend(state_violations);
+    if machine.state_key(&again) != machine.state_key(&state) {
+        return Err(format!(
+            "replaying the trace from the initial state ends in another state\n{}",
+            describe_trace(&machine, &moves)
+        ));
+    }
+    if snapshot_again != snapshot {
+        return Err(format!(
+            "replaying the trace from the initial state ends with another snapshot\n{}",
+            describe_trace(&machine, &moves)
+        ));
+    }
+    if last != violations {
+        return Err(format!(
+            "replaying the trace from the initial state finds other violations: {:?} then {:?}\n{}",
+            messages(&violations),
+            messages(&last),
+            describe_trace(&machine, &moves)
+        ));
+    }
+
+    // The repro of the first violation of each kind loads and shows it.
+    let mut kinds = BTreeSet::new();
+    for violation in &violations {
+        if kinds.insert(violation.kind) {
+            check_repro(&machine, &moves, violation)?;
+        }
+    }
+    Ok(SearchTrace { moves, violations })
+}
+
+/// What a state of a fuzzed trace looked like, to compare with another state
+/// of the same key.
+struct Seen {
+    snapshot: Option<Snapshot>,
+    violations: BTreeSet<(String, usize, String, String)>,
+    moves: Vec<Move>,
+    /// After how many moves it was reached.
+    trace: usize,
+}
+
+impl Seen {
+    fn new(
+        snapshot: &Option<Snapshot>,
+        violations: &[Violation],
+        moves: &[Move],
+        trace: usize,
+    ) -> Self {
+        Self {
+            snapshot: snapshot.clone(),
+            violations: shapes(violations),
+            moves: moves.to_vec(),
+            trace,
+        }
+    }
+
+    fn same_as(&self, other: &Self) -> Result<(), String> {
+        let what = if self.snapshot != other.snapshot {
+            "snapshots"
+        } else if self.violations != other.violations {
+            "violations"
+        } else if self.moves != other.moves {
+            "moves"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "the states after {} and {} moves have the same key but different {what}",
+            self.trace, other.trace
+        ))
+    }
+}
+
+/// A state's snapshot (`None` when its entity store cannot be built, which
+/// the search also treats as a state without violations) and violations.
+fn examine(machine: &Machine<'_>, state: &State) -> (Option<Snapshot>, Vec<Violation>) {
+    match machine.snapshot(state) {
+        Ok(snapshot) => {
+            let violations = machine.violations(state, &snapshot);
+            (Some(snapshot), violations)
+        }
+        Err(_) => (None, Vec::new()),
+    }
+}
+
+/// Violations without the parts that name grants by when they were made.
+fn shapes(violations: &[Violation]) -> BTreeSet<(String, usize, String, String)> {
+    violations
+        .iter()
+        .map(|v| {
+            (
+                v.kind.to_string(),
+                v.actor,
+                v.action.to_string(),
+                v.resource.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn messages(violations: &[Violation]) -> Vec<&str> {
+    violations.iter().map(|v| v.message.as_str()).collect()
+}
+
+fn describe_move(machine: &Machine<'_>, mv: &Move) -> String {
+    match mv {
+        Move::Advance(time) => format!("advance to {time}"),
+        Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        } => format!(
+            "{} asks {action} on {resource}{}",
+            machine.describe(*actor),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", serde_json::Value::Object(extra.clone()))
+            }
+        ),
+    }
+}
+
+fn describe_trace(machine: &Machine<'_>, moves: &[Move]) -> String {
+    moves
+        .iter()
+        .enumerate()
+        .map(|(i, mv)| format!("  {}. {}\n", i + 1, describe_move(machine, mv)))
+        .collect()
+}
+
+/// The repro of a violation reached by `moves` loads beside its scenario and
+/// replays every request to the machine's decision; the witness at the end
+/// shows the violation and fails its expectation.
+fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> Result<(), String> {
+    let mut trace = moves.to_vec();
+    if violation.kind != "delegation-ceiling" {
+        trace.push(Move::Request {
+            actor: violation.actor,
+            action: violation.action.clone(),
+            resource: violation.resource.clone(),
+            extra: serde_json::Map::new(),
+        });
+    }
+    let context = || {
+        format!(
+            "the repro of `{}`\n{}",
+            violation.message,
+            describe_trace(machine, &trace)
+        )
+    };
+    let found = Found {
+        violation: violation.clone(),
+        trace: trace.clone(),
+    };
+    let text = crate::repro::render(machine, &found)
+        .map_err(|e| format!("{} is not written: {e}", context()))?;
+    let scenario = machine.scenario;
+    let folder = scenario
+        .file
+        .path
+        .parent()
+        .ok_or_else(|| format!("{}: the scenario has no folder", context()))?;
+    let file = SourceFile::from_text(
+        folder.join("fuzz-repro.toml"),
+        "fuzz-repro.toml".into(),
+        text.clone(),
+    );
+    let repro = scenario::load_source(file, &LoadOptions::default())
+        .map_err(|e| format!("{} does not load: {e:?}\n{text}", context()))?;
+    let result = crate::replay::replay(&repro);
+
+    // The decisions the machine makes along the trace.
+    let mut state = machine.initial();
+    let mut decisions = Vec::new();
+    for mv in &trace {
+        if let Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        } = mv
+        {
+            let outcome = machine.act(&mut state, *actor, action, resource, extra);
+            decisions.push(outcome.decision);
+        } else {
+            execute(machine, &mut state, mv);
+        }
+    }
+    if result.steps.len() != decisions.len() {
+        return Err(format!(
+            "{} replays {} steps for {} requests\n{text}",
+            context(),
+            result.steps.len(),
+            decisions.len()
+        ));
+    }
+    let last = decisions.len().saturating_sub(1);
+    for (index, (step, decision)) in result.steps.iter().zip(&decisions).enumerate() {
+        if step.decision != *decision {
+            return Err(format!(
+                "{}: step {} is {} in the repro, {decision} in the search\n{text}",
+                context(),
+                index + 1,
+                step.decision
+            ));
+        }
+        if index == last {
+            let expected = if violation.missing { "allow" } else { "deny" };
+            let Some(expectation) = &step.expectation else {
+                return Err(format!(
+                    "{}: the witness (step {}) has no expectation\n{text}",
+                    context(),
+                    index + 1
+                ));
+            };
+            let shows = (step.decision == "allow") != violation.missing;
+            if expectation.decision.as_deref() != Some(expected) || expectation.passed || !shows {
+                return Err(format!(
+                    "{}: the witness (step {}, {}) does not fail its `{expected}` expectation\n{text}",
+                    context(),
+                    index + 1,
+                    step.decision
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod cedar_files;
 pub mod check;
 pub mod diag;
 pub mod dynamics;
+pub mod gate;
 pub mod generate;
 pub mod held;
 pub mod import;

@@ -9,7 +9,7 @@
 //!
 //! Strategies:
 //! - `random`: seeded random walks of at most `depth` state-changing moves;
-//! - `novelty`: a pool of states whose held sets (the [`Snapshot`] of every
+//! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
 //!   actor) were new when reached; each round extends a pool state by a random
 //!   move, so the search spreads towards new access rather than revisiting;
 //! - `exhaustive`: breadth-first over every move, with state hashing; when the
@@ -313,7 +313,7 @@ impl<'m, 's> Run<'m, 's> {
     fn random(&mut self, progress: &mut dyn FnMut(Progress)) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
         let initial = self.initial();
-        'walks: while !self.spent() {
+        'walks: while !self.spent() && self.options.depth > 0 {
             let mut state = initial.clone();
             let mut trace = Vec::new();
             // A walk ends after `depth` state changes or as many idle moves as
@@ -324,6 +324,10 @@ impl<'m, 's> Run<'m, 's> {
                     break 'walks;
                 }
                 let moves = self.moves(&state);
+                if moves.is_empty() && trace.is_empty() {
+                    // Nothing can move in the initial world: nothing to search.
+                    break 'walks;
+                }
                 if moves.is_empty() || idle > moves.len() {
                     break;
                 }

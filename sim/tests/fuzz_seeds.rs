@@ -60,6 +60,63 @@ fn time_parse_holds_on_every_seed() {
     check("time_parse", privsim::check::check_time_text);
 }
 
+#[test]
+fn search_holds_on_every_seed() {
+    check("search", privsim::check::check_search);
+}
+
+/// The search seeds reach every planted escalation, and nothing in the fixed
+/// variants: a seed `<scenario>-planted-<what>` ends in a state with a
+/// violation, a seed `<scenario>-fixed-<what>` in one without.
+#[test]
+fn the_search_seeds_reach_each_planted_escalation() {
+    let scenarios = privsim::check::search_scenarios();
+    let mut reached = std::collections::BTreeSet::new();
+    for (path, bytes) in seeds("search") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let index = usize::from(bytes[0] & 7);
+        let tick = (bytes[0] & 8 != 0).then_some(privsim::check::SEARCH_TICK);
+        let scenario = privsim::check::SEARCH_SCENARIOS[index];
+        let trace = privsim::check::check_search_in(&scenarios[index], tick, &bytes[1..])
+            .unwrap_or_else(|e| panic!("seed {name}: {e}"));
+        let (folder, variant) = scenario.split_once('/').unwrap();
+        assert!(
+            name.starts_with(&format!("{folder}-{}-", variant.trim_end_matches(".toml"))),
+            "seed {name} plays {scenario}"
+        );
+        if variant == "planted.toml" {
+            assert!(
+                !trace.violations.is_empty(),
+                "seed {name} reaches no violation"
+            );
+            reached.extend(trace.violations.iter().map(|v| (folder, v.kind)));
+        } else {
+            assert!(
+                trace.violations.is_empty(),
+                "seed {name}: {:?}",
+                trace.violations
+            );
+        }
+    }
+    for folder in [
+        "confused-deputy",
+        "jit-forgetful",
+        "self-assign-role",
+        "subagent-scope",
+    ] {
+        assert!(
+            reached.iter().any(|(f, _)| *f == folder),
+            "no seed reaches the planted escalation of {folder}"
+        );
+    }
+    for kind in ["never", "attenuation", "delegation-ceiling", "expiry"] {
+        assert!(
+            reached.iter().any(|(_, k)| *k == kind),
+            "no seed reaches a `{kind}` violation"
+        );
+    }
+}
+
 /// The fuzz world has no symlinks, so a fuzzed path can only reach files that
 /// are really inside it (the loader's folder rule is what is being fuzzed).
 #[test]

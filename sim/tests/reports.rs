@@ -108,6 +108,243 @@ fn the_whole_example_folder_renders_one_report() {
     check_sarif(&sarif_validator(), &render(&run, Format::Sarif));
 }
 
+/// A run repeated `times` times, as one result.
+fn repeated(result: &RunResult, times: usize) -> RunResult {
+    let scenarios = (0..times)
+        .flat_map(|_| result.scenarios.iter().cloned())
+        .collect();
+    RunResult::new(scenarios)
+}
+
+/// The `(#scenario-N)` links of the overview, and the sections' anchors.
+fn links_and_anchors(markdown: &str) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let numbers = |pattern: &str, end: char| -> BTreeSet<usize> {
+        markdown
+            .match_indices(pattern)
+            .map(|(at, _)| {
+                let rest = &markdown[at + pattern.len()..];
+                rest[..rest.find(end).unwrap()].parse().unwrap()
+            })
+            .collect()
+    };
+    (
+        numbers("](#scenario-", ')'),
+        numbers("<a id=\"scenario-", '"'),
+    )
+}
+
+/// Checks what every size-limited Markdown report must hold: within the
+/// limit, tables intact, every scenario in the overview, every link with its
+/// section, deterministic; returns the report.
+fn check_limited_markdown(result: &RunResult) -> String {
+    let markdown = render(result, Format::Markdown);
+    let length = markdown.chars().count();
+    // GitHub refuses comments over 65,536 characters.
+    assert!(length < 65_536, "{length} characters");
+    assert!(length <= report::MARKDOWN_LIMIT, "{length} characters");
+    assert!(
+        markdown.ends_with(".\n"),
+        "{}",
+        &markdown[markdown.len() - 200..]
+    );
+    check_markdown_tables(&markdown);
+    let (links, anchors) = links_and_anchors(&markdown);
+    assert_eq!(
+        links, anchors,
+        "every link has its section, every section its link"
+    );
+    assert_eq!(
+        render(result, Format::Markdown),
+        markdown,
+        "not deterministic"
+    );
+    markdown
+}
+
+#[test]
+fn a_long_run_shortens_sections_to_stay_within_a_comment() {
+    let (_, search) = search_result();
+    let one = render(&search, Format::Markdown);
+    assert!(
+        !one.contains("Shortened"),
+        "a small result is not shortened"
+    );
+
+    let long = repeated(&search, 50);
+    let markdown = check_limited_markdown(&long);
+    let files = report::render_all(&long).unwrap();
+    assert_eq!(files[0], ("report.md", markdown.clone()));
+    assert!(render(&long, Format::Html).chars().count() > 65_536);
+    // The overview still lists every scenario.
+    let rows = markdown
+        .lines()
+        .filter(|l| l.starts_with("| ⚠️ |") || l.starts_with("| ❌ |") || l.starts_with("| ✅ |"))
+        .count();
+    assert_eq!(rows, 100);
+    let (links, _) = links_and_anchors(&markdown);
+    let full = markdown.matches("\n### Search\n").count();
+    let compact = markdown.matches("*Shortened to fit the comment:").count();
+    let omitted = 100 - links.len();
+    assert!(full > 0 && compact > 0, "{full} in full, {compact} compact");
+    assert_eq!(full + compact, links.len());
+    // Scenarios with findings are served before passing ones, each group in
+    // run order: the (identical) scenarios with findings that have a section
+    // are the first ones.
+    let with_findings: Vec<usize> = (1..=100).step_by(2).collect();
+    let shown = with_findings
+        .iter()
+        .take_while(|n| links.contains(n))
+        .count();
+    assert!(shown > 0, "{links:?}");
+    assert!(
+        with_findings[shown..].iter().all(|n| !links.contains(n)),
+        "{links:?}"
+    );
+    // A compact section: verdict, counts, the search, one line per finding.
+    let compact_section = markdown
+        .split("\n<a id=\"scenario-")
+        .find(|s| s.contains("*Shortened to fit the comment:"))
+        .unwrap();
+    for needle in [
+        "\n## ⚠️ PASS with findings: &lt;script&gt;alert('fuzz')&lt;/script&gt; \\| \\*search\\* \\[link\\](x)\n",
+        "\nSearch: strategy novelty, seed 42: 50000 moves tried, 8123 distinct states, max depth 16; budget exhausted: ",
+        "\n- Finding 1, never at 2026-06-01T09:03:00Z, after 2 moves: ",
+        "\n- Finding 6, ",
+    ] {
+        assert!(
+            compact_section.contains(needle),
+            "no `{needle}` in:\n{compact_section}"
+        );
+    }
+    assert!(!compact_section.contains("\n- Finding 7, "));
+    assert!(
+        !compact_section.lines().any(|l| l.starts_with('|')),
+        "no table in a compact section"
+    );
+    let note = format!(
+        "**Shortened to fit a GitHub comment.** Of 100 scenarios, {compact} {} summarized above (verdict, counts, one line per failure and finding){}. `report.html` and `result.json` have every scenario in full.\n",
+        if compact == 1 { "is" } else { "are" },
+        match omitted {
+            0 => String::new(),
+            1 => ", and 1 has only its row in the table at the top".to_string(),
+            n => format!(", and {n} have only their row in the table at the top"),
+        }
+    );
+    assert!(
+        markdown.ends_with(&note),
+        "{}",
+        &markdown[markdown.len() - 400..]
+    );
+    // Hostile ids stay escaped in compact sections too.
+    let prose = without_code_spans(&markdown);
+    for raw in ["<script", "<img", "<b>", "<i>", "<docs>"] {
+        assert!(!prose.contains(raw), "`{raw}` is not escaped");
+    }
+}
+
+#[test]
+fn failed_scenarios_keep_their_full_section_in_a_long_run() {
+    // A failing scenario at the very end of a long run of passing ones.
+    let passing = result_of(Path::new("scenarios/ticket-agent/least-privilege.toml"));
+    let hostile = result_of(Path::new(HOSTILE));
+    let mut long = repeated(&passing, 200);
+    long.scenarios.extend(hostile.scenarios.iter().cloned());
+    let markdown = check_limited_markdown(&long);
+    let last = markdown.split("\n<a id=\"scenario-201\">").nth(1).unwrap();
+    assert!(last.contains("### Failed expectations (1)"), "{last}");
+    assert!(last.contains("<details><summary>Trace"), "{last}");
+    // Compact sections for the passing ones while they fit, then rows only.
+    let (links, _) = links_and_anchors(&markdown);
+    assert!(links.contains(&1) && links.contains(&201));
+    assert!(links.len() < 201, "some scenarios have only their row");
+    assert!(markdown.contains(" have only their row in the table at the top."));
+    assert!(
+        markdown.contains(
+            "| ✅ | Ticket-summarizing agent that retrieves and drafts (least privilege) | 10/10 |"
+        ),
+        "a scenario without a section is not linked"
+    );
+}
+
+#[test]
+fn an_overview_too_long_for_a_comment_is_cut_at_a_line() {
+    let (_, search) = search_result();
+    let huge = repeated(&search, 400);
+    let markdown = check_limited_markdown(&huge);
+    assert!(
+        markdown.ends_with("\n\n---\n\n**Cut short to fit a GitHub comment**: the overview above ends early and no scenario section fits. `report.html` and `result.json` have every scenario in full.\n"),
+        "{}",
+        &markdown[markdown.len() - 400..]
+    );
+    assert!(!markdown.contains("<a id="), "no section");
+    let rows = markdown.lines().filter(|l| l.starts_with("| ⚠️ |")).count();
+    assert!(rows > 100 && rows < 800, "{rows} rows");
+}
+
+#[test]
+fn step_effects_are_shown_escaped_under_their_step() {
+    let hostile_effect = "grant `jit|<1>` to <script>x</script> *y* [l](u) @here\nnext line";
+    // A failed scenario: its failed expectation and its whole trace.
+    let mut result = result_of(Path::new(HOSTILE));
+    let failed = result.scenarios[0]
+        .steps
+        .iter()
+        .position(|st| st.expectation.as_ref().is_some_and(|e| !e.passed))
+        .unwrap();
+    result.scenarios[0].steps[failed].effects = vec![
+        hostile_effect.to_string(),
+        "Agent::\"a\" joins Role::\"b\"".to_string(),
+    ];
+    let markdown = render(&result, Format::Markdown);
+    check_markdown_tables(&markdown);
+    let row = r#"| | | ↳ effects | grant \`jit\|&lt;1&gt;\` to &lt;script&gt;x&lt;/script&gt; \*y\* \[l\](u) \@here next line; Agent::"a" joins Role::"b" | | | | |"#;
+    assert_eq!(
+        markdown.matches(row).count(),
+        2,
+        "under the failed expectation and in the trace:\n{markdown}"
+    );
+    let prose = without_code_spans(&markdown);
+    assert!(!prose.contains("<script>x"));
+
+    let html = render(&result, Format::Html);
+    check_html(&html, &result);
+    assert!(!html.contains("<script>x"));
+    assert_eq!(
+        html.matches("<td class=\"muted\">effects</td><td colspan=\"4\"><ul><li>grant `jit|&lt;1&gt;` to &lt;script&gt;x&lt;/script&gt; *y* [l](u) @here\nnext line</li><li>Agent::&quot;a&quot; joins Role::&quot;b&quot;</li></ul></td></tr>").count(),
+        1
+    );
+    assert_eq!(html.matches("<tr class=\"effects\">").count(), 2);
+
+    let text = report::text::render(&result);
+    assert!(text.contains(
+        "\n        effect: grant `jit|<1>` to <script>x</script> *y* [l](u) @here next line\n        effect: Agent::\"a\" joins Role::\"b\"\n"
+    ), "{text}");
+
+    // A finding's trace: the effects row under the step, marked with it.
+    let mut result = result_of(Path::new("scenarios/break-glass/over-privileged.toml"));
+    let step = result.scenarios[0].findings[0].step.unwrap();
+    let at = result.scenarios[0]
+        .steps
+        .iter()
+        .position(|st| st.index == step)
+        .unwrap();
+    result.scenarios[0].steps[at].effects = vec![hostile_effect.to_string()];
+    let markdown = render(&result, Format::Markdown);
+    check_markdown_tables(&markdown);
+    assert!(markdown.contains(
+        r"| | ↳ effects | grant \`jit\|&lt;1&gt;\` to &lt;script&gt;x&lt;/script&gt; \*y\* \[l\](u) \@here next line | | | | | |"
+    ), "{markdown}");
+    let html = render(&result, Format::Html);
+    check_html(&html, &result);
+    assert!(html.contains("<tr class=\"effects finding-step\"><td></td><td class=\"muted\">effects</td><td colspan=\"5\">"));
+
+    // Without effects, nothing is added.
+    let plain = result_of(Path::new("scenarios/break-glass/over-privileged.toml"));
+    assert!(!render(&plain, Format::Markdown).contains("effects"));
+    assert!(!render(&plain, Format::Html).contains("class=\"effects"));
+    assert!(!report::text::render(&plain).contains("effect:"));
+}
+
 /// Every row of every Markdown table has as many cells as its header: an
 /// unescaped `|` in a value would add one.
 fn check_markdown_tables(markdown: &str) {

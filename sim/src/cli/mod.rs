@@ -1,5 +1,6 @@
 //! Argument definitions and exit codes shared by the subcommands.
 
+mod check;
 mod fuzz;
 mod import;
 mod report;
@@ -49,6 +50,9 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Render a stored JSON result (`run --format json`, or a report folder's `result.json`).
     Report(report::ReportArgs),
+    /// CI gate: compare baseline and candidate policies on every scenario and
+    /// fail on new access, broken workflows, new escalations (docs/check.md).
+    Check(check::CheckArgs),
 }
 
 /// Output formats of `run`.
@@ -135,6 +139,7 @@ pub fn dispatch(args: Args) -> ExitCode {
         Command::Suggest(suggest) => suggest::run(&suggest),
         Command::Report(report) => report::run(&report),
         Command::Fuzz(fuzz) => fuzz::run(&fuzz),
+        Command::Check(check) => check::run(&check),
     };
     outcome.into()
 }

@@ -6,11 +6,15 @@
 //! `reports/templates/`, compiled into the binary, rendered from the
 //! [`view`] model; SARIF ([`sarif`]) is built from the same view with
 //! serde_json. [`render`] gives any of them, [`render_all`] every file of a
-//! report folder.
+//! report folder. The Markdown report stays within [`MARKDOWN_LIMIT`]
+//! characters, the size of a GitHub comment (`markdown.rs`).
 
+mod markdown;
 pub mod sarif;
 pub mod text;
 pub mod view;
+
+pub use markdown::MARKDOWN_LIMIT;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value};
@@ -128,9 +132,17 @@ fn render_template(name: &'static str, view: &view::RunView) -> Result<String, R
     };
     let env = environment().map_err(failed)?;
     let template = env.get_template(name).map_err(failed)?;
-    let mut text = template
-        .render(minijinja::context! { run => Value::from(Serde(view)) })
-        .map_err(failed)?;
+    let context = minijinja::context! { run => Value::from(Serde(view)) };
+    let mut text = if name == "report.md" {
+        // Markdown has a size limit: the macros lay it out again if needed.
+        let mut captured = template.render_captured(context).map_err(failed)?;
+        let whole = captured.output().to_string();
+        captured
+            .with_state_mut(|state| markdown::fit(&whole, state))
+            .map_err(failed)?
+    } else {
+        template.render(context).map_err(failed)?
+    };
     if !text.ends_with('\n') {
         text.push('\n');
     }

@@ -107,6 +107,9 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
                 error.message
             );
         }
+        for effect in &step.effects {
+            let _ = writeln!(out, "        effect: {}", one_line(effect));
+        }
     }
     for access in &s.access {
         let status = if access.passed {
@@ -234,4 +237,12 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         sm.access_checks,
         sm.findings
     );
+}
+
+/// A value on one line: line breaks and tabs become spaces, so that what a
+/// scenario writes cannot start a line of the report.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -241,6 +241,9 @@ pub struct StepView {
     pub outcome: &'static str,
     /// The same request as each delegator, `delegator: decision`.
     pub ceiling: Vec<String>,
+    /// What the step changed in the world (its action's `[[effect]]`s), one
+    /// line each; empty when it changed nothing.
+    pub effects: Vec<String>,
 }
 
 /// An access assertion.
@@ -1242,6 +1245,7 @@ fn step(st: &StepResult, start: Instant) -> StepView {
             .iter()
             .map(|c| format!("{}: {}", c.delegator, c.decision))
             .collect(),
+        effects: st.effects.clone(),
     }
 }
 

@@ -1,0 +1,529 @@
+//! Escalation-search throughput against raw Cedar: moves per second of
+//! `privsim::search::search` for each strategy (random, novelty, exhaustive;
+//! fixed seed and `max_steps` budget, no minimization), and Cedar evaluations
+//! per second of `Authorizer::is_authorized` on representative requests of the
+//! same scenarios (every actor × every pair of its universe, in the initial
+//! state's entity store), measured in the same process. The figures that
+//! matter are printed at the end: the ratio (moves/s ÷ raw evaluations/s) and
+//! the Cedar evaluations the search makes per move, which explains it; see
+//! BENCHMARKS.md.
+//!
+//! Two workloads: the example escalations (`scenarios/escalations/*/planted.toml`
+//! and `fixed.toml`, small), and a generated organization whose actions have
+//! effects (role assignment and revocation by role managers, just-in-time
+//! elevation with a policy-enforced end, sub-agent sessions started by
+//! delegation), so most moves the search makes can change the world.
+//!
+//! Under `cargo test --benches` (no `--bench` argument) the budgets and the
+//! generated world are tiny so the smoke run stays quick.
+#![allow(
+    clippy::panic,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cedar_policy::{Authorizer, Entities, Request};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group};
+use privsim::scenario::{self, LoadOptions, Scenario};
+use privsim::search::{self, Options, Strategy};
+use privsim::state::Machine;
+use serde_json::Map;
+
+const STRATEGIES: [Strategy; 3] = [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive];
+const SEED: u64 = 7;
+const DEPTH: usize = 6;
+
+fn full_scale() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
+
+/// The size of the generated organization.
+struct Org {
+    agents: usize,
+    users: usize,
+    repos: usize,
+    /// Dormant sub-agent sessions, each started by `delegateTask` from a parent session.
+    subs: usize,
+}
+
+const ROLES: [&str; 5] = ["reader", "writer", "admin", "role-manager", "deployer"];
+
+const SCHEMA: &str = r#"
+entity Team;
+entity Role;
+entity User in [Team] { clearance: Long };
+entity Agent in [Role] { owner: User, elevated_until?: datetime };
+entity Repo { sensitivity: Long, owner: User };
+type Job = { now: datetime, root?: User };
+action readRepo, pushRepo, deleteRepo appliesTo { principal: [User, Agent], resource: [Repo], context: Job };
+action delegateTask appliesTo { principal: [Agent], resource: [Agent], context: Job };
+action assignRole, revokeRole appliesTo { principal: [Agent], resource: [Role], context: { now: datetime, root?: User, assignee: Agent } };
+action approveElevation appliesTo { principal: [User], resource: [Role], context: { now: datetime, root?: User, requester: Agent } };
+"#;
+
+const POLICIES: &str = r#"
+@id("readers-read") permit (principal in Role::"reader", action == Action::"readRepo", resource);
+@id("writers-push") permit (principal in Role::"writer", action in [Action::"readRepo", Action::"pushRepo"], resource)
+  when { resource.sensitivity <= 2 };
+@id("admins") permit (principal in Role::"admin", action in [Action::"readRepo", Action::"pushRepo", Action::"deleteRepo"], resource);
+@id("owners") permit (principal is User, action in [Action::"readRepo", Action::"pushRepo"], resource) when { resource.owner == principal };
+@id("cleared-users-read") permit (principal is User, action == Action::"readRepo", resource) when { principal.clearance >= resource.sensitivity };
+@id("agents-within-owner-clearance") forbid (principal is Agent, action, resource is Repo)
+  when { resource.sensitivity > principal.owner.clearance };
+// Planted: role managers assign and revoke any role (admin and role-manager included), to any other agent.
+@id("role-managers") permit (principal in Role::"role-manager", action in [Action::"assignRole", Action::"revokeRole"], resource)
+  when { context.assignee != principal };
+@id("release-approves") permit (principal in Team::"release", action == Action::"approveElevation", resource == Role::"deployer")
+  when { !(context.requester in Role::"deployer") };
+// Planted: checks that the agent was elevated, not until when.
+@id("deployers-push") permit (principal is Agent in Role::"deployer", action == Action::"pushRepo", resource)
+  when { principal has elevated_until };
+@id("delegate-within-owner") permit (principal is Agent, action == Action::"delegateTask", resource)
+  when { resource.owner == principal.owner };
+"#;
+
+/// A small deterministic generator (SplitMix64), so the world is the same on every run.
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z % below as u64) as usize
+    }
+}
+
+/// Writes the generated organization into `folder` and returns the scenario's path.
+fn generate(org: &Org, folder: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(folder);
+    std::fs::create_dir_all(folder)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
+    let mut numbers = Numbers(42);
+    let owner = |agent: usize| agent % org.users;
+    let mut entities =
+        vec![r#"{"uid":{"type":"Team","id":"release"},"attrs":{},"parents":[]}"#.to_string()];
+    for role in ROLES {
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Role","id":"{role}"}},"attrs":{{}},"parents":[]}}"#
+        ));
+    }
+    for user in 0..org.users {
+        let teams = if user < 2 {
+            r#"[{"type":"Team","id":"release"}]"#
+        } else {
+            "[]"
+        };
+        entities.push(format!(
+            r#"{{"uid":{{"type":"User","id":"u{user}"}},"attrs":{{"clearance":{}}},"parents":{teams}}}"#,
+            1 + numbers.next(4)
+        ));
+    }
+    for agent in 0..org.agents {
+        // a0 manages roles; the others start as readers or writers.
+        let role = match agent {
+            0 => "role-manager",
+            a if a % 2 == 0 => "writer",
+            _ => "reader",
+        };
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Agent","id":"a{agent}"}},"attrs":{{"owner":{{"type":"User","id":"u{}"}}}},"parents":[{{"type":"Role","id":"{role}"}}]}}"#,
+            owner(agent)
+        ));
+    }
+    for repo in 0..org.repos {
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Repo","id":"r{repo}"}},"attrs":{{"sensitivity":{},"owner":{{"type":"User","id":"u{}"}}}},"parents":[]}}"#,
+            1 + numbers.next(4),
+            numbers.next(org.users)
+        ));
+    }
+    let write = |name: &str, text: &str| {
+        std::fs::write(folder.join(name), text)
+            .unwrap_or_else(|e| panic!("cannot write {name}: {e}"))
+    };
+    write(
+        "entities.json",
+        &format!("[\n{}\n]\n", entities.join(",\n")),
+    );
+    write("schema.cedarschema", SCHEMA);
+    write("policies.cedar", POLICIES);
+
+    let mut toml = String::from(
+        "[scenario]\nname = \"generated organization (search benchmark)\"\npolicies = [\"policies.cedar\"]\nschema = \"schema.cedarschema\"\nentities = \"entities.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[facts]\nnow = \"now\"\nroot = \"root\"\n\n",
+    );
+    for agent in 0..org.agents {
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"s{agent}\"\nprincipal = 'Agent::\"a{agent}\"'\non_behalf_of = 'User::\"u{}\"'\n\n",
+            owner(agent)
+        );
+    }
+    // Sub-agents: the agent with the same owner, `users` agents further on.
+    let sub_of = |parent: usize| (parent + org.users) % org.agents;
+    for parent in 0..org.subs {
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"sub{parent}\"\nprincipal = 'Agent::\"a{}\"'\nparent = \"s{parent}\"\ndormant = true\nlifetime = \"20m\"\n\n",
+            sub_of(parent)
+        );
+        let _ = write!(
+            toml,
+            "[[effect]]\naction = 'Action::\"delegateTask\"'\nprincipal = 'Agent::\"a{parent}\"'\nresource = 'Agent::\"a{}\"'\nstart_session = \"sub{parent}\"\n\n",
+            sub_of(parent)
+        );
+    }
+    toml.push_str(
+        r#"[[effect]]
+action = 'Action::"assignRole"'
+add_parent = { entity = "context.assignee", parent = "resource" }
+
+[[effect]]
+action = 'Action::"revokeRole"'
+remove_parent = { entity = "context.assignee", parent = "resource" }
+
+[[effect]]
+action = 'Action::"approveElevation"'
+grant = { entity = "context.requester", parents = ['Role::"deployer"'], lifetime = "30m", expiry = "policy", until_attr = "elevated_until" }
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"deleteRepo"'
+reason = "no agent deletes a repository"
+
+"#,
+    );
+    // The workflow: a role assignment and revocation, an elevation, and every
+    // user reading a repository (so each user is an actor of the search).
+    let last = org.agents - 1;
+    let _ = write!(
+        toml,
+        "[[step]]\nat = \"+1m\"\nsession = \"s0\"\naction = 'Action::\"assignRole\"'\nresource = 'Role::\"reader\"'\ncontext = {{ assignee = {{ __entity = {{ type = \"Agent\", id = \"a{last}\" }} }} }}\n\n\
+         [[step]]\nat = \"+2m\"\nsession = \"s0\"\naction = 'Action::\"revokeRole\"'\nresource = 'Role::\"reader\"'\ncontext = {{ assignee = {{ __entity = {{ type = \"Agent\", id = \"a{last}\" }} }} }}\n\n\
+         [[step]]\nat = \"+3m\"\nprincipal = 'User::\"u0\"'\naction = 'Action::\"approveElevation\"'\nresource = 'Role::\"deployer\"'\ncontext = {{ requester = {{ __entity = {{ type = \"Agent\", id = \"a1\" }} }} }}\n\n"
+    );
+    for user in 0..org.users {
+        let _ = write!(
+            toml,
+            "[[step]]\nat = \"+{}m\"\nprincipal = 'User::\"u{user}\"'\naction = 'Action::\"readRepo\"'\nresource = 'Repo::\"r{}\"'\n\n",
+            4 + user,
+            user % org.repos
+        );
+    }
+    write("scenario.toml", &toml);
+    folder.join("scenario.toml")
+}
+
+fn load(path: &Path) -> Scenario {
+    scenario::load(path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+/// One set of scenarios searched with one budget.
+struct Workload {
+    name: &'static str,
+    scenarios: Vec<Scenario>,
+    max_steps: u64,
+    /// Every actor × every pair of its universe, in the initial state's store.
+    raw: Vec<Raw>,
+}
+
+/// Representative requests of one scenario, prebuilt, with their store.
+struct Raw {
+    store: std::rc::Rc<Entities>,
+    requests: Vec<Request>,
+}
+
+impl Workload {
+    fn new(name: &'static str, scenarios: Vec<Scenario>, max_steps: u64) -> Self {
+        let raw = scenarios
+            .iter()
+            .map(|scenario| {
+                let machine = Machine::new(scenario);
+                let initial = machine.initial();
+                let store = machine
+                    .store(&initial, None)
+                    .unwrap_or_else(|e| panic!("{}: {e}", scenario.file.display));
+                let mut requests = Vec::new();
+                for (actor, pairs) in machine.pairs.iter().enumerate() {
+                    let context = machine.context(&initial, actor, &Map::new());
+                    let principal = &machine.actors[actor].principal;
+                    requests.extend(
+                        pairs
+                            .iter()
+                            .filter_map(|(a, r)| machine.request(principal, a, r, &context).ok()),
+                    );
+                }
+                Raw { store, requests }
+            })
+            .collect();
+        Self {
+            name,
+            scenarios,
+            max_steps,
+            raw,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.raw.iter().map(|r| r.requests.len()).sum()
+    }
+
+    /// Pairs over every actor's universe, summed over the scenarios: what one
+    /// snapshot of a state costs in evaluations at most (every actor running).
+    fn pairs(&self) -> usize {
+        self.scenarios
+            .iter()
+            .map(|s| Machine::new(s).pairs.iter().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
+    fn options(&self, strategy: Strategy) -> Options {
+        Options {
+            strategy,
+            seed: SEED,
+            max_steps: self.max_steps,
+            time: None,
+            depth: DEPTH,
+            tick: None,
+            minimize: false,
+        }
+    }
+
+    fn machines(&self) -> Vec<Machine<'_>> {
+        self.scenarios.iter().map(Machine::new).collect()
+    }
+
+    /// Searches every scenario with a fresh machine; totals.
+    fn search(&self, machines: &[Machine<'_>], options: &Options) -> Totals {
+        let mut totals = Totals::default();
+        for machine in machines {
+            let report = search::search(machine, options, &mut |_| {});
+            totals.moves += report.summary.moves;
+            totals.states += report.summary.states;
+            totals.evaluations += report.evaluations;
+            totals.findings += report.findings.len();
+        }
+        totals
+    }
+
+    /// Evaluates every representative request once; the number allowed.
+    fn raw_cedar(&self, authorizer: &Authorizer) -> usize {
+        let mut allowed = 0;
+        for (raw, scenario) in self.raw.iter().zip(&self.scenarios) {
+            for request in &raw.requests {
+                let response =
+                    authorizer.is_authorized(request, &scenario.policies.set, &raw.store);
+                if response.decision() == cedar_policy::Decision::Allow {
+                    allowed += 1;
+                }
+            }
+        }
+        allowed
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    moves: u64,
+    states: u64,
+    evaluations: u64,
+    findings: usize,
+}
+
+fn workloads() -> Vec<Workload> {
+    let full = full_scale();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/escalations");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_dir())
+        .collect();
+    folders.sort();
+    let escalations: Vec<Scenario> = folders
+        .iter()
+        .flat_map(|folder| ["planted.toml", "fixed.toml"].map(|name| folder.join(name)))
+        .map(|path| load(&path))
+        .collect();
+    assert!(
+        !escalations.is_empty(),
+        "no scenarios in {}",
+        root.display()
+    );
+
+    let org = if full {
+        Org {
+            agents: 10,
+            users: 4,
+            repos: 30,
+            subs: 4,
+        }
+    } else {
+        Org {
+            agents: 4,
+            users: 2,
+            repos: 4,
+            subs: 2,
+        }
+    };
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-bench-search-{}-{}",
+        std::process::id(),
+        org.repos
+    ));
+    let generated = load(&generate(&org, &folder));
+    let _ = std::fs::remove_dir_all(&folder);
+
+    vec![
+        Workload::new("escalations", escalations, if full { 2_000 } else { 50 }),
+        Workload::new("generated", vec![generated], if full { 300 } else { 30 }),
+    ]
+}
+
+/// Times one run.
+fn timed<T>(run: impl FnOnce() -> T) -> (Duration, T) {
+    let started = Instant::now();
+    let value = run();
+    (started.elapsed(), value)
+}
+
+fn bench(c: &mut Criterion) {
+    let full = full_scale();
+    let workloads = workloads();
+    let authorizer = Authorizer::new();
+
+    // Calibration: the search is deterministic for a seed and a move budget,
+    // so each strategy's move count is known before timing.
+    let mut calibrated = Vec::new();
+    for workload in &workloads {
+        let totals: Vec<Totals> = STRATEGIES
+            .iter()
+            .map(|&s| workload.search(&workload.machines(), &workload.options(s)))
+            .collect();
+        calibrated.push(totals);
+    }
+
+    for (workload, totals) in workloads.iter().zip(&calibrated) {
+        let mut group = c.benchmark_group(format!("search/{}", workload.name));
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(if full { 10 } else { 1 }));
+        group.throughput(Throughput::Elements(workload.requests() as u64));
+        group.bench_function("raw Cedar", |b| {
+            b.iter(|| black_box(workload.raw_cedar(&authorizer)))
+        });
+        for (&strategy, totals) in STRATEGIES.iter().zip(totals) {
+            let options = workload.options(strategy);
+            group.throughput(Throughput::Elements(totals.moves));
+            group.bench_function(strategy.name(), |b| {
+                b.iter_batched_ref(
+                    || workload.machines(),
+                    |machines| black_box(workload.search(machines, &options)),
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        group.finish();
+    }
+
+    // The ratios, from interleaved runs in this process (best of three each).
+    // A raw round repeats the requests to about 20,000 evaluations, so that it
+    // is not a millisecond-long measurement on the small scenarios.
+    let runs = if full { 3 } else { 1 };
+    println!();
+    for (workload, totals) in workloads.iter().zip(&calibrated) {
+        let requests = workload.requests().max(1);
+        let repeats = if full {
+            20_000_usize.div_ceil(requests)
+        } else {
+            1
+        };
+        let mut raw_time = Duration::MAX;
+        let mut search_times = [Duration::MAX; STRATEGIES.len()];
+        for _ in 0..runs {
+            let (elapsed, _) = timed(|| {
+                for _ in 0..repeats {
+                    black_box(workload.raw_cedar(&authorizer));
+                }
+            });
+            raw_time = raw_time.min(elapsed / repeats as u32);
+            for (index, &strategy) in STRATEGIES.iter().enumerate() {
+                let options = workload.options(strategy);
+                let machines = workload.machines();
+                let (elapsed, again) = timed(|| workload.search(&machines, &options));
+                assert_eq!(
+                    again,
+                    totals[index],
+                    "the {} search is not deterministic for a seed and budget",
+                    strategy.name()
+                );
+                search_times[index] = search_times[index].min(elapsed);
+            }
+        }
+        let raw_per_second = requests as f64 / raw_time.as_secs_f64();
+        let raw_micros = raw_time.as_secs_f64() * 1e6 / requests as f64;
+        println!(
+            "search benchmark, {}: {} scenario(s), {} (actor, action, resource) pairs in all, seed {SEED}, at most {} moves per scenario, depth {DEPTH}, no minimization",
+            workload.name,
+            workload.scenarios.len(),
+            workload.pairs(),
+            workload.max_steps,
+        );
+        println!(
+            "  raw Cedar: {requests} prebuilt requests (every actor × pair, initial state's store): {raw_micros:.2} µs/evaluation, {raw_per_second:.0} evaluations/s"
+        );
+        println!(
+            "  {:<11}{:>7}{:>7}{:>12}{:>10}{:>10}{:>9}{:>10}{:>9}{:>9}{:>8}",
+            "strategy",
+            "moves",
+            "states",
+            "evaluations",
+            "eval/move",
+            "time ms",
+            "moves/s",
+            "ratio",
+            "1/ratio",
+            "µs/eval",
+            "Cedar"
+        );
+        for (index, &strategy) in STRATEGIES.iter().enumerate() {
+            let t = totals[index];
+            let seconds = search_times[index].as_secs_f64();
+            let moves_per_second = t.moves as f64 / seconds;
+            let ratio = moves_per_second / raw_per_second;
+            let micros_per_evaluation = seconds * 1e6 / t.evaluations as f64;
+            println!(
+                "  {:<11}{:>7}{:>7}{:>12}{:>10.1}{:>10.1}{:>9.0}{:>10.5}{:>9.0}{:>9.2}{:>7.0}%",
+                strategy.name(),
+                t.moves,
+                t.states,
+                t.evaluations,
+                t.evaluations as f64 / t.moves as f64,
+                seconds * 1e3,
+                moves_per_second,
+                ratio,
+                1.0 / ratio,
+                micros_per_evaluation,
+                100.0 * raw_micros / micros_per_evaluation,
+            );
+        }
+        println!(
+            "  ratio = moves/s ÷ raw evaluations/s (1/ratio: a move costs that many raw evaluations); eval/move = Cedar evaluations\n  the search made per move (snapshots of every actor's held set per new state dominate); µs/eval = search time\n  per evaluation it made; Cedar = the share of search time raw Cedar would take for those evaluations\n"
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
