@@ -45,8 +45,8 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
     for step in &scenario.steps {
         let result = match (&machine, &mut state) {
             (Some(machine), Some(state)) if dynamic => {
-                state.time = step.at;
                 let before = active_ids(state);
+                state.time = step.at;
                 let result = replay_dynamic_step(&authorizer, machine, state, step);
                 if !result.effects.is_empty() || active_ids(state) != before {
                     check_state(
@@ -60,8 +60,12 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
                 }
                 result
             }
-            (Some(machine), Some(state)) => {
-                if step.segment != checked_segment {
+            machine_and_state => {
+                // The precomputed segments: state invariants are checked
+                // again only when a grant boundary changed the world.
+                if let (Some(machine), Some(state)) = machine_and_state
+                    && step.segment != checked_segment
+                {
                     checked_segment = step.segment;
                     state.time = step.at;
                     check_state(
@@ -73,16 +77,6 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
                         &mut findings,
                     );
                 }
-                let segment = &scenario.world.segments[step.segment];
-                replay_step(
-                    &authorizer,
-                    scenario,
-                    step,
-                    &segment.entities,
-                    grant_ids(scenario, &segment.active_grants),
-                )
-            }
-            _ => {
                 let segment = &scenario.world.segments[step.segment];
                 replay_step(
                     &authorizer,
