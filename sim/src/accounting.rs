@@ -279,6 +279,15 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
 
 /// Every `datetime("...")` literal in the policies and templates.
 fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
+    policy_datetime_literals(policies)
+        .iter()
+        .filter_map(|text| cedar_datetime(text))
+        .collect()
+}
+
+/// The text of every `datetime("...")` literal in the policies and templates
+/// (read from their JSON form, so comments and spacing do not matter).
+pub(crate) fn policy_datetime_literals(policies: &PolicySet) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let jsons = policies
         .policies()
@@ -290,7 +299,7 @@ fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
     found
 }
 
-fn collect_datetimes(json: &Value, found: &mut BTreeSet<Instant>) {
+fn collect_datetimes(json: &Value, found: &mut BTreeSet<String>) {
     match json {
         Value::Object(map) => {
             for (key, value) in map {
@@ -299,9 +308,8 @@ fn collect_datetimes(json: &Value, found: &mut BTreeSet<Instant>) {
                         .get(0)
                         .and_then(|arg| arg.get("Value"))
                         .and_then(Value::as_str)
-                    && let Some(at) = cedar_datetime(text)
                 {
-                    found.insert(at);
+                    found.insert(text.to_string());
                 }
                 collect_datetimes(value, found);
             }
@@ -313,7 +321,7 @@ fn collect_datetimes(json: &Value, found: &mut BTreeSet<Instant>) {
 
 /// Parses the forms Cedar's `datetime()` accepts: a date, or a date and time in
 /// UTC or with a `+hhmm` offset.
-fn cedar_datetime(text: &str) -> Option<Instant> {
+pub(crate) fn cedar_datetime(text: &str) -> Option<Instant> {
     if text.len() == 10 {
         return Instant::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
     }

@@ -330,11 +330,17 @@ pub struct SearchSummary {
     pub max_depth: usize,
     /// For `exhaustive`: every state up to this many moves was explored
     /// without a violation other than the findings listed (None: the budget
-    /// ran out first, so nothing is proven).
+    /// ran out first, so nothing is proven). Relative to the moves tried:
+    /// `caveats` says what was left out.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exhaustive_depth: Option<usize>,
     /// Whether the budget (`--max-steps`, `--time`) stopped the search.
     pub budget_exhausted: bool,
+    /// What the search's move set left out (clock moments, combinations of
+    /// context values, effects that could not apply, states it could not
+    /// build), one sentence per kind in a fixed order; empty when nothing was.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub caveats: Vec<String>,
 }
 
 /// An (action, resource) pair as Cedar UID strings.

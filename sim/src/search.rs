@@ -18,6 +18,13 @@
 //!
 //! Each violation is minimized (moves dropped while the same violation still
 //! appears) and ends with a witness request: the one that must be denied.
+//!
+//! The move set is bounded (the earliest [`MAX_ADVANCES`] pending moments,
+//! [`MAX_CONTEXT_VARIANTS`] context combinations per action), and some moves
+//! cannot do what they would (an effect that cannot apply, a world the schema
+//! rejects). Whatever was left out becomes a caveat of the summary
+//! (`SearchSummary::caveats`), so a proof never claims more than the moves
+//! tried.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant as Clock};
@@ -29,7 +36,7 @@ use serde_json::{Map, Value};
 
 use crate::dynamics::{Operand, Operation, ValueSource};
 use crate::result::{SearchSummary, TraceStep};
-use crate::state::{Machine, State, Violation};
+use crate::state::{Machine, Outcome, State, Violation};
 use crate::time::Instant;
 
 /// How the search chooses moves.
@@ -182,6 +189,7 @@ pub fn search(
             max_depth: run.max_depth,
             exhaustive_depth: run.proven,
             budget_exhausted: run.exhausted,
+            caveats: run.caveats(),
         },
         findings,
         evaluations: machine.evaluations.get(),
@@ -203,6 +211,11 @@ struct Run<'m, 's> {
     found: Vec<Found>,
     keys: BTreeSet<(String, String, String, String, String)>,
     mover: Mover,
+    /// What the search met but could not try, for the summary's caveats.
+    left_out: LeftOut,
+    /// Whether the exhaustive search ran out of new states: its last level
+    /// reached none it had not seen, so every reachable state was explored.
+    closed: bool,
 }
 
 impl<'m, 's> Run<'m, 's> {
@@ -220,6 +233,8 @@ impl<'m, 's> Run<'m, 's> {
             found: Vec::new(),
             keys: BTreeSet::new(),
             mover: Mover::new(machine, options.tick),
+            left_out: LeftOut::default(),
+            closed: false,
         }
     }
 
@@ -236,15 +251,41 @@ impl<'m, 's> Run<'m, 's> {
         self.exhausted
     }
 
-    fn moves(&self, state: &State) -> Vec<Move> {
-        self.mover.moves(self.machine, state)
+    fn moves(&mut self, state: &State) -> Vec<Move> {
+        let (moves, pending) = self.mover.moves_and_pending(self.machine, state);
+        if pending > MAX_ADVANCES {
+            self.left_out
+                .clock(self.machine.state_key(state), pending, state.time);
+        }
+        moves
+    }
+
+    /// The summary's caveats: what the move set left out, one sentence per
+    /// kind, in a fixed order.
+    fn caveats(&self) -> Vec<String> {
+        let mut caveats = Vec::new();
+        // When the exhaustive search ran out of new states, every state
+        // reachable at all was explored: a moment beyond the first few is
+        // reached through the earlier ones, so leaving out the jump to it
+        // lost no state.
+        if !self.closed {
+            caveats.extend(self.left_out.clock_caveat(self.options.tick));
+        }
+        caveats.extend(moment_caveat(self.machine, self.options.tick));
+        caveats.extend(self.mover.context_caveats(self.machine));
+        caveats.extend(self.left_out.effect_caveats(self.machine));
+        caveats.extend(self.left_out.state_caveat());
+        caveats
     }
 
     /// Makes a move: the state changes in place; returns whether it changed
     /// and the violations to report (new ones only).
     fn play(&mut self, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
         self.moves += 1;
-        let (changed, mut violations) = execute(self.machine, state, mv);
+        let (changed, mut violations, outcome) = play_move(self.machine, state, mv);
+        if let (Some(outcome), Move::Request { action, .. }) = (&outcome, mv) {
+            self.left_out.effects(action, outcome);
+        }
         if changed {
             let key = self.machine.state_key(state);
             let entry = match self.states.get(&key) {
@@ -255,7 +296,10 @@ impl<'m, 's> Run<'m, 's> {
                             let found = self.machine.violations(state, &snapshot);
                             (snapshot.fingerprint(), found)
                         }
-                        Err(_) => (0, Vec::new()),
+                        Err(message) => {
+                            self.left_out.unbuildable(state.time, message);
+                            (0, Vec::new())
+                        }
                     };
                     self.states.insert(key, entry.clone());
                     entry
@@ -291,7 +335,10 @@ impl<'m, 's> Run<'m, 's> {
                     snapshot.fingerprint(),
                     self.machine.violations(&state, &snapshot),
                 ),
-                Err(_) => (0, Vec::new()),
+                Err(message) => {
+                    self.left_out.unbuildable(state.time, message);
+                    (0, Vec::new())
+                }
             };
             self.fingerprints.insert(entry.0);
             self.states.insert(key, entry.clone());
@@ -403,6 +450,9 @@ impl<'m, 's> Run<'m, 's> {
         let mut frontier: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
         for level in 1..=self.options.depth + 1 {
             let mut next = Vec::new();
+            // Whether a move of this level reached a state not seen before
+            // (on the last level, such states are checked but not extended).
+            let mut grew = false;
             for (state, trace) in &frontier {
                 for mv in self.moves(state) {
                     if self.spent() {
@@ -414,10 +464,16 @@ impl<'m, 's> Run<'m, 's> {
                     let mut reached = trace.clone();
                     reached.push(mv);
                     self.record(&reached, violations);
-                    if changed
-                        && level <= self.options.depth
-                        && visited.insert(self.machine.state_key(&after))
-                    {
+                    if !changed {
+                        continue;
+                    }
+                    let key = self.machine.state_key(&after);
+                    if visited.contains(&key) {
+                        continue;
+                    }
+                    grew = true;
+                    if level <= self.options.depth {
+                        visited.insert(key);
                         self.max_depth = self.max_depth.max(level);
                         next.push((after, reached));
                     }
@@ -428,6 +484,9 @@ impl<'m, 's> Run<'m, 's> {
             if frontier.is_empty() {
                 // Nothing new is reachable: every reachable state was checked.
                 self.proven = Some(self.options.depth);
+                // When no move reached a new state at all, the search closed:
+                // every state reachable at any depth was explored.
+                self.closed = !grew;
                 return;
             }
         }
@@ -445,6 +504,13 @@ fn key_of(
     key
 }
 
+/// At most this many clock advances to the world's own moments are tried
+/// from a state: the earliest ones.
+pub const MAX_ADVANCES: usize = 4;
+
+/// At most this many combinations of context values are tried per action.
+pub const MAX_CONTEXT_VARIANTS: usize = 64;
+
 /// Lists the moves possible in a state, in a fixed order: every running
 /// actor's requests over its universe (with the context variants of each
 /// action), then clock advances to the next moments the world changes by
@@ -452,20 +518,34 @@ fn key_of(
 #[derive(Debug, Clone)]
 pub struct Mover {
     variants: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Actions with more combinations of context values than were kept.
+    cut: Vec<CutVariants>,
+    /// Actions left with no context variant at all (so never requested),
+    /// with the context key no entity could fill.
+    unfillable: Vec<(String, String, Vec<String>)>,
     tick: Option<i64>,
 }
 
 impl Mover {
     /// Prepares the context variants of a scenario's actions.
     pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
+        let variants = context_variants(machine);
         Self {
-            variants: context_variants(machine),
+            variants: variants.by_action,
+            cut: variants.cut,
+            unfillable: variants.unfillable,
             tick,
         }
     }
 
     /// Every move possible in a state.
     pub fn moves(&self, machine: &Machine<'_>, state: &State) -> Vec<Move> {
+        self.moves_and_pending(machine, state).0
+    }
+
+    /// Every move possible in a state, and how many moments the world
+    /// changes at were pending (only the first [`MAX_ADVANCES`] are moves).
+    pub fn moves_and_pending(&self, machine: &Machine<'_>, state: &State) -> (Vec<Move>, usize) {
         let mut moves = Vec::new();
         let none = vec![Map::new()];
         for actor in 0..machine.actors.len() {
@@ -484,26 +564,340 @@ impl Mover {
                 }
             }
         }
-        for time in machine.boundaries(state).into_iter().take(4) {
+        let boundaries = machine.boundaries(state);
+        let pending = boundaries.len();
+        for time in boundaries.into_iter().take(MAX_ADVANCES) {
             moves.push(Move::Advance(time));
         }
         if let Some(next) = self.tick.and_then(|tick| state.time.checked_add(tick)) {
             moves.push(Move::Advance(next));
         }
-        moves
+        (moves, pending)
+    }
+
+    /// Caveats for the context variants left out, for actions some actor
+    /// requests: combinations beyond [`MAX_CONTEXT_VARIANTS`], and actions
+    /// never requested because no entity could fill a context key.
+    fn context_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+        let requested: BTreeSet<String> = machine
+            .pairs
+            .iter()
+            .flatten()
+            .map(|(action, _)| action.to_string())
+            .collect();
+        let mut caveats = Vec::new();
+        let cut: Vec<&CutVariants> = self
+            .cut
+            .iter()
+            .filter(|c| requested.contains(&c.action))
+            .collect();
+        let factors = |c: &CutVariants| {
+            let mut factors: Vec<String> = c
+                .keys
+                .iter()
+                .map(|(key, values)| {
+                    format!("`{key}`: {values} {}", plural(*values as u64, "value"))
+                })
+                .collect();
+            if c.scripted > 1 {
+                factors.push(format!("{} scripted contexts", c.scripted));
+            }
+            factors.join(" × ")
+        };
+        match cut.as_slice() {
+            [] => {}
+            [one] => caveats.push(format!(
+                "context values: {} was requested with {} of its {} combinations of context values ({}); requests with the other {} were never made",
+                one.action,
+                one.tried,
+                one.combinations,
+                factors(one),
+                one.combinations.saturating_sub(one.tried as u128)
+            )),
+            many => caveats.push(format!(
+                "context values: {} actions have more combinations of context values than the {MAX_CONTEXT_VARIANTS} tried per request: {}; requests with the other combinations were never made",
+                many.len(),
+                listed(
+                    many.iter()
+                        .map(|c| format!(
+                            "{} ({} of {}: {})",
+                            c.action,
+                            c.tried,
+                            c.combinations,
+                            factors(c)
+                        ))
+                        .collect()
+                )
+            )),
+        }
+        let unfillable: Vec<String> = self
+            .unfillable
+            .iter()
+            .filter(|(action, _, _)| requested.contains(action))
+            .map(|(action, key, types)| {
+                let kinds = if types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of type {}", types.join(" or "))
+                };
+                format!("{action} (no entity{kinds} for context key `{key}`)")
+            })
+            .collect();
+        if !unfillable.is_empty() {
+            caveats.push(format!(
+                "context values: {} never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: {}; neither the requests nor their effects were tried",
+                if unfillable.len() == 1 {
+                    "1 action was".to_string()
+                } else {
+                    format!("{} actions were", unfillable.len())
+                },
+                listed(unfillable)
+            ));
+        }
+        caveats
+    }
+}
+
+/// An action whose combinations of context values were cut to
+/// [`MAX_CONTEXT_VARIANTS`].
+#[derive(Debug, Clone)]
+struct CutVariants {
+    action: String,
+    /// How many combinations were tried.
+    tried: usize,
+    /// How many there are.
+    combinations: u128,
+    /// The context keys and how many values each takes.
+    keys: Vec<(String, usize)>,
+    /// How many distinct scripted contexts the combinations start from.
+    scripted: usize,
+}
+
+/// What the search met in states it played but could not try, tallied by
+/// kind so the caveats stay a few sentences however long it ran.
+#[derive(Debug, Default)]
+struct LeftOut {
+    /// States (by key) with more pending moments than [`MAX_ADVANCES`].
+    clock_states: HashSet<u64>,
+    /// The most moments pending in one state, and that state's time (the
+    /// first state reached with that many).
+    clock_most: Option<(usize, Instant)>,
+    /// Effects (index into `Scenario::effects`) of allowed requests that
+    /// could not apply: how often, and why the first time.
+    not_applied: BTreeMap<usize, (u64, String)>,
+    /// Allowed requests whose effects made an invalid world, by action: how
+    /// often, and why the first time.
+    rejected: BTreeMap<String, (u64, String)>,
+    /// States whose world could not be built: how many, and the first one's
+    /// time and why.
+    unbuildable: (u64, Option<(Instant, String)>),
+}
+
+impl LeftOut {
+    fn clock(&mut self, key: u64, pending: usize, time: Instant) {
+        self.clock_states.insert(key);
+        if self.clock_most.is_none_or(|(most, _)| pending > most) {
+            self.clock_most = Some((pending, time));
+        }
+    }
+
+    fn effects(&mut self, action: &EntityUid, outcome: &Outcome) {
+        for (effect, message) in &outcome.not_applied {
+            self.not_applied
+                .entry(*effect)
+                .or_insert_with(|| (0, message.clone()))
+                .0 += 1;
+        }
+        if outcome.decision == "allow"
+            && let Some(message) = &outcome.error
+        {
+            self.rejected
+                .entry(action.to_string())
+                .or_insert_with(|| (0, message.clone()))
+                .0 += 1;
+        }
+    }
+
+    fn unbuildable(&mut self, time: Instant, message: String) {
+        self.unbuildable.0 += 1;
+        self.unbuildable.1.get_or_insert((time, message));
+    }
+
+    fn clock_caveat(&self, tick: Option<i64>) -> Option<String> {
+        let (most, at) = self.clock_most?;
+        let states = self.clock_states.len();
+        let what = if states == 1 {
+            format!(
+                "{most} moments the world changes at were pending at {at}, only the earliest {MAX_ADVANCES} were tried"
+            )
+        } else {
+            format!(
+                "in {states} states more than {MAX_ADVANCES} moments the world changes at were pending (the most, {most}, at {at}), only the earliest {MAX_ADVANCES} were tried from each"
+            )
+        };
+        let fix = if tick.is_some() {
+            "raise --depth"
+        } else {
+            "raise --depth, or use --tick to move the clock in fixed steps"
+        };
+        Some(format!(
+            "clock moves: {what}; a later moment is reached only through the earlier ones, one move each, so states there may lie beyond the depth explored; {fix}"
+        ))
+    }
+
+    fn effect_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+        let mut caveats = Vec::new();
+        let effects = &machine.scenario.effects;
+        let failed: Vec<(String, String)> = self
+            .not_applied
+            .iter()
+            .filter_map(|(index, (count, message))| {
+                let effect = effects.get(*index)?;
+                Some((
+                    format!(
+                        "effect {} (line {}) of {}",
+                        index + 1,
+                        effect.line,
+                        effect.action
+                    ),
+                    format!(
+                        "on {count} allowed {} ({})",
+                        plural(*count, "request"),
+                        first_line(message)
+                    ),
+                ))
+            })
+            .collect();
+        match failed.as_slice() {
+            [] => {}
+            [(effect, how)] => caveats.push(format!(
+                "effects not applied: {effect} could not apply {how}; the search went on without its change, so the states it would have made were not explored"
+            )),
+            many => caveats.push(format!(
+                "effects not applied: {} effects could not apply: {}; the search went on without their changes, so the states they would have made were not explored",
+                many.len(),
+                listed(
+                    many.iter()
+                        .map(|(effect, how)| format!("{effect} {how}"))
+                        .collect()
+                )
+            )),
+        }
+        if !self.rejected.is_empty() {
+            let total: u64 = self.rejected.values().map(|(count, _)| count).sum();
+            let actions: Vec<String> = self
+                .rejected
+                .iter()
+                .map(|(action, (count, message))| {
+                    let why = message
+                        .strip_prefix("the world after this step's effects is invalid: ")
+                        .unwrap_or(message);
+                    format!("{action} {} ({})", times(*count), first_line(why))
+                })
+                .collect();
+            caveats.push(format!(
+                "effects rejected: {total} allowed {} had effects that would make the world invalid: {}; each was treated as changing nothing, so the states past them were not explored",
+                plural(total, "request"),
+                listed(actions)
+            ));
+        }
+        caveats
+    }
+
+    fn state_caveat(&self) -> Option<String> {
+        let (count, Some((time, message))) = &self.unbuildable else {
+            return None;
+        };
+        Some(format!(
+            "unchecked states: the world could not be built in {count} {} (first at {time}: {}); their invariants were not checked and no request in them was evaluated",
+            plural(*count, "state"),
+            first_line(message)
+        ))
+    }
+}
+
+/// The caveat for `datetime("...")` literals that are not moments the clock
+/// can move to.
+fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
+    if machine.unread_moments.is_empty() {
+        return None;
+    }
+    let literals: Vec<String> = machine
+        .unread_moments
+        .iter()
+        .map(|literal| format!("`{}`", first_line(literal)))
+        .collect();
+    Some(format!(
+        "clock moments: the policies' datetime {} {} could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there){}",
+        plural(literals.len() as u64, "literal"),
+        listed(literals),
+        if tick.is_none() {
+            "; use --tick to move the clock in fixed steps"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// `once`, `3 times`.
+fn times(count: u64) -> String {
+    if count == 1 {
+        "once".to_string()
+    } else {
+        format!("{count} times")
+    }
+}
+
+/// The noun, with an `s` unless there is exactly one.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
+    }
+}
+
+/// At most three items, then how many more.
+fn listed(items: Vec<String>) -> String {
+    const SHOWN: usize = 3;
+    let more = items.len().saturating_sub(SHOWN);
+    let mut text = items.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(", and {more} more"));
+    }
+    text
+}
+
+/// The first line of a message, at most 200 characters (schema errors can
+/// run long).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
     }
 }
 
 /// Plays one move on a state; returns whether the state changed and, for an
 /// allowed request, its delegation-ceiling violation.
 pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
+    let (changed, violations, _) = play_move(machine, state, mv);
+    (changed, violations)
+}
+
+/// [`execute`], also returning what a request did.
+fn play_move(
+    machine: &Machine<'_>,
+    state: &mut State,
+    mv: &Move,
+) -> (bool, Vec<Violation>, Option<Outcome>) {
     match mv {
         Move::Advance(time) => {
             if *time <= state.time {
-                return (false, Vec::new());
+                return (false, Vec::new(), None);
             }
             state.time = *time;
-            (true, Vec::new())
+            (true, Vec::new(), None)
         }
         Move::Request {
             actor,
@@ -526,7 +920,7 @@ pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Ve
             {
                 violations.push(violation);
             }
-            (!outcome.effects.is_empty(), violations)
+            (!outcome.effects.is_empty(), violations, Some(outcome))
         }
     }
 }
@@ -600,11 +994,54 @@ fn minimize(machine: &Machine<'_>, found: Found) -> Found {
     }
 }
 
+/// The context variants of a scenario's actions, and what was left out.
+struct Variants {
+    by_action: BTreeMap<String, Vec<Map<String, Value>>>,
+    cut: Vec<CutVariants>,
+    unfillable: Vec<(String, String, Vec<String>)>,
+}
+
+/// How the combinations of one action's context values come about: the
+/// contexts the expansion started from and each key's number of values.
+struct Combinations {
+    origin: Vec<Map<String, Value>>,
+    keys: Vec<(String, usize)>,
+}
+
+impl Combinations {
+    /// The distinct starting contexts without the keys.
+    fn starts(&self) -> usize {
+        let mut rest: Vec<Map<String, Value>> = Vec::new();
+        for base in &self.origin {
+            let mut base = base.clone();
+            for (key, _) in &self.keys {
+                base.remove(key);
+            }
+            if !rest.contains(&base) {
+                rest.push(base);
+            }
+        }
+        rest.len()
+    }
+
+    /// How many distinct combinations there are: each distinct starting
+    /// context without the keys, times every key's values.
+    fn count(&self) -> u128 {
+        self.keys
+            .iter()
+            .fold(self.starts() as u128, |n, (_, values)| {
+                n.saturating_mul(*values as u128)
+            })
+    }
+}
+
 /// Context entries the search tries with each action: for every context key an
 /// effect of the action reads an entity from, each entity of the types that
 /// key has in the scenario's steps (or every entity, if no step uses it); and
-/// the step-specific entries scripted steps of the action use.
-fn context_variants(machine: &Machine<'_>) -> BTreeMap<String, Vec<Map<String, Value>>> {
+/// the step-specific entries scripted steps of the action use. At most
+/// [`MAX_CONTEXT_VARIANTS`] per action; the actions cut, and those no entity
+/// could give a context key, are returned too.
+fn context_variants(machine: &Machine<'_>) -> Variants {
     let scenario = machine.scenario;
     let mut variants: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
     // Step-specific entries, as scripted.
@@ -648,15 +1085,26 @@ fn context_variants(machine: &Machine<'_>) -> BTreeMap<String, Vec<Map<String, V
             }
         }
     }
+    let mut combinations: BTreeMap<String, Combinations> = BTreeMap::new();
+    let mut empty_keys: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for effect in &scenario.effects {
         let keys = context_keys(&effect.operation);
         if keys.is_empty() {
             continue;
         }
-        let list = variants.entry(effect.action.to_string()).or_default();
+        let action = effect.action.to_string();
+        let list = variants.entry(action.clone()).or_default();
         if list.is_empty() {
             list.push(Map::new());
+            // The expansion starts again from the empty context.
+            combinations.remove(&action);
         }
+        let tally = combinations
+            .entry(action.clone())
+            .or_insert_with(|| Combinations {
+                origin: list.clone(),
+                keys: Vec::new(),
+            });
         for key in keys {
             let types = key_types.get(&key);
             let candidates: Vec<EntityUid> = scenario
@@ -670,6 +1118,19 @@ fn context_variants(machine: &Machine<'_>) -> BTreeMap<String, Vec<Map<String, V
                     })
                 })
                 .collect();
+            if candidates.is_empty() {
+                empty_keys.insert(
+                    action.clone(),
+                    (
+                        key.clone(),
+                        types
+                            .map(|t| t.iter().cloned().collect())
+                            .unwrap_or_default(),
+                    ),
+                );
+            }
+            tally.keys.retain(|(k, _)| k != &key);
+            tally.keys.push((key.clone(), candidates.len()));
             let mut expanded = Vec::new();
             for base in list.iter() {
                 for uid in &candidates {
@@ -680,11 +1141,36 @@ fn context_variants(machine: &Machine<'_>) -> BTreeMap<String, Vec<Map<String, V
                     }
                 }
             }
-            expanded.truncate(64);
+            expanded.truncate(MAX_CONTEXT_VARIANTS);
             *list = expanded;
         }
     }
-    variants
+    let mut cut = Vec::new();
+    let mut unfillable = Vec::new();
+    for (action, tally) in &combinations {
+        let tried = variants.get(action).map_or(0, Vec::len);
+        if tried == 0 {
+            if let Some((key, types)) = empty_keys.get(action) {
+                unfillable.push((action.clone(), key.clone(), types.clone()));
+            }
+            continue;
+        }
+        let count = tally.count();
+        if count > tried as u128 {
+            cut.push(CutVariants {
+                action: action.clone(),
+                tried,
+                combinations: count,
+                keys: tally.keys.clone(),
+                scripted: tally.starts(),
+            });
+        }
+    }
+    Variants {
+        by_action: variants,
+        cut,
+        unfillable,
+    }
 }
 
 /// The context keys an operation reads entities or values from.

@@ -100,6 +100,9 @@ pub struct Outcome {
     pub effects: Vec<String>,
     /// Why the request was an error, or why an effect could not apply.
     pub error: Option<String>,
+    /// The effects (index into `Scenario::effects`) of an allowed request
+    /// that could not apply, each with why; the others applied without them.
+    pub not_applied: Vec<(usize, String)>,
 }
 
 /// Which pairs each actor is allowed in a state (over its universe).
@@ -133,6 +136,9 @@ pub struct Machine<'s> {
     /// The `datetime("...")` literals of the policies: moments a decision
     /// may change at.
     moments: BTreeSet<Instant>,
+    /// The `datetime("...")` literals of the policies that could not be read
+    /// as moments, so the clock is never moved to them.
+    pub unread_moments: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
 }
@@ -198,19 +204,20 @@ impl<'s> Machine<'s> {
             .map(|s| s.entities.clone())
             .unwrap_or_else(Entities::empty);
         let mut moments = BTreeSet::new();
-        for file in &scenario.policies.files {
-            let mut rest: &str = &file.text;
-            while let Some(at) = rest.find("datetime(\"") {
-                rest = &rest[at + 10..];
-                if let Some(end) = rest.find('"')
-                    && let Ok(instant) = Instant::parse_rfc3339(&rest[..end])
-                {
+        let mut unread_moments = BTreeSet::new();
+        for literal in crate::accounting::policy_datetime_literals(&scenario.policies.set) {
+            match crate::accounting::cedar_datetime(&literal) {
+                Some(instant) => {
                     moments.insert(instant);
+                }
+                None => {
+                    unread_moments.insert(literal);
                 }
             }
         }
         Self {
             moments,
+            unread_moments,
             scenario,
             authorizer: Authorizer::new(),
             base,
@@ -377,6 +384,7 @@ impl<'s> Machine<'s> {
             determining: Vec::new(),
             effects: Vec::new(),
             error: Some(message),
+            not_applied: Vec::new(),
         };
         if !self.running(state, actor) {
             let id = self.actors[actor]
@@ -423,14 +431,16 @@ impl<'s> Machine<'s> {
                 determining,
                 effects: Vec::new(),
                 error: None,
+                not_applied: Vec::new(),
             };
         }
-        let (effects, error) = self.apply_effects(state, actor, action, resource, context);
+        let applied = self.apply_effects_in_detail(state, actor, action, resource, context);
         Outcome {
             decision: "allow",
             determining,
-            effects,
-            error,
+            effects: applied.effects,
+            error: applied.error,
+            not_applied: applied.not_applied,
         }
     }
 
@@ -445,7 +455,23 @@ impl<'s> Machine<'s> {
         resource: &EntityUid,
         context: &Value,
     ) -> (Vec<String>, Option<String>) {
+        let applied = self.apply_effects_in_detail(state, actor, action, resource, context);
+        (applied.effects, applied.error)
+    }
+
+    /// [`Machine::apply_effects`], also saying which effects could not apply
+    /// (the search reports them: the changes they would have made are states
+    /// it never explores).
+    fn apply_effects_in_detail(
+        &self,
+        state: &mut State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &Value,
+    ) -> Applied {
         let mut effects = Vec::new();
+        let mut not_applied = Vec::new();
         let mut error = None;
         let before = state.clone();
         for effect in &self.scenario.effects {
@@ -460,11 +486,14 @@ impl<'s> Machine<'s> {
             }
             match self.apply(state, actor, resource, context, &effect.operation) {
                 Ok(line) => effects.push(line),
-                Err(message) => effects.push(format!(
-                    "effect {} (line {}) not applied: {message}",
-                    effect.index + 1,
-                    effect.line
-                )),
+                Err(message) => {
+                    effects.push(format!(
+                        "effect {} (line {}) not applied: {message}",
+                        effect.index + 1,
+                        effect.line
+                    ));
+                    not_applied.push((effect.index, message));
+                }
             }
         }
         if !effects.is_empty()
@@ -475,8 +504,15 @@ impl<'s> Machine<'s> {
                 "the world after this step's effects is invalid: {message}"
             ));
             effects.clear();
+            // The whole request's change was rejected: that says more than
+            // any one effect failing.
+            not_applied.clear();
         }
-        (effects, error)
+        Applied {
+            effects,
+            error,
+            not_applied,
+        }
     }
 
     fn operand(
@@ -974,6 +1010,13 @@ impl<'s> Machine<'s> {
         times.retain(|t| *t > state.time);
         times
     }
+}
+
+/// What applying a request's effects did.
+struct Applied {
+    effects: Vec<String>,
+    error: Option<String>,
+    not_applied: Vec<(usize, String)>,
 }
 
 fn running(session: &Session, started: Option<(Instant, Option<Instant>)>, time: Instant) -> bool {

@@ -984,6 +984,82 @@ fn sarif_locates_search_findings_at_their_rule_with_the_moves_as_a_code_flow() {
     assert!(searches[0].get("exhaustiveDepth").is_none());
 }
 
+/// Caveats of the search (what its move set left out) are in every format,
+/// and an exhaustive proof with caveats says it covers only the moves tried.
+#[test]
+fn search_caveats_render_in_every_format() {
+    let (_, mut result) = search_result();
+    let caveats = [
+        "clock moves: 7 moments the world changes at were pending at 2026-06-01T09:00:00Z, only the earliest 4 were tried; <b>bold</b> | `code`",
+        r#"context values: Action::"assign" was requested with 64 of its 81 combinations of context values"#,
+    ];
+    // The second scenario's search is the exhaustive one.
+    result.scenarios[1].search.as_mut().unwrap().caveats =
+        caveats.iter().map(ToString::to_string).collect();
+    let outcome = "no violation up to depth 4 (exhaustive over the moves tried, with the moves listed below left out)";
+
+    let json = render(&result, Format::Json);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["scenarios"][1]["search"]["caveats"][1], caveats[1]);
+    assert!(parsed["scenarios"][0]["search"].get("caveats").is_none());
+    assert_eq!(serde_json::from_str::<RunResult>(&json).unwrap(), result);
+
+    let text = report::text::render(&result);
+    assert!(
+        text.contains(&format!(
+            "max depth 4; {outcome}\n  search caveat: {}\n  search caveat: {}\n",
+            caveats[0], caveats[1]
+        )),
+        "{text}"
+    );
+
+    let markdown = render(&result, Format::Markdown);
+    check_markdown_tables(&markdown);
+    for needle in [
+        format!("| {outcome} |\n\n**Left out of the search**\n- clock moves: 7 moments"),
+        r"<b>bold</b> \| \`code\`"
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+        r#"- context values: Action::"assign" was requested with 64"#.to_string(),
+    ] {
+        assert!(markdown.contains(&needle), "no `{needle}` in:\n{markdown}");
+    }
+    assert_eq!(markdown.matches("**Left out of the search**").count(), 1);
+
+    let compact = check_limited_markdown(&repeated(&result, 50));
+    assert!(
+        compact.contains(&format!(
+            "{outcome}.\n- Left out of the search: clock moves: "
+        )),
+        "{compact}"
+    );
+
+    let html = render(&result, Format::Html);
+    check_html(&html, &result);
+    assert!(html.contains(&format!("<td>{outcome}</td>")));
+    assert!(html.contains("<p>Left out of the search:</p>\n<ul><li>clock moves: 7 moments"));
+    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"));
+    assert!(!html.contains("<b>bold"));
+
+    let junit = render(&result, Format::Junit);
+    check_junit(&junit, &result);
+    assert_eq!(
+        junit
+            .matches(r#"<property name="search_caveat" value=""#)
+            .count(),
+        2
+    );
+    assert!(junit.contains("\nsearch caveat: context values: "));
+
+    let sarif = check_sarif(&sarif_validator(), &render(&result, Format::Sarif));
+    let searches = sarif["runs"][0]["properties"]["searches"]
+        .as_array()
+        .unwrap();
+    assert!(searches[0].get("caveats").is_none());
+    assert_eq!(searches[1]["caveats"][0], caveats[0]);
+    assert_eq!(searches[1]["outcome"], outcome);
+}
+
 #[test]
 fn report_renders_a_stored_search_result() {
     let (_, result) = search_result();

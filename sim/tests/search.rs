@@ -4,7 +4,10 @@
 //! to depth 4; repros replay, fail on the planted policy and pass on the fixed
 //! one; traces are minimal; runs are deterministic; and a state's entity store
 //! (cached, built incrementally) decides exactly like a world built from
-//! scratch with the same grants.
+//! scratch with the same grants. What the move set leaves out (clock moments
+//! beyond the first few, context combinations beyond the cap, effects that
+//! cannot apply) is a caveat of the summary, so a proof never claims more than
+//! the moves tried; the planted escalations leave nothing out.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -68,6 +71,8 @@ fn planted_escalations_are_found_by_every_strategy() {
         let planted = load(&folder(name).join("planted.toml"), &LoadOptions::default());
         for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
             let fuzzed = privsim::fuzz(&planted, &options(strategy, 7), &mut |_| {});
+            let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
+            assert!(caveats.is_empty(), "{name}: {caveats:#?}");
             let found = kinds(&fuzzed);
             for kind in expected {
                 assert!(
@@ -97,9 +102,13 @@ fn fixed_variants_are_clean_and_proven_to_depth_four() {
         let summary = fuzzed.result.search.as_ref().unwrap();
         assert_eq!(summary.exhaustive_depth, Some(4), "{name}: {summary:?}");
         assert!(!summary.budget_exhausted, "{name}: {summary:?}");
+        // Nothing was left out of the move set: the proof stands as stated.
+        assert!(summary.caveats.is_empty(), "{name}: {summary:#?}");
         for strategy in [Strategy::Random, Strategy::Novelty] {
             let fuzzed = privsim::fuzz(&fixed, &options(strategy, 7), &mut |_| {});
             assert!(kinds(&fuzzed).is_empty(), "{name}: {:?}", kinds(&fuzzed));
+            let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
+            assert!(caveats.is_empty(), "{name}: {caveats:#?}");
         }
     }
 }
@@ -291,4 +300,340 @@ fn state_stores_decide_like_worlds_built_from_scratch() {
         }
     }
     assert!(compared > 10_000, "{compared}");
+}
+
+// ---- what the move set leaves out ----
+
+/// Searches an inline scenario; returns the result, as `privsim fuzz` has it.
+fn fuzz_inline(
+    test: &str,
+    files: &[(&str, &str)],
+    options: &Options,
+) -> privsim::result::ScenarioResult {
+    let loaded = common::load(test, files);
+    privsim::fuzz(&loaded, options, &mut |_| {}).result
+}
+
+/// Five grants of a role to one agent, an hour each with an hour between
+/// them: ten moments the world changes at, pending from the start.
+fn ten_moments() -> String {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "ten moments"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Role::"r"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "deny"
+"#,
+    );
+    for hour in [1, 3, 5, 7, 9] {
+        scenario.push_str(&format!(
+            "\n[[grant]]\nprincipal = 'Agent::\"bot\"'\nparents = ['Role::\"r\"']\nfrom = \"+{hour}h\"\nuntil = \"+{}h\"\n",
+            hour + 1
+        ));
+    }
+    scenario
+}
+
+const ROLE_READS: &str =
+    r#"@id("r-reads") permit (principal in Role::"r", action == Action::"read", resource);"#;
+
+/// Only the earliest 4 pending moments are clock moves: a state at the 10th
+/// is one jump away but 10 moves deep, so a proof to depth 2 says so.
+#[test]
+fn more_pending_clock_moments_than_tried_is_a_caveat() {
+    let scenario = ten_moments();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("p.cedar", ROLE_READS),
+    ];
+    let exhaustive = Options {
+        depth: 2,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let result = fuzz_inline("clock-caveat", &files, &exhaustive);
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(2), "{summary:#?}");
+    assert_eq!(summary.caveats.len(), 1, "{summary:#?}");
+    let caveat = &summary.caveats[0];
+    for needle in [
+        "clock moves: in ",
+        " states more than 4 moments the world changes at were pending (the most, 10, at 2026-06-01T09:00:00Z), only the earliest 4 were tried from each; ",
+        "raise --depth, or use --tick to move the clock in fixed steps",
+    ] {
+        assert!(caveat.contains(needle), "no `{needle}` in {caveat}");
+    }
+    // Every rendering says the proof is relative to the moves tried.
+    let run = privsim::RunResult::new(vec![result.clone()]);
+    let text = privsim::report::text::render(&run);
+    assert!(
+        text.contains("no violation up to depth 2 (exhaustive over the moves tried, with the moves listed below left out)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  search caveat: {caveat}\n")),
+        "{text}"
+    );
+
+    // The other strategies meet the same states.
+    let novelty = fuzz_inline(
+        "clock-caveat-novelty",
+        &files,
+        &options(Strategy::Novelty, 7),
+    );
+    let caveats = &novelty.search.as_ref().unwrap().caveats;
+    assert!(caveats[0].starts_with("clock moves: "), "{caveats:#?}");
+}
+
+/// When the exhaustive search runs out of new states, every state was
+/// reached (a far moment through the nearer ones), so the clock lost nothing.
+#[test]
+fn a_closed_exhaustive_search_has_no_clock_caveat() {
+    let scenario = ten_moments();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("p.cedar", ROLE_READS),
+    ];
+    let deep = Options {
+        depth: 12,
+        max_steps: 200_000,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let result = fuzz_inline("clock-closed", &files, &deep);
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(12), "{summary:#?}");
+    assert_eq!(
+        summary.states, 11,
+        "the start and ten moments: {summary:#?}"
+    );
+    assert!(summary.caveats.is_empty(), "{summary:#?}");
+}
+
+/// Nine agents times nine roles are 81 combinations of context values for
+/// `assign`; only 64 are tried.
+#[test]
+fn more_context_combinations_than_tried_is_a_caveat() {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "81 combinations"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"admin"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "context.assignee", parent = "context.role" }
+
+[[step]]
+at = "+1m"
+principal = 'User::"admin"'
+action = 'Action::"assign"'
+resource = 'Doc::"d"'
+context = { assignee = { __entity = { type = "Agent", id = "a1" } }, role = { __entity = { type = "Role", id = "r1" } } }
+expect = "allow"
+"#,
+    );
+    for n in 1..=9 {
+        scenario.push_str(&format!(
+            "\n[[entity]]\nuid = 'Agent::\"a{n}\"'\n\n[[entity]]\nuid = 'Role::\"r{n}\"'\n"
+        ));
+    }
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        (
+            "p.cedar",
+            r#"@id("admin-assigns") permit (principal == User::"admin", action == Action::"assign", resource);"#,
+        ),
+    ];
+    let exhaustive = Options {
+        depth: 1,
+        max_steps: 200_000,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    for (strategy, options) in [
+        ("exhaustive", exhaustive),
+        ("random", options(Strategy::Random, 7)),
+    ] {
+        let result = fuzz_inline(&format!("context-caveat-{strategy}"), &files, &options);
+        let summary = result.search.as_ref().unwrap();
+        assert_eq!(
+            summary.caveats,
+            [
+                r#"context values: Action::"assign" was requested with 64 of its 81 combinations of context values (`assignee`: 9 values × `role`: 9 values); requests with the other 17 were never made"#
+            ],
+            "{strategy}"
+        );
+    }
+}
+
+/// Effects of allowed requests that cannot apply (no delegator), that would
+/// make a world the schema rejects, or that need an entity the world does
+/// not have are not silently states that never happen.
+#[test]
+fn effects_that_cannot_apply_are_caveats() {
+    let scenario = r#"
+[scenario]
+name = "effects that cannot apply"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"admin"'
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Role::"r"'
+
+# The schema gives `level` a Long: the world after this effect is invalid.
+[[effect]]
+action = 'Action::"raise"'
+set_attr = { entity = "resource", name = "level", value = "high" }
+
+# The admin acts alone: there is no delegator to change.
+[[effect]]
+action = 'Action::"hand"'
+add_parent = { entity = "delegator", parent = 'Role::"r"' }
+
+# The world has no Ghost to put under `assignee`.
+[[effect]]
+action = 'Action::"promote"'
+add_parent = { entity = "context.assignee", parent = "resource" }
+
+[[step]]
+at = "+1m"
+principal = 'User::"admin"'
+action = 'Action::"promote"'
+resource = 'Role::"r"'
+context = { assignee = { __entity = { type = "Ghost", id = "g" } } }
+"#;
+    let schema = r#"
+entity Role;
+entity Ghost;
+entity User;
+entity Agent in [Role] { level?: Long };
+action raise, hand appliesTo { principal: [User], resource: [Agent] };
+action promote appliesTo { principal: [User], resource: [Role], context: { assignee?: Ghost } };
+"#;
+    let policies = r#"@id("admin-acts") permit (principal == User::"admin", action in [Action::"raise", Action::"hand", Action::"promote"], resource);"#;
+    let files = [
+        ("scenario.toml", scenario),
+        ("s.cedarschema", schema),
+        ("p.cedar", policies),
+    ];
+    let result = fuzz_inline("effect-caveats", &files, &options(Strategy::Exhaustive, 0));
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(4), "{summary:#?}");
+    let caveats: Vec<&str> = summary.caveats.iter().map(String::as_str).collect();
+    assert_eq!(caveats.len(), 3, "{caveats:#?}");
+    assert_eq!(
+        caveats[0],
+        r#"context values: 1 action was never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: Action::"promote" (no entity of type Ghost for context key `assignee`); neither the requests nor their effects were tried"#
+    );
+    assert_eq!(
+        caveats[1],
+        r#"effects not applied: effect 2 (line 23) of Action::"hand" could not apply on 1 allowed request (the request has no delegator); the search went on without its change, so the states it would have made were not explored"#
+    );
+    assert!(
+        caveats[2].starts_with(
+            r#"effects rejected: 1 allowed request had effects that would make the world invalid: Action::"raise" once (entity does not conform to the schema: "#
+        ),
+        "{}",
+        caveats[2]
+    );
+    assert!(
+        caveats[2].ends_with(
+            "; each was treated as changing nothing, so the states past them were not explored"
+        ),
+        "{}",
+        caveats[2]
+    );
+}
+
+/// A policy's `datetime` literal is a clock moment in every form Cedar
+/// accepts (a date alone, a `+hhmm` offset, milliseconds); one that cannot
+/// be read is a caveat rather than a moment silently missing.
+#[test]
+fn policy_datetime_literals_are_clock_moments_in_every_cedar_form() {
+    let scenario = r#"
+[scenario]
+name = "datetime literals"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[step]]
+at = "+1m"
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+"#;
+    let policies = r#"
+@id("a") permit (principal, action, resource) when { context.now < datetime("2026-06-03") };
+@id("b") permit (principal, action, resource) when { context.now < datetime("2026-06-01T12:00:00+0200") };
+@id("c") permit (principal, action, resource) when { context.now < datetime("2026-06-01T11:00:00.500Z") };
+@id("d") permit (principal, action, resource) when { context.now < datetime("2026-06-01T13:00:00-0130") };
+@id("e") permit (principal, action, resource) when { context.now < datetime("sometime") };
+"#;
+    let loaded = common::load(
+        "datetime-moments",
+        &[("scenario.toml", scenario), ("p.cedar", policies)],
+    );
+    let machine = Machine::new(&loaded);
+    let moments: Vec<String> = machine
+        .boundaries(&machine.initial())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        moments,
+        [
+            "2026-06-01T10:00:00Z",
+            "2026-06-01T11:00:00.500Z",
+            "2026-06-01T14:30:00Z",
+            "2026-06-03T00:00:00Z",
+        ]
+    );
+    let result = privsim::fuzz(&loaded, &options(Strategy::Exhaustive, 0), &mut |_| {}).result;
+    assert_eq!(
+        result.search.unwrap().caveats,
+        [
+            "clock moments: the policies' datetime literal `sometime` could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there); use --tick to move the clock in fixed steps"
+        ]
+    );
 }

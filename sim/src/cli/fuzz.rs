@@ -124,6 +124,16 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         let mut meter = Meter::new(&loaded.file.display, options.max_steps);
         let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| meter.update(p));
         meter.finish(&fuzzed.result);
+        // A proof over a move set with gaps must not read as a full one,
+        // whatever the output format.
+        if let Some(search) = &fuzzed.result.search {
+            for caveat in &search.caveats {
+                eprintln!(
+                    "warning: {}: the search left moves out: {caveat}",
+                    loaded.file.display
+                );
+            }
+        }
         if !args.no_repro {
             for (path, text) in &fuzzed.repros {
                 if let Err(error) = write_atomically(path, text) {

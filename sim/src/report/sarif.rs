@@ -211,6 +211,9 @@ pub fn render(run: &RunView) -> String {
             if let (Some(depth), Some(object)) = (search.exhaustive_depth, entry.as_object_mut()) {
                 object.insert("exhaustiveDepth".into(), json!(depth));
             }
+            if let (false, Some(object)) = (search.caveats.is_empty(), entry.as_object_mut()) {
+                object.insert("caveats".into(), json!(search.caveats));
+            }
             Some(entry)
         })
         .collect();
@@ -439,7 +442,7 @@ fn with_id(mut location: Value, id: usize) -> Value {
 
 /// A physical location: a file (as a relative URI, or a `file://` URI for an
 /// absolute path) and a line.
-fn location(file: &str, line: usize, message: Option<&str>) -> Value {
+pub(crate) fn location(file: &str, line: usize, message: Option<&str>) -> Value {
     let mut physical = json!({"artifactLocation": {"uri": uri(file)}});
     if line >= 1
         && let Some(object) = physical.as_object_mut()

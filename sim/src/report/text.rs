@@ -160,6 +160,9 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             search.max_depth,
             view::search_outcome(search, s.findings.len())
         );
+        for caveat in &search.caveats {
+            let _ = writeln!(out, "  search caveat: {caveat}");
+        }
     }
     let start = Instant::parse_rfc3339(&s.start).unwrap_or(Instant(0));
     for finding in &s.findings {

@@ -395,6 +395,8 @@ pub struct SearchView {
     pub exhaustive_depth: Option<usize>,
     /// Whether the budget stopped the search.
     pub budget_exhausted: bool,
+    /// What the search's move set left out, one sentence each.
+    pub caveats: Vec<String>,
     /// What the search shows, e.g. `no violation up to depth 6 (exhaustive)`
     /// or `budget exhausted: …`.
     pub outcome: String,
@@ -954,6 +956,7 @@ fn search(x: &SearchSummary, findings: usize) -> SearchView {
         max_depth: x.max_depth,
         exhaustive_depth: x.exhaustive_depth,
         budget_exhausted: x.budget_exhausted,
+        caveats: x.caveats.clone(),
         outcome,
     }
 }
@@ -962,11 +965,18 @@ fn search(x: &SearchSummary, findings: usize) -> SearchView {
 /// violation up to depth K (exhaustive)` (`no other violation …` with
 /// findings) when every state up to K moves was explored, else `budget
 /// exhausted: …` when the budget stopped it, else that it was not exhaustive.
+/// With caveats, the proof is only over the moves tried, and it says so; the
+/// caveats themselves are listed after it.
 pub fn search_outcome(x: &SearchSummary, findings: usize) -> String {
     match x.exhaustive_depth {
         Some(depth) => {
             let other = if findings == 0 { "" } else { "other " };
-            let mut text = format!("no {other}violation up to depth {depth} (exhaustive)");
+            let over = if x.caveats.is_empty() {
+                "exhaustive"
+            } else {
+                "exhaustive over the moves tried, with the moves listed below left out"
+            };
+            let mut text = format!("no {other}violation up to depth {depth} ({over})");
             if x.budget_exhausted {
                 text.push_str("; then the budget was exhausted");
             }
@@ -1199,7 +1209,8 @@ fn push_part(text: &mut String, part: String) {
     text.push_str(&part);
 }
 
-fn join_numbers(numbers: &[usize]) -> String {
+/// `1, 5, 7`.
+pub(crate) fn join_numbers(numbers: &[usize]) -> String {
     numbers
         .iter()
         .map(ToString::to_string)
@@ -1538,7 +1549,8 @@ fn window(first: &str, last: &str, start: Instant) -> String {
     }
 }
 
-fn percent(ratio: f64) -> String {
+/// A ratio as a percentage with one decimal, e.g. `33.3%`.
+pub(crate) fn percent(ratio: f64) -> String {
     format!("{:.1}%", ratio * 100.0)
 }
 
