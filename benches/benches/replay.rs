@@ -10,12 +10,15 @@
     reason = "a benchmark whose setup fails should stop loudly"
 )]
 
+mod common;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cedar_policy::{Authorizer, Decision};
+use common::Numbers;
 use criterion::{Criterion, criterion_group};
 use privsim::scenario::{self, LoadOptions, Scenario};
 
@@ -52,29 +55,13 @@ const FOLDERS: usize = 10;
 const DOCS: usize = 300;
 const ACTIONS: [&str; 6] = ["read", "list", "comment", "edit", "share", "delete"];
 
-/// A small deterministic generator (SplitMix64), so the workflow is the same on every run.
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % below as u64) as usize
-    }
-}
-
 /// Writes the generated scenario into a fresh folder and returns its path.
 fn generate(steps: usize) -> PathBuf {
     let folder = std::env::temp_dir().join(format!(
         "privsim-bench-replay-{}-{steps}",
         std::process::id()
     ));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
+    common::fresh_folder(&folder);
     let mut numbers = Numbers(42);
     let mut entities = Vec::new();
     for team in 0..4 {
@@ -105,16 +92,7 @@ fn generate(steps: usize) -> PathBuf {
             doc % FOLDERS
         ));
     }
-    let write = |name: &str, text: &str| {
-        std::fs::write(folder.join(name), text)
-            .unwrap_or_else(|e| panic!("cannot write {name}: {e}"))
-    };
-    write(
-        "entities.json",
-        &format!("[\n{}\n]\n", entities.join(",\n")),
-    );
-    write("schema.cedarschema", SCHEMA);
-    write("policies.cedar", POLICIES);
+    common::write_world(&folder, &entities, SCHEMA, POLICIES);
 
     let mut toml = String::from(
         "[scenario]\nname = \"generated replay benchmark\"\npolicies = [\"policies.cedar\"]\nschema = \"schema.cedarschema\"\nentities = \"entities.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[facts]\nnow = \"now\"\ndelegator = \"delegator\"\ntask = \"task\"\n\n",
@@ -159,7 +137,7 @@ fn generate(steps: usize) -> PathBuf {
             numbers.next(DOCS)
         );
     }
-    write("scenario.toml", &toml);
+    common::write(&folder, "scenario.toml", &toml);
     folder.join("scenario.toml")
 }
 

@@ -21,12 +21,15 @@
     reason = "a benchmark whose setup fails should stop loudly"
 )]
 
+mod common;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cedar_policy::{Authorizer, Entities, Request};
+use common::Numbers;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group};
 use privsim::scenario::{self, LoadOptions, Scenario};
 use privsim::search::{self, Options, Strategy};
@@ -86,25 +89,9 @@ const POLICIES: &str = r#"
   when { resource.owner == principal.owner };
 "#;
 
-/// A small deterministic generator (SplitMix64), so the world is the same on every run.
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z % below as u64) as usize
-    }
-}
-
 /// Writes the generated organization into `folder` and returns the scenario's path.
 fn generate(org: &Org, folder: &Path) -> PathBuf {
-    let _ = std::fs::remove_dir_all(folder);
-    std::fs::create_dir_all(folder)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
+    common::fresh_folder(folder);
     let mut numbers = Numbers(42);
     let owner = |agent: usize| agent % org.users;
     let mut entities =
@@ -144,16 +131,7 @@ fn generate(org: &Org, folder: &Path) -> PathBuf {
             numbers.next(org.users)
         ));
     }
-    let write = |name: &str, text: &str| {
-        std::fs::write(folder.join(name), text)
-            .unwrap_or_else(|e| panic!("cannot write {name}: {e}"))
-    };
-    write(
-        "entities.json",
-        &format!("[\n{}\n]\n", entities.join(",\n")),
-    );
-    write("schema.cedarschema", SCHEMA);
-    write("policies.cedar", POLICIES);
+    common::write_world(folder, &entities, SCHEMA, POLICIES);
 
     let mut toml = String::from(
         "[scenario]\nname = \"generated organization (search benchmark)\"\npolicies = [\"policies.cedar\"]\nschema = \"schema.cedarschema\"\nentities = \"entities.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[facts]\nnow = \"now\"\nroot = \"root\"\n\n",
@@ -216,7 +194,7 @@ reason = "no agent deletes a repository"
             user % org.repos
         );
     }
-    write("scenario.toml", &toml);
+    common::write(folder, "scenario.toml", &toml);
     folder.join("scenario.toml")
 }
 

@@ -3,64 +3,12 @@
 //! through one `check(args, expected exit code)` helper.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{TempFolder, check};
 
 const LEAST: &str = "scenarios/mcp-support/least-privilege.toml";
 const OVER_POLICIES: &str = "scenarios/mcp-support/policies/over-privileged.cedar";
-
-/// The repository root: the example scenarios' paths are relative to it.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// What one run printed.
-struct Run {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `privsim <args>` from the repository root and checks the exit code.
-fn check(args: &[&str], expected_code: i32) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let run = Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "privsim {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        run.stdout,
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
-
-/// A fresh folder for output files, removed when dropped.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("privsim-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempFolder(path)
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn a_least_privilege_scenario_passes() {

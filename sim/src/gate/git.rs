@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::diag::{Error, MAX_FILE_BYTES};
 
+/// The loader's path rule, so the gate confines a scenario's paths exactly as
+/// loading does.
+use crate::scenario::normalize;
+
 /// A folder removed when dropped.
 #[derive(Debug)]
 pub struct TempFolder(PathBuf);
@@ -387,23 +391,4 @@ fn first_line(bytes: &[u8]) -> String {
         .unwrap_or("")
         .trim()
         .to_string()
-}
-
-/// Removes `.` and resolvable `..` components without touching the file system.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }

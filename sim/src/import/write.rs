@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{ImportedStep, Suite};
 use crate::diag::{Error, Result, SourceFile};
 use crate::result::RunResult;
-use crate::scenario::{self, Decision, LoadOptions, Scenario};
+use crate::scenario::{self, Decision, LoadOptions, Scenario, normalize};
 
 /// The `[scenario]` table, key for key as `scenario::raw` reads it. Each part
 /// of the file is serialized on its own so that contexts and attributes can be
@@ -332,25 +332,6 @@ fn common_folder<'a>(paths: impl Iterator<Item = &'a Path> + Clone) -> Result<Pa
         });
     }
     common.ok_or_else(|| Error::Usage("the suite names no policy file".to_string()))
-}
-
-/// Removes `.` and resolvable `..` components without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.push("..");
-                } else {
-                    out.pop();
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// A relative path written with `/`, as scenario files write paths.

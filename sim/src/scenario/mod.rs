@@ -1680,7 +1680,10 @@ fn truncate(text: &str) -> String {
 }
 
 /// Removes `.` and resolvable `..` components without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
+/// A result that starts with `..` climbs out of the folder the path is relative
+/// to: the loader refuses such a path before any file is opened, and the gate
+/// applies the same rule before git is asked about it.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

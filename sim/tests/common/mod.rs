@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: write a small world into a fresh
-//! folder and evaluate it.
+//! folder and evaluate it, or run the built `privsim` binary and check its
+//! exit code.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,7 @@
 )]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Once;
 
 use privsim::result::ScenarioResult;
@@ -61,4 +63,66 @@ pub fn workspace_root() -> PathBuf {
 pub fn from_workspace_root() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| std::env::set_current_dir(workspace_root()).unwrap());
+}
+
+/// What one run of the `privsim` binary printed.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `privsim <args>` in `folder` (without colour, and outside GitHub
+/// Actions whatever the environment says) and checks the exit code and that
+/// it did not panic.
+pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(args)
+        .current_dir(folder)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let run = Run {
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "privsim {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+/// [`check_in`] the workspace root, which the example scenarios' and the
+/// fixtures' paths are relative to.
+pub fn check(args: &[&str], expected_code: i32) -> Run {
+    check_in(&workspace_root(), args, expected_code)
+}
+
+/// A fresh folder, named after the test binary and `name`, removed when dropped.
+pub struct TempFolder(pub PathBuf);
+
+impl TempFolder {
+    pub fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "privsim-{}-{name}-{}",
+            env!("CARGO_CRATE_NAME"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempFolder(path.canonicalize().unwrap())
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
