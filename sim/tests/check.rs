@@ -12,9 +12,12 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{Run, TempFolder, check, check_in, workspace_root as root};
 use privsim::diag::SourceFile;
 use privsim::gate::config;
 
@@ -23,49 +26,6 @@ const DEFAULTS: &str = "sim/tests/check/configs/defaults.toml";
 
 fn policies(name: &str) -> String {
     format!("sim/tests/check/support/policies/{name}.cedar")
-}
-
-/// The repository root: fixture paths are relative to it.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// What one run printed.
-struct Run {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `privsim <args>` in `folder` (outside GitHub Actions, whatever the
-/// environment says) and checks the exit code.
-fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .args(args)
-        .current_dir(folder)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap();
-    let run = Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "privsim {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        run.stdout,
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
-
-/// [`check_in`] the repository root.
-fn check(args: &[&str], expected_code: i32) -> Run {
-    check_in(&root(), args, expected_code)
 }
 
 /// `privsim check` of the support scenario, base policies against `candidate`.
@@ -110,25 +70,6 @@ fn changes(result: &serde_json::Value) -> Vec<(String, String, String, String)> 
             )
         })
         .collect()
-}
-
-/// A fresh folder, removed when dropped.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("privsim-check-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempFolder(path.canonicalize().unwrap())
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -704,13 +645,15 @@ fn junit_has_a_case_per_scenario_and_rule() {
             .find(roxmltree::Node::is_element)
             .map_or("pass".to_string(), |n| n.tag_name().name().to_string())
     };
-    assert_eq!(cases.len(), 7);
+    assert_eq!(cases.len(), 9);
     assert_eq!(outcome("broken workflow"), "failure");
     assert_eq!(outcome("failed expectation"), "failure");
     assert_eq!(outcome("new access"), "pass");
+    assert_eq!(outcome("held longer"), "pass");
     assert_eq!(outcome("narrowed"), "skipped");
+    assert_eq!(outcome("held shorter"), "skipped");
     assert_eq!(suite.attribute("failures"), Some("2"));
-    assert_eq!(suite.attribute("skipped"), Some("3"));
+    assert_eq!(suite.attribute("skipped"), Some("4"));
     // A stale exception is a failing case of its own suite.
     let stale = gate(
         "reformatted",
@@ -1071,4 +1014,167 @@ fn the_example_workflow_is_the_one_in_the_docs() {
         "docs/check.md and docs/examples/privsim-check.yml differ"
     );
     assert!(body.contains("privsim check --baseline \"git:origin/$BASE\""));
+}
+
+/// A time window that grows is `held-longer` (failing by default, at the
+/// policy that grants the extra time); one that shrinks is `held-shorter`
+/// (reported, governed by the `narrowed` rule).
+#[test]
+fn a_longer_holding_fails_and_a_shorter_one_is_reported() {
+    let run = |baseline: &str, candidate: &str, code: i32| {
+        json(&check(
+            &[
+                "check",
+                "--config",
+                DEFAULTS,
+                "--baseline",
+                &policies(baseline),
+                "--candidate",
+                &policies(candidate),
+                "--format",
+                "json",
+                SCENARIO,
+            ],
+            code,
+        ))
+    };
+    let longer = run("shorter", "base", 1);
+    assert_eq!(
+        changes(&longer),
+        [
+            ("held-longer", "fail", "Action::\"read\"", "Ticket::\"T-1\""),
+            ("held-longer", "fail", "Action::\"read\"", "Ticket::\"T-2\""),
+        ]
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+    );
+    let change = &longer["scenarios"][0]["changes"][0];
+    assert_eq!(change["baseline"], "2m");
+    assert_eq!(change["candidate"], "3m");
+    // Asked at a moment only the candidate holds the pair: the candidate's
+    // policy, at its line.
+    assert_eq!(change["policies"][0]["id"], "helper-reads");
+    assert_eq!(change["location"], format!("{}:2", policies("base")));
+    assert!(
+        change["message"]
+            .as_str()
+            .unwrap()
+            .contains("for 3m instead of 2m (+1m)"),
+        "{change}"
+    );
+
+    let shorter = run("base", "shorter", 0);
+    assert_eq!(
+        changes(&shorter),
+        [
+            (
+                "held-shorter",
+                "info",
+                "Action::\"read\"",
+                "Ticket::\"T-1\""
+            ),
+            (
+                "held-shorter",
+                "info",
+                "Action::\"read\"",
+                "Ticket::\"T-2\""
+            ),
+        ]
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+    );
+    // The rule can be switched off: the same change then passes.
+    let folder = TempFolder::new("held-longer-off");
+    let config = folder.0.join("gate.toml");
+    std::fs::write(&config, "[fail_on]\nheld_longer = false\n").unwrap();
+    let off = json(&check(
+        &[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--baseline",
+            &policies("shorter"),
+            "--candidate",
+            &policies("base"),
+            "--format",
+            "json",
+            SCENARIO,
+        ],
+        0,
+    ));
+    assert_eq!(changes(&off)[0].1, "info");
+}
+
+/// When the search left moves out (here: 64 of 81 context combinations),
+/// the summary says its proof holds over the moves tried and lists what was
+/// left out, once for both sides.
+#[test]
+fn search_caveats_are_listed_in_the_summary() {
+    let folder = TempFolder::new("caveats");
+    let mut scenario = String::from(
+        r#"[scenario]
+name = "81 combinations"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"admin"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "context.assignee", parent = "context.role" }
+
+[[step]]
+at = "+1m"
+principal = 'User::"admin"'
+action = 'Action::"assign"'
+resource = 'Doc::"d"'
+context = { assignee = { __entity = { type = "Agent", id = "a1" } }, role = { __entity = { type = "Role", id = "r1" } } }
+expect = "allow"
+"#,
+    );
+    for n in 1..=9 {
+        scenario.push_str(&format!(
+            "\n[[entity]]\nuid = 'Agent::\"a{n}\"'\n\n[[entity]]\nuid = 'Role::\"r{n}\"'\n"
+        ));
+    }
+    std::fs::write(folder.0.join("scenario.toml"), scenario).unwrap();
+    std::fs::write(
+        folder.0.join("p.cedar"),
+        r#"@id("admin-assigns") permit (principal == User::"admin", action == Action::"assign", resource);"#,
+    )
+    .unwrap();
+    std::fs::write(
+        folder.0.join("gate.toml"),
+        "[search]\nstrategy = \"exhaustive\"\ndepth = 1\nmax_steps = 200000\n",
+    )
+    .unwrap();
+    let run = check_in(
+        &folder.0,
+        &[
+            "check",
+            "--config",
+            "gate.toml",
+            "--baseline",
+            "p.cedar",
+            "--format",
+            "md",
+            "scenario.toml",
+        ],
+        0,
+    );
+    assert!(
+        run.stdout
+            .contains("every state to depth 1 explored over the moves tried; candidate"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "Moves the search left out:\n\n- both: context values: Action::\"assign\" was requested with 64 of its 81 combinations"
+        ),
+        "{}",
+        run.stdout
+    );
 }

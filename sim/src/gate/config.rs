@@ -16,14 +16,16 @@ use crate::search::Strategy;
 use super::model::{Budget, FailOn, SearchConfig};
 
 /// The kinds of change, in the order reports list them.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 10] = [
     "new-escalation",
     "new-access",
+    "held-longer",
     "broken-workflow",
     "expectation-failed",
     "weighted-gap-growth",
     "utilization-drop",
     "narrowed",
+    "held-shorter",
     "fixed-escalation",
 ];
 
@@ -82,6 +84,7 @@ struct RawFailOn {
     new_escalation: Option<bool>,
     failed_expectation: Option<bool>,
     narrowed: Option<bool>,
+    held_longer: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +154,7 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.new_escalation, &mut rules.new_escalation);
         set(fail_on.failed_expectation, &mut rules.failed_expectation);
         set(fail_on.narrowed, &mut rules.narrowed);
+        set(fail_on.held_longer, &mut rules.held_longer);
     }
     if let Some(budget) = raw.budget {
         config.budget.weighted_gap_growth = budget.weighted_gap_growth;

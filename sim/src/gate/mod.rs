@@ -266,7 +266,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
                         // The loader's rule, checked before git is asked:
                         // a scenario names files in its own folder tree only.
                         let inside = Path::new(written.get_ref());
-                        if inside.is_absolute() || git::normalize(inside).starts_with("..") {
+                        if inside.is_absolute() || scenario::normalize(inside).starts_with("..") {
                             return Err(source
                                 .error(
                                     written.span(),
@@ -469,6 +469,22 @@ fn compare(
                 &cand,
                 &file,
             ));
+        }
+        // Pairs held on both sides, for more (or less) simulated time.
+        for ((action, resource), held) in cand_held {
+            if let Some(before) = base_held.get(&(action.clone(), resource.clone()))
+                && before.held_ms != held.held_ms
+            {
+                let mut change = held_for(
+                    name, before, held, cand_world, &cand, base_world, &base, &file,
+                );
+                // Steps newly allowed on the pair belong to this change.
+                let key = (name.clone(), action.clone(), resource.clone());
+                if let Some(steps) = newly_allowed.remove(&key) {
+                    note_steps(&mut change, &steps);
+                }
+                changes.push(change);
+            }
         }
         let mut removed_pairs = 0;
         for ((action, resource), held) in base_held {
@@ -717,18 +733,11 @@ fn new_access(
             .collect();
         policies = refs(result, from_steps);
     }
-    let expected = steps.iter().any(|s| {
-        s.expectation
-            .as_ref()
-            .and_then(|e| e.decision.as_deref())
-            .is_some_and(|d| d == "allow")
-    });
     let location = policies
         .iter()
         .find_map(|p| p.location.clone())
         .or_else(|| steps.first().map(|s| format!("{file}:{}", s.line)))
         .unwrap_or_else(|| principal_location(result, file, principal));
-    let step_numbers: Vec<usize> = steps.iter().map(|s| s.index).collect();
     let mut message = format!("{principal} can now {action} on {resource}");
     if let Some(held) = held {
         message.push_str(&format!(" (held from {})", held.first_held));
@@ -736,32 +745,15 @@ fn new_access(
     if !policies.is_empty() {
         message.push_str(&format!(", granted by {}", quoted(&ids(&policies))));
     }
-    if !step_numbers.is_empty() {
-        let many = step_numbers.len() > 1;
-        message.push_str(&format!(
-            "; the baseline denied step{} {}, the candidate allows {}{}",
-            if many { "s" } else { "" },
-            join_numbers(&step_numbers),
-            if many { "them" } else { "it" },
-            if expected {
-                ", as the scenario expects"
-            } else {
-                ""
-            }
-        ));
-    }
-    if held.is_none() {
-        message.push_str(" (the baseline held the pair only at other times)");
-    }
-    Change {
+    let mut change = Change {
         kind: "new-access".to_string(),
         status: String::new(),
         principal: principal.to_string(),
         action: Some(action.to_string()),
         resource: Some(resource.to_string()),
         step: None,
-        steps: step_numbers,
-        expected,
+        steps: Vec::new(),
+        expected: false,
         time,
         policies,
         baseline: Some(
@@ -777,7 +769,134 @@ fn new_access(
         message,
         exception: None,
         finding: None,
+    };
+    if !steps.is_empty() {
+        note_steps(&mut change, steps);
     }
+    if held.is_none() {
+        change
+            .message
+            .push_str(" (the baseline held the pair only at other times)");
+    }
+    change
+}
+
+/// A pair held on both sides for a different length of simulated time:
+/// `held-longer` (the policies the candidate grants it by at the moment the
+/// candidate holds it and the baseline did not yet or no longer does) or
+/// `held-shorter` (the baseline's policies at its last moment).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one change from the pieces the comparison has at hand"
+)]
+fn held_for(
+    principal: &str,
+    before: &HeldPair,
+    after: &HeldPair,
+    cand_world: &Scenario,
+    cand: &ScenarioResult,
+    base_world: &Scenario,
+    base: &ScenarioResult,
+    file: &str,
+) -> Change {
+    let longer = after.held_ms > before.held_ms;
+    // RFC 3339 instants of one scenario compare as text (same form, `Z`).
+    let time = if longer {
+        if after.last_held > before.last_held || after.first_held >= before.first_held {
+            after.last_held.clone()
+        } else {
+            after.first_held.clone()
+        }
+    } else {
+        before.last_held.clone()
+    };
+    let policies = if longer {
+        granting(
+            cand_world,
+            cand,
+            principal,
+            &after.action,
+            &after.resource,
+            &time,
+        )
+    } else {
+        granting(
+            base_world,
+            base,
+            principal,
+            &before.action,
+            &before.resource,
+            &time,
+        )
+    };
+    let delta = after.held_ms - before.held_ms;
+    let location = policies
+        .iter()
+        .find_map(|p| p.location.clone())
+        .unwrap_or_else(|| principal_location(cand, file, principal));
+    Change {
+        kind: if longer {
+            "held-longer"
+        } else {
+            "held-shorter"
+        }
+        .to_string(),
+        status: String::new(),
+        principal: principal.to_string(),
+        action: Some(after.action.clone()),
+        resource: Some(after.resource.clone()),
+        step: None,
+        steps: Vec::new(),
+        expected: false,
+        time: Some(time),
+        message: format!(
+            "{principal} holds {} on {} for {} instead of {} ({}{}){}",
+            after.action,
+            after.resource,
+            crate::report::view::duration(after.held_ms),
+            crate::report::view::duration(before.held_ms),
+            if longer { "+" } else { "" },
+            crate::report::view::duration(delta),
+            policy_list(
+                if longer {
+                    ", granted by "
+                } else {
+                    ", the baseline granted it by "
+                },
+                &ids(&policies)
+            ),
+        ),
+        policies,
+        baseline: Some(crate::report::view::duration(before.held_ms)),
+        candidate: Some(crate::report::view::duration(after.held_ms)),
+        location: Some(location),
+        exception: None,
+        finding: None,
+    }
+}
+
+/// Adds the steps the baseline denied and the candidate allows to a change
+/// about the same pair.
+fn note_steps(change: &mut Change, steps: &[&StepResult]) {
+    change.steps = steps.iter().map(|s| s.index).collect();
+    change.expected = steps.iter().any(|s| {
+        s.expectation
+            .as_ref()
+            .and_then(|e| e.decision.as_deref())
+            .is_some_and(|d| d == "allow")
+    });
+    let many = change.steps.len() > 1;
+    change.message.push_str(&format!(
+        "; the baseline denied step{} {}, the candidate allows {}{}",
+        if many { "s" } else { "" },
+        crate::report::view::join_numbers(&change.steps),
+        if many { "them" } else { "it" },
+        if change.expected {
+            ", as the scenario expects"
+        } else {
+            ""
+        }
+    ));
 }
 
 /// The policies that allow `principal` to do `action` on `resource` at
@@ -871,14 +990,6 @@ fn policy_list(prefix: &str, ids: &[String]) -> String {
     } else {
         format!("{prefix}{}", quoted(ids))
     }
-}
-
-fn join_numbers(numbers: &[usize]) -> String {
-    numbers
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A change about one step of the candidate, located at the step.
@@ -1193,7 +1304,8 @@ fn fails(change: &Change, config: &Config) -> bool {
         "broken-workflow" => rules.broken_workflow,
         "new-escalation" => rules.new_escalation,
         "expectation-failed" => rules.failed_expectation,
-        "narrowed" => rules.narrowed,
+        "narrowed" | "held-shorter" => rules.narrowed,
+        "held-longer" => rules.held_longer,
         "weighted-gap-growth" | "utilization-drop" => true,
         _ => false,
     }

@@ -69,8 +69,17 @@ pub struct FailOn {
     pub new_escalation: bool,
     /// A step expectation or access assertion fails with the candidate.
     pub failed_expectation: bool,
-    /// A principal no longer holds a pair, or a step is now denied as expected.
+    /// A principal no longer holds a pair, holds it for less time, or a step
+    /// is now denied as expected.
     pub narrowed: bool,
+    /// A principal holds a pair it held with the baseline for longer
+    /// (e.g. a just-in-time window that grew, or a grant that no longer ends).
+    #[serde(default = "yes")]
+    pub held_longer: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for FailOn {
@@ -82,6 +91,7 @@ impl Default for FailOn {
             new_escalation: true,
             failed_expectation: true,
             narrowed: false,
+            held_longer: true,
         }
     }
 }
@@ -183,8 +193,9 @@ pub struct SearchPair {
 /// One difference between baseline and candidate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Change {
-    /// `new-access`, `broken-workflow`, `new-escalation`, `expectation-failed`,
-    /// `weighted-gap-growth`, `utilization-drop`, `narrowed` or `fixed-escalation`.
+    /// `new-access`, `held-longer`, `broken-workflow`, `new-escalation`,
+    /// `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
+    /// `narrowed`, `held-shorter` or `fixed-escalation`.
     pub kind: String,
     /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
     /// it) or `info` (the gate's rules let it pass).

@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::report::{code_span, escape_markdown, escape_xml, sarif::uri};
+use crate::report::{code_span, escape_markdown, escape_xml};
 
 use super::model::{Change, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck};
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 8] = [
+const KIND_TEXT: [(&str, &str, &str); 10] = [
     (
         "new-escalation",
         "new escalation",
@@ -23,6 +23,11 @@ const KIND_TEXT: [(&str, &str, &str); 8] = [
         "new-access",
         "new access",
         "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
+    ),
+    (
+        "held-longer",
+        "held longer",
+        "A principal holds a pair it also held with the baseline for more simulated time (a longer just-in-time window, a grant that no longer ends).",
     ),
     (
         "broken-workflow",
@@ -50,6 +55,11 @@ const KIND_TEXT: [(&str, &str, &str); 8] = [
         "A principal no longer holds a pair it held with the baseline, or a step the baseline allowed is denied as the scenario expects.",
     ),
     (
+        "held-shorter",
+        "held shorter",
+        "A principal holds a pair it also held with the baseline for less simulated time.",
+    ),
+    (
         "fixed-escalation",
         "fixed escalation",
         "An invariant finding the baseline had and the candidate does not.",
@@ -69,7 +79,7 @@ pub fn title(kind: &str) -> &str {
 
 /// A ratio as a percentage with one decimal, e.g. `33.3%`.
 pub fn percent(ratio: f64) -> String {
-    format!("{:.1}%", ratio * 100.0)
+    crate::report::view::percent(ratio)
 }
 
 /// A change of a ratio in percentage points, signed, e.g. `-66.7`.
@@ -176,12 +186,12 @@ pub fn markdown(result: &CheckResult) -> String {
             escape_markdown(&scenario.name),
             code_span(&scenario.file, true),
             verdict(scenario.passed),
-            count(scenario, &["new-access"]),
+            count(scenario, &["new-access", "held-longer"]),
             count(scenario, &["broken-workflow"]),
             count(scenario, &["new-escalation"]),
             count(scenario, &["expectation-failed"]),
             count(scenario, &["weighted-gap-growth", "utilization-drop"]),
-            count(scenario, &["narrowed"]),
+            count(scenario, &["narrowed", "held-shorter"]),
         );
     }
     let sections: Vec<String> = result
@@ -323,6 +333,8 @@ fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckR
     let search_news = scenario.search.as_ref().is_some_and(|s| {
         s.baseline.exhaustive_depth != s.candidate.exhaustive_depth
             || s.baseline.budget_exhausted != s.candidate.budget_exhausted
+            || !s.baseline.caveats.is_empty()
+            || !s.candidate.caveats.is_empty()
     });
     if scenario.changes.is_empty()
         && scenario.notes.is_empty()
@@ -419,6 +431,9 @@ fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckR
             );
             if let Some(depth) = s.exhaustive_depth {
                 let _ = write!(text, ", every state to depth {depth} explored");
+                if !s.caveats.is_empty() {
+                    text.push_str(" over the moves tried");
+                }
             } else if s.budget_exhausted {
                 text.push_str(", budget exhausted");
             }
@@ -432,6 +447,29 @@ fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckR
             side(&search.baseline),
             side(&search.candidate),
         );
+        // What each side's search left out, so a "proof" is read as one
+        // over the moves it tried (the same caveat on both sides once).
+        let mut caveats: Vec<(&str, &String)> = Vec::new();
+        for caveat in &search.candidate.caveats {
+            let both = search.baseline.caveats.contains(caveat);
+            caveats.push((if both { "both" } else { "candidate" }, caveat));
+        }
+        for caveat in &search.baseline.caveats {
+            if !search.candidate.caveats.contains(caveat) {
+                caveats.push(("baseline", caveat));
+            }
+        }
+        if !caveats.is_empty() {
+            out.push_str(
+                "
+Moves the search left out:
+
+",
+            );
+            for (side, caveat) in caveats {
+                let _ = writeln!(out, "- {side}: {}", escape_markdown(caveat));
+            }
+        }
     }
     if !scenario.notes.is_empty() {
         out.push('\n');
@@ -499,6 +537,11 @@ fn details(change: &Change, result: &CheckResult) -> String {
         )),
         "weighted-gap-growth" | "utilization-drop" => escape_markdown(&format!(
             "{} → {}",
+            change.baseline.as_deref().unwrap_or(""),
+            change.candidate.as_deref().unwrap_or("")
+        )),
+        "held-longer" | "held-shorter" => escape_markdown(&format!(
+            "held {} → {}",
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or("")
         )),
@@ -603,16 +646,13 @@ pub fn text(result: &CheckResult) -> String {
     out
 }
 
-/// The kinds JUnit has a test case for, per scenario.
-const JUNIT_KINDS: [&str; 7] = [
-    "new-escalation",
-    "new-access",
-    "broken-workflow",
-    "expectation-failed",
-    "weighted-gap-growth",
-    "utilization-drop",
-    "narrowed",
-];
+/// The kinds JUnit has a test case for, per scenario: every kind that can
+/// fail the gate.
+fn junit_kinds() -> impl Iterator<Item = &'static str> {
+    super::config::KINDS
+        .into_iter()
+        .filter(|kind| *kind != "fixed-escalation")
+}
 
 /// JUnit XML (Apache Ant's schema, reports/schemas/JUnit.xsd): a test suite
 /// per scenario with a test case per rule, failing when a change of that kind
@@ -626,13 +666,14 @@ pub fn junit(result: &CheckResult) -> String {
     for (id, scenario) in result.scenarios.iter().enumerate() {
         let mut cases = String::new();
         let (mut failures, mut skipped) = (0, 0);
-        for kind in JUNIT_KINDS {
+        for kind in junit_kinds() {
             let on = match kind {
                 "new-access" => rules.new_access,
                 "broken-workflow" => rules.broken_workflow,
                 "new-escalation" => rules.new_escalation,
                 "expectation-failed" => rules.failed_expectation,
-                "narrowed" => rules.narrowed,
+                "narrowed" | "held-shorter" => rules.narrowed,
+                "held-longer" => rules.held_longer,
                 "weighted-gap-growth" => budget.weighted_gap_growth.is_some(),
                 _ => budget.utilization_drop.is_some(),
             };
@@ -682,7 +723,7 @@ pub fn junit(result: &CheckResult) -> String {
             "  <testsuite id=\"{id}\" package=\"privsim.check\" name=\"{}\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
             escape_xml(&scenario.name),
             timestamp(&scenario.start),
-            JUNIT_KINDS.len(),
+            junit_kinds().count(),
         );
         out.push_str("    <properties>\n");
         let _ = writeln!(
@@ -889,10 +930,7 @@ pub fn sarif(result: &CheckResult) -> String {
 }
 
 fn location(file: &str, line: usize) -> Value {
-    json!({"physicalLocation": {
-        "artifactLocation": {"uri": uri(file)},
-        "region": {"startLine": line.max(1)},
-    }})
+    crate::report::sarif::location(file, line.max(1), None)
 }
 
 /// GitHub Actions workflow commands: an `::error` per failing change (at the
