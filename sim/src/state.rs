@@ -312,6 +312,7 @@ impl<'s> Machine<'s> {
             grant_content(grant).hash(&mut hasher);
             grant.until.map(|u| u.0).hash(&mut hasher);
             grant.removed_at_until.hash(&mut hasher);
+            grant.revocable.hash(&mut hasher);
             (grant.from > state.time).hash(&mut hasher);
         }
         for (index, started) in state.started.iter().enumerate() {
@@ -567,6 +568,7 @@ impl<'s> Machine<'s> {
             until: None,
             ticket: None,
             removed_at_until: true,
+            revocable: false,
         };
         let existing = |entity: &EntityUid| {
             if self.exists(state, entity) {
@@ -584,6 +586,7 @@ impl<'s> Machine<'s> {
                 let mut grant = change(entity.clone());
                 let line = if matches!(operation, Operation::AddParent { .. }) {
                     grant.parents.push(parent.clone());
+                    grant.revocable = true;
                     format!("{entity} joins {parent}")
                 } else {
                     grant.removed_parents.push(parent.clone());
@@ -634,6 +637,7 @@ impl<'s> Machine<'s> {
                     grant.attrs.insert(name.clone(), datetime(until));
                 }
                 grant.id = format!("grant to {entity} at {time}");
+                grant.revocable = true;
                 let until = grant
                     .until
                     .map_or_else(|| "never ends".to_string(), |u| format!("until {u}"));
@@ -655,6 +659,7 @@ impl<'s> Machine<'s> {
                 let mut ended = 0;
                 for grant in &mut state.grants {
                     if grant.principal == entity
+                        && grant.revocable
                         && grant.active_at(time)
                         && parent.as_ref().is_none_or(|p| grant.parents.contains(p))
                     {

@@ -42,6 +42,10 @@ pub struct Grant {
     /// Whether the simulator removes the grant at `until` (`true`) or leaves the
     /// expiry to the policies (`false`).
     pub removed_at_until: bool,
+    /// Whether a `revoke` effect ends it: `[[grant]]`s, `grant` effects and
+    /// parents added by `add_parent`; not the changes of `remove_parent` and
+    /// `set_attr` (ending those would widen access or rewrite attributes).
+    pub revocable: bool,
 }
 
 impl Grant {

@@ -354,3 +354,105 @@ fn invariants_can_be_switched_off() {
     assert_passed(&result);
     assert!(result.findings.is_empty(), "{:?}", result.findings);
 }
+
+/// `revoke` ends grants and parents added by `add_parent`, never the changes
+/// of `remove_parent` or `set_attr`: revoking must not give a removed role
+/// back, nor rewrite an attribute.
+#[test]
+fn revoke_never_undoes_a_removal_or_an_attribute() {
+    let toml = r#"
+[scenario]
+name = "revoke narrows only"
+policies = ["p.cedar"]
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[effect]]
+action = 'Action::"unassign"'
+remove_parent = { entity = "resource", parent = 'Role::"writer"' }
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "resource", parent = 'Role::"reader"' }
+
+[[effect]]
+action = 'Action::"raise"'
+set_attr = { entity = "resource", name = "level", value = 2 }
+
+[[effect]]
+action = 'Action::"revokeAll"'
+revoke = { entity = "resource" }
+"#
+    .to_string()
+        + &[
+            step("+1m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "allow"),
+            step(
+                "+2m",
+                "User::\"root\"",
+                "unassign",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step("+3m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "deny"),
+            step(
+                "+4m",
+                "User::\"root\"",
+                "assign",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step(
+                "+5m",
+                "User::\"root\"",
+                "raise",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step("+6m", "Agent::\"bot\"", "read", "Doc::\"d\"", "", "allow"),
+            step("+6m", "Agent::\"bot\"", "audit", "Doc::\"d\"", "", "allow"),
+            step(
+                "+7m",
+                "User::\"root\"",
+                "revokeAll",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            // The role removed at +2m stays removed.
+            step("+8m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "deny"),
+            // The parent added at +4m is revoked.
+            step("+8m", "Agent::\"bot\"", "audit", "Doc::\"d\"", "", "deny"),
+            // The attribute set at +5m stays.
+            step("+8m", "Agent::\"bot\"", "read", "Doc::\"d\"", "", "allow"),
+        ]
+        .concat();
+    let policies = r#"
+@id("root-administers") permit (principal == User::"root", action, resource);
+@id("writers-write") permit (principal in Role::"writer", action == Action::"write", resource);
+@id("readers-audit") permit (principal in Role::"reader", action == Action::"audit", resource);
+@id("leveled-read") permit (principal, action == Action::"read", resource) when { principal has level && principal.level >= 2 };
+"#;
+    let entities = r#"[
+  {"uid": {"type": "Role", "id": "writer"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "reader"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "User", "id": "root"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": [{"type": "Role", "id": "writer"}]},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}
+]"#;
+    let result = common::evaluate(
+        "effects-revoke-narrows",
+        &[
+            ("scenario.toml", &toml),
+            ("p.cedar", policies),
+            ("entities.json", entities),
+        ],
+    );
+    assert_passed(&result);
+    assert_eq!(
+        result.steps[7].effects,
+        vec!["revoked 1 grant(s) of Agent::\"bot\"".to_string()]
+    );
+}

@@ -967,6 +967,7 @@ impl<'a> Loader<'a> {
                 until,
                 ticket: g.ticket.clone(),
                 removed_at_until: expiry == RawExpiry::Simulator,
+                revocable: true,
             });
         }
         Ok(grants)
