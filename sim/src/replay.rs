@@ -221,7 +221,14 @@ fn check_state(
         return;
     };
     for violation in machine.violations(state, &snapshot) {
-        if violation.kind == "expiry" || !seen.insert(violation.key()) {
+        let mut key = violation.key();
+        if violation.kind == "never" {
+            // A never rule is about the principal: its sessions and the
+            // principal acting alone are one finding (the first actor met, a
+            // session before the lone principal, speaks for them).
+            key.1 = machine.actors[violation.actor].principal.to_string();
+        }
+        if violation.kind == "expiry" || !seen.insert(key) {
             continue;
         }
         findings.push(machine.finding(&violation, state, step));

@@ -310,6 +310,8 @@ fn never_rules_and_attenuation_are_reported_in_replay() {
     ]
     .concat();
     steps.push_str("\n[[never]]\nprincipal = 'Agent'\naction = 'Action::\"write\"'\nreason = \"agents never write\"\n");
+    // Names sub itself: sub acting alone is an actor too, besides its session.
+    steps.push_str("\n[[never]]\nprincipal = 'Agent::\"sub\"'\naction = 'Action::\"write\"'\n");
     let result = run("effects-never", &steps);
     assert_passed(&result);
     let kinds: Vec<(&str, Option<usize>)> = result
@@ -326,6 +328,16 @@ fn never_rules_and_attenuation_are_reported_in_replay() {
         never.rule.as_ref().unwrap().ends_with("scenario.toml:64"),
         "{never:?}"
     );
+    // One finding per rule and principal: the session and the principal
+    // acting alone are not reported twice.
+    let rules: Vec<&str> = result
+        .findings
+        .iter()
+        .filter(|f| f.kind == "never" && f.principal == "Agent::\"sub\"")
+        .map(|f| f.rule.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_ne!(rules[0], rules[1], "{rules:?}");
 }
 
 #[test]
