@@ -104,7 +104,16 @@ pub fn fuzz(
     let report = search::search(&machine, options, progress);
     let mut repros = Vec::new();
     for (number, found) in report.findings.iter().enumerate() {
-        let mut finding = machine.finding(&found.violation, &machine.initial(), None);
+        // The policies that allowed the witness request, in the state the
+        // trace reached (not the initial state the finding is built from).
+        let mut violation = found.violation.clone();
+        if violation.determining.is_empty() {
+            violation.determining = search::witness_policies(&machine, &found.trace);
+        }
+        let mut finding = machine.finding(&violation, &machine.initial(), None);
+        finding
+            .determining_policies
+            .clone_from(&violation.determining);
         finding.trace = search::trace_steps(&machine, &found.trace);
         if let Some(last) = finding.trace.last() {
             finding.time.clone_from(&last.time);

@@ -1211,6 +1211,34 @@ fn context_keys(operation: &Operation) -> Vec<String> {
     keys
 }
 
+/// The policies that allowed a trace's witness request (its last move),
+/// replayed from the initial state; empty when the last move is not a
+/// request Cedar allows.
+pub fn witness_policies(machine: &Machine<'_>, trace: &[Move]) -> Vec<String> {
+    let Some((
+        Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        },
+        before,
+    )) = trace.split_last()
+    else {
+        return Vec::new();
+    };
+    let mut state = machine.initial();
+    for mv in before {
+        execute(machine, &mut state, mv);
+    }
+    let outcome = machine.act(&mut state, *actor, action, resource, extra);
+    if outcome.decision == "allow" {
+        outcome.determining
+    } else {
+        Vec::new()
+    }
+}
+
 /// A trace as the result model shows it: each move replayed from the initial
 /// state, with its decision and effects.
 pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {

@@ -974,7 +974,16 @@ impl<'s> Machine<'s> {
             grant: violation.grant.clone(),
             action: violation.action.to_string(),
             resource: violation.resource.to_string(),
-            determining_policies: violation.determining.clone(),
+            determining_policies: if violation.determining.is_empty() && !violation.missing {
+                self.determining(
+                    state,
+                    violation.actor,
+                    &violation.action,
+                    &violation.resource,
+                )
+            } else {
+                violation.determining.clone()
+            },
             message: violation.message.clone(),
             rule: violation
                 .rule
@@ -982,6 +991,35 @@ impl<'s> Machine<'s> {
             trace: Vec::new(),
             repro: None,
         }
+    }
+
+    /// The policies that allow an actor a pair in a state, asked of Cedar as
+    /// the state invariants ask (the actor's own context, the state's store);
+    /// empty when the request is not allowed.
+    fn determining(
+        &self,
+        state: &State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Vec<String> {
+        let Ok(store) = self.store(state, None) else {
+            return Vec::new();
+        };
+        let context = self.context(state, actor, &Map::new());
+        let principal = &self.actors[actor].principal;
+        let Ok(request) = self.request(principal, action, resource, &context) else {
+            return Vec::new();
+        };
+        let response = self.authorize(&request, &store);
+        if response.decision() != Decision::Allow {
+            return Vec::new();
+        }
+        response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// "session `x` (Agent::\"y\")" or the principal alone.

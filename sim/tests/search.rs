@@ -73,6 +73,18 @@ fn planted_escalations_are_found_by_every_strategy() {
             let fuzzed = privsim::fuzz(&planted, &options(strategy, 7), &mut |_| {});
             let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
             assert!(caveats.is_empty(), "{name}: {caveats:#?}");
+            // Every search finding names the policies that allow it.
+            for finding in fuzzed
+                .result
+                .findings
+                .iter()
+                .filter(|f| !f.trace.is_empty())
+            {
+                assert!(
+                    !finding.determining_policies.is_empty(),
+                    "{name}: {finding:#?}"
+                );
+            }
             let found = kinds(&fuzzed);
             for kind in expected {
                 assert!(
