@@ -365,10 +365,20 @@ pub fn check_held_exact(bytes: &[u8]) {
         accounting::account_with(&loaded, &mut result, method);
         serde_json::to_string(&result).unwrap()
     };
-    assert!(
-        account(Method::Fast) == account(Method::BruteForce),
-        "accounting differs between fast and brute force ({spec:?})"
-    );
+    let (fast, slow) = (account(Method::Fast), account(Method::BruteForce));
+    if fast != slow {
+        let at = fast
+            .bytes()
+            .zip(slow.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let from = at.saturating_sub(300);
+        panic!(
+            "accounting differs between fast and brute force ({spec:?}):\nfast: {}\nslow: {}",
+            &fast[from..(at + 200).min(fast.len())],
+            &slow[from..(at + 200).min(slow.len())]
+        );
+    }
 }
 
 /// The scenarios the `search` target explores, in the order its first byte

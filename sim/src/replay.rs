@@ -390,8 +390,9 @@ fn decision_name(decision: Decision) -> &'static str {
     }
 }
 
-fn determining(response: &Response) -> Vec<String> {
-    // Cedar's reason is a set already; sorting gives a stable order.
+/// The determining policies of a response, sorted (Cedar's reason is a set
+/// with no stable order).
+pub(crate) fn determining(response: &Response) -> Vec<String> {
     let mut ids: Vec<String> = response
         .diagnostics()
         .reason()

@@ -272,6 +272,7 @@ impl<'m, 's> Run<'m, 's> {
             caveats.extend(self.left_out.clock_caveat(self.options.tick));
         }
         caveats.extend(moment_caveat(self.machine, self.options.tick));
+        caveats.extend(principal_caveat(self.machine));
         caveats.extend(self.mover.context_caveats(self.machine));
         caveats.extend(self.left_out.effect_caveats(self.machine));
         caveats.extend(self.left_out.state_caveat());
@@ -836,6 +837,24 @@ fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
         } else {
             ""
         }
+    ))
+}
+
+/// The caveat for `[[never]]` type patterns matching more entities than
+/// become actors.
+fn principal_caveat(machine: &Machine<'_>) -> Option<String> {
+    if machine.unsearched_principals.is_empty() {
+        return None;
+    }
+    let rules: Vec<String> = machine
+        .unsearched_principals
+        .iter()
+        .map(|(line, left)| format!("line {line}: {left} more"))
+        .collect();
+    Some(format!(
+        "principals: a never rule's type pattern matched more entities than the {} per rule that act in the search ({}); the others were never tried as actors",
+        crate::state::MAX_PATTERN_ACTORS,
+        listed(rules)
     ))
 }
 

@@ -141,7 +141,13 @@ pub struct Machine<'s> {
     pub unread_moments: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
+    /// `[[never]]` rules with a type pattern matching more entities than
+    /// become actors: the rule's line and how many were left out.
+    pub unsearched_principals: Vec<(usize, usize)>,
 }
+
+/// The most entities one `[[never]]` type pattern adds as actors.
+pub const MAX_PATTERN_ACTORS: usize = 32;
 
 impl<'s> Machine<'s> {
     /// Prepares a scenario: its actors and their universes.
@@ -177,6 +183,38 @@ impl<'s> Machine<'s> {
                 && alone.insert(uid.to_string())
             {
                 lone.push(uid.clone());
+            }
+        }
+        // A rule about a type (`principal = 'Agent'`) is about every entity of
+        // that type in the world, whether or not the scenario scripts it: each
+        // acts alone, up to MAX_PATTERN_ACTORS per rule.
+        let mut unsearched_principals = Vec::new();
+        for rule in &scenario.never {
+            if !matches!(rule.principal, crate::dynamics::Pattern::Type(_)) {
+                continue;
+            }
+            let mut added = 0;
+            let mut left = 0;
+            for key in scenario.world.base.keys() {
+                let Ok(uid) = crate::scenario::parse_uid(key) else {
+                    continue;
+                };
+                if !rule.principal.matches(&uid) || alone.contains(key) {
+                    continue;
+                }
+                if scenario.sessions.iter().any(|s| s.principal == uid) {
+                    continue;
+                }
+                if added == MAX_PATTERN_ACTORS {
+                    left += 1;
+                    continue;
+                }
+                alone.insert(key.clone());
+                lone.push(uid);
+                added += 1;
+            }
+            if left > 0 {
+                unsearched_principals.push((rule.line, left));
             }
         }
         for principal in lone {
@@ -218,6 +256,7 @@ impl<'s> Machine<'s> {
         Self {
             moments,
             unread_moments,
+            unsearched_principals,
             scenario,
             authorizer: Authorizer::new(),
             base,
@@ -421,11 +460,7 @@ impl<'s> Machine<'s> {
         store: &Entities,
     ) -> Outcome {
         let response = self.authorize(request, store);
-        let determining: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
+        let determining = crate::replay::determining(&response);
         if response.decision() != Decision::Allow {
             return Outcome {
                 decision: "deny",
@@ -1015,11 +1050,7 @@ impl<'s> Machine<'s> {
         if response.decision() != Decision::Allow {
             return Vec::new();
         }
-        response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect()
+        crate::replay::determining(&response)
     }
 
     /// "session `x` (Agent::\"y\")" or the principal alone.

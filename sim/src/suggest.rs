@@ -406,13 +406,7 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
             return Vec::new();
         };
         let response = authorizer.is_authorized(request, &scenario.policies.set, &segment.entities);
-        let mut reason: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        reason.sort();
-        reason
+        crate::replay::determining(&response)
     };
     let mut uses = Vec::new();
     for (position, step) in candidate.steps.iter().enumerate() {

@@ -649,3 +649,107 @@ resource = 'Doc::"d"'
         ]
     );
 }
+
+/// A `[[never]]` rule about a type covers every entity of that type in the
+/// world, scripted or not: an idle agent holding the forbidden access is a
+/// finding of replay and search. Past the cap, the rest is a caveat.
+#[test]
+fn never_type_patterns_cover_unscripted_entities() {
+    let scenario = |agents: usize| {
+        let mut text = String::from(
+            r#"
+[scenario]
+name = "idle agents"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Role::"admin"'
+
+[[entity]]
+uid = 'Repo::"api"'
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Repo::"api"'
+expect = "allow"
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"delete"'
+reason = "no agent deletes a repository"
+"#,
+        );
+        for n in 0..agents {
+            text.push_str(&format!(
+                "\n[[entity]]\nuid = 'Agent::\"idle-{n:02}\"'\nparents = ['Role::\"admin\"']\n"
+            ));
+        }
+        text
+    };
+    let policies = r#"
+@id("agents-read") permit (principal is Agent, action == Action::"read", resource);
+@id("admins-delete") permit (principal in Role::"admin", action == Action::"delete", resource);
+"#;
+    let schema = r#"
+entity Role;
+entity Repo;
+entity Agent in [Role];
+action read, delete appliesTo { principal: [Agent], resource: [Repo] };
+"#;
+    let one = scenario(1);
+    let files = [
+        ("scenario.toml", one.as_str()),
+        ("p.cedar", policies),
+        ("s.cedarschema", schema),
+    ];
+    let replayed = common::evaluate("never-type-replay", &files);
+    let idle: Vec<&privsim::result::Finding> = replayed
+        .findings
+        .iter()
+        .filter(|f| f.kind == "never")
+        .collect();
+    assert_eq!(idle.len(), 1, "{:#?}", replayed.findings);
+    assert_eq!(idle[0].principal, "Agent::\"idle-00\"");
+    assert_eq!(idle[0].determining_policies, ["admins-delete"]);
+    let searched = fuzz_inline(
+        "never-type-search",
+        &files,
+        &options(Strategy::Exhaustive, 0),
+    );
+    assert!(
+        searched
+            .findings
+            .iter()
+            .any(|f| f.kind == "never" && f.principal == "Agent::\"idle-00\""),
+        "{:#?}",
+        searched.findings
+    );
+    assert!(searched.search.unwrap().caveats.is_empty());
+
+    // 40 idle agents: 32 act, 8 are a caveat.
+    let many = scenario(40);
+    let files = [
+        ("scenario.toml", many.as_str()),
+        ("p.cedar", policies),
+        ("s.cedarschema", schema),
+    ];
+    let searched = fuzz_inline("never-type-cap", &files, &options(Strategy::Random, 1));
+    let caveats = searched.search.unwrap().caveats;
+    assert_eq!(
+        caveats,
+        [
+            "principals: a never rule's type pattern matched more entities than the 32 per rule that act in the search (line 28: 8 more); the others were never tried as actors"
+        ]
+    );
+}
