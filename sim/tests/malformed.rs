@@ -204,6 +204,22 @@ fn symlink_pointing_out_of_the_folder() {
     check_in(&folder.0, "symlink-escape", "scenario.toml:3:13");
 }
 
+/// A dangling link is named as one; pointing out of the folder, it is
+/// refused as leaving it (not "does not exist").
+#[cfg(unix)]
+#[test]
+fn dangling_symlinks_say_where_they_point() {
+    let outside = TempFolder::new("dangling-target");
+    let folder = TempFolder::new("dangling-escape");
+    folder.copy_fixture("symlink-escape");
+    std::os::unix::fs::symlink(outside.0.join("gone.cedar"), folder.0.join("p.cedar")).unwrap();
+    check_in(&folder.0, "dangling-symlink-escape", "scenario.toml:3:13");
+    let folder = TempFolder::new("dangling-inside");
+    folder.copy_fixture("symlink-escape");
+    std::os::unix::fs::symlink("gone.cedar", folder.0.join("p.cedar")).unwrap();
+    check_in(&folder.0, "dangling-symlink-inside", "scenario.toml:3:13");
+}
+
 /// Regression: a folder listed in `policies` was searched for `.cedar` files
 /// following symlinks, so a symlink in it read any file on the machine, and a
 /// parse error then printed that file's text.

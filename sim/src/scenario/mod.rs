@@ -449,12 +449,27 @@ impl<'a> Loader<'a> {
         let joined = self.root.join(relative);
         let canonical = joined.canonicalize().map_err(|e| {
             let message = if e.kind() == std::io::ErrorKind::NotFound {
-                format!("`{text}` does not exist")
+                match std::fs::read_link(&joined) {
+                    // A dangling link: say where it points, and refuse it
+                    // as leaving the folder when it does.
+                    Ok(target) => {
+                        let parent = joined.parent().unwrap_or(&self.root);
+                        if !normalize(&parent.join(&target)).starts_with(&self.root) {
+                            return self.escapes(here.clone(), text);
+                        }
+                        format!(
+                            "`{text}` is a symbolic link to `{}`, which does not exist",
+                            target.display()
+                        )
+                    }
+                    Err(_) => format!("`{text}` does not exist"),
+                }
             } else {
                 format!("cannot open `{text}`: {e}")
             };
             self.err(here.clone(), message)
                 .help_boxed("paths are relative to the folder that holds the scenario file")
+                .into()
         })?;
         if !canonical.starts_with(&self.root) {
             return Err(self.escapes(here, text));
