@@ -211,11 +211,11 @@ fn symlink_pointing_out_of_the_folder() {
 fn dangling_symlinks_say_where_they_point() {
     let outside = TempFolder::new("dangling-target");
     let folder = TempFolder::new("dangling-escape");
-    folder.copy_fixture("symlink-escape");
+    folder.copy_fixture("dangling-symlink-escape");
     std::os::unix::fs::symlink(outside.0.join("gone.cedar"), folder.0.join("p.cedar")).unwrap();
     check_in(&folder.0, "dangling-symlink-escape", "scenario.toml:3:13");
     let folder = TempFolder::new("dangling-inside");
-    folder.copy_fixture("symlink-escape");
+    folder.copy_fixture("dangling-symlink-inside");
     std::os::unix::fs::symlink("gone.cedar", folder.0.join("p.cedar")).unwrap();
     check_in(&folder.0, "dangling-symlink-inside", "scenario.toml:3:13");
 }
