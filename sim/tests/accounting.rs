@@ -381,3 +381,73 @@ expect = "deny"
         alice.held
     );
 }
+
+/// Without a schema, the universe follows what the policies can reach: a
+/// `resource in E` scope reaches `E` and what is under it, an open scope
+/// reaches every resource type the scenario uses. An unscripted `delete` on
+/// any resource is held (it was invisible when only steps' types counted).
+#[test]
+fn without_a_schema_the_universe_follows_the_policies_scopes() {
+    let scenario = r#"
+[scenario]
+name = "no schema"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+[[entity]]
+uid = 'User::"u"'
+[[entity]]
+uid = 'Folder::"f"'
+[[entity]]
+uid = 'Doc::"in-f"'
+parents = ['Folder::"f"']
+[[entity]]
+uid = 'Doc::"loose"'
+
+[[step]]
+at = "+1m"
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+resource = 'Doc::"in-f"'
+expect = "allow"
+
+[[access]]
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+at = "+1m"
+resources = ['Doc::"in-f"']
+"#;
+    let policies = r#"
+@id("bot-reads-folder-f") permit (principal == Agent::"bot", action == Action::"read", resource in Folder::"f");
+@id("bot-deletes-anything") permit (principal == Agent::"bot", action == Action::"delete", resource);
+"#;
+    let result = evaluate(
+        "no-schema-universe",
+        &[("scenario.toml", scenario), ("p.cedar", policies)],
+    );
+    let bot = account(&result, "Agent::\"bot\"");
+    let held: Vec<(String, String)> = bot
+        .held
+        .iter()
+        .map(|h| (h.action.clone(), h.resource.clone()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("delete", "Doc::\"in-f\""),
+        ("delete", "Doc::\"loose\""),
+        ("delete", "Folder::\"f\""),
+        ("read", "Doc::\"in-f\""),
+        ("read", "Folder::\"f\""),
+    ]
+    .iter()
+    .map(|(a, r)| (format!("Action::\"{a}\""), (*r).to_string()))
+    .collect();
+    // Users and agents are never used as resources here: not looked at.
+    assert_eq!(held, expected);
+    // The access assertion sees the same candidates: the folder itself is
+    // readable too, so "exactly Doc::in-f" fails.
+    let access = &result.access[0];
+    assert!(!access.passed, "{access:#?}");
+    assert_eq!(access.unexpected, ["Folder::\"f\""]);
+}
