@@ -1109,42 +1109,9 @@ fn a_longer_holding_fails_and_a_shorter_one_is_reported() {
 #[test]
 fn search_caveats_are_listed_in_the_summary() {
     let folder = TempFolder::new("caveats");
-    let mut scenario = String::from(
-        r#"[scenario]
-name = "81 combinations"
-policies = ["p.cedar"]
-start = "2026-06-01T09:00:00Z"
-
-[[entity]]
-uid = 'User::"admin"'
-
-[[entity]]
-uid = 'Doc::"d"'
-
-[[effect]]
-action = 'Action::"assign"'
-add_parent = { entity = "context.assignee", parent = "context.role" }
-
-[[step]]
-at = "+1m"
-principal = 'User::"admin"'
-action = 'Action::"assign"'
-resource = 'Doc::"d"'
-context = { assignee = { __entity = { type = "Agent", id = "a1" } }, role = { __entity = { type = "Role", id = "r1" } } }
-expect = "allow"
-"#,
-    );
-    for n in 1..=9 {
-        scenario.push_str(&format!(
-            "\n[[entity]]\nuid = 'Agent::\"a{n}\"'\n\n[[entity]]\nuid = 'Role::\"r{n}\"'\n"
-        ));
-    }
+    let scenario = common::eighty_one_combinations();
     std::fs::write(folder.0.join("scenario.toml"), scenario).unwrap();
-    std::fs::write(
-        folder.0.join("p.cedar"),
-        r#"@id("admin-assigns") permit (principal == User::"admin", action == Action::"assign", resource);"#,
-    )
-    .unwrap();
+    std::fs::write(folder.0.join("p.cedar"), common::ADMIN_ASSIGNS).unwrap();
     std::fs::write(
         folder.0.join("gate.toml"),
         "[search]\nstrategy = \"exhaustive\"\ndepth = 1\nmax_steps = 200000\n",

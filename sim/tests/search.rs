@@ -444,43 +444,10 @@ fn a_closed_exhaustive_search_has_no_clock_caveat() {
 /// `assign`; only 64 are tried.
 #[test]
 fn more_context_combinations_than_tried_is_a_caveat() {
-    let mut scenario = String::from(
-        r#"
-[scenario]
-name = "81 combinations"
-policies = ["p.cedar"]
-start = "2026-06-01T09:00:00Z"
-
-[[entity]]
-uid = 'User::"admin"'
-
-[[entity]]
-uid = 'Doc::"d"'
-
-[[effect]]
-action = 'Action::"assign"'
-add_parent = { entity = "context.assignee", parent = "context.role" }
-
-[[step]]
-at = "+1m"
-principal = 'User::"admin"'
-action = 'Action::"assign"'
-resource = 'Doc::"d"'
-context = { assignee = { __entity = { type = "Agent", id = "a1" } }, role = { __entity = { type = "Role", id = "r1" } } }
-expect = "allow"
-"#,
-    );
-    for n in 1..=9 {
-        scenario.push_str(&format!(
-            "\n[[entity]]\nuid = 'Agent::\"a{n}\"'\n\n[[entity]]\nuid = 'Role::\"r{n}\"'\n"
-        ));
-    }
+    let scenario = common::eighty_one_combinations();
     let files = [
         ("scenario.toml", scenario.as_str()),
-        (
-            "p.cedar",
-            r#"@id("admin-assigns") permit (principal == User::"admin", action == Action::"assign", resource);"#,
-        ),
+        ("p.cedar", common::ADMIN_ASSIGNS),
     ];
     let exhaustive = Options {
         depth: 1,

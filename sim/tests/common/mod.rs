@@ -126,3 +126,44 @@ impl Drop for TempFolder {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A world where `assign` has 81 combinations of context values (nine agents
+/// times nine roles), more than the search tries; its policy is
+/// [`ADMIN_ASSIGNS`].
+pub fn eighty_one_combinations() -> String {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "81 combinations"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"admin"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "context.assignee", parent = "context.role" }
+
+[[step]]
+at = "+1m"
+principal = 'User::"admin"'
+action = 'Action::"assign"'
+resource = 'Doc::"d"'
+context = { assignee = { __entity = { type = "Agent", id = "a1" } }, role = { __entity = { type = "Role", id = "r1" } } }
+expect = "allow"
+"#,
+    );
+    for n in 1..=9 {
+        scenario.push_str(&format!(
+            "\n[[entity]]\nuid = 'Agent::\"a{n}\"'\n\n[[entity]]\nuid = 'Role::\"r{n}\"'\n"
+        ));
+    }
+    scenario
+}
+
+/// The policy of [`eighty_one_combinations`]: the admin assigns anything.
+pub const ADMIN_ASSIGNS: &str = r#"@id("admin-assigns") permit (principal == User::"admin", action == Action::"assign", resource);"#;
