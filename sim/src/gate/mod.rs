@@ -171,22 +171,11 @@ fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
 /// A principal's metrics and held pairs, by (action, resource).
 type Account = (Metrics, BTreeMap<(String, String), HeldPair>);
 
-/// One side of a scenario, loaded and evaluated.
+/// One side of a scenario, loaded (its policy files are read into memory, so
+/// a git baseline's temporary folder can go once it is loaded).
 struct Side {
     scenario: Scenario,
     notes: Vec<String>,
-    /// How it was loaded, to load its repro scenarios the same way.
-    options: LoadOptions,
-    /// Policy files written out from git, and how to show each.
-    written: Option<git::Materialized>,
-}
-
-impl Side {
-    /// Loads a scenario (the side's own file, or a repro beside it) with this
-    /// side's policies, showing git files as `REV:path`.
-    fn load(&self, source: SourceFile) -> Result<Scenario, Error> {
-        load_with(source, &self.options, self.written.as_ref())
-    }
 }
 
 fn load_with(
@@ -311,8 +300,6 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
     Ok(Side {
         scenario: load_with(source, &options, written.as_ref())?,
         notes,
-        options,
-        written,
     })
 }
 
@@ -672,35 +659,13 @@ fn compare(
     }
 }
 
-/// [`crate::fuzz`] without writing repro files. A finding of the search
-/// whose policies the search did not record gets them from its repro: the
-/// repro scenario is replayed, and its last step (the request that must be
-/// denied) names the policies that allowed it.
+/// [`crate::fuzz`] without repro files: the gate writes nothing beside the
+/// scenarios. Each search finding names the policies that allowed its
+/// witness request.
 fn searched(side: &Side, options: &search::Options) -> ScenarioResult {
-    let fuzzed = crate::fuzz(&side.scenario, options, &mut |_| {});
-    let mut result = fuzzed.result;
-    let mut repros = fuzzed.repros.into_iter();
+    let mut result = crate::fuzz(&side.scenario, options, &mut |_| {}).result;
     for finding in &mut result.findings {
-        if finding.repro.take().is_none() {
-            continue;
-        }
-        let Some((path, text)) = repros.next() else {
-            continue;
-        };
-        if !finding.determining_policies.is_empty() {
-            continue;
-        }
-        let display = path.display().to_string();
-        let Ok(repro) = side.load(SourceFile::from_text(path, display, text)) else {
-            continue;
-        };
-        if let Some(last) = crate::replay::replay(&repro).steps.last()
-            && last.decision == "allow"
-        {
-            finding
-                .determining_policies
-                .clone_from(&last.determining_policies);
-        }
+        finding.repro = None;
     }
     result
 }
