@@ -1264,3 +1264,30 @@ fn report_rejects_what_is_not_a_stored_result() {
     let (code, _, _) = privsim(&["report", &temp.join("x.json"), "--format", "pdf"]);
     assert_eq!(code, 2, "an unknown format is a usage error");
 }
+
+/// A time with milliseconds is longer than the others: the text report's
+/// columns still line up (each row's principal starts where the header's does).
+#[test]
+fn text_columns_line_up_with_millisecond_times() {
+    let mut result = result_of(Path::new("scenarios/ticket-agent/least-privilege.toml"));
+    let first = &mut result.scenarios[0].steps[0];
+    first.time = first.time.replace('Z', ".250Z");
+    let text = report::text::render(&result);
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("step  time"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let column = header.find("principal").unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            words.next().is_some_and(|w| w.parse::<usize>().is_ok())
+                && words.next().is_some_and(|w| w.starts_with("2026-"))
+        })
+        .collect();
+    assert!(rows.len() > 1, "{text}");
+    for row in rows {
+        assert_eq!(row.find("Agent::"), Some(column), "{text}");
+    }
+}

@@ -36,6 +36,13 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         s.file
     );
     let _ = writeln!(out, "  policies: {}", s.policy_files.join(", "));
+    let time_width = s
+        .steps
+        .iter()
+        .map(|st| st.time.len())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     let widths = [
         s.steps
             .iter()
@@ -59,13 +66,14 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
     if !s.steps.is_empty() {
         let _ = writeln!(
             out,
-            "  {:>4}  {:<20}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  result",
+            "  {:>4}  {:<wt$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  result",
             "step",
             "time",
             "principal",
             "action",
             "resource",
             "decision",
+            wt = time_width,
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
@@ -84,13 +92,14 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         };
         let _ = writeln!(
             out,
-            "  {:>4}  {:<20}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  {outcome}{policies}",
+            "  {:>4}  {:<wt$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  {outcome}{policies}",
             step.index,
             step.time,
             step.principal,
             step.action,
             step.resource,
             step.decision,
+            wt = time_width,
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
