@@ -67,18 +67,7 @@ pub fn check_scenario_source_in(folder: &Path, bytes: &[u8]) {
         }
         Err(Error::Source(error)) => {
             let location = &error.location;
-            let mut parts = location.rsplitn(3, ':');
-            let (Some(column), Some(line), Some(name)) = (parts.next(), parts.next(), parts.next())
-            else {
-                panic!("`{location}` is not `file:line:col`: {}", error.message)
-            };
-            let (line, column): (usize, usize) = (
-                line.parse()
-                    .unwrap_or_else(|_| panic!("bad line in `{location}`")),
-                column
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad column in `{location}`")),
-            );
+            let (name, line, column) = location_parts(location, &error.message);
             let located_text = if name == "fuzz.toml" {
                 text
             } else {
@@ -162,18 +151,72 @@ fn check_reports(run: RunResult) {
 
 /// The line and column of a `file:line:col` location in `expected_file`.
 fn split_location(location: &str, expected_file: &str) -> (usize, usize) {
+    let (name, line, column) = location_parts(location, "");
+    assert_eq!(name, expected_file, "`{location}` names another file");
+    (line, column)
+}
+
+/// `file:line:col` in its parts; panics when it is not of that form.
+fn location_parts<'l>(location: &'l str, message: &str) -> (&'l str, usize, usize) {
     let mut parts = location.rsplitn(3, ':');
     let (Some(column), Some(line), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        panic!("`{location}` is not `file:line:col`")
+        panic!("`{location}` is not `file:line:col`: {message}")
     };
-    assert_eq!(name, expected_file, "`{location}` names another file");
     (
+        name,
         line.parse()
             .unwrap_or_else(|_| panic!("bad line in `{location}`")),
         column
             .parse()
             .unwrap_or_else(|_| panic!("bad column in `{location}`")),
     )
+}
+
+/// Any bytes as the gate's configuration `privsim-gate.toml` (invalid UTF-8
+/// replaced): parsing never panics and fails only with an error located
+/// within the text; a configuration that parses names each exception at a
+/// line of the text and serializes into the gate's JSON contract.
+pub fn check_gate_config(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text(
+        PathBuf::from("privsim-gate.toml"),
+        "privsim-gate.toml".into(),
+        text.clone(),
+    );
+    match crate::gate::config::parse(&file) {
+        Ok(config) => {
+            for exception in &config.exceptions {
+                let line = exception
+                    .location
+                    .strip_prefix("privsim-gate.toml:")
+                    .and_then(|line| line.parse::<usize>().ok())
+                    .unwrap_or_else(|| panic!("exception at `{}`", exception.location));
+                assert!(
+                    location_is_within(&text, line, 1),
+                    "exception at line {line}, outside the text"
+                );
+                assert!(!exception.reason.trim().is_empty(), "an empty reason");
+            }
+            let view = crate::gate::model::ConfigView {
+                file: config.file.clone(),
+                fail_on: config.fail_on.clone(),
+                budget: config.budget.clone(),
+                search: config.search.clone(),
+            };
+            serde_json::to_string(&view).unwrap();
+        }
+        Err(Error::Source(error)) => {
+            let (name, line, column) = location_parts(&error.location, &error.message);
+            assert_eq!(name, "privsim-gate.toml", "{}", error.location);
+            assert!(
+                location_is_within(&text, line, column),
+                "`{}` is not within the text: {}",
+                error.location,
+                error.message
+            );
+        }
+        Err(other) => panic!("an error without a location: {other}"),
+    }
 }
 
 /// Whether a 1-based line and column (in characters) fall in `text`; the column

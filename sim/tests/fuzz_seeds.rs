@@ -158,3 +158,8 @@ fn a_seed_error_is_located_in_the_text() {
     };
     assert_eq!(error.location, "fuzz.toml:3:13");
 }
+
+#[test]
+fn gate_config_holds_on_every_seed() {
+    check("gate_config", privsim::check::check_gate_config);
+}
