@@ -666,7 +666,7 @@ impl<'s> Machine<'s> {
                     grant.parents.push(resolve(parent)?);
                 }
                 grant.attrs = attrs.clone();
-                grant.until = lifetime.and_then(|l| time.checked_add(l));
+                grant.until = lifetime.map(|l| time.checked_add(l).unwrap_or(Instant::MAX));
                 grant.removed_at_until = *removed_at_until;
                 if let (Some(name), Some(until)) = (until_attr, grant.until) {
                     grant.attrs.insert(name.clone(), datetime(until));
@@ -707,7 +707,9 @@ impl<'s> Machine<'s> {
             }
             Operation::StartSession(index) => {
                 let session = &self.scenario.sessions[*index];
-                let until = session.lifetime.and_then(|l| time.checked_add(l));
+                let until = session
+                    .lifetime
+                    .map(|l| time.checked_add(l).unwrap_or(Instant::MAX));
                 state.started[*index] = Some((time, until));
                 Ok(format!(
                     "session `{}` of {} starts{}",

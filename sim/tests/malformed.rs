@@ -402,3 +402,10 @@ fn never_rule_with_a_bad_pattern() {
 fn policy_expiry_grant_effect_without_lifetime() {
     check("effect-grant-without-lifetime", "scenario.toml:13:9");
 }
+
+/// Regression: a lifetime reaching past the year 9999 made a grant that
+/// silently never ended.
+#[test]
+fn effect_lifetime_past_the_year_9999() {
+    check("effect-lifetime-past-9999", "scenario.toml:13:68");
+}

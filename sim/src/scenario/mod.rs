@@ -893,7 +893,7 @@ impl<'a> Loader<'a> {
                         )
                         .into());
                 }
-                Some(written) => Some(self.duration(written)?),
+                Some(written) => Some(self.lifetime(written, start)?),
                 None => None,
             };
             if let (true, Some(written)) = (dormant, s.from.as_ref().or(s.until.as_ref())) {
@@ -1298,6 +1298,25 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// A `lifetime`: a duration that, from the scenario's start, ends by
+    /// 9999-12-31 (a longer one would silently never end).
+    fn lifetime(&self, written: &Spanned<String>, start: Instant) -> Result<i64> {
+        let millis = self.duration(written)?;
+        if start.checked_add(millis).is_none() {
+            return Err(self
+                .err(
+                    span(written),
+                    format!(
+                        "a lifetime of `{}` from the start ({start}) ends after the year 9999",
+                        written.get_ref()
+                    ),
+                )
+                .help_boxed("leave `lifetime` out for a grant that never ends")
+                .into());
+        }
+        Ok(millis)
+    }
+
     fn operand(&self, written: &Spanned<String>) -> Result<Operand> {
         Operand::parse(written.get_ref()).map_err(|message| {
             self.err(span(written), message)
@@ -1410,7 +1429,11 @@ impl<'a> Loader<'a> {
                         .help_boxed("give it `parents` to add (e.g. a role) and/or `attrs` to set")
                         .into());
                 }
-                let lifetime = g.lifetime.as_ref().map(|l| self.duration(l)).transpose()?;
+                let lifetime = g
+                    .lifetime
+                    .as_ref()
+                    .map(|l| self.lifetime(l, scenario.start))
+                    .transpose()?;
                 let expiry = g
                     .expiry
                     .as_ref()
