@@ -37,7 +37,8 @@ pub fn entities_of_types(world: &World, types: &BTreeSet<String>) -> Vec<EntityU
 
 /// The universe U(p) of a principal, grouped by action: each action the schema
 /// lets the principal's type perform, with every world entity of the resource
-/// types that action applies to. Without a schema: see [`without_schema`].
+/// types that action applies to. Without a schema: the actions and resource
+/// types its steps and policies can reach (the rules are on `without_schema`).
 pub fn pairs(scenario: &Scenario, principal: &EntityUid) -> Vec<(EntityUid, Vec<EntityUid>)> {
     let principal_type = principal.type_name().to_string();
     let by_action = match &scenario.schema {
