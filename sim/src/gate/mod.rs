@@ -747,8 +747,8 @@ fn new_access(
 }
 
 /// A pair held on both sides for a different length of simulated time:
-/// `held-longer` (the policies the candidate grants it by at the moment the
-/// candidate holds it and the baseline did not yet or no longer does) or
+/// `held-longer` (the policies the candidate grants it by at its first instant
+/// of holding when that is earlier than the baseline's, else at its last) or
 /// `held-shorter` (the baseline's policies at its last moment).
 #[expect(
     clippy::too_many_arguments,
@@ -767,10 +767,10 @@ fn held_for(
     let longer = after.held_ms > before.held_ms;
     // RFC 3339 instants of one scenario compare as text (same form, `Z`).
     let time = if longer {
-        if after.last_held > before.last_held || after.first_held >= before.first_held {
-            after.last_held.clone()
-        } else {
+        if after.first_held < before.first_held {
             after.first_held.clone()
+        } else {
+            after.last_held.clone()
         }
     } else {
         before.last_held.clone()
