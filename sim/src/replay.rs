@@ -290,10 +290,10 @@ fn replay_dynamic_step(
     };
     let mut result = replay_step(authorizer, machine.scenario, step, &store, active);
     if result.decision == "allow" {
-        let (effects, error) =
+        let applied =
             machine.apply_effects(state, actor, &step.action, &step.resource, &step.context);
-        result.effects = effects;
-        if let Some(message) = error {
+        result.effects = applied.effects;
+        if let Some(message) = applied.error {
             result.decision = "error".to_string();
             result.errors.push(EvaluationError {
                 policy: None,

@@ -470,7 +470,7 @@ impl<'s> Machine<'s> {
                 not_applied: Vec::new(),
             };
         }
-        let applied = self.apply_effects_in_detail(state, actor, action, resource, context);
+        let applied = self.apply_effects(state, actor, action, resource, context);
         Outcome {
             decision: "allow",
             determining,
@@ -481,24 +481,11 @@ impl<'s> Machine<'s> {
     }
 
     /// Applies the effects of an allowed request of `action` to the state, in
-    /// the order the scenario lists them. Returns a line per effect, and an
-    /// error (with the state unchanged) when the resulting world is invalid.
+    /// the order the scenario lists them: a line per effect, an error (with
+    /// the state unchanged) when the resulting world is invalid, and the
+    /// effects that could not apply (the search reports them: the changes they
+    /// would have made are states it never explores).
     pub fn apply_effects(
-        &self,
-        state: &mut State,
-        actor: usize,
-        action: &EntityUid,
-        resource: &EntityUid,
-        context: &Value,
-    ) -> (Vec<String>, Option<String>) {
-        let applied = self.apply_effects_in_detail(state, actor, action, resource, context);
-        (applied.effects, applied.error)
-    }
-
-    /// [`Machine::apply_effects`], also saying which effects could not apply
-    /// (the search reports them: the changes they would have made are states
-    /// it never explores).
-    fn apply_effects_in_detail(
         &self,
         state: &mut State,
         actor: usize,
@@ -1089,10 +1076,15 @@ impl<'s> Machine<'s> {
 }
 
 /// What applying a request's effects did.
-struct Applied {
-    effects: Vec<String>,
-    error: Option<String>,
-    not_applied: Vec<(usize, String)>,
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// A line per effect.
+    pub effects: Vec<String>,
+    /// Why the resulting world is invalid (the state is then unchanged).
+    pub error: Option<String>,
+    /// The effects (index into `Scenario::effects`) that could not apply,
+    /// each with why.
+    pub not_applied: Vec<(usize, String)>,
 }
 
 fn running(session: &Session, started: Option<(Instant, Option<Instant>)>, time: Instant) -> bool {
