@@ -9,8 +9,9 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use privsim::import::{self, ImportOptions, Suite, SuiteFormat};
 use privsim::result::{RunResult, ScenarioResult};
@@ -460,16 +461,7 @@ fn format_is_detected_from_the_shape() {
 
 /// Runs the `privsim` binary; returns the exit code, standard output and standard error.
 fn privsim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::privsim_in(Path::new("."), args)
 }
 
 fn text(path: &Path) -> &str {

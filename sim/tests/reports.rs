@@ -22,8 +22,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use privsim::report::{self, Format};
 use privsim::{LoadOptions, RunResult, scenario};
@@ -31,7 +30,7 @@ use privsim::{LoadOptions, RunResult, scenario};
 const HOSTILE: &str = "sim/tests/fixtures/hostile/scenario.toml";
 const SEARCH_RESULT: &str = "sim/tests/fixtures/search-result.json";
 
-use common::{from_workspace_root, workspace_root};
+use common::{TempFolder, from_workspace_root, workspace_root};
 
 /// What `privsim run <file> --report-dir` renders: the replay, the accounting
 /// and the suggestion of one scenario, given relative to the workspace root.
@@ -1084,42 +1083,7 @@ fn report_renders_a_stored_search_result() {
 
 /// Runs `privsim <args>` from the workspace root; returns (exit code, stdout, stderr).
 fn privsim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .args(args)
-        .current_dir(workspace_root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        stderr,
-    )
-}
-
-/// A fresh folder, removed when dropped.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    fn new(name: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("privsim-reports-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempFolder(path)
-    }
-
-    fn join(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    common::privsim_in(&workspace_root(), args)
 }
 
 fn listing(folder: &str) -> Vec<String> {

@@ -10,8 +10,9 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use privsim::result::{Pair, PrincipalAccount, ScenarioResult};
 use privsim::scenario::{self, LoadOptions, Scenario};
@@ -843,17 +844,9 @@ fn every_example_scenario_gets_a_suggestion_that_verifies_or_is_refused() {
     }
 }
 
+/// Runs `privsim <args>` from the workspace root; returns (exit code, stdout, stderr).
 fn privsim(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::privsim_in(&workspace(), args)
 }
 
 #[test]

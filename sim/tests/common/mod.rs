@@ -72,9 +72,10 @@ pub struct Run {
 }
 
 /// Runs `privsim <args>` in `folder` (without colour, and outside GitHub
-/// Actions whatever the environment says) and checks the exit code and that
-/// it did not panic.
-pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
+/// Actions whatever the environment says); returns the exit code (-1 when
+/// killed by a signal), standard output and standard error, and checks that
+/// it did not panic and printed UTF-8.
+pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args(args)
         .current_dir(folder)
@@ -83,19 +84,27 @@ pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
-    let run = Run {
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        stderr,
+    )
+}
+
+/// [`privsim_in`], checking the exit code.
+pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
+    let (code, stdout, stderr) = privsim_in(folder, args);
+    let run = Run { stdout, stderr };
     assert_eq!(
-        output.status.code(),
-        Some(expected_code),
+        code,
+        expected_code,
         "privsim {}\nstdout:\n{}\nstderr:\n{}",
         args.join(" "),
         run.stdout,
         run.stderr
     );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     run
 }
 
@@ -118,6 +127,11 @@ impl TempFolder {
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempFolder(path.canonicalize().unwrap())
+    }
+
+    /// The path of `name` inside the folder, as text.
+    pub fn join(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
     }
 }
 
