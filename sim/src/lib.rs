@@ -64,9 +64,16 @@ pub fn run_paths_with(
 
 /// Replays a loaded scenario and accounts for every principal's privilege.
 pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
+    evaluate_with_world(scenario).0
+}
+
+/// [`evaluate`], also returning the scenario as the replay lived it when its
+/// world changes ([`replay::replay_with_state`]), for callers that ask Cedar
+/// about that world afterwards.
+pub fn evaluate_with_world(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
     let (mut result, realized) = replay::replay_with_state(scenario);
     accounting::account(realized.as_ref().unwrap_or(scenario), &mut result);
-    result
+    (result, realized)
 }
 
 /// [`evaluate`], with the scenario's right-sized policy suggestion
@@ -99,7 +106,16 @@ pub fn fuzz(
     options: &search::Options,
     progress: &mut dyn FnMut(search::Progress),
 ) -> Fuzzed {
-    let mut result = evaluate(scenario);
+    fuzz_onto(scenario, evaluate(scenario), options, progress)
+}
+
+/// [`fuzz`] onto a result the caller already [`evaluate`]d.
+pub fn fuzz_onto(
+    scenario: &Scenario,
+    mut result: ScenarioResult,
+    options: &search::Options,
+    progress: &mut dyn FnMut(search::Progress),
+) -> Fuzzed {
     let machine = state::Machine::new(scenario);
     let report = search::search(&machine, options, progress);
     let mut repros = Vec::new();
@@ -111,9 +127,6 @@ pub fn fuzz(
             violation.determining = search::witness_policies(&machine, &found.trace);
         }
         let mut finding = machine.finding(&violation, &machine.initial(), None);
-        finding
-            .determining_policies
-            .clone_from(&violation.determining);
         finding.trace = search::trace_steps(&machine, &found.trace);
         if let Some(last) = finding.trace.last() {
             finding.time.clone_from(&last.time);

@@ -220,7 +220,7 @@ fn check_state(
     let Ok(snapshot) = machine.snapshot_of(state, relevant) else {
         return;
     };
-    for violation in machine.violations(state, &snapshot) {
+    for mut violation in machine.violations(state, &snapshot) {
         let mut key = violation.key();
         if violation.kind == "never" {
             // A never rule is about the principal: its sessions and the
@@ -230,6 +230,14 @@ fn check_state(
         }
         if violation.kind == "expiry" || !seen.insert(key) {
             continue;
+        }
+        if violation.determining.is_empty() && !violation.missing {
+            violation.determining = machine.determining(
+                state,
+                violation.actor,
+                &violation.action,
+                &violation.resource,
+            );
         }
         findings.push(machine.finding(&violation, state, step));
     }

@@ -998,16 +998,7 @@ impl<'s> Machine<'s> {
             grant: violation.grant.clone(),
             action: violation.action.to_string(),
             resource: violation.resource.to_string(),
-            determining_policies: if violation.determining.is_empty() && !violation.missing {
-                self.determining(
-                    state,
-                    violation.actor,
-                    &violation.action,
-                    &violation.resource,
-                )
-            } else {
-                violation.determining.clone()
-            },
+            determining_policies: violation.determining.clone(),
             message: violation.message.clone(),
             rule: violation
                 .rule
@@ -1019,8 +1010,10 @@ impl<'s> Machine<'s> {
 
     /// The policies that allow an actor a pair in a state, asked of Cedar as
     /// the state invariants ask (the actor's own context, the state's store);
-    /// empty when the request is not allowed.
-    fn determining(
+    /// empty when the request is not allowed. The invariants leave a
+    /// violation's policies empty (asking costs a request per violation, on
+    /// the search's hot path); replay asks this once per finding it reports.
+    pub fn determining(
         &self,
         state: &State,
         actor: usize,

@@ -310,15 +310,18 @@ fn compare(
     search: Option<&search::Options>,
     budget: &model::Budget,
 ) -> ScenarioCheck {
-    let (base, cand) = match search {
-        Some(options) => (searched(baseline, options), searched(candidate, options)),
-        None => (
-            crate::evaluate(&baseline.scenario),
-            crate::evaluate(&candidate.scenario),
-        ),
+    // One replay per side: its result (searched too, unless the search is
+    // off) and the world as it lived it, which the granting questions ask.
+    let side = |side: &Side| {
+        let (result, world) = crate::evaluate_with_world(&side.scenario);
+        let result = match search {
+            Some(options) => searched(side, result, options),
+            None => result,
+        };
+        (result, world)
     };
-    let base_world = crate::replay::replay_with_state(&baseline.scenario).1;
-    let cand_world = crate::replay::replay_with_state(&candidate.scenario).1;
+    let (base, base_world) = side(baseline);
+    let (cand, cand_world) = side(candidate);
     let base_world = base_world.as_ref().unwrap_or(&baseline.scenario);
     let cand_world = cand_world.as_ref().unwrap_or(&candidate.scenario);
     let file = cand.file.clone();
@@ -662,8 +665,8 @@ fn compare(
 /// [`crate::fuzz`] without repro files: the gate writes nothing beside the
 /// scenarios. Each search finding names the policies that allowed its
 /// witness request.
-fn searched(side: &Side, options: &search::Options) -> ScenarioResult {
-    let mut result = crate::fuzz(&side.scenario, options, &mut |_| {}).result;
+fn searched(side: &Side, result: ScenarioResult, options: &search::Options) -> ScenarioResult {
+    let mut result = crate::fuzz_onto(&side.scenario, result, options, &mut |_| {}).result;
     for finding in &mut result.findings {
         finding.repro = None;
     }
