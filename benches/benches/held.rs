@@ -1,7 +1,7 @@
 //! Held sets, fast against brute force, on one generated world: 100 agents,
 //! 6 actions each, 100,000 documents in a folder tree (1,110 folders), 40
 //! mixed RBAC / ABAC / forbid / `unless` / datetime / tag / template-linked
-//! policies, a strict schema (`privsim::generate`).
+//! policies, a strict schema (`privsim_testkit::generate`).
 //!
 //! - **fast**: `held::Engine::allowed` for every agent and action (both cores,
 //!   a fresh engine each run so its classes are built inside the timing);
@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use cedar_policy::EntityUid;
 use criterion::{Criterion, criterion_group};
-use privsim::generate::{self, Spec};
 use privsim::held::{Engine, StoreId, Targets};
-use privsim::scenario::{self, LoadOptions, Scenario};
-use privsim::universe;
+use privsim::load::universe;
+use privsim::load::{self as scenario, LoadOptions, Scenario};
+use privsim_testkit::generate::{self, Spec};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use cedar_policy::{Authorizer, Decision};
 use common::Numbers;
 use criterion::{Criterion, criterion_group};
-use privsim::scenario::{self, LoadOptions, Scenario};
+use privsim::load::{self as scenario, LoadOptions, Scenario};
 
 const SCHEMA: &str = r#"
 entity Team;

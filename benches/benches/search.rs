@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 use cedar_policy::{Authorizer, Entities, Request};
 use common::Numbers;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group};
-use privsim::scenario::{self, LoadOptions, Scenario};
+use privsim::load::{self as scenario, LoadOptions, Scenario};
 use privsim::search::{self, Options, Strategy};
-use privsim::state::Machine;
+use privsim::world::state::Machine;
 use serde_json::Map;
 
 const STRATEGIES: [Strategy; 3] = [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive];

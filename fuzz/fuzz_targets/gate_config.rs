@@ -1,10 +1,10 @@
 //! Fuzz target: the gate configuration (`privsim-gate.toml`, which arrives in
 //! pull requests) never panics and fails only with located errors
-//! (`privsim::check::check_gate_config`).
+//! (`privsim_testkit::properties::check_gate_config`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    privsim::check::check_gate_config(data);
+    privsim_testkit::properties::check_gate_config(data);
 });

@@ -1,7 +1,7 @@
 //! Fuzz target: structured scenarios over the names of `fuzz/world/` (sessions,
 //! delegation chains, grants, inline entities, steps, access checks, with some
 //! wrong pieces mixed in), rendered as TOML and checked like `scenario_parse`
-//! (`privsim::check::check_scenario_source`). Random bytes rarely get past the
+//! (`privsim_testkit::properties::check_scenario_source`). Random bytes rarely get past the
 //! TOML parser; these reach replay and accounting. Set `PRIVSIM_FUZZ_PRINT=1`
 //! to print the TOML of an input (e.g. of a crash, to save it as a
 //! `scenario_parse` seed).
@@ -396,5 +396,5 @@ fuzz_target!(|scenario: Scenario| {
     if std::env::var_os("PRIVSIM_FUZZ_PRINT").is_some() {
         eprintln!("{text}");
     }
-    privsim::check::check_scenario_source(text.as_bytes());
+    privsim_testkit::properties::check_scenario_source(text.as_bytes());
 });

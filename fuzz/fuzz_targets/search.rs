@@ -4,11 +4,11 @@
 //! moves of the search (`privsim::search::Mover`, played by
 //! `privsim::search::execute`), one per byte. After each move the state's
 //! invariants are checked; state keys, determinism and every kind of
-//! violation's repro scenario must hold up (`privsim::check::check_search`).
+//! violation's repro scenario must hold up (`privsim_testkit::properties::check_search`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    privsim::check::check_search(data);
+    privsim_testkit::properties::check_search(data);
 });

@@ -1,0 +1,260 @@
+//! The human-readable summary printed by `privsim run` by default.
+
+use std::fmt::Write as _;
+
+use privsim_model::result::{RunResult, ScenarioResult};
+use privsim_model::time::Instant;
+
+use super::view;
+
+/// Renders the whole run.
+pub fn render(result: &RunResult) -> String {
+    let mut out = String::new();
+    for scenario in &result.scenarios {
+        render_scenario(&mut out, scenario);
+        out.push('\n');
+    }
+    let failed = result.scenarios.iter().filter(|s| !s.passed).count();
+    let findings: usize = result.scenarios.iter().map(|s| s.findings.len()).sum();
+    let _ = writeln!(
+        out,
+        "{}: {} scenario(s), {} failed, {} finding(s)",
+        if failed == 0 { "ok" } else { "FAILED" },
+        result.scenarios.len(),
+        failed,
+        findings
+    );
+    out
+}
+
+fn render_scenario(out: &mut String, s: &ScenarioResult) {
+    let _ = writeln!(
+        out,
+        "{} {}  ({})",
+        if s.passed { "PASS" } else { "FAIL" },
+        s.name,
+        s.file
+    );
+    let _ = writeln!(out, "  policies: {}", s.policy_files.join(", "));
+    let time_width = s
+        .steps
+        .iter()
+        .map(|st| st.time.len())
+        .max()
+        .unwrap_or(0)
+        .max(20);
+    let widths = [
+        s.steps
+            .iter()
+            .map(|st| st.principal.len())
+            .max()
+            .unwrap_or(0)
+            .max(9),
+        s.steps
+            .iter()
+            .map(|st| st.action.len())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        s.steps
+            .iter()
+            .map(|st| st.resource.len())
+            .max()
+            .unwrap_or(0)
+            .max(8),
+    ];
+    if !s.steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<wt$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  result",
+            "step",
+            "time",
+            "principal",
+            "action",
+            "resource",
+            "decision",
+            wt = time_width,
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    for step in &s.steps {
+        let outcome = match &step.expectation {
+            None => "-".to_string(),
+            Some(e) if e.passed => "ok".to_string(),
+            Some(e) => format!("FAIL: {}", e.failures.join("; ")),
+        };
+        let policies = if step.determining_policies.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", step.determining_policies.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<wt$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<8}  {outcome}{policies}",
+            step.index,
+            step.time,
+            step.principal,
+            step.action,
+            step.resource,
+            step.decision,
+            wt = time_width,
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        for error in &step.errors {
+            let _ = writeln!(
+                out,
+                "        error{}: {}",
+                error
+                    .policy
+                    .as_ref()
+                    .map(|p| format!(" in `{p}`"))
+                    .unwrap_or_default(),
+                error.message
+            );
+        }
+        for effect in &step.effects {
+            let _ = writeln!(out, "        effect: {}", one_line(effect));
+        }
+    }
+    for access in &s.access {
+        let status = if access.passed {
+            "ok".to_string()
+        } else {
+            format!(
+                "FAIL: missing [{}], unexpected [{}]",
+                access.missing.join(", "),
+                access.unexpected.join(", ")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  access #{} (line {}): {} {} at {}: {} resource(s) allowed: {status}",
+            access.index,
+            access.line,
+            access.principal,
+            access.action,
+            access.time,
+            access.allowed.len()
+        );
+    }
+    for step in &s.steps {
+        if let Some(expectation) = step.expectation.as_ref().filter(|e| !e.passed) {
+            let name = step
+                .name
+                .as_ref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  FAILED step {}{name} ({}:{}): {}",
+                step.index,
+                s.file,
+                step.line,
+                expectation.failures.join("; ")
+            );
+        }
+    }
+    if let Some(search) = &s.search {
+        let _ = writeln!(
+            out,
+            "  search: strategy {}, seed {}: {} move(s) tried, {} distinct state(s), max depth {}; {}",
+            search.strategy,
+            search.seed,
+            search.moves,
+            search.states,
+            search.max_depth,
+            view::search_outcome(search, s.findings.len())
+        );
+        for caveat in &search.caveats {
+            let _ = writeln!(out, "  search caveat: {caveat}");
+        }
+    }
+    let start = Instant::parse_rfc3339(&s.start).unwrap_or(Instant(0));
+    for finding in &s.findings {
+        let place = finding.step.map_or_else(
+            || format!("at {}", finding.time),
+            |step| format!("at step {step}"),
+        );
+        let _ = writeln!(
+            out,
+            "  FINDING {} {place}: {}",
+            finding.kind, finding.message
+        );
+        if let Some(rule) = &finding.rule {
+            let _ = writeln!(out, "    rule: {rule}");
+        }
+        if let Some(repro) = &finding.repro {
+            let _ = writeln!(out, "    repro: {repro}");
+        }
+        if !finding.trace.is_empty() {
+            let _ = writeln!(
+                out,
+                "    trace: {} move(s) from the initial world; the last request must be denied",
+                finding.trace.len()
+            );
+            for step in view::moves(finding, start) {
+                let mark = if step.must_deny {
+                    "  <- must be denied"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "      {}{mark}", step.line);
+            }
+        }
+    }
+    if !s.principals.is_empty() {
+        let width = s
+            .principals
+            .iter()
+            .map(|p| p.principal.len())
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>5}  {:>5}  {:>11}  {:>12}",
+            "principal", "held", "used", "utilization", "weighted gap"
+        );
+        for account in &s.principals {
+            let m = &account.metrics;
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>5}  {:>5}  {:>10.1}%  {:>12}",
+                account.principal,
+                m.held,
+                m.used,
+                m.utilization * 100.0,
+                m.weighted_gap
+            );
+        }
+    }
+    for warning in &s.warnings {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
+    let sm = &s.summary;
+    let _ = writeln!(
+        out,
+        "  {} step(s): {} allowed, {} denied, {} invalid; {}/{} expectations met; {}/{} access checks passed; {} finding(s)",
+        sm.steps,
+        sm.allowed,
+        sm.denied,
+        sm.invalid,
+        sm.expectations - sm.expectations_failed,
+        sm.expectations,
+        sm.access_checks - sm.access_failed,
+        sm.access_checks,
+        sm.findings
+    );
+}
+
+/// A value on one line: line breaks and tabs become spaces, so that what a
+/// scenario writes cannot start a line of the report.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

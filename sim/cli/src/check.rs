@@ -1,0 +1,174 @@
+//! `privsim check`: the CI gate. Evaluates every scenario with baseline and
+//! candidate policies, prints or writes the comparison, adds it to GitHub's
+//! job summary and annotations when running under GitHub Actions, and exits
+//! 0 (pass), 1 (the gate failed) or 2 (bad input).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use privsim::gate::{self, Options, Spec, config};
+use privsim_reports::check as render;
+
+use crate::cli::{Outcome, report_error, write_atomically};
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// A summary for people.
+    Text,
+    /// Markdown, for a pull-request comment or GitHub's job summary.
+    Md,
+    /// The gate's JSON contract (docs/check.md).
+    Json,
+    /// JUnit XML: a test case per scenario and rule.
+    Junit,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// Arguments of `privsim check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Scenario files, or folders searched recursively for `*.toml` scenarios
+    /// (repro files are skipped in folders).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The policies to compare against: a `.cedar` file or folder, `git:REV`
+    /// (each scenario's own policy files as they are at revision REV, e.g.
+    /// `git:origin/main`) or `git:REV:PATH` (a file or folder at REV).
+    #[arg(long, value_name = "SPEC")]
+    pub baseline: String,
+    /// The policies under review, in the same forms (default: each scenario's
+    /// own policies, as they are in the working tree).
+    #[arg(long, value_name = "SPEC")]
+    pub candidate: Option<String>,
+    /// The gate configuration (default: `privsim-gate.toml` in the current
+    /// folder if there is one, else the built-in rules).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write every format into this folder (created if missing):
+    /// check.md, check.json, check.junit.xml, check.sarif.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Decide exception expiry as of this day (`YYYY-MM-DD`) instead of
+    /// today, for reproducible output.
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+}
+
+/// Runs the gate.
+pub fn run(args: &CheckArgs) -> Outcome {
+    let options = match options(args) {
+        Ok(options) => options,
+        Err(error) => return report_error(error),
+    };
+    let result = match gate::check(&args.paths, &options) {
+        Ok(result) => result,
+        Err(error) => return report_error(error),
+    };
+    if let Some(folder) = &args.report_dir {
+        if let Err(error) = std::fs::create_dir_all(folder) {
+            eprintln!("error: cannot create `{}`: {error}", folder.display());
+            return Outcome::BadInput;
+        }
+        for (name, text) in [
+            ("check.md", render::markdown(&result)),
+            ("check.json", render::json(&result)),
+            ("check.junit.xml", render::junit(&result)),
+            ("check.sarif", render::sarif(&result)),
+        ] {
+            let path = folder.join(name);
+            if let Err(error) = write_atomically(&path, &text) {
+                eprintln!("error: cannot write `{}`: {error}", path.display());
+                return Outcome::BadInput;
+            }
+        }
+    }
+    let text = match args.format {
+        CheckFormat::Text => render::text(&result),
+        CheckFormat::Md => render::markdown(&result),
+        CheckFormat::Json => render::json(&result),
+        CheckFormat::Junit => render::junit(&result),
+        CheckFormat::Sarif => render::sarif(&result),
+    };
+    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        return outcome;
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        // Workflow commands go to standard output, unless it carries a
+        // machine-readable format; the runner reads both streams.
+        let to_stdout =
+            args.output.is_some() || matches!(args.format, CheckFormat::Text | CheckFormat::Md);
+        for line in render::annotations(&result) {
+            if to_stdout {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut file| file.write_all(render::markdown(&result).as_bytes()));
+        if let Err(error) = appended {
+            eprintln!(
+                "warning: cannot append to the job summary `{}`: {error}",
+                Path::new(&summary).display()
+            );
+        }
+    }
+    if result.passed {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// Parses and checks the arguments into the gate's options.
+fn options(args: &CheckArgs) -> Result<Options, privsim::Error> {
+    let baseline = Spec::parse(&args.baseline)?;
+    let candidate = match &args.candidate {
+        Some(text) => Spec::parse(text)?,
+        None => Spec::Own,
+    };
+    let config = match &args.config {
+        Some(path) => config::load(path)?,
+        None => {
+            let default = Path::new("privsim-gate.toml");
+            if default.is_file() {
+                config::load(default)?
+            } else {
+                config::Config::default()
+            }
+        }
+    };
+    let today = match &args.today {
+        Some(day) if config::valid_date(day) => day.clone(),
+        Some(day) => {
+            return Err(privsim::Error::Usage(format!(
+                "`--today {day}` is not a date like `2026-12-31`"
+            )));
+        }
+        None => gate::today(),
+    };
+    Ok(Options {
+        baseline,
+        baseline_text: args.baseline.clone(),
+        candidate,
+        candidate_text: args
+            .candidate
+            .clone()
+            .unwrap_or_else(|| "scenario".to_string()),
+        config,
+        today,
+    })
+}

@@ -1,0 +1,245 @@
+//! `privsim fuzz`: search scenarios for escalation paths, print what was
+//! found, and write a repro scenario per finding beside each scenario.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use privsim::search::{Options, Progress, Strategy};
+use privsim::{LoadOptions, RunResult, load as scenario};
+use privsim_reports as report;
+
+use crate::cli::{Format, Outcome, report_error, write_atomically, write_report_dir};
+
+/// Search strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// Seeded random walks.
+    Random,
+    /// Prefer states whose held sets are new.
+    Novelty,
+    /// Breadth-first with state hashing; proves "no violation up to depth K".
+    Exhaustive,
+}
+
+/// Arguments of `privsim fuzz`.
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// Scenario files, or folders searched recursively for `*.toml` scenarios
+    /// (repro files, `*.repro-N.toml`, are skipped in folders).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Evaluate this `.cedar` file or folder instead of each scenario's `policies`.
+    #[arg(long, value_name = "FILE_OR_FOLDER")]
+    pub policies: Option<PathBuf>,
+    /// The search strategy.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Novelty)]
+    pub strategy: StrategyArg,
+    /// Seed of every random choice: the same seed gives the same search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// At most this many moves (requests and clock advances) per scenario.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_steps: u64,
+    /// At most this many seconds per scenario (how far the search gets then
+    /// depends on the machine; `--max-steps` alone is reproducible).
+    #[arg(long, value_name = "SECONDS")]
+    pub time: Option<f64>,
+    /// The longest trace, in moves that change the world.
+    #[arg(long, default_value_t = 6)]
+    pub depth: usize,
+    /// Also try moving the clock on by this duration (e.g. `1h`), besides the
+    /// moments the world changes by itself.
+    #[arg(long, value_name = "DURATION")]
+    pub tick: Option<String>,
+    /// Do not write repro scenarios.
+    #[arg(long)]
+    pub no_repro: bool,
+    /// Keep findings as found (skip minimization).
+    #[arg(long)]
+    pub no_minimize: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write every report format into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Searches every scenario.
+pub fn run(args: &FuzzArgs) -> Outcome {
+    let tick = match args.tick.as_deref().map(privsim::time::parse_duration) {
+        Some(Ok(millis)) if millis > 0 => Some(millis),
+        Some(Ok(_)) | Some(Err(_)) => {
+            eprintln!("error: `--tick` takes a duration like `30m` or `1h`");
+            return Outcome::BadInput;
+        }
+        None => None,
+    };
+    let time = match args.time {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Some(Duration::from_secs_f64(seconds))
+        }
+        Some(_) => {
+            eprintln!("error: `--time` takes a positive number of seconds");
+            return Outcome::BadInput;
+        }
+        None => None,
+    };
+    let options = Options {
+        strategy: match args.strategy {
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Novelty => Strategy::Novelty,
+            StrategyArg::Exhaustive => Strategy::Exhaustive,
+        },
+        seed: args.seed,
+        max_steps: args.max_steps,
+        time,
+        depth: args.depth,
+        tick,
+        minimize: !args.no_minimize,
+    };
+    let load = LoadOptions {
+        policies: args.policies.clone(),
+    };
+    let mut files = Vec::new();
+    for path in &args.paths {
+        match scenario::discover(path) {
+            Ok(found) => files.extend(
+                found
+                    .into_iter()
+                    .filter(|f| !path.is_dir() || !privsim::search::repro::is_repro(f)),
+            ),
+            Err(error) => return report_error(error),
+        }
+    }
+    let mut results = Vec::new();
+    for file in &files {
+        let loaded = match scenario::load(file, &load) {
+            Ok(loaded) => loaded,
+            Err(error) => return report_error(error),
+        };
+        let mut meter = Meter::new(&loaded.file.display, options.max_steps);
+        let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| meter.update(p));
+        meter.finish(&fuzzed.result);
+        // A proof over a move set with gaps must not read as a full one,
+        // whatever the output format.
+        if let Some(search) = &fuzzed.result.search {
+            for caveat in &search.caveats {
+                eprintln!(
+                    "warning: {}: the search left moves out: {caveat}",
+                    loaded.file.display
+                );
+            }
+        }
+        if !args.no_repro {
+            for (path, text) in &fuzzed.repros {
+                if let Err(error) = write_atomically(path, text) {
+                    eprintln!("error: cannot write `{}`: {error}", path.display());
+                    return Outcome::BadInput;
+                }
+            }
+        }
+        let mut result = fuzzed.result;
+        if args.no_repro {
+            for finding in &mut result.findings {
+                finding.repro = None;
+            }
+        }
+        results.push(result);
+    }
+    let result = RunResult::new(results);
+    if let Some(folder) = &args.report_dir
+        && write_report_dir(folder, &result) != Outcome::Ok
+    {
+        return Outcome::BadInput;
+    }
+    let text = match args.format {
+        Format::Text => report::text::render(&result),
+        Format::Json => report::json(&result),
+    };
+    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        return outcome;
+    }
+    if result.has_findings() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// Progress on standard error: a bar on a terminal, a plain line every few
+/// seconds otherwise.
+struct Meter {
+    bar: Option<indicatif::ProgressBar>,
+    name: String,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Meter {
+    fn new(name: &str, max_steps: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(max_steps);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} moves, {per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(name.to_string());
+            bar
+        });
+        Self {
+            bar,
+            name: name.to_string(),
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, progress: Progress) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(progress.moves);
+                bar.set_message(format!(
+                    "{} states, {} findings",
+                    progress.states, progress.findings
+                ));
+            }
+            None if self.last_line.elapsed() >= Duration::from_secs(5) => {
+                self.last_line = Instant::now();
+                let rate = progress.moves as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!(
+                    "{}: {} moves ({rate:.0}/s), {} states, {} findings",
+                    self.name, progress.moves, progress.states, progress.findings
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&mut self, result: &privsim::ScenarioResult) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(search) = &result.search {
+            let elapsed = self.started.elapsed().as_secs_f64();
+            eprintln!(
+                "{}: {} moves in {elapsed:.1}s ({:.0}/s), {} states, {} findings",
+                self.name,
+                search.moves,
+                search.moves as f64 / elapsed.max(1e-9),
+                search.states,
+                result
+                    .findings
+                    .iter()
+                    .filter(|f| !f.trace.is_empty())
+                    .count()
+            );
+        }
+    }
+}

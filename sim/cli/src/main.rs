@@ -1,0 +1,20 @@
+//! The `privsim` command line: parses arguments and dispatches to one module per
+//! subcommand (`run.rs`, `fuzz.rs`, `check.rs`, `suggest.rs`, `import.rs`,
+//! `report.rs`); `cli.rs` holds the arguments and output helpers they share.
+
+mod check;
+mod cli;
+mod fuzz;
+mod import;
+mod report;
+mod run;
+mod suggest;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    cli::dispatch(args)
+}

@@ -1,0 +1,32 @@
+//! `privsim run`: replay scenarios, print a summary or the JSON result, and
+//! with `--report-dir` write every report format.
+
+use privsim::LoadOptions;
+use privsim_reports as report;
+
+use crate::cli::{Format, Outcome, RunArgs, report_error, write_report_dir};
+
+/// Replays the scenarios and prints or writes the result.
+pub fn run(args: &RunArgs) -> Outcome {
+    let options = LoadOptions {
+        policies: args.policies.clone(),
+    };
+    let suggest = args.suggest || args.report_dir.is_some();
+    let result = match privsim::run_paths_with(&args.paths, &options, suggest) {
+        Ok(result) => result,
+        Err(error) => return report_error(error),
+    };
+    if let Some(folder) = &args.report_dir
+        && write_report_dir(folder, &result) != Outcome::Ok
+    {
+        return Outcome::BadInput;
+    }
+    let text = match args.format {
+        Format::Text => report::text::render(&result),
+        Format::Json => report::json(&result),
+    };
+    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        return outcome;
+    }
+    crate::cli::verdict(&result, args.fail_on_findings)
+}

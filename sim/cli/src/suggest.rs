@@ -1,0 +1,115 @@
+//! `privsim suggest`: right-sized policies per principal, verified by replay
+//! before they are printed or written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use privsim::LoadOptions;
+use privsim::load as scenario;
+use privsim::model::suggest::{Status, SuggestRun};
+use privsim::suggest;
+
+use crate::cli::{Format, Outcome, report_error, write_atomically};
+
+/// Arguments of `privsim suggest`.
+#[derive(Debug, clap::Args)]
+pub struct SuggestArgs {
+    /// Scenario files, or folders searched recursively for `*.toml` scenarios.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Suggest from this `.cedar` file or folder instead of each scenario's `policies`.
+    #[arg(long, value_name = "FILE_OR_FOLDER")]
+    pub policies: Option<PathBuf>,
+    /// Write each verified suggestion to `DIR/<scenario>.cedar` (atomically).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format (`json`: the document described in docs/suggest.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also keep what the scenario's `[[access]]` assertions require (by default
+    /// a suggestion allows exactly what the steps use).
+    #[arg(long)]
+    pub keep_access: bool,
+}
+
+/// Suggests, verifies, writes and prints.
+pub fn run(args: &SuggestArgs) -> Outcome {
+    let options = LoadOptions {
+        policies: args.policies.clone(),
+    };
+    let mut suggestions = Vec::new();
+    for path in &args.paths {
+        let files = match scenario::discover(path) {
+            Ok(files) => files,
+            Err(error) => return report_error(error),
+        };
+        for file in files {
+            match scenario::load(&file, &options) {
+                Ok(loaded) => suggestions.push(suggest::suggest_with(
+                    &loaded,
+                    suggest::Options {
+                        keep_access: args.keep_access,
+                    },
+                )),
+                Err(error) => return report_error(error),
+            }
+        }
+    }
+    let mut run = SuggestRun::new(suggestions);
+    if let Some(folder) = &args.out
+        && let Err(message) = write_all(folder, &mut run)
+    {
+        eprintln!("error: {message}");
+        return Outcome::BadInput;
+    }
+    let text = match args.format {
+        Format::Text => privsim_reports::suggest::render_text(&run, args.out.is_none()),
+        Format::Json => privsim_reports::suggest::render_json(&run),
+    };
+    print!("{text}");
+    if run.verified() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    }
+}
+
+/// Writes every verified suggestion into `folder`, one file per scenario,
+/// named after the scenario file (with its folder's name in front when two
+/// scenarios share a file name).
+fn write_all(folder: &Path, run: &mut SuggestRun) -> Result<(), String> {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("cannot create `{}`: {e}", folder.display()))?;
+    let stem = |file: &str| {
+        Path::new(file).file_stem().map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    };
+    let mut stems: BTreeMap<String, usize> = BTreeMap::new();
+    for scenario in &run.scenarios {
+        *stems.entry(stem(&scenario.file)).or_default() += 1;
+    }
+    let mut used: BTreeMap<String, usize> = BTreeMap::new();
+    for scenario in &mut run.scenarios {
+        let mut name = stem(&scenario.file);
+        if stems.get(&name).copied().unwrap_or(0) > 1
+            && let Some(parent) = Path::new(&scenario.file).parent().and_then(Path::file_name)
+        {
+            name = format!("{}-{name}", parent.to_string_lossy());
+        }
+        let count = used.entry(name.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            name = format!("{name}-{count}");
+        }
+        if scenario.status != Status::Verified {
+            continue;
+        }
+        let path = folder.join(format!("{name}.cedar"));
+        write_atomically(&path, &scenario.policies)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        scenario.output = Some(path.display().to_string());
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Helpers of the command-line tests: run the built `privsim` binary and
+//! check its exit code; the fixtures every crate's tests share come from
+//! `privsim_testkit::fixtures`.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+use std::path::Path;
+use std::process::Command;
+
+pub use privsim_testkit::fixtures::*;
+
+/// What one run of the `privsim` binary printed.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `privsim <args>` in `folder` (without colour, and outside GitHub
+/// Actions whatever the environment says); returns the exit code (-1 when
+/// killed by a signal), standard output and standard error, and checks that
+/// it did not panic and printed UTF-8.
+pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(args)
+        .current_dir(folder)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        stderr,
+    )
+}
+
+/// [`privsim_in`], checking the exit code.
+pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
+    let (code, stdout, stderr) = privsim_in(folder, args);
+    let run = Run { stdout, stderr };
+    assert_eq!(
+        code,
+        expected_code,
+        "privsim {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+/// [`check_in`] the workspace root, which the example scenarios' and the
+/// fixtures' paths are relative to.
+pub fn check(args: &[&str], expected_code: i32) -> Run {
+    check_in(&workspace_root(), args, expected_code)
+}

@@ -1,0 +1,9 @@
+//! The integration tests of this crate, in one binary (one link, as ripgrep does).
+
+mod check;
+mod cli;
+mod common;
+mod import;
+mod malformed;
+mod reports;
+mod suggest;

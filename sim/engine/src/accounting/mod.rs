@@ -1,0 +1,572 @@
+//! Privilege accounting: for every principal, what it *held* over the run (every
+//! pair of its universe the policies allowed with the context its sessions
+//! present) against what it *used* (its allowed steps), and the gap between them.
+//!
+//! Held sets are evaluated at every instant where a decision can change: the
+//! start, each grant's start and end, each session's start and end, each step,
+//! and each `datetime` literal the policies compare against (and the
+//! millisecond after it). Between two such instants nothing a policy can see
+//! changes, so a pair held at one instant is held until the next.
+
+pub mod risk;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::{EntityUid, PolicySet};
+use serde_json::Value;
+
+use crate::held::{Engine, StoreId, Targets};
+use crate::load::universe;
+use crate::load::{self as scenario, Scenario};
+use crate::world::Grant;
+use privsim_model::result::{
+    AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
+    ScenarioResult, StandingTime, UnusedAction, UnusedScope,
+};
+use privsim_model::time::Instant;
+
+/// An (action, resource) pair as Cedar UID strings; ordering gives stable output.
+type Key = (String, String);
+
+/// Who acts, and in which contexts: its sessions, and `None` for steps it takes
+/// (or grants it receives) outside any session.
+struct Subject {
+    principal: EntityUid,
+    sessions: BTreeSet<Option<usize>>,
+}
+
+/// Computes accounts for every principal of a replayed scenario, adds them and
+/// the expiry findings to `result`.
+pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
+    account_with(scenario, result, Method::Fast);
+}
+
+/// How held sets are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// [`crate::held::Engine::allowed`]: slicing and resource classes.
+    Fast,
+    /// Every pair through Cedar: the definition, for tests and benchmarks.
+    BruteForce,
+}
+
+/// [`account`] with a chosen way of computing held sets; both give the same
+/// result.
+pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Method) {
+    let engine = Engine::new(scenario);
+    let held_of = Held {
+        engine: &engine,
+        method,
+    };
+    let subjects = subjects(scenario);
+    let instants = evaluation_instants(scenario);
+    let end = instants.last().copied().unwrap_or(scenario.start);
+    let mut accounts = Vec::new();
+    let mut findings = Vec::new();
+    let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
+    for subject in subjects.values() {
+        let targets: Vec<Targets> = universe::pairs(scenario, &subject.principal)
+            .into_iter()
+            .map(|(action, resources)| engine.targets(action, resources))
+            .collect();
+        let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
+        let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
+        let mut reported = BTreeSet::new();
+        for (position, &at) in instants.iter().enumerate() {
+            let until = instants.get(position + 1).copied().unwrap_or(end);
+            let segment = scenario.world.segment_at(at);
+            let store = Engine::segment(segment);
+            let mut held_now: BTreeSet<Key> = BTreeSet::new();
+            let mut by_session: Vec<(Value, BTreeSet<Key>)> = Vec::new();
+            for &session in &subject.sessions {
+                if !open(scenario, session, at) {
+                    continue;
+                }
+                let (chain, context) = presented(scenario, session, &subject.principal, at);
+                let allowed = held_of.keys(&subject.principal, &targets, &context, store);
+                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
+                    let delegator_allowed = held_of.keys(delegator, &targets, &context, store);
+                    for key in allowed.difference(&delegator_allowed) {
+                        delegation_excess
+                            .entry(key.clone())
+                            .or_insert_with(|| delegator.to_string());
+                    }
+                }
+                held_now.extend(allowed.iter().cloned());
+                by_session.push((context, allowed));
+            }
+            for key in &held_now {
+                held.entry(key.clone())
+                    .or_insert_with(|| HeldSpan {
+                        first: at,
+                        last: at,
+                        millis: 0,
+                    })
+                    .extend(at, until);
+            }
+            let expiry = Expiry {
+                scenario,
+                held: &held_of,
+                targets: &targets,
+                at,
+                segment,
+            };
+            for finding in expiry.findings(subject, &by_session, &mut stores_without) {
+                // Report each pair a grant still confers once, at the first instant seen.
+                if reported.insert((
+                    finding.grant.clone(),
+                    finding.action.clone(),
+                    finding.resource.clone(),
+                )) {
+                    findings.push(finding);
+                }
+            }
+        }
+        let used = used_pairs(result, &subject.principal);
+        // A step's own context may allow what the session's context alone does
+        // not; the step proves the pair was held at that moment.
+        for (key, times) in &used {
+            for &at in times {
+                held.entry(key.clone())
+                    .or_insert_with(|| HeldSpan {
+                        first: at,
+                        last: at,
+                        millis: 0,
+                    })
+                    .extend(at, at);
+            }
+        }
+        accounts.push(principal_account(
+            scenario,
+            subject,
+            &held,
+            &used,
+            &delegation_excess,
+        ));
+    }
+    findings.sort_by(|a, b| {
+        (
+            a.time.as_str(),
+            a.principal.as_str(),
+            a.action.as_str(),
+            a.resource.as_str(),
+        )
+            .cmp(&(
+                b.time.as_str(),
+                b.principal.as_str(),
+                b.action.as_str(),
+                b.resource.as_str(),
+            ))
+    });
+    let over_privileged = accounts.iter().filter(|a| a.metrics.unused > 0).count();
+    result.accounting = Some(AccountingSummary {
+        principals: accounts.len(),
+        over_privileged,
+        share_over_privileged: ratio(over_privileged, accounts.len()),
+        total_weighted_gap: accounts.iter().map(|a| a.metrics.weighted_gap).sum(),
+        evaluated_instants: instants.iter().map(ToString::to_string).collect(),
+    });
+    result.principals = accounts;
+    result.summary.findings += findings.len();
+    result.findings.extend(findings);
+}
+
+/// When a pair was first and last held, and for how long in all.
+#[derive(Debug, Clone, Copy)]
+struct HeldSpan {
+    first: Instant,
+    last: Instant,
+    millis: i64,
+}
+
+impl HeldSpan {
+    fn extend(&mut self, at: Instant, until: Instant) {
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+        self.millis += until.0 - at.0;
+    }
+}
+
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// Every principal that acts or receives a grant, with the contexts it presents.
+fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
+    let mut subjects: BTreeMap<String, Subject> = BTreeMap::new();
+    let mut add = |principal: &EntityUid, session: Option<usize>| {
+        subjects
+            .entry(principal.to_string())
+            .or_insert_with(|| Subject {
+                principal: principal.clone(),
+                sessions: BTreeSet::new(),
+            })
+            .sessions
+            .insert(session);
+    };
+    for (index, session) in scenario.sessions.iter().enumerate() {
+        add(&session.principal, Some(index));
+    }
+    for step in &scenario.steps {
+        if step.session.is_none() {
+            add(&step.principal, None);
+        }
+    }
+    for grant in &scenario.grants {
+        if !scenario
+            .sessions
+            .iter()
+            .any(|s| s.principal == grant.principal)
+        {
+            add(&grant.principal, None);
+        }
+    }
+    subjects
+}
+
+fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
+    let Some(session) = session.map(|i| &scenario.sessions[i]) else {
+        return true;
+    };
+    session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
+}
+
+/// The delegation chain of a session (or of a bare principal) and the context
+/// it presents at `at`.
+fn presented(
+    scenario: &Scenario,
+    session: Option<usize>,
+    principal: &EntityUid,
+    at: Instant,
+) -> (Vec<EntityUid>, Value) {
+    let session = session.map(|i| &scenario.sessions[i]);
+    let chain = session.map_or_else(|| vec![principal.clone()], |s| s.chain.clone());
+    let context = scenario::session_context(&scenario.facts, at, session, principal, &chain);
+    (chain, Value::Object(context))
+}
+
+/// The instants at which held sets are evaluated, sorted, within the run: from
+/// the start to the last step, grant or session boundary.
+pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
+    let mut instants: BTreeSet<Instant> = BTreeSet::new();
+    instants.insert(scenario.start);
+    for step in &scenario.steps {
+        instants.insert(step.at);
+    }
+    for grant in &scenario.grants {
+        instants.insert(grant.from);
+        instants.extend(grant.until);
+    }
+    for session in &scenario.sessions {
+        instants.extend(session.from);
+        instants.extend(session.until);
+    }
+    let end = instants.last().copied().unwrap_or(scenario.start);
+    for literal in policy_datetimes(&scenario.policies.set) {
+        for at in [literal, Instant(literal.0.saturating_add(1))] {
+            if scenario.start <= at && at <= end {
+                instants.insert(at);
+            }
+        }
+    }
+    instants
+        .into_iter()
+        .filter(|&at| at >= scenario.start)
+        .collect()
+}
+
+/// Every `datetime("...")` literal in the policies and templates.
+fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
+    policy_datetime_literals(policies)
+        .iter()
+        .filter_map(|text| cedar_datetime(text))
+        .collect()
+}
+
+/// The text of every `datetime("...")` literal in the policies and templates
+/// (read from their JSON form, so comments and spacing do not matter).
+pub(crate) fn policy_datetime_literals(policies: &PolicySet) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let jsons = policies
+        .policies()
+        .filter_map(|p| p.to_json().ok())
+        .chain(policies.templates().filter_map(|t| t.to_json().ok()));
+    for json in jsons {
+        collect_datetimes(&json, &mut found);
+    }
+    found
+}
+
+fn collect_datetimes(json: &Value, found: &mut BTreeSet<String>) {
+    match json {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "datetime"
+                    && let Some(text) = value
+                        .get(0)
+                        .and_then(|arg| arg.get("Value"))
+                        .and_then(Value::as_str)
+                {
+                    found.insert(text.to_string());
+                }
+                collect_datetimes(value, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_datetimes(item, found)),
+        _ => {}
+    }
+}
+
+/// Parses the forms Cedar's `datetime()` accepts: a date, or a date and time in
+/// UTC or with a `+hhmm` offset.
+pub(crate) fn cedar_datetime(text: &str) -> Option<Instant> {
+    if text.len() == 10 {
+        return Instant::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
+    }
+    if let Ok(at) = Instant::parse_rfc3339(text) {
+        return Some(at);
+    }
+    // `2025-01-01T10:00:00+0130` → `+01:30`
+    let (head, offset) = text.split_at_checked(text.len().checked_sub(5)?)?;
+    if offset.starts_with(['+', '-']) && offset[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Instant::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..])).ok();
+    }
+    None
+}
+
+/// Held pairs, by the chosen method.
+struct Held<'e, 's> {
+    engine: &'e Engine<'s>,
+    method: Method,
+}
+
+impl Held<'_, '_> {
+    /// The pairs of `targets` Cedar allows `principal` with `context` in `store`.
+    fn keys(
+        &self,
+        principal: &EntityUid,
+        targets: &[Targets],
+        context: &Value,
+        store: StoreId,
+    ) -> BTreeSet<Key> {
+        let mut keys = BTreeSet::new();
+        for target in targets {
+            let action = target.action.to_string();
+            let allowed = match self.method {
+                Method::Fast => self.engine.allowed(principal, target, context, store),
+                Method::BruteForce => self
+                    .engine
+                    .allowed_brute_force(principal, target, context, store),
+            };
+            for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
+                keys.insert((action.clone(), target.key(index).to_string()));
+            }
+        }
+        keys
+    }
+}
+
+/// The expiry invariant at one instant: after a grant ends, nothing it
+/// conferred is still held. A pair held at `at` by the grant's principal, that
+/// the same world without the grant would not allow, is a finding.
+struct Expiry<'s, 'e> {
+    scenario: &'s Scenario,
+    held: &'e Held<'e, 's>,
+    targets: &'e [Targets],
+    at: Instant,
+    segment: usize,
+}
+
+impl Expiry<'_, '_> {
+    /// Findings for `subject`, given what each of its open sessions holds
+    /// now (with the context it presents). Stores without a grant are built
+    /// once per (segment, grant) and kept in `stores_without`.
+    fn findings(
+        &self,
+        subject: &Subject,
+        by_session: &[(Value, BTreeSet<Key>)],
+        stores_without: &mut BTreeMap<(usize, usize), Option<StoreId>>,
+    ) -> Vec<Finding> {
+        let scenario = self.scenario;
+        let at = self.at;
+        let mut findings = Vec::new();
+        for &grant_index in &scenario.world.segments[self.segment].active_grants {
+            let grant: &Grant = &scenario.grants[grant_index];
+            if grant.principal != subject.principal || grant.until.is_none_or(|until| at < until) {
+                continue;
+            }
+            let store = *stores_without
+                .entry((self.segment, grant_index))
+                .or_insert_with(|| {
+                    let without = scenario
+                        .world
+                        .entities_without(
+                            self.segment,
+                            grant_index,
+                            &scenario.grants,
+                            scenario.schema.as_ref(),
+                        )
+                        .ok()?;
+                    Some(self.held.engine.add_store(without))
+                });
+            let Some(store) = store else { continue };
+            for (context, with_grant) in by_session {
+                let without_grant =
+                    self.held
+                        .keys(&subject.principal, self.targets, context, store);
+                for (action, resource) in with_grant.difference(&without_grant) {
+                    findings.push(Finding {
+                        kind: "expiry".to_string(),
+                        step: None,
+                        time: at.to_string(),
+                        principal: subject.principal.to_string(),
+                        delegator: None,
+                        grant: Some(grant.id.clone()),
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        determining_policies: Vec::new(),
+                        message: format!(
+                            "{} still holds {action} on {resource} at {at}, after grant `{}` ended at {}, only because the grant is still in effect",
+                            subject.principal,
+                            grant.id,
+                            grant.until.map(|u| u.to_string()).unwrap_or_default()
+                        ),
+        rule: None,
+        trace: Vec::new(),
+        repro: None,
+                    });
+                }
+            }
+        }
+        findings
+    }
+}
+
+/// Pairs the principal's allowed steps used, with the times of use.
+fn used_pairs(result: &ScenarioResult, principal: &EntityUid) -> BTreeMap<Key, Vec<Instant>> {
+    let principal = principal.to_string();
+    let mut used: BTreeMap<Key, Vec<Instant>> = BTreeMap::new();
+    for step in result
+        .steps
+        .iter()
+        .filter(|s| s.principal == principal && s.decision == "allow")
+    {
+        if let Ok(at) = Instant::parse_rfc3339(&step.time) {
+            used.entry((step.action.clone(), step.resource.clone()))
+                .or_default()
+                .push(at);
+        }
+    }
+    used
+}
+
+fn pair(key: &Key) -> Pair {
+    Pair {
+        action: key.0.clone(),
+        resource: key.1.clone(),
+    }
+}
+
+fn principal_account(
+    scenario: &Scenario,
+    subject: &Subject,
+    held: &BTreeMap<Key, HeldSpan>,
+    used: &BTreeMap<Key, Vec<Instant>>,
+    delegation_excess: &BTreeMap<Key, String>,
+) -> PrincipalAccount {
+    let unused: Vec<&Key> = held.keys().filter(|key| !used.contains_key(*key)).collect();
+    let weight = |action: &str| scenario.risk.weight(action);
+    let weighted_gap: u64 = unused.iter().map(|(action, _)| weight(action)).sum();
+    let used_actions: BTreeSet<&str> = used.keys().map(|(action, _)| action.as_str()).collect();
+    let mut unused_actions: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut unused_scope: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (action, resource) in &unused {
+        if used_actions.contains(action.as_str()) {
+            unused_scope
+                .entry(action)
+                .or_default()
+                .push(resource.clone());
+        } else {
+            *unused_actions.entry(action).or_default() += 1;
+        }
+    }
+    let standing_time = used
+        .iter()
+        .filter_map(|(key, times)| {
+            let span = held.get(key)?;
+            let first_use = times.iter().min()?;
+            let last_use = times.iter().max()?;
+            let standing = span.millis - (last_use.0 - first_use.0).min(span.millis);
+            (standing > 0).then(|| StandingTime {
+                action: key.0.clone(),
+                resource: key.1.clone(),
+                held_ms: span.millis,
+                first_held: span.first.to_string(),
+                last_held: span.last.to_string(),
+                first_used: first_use.to_string(),
+                last_used: last_use.to_string(),
+                standing_ms: standing,
+            })
+        })
+        .collect();
+    let held_pairs: Vec<HeldPair> = held
+        .iter()
+        .map(|(key, span)| HeldPair {
+            action: key.0.clone(),
+            resource: key.1.clone(),
+            held_ms: span.millis,
+            first_held: span.first.to_string(),
+            last_held: span.last.to_string(),
+        })
+        .collect();
+    let used_count = used.len();
+    PrincipalAccount {
+        principal: subject.principal.to_string(),
+        sessions: subject
+            .sessions
+            .iter()
+            .flatten()
+            .map(|&i| scenario.sessions[i].id.clone())
+            .collect(),
+        metrics: Metrics {
+            held: held.len(),
+            used: used_count,
+            unused: unused.len(),
+            utilization: ratio(used_count, held.len()),
+            weighted_gap,
+        },
+        held: held_pairs,
+        used: used.keys().map(pair).collect(),
+        unused: unused.iter().map(|key| pair(key)).collect(),
+        unused_actions: unused_actions
+            .into_iter()
+            .map(|(action, pairs)| UnusedAction {
+                action: action.to_string(),
+                pairs,
+                weight: weight(action),
+            })
+            .collect(),
+        unused_scope: unused_scope
+            .into_iter()
+            .map(|(action, resources)| UnusedScope {
+                action: action.to_string(),
+                weight: weight(action),
+                resources,
+            })
+            .collect(),
+        standing_time,
+        delegation_excess: delegation_excess
+            .iter()
+            .filter(|(key, _)| held.contains_key(*key))
+            .map(|(key, delegator)| DelegationExcess {
+                action: key.0.clone(),
+                resource: key.1.clone(),
+                delegator: delegator.clone(),
+            })
+            .collect(),
+    }
+}

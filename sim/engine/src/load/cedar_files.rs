@@ -1,0 +1,483 @@
+//! Reading Cedar's own file formats: `.cedar` policy files (named by `@id`),
+//! template links, `.cedarschema` / JSON schemas and entities JSON, each error
+//! located in the file it came from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use cedar_policy::{EntityUid, PolicyId, PolicySet, Schema, SlotId, ValidationMode, Validator};
+use miette::Diagnostic;
+
+use privsim_model::diag::{SourceError, SourceFile};
+
+/// A policy set with the file each policy came from.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// The policies, templates and template links, as Cedar evaluates them.
+    pub set: PolicySet,
+    /// The files read, in order.
+    pub files: Vec<SourceFile>,
+    /// For each policy or template id: the index into `files` and the byte offset
+    /// where the policy starts.
+    pub origin: BTreeMap<String, (usize, usize)>,
+}
+
+impl Policies {
+    /// `file:line` where a policy or template starts, if it came from a file.
+    pub fn location(&self, id: &str) -> Option<(String, usize)> {
+        let (file, offset) = *self.origin.get(id)?;
+        let source = self.files.get(file)?;
+        Some((source.display.clone(), source.line_col(offset).0))
+    }
+}
+
+/// Turns any of Cedar's located diagnostics into an error on `file`, pointing at
+/// its first label.
+pub fn cedar_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
+    let span = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(0..0, |label| label.offset()..label.offset() + label.len());
+    let mut message = diagnostic.to_string();
+    if let Some(related) = diagnostic.related() {
+        for inner in related {
+            message.push_str("; ");
+            message.push_str(&inner.to_string());
+        }
+    }
+    let error = file.error(span, lowercase_first(&message));
+    match diagnostic.help() {
+        Some(help) => error.with_help(help.to_string()),
+        None => error,
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first)
+            if first.is_uppercase() && !chars.clone().next().is_some_and(char::is_uppercase) =>
+        {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// The deepest nesting of brackets privsim passes to Cedar. Cedar's parser
+/// recurses once per level (tens of kilobytes of stack each in a debug build),
+/// so a few hundred levels in a hostile file overflow the stack and abort the
+/// process; real policies nest a handful of levels.
+pub const MAX_NESTING: usize = 32;
+
+/// The most operators one policy (or schema declaration) may chain. Cedar builds
+/// and drops an operator chain recursively, so a long enough `1 + 1 + ...`
+/// overflows the stack.
+pub const MAX_OPERATORS: usize = 5_000;
+
+/// Refuses Cedar text nested deeper than [`MAX_NESTING`] or chaining more than
+/// [`MAX_OPERATORS`] operators in one policy, before Cedar parses it. A lexical
+/// scan: strings and `//` comments are skipped, a policy ends at `;`.
+pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
+    let text = file.text.as_bytes();
+    let (mut depth, mut operators, mut at) = (0usize, 0usize, 0usize);
+    while let Some(&byte) = text.get(at) {
+        let start = at;
+        at += 1;
+        match byte {
+            b'"' => {
+                while let Some(&inner) = text.get(at) {
+                    at += if inner == b'\\' { 2 } else { 1 };
+                    if inner == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'/' if text.get(at) == Some(&b'/') => {
+                while text.get(at).is_some_and(|&c| c != b'\n') {
+                    at += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(file
+                        .error(start..start + 1, format!("brackets nested deeper than {MAX_NESTING} levels"))
+                        .with_help("privsim refuses deeper nesting so that a hostile file cannot exhaust the stack; flatten the expression").into());
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b';' if depth == 0 => operators = 0,
+            b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
+                // `&&`, `==`, `<=` and the like are one operator.
+                if text.get(at) == Some(&b'=') || text.get(at) == Some(&byte) {
+                    at += 1;
+                }
+                operators += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while text
+                    .get(at)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    at += 1;
+                }
+                if matches!(&text[start..at], b"in" | b"has" | b"like" | b"is" | b"if") {
+                    operators += 1;
+                }
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(file
+                .error(start..at.min(text.len()), format!("more than {MAX_OPERATORS} operators in one policy"))
+                .with_help("privsim refuses longer chains so that a hostile file cannot exhaust the stack; split the policy, or test membership in a set (`principal in [...]`)").into());
+        }
+    }
+    Ok(())
+}
+
+/// Parses policy files into one set. A policy or template is named by its
+/// `@id("...")` annotation, as the Cedar CLI does; otherwise it keeps Cedar's
+/// default name `policyN` (counted per file). Two policies with one name are an error.
+pub fn parse_policies(files: Vec<SourceFile>) -> privsim_model::diag::Result<Policies> {
+    let mut set = PolicySet::new();
+    let mut origin = BTreeMap::new();
+    for (index, file) in files.iter().enumerate() {
+        check_depth(file)?;
+        let parsed = PolicySet::from_str(&file.text).map_err(|errors| {
+            let mut all: Vec<SourceError> = errors.iter().map(|e| cedar_error(file, e)).collect();
+            let first = all.remove(0);
+            first.with_related(all)
+        })?;
+        // Cedar numbers unnamed policies in source order; keep that order.
+        let mut policies: Vec<_> = parsed.policies().collect();
+        policies.sort_by_key(|p| default_index(p.id()));
+        let mut templates: Vec<_> = parsed.templates().collect();
+        templates.sort_by_key(|t| default_index(t.id()));
+        for policy in policies {
+            let id = policy
+                .annotation("id")
+                .map_or_else(|| policy.id().clone(), PolicyId::new);
+            let offset = id_offset(file, id.as_ref(), policy.annotation("id").is_some());
+            check_unique(&origin, &files, file, id.as_ref(), offset)?;
+            set.add(policy.new_id(id.clone())).map_err(|e| {
+                file.error(
+                    offset..offset,
+                    format!(
+                        "cannot add policy `{id}`: {}",
+                        lowercase_first(&e.to_string())
+                    ),
+                )
+            })?;
+            origin.insert(id.to_string(), (index, offset));
+        }
+        for template in templates {
+            let id = template
+                .annotation("id")
+                .map_or_else(|| template.id().clone(), PolicyId::new);
+            let offset = id_offset(file, id.as_ref(), template.annotation("id").is_some());
+            check_unique(&origin, &files, file, id.as_ref(), offset)?;
+            set.add_template(template.new_id(id.clone())).map_err(|e| {
+                file.error(
+                    offset..offset,
+                    format!(
+                        "cannot add template `{id}`: {}",
+                        lowercase_first(&e.to_string())
+                    ),
+                )
+            })?;
+            origin.insert(id.to_string(), (index, offset));
+        }
+    }
+    Ok(Policies { set, files, origin })
+}
+
+fn default_index(id: &PolicyId) -> usize {
+    id.to_string()
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// Where a policy's `@id("...")` annotation is, or the file start for unnamed ones.
+fn id_offset(file: &SourceFile, id: &str, annotated: bool) -> usize {
+    if !annotated {
+        return 0;
+    }
+    let needle = format!("\"{id}\"");
+    file.text
+        .match_indices(&needle)
+        .find(|(at, _)| {
+            file.text[..*at].trim_end().ends_with('(')
+                && file.text[..*at]
+                    .trim_end()
+                    .trim_end_matches('(')
+                    .trim_end()
+                    .ends_with("@id")
+        })
+        .map_or(0, |(at, _)| at)
+}
+
+fn check_unique(
+    origin: &BTreeMap<String, (usize, usize)>,
+    files: &[SourceFile],
+    file: &SourceFile,
+    id: &str,
+    offset: usize,
+) -> privsim_model::diag::Result<()> {
+    match origin.get(id) {
+        None => Ok(()),
+        Some(&(other, other_offset)) => {
+            let other_file = &files[other];
+            Err(file
+                .error(
+                    offset..offset + id.len() + 2,
+                    format!(
+                        "two policies are named `{id}`; the other is at {}",
+                        other_file.location(other_offset)
+                    ),
+                )
+                .with_help("give each policy a unique `@id(\"...\")` annotation")
+                .into())
+        }
+    }
+}
+
+/// One template link in the Cedar CLI's `linked` file format.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    template_id: String,
+    link_id: String,
+    args: BTreeMap<String, String>,
+}
+
+/// Applies a Cedar CLI template-links file (`[{"template_id", "link_id", "args": {"?principal": "..."}}]`).
+pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> privsim_model::diag::Result<()> {
+    let raw: Vec<RawLink> = serde_json::from_str(&links.text).map_err(|e| json_error(links, &e))?;
+    for link in raw {
+        let at = links
+            .text
+            .find(&format!("\"{}\"", link.link_id))
+            .unwrap_or(0);
+        let here = |message: String| links.error(at..at + link.link_id.len() + 2, message);
+        let mut values = HashMap::new();
+        for (slot, uid) in &link.args {
+            let slot_id = match slot.as_str() {
+                "?principal" => SlotId::principal(),
+                "?resource" => SlotId::resource(),
+                other => {
+                    return Err(here(format!("unknown template slot `{other}`"))
+                        .with_help("slots are `?principal` and `?resource`")
+                        .into());
+                }
+            };
+            let uid = EntityUid::from_str(uid)
+                .map_err(|e| here(format!("`{uid}` is not an entity reference: {e}")))?;
+            values.insert(slot_id, uid);
+        }
+        if policies.origin.contains_key(&link.link_id) {
+            return Err(here(format!(
+                "link id `{}` is already the name of a policy",
+                link.link_id
+            ))
+            .into());
+        }
+        policies
+            .set
+            .link(
+                PolicyId::new(&link.template_id),
+                PolicyId::new(&link.link_id),
+                values,
+            )
+            .map_err(|e| {
+                here(format!(
+                    "cannot link template `{}` as `{}`: {}",
+                    link.template_id,
+                    link.link_id,
+                    lowercase_first(&e.to_string())
+                ))
+            })?;
+        if let Some(&(file, _)) = policies.origin.get(&link.template_id) {
+            policies.origin.insert(
+                link.link_id.clone(),
+                (file, policies.origin[&link.template_id].1),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Parses a schema: Cedar's human-readable syntax, or JSON when the file name ends in `.json`.
+pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
+    if file.display.ends_with(".json") {
+        Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
+    } else {
+        check_depth(file)?;
+        Ok(Schema::from_cedarschema_str(&file.text)
+            .map(|(schema, _warnings)| schema)
+            .map_err(|e| cedar_error(file, &e))?)
+    }
+}
+
+/// Validates policies against a schema in strict mode; every error is reported,
+/// located in the policy file it came from.
+pub fn validate(policies: &Policies, schema: &Schema) -> privsim_model::diag::Result<()> {
+    let validator = Validator::new(schema.clone());
+    let result = validator.validate(&policies.set, ValidationMode::Strict);
+    let mut errors: Vec<SourceError> = result
+        .validation_errors()
+        .map(|error| {
+            let file = policies
+                .origin
+                .get(&error.policy_id().to_string())
+                .and_then(|&(file, _)| policies.files.get(file));
+            match file {
+                Some(file) => cedar_error(file, error).label("fails strict validation"),
+                None => policies.files.first().map_or_else(
+                    || {
+                        SourceFile::from_text(
+                            "<policies>".into(),
+                            "<policies>".into(),
+                            String::new(),
+                        )
+                        .error(0..0, error.to_string())
+                    },
+                    |file| {
+                        file.error(
+                            0..0,
+                            format!(
+                                "policy `{}` fails strict validation: {error}",
+                                error.policy_id()
+                            ),
+                        )
+                    },
+                ),
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let first = errors.remove(0);
+    let first = first.prefixed("policy fails strict validation against the schema: ");
+    Err(first.with_help("fix the policy or the schema; privsim validates policies in strict mode, like `cedar validate`").with_related(errors).into())
+}
+
+/// A `serde_json` error located in its file.
+pub fn json_error(file: &SourceFile, error: &serde_json::Error) -> SourceError {
+    let offset = offset_of_line_col(&file.text, error.line(), error.column());
+    let message = error.to_string();
+    // serde_json appends " at line L column C"; the location is already in front.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    file.error(offset..offset, message)
+}
+
+/// The byte offset of a 1-based line and column (columns counted in bytes, as serde_json does).
+pub fn offset_of_line_col(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (index, this_line) in text.split_inclusive('\n').enumerate() {
+        if index + 1 == line {
+            return offset + column.saturating_sub(1).min(this_line.len());
+        }
+        offset += this_line.len();
+    }
+    text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy_file(text: String) -> SourceFile {
+        SourceFile::from_text("p.cedar".into(), "p.cedar".into(), text)
+    }
+
+    fn refused(text: String) -> SourceError {
+        match check_depth(&policy_file(text)) {
+            Err(privsim_model::diag::Error::Source(error)) => *error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn nested(levels: usize) -> String {
+        format!(
+            "permit (principal, action, resource) when {{ {}true{} }};\n",
+            "(".repeat(levels - 1),
+            ")".repeat(levels - 1)
+        )
+    }
+
+    fn chain(operators: usize) -> String {
+        format!(
+            "permit (principal, action, resource) when {{ 1{} }};\n",
+            " + 1".repeat(operators)
+        )
+    }
+
+    /// The limits are safe where they matter most: a debug build on a test
+    /// thread (2 MiB of stack) parses and drops Cedar text right at them.
+    #[test]
+    fn text_at_the_limits_parses_on_a_small_stack() {
+        assert!(parse_policies(vec![policy_file(nested(MAX_NESTING))]).is_ok());
+        let sets = format!(
+            "permit (principal, action, resource) when {{ {}1{}.isEmpty() }};\n",
+            "[".repeat(MAX_NESTING - 1),
+            "]".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse_policies(vec![policy_file(sets)]).is_ok());
+        let records = format!(
+            "permit (principal, action, resource) when {{ {}1{} has a }};\n",
+            "{a: ".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse_policies(vec![policy_file(records)]).is_ok());
+        let schema = format!(
+            "entity E {{ {}a: Long{} }};\naction a appliesTo {{ principal: E, resource: E }};\n",
+            "a: {".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        let schema = SourceFile::from_text("s.cedarschema".into(), "s.cedarschema".into(), schema);
+        parse_schema(&schema).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(parse_policies(vec![policy_file(chain(MAX_OPERATORS - 1))]).is_ok());
+    }
+
+    /// Regression: 300 nested parentheses (or 300,000 `+ 1`) in a policy
+    /// overflowed the stack and aborted privsim instead of exiting 2.
+    #[test]
+    fn deeper_or_longer_text_is_refused_with_its_place() {
+        let error = refused(nested(300));
+        assert_eq!(
+            error.location,
+            format!("p.cedar:1:{}", 45 + MAX_NESTING - 1)
+        );
+        let error = refused(chain(300_000));
+        assert!(error.message.contains("operators"), "{}", error.message);
+        assert!(check_depth(&policy_file(chain(MAX_OPERATORS - 1))).is_ok());
+        assert!(check_depth(&policy_file(chain(MAX_OPERATORS + 1))).is_err());
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let text = format!(
+            "// {}\npermit (principal, action, resource) when {{ context.s == \"{}\\\"\" }};\n",
+            "(".repeat(100),
+            "[".repeat(100)
+        );
+        assert_eq!(
+            check_depth(&policy_file(text)).map_err(|e| e.to_string()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_operator_count_starts_again_with_each_policy() {
+        let text = chain(MAX_OPERATORS / 2).repeat(4);
+        assert!(check_depth(&policy_file(text)).is_ok());
+    }
+}

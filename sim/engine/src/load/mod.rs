@@ -1,0 +1,1765 @@
+//! Loading a scenario: parse the TOML (`raw`), read the Cedar files it names,
+//! resolve every reference and build every request up front, so that replay
+//! only evaluates. All file IO of the engine happens here.
+
+pub mod cedar_files;
+pub mod raw;
+pub mod rules;
+pub mod universe;
+mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{Context, EntityUid, Request, Schema};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use toml::Spanned;
+
+use crate::accounting::risk::{self, RiskWeights};
+use crate::load::rules::{Effect, Invariants, NeverRule, Operand, Operation, Pattern, ValueSource};
+use crate::world::{self, Grant, World};
+use cedar_files::Policies;
+use privsim_model::diag::{Error, Result, SourceError, SourceFile};
+use privsim_model::time::{self, Instant};
+pub use raw::RawDecision as Decision;
+use raw::{RawExpiry, RawScenario};
+
+/// Options that change how scenarios load.
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// Replace the scenario's `policies` with this file or folder of `.cedar` files.
+    pub policies: Option<PathBuf>,
+}
+
+/// Which simulator facts are sent in request contexts, and under which keys.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Facts {
+    /// The step's time as a Cedar `datetime`.
+    pub now: Option<String>,
+    /// The step's time as whole seconds since the Unix epoch (a `Long`).
+    pub now_unix: Option<String>,
+    /// The entity the session acts for (omitted when it acts for nobody).
+    pub delegator: Option<String>,
+    /// The first delegator of the chain, usually the human (omitted when acting for nobody).
+    pub root: Option<String>,
+    /// The delegation chain, root delegator first, acting principal last (a `Set` of entities).
+    pub chain: Option<String>,
+    /// The chain as a `Set<String>` of Cedar UID strings, which a schema can always type.
+    pub chain_uids: Option<String>,
+    /// The number of delegation hops (a `Long`; 0 when acting for nobody).
+    pub depth: Option<String>,
+    /// The session's task (omitted when it has none).
+    pub task: Option<String>,
+    /// The session id (omitted for steps without a session).
+    pub session: Option<String>,
+}
+
+impl Facts {
+    /// The context keys the facts fill.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.now,
+            &self.now_unix,
+            &self.delegator,
+            &self.root,
+            &self.chain,
+            &self.chain_uids,
+            &self.depth,
+            &self.task,
+            &self.session,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// The context a session presents at a time: the facts, then the session's own
+/// entries (checked at load time not to collide with fact keys). `chain` is the
+/// delegation chain, root first, ending with `principal`.
+pub fn session_context(
+    facts: &Facts,
+    at: Instant,
+    session: Option<&Session>,
+    principal: &EntityUid,
+    chain: &[EntityUid],
+) -> Map<String, Value> {
+    let mut context = Map::new();
+    let mut put = |key: &Option<String>, value: Option<Value>| {
+        if let (Some(key), Some(value)) = (key, value) {
+            context.insert(key.clone(), value);
+        }
+    };
+    put(
+        &facts.now,
+        Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } })),
+    );
+    put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
+    let lone = [principal.clone()];
+    let chain = if chain.is_empty() { &lone[..] } else { chain };
+    let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
+    put(&facts.delegator, delegator.map(world::entity_value));
+    put(
+        &facts.root,
+        chain
+            .first()
+            .filter(|_| chain.len() > 1)
+            .map(world::entity_value),
+    );
+    put(
+        &facts.chain,
+        Some(Value::Array(
+            chain.iter().map(world::entity_value).collect(),
+        )),
+    );
+    put(
+        &facts.chain_uids,
+        Some(Value::Array(
+            chain
+                .iter()
+                .map(|uid| Value::from(uid.to_string()))
+                .collect(),
+        )),
+    );
+    put(&facts.depth, Some(Value::from(chain.len() - 1)));
+    put(
+        &facts.task,
+        session.and_then(|s| s.task.clone()).map(Value::from),
+    );
+    put(&facts.session, session.map(|s| Value::from(s.id.clone())));
+    if let Some(session) = session {
+        for (key, value) in &session.context {
+            context.insert(key.clone(), value.clone());
+        }
+    }
+    context
+}
+
+/// A principal acting, possibly on behalf of others.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session's name.
+    pub id: String,
+    /// Who acts.
+    pub principal: EntityUid,
+    /// The delegation chain from the root delegator to `principal` (inclusive).
+    pub chain: Vec<EntityUid>,
+    /// The session this one was delegated from (`parent = "..."`), if any.
+    pub parent: Option<usize>,
+    /// The session's task description.
+    pub task: Option<String>,
+    /// Context entries the session presents (Cedar JSON).
+    pub context: Map<String, Value>,
+    /// When the session starts, if bounded.
+    pub from: Option<Instant>,
+    /// When the session ends, if bounded.
+    pub until: Option<Instant>,
+    /// Whether it acts only once a `start_session` effect started it.
+    pub dormant: bool,
+    /// For a dormant session: how long it runs once started (milliseconds).
+    pub lifetime: Option<i64>,
+}
+
+impl Session {
+    /// The entity this session acts for, if any.
+    pub fn delegator(&self) -> Option<&EntityUid> {
+        self.chain
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.chain.get(i))
+    }
+}
+
+/// What a step expects.
+#[derive(Debug, Default, Clone)]
+pub struct Expectation {
+    /// `allow`, `deny` or `error`.
+    pub decision: Option<Decision>,
+    /// The exact set of determining policy ids.
+    pub reason: Option<BTreeSet<String>>,
+    /// The exact set of policy ids whose evaluation errored.
+    pub errors: Option<BTreeSet<String>>,
+    /// Policy ids that must be among the determining ones (others may be too).
+    pub reason_includes: Option<BTreeSet<String>>,
+    /// How many policies must have errored.
+    pub error_count: Option<usize>,
+}
+
+/// One step of the workflow, with its Cedar request built.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// Line of the `[[step]]` in the scenario file.
+    pub line: usize,
+    /// Optional label.
+    pub name: Option<String>,
+    /// When it happens.
+    pub at: Instant,
+    /// Index into `Scenario::sessions`.
+    pub session: Option<usize>,
+    /// Delegation chain, root first, the acting principal last.
+    pub chain: Vec<EntityUid>,
+    /// The acting principal.
+    pub principal: EntityUid,
+    /// The action.
+    pub action: EntityUid,
+    /// The resource.
+    pub resource: EntityUid,
+    /// The exact context sent to Cedar, in Cedar's JSON form (shared with the
+    /// result model, which reports it as it is).
+    pub context: Arc<Value>,
+    /// The strings the result model writes for this step, made once here so
+    /// replay spends its time in Cedar.
+    pub labels: StepLabels,
+    /// The request, or why the schema rejects it (only kept when the step expects `error`).
+    pub request: std::result::Result<Request, String>,
+    /// The same request made by each delegator up the chain, nearest first;
+    /// `None` where the schema does not let the delegator make it.
+    pub ceiling: Vec<(EntityUid, Option<Request>)>,
+    /// What the step expects.
+    pub expect: Expectation,
+    /// Index into `World::segments`.
+    pub segment: usize,
+}
+
+/// A step's time and UIDs as the result model writes them.
+#[derive(Debug, Clone)]
+pub struct StepLabels {
+    /// The time, RFC 3339 UTC.
+    pub time: String,
+    /// The acting principal.
+    pub principal: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The delegation chain, root first.
+    pub chain: Vec<String>,
+    /// The delegators of `Step::ceiling`, nearest first.
+    pub delegators: Vec<String>,
+}
+
+/// An exact-access assertion with its candidate requests built.
+#[derive(Debug, Clone)]
+pub struct AccessCheck {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// Line of the `[[access]]` in the scenario file.
+    pub line: usize,
+    /// When it is checked.
+    pub at: Instant,
+    /// Whose access.
+    pub principal: EntityUid,
+    /// The session whose context is presented, if any.
+    pub session: Option<usize>,
+    /// The action.
+    pub action: EntityUid,
+    /// The resources that must be exactly the allowed ones (UID strings).
+    pub expected: BTreeSet<String>,
+    /// Every resource of the action's universe with its request.
+    pub candidates: Vec<(EntityUid, Request)>,
+    /// Index into `World::segments`.
+    pub segment: usize,
+    /// Whether it must hold in every state (`always = true`) rather than at `at`.
+    pub always: bool,
+}
+
+/// A scenario ready to replay.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The scenario's name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The scenario file.
+    pub file: SourceFile,
+    /// The candidate policies.
+    pub policies: Policies,
+    /// The schema, when the scenario has one.
+    pub schema: Option<Schema>,
+    /// The clock's start.
+    pub start: Instant,
+    /// The facts mapping.
+    pub facts: Facts,
+    /// Entities over time.
+    pub world: World,
+    /// Sessions.
+    pub sessions: Vec<Session>,
+    /// Time-bound grants.
+    pub grants: Vec<Grant>,
+    /// The workflow, in time order.
+    pub steps: Vec<Step>,
+    /// Exact-access assertions.
+    pub access: Vec<AccessCheck>,
+    /// Risk weights of actions.
+    pub risk: RiskWeights,
+    /// What allowed actions do to the world.
+    pub effects: Vec<Effect>,
+    /// Access that must never be reachable.
+    pub never: Vec<NeverRule>,
+    /// Which built-in invariants are checked.
+    pub invariants: Invariants,
+    /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
+    pub warnings: Vec<String>,
+}
+
+/// Where time starts when the scenario does not say.
+const DEFAULT_START: &str = "1970-01-01T00:00:00Z";
+
+/// Lists the scenario files a path names: the file itself, or every `.toml`
+/// file under a folder (recursively, sorted).
+pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
+    let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if metadata.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    collect_files(path, "toml", &mut found)?;
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no scenario files (`*.toml`) under `{}`",
+            path.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// Every file with the given extension under `folder`, sorted, not following symlinked folders.
+pub fn collect_files(folder: &Path, extension: &str, found: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io {
+        path: folder.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .map_err(io)?
+        .collect::<std::io::Result<_>>()
+        .map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        if kind.is_dir() {
+            collect_files(&path, extension, found)?;
+        } else if path.extension().is_some_and(|e| e == extension)
+            && (kind.is_file() || path.is_file())
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads one scenario file.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Scenario> {
+    let file = SourceFile::read(path, path.display().to_string())?;
+    load_source(file, options)
+}
+
+/// Loads a scenario whose text is already in memory; its referenced files are
+/// read relative to `file.path`.
+pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> {
+    let raw: RawScenario = parse_toml(&file)?;
+    Loader::new(file, options)?.load(raw)
+}
+
+/// Parses the TOML text into the raw model, locating syntax and shape errors.
+pub fn parse_toml(file: &SourceFile) -> privsim_model::diag::Result<RawScenario> {
+    Ok(toml::from_str(&file.text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim_end_matches('\n').replace('\n', "; ");
+        let error = file.error(span, message);
+        if e.message().contains("unknown field") {
+            error.with_help(
+                "check the spelling; the scenario format is documented in docs/scenario-format.md",
+            )
+        } else {
+            error
+        }
+    })?)
+}
+
+struct Loader<'a> {
+    file: SourceFile,
+    /// The scenario's folder, canonical: referenced files must be inside it.
+    root: PathBuf,
+    options: &'a LoadOptions,
+    warnings: Vec<String>,
+}
+
+fn span<T>(value: &Spanned<T>) -> Range<usize> {
+    value.span()
+}
+
+impl<'a> Loader<'a> {
+    fn new(file: SourceFile, options: &'a LoadOptions) -> Result<Self> {
+        let folder = file
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let folder = if folder.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            folder
+        };
+        let root = folder.canonicalize().map_err(|source| Error::Io {
+            path: folder.display().to_string(),
+            source,
+        })?;
+        Ok(Self {
+            file,
+            root,
+            options,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn err(&self, range: Range<usize>, message: impl Into<String>) -> Box<SourceError> {
+        Box::new(self.file.error(range, message))
+    }
+
+    /// Resolves a path written in the scenario: relative, inside the scenario's folder tree.
+    fn resolve(&self, written: &Spanned<String>) -> Result<(PathBuf, String)> {
+        let text = written.get_ref();
+        let here = span(written);
+        let relative = Path::new(text);
+        if text.is_empty()
+            || relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+        {
+            return Err(self
+                .err(
+                    here,
+                    format!("path `{text}` must be relative to the scenario file"),
+                )
+                .help_boxed("write the path relative to the folder that holds the scenario")
+                .into());
+        }
+        // Refuse `..` that climbs out before touching the file system, so a
+        // scenario cannot probe which files exist outside its folder.
+        if normalize(relative).starts_with("..") {
+            return Err(self.escapes(here, text));
+        }
+        let joined = self.root.join(relative);
+        let canonical = joined.canonicalize().map_err(|e| {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                match std::fs::read_link(&joined) {
+                    // A dangling link: say where it points, and refuse it
+                    // as leaving the folder when it does.
+                    Ok(target) => {
+                        let parent = joined.parent().unwrap_or(&self.root);
+                        if !normalize(&parent.join(&target)).starts_with(&self.root) {
+                            return self.escapes(here.clone(), text);
+                        }
+                        format!(
+                            "`{text}` is a symbolic link to `{}`, which does not exist",
+                            target.display()
+                        )
+                    }
+                    Err(_) => format!("`{text}` does not exist"),
+                }
+            } else {
+                format!("cannot open `{text}`: {e}")
+            };
+            self.err(here.clone(), message)
+                .help_boxed("paths are relative to the folder that holds the scenario file")
+                .into()
+        })?;
+        if !canonical.starts_with(&self.root) {
+            return Err(self.escapes(here, text));
+        }
+        let display_parent = self.file.path.parent().unwrap_or(Path::new(""));
+        let display = normalize(&display_parent.join(relative))
+            .display()
+            .to_string();
+        Ok((canonical, display))
+    }
+
+    /// The error for a referenced path that resolves outside the scenario's folder.
+    fn escapes(&self, here: Range<usize>, text: &str) -> Error {
+        self.err(here, format!("path `{text}` leaves the scenario's folder"))
+            .help_boxed("scenario files may only reference files in their own folder or below it; move the file or the scenario")
+            .into()
+    }
+
+    fn read(&self, written: &Spanned<String>) -> Result<SourceFile> {
+        let (path, display) = self.resolve(written)?;
+        if path.is_dir() {
+            return Err(self
+                .err(
+                    span(written),
+                    format!("`{}` is a folder, not a file", written.get_ref()),
+                )
+                .into());
+        }
+        SourceFile::read(&path, display)
+    }
+
+    fn uid(&self, written: &Spanned<String>, what: &str) -> Result<EntityUid> {
+        parse_uid(written.get_ref()).map_err(|message| self.err(span(written), format!("{what}: {message}")).help_boxed("entity references use Cedar syntax, e.g. `User::\"alice\"`; in TOML write them in single quotes: 'User::\"alice\"'").into())
+    }
+
+    fn action(&self, written: &Spanned<String>) -> Result<EntityUid> {
+        let uid = self.uid(written, "bad action")?;
+        if uid.type_name().basename() != "Action" {
+            return Err(self
+                .err(span(written), format!("`{uid}` is not an action"))
+                .help_boxed("actions are entities of type `Action`, e.g. `Action::\"read\"`")
+                .into());
+        }
+        Ok(uid)
+    }
+
+    fn time(&self, written: &Spanned<String>, start: Instant) -> Result<Instant> {
+        time::parse_time(written.get_ref(), start).map_err(|message| self.err(span(written), message).help_boxed("times are RFC 3339 (`2026-06-01T09:00:00Z`) or offsets from the scenario start (`+5m`, `+1h30m`)").into())
+    }
+
+    fn table(&self, table: &Spanned<toml::Table>) -> Result<Map<String, Value>> {
+        values::table_to_json(table.get_ref()).map_err(|message| {
+            self.err(span(table), message)
+                .help_boxed(values::HELP)
+                .into()
+        })
+    }
+
+    fn load(mut self, raw: RawScenario) -> Result<Scenario> {
+        let header = raw.scenario.get_ref();
+        let name = header.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return Err(self
+                .err(span(&header.name), "the scenario name is empty")
+                .into());
+        }
+        let start = match &header.start {
+            Some(start) => {
+                Instant::parse_rfc3339(start.get_ref()).map_err(|m| self.err(span(start), m))?
+            }
+            None => Instant::parse_rfc3339(DEFAULT_START).map_err(Error::Usage)?,
+        };
+
+        let policies = self.policies(header)?;
+        let schema = match &header.schema {
+            Some(written) => {
+                let file = self.read(written)?;
+                Some(cedar_files::parse_schema(&file)?)
+            }
+            None => None,
+        };
+        let validate = header.validate.as_ref().is_none_or(|v| *v.get_ref());
+        if let Some(schema) = schema.as_ref().filter(|_| validate) {
+            cedar_files::validate(&policies, schema)?;
+        }
+
+        let facts = self.facts(raw.facts.as_ref())?;
+        let base = self.entities(header, &raw, schema.as_ref())?;
+        let sessions = self.sessions(&raw, start, &facts)?;
+        let grants = self.grants(&raw, start)?;
+        let world = World::build(base, &grants, schema.as_ref()).map_err(|e| {
+            let at = e
+                .grant
+                .and_then(|g| raw.grants.get(g))
+                .map_or_else(|| header.entities.as_ref().map_or(0..0, span), span);
+            let subject = if e.grant.is_some() {
+                "with this grant applied, the entities are invalid"
+            } else {
+                "the entities are invalid"
+            };
+            self.err(at, format!("{subject}: {}", e.message))
+        })?;
+
+        let mut scenario = Scenario {
+            name,
+            description: header.description.clone(),
+            file: self.file.clone(),
+            policies,
+            schema,
+            start,
+            facts,
+            world,
+            sessions,
+            grants,
+            steps: Vec::new(),
+            access: Vec::new(),
+            risk: self.risk(raw.risk.as_ref())?,
+            effects: Vec::new(),
+            never: Vec::new(),
+            invariants: self.invariants(raw.invariants.as_ref()),
+            warnings: Vec::new(),
+        };
+        scenario.effects = self.effects(&raw, &scenario)?;
+        scenario.never = self.never(&raw)?;
+        scenario.steps = self.steps(&raw, &scenario)?;
+        scenario.access = self.access(&raw, &scenario)?;
+        scenario.warnings = std::mem::take(&mut self.warnings);
+        Ok(scenario)
+    }
+
+    fn policies(&self, header: &raw::RawHeader) -> Result<Policies> {
+        let mut files = Vec::new();
+        if let Some(path) = &self.options.policies {
+            for file in policy_files(path)? {
+                let display = file.display().to_string();
+                files.push(SourceFile::read(&file, display)?);
+            }
+        } else {
+            if header.policies.get_ref().is_empty() {
+                return Err(self
+                    .err(span(&header.policies), "no policy files listed")
+                    .help_boxed("list at least one `.cedar` file or folder")
+                    .into());
+            }
+            for written in header.policies.get_ref() {
+                let (path, display) = self.resolve(written)?;
+                if path.is_dir() {
+                    let mut found = Vec::new();
+                    collect_files(&path, "cedar", &mut found)?;
+                    if found.is_empty() {
+                        return Err(self
+                            .err(
+                                span(written),
+                                format!("no `.cedar` files in `{}`", written.get_ref()),
+                            )
+                            .into());
+                    }
+                    for file in found {
+                        let inner = file.strip_prefix(&path).unwrap_or(&file);
+                        // A symlink in the folder may point anywhere: follow it
+                        // only if it stays inside the scenario's folder.
+                        let inside = file
+                            .canonicalize()
+                            .is_ok_and(|canonical| canonical.starts_with(&self.root));
+                        if !inside {
+                            let shown = Path::new(written.get_ref()).join(inner);
+                            return Err(self.escapes(span(written), &shown.display().to_string()));
+                        }
+                        files.push(SourceFile::read(
+                            &file,
+                            Path::new(&display).join(inner).display().to_string(),
+                        )?);
+                    }
+                } else {
+                    files.push(SourceFile::read(&path, display)?);
+                }
+            }
+        }
+        let mut policies = cedar_files::parse_policies(files)?;
+        if let Some(links) = &header.links {
+            let file = self.read(links)?;
+            cedar_files::apply_links(&mut policies, &file)?;
+        }
+        Ok(policies)
+    }
+
+    fn risk(&self, raw: Option<&Spanned<toml::Table>>) -> Result<RiskWeights> {
+        let mut weights = RiskWeights::default();
+        let Some(raw) = raw else { return Ok(weights) };
+        for (key, value) in raw.get_ref() {
+            let action = parse_uid(key).map_err(|message| {
+                self.err(span(raw), format!("`[risk]` key: {message}"))
+                    .help_boxed("keys are actions, e.g. 'Action::\"export\"' = 10")
+            })?;
+            if action.type_name().basename() != "Action" {
+                return Err(self
+                    .err(span(raw), format!("`[risk]` key `{key}` is not an action"))
+                    .into());
+            }
+            let weight = match value {
+                toml::Value::Integer(weight) if *weight >= 0 => u64::try_from(*weight).unwrap_or(0),
+                toml::Value::String(class) => risk::class_weight(class).ok_or_else(|| {
+                    let classes: Vec<&str> = risk::CLASSES.iter().map(|(name, _)| *name).collect();
+                    self.err(span(raw), format!("`{class}` is not a risk class")).help_boxed(format!("use a weight (a non-negative integer) or one of: {}", classes.join(", ")))
+                })?,
+                other => return Err(self.err(span(raw), format!("the risk of `{key}` must be a non-negative integer or a class name, not `{other}`")).into()),
+            };
+            weights.overrides.insert(action.to_string(), weight);
+        }
+        Ok(weights)
+    }
+
+    fn facts(&self, raw: Option<&Spanned<raw::RawFacts>>) -> Result<Facts> {
+        let Some(raw) = raw else {
+            return Ok(Facts::default());
+        };
+        let r = raw.get_ref();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut key = |value: &Option<Spanned<String>>| -> Result<Option<String>> {
+            let Some(value) = value else { return Ok(None) };
+            let key = value.get_ref().clone();
+            if key.is_empty() {
+                return Err(self.err(span(value), "the context key is empty").into());
+            }
+            if seen.insert(key.clone(), span(value)).is_some() {
+                return Err(self
+                    .err(
+                        span(value),
+                        format!("two facts use the context key `{key}`"),
+                    )
+                    .into());
+            }
+            Ok(Some(key))
+        };
+        Ok(Facts {
+            now: key(&r.now)?,
+            now_unix: key(&r.now_unix)?,
+            delegator: key(&r.delegator)?,
+            root: key(&r.root)?,
+            chain: key(&r.chain)?,
+            chain_uids: key(&r.chain_uids)?,
+            depth: key(&r.depth)?,
+            task: key(&r.task)?,
+            session: key(&r.session)?,
+        })
+    }
+
+    fn entities(
+        &self,
+        header: &raw::RawHeader,
+        raw: &RawScenario,
+        schema: Option<&Schema>,
+    ) -> Result<BTreeMap<String, Box<serde_json::value::RawValue>>> {
+        let mut base = BTreeMap::new();
+        if let Some(written) = &header.entities {
+            let file = self.read(written)?;
+            // Each entity is kept as its slice of the text, so an error about
+            // one entity points at it.
+            let items: Vec<&RawValue> = serde_json::from_str(&file.text).map_err(|e| {
+                // Skipping over raw values words some syntax errors less
+                // clearly (`key must be a string` for a trailing comma).
+                let e = serde_json::from_str::<Value>(&file.text).err().unwrap_or(e);
+                let error = cedar_files::json_error(&file, &e);
+                if e.classify() == serde_json::error::Category::Data {
+                    let message = "an entities file must hold a JSON array of entities";
+                    error.prefixed(&format!("{message}: "))
+                } else {
+                    error
+                }
+            })?;
+            let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+            for raw_item in items {
+                let start = (raw_item.get().as_ptr() as usize)
+                    .saturating_sub(file.text.as_ptr() as usize)
+                    .min(file.text.len());
+                let here = start..start + raw_item.get().len();
+                let item: Value = serde_json::from_str(raw_item.get()).map_err(|e| {
+                    // serde_json counts lines and columns within the item.
+                    let at = start
+                        + cedar_files::offset_of_line_col(raw_item.get(), e.line(), e.column());
+                    let message = e.to_string();
+                    let message = message.split(" at line ").next().unwrap_or(&message);
+                    file.error(at..at, message)
+                })?;
+                let uid = item.get("uid").and_then(uid_from_json).ok_or_else(|| {
+                    file.error(here.clone(), "this entity has no valid `uid`")
+                        .with_help("write the uid as { \"type\": \"User\", \"id\": \"alice\" }")
+                })?;
+                if let Some(first) = first_seen.insert(uid.to_string(), start) {
+                    return Err(Box::new(file.error(
+                        here,
+                        format!(
+                            "entity `{uid}` appears twice; the first is at {}",
+                            file.location(first)
+                        ),
+                    ))
+                    .into());
+                }
+                drop(item);
+                base.insert(uid.to_string(), raw_item.to_owned());
+            }
+        }
+        for entity in &raw.entities {
+            let e = entity.get_ref();
+            let uid = self.uid(&e.uid, "bad entity uid")?;
+            let mut parents = Vec::new();
+            for parent in &e.parents {
+                parents.push(world::uid_json(&self.uid(parent, "bad parent")?));
+            }
+            let attrs = e
+                .attrs
+                .as_ref()
+                .map(|a| self.table(a))
+                .transpose()?
+                .unwrap_or_default();
+            let mut json = serde_json::json!({ "uid": world::uid_json(&uid), "attrs": attrs, "parents": parents });
+            if let Some(tags) = &e.tags {
+                json["tags"] = Value::Object(self.table(tags)?);
+            }
+            // Check the entity on its own first, so a schema error points at it.
+            cedar_policy::Entities::from_json_value(Value::Array(vec![json.clone()]), schema)
+                .map_err(|error| {
+                    self.err(
+                        span(entity),
+                        format!("entity `{uid}` is invalid: {}", error_chain(&error)),
+                    )
+                })?;
+            let raw = serde_json::value::to_raw_value(&json)
+                .map_err(|e| self.err(span(entity), format!("entity `{uid}`: {e}")))?;
+            if base.insert(uid.to_string(), raw).is_some() {
+                return Err(self
+                    .err(span(&e.uid), format!("entity `{uid}` is defined twice"))
+                    .help_boxed("each entity is defined once, inline or in the entities file")
+                    .into());
+            }
+        }
+        Ok(base)
+    }
+
+    fn sessions(&self, raw: &RawScenario, start: Instant, facts: &Facts) -> Result<Vec<Session>> {
+        let mut sessions: Vec<Session> = Vec::new();
+        for spanned in &raw.sessions {
+            let s = spanned.get_ref();
+            let id = s.id.get_ref().clone();
+            if sessions.iter().any(|other| other.id == id) {
+                return Err(self
+                    .err(span(&s.id), format!("session `{id}` is defined twice"))
+                    .into());
+            }
+            let principal = self.uid(&s.principal, "bad principal")?;
+            let mut parent_index = None;
+            let chain = match (&s.on_behalf_of, &s.parent) {
+                (Some(_), Some(parent)) => {
+                    return Err(self.err(span(parent), "a session has either `on_behalf_of` or `parent`, not both").help_boxed("`parent` names the session this one was delegated from; its principal is the delegator").into());
+                }
+                (Some(delegator), None) => {
+                    vec![self.uid(delegator, "bad delegator")?, principal.clone()]
+                }
+                (None, Some(parent)) => {
+                    let Some(parent_session) =
+                        sessions.iter().find(|other| &other.id == parent.get_ref())
+                    else {
+                        return Err(self
+                            .err(
+                                span(parent),
+                                format!(
+                                    "no session `{}` is declared before this one",
+                                    parent.get_ref()
+                                ),
+                            )
+                            .help_boxed("declare the parent session first")
+                            .into());
+                    };
+                    parent_index = sessions
+                        .iter()
+                        .position(|other| &other.id == parent.get_ref());
+                    let mut chain = parent_session.chain.clone();
+                    chain.push(principal.clone());
+                    chain
+                }
+                (None, None) => vec![principal.clone()],
+            };
+            let from = s.from.as_ref().map(|t| self.time(t, start)).transpose()?;
+            let until = s.until.as_ref().map(|t| self.time(t, start)).transpose()?;
+            if let (Some(from), Some(until), Some(written)) = (from, until, &s.until)
+                && until <= from
+            {
+                return Err(self
+                    .err(span(written), "a session must end after it starts")
+                    .into());
+            }
+            let context = s
+                .context
+                .as_ref()
+                .map(|c| self.table(c))
+                .transpose()?
+                .unwrap_or_default();
+            if let (Some(key), Some(written)) = (
+                context
+                    .keys()
+                    .find(|key| facts.keys().any(|fact_key| fact_key == *key)),
+                &s.context,
+            ) {
+                return Err(self
+                    .err(
+                        span(written),
+                        format!(
+                            "session `{id}` sets context key `{key}`, which `[facts]` already fills"
+                        ),
+                    )
+                    .help_boxed("rename the key or the fact's key")
+                    .into());
+            }
+            let dormant = s.dormant.as_ref().is_some_and(|d| *d.get_ref());
+            let lifetime = match &s.lifetime {
+                Some(written) if !dormant => {
+                    return Err(self
+                        .err(span(written), "`lifetime` is for dormant sessions")
+                        .help_boxed(
+                            "add `dormant = true`, or bound the session with `from`/`until`",
+                        )
+                        .into());
+                }
+                Some(written) => Some(self.lifetime(written, start)?),
+                None => None,
+            };
+            if let (true, Some(written)) = (dormant, s.from.as_ref().or(s.until.as_ref())) {
+                return Err(self
+                    .err(span(written), "a dormant session starts when an effect starts it, so it has no `from` or `until`")
+                    .help_boxed("bound it with `lifetime` instead")
+                    .into());
+            }
+            sessions.push(Session {
+                id,
+                principal,
+                chain,
+                parent: parent_index,
+                task: s.task.as_ref().map(|t| t.get_ref().clone()),
+                context,
+                from,
+                until,
+                dormant,
+                lifetime,
+            });
+        }
+        Ok(sessions)
+    }
+
+    fn grants(&self, raw: &RawScenario, start: Instant) -> Result<Vec<Grant>> {
+        let mut grants: Vec<Grant> = Vec::new();
+        for (index, spanned) in raw.grants.iter().enumerate() {
+            let g = spanned.get_ref();
+            let id =
+                g.id.as_ref()
+                    .map_or_else(|| format!("grant-{}", index + 1), |id| id.get_ref().clone());
+            if grants.iter().any(|other| other.id == id) {
+                return Err(self
+                    .err(
+                        g.id.as_ref().map_or(span(spanned), span),
+                        format!("grant `{id}` is defined twice"),
+                    )
+                    .into());
+            }
+            let principal = self.uid(&g.principal, "bad principal")?;
+            let parents = g
+                .parents
+                .iter()
+                .map(|p| self.uid(p, "bad parent"))
+                .collect::<Result<Vec<_>>>()?;
+            let attrs = g
+                .attrs
+                .as_ref()
+                .map(|a| self.table(a))
+                .transpose()?
+                .unwrap_or_default();
+            if parents.is_empty() && attrs.is_empty() {
+                return Err(self
+                    .err(span(spanned), format!("grant `{id}` changes nothing"))
+                    .help_boxed("give it `parents` to add (e.g. a role) and/or `attrs` to set")
+                    .into());
+            }
+            let from = self.time(&g.from, start)?;
+            let until = g.until.as_ref().map(|t| self.time(t, start)).transpose()?;
+            if let (Some(until), Some(written)) = (until, &g.until)
+                && until <= from
+            {
+                return Err(self
+                    .err(span(written), "a grant must end after it starts")
+                    .into());
+            }
+            let expiry = g
+                .expiry
+                .as_ref()
+                .map_or(RawExpiry::Simulator, |e| *e.get_ref());
+            if expiry == RawExpiry::Policy && until.is_none() {
+                return Err(self
+                    .err(
+                        g.expiry.as_ref().map_or(span(spanned), span),
+                        "`expiry = \"policy\"` needs an `until` for the policies to enforce",
+                    )
+                    .into());
+            }
+            grants.push(Grant {
+                id,
+                principal,
+                parents,
+                removed_parents: Vec::new(),
+                attrs,
+                from,
+                until,
+                ticket: g.ticket.clone(),
+                removed_at_until: expiry == RawExpiry::Simulator,
+                revocable: true,
+            });
+        }
+        Ok(grants)
+    }
+
+    /// The context a request presents: facts first, then the session's context,
+    /// then the step's own entries (which replace the session's).
+    fn context(
+        &self,
+        facts: &Facts,
+        at: Instant,
+        session: Option<&Session>,
+        principal: &EntityUid,
+        chain: &[EntityUid],
+        extra: Option<&Spanned<toml::Table>>,
+    ) -> Result<Map<String, Value>> {
+        let mut context = session_context(facts, at, session, principal, chain);
+        if let Some(extra) = extra {
+            for (key, value) in self.table(extra)? {
+                if facts.keys().any(|fact_key| fact_key == &key) {
+                    return Err(self
+                        .err(
+                            span(extra),
+                            format!("context key `{key}` is already filled by `[facts]`"),
+                        )
+                        .help_boxed("rename the key or the fact's key")
+                        .into());
+                }
+                context.insert(key, value);
+            }
+        }
+        Ok(context)
+    }
+
+    fn steps(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let mut previous = scenario.start;
+        for (index, spanned) in raw.steps.iter().enumerate() {
+            let s = spanned.get_ref();
+            let here = span(spanned);
+            let at = match &s.at {
+                Some(written) => {
+                    let at = self.time(written, scenario.start)?;
+                    if at < previous {
+                        return Err(self
+                            .err(
+                                span(written),
+                                format!(
+                                    "step time {at} is before the previous step's time {previous}"
+                                ),
+                            )
+                            .help_boxed("list steps in time order")
+                            .into());
+                    }
+                    at
+                }
+                None => previous,
+            };
+            previous = at;
+            let (session, principal, chain) = self.actor(
+                s.session.as_ref(),
+                s.principal.as_ref(),
+                here.clone(),
+                scenario,
+                at,
+            )?;
+            let action = self.action(&s.action)?;
+            let resource = self.uid(&s.resource, "bad resource")?;
+            self.warn_missing(&scenario.world, &resource, "resource", index, &s.resource);
+            self.warn_missing(
+                &scenario.world,
+                &principal,
+                "principal",
+                index,
+                s.principal.as_ref().unwrap_or(&s.resource),
+            );
+            let context = self.context(
+                &scenario.facts,
+                at,
+                session.map(|i| &scenario.sessions[i]),
+                &principal,
+                &chain,
+                s.context.as_ref(),
+            )?;
+            let expect = Expectation {
+                decision: s.expect.as_ref().map(|d| *d.get_ref()),
+                reason: s
+                    .expect_reason
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_reason")),
+                errors: s
+                    .expect_errors
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_errors")),
+                reason_includes: s
+                    .expect_reason_includes
+                    .as_ref()
+                    .map(|ids| self.policy_ids(ids, &scenario.policies, "expect_reason_includes")),
+                error_count: s.expect_error_count.as_ref().map(|n| *n.get_ref()),
+            };
+            let context_value = Value::Object(context);
+            let validate_request = s.validate_request.as_ref().is_none_or(|v| *v.get_ref());
+            let build = |context: &Value| {
+                if validate_request {
+                    build_request(
+                        &principal,
+                        &action,
+                        &resource,
+                        context,
+                        scenario.schema.as_ref(),
+                    )
+                } else {
+                    build_unvalidated_request(
+                        &principal,
+                        &action,
+                        &resource,
+                        context,
+                        scenario.schema.as_ref(),
+                    )
+                }
+            };
+            let request = match build(&context_value) {
+                Ok(request) => Ok(request),
+                Err(message) if expect.decision == Some(Decision::Error) => Err(message),
+                Err(message) => {
+                    // Cedar says only that the context is invalid; name the key.
+                    let culprit = message
+                        .contains("context")
+                        .then(|| context_culprit(&context_value, |c| build(c).is_ok()))
+                        .flatten();
+                    let step_context = s.context.as_ref();
+                    let (place, message) = match culprit {
+                        Some((key, value)) => (
+                            step_context
+                                .filter(|c| c.get_ref().contains_key(&key))
+                                .map_or(here, span),
+                            format!(
+                                "context `{key}` = `{value}` does not match the schema's context for `{action}` (a wrong type, or a key it does not declare)"
+                            ),
+                        ),
+                        // A context problem is most likely in the step's own context.
+                        None if message.contains("context") => {
+                            (step_context.map_or(here, span), message)
+                        }
+                        None => (here, message),
+                    };
+                    return Err(self.err(place, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
+                }
+            };
+            let ceiling = chain
+                .iter()
+                .rev()
+                .skip(1)
+                .map(|delegator| {
+                    (
+                        delegator.clone(),
+                        build_request(
+                            delegator,
+                            &action,
+                            &resource,
+                            &context_value,
+                            scenario.schema.as_ref(),
+                        )
+                        .ok(),
+                    )
+                })
+                .collect();
+            let labels = StepLabels {
+                time: at.to_string(),
+                principal: principal.to_string(),
+                action: action.to_string(),
+                resource: resource.to_string(),
+                chain: chain.iter().map(ToString::to_string).collect(),
+                delegators: chain
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .map(ToString::to_string)
+                    .collect(),
+            };
+            let segment = scenario.world.segment_at(at);
+            steps.push(Step {
+                index,
+                line: self.file.line_col(here.start).0,
+                name: s.name.clone(),
+                at,
+                session,
+                chain,
+                principal,
+                action,
+                resource,
+                labels,
+                context: Arc::new(context_value),
+                request,
+                ceiling,
+                expect,
+                segment,
+            });
+        }
+        Ok(steps)
+    }
+
+    /// Resolves who acts: a session (with its chain) or a bare principal.
+    fn actor(
+        &self,
+        session: Option<&Spanned<String>>,
+        principal: Option<&Spanned<String>>,
+        here: Range<usize>,
+        scenario: &Scenario,
+        at: Instant,
+    ) -> Result<(Option<usize>, EntityUid, Vec<EntityUid>)> {
+        match (session, principal) {
+            (Some(_), Some(principal)) => Err(self
+                .err(
+                    span(principal),
+                    "give either `session` or `principal`, not both",
+                )
+                .help_boxed("a session already names its principal")
+                .into()),
+            (None, None) => Err(self
+                .err(here, "missing `session` or `principal`")
+                .help_boxed("say who acts: `session = \"<id>\"` or `principal = 'Type::\"id\"'`")
+                .into()),
+            (Some(written), None) => {
+                let Some(index) = scenario
+                    .sessions
+                    .iter()
+                    .position(|s| &s.id == written.get_ref())
+                else {
+                    let known: Vec<&str> =
+                        scenario.sessions.iter().map(|s| s.id.as_str()).collect();
+                    return Err(self
+                        .err(span(written), format!("no session `{}`", written.get_ref()))
+                        .help_boxed(format!(
+                            "declared sessions: {}",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ))
+                        .into());
+                };
+                let session = &scenario.sessions[index];
+                if session.from.is_some_and(|from| at < from)
+                    || session.until.is_some_and(|until| at >= until)
+                {
+                    return Err(self
+                        .err(
+                            span(written),
+                            format!("session `{}` is not open at {at}", session.id),
+                        )
+                        .help_boxed("move the step into the session's `from`..`until` window")
+                        .into());
+                }
+                Ok((
+                    Some(index),
+                    session.principal.clone(),
+                    session.chain.clone(),
+                ))
+            }
+            (None, Some(written)) => {
+                let uid = self.uid(written, "bad principal")?;
+                Ok((None, uid.clone(), vec![uid]))
+            }
+        }
+    }
+
+    fn policy_ids(
+        &mut self,
+        ids: &Spanned<Vec<Spanned<String>>>,
+        policies: &Policies,
+        field: &str,
+    ) -> BTreeSet<String> {
+        let mut set = BTreeSet::new();
+        for id in ids.get_ref() {
+            if !policies.origin.contains_key(id.get_ref()) {
+                let location = self.file.location(span(id).start);
+                self.warnings.push(format!(
+                    "{location}: `{field}` names `{}`, which is not a policy of the set",
+                    id.get_ref()
+                ));
+            }
+            set.insert(id.get_ref().clone());
+        }
+        set
+    }
+
+    fn warn_missing(
+        &mut self,
+        world: &World,
+        uid: &EntityUid,
+        role: &str,
+        index: usize,
+        written: &Spanned<String>,
+    ) {
+        if uid.type_name().basename() != "Action" && !world.base.contains_key(&uid.to_string()) {
+            let location = self.file.location(span(written).start);
+            self.warnings.push(format!(
+                "{location}: step {}: {role} `{uid}` is not an entity of the world",
+                index + 1
+            ));
+        }
+    }
+
+    fn duration(&self, written: &Spanned<String>) -> Result<i64> {
+        match time::parse_duration(written.get_ref()) {
+            Ok(millis) if millis > 0 => Ok(millis),
+            Ok(_) => Err(self
+                .err(span(written), "a duration must be longer than zero")
+                .into()),
+            Err(message) => Err(self.err(span(written), message).into()),
+        }
+    }
+
+    /// A `lifetime`: a duration that, from the scenario's start, ends by
+    /// 9999-12-31 (a longer one would silently never end).
+    fn lifetime(&self, written: &Spanned<String>, start: Instant) -> Result<i64> {
+        let millis = self.duration(written)?;
+        if start.checked_add(millis).is_none() {
+            return Err(self
+                .err(
+                    span(written),
+                    format!(
+                        "a lifetime of `{}` from the start ({start}) ends after the year 9999",
+                        written.get_ref()
+                    ),
+                )
+                .help_boxed("leave `lifetime` out for a grant that never ends")
+                .into());
+        }
+        Ok(millis)
+    }
+
+    fn operand(&self, written: &Spanned<String>) -> Result<Operand> {
+        Operand::parse(written.get_ref()).map_err(|message| {
+            self.err(span(written), message)
+                .help_boxed("operands name entities relative to the request: `principal`, `resource`, `delegator`, `context.KEY`, or an entity literal like 'Role::\"admin\"'")
+                .into()
+        })
+    }
+
+    fn invariants(&self, raw: Option<&Spanned<raw::RawInvariants>>) -> Invariants {
+        let mut invariants = Invariants::default();
+        if let Some(raw) = raw.map(Spanned::get_ref) {
+            let set = |flag: &mut bool, value: Option<bool>| {
+                if let Some(value) = value {
+                    *flag = value;
+                }
+            };
+            set(&mut invariants.delegation_ceiling, raw.delegation_ceiling);
+            set(&mut invariants.attenuation, raw.attenuation);
+            set(&mut invariants.expiry, raw.expiry);
+            set(&mut invariants.never, raw.never);
+            set(&mut invariants.access, raw.access);
+        }
+        invariants
+    }
+
+    fn effects(&self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Effect>> {
+        let mut effects = Vec::new();
+        for (index, spanned) in raw.effects.iter().enumerate() {
+            let e = spanned.get_ref();
+            let here = span(spanned);
+            let action = self.action(&e.action)?;
+            if let Some(schema) = &scenario.schema
+                && schema.resources_for_action(&action).is_none()
+            {
+                return Err(self
+                    .err(
+                        span(&e.action),
+                        format!("the schema has no action `{action}`"),
+                    )
+                    .into());
+            }
+            let principal = e
+                .principal
+                .as_ref()
+                .map(|p| self.uid(p, "bad principal"))
+                .transpose()?;
+            let resource = e
+                .resource
+                .as_ref()
+                .map(|r| self.uid(r, "bad resource"))
+                .transpose()?;
+            let mut operations = Vec::new();
+            if let Some(change) = &e.add_parent {
+                let c = change.get_ref();
+                operations.push(Operation::AddParent {
+                    entity: self.operand(&c.entity)?,
+                    parent: self.operand(&c.parent)?,
+                });
+            }
+            if let Some(change) = &e.remove_parent {
+                let c = change.get_ref();
+                operations.push(Operation::RemoveParent {
+                    entity: self.operand(&c.entity)?,
+                    parent: self.operand(&c.parent)?,
+                });
+            }
+            if let Some(set) = &e.set_attr {
+                let a = set.get_ref();
+                let value = match (&a.value, &a.value_of) {
+                    (Some(value), None) => {
+                        let mut table = toml::Table::new();
+                        table.insert("value".to_string(), value.get_ref().clone());
+                        let mut converted = values::table_to_json(&table)
+                            .map_err(|m| self.err(span(value), m).help_boxed(values::HELP))?;
+                        ValueSource::Literal(converted.remove("value").unwrap_or(Value::Null))
+                    }
+                    (None, Some(of)) if of.get_ref() == "now" => ValueSource::Now,
+                    (None, Some(of)) => ValueSource::Of(self.operand(of)?),
+                    _ => {
+                        return Err(self
+                            .err(
+                                span(set),
+                                "`set_attr` needs exactly one of `value` and `value_of`",
+                            )
+                            .into());
+                    }
+                };
+                operations.push(Operation::SetAttr {
+                    entity: self.operand(&a.entity)?,
+                    name: a.name.get_ref().clone(),
+                    value,
+                });
+            }
+            if let Some(grant) = &e.grant {
+                let g = grant.get_ref();
+                let parents = g
+                    .parents
+                    .iter()
+                    .map(|p| self.operand(p))
+                    .collect::<Result<Vec<_>>>()?;
+                let attrs = g
+                    .attrs
+                    .as_ref()
+                    .map(|a| self.table(a))
+                    .transpose()?
+                    .unwrap_or_default();
+                if parents.is_empty() && attrs.is_empty() && g.until_attr.is_none() {
+                    return Err(self
+                        .err(span(grant), "this grant changes nothing")
+                        .help_boxed("give it `parents` to add (e.g. a role) and/or `attrs` to set")
+                        .into());
+                }
+                let lifetime = g
+                    .lifetime
+                    .as_ref()
+                    .map(|l| self.lifetime(l, scenario.start))
+                    .transpose()?;
+                let expiry = g
+                    .expiry
+                    .as_ref()
+                    .map_or(RawExpiry::Simulator, |e| *e.get_ref());
+                if lifetime.is_none() && (expiry == RawExpiry::Policy || g.until_attr.is_some()) {
+                    return Err(self
+                        .err(span(grant), "a grant without `lifetime` never ends, so it has no end for `expiry = \"policy\"` or `until_attr`")
+                        .help_boxed("give the grant a `lifetime`, e.g. `lifetime = \"30m\"`")
+                        .into());
+                }
+                operations.push(Operation::Grant {
+                    entity: self.operand(&g.entity)?,
+                    parents,
+                    attrs,
+                    lifetime,
+                    removed_at_until: expiry == RawExpiry::Simulator,
+                    until_attr: g.until_attr.as_ref().map(|a| a.get_ref().clone()),
+                });
+            }
+            if let Some(revoke) = &e.revoke {
+                let r = revoke.get_ref();
+                operations.push(Operation::Revoke {
+                    entity: self.operand(&r.entity)?,
+                    parent: r.parent.as_ref().map(|p| self.operand(p)).transpose()?,
+                });
+            }
+            if let Some(id) = &e.start_session {
+                let Some(session) = scenario.sessions.iter().position(|s| &s.id == id.get_ref())
+                else {
+                    return Err(self
+                        .err(span(id), format!("no session `{}`", id.get_ref()))
+                        .help_boxed("declare it with `[[session]]` and `dormant = true`")
+                        .into());
+                };
+                if !scenario.sessions[session].dormant {
+                    return Err(self
+                        .err(
+                            span(id),
+                            format!("session `{}` is not dormant", id.get_ref()),
+                        )
+                        .help_boxed(
+                            "only a session declared with `dormant = true` waits to be started",
+                        )
+                        .into());
+                }
+                operations.push(Operation::StartSession(session));
+            }
+            if operations.len() != 1 {
+                return Err(self
+                    .err(here, format!("an `[[effect]]` has exactly one operation; this one has {}", operations.len()))
+                    .help_boxed("one of `add_parent`, `remove_parent`, `set_attr`, `grant`, `revoke`, `start_session`; write several `[[effect]]`s for several changes")
+                    .into());
+            }
+            effects.push(Effect {
+                index,
+                line: self.file.line_col(here.start).0,
+                action,
+                principal,
+                resource,
+                operation: operations.remove(0),
+            });
+        }
+        Ok(effects)
+    }
+
+    fn never(&self, raw: &RawScenario) -> Result<Vec<NeverRule>> {
+        let mut rules = Vec::new();
+        for (index, spanned) in raw.never.iter().enumerate() {
+            let n = spanned.get_ref();
+            let pattern = |written: Option<&Spanned<String>>| {
+                Pattern::parse(written.map(|w| w.get_ref().as_str())).map_err(|message| {
+                    self.err(written.map_or(span(spanned), span), message)
+                        .help_boxed("write an entity ('Agent::\"helper\"'), an entity type ('Agent'), or leave the key out to match anything")
+                })
+            };
+            let principal = pattern(n.principal.as_ref())?;
+            let resource = pattern(n.resource.as_ref())?;
+            let action = n.action.as_ref().map(|a| self.action(a)).transpose()?;
+            if principal == Pattern::Any && action.is_none() && resource == Pattern::Any {
+                return Err(self
+                    .err(span(spanned), "this rule forbids everything to everyone")
+                    .help_boxed("name at least a `principal`, an `action` or a `resource`")
+                    .into());
+            }
+            rules.push(NeverRule {
+                index,
+                line: self.file.line_col(span(spanned).start).0,
+                principal,
+                action,
+                resource,
+                reason: n.reason.clone(),
+            });
+        }
+        Ok(rules)
+    }
+
+    fn access(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<AccessCheck>> {
+        let mut checks = Vec::new();
+        for (index, spanned) in raw.access.iter().enumerate() {
+            let a = spanned.get_ref();
+            let here = span(spanned);
+            let at =
+                a.at.as_ref()
+                    .map(|t| self.time(t, scenario.start))
+                    .transpose()?
+                    .unwrap_or(scenario.start);
+            let (session, principal, chain) = self.actor(
+                a.session.as_ref(),
+                a.principal.as_ref(),
+                here.clone(),
+                scenario,
+                at,
+            )?;
+            let action = self.action(&a.action)?;
+            let mut expected = BTreeSet::new();
+            let mut candidates: BTreeMap<String, EntityUid> = BTreeMap::new();
+            for written in a.resources.get_ref() {
+                let uid = self.uid(written, "bad resource")?;
+                expected.insert(uid.to_string());
+                candidates.insert(uid.to_string(), uid);
+            }
+            let types = crate::load::universe::resource_types(scenario, &action)
+                .map_err(|message| self.err(span(&a.action), message))?;
+            for uid in crate::load::universe::entities_of_types(&scenario.world, &types) {
+                candidates.insert(uid.to_string(), uid);
+            }
+            let context = Value::Object(self.context(
+                &scenario.facts,
+                at,
+                session.map(|i| &scenario.sessions[i]),
+                &principal,
+                &chain,
+                None,
+            )?);
+            let mut built = Vec::new();
+            for uid in candidates.into_values() {
+                let request = build_request(
+                    &principal,
+                    &action,
+                    &uid,
+                    &context,
+                    scenario.schema.as_ref(),
+                )
+                .map_err(|message| {
+                    self.err(
+                        here.clone(),
+                        format!("the request for `{uid}` is invalid: {message}"),
+                    )
+                })?;
+                built.push((uid, request));
+            }
+            let always = a.always.as_ref().is_some_and(|v| *v.get_ref());
+            if let (true, Some(written)) = (always, &a.at) {
+                return Err(self
+                    .err(span(written), "an assertion with `always = true` holds at every moment, so it has no `at`")
+                    .into());
+            }
+            checks.push(AccessCheck {
+                always,
+                index,
+                line: self.file.line_col(here.start).0,
+                at,
+                principal,
+                session,
+                action,
+                expected,
+                candidates: built,
+                segment: scenario.world.segment_at(at),
+            });
+        }
+        Ok(checks)
+    }
+}
+
+trait HelpBoxed {
+    fn help_boxed(self, help: impl Into<String>) -> Box<SourceError>;
+}
+
+impl HelpBoxed for Box<SourceError> {
+    fn help_boxed(self, help: impl Into<String>) -> Box<SourceError> {
+        Box::new((*self).with_help(help))
+    }
+}
+
+/// Builds a Cedar request, checking it against the schema when there is one.
+pub fn build_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    request_with(principal, action, resource, context, schema, schema)
+}
+
+/// Builds a Cedar request whose principal, action and resource are not checked
+/// against the schema (a step's `validate_request = false`, like Cedar's
+/// integration tests' `validateRequest: false`). The context is still read with
+/// the schema, so extension values in it need no `__extn` escape.
+pub fn build_unvalidated_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    request_with(principal, action, resource, context, schema, None)
+}
+
+/// Reads the context with `context_schema` and checks the request against `request_schema`.
+fn request_with(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    context_schema: Option<&Schema>,
+    request_schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    let context = Context::from_json_value(context.clone(), context_schema.map(|s| (s, action)))
+        .map_err(|e| error_chain(&e))?;
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context,
+        request_schema,
+    )
+    .map_err(|e| error_chain(&e))
+}
+
+/// The context entry whose removal makes the request valid, with its value
+/// (compact JSON, shortened): the one the schema rejects.
+fn context_culprit(context: &Value, valid: impl Fn(&Value) -> bool) -> Option<(String, String)> {
+    let entries = context.as_object()?;
+    entries.iter().find_map(|(key, value)| {
+        let mut without = entries.clone();
+        without.remove(key);
+        valid(&Value::Object(without)).then(|| (key.clone(), truncate(&value.to_string())))
+    })
+}
+
+/// An error's message followed by its sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
+/// Parses a Cedar entity reference such as `User::"alice"`.
+pub fn parse_uid(text: &str) -> std::result::Result<EntityUid, String> {
+    EntityUid::from_str(text).map_err(|e| {
+        format!(
+            "`{}` is not a Cedar entity reference ({})",
+            truncate(text),
+            first_line(&e.to_string())
+        )
+    })
+}
+
+fn uid_from_json(value: &Value) -> Option<EntityUid> {
+    let value = value.get("__entity").unwrap_or(value);
+    EntityUid::from_json(value.clone()).ok()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn truncate(text: &str) -> String {
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// Removes `.` and resolvable `..` components without touching the file system.
+/// A result that starts with `..` climbs out of the folder the path is relative
+/// to: the loader refuses such a path before any file is opened, and the gate
+/// applies the same rule before git is asked about it.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            // Only a named folder cancels `..`: `../..` stays as it is.
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The `.cedar` files a `--policies` argument names: the file, or a folder's files.
+pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if metadata.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    collect_files(path, "cedar", &mut found)?;
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no `.cedar` files under `{}`",
+            path.display()
+        )));
+    }
+    Ok(found)
+}

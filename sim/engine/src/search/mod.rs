@@ -1,0 +1,1310 @@
+//! Escalation search: from a scenario's initial world, sequences of moves
+//! (an actor makes a request, or the clock moves on to the next moment the
+//! world changes by itself) that reach a state breaking an invariant.
+//!
+//! Only allowed requests with effects and clock advances change the state;
+//! every other request is still checked (the delegation ceiling is a property
+//! of one request) but leaves the state as it was. So a trace records the
+//! state-changing moves, and "depth" counts them.
+//!
+//! Strategies:
+//! - `random`: seeded random walks of at most `depth` state-changing moves;
+//! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
+//!   actor) were new when reached; each round extends a pool state by a random
+//!   move, so the search spreads towards new access rather than revisiting;
+//! - `exhaustive`: breadth-first over every move, with state hashing; when the
+//!   budget lasts it proves that no state within `depth` state-changing moves
+//!   breaks an invariant (other than the findings reported).
+//!
+//! Each violation is minimized (moves dropped while the same violation still
+//! appears) and ends with a witness request: the one that must be denied.
+//!
+//! The move set is bounded (the earliest [`MAX_ADVANCES`] pending moments,
+//! [`MAX_CONTEXT_VARIANTS`] context combinations per action), and some moves
+//! cannot do what they would (an effect that cannot apply, a world the schema
+//! rejects). Whatever was left out becomes a caveat of the summary
+//! (`SearchSummary::caveats`), so a proof never claims more than the moves
+//! tried.
+
+pub mod repro;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant as Clock};
+
+use cedar_policy::EntityUid;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Map, Value};
+
+use crate::load::rules::{Operand, Operation, ValueSource};
+use crate::world::state::{Machine, Outcome, State, Violation};
+use privsim_model::result::{SearchSummary, TraceStep};
+use privsim_model::time::Instant;
+
+/// How the search chooses moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Seeded random walks.
+    Random,
+    /// Random extensions of states that reached new held sets.
+    Novelty,
+    /// Breadth-first over every move, with state hashing.
+    Exhaustive,
+}
+
+impl Strategy {
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Random => "random",
+            Self::Novelty => "novelty",
+            Self::Exhaustive => "exhaustive",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "random" => Some(Self::Random),
+            "novelty" => Some(Self::Novelty),
+            "exhaustive" => Some(Self::Exhaustive),
+            _ => None,
+        }
+    }
+}
+
+/// The search's budget and choices.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// At most this many moves (requests and clock advances) are tried.
+    pub max_steps: u64,
+    /// Wall-clock limit (makes how far the search gets machine-dependent).
+    pub time: Option<Duration>,
+    /// The longest trace, in state-changing moves.
+    pub depth: usize,
+    /// An extra clock move of this many milliseconds, besides the moves to
+    /// the world's own boundaries (for policies with time windows).
+    pub tick: Option<i64>,
+    /// Whether to minimize findings.
+    pub minimize: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Novelty,
+            seed: 0,
+            max_steps: 20_000,
+            time: None,
+            depth: 6,
+            tick: None,
+            minimize: true,
+        }
+    }
+}
+
+/// One move.
+#[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "most moves are requests; boxing them would only add an allocation each"
+)]
+pub enum Move {
+    /// An actor makes a request.
+    Request {
+        /// Index into [`Machine::actors`].
+        actor: usize,
+        /// The action.
+        action: EntityUid,
+        /// The resource.
+        resource: EntityUid,
+        /// Context entries added to the actor's own.
+        extra: Map<String, Value>,
+    },
+    /// The clock moves on to this time.
+    Advance(Instant),
+}
+
+/// A violation with the moves that reach it; the last request is the witness.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// What broke.
+    pub violation: Violation,
+    /// The moves from the initial state, ending with the witness request.
+    pub trace: Vec<Move>,
+}
+
+/// How far the search got, every so often.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Moves tried.
+    pub moves: u64,
+    /// Distinct states seen.
+    pub states: u64,
+    /// Findings so far.
+    pub findings: usize,
+}
+
+/// What a search found and did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The findings, minimized, in the order found.
+    pub findings: Vec<Found>,
+    /// The summary for the result model.
+    pub summary: SearchSummary,
+    /// Cedar evaluations made (for throughput figures).
+    pub evaluations: u64,
+}
+
+/// Searches one scenario. `progress` is called every 256 moves.
+pub fn search(
+    machine: &Machine<'_>,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Report {
+    let mut run = Run::new(machine, options);
+    match options.strategy {
+        Strategy::Random => run.random(progress),
+        Strategy::Novelty => run.novelty(progress),
+        Strategy::Exhaustive => run.exhaustive(progress),
+    }
+    let mut findings: Vec<Found> = Vec::new();
+    let raw = std::mem::take(&mut run.found);
+    for found in raw {
+        let found = if options.minimize {
+            minimize(machine, found)
+        } else {
+            found
+        };
+        findings.push(found);
+    }
+    Report {
+        summary: SearchSummary {
+            strategy: options.strategy.name().to_string(),
+            seed: options.seed,
+            moves: run.moves,
+            states: run.states.len() as u64,
+            max_depth: run.max_depth,
+            exhaustive_depth: run.proven,
+            budget_exhausted: run.exhausted,
+            caveats: run.caveats(),
+        },
+        findings,
+        evaluations: machine.evaluations.get(),
+    }
+}
+
+/// The search in progress.
+struct Run<'m, 's> {
+    machine: &'m Machine<'s>,
+    options: &'m Options,
+    started: Clock,
+    moves: u64,
+    exhausted: bool,
+    max_depth: usize,
+    proven: Option<usize>,
+    /// State key → (snapshot fingerprint, violations in that state).
+    states: HashMap<u64, (u64, Vec<Violation>)>,
+    fingerprints: HashSet<u64>,
+    found: Vec<Found>,
+    keys: BTreeSet<(String, String, String, String, String)>,
+    mover: Mover,
+    /// What the search met but could not try, for the summary's caveats.
+    left_out: LeftOut,
+    /// Whether the exhaustive search ran out of new states: its last level
+    /// reached none it had not seen, so every reachable state was explored.
+    closed: bool,
+}
+
+impl<'m, 's> Run<'m, 's> {
+    fn new(machine: &'m Machine<'s>, options: &'m Options) -> Self {
+        Self {
+            machine,
+            options,
+            started: Clock::now(),
+            moves: 0,
+            exhausted: false,
+            max_depth: 0,
+            proven: None,
+            states: HashMap::new(),
+            fingerprints: HashSet::new(),
+            found: Vec::new(),
+            keys: BTreeSet::new(),
+            mover: Mover::new(machine, options.tick),
+            left_out: LeftOut::default(),
+            closed: false,
+        }
+    }
+
+    /// Whether the budget is spent (and notes it).
+    fn spent(&mut self) -> bool {
+        if self.moves >= self.options.max_steps
+            || self
+                .options
+                .time
+                .is_some_and(|t| self.started.elapsed() >= t)
+        {
+            self.exhausted = true;
+        }
+        self.exhausted
+    }
+
+    fn moves(&mut self, state: &State) -> Vec<Move> {
+        let (moves, pending) = self.mover.moves_and_pending(self.machine, state);
+        if pending > MAX_ADVANCES {
+            self.left_out
+                .clock(self.machine.state_key(state), pending, state.time);
+        }
+        moves
+    }
+
+    /// The summary's caveats: what the move set left out, one sentence per
+    /// kind, in a fixed order.
+    fn caveats(&self) -> Vec<String> {
+        let mut caveats = Vec::new();
+        // When the exhaustive search ran out of new states, every state
+        // reachable at all was explored: a moment beyond the first few is
+        // reached through the earlier ones, so leaving out the jump to it
+        // lost no state.
+        if !self.closed {
+            caveats.extend(self.left_out.clock_caveat(self.options.tick));
+        }
+        caveats.extend(moment_caveat(self.machine, self.options.tick));
+        caveats.extend(principal_caveat(self.machine));
+        caveats.extend(self.mover.context_caveats(self.machine));
+        caveats.extend(self.left_out.effect_caveats(self.machine));
+        caveats.extend(self.left_out.state_caveat());
+        caveats
+    }
+
+    /// Makes a move: the state changes in place; returns whether it changed
+    /// and the violations to report (new ones only).
+    fn play(&mut self, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
+        self.moves += 1;
+        let (changed, mut violations, outcome) = play_move(self.machine, state, mv);
+        if let (Some(outcome), Move::Request { action, .. }) = (&outcome, mv) {
+            self.left_out.effects(action, outcome);
+        }
+        if changed {
+            let key = self.machine.state_key(state);
+            let entry = match self.states.get(&key) {
+                Some(entry) => entry.clone(),
+                None => {
+                    let entry = match self.machine.snapshot(state) {
+                        Ok(snapshot) => {
+                            let found = self.machine.violations(state, &snapshot);
+                            (snapshot.fingerprint(), found)
+                        }
+                        Err(message) => {
+                            self.left_out.unbuildable(state.time, message);
+                            (0, Vec::new())
+                        }
+                    };
+                    self.states.insert(key, entry.clone());
+                    entry
+                }
+            };
+            violations.extend(entry.1);
+        }
+        violations.retain(|v| !self.keys.contains(&key_of(self.machine, v)));
+        (changed, violations)
+    }
+
+    /// Records violations reached by `trace` (the moves so far, ending with
+    /// the one just played).
+    fn record(&mut self, trace: &[Move], violations: Vec<Violation>) {
+        for violation in violations {
+            if !self.keys.insert(key_of(self.machine, &violation)) {
+                continue;
+            }
+            let mut trace = trace.to_vec();
+            if violation.kind != "delegation-ceiling" {
+                trace.push(witness(&violation));
+            }
+            self.found.push(Found { violation, trace });
+        }
+    }
+
+    fn initial(&mut self) -> State {
+        let state = self.machine.initial();
+        let key = self.machine.state_key(&state);
+        if !self.states.contains_key(&key) {
+            let entry = match self.machine.snapshot(&state) {
+                Ok(snapshot) => (
+                    snapshot.fingerprint(),
+                    self.machine.violations(&state, &snapshot),
+                ),
+                Err(message) => {
+                    self.left_out.unbuildable(state.time, message);
+                    (0, Vec::new())
+                }
+            };
+            self.fingerprints.insert(entry.0);
+            self.states.insert(key, entry.clone());
+            self.record(&[], entry.1);
+        }
+        state
+    }
+
+    fn report(&self, progress: &mut dyn FnMut(Progress)) {
+        if self.moves.is_multiple_of(256) {
+            progress(Progress {
+                moves: self.moves,
+                states: self.states.len() as u64,
+                findings: self.found.len(),
+            });
+        }
+    }
+
+    fn random(&mut self, progress: &mut dyn FnMut(Progress)) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
+        let initial = self.initial();
+        'walks: while !self.spent() && self.options.depth > 0 {
+            let mut state = initial.clone();
+            let mut trace = Vec::new();
+            // A walk ends after `depth` state changes or as many idle moves as
+            // a state has, whichever comes first.
+            let mut idle = 0;
+            while trace.len() < self.options.depth {
+                if self.spent() {
+                    break 'walks;
+                }
+                let moves = self.moves(&state);
+                if moves.is_empty() && trace.is_empty() {
+                    // Nothing can move in the initial world: nothing to search.
+                    break 'walks;
+                }
+                if moves.is_empty() || idle > moves.len() {
+                    break;
+                }
+                let mv = moves[rng.random_range(0..moves.len())].clone();
+                let (changed, violations) = self.play(&mut state, &mv);
+                self.report(progress);
+                let mut reached = trace.clone();
+                reached.push(mv.clone());
+                self.record(&reached, violations);
+                if changed {
+                    trace.push(mv);
+                    self.max_depth = self.max_depth.max(trace.len());
+                    idle = 0;
+                } else {
+                    idle += 1;
+                }
+            }
+        }
+    }
+
+    fn novelty(&mut self, progress: &mut dyn FnMut(Progress)) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
+        let initial = self.initial();
+        let mut pool: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
+        let mut seen: HashSet<u64> = HashSet::new();
+        seen.insert(self.machine.state_key(&pool[0].0));
+        while !self.spent() {
+            // Newer pool entries (newer held sets) are tried more often.
+            let pick = if rng.random_bool(0.5) {
+                pool.len() - 1 - rng.random_range(0..pool.len().min(4))
+            } else {
+                rng.random_range(0..pool.len())
+            };
+            let (mut state, trace) = pool[pick].clone();
+            let moves = self.moves(&state);
+            if moves.is_empty() {
+                if pool.len() == 1 {
+                    break;
+                }
+                pool.swap_remove(pick);
+                continue;
+            }
+            let mv = moves[rng.random_range(0..moves.len())].clone();
+            let (changed, violations) = self.play(&mut state, &mv);
+            self.report(progress);
+            let mut reached = trace.clone();
+            reached.push(mv);
+            self.record(&reached, violations);
+            if !changed || reached.len() > self.options.depth {
+                continue;
+            }
+            let key = self.machine.state_key(&state);
+            if !seen.insert(key) {
+                continue;
+            }
+            self.max_depth = self.max_depth.max(reached.len());
+            let fingerprint = self.states.get(&key).map_or(0, |e| e.0);
+            // New held sets join the pool; a known one joins only while the
+            // pool is small, so time-only changes still get explored.
+            if self.fingerprints.insert(fingerprint) || pool.len() < 16 {
+                pool.push((state, reached));
+            }
+        }
+    }
+
+    /// Breadth-first: level `n` plays every move of every state reached with
+    /// `n - 1` state changes. After level `k + 1`, every state within `k`
+    /// changes and every request made in one was checked: that is the proof.
+    fn exhaustive(&mut self, progress: &mut dyn FnMut(Progress)) {
+        let initial = self.initial();
+        let mut visited: HashSet<u64> = HashSet::new();
+        visited.insert(self.machine.state_key(&initial));
+        let mut frontier: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
+        for level in 1..=self.options.depth + 1 {
+            let mut next = Vec::new();
+            // Whether a move of this level reached a state not seen before
+            // (on the last level, such states are checked but not extended).
+            let mut grew = false;
+            for (state, trace) in &frontier {
+                for mv in self.moves(state) {
+                    if self.spent() {
+                        return;
+                    }
+                    let mut after = state.clone();
+                    let (changed, violations) = self.play(&mut after, &mv);
+                    self.report(progress);
+                    let mut reached = trace.clone();
+                    reached.push(mv);
+                    self.record(&reached, violations);
+                    if !changed {
+                        continue;
+                    }
+                    let key = self.machine.state_key(&after);
+                    if visited.contains(&key) {
+                        continue;
+                    }
+                    grew = true;
+                    if level <= self.options.depth {
+                        visited.insert(key);
+                        self.max_depth = self.max_depth.max(level);
+                        next.push((after, reached));
+                    }
+                }
+            }
+            self.proven = Some(level - 1);
+            frontier = next;
+            if frontier.is_empty() {
+                // Nothing new is reachable: every reachable state was checked.
+                self.proven = Some(self.options.depth);
+                // When no move reached a new state at all, the search closed:
+                // every state reachable at any depth was explored.
+                self.closed = !grew;
+                return;
+            }
+        }
+    }
+}
+
+/// A violation's identity across actors: the same principal breaking the
+/// same invariant alone or in a session is one finding.
+fn key_of(
+    machine: &Machine<'_>,
+    violation: &Violation,
+) -> (String, String, String, String, String) {
+    let mut key = violation.key();
+    key.1 = machine.actors[violation.actor].principal.to_string();
+    key
+}
+
+/// At most this many clock advances to the world's own moments are tried
+/// from a state: the earliest ones.
+pub const MAX_ADVANCES: usize = 4;
+
+/// At most this many combinations of context values are tried per action.
+pub const MAX_CONTEXT_VARIANTS: usize = 64;
+
+/// Lists the moves possible in a state, in a fixed order: every running
+/// actor's requests over its universe (with the context variants of each
+/// action), then clock advances to the next moments the world changes by
+/// itself (and by `tick`, if set).
+#[derive(Debug, Clone)]
+pub struct Mover {
+    variants: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Actions with more combinations of context values than were kept.
+    cut: Vec<CutVariants>,
+    /// Actions left with no context variant at all (so never requested),
+    /// with the context key no entity could fill.
+    unfillable: Vec<(String, String, Vec<String>)>,
+    tick: Option<i64>,
+}
+
+impl Mover {
+    /// Prepares the context variants of a scenario's actions.
+    pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
+        let variants = context_variants(machine);
+        Self {
+            variants: variants.by_action,
+            cut: variants.cut,
+            unfillable: variants.unfillable,
+            tick,
+        }
+    }
+
+    /// Every move possible in a state.
+    pub fn moves(&self, machine: &Machine<'_>, state: &State) -> Vec<Move> {
+        self.moves_and_pending(machine, state).0
+    }
+
+    /// Every move possible in a state, and how many moments the world
+    /// changes at were pending (only the first [`MAX_ADVANCES`] are moves).
+    pub fn moves_and_pending(&self, machine: &Machine<'_>, state: &State) -> (Vec<Move>, usize) {
+        let mut moves = Vec::new();
+        let none = vec![Map::new()];
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            for (action, resource) in &machine.pairs[actor] {
+                let variants = self.variants.get(&action.to_string()).unwrap_or(&none);
+                for extra in variants {
+                    moves.push(Move::Request {
+                        actor,
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        extra: extra.clone(),
+                    });
+                }
+            }
+        }
+        let boundaries = machine.boundaries(state);
+        let pending = boundaries.len();
+        for time in boundaries.into_iter().take(MAX_ADVANCES) {
+            moves.push(Move::Advance(time));
+        }
+        if let Some(next) = self.tick.and_then(|tick| state.time.checked_add(tick)) {
+            moves.push(Move::Advance(next));
+        }
+        (moves, pending)
+    }
+
+    /// Caveats for the context variants left out, for actions some actor
+    /// requests: combinations beyond [`MAX_CONTEXT_VARIANTS`], and actions
+    /// never requested because no entity could fill a context key.
+    fn context_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+        let requested: BTreeSet<String> = machine
+            .pairs
+            .iter()
+            .flatten()
+            .map(|(action, _)| action.to_string())
+            .collect();
+        let mut caveats = Vec::new();
+        let cut: Vec<&CutVariants> = self
+            .cut
+            .iter()
+            .filter(|c| requested.contains(&c.action))
+            .collect();
+        let factors = |c: &CutVariants| {
+            let mut factors: Vec<String> = c
+                .keys
+                .iter()
+                .map(|(key, values)| {
+                    format!("`{key}`: {values} {}", plural(*values as u64, "value"))
+                })
+                .collect();
+            if c.scripted > 1 {
+                factors.push(format!("{} scripted contexts", c.scripted));
+            }
+            factors.join(" × ")
+        };
+        match cut.as_slice() {
+            [] => {}
+            [one] => caveats.push(format!(
+                "context values: {} was requested with {} of its {} combinations of context values ({}); requests with the other {} were never made",
+                one.action,
+                one.tried,
+                one.combinations,
+                factors(one),
+                one.combinations.saturating_sub(one.tried as u128)
+            )),
+            many => caveats.push(format!(
+                "context values: {} actions have more combinations of context values than the {MAX_CONTEXT_VARIANTS} tried per request: {}; requests with the other combinations were never made",
+                many.len(),
+                listed(
+                    many.iter()
+                        .map(|c| format!(
+                            "{} ({} of {}: {})",
+                            c.action,
+                            c.tried,
+                            c.combinations,
+                            factors(c)
+                        ))
+                        .collect()
+                )
+            )),
+        }
+        let unfillable: Vec<String> = self
+            .unfillable
+            .iter()
+            .filter(|(action, _, _)| requested.contains(action))
+            .map(|(action, key, types)| {
+                let kinds = if types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of type {}", types.join(" or "))
+                };
+                format!("{action} (no entity{kinds} for context key `{key}`)")
+            })
+            .collect();
+        if !unfillable.is_empty() {
+            caveats.push(format!(
+                "context values: {} never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: {}; neither the requests nor their effects were tried",
+                if unfillable.len() == 1 {
+                    "1 action was".to_string()
+                } else {
+                    format!("{} actions were", unfillable.len())
+                },
+                listed(unfillable)
+            ));
+        }
+        caveats
+    }
+}
+
+/// An action whose combinations of context values were cut to
+/// [`MAX_CONTEXT_VARIANTS`].
+#[derive(Debug, Clone)]
+struct CutVariants {
+    action: String,
+    /// How many combinations were tried.
+    tried: usize,
+    /// How many there are.
+    combinations: u128,
+    /// The context keys and how many values each takes.
+    keys: Vec<(String, usize)>,
+    /// How many distinct scripted contexts the combinations start from.
+    scripted: usize,
+}
+
+/// What the search met in states it played but could not try, tallied by
+/// kind so the caveats stay a few sentences however long it ran.
+#[derive(Debug, Default)]
+struct LeftOut {
+    /// States (by key) with more pending moments than [`MAX_ADVANCES`].
+    clock_states: HashSet<u64>,
+    /// The most moments pending in one state, and that state's time (the
+    /// first state reached with that many).
+    clock_most: Option<(usize, Instant)>,
+    /// Effects (index into `Scenario::effects`) of allowed requests that
+    /// could not apply: how often, and why the first time.
+    not_applied: BTreeMap<usize, (u64, String)>,
+    /// Allowed requests whose effects made an invalid world, by action: how
+    /// often, and why the first time.
+    rejected: BTreeMap<String, (u64, String)>,
+    /// States whose world could not be built: how many, and the first one's
+    /// time and why.
+    unbuildable: (u64, Option<(Instant, String)>),
+}
+
+impl LeftOut {
+    fn clock(&mut self, key: u64, pending: usize, time: Instant) {
+        self.clock_states.insert(key);
+        if self.clock_most.is_none_or(|(most, _)| pending > most) {
+            self.clock_most = Some((pending, time));
+        }
+    }
+
+    fn effects(&mut self, action: &EntityUid, outcome: &Outcome) {
+        for (effect, message) in &outcome.not_applied {
+            self.not_applied
+                .entry(*effect)
+                .or_insert_with(|| (0, message.clone()))
+                .0 += 1;
+        }
+        if outcome.decision == "allow"
+            && let Some(message) = &outcome.error
+        {
+            self.rejected
+                .entry(action.to_string())
+                .or_insert_with(|| (0, message.clone()))
+                .0 += 1;
+        }
+    }
+
+    fn unbuildable(&mut self, time: Instant, message: String) {
+        self.unbuildable.0 += 1;
+        self.unbuildable.1.get_or_insert((time, message));
+    }
+
+    fn clock_caveat(&self, tick: Option<i64>) -> Option<String> {
+        let (most, at) = self.clock_most?;
+        let states = self.clock_states.len();
+        let what = if states == 1 {
+            format!(
+                "{most} moments the world changes at were pending at {at}, only the earliest {MAX_ADVANCES} were tried"
+            )
+        } else {
+            format!(
+                "in {states} states more than {MAX_ADVANCES} moments the world changes at were pending (the most, {most}, at {at}), only the earliest {MAX_ADVANCES} were tried from each"
+            )
+        };
+        let fix = if tick.is_some() {
+            "raise --depth"
+        } else {
+            "raise --depth, or use --tick to move the clock in fixed steps"
+        };
+        Some(format!(
+            "clock moves: {what}; a later moment is reached only through the earlier ones, one move each, so states there may lie beyond the depth explored; {fix}"
+        ))
+    }
+
+    fn effect_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+        let mut caveats = Vec::new();
+        let effects = &machine.scenario.effects;
+        let failed: Vec<(String, String)> = self
+            .not_applied
+            .iter()
+            .filter_map(|(index, (count, message))| {
+                let effect = effects.get(*index)?;
+                Some((
+                    format!(
+                        "effect {} (line {}) of {}",
+                        index + 1,
+                        effect.line,
+                        effect.action
+                    ),
+                    format!(
+                        "on {count} allowed {} ({})",
+                        plural(*count, "request"),
+                        first_line(message)
+                    ),
+                ))
+            })
+            .collect();
+        match failed.as_slice() {
+            [] => {}
+            [(effect, how)] => caveats.push(format!(
+                "effects not applied: {effect} could not apply {how}; the search went on without its change, so the states it would have made were not explored"
+            )),
+            many => caveats.push(format!(
+                "effects not applied: {} effects could not apply: {}; the search went on without their changes, so the states they would have made were not explored",
+                many.len(),
+                listed(
+                    many.iter()
+                        .map(|(effect, how)| format!("{effect} {how}"))
+                        .collect()
+                )
+            )),
+        }
+        if !self.rejected.is_empty() {
+            let total: u64 = self.rejected.values().map(|(count, _)| count).sum();
+            let actions: Vec<String> = self
+                .rejected
+                .iter()
+                .map(|(action, (count, message))| {
+                    let why = message
+                        .strip_prefix("the world after this step's effects is invalid: ")
+                        .unwrap_or(message);
+                    format!("{action} {} ({})", times(*count), first_line(why))
+                })
+                .collect();
+            caveats.push(format!(
+                "effects rejected: {total} allowed {} had effects that would make the world invalid: {}; each was treated as changing nothing, so the states past them were not explored",
+                plural(total, "request"),
+                listed(actions)
+            ));
+        }
+        caveats
+    }
+
+    fn state_caveat(&self) -> Option<String> {
+        let (count, Some((time, message))) = &self.unbuildable else {
+            return None;
+        };
+        Some(format!(
+            "unchecked states: the world could not be built in {count} {} (first at {time}: {}); their invariants were not checked and no request in them was evaluated",
+            plural(*count, "state"),
+            first_line(message)
+        ))
+    }
+}
+
+/// The caveat for `datetime("...")` literals that are not moments the clock
+/// can move to.
+fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
+    if machine.unread_moments.is_empty() {
+        return None;
+    }
+    let literals: Vec<String> = machine
+        .unread_moments
+        .iter()
+        .map(|literal| format!("`{}`", first_line(literal)))
+        .collect();
+    Some(format!(
+        "clock moments: the policies' datetime {} {} could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there){}",
+        plural(literals.len() as u64, "literal"),
+        listed(literals),
+        if tick.is_none() {
+            "; use --tick to move the clock in fixed steps"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The caveat for `[[never]]` type patterns matching more entities than
+/// become actors.
+fn principal_caveat(machine: &Machine<'_>) -> Option<String> {
+    if machine.unsearched_principals.is_empty() {
+        return None;
+    }
+    let rules: Vec<String> = machine
+        .unsearched_principals
+        .iter()
+        .map(|(line, left)| format!("line {line}: {left} more"))
+        .collect();
+    Some(format!(
+        "principals: a never rule's type pattern matched more entities than the {} per rule that act in the search ({}); the others were never tried as actors",
+        crate::world::state::MAX_PATTERN_ACTORS,
+        listed(rules)
+    ))
+}
+
+/// `once`, `3 times`.
+fn times(count: u64) -> String {
+    if count == 1 {
+        "once".to_string()
+    } else {
+        format!("{count} times")
+    }
+}
+
+/// The noun, with an `s` unless there is exactly one.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
+    }
+}
+
+/// At most three items, then how many more.
+fn listed(items: Vec<String>) -> String {
+    const SHOWN: usize = 3;
+    let more = items.len().saturating_sub(SHOWN);
+    let mut text = items.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(", and {more} more"));
+    }
+    text
+}
+
+/// The first line of a message, at most 200 characters (schema errors can
+/// run long).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+/// Plays one move on a state; returns whether the state changed and, for an
+/// allowed request, its delegation-ceiling violation.
+pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
+    let (changed, violations, _) = play_move(machine, state, mv);
+    (changed, violations)
+}
+
+/// [`execute`], also returning what a request did.
+fn play_move(
+    machine: &Machine<'_>,
+    state: &mut State,
+    mv: &Move,
+) -> (bool, Vec<Violation>, Option<Outcome>) {
+    match mv {
+        Move::Advance(time) => {
+            if *time <= state.time {
+                return (false, Vec::new(), None);
+            }
+            state.time = *time;
+            (true, Vec::new(), None)
+        }
+        Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        } => {
+            let before = state.clone();
+            let outcome = machine.act(state, *actor, action, resource, extra);
+            let mut violations = Vec::new();
+            if outcome.decision == "allow"
+                && let Some(violation) = machine.ceiling(
+                    &before,
+                    *actor,
+                    action,
+                    resource,
+                    extra,
+                    &outcome.determining,
+                )
+            {
+                violations.push(violation);
+            }
+            (!outcome.effects.is_empty(), violations, Some(outcome))
+        }
+    }
+}
+
+/// The request that shows a state violation: the actor asking for the pair
+/// (expected to be denied; allowed for an access assertion's missing resource).
+pub fn witness(violation: &Violation) -> Move {
+    Move::Request {
+        actor: violation.actor,
+        action: violation.action.clone(),
+        resource: violation.resource.clone(),
+        extra: Map::new(),
+    }
+}
+
+/// Replays a trace from the initial state: the violations after its last move
+/// (state invariants for the state reached, plus the last request's ceiling).
+pub fn violations_at_end(machine: &Machine<'_>, trace: &[Move]) -> Vec<Violation> {
+    let mut state = machine.initial();
+    let mut last = Vec::new();
+    for mv in trace {
+        let (_, violations) = execute(machine, &mut state, mv);
+        last = violations;
+    }
+    if let Ok(snapshot) = machine.snapshot(&state) {
+        last.extend(machine.violations(&state, &snapshot));
+    }
+    last
+}
+
+/// Drops moves while the same violation still appears at the end.
+fn minimize(machine: &Machine<'_>, found: Found) -> Found {
+    let key = found.violation.key();
+    let still = |trace: &[Move]| {
+        violations_at_end(machine, trace)
+            .iter()
+            .any(|v| v.key() == key)
+    };
+    let mut trace = found.trace;
+    // The witness (or the ceiling-breaking request) stays last.
+    let Some(last) = trace.pop() else {
+        return Found {
+            violation: found.violation,
+            trace,
+        };
+    };
+    let with_last = |prefix: &[Move]| {
+        let mut t = prefix.to_vec();
+        t.push(last.clone());
+        t
+    };
+    let mut index = 0;
+    while index < trace.len() {
+        let mut shorter = trace.clone();
+        shorter.remove(index);
+        let candidate = with_last(&shorter);
+        let check: &[Move] = if found.violation.kind == "delegation-ceiling" {
+            &candidate
+        } else {
+            &shorter
+        };
+        if still(check) {
+            trace = shorter;
+        } else {
+            index += 1;
+        }
+    }
+    Found {
+        violation: found.violation,
+        trace: with_last(&trace),
+    }
+}
+
+/// The context variants of a scenario's actions, and what was left out.
+struct Variants {
+    by_action: BTreeMap<String, Vec<Map<String, Value>>>,
+    cut: Vec<CutVariants>,
+    unfillable: Vec<(String, String, Vec<String>)>,
+}
+
+/// How the combinations of one action's context values come about: the
+/// contexts the expansion started from and each key's number of values.
+struct Combinations {
+    origin: Vec<Map<String, Value>>,
+    keys: Vec<(String, usize)>,
+}
+
+impl Combinations {
+    /// The distinct starting contexts without the keys.
+    fn starts(&self) -> usize {
+        let mut rest: Vec<Map<String, Value>> = Vec::new();
+        for base in &self.origin {
+            let mut base = base.clone();
+            for (key, _) in &self.keys {
+                base.remove(key);
+            }
+            if !rest.contains(&base) {
+                rest.push(base);
+            }
+        }
+        rest.len()
+    }
+
+    /// How many distinct combinations there are: each distinct starting
+    /// context without the keys, times every key's values.
+    fn count(&self) -> u128 {
+        self.keys
+            .iter()
+            .fold(self.starts() as u128, |n, (_, values)| {
+                n.saturating_mul(*values as u128)
+            })
+    }
+}
+
+/// Context entries the search tries with each action: for every context key an
+/// effect of the action reads an entity from, each entity of the types that
+/// key has in the scenario's steps (or every entity, if no step uses it); and
+/// the step-specific entries scripted steps of the action use. At most
+/// [`MAX_CONTEXT_VARIANTS`] per action; the actions cut, and those no entity
+/// could give a context key, are returned too.
+fn context_variants(machine: &Machine<'_>) -> Variants {
+    let scenario = machine.scenario;
+    let mut variants: BTreeMap<String, Vec<Map<String, Value>>> = BTreeMap::new();
+    // Step-specific entries, as scripted.
+    for step in &scenario.steps {
+        let session = step.session.map(|i| &scenario.sessions[i]);
+        let own = crate::load::session_context(
+            &scenario.facts,
+            step.at,
+            session,
+            &step.principal,
+            &step.chain,
+        );
+        let Some(sent) = step.context.as_object() else {
+            continue;
+        };
+        let extra: Map<String, Value> = sent
+            .iter()
+            .filter(|(key, value)| own.get(*key) != Some(*value))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let list = variants.entry(step.action.to_string()).or_default();
+        if !list.contains(&extra) {
+            list.push(extra);
+        }
+    }
+    // Entity-valued keys that effects read.
+    let mut key_types: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for step in &scenario.steps {
+        if let Some(sent) = step.context.as_object() {
+            for (key, value) in sent {
+                if let Some(kind) = value
+                    .get("__entity")
+                    .and_then(|e| e.get("type"))
+                    .and_then(Value::as_str)
+                {
+                    key_types
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(kind.to_string());
+                }
+            }
+        }
+    }
+    let mut combinations: BTreeMap<String, Combinations> = BTreeMap::new();
+    let mut empty_keys: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for effect in &scenario.effects {
+        let keys = context_keys(&effect.operation);
+        if keys.is_empty() {
+            continue;
+        }
+        let action = effect.action.to_string();
+        let list = variants.entry(action.clone()).or_default();
+        if list.is_empty() {
+            list.push(Map::new());
+            // The expansion starts again from the empty context.
+            combinations.remove(&action);
+        }
+        let tally = combinations
+            .entry(action.clone())
+            .or_insert_with(|| Combinations {
+                origin: list.clone(),
+                keys: Vec::new(),
+            });
+        for key in keys {
+            let types = key_types.get(&key);
+            let candidates: Vec<EntityUid> = scenario
+                .world
+                .base
+                .keys()
+                .filter_map(|k| k.parse::<EntityUid>().ok())
+                .filter(|uid| {
+                    types.map_or(uid.type_name().basename() != "Action", |t| {
+                        t.contains(&uid.type_name().to_string())
+                    })
+                })
+                .collect();
+            if candidates.is_empty() {
+                empty_keys.insert(
+                    action.clone(),
+                    (
+                        key.clone(),
+                        types
+                            .map(|t| t.iter().cloned().collect())
+                            .unwrap_or_default(),
+                    ),
+                );
+            }
+            tally.keys.retain(|(k, _)| k != &key);
+            tally.keys.push((key.clone(), candidates.len()));
+            let mut expanded = Vec::new();
+            for base in list.iter() {
+                for uid in &candidates {
+                    let mut extra = base.clone();
+                    extra.insert(key.clone(), crate::world::entity_value(uid));
+                    if !expanded.contains(&extra) {
+                        expanded.push(extra);
+                    }
+                }
+            }
+            expanded.truncate(MAX_CONTEXT_VARIANTS);
+            *list = expanded;
+        }
+    }
+    let mut cut = Vec::new();
+    let mut unfillable = Vec::new();
+    for (action, tally) in &combinations {
+        let tried = variants.get(action).map_or(0, Vec::len);
+        if tried == 0 {
+            if let Some((key, types)) = empty_keys.get(action) {
+                unfillable.push((action.clone(), key.clone(), types.clone()));
+            }
+            continue;
+        }
+        let count = tally.count();
+        if count > tried as u128 {
+            cut.push(CutVariants {
+                action: action.clone(),
+                tried,
+                combinations: count,
+                keys: tally.keys.clone(),
+                scripted: tally.starts(),
+            });
+        }
+    }
+    Variants {
+        by_action: variants,
+        cut,
+        unfillable,
+    }
+}
+
+/// The context keys an operation reads entities or values from.
+fn context_keys(operation: &Operation) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut add = |operand: &Operand| {
+        if let Operand::Context(key) = operand
+            && !keys.contains(key)
+        {
+            keys.push(key.clone());
+        }
+    };
+    match operation {
+        Operation::AddParent { entity, parent } | Operation::RemoveParent { entity, parent } => {
+            add(entity);
+            add(parent);
+        }
+        Operation::SetAttr { entity, value, .. } => {
+            add(entity);
+            if let ValueSource::Of(operand) = value {
+                add(operand);
+            }
+        }
+        Operation::Grant {
+            entity, parents, ..
+        } => {
+            add(entity);
+            parents.iter().for_each(&mut add);
+        }
+        Operation::Revoke { entity, parent } => {
+            add(entity);
+            if let Some(parent) = parent {
+                add(parent);
+            }
+        }
+        Operation::StartSession(_) => {}
+    }
+    keys
+}
+
+/// The policies that allowed a trace's witness request (its last move),
+/// replayed from the initial state; empty when the last move is not a
+/// request Cedar allows.
+pub fn witness_policies(machine: &Machine<'_>, trace: &[Move]) -> Vec<String> {
+    let Some((
+        Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        },
+        before,
+    )) = trace.split_last()
+    else {
+        return Vec::new();
+    };
+    let mut state = machine.initial();
+    for mv in before {
+        execute(machine, &mut state, mv);
+    }
+    let outcome = machine.act(&mut state, *actor, action, resource, extra);
+    if outcome.decision == "allow" {
+        outcome.determining
+    } else {
+        Vec::new()
+    }
+}
+
+/// A trace as the result model shows it: each move replayed from the initial
+/// state, with its decision and effects.
+pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
+    let mut state = machine.initial();
+    let mut steps = Vec::new();
+    for mv in trace {
+        match mv {
+            Move::Advance(time) => {
+                state.time = (*time).max(state.time);
+                steps.push(TraceStep {
+                    time: state.time.to_string(),
+                    kind: "advance".to_string(),
+                    session: None,
+                    principal: None,
+                    action: None,
+                    resource: None,
+                    context: None,
+                    decision: None,
+                    effects: Vec::new(),
+                });
+            }
+            Move::Request {
+                actor,
+                action,
+                resource,
+                extra,
+            } => {
+                let time = state.time;
+                let outcome = machine.act(&mut state, *actor, action, resource, extra);
+                let a = &machine.actors[*actor];
+                let mut effects = outcome.effects;
+                effects.extend(outcome.error);
+                steps.push(TraceStep {
+                    time: time.to_string(),
+                    kind: "request".to_string(),
+                    session: a.session.map(|s| machine.scenario.sessions[s].id.clone()),
+                    principal: Some(a.principal.to_string()),
+                    action: Some(action.to_string()),
+                    resource: Some(resource.to_string()),
+                    context: (!extra.is_empty()).then(|| Value::Object(extra.clone())),
+                    decision: Some(outcome.decision.to_string()),
+                    effects,
+                });
+            }
+        }
+    }
+    steps
+}

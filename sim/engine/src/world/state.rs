@@ -1,0 +1,1154 @@
+//! The world as state that actions change: a [`State`] is the clock plus every
+//! grant in force (the scenario's own and those effects made) plus which
+//! dormant sessions have been started. A [`Machine`] turns a state into Cedar
+//! entity stores, evaluates requests in it, applies effects and checks the
+//! state invariants. Replay (for scenarios with effects) and the escalation
+//! search (`crate::search`) both run on it, so a trace the search finds
+//! replays to the same decisions.
+//!
+//! Changes made by effects are [`Grant`]s too: a role assignment is a grant
+//! that never ends, a revocation ends grants early. A state's entity store is
+//! the grant-free store with the grants active at its time applied in the order
+//! they started (so a later `remove_parent` undoes an earlier `add_parent`).
+
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+use cedar_policy::{Authorizer, Decision, Entities, EntityUid, Request, Response};
+use serde_json::{Map, Value, json};
+
+use crate::load::rules::{Operand, Operation, ValueSource};
+use crate::load::{self as scenario, Scenario, Session};
+use crate::world::{self, Grant};
+use privsim_model::time::Instant;
+
+/// Who can act: a session, or a principal alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The session (index into `Scenario::sessions`), if any.
+    pub session: Option<usize>,
+    /// The acting principal.
+    pub principal: EntityUid,
+    /// Root delegator first, the principal last.
+    pub chain: Vec<EntityUid>,
+}
+
+/// A moment of the world.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The simulated time.
+    pub time: Instant,
+    /// The scenario's grants (first, in order), then those effects made.
+    pub grants: Vec<Grant>,
+    /// For each session: when a `start_session` effect started it and until when.
+    pub started: Vec<Option<(Instant, Option<Instant>)>>,
+}
+
+/// An invariant broken in a state, or by one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// `delegation-ceiling`, `attenuation`, `expiry`, `never` or `access`.
+    pub kind: &'static str,
+    /// The actor allowed what it should not be (index into [`Machine::actors`]).
+    pub actor: usize,
+    /// The action.
+    pub action: EntityUid,
+    /// The resource.
+    pub resource: EntityUid,
+    /// The delegator denied (ceiling) or the parent session's principal
+    /// (attenuation).
+    pub delegator: Option<EntityUid>,
+    /// The grant that ended (expiry).
+    pub grant: Option<String>,
+    /// The `[[never]]` or `[[access]]` rule's line.
+    pub rule: Option<usize>,
+    /// `true` when an `[[access]]` assertion misses an allowed resource rather
+    /// than allowing an unexpected one (the witness request must be allowed).
+    pub missing: bool,
+    /// The policies that allowed it.
+    pub determining: Vec<String>,
+    /// One sentence for humans.
+    pub message: String,
+}
+
+impl Violation {
+    /// What makes two violations the same finding: the same invariant broken
+    /// by the same actor with the same action (and delegator, grant or rule).
+    /// Other resources it reaches the same way are the same escalation.
+    pub fn key(&self) -> (String, String, String, String, String) {
+        (
+            self.kind.to_string(),
+            self.actor.to_string(),
+            self.action.to_string(),
+            format!("{:?}{:?}{:?}", self.delegator, self.grant, self.rule),
+            if self.missing { "missing" } else { "" }.to_string(),
+        )
+    }
+}
+
+/// What one request did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `allow`, `deny` or `error`.
+    pub decision: &'static str,
+    /// The determining policies.
+    pub determining: Vec<String>,
+    /// What the request changed, one line per effect.
+    pub effects: Vec<String>,
+    /// Why the request was an error, or why an effect could not apply.
+    pub error: Option<String>,
+    /// The effects (index into `Scenario::effects`) of an allowed request
+    /// that could not apply, each with why; the others applied without them.
+    pub not_applied: Vec<(usize, String)>,
+}
+
+/// Which pairs each actor is allowed in a state (over its universe).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    /// Per actor, one flag per pair of its universe (in [`Machine::pairs`] order);
+    /// empty for an actor that is not running.
+    pub allowed: Vec<Vec<bool>>,
+}
+
+impl Snapshot {
+    /// A hash of the whole snapshot, for novelty.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+/// Evaluates and changes states of one scenario.
+pub struct Machine<'s> {
+    /// The scenario.
+    pub scenario: &'s Scenario,
+    authorizer: Authorizer,
+    base: Entities,
+    /// Everyone who can act: each session (in order), then principals acting alone.
+    pub actors: Vec<Actor>,
+    /// Each actor's universe, flattened to (action, resource) pairs.
+    pub pairs: Vec<Vec<(EntityUid, EntityUid)>>,
+    stores: RefCell<HashMap<u64, Rc<Entities>>>,
+    /// The `datetime("...")` literals of the policies: moments a decision
+    /// may change at.
+    moments: BTreeSet<Instant>,
+    /// The `datetime("...")` literals of the policies that could not be read
+    /// as moments, so the clock is never moved to them.
+    pub unread_moments: BTreeSet<String>,
+    /// Requests evaluated so far (for throughput figures).
+    pub evaluations: std::cell::Cell<u64>,
+    /// `[[never]]` rules with a type pattern matching more entities than
+    /// become actors: the rule's line and how many were left out.
+    pub unsearched_principals: Vec<(usize, usize)>,
+}
+
+/// The most entities one `[[never]]` type pattern adds as actors.
+pub const MAX_PATTERN_ACTORS: usize = 32;
+
+impl<'s> Machine<'s> {
+    /// Prepares a scenario: its actors and their universes.
+    pub fn new(scenario: &'s Scenario) -> Self {
+        let mut actors: Vec<Actor> = scenario
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(index, s)| Actor {
+                session: Some(index),
+                principal: s.principal.clone(),
+                chain: s.chain.clone(),
+            })
+            .collect();
+        let mut alone: BTreeSet<String> = BTreeSet::new();
+        let mut lone = Vec::new();
+        for step in scenario.steps.iter().filter(|s| s.session.is_none()) {
+            if alone.insert(step.principal.to_string()) {
+                lone.push(step.principal.clone());
+            }
+        }
+        // Delegators can act themselves too (a user approving, an agent
+        // working outside the session it delegated from).
+        for session in &scenario.sessions {
+            for delegator in session.chain.iter().rev().skip(1) {
+                if alone.insert(delegator.to_string()) {
+                    lone.push(delegator.clone());
+                }
+            }
+        }
+        for rule in &scenario.never {
+            if let crate::load::rules::Pattern::Entity(uid) = &rule.principal
+                && alone.insert(uid.to_string())
+            {
+                lone.push(uid.clone());
+            }
+        }
+        // A rule about a type (`principal = 'Agent'`) is about every entity of
+        // that type in the world, whether or not the scenario scripts it: each
+        // acts alone, up to MAX_PATTERN_ACTORS per rule.
+        let mut unsearched_principals = Vec::new();
+        for rule in &scenario.never {
+            if !matches!(rule.principal, crate::load::rules::Pattern::Type(_)) {
+                continue;
+            }
+            let mut added = 0;
+            let mut left = 0;
+            for key in scenario.world.base.keys() {
+                let Ok(uid) = crate::load::parse_uid(key) else {
+                    continue;
+                };
+                if !rule.principal.matches(&uid) || alone.contains(key) {
+                    continue;
+                }
+                if scenario.sessions.iter().any(|s| s.principal == uid) {
+                    continue;
+                }
+                if added == MAX_PATTERN_ACTORS {
+                    left += 1;
+                    continue;
+                }
+                alone.insert(key.clone());
+                lone.push(uid);
+                added += 1;
+            }
+            if left > 0 {
+                unsearched_principals.push((rule.line, left));
+            }
+        }
+        for principal in lone {
+            actors.push(Actor {
+                session: None,
+                chain: vec![principal.clone()],
+                principal,
+            });
+        }
+        let pairs = actors
+            .iter()
+            .map(|actor| {
+                crate::load::universe::pairs(scenario, &actor.principal)
+                    .into_iter()
+                    .flat_map(|(action, resources)| {
+                        resources.into_iter().map(move |r| (action.clone(), r))
+                    })
+                    .collect()
+            })
+            .collect();
+        let base = scenario
+            .world
+            .segments
+            .first()
+            .map(|s| s.entities.clone())
+            .unwrap_or_else(Entities::empty);
+        let mut moments = BTreeSet::new();
+        let mut unread_moments = BTreeSet::new();
+        for literal in crate::accounting::policy_datetime_literals(&scenario.policies.set) {
+            match crate::accounting::cedar_datetime(&literal) {
+                Some(instant) => {
+                    moments.insert(instant);
+                }
+                None => {
+                    unread_moments.insert(literal);
+                }
+            }
+        }
+        Self {
+            moments,
+            unread_moments,
+            unsearched_principals,
+            scenario,
+            authorizer: Authorizer::new(),
+            base,
+            actors,
+            pairs,
+            stores: RefCell::new(HashMap::new()),
+            evaluations: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The scenario's initial state.
+    pub fn initial(&self) -> State {
+        State {
+            time: self.scenario.start,
+            grants: self.scenario.grants.clone(),
+            started: vec![None; self.scenario.sessions.len()],
+        }
+    }
+
+    /// The actor of a session.
+    pub fn session_actor(&self, session: usize) -> usize {
+        session
+    }
+
+    /// The actor of a principal acting alone, if it is one.
+    pub fn lone_actor(&self, principal: &EntityUid) -> Option<usize> {
+        self.actors
+            .iter()
+            .position(|a| a.session.is_none() && &a.principal == principal)
+    }
+
+    /// Whether an actor can act in a state: a principal alone always can; a
+    /// session within its `from`..`until`, or a dormant one once started and
+    /// within its lifetime.
+    pub fn running(&self, state: &State, actor: usize) -> bool {
+        let Some(index) = self.actors[actor].session else {
+            return true;
+        };
+        running(
+            &self.scenario.sessions[index],
+            state.started[index],
+            state.time,
+        )
+    }
+
+    /// The grants active in a state, in the order they apply.
+    fn active(state: &State, without: Option<usize>) -> Vec<usize> {
+        let mut active: Vec<usize> = (0..state.grants.len())
+            .filter(|&i| Some(i) != without && state.grants[i].active_at(state.time))
+            .collect();
+        active.sort_by_key(|&i| (state.grants[i].from, i));
+        active
+    }
+
+    /// The entity store of a state (optionally without one grant).
+    pub fn store(&self, state: &State, without: Option<usize>) -> Result<Rc<Entities>, String> {
+        let active = Self::active(state, without);
+        let mut hasher = DefaultHasher::new();
+        for &i in &active {
+            grant_content(&state.grants[i]).hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        if let Some(store) = self.stores.borrow().get(&key) {
+            return Ok(Rc::clone(store));
+        }
+        let store = world::with_grants(
+            &self.base,
+            &self.scenario.world.base,
+            &state.grants,
+            &active,
+            self.scenario.schema.as_ref(),
+        )
+        .map_err(|e| e.message)?;
+        let store = Rc::new(store);
+        let mut stores = self.stores.borrow_mut();
+        if stores.len() > 4096 {
+            stores.clear();
+        }
+        stores.insert(key, Rc::clone(&store));
+        Ok(store)
+    }
+
+    /// A hash of everything that decides a state's future: its time, the
+    /// grants in force or still to come with their ends, and running sessions.
+    pub fn state_key(&self, state: &State) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        state.time.0.hash(&mut hasher);
+        for grant in &state.grants {
+            if grant.removed_at_until && grant.until.is_some_and(|u| u <= state.time) {
+                continue;
+            }
+            grant_content(grant).hash(&mut hasher);
+            grant.until.map(|u| u.0).hash(&mut hasher);
+            grant.removed_at_until.hash(&mut hasher);
+            grant.revocable.hash(&mut hasher);
+            (grant.from > state.time).hash(&mut hasher);
+        }
+        for (index, started) in state.started.iter().enumerate() {
+            if self.running(state, index) {
+                (index, started.and_then(|s| s.1).map(|u| u.0)).hash(&mut hasher);
+            }
+        }
+        hasher.finish()
+    }
+
+    /// The context an actor presents in a state, with extra entries.
+    pub fn context(&self, state: &State, actor: usize, extra: &Map<String, Value>) -> Value {
+        let actor = &self.actors[actor];
+        let session = actor.session.map(|i| &self.scenario.sessions[i]);
+        let mut context = scenario::session_context(
+            &self.scenario.facts,
+            state.time,
+            session,
+            &actor.principal,
+            &actor.chain,
+        );
+        for (key, value) in extra {
+            context.insert(key.clone(), value.clone());
+        }
+        Value::Object(context)
+    }
+
+    /// Builds a request (checked against the schema, if any).
+    pub fn request(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &Value,
+    ) -> Result<Request, String> {
+        scenario::build_request(
+            principal,
+            action,
+            resource,
+            context,
+            self.scenario.schema.as_ref(),
+        )
+    }
+
+    /// Asks Cedar.
+    pub fn authorize(&self, request: &Request, store: &Entities) -> Response {
+        self.evaluations.set(self.evaluations.get() + 1);
+        self.authorizer
+            .is_authorized(request, &self.scenario.policies.set, store)
+    }
+
+    fn allowed(&self, request: &Request, store: &Entities) -> bool {
+        self.authorize(request, store).decision() == Decision::Allow
+    }
+
+    /// Makes a request in a state: evaluates it and, when it is allowed, applies
+    /// the action's effects to the state. An effect the world rejects (for
+    /// example, against the schema) leaves the state as it was and makes the
+    /// outcome an error.
+    pub fn act(
+        &self,
+        state: &mut State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        extra: &Map<String, Value>,
+    ) -> Outcome {
+        let error = |message: String| Outcome {
+            decision: "error",
+            determining: Vec::new(),
+            effects: Vec::new(),
+            error: Some(message),
+            not_applied: Vec::new(),
+        };
+        if !self.running(state, actor) {
+            let id = self.actors[actor]
+                .session
+                .map(|i| self.scenario.sessions[i].id.clone())
+                .unwrap_or_default();
+            return error(format!("session `{id}` is not running at {}", state.time));
+        }
+        let context = self.context(state, actor, extra);
+        let principal = self.actors[actor].principal.clone();
+        let request = match self.request(&principal, action, resource, &context) {
+            Ok(request) => request,
+            Err(message) => return error(message),
+        };
+        let store = match self.store(state, None) {
+            Ok(store) => store,
+            Err(message) => return error(message),
+        };
+        self.decide_and_apply(state, actor, &request, action, resource, &context, &store)
+    }
+
+    /// Evaluates a built request in `store` (the state's store) and applies
+    /// effects when it is allowed.
+    #[expect(clippy::too_many_arguments, reason = "the parts of one request")]
+    pub fn decide_and_apply(
+        &self,
+        state: &mut State,
+        actor: usize,
+        request: &Request,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &Value,
+        store: &Entities,
+    ) -> Outcome {
+        let response = self.authorize(request, store);
+        let determining = crate::replay::determining(&response);
+        if response.decision() != Decision::Allow {
+            return Outcome {
+                decision: "deny",
+                determining,
+                effects: Vec::new(),
+                error: None,
+                not_applied: Vec::new(),
+            };
+        }
+        let applied = self.apply_effects(state, actor, action, resource, context);
+        Outcome {
+            decision: "allow",
+            determining,
+            effects: applied.effects,
+            error: applied.error,
+            not_applied: applied.not_applied,
+        }
+    }
+
+    /// Applies the effects of an allowed request of `action` to the state, in
+    /// the order the scenario lists them: a line per effect, an error (with
+    /// the state unchanged) when the resulting world is invalid, and the
+    /// effects that could not apply (the search reports them: the changes they
+    /// would have made are states it never explores).
+    pub fn apply_effects(
+        &self,
+        state: &mut State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &Value,
+    ) -> Applied {
+        let mut effects = Vec::new();
+        let mut not_applied = Vec::new();
+        let mut error = None;
+        let before = state.clone();
+        for effect in &self.scenario.effects {
+            if &effect.action != action
+                || effect
+                    .principal
+                    .as_ref()
+                    .is_some_and(|p| p != &self.actors[actor].principal)
+                || effect.resource.as_ref().is_some_and(|r| r != resource)
+            {
+                continue;
+            }
+            match self.apply(state, actor, resource, context, &effect.operation) {
+                Ok(line) => effects.push(line),
+                Err(message) => {
+                    effects.push(format!(
+                        "effect {} (line {}) not applied: {message}",
+                        effect.index + 1,
+                        effect.line
+                    ));
+                    not_applied.push((effect.index, message));
+                }
+            }
+        }
+        if !effects.is_empty()
+            && let Err(message) = self.store(state, None)
+        {
+            *state = before;
+            error = Some(format!(
+                "the world after this step's effects is invalid: {message}"
+            ));
+            effects.clear();
+            // The whole request's change was rejected: that says more than
+            // any one effect failing.
+            not_applied.clear();
+        }
+        Applied {
+            effects,
+            error,
+            not_applied,
+        }
+    }
+
+    fn operand(
+        &self,
+        operand: &Operand,
+        actor: usize,
+        resource: &EntityUid,
+        context: &Value,
+    ) -> Result<EntityUid, String> {
+        let actor = &self.actors[actor];
+        match operand {
+            Operand::Principal => Ok(actor.principal.clone()),
+            Operand::Resource => Ok(resource.clone()),
+            Operand::Delegator => actor
+                .chain
+                .len()
+                .checked_sub(2)
+                .and_then(|i| actor.chain.get(i))
+                .cloned()
+                .ok_or_else(|| "the request has no delegator".to_string()),
+            Operand::Context(key) => context
+                .get(key)
+                .and_then(entity_of)
+                .ok_or_else(|| format!("the context has no entity under `{key}`")),
+            Operand::Literal(uid) => Ok(uid.clone()),
+        }
+    }
+
+    fn exists(&self, state: &State, uid: &EntityUid) -> bool {
+        self.scenario.world.base.contains_key(&uid.to_string())
+            || state.grants.iter().any(|g| &g.principal == uid)
+    }
+
+    /// Applies one operation; returns a line describing it.
+    fn apply(
+        &self,
+        state: &mut State,
+        actor: usize,
+        resource: &EntityUid,
+        context: &Value,
+        operation: &Operation,
+    ) -> Result<String, String> {
+        let time = state.time;
+        let resolve = |operand: &Operand| self.operand(operand, actor, resource, context);
+        let change = |entity: EntityUid| Grant {
+            id: format!("change {} at {time}", state.grants.len() + 1),
+            principal: entity,
+            parents: Vec::new(),
+            removed_parents: Vec::new(),
+            attrs: Map::new(),
+            from: time,
+            until: None,
+            ticket: None,
+            removed_at_until: true,
+            revocable: false,
+        };
+        let existing = |entity: &EntityUid| {
+            if self.exists(state, entity) {
+                Ok(())
+            } else {
+                Err(format!("`{entity}` is not an entity of the world"))
+            }
+        };
+        match operation {
+            Operation::AddParent { entity, parent }
+            | Operation::RemoveParent { entity, parent } => {
+                let entity = resolve(entity)?;
+                let parent = resolve(parent)?;
+                existing(&entity)?;
+                let mut grant = change(entity.clone());
+                let line = if matches!(operation, Operation::AddParent { .. }) {
+                    grant.parents.push(parent.clone());
+                    grant.revocable = true;
+                    format!("{entity} joins {parent}")
+                } else {
+                    grant.removed_parents.push(parent.clone());
+                    format!("{entity} leaves {parent}")
+                };
+                state.grants.push(grant);
+                Ok(line)
+            }
+            Operation::SetAttr {
+                entity,
+                name,
+                value,
+            } => {
+                let entity = resolve(entity)?;
+                existing(&entity)?;
+                let value = match value {
+                    ValueSource::Literal(value) => value.clone(),
+                    ValueSource::Now => datetime(time),
+                    ValueSource::Of(Operand::Context(key)) => context
+                        .get(key)
+                        .cloned()
+                        .ok_or_else(|| format!("the context has no `{key}`"))?,
+                    ValueSource::Of(operand) => world::entity_value(&resolve(operand)?),
+                };
+                let mut grant = change(entity.clone());
+                let line = format!("{entity}.{name} = {value}");
+                grant.attrs.insert(name.clone(), value);
+                state.grants.push(grant);
+                Ok(line)
+            }
+            Operation::Grant {
+                entity,
+                parents,
+                attrs,
+                lifetime,
+                removed_at_until,
+                until_attr,
+            } => {
+                let entity = resolve(entity)?;
+                let mut grant = change(entity.clone());
+                for parent in parents {
+                    grant.parents.push(resolve(parent)?);
+                }
+                grant.attrs = attrs.clone();
+                grant.until = lifetime.map(|l| time.checked_add(l).unwrap_or(Instant::MAX));
+                grant.removed_at_until = *removed_at_until;
+                if let (Some(name), Some(until)) = (until_attr, grant.until) {
+                    grant.attrs.insert(name.clone(), datetime(until));
+                }
+                grant.id = format!("grant to {entity} at {time}");
+                grant.revocable = true;
+                let until = grant
+                    .until
+                    .map_or_else(|| "never ends".to_string(), |u| format!("until {u}"));
+                let parents: Vec<String> = grant.parents.iter().map(ToString::to_string).collect();
+                let line = format!(
+                    "grant to {entity}{}, {until}",
+                    if parents.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" of {}", parents.join(", "))
+                    }
+                );
+                state.grants.push(grant);
+                Ok(line)
+            }
+            Operation::Revoke { entity, parent } => {
+                let entity = resolve(entity)?;
+                let parent = parent.as_ref().map(resolve).transpose()?;
+                let mut ended = 0;
+                for grant in &mut state.grants {
+                    if grant.principal == entity
+                        && grant.revocable
+                        && grant.active_at(time)
+                        && parent.as_ref().is_none_or(|p| grant.parents.contains(p))
+                    {
+                        grant.until = Some(time);
+                        grant.removed_at_until = true;
+                        ended += 1;
+                    }
+                }
+                Ok(format!("revoked {ended} grant(s) of {entity}"))
+            }
+            Operation::StartSession(index) => {
+                let session = &self.scenario.sessions[*index];
+                let until = session
+                    .lifetime
+                    .map(|l| time.checked_add(l).unwrap_or(Instant::MAX));
+                state.started[*index] = Some((time, until));
+                Ok(format!(
+                    "session `{}` of {} starts{}",
+                    session.id,
+                    session.principal,
+                    until.map(|u| format!(", until {u}")).unwrap_or_default()
+                ))
+            }
+        }
+    }
+
+    /// Which pairs each running actor is allowed in a state.
+    pub fn snapshot(&self, state: &State) -> Result<Snapshot, String> {
+        self.snapshot_of(state, |_| true)
+    }
+
+    /// The snapshot restricted to the actors `relevant` picks (the others get
+    /// no pairs).
+    pub fn snapshot_of(
+        &self,
+        state: &State,
+        relevant: impl Fn(usize) -> bool,
+    ) -> Result<Snapshot, String> {
+        let store = self.store(state, None)?;
+        let mut allowed = Vec::with_capacity(self.actors.len());
+        for actor in 0..self.actors.len() {
+            if !relevant(actor) || !self.running(state, actor) {
+                allowed.push(Vec::new());
+                continue;
+            }
+            let context = self.context(state, actor, &Map::new());
+            let principal = &self.actors[actor].principal;
+            let flags = self.pairs[actor]
+                .iter()
+                .map(|(action, resource)| {
+                    self.request(principal, action, resource, &context)
+                        .is_ok_and(|request| self.allowed(&request, &store))
+                })
+                .collect();
+            allowed.push(flags);
+        }
+        Ok(Snapshot { allowed })
+    }
+
+    /// The state invariants broken in a state: attenuation, expiry, `never`
+    /// rules and always-access assertions (as the scenario switches them).
+    pub fn violations(&self, state: &State, snapshot: &Snapshot) -> Vec<Violation> {
+        let invariants = self.scenario.invariants;
+        let mut found = Vec::new();
+        let Ok(store) = self.store(state, None) else {
+            return found;
+        };
+        for (actor, flags) in snapshot.allowed.iter().enumerate() {
+            for (pair, _) in flags.iter().enumerate().filter(|(_, allowed)| **allowed) {
+                let (action, resource) = &self.pairs[actor][pair];
+                if invariants.never {
+                    self.never(actor, action, resource, &mut found);
+                }
+                if invariants.attenuation {
+                    self.attenuation(state, &store, actor, action, resource, &mut found);
+                }
+            }
+        }
+        if invariants.expiry {
+            self.expiry(state, snapshot, &mut found);
+        }
+        if invariants.access {
+            self.access(state, &store, &mut found);
+        }
+        found
+    }
+
+    fn never(
+        &self,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        found: &mut Vec<Violation>,
+    ) {
+        let principal = &self.actors[actor].principal;
+        for rule in &self.scenario.never {
+            if rule.principal.matches(principal)
+                && rule.action.as_ref().is_none_or(|a| a == action)
+                && rule.resource.matches(resource)
+            {
+                found.push(Violation {
+                    kind: "never",
+                    actor,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    delegator: None,
+                    grant: None,
+                    rule: Some(rule.line),
+                    missing: false,
+                    determining: Vec::new(),
+                    message: format!(
+                        "{} is allowed {action} on {resource}, which the rule at line {} forbids ({}){}",
+                        self.describe(actor),
+                        rule.line,
+                        rule.describe(),
+                        rule.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+
+    fn attenuation(
+        &self,
+        state: &State,
+        store: &Entities,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        found: &mut Vec<Violation>,
+    ) {
+        let Some(parent) = self.actors[actor]
+            .session
+            .and_then(|s| self.scenario.sessions[s].parent)
+        else {
+            return;
+        };
+        // The parent is asked with the sub-agent's own context (the chain that
+        // reaches the sub-agent), as for the delegation ceiling: a parent may
+        // hold some authority only when it delegates it.
+        let parent_actor = self.session_actor(parent);
+        let context = self.context(state, actor, &Map::new());
+        let parent_principal = &self.actors[parent_actor].principal;
+        // Where the schema does not let the parent's type make the request at
+        // all, the comparison does not apply (as for the delegation ceiling).
+        let Ok(request) = self.request(parent_principal, action, resource, &context) else {
+            return;
+        };
+        if !self.allowed(&request, store) {
+            found.push(Violation {
+                kind: "attenuation",
+                actor,
+                action: action.clone(),
+                resource: resource.clone(),
+                delegator: Some(parent_principal.clone()),
+                grant: None,
+                rule: None,
+                missing: false,
+                determining: Vec::new(),
+                message: format!(
+                    "{} holds {action} on {resource}, which its parent session `{}` ({parent_principal}) does not",
+                    self.describe(actor),
+                    self.scenario.sessions[parent].id
+                ),
+            });
+        }
+    }
+
+    fn expiry(&self, state: &State, snapshot: &Snapshot, found: &mut Vec<Violation>) {
+        for (index, grant) in state.grants.iter().enumerate() {
+            let ended = !grant.removed_at_until && grant.until.is_some_and(|u| u <= state.time);
+            if !ended || !grant.active_at(state.time) {
+                continue;
+            }
+            let Ok(without) = self.store(state, Some(index)) else {
+                continue;
+            };
+            for (actor, flags) in snapshot.allowed.iter().enumerate() {
+                if self.actors[actor].principal != grant.principal {
+                    continue;
+                }
+                let context = self.context(state, actor, &Map::new());
+                for (pair, _) in flags.iter().enumerate().filter(|(_, a)| **a) {
+                    let (action, resource) = &self.pairs[actor][pair];
+                    let still = self
+                        .request(&grant.principal, action, resource, &context)
+                        .is_ok_and(|request| self.allowed(&request, &without));
+                    if !still {
+                        found.push(Violation {
+                            kind: "expiry",
+                            actor,
+                            action: action.clone(),
+                            resource: resource.clone(),
+                            delegator: None,
+                            grant: Some(grant.id.clone()),
+                            rule: None,
+                            missing: false,
+                            determining: Vec::new(),
+                            message: format!(
+                                "{} still holds {action} on {resource} at {}, after `{}` ended at {}, only because the grant is still in the world",
+                                self.describe(actor),
+                                state.time,
+                                grant.id,
+                                grant.until.map(|u| u.to_string()).unwrap_or_default()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn access(&self, state: &State, store: &Entities, found: &mut Vec<Violation>) {
+        for check in self.scenario.access.iter().filter(|c| c.always) {
+            let actor = match check.session {
+                Some(session) => self.session_actor(session),
+                None => match self.lone_actor(&check.principal) {
+                    Some(actor) => actor,
+                    None => continue,
+                },
+            };
+            if !self.running(state, actor) {
+                continue;
+            }
+            let context = self.context(state, actor, &Map::new());
+            for (resource, _) in &check.candidates {
+                let allowed = self
+                    .request(&check.principal, &check.action, resource, &context)
+                    .is_ok_and(|request| self.allowed(&request, store));
+                let expected = check.expected.contains(&resource.to_string());
+                if allowed != expected {
+                    found.push(Violation {
+                        kind: "access",
+                        actor,
+                        action: check.action.clone(),
+                        resource: resource.clone(),
+                        delegator: None,
+                        grant: None,
+                        rule: Some(check.line),
+                        missing: !allowed,
+                        determining: Vec::new(),
+                        message: format!(
+                            "{} is {} {} on {resource}, against the assertion at line {}",
+                            self.describe(actor),
+                            if allowed {
+                                "allowed"
+                            } else {
+                                "no longer allowed"
+                            },
+                            check.action,
+                            check.line
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The delegation ceiling for one allowed request: the same request made by
+    /// each delegator up the chain, nearest first; the first denied one breaks it.
+    pub fn ceiling(
+        &self,
+        state: &State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        extra: &Map<String, Value>,
+        determining: &[String],
+    ) -> Option<Violation> {
+        if !self.scenario.invariants.delegation_ceiling {
+            return None;
+        }
+        let store = self.store(state, None).ok()?;
+        let context = self.context(state, actor, extra);
+        for delegator in self.actors[actor].chain.iter().rev().skip(1) {
+            let Ok(request) = self.request(delegator, action, resource, &context) else {
+                continue;
+            };
+            if !self.allowed(&request, &store) {
+                return Some(Violation {
+                    kind: "delegation-ceiling",
+                    actor,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    delegator: Some(delegator.clone()),
+                    grant: None,
+                    rule: None,
+                    missing: false,
+                    determining: determining.to_vec(),
+                    message: format!(
+                        "{} was allowed {action} on {resource} although its delegator {delegator} is denied it",
+                        self.describe(actor)
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    /// The result model's finding for a violation seen in a state (at a
+    /// replayed step, when it was one).
+    pub fn finding(
+        &self,
+        violation: &Violation,
+        state: &State,
+        step: Option<usize>,
+    ) -> privsim_model::result::Finding {
+        privsim_model::result::Finding {
+            kind: violation.kind.to_string(),
+            step,
+            time: state.time.to_string(),
+            principal: self.actors[violation.actor].principal.to_string(),
+            delegator: violation.delegator.as_ref().map(ToString::to_string),
+            grant: violation.grant.clone(),
+            action: violation.action.to_string(),
+            resource: violation.resource.to_string(),
+            determining_policies: violation.determining.clone(),
+            message: violation.message.clone(),
+            rule: violation
+                .rule
+                .map(|line| format!("{}:{line}", self.scenario.file.display)),
+            trace: Vec::new(),
+            repro: None,
+        }
+    }
+
+    /// The policies that allow an actor a pair in a state, asked of Cedar as
+    /// the state invariants ask (the actor's own context, the state's store);
+    /// empty when the request is not allowed. The invariants leave a
+    /// violation's policies empty (asking costs a request per violation, on
+    /// the search's hot path); replay asks this once per finding it reports.
+    pub fn determining(
+        &self,
+        state: &State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Vec<String> {
+        let Ok(store) = self.store(state, None) else {
+            return Vec::new();
+        };
+        let context = self.context(state, actor, &Map::new());
+        let principal = &self.actors[actor].principal;
+        let Ok(request) = self.request(principal, action, resource, &context) else {
+            return Vec::new();
+        };
+        let response = self.authorize(&request, &store);
+        if response.decision() != Decision::Allow {
+            return Vec::new();
+        }
+        crate::replay::determining(&response)
+    }
+
+    /// "session `x` (Agent::\"y\")" or the principal alone.
+    pub fn describe(&self, actor: usize) -> String {
+        let a = &self.actors[actor];
+        match a.session {
+            Some(s) => format!(
+                "session `{}` ({})",
+                self.scenario.sessions[s].id, a.principal
+            ),
+            None => a.principal.to_string(),
+        }
+    }
+
+    /// The times after `state.time` at which the world or a session changes by
+    /// itself (grant and session starts and ends), or a policy's datetime
+    /// literal says a decision may change.
+    pub fn boundaries(&self, state: &State) -> BTreeSet<Instant> {
+        let mut times = self.moments.clone();
+        for grant in &state.grants {
+            times.insert(grant.from);
+            times.extend(grant.until);
+        }
+        for (index, session) in self.scenario.sessions.iter().enumerate() {
+            times.extend(session.from);
+            times.extend(session.until);
+            if let Some((_, until)) = state.started[index] {
+                times.extend(until);
+            }
+        }
+        times.retain(|t| *t > state.time);
+        times
+    }
+}
+
+/// What applying a request's effects did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// A line per effect.
+    pub effects: Vec<String>,
+    /// Why the resulting world is invalid (the state is then unchanged).
+    pub error: Option<String>,
+    /// The effects (index into `Scenario::effects`) that could not apply,
+    /// each with why.
+    pub not_applied: Vec<(usize, String)>,
+}
+
+fn running(session: &Session, started: Option<(Instant, Option<Instant>)>, time: Instant) -> bool {
+    if session.dormant {
+        return started.is_some_and(|(from, until)| from <= time && until.is_none_or(|u| time < u));
+    }
+    session.from.is_none_or(|from| from <= time) && session.until.is_none_or(|until| time < until)
+}
+
+/// What a grant changes, as text (for hashing).
+fn grant_content(grant: &Grant) -> String {
+    format!(
+        "{}|{:?}|{:?}|{}",
+        grant.principal,
+        grant.parents,
+        grant.removed_parents,
+        Value::Object(grant.attrs.clone())
+    )
+}
+
+/// A Cedar `datetime` value in JSON form.
+fn datetime(time: Instant) -> Value {
+    json!({ "__extn": { "fn": "datetime", "arg": time.to_string() } })
+}
+
+/// The entity a context value names (`{"__entity": {...}}` or `{"type", "id"}`).
+fn entity_of(value: &Value) -> Option<EntityUid> {
+    let inner = value.get("__entity").unwrap_or(value);
+    let kind = inner.get("type")?.as_str()?;
+    let id = inner.get("id")?.as_str()?;
+    EntityUid::from_json(json!({ "type": kind, "id": id })).ok()
+}
+
+/// The scenario as a replay that ended in `state` lived it: its grants are
+/// every grant and change in force over the run (with revocations as earlier
+/// ends), and dormant sessions run when they were started (a session never
+/// started runs at no time). Accounting on it measures the world as it
+/// evolved. When that world cannot be built the scenario is returned as it is,
+/// with a warning.
+pub fn realize(scenario: &Scenario, state: &State) -> Scenario {
+    let mut realized = scenario.clone();
+    match crate::world::World::build(
+        scenario.world.base.clone(),
+        &state.grants,
+        scenario.schema.as_ref(),
+    ) {
+        Ok(world) => {
+            realized.world = world;
+            realized.grants = state.grants.clone();
+        }
+        Err(e) => {
+            realized.warnings.push(format!(
+                "accounting uses the world without the changes effects made: {}",
+                e.message
+            ));
+            return realized;
+        }
+    }
+    for (index, session) in realized.sessions.iter_mut().enumerate() {
+        if session.dormant {
+            let (from, until) =
+                state.started[index].unwrap_or((scenario.start, Some(scenario.start)));
+            session.from = Some(from);
+            session.until = until;
+        }
+    }
+    for step in &mut realized.steps {
+        step.segment = realized.world.segment_at(step.at);
+    }
+    for check in &mut realized.access {
+        check.segment = realized.world.segment_at(check.at);
+    }
+    realized
+}

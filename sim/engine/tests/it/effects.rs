@@ -1,0 +1,468 @@
+//! Effects in replay: each operation changes the world for the steps after
+//! it, a denied step changes nothing, dormant sessions act only once started,
+//! never rules and attenuation are reported in replay, and accounting measures
+//! the world as the replay lived it.
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+
+use privsim::result::ScenarioResult;
+
+const SCHEMA: &str = r#"
+entity Role;
+entity Agent in [Role] { level?: Long, elevated_until?: datetime };
+entity User in [Role];
+entity Doc;
+type Ctx = { now: datetime, assignee?: Agent };
+action read, write appliesTo { principal: [Agent, User], resource: [Doc], context: Ctx };
+action assign, unassign, raise, elevate, revokeAll, delegate appliesTo { principal: [Agent, User], resource: [Role, Agent], context: Ctx };
+"#;
+
+const POLICIES: &str = r#"
+@id("admins-assign") permit (principal in Role::"admin", action in [Action::"assign", Action::"unassign", Action::"raise", Action::"elevate", Action::"revokeAll", Action::"delegate"], resource);
+@id("writers-write") permit (principal in Role::"writer", action == Action::"write", resource);
+@id("leveled-read") permit (principal is Agent, action == Action::"read", resource) when { principal has level && principal.level >= 2 };
+@id("elevated-read") permit (principal is Agent, action == Action::"read", resource) when { principal has elevated_until && context.now < principal.elevated_until };
+"#;
+
+const ENTITIES: &str = r#"[
+  {"uid": {"type": "Role", "id": "admin"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "writer"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "User", "id": "root"}, "attrs": {}, "parents": [{"type": "Role", "id": "admin"}]},
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "sub"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}
+]"#;
+
+fn scenario(steps: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "effects"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[session]]
+id = "sub"
+principal = 'Agent::"sub"'
+parent = "bot"
+dormant = true
+lifetime = "10m"
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = {{ entity = "context.assignee", parent = "resource" }}
+
+[[effect]]
+action = 'Action::"unassign"'
+remove_parent = {{ entity = "context.assignee", parent = "resource" }}
+
+[[effect]]
+action = 'Action::"raise"'
+set_attr = {{ entity = "resource", name = "level", value = 2 }}
+
+[[effect]]
+action = 'Action::"elevate'
+grant = {{ entity = "resource", lifetime = "5m", expiry = "policy", until_attr = "elevated_until" }}
+
+[[effect]]
+action = 'Action::"revokeAll"'
+revoke = {{ entity = "resource" }}
+
+[[effect]]
+action = 'Action::"delegate"'
+resource = 'Agent::"sub"'
+start_session = "sub"
+{steps}"#
+    )
+    .replace("'Action::\"elevate'", "'Action::\"elevate\"'")
+}
+
+fn step(at: &str, who: &str, action: &str, resource: &str, extra: &str, expect: &str) -> String {
+    let who = match who.strip_prefix("session:") {
+        Some(session) => format!("session = \"{session}\""),
+        None => format!("principal = '{who}'"),
+    };
+    format!(
+        "\n[[step]]\nat = \"{at}\"\n{who}\naction = 'Action::\"{action}\"'\nresource = '{resource}'\n{extra}\nexpect = \"{expect}\"\n"
+    )
+}
+
+fn run(test: &str, steps: &str) -> ScenarioResult {
+    let toml = scenario(steps);
+    crate::common::evaluate(
+        test,
+        &[
+            ("scenario.toml", &toml),
+            ("s.cedarschema", SCHEMA),
+            ("p.cedar", POLICIES),
+            ("entities.json", ENTITIES),
+        ],
+    )
+}
+
+fn assert_passed(result: &ScenarioResult) {
+    for step in &result.steps {
+        let e = step.expectation.as_ref().unwrap();
+        assert!(e.passed, "step {}: {:?} {:?}", step.index, e.failures, step);
+    }
+}
+
+const ASSIGN_BOT: &str =
+    "context = { assignee = { __entity = { type = \"Agent\", id = \"bot\" } } }";
+
+#[test]
+fn role_assignment_and_removal_change_later_decisions() {
+    let steps = [
+        step("+1m", "session:bot", "write", "Doc::\"d\"", "", "deny"),
+        step(
+            "+2m",
+            "session:bot",
+            "assign",
+            "Role::\"writer\"",
+            ASSIGN_BOT,
+            "deny",
+        ),
+        step(
+            "+3m",
+            "User::\"root\"",
+            "assign",
+            "Role::\"writer\"",
+            ASSIGN_BOT,
+            "allow",
+        ),
+        step("+4m", "session:bot", "write", "Doc::\"d\"", "", "allow"),
+        step(
+            "+5m",
+            "User::\"root\"",
+            "unassign",
+            "Role::\"writer\"",
+            ASSIGN_BOT,
+            "allow",
+        ),
+        step("+6m", "session:bot", "write", "Doc::\"d\"", "", "deny"),
+    ]
+    .concat();
+    let result = run("effects-assign", &steps);
+    assert_passed(&result);
+    assert!(
+        result.steps[1].effects.is_empty(),
+        "a denied step changes nothing"
+    );
+    assert_eq!(
+        result.steps[2].effects,
+        vec!["Agent::\"bot\" joins Role::\"writer\"".to_string()]
+    );
+    // Accounting sees the world as it evolved: write was held from +3m to +5m.
+    let bot = result
+        .principals
+        .iter()
+        .find(|p| p.principal == "Agent::\"bot\"")
+        .unwrap();
+    let write = bot
+        .held
+        .iter()
+        .find(|h| h.action == "Action::\"write\"")
+        .unwrap();
+    assert_eq!(write.held_ms, 2 * 60_000, "{write:?}");
+}
+
+#[test]
+fn attributes_grants_and_revocation() {
+    let steps = [
+        step("+1m", "session:bot", "read", "Doc::\"d\"", "", "deny"),
+        step(
+            "+2m",
+            "User::\"root\"",
+            "raise",
+            "Agent::\"bot\"",
+            "",
+            "allow",
+        ),
+        step("+3m", "session:bot", "read", "Doc::\"d\"", "", "allow"),
+        step(
+            "+4m",
+            "User::\"root\"",
+            "elevate",
+            "Agent::\"sub\"",
+            "",
+            "allow",
+        ),
+        // The policy enforces `elevated_until`: held until +9m, not after.
+        step(
+            "+8m",
+            "User::\"root\"",
+            "delegate",
+            "Agent::\"sub\"",
+            "",
+            "allow",
+        ),
+        step("+8m", "session:sub", "read", "Doc::\"d\"", "", "allow"),
+        step("+9m", "session:sub", "read", "Doc::\"d\"", "", "deny"),
+    ]
+    .concat();
+    let result = run("effects-attrs", &steps);
+    assert_passed(&result);
+    assert_eq!(
+        result.steps[1].effects,
+        vec!["Agent::\"bot\".level = 2".to_string()]
+    );
+    assert!(result.steps[3].effects[0].starts_with("grant to Agent::\"sub\""));
+}
+
+#[test]
+fn revoke_ends_a_grant_early() {
+    let steps = [
+        step(
+            "+1m",
+            "User::\"root\"",
+            "elevate",
+            "Agent::\"bot\"",
+            "",
+            "allow",
+        ),
+        step("+2m", "session:bot", "read", "Doc::\"d\"", "", "allow"),
+        step(
+            "+3m",
+            "User::\"root\"",
+            "revokeAll",
+            "Agent::\"bot\"",
+            "",
+            "allow",
+        ),
+        step("+4m", "session:bot", "read", "Doc::\"d\"", "", "deny"),
+    ]
+    .concat();
+    let result = run("effects-revoke", &steps);
+    assert_passed(&result);
+    assert_eq!(
+        result.steps[2].effects,
+        vec!["revoked 1 grant(s) of Agent::\"bot\"".to_string()]
+    );
+}
+
+#[test]
+fn dormant_sessions_act_only_while_started() {
+    let steps = [
+        step("+1m", "session:sub", "read", "Doc::\"d\"", "", "error"),
+        step(
+            "+2m",
+            "session:bot",
+            "delegate",
+            "Agent::\"sub\"",
+            "",
+            "deny",
+        ),
+        step(
+            "+3m",
+            "User::\"root\"",
+            "delegate",
+            "Agent::\"sub\"",
+            "",
+            "allow",
+        ),
+        step("+4m", "session:sub", "write", "Doc::\"d\"", "", "deny"),
+        // Lifetime 10m from +3m.
+        step("+13m", "session:sub", "write", "Doc::\"d\"", "", "error"),
+    ]
+    .concat();
+    let result = run("effects-dormant", &steps);
+    assert_passed(&result);
+    assert!(
+        result.steps[0].errors[0].message.contains("not running"),
+        "{:?}",
+        result.steps[0].errors
+    );
+    assert_eq!(
+        result.steps[2].effects,
+        vec!["session `sub` of Agent::\"sub\" starts, until 2026-06-01T09:13:00Z".to_string()]
+    );
+}
+
+#[test]
+fn never_rules_and_attenuation_are_reported_in_replay() {
+    let mut steps = [
+        step(
+            "+1m",
+            "User::\"root\"",
+            "delegate",
+            "Agent::\"sub\"",
+            "",
+            "allow",
+        ),
+        step(
+            "+2m",
+            "User::\"root\"",
+            "assign",
+            "Role::\"writer\"",
+            "context = { assignee = { __entity = { type = \"Agent\", id = \"sub\" } } }",
+            "allow",
+        ),
+    ]
+    .concat();
+    steps.push_str("\n[[never]]\nprincipal = 'Agent'\naction = 'Action::\"write\"'\nreason = \"agents never write\"\n");
+    // Names sub itself: sub acting alone is an actor too, besides its session.
+    steps.push_str("\n[[never]]\nprincipal = 'Agent::\"sub\"'\naction = 'Action::\"write\"'\n");
+    let result = run("effects-never", &steps);
+    assert_passed(&result);
+    let kinds: Vec<(&str, Option<usize>)> = result
+        .findings
+        .iter()
+        .map(|f| (f.kind.as_str(), f.step))
+        .collect();
+    // After step 2, sub (a session of bot) writes: bot does not (attenuation),
+    // and no agent may write (never).
+    assert!(kinds.contains(&("never", Some(2))), "{kinds:?}");
+    assert!(kinds.contains(&("attenuation", Some(2))), "{kinds:?}");
+    let never = result.findings.iter().find(|f| f.kind == "never").unwrap();
+    assert!(
+        never.rule.as_ref().unwrap().ends_with("scenario.toml:64"),
+        "{never:?}"
+    );
+    // One finding per rule and principal: the session and the principal
+    // acting alone are not reported twice.
+    let rules: Vec<&str> = result
+        .findings
+        .iter()
+        .filter(|f| f.kind == "never" && f.principal == "Agent::\"sub\"")
+        .map(|f| f.rule.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_ne!(rules[0], rules[1], "{rules:?}");
+}
+
+#[test]
+fn invariants_can_be_switched_off() {
+    let mut steps = [
+        step(
+            "+1m",
+            "User::\"root\"",
+            "delegate",
+            "Agent::\"sub\"",
+            "",
+            "allow",
+        ),
+        step(
+            "+2m",
+            "User::\"root\"",
+            "assign",
+            "Role::\"writer\"",
+            "context = { assignee = { __entity = { type = \"Agent\", id = \"sub\" } } }",
+            "allow",
+        ),
+    ]
+    .concat();
+    steps.push_str("\n[[never]]\nprincipal = 'Agent'\naction = 'Action::\"write\"'\n\n[invariants]\nnever = false\nattenuation = false\n");
+    let result = run("effects-switched-off", &steps);
+    assert_passed(&result);
+    assert!(result.findings.is_empty(), "{:?}", result.findings);
+}
+
+/// `revoke` ends grants and parents added by `add_parent`, never the changes
+/// of `remove_parent` or `set_attr`: revoking must not give a removed role
+/// back, nor rewrite an attribute.
+#[test]
+fn revoke_never_undoes_a_removal_or_an_attribute() {
+    let toml = r#"
+[scenario]
+name = "revoke narrows only"
+policies = ["p.cedar"]
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[effect]]
+action = 'Action::"unassign"'
+remove_parent = { entity = "resource", parent = 'Role::"writer"' }
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "resource", parent = 'Role::"reader"' }
+
+[[effect]]
+action = 'Action::"raise"'
+set_attr = { entity = "resource", name = "level", value = 2 }
+
+[[effect]]
+action = 'Action::"revokeAll"'
+revoke = { entity = "resource" }
+"#
+    .to_string()
+        + &[
+            step("+1m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "allow"),
+            step(
+                "+2m",
+                "User::\"root\"",
+                "unassign",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step("+3m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "deny"),
+            step(
+                "+4m",
+                "User::\"root\"",
+                "assign",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step(
+                "+5m",
+                "User::\"root\"",
+                "raise",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            step("+6m", "Agent::\"bot\"", "read", "Doc::\"d\"", "", "allow"),
+            step("+6m", "Agent::\"bot\"", "audit", "Doc::\"d\"", "", "allow"),
+            step(
+                "+7m",
+                "User::\"root\"",
+                "revokeAll",
+                "Agent::\"bot\"",
+                "",
+                "allow",
+            ),
+            // The role removed at +2m stays removed.
+            step("+8m", "Agent::\"bot\"", "write", "Doc::\"d\"", "", "deny"),
+            // The parent added at +4m is revoked.
+            step("+8m", "Agent::\"bot\"", "audit", "Doc::\"d\"", "", "deny"),
+            // The attribute set at +5m stays.
+            step("+8m", "Agent::\"bot\"", "read", "Doc::\"d\"", "", "allow"),
+        ]
+        .concat();
+    let policies = r#"
+@id("root-administers") permit (principal == User::"root", action, resource);
+@id("writers-write") permit (principal in Role::"writer", action == Action::"write", resource);
+@id("readers-audit") permit (principal in Role::"reader", action == Action::"audit", resource);
+@id("leveled-read") permit (principal, action == Action::"read", resource) when { principal has level && principal.level >= 2 };
+"#;
+    let entities = r#"[
+  {"uid": {"type": "Role", "id": "writer"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "reader"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "User", "id": "root"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": [{"type": "Role", "id": "writer"}]},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}
+]"#;
+    let result = crate::common::evaluate(
+        "effects-revoke-narrows",
+        &[
+            ("scenario.toml", &toml),
+            ("p.cedar", policies),
+            ("entities.json", entities),
+        ],
+    );
+    assert_passed(&result);
+    assert_eq!(
+        result.steps[7].effects,
+        vec!["revoked 1 grant(s) of Agent::\"bot\"".to_string()]
+    );
+}

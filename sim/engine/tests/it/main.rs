@@ -1,0 +1,10 @@
+//! The integration tests of this crate, in one binary (one link, as ripgrep does).
+
+mod accounting;
+mod common;
+mod effects;
+mod engine;
+mod fuzz_seeds;
+mod held;
+mod scenarios;
+mod search;

@@ -1,0 +1,720 @@
+//! The escalation search on the planted escalations in `scenarios/escalations`:
+//! each planted variant is found within a fixed budget and seed, by every
+//! strategy; each fixed variant has no finding and exhaustive search proves it
+//! to depth 4; repros replay, fail on the planted policy and pass on the fixed
+//! one; traces are minimal; runs are deterministic; and a state's entity store
+//! (cached, built incrementally) decides exactly like a world built from
+//! scratch with the same grants. What the move set leaves out (clock moments
+//! beyond the first few, context combinations beyond the cap, effects that
+//! cannot apply) is a caveat of the summary, so a proof never claims more than
+//! the moves tried; the planted escalations leave nothing out.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::path::{Path, PathBuf};
+
+use cedar_policy::{Authorizer, Decision};
+use privsim::load::{self as scenario, LoadOptions, Scenario};
+use privsim::search::{self, Move, Options, Strategy};
+use privsim::world::state::Machine;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde_json::Map;
+
+use crate::common::workspace_root;
+
+/// The planted escalations and the invariant each breaks.
+const PLANTED: [(&str, &[&str]); 4] = [
+    ("self-assign-role", &["never"]),
+    ("subagent-scope", &["attenuation"]),
+    ("jit-forgetful", &["expiry"]),
+    ("confused-deputy", &["delegation-ceiling"]),
+];
+
+fn folder(name: &str) -> PathBuf {
+    workspace_root().join("scenarios/escalations").join(name)
+}
+
+fn load(path: &Path, options: &LoadOptions) -> Scenario {
+    scenario::load(path, options).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+fn options(strategy: Strategy, seed: u64) -> Options {
+    Options {
+        strategy,
+        seed,
+        max_steps: 5_000,
+        depth: 4,
+        ..Options::default()
+    }
+}
+
+fn kinds(fuzzed: &privsim::Fuzzed) -> Vec<String> {
+    fuzzed
+        .result
+        .findings
+        .iter()
+        .filter(|f| !f.trace.is_empty())
+        .map(|f| f.kind.clone())
+        .collect()
+}
+
+#[test]
+fn planted_escalations_are_found_by_every_strategy() {
+    for (name, expected) in PLANTED {
+        let planted = load(&folder(name).join("planted.toml"), &LoadOptions::default());
+        for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+            let fuzzed = privsim::fuzz(&planted, &options(strategy, 7), &mut |_| {});
+            let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
+            assert!(caveats.is_empty(), "{name}: {caveats:#?}");
+            // Every search finding names the policies that allow it.
+            for finding in fuzzed
+                .result
+                .findings
+                .iter()
+                .filter(|f| !f.trace.is_empty())
+            {
+                assert!(
+                    !finding.determining_policies.is_empty(),
+                    "{name}: {finding:#?}"
+                );
+            }
+            let found = kinds(&fuzzed);
+            for kind in expected {
+                assert!(
+                    found.iter().any(|k| k == kind),
+                    "{name}, {}: no `{kind}` finding in {found:?}",
+                    strategy.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_variants_are_clean_and_proven_to_depth_four() {
+    for (name, _) in PLANTED {
+        let fixed = load(&folder(name).join("fixed.toml"), &LoadOptions::default());
+        let exhaustive = Options {
+            max_steps: 200_000,
+            ..options(Strategy::Exhaustive, 0)
+        };
+        let fuzzed = privsim::fuzz(&fixed, &exhaustive, &mut |_| {});
+        assert!(
+            fuzzed.result.findings.is_empty(),
+            "{name}: {:#?}",
+            fuzzed.result.findings
+        );
+        let summary = fuzzed.result.search.as_ref().unwrap();
+        assert_eq!(summary.exhaustive_depth, Some(4), "{name}: {summary:?}");
+        assert!(!summary.budget_exhausted, "{name}: {summary:?}");
+        // Nothing was left out of the move set: the proof stands as stated.
+        assert!(summary.caveats.is_empty(), "{name}: {summary:#?}");
+        for strategy in [Strategy::Random, Strategy::Novelty] {
+            let fuzzed = privsim::fuzz(&fixed, &options(strategy, 7), &mut |_| {});
+            assert!(kinds(&fuzzed).is_empty(), "{name}: {:?}", kinds(&fuzzed));
+            let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
+            assert!(caveats.is_empty(), "{name}: {caveats:#?}");
+        }
+    }
+}
+
+/// The exhaustive proof is honest: a budget too small to finish proves nothing.
+#[test]
+fn a_budget_that_runs_out_proves_nothing() {
+    let fixed = load(
+        &folder("self-assign-role").join("fixed.toml"),
+        &LoadOptions::default(),
+    );
+    let tiny = Options {
+        max_steps: 10,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let fuzzed = privsim::fuzz(&fixed, &tiny, &mut |_| {});
+    let summary = fuzzed.result.search.unwrap();
+    assert!(summary.budget_exhausted);
+    assert_ne!(summary.exhaustive_depth, Some(4));
+}
+
+/// Copies a scenario folder into a fresh temporary folder.
+fn copy_folder(from: &Path, name: &str) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let to = std::env::temp_dir().join(format!("privsim-search-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&to);
+    copy(from, &to);
+    to
+}
+
+#[test]
+fn repros_fail_on_the_planted_policy_and_pass_on_the_fixed_one() {
+    for (name, _) in PLANTED {
+        let dir = copy_folder(&folder(name), name);
+        let planted = load(&dir.join("planted.toml"), &LoadOptions::default());
+        let fuzzed = privsim::fuzz(&planted, &options(Strategy::Novelty, 7), &mut |_| {});
+        assert!(!fuzzed.repros.is_empty(), "{name}: no repro");
+        for (path, text) in &fuzzed.repros {
+            assert!(path.starts_with(&dir), "{name}: {} outside", path.display());
+            std::fs::write(path, text).unwrap();
+            let repro = load(path, &LoadOptions::default());
+            let result = privsim::evaluate(&repro);
+            let last = result.steps.last().unwrap();
+            let expectation = last.expectation.as_ref().unwrap();
+            assert!(
+                !expectation.passed,
+                "{name}: {} passes on the planted policy:\n{text}",
+                path.display()
+            );
+            assert!(!result.passed);
+            for step in &result.steps[..result.steps.len() - 1] {
+                assert!(step.expectation.is_none(), "{name}: {text}");
+                assert_ne!(step.decision, "error", "{name}: {step:?}\n{text}");
+            }
+            let fixed = LoadOptions {
+                policies: Some(dir.join("policies/fixed.cedar")),
+            };
+            let guarded = privsim::evaluate(&load(path, &fixed));
+            assert!(
+                guarded.passed,
+                "{name}: {} fails on the fixed policy:\n{text}\n{:#?}",
+                path.display(),
+                guarded.steps.last()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes() {
+    for (name, _) in PLANTED {
+        let planted = load(&folder(name).join("planted.toml"), &LoadOptions::default());
+        for strategy in [Strategy::Random, Strategy::Novelty] {
+            let run = || {
+                let fuzzed = privsim::fuzz(&planted, &options(strategy, 11), &mut |_| {});
+                let repros: Vec<String> = fuzzed.repros.iter().map(|(_, t)| t.clone()).collect();
+                (
+                    privsim_reports::json(&privsim::RunResult::new(vec![fuzzed.result])),
+                    repros,
+                )
+            };
+            assert_eq!(run(), run(), "{name} {}", strategy.name());
+        }
+    }
+}
+
+/// Every finding's trace is 1-minimal: dropping any move before the witness
+/// loses the violation.
+#[test]
+fn traces_are_minimal() {
+    for (name, _) in PLANTED {
+        let planted = load(&folder(name).join("planted.toml"), &LoadOptions::default());
+        let machine = Machine::new(&planted);
+        let report = search::search(&machine, &options(Strategy::Random, 3), &mut |_| {});
+        assert!(!report.findings.is_empty(), "{name}");
+        for found in &report.findings {
+            let key = found.violation.key();
+            let reproduces = |trace: &[Move]| {
+                let (prefix, last) = trace.split_at(trace.len() - 1);
+                let check: &[Move] = if found.violation.kind == "delegation-ceiling" {
+                    trace
+                } else {
+                    let _ = last;
+                    prefix
+                };
+                search::violations_at_end(&machine, check)
+                    .iter()
+                    .any(|v| v.key() == key)
+            };
+            assert!(reproduces(&found.trace), "{name}: {found:?}");
+            for drop in 0..found.trace.len() - 1 {
+                let mut shorter = found.trace.clone();
+                shorter.remove(drop);
+                assert!(
+                    !reproduces(&shorter),
+                    "{name}: move {drop} of {:?} is not needed",
+                    found.trace
+                );
+            }
+        }
+    }
+}
+
+/// A state's store (the grant-free store with active grants upserted, cached
+/// by content) against the slow way: the whole world built from scratch with
+/// the state's grants, asked about every pair of every running actor.
+#[test]
+fn state_stores_decide_like_worlds_built_from_scratch() {
+    let authorizer = Authorizer::new();
+    let mut compared = 0;
+    for (name, _) in PLANTED {
+        for variant in ["planted.toml", "fixed.toml"] {
+            let loaded = load(&folder(name).join(variant), &LoadOptions::default());
+            let machine = Machine::new(&loaded);
+            let mover = search::Mover::new(&machine, Some(10 * 60_000));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+            for _walk in 0..20 {
+                let mut state = machine.initial();
+                for _ in 0..12 {
+                    let moves = mover.moves(&machine, &state);
+                    let mv = &moves[rng.random_range(0..moves.len())];
+                    search::execute(&machine, &mut state, mv);
+                    let world = privsim::world::World::build(
+                        loaded.world.base.clone(),
+                        &state.grants,
+                        loaded.schema.as_ref(),
+                    )
+                    .unwrap();
+                    let slow = &world.segments[world.segment_at(state.time)].entities;
+                    let snapshot = machine.snapshot(&state).unwrap();
+                    for (actor, flags) in snapshot.allowed.iter().enumerate() {
+                        if flags.is_empty() {
+                            continue;
+                        }
+                        let context = machine.context(&state, actor, &Map::new());
+                        for (pair, fast) in flags.iter().enumerate() {
+                            let (action, resource) = &machine.pairs[actor][pair];
+                            let principal = &machine.actors[actor].principal;
+                            let brute = machine
+                                .request(principal, action, resource, &context)
+                                .is_ok_and(|request| {
+                                    authorizer
+                                        .is_authorized(&request, &loaded.policies.set, slow)
+                                        .decision()
+                                        == Decision::Allow
+                                });
+                            assert_eq!(
+                                *fast, brute,
+                                "{name}/{variant}: {principal} {action} {resource} at {}",
+                                state.time
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared}");
+}
+
+// ---- what the move set leaves out ----
+
+/// Searches an inline scenario; returns the result, as `privsim fuzz` has it.
+fn fuzz_inline(
+    test: &str,
+    files: &[(&str, &str)],
+    options: &Options,
+) -> privsim::result::ScenarioResult {
+    let loaded = crate::common::load(test, files);
+    privsim::fuzz(&loaded, options, &mut |_| {}).result
+}
+
+/// Five grants of a role to one agent, an hour each with an hour between
+/// them: ten moments the world changes at, pending from the start.
+fn ten_moments() -> String {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "ten moments"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Role::"r"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "deny"
+"#,
+    );
+    for hour in [1, 3, 5, 7, 9] {
+        scenario.push_str(&format!(
+            "\n[[grant]]\nprincipal = 'Agent::\"bot\"'\nparents = ['Role::\"r\"']\nfrom = \"+{hour}h\"\nuntil = \"+{}h\"\n",
+            hour + 1
+        ));
+    }
+    scenario
+}
+
+const ROLE_READS: &str =
+    r#"@id("r-reads") permit (principal in Role::"r", action == Action::"read", resource);"#;
+
+/// Only the earliest 4 pending moments are clock moves: a state at the 10th
+/// is one jump away but 10 moves deep, so a proof to depth 2 says so.
+#[test]
+fn more_pending_clock_moments_than_tried_is_a_caveat() {
+    let scenario = ten_moments();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("p.cedar", ROLE_READS),
+    ];
+    let exhaustive = Options {
+        depth: 2,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let result = fuzz_inline("clock-caveat", &files, &exhaustive);
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(2), "{summary:#?}");
+    assert_eq!(summary.caveats.len(), 1, "{summary:#?}");
+    let caveat = &summary.caveats[0];
+    for needle in [
+        "clock moves: in ",
+        " states more than 4 moments the world changes at were pending (the most, 10, at 2026-06-01T09:00:00Z), only the earliest 4 were tried from each; ",
+        "raise --depth, or use --tick to move the clock in fixed steps",
+    ] {
+        assert!(caveat.contains(needle), "no `{needle}` in {caveat}");
+    }
+    // Every rendering says the proof is relative to the moves tried.
+    let run = privsim::RunResult::new(vec![result.clone()]);
+    let text = privsim_reports::text::render(&run);
+    assert!(
+        text.contains("no violation up to depth 2 (exhaustive over the moves tried, with the moves listed below left out)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  search caveat: {caveat}\n")),
+        "{text}"
+    );
+
+    // The other strategies meet the same states.
+    let novelty = fuzz_inline(
+        "clock-caveat-novelty",
+        &files,
+        &options(Strategy::Novelty, 7),
+    );
+    let caveats = &novelty.search.as_ref().unwrap().caveats;
+    assert!(caveats[0].starts_with("clock moves: "), "{caveats:#?}");
+}
+
+/// When the exhaustive search runs out of new states, every state was
+/// reached (a far moment through the nearer ones), so the clock lost nothing.
+#[test]
+fn a_closed_exhaustive_search_has_no_clock_caveat() {
+    let scenario = ten_moments();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("p.cedar", ROLE_READS),
+    ];
+    let deep = Options {
+        depth: 12,
+        max_steps: 200_000,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let result = fuzz_inline("clock-closed", &files, &deep);
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(12), "{summary:#?}");
+    assert_eq!(
+        summary.states, 11,
+        "the start and ten moments: {summary:#?}"
+    );
+    assert!(summary.caveats.is_empty(), "{summary:#?}");
+}
+
+/// Nine agents times nine roles are 81 combinations of context values for
+/// `assign`; only 64 are tried.
+#[test]
+fn more_context_combinations_than_tried_is_a_caveat() {
+    let scenario = crate::common::eighty_one_combinations();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("p.cedar", crate::common::ADMIN_ASSIGNS),
+    ];
+    let exhaustive = Options {
+        depth: 1,
+        max_steps: 200_000,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    for (strategy, options) in [
+        ("exhaustive", exhaustive),
+        ("random", options(Strategy::Random, 7)),
+    ] {
+        let result = fuzz_inline(&format!("context-caveat-{strategy}"), &files, &options);
+        let summary = result.search.as_ref().unwrap();
+        assert_eq!(
+            summary.caveats,
+            [
+                r#"context values: Action::"assign" was requested with 64 of its 81 combinations of context values (`assignee`: 9 values × `role`: 9 values); requests with the other 17 were never made"#
+            ],
+            "{strategy}"
+        );
+    }
+}
+
+/// Effects of allowed requests that cannot apply (no delegator), that would
+/// make a world the schema rejects, or that need an entity the world does
+/// not have are not silently states that never happen.
+#[test]
+fn effects_that_cannot_apply_are_caveats() {
+    let scenario = r#"
+[scenario]
+name = "effects that cannot apply"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"admin"'
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Role::"r"'
+
+# The schema gives `level` a Long: the world after this effect is invalid.
+[[effect]]
+action = 'Action::"raise"'
+set_attr = { entity = "resource", name = "level", value = "high" }
+
+# The admin acts alone: there is no delegator to change.
+[[effect]]
+action = 'Action::"hand"'
+add_parent = { entity = "delegator", parent = 'Role::"r"' }
+
+# The world has no Ghost to put under `assignee`.
+[[effect]]
+action = 'Action::"promote"'
+add_parent = { entity = "context.assignee", parent = "resource" }
+
+[[step]]
+at = "+1m"
+principal = 'User::"admin"'
+action = 'Action::"promote"'
+resource = 'Role::"r"'
+context = { assignee = { __entity = { type = "Ghost", id = "g" } } }
+"#;
+    let schema = r#"
+entity Role;
+entity Ghost;
+entity User;
+entity Agent in [Role] { level?: Long };
+action raise, hand appliesTo { principal: [User], resource: [Agent] };
+action promote appliesTo { principal: [User], resource: [Role], context: { assignee?: Ghost } };
+"#;
+    let policies = r#"@id("admin-acts") permit (principal == User::"admin", action in [Action::"raise", Action::"hand", Action::"promote"], resource);"#;
+    let files = [
+        ("scenario.toml", scenario),
+        ("s.cedarschema", schema),
+        ("p.cedar", policies),
+    ];
+    let result = fuzz_inline("effect-caveats", &files, &options(Strategy::Exhaustive, 0));
+    let summary = result.search.as_ref().unwrap();
+    assert_eq!(summary.exhaustive_depth, Some(4), "{summary:#?}");
+    let caveats: Vec<&str> = summary.caveats.iter().map(String::as_str).collect();
+    assert_eq!(caveats.len(), 3, "{caveats:#?}");
+    assert_eq!(
+        caveats[0],
+        r#"context values: 1 action was never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: Action::"promote" (no entity of type Ghost for context key `assignee`); neither the requests nor their effects were tried"#
+    );
+    assert_eq!(
+        caveats[1],
+        r#"effects not applied: effect 2 (line 23) of Action::"hand" could not apply on 1 allowed request (the request has no delegator); the search went on without its change, so the states it would have made were not explored"#
+    );
+    assert!(
+        caveats[2].starts_with(
+            r#"effects rejected: 1 allowed request had effects that would make the world invalid: Action::"raise" once (entity does not conform to the schema: "#
+        ),
+        "{}",
+        caveats[2]
+    );
+    assert!(
+        caveats[2].ends_with(
+            "; each was treated as changing nothing, so the states past them were not explored"
+        ),
+        "{}",
+        caveats[2]
+    );
+}
+
+/// A policy's `datetime` literal is a clock moment in every form Cedar
+/// accepts (a date alone, a `+hhmm` offset, milliseconds); one that cannot
+/// be read is a caveat rather than a moment silently missing.
+#[test]
+fn policy_datetime_literals_are_clock_moments_in_every_cedar_form() {
+    let scenario = r#"
+[scenario]
+name = "datetime literals"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[step]]
+at = "+1m"
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+"#;
+    let policies = r#"
+@id("a") permit (principal, action, resource) when { context.now < datetime("2026-06-03") };
+@id("b") permit (principal, action, resource) when { context.now < datetime("2026-06-01T12:00:00+0200") };
+@id("c") permit (principal, action, resource) when { context.now < datetime("2026-06-01T11:00:00.500Z") };
+@id("d") permit (principal, action, resource) when { context.now < datetime("2026-06-01T13:00:00-0130") };
+@id("e") permit (principal, action, resource) when { context.now < datetime("sometime") };
+"#;
+    let loaded = crate::common::load(
+        "datetime-moments",
+        &[("scenario.toml", scenario), ("p.cedar", policies)],
+    );
+    let machine = Machine::new(&loaded);
+    let moments: Vec<String> = machine
+        .boundaries(&machine.initial())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        moments,
+        [
+            "2026-06-01T10:00:00Z",
+            "2026-06-01T11:00:00.500Z",
+            "2026-06-01T14:30:00Z",
+            "2026-06-03T00:00:00Z",
+        ]
+    );
+    let result = privsim::fuzz(&loaded, &options(Strategy::Exhaustive, 0), &mut |_| {}).result;
+    assert_eq!(
+        result.search.unwrap().caveats,
+        [
+            "clock moments: the policies' datetime literal `sometime` could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there); use --tick to move the clock in fixed steps"
+        ]
+    );
+}
+
+/// A `[[never]]` rule about a type covers every entity of that type in the
+/// world, scripted or not: an idle agent holding the forbidden access is a
+/// finding of replay and search. Past the cap, the rest is a caveat.
+#[test]
+fn never_type_patterns_cover_unscripted_entities() {
+    let scenario = |agents: usize| {
+        let mut text = String::from(
+            r#"
+[scenario]
+name = "idle agents"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Role::"admin"'
+
+[[entity]]
+uid = 'Repo::"api"'
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Repo::"api"'
+expect = "allow"
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"delete"'
+reason = "no agent deletes a repository"
+"#,
+        );
+        for n in 0..agents {
+            text.push_str(&format!(
+                "\n[[entity]]\nuid = 'Agent::\"idle-{n:02}\"'\nparents = ['Role::\"admin\"']\n"
+            ));
+        }
+        text
+    };
+    let policies = r#"
+@id("agents-read") permit (principal is Agent, action == Action::"read", resource);
+@id("admins-delete") permit (principal in Role::"admin", action == Action::"delete", resource);
+"#;
+    let schema = r#"
+entity Role;
+entity Repo;
+entity Agent in [Role];
+action read, delete appliesTo { principal: [Agent], resource: [Repo] };
+"#;
+    let one = scenario(1);
+    let files = [
+        ("scenario.toml", one.as_str()),
+        ("p.cedar", policies),
+        ("s.cedarschema", schema),
+    ];
+    let replayed = crate::common::evaluate("never-type-replay", &files);
+    let idle: Vec<&privsim::result::Finding> = replayed
+        .findings
+        .iter()
+        .filter(|f| f.kind == "never")
+        .collect();
+    assert_eq!(idle.len(), 1, "{:#?}", replayed.findings);
+    assert_eq!(idle[0].principal, "Agent::\"idle-00\"");
+    assert_eq!(idle[0].determining_policies, ["admins-delete"]);
+    let searched = fuzz_inline(
+        "never-type-search",
+        &files,
+        &options(Strategy::Exhaustive, 0),
+    );
+    assert!(
+        searched
+            .findings
+            .iter()
+            .any(|f| f.kind == "never" && f.principal == "Agent::\"idle-00\""),
+        "{:#?}",
+        searched.findings
+    );
+    assert!(searched.search.unwrap().caveats.is_empty());
+
+    // 40 idle agents: 32 act, 8 are a caveat.
+    let many = scenario(40);
+    let files = [
+        ("scenario.toml", many.as_str()),
+        ("p.cedar", policies),
+        ("s.cedarschema", schema),
+    ];
+    let searched = fuzz_inline("never-type-cap", &files, &options(Strategy::Random, 1));
+    let caveats = searched.search.unwrap().caveats;
+    assert_eq!(
+        caveats,
+        [
+            "principals: a never rule's type pattern matched more entities than the 32 per rule that act in the search (line 28: 8 more); the others were never tried as actors"
+        ]
+    );
+}

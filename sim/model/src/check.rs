@@ -1,0 +1,323 @@
+//! The gate's result model: what `privsim check` found, as plain serializable
+//! data. It is the JSON contract of `privsim check --format json`
+//! (`docs/check.md`) and the only thing the gate's reports read.
+
+use serde::{Deserialize, Serialize};
+
+use crate::result::{Finding, Metrics, SearchSummary};
+
+/// The version tag of the gate's JSON contract; bumped on any incompatible change.
+pub const FORMAT: &str = "privsim-check/1";
+
+/// Everything one `privsim check` found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Whether the gate passed: no change fails it and no exception is stale.
+    pub passed: bool,
+    /// The baseline policies.
+    pub baseline: SpecView,
+    /// The candidate policies.
+    pub candidate: SpecView,
+    /// The rules the gate applied.
+    pub config: ConfigView,
+    /// Counts.
+    pub summary: CheckSummary,
+    /// One entry per scenario, in the order they were given.
+    pub scenarios: Vec<ScenarioCheck>,
+    /// Every `[[exception]]` of the configuration, in file order, with what became of it.
+    pub exceptions: Vec<ExceptionStatus>,
+}
+
+/// Which policies one side of the comparison evaluated.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpecView {
+    /// As given on the command line (`git:origin/main`, a path), or `scenario`
+    /// for each scenario's own policies.
+    pub spec: String,
+    /// For `git:` specs: the commit the revision named.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<String>,
+}
+
+/// The gate's rules as applied (the configuration file's, or the defaults).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigView {
+    /// The configuration file, as given (absent: the built-in defaults).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    /// Which kinds of change fail the gate.
+    pub fail_on: FailOn,
+    /// Per-principal limits on metric changes.
+    pub budget: Budget,
+    /// The escalation search run on both sides.
+    pub search: SearchConfig,
+}
+
+/// Which kinds of change fail the gate (`[fail_on]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FailOn {
+    /// A principal holds a pair it did not hold with the baseline.
+    pub new_access: bool,
+    /// With `new_access`: also when a step of the scenario expects that access
+    /// (`expect = "allow"`). `false` lets such a step acknowledge it.
+    pub new_access_expected: bool,
+    /// A step the baseline allowed is denied (and does not expect that).
+    pub broken_workflow: bool,
+    /// An invariant finding (replay or search) the baseline did not have.
+    pub new_escalation: bool,
+    /// A step expectation or access assertion fails with the candidate.
+    pub failed_expectation: bool,
+    /// A principal no longer holds a pair, holds it for less time, or a step
+    /// is now denied as expected.
+    pub narrowed: bool,
+    /// A principal holds a pair it held with the baseline for longer
+    /// (e.g. a just-in-time window that grew, or a grant that no longer ends).
+    #[serde(default = "yes")]
+    pub held_longer: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for FailOn {
+    fn default() -> Self {
+        Self {
+            new_access: true,
+            new_access_expected: true,
+            broken_workflow: true,
+            new_escalation: true,
+            failed_expectation: true,
+            narrowed: false,
+            held_longer: true,
+        }
+    }
+}
+
+/// Per-principal limits (`[budget]`); absent means no limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Budget {
+    /// The weighted gap may grow by at most this much.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub weighted_gap_growth: Option<u64>,
+    /// Utilization (0 to 1) may drop by at most this much.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub utilization_drop: Option<f64>,
+}
+
+/// The escalation search's budget (`[search]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SearchConfig {
+    /// Whether the search runs at all.
+    pub enabled: bool,
+    /// `random`, `novelty` or `exhaustive`.
+    pub strategy: String,
+    /// The seed.
+    pub seed: u64,
+    /// At most this many moves per scenario and side.
+    pub max_steps: u64,
+    /// The longest trace, in state-changing moves.
+    pub depth: usize,
+    /// An extra clock move, e.g. `1h`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tick: Option<String>,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            strategy: "exhaustive".to_string(),
+            seed: 0,
+            max_steps: 5_000,
+            depth: 4,
+            tick: None,
+        }
+    }
+}
+
+/// Counts over the whole check.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// Scenarios checked.
+    pub scenarios: usize,
+    /// Scenarios with a failing change.
+    pub failed_scenarios: usize,
+    /// Changes found.
+    pub changes: usize,
+    /// Changes that fail the gate.
+    pub failures: usize,
+    /// Changes an exception accepted.
+    pub excepted: usize,
+    /// Exceptions that matched nothing.
+    pub stale_exceptions: usize,
+}
+
+/// The comparison for one scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioCheck {
+    /// The scenario's name.
+    pub name: String,
+    /// The scenario file, as given.
+    pub file: String,
+    /// The simulated clock's start (RFC 3339, UTC).
+    pub start: String,
+    /// Whether no change of this scenario fails the gate.
+    pub passed: bool,
+    /// The policy files of the baseline, in order.
+    pub baseline_policy_files: Vec<String>,
+    /// The policy files of the candidate, in order.
+    pub candidate_policy_files: Vec<String>,
+    /// Things a reviewer should know about the comparison (one sentence each).
+    pub notes: Vec<String>,
+    /// The changes, failing first.
+    pub changes: Vec<Change>,
+    /// Metrics per principal, sorted by principal.
+    pub principals: Vec<PrincipalDelta>,
+    /// What the escalation search did on each side (absent when it was off).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub search: Option<SearchPair>,
+}
+
+/// The search summaries of both sides.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchPair {
+    /// With the baseline policies.
+    pub baseline: SearchSummary,
+    /// With the candidate policies.
+    pub candidate: SearchSummary,
+}
+
+/// One difference between baseline and candidate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Change {
+    /// `new-access`, `held-longer`, `broken-workflow`, `new-escalation`,
+    /// `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
+    /// `narrowed`, `held-shorter` or `fixed-escalation`.
+    pub kind: String,
+    /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
+    /// it) or `info` (the gate's rules let it pass).
+    pub status: String,
+    /// The principal concerned.
+    pub principal: String,
+    /// The action, when the change is about one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    /// The resource, when the change is about one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    /// The 1-based step, for a change of a step's decision or expectation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub step: Option<usize>,
+    /// For `new-access`: the steps the baseline denied and the candidate allows.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub steps: Vec<usize>,
+    /// For `new-access`: a step of the scenario expects the access (`expect = "allow"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub expected: bool,
+    /// Simulated time: when a new pair was first held (or a removed one last
+    /// held), or the step's time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time: Option<String>,
+    /// The policies responsible: for new access, broken workflows and
+    /// escalations the candidate's; for narrowed pairs and fixed escalations
+    /// the baseline's.
+    pub policies: Vec<PolicyRef>,
+    /// Before (a decision or a metric value).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub baseline: Option<String>,
+    /// After.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub candidate: Option<String>,
+    /// Where a reviewer should look, `file:line`: the granting policy, the
+    /// step, or the broken rule.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// One sentence.
+    pub message: String,
+    /// The exception that accepted the change (or that would have, had it
+    /// not expired), as `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exception: Option<String>,
+    /// For escalations: the finding, with its trace.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub finding: Option<Box<Finding>>,
+}
+
+/// A policy and where it is defined.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PolicyRef {
+    /// The policy id.
+    pub id: String,
+    /// `file:line`, when the policy came from a file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+}
+
+/// A principal's metrics on both sides.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrincipalDelta {
+    /// The principal.
+    pub principal: String,
+    /// With the baseline policies.
+    pub baseline: Metrics,
+    /// With the candidate policies.
+    pub candidate: Metrics,
+    /// Pairs held with the candidate only.
+    pub new_pairs: usize,
+    /// Pairs held with the baseline only.
+    pub removed_pairs: usize,
+    /// Candidate utilization − baseline utilization, 4 decimals.
+    pub utilization_change: f64,
+    /// Candidate weighted gap − baseline weighted gap.
+    pub weighted_gap_change: i64,
+}
+
+/// What became of one `[[exception]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExceptionStatus {
+    /// `file:line` of the `[[exception]]` table.
+    pub location: String,
+    /// The kind of change it accepts.
+    pub kind: String,
+    /// The scenario (name or file) it is limited to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scenario: Option<String>,
+    /// The principal (entity or type) it is limited to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub principal: Option<String>,
+    /// The action it is limited to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    /// The resource (entity or type) it is limited to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    /// Why the change is accepted.
+    pub reason: String,
+    /// The last day it applies (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expires: Option<String>,
+    /// `applied` (it matched a change), `expired` (it matched, but its date
+    /// has passed, so it no longer applies), `stale` (it matches nothing: a
+    /// failure; remove it) or `not-checked` (its scenario was not part of this
+    /// check).
+    pub status: String,
+    /// How many changes it matched.
+    pub matched: usize,
+}
+
+/// The kinds of change, in the order reports list them.
+pub const KINDS: [&str; 10] = [
+    "new-escalation",
+    "new-access",
+    "held-longer",
+    "broken-workflow",
+    "expectation-failed",
+    "weighted-gap-growth",
+    "utilization-drop",
+    "narrowed",
+    "held-shorter",
+    "fixed-escalation",
+];

@@ -1,0 +1,18 @@
+//! The result contract of privsim: what a run, a search, a suggestion and a
+//! gate produce, as plain data (serde only). The engine fills it, the reports
+//! read it, and neither the contract nor the reports can name Cedar.
+//!
+//! [`result`] is `privsim run`'s JSON contract, [`check`] the gate's,
+//! [`suggest`] that of `privsim suggest`; [`time`] is the simulated clock,
+//! [`format`] how numbers in the contract are written, and [`diag`] the
+//! located errors every crate reports user input with.
+
+pub mod check;
+pub mod diag;
+pub mod format;
+pub mod result;
+pub mod suggest;
+pub mod time;
+
+pub use diag::Error;
+pub use result::{RunResult, ScenarioResult};

@@ -1,0 +1,809 @@
+//! Properties checked by the fuzz targets in `fuzz/` and, over their committed
+//! seeds, by `cargo test` on stable (`sim/tests/fuzz_seeds.rs`). Each function
+//! panics when its property is broken; that is how a fuzzer reports it.
+//!
+//! Nothing here writes to disk: a fuzzed scenario is text in memory whose path
+//! is placed in [`fuzz_world`], a committed folder with a schema, policies and
+//! entities for it to reference.
+#![expect(
+    clippy::panic,
+    clippy::unwrap_used,
+    reason = "a check reports a broken property by panicking"
+)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use privsim::diag::{Error, SourceFile};
+use privsim::load::{self as scenario, LoadOptions};
+use privsim::result::RunResult;
+use privsim::search::{Found, Move, Mover, execute};
+use privsim::time::{self, Instant};
+use privsim::world::state::{Machine, Snapshot, State, Violation};
+
+/// The folder fuzzed scenarios live in: `fuzz/world/` of this repository.
+pub fn fuzz_world() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/world")
+}
+
+/// [`check_scenario_source_in`] the [`fuzz_world`].
+pub fn check_scenario_source(bytes: &[u8]) {
+    check_scenario_source_in(&fuzz_world(), bytes);
+}
+
+/// Loading any bytes (read as UTF-8, invalid bytes replaced) as the scenario
+/// file `fuzz.toml` in `folder`:
+/// - never panics;
+/// - fails only with an error located in the text (`fuzz.toml:line:col` within
+///   it) or in a file of `folder`, never an unlocated one and never a file
+///   outside `folder`;
+/// - or succeeds with every policy file inside `folder`, and then replays and
+///   accounts every step, and both reports render, the JSON one parsing back
+///   to the same result.
+pub fn check_scenario_source_in(folder: &Path, bytes: &[u8]) {
+    let root = folder
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("the fuzz world `{}`: {e}", folder.display()));
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text(root.join("fuzz.toml"), "fuzz.toml".into(), text.clone());
+    match scenario::load_source(file, &LoadOptions::default()) {
+        Ok(loaded) => {
+            for policy_file in &loaded.policies.files {
+                let canonical = policy_file.path.canonicalize().unwrap();
+                assert!(
+                    canonical.starts_with(&root),
+                    "read `{}`, outside the folder",
+                    canonical.display()
+                );
+            }
+            let result = privsim::evaluate(&loaded);
+            assert_eq!(
+                result.steps.len(),
+                loaded.steps.len(),
+                "every step is replayed"
+            );
+            check_reports(RunResult::new(vec![result]));
+        }
+        Err(Error::Source(error)) => {
+            let location = &error.location;
+            let (name, line, column) = location_parts(location, &error.message);
+            let located_text = if name == "fuzz.toml" {
+                text
+            } else {
+                let path = root.join(name).canonicalize().unwrap_or_else(|e| {
+                    panic!("`{location}` names a file that is not in the folder: {e}")
+                });
+                assert!(
+                    path.starts_with(&root),
+                    "`{location}` is outside the folder"
+                );
+                std::fs::read_to_string(&path).unwrap()
+            };
+            assert!(
+                location_is_within(&located_text, line, column),
+                "`{location}` is not within the text: {}",
+                error.message
+            );
+        }
+        Err(other) => panic!("an error without a location: {other}"),
+    }
+}
+
+/// Any bytes as a policy file `fuzz.cedar` (invalid UTF-8 replaced):
+/// - parsing and strict validation against `fuzz/world/s.cedarschema` never
+///   panic nor overflow the stack, and fail only with errors located within
+///   the text;
+/// - policies that parse replace those of `fuzz/world/scenario.toml`, which
+///   then replays and accounts every step, and both reports render, the JSON
+///   one parsing back to the same result.
+pub fn check_policy_text(bytes: &[u8]) {
+    static BASE: std::sync::OnceLock<scenario::Scenario> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        scenario::load(&fuzz_world().join("scenario.toml"), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("the base scenario of the fuzz world: {e:?}"))
+    });
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text("fuzz.cedar".into(), "fuzz.cedar".into(), text.clone());
+    let located = |error: &privsim::diag::SourceError| {
+        let (line, column) = split_location(&error.location, "fuzz.cedar");
+        assert!(
+            location_is_within(&text, line, column),
+            "`{}` is not within the text: {}",
+            error.location,
+            error.message
+        );
+    };
+    let policies = match privsim::load::cedar_files::parse_policies(vec![file]) {
+        Ok(policies) => policies,
+        Err(Error::Source(error)) => return located(&error),
+        Err(other) => panic!("an error without a location: {other}"),
+    };
+    if let Some(schema) = &base.schema {
+        match privsim::load::cedar_files::validate(&policies, schema) {
+            Ok(()) => {}
+            Err(Error::Source(error)) => located(&error),
+            Err(other) => panic!("an error without a location: {other}"),
+        }
+    }
+    let mut scenario = base.clone();
+    scenario.policies = policies;
+    let result = privsim::evaluate(&scenario);
+    assert_eq!(
+        result.steps.len(),
+        scenario.steps.len(),
+        "every step is replayed"
+    );
+    check_reports(RunResult::new(vec![result]));
+}
+
+/// Both reports render; the JSON one parses back to the same result.
+fn check_reports(run: RunResult) {
+    let _ = privsim_reports::text::render(&run);
+    let json = privsim_reports::json(&run);
+    let parsed: RunResult = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("the JSON report does not parse: {e}\n{json}"));
+    assert!(
+        parsed == run,
+        "the JSON report does not round-trip:\n{json}"
+    );
+}
+
+/// The line and column of a `file:line:col` location in `expected_file`.
+fn split_location(location: &str, expected_file: &str) -> (usize, usize) {
+    let (name, line, column) = location_parts(location, "");
+    assert_eq!(name, expected_file, "`{location}` names another file");
+    (line, column)
+}
+
+/// `file:line:col` in its parts; panics when it is not of that form.
+fn location_parts<'l>(location: &'l str, message: &str) -> (&'l str, usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("`{location}` is not `file:line:col`: {message}")
+    };
+    (
+        name,
+        line.parse()
+            .unwrap_or_else(|_| panic!("bad line in `{location}`")),
+        column
+            .parse()
+            .unwrap_or_else(|_| panic!("bad column in `{location}`")),
+    )
+}
+
+/// Any bytes as the gate's configuration `privsim-gate.toml` (invalid UTF-8
+/// replaced): parsing never panics and fails only with an error located
+/// within the text; a configuration that parses names each exception at a
+/// line of the text and serializes into the gate's JSON contract.
+pub fn check_gate_config(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let file = SourceFile::from_text(
+        PathBuf::from("privsim-gate.toml"),
+        "privsim-gate.toml".into(),
+        text.clone(),
+    );
+    match privsim::gate::config::parse(&file) {
+        Ok(config) => {
+            for exception in &config.exceptions {
+                let line = exception
+                    .location
+                    .strip_prefix("privsim-gate.toml:")
+                    .and_then(|line| line.parse::<usize>().ok())
+                    .unwrap_or_else(|| panic!("exception at `{}`", exception.location));
+                assert!(
+                    location_is_within(&text, line, 1),
+                    "exception at line {line}, outside the text"
+                );
+                assert!(!exception.reason.trim().is_empty(), "an empty reason");
+            }
+            let view = privsim::gate::model::ConfigView {
+                file: config.file.clone(),
+                fail_on: config.fail_on.clone(),
+                budget: config.budget.clone(),
+                search: config.search.clone(),
+            };
+            serde_json::to_string(&view).unwrap();
+        }
+        Err(Error::Source(error)) => {
+            let (name, line, column) = location_parts(&error.location, &error.message);
+            assert_eq!(name, "privsim-gate.toml", "{}", error.location);
+            assert!(
+                location_is_within(&text, line, column),
+                "`{}` is not within the text: {}",
+                error.location,
+                error.message
+            );
+        }
+        Err(other) => panic!("an error without a location: {other}"),
+    }
+}
+
+/// Whether a 1-based line and column (in characters) fall in `text`; the column
+/// may be one past the end of its line (an error at the end of a line).
+fn location_is_within(text: &str, line: usize, column: usize) -> bool {
+    let Some(this_line) = text.split('\n').nth(line.wrapping_sub(1)) else {
+        return false;
+    };
+    column >= 1 && column <= this_line.chars().count() + 1
+}
+
+/// Parsing times never panics; a parsed timestamp prints in a form that parses
+/// back to the same instant; `+<duration>` adds exactly the duration; and when
+/// the input has at least 8 bytes, the instant they encode (little-endian) is
+/// checked by [`check_instant`].
+pub fn check_time_text(bytes: &[u8]) {
+    if let Some(first) = bytes.first_chunk::<8>() {
+        check_instant(i64::from_le_bytes(*first));
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    if let Ok(instant) = Instant::parse_rfc3339(text) {
+        let printed = instant.to_string();
+        assert_eq!(
+            Instant::parse_rfc3339(&printed),
+            Ok(instant),
+            "`{text}` printed as `{printed}` does not parse back"
+        );
+    }
+    let start = Instant(0);
+    if let Ok(at) = time::parse_time(text, start) {
+        let printed = at.to_string();
+        assert_eq!(
+            time::parse_time(&printed, start),
+            Ok(at),
+            "`{text}` printed as `{printed}` does not parse back"
+        );
+    }
+    if let Ok(millis) = time::parse_duration(text) {
+        assert!(millis >= 0, "`{text}` is a negative duration");
+        if let Ok(at) = time::parse_time(&format!("+{text}"), start) {
+            assert_eq!(at.0, millis, "`+{text}` is not {millis} ms after the start");
+        }
+    }
+}
+
+/// Any instant in privsim's range (years 0000 to 9999, UTC; `millis` is folded
+/// into it) prints as a timestamp that parses back to it, and that Cedar's
+/// `datetime()` reads as the same number of milliseconds since the epoch: the
+/// calendar arithmetic is checked against Cedar's as an oracle.
+pub fn check_instant(millis: i64) {
+    let span = Instant::MAX.0 - Instant::MIN.0 + 1;
+    let instant = Instant(Instant::MIN.0 + millis.rem_euclid(span));
+    let printed = instant.to_string();
+    assert_eq!(
+        Instant::parse_rfc3339(&printed),
+        Ok(instant),
+        "{} ms printed as `{printed}` does not parse back",
+        instant.0
+    );
+    let expression =
+        format!(r#"datetime("{printed}").durationSince(datetime("1970-01-01")).toMilliseconds()"#);
+    let cedar = cedar_millis(&expression);
+    assert_eq!(
+        cedar,
+        Ok(instant.0),
+        "Cedar reads `{printed}` differently from privsim"
+    );
+}
+
+/// Evaluates a Cedar expression that yields a `Long`.
+fn cedar_millis(expression: &str) -> Result<i64, String> {
+    use cedar_policy::{Context, Entities, EntityUid, EvalResult, Expression, Request};
+    let uid = EntityUid::from_str(r#"E::"e""#).map_err(|e| e.to_string())?;
+    let request = Request::new(uid.clone(), uid.clone(), uid, Context::empty(), None)
+        .map_err(|e| e.to_string())?;
+    let expression = Expression::from_str(expression).map_err(|e| e.to_string())?;
+    match cedar_policy::eval_expression(&request, &Entities::empty(), &expression) {
+        Ok(EvalResult::Long(millis)) => Ok(millis),
+        Ok(other) => Err(format!("not a Long: {other}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A world generated from fuzzer bytes ([`crate::generate`]: the first 8 bytes
+/// seed it, the next ones choose its size, whether it has a schema, and the
+/// context) is written to a fresh temporary folder, loaded, and then:
+/// - for every entity store of the scenario, every user and agent (and a
+///   principal the scenario never names), every action and two contexts, the
+///   fast held set (`held::Engine::allowed`) equals brute force
+///   (`Engine::allowed_brute_force`) resource by resource;
+/// - the whole accounting is byte-identical computed either way.
+///
+/// Unlike the other checks this one writes (the generated files, removed
+/// afterwards): the loader reads a scenario's files from its folder.
+pub fn check_held_exact(bytes: &[u8]) {
+    use crate::generate::{self, ACTIONS, Spec};
+    use privsim::accounting::{self, Method};
+    use privsim::held::Engine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut seed = [0u8; 8];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = byte(i);
+    }
+    let flags = byte(14);
+    let spec = Spec {
+        agents: 1 + usize::from(byte(8) % 6),
+        users: 1 + usize::from(byte(9) % 4),
+        docs: 1 + usize::from(byte(10) % 40),
+        fanout: 1 + usize::from(byte(11) % 3),
+        depth: 1 + usize::from(byte(12) % 3),
+        policies: 1 + usize::from(byte(13) % 40),
+        schema: flags & 1 == 0,
+        workflow: flags & 2 == 0,
+    };
+    let world = generate::world(&spec, u64::from_le_bytes(seed));
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-held-exact-{}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, text) in &world.files {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    let loaded = scenario::load(&folder.join("scenario.toml"), &LoadOptions::default());
+    let _ = std::fs::remove_dir_all(&folder);
+    let loaded = loaded.unwrap_or_else(|e| panic!("a generated world does not load: {e}"));
+
+    let engine = Engine::new(&loaded);
+    let mut principals: Vec<cedar_policy::EntityUid> = loaded
+        .world
+        .base
+        .keys()
+        .filter(|k| k.starts_with("Agent::") || k.starts_with("User::"))
+        .map(|k| cedar_policy::EntityUid::from_str(k).unwrap())
+        .collect();
+    principals.push(cedar_policy::EntityUid::from_str(r#"Agent::"ghost""#).unwrap());
+    let resources: Vec<cedar_policy::EntityUid> = loaded
+        .world
+        .base
+        .keys()
+        .filter(|k| k.starts_with("Doc::") || k.starts_with("Folder::"))
+        .map(|k| cedar_policy::EntityUid::from_str(k).unwrap())
+        .collect();
+    let hour = 9 + byte(15) % 5;
+    let target = format!("d{}", byte(16) % 40);
+    let contexts = [
+        serde_json::json!({
+            "now": { "__extn": { "fn": "datetime", "arg": format!("2026-06-01T{hour:02}:00:00Z") } },
+            "mfa": flags & 4 == 0,
+        }),
+        serde_json::json!({
+            "now": { "__extn": { "fn": "datetime", "arg": "2026-06-01T10:30:00Z" } },
+            "mfa": true,
+            "target": { "__entity": { "type": "Doc", "id": target } },
+            "delegator": { "__entity": { "type": "User", "id": "u0" } },
+        }),
+    ];
+    for segment in 0..loaded.world.segments.len() {
+        let store = Engine::segment(segment);
+        for action in ACTIONS {
+            let action =
+                cedar_policy::EntityUid::from_str(&format!("Action::\"{action}\"")).unwrap();
+            let targets = engine.targets(action.clone(), resources.clone());
+            for context in &contexts {
+                for principal in &principals {
+                    let fast = engine.allowed(principal, &targets, context, store);
+                    let slow = engine.allowed_brute_force(principal, &targets, context, store);
+                    if let Some(index) = (0..fast.len()).find(|&i| fast[i] != slow[i]) {
+                        panic!(
+                            "{principal} {action} {} in segment {segment} with {context}: fast {}, brute force {} ({spec:?})",
+                            targets.key(index),
+                            fast[index],
+                            slow[index]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let account = |method| {
+        let mut result = privsim::replay::replay(&loaded);
+        accounting::account_with(&loaded, &mut result, method);
+        serde_json::to_string(&result).unwrap()
+    };
+    let (fast, slow) = (account(Method::Fast), account(Method::BruteForce));
+    if fast != slow {
+        let at = fast
+            .bytes()
+            .zip(slow.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let from = at.saturating_sub(300);
+        panic!(
+            "accounting differs between fast and brute force ({spec:?}):\nfast: {}\nslow: {}",
+            &fast[from..(at + 200).min(fast.len())],
+            &slow[from..(at + 200).min(slow.len())]
+        );
+    }
+}
+
+/// The scenarios the `search` target explores, in the order its first byte
+/// picks them: each planted escalation of `scenarios/escalations/`, then its
+/// fixed variant.
+pub const SEARCH_SCENARIOS: [&str; 8] = [
+    "confused-deputy/planted.toml",
+    "confused-deputy/fixed.toml",
+    "jit-forgetful/planted.toml",
+    "jit-forgetful/fixed.toml",
+    "self-assign-role/planted.toml",
+    "self-assign-role/fixed.toml",
+    "subagent-scope/planted.toml",
+    "subagent-scope/fixed.toml",
+];
+
+/// The longest trace the `search` target plays (later bytes are ignored).
+pub const SEARCH_MAX_MOVES: usize = 24;
+
+/// The extra clock move the `search` target offers when bit 3 of its first
+/// byte is set (besides the world's own boundaries): five minutes.
+pub const SEARCH_TICK: i64 = 5 * 60 * 1000;
+
+/// The [`SEARCH_SCENARIOS`], loaded once.
+pub fn search_scenarios() -> &'static [scenario::Scenario] {
+    static SCENARIOS: std::sync::OnceLock<Vec<scenario::Scenario>> = std::sync::OnceLock::new();
+    SCENARIOS.get_or_init(|| {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/escalations");
+        SEARCH_SCENARIOS
+            .iter()
+            .map(|name| {
+                scenario::load(&folder.join(name), &LoadOptions::default())
+                    .unwrap_or_else(|e| panic!("the escalation scenario `{name}`: {e:?}"))
+            })
+            .collect()
+    })
+}
+
+/// What one fuzzed trace did ([`check_search_in`]).
+#[derive(Debug, Clone)]
+pub struct SearchTrace {
+    /// The moves played, from the initial state.
+    pub moves: Vec<Move>,
+    /// The violations in the state the trace ends in (with the last
+    /// request's delegation-ceiling violation, if any).
+    pub violations: Vec<Violation>,
+}
+
+/// [`check_search_in`] the escalation scenario the first byte picks (bits
+/// 0–2 index [`SEARCH_SCENARIOS`]; bit 3 adds the [`SEARCH_TICK`] clock move);
+/// the other bytes choose the moves. Panics when a property is broken.
+pub fn check_search(bytes: &[u8]) {
+    let Some((&first, rest)) = bytes.split_first() else {
+        return;
+    };
+    let scenarios = search_scenarios();
+    let index = usize::from(first & 7) % scenarios.len();
+    let tick = (first & 8 != 0).then_some(SEARCH_TICK);
+    if let Err(message) = check_search_in(&scenarios[index], tick, rest) {
+        panic!("{}: {message}", SEARCH_SCENARIOS[index]);
+    }
+}
+
+/// Plays the escalation search's moves on a scenario ([`Machine`],
+/// moves listed by [`Mover`] as the search lists them, each
+/// played by [`execute`]), chosen by the bytes: a byte picks
+/// one of the moves of the current state (two bytes, little-endian, when a
+/// state has more than 256), for at most [`SEARCH_MAX_MOVES`] moves. After
+/// every move that changes the state, its snapshot and violations are
+/// computed (as the search computes them), and:
+/// - nothing panics;
+/// - a move that reports no change leaves the state's key as it was;
+/// - two states of the trace with the same `state_key` have the same
+///   snapshot, the same violations (kind, actor, action, resource) and the
+///   same moves;
+/// - replaying the trace from `machine.initial()` ends in the same state key
+///   and snapshot, with exactly the same violations (determinism);
+/// - for the first violation of each kind at the end (one repro per kind
+///   keeps an input to milliseconds), the repro
+///   `repro::render` writes for the finding the search would report (the
+///   moves, then the witness request unless the violation is the last
+///   request's delegation ceiling) loads as a scenario in the scenario's
+///   folder and replays every request to the decision the machine made; the
+///   last one, the witness, is allowed (denied, for an access assertion's
+///   missing resource) and so fails its `deny` (`allow`) expectation.
+///
+/// Returns what the trace reached, or the first broken property.
+pub fn check_search_in(
+    loaded: &scenario::Scenario,
+    tick: Option<i64>,
+    bytes: &[u8],
+) -> Result<SearchTrace, String> {
+    let machine = Machine::new(loaded);
+    let mover = Mover::new(&machine, tick);
+    let mut state = machine.initial();
+    let mut moves = Vec::new();
+    // The state's snapshot, its violations and its moves; recomputed only
+    // when a move changes the state (as the search does).
+    let (mut snapshot, mut in_state) = examine(&machine, &state);
+    let mut available = mover.moves(&machine, &state);
+    let mut ceiling = Vec::new();
+    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    seen.insert(
+        machine.state_key(&state),
+        Seen::new(&snapshot, &in_state, &available, 0),
+    );
+    let mut bytes = bytes.iter().copied();
+    while moves.len() < SEARCH_MAX_MOVES && !available.is_empty() {
+        let Some(low) = bytes.next() else {
+            break;
+        };
+        let choice = if available.len() > 256 {
+            usize::from(u16::from_le_bytes([low, bytes.next().unwrap_or(0)]))
+        } else {
+            usize::from(low)
+        };
+        let mv = available[choice % available.len()].clone();
+        let key_before = machine.state_key(&state);
+        let changed;
+        (changed, ceiling) = execute(&machine, &mut state, &mv);
+        moves.push(mv);
+        let key = machine.state_key(&state);
+        if !changed {
+            if key != key_before {
+                return Err(format!(
+                    "move {} reports no change, but the state key changed\n{}",
+                    moves.len(),
+                    describe_trace(&machine, &moves)
+                ));
+            }
+            continue;
+        }
+        (snapshot, in_state) = examine(&machine, &state);
+        available = mover.moves(&machine, &state);
+        let now = Seen::new(&snapshot, &in_state, &available, moves.len());
+        match seen.get(&key) {
+            Some(before) => before
+                .same_as(&now)
+                .map_err(|e| format!("{e}\n{}", describe_trace(&machine, &moves)))?,
+            None => {
+                seen.insert(key, now);
+            }
+        }
+    }
+    let mut violations = ceiling;
+    violations.extend(in_state);
+
+    // Determinism: the same trace from the initial state ends the same way.
+    let mut again = machine.initial();
+    let mut last = Vec::new();
+    for mv in &moves {
+        last = execute(&machine, &mut again, mv).1;
+    }
+    let (snapshot_again, state_violations) = examine(&machine, &again);
+    last.extend(state_violations);
+    if machine.state_key(&again) != machine.state_key(&state) {
+        return Err(format!(
+            "replaying the trace from the initial state ends in another state\n{}",
+            describe_trace(&machine, &moves)
+        ));
+    }
+    if snapshot_again != snapshot {
+        return Err(format!(
+            "replaying the trace from the initial state ends with another snapshot\n{}",
+            describe_trace(&machine, &moves)
+        ));
+    }
+    if last != violations {
+        return Err(format!(
+            "replaying the trace from the initial state finds other violations: {:?} then {:?}\n{}",
+            messages(&violations),
+            messages(&last),
+            describe_trace(&machine, &moves)
+        ));
+    }
+
+    // The repro of the first violation of each kind loads and shows it.
+    let mut kinds = BTreeSet::new();
+    for violation in &violations {
+        if kinds.insert(violation.kind) {
+            check_repro(&machine, &moves, violation)?;
+        }
+    }
+    Ok(SearchTrace { moves, violations })
+}
+
+/// What a state of a fuzzed trace looked like, to compare with another state
+/// of the same key.
+struct Seen {
+    snapshot: Option<Snapshot>,
+    violations: BTreeSet<(String, usize, String, String)>,
+    moves: Vec<Move>,
+    /// After how many moves it was reached.
+    trace: usize,
+}
+
+impl Seen {
+    fn new(
+        snapshot: &Option<Snapshot>,
+        violations: &[Violation],
+        moves: &[Move],
+        trace: usize,
+    ) -> Self {
+        Self {
+            snapshot: snapshot.clone(),
+            violations: shapes(violations),
+            moves: moves.to_vec(),
+            trace,
+        }
+    }
+
+    fn same_as(&self, other: &Self) -> Result<(), String> {
+        let what = if self.snapshot != other.snapshot {
+            "snapshots"
+        } else if self.violations != other.violations {
+            "violations"
+        } else if self.moves != other.moves {
+            "moves"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "the states after {} and {} moves have the same key but different {what}",
+            self.trace, other.trace
+        ))
+    }
+}
+
+/// A state's snapshot (`None` when its entity store cannot be built, which
+/// the search also treats as a state without violations) and violations.
+fn examine(machine: &Machine<'_>, state: &State) -> (Option<Snapshot>, Vec<Violation>) {
+    match machine.snapshot(state) {
+        Ok(snapshot) => {
+            let violations = machine.violations(state, &snapshot);
+            (Some(snapshot), violations)
+        }
+        Err(_) => (None, Vec::new()),
+    }
+}
+
+/// Violations without the parts that name grants by when they were made.
+fn shapes(violations: &[Violation]) -> BTreeSet<(String, usize, String, String)> {
+    violations
+        .iter()
+        .map(|v| {
+            (
+                v.kind.to_string(),
+                v.actor,
+                v.action.to_string(),
+                v.resource.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn messages(violations: &[Violation]) -> Vec<&str> {
+    violations.iter().map(|v| v.message.as_str()).collect()
+}
+
+fn describe_move(machine: &Machine<'_>, mv: &Move) -> String {
+    match mv {
+        Move::Advance(time) => format!("advance to {time}"),
+        Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        } => format!(
+            "{} asks {action} on {resource}{}",
+            machine.describe(*actor),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", serde_json::Value::Object(extra.clone()))
+            }
+        ),
+    }
+}
+
+fn describe_trace(machine: &Machine<'_>, moves: &[Move]) -> String {
+    moves
+        .iter()
+        .enumerate()
+        .map(|(i, mv)| format!("  {}. {}\n", i + 1, describe_move(machine, mv)))
+        .collect()
+}
+
+/// The repro of a violation reached by `moves` loads beside its scenario and
+/// replays every request to the machine's decision; the witness at the end
+/// shows the violation and fails its expectation.
+fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> Result<(), String> {
+    let mut trace = moves.to_vec();
+    if violation.kind != "delegation-ceiling" {
+        trace.push(Move::Request {
+            actor: violation.actor,
+            action: violation.action.clone(),
+            resource: violation.resource.clone(),
+            extra: serde_json::Map::new(),
+        });
+    }
+    let context = || {
+        format!(
+            "the repro of `{}`\n{}",
+            violation.message,
+            describe_trace(machine, &trace)
+        )
+    };
+    let found = Found {
+        violation: violation.clone(),
+        trace: trace.clone(),
+    };
+    let text = privsim::search::repro::render(machine, &found)
+        .map_err(|e| format!("{} is not written: {e}", context()))?;
+    let scenario = machine.scenario;
+    let folder = scenario
+        .file
+        .path
+        .parent()
+        .ok_or_else(|| format!("{}: the scenario has no folder", context()))?;
+    let file = SourceFile::from_text(
+        folder.join("fuzz-repro.toml"),
+        "fuzz-repro.toml".into(),
+        text.clone(),
+    );
+    let repro = scenario::load_source(file, &LoadOptions::default())
+        .map_err(|e| format!("{} does not load: {e:?}\n{text}", context()))?;
+    let result = privsim::replay::replay(&repro);
+
+    // The decisions the machine makes along the trace.
+    let mut state = machine.initial();
+    let mut decisions = Vec::new();
+    for mv in &trace {
+        if let Move::Request {
+            actor,
+            action,
+            resource,
+            extra,
+        } = mv
+        {
+            let outcome = machine.act(&mut state, *actor, action, resource, extra);
+            decisions.push(outcome.decision);
+        } else {
+            execute(machine, &mut state, mv);
+        }
+    }
+    if result.steps.len() != decisions.len() {
+        return Err(format!(
+            "{} replays {} steps for {} requests\n{text}",
+            context(),
+            result.steps.len(),
+            decisions.len()
+        ));
+    }
+    let last = decisions.len().saturating_sub(1);
+    for (index, (step, decision)) in result.steps.iter().zip(&decisions).enumerate() {
+        if step.decision != *decision {
+            return Err(format!(
+                "{}: step {} is {} in the repro, {decision} in the search\n{text}",
+                context(),
+                index + 1,
+                step.decision
+            ));
+        }
+        if index == last {
+            let expected = if violation.missing { "allow" } else { "deny" };
+            let Some(expectation) = &step.expectation else {
+                return Err(format!(
+                    "{}: the witness (step {}) has no expectation\n{text}",
+                    context(),
+                    index + 1
+                ));
+            };
+            let shows = (step.decision == "allow") != violation.missing;
+            if expectation.decision.as_deref() != Some(expected) || expectation.passed || !shows {
+                return Err(format!(
+                    "{}: the witness (step {}, {}) does not fail its `{expected}` expectation\n{text}",
+                    context(),
+                    index + 1,
+                    step.decision
+                ));
+            }
+        }
+    }
+    Ok(())
+}
