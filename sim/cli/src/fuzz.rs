@@ -39,14 +39,14 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// At most this many moves (requests and clock advances) per scenario.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_steps: u64,
     /// At most this many seconds per scenario (how far the search gets then
     /// depends on the machine; `--max-steps` alone is reproducible).
     #[arg(long, value_name = "SECONDS")]
     pub time: Option<f64>,
-    /// The longest trace, in moves that change the world.
-    #[arg(long, default_value_t = 6)]
+    /// The longest trace, in moves that change the world (1 to 10,000).
+    #[arg(long, default_value_t = 6, value_parser = parse_depth)]
     pub depth: usize,
     /// Also try moving the clock on by this duration (e.g. `1h`), besides the
     /// moments the world changes by itself.
@@ -242,4 +242,20 @@ impl Meter {
             );
         }
     }
+}
+
+/// `--depth`: a depth the search can honour, from 1 to
+/// [`privsim::search::MAX_DEPTH`] (0 would search nothing and say so as
+/// "no finding").
+fn parse_depth(text: &str) -> Result<usize, String> {
+    let depth: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if depth == 0 || depth > privsim::search::MAX_DEPTH {
+        return Err(format!(
+            "the depth must be from 1 to {}",
+            privsim::search::MAX_DEPTH
+        ));
+    }
+    Ok(depth)
 }

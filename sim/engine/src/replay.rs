@@ -87,6 +87,12 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
                 )
             }
         };
+        if checks.never
+            && result.decision == "allow"
+            && let (Some(machine), Some(state)) = (&machine, &state)
+        {
+            never_on_step(machine, state, step, &result, &mut seen, &mut findings);
+        }
         tally(&mut summary, &result);
         if scenario.invariants.delegation_ceiling
             && let Some(finding) = ceiling_finding(&result)
@@ -240,6 +246,42 @@ fn check_state(
             );
         }
         findings.push(machine.finding(&violation, state, step));
+    }
+}
+
+/// The `[[never]]` rules an allowed step breaks, judged on the request it
+/// made (with the context it presented), one finding per rule and principal
+/// as for [`check_state`].
+fn never_on_step(
+    machine: &Machine<'_>,
+    state: &State,
+    step: &Step,
+    result: &StepResult,
+    seen: &mut BTreeSet<(String, String, String, String, String)>,
+    findings: &mut Vec<Finding>,
+) {
+    let actor = match step.session {
+        Some(session) => Some(machine.session_actor(session)),
+        None => machine.lone_actor(&step.principal),
+    };
+    let Some(actor) = actor else {
+        return;
+    };
+    for violation in machine.never_on_request(
+        actor,
+        &step.action,
+        &step.resource,
+        &result.determining_policies,
+    ) {
+        let mut key = violation.key();
+        key.1 = step.principal.to_string();
+        if seen.insert(key) {
+            // The finding is at the step's time (the state's clock moves only
+            // with the world's changes on the precomputed path).
+            let mut at = state.clone();
+            at.time = step.at;
+            findings.push(machine.finding(&violation, &at, Some(step.index + 1)));
+        }
     }
 }
 
@@ -398,18 +440,6 @@ fn decision_name(decision: Decision) -> &'static str {
     }
 }
 
-/// The determining policies of a response, sorted (Cedar's reason is a set
-/// with no stable order).
-pub(crate) fn determining(response: &Response) -> Vec<String> {
-    let mut ids: Vec<String> = response
-        .diagnostics()
-        .reason()
-        .map(ToString::to_string)
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
 fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
     let mut errors: Vec<EvaluationError> = response
         .diagnostics()
@@ -438,7 +468,7 @@ fn replay_step(
             let response = authorizer.is_authorized(request, &scenario.policies.set, entities);
             (
                 decision_name(response.decision()).to_string(),
-                determining(&response),
+                crate::world::determining(&response),
                 evaluation_errors(&response),
             )
         }

@@ -64,11 +64,11 @@ pub fn suggest(scenario: &Scenario) -> ScenarioSuggestion {
 
 /// [`suggest`] with options.
 pub fn suggest_with(scenario: &Scenario, options: Options) -> ScenarioSuggestion {
-    suggest_from(scenario, &crate::evaluate(scenario), options)
+    suggest_from(scenario, &crate::accounting::evaluate(scenario), options)
 }
 
 /// [`suggest_with`] from the candidate's replay and accounting
-/// ([`crate::evaluate`]), when the caller has it already.
+/// ([`crate::accounting::evaluate`]), when the caller has it already.
 pub fn suggest_from(
     scenario: &Scenario,
     candidate: &ScenarioResult,
@@ -254,7 +254,7 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
             return Vec::new();
         };
         let response = authorizer.is_authorized(request, &scenario.policies.set, &segment.entities);
-        crate::replay::determining(&response)
+        crate::world::determining(&response)
     };
     let mut uses = Vec::new();
     for (position, step) in candidate.steps.iter().enumerate() {
@@ -1479,7 +1479,7 @@ pub fn verify(
 
     let mut suggested = scenario.clone();
     suggested.policies = policies;
-    let result = crate::evaluate(&suggested);
+    let result = crate::accounting::evaluate(&suggested);
 
     let mut failures_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut workflow = Vec::new();

@@ -20,7 +20,7 @@ use privsim::load::{self as scenario, LoadOptions};
 use privsim::result::RunResult;
 use privsim::search::{Found, Move, Mover, execute};
 use privsim::time::{self, Instant};
-use privsim::world::state::{Machine, Snapshot, State, Violation};
+use privsim::world::state::{Machine, Snapshot, State, StateKey, Violation};
 
 /// The folder fuzzed scenarios live in: `fuzz/world/` of this repository.
 pub fn fuzz_world() -> PathBuf {
@@ -523,7 +523,7 @@ pub fn check_search_in(
     let (mut snapshot, mut in_state) = examine(&machine, &state);
     let mut available = mover.moves(&machine, &state);
     let mut ceiling = Vec::new();
-    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    let mut seen: HashMap<StateKey, Seen> = HashMap::new();
     seen.insert(
         machine.state_key(&state),
         Seen::new(&snapshot, &in_state, &available, 0),
@@ -714,7 +714,7 @@ fn describe_trace(machine: &Machine<'_>, moves: &[Move]) -> String {
 /// shows the violation and fails its expectation.
 fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> Result<(), String> {
     let mut trace = moves.to_vec();
-    if violation.kind != "delegation-ceiling" {
+    if !violation.on_request {
         trace.push(Move::Request {
             actor: violation.actor,
             action: violation.action.clone(),

@@ -90,3 +90,26 @@ fn a_nonexistent_path_is_bad_input() {
         run.stderr
     );
 }
+
+#[test]
+fn fuzz_options_the_search_cannot_honour_are_usage_errors() {
+    // `--depth 18446744073709551615` once wrapped to an empty search that
+    // printed "0 findings"; depth 0 and no moves at all searched nothing too.
+    for args in [
+        ["--depth", "18446744073709551615"],
+        ["--depth", "10001"],
+        ["--depth", "0"],
+        ["--max-steps", "0"],
+    ] {
+        let mut all = vec!["fuzz", "--no-repro"];
+        all.extend(args);
+        all.push(LEAST);
+        let run = check(&all, 2);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.contains(args[0]),
+            "{args:?} is not named: {}",
+            run.stderr
+        );
+    }
+}

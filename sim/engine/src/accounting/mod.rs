@@ -8,8 +8,6 @@
 //! millisecond after it). Between two such instants nothing a policy can see
 //! changes, so a pair held at one instant is held until the next.
 
-pub mod risk;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use cedar_policy::{EntityUid, PolicySet};
@@ -33,6 +31,20 @@ type Key = (String, String);
 struct Subject {
     principal: EntityUid,
     sessions: BTreeSet<Option<usize>>,
+}
+
+/// Replays a loaded scenario and accounts for every principal's privilege.
+pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
+    evaluate_with_world(scenario).0
+}
+
+/// [`evaluate`], also returning the scenario as the replay lived it when its
+/// world changes ([`crate::replay::replay_with_state`]), for callers that ask Cedar
+/// about that world afterwards.
+pub fn evaluate_with_world(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
+    let (mut result, realized) = crate::replay::replay_with_state(scenario);
+    account(realized.as_ref().unwrap_or(scenario), &mut result);
+    (result, realized)
 }
 
 /// Computes accounts for every principal of a replayed scenario, adds them and
@@ -281,61 +293,10 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
 
 /// Every `datetime("...")` literal in the policies and templates.
 fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
-    policy_datetime_literals(policies)
+    crate::load::policy_times::policy_datetime_literals(policies)
         .iter()
-        .filter_map(|text| cedar_datetime(text))
+        .filter_map(|text| crate::load::policy_times::cedar_datetime(text))
         .collect()
-}
-
-/// The text of every `datetime("...")` literal in the policies and templates
-/// (read from their JSON form, so comments and spacing do not matter).
-pub(crate) fn policy_datetime_literals(policies: &PolicySet) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let jsons = policies
-        .policies()
-        .filter_map(|p| p.to_json().ok())
-        .chain(policies.templates().filter_map(|t| t.to_json().ok()));
-    for json in jsons {
-        collect_datetimes(&json, &mut found);
-    }
-    found
-}
-
-fn collect_datetimes(json: &Value, found: &mut BTreeSet<String>) {
-    match json {
-        Value::Object(map) => {
-            for (key, value) in map {
-                if key == "datetime"
-                    && let Some(text) = value
-                        .get(0)
-                        .and_then(|arg| arg.get("Value"))
-                        .and_then(Value::as_str)
-                {
-                    found.insert(text.to_string());
-                }
-                collect_datetimes(value, found);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| collect_datetimes(item, found)),
-        _ => {}
-    }
-}
-
-/// Parses the forms Cedar's `datetime()` accepts: a date, or a date and time in
-/// UTC or with a `+hhmm` offset.
-pub(crate) fn cedar_datetime(text: &str) -> Option<Instant> {
-    if text.len() == 10 {
-        return Instant::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
-    }
-    if let Ok(at) = Instant::parse_rfc3339(text) {
-        return Some(at);
-    }
-    // `2025-01-01T10:00:00+0130` → `+01:30`
-    let (head, offset) = text.split_at_checked(text.len().checked_sub(5)?)?;
-    if offset.starts_with(['+', '-']) && offset[1..].bytes().all(|b| b.is_ascii_digit()) {
-        return Instant::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..])).ok();
-    }
-    None
 }
 
 /// Held pairs, by the chosen method.

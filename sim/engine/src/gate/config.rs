@@ -196,6 +196,14 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
                     .error(depth.span(), "`depth` must be at least 1")
                     .into());
             }
+            if *depth.get_ref() > crate::search::MAX_DEPTH {
+                return Err(file
+                    .error(
+                        depth.span(),
+                        format!("`depth` must be at most {}", crate::search::MAX_DEPTH),
+                    )
+                    .into());
+            }
             options.depth = depth.into_inner();
         }
         if let Some(tick) = search.tick {

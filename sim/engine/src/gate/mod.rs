@@ -4,9 +4,9 @@
 //!
 //! For each scenario both sides are loaded (only the policies differ: the
 //! scenario, schema, entities and template links are the working tree's),
-//! evaluated like `privsim run` ([`crate::evaluate`]) and, unless the
+//! evaluated like `privsim run` ([`crate::accounting::evaluate`]) and, unless the
 //! configuration turns it off, searched like `privsim fuzz`
-//! ([`crate::fuzz`], no repro files). The comparison works on the two
+//! ([`crate::search::fuzz`], no repro files). The comparison works on the two
 //! [`ScenarioResult`]s: steps whose decision changed, held pairs gained or
 //! lost per principal (each with the policy that grants it, asked of Cedar
 //! with the principal's session context at the moment it was first held),
@@ -312,7 +312,7 @@ fn compare(
     // One replay per side: its result (searched too, unless the search is
     // off) and the world as it lived it, which the granting questions ask.
     let side = |side: &Side| {
-        let (result, world) = crate::evaluate_with_world(&side.scenario);
+        let (result, world) = crate::accounting::evaluate_with_world(&side.scenario);
         let result = match search {
             Some(options) => searched(side, result, options),
             None => result,
@@ -661,11 +661,12 @@ fn compare(
     }
 }
 
-/// [`crate::fuzz`] without repro files: the gate writes nothing beside the
+/// [`crate::search::fuzz`] without repro files: the gate writes nothing beside the
 /// scenarios. Each search finding names the policies that allowed its
 /// witness request.
 fn searched(side: &Side, result: ScenarioResult, options: &search::Options) -> ScenarioResult {
-    let mut result = crate::fuzz_onto(&side.scenario, result, options, &mut |_| {}).result;
+    let mut result =
+        crate::search::fuzz::fuzz_onto(&side.scenario, result, options, &mut |_| {}).result;
     for finding in &mut result.findings {
         finding.repro = None;
     }

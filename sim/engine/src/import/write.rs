@@ -278,7 +278,7 @@ fn schema_name_misleads(suite: &Suite) -> bool {
 pub fn replay_all(suites: &[Suite]) -> Result<RunResult> {
     let mut results = Vec::with_capacity(suites.len());
     for suite in suites {
-        results.push(crate::evaluate(&suite.load()?));
+        results.push(crate::accounting::evaluate(&suite.load()?));
     }
     Ok(RunResult::new(results))
 }

@@ -390,6 +390,21 @@ pub fn offset_of_line_col(text: &str, line: usize, column: usize) -> usize {
     text.len()
 }
 
+/// An error's message followed by its sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

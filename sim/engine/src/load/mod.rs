@@ -3,7 +3,9 @@
 //! only evaluates. All file IO of the engine happens here.
 
 pub mod cedar_files;
+pub mod policy_times;
 pub mod raw;
+pub mod risk;
 pub mod rules;
 pub mod universe;
 mod values;
@@ -19,14 +21,15 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use toml::Spanned;
 
-use crate::accounting::risk::{self, RiskWeights};
 use crate::load::rules::{Effect, Invariants, NeverRule, Operand, Operation, Pattern, ValueSource};
 use crate::world::{self, Grant, World};
 use cedar_files::Policies;
+pub use cedar_files::error_chain;
 use privsim_model::diag::{Error, Result, SourceError, SourceFile};
 use privsim_model::time::{self, Instant};
 pub use raw::RawDecision as Decision;
 use raw::{RawExpiry, RawScenario};
+use risk::RiskWeights;
 
 /// Options that change how scenarios load.
 #[derive(Debug, Default, Clone)]
@@ -1676,21 +1679,6 @@ fn context_culprit(context: &Value, valid: impl Fn(&Value) -> bool) -> Option<(S
         without.remove(key);
         valid(&Value::Object(without)).then(|| (key.clone(), truncate(&value.to_string())))
     })
-}
-
-/// An error's message followed by its sources.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = inner.source();
-    }
-    message
 }
 
 /// Parses a Cedar entity reference such as `User::"alice"`.

@@ -26,6 +26,7 @@
 //! (`SearchSummary::caveats`), so a proof never claims more than the moves
 //! tried.
 
+pub mod fuzz;
 pub mod repro;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -37,7 +38,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
-use crate::world::state::{Machine, Outcome, State, Violation};
+use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
 use privsim_model::result::{SearchSummary, TraceStep};
 use privsim_model::time::Instant;
 
@@ -138,6 +139,11 @@ pub struct Found {
     pub trace: Vec<Move>,
 }
 
+/// The deepest search the options may ask for: deeper traces cannot be
+/// minimized or replayed in reasonable time, and asking for them is an error
+/// rather than a search that silently stops short.
+pub const MAX_DEPTH: usize = 10_000;
+
 /// How far the search got, every so often.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -208,7 +214,7 @@ struct Run<'m, 's> {
     max_depth: usize,
     proven: Option<usize>,
     /// State key → (snapshot fingerprint, violations in that state).
-    states: HashMap<u64, (u64, Vec<Violation>)>,
+    states: HashMap<StateKey, (u64, Vec<Violation>)>,
     fingerprints: HashSet<u64>,
     found: Vec<Found>,
     keys: BTreeSet<(String, String, String, String, String)>,
@@ -322,7 +328,7 @@ impl<'m, 's> Run<'m, 's> {
                 continue;
             }
             let mut trace = trace.to_vec();
-            if violation.kind != "delegation-ceiling" {
+            if !violation.on_request {
                 trace.push(witness(&violation));
             }
             self.found.push(Found { violation, trace });
@@ -402,7 +408,7 @@ impl<'m, 's> Run<'m, 's> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
         let initial = self.initial();
         let mut pool: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
-        let mut seen: HashSet<u64> = HashSet::new();
+        let mut seen: HashSet<StateKey> = HashSet::new();
         seen.insert(self.machine.state_key(&pool[0].0));
         while !self.spent() {
             // Newer pool entries (newer held sets) are tried more often.
@@ -430,7 +436,7 @@ impl<'m, 's> Run<'m, 's> {
                 continue;
             }
             let key = self.machine.state_key(&state);
-            if !seen.insert(key) {
+            if !seen.insert(key.clone()) {
                 continue;
             }
             self.max_depth = self.max_depth.max(reached.len());
@@ -448,10 +454,10 @@ impl<'m, 's> Run<'m, 's> {
     /// changes and every request made in one was checked: that is the proof.
     fn exhaustive(&mut self, progress: &mut dyn FnMut(Progress)) {
         let initial = self.initial();
-        let mut visited: HashSet<u64> = HashSet::new();
+        let mut visited: HashSet<StateKey> = HashSet::new();
         visited.insert(self.machine.state_key(&initial));
         let mut frontier: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
-        for level in 1..=self.options.depth + 1 {
+        for level in 1..=self.options.depth.saturating_add(1) {
             let mut next = Vec::new();
             // Whether a move of this level reached a state not seen before
             // (on the last level, such states are checked but not extended).
@@ -681,7 +687,7 @@ struct CutVariants {
 #[derive(Debug, Default)]
 struct LeftOut {
     /// States (by key) with more pending moments than [`MAX_ADVANCES`].
-    clock_states: HashSet<u64>,
+    clock_states: HashSet<StateKey>,
     /// The most moments pending in one state, and that state's time (the
     /// first state reached with that many).
     clock_most: Option<(usize, Instant)>,
@@ -697,7 +703,7 @@ struct LeftOut {
 }
 
 impl LeftOut {
-    fn clock(&mut self, key: u64, pending: usize, time: Instant) {
+    fn clock(&mut self, key: StateKey, pending: usize, time: Instant) {
         self.clock_states.insert(key);
         if self.clock_most.is_none_or(|(most, _)| pending > most) {
             self.clock_most = Some((pending, time));
@@ -929,6 +935,14 @@ fn play_move(
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);
             let mut violations = Vec::new();
+            if outcome.decision == "allow" {
+                violations.extend(machine.never_on_request(
+                    *actor,
+                    action,
+                    resource,
+                    &outcome.determining,
+                ));
+            }
             if outcome.decision == "allow"
                 && let Some(violation) = machine.ceiling(
                     &before,
@@ -998,7 +1012,7 @@ fn minimize(machine: &Machine<'_>, found: Found) -> Found {
         let mut shorter = trace.clone();
         shorter.remove(index);
         let candidate = with_last(&shorter);
-        let check: &[Move] = if found.violation.kind == "delegation-ceiling" {
+        let check: &[Move] = if found.violation.on_request {
             &candidate
         } else {
             &shorter

@@ -180,7 +180,7 @@ pub fn with_grants(
     }
     let error = |e: &dyn std::error::Error| WorldError {
         grant: active.last().copied(),
-        message: crate::load::error_chain(e),
+        message: crate::load::cedar_files::error_chain(e),
     };
     let mut changed = Vec::new();
     for value in changed_entities(base, grants, active).into_values() {
@@ -229,7 +229,7 @@ fn store(
     let mut changed = changed_entities(base, grants, active);
     let error = |e: &dyn std::error::Error| WorldError {
         grant: active.last().copied(),
-        message: crate::load::error_chain(e),
+        message: crate::load::cedar_files::error_chain(e),
     };
     let mut parsed = Vec::with_capacity(base.len() + changed.len());
     for (key, raw) in base {
@@ -278,4 +278,16 @@ pub fn apply_grant(entities: &mut BTreeMap<String, Value>, grant: &Grant) {
             attrs.insert(name.clone(), value.clone());
         }
     }
+}
+
+/// The determining policies of a response, sorted (Cedar's reason is a set
+/// with no stable order).
+pub fn determining(response: &cedar_policy::Response) -> Vec<String> {
+    let mut ids: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    ids.sort_unstable();
+    ids
 }

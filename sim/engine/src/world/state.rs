@@ -47,6 +47,11 @@ pub struct State {
     pub started: Vec<Option<(Instant, Option<Instant>)>>,
 }
 
+/// The exact identity of a state for the search: equal keys, equal futures
+/// ([`Machine::state_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateKey(Vec<String>);
+
 /// An invariant broken in a state, or by one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -72,6 +77,10 @@ pub struct Violation {
     pub determining: Vec<String>,
     /// One sentence for humans.
     pub message: String,
+    /// Found on a request just made (with the context it presented), so
+    /// that request is its own witness; otherwise found in a state's held
+    /// pairs, and a witness request is asked with the session's context.
+    pub on_request: bool,
 }
 
 impl Violation {
@@ -132,7 +141,7 @@ pub struct Machine<'s> {
     pub actors: Vec<Actor>,
     /// Each actor's universe, flattened to (action, resource) pairs.
     pub pairs: Vec<Vec<(EntityUid, EntityUid)>>,
-    stores: RefCell<HashMap<u64, Rc<Entities>>>,
+    stores: RefCell<HashMap<Vec<String>, Rc<Entities>>>,
     /// The `datetime("...")` literals of the policies: moments a decision
     /// may change at.
     moments: BTreeSet<Instant>,
@@ -243,8 +252,8 @@ impl<'s> Machine<'s> {
             .unwrap_or_else(Entities::empty);
         let mut moments = BTreeSet::new();
         let mut unread_moments = BTreeSet::new();
-        for literal in crate::accounting::policy_datetime_literals(&scenario.policies.set) {
-            match crate::accounting::cedar_datetime(&literal) {
+        for literal in crate::load::policy_times::policy_datetime_literals(&scenario.policies.set) {
+            match crate::load::policy_times::cedar_datetime(&literal) {
                 Some(instant) => {
                     moments.insert(instant);
                 }
@@ -314,11 +323,12 @@ impl<'s> Machine<'s> {
     /// The entity store of a state (optionally without one grant).
     pub fn store(&self, state: &State, without: Option<usize>) -> Result<Rc<Entities>, String> {
         let active = Self::active(state, without);
-        let mut hasher = DefaultHasher::new();
-        for &i in &active {
-            grant_content(&state.grants[i]).hash(&mut hasher);
-        }
-        let key = hasher.finish();
+        // Keyed by the exact content of the grants applied, in order, so two
+        // different worlds can never share a store (a hash match alone could).
+        let key: Vec<String> = active
+            .iter()
+            .map(|&i| grant_content(&state.grants[i]))
+            .collect();
         if let Some(store) = self.stores.borrow().get(&key) {
             return Ok(Rc::clone(store));
         }
@@ -339,27 +349,66 @@ impl<'s> Machine<'s> {
         Ok(store)
     }
 
-    /// A hash of everything that decides a state's future: its time, the
-    /// grants in force or still to come with their ends, and running sessions.
-    pub fn state_key(&self, state: &State) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        state.time.0.hash(&mut hasher);
+    /// Everything that decides a state's future, exactly (no hash stands in
+    /// for it, so two different states never share a key): its time, the
+    /// grants in force or still to come with their ends, and the running
+    /// sessions. Changes that could not alter the world, now or later, are
+    /// never recorded ([`Machine::apply_effects`]), so reaching the same
+    /// world again by a redundant change is the same state.
+    pub fn state_key(&self, state: &State) -> StateKey {
+        let mut parts = vec![state.time.0.to_string()];
+        let gone = |g: &Grant| g.removed_at_until && g.until.is_some_and(|u| u <= state.time);
+        let can_revoke = self.can_revoke();
+        let settled =
+            |g: &Grant| g.until.is_none() && g.from <= state.time && (!g.revocable || !can_revoke);
+        if state.grants.iter().filter(|g| !gone(g)).all(settled) {
+            // Every change in force is for good: the future depends only on
+            // the world they made, not on how it was reached (joining `r1`
+            // then `r2` is joining `r2` then `r1`). The key is that world:
+            // each changed entity that differs from the base, in a canonical
+            // form.
+            parts.push("world".to_string());
+            let active = Self::active(state, None);
+            for (key, value) in
+                world::changed_entities(&self.scenario.world.base, &state.grants, &active)
+            {
+                let changed = canonical_entity(&value);
+                let base = self
+                    .scenario
+                    .world
+                    .base
+                    .get(&key)
+                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                    .map(|v| canonical_entity(&v));
+                if base.as_ref() != Some(&changed) {
+                    parts.push(changed);
+                }
+            }
+        }
         for grant in &state.grants {
-            if grant.removed_at_until && grant.until.is_some_and(|u| u <= state.time) {
+            if gone(grant) || settled(grant) && parts.get(1).is_some_and(|p| p == "world") {
                 continue;
             }
-            grant_content(grant).hash(&mut hasher);
-            grant.until.map(|u| u.0).hash(&mut hasher);
-            grant.removed_at_until.hash(&mut hasher);
-            grant.revocable.hash(&mut hasher);
-            (grant.from > state.time).hash(&mut hasher);
+            parts.push(
+                serde_json::json!([
+                    grant_content(grant),
+                    grant.until.map(|u| u.0),
+                    grant.removed_at_until,
+                    grant.revocable,
+                    grant.from > state.time,
+                ])
+                .to_string(),
+            );
         }
         for (index, started) in state.started.iter().enumerate() {
             if self.running(state, index) {
-                (index, started.and_then(|s| s.1).map(|u| u.0)).hash(&mut hasher);
+                parts.push(format!(
+                    "session {index} {:?}",
+                    started.and_then(|s| s.1).map(|u| u.0)
+                ));
             }
         }
-        hasher.finish()
+        StateKey(parts)
     }
 
     /// The context an actor presents in a state, with extra entries.
@@ -460,7 +509,7 @@ impl<'s> Machine<'s> {
         store: &Entities,
     ) -> Outcome {
         let response = self.authorize(request, store);
-        let determining = crate::replay::determining(&response);
+        let determining = crate::world::determining(&response);
         if response.decision() != Decision::Allow {
             return Outcome {
                 decision: "deny",
@@ -564,6 +613,70 @@ impl<'s> Machine<'s> {
         }
     }
 
+    /// Whether a permanent change (one `add_parent`, `remove_parent` or
+    /// `set_attr` record) would change nothing, now or at any later time:
+    /// what it sets already holds, and every record in force or to come that
+    /// touches the same parent or attribute of the entity is itself permanent
+    /// and cannot be revoked, so what holds now holds until a later change,
+    /// which applies after this one either way. Such a change is not recorded,
+    /// so reaching the same world by it is not a new state. Anything this
+    /// cannot tell (an attribute written in another but equal JSON form) is
+    /// not redundant: the record is kept, which is always sound.
+    fn redundant(&self, state: &State, change: &Grant) -> bool {
+        let entity = &change.principal;
+        let can_revoke = self.can_revoke();
+        let touches = |grant: &Grant| {
+            change
+                .parents
+                .iter()
+                .chain(&change.removed_parents)
+                .any(|p| grant.parents.contains(p) || grant.removed_parents.contains(p))
+                || change.attrs.keys().any(|k| grant.attrs.contains_key(k))
+        };
+        let gone =
+            |grant: &Grant| grant.removed_at_until && grant.until.is_some_and(|u| u <= state.time);
+        if state
+            .grants
+            .iter()
+            .filter(|g| &g.principal == entity && !gone(g))
+            .filter(|g| touches(g))
+            .any(|g| g.until.is_some() || (g.revocable && can_revoke) || g.from > state.time)
+        {
+            return false;
+        }
+        // What holds now (the entity as the store builds it: the base, then
+        // the records in force in the order they apply), and with the change.
+        let own: Vec<usize> = Self::active(state, None)
+            .into_iter()
+            .filter(|&i| &state.grants[i].principal == entity)
+            .collect();
+        let key = entity.to_string();
+        let mut now = std::collections::BTreeMap::new();
+        if let Some(raw) = self.scenario.world.base.get(&key)
+            && let Ok(value) = serde_json::from_str::<Value>(raw.get())
+        {
+            now.insert(key.clone(), value);
+        }
+        for &index in &own {
+            world::apply_grant(&mut now, &state.grants[index]);
+        }
+        let Some(before) = now.get(&key).cloned() else {
+            return false;
+        };
+        let mut after = now;
+        world::apply_grant(&mut after, change);
+        after.get(&key) == Some(&before)
+    }
+
+    /// Whether any effect of the scenario revokes: otherwise a revocable
+    /// record is as permanent as any other.
+    fn can_revoke(&self) -> bool {
+        self.scenario
+            .effects
+            .iter()
+            .any(|e| matches!(e.operation, Operation::Revoke { .. }))
+    }
+
     fn exists(&self, state: &State, uid: &EntityUid) -> bool {
         self.scenario.world.base.contains_key(&uid.to_string())
             || state.grants.iter().any(|g| &g.principal == uid)
@@ -614,7 +727,9 @@ impl<'s> Machine<'s> {
                     grant.removed_parents.push(parent.clone());
                     format!("{entity} leaves {parent}")
                 };
-                state.grants.push(grant);
+                if !self.redundant(state, &grant) {
+                    state.grants.push(grant);
+                }
                 Ok(line)
             }
             Operation::SetAttr {
@@ -636,7 +751,9 @@ impl<'s> Machine<'s> {
                 let mut grant = change(entity.clone());
                 let line = format!("{entity}.{name} = {value}");
                 grant.attrs.insert(name.clone(), value);
-                state.grants.push(grant);
+                if !self.redundant(state, &grant) {
+                    state.grants.push(grant);
+                }
                 Ok(line)
             }
             Operation::Grant {
@@ -769,6 +886,28 @@ impl<'s> Machine<'s> {
         found
     }
 
+    /// The `[[never]]` rules a request just allowed breaks, judged on the
+    /// request itself (its principal, action and resource), whatever context
+    /// it presented: a rule on an action whose context only a step supplies
+    /// is checked too, where a held-set check could not even ask.
+    pub fn never_on_request(
+        &self,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        determining: &[String],
+    ) -> Vec<Violation> {
+        let mut found = Vec::new();
+        if self.scenario.invariants.never {
+            self.never(actor, action, resource, &mut found);
+        }
+        for violation in &mut found {
+            violation.on_request = true;
+            violation.determining = determining.to_vec();
+        }
+        found
+    }
+
     fn never(
         &self,
         actor: usize,
@@ -784,6 +923,7 @@ impl<'s> Machine<'s> {
             {
                 found.push(Violation {
                     kind: "never",
+                    on_request: false,
                     actor,
                     action: action.clone(),
                     resource: resource.clone(),
@@ -833,6 +973,7 @@ impl<'s> Machine<'s> {
         if !self.allowed(&request, store) {
             found.push(Violation {
                 kind: "attenuation",
+                on_request: false,
                 actor,
                 action: action.clone(),
                 resource: resource.clone(),
@@ -872,6 +1013,7 @@ impl<'s> Machine<'s> {
                     if !still {
                         found.push(Violation {
                             kind: "expiry",
+                            on_request: false,
                             actor,
                             action: action.clone(),
                             resource: resource.clone(),
@@ -915,6 +1057,7 @@ impl<'s> Machine<'s> {
                 if allowed != expected {
                     found.push(Violation {
                         kind: "access",
+                        on_request: false,
                         actor,
                         action: check.action.clone(),
                         resource: resource.clone(),
@@ -963,6 +1106,7 @@ impl<'s> Machine<'s> {
             if !self.allowed(&request, &store) {
                 return Some(Violation {
                     kind: "delegation-ceiling",
+                    on_request: true,
                     actor,
                     action: action.clone(),
                     resource: resource.clone(),
@@ -1032,7 +1176,7 @@ impl<'s> Machine<'s> {
         if response.decision() != Decision::Allow {
             return Vec::new();
         }
-        crate::replay::determining(&response)
+        crate::world::determining(&response)
     }
 
     /// "session `x` (Agent::\"y\")" or the principal alone.
@@ -1088,14 +1232,50 @@ fn running(session: &Session, started: Option<(Instant, Option<Instant>)>, time:
 }
 
 /// What a grant changes, as text (for hashing).
+/// An entity's JSON in a form that does not depend on the order changes
+/// were applied in: object keys sorted, parents sorted.
+fn canonical_entity(entity: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = Map::new();
+                for key in keys {
+                    let mut inner = sorted(&map[key]);
+                    if key == "parents"
+                        && let Value::Array(items) = &mut inner
+                    {
+                        items.sort_by_key(ToString::to_string);
+                    }
+                    out.insert(key.clone(), inner);
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(entity).to_string()
+}
+
 fn grant_content(grant: &Grant) -> String {
-    format!(
-        "{}|{:?}|{:?}|{}",
-        grant.principal,
-        grant.parents,
-        grant.removed_parents,
-        Value::Object(grant.attrs.clone())
-    )
+    // A JSON array: unambiguous, whatever the ids contain.
+    serde_json::json!([
+        grant.principal.to_string(),
+        grant
+            .parents
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        grant
+            .removed_parents
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        Value::Object(grant.attrs.clone()),
+    ])
+    .to_string()
 }
 
 /// A Cedar `datetime` value in JSON form.

@@ -1,6 +1,7 @@
 //! The integration tests of this crate, in one binary (one link, as ripgrep does).
 
 mod accounting;
+mod assurance;
 mod common;
 mod effects;
 mod engine;

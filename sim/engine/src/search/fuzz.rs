@@ -1,0 +1,80 @@
+//! `privsim fuzz` for one scenario: replay it, search it
+//! ([`super::search`]), and turn each finding into a result entry with its
+//! trace and a repro scenario ([`super::repro`]).
+
+use crate::load::Scenario;
+use privsim_model::result::ScenarioResult;
+
+/// What `privsim fuzz` produces for one scenario: its replay result with the
+/// search's findings (each with its trace and repro path) and summary added,
+/// and the repro files to write (path beside the scenario, TOML text).
+pub struct Fuzzed {
+    /// The result ([`evaluate`], plus the search's findings and summary).
+    pub result: ScenarioResult,
+    /// Repro scenarios, one per search finding.
+    pub repros: Vec<(std::path::PathBuf, String)>,
+    /// Cedar evaluations the search made.
+    pub evaluations: u64,
+}
+
+/// Replays a scenario and searches it for escalations ([`search::search`]).
+pub fn fuzz(
+    scenario: &Scenario,
+    options: &super::Options,
+    progress: &mut dyn FnMut(super::Progress),
+) -> Fuzzed {
+    fuzz_onto(
+        scenario,
+        crate::accounting::evaluate(scenario),
+        options,
+        progress,
+    )
+}
+
+/// [`fuzz`] onto a result the caller already [`evaluate`]d.
+pub fn fuzz_onto(
+    scenario: &Scenario,
+    mut result: ScenarioResult,
+    options: &super::Options,
+    progress: &mut dyn FnMut(super::Progress),
+) -> Fuzzed {
+    let machine = crate::world::state::Machine::new(scenario);
+    let report = super::search(&machine, options, progress);
+    let mut repros = Vec::new();
+    for (number, found) in report.findings.iter().enumerate() {
+        // The policies that allowed the witness request, in the state the
+        // trace reached (not the initial state the finding is built from).
+        let mut violation = found.violation.clone();
+        if violation.determining.is_empty() {
+            violation.determining = super::witness_policies(&machine, &found.trace);
+        }
+        let mut finding = machine.finding(&violation, &machine.initial(), None);
+        finding.trace = super::trace_steps(&machine, &found.trace);
+        if let Some(last) = finding.trace.last() {
+            finding.time.clone_from(&last.time);
+        }
+        match super::repro::render(&machine, found) {
+            Ok(text) => {
+                let path = super::repro::path_for(&scenario.file.path, number + 1);
+                let display = super::repro::path_for(
+                    std::path::Path::new(&scenario.file.display),
+                    number + 1,
+                );
+                finding.repro = Some(display.display().to_string());
+                repros.push((path, text));
+            }
+            Err(message) => result.warnings.push(format!(
+                "no repro written for finding {}: {message}",
+                number + 1
+            )),
+        }
+        result.findings.push(finding);
+    }
+    result.summary.findings = result.findings.len();
+    result.search = Some(report.summary);
+    Fuzzed {
+        result,
+        repros,
+        evaluations: report.evaluations,
+    }
+}

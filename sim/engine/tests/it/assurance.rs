@@ -1,0 +1,205 @@
+//! No false assurance: cases where privsim once said "clean" about something
+//! it never checked. Each test names what broke and keeps its input.
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+
+use privsim::search::{Options, Strategy};
+
+use crate::common::load;
+
+/// An approval whose schema requires a context key (`requester`) that only
+/// the scripted step supplies: a held-set check cannot even build the
+/// request, so the never rule on it must be judged on the request itself.
+const APPROVAL_SCHEMA: &str = r#"
+entity Agent;
+entity Ticket;
+action approve appliesTo { principal: [Agent], resource: [Ticket], context: { requester: Agent } };
+action read appliesTo { principal: [Agent], resource: [Ticket], context: {} };
+"#;
+
+const APPROVAL_POLICIES: &str = r#"
+@id("anyone-approves") permit (principal, action == Action::"approve", resource);
+@id("anyone-reads") permit (principal, action == Action::"read", resource);
+"#;
+
+const APPROVAL_ENTITIES: &str = r#"[
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "alice-bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Ticket", "id": "T-1"}, "attrs": {}, "parents": []}
+]"#;
+
+const APPROVAL_SCENARIO: &str = r#"
+[scenario]
+name = "approval needs a requester"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Ticket::"T-1"'
+expect = "allow"
+
+[[step]]
+at = "+2m"
+session = "bot"
+action = 'Action::"approve"'
+resource = 'Ticket::"T-1"'
+context = { requester = { __entity = { type = "Agent", id = "alice-bot" } } }
+expect = "allow"
+
+[[never]]
+principal = 'Agent::"bot"'
+action = 'Action::"approve"'
+reason = "agents never approve"
+"#;
+
+fn approval_files() -> [(&'static str, &'static str); 4] {
+    [
+        ("scenario.toml", APPROVAL_SCENARIO),
+        ("p.cedar", APPROVAL_POLICIES),
+        ("s.cedarschema", APPROVAL_SCHEMA),
+        ("entities.json", APPROVAL_ENTITIES),
+    ]
+}
+
+#[test]
+fn never_rule_on_an_action_whose_context_only_a_step_supplies_is_reported_by_replay() {
+    let scenario = load("never-step-context-replay", &approval_files());
+    let result = privsim::evaluate(&scenario);
+    let never: Vec<_> = result
+        .findings
+        .iter()
+        .filter(|f| f.kind == "never")
+        .collect();
+    assert_eq!(never.len(), 1, "{:#?}", result.findings);
+    assert_eq!(never[0].principal, r#"Agent::"bot""#);
+    assert_eq!(never[0].action, r#"Action::"approve""#);
+    assert_eq!(never[0].determining_policies, vec!["anyone-approves"]);
+    assert_eq!(never[0].time, "2026-06-01T09:02:00Z");
+}
+
+#[test]
+fn never_rule_on_an_action_whose_context_only_a_step_supplies_is_found_by_every_search() {
+    let scenario = load("never-step-context-search", &approval_files());
+    for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+        let options = Options {
+            strategy,
+            seed: 7,
+            max_steps: 2_000,
+            depth: 3,
+            ..Options::default()
+        };
+        let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
+        let searched: Vec<_> = fuzzed
+            .result
+            .findings
+            .iter()
+            .filter(|f| f.kind == "never" && !f.trace.is_empty())
+            .collect();
+        assert!(
+            !searched.is_empty(),
+            "{strategy:?} found no never finding: {:#?}",
+            fuzzed.result.findings
+        );
+        // The repro replays the request with the context that was allowed.
+        assert!(
+            fuzzed
+                .repros
+                .iter()
+                .any(|(_, text)| text.contains("requester")),
+            "{strategy:?}: {:?}",
+            fuzzed.repros
+        );
+    }
+}
+
+/// An agent that can join any of four roles, again and again: the worlds it
+/// can reach are the 16 sets of memberships, however often a role is joined.
+const MEMBERSHIPS_SCHEMA: &str = r#"
+entity Role;
+entity Agent in [Role];
+entity Doc;
+action join appliesTo { principal: [Agent], resource: [Role], context: {} };
+action read appliesTo { principal: [Agent], resource: [Doc], context: {} };
+"#;
+
+const MEMBERSHIPS_POLICIES: &str = r#"
+@id("join-any") permit (principal, action == Action::"join", resource);
+@id("r4-reads") permit (principal in Role::"r4", action == Action::"read", resource);
+"#;
+
+const MEMBERSHIPS_ENTITIES: &str = r#"[
+  {"uid": {"type": "Role", "id": "r1"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "r2"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "r3"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "r4"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}
+]"#;
+
+const MEMBERSHIPS_SCENARIO: &str = r#"
+[scenario]
+name = "four memberships"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[effect]]
+action = 'Action::"join"'
+add_parent = { entity = "principal", parent = "resource" }
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"join"'
+resource = 'Role::"r1"'
+expect = "allow"
+
+[[never]]
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+reason = "the bot never reads"
+"#;
+
+#[test]
+fn a_membership_joined_twice_is_not_a_new_state() {
+    let scenario = load(
+        "redundant-memberships",
+        &[
+            ("scenario.toml", MEMBERSHIPS_SCENARIO),
+            ("p.cedar", MEMBERSHIPS_POLICIES),
+            ("s.cedarschema", MEMBERSHIPS_SCHEMA),
+            ("entities.json", MEMBERSHIPS_ENTITIES),
+        ],
+    );
+    let options = Options {
+        strategy: Strategy::Exhaustive,
+        seed: 0,
+        max_steps: 100_000,
+        depth: 8,
+        ..Options::default()
+    };
+    let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
+    let summary = fuzzed.result.search.as_ref().unwrap();
+    // Every set of the four memberships, and no other state.
+    assert_eq!(summary.states, 16, "{summary:#?}");
+    assert!(!summary.budget_exhausted, "{summary:#?}");
+    // The escalation through `r4` is still found.
+    assert!(
+        fuzzed.result.findings.iter().any(|f| f.kind == "never"),
+        "{:#?}",
+        fuzzed.result.findings
+    );
+}
