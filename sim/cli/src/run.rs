@@ -12,10 +12,14 @@ pub fn run(args: &RunArgs) -> Outcome {
         policies: args.policies.clone(),
     };
     let suggest = args.suggest || args.report_dir.is_some();
-    let result = match privsim::run_paths_with(&args.paths, &options, suggest) {
-        Ok(result) => result,
-        Err(error) => return report_error(error),
-    };
+    // Every scenario that loads is evaluated and reported, whatever the
+    // others do; each load error is printed, and the exit code is 2.
+    let ran = privsim::run_all(&args.paths, &options, suggest);
+    let load_failed = !ran.errors.is_empty();
+    for error in ran.errors {
+        report_error(error);
+    }
+    let result = ran.result;
     if let Some(folder) = &args.report_dir
         && write_report_dir(folder, &result) != Outcome::Ok
     {
@@ -27,6 +31,9 @@ pub fn run(args: &RunArgs) -> Outcome {
     };
     if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
         return outcome;
+    }
+    if load_failed {
+        return Outcome::BadInput;
     }
     crate::cli::verdict(&result, args.fail_on_findings)
 }

@@ -35,24 +35,67 @@ pub fn run_paths(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<Ru
 }
 
 /// [`run_paths`], and with `suggest` each scenario's right-sized policy
-/// suggestion too ([`evaluate_and_suggest`]), as the reports show it.
+/// suggestion too ([`evaluate_and_suggest`]), as the reports show it. Fails
+/// with the first scenario that cannot be loaded; [`run_all`] goes on.
 pub fn run_paths_with(
     paths: &[impl AsRef<Path>],
     options: &LoadOptions,
     suggest: bool,
 ) -> Result<RunResult, Error> {
+    let ran = run_all(paths, options, suggest);
+    match ran.errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(ran.result),
+    }
+}
+
+/// What [`run_all`] did: every scenario that loaded, evaluated, and the
+/// errors of those that did not (also listed in `result.load_errors`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Ran {
+    /// The results, with a `load_errors` entry per file that failed.
+    pub result: RunResult,
+    /// The errors, located, in the order met.
+    pub errors: Vec<Error>,
+}
+
+/// Loads and evaluates every scenario under the given paths; a scenario that
+/// cannot be loaded is reported and the others are still evaluated, so one
+/// broken file never hides the verdict on the rest.
+pub fn run_all(paths: &[impl AsRef<Path>], options: &LoadOptions, suggest: bool) -> Ran {
     let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut load_errors = Vec::new();
+    let mut failed = |file: String, error: Error| {
+        load_errors.push(result::LoadError {
+            file,
+            message: load::cedar_files::error_chain(&error),
+        });
+        errors.push(error);
+    };
     for path in paths {
-        for file in load::discover(path.as_ref())? {
-            let loaded = load::load(&file, options)?;
-            results.push(if suggest {
-                evaluate_and_suggest(&loaded)
-            } else {
-                evaluate(&loaded)
-            });
+        let files = match load::discover(path.as_ref()) {
+            Ok(files) => files,
+            Err(error) => {
+                failed(path.as_ref().display().to_string(), error);
+                continue;
+            }
+        };
+        for file in files {
+            match load::load(&file, options) {
+                Ok(loaded) => results.push(if suggest {
+                    evaluate_and_suggest(&loaded)
+                } else {
+                    evaluate(&loaded)
+                }),
+                Err(error) => failed(file.display().to_string(), error),
+            }
         }
     }
-    Ok(RunResult::new(results))
+    let mut result = RunResult::new(results);
+    result.load_errors = load_errors;
+    Ran { result, errors }
 }
 
 /// [`evaluate`], with the scenario's right-sized policy suggestion

@@ -19,6 +19,20 @@ pub struct RunResult {
     pub format: String,
     /// One entry per scenario, in the order they were given.
     pub scenarios: Vec<ScenarioResult>,
+    /// Scenario files that could not be loaded (and so were not evaluated),
+    /// in the order met; absent when every file loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_errors: Vec<LoadError>,
+}
+
+/// A scenario file that could not be loaded: the run says so rather than
+/// passing over it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file (or the path given, when it could not be searched).
+    pub file: String,
+    /// The error, with its location (`file:line:col`) when it has one.
+    pub message: String,
 }
 
 impl RunResult {
@@ -27,12 +41,14 @@ impl RunResult {
         Self {
             format: FORMAT.to_string(),
             scenarios,
+            load_errors: Vec::new(),
         }
     }
 
-    /// Whether every expectation and access assertion held.
+    /// Whether every expectation and access assertion held (a scenario that
+    /// could not be loaded did not pass).
     pub fn passed(&self) -> bool {
-        self.scenarios.iter().all(|s| s.passed)
+        self.load_errors.is_empty() && self.scenarios.iter().all(|s| s.passed)
     }
 
     /// Whether any scenario has findings.

@@ -113,3 +113,59 @@ fn fuzz_options_the_search_cannot_honour_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn one_broken_scenario_does_not_hide_the_verdict_on_the_others() {
+    let folder = TempFolder::new("all-or-nothing");
+    let good = r#"
+[scenario]
+name = "good"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"alice"'
+
+[[entity]]
+uid = 'Doc::"d"'
+
+[[step]]
+at = "+1m"
+principal = 'User::"alice"'
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "allow"
+"#;
+    std::fs::write(folder.0.join("a-good.toml"), good).unwrap();
+    std::fs::write(folder.0.join("b-broken.toml"), "[scenario]\nname = 3\n").unwrap();
+    std::fs::write(
+        folder.0.join("c-good.toml"),
+        good.replace("\"good\"", "\"good too\""),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.0.join("p.cedar"),
+        r#"permit (principal, action == Action::"read", resource);"#,
+    )
+    .unwrap();
+    // The gate's configuration beside the scenarios is not one of them.
+    std::fs::write(folder.0.join("privsim-gate.toml"), "[fail_on]\n").unwrap();
+
+    let run = crate::common::check_in(&folder.0, &["run", "."], 2);
+    assert!(run.stdout.contains("PASS good"), "{}", run.stdout);
+    assert!(run.stdout.contains("PASS good too"), "{}", run.stdout);
+    assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
+    assert!(!run.stderr.contains("privsim-gate.toml"), "{}", run.stderr);
+
+    let json = crate::common::check_in(&folder.0, &["run", "--format", "json", "."], 2);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["scenarios"].as_array().unwrap().len(), 2);
+    assert_eq!(json["load_errors"][0]["file"], "./b-broken.toml");
+    assert!(
+        json["load_errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("b-broken.toml:2:8"),
+        "{json}"
+    );
+}

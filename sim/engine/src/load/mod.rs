@@ -313,8 +313,12 @@ pub struct Scenario {
 /// Where time starts when the scenario does not say.
 const DEFAULT_START: &str = "1970-01-01T00:00:00Z";
 
+/// The file name of the gate's configuration, which folder searches for
+/// scenarios pass over.
+pub const GATE_CONFIG: &str = "privsim-gate.toml";
+
 /// Lists the scenario files a path names: the file itself, or every `.toml`
-/// file under a folder (recursively, sorted).
+/// file under a folder (recursively, sorted) but the gate's configuration.
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
     let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
@@ -325,6 +329,8 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut found = Vec::new();
     collect_files(path, "toml", &mut found)?;
+    // The gate's configuration lives among the scenarios; it is not one.
+    found.retain(|file| file.file_name().is_none_or(|name| name != GATE_CONFIG));
     if found.is_empty() {
         return Err(Error::Usage(format!(
             "no scenario files (`*.toml`) under `{}`",
