@@ -399,6 +399,21 @@ fn never_rule_with_a_bad_pattern() {
 }
 
 #[test]
+fn never_rule_naming_a_type_the_schema_lacks() {
+    check("never-unknown-type", "scenario.toml:11:13");
+}
+
+#[test]
+fn never_rule_naming_an_action_the_schema_lacks() {
+    check("never-unknown-action", "scenario.toml:12:10");
+}
+
+#[test]
+fn never_rule_naming_an_entity_not_in_the_world() {
+    check("never-unknown-entity", "scenario.toml:11:13");
+}
+
+#[test]
 fn policy_expiry_grant_effect_without_lifetime() {
     check("effect-grant-without-lifetime", "scenario.toml:13:9");
 }

@@ -585,6 +585,7 @@ impl<'a> Loader<'a> {
             self.err(at, format!("{subject}: {}", e.message))
         })?;
 
+        let risk = self.risk(raw.risk.as_ref(), schema.as_ref(), &policies)?;
         let mut scenario = Scenario {
             name,
             description: header.description.clone(),
@@ -598,14 +599,14 @@ impl<'a> Loader<'a> {
             grants,
             steps: Vec::new(),
             access: Vec::new(),
-            risk: self.risk(raw.risk.as_ref())?,
+            risk,
             effects: Vec::new(),
             never: Vec::new(),
             invariants: self.invariants(raw.invariants.as_ref()),
             warnings: Vec::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;
-        scenario.never = self.never(&raw)?;
+        scenario.never = self.never(&raw, &scenario)?;
         scenario.steps = self.steps(&raw, &scenario)?;
         scenario.access = self.access(&raw, &scenario)?;
         scenario.warnings = std::mem::take(&mut self.warnings);
@@ -668,7 +669,12 @@ impl<'a> Loader<'a> {
         Ok(policies)
     }
 
-    fn risk(&self, raw: Option<&Spanned<toml::Table>>) -> Result<RiskWeights> {
+    fn risk(
+        &mut self,
+        raw: Option<&Spanned<toml::Table>>,
+        schema: Option<&Schema>,
+        policies: &Policies,
+    ) -> Result<RiskWeights> {
         let mut weights = RiskWeights::default();
         let Some(raw) = raw else { return Ok(weights) };
         for (key, value) in raw.get_ref() {
@@ -689,6 +695,7 @@ impl<'a> Loader<'a> {
                 })?,
                 other => return Err(self.err(span(raw), format!("the risk of `{key}` must be a non-negative integer or a class name, not `{other}`")).into()),
             };
+            self.known_action(&action, span(raw), "`[risk]`", schema, policies)?;
             weights.overrides.insert(action.to_string(), weight);
         }
         Ok(weights)
@@ -1300,6 +1307,129 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// An action a rule names must exist: with a schema, an error when the
+    /// schema has no such action; without one, a warning when no policy
+    /// names it (a rule about it would never fire, and say nothing).
+    fn known_action(
+        &mut self,
+        action: &EntityUid,
+        at: Range<usize>,
+        what: &str,
+        schema: Option<&Schema>,
+        policies: &Policies,
+    ) -> Result<()> {
+        match schema {
+            Some(schema) => {
+                if schema.actions().any(|a| a == action) {
+                    return Ok(());
+                }
+                let known: Vec<String> = schema.actions().map(ToString::to_string).collect();
+                let mut error =
+                    self.err(at, format!("{what}: the schema has no action `{action}`"));
+                if let Some(near) = closest(&action.to_string(), &known) {
+                    error = Box::new((*error).with_help(format!("did you mean `{near}`?")));
+                }
+                Err(error.into())
+            }
+            None => {
+                let id = action.id().unescaped().to_string();
+                let named = policies
+                    .files
+                    .iter()
+                    .any(|f| f.text.contains(&format!("\"{id}\"")));
+                if !named {
+                    let location = self.file.location(at.start);
+                    self.warnings.push(format!(
+                        "{location}: {what}: no policy names the action `{action}` (without a schema it cannot be checked; a typo here makes a rule that never fires)"
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The type (and, for an entity, the entity) a pattern names must exist:
+    /// with a schema, an unknown type is an error, and so is an entity that
+    /// is not in the world; without one, warnings.
+    fn known_pattern(
+        &mut self,
+        pattern: &Pattern,
+        at: Range<usize>,
+        what: &str,
+        scenario: &Scenario,
+        raw: &RawScenario,
+    ) -> Result<()> {
+        let (type_name, entity) = match pattern {
+            Pattern::Any => return Ok(()),
+            Pattern::Type(name) => (name.clone(), None),
+            Pattern::Entity(uid) => (uid.type_name().to_string(), Some(uid)),
+        };
+        let world_types: BTreeSet<String> = scenario
+            .world
+            .base
+            .keys()
+            .filter_map(|key| parse_uid(key).ok())
+            .map(|uid| uid.type_name().to_string())
+            .collect();
+        let known_type = match &scenario.schema {
+            Some(schema) => schema.entity_types().any(|t| t.to_string() == type_name),
+            None => world_types.contains(&type_name),
+        };
+        if !known_type {
+            let message = match &scenario.schema {
+                Some(_) => format!("{what}: the schema has no entity type `{type_name}`"),
+                None => format!("{what}: no entity of the world has the type `{type_name}`"),
+            };
+            let candidates: Vec<String> = match &scenario.schema {
+                Some(schema) => schema.entity_types().map(ToString::to_string).collect(),
+                None => world_types.into_iter().collect(),
+            };
+            let near = closest(&type_name, &candidates);
+            if scenario.schema.is_some() {
+                let mut error = self.err(at, message);
+                if let Some(near) = near {
+                    error = Box::new((*error).with_help(format!("did you mean `{near}`?")));
+                }
+                return Err(error.into());
+            }
+            let location = self.file.location(at.start);
+            let hint = near
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            self.warnings.push(format!("{location}: {message}{hint}"));
+            return Ok(());
+        }
+        if let Some(uid) = entity {
+            // In the world, given by a grant, or acting or acted on in a step
+            // (a step may name a principal the world lacks, with a warning).
+            let scripted = raw.steps.iter().any(|step| {
+                let step = step.get_ref();
+                step.principal
+                    .iter()
+                    .chain([&step.resource])
+                    .any(|w| parse_uid(w.get_ref()).is_ok_and(|u| &u == uid))
+            });
+            let in_world = scenario.world.base.contains_key(&uid.to_string())
+                || scenario.grants.iter().any(|g| &g.principal == uid)
+                || scenario.sessions.iter().any(|s| s.chain.contains(uid))
+                || scripted;
+            if !in_world {
+                let message = format!("{what}: `{uid}` is not an entity of the world");
+                if scenario.schema.is_some() {
+                    return Err(self
+                        .err(at, message)
+                        .help_boxed(
+                            "name an entity of the world, or its type to cover every entity of it",
+                        )
+                        .into());
+                }
+                let location = self.file.location(at.start);
+                self.warnings.push(format!("{location}: {message}"));
+            }
+        }
+        Ok(())
+    }
+
     fn duration(&self, written: &Spanned<String>) -> Result<i64> {
         match time::parse_duration(written.get_ref()) {
             Ok(millis) if millis > 0 => Ok(millis),
@@ -1511,7 +1641,7 @@ impl<'a> Loader<'a> {
         Ok(effects)
     }
 
-    fn never(&self, raw: &RawScenario) -> Result<Vec<NeverRule>> {
+    fn never(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<NeverRule>> {
         let mut rules = Vec::new();
         for (index, spanned) in raw.never.iter().enumerate() {
             let n = spanned.get_ref();
@@ -1524,6 +1654,21 @@ impl<'a> Loader<'a> {
             let principal = pattern(n.principal.as_ref())?;
             let resource = pattern(n.resource.as_ref())?;
             let action = n.action.as_ref().map(|a| self.action(a)).transpose()?;
+            // A typo in a rule would make it one that never fires.
+            for (written, pattern) in [(&n.principal, &principal), (&n.resource, &resource)] {
+                if let Some(written) = written {
+                    self.known_pattern(pattern, span(written), "`[[never]]`", scenario, raw)?;
+                }
+            }
+            if let (Some(written), Some(action)) = (&n.action, &action) {
+                self.known_action(
+                    action,
+                    span(written),
+                    "`[[never]]`",
+                    scenario.schema.as_ref(),
+                    &scenario.policies,
+                )?;
+            }
             if principal == Pattern::Any && action.is_none() && resource == Pattern::Any {
                 return Err(self
                     .err(span(spanned), "this rule forbids everything to everyone")
@@ -1560,6 +1705,13 @@ impl<'a> Loader<'a> {
                 at,
             )?;
             let action = self.action(&a.action)?;
+            self.known_action(
+                &action,
+                span(&a.action),
+                "`[[access]]`",
+                scenario.schema.as_ref(),
+                &scenario.policies,
+            )?;
             let mut expected = BTreeSet::new();
             let mut candidates: BTreeMap<String, EntityUid> = BTreeMap::new();
             for written in a.resources.get_ref() {
@@ -1756,4 +1908,28 @@ pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     Ok(found)
+}
+
+/// The candidate closest to `written` by edit distance, when it is close
+/// enough to be a likely typo (two edits, or a third of its length, away).
+fn closest(written: &str, candidates: &[String]) -> Option<String> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut previous: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut current = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let substitute = previous[j] + usize::from(ca != *cb);
+                current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+            }
+            previous = current;
+        }
+        previous[b.len()]
+    };
+    candidates
+        .iter()
+        .map(|c| (distance(written, c), c))
+        .filter(|(d, _)| *d > 0 && *d <= (written.chars().count() / 3).max(2))
+        .min()
+        .map(|(_, c)| c.clone())
 }

@@ -203,3 +203,41 @@ fn a_membership_joined_twice_is_not_a_new_state() {
         fuzzed.result.findings
     );
 }
+
+#[test]
+fn without_a_schema_a_never_rule_with_a_typo_is_a_warning() {
+    let scenario = load(
+        "never-typo-no-schema",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "typo"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[never]]
+principal = 'Agnet'
+action = 'Action::"exportRecord"'
+"#,
+            ),
+            (
+                "p.cedar",
+                r#"permit (principal, action == Action::"exportRecords", resource);"#,
+            ),
+        ],
+    );
+    let warnings = scenario.warnings.join("\n");
+    assert!(
+        warnings.contains("scenario.toml:11:13: `[[never]]`: no entity of the world has the type `Agnet` (did you mean `Agent`?)"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("scenario.toml:12:10: `[[never]]`: no policy names the action `Action::\"exportRecord\"`"),
+        "{warnings}"
+    );
+}
