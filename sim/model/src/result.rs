@@ -406,6 +406,26 @@ pub struct PrincipalAccount {
     pub standing_time: Vec<StandingTime>,
     /// Pairs it held that its delegator, with the same context, did not.
     pub delegation_excess: Vec<DelegationExcess>,
+    /// Pairs of its universe that could not be asked about at all (the
+    /// schema rejects the request its session presents): neither held nor
+    /// not held. Absent when every pair could be asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<UncheckedPairs>,
+}
+
+/// Pairs of a principal's universe that no request could be built for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UncheckedPairs {
+    /// The action.
+    pub action: String,
+    /// The resource type.
+    pub resource_type: String,
+    /// How many resources of that type.
+    pub resources: usize,
+    /// The session (or `alone`) whose context was rejected.
+    pub session: String,
+    /// Why the request could not be built.
+    pub reason: String,
 }
 
 /// The numbers of a principal's account.

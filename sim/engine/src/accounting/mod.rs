@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::{EntityUid, PolicySet};
+use cedar_policy::EntityUid;
 use serde_json::Value;
 
 use crate::held::{Engine, StoreId, Targets};
@@ -19,7 +19,7 @@ use crate::load::{self as scenario, Scenario};
 use crate::world::Grant;
 use privsim_model::result::{
     AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
-    ScenarioResult, StandingTime, UnusedAction, UnusedScope,
+    ScenarioResult, StandingTime, UncheckedPairs, UnusedAction, UnusedScope,
 };
 use privsim_model::time::Instant;
 
@@ -77,9 +77,11 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     let mut findings = Vec::new();
     let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
     for subject in subjects.values() {
-        let targets: Vec<Targets> = universe::pairs(scenario, &subject.principal)
-            .into_iter()
-            .map(|(action, resources)| engine.targets(action, resources))
+        let universe = universe::pairs(scenario, &subject.principal);
+        let mut unchecked: BTreeMap<(String, String, String), (usize, String)> = BTreeMap::new();
+        let targets: Vec<Targets> = universe
+            .iter()
+            .map(|(action, resources)| engine.targets(action.clone(), resources.clone()))
             .collect();
         let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
         let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
@@ -95,6 +97,16 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                     continue;
                 }
                 let (chain, context) = presented(scenario, session, &subject.principal, at);
+                let label = session
+                    .map_or_else(|| "alone".to_string(), |i| scenario.sessions[i].id.clone());
+                unbuildable(
+                    scenario,
+                    &subject.principal,
+                    &universe,
+                    &context,
+                    &label,
+                    &mut unchecked,
+                );
                 let allowed = held_of.keys(&subject.principal, &targets, &context, store);
                 if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
                     let delegator_allowed = held_of.keys(delegator, &targets, &context, store);
@@ -148,13 +160,22 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                     .extend(at, at);
             }
         }
-        accounts.push(principal_account(
-            scenario,
-            subject,
-            &held,
-            &used,
-            &delegation_excess,
-        ));
+        let mut account = principal_account(scenario, subject, &held, &used, &delegation_excess);
+        for ((action, resource_type, session), (resources, reason)) in unchecked {
+            result.warnings.push(format!(
+                "{}: {resources} pair(s) of its universe ({action} on every `{resource_type}`) could not be asked about with the context of {}: {reason}; they are counted neither as held nor as not held",
+                subject.principal,
+                if session == "alone" { "the principal acting alone".to_string() } else { format!("session `{session}`") },
+            ));
+            account.unchecked.push(UncheckedPairs {
+                action,
+                resource_type,
+                resources,
+                session,
+                reason,
+            });
+        }
+        accounts.push(account);
     }
     findings.sort_by(|a, b| {
         (
@@ -247,6 +268,43 @@ fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
     session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
 }
 
+/// Records the pairs of a universe for which the schema rejects the request
+/// with `context` (it lacks a key the action requires, say): one entry per
+/// (action, resource type, session), asked once with one resource of the
+/// type, since the schema judges a request by types and context alone.
+fn unbuildable(
+    scenario: &Scenario,
+    principal: &EntityUid,
+    universe: &[(EntityUid, Vec<EntityUid>)],
+    context: &Value,
+    session: &str,
+    unchecked: &mut BTreeMap<(String, String, String), (usize, String)>,
+) {
+    let Some(schema) = scenario.schema.as_ref() else {
+        return;
+    };
+    for (action, resources) in universe {
+        let mut by_type: BTreeMap<String, (usize, &EntityUid)> = BTreeMap::new();
+        for resource in resources {
+            by_type
+                .entry(resource.type_name().to_string())
+                .or_insert((0, resource))
+                .0 += 1;
+        }
+        for (resource_type, (count, resource)) in by_type {
+            let key = (action.to_string(), resource_type, session.to_string());
+            if unchecked.contains_key(&key) {
+                continue;
+            }
+            if let Err(reason) =
+                scenario::build_request(principal, action, resource, context, Some(schema))
+            {
+                unchecked.insert(key, (count, reason));
+            }
+        }
+    }
+}
+
 /// The delegation chain of a session (or of a bare principal) and the context
 /// it presents at `at`.
 fn presented(
@@ -278,8 +336,10 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
         instants.extend(session.until);
     }
     let end = instants.last().copied().unwrap_or(scenario.start);
-    for literal in policy_datetimes(&scenario.policies.set) {
-        for at in [literal, Instant(literal.0.saturating_add(1))] {
+    // The moments a decision can change at: the policies' datetime literals,
+    // and the datetimes of the data a policy may compare the clock with.
+    for moment in crate::world::state::moments(scenario).at {
+        for at in [moment, Instant(moment.0.saturating_add(1))] {
             if scenario.start <= at && at <= end {
                 instants.insert(at);
             }
@@ -288,14 +348,6 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
     instants
         .into_iter()
         .filter(|&at| at >= scenario.start)
-        .collect()
-}
-
-/// Every `datetime("...")` literal in the policies and templates.
-fn policy_datetimes(policies: &PolicySet) -> BTreeSet<Instant> {
-    crate::load::policy_times::policy_datetime_literals(policies)
-        .iter()
-        .filter_map(|text| crate::load::policy_times::cedar_datetime(text))
         .collect()
 }
 
@@ -529,5 +581,6 @@ fn principal_account(
                 delegator: delegator.clone(),
             })
             .collect(),
+        unchecked: Vec::new(),
     }
 }

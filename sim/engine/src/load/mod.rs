@@ -306,6 +306,9 @@ pub struct Scenario {
     pub never: Vec<NeverRule>,
     /// Which built-in invariants are checked.
     pub invariants: Invariants,
+    /// `[scenario] tick`: the search also moves the clock on by this many
+    /// milliseconds (`fuzz --tick` overrides it).
+    pub tick: Option<i64>,
     /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
     pub warnings: Vec<String>,
 }
@@ -586,6 +589,7 @@ impl<'a> Loader<'a> {
         })?;
 
         let risk = self.risk(raw.risk.as_ref(), schema.as_ref(), &policies)?;
+        let tick = header.tick.as_ref().map(|t| self.duration(t)).transpose()?;
         let mut scenario = Scenario {
             name,
             description: header.description.clone(),
@@ -603,6 +607,7 @@ impl<'a> Loader<'a> {
             effects: Vec::new(),
             never: Vec::new(),
             invariants: self.invariants(raw.invariants.as_ref()),
+            tick,
             warnings: Vec::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;

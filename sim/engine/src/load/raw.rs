@@ -45,6 +45,9 @@ pub struct RawHeader {
     pub start: Option<Spanned<String>>,
     /// Whether policies are validated against the schema (default true).
     pub validate: Option<Spanned<bool>>,
+    /// The escalation search also moves the clock on by this much (`fuzz
+    /// --tick` overrides it).
+    pub tick: Option<Spanned<String>>,
 }
 
 /// `[facts]`: which simulator facts go into every request's context, and under

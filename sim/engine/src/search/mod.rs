@@ -172,6 +172,11 @@ pub fn search(
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
+    // The scenario's own `tick`, unless the options set one.
+    let options = &Options {
+        tick: options.tick.or(machine.scenario.tick),
+        ..options.clone()
+    };
     let mut run = Run::new(machine, options);
     match options.strategy {
         Strategy::Random => run.random(progress),
@@ -280,6 +285,7 @@ impl<'m, 's> Run<'m, 's> {
             caveats.extend(self.left_out.clock_caveat(self.options.tick));
         }
         caveats.extend(moment_caveat(self.machine, self.options.tick));
+        caveats.extend(arithmetic_caveat(self.machine, self.options.tick));
         caveats.extend(principal_caveat(self.machine));
         caveats.extend(self.mover.context_caveats(self.machine));
         caveats.extend(self.left_out.effect_caveats(self.machine));
@@ -840,6 +846,28 @@ fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
         "clock moments: the policies' datetime {} {} could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there){}",
         plural(literals.len() as u64, "literal"),
         listed(literals),
+        if tick.is_none() {
+            "; use --tick to move the clock in fixed steps"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The caveat for time arithmetic in the policies: moments it computes
+/// from times no literal, attribute or context value names are not derived.
+fn arithmetic_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
+    if machine.arithmetic.is_empty() {
+        return None;
+    }
+    let methods: Vec<String> = machine
+        .arithmetic
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect();
+    Some(format!(
+        "clock moments: the policies compute times ({}); the clock was moved to the datetimes of the policies and the data and to those shifted by each duration literal, but a moment computed otherwise may have been missed{}",
+        listed(methods),
         if tick.is_none() {
             "; use --tick to move the clock in fixed steps"
         } else {

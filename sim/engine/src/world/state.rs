@@ -148,6 +148,10 @@ pub struct Machine<'s> {
     /// The `datetime("...")` literals of the policies that could not be read
     /// as moments, so the clock is never moved to them.
     pub unread_moments: BTreeSet<String>,
+    /// The time arithmetic the policies do (`offset`, `durationSince`, …):
+    /// moments it makes from times no literal or datetime value names are
+    /// not derived.
+    pub arithmetic: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
     /// `[[never]]` rules with a type pattern matching more entities than
@@ -250,21 +254,15 @@ impl<'s> Machine<'s> {
             .first()
             .map(|s| s.entities.clone())
             .unwrap_or_else(Entities::empty);
-        let mut moments = BTreeSet::new();
-        let mut unread_moments = BTreeSet::new();
-        for literal in crate::load::policy_times::policy_datetime_literals(&scenario.policies.set) {
-            match crate::load::policy_times::cedar_datetime(&literal) {
-                Some(instant) => {
-                    moments.insert(instant);
-                }
-                None => {
-                    unread_moments.insert(literal);
-                }
-            }
-        }
+        let Moments {
+            at: moments,
+            unread: unread_moments,
+            arithmetic,
+        } = self::moments(scenario);
         Self {
             moments,
             unread_moments,
+            arithmetic,
             unsearched_principals,
             scenario,
             authorizer: Authorizer::new(),
@@ -1232,6 +1230,178 @@ fn running(session: &Session, started: Option<(Instant, Option<Instant>)>, time:
 }
 
 /// What a grant changes, as text (for hashing).
+/// The moments a decision can change at besides grant and session
+/// boundaries ([`moments`]).
+#[derive(Debug, Clone, Default)]
+pub struct Moments {
+    /// The moments, every one readable.
+    pub at: BTreeSet<Instant>,
+    /// Datetime and duration literals that could not be read.
+    pub unread: BTreeSet<String>,
+    /// The time arithmetic the policies use.
+    pub arithmetic: BTreeSet<String>,
+}
+
+/// How far from the start a `Long` may be and still be read as a time in
+/// Unix seconds (with the `now_unix` fact): ten years.
+const UNIX_WINDOW_SECONDS: i64 = 10 * 366 * 86_400;
+
+/// The moments a decision can change at, besides grant and session
+/// boundaries: the policies' datetime literals; when the clock is visible to
+/// policies (`now`), every datetime in the data too (the world's attributes,
+/// the values effects write, the contexts of sessions and steps), since a
+/// policy comparing the clock with an attribute changes its decision there,
+/// and each of those plus and minus each duration literal of the policies
+/// (what `offset` arithmetic with a literal reaches); with `now_unix`, the
+/// `Long`s of the data and policies within ten years of the start, read as
+/// Unix seconds (and the second after, for `<=`).
+pub fn moments(scenario: &Scenario) -> Moments {
+    use crate::load::policy_times::{cedar_datetime, policy_times};
+    let mut moments = Moments::default();
+    let facts = &scenario.facts;
+    let keys: Vec<&str> = facts
+        .now
+        .iter()
+        .chain(&facts.now_unix)
+        .map(String::as_str)
+        .collect();
+    let times = policy_times(&scenario.policies.set, &keys);
+    moments.arithmetic = times.arithmetic;
+    moments.unread.extend(times.unread_durations);
+    for literal in crate::load::policy_times::policy_datetime_literals(&scenario.policies.set) {
+        match cedar_datetime(&literal) {
+            Some(instant) => {
+                moments.at.insert(instant);
+            }
+            None => {
+                moments.unread.insert(literal);
+            }
+        }
+    }
+    // The data: the world, what effects write, what sessions and steps send
+    // of their own (the facts, the clock among them, are not data).
+    let fact_keys: BTreeSet<&str> = [
+        &facts.now,
+        &facts.now_unix,
+        &facts.delegator,
+        &facts.root,
+        &facts.chain,
+        &facts.chain_uids,
+        &facts.depth,
+        &facts.task,
+        &facts.session,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
+    let own = |context: &Map<String, Value>| -> Value {
+        Value::Object(
+            context
+                .iter()
+                .filter(|(key, _)| !fact_keys.contains(key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        )
+    };
+    let mut data: Vec<Value> = Vec::new();
+    for raw in scenario.world.base.values() {
+        if let Ok(value) = serde_json::from_str::<Value>(raw.get()) {
+            data.push(value);
+        }
+    }
+    // A value an effect copies from a context key into an attribute is read
+    // under that key too.
+    let mut names = times.attributes.clone();
+    for effect in &scenario.effects {
+        match &effect.operation {
+            Operation::SetAttr { name, value, .. } => {
+                if let ValueSource::Literal(value) = value {
+                    data.push(serde_json::json!({ name.clone(): value.clone() }));
+                }
+                if let ValueSource::Of(Operand::Context(key)) = value
+                    && times.attributes.contains(name)
+                {
+                    names.insert(key.clone());
+                }
+            }
+            Operation::Grant { attrs, .. } => data.push(Value::Object(attrs.clone())),
+            _ => {}
+        }
+    }
+    for session in &scenario.sessions {
+        data.push(own(&session.context));
+    }
+    for step in &scenario.steps {
+        if let Value::Object(context) = step.context.as_ref() {
+            data.push(own(context));
+        }
+    }
+    if facts.now.is_some() {
+        let mut texts = BTreeSet::new();
+        for value in &data {
+            crate::load::policy_times::datetimes_under(value, &names, &mut texts);
+        }
+        let mut found = BTreeSet::new();
+        for text in texts {
+            match cedar_datetime(&text) {
+                Some(instant) => {
+                    found.insert(instant);
+                }
+                None => {
+                    moments.unread.insert(text);
+                }
+            }
+        }
+        for &instant in &found {
+            for &duration in &times.durations {
+                for shifted in [
+                    instant.0.checked_add(duration),
+                    instant.0.checked_sub(duration),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    moments.at.insert(Instant(shifted));
+                }
+            }
+        }
+        moments.at.extend(found);
+    }
+    if facts.now_unix.is_some() {
+        let start = scenario.start.0.div_euclid(1000);
+        let mut longs = BTreeSet::new();
+        for value in &data {
+            collect_longs(value, &mut longs);
+        }
+        for policy in scenario.policies.set.policies() {
+            if let Ok(json) = policy.to_json() {
+                collect_longs(&json, &mut longs);
+            }
+        }
+        for seconds in longs {
+            if (seconds - start).abs() <= UNIX_WINDOW_SECONDS {
+                moments.at.insert(Instant(seconds * 1000));
+                moments.at.insert(Instant((seconds + 1) * 1000));
+            }
+        }
+    }
+    moments
+}
+
+fn collect_longs(value: &Value, found: &mut BTreeSet<i64>) {
+    match value {
+        Value::Number(number) => {
+            if let Some(long) = number.as_i64() {
+                found.insert(long);
+            }
+        }
+        Value::Object(map) => map.values().for_each(|v| collect_longs(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| collect_longs(v, found)),
+        _ => {}
+    }
+}
+
 /// An entity's JSON in a form that does not depend on the order changes
 /// were applied in: object keys sorted, parents sorted.
 fn canonical_entity(entity: &Value) -> String {

@@ -241,3 +241,183 @@ action = 'Action::"exportRecord"'
         "{warnings}"
     );
 }
+
+#[test]
+fn pairs_whose_requests_the_schema_rejects_are_unchecked_not_unheld() {
+    // Acting alone, the bot presents no `ticket`, which `read` requires: none
+    // of its universe can be asked about. It once read as "held 1, used 1,
+    // 100%" (the pair its step used) with ten more readable tickets unseen.
+    let mut entities =
+        vec![r#"{"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []}"#.to_string()];
+    for n in 1..=11 {
+        entities.push(format!(
+            r#"{{"uid": {{"type": "Ticket", "id": "T-{n}"}}, "attrs": {{}}, "parents": []}}"#
+        ));
+    }
+    let entities = format!("[{}]", entities.join(",\n"));
+    let scenario = load(
+        "unchecked-universe",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "requests the schema rejects"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[step]]
+at = "+1m"
+principal = 'Agent::"bot"'
+action = 'Action::"read"'
+resource = 'Ticket::"T-1"'
+context = { ticket = "CHG-1" }
+expect = "allow"
+"#,
+            ),
+            (
+                "p.cedar",
+                r#"permit (principal, action == Action::"read", resource);"#,
+            ),
+            (
+                "s.cedarschema",
+                r#"
+entity Agent;
+entity Ticket;
+action read appliesTo { principal: [Agent], resource: [Ticket], context: { ticket: String } };
+"#,
+            ),
+            ("entities.json", &entities),
+        ],
+    );
+    let result = privsim::evaluate(&scenario);
+    let bot = &result.principals[0];
+    assert_eq!(bot.unchecked.len(), 1, "{bot:#?}");
+    assert_eq!(bot.unchecked[0].resources, 11);
+    assert_eq!(bot.unchecked[0].resource_type, "Ticket");
+    assert_eq!(bot.unchecked[0].session, "alone");
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.contains("11 pair(s) of its universe") && w.contains("ticket")),
+        "{:#?}",
+        result.warnings
+    );
+}
+
+/// A lock whose end only an attribute names, and an effect that moves it:
+/// the clock must be moved to the datetimes of the data, not only to the
+/// policies' literals.
+fn locked_files(policy: &'static str) -> [(&'static str, &'static str); 4] {
+    [
+        (
+            "scenario.toml",
+            r#"
+[scenario]
+name = "time in an attribute"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[effect]]
+action = 'Action::"snooze"'
+set_attr = { entity = "resource", name = "locked_until", value = { __extn = { fn = "datetime", arg = "2026-06-01T10:00:00Z" } } }
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "allow"
+
+[[never]]
+principal = 'Agent::"bot"'
+action = 'Action::"delete"'
+"#,
+        ),
+        ("p.cedar", policy),
+        (
+            "s.cedarschema",
+            r#"
+entity Agent;
+entity Doc { locked_until: datetime };
+action read, delete, snooze appliesTo { principal: [Agent], resource: [Doc], context: { now: datetime } };
+"#,
+        ),
+        (
+            "entities.json",
+            r#"[
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {"locked_until": {"__extn": {"fn": "datetime", "arg": "2026-06-03T00:00:00Z"}}}, "parents": []}
+]"#,
+        ),
+    ]
+}
+
+#[test]
+fn time_hidden_in_an_attribute_that_an_effect_moves_is_searched() {
+    let scenario = load(
+        "time-in-attribute",
+        &locked_files(
+            r#"
+@id("read") permit (principal, action == Action::"read", resource);
+@id("snooze") permit (principal, action == Action::"snooze", resource);
+@id("delete-when-unlocked") permit (principal, action == Action::"delete", resource) when { context.now >= resource.locked_until };
+"#,
+        ),
+    );
+    for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+        let options = Options {
+            strategy,
+            seed: 7,
+            max_steps: 5_000,
+            depth: 4,
+            ..Options::default()
+        };
+        let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
+        assert!(
+            fuzzed.result.findings.iter().any(|f| f.kind == "never"),
+            "{strategy:?}: snooze, wait until 10:00, delete was not found: {:#?}",
+            fuzzed.result.search
+        );
+    }
+}
+
+#[test]
+fn time_arithmetic_in_policies_is_a_caveat() {
+    let scenario = load(
+        "time-arithmetic",
+        &locked_files(
+            r#"
+@id("read") permit (principal, action == Action::"read", resource);
+@id("delete-an-hour-after") permit (principal, action == Action::"delete", resource) when { context.now >= resource.locked_until.offset(duration("1h")) };
+"#,
+        ),
+    );
+    let options = Options {
+        strategy: Strategy::Exhaustive,
+        depth: 2,
+        ..Options::default()
+    };
+    let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
+    let search = fuzzed.result.search.unwrap();
+    assert!(
+        search
+            .caveats
+            .iter()
+            .any(|c| c.contains("the policies compute times (`offset`)")),
+        "{:#?}",
+        search.caveats
+    );
+}
