@@ -470,7 +470,7 @@ fn grammar_policy(g: &mut Gen) -> String {
         2 => format!(" is Doc in Folder::\"{}\"", g.folder()),
         _ => String::new(),
     };
-    let depth = 1 + g.pick(4);
+    let depth = g.pick(4);
     let mut text = format!(
         "{effect}(principal, action{action}, resource{resource}) when {{ {} }}",
         boolean(g, depth)
@@ -528,7 +528,7 @@ fn boolean(g: &mut Gen, depth: usize) -> String {
             2 => format!("(resource has {})", g.one_of(&ATTRIBUTES)),
             3 => "resource.hasTag(\"project\")".to_string(),
             4 => format!("(resource is {})", g.one_of(&["Doc", "Folder", "User"])),
-            5 => format!("(resource in {})", g.entity_literal()),
+            5 => format!("(resource in {})", ancestor(g, 0)),
             6 => format!("(principal in Group::\"g{}\")", g.pick(GROUPS)),
             7 => "(context has target)".to_string(),
             _ => "resource.archived".to_string(),
@@ -553,7 +553,7 @@ fn boolean(g: &mut Gen, depth: usize) -> String {
             let op = g.one_of(&["==", "!="]);
             format!("({} {op} {})", entity(g, d), entity(g, d))
         }
-        7 | 8 => format!("({} in {})", entity(g, d), entity(g, d)),
+        7 | 8 => format!("({} in {})", entity(g, d), ancestor(g, d)),
         9 => format!("({} in {})", entity(g, d), entity_set(g, d)),
         10 => format!("({} has {})", entity(g, d), g.one_of(&ATTRIBUTES)),
         11 => format!("({} has home.level)", entity(g, d)),
@@ -566,11 +566,7 @@ fn boolean(g: &mut Gen, depth: usize) -> String {
             "({} is {} in {})",
             entity(g, d),
             g.one_of(&["Doc", "Folder", "Agent"]),
-            if g.chance(0.7) {
-                entity(g, d)
-            } else {
-                entity_set(g, d)
-            }
+            ancestor(g, d)
         ),
         15 => format!(
             "({} like \"{}\")",
@@ -617,7 +613,7 @@ fn boolean(g: &mut Gen, depth: usize) -> String {
                 entity(g, d)
             }
         ),
-        28 => format!("({}.r in {})", record(g, d), entity(g, d)),
+        28 => format!("({}.r in {})", record(g, d), ancestor(g, d)),
         _ => format!("({}[\"archived\"] == {})", entity(g, d), boolean(g, d)),
     }
 }
@@ -724,6 +720,17 @@ fn entity(g: &mut Gen, depth: usize) -> String {
         5 => format!("{}.home", entity(g, d)),
         6 => format!("{{a: {{b: {}}}}}.a.b", entity(g, d)),
         _ => entity(g, 0),
+    }
+}
+
+/// The right of an `in`: mostly a folder (so that the resource's ancestry
+/// decides), sometimes a set of them or any entity expression.
+fn ancestor(g: &mut Gen, depth: usize) -> String {
+    match g.pick(8) {
+        0..=3 => format!("Folder::\"{}\"", g.folder()),
+        4 => format!("[Folder::\"{}\", Folder::\"{}\"]", g.folder(), g.folder()),
+        5 => entity_set(g, depth),
+        _ => entity(g, depth),
     }
 }
 
