@@ -46,6 +46,7 @@ fn spec() -> Spec {
             policies: 40,
             schema: true,
             workflow: true,
+            grammar: false,
         }
     } else {
         Spec {
@@ -57,6 +58,7 @@ fn spec() -> Spec {
             policies: 40,
             schema: true,
             workflow: true,
+            grammar: false,
         }
     }
 }

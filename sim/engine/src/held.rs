@@ -27,12 +27,21 @@
 //!    representative per class goes through Cedar's `Authorizer`, with the
 //!    policy alone, and the policy is satisfied when it is among the reasons.
 //!
+//!    What a policy reads comes from the `reads` submodule, a whitelist over
+//!    Cedar's JSON form with one arm per node kind: the ancestors enter the
+//!    key whenever an `in` (or `is ... in`) may have the resource, or a value
+//!    holding it (a record, a set, an `if`), on its left, and a node it does
+//!    not know makes the policy opaque, so that every resource is a class of
+//!    its own. Conservative by construction: an unknown shape can make the
+//!    classes finer, never coarser. The full argument is in `reads`.
+//!
 //! Classes are computed once per entity store, resource list and policy, for
 //! every principal, with R built from every principal, chain member, action and
 //! context entity the scenario names. A call whose principal, action or context
 //! brings an entity outside that R gets classes of its own, computed for it:
-//! never a shortcut that could be wrong. `tests/held.rs` checks the result
-//! against brute force on generated worlds.
+//! never a shortcut that could be wrong. `sim/engine/tests/it/held.rs` checks
+//! the result against brute force on generated worlds, the fixed policy kinds
+//! and Cedar's whole expression grammar.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -48,6 +57,9 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::load::Scenario;
+
+mod reads;
+use reads::Reads;
 
 /// A list of resources, interned so that classes computed for it are shared
 /// by every action and principal asking about the same resources.
@@ -147,15 +159,16 @@ struct PolicyFacts {
     /// The policy alone, as a set (with its template when it is linked).
     alone: PolicySet,
     permit: bool,
-    /// Attribute names the policy reads; `None`: it cannot be inspected, so
-    /// every resource is a class of its own.
+    /// Attribute names the policy reads; `None`: it cannot be inspected, or
+    /// its conditions hold a shape [`reads`] does not understand, so every
+    /// resource is a class of its own.
     reads: Option<Vec<String>>,
     tags: bool,
     /// Whether the policy uses `in` (in its condition or resource scope).
     uses_in: bool,
-    /// Whether an `in` may have the resource itself on its left (its scope is
-    /// `in`, or the left operand can evaluate to `resource` other than through
-    /// an attribute): only then do the resource's own ancestors matter.
+    /// Whether an `in` (or `is ... in`) may have the resource, or a value
+    /// holding it, on its left (its scope is `in`, or [`reads`] says so): only
+    /// then do the resource's own ancestors matter.
     resource_in: bool,
     literals: Vec<EntityUid>,
 }
@@ -1245,28 +1258,29 @@ fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
         }
         _ => complete &= alone.add(policy.clone()).is_ok(),
     }
-    let mut names = BTreeSet::new();
-    let mut tags = false;
     let scope_in = matches!(
         policy.resource_constraint(),
         ResourceConstraint::In(_) | ResourceConstraint::IsIn(..)
     );
-    let mut uses_in = scope_in;
-    let mut resource_in = scope_in;
+    let mut read = Reads {
+        uses_in: scope_in,
+        resource_in: scope_in,
+        ..Reads::default()
+    };
     for json in &json_forms {
-        if let Some(conditions) = json.get("conditions") {
-            walk_policy(conditions, &mut names, &mut tags, &mut uses_in);
-            resource_in |= resource_on_left_of_in(conditions);
-        }
+        // A JSON form without conditions is malformed: opaque too.
+        complete &= json
+            .get("conditions")
+            .is_some_and(|conditions| reads::conditions(conditions, &mut read).is_ok());
         collect_uids(json, &mut literals);
     }
     PolicyFacts {
         permit: policy.effect() == Effect::Permit,
         alone,
-        reads: complete.then(|| names.into_iter().collect()),
-        tags,
-        uses_in,
-        resource_in,
+        reads: complete.then(|| read.names.into_iter().collect()),
+        tags: read.tags,
+        uses_in: read.uses_in,
+        resource_in: read.resource_in,
         literals,
         policy: policy.clone(),
     }
@@ -1310,62 +1324,6 @@ fn collect_uids(json: &Value, into: &mut Vec<EntityUid>) {
         }
         Value::Array(items) => items.iter().for_each(|item| collect_uids(item, into)),
         _ => {}
-    }
-}
-
-/// Walks a policy condition's JSON form: attribute names read (`.`, `has`,
-/// including `has a.b` paths), whether tags are read, whether `in` is used.
-fn walk_policy(json: &Value, names: &mut BTreeSet<String>, tags: &mut bool, uses_in: &mut bool) {
-    match json {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("attr", Value::String(name)) => {
-                        names.insert(name.clone());
-                    }
-                    ("attr", Value::Array(path)) => {
-                        names.extend(path.iter().filter_map(Value::as_str).map(str::to_string));
-                    }
-                    ("getTag" | "hasTag", _) => *tags = true,
-                    ("in", _) => *uses_in = true,
-                    _ => {}
-                }
-                walk_policy(value, names, tags, uses_in);
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .for_each(|item| walk_policy(item, names, tags, uses_in)),
-        _ => {}
-    }
-}
-
-/// Whether some `in` in a condition's JSON form has a left operand that can
-/// evaluate to the resource itself.
-fn resource_on_left_of_in(json: &Value) -> bool {
-    match json {
-        Value::Object(map) => map.iter().any(|(key, value)| {
-            (key == "in" && value.get("left").is_some_and(can_be_resource))
-                || resource_on_left_of_in(value)
-        }),
-        Value::Array(items) => items.iter().any(resource_on_left_of_in),
-        _ => false,
-    }
-}
-
-/// Whether an expression's value can be the resource: it mentions `resource`
-/// other than as the object of an attribute access or a `has` / `is` / tag
-/// test (whose values are attribute values or booleans; an attribute holding
-/// the resource's own UID makes its class key unique anyway).
-fn can_be_resource(json: &Value) -> bool {
-    match json {
-        Value::Object(map) => map.iter().any(|(key, value)| match key.as_str() {
-            "Var" => value.as_str() == Some("resource"),
-            "." | "has" | "is" | "getTag" | "hasTag" => false,
-            _ => can_be_resource(value),
-        }),
-        Value::Array(items) => items.iter().any(can_be_resource),
-        _ => false,
     }
 }
 

@@ -32,6 +32,11 @@ pub struct Spec {
     /// Sessions, grants and steps to add (agents on behalf of users, a JIT
     /// grant, a few steps), so the scenario also exercises accounting.
     pub workflow: bool,
+    /// Whether every other policy is drawn from Cedar's whole expression
+    /// grammar (every operator, nested at random depth in
+    /// `when` and `unless` of permits and forbids) instead of the fixed kinds. Only without a
+    /// schema: random conditions rarely pass strict validation.
+    pub grammar: bool,
 }
 
 impl Spec {
@@ -46,6 +51,7 @@ impl Spec {
             policies: 40,
             schema,
             workflow: true,
+            grammar: false,
         }
     }
 }
@@ -363,6 +369,12 @@ fn policies(g: &mut Gen) -> (String, Value) {
         let level = g.pick(4);
         let hour = 9 + g.pick(3);
         let hour = format!("{hour:02}");
+        if g.spec.grammar && !g.spec.schema && written % 2 == 1 {
+            let body = grammar_policy(g);
+            let _ = writeln!(text, "@id(\"{id}\")\n{body}\n");
+            written += 1;
+            continue;
+        }
         let body = match kind % 29 {
             0 => format!(
                 r#"permit(principal in Role::"{role}", action in [Action::"read", Action::"list"], resource in Folder::"{folder}");"#
@@ -432,4 +444,361 @@ fn policies(g: &mut Gen) -> (String, Value) {
         written += 1;
     }
     (text, Value::Array(links))
+}
+
+/// A policy from Cedar's whole expression grammar: a permit or forbid whose
+/// scope may constrain the action and the resource, with a `when` and maybe an
+/// `unless` whose conditions nest every operator (`==`, `!=`, `<`, `<=`, `>`,
+/// `>=`, `&&`, `||`, `!`, unary `-`, `+`, `-`, `*`, `if`, `in`, `has` with
+/// paths, `like`, `is`, `is ... in`, records, sets, `.contains`,
+/// `.containsAll`, `.containsAny`, `.isEmpty`, `hasTag`, `getTag`, attribute
+/// access by `.` and `[]` on the principal, the resource, the context and
+/// entity literals, and the `ip`, `decimal`, `datetime` and `duration`
+/// functions with their methods) at random depth, with `resource` (and
+/// values holding it) in every position an entity can take. The conditions
+/// are typed so that most evaluate; the rest err, which is tested too.
+fn grammar_policy(g: &mut Gen) -> String {
+    let effect = if g.chance(0.3) { "forbid" } else { "permit" };
+    let action = match g.pick(3) {
+        0 => String::new(),
+        1 => format!(" == Action::\"{}\"", ACTIONS[g.pick(ACTIONS.len())]),
+        _ => " in [Action::\"read\", Action::\"list\", Action::\"write\"]".to_string(),
+    };
+    let resource = match g.pick(5) {
+        0 => " is Doc".to_string(),
+        1 => format!(" in Folder::\"{}\"", g.folder()),
+        2 => format!(" is Doc in Folder::\"{}\"", g.folder()),
+        _ => String::new(),
+    };
+    let depth = g.pick(4);
+    let mut text = format!(
+        "{effect}(principal, action{action}, resource{resource}) when {{ {} }}",
+        boolean(g, depth)
+    );
+    if g.chance(0.3) {
+        let depth = 1 + g.pick(3);
+        let _ = write!(text, " unless {{ {} }}", boolean(g, depth));
+    }
+    text.push(';');
+    text
+}
+
+/// Attribute names of the world, and one no entity has.
+const ATTRIBUTES: [&str; 14] = [
+    "owner",
+    "sensitivity",
+    "label",
+    "created",
+    "folder_ref",
+    "archived",
+    "level",
+    "home",
+    "project",
+    "allowed",
+    "clearance",
+    "dept",
+    "jit_until",
+    "missing",
+];
+
+impl Gen {
+    fn one_of<'s>(&mut self, choices: &[&'s str]) -> &'s str {
+        choices[self.pick(choices.len())]
+    }
+
+    /// An entity literal of the world (or one it lacks).
+    fn entity_literal(&mut self) -> String {
+        match self.pick(6) {
+            0 => format!("Folder::\"{}\"", self.folder()),
+            1 => format!("Doc::\"{}\"", self.doc()),
+            2 => format!("Group::\"g{}\"", self.pick(GROUPS)),
+            3 => format!("Agent::\"{}\"", self.agent()),
+            4 => format!("Role::\"r{}\"", self.pick(ROLES)),
+            _ => "Doc::\"nowhere\"".to_string(),
+        }
+    }
+}
+
+/// A Boolean expression nested up to `depth`.
+fn boolean(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 {
+        return match g.pick(9) {
+            0 => g.one_of(&["true", "false"]).to_string(),
+            1 => "context.mfa".to_string(),
+            2 => format!("(resource has {})", g.one_of(&ATTRIBUTES)),
+            3 => "resource.hasTag(\"project\")".to_string(),
+            4 => format!("(resource is {})", g.one_of(&["Doc", "Folder", "User"])),
+            5 => format!("(resource in {})", ancestor(g, 0)),
+            6 => format!("(principal in Group::\"g{}\")", g.pick(GROUPS)),
+            7 => "(context has target)".to_string(),
+            _ => "resource.archived".to_string(),
+        };
+    }
+    let d = depth - 1;
+    match g.pick(30) {
+        0 => format!("!({})", boolean(g, d)),
+        1 => format!("({} && {})", boolean(g, d), boolean(g, d)),
+        2 => format!("({} || {})", boolean(g, d), boolean(g, d)),
+        3 => format!(
+            "(if {} then {} else {})",
+            boolean(g, d),
+            boolean(g, d),
+            boolean(g, d)
+        ),
+        4 => {
+            let op = g.one_of(&["==", "!=", "<", "<=", ">", ">="]);
+            format!("({} {op} {})", long(g, d), long(g, d))
+        }
+        5 | 6 => {
+            let op = g.one_of(&["==", "!="]);
+            format!("({} {op} {})", entity(g, d), entity(g, d))
+        }
+        7 | 8 => format!("({} in {})", entity(g, d), ancestor(g, d)),
+        9 => format!("({} in {})", entity(g, d), entity_set(g, d)),
+        10 => format!("({} has {})", entity(g, d), g.one_of(&ATTRIBUTES)),
+        11 => format!("({} has home.level)", entity(g, d)),
+        12 => format!(
+            "({} is {})",
+            entity(g, d),
+            g.one_of(&["Doc", "Folder", "Agent"])
+        ),
+        13 | 14 => format!(
+            "({} is {} in {})",
+            entity(g, d),
+            g.one_of(&["Doc", "Folder", "Agent"]),
+            ancestor(g, d)
+        ),
+        15 => format!(
+            "({} like \"{}\")",
+            string(g, d),
+            g.one_of(&["pub*", "*e*", "p?", "eng", "*"])
+        ),
+        16 => format!("{}.contains({})", entity_set(g, d), entity(g, d)),
+        17 => {
+            let method = g.one_of(&["containsAll", "containsAny"]);
+            format!("{}.{method}({})", entity_set(g, d), entity_set(g, d))
+        }
+        18 => format!("{}.isEmpty()", entity_set(g, d)),
+        19 => format!("{}.hasTag({})", entity(g, d), string(g, d)),
+        20 => format!("({}.getTag(\"project\") == {})", entity(g, d), string(g, d)),
+        21 => format!("({} == {})", string(g, d), string(g, d)),
+        22 => {
+            let field = g.one_of(&["r", "s"]);
+            format!("({} has {field})", record(g, d))
+        }
+        23 => format!("({} == {})", record(g, d), record(g, d)),
+        24 => ip_test(g),
+        25 => {
+            let method = g.one_of(&[
+                "lessThan",
+                "lessThanOrEqual",
+                "greaterThan",
+                "greaterThanOrEqual",
+            ]);
+            format!(
+                "decimal(\"{}\").{method}(decimal(\"{}\"))",
+                g.one_of(&["0.5", "1.25", "-2.0"]),
+                g.one_of(&["0.5", "1.0", "3.1415"])
+            )
+        }
+        26 => {
+            let op = g.one_of(&["<", "<=", ">", ">=", "==", "!="]);
+            format!("({} {op} {})", datetime_expr(g, d), datetime_expr(g, d))
+        }
+        27 => format!(
+            "({}.getTag(\"project\") like \"p*\")",
+            if g.chance(0.6) {
+                "resource".to_string()
+            } else {
+                entity(g, d)
+            }
+        ),
+        28 => format!("({}.r in {})", record(g, d), ancestor(g, d)),
+        _ => format!("({}[\"archived\"] == {})", entity(g, d), boolean(g, d)),
+    }
+}
+
+/// A Long expression.
+fn long(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 {
+        return match g.pick(6) {
+            0 => g.pick(4).to_string(),
+            1 => "resource.sensitivity".to_string(),
+            2 => "principal.clearance".to_string(),
+            3 => "resource.level".to_string(),
+            4 => "9223372036854775807".to_string(),
+            _ => "context.now.toTime().toHours()".to_string(),
+        };
+    }
+    let d = depth - 1;
+    match g.pick(9) {
+        0 => format!("(-{})", long(g, d)),
+        1 => format!("({} + {})", long(g, d), long(g, d)),
+        2 => format!("({} - {})", long(g, d), long(g, d)),
+        3 => format!("({} * {})", long(g, d), long(g, 0)),
+        4 => format!(
+            "(if {} then {} else {})",
+            boolean(g, d),
+            long(g, d),
+            long(g, d)
+        ),
+        5 => format!("{}.clearance", entity(g, d)),
+        6 => format!(
+            "duration(\"{}\").{}()",
+            g.one_of(&["1h", "90m", "2d", "-1h30m", "1500ms"]),
+            g.one_of(&[
+                "toDays",
+                "toHours",
+                "toMinutes",
+                "toSeconds",
+                "toMilliseconds"
+            ])
+        ),
+        7 => format!(
+            "{}.durationSince(datetime(\"2026-06-01\")).toHours()",
+            datetime_expr(g, d)
+        ),
+        _ => format!("{{n: {}, r: {}}}.n", long(g, d), entity(g, d)),
+    }
+}
+
+/// A String expression.
+fn string(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 {
+        return match g.pick(5) {
+            0 => format!(
+                "\"{}\"",
+                g.one_of(&["public", "secret", "eng", "p1", "project"])
+            ),
+            1 => "resource.label".to_string(),
+            2 => "principal.project".to_string(),
+            3 => "principal.dept".to_string(),
+            _ => "resource.getTag(\"project\")".to_string(),
+        };
+    }
+    let d = depth - 1;
+    match g.pick(4) {
+        0 => format!(
+            "(if {} then {} else {})",
+            boolean(g, d),
+            string(g, d),
+            string(g, d)
+        ),
+        1 => format!("{}.label", entity(g, d)),
+        2 => format!("{}[\"project\"]", entity(g, d)),
+        _ => format!("{}.getTag(\"project\")", entity(g, d)),
+    }
+}
+
+/// An entity expression; `resource` (and values holding it) come often.
+fn entity(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 {
+        return match g.pick(12) {
+            0..=3 => "resource".to_string(),
+            4 => "principal".to_string(),
+            5 => "resource.owner".to_string(),
+            6 => "resource.folder_ref".to_string(),
+            7 => "principal.home".to_string(),
+            8 => "context.scope".to_string(),
+            9 => "context.target".to_string(),
+            10 => "resource.owner.home".to_string(),
+            _ => g.entity_literal(),
+        };
+    }
+    let d = depth - 1;
+    match g.pick(10) {
+        0 => format!("{}.r", record(g, d)),
+        1 => format!("{}[\"r\"]", record(g, d)),
+        2 => format!(
+            "(if {} then {} else {})",
+            boolean(g, d),
+            entity(g, d),
+            entity(g, d)
+        ),
+        3 => format!("{}.owner", entity(g, d)),
+        4 => format!("{}.folder_ref", entity(g, d)),
+        5 => format!("{}.home", entity(g, d)),
+        6 => format!("{{a: {{b: {}}}}}.a.b", entity(g, d)),
+        _ => entity(g, 0),
+    }
+}
+
+/// The right of an `in`: mostly a folder (so that the resource's ancestry
+/// decides), sometimes a set of them or any entity expression.
+fn ancestor(g: &mut Gen, depth: usize) -> String {
+    match g.pick(8) {
+        0..=3 => format!("Folder::\"{}\"", g.folder()),
+        4 => format!("[Folder::\"{}\", Folder::\"{}\"]", g.folder(), g.folder()),
+        5 => entity_set(g, depth),
+        _ => entity(g, depth),
+    }
+}
+
+/// A set of entities.
+fn entity_set(g: &mut Gen, depth: usize) -> String {
+    let d = depth.saturating_sub(1);
+    match g.pick(5) {
+        0 => "principal.allowed".to_string(),
+        1 => "[]".to_string(),
+        2 => format!(
+            "(if {} then {} else {})",
+            boolean(g, d),
+            entity_set(g, d),
+            entity_set(g, d)
+        ),
+        3 => format!("{{s: [{}]}}.s", entity(g, d)),
+        _ => {
+            let items: Vec<String> = (0..1 + g.pick(3)).map(|_| entity(g, d)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+/// A record holding an entity at `r`, a set at `s` and a number at `n`.
+fn record(g: &mut Gen, depth: usize) -> String {
+    let d = depth.saturating_sub(1);
+    if g.chance(0.3) {
+        return format!("{{r: {}}}", entity(g, d));
+    }
+    format!(
+        "{{r: {}, s: {}, n: {}}}",
+        entity(g, d),
+        entity_set(g, d),
+        long(g, d)
+    )
+}
+
+/// A datetime expression.
+fn datetime_expr(g: &mut Gen, depth: usize) -> String {
+    let d = depth.saturating_sub(1);
+    match g.pick(5) {
+        0 => "context.now".to_string(),
+        1 => format!("{}.created", entity(g, d)),
+        2 => format!(
+            "datetime(\"{}\")",
+            g.one_of(&[
+                "2026-06-01T10:00:00Z",
+                "2026-03-01",
+                "2026-06-01T09:30:00.000+0100"
+            ])
+        ),
+        3 => format!(
+            "{}.offset(duration(\"{}\"))",
+            datetime_expr(g, d),
+            g.one_of(&["1h", "-30d", "15m"])
+        ),
+        _ => format!("{}.toDate()", datetime_expr(g, d)),
+    }
+}
+
+/// An `ip()` test.
+fn ip_test(g: &mut Gen) -> String {
+    let address = g.one_of(&["10.0.0.1", "192.168.1.0/24", "::1", "224.0.0.1"]);
+    match g.pick(5) {
+        0 => format!("ip(\"{address}\").isIpv4()"),
+        1 => format!("ip(\"{address}\").isIpv6()"),
+        2 => format!("ip(\"{address}\").isLoopback()"),
+        3 => format!("ip(\"{address}\").isMulticast()"),
+        _ => format!("ip(\"{address}\").isInRange(ip(\"10.0.0.0/8\"))"),
+    }
 }

@@ -335,6 +335,7 @@ pub fn check_held_exact(bytes: &[u8]) {
         policies: 1 + usize::from(byte(13) % 40),
         schema: flags & 1 == 0,
         workflow: flags & 2 == 0,
+        grammar: flags & 8 != 0,
     };
     let world = generate::world(&spec, u64::from_le_bytes(seed));
     let folder = std::env::temp_dir().join(format!(

@@ -65,6 +65,20 @@ fn contexts(rng: &mut Xoshiro256PlusPlus, world: &generate::World, docs: usize) 
 }
 
 fn compare_engine_with_brute_force(test: &str, spec: &Spec, seed: u64) -> usize {
+    let (compared, allowed) = compare_decisions(test, spec, seed);
+    assert!(
+        allowed > 0,
+        "seed {seed}: a world where nothing is allowed tests little"
+    );
+    assert!(
+        allowed < compared,
+        "seed {seed}: a world where everything is allowed tests little"
+    );
+    compared
+}
+
+/// Fast against brute force, decision by decision; (compared, allowed).
+fn compare_decisions(test: &str, spec: &Spec, seed: u64) -> (usize, usize) {
     let world = generate::world(spec, seed);
     let scenario = load(test, &world);
     let engine = Engine::new(&scenario);
@@ -111,15 +125,7 @@ fn compare_engine_with_brute_force(test: &str, spec: &Spec, seed: u64) -> usize 
             }
         }
     }
-    assert!(
-        allowed > 0,
-        "seed {seed}: a world where nothing is allowed tests little"
-    );
-    assert!(
-        allowed < compared,
-        "seed {seed}: a world where everything is allowed tests little"
-    );
-    compared
+    (compared, allowed)
 }
 
 #[test]
@@ -140,6 +146,38 @@ fn fast_held_sets_equal_brute_force_without_a_schema() {
     assert!(compared > 100_000, "only {compared} decisions compared");
 }
 
+/// Worlds whose every other policy comes from Cedar's whole expression
+/// grammar (`Spec::grammar`): records, sets, `if`, `is ... in`, `has`,
+/// `like`, tags and extension calls around `resource`, in permits and forbids.
+#[test]
+fn fast_held_sets_equal_brute_force_on_the_whole_grammar() {
+    let spec = Spec {
+        agents: 3,
+        users: 2,
+        docs: 24,
+        fanout: 2,
+        depth: 2,
+        policies: 30,
+        schema: false,
+        workflow: true,
+        grammar: true,
+    };
+    let (mut compared, mut mixed) = (0, 0);
+    for seed in 300..GRAMMAR_WORLDS {
+        // A forbid from the grammar may deny everything in a world: count
+        // the worlds with both decisions instead of requiring each.
+        let (count, allowed) = compare_decisions("held-grammar", &spec, seed);
+        compared += count;
+        mixed += usize::from(allowed > 0 && allowed < count);
+    }
+    eprintln!("{compared} decisions compared, {mixed} worlds with both decisions");
+    assert!(compared > 200_000, "only {compared} decisions compared");
+    assert!(mixed >= 25, "only {mixed} worlds allow some and deny some");
+}
+
+/// The grammar worlds compared, as the end of a seed range from 300.
+const GRAMMAR_WORLDS: u64 = 330;
+
 #[test]
 fn a_wide_world_with_few_policies_also_matches() {
     // Many resources per class: the classes, not the evaluations, decide.
@@ -152,6 +190,7 @@ fn a_wide_world_with_few_policies_also_matches() {
         policies: 12,
         schema: true,
         workflow: true,
+        grammar: false,
     };
     for seed in 200..203 {
         compare_engine_with_brute_force("held-wide", &spec, seed);
@@ -213,4 +252,82 @@ fn generated_worlds_are_deterministic() {
     assert_eq!(a.files, b.files);
     let c = generate::world(&Spec::small(true), 43);
     assert_ne!(a.files, c.files);
+}
+
+/// Docs `d1` in `f1` and `d2` in `f2`, and one user; no schema.
+const ANCESTRY_WORLD: &str = r#"
+[scenario]
+name = "ancestry tested through is-in and records"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Folder::"f1"'
+[[entity]]
+uid = 'Folder::"f2"'
+[[entity]]
+uid = 'Doc::"d1"'
+parents = ['Folder::"f1"']
+[[entity]]
+uid = 'Doc::"d2"'
+parents = ['Folder::"f2"']
+[[entity]]
+uid = 'User::"alice"'
+
+[[step]]
+at = "+1m"
+principal = 'User::"alice"'
+action = 'Action::"read"'
+resource = 'Doc::"d1"'
+"#;
+
+/// Which of `d1`, `d2` alice holds under `policies`, fast and brute force.
+fn held_docs(test: &str, policies: &str) -> (Vec<bool>, Vec<bool>) {
+    let scenario = crate::common::load(
+        test,
+        &[("scenario.toml", ANCESTRY_WORLD), ("p.cedar", policies)],
+    );
+    let engine = Engine::new(&scenario);
+    let targets = engine.targets(
+        uid(r#"Action::"read""#),
+        vec![uid(r#"Doc::"d1""#), uid(r#"Doc::"d2""#)],
+    );
+    let alice = uid(r#"User::"alice""#);
+    let store = Engine::segment(0);
+    (
+        engine.allowed(&alice, &targets, &json!({}), store),
+        engine.allowed_brute_force(&alice, &targets, &json!({}), store),
+    )
+}
+
+/// The conditions that test the resource's ancestry without `resource in`
+/// itself: each is true of `d1` only.
+const ANCESTRY_FORMS: [&str; 5] = [
+    r#"resource is Doc in Folder::"f1""#,
+    r#"{r: resource}.r in Folder::"f1""#,
+    r#"[resource].contains(resource) && (if true then resource else principal) in Folder::"f1""#,
+    r#"{a: {b: resource}}.a.b is Doc in [Folder::"f1"]"#,
+    r#"[{r: resource}.r].containsAny([Doc::"zz"]) || {r: resource}["r"] in Folder::"f1""#,
+];
+
+#[test]
+fn a_permit_testing_ancestry_through_is_in_or_a_record_holds_only_the_matching_doc() {
+    for (n, form) in ANCESTRY_FORMS.iter().enumerate() {
+        let policies = format!("permit(principal, action, resource) when {{ {form} }};");
+        let (fast, slow) = held_docs(&format!("held-ancestry-permit-{n}"), &policies);
+        assert_eq!(slow, vec![true, false], "Cedar on `{form}`");
+        assert_eq!(fast, slow, "`{form}` in a permit: fast vs brute force");
+    }
+}
+
+#[test]
+fn a_forbid_testing_ancestry_through_is_in_or_a_record_still_allows_the_other_doc() {
+    for (n, form) in ANCESTRY_FORMS.iter().enumerate() {
+        let policies = format!(
+            "permit(principal, action, resource);\nforbid(principal, action, resource) when {{ {form} }};"
+        );
+        let (fast, slow) = held_docs(&format!("held-ancestry-forbid-{n}"), &policies);
+        assert_eq!(slow, vec![false, true], "Cedar on `{form}`");
+        assert_eq!(fast, slow, "`{form}` in a forbid: fast vs brute force");
+    }
 }
