@@ -48,7 +48,9 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
             .map(|p| p.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9);
+            .max(9)
+            // `format!` cannot pad to 65,536 characters or more.
+            .min(80);
         let _ = writeln!(
             out,
             "  {:<width$}  {:>26}    {:>26}",

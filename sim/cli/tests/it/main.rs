@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod hardening;
 mod common;
 mod import;
 mod malformed;
