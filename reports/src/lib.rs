@@ -267,7 +267,8 @@ pub fn code_span(text: &str, in_table: bool) -> String {
 /// start a line of its own (a GitHub workflow command such as
 /// `::stop-commands::`) or rewrite the terminal.
 pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let hostile =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -324,7 +325,13 @@ pub(crate) fn strip_control(text: String) -> String {
         return text;
     }
     text.chars()
-        .map(|c| if c.is_control() && c != '\n' { '\u{FFFD}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -459,7 +459,10 @@ pub(crate) fn escape_message_links(value: &mut Value) {
                     let mut escaped = String::with_capacity(text.len() + 8);
                     let mut chars = text.chars().peekable();
                     while let Some(c) = chars.next() {
-                        if c == '[' || c == ']' || (c == '\\' && chars.peek().is_some_and(|n| *n == '[' || *n == ']')) {
+                        if c == '['
+                            || c == ']'
+                            || (c == '\\' && chars.peek().is_some_and(|n| *n == '[' || *n == ']'))
+                        {
                             escaped.push('\\');
                         }
                         escaped.push(c);

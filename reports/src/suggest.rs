@@ -48,9 +48,7 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
             .map(|p| p.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9)
-            // `format!` cannot pad to 65,536 characters or more.
-            .min(80);
+            .clamp(9, 80);
         let _ = writeln!(
             out,
             "  {:<width$}  {:>26}    {:>26}",

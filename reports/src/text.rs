@@ -55,30 +55,26 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         .map(|st| st.time.len())
         .max()
         .unwrap_or(0)
-        .max(20)
-        .min(MAX_COLUMN);
+        .clamp(20, MAX_COLUMN);
     let widths = [
         s.steps
             .iter()
             .map(|st| st.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9)
-            .min(MAX_COLUMN),
+            .clamp(9, MAX_COLUMN),
         s.steps
             .iter()
             .map(|st| st.action.len())
             .max()
             .unwrap_or(0)
-            .max(6)
-            .min(MAX_COLUMN),
+            .clamp(6, MAX_COLUMN),
         s.steps
             .iter()
             .map(|st| st.resource.len())
             .max()
             .unwrap_or(0)
-            .max(8)
-            .min(MAX_COLUMN),
+            .clamp(8, MAX_COLUMN),
     ];
     if !s.steps.is_empty() {
         let _ = writeln!(
@@ -230,8 +226,7 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             .map(|p| p.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9)
-            .min(MAX_COLUMN);
+            .clamp(9, MAX_COLUMN);
         let _ = writeln!(
             out,
             "  {:<width$}  {:>5}  {:>5}  {:>11}  {:>12}",

@@ -233,7 +233,10 @@ pub fn emit(output: Option<&std::path::Path>, text: &str) -> Result<(), Outcome>
 pub fn print_out(text: &str) -> Result<(), Outcome> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(error) => {

@@ -89,7 +89,11 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A temporary file in `folder` holding `bytes`, synced; it keeps the
 /// permissions of the file at `replacing` if there is one, and otherwise
 /// those a new file gets (0666 less the umask), not the temporary file's 0600.
-fn stage(folder: &Path, replacing: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+fn stage(
+    folder: &Path,
+    replacing: &Path,
+    bytes: &[u8],
+) -> std::io::Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".privsim-").suffix(".tmp");
     let kept = std::fs::symlink_metadata(replacing)

@@ -27,34 +27,61 @@ fn output_onto_a_symlink_replaced_the_link() {
     let link = folder.0.join("out.json");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
     let run = check(
-        &["run", LEAST, "--format", "json", "--output", link.to_str().unwrap()],
+        &[
+            "run",
+            LEAST,
+            "--format",
+            "json",
+            "--output",
+            link.to_str().unwrap(),
+        ],
         2,
     );
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
     assert!(run.stderr.contains("out.json"), "{}", run.stderr);
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
-    assert_eq!(names(&folder.0), ["out.json", "victim.txt"], "no stray files");
+    assert_eq!(
+        names(&folder.0),
+        ["out.json", "victim.txt"],
+        "no stray files"
+    );
 }
 
 #[test]
 fn output_onto_a_fifo_replaced_the_pipe_with_a_file() {
     let folder = TempFolder::new("output-fifo");
     let fifo = folder.0.join("pipe");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     // A reader, as `tee` would have: privsim writes into the pipe directly.
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
     let run = check(
-        &["run", LEAST, "--format", "json", "--output", fifo.to_str().unwrap()],
+        &[
+            "run",
+            LEAST,
+            "--format",
+            "json",
+            "--output",
+            fifo.to_str().unwrap(),
+        ],
         0,
     );
     assert!(run.stdout.is_empty());
     use std::os::unix::fs::FileTypeExt;
     assert!(
-        std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(),
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
         "the pipe is still a pipe"
     );
     let expected = check(&["run", LEAST, "--format", "json"], 0).stdout;
@@ -103,22 +130,38 @@ fn report_dir_replaced_a_planted_symlink() {
         "old report"
     );
     assert_eq!(names(&reports), ["report.html", "report.md"]);
-    assert_eq!(names(&folder.0), ["reports", "victim.txt"], "no staging folder left");
+    assert_eq!(
+        names(&folder.0),
+        ["reports", "victim.txt"],
+        "no staging folder left"
+    );
 }
 
 #[test]
 fn report_dir_is_written_whole_with_no_staging_left() {
     let folder = TempFolder::new("report-dir-whole");
     let reports = folder.0.join("new");
-    check(&["run", LEAST, "--report-dir", reports.to_str().unwrap()], 0);
+    check(
+        &["run", LEAST, "--report-dir", reports.to_str().unwrap()],
+        0,
+    );
     assert_eq!(
         names(&reports),
-        ["junit.xml", "report.html", "report.md", "result.json", "results.sarif"]
+        [
+            "junit.xml",
+            "report.html",
+            "report.md",
+            "result.json",
+            "results.sarif"
+        ]
     );
     assert_eq!(names(&folder.0), ["new"], "no staging folder beside it");
     // A second run replaces the files in the existing folder, again leaving nothing else.
     std::fs::write(reports.join("notes.txt"), "mine").unwrap();
-    check(&["run", LEAST, "--report-dir", reports.to_str().unwrap()], 0);
+    check(
+        &["run", LEAST, "--report-dir", reports.to_str().unwrap()],
+        0,
+    );
     assert_eq!(
         names(&reports),
         [
@@ -147,13 +190,19 @@ fn writing_to_a_closed_pipe_panicked() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains("error"), "quiet on a broken pipe: {stderr}");
+    assert!(
+        !stderr.contains("error"),
+        "quiet on a broken pipe: {stderr}"
+    );
     assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
 
 #[test]
 fn writing_to_a_full_disk_panicked() {
-    let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args(["run", LEAST])
         .current_dir(workspace_root())
@@ -243,11 +292,19 @@ fn control_characters_in_ids_reached_text_junit_and_sarif() {
     let name = r"x\n::stop-commands::token\u001b[2J[click](http://evil.example)";
     let folder = hostile_world(
         "hostile-ids",
-        &hostile_scenario(r"tri\u001b[31mage\r\n::error::fake", name, r#"Ticket::"T-9""#),
+        &hostile_scenario(
+            r"tri\u001b[31mage\r\n::error::fake",
+            name,
+            r#"Ticket::"T-9""#,
+        ),
     );
     let run = crate::common::check_in(&folder.0, &["run", "hostile.toml"], 1);
     assert_inert(&run.stdout, "run's text");
-    assert!(run.stdout.contains(r"x ::stop-commands::token\u{1b}[2J"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(r"x ::stop-commands::token\u{1b}[2J"),
+        "{}",
+        run.stdout
+    );
     let json = crate::common::check_in(&folder.0, &["run", "hostile.toml", "--format", "json"], 1);
     std::fs::write(folder.0.join("result.json"), &json.stdout).unwrap();
     for format in ["md", "html", "junit", "sarif"] {

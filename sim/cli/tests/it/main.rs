@@ -2,8 +2,8 @@
 
 mod check;
 mod cli;
-mod hardening;
 mod common;
+mod hardening;
 mod import;
 mod malformed;
 mod reports;

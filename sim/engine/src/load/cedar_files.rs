@@ -129,7 +129,11 @@ pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
                 }
             }
             b')' | b']' | b'}' => {
-                let opened = if ifs.len() > 1 { ifs.pop().unwrap_or(0) } else { 0 };
+                let opened = if ifs.len() > 1 {
+                    ifs.pop().unwrap_or(0)
+                } else {
+                    0
+                };
                 depth = depth.saturating_sub(1 + opened);
             }
             b';' if ifs.len() == 1 => {
@@ -225,11 +229,13 @@ pub fn parse_policies(files: Vec<SourceFile>) -> privsim_model::diag::Result<Pol
     let mut origin = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
         check_depth(file)?;
-        let parsed = on_a_large_stack(|| PolicySet::from_str(&file.text)).map_err(|errors| {
-            let mut all: Vec<SourceError> = errors.iter().map(|e| cedar_error(file, e)).collect();
-            let first = all.remove(0);
-            first.with_related(all)
-        })?;
+        let parsed = on_a_large_stack(|| PolicySet::from_str(&file.text).map_err(Box::new))
+            .map_err(|errors| {
+                let mut all: Vec<SourceError> =
+                    errors.iter().map(|e| cedar_error(file, e)).collect();
+                let first = all.remove(0);
+                first.with_related(all)
+            })?;
         // Cedar numbers unnamed policies in source order; keep that order.
         let mut policies: Vec<_> = parsed.policies().collect();
         policies.sort_by_key(|p| default_index(p.id()));
@@ -395,9 +401,11 @@ pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
         Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
     } else {
         check_depth(file)?;
-        Ok(on_a_large_stack(|| Schema::from_cedarschema_str(&file.text))
-            .map(|(schema, _warnings)| schema)
-            .map_err(|e| cedar_error(file, &e))?)
+        Ok(
+            on_a_large_stack(|| Schema::from_cedarschema_str(&file.text).map_err(Box::new))
+                .map(|(schema, _warnings)| schema)
+                .map_err(|e| cedar_error(file, &*e))?,
+        )
     }
 }
 
