@@ -558,8 +558,16 @@ fn details(change: &Change, result: &CheckResult) -> String {
     text
 }
 
-/// A plain-text summary for a terminal.
+/// A plain-text summary for a terminal; every value is passed through
+/// [`crate::escape_control`] first.
 pub fn text(result: &CheckResult) -> String {
+    match crate::printable(result) {
+        Some(printable) => crate::strip_control(text_printable(&printable)),
+        None => crate::strip_control(text_printable(result)),
+    }
+}
+
+fn text_printable(result: &CheckResult) -> String {
     let mut out = String::new();
     for scenario in &result.scenarios {
         let _ = writeln!(
@@ -646,6 +654,15 @@ fn junit_kinds() -> impl Iterator<Item = &'static str> {
 /// exceptions, a case each, failing when stale. Times are simulated:
 /// `timestamp` is the scenario's clock start, `time` is 0.
 pub fn junit(result: &CheckResult) -> String {
+    // Every value through `escape_control`: JUnit is often printed to a CI
+    // log, where a value's line break could start a workflow command.
+    match crate::printable(result) {
+        Some(printable) => junit_printable(&printable),
+        None => crate::strip_control(junit_printable(result)),
+    }
+}
+
+fn junit_printable(result: &CheckResult) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     let rules = &result.config.fail_on;
     let budget = &result.config.budget;
@@ -892,7 +909,7 @@ pub fn sarif(result: &CheckResult) -> String {
             "locations": [location(&file, line)],
         }));
     }
-    let log = json!({
+    let mut log = json!({
         "$schema": crate::sarif::SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -910,6 +927,7 @@ pub fn sarif(result: &CheckResult) -> String {
             "results": results,
         }],
     });
+    crate::sarif::escape_message_links(&mut log);
     let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
     text.push('\n');
     text

@@ -18,6 +18,8 @@ pub mod view;
 
 pub use markdown::MARKDOWN_LIMIT;
 
+use std::fmt::Write as _;
+
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -96,7 +98,7 @@ pub fn render(result: &RunResult, format: Format) -> Result<String, RenderError>
         Format::Sarif => return Ok(sarif::render(&view::run(result))),
         Format::Markdown => "report.md",
         Format::Html => "report.html",
-        Format::Junit => "junit.xml",
+        Format::Junit => return render_template("junit.xml", &junit_view(result)),
     };
     render_template(template, &view::run(result))
 }
@@ -111,11 +113,21 @@ pub fn render_all(result: &RunResult) -> Result<Vec<(&'static str, String)>, Ren
             Format::Sarif => sarif::render(&view),
             Format::Markdown => render_template("report.md", &view)?,
             Format::Html => render_template("report.html", &view)?,
-            Format::Junit => render_template("junit.xml", &view)?,
+            Format::Junit => render_template("junit.xml", &junit_view(result))?,
         };
         files.push((format.file_name(), text));
     }
     Ok(files)
+}
+
+/// The view JUnit is rendered from: every value through [`escape_control`],
+/// since JUnit is often printed to a CI log, where a value's line break could
+/// start a workflow command.
+fn junit_view(result: &RunResult) -> view::RunView {
+    match printable(result) {
+        Some(printable) => view::run(&printable),
+        None => view::run(result),
+    }
 }
 
 fn render_template(name: &'static str, view: &view::RunView) -> Result<String, RenderError> {
@@ -248,8 +260,83 @@ pub fn code_span(text: &str, in_table: bool) -> String {
     format!("{ticks}{pad}{escaped}{pad}{ticks}")
 }
 
+/// A value for a plain-text report or terminal: line breaks and tabs become
+/// spaces (as in every other format), and other control characters (ESC,
+/// NUL, C1 controls) and the bidirectional overrides that reorder what a
+/// terminal shows become visible escapes (`\u{1b}`), so that no value can
+/// start a line of its own (a GitHub workflow command such as
+/// `::stop-commands::`) or rewrite the terminal.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if hostile(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A copy of a result with every string in it (ids, names, reasons,
+/// messages) passed through [`escape_control`], for the plain-text renderers:
+/// one pass over the data instead of an escape at each of their many
+/// interpolations, so a new line in a renderer cannot forget one.
+pub(crate) fn printable<T>(value: &T) -> Option<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn escape_all(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => {
+                if let std::borrow::Cow::Owned(escaped) = escape_control(text) {
+                    *text = escaped;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(escape_all),
+            serde_json::Value::Object(fields) => {
+                let escaped: serde_json::Map<String, serde_json::Value> = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(key, mut value)| {
+                        escape_all(&mut value);
+                        (escape_control(&key).into_owned(), value)
+                    })
+                    .collect();
+                *fields = escaped;
+            }
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(value).ok()?;
+    escape_all(&mut json);
+    serde_json::from_value(json).ok()
+}
+
+/// The last line of defence of a plain-text renderer: any control character
+/// but the renderer's own line breaks becomes U+FFFD (used when
+/// [`printable`] could not copy the data, which our own types never cause).
+pub(crate) fn strip_control(text: String) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// HTML text and attribute escaping, plus U+FFFD for control characters
-/// (which HTML does not allow).
+/// (which HTML does not allow) and references for line breaks and tabs.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -259,7 +346,10 @@ pub fn escape_html(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
+            // As references, so a value never starts a line of the file (a
+            // report printed to a CI log); the browser shows the same.
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
             c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
@@ -268,7 +358,12 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// XML 1.0 text and attribute escaping; characters XML 1.0 cannot carry at
-/// all (most control characters, U+FFFE, U+FFFF) become U+FFFD.
+/// all (most control characters, U+FFFE, U+FFFF) become U+FFFD. C1 controls
+/// become character references: the parsed XML is the
+/// same, but a value can never carry a raw terminal control. The JUnit
+/// renderers keep values from starting a line of their own (printed to a CI
+/// log, a line `::stop-commands::` would silence annotations) by passing
+/// them through [`escape_control`] first.
 pub fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -281,7 +376,10 @@ pub fn escape_xml(text: &str) -> String {
             '\n' | '\t' => out.push(c),
             '\r' => out.push_str("&#13;"),
             '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
-            c if c.is_control() && !matches!(c, '\u{80}'..='\u{9F}') => out.push('\u{FFFD}'),
+            '\u{80}'..='\u{9F}' => {
+                let _ = write!(out, "&#x{:X};", u32::from(c));
+            }
+            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

@@ -240,6 +240,7 @@ pub fn render(run: &RunView) -> String {
     {
         run.insert("properties".into(), json!({ "searches": searches }));
     }
+    escape_message_links(&mut log);
     let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
     text.push('\n');
     text
@@ -442,6 +443,40 @@ fn with_id(mut location: Value, id: usize) -> Value {
 
 /// A physical location: a file (as a relative URI, or a `file://` URI for an
 /// absolute path) and a line.
+/// Escapes `[` and `]` in every `message.text` of a SARIF log. Plain-text
+/// messages may embed links, `[text](N)` to related location N (SARIF 2.1.0
+/// §3.11.6), so an id like `[x](http://…)` would become one; the spec's escape
+/// is a backslash before each bracket. A backslash already followed by a
+/// bracket is escaped too, so it stays a literal backslash.
+pub(crate) fn escape_message_links(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, inner) in fields.iter_mut() {
+                if key == "message"
+                    && let Some(Value::String(text)) = inner.get_mut("text")
+                    && text.contains(['[', ']'])
+                {
+                    let mut escaped = String::with_capacity(text.len() + 8);
+                    let mut chars = text.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        if c == '['
+                            || c == ']'
+                            || (c == '\\' && chars.peek().is_some_and(|n| *n == '[' || *n == ']'))
+                        {
+                            escaped.push('\\');
+                        }
+                        escaped.push(c);
+                    }
+                    *text = escaped;
+                }
+                escape_message_links(inner);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(escape_message_links),
+        _ => {}
+    }
+}
+
 pub(crate) fn location(file: &str, line: usize, message: Option<&str>) -> Value {
     let mut physical = json!({"artifactLocation": {"uri": uri(file)}});
     if line >= 1

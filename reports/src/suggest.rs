@@ -48,7 +48,7 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
             .map(|p| p.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9);
+            .clamp(9, 80);
         let _ = writeln!(
             out,
             "  {:<width$}  {:>26}    {:>26}",

@@ -7,8 +7,16 @@ use privsim_model::time::Instant;
 
 use super::view;
 
-/// Renders the whole run.
+/// Renders the whole run; every value is passed through
+/// [`crate::escape_control`] first.
 pub fn render(result: &RunResult) -> String {
+    match crate::printable(result) {
+        Some(printable) => crate::strip_control(render_printable(&printable)),
+        None => crate::strip_control(render_printable(result)),
+    }
+}
+
+fn render_printable(result: &RunResult) -> String {
     let mut out = String::new();
     for scenario in &result.scenarios {
         render_scenario(&mut out, scenario);
@@ -27,6 +35,11 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
+/// The widest a column is padded to. A longer value overflows its column
+/// instead: `format!` cannot pad to 65,536 characters or more (it panicked
+/// on such an id), and a table that wide helps nobody.
+const MAX_COLUMN: usize = 80;
+
 fn render_scenario(out: &mut String, s: &ScenarioResult) {
     let _ = writeln!(
         out,
@@ -42,26 +55,26 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
         .map(|st| st.time.len())
         .max()
         .unwrap_or(0)
-        .max(20);
+        .clamp(20, MAX_COLUMN);
     let widths = [
         s.steps
             .iter()
             .map(|st| st.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9),
+            .clamp(9, MAX_COLUMN),
         s.steps
             .iter()
             .map(|st| st.action.len())
             .max()
             .unwrap_or(0)
-            .max(6),
+            .clamp(6, MAX_COLUMN),
         s.steps
             .iter()
             .map(|st| st.resource.len())
             .max()
             .unwrap_or(0)
-            .max(8),
+            .clamp(8, MAX_COLUMN),
     ];
     if !s.steps.is_empty() {
         let _ = writeln!(
@@ -213,7 +226,7 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             .map(|p| p.principal.len())
             .max()
             .unwrap_or(0)
-            .max(9);
+            .clamp(9, MAX_COLUMN);
         let _ = writeln!(
             out,
             "  {:<width$}  {:>5}  {:>5}  {:>11}  {:>12}",

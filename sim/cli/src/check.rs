@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use privsim::gate::{self, Options, Spec, config};
 use privsim_reports::check as render;
 
-use crate::cli::{Outcome, report_error, write_atomically};
+use crate::cli::{Outcome, print_out, report_error};
 
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,21 +73,14 @@ pub fn run(args: &CheckArgs) -> Outcome {
         Err(error) => return report_error(error),
     };
     if let Some(folder) = &args.report_dir {
-        if let Err(error) = std::fs::create_dir_all(folder) {
-            eprintln!("error: cannot create `{}`: {error}", folder.display());
-            return Outcome::BadInput;
-        }
-        for (name, text) in [
+        let files = [
             ("check.md", render::markdown(&result)),
             ("check.json", render::json(&result)),
             ("check.junit.xml", render::junit(&result)),
             ("check.sarif", render::sarif(&result)),
-        ] {
-            let path = folder.join(name);
-            if let Err(error) = write_atomically(&path, &text) {
-                eprintln!("error: cannot write `{}`: {error}", path.display());
-                return Outcome::BadInput;
-            }
+        ];
+        if crate::cli::write_folder(folder, &files) != Outcome::Ok {
+            return Outcome::BadInput;
         }
     }
     let text = match args.format {
@@ -107,7 +100,9 @@ pub fn run(args: &CheckArgs) -> Outcome {
             args.output.is_some() || matches!(args.format, CheckFormat::Text | CheckFormat::Md);
         for line in render::annotations(&result) {
             if to_stdout {
-                println!("{line}");
+                if let Err(outcome) = print_out(&format!("{line}\n")) {
+                    return outcome;
+                }
             } else {
                 eprintln!("{line}");
             }

@@ -141,12 +141,46 @@ pub fn dispatch(args: Args) -> ExitCode {
 
 /// Prints a bad-input error with its whole chain and source snippet.
 pub fn report_error(error: privsim::Error) -> Outcome {
-    eprintln!("{:?}", miette::Report::new(error));
+    let rendered = format!("{:?}", miette::Report::new(error));
+    eprintln!("{}", without_controls(&rendered));
     Outcome::BadInput
 }
 
-/// Writes every report format into `folder` (created if missing), each file
-/// atomically.
+/// A rendered diagnostic without control characters from the input it
+/// quotes (a scenario line with NUL, `\r` or ESC sequences that would
+/// rewrite the terminal): each becomes U+FFFD. Line breaks stay, and so do
+/// the colour sequences (`ESC [ digits ; m`) miette itself writes, which
+/// can only change colours.
+pub fn without_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c == '\n' || !c.is_control() {
+            out.push(c);
+            continue;
+        }
+        if c == '\u{1b}' {
+            let rest = &text[at + 1..];
+            if let Some(body) = rest.strip_prefix('[')
+                && let Some(end) = body.find(|d: char| !(d.is_ascii_digit() || d == ';'))
+                && body[end..].starts_with('m')
+            {
+                out.push('\u{1b}');
+                out.push('[');
+                out.push_str(&body[..=end]);
+                for _ in 0..end + 2 {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        out.push('\u{FFFD}');
+    }
+    out
+}
+
+/// Writes every report format into `folder` as a whole (see
+/// [`privsim::output::write_folder`] for what an interrupted write leaves).
 pub fn write_report_dir(folder: &std::path::Path, result: &privsim::RunResult) -> Outcome {
     let files = match privsim_reports::render_all(result) {
         Ok(files) => files,
@@ -155,48 +189,59 @@ pub fn write_report_dir(folder: &std::path::Path, result: &privsim::RunResult) -
             return Outcome::BadInput;
         }
     };
-    if let Err(error) = std::fs::create_dir_all(folder) {
-        eprintln!("error: cannot create `{}`: {error}", folder.display());
-        return Outcome::BadInput;
-    }
-    for (name, text) in files {
-        let path = folder.join(name);
-        if let Err(error) = write_atomically(&path, &text) {
-            eprintln!("error: cannot write `{}`: {error}", path.display());
-            return Outcome::BadInput;
+    write_folder(folder, &files)
+}
+
+/// Writes report files into `folder` as a whole; a failure is reported and is
+/// bad input.
+pub fn write_folder(folder: &std::path::Path, files: &[(&str, String)]) -> Outcome {
+    match privsim::output::write_folder(folder, files) {
+        Ok(()) => Outcome::Ok,
+        Err(error) => {
+            eprintln!(
+                "error: cannot write `{}`: {}",
+                error.path.display(),
+                error.source
+            );
+            Outcome::BadInput
         }
     }
-    Outcome::Ok
 }
 
-/// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
-pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
+/// Writes `text` to `path` without following or replacing what it should
+/// not ([`privsim::output::write_file`]).
+pub fn write_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    privsim::output::write_file(path, text.as_bytes())
 }
 
-/// Prints `text`, or writes it atomically to `output`; a write that fails is
-/// reported and is bad input.
+/// Prints `text`, or writes it to `output` ([`write_file`]); a write that
+/// fails is reported and is bad input.
 pub fn emit(output: Option<&std::path::Path>, text: &str) -> Result<(), Outcome> {
     match output {
-        Some(path) => write_atomically(path, text).map_err(|error| {
+        Some(path) => write_file(path, text).map_err(|error| {
             eprintln!("error: cannot write `{}`: {error}", path.display());
             Outcome::BadInput
         }),
-        None => {
-            print!("{text}");
-            Ok(())
+        None => print_out(text),
+    }
+}
+
+/// Writes `text` to standard output. A reader that went away (`privsim run
+/// | head -1`) is not an error: the rest of the output is dropped quietly
+/// and the run keeps its verdict. Any other failure (a full disk) is
+/// reported and is bad input. `print!` would panic on both.
+pub fn print_out(text: &str) -> Result<(), Outcome> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => {
+            eprintln!("error: cannot write to standard output: {error}");
+            Err(Outcome::BadInput)
         }
     }
 }

@@ -9,7 +9,7 @@ use privsim::search::{Options, Progress, Strategy};
 use privsim::{LoadOptions, RunResult, load as scenario};
 use privsim_reports as report;
 
-use crate::cli::{Format, Outcome, report_error, write_atomically, write_report_dir};
+use crate::cli::{Format, Outcome, report_error, write_file, write_report_dir};
 
 /// Search strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,9 +80,18 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         None => None,
     };
     let time = match args.time {
-        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
-            Some(Duration::from_secs_f64(seconds))
-        }
+        // `try_from`: a number too large for a `Duration` (`1e308`) is bad
+        // input, not a panic.
+        Some(seconds) if seconds > 0.0 => match Duration::try_from_secs_f64(seconds) {
+            Ok(time) => Some(time),
+            Err(_) => {
+                eprintln!(
+                    "error: `--time {seconds}` is too long; give a positive number of seconds up to {}",
+                    u64::MAX
+                );
+                return Outcome::BadInput;
+            }
+        },
         Some(_) => {
             eprintln!("error: `--time` takes a positive number of seconds");
             return Outcome::BadInput;
@@ -137,7 +146,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         }
         if !args.no_repro {
             for (path, text) in &fuzzed.repros {
-                if let Err(error) = write_atomically(path, text) {
+                if let Err(error) = write_file(path, text) {
                     eprintln!("error: cannot write `{}`: {error}", path.display());
                     return Outcome::BadInput;
                 }

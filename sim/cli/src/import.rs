@@ -26,10 +26,17 @@ pub fn run(args: &ImportArgs) -> Outcome {
     if let Some(out) = &args.out {
         return match import::write_all(&suites, out) {
             Ok(written) => {
-                for (path, suite) in written.iter().zip(&suites) {
-                    println!("{} ({} steps)", path.display(), suite.steps.len());
+                let listing: String = written
+                    .iter()
+                    .zip(&suites)
+                    .map(|(path, suite)| {
+                        format!("{} ({} steps)\n", path.display(), suite.steps.len())
+                    })
+                    .collect();
+                match crate::cli::print_out(&listing) {
+                    Ok(()) => Outcome::Ok,
+                    Err(outcome) => outcome,
                 }
-                Outcome::Ok
             }
             Err(error) => report_error(error),
         };
@@ -42,7 +49,9 @@ pub fn run(args: &ImportArgs) -> Outcome {
         Format::Text => report::text::render(&result),
         Format::Json => report::json(&result),
     };
-    print!("{text}");
+    if let Err(outcome) = crate::cli::print_out(&text) {
+        return outcome;
+    }
     if result.passed() {
         Outcome::Ok
     } else {

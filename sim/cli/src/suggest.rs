@@ -9,7 +9,7 @@ use privsim::load as scenario;
 use privsim::model::suggest::{Status, SuggestRun};
 use privsim::suggest;
 
-use crate::cli::{Format, Outcome, report_error, write_atomically};
+use crate::cli::{Format, Outcome, report_error, write_file};
 
 /// Arguments of `privsim suggest`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +66,9 @@ pub fn run(args: &SuggestArgs) -> Outcome {
         Format::Text => privsim_reports::suggest::render_text(&run, args.out.is_none()),
         Format::Json => privsim_reports::suggest::render_json(&run),
     };
-    print!("{text}");
+    if let Err(outcome) = crate::cli::print_out(&text) {
+        return outcome;
+    }
     if run.verified() {
         Outcome::Ok
     } else {
@@ -107,7 +109,7 @@ fn write_all(folder: &Path, run: &mut SuggestRun) -> Result<(), String> {
             continue;
         }
         let path = folder.join(format!("{name}.cedar"));
-        write_atomically(&path, &scenario.policies)
+        write_file(&path, &scenario.policies)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
         scenario.output = Some(path.display().to_string());
     }

@@ -137,9 +137,20 @@ pub fn check_policy_text(bytes: &[u8]) {
     check_reports(RunResult::new(vec![result]));
 }
 
-/// Both reports render; the JSON one parses back to the same result.
+/// Every report renders; the JSON one parses back to the same result; and
+/// no human-readable one carries a control character of the input (the
+/// escaping oracle: whatever ids, names and reasons hold, a report can
+/// neither rewrite a terminal nor start a line of its own in a CI log).
 fn check_reports(run: RunResult) {
-    let _ = privsim_reports::text::render(&run);
+    let text = privsim_reports::text::render(&run);
+    assert_inert("text", &text);
+    let files = privsim_reports::render_all(&run)
+        .unwrap_or_else(|e| panic!("a report does not render: {e}"));
+    for (name, rendered) in &files {
+        if *name != "result.json" {
+            assert_inert(name, rendered);
+        }
+    }
     let json = privsim_reports::json(&run);
     let parsed: RunResult = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("the JSON report does not parse: {e}\n{json}"));
@@ -147,6 +158,16 @@ fn check_reports(run: RunResult) {
         parsed == run,
         "the JSON report does not round-trip:\n{json}"
     );
+}
+
+/// No control character but the renderer's own line breaks and tabs.
+fn assert_inert(format: &str, rendered: &str) {
+    if let Some(bad) = rendered
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        panic!("the {format} report carries the control character {bad:?}");
+    }
 }
 
 /// The line and column of a `file:line:col` location in `expected_file`.

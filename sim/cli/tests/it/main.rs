@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod common;
+mod hardening;
 mod import;
 mod malformed;
 mod reports;

@@ -307,7 +307,7 @@ fn step_effects_are_shown_escaped_under_their_step() {
     check_html(&html, &result);
     assert!(!html.contains("<script>x"));
     assert_eq!(
-        html.matches("<td class=\"muted\">effects</td><td colspan=\"4\"><ul><li>grant `jit|&lt;1&gt;` to &lt;script&gt;x&lt;/script&gt; *y* [l](u) @here\nnext line</li><li>Agent::&quot;a&quot; joins Role::&quot;b&quot;</li></ul></td></tr>").count(),
+        html.matches("<td class=\"muted\">effects</td><td colspan=\"4\"><ul><li>grant `jit|&lt;1&gt;` to &lt;script&gt;x&lt;/script&gt; *y* [l](u) @here&#10;next line</li><li>Agent::&quot;a&quot; joins Role::&quot;b&quot;</li></ul></td></tr>").count(),
         1
     );
     assert_eq!(html.matches("<tr class=\"effects\">").count(), 2);

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use privsim_model::diag::{Error, MAX_FILE_BYTES};
 
@@ -17,36 +16,28 @@ use privsim_model::diag::{Error, MAX_FILE_BYTES};
 /// loading does.
 use crate::load::normalize;
 
-/// A folder removed when dropped.
+/// A private folder (created 0700 with an unpredictable name by the
+/// `tempfile` crate, so nobody else can plant files or links in it), removed
+/// when dropped.
 #[derive(Debug)]
-pub struct TempFolder(PathBuf);
+pub struct TempFolder(tempfile::TempDir);
 
 impl TempFolder {
     /// Creates a fresh, empty folder under the system's temporary folder.
     pub fn new() -> Result<Self, Error> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "privsim-check-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Ok(Self(path))
+        tempfile::Builder::new()
+            .prefix("privsim-check-")
+            .tempdir()
+            .map(Self)
+            .map_err(|source| Error::Io {
+                path: std::env::temp_dir().display().to_string(),
+                source,
+            })
     }
 
     /// The folder.
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path()
     }
 }
 

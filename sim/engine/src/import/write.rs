@@ -283,22 +283,11 @@ pub fn replay_all(suites: &[Suite]) -> Result<RunResult> {
     Ok(RunResult::new(results))
 }
 
-/// Writes a file through a temporary one beside it, so a reader never sees half a file.
+/// Writes a file through `crate::output`: atomically, never through a link.
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    let io = |source| Error::Io {
+    crate::output::write_file(path, text.as_bytes()).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
-    };
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, text).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        io(e)
     })
 }
 

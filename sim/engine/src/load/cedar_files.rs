@@ -78,9 +78,32 @@ pub const MAX_OPERATORS: usize = 5_000;
 /// Refuses Cedar text nested deeper than [`MAX_NESTING`] or chaining more than
 /// [`MAX_OPERATORS`] operators in one policy, before Cedar parses it. A lexical
 /// scan: strings and `//` comments are skipped, a policy ends at `;`.
+///
+/// Every construct Cedar's parser recurses on counts as a level: brackets of
+/// each kind, and `if` (whose `then` and `else` branches nest: 4,999 nested
+/// `if`s were fewer than [`MAX_OPERATORS`] operators yet overflowed the
+/// stack). The end of an `if` cannot be seen lexically, so an `if` counts
+/// until the bracket it stands in closes, or the policy ends: ifs side by side
+/// count as nested, which errs on the safe side. A run of unary `!`/`-` counts
+/// as that many levels while it lasts. Member access, `has`, `like` and the
+/// binary operators are loops in Cedar's parser, bounded by [`MAX_OPERATORS`].
 pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
     let text = file.text.as_bytes();
     let (mut depth, mut operators, mut at) = (0usize, 0usize, 0usize);
+    // How many `if`s are open inside each open bracket (the first entry: outside any).
+    let mut ifs: Vec<usize> = vec![0];
+    // The length of the current run of unary operators.
+    let mut unary = 0usize;
+    let too_deep = |start: usize, what: &str| -> privsim_model::diag::Error {
+        file.error(start..start + what.len(), if what == "if" {
+            format!("`if` expressions and brackets nested deeper than {MAX_NESTING} levels")
+        } else if what == "!" || what == "-" {
+            format!("unary operators and brackets nested deeper than {MAX_NESTING} levels")
+        } else {
+            format!("brackets nested deeper than {MAX_NESTING} levels")
+        })
+        .with_help("privsim refuses deeper nesting so that a hostile file cannot exhaust the stack; flatten the expression").into()
+    };
     while let Some(&byte) = text.get(at) {
         let start = at;
         at += 1;
@@ -100,14 +123,37 @@ pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
             }
             b'(' | b'[' | b'{' => {
                 depth += 1;
+                ifs.push(0);
                 if depth > MAX_NESTING {
-                    return Err(file
-                        .error(start..start + 1, format!("brackets nested deeper than {MAX_NESTING} levels"))
-                        .with_help("privsim refuses deeper nesting so that a hostile file cannot exhaust the stack; flatten the expression").into());
+                    return Err(too_deep(start, "("));
                 }
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b';' if depth == 0 => operators = 0,
+            b')' | b']' | b'}' => {
+                let opened = if ifs.len() > 1 {
+                    ifs.pop().unwrap_or(0)
+                } else {
+                    0
+                };
+                depth = depth.saturating_sub(1 + opened);
+            }
+            b';' if ifs.len() == 1 => {
+                operators = 0;
+                depth = 0;
+                ifs[0] = 0;
+            }
+            b'!' | b'-' if text.get(at) != Some(&b'=') => {
+                unary += 1;
+                operators += 1;
+                if unary > MAX_NESTING {
+                    return Err(too_deep(start, if byte == b'!' { "!" } else { "-" }));
+                }
+                // Only a run of unary operators nests; anything else ends it.
+                if let Some(next) = text[at..].iter().position(|c| !c.is_ascii_whitespace())
+                    && !matches!(text[at + next], b'!' | b'-')
+                {
+                    unary = 0;
+                }
+            }
             b'&' | b'|' | b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => {
                 // `&&`, `==`, `<=` and the like are one operator.
                 if text.get(at) == Some(&b'=') || text.get(at) == Some(&byte) {
@@ -125,6 +171,15 @@ pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
                 if matches!(&text[start..at], b"in" | b"has" | b"like" | b"is" | b"if") {
                     operators += 1;
                 }
+                if &text[start..at] == b"if" {
+                    depth += 1;
+                    if let Some(open) = ifs.last_mut() {
+                        *open += 1;
+                    }
+                    if depth > MAX_NESTING {
+                        return Err(too_deep(start, "if"));
+                    }
+                }
             }
             _ => {}
         }
@@ -137,6 +192,35 @@ pub fn check_depth(file: &SourceFile) -> privsim_model::diag::Result<()> {
     Ok(())
 }
 
+/// The stack Cedar's parsers get: far more than the nesting [`check_depth`]
+/// allows needs, so that a construct it does not count still cannot
+/// overflow the stack and abort the process.
+const PARSER_STACK_BYTES: usize = 256 << 20;
+
+/// Runs a Cedar parser on a thread with [`PARSER_STACK_BYTES`] of stack (only
+/// the pages it touches are ever allocated); where no thread can be started,
+/// on this one.
+fn on_a_large_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
+    let mut parse = Some(parse);
+    let spawned = std::thread::scope(|scope| {
+        let parse = &mut parse;
+        std::thread::Builder::new()
+            .name("cedar-parser".into())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, move || parse.take().map(|parse| parse()))
+            .ok()
+            .and_then(|thread| thread.join().ok())
+            .flatten()
+    });
+    match (spawned, parse) {
+        (Some(parsed), _) => parsed,
+        (None, Some(parse)) => parse(),
+        // The thread took the parser and then panicked: Cedar's parser does
+        // not panic on input, so this is a bug; let it surface here.
+        (None, None) => std::panic::resume_unwind(Box::new("the cedar parser panicked")),
+    }
+}
+
 /// Parses policy files into one set. A policy or template is named by its
 /// `@id("...")` annotation, as the Cedar CLI does; otherwise it keeps Cedar's
 /// default name `policyN` (counted per file). Two policies with one name are an error.
@@ -145,11 +229,13 @@ pub fn parse_policies(files: Vec<SourceFile>) -> privsim_model::diag::Result<Pol
     let mut origin = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
         check_depth(file)?;
-        let parsed = PolicySet::from_str(&file.text).map_err(|errors| {
-            let mut all: Vec<SourceError> = errors.iter().map(|e| cedar_error(file, e)).collect();
-            let first = all.remove(0);
-            first.with_related(all)
-        })?;
+        let parsed = on_a_large_stack(|| PolicySet::from_str(&file.text).map_err(Box::new))
+            .map_err(|errors| {
+                let mut all: Vec<SourceError> =
+                    errors.iter().map(|e| cedar_error(file, e)).collect();
+                let first = all.remove(0);
+                first.with_related(all)
+            })?;
         // Cedar numbers unnamed policies in source order; keep that order.
         let mut policies: Vec<_> = parsed.policies().collect();
         policies.sort_by_key(|p| default_index(p.id()));
@@ -315,9 +401,11 @@ pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
         Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
     } else {
         check_depth(file)?;
-        Ok(Schema::from_cedarschema_str(&file.text)
-            .map(|(schema, _warnings)| schema)
-            .map_err(|e| cedar_error(file, &e))?)
+        Ok(
+            on_a_large_stack(|| Schema::from_cedarschema_str(&file.text).map_err(Box::new))
+                .map(|(schema, _warnings)| schema)
+                .map_err(|e| cedar_error(file, &*e))?,
+        )
     }
 }
 
@@ -475,6 +563,51 @@ mod tests {
         assert!(error.message.contains("operators"), "{}", error.message);
         assert!(check_depth(&policy_file(chain(MAX_OPERATORS - 1))).is_ok());
         assert!(check_depth(&policy_file(chain(MAX_OPERATORS + 1))).is_err());
+    }
+
+    fn nested_ifs(levels: usize) -> String {
+        format!(
+            "permit (principal, action, resource) when {{ {}true{} }};\n",
+            "if true then ".repeat(levels),
+            " else false".repeat(levels)
+        )
+    }
+
+    /// Regression: 4,999 nested `if … then … else` were fewer than
+    /// [`MAX_OPERATORS`] operators and passed the check, then overflowed
+    /// Cedar's parser stack (exit 134).
+    #[test]
+    fn nested_ifs_overflowed_the_parser_stack() {
+        let error = refused(nested_ifs(4_999));
+        assert!(error.message.contains("`if`"), "{}", error.message);
+        assert!(check_depth(&policy_file(nested_ifs(MAX_NESTING - 1))).is_ok());
+        // Brackets and ifs count together.
+        let mixed = format!(
+            "permit (principal, action, resource) when {{ {}{}true{}{} }};\n",
+            "(".repeat(20),
+            "if true then ".repeat(20),
+            " else false".repeat(20),
+            ")".repeat(20)
+        );
+        assert!(check_depth(&policy_file(mixed)).is_err());
+        // An if closes with the bracket it stands in: side by side in their
+        // own parentheses they do not add up.
+        let side_by_side = format!(
+            "permit (principal, action, resource) when {{ {} true }};\n",
+            "(if true then true else false) && ".repeat(100)
+        );
+        assert!(check_depth(&policy_file(side_by_side)).is_ok());
+        // Right at the limit, the parse is safe on a test thread's small stack.
+        assert!(parse_policies(vec![policy_file(nested_ifs(MAX_NESTING - 1))]).is_ok());
+    }
+
+    #[test]
+    fn long_unary_chains_are_refused() {
+        let text = format!(
+            "permit (principal, action, resource) when {{ {}true }};\n",
+            "! ".repeat(MAX_NESTING + 1)
+        );
+        assert!(refused(text).message.contains("unary"));
     }
 
     #[test]

@@ -1,0 +1,349 @@
+//! Regressions of the attack sweep (issue 14): writes that followed or
+//! replaced what they should not, crashes on hostile input, and control
+//! characters that reached the output. Each test is named for what broke.
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::{TempFolder, check, privsim_in, workspace_root};
+
+const LEAST: &str = "scenarios/mcp-support/least-privilege.toml";
+
+fn names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn output_onto_a_symlink_replaced_the_link() {
+    let folder = TempFolder::new("output-symlink");
+    let victim = folder.0.join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let link = folder.0.join("out.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let run = check(
+        &[
+            "run",
+            LEAST,
+            "--format",
+            "json",
+            "--output",
+            link.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    assert!(run.stderr.contains("out.json"), "{}", run.stderr);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(
+        names(&folder.0),
+        ["out.json", "victim.txt"],
+        "no stray files"
+    );
+}
+
+#[test]
+fn output_onto_a_fifo_replaced_the_pipe_with_a_file() {
+    let folder = TempFolder::new("output-fifo");
+    let fifo = folder.0.join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A reader, as `tee` would have: privsim writes into the pipe directly.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let run = check(
+        &[
+            "run",
+            LEAST,
+            "--format",
+            "json",
+            "--output",
+            fifo.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(run.stdout.is_empty());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the pipe is still a pipe"
+    );
+    let expected = check(&["run", LEAST, "--format", "json"], 0).stdout;
+    assert_eq!(reader.join().unwrap(), expected);
+}
+
+#[test]
+fn output_onto_a_folder_is_refused() {
+    let folder = TempFolder::new("output-folder");
+    let run = check(&["run", LEAST, "--output", folder.0.to_str().unwrap()], 2);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+}
+
+#[test]
+fn output_keeps_the_permissions_of_the_file_it_replaces() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = TempFolder::new("output-mode");
+    let file = folder.0.join("out.json");
+    std::fs::write(&file, "old").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    check(&["run", LEAST, "--output", file.to_str().unwrap()], 0);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), "old");
+}
+
+#[test]
+fn report_dir_replaced_a_planted_symlink() {
+    let folder = TempFolder::new("report-dir-symlink");
+    let victim = folder.0.join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let reports = folder.0.join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    std::fs::write(reports.join("report.md"), "old report").unwrap();
+    std::os::unix::fs::symlink(&victim, reports.join("report.html")).unwrap();
+    let run = check(
+        &["run", LEAST, "--report-dir", reports.to_str().unwrap()],
+        2,
+    );
+    assert!(run.stderr.contains("report.html"), "{}", run.stderr);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    // Refused as a whole: nothing replaced, nothing left behind.
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(reports.join("report.md")).unwrap(),
+        "old report"
+    );
+    assert_eq!(names(&reports), ["report.html", "report.md"]);
+    assert_eq!(
+        names(&folder.0),
+        ["reports", "victim.txt"],
+        "no staging folder left"
+    );
+}
+
+#[test]
+fn report_dir_is_written_whole_with_no_staging_left() {
+    let folder = TempFolder::new("report-dir-whole");
+    let reports = folder.0.join("new");
+    check(
+        &["run", LEAST, "--report-dir", reports.to_str().unwrap()],
+        0,
+    );
+    assert_eq!(
+        names(&reports),
+        [
+            "junit.xml",
+            "report.html",
+            "report.md",
+            "result.json",
+            "results.sarif"
+        ]
+    );
+    assert_eq!(names(&folder.0), ["new"], "no staging folder beside it");
+    // A second run replaces the files in the existing folder, again leaving nothing else.
+    std::fs::write(reports.join("notes.txt"), "mine").unwrap();
+    check(
+        &["run", LEAST, "--report-dir", reports.to_str().unwrap()],
+        0,
+    );
+    assert_eq!(
+        names(&reports),
+        [
+            "junit.xml",
+            "notes.txt",
+            "report.html",
+            "report.md",
+            "result.json",
+            "results.sarif"
+        ]
+    );
+    assert_eq!(names(&folder.0), ["new"]);
+}
+
+#[test]
+fn writing_to_a_closed_pipe_panicked() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(["run", "scenarios/"])
+        .current_dir(workspace_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("error"),
+        "quiet on a broken pipe: {stderr}"
+    );
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
+fn writing_to_a_full_disk_panicked() {
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(["run", LEAST])
+        .current_dir(workspace_root())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fuzz_time_1e308_panicked() {
+    let (code, _, stderr) = privsim_in(
+        &workspace_root(),
+        &["fuzz", LEAST, "--no-repro", "--time", "1e308"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`--time"), "{stderr}");
+}
+
+/// The example's folder copied, with `hostile.toml` added beside it.
+fn hostile_world(test: &str, scenario: &str) -> TempFolder {
+    let folder = TempFolder::new(test);
+    let example = workspace_root().join("scenarios/mcp-support");
+    for name in ["entities.json", "schema.cedarschema"] {
+        std::fs::copy(example.join(name), folder.0.join(name)).unwrap();
+    }
+    std::fs::create_dir(folder.0.join("policies")).unwrap();
+    std::fs::copy(
+        example.join("policies/least-privilege.cedar"),
+        folder.0.join("policies/least-privilege.cedar"),
+    )
+    .unwrap();
+    std::fs::write(folder.0.join("hostile.toml"), scenario).unwrap();
+    folder
+}
+
+fn hostile_scenario(session: &str, name: &str, resource: &str) -> String {
+    format!(
+        r#"[scenario]
+name = "hostile\u001b]0;owned\u0007"
+policies = ["policies/least-privilege.cedar"]
+schema = "schema.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+delegator = "delegator"
+task = "task"
+
+[[session]]
+id = "{session}"
+principal = 'Agent::"triage-bot"'
+on_behalf_of = 'User::"alice"'
+task = "summarize"
+context = {{ scopes = ["tickets:read"] }}
+
+[[step]]
+name = "{name}"
+at = "+1m"
+session = "{session}"
+action = 'Action::"readTicket"'
+resource = '{resource}'
+expect = "allow"
+"#
+    )
+}
+
+/// No byte of the output can start a GitHub workflow command or rewrite a terminal.
+fn assert_inert(output: &str, what: &str) {
+    assert!(!output.contains('\u{1b}'), "ESC in {what}:\n{output}");
+    assert!(!output.contains('\u{7}'), "BEL in {what}:\n{output}");
+    assert!(
+        !output.lines().any(|l| l.trim_start().starts_with("::")),
+        "a line of {what} starts a workflow command:\n{output}"
+    );
+}
+
+#[test]
+fn control_characters_in_ids_reached_text_junit_and_sarif() {
+    let name = r"x\n::stop-commands::token\u001b[2J[click](http://evil.example)";
+    let folder = hostile_world(
+        "hostile-ids",
+        &hostile_scenario(
+            r"tri\u001b[31mage\r\n::error::fake",
+            name,
+            r#"Ticket::"T-9""#,
+        ),
+    );
+    let run = crate::common::check_in(&folder.0, &["run", "hostile.toml"], 1);
+    assert_inert(&run.stdout, "run's text");
+    assert!(
+        run.stdout.contains(r"x ::stop-commands::token\u{1b}[2J"),
+        "{}",
+        run.stdout
+    );
+    let json = crate::common::check_in(&folder.0, &["run", "hostile.toml", "--format", "json"], 1);
+    std::fs::write(folder.0.join("result.json"), &json.stdout).unwrap();
+    for format in ["md", "html", "junit", "sarif"] {
+        let report =
+            crate::common::check_in(&folder.0, &["report", "result.json", "--format", format], 1);
+        assert_inert(&report.stdout, format);
+        if format == "sarif" {
+            assert!(
+                !report.stdout.contains("[click](http"),
+                "a live embedded link in SARIF text:\n{}",
+                report.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn ids_of_65535_characters_panicked_the_text_report() {
+    let long = "T".repeat(70_000);
+    let folder = hostile_world(
+        "long-ids",
+        &hostile_scenario("triage", "long", &format!(r#"Ticket::"{long}""#)),
+    );
+    let (code, stdout, stderr) = privsim_in(&folder.0, &["run", "hostile.toml"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains(&long));
+}
+
+#[test]
+fn diagnostics_echoed_raw_control_characters() {
+    let folder = TempFolder::new("diagnostic-controls");
+    std::fs::write(
+        folder.0.join("s.toml"),
+        "[scenario]\nname = \"x\"\nbogus\u{1b}]0;owned\u{7} = 1\u{0}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = privsim_in(&folder.0, &["run", "s.toml"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!stderr.contains('\u{0}'), "{stderr:?}");
+    assert!(!stderr.contains('\u{7}'), "{stderr:?}");
+}
