@@ -13,6 +13,7 @@ pub mod gate;
 pub mod held;
 pub mod import;
 pub mod load;
+pub mod prove;
 pub mod replay;
 pub mod search;
 pub mod suggest;

@@ -6,5 +6,6 @@ mod effects;
 mod engine;
 mod fuzz_seeds;
 mod held;
+mod prove;
 mod scenarios;
 mod search;
