@@ -10,7 +10,6 @@ use cedar_policy_symcc::err::Error as SymError;
 use super::solver::sym_err_text;
 use super::{Counterexample, UnknownReason, Verdict};
 
-
 pub(super) fn decide(authz: &Authorizer, cex: &SymCex, ps: &PolicySet) -> cedar_policy::Response {
     authz.is_authorized(&cex.request, ps, &cex.entities)
 }
@@ -188,4 +187,3 @@ mod tests {
         assert!(text.contains("context.ok"), "{text}");
     }
 }
-

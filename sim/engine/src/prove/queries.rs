@@ -10,10 +10,7 @@ use cedar_policy_symcc::{CompiledPolicy, CompiledPolicySet};
 
 use super::confirm::{confirm, decide, expect_decision, from_answer, unsupported};
 use super::solver::{Query, sym_err_text};
-use super::{
-    EnvPresence, EnvResult, PolicyHygiene, ProveError, Prover, UnknownReason, Verdict,
-};
-
+use super::{EnvPresence, EnvResult, PolicyHygiene, ProveError, Prover, UnknownReason, Verdict};
 
 /// Returns a policy set of static policies only: static policies are kept,
 /// each template-linked policy becomes a static policy with the link's id,
