@@ -15,7 +15,17 @@ use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, Scen
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 10] = [
+const KIND_TEXT: [(&str, &str, &str); 12] = [
+    (
+        "new-access-proven",
+        "new access (proven)",
+        "A proof over every world the schema allows found a request the candidate allows and the baseline denies; Cedar confirmed the counterexample.",
+    ),
+    (
+        "narrowed-proven",
+        "narrowed (proven)",
+        "A proof over every world the schema allows found a request the baseline allows and the candidate denies; Cedar confirmed the counterexample.",
+    ),
     (
         "new-escalation",
         "new escalation",
@@ -67,6 +77,103 @@ const KIND_TEXT: [(&str, &str, &str); 10] = [
         "An invariant finding the baseline had and the candidate does not.",
     ),
 ];
+
+/// The kinds only a proof makes: reports list them (as JUnit cases and SARIF
+/// rules) only when the proofs ran, so a check without proofs reads as before.
+const PROOF_KINDS: [&str; 2] = ["new-access-proven", "narrowed-proven"];
+
+fn proofs_ran(result: &CheckResult) -> bool {
+    result.proofs.as_ref().is_some_and(|p| p.status == "ran")
+}
+
+fn kind_listed(kind: &str, result: &CheckResult) -> bool {
+    !PROOF_KINDS.contains(&kind) || proofs_ran(result)
+}
+
+/// What the proofs did, one line each: the caveat when they were skipped,
+/// the counts, and per scenario what is not proven (never silently dropped).
+pub fn proof_lines(result: &CheckResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    let Some(proofs) = &result.proofs else {
+        return lines;
+    };
+    if let Some(caveat) = &proofs.caveat {
+        lines.push(format!("caveat: {caveat}"));
+    }
+    if proofs.status != "ran" {
+        return lines;
+    }
+    lines.push(format!(
+        "proofs ({}, {} ms per query): {} request environment(s) proven, {} refuted, {} not proven{}",
+        proofs.solver.as_deref().unwrap_or("cvc5"),
+        proofs.timeout_ms,
+        proofs.proven,
+        proofs.refuted,
+        proofs.unknown,
+        if proofs.scenarios_without_schema > 0 {
+            format!(
+                "; {} scenario(s) without a schema not proven",
+                proofs.scenarios_without_schema
+            )
+        } else {
+            String::new()
+        }
+    ));
+    for scenario in &result.scenarios {
+        let Some(proven) = &scenario.proofs else {
+            continue;
+        };
+        if let Some(skipped) = &proven.skipped {
+            lines.push(format!("{}: {skipped}", scenario.name));
+            continue;
+        }
+        let total = proven.no_new_access.len();
+        let held = proven
+            .no_new_access
+            .iter()
+            .filter(|e| e.verdict == "proven")
+            .count();
+        lines.push(format!(
+            "{}: no new access proven in {held} of {total} request environment(s)",
+            scenario.name
+        ));
+        for (direction, envs) in [
+            ("no new access", &proven.no_new_access),
+            ("no lost access", &proven.lost_access),
+        ] {
+            for env in envs {
+                let label = format!(
+                    "{} / {} / {}",
+                    env.principal_type, env.action, env.resource_type
+                );
+                match env.verdict.as_str() {
+                    "unknown" => lines.push(format!(
+                        "{}: not proven: {direction} for {label}: {}",
+                        scenario.name,
+                        env.reason.as_deref().unwrap_or("unknown")
+                    )),
+                    "refuted" => {
+                        if let Some(cex) = &env.counterexample {
+                            lines.push(format!(
+                                "{}: refuted: {direction} for {label}: {} {} {}{}",
+                                scenario.name,
+                                cex.principal,
+                                cex.action,
+                                cex.resource,
+                                cex.repro
+                                    .as_deref()
+                                    .map(|r| format!(" (repro: {r})"))
+                                    .unwrap_or_default()
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    lines
+}
 
 /// The most change rows a Markdown table shows per scenario (the JSON has all).
 const MAX_ROWS: usize = 100;
@@ -163,6 +270,10 @@ pub fn markdown(result: &CheckResult) -> String {
         summary.stale_exceptions,
         plural(summary.stale_exceptions),
     );
+    if let Some(caveat) = result.proofs.as_ref().and_then(|p| p.caveat.as_deref()) {
+        // A fixed sentence of ours, not user input: written as is.
+        let _ = writeln!(out, "> **Caveat:** {caveat}\n");
+    }
     out.push_str("| Scenario | Verdict | New access | Broken workflows | New escalations | Failed expectations | Over budget | Narrowed |\n");
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for scenario in &result.scenarios {
@@ -172,12 +283,15 @@ pub fn markdown(result: &CheckResult) -> String {
             escape_markdown(&scenario.name),
             code_span(&scenario.file, true),
             verdict(scenario.passed),
-            count(scenario, &["new-access", "held-longer"]),
+            count(
+                scenario,
+                &["new-access-proven", "new-access", "held-longer"]
+            ),
             count(scenario, &["broken-workflow"]),
             count(scenario, &["new-escalation"]),
             count(scenario, &["expectation-failed"]),
             count(scenario, &["weighted-gap-growth", "utilization-drop"]),
-            count(scenario, &["narrowed", "held-shorter"]),
+            count(scenario, &["narrowed", "held-shorter", "narrowed-proven"]),
         );
     }
     let sections: Vec<String> = result
@@ -190,6 +304,16 @@ pub fn markdown(result: &CheckResult) -> String {
         })
         .collect();
     let mut tail = String::new();
+    let proof_lines: Vec<String> = proof_lines(result)
+        .into_iter()
+        .filter(|line| !line.starts_with("caveat: "))
+        .collect();
+    if !proof_lines.is_empty() {
+        tail.push_str("\n### Proofs\n\n");
+        for line in proof_lines {
+            let _ = writeln!(tail, "- {}", escape_markdown(&line));
+        }
+    }
     markdown_exceptions(&mut tail, result);
     fit(out, &sections, &result.scenarios, &tail)
 }
@@ -626,6 +750,9 @@ fn text_printable(result: &CheckResult) -> String {
             }
         );
     }
+    for line in proof_lines(result) {
+        let _ = writeln!(out, "{line}");
+    }
     let summary = &result.summary;
     let _ = writeln!(
         out,
@@ -642,10 +769,10 @@ fn text_printable(result: &CheckResult) -> String {
 
 /// The kinds JUnit has a test case for, per scenario: every kind that can
 /// fail the gate.
-fn junit_kinds() -> impl Iterator<Item = &'static str> {
+fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
     privsim_model::check::KINDS
         .into_iter()
-        .filter(|kind| *kind != "fixed-escalation")
+        .filter(|kind| *kind != "fixed-escalation" && kind_listed(kind, result))
 }
 
 /// JUnit XML (Apache Ant's schema, reports/schemas/JUnit.xsd): a test suite
@@ -669,13 +796,14 @@ fn junit_printable(result: &CheckResult) -> String {
     for (id, scenario) in result.scenarios.iter().enumerate() {
         let mut cases = String::new();
         let (mut failures, mut skipped) = (0, 0);
-        for kind in junit_kinds() {
+        for kind in junit_kinds(result) {
             let on = match kind {
                 "new-access" => rules.new_access,
+                "new-access-proven" => rules.new_access_proven,
                 "broken-workflow" => rules.broken_workflow,
                 "new-escalation" => rules.new_escalation,
                 "expectation-failed" => rules.failed_expectation,
-                "narrowed" | "held-shorter" => rules.narrowed,
+                "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
                 "held-longer" => rules.held_longer,
                 "weighted-gap-growth" => budget.weighted_gap_growth.is_some(),
                 _ => budget.utilization_drop.is_some(),
@@ -726,7 +854,7 @@ fn junit_printable(result: &CheckResult) -> String {
             "  <testsuite id=\"{id}\" package=\"privsim.check\" name=\"{}\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
             escape_xml(&scenario.name),
             timestamp(&scenario.start),
-            junit_kinds().count(),
+            junit_kinds(result).count(),
         );
         out.push_str("    <properties>\n");
         let _ = writeln!(
@@ -821,7 +949,11 @@ fn split_location(location: &str) -> (String, usize) {
 /// the others as notes), and one per stale exception, located at the policy,
 /// step or rule a reviewer should look at.
 pub fn sarif(result: &CheckResult) -> String {
-    let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT.to_vec();
+    let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
+        .iter()
+        .copied()
+        .filter(|(kind, ..)| kind_listed(kind, result))
+        .collect();
     rules.push((
         "stale-exception",
         "stale exception",

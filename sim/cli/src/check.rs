@@ -60,6 +60,17 @@ pub struct CheckArgs {
     /// today, for reproducible output.
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
+    /// Prove no-new-access over every request the schema allows (needs the
+    /// cvc5 solver; without it, exit 2). Default: prove when a solver is found.
+    #[arg(long, conflicts_with = "no_prove")]
+    pub prove: bool,
+    /// Do not prove (simulation only).
+    #[arg(long)]
+    pub no_prove: bool,
+    /// The time limit per solver query, in milliseconds (default: the
+    /// configuration's `[prove] timeout_ms`, else 10000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub prove_timeout: Option<u64>,
 }
 
 /// Runs the gate.
@@ -155,7 +166,20 @@ fn options(args: &CheckArgs) -> Result<Options, privsim::Error> {
         }
         None => gate::today(),
     };
+    let mode = if args.prove {
+        gate::proofs::Mode::Required
+    } else if args.no_prove || !config.prove.enabled {
+        gate::proofs::Mode::Off
+    } else {
+        gate::proofs::Mode::Auto
+    };
+    let prove = gate::proofs::ProveOptions {
+        mode,
+        timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
+        repro_dir: args.report_dir.clone(),
+    };
     Ok(Options {
+        prove,
         baseline,
         baseline_text: args.baseline.clone(),
         candidate,

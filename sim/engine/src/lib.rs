@@ -14,6 +14,7 @@ pub mod held;
 pub mod import;
 pub mod load;
 pub mod output;
+pub mod prove;
 pub mod replay;
 pub mod search;
 pub mod suggest;

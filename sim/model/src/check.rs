@@ -28,6 +28,92 @@ pub struct CheckResult {
     pub scenarios: Vec<ScenarioCheck>,
     /// Every `[[exception]]` of the configuration, in file order, with what became of it.
     pub exceptions: Vec<ExceptionStatus>,
+    /// The proofs: whether they ran, and the verdicts counted (absent when
+    /// they were turned off).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proofs: Option<ProofsView>,
+}
+
+/// What the proof step of a check did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProofsView {
+    /// `ran`, or `skipped` (no solver was found and `--prove` was not given).
+    pub status: String,
+    /// When skipped: the caveat every report prints.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub caveat: Option<String>,
+    /// The solver, as `cvc5 --version` names itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub solver: Option<String>,
+    /// The time limit per solver query, in milliseconds.
+    pub timeout_ms: u64,
+    /// Request environments proven (both directions counted).
+    pub proven: usize,
+    /// Request environments refuted with a counterexample Cedar confirmed.
+    pub refuted: usize,
+    /// Request environments not proven: time limit, solver error, an
+    /// unconfirmed counterexample, or input the symbolic compiler rejects.
+    pub unknown: usize,
+    /// Scenarios without a schema (nothing to quantify over: not proven).
+    pub scenarios_without_schema: usize,
+}
+
+/// The caveat of a check whose proofs were skipped for want of a solver.
+pub const NO_SOLVER_CAVEAT: &str =
+    "proofs skipped: no cvc5 solver found (set $CVC5 or install cvc5)";
+
+/// The proofs of one scenario, per request environment of its schema.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioProofs {
+    /// Why nothing was proven (the scenario has no schema).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub skipped: Option<String>,
+    /// The candidate allows nothing the baseline denies, per environment of
+    /// the candidate's schema (`check_implies(candidate, baseline)`).
+    pub no_new_access: Vec<EnvProof>,
+    /// The baseline allows nothing the candidate denies (reported, never
+    /// failing by default: a refutation is access the change removes).
+    pub lost_access: Vec<EnvProof>,
+}
+
+/// One request environment's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnvProof {
+    /// The principal entity type.
+    pub principal_type: String,
+    /// The action.
+    pub action: String,
+    /// The resource entity type.
+    pub resource_type: String,
+    /// `proven`, `refuted`, `unknown` or `not-applicable`.
+    pub verdict: String,
+    /// For `unknown` and `not-applicable`: why.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// For `refuted`: the request and entities, confirmed by Cedar.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub counterexample: Option<Box<ProofCounterexample>>,
+}
+
+/// A request and an entity store on which the two sides decide differently,
+/// found by the solver and replayed through Cedar's authorizer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProofCounterexample {
+    /// The principal.
+    pub principal: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The request context, as Cedar JSON.
+    pub context: serde_json::Value,
+    /// The entity store, as Cedar entities JSON.
+    pub entities: serde_json::Value,
+    /// The policies of the side that allows the request (its determining policies).
+    pub policies: Vec<PolicyRef>,
+    /// The repro scenario written for it (`--report-dir`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub repro: Option<String>,
 }
 
 /// Which policies one side of the comparison evaluated.
@@ -76,6 +162,15 @@ pub struct FailOn {
     /// (e.g. a just-in-time window that grew, or a grant that no longer ends).
     #[serde(default = "yes")]
     pub held_longer: bool,
+    /// A proof refutes no-new-access: some request in some world the schema
+    /// allows is allowed by the candidate and denied by the baseline. Written
+    /// only when off (absent: on), so checks without proofs keep their JSON.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub new_access_proven: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 fn yes() -> bool {
@@ -92,6 +187,7 @@ impl Default for FailOn {
             failed_expectation: true,
             narrowed: false,
             held_longer: true,
+            new_access_proven: true,
         }
     }
 }
@@ -179,6 +275,9 @@ pub struct ScenarioCheck {
     /// What the escalation search did on each side (absent when it was off).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub search: Option<SearchPair>,
+    /// The proofs (absent when they did not run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proofs: Option<ScenarioProofs>,
 }
 
 /// The search summaries of both sides.
@@ -193,9 +292,9 @@ pub struct SearchPair {
 /// One difference between baseline and candidate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Change {
-    /// `new-access`, `held-longer`, `broken-workflow`, `new-escalation`,
-    /// `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
-    /// `narrowed`, `held-shorter` or `fixed-escalation`.
+    /// `new-escalation`, `new-access-proven`, `new-access`, `held-longer`,
+    /// `broken-workflow`, `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
+    /// `narrowed`, `held-shorter`, `narrowed-proven` or `fixed-escalation`.
     pub kind: String,
     /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
     /// it) or `info` (the gate's rules let it pass).
@@ -309,8 +408,9 @@ pub struct ExceptionStatus {
 }
 
 /// The kinds of change, in the order reports list them.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 12] = [
     "new-escalation",
+    "new-access-proven",
     "new-access",
     "held-longer",
     "broken-workflow",
@@ -319,5 +419,6 @@ pub const KINDS: [&str; 10] = [
     "utilization-drop",
     "narrowed",
     "held-shorter",
+    "narrowed-proven",
     "fixed-escalation",
 ];

@@ -1144,3 +1144,182 @@ fn search_caveats_are_listed_in_the_summary() {
         run.stdout
     );
 }
+
+const PROVE_SCENARIO: &str = "sim/tests/check/prove/scenario.toml";
+
+fn prove_policies(name: &str) -> String {
+    format!("sim/tests/check/prove/policies/{name}.cedar")
+}
+
+/// `privsim check --prove` of the proofs' scenario, base policies against
+/// `candidate`, as JSON.
+fn prove(candidate: &str, extra: &[&str], expected_code: i32) -> serde_json::Value {
+    let baseline = prove_policies("base");
+    let candidate = prove_policies(candidate);
+    let mut args = vec![
+        "check",
+        "--prove",
+        "--today",
+        "2026-06-01",
+        "--config",
+        DEFAULTS,
+        "--baseline",
+        &baseline,
+        "--candidate",
+        &candidate,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args.push(PROVE_SCENARIO);
+    json(&check(&args, expected_code))
+}
+
+fn verdicts(result: &serde_json::Value, direction: &str) -> Vec<String> {
+    result["scenarios"][0]["proofs"][direction]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn access_outside_every_scenario_world_is_proven_new_and_written_as_a_repro() {
+    let reports = TempFolder::new("prove-finance");
+    let folder = reports.0.display().to_string();
+    let result = prove("finance", &["--report-dir", &folder], 1);
+    assert_eq!(result["passed"], false);
+    let proven: Vec<&serde_json::Value> = result["scenarios"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "new-access-proven")
+        .collect();
+    assert!(!proven.is_empty(), "{result:#}");
+    for change in &proven {
+        assert_eq!(change["status"], "fail");
+        assert_eq!(change["action"], "Action::\"export\"");
+        assert_eq!(change["policies"][0]["id"], "export-finance", "{change:#}");
+    }
+    // The simulation alone sees nothing: the world has no finance record.
+    assert!(
+        !result["scenarios"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "new-access")
+    );
+    let refuted: Vec<&serde_json::Value> = result["scenarios"][0]["proofs"]["no_new_access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["verdict"] == "refuted")
+        .collect();
+    assert_eq!(refuted.len(), proven.len());
+    let cex = &refuted[0]["counterexample"];
+    assert!(
+        cex["entities"].to_string().contains("finance"),
+        "the counterexample's store puts the resource in finance: {cex:#}"
+    );
+    // The repro replays through privsim (Cedar): it fails on the candidate
+    // and passes on the baseline.
+    let repro = reports.0.join(cex["repro"].as_str().unwrap());
+    let repro_text = std::fs::read_to_string(&repro).unwrap();
+    assert!(repro_text.contains("[[entity]]"), "{repro_text}");
+    assert!(repro_text.contains("expect = \"deny\""), "{repro_text}");
+    let repro_arg = repro.display().to_string();
+    check(&["run", &repro_arg], 1);
+    let baseline = repro.with_file_name("baseline.cedar").display().to_string();
+    check(&["run", "--policies", &baseline, &repro_arg], 0);
+    let text = check(
+        &[
+            "check",
+            "--prove",
+            "--config",
+            DEFAULTS,
+            "--baseline",
+            &prove_policies("base"),
+            "--candidate",
+            &prove_policies("finance"),
+            PROVE_SCENARIO,
+        ],
+        1,
+    );
+    assert!(text.stdout.contains("new-access-proven"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("refuted: no new access"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn an_unchanged_policy_set_is_proven_everywhere() {
+    let result = prove("base", &[], 0);
+    let gained = verdicts(&result, "no_new_access");
+    assert!(!gained.is_empty());
+    assert!(gained.iter().all(|v| v == "proven"), "{gained:?}");
+    assert!(
+        verdicts(&result, "lost_access")
+            .iter()
+            .all(|v| v == "proven")
+    );
+    assert_eq!(result["proofs"]["status"], "ran");
+    assert_eq!(result["proofs"]["refuted"], 0);
+    assert_eq!(result["proofs"]["unknown"], 0);
+}
+
+#[test]
+fn a_proven_narrowing_is_reported_and_passes() {
+    let result = prove("narrower", &[], 0);
+    assert!(
+        verdicts(&result, "no_new_access")
+            .iter()
+            .all(|v| v == "proven")
+    );
+    assert!(verdicts(&result, "lost_access").contains(&"refuted".to_string()));
+    let narrowed: Vec<_> = changes(&result)
+        .into_iter()
+        .filter(|(kind, ..)| kind == "narrowed-proven")
+        .collect();
+    assert!(!narrowed.is_empty());
+    assert!(narrowed.iter().all(|(_, status, ..)| status == "info"));
+}
+
+/// `privsim check` with `$CVC5` naming no solver.
+fn without_solver(extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(["check", "--config", DEFAULTS, "--baseline"])
+        .arg(prove_policies("base"))
+        .args(extra)
+        .arg(PROVE_SCENARIO)
+        .current_dir(root())
+        .env("CVC5", "/nonexistent/cvc5")
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_solver_proofs_are_skipped_with_a_caveat_or_asked_for_and_bad_input() {
+    for format in ["text", "md", "json"] {
+        let out = without_solver(&["--format", format]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("proofs skipped: no cvc5 solver found (set $CVC5 or install cvc5)"),
+            "{format}: {stdout}"
+        );
+    }
+    let out = without_solver(&["--prove"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`--prove` needs the cvc5 solver"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("apt-get install -y"), "{stderr}");
+}

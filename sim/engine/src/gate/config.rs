@@ -28,8 +28,29 @@ pub struct Config {
     pub budget: Budget,
     /// The escalation search.
     pub search: SearchConfig,
+    /// The proofs (`[prove]`).
+    pub prove: ProveConfig,
     /// Acknowledged changes.
     pub exceptions: Vec<Exception>,
+}
+
+/// The `[prove]` table: whether the gate proves when a solver is found, and
+/// the time limit per solver query. `--prove` / `--no-prove` override it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProveConfig {
+    /// `false`: never prove (like `--no-prove`).
+    pub enabled: bool,
+    /// Milliseconds per solver query.
+    pub timeout_ms: u64,
+}
+
+impl Default for ProveConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            timeout_ms: crate::prove::DEFAULT_PER_QUERY_MS,
+        }
+    }
 }
 
 /// An acknowledged change: every field given must match.
@@ -59,8 +80,16 @@ struct RawConfig {
     fail_on: Option<RawFailOn>,
     budget: Option<RawBudget>,
     search: Option<RawSearch>,
+    prove: Option<RawProve>,
     #[serde(default, rename = "exception")]
     exceptions: Vec<Spanned<RawException>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProve {
+    enabled: Option<bool>,
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +102,7 @@ struct RawFailOn {
     failed_expectation: Option<bool>,
     narrowed: Option<bool>,
     held_longer: Option<bool>,
+    new_access_proven: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +173,7 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.failed_expectation, &mut rules.failed_expectation);
         set(fail_on.narrowed, &mut rules.narrowed);
         set(fail_on.held_longer, &mut rules.held_longer);
+        set(fail_on.new_access_proven, &mut rules.new_access_proven);
     }
     if let Some(budget) = raw.budget {
         config.budget.weighted_gap_growth = budget.weighted_gap_growth;
@@ -216,6 +247,19 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
                 }
                 Err(message) => return Err(file.error(tick.span(), message).into()),
             }
+        }
+    }
+    if let Some(prove) = raw.prove {
+        if let Some(enabled) = prove.enabled {
+            config.prove.enabled = enabled;
+        }
+        if let Some(timeout) = prove.timeout_ms {
+            if *timeout.get_ref() == 0 {
+                return Err(file
+                    .error(timeout.span(), "`timeout_ms` must be at least 1")
+                    .into());
+            }
+            config.prove.timeout_ms = timeout.into_inner();
         }
     }
     for raw in &raw.exceptions {

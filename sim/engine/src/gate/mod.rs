@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod git;
+pub mod proofs;
 pub use privsim_model::check as model;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,6 +101,8 @@ pub struct Options {
     pub config: Config,
     /// Today, `YYYY-MM-DD`, for exception expiry.
     pub today: String,
+    /// Whether and how the gate proves no-new-access ([`proofs`]).
+    pub prove: proofs::ProveOptions,
 }
 
 /// Compares every scenario under `paths` (files or folders; repro files in
@@ -114,17 +117,30 @@ pub fn check(paths: &[PathBuf], options: &Options) -> Result<CheckResult, Error>
         );
     }
     let search = search_options(&options.config)?;
+    let (prover, mut proofs_view) = proofs::prover(&options.prove)?;
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
     for file in &files {
         let baseline = load_side(file, &options.baseline, &mut repos, "baseline")?;
         let candidate = load_side(file, &options.candidate, &mut repos, "candidate")?;
-        scenarios.push(compare(
+        let mut scenario = compare(
             &baseline,
             &candidate,
             search.as_ref(),
             &options.config.budget,
-        ));
+        );
+        if let (Some(prover), Some(view)) = (prover.as_ref(), proofs_view.as_mut()) {
+            let (proven, changes) = proofs::prove_scenario(
+                prover,
+                &baseline.scenario,
+                &candidate.scenario,
+                view,
+                options.prove.repro_dir.as_deref(),
+            )?;
+            scenario.proofs = Some(proven);
+            scenario.changes.extend(changes);
+        }
+        scenarios.push(scenario);
     }
     let commit = |spec: &Spec| match spec {
         Spec::Git { revision, .. } => {
@@ -144,7 +160,9 @@ pub fn check(paths: &[PathBuf], options: &Options) -> Result<CheckResult, Error>
         spec: options.candidate_text.clone(),
         commit: commit(&options.candidate),
     };
-    Ok(decide(scenarios, baseline, candidate, options))
+    let mut result = decide(scenarios, baseline, candidate, options);
+    result.proofs = proofs_view;
+    Ok(result)
 }
 
 fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
@@ -658,6 +676,7 @@ fn compare(
             }),
             _ => None,
         },
+        proofs: None,
     }
 }
 
@@ -1197,6 +1216,7 @@ fn decide(
         summary,
         scenarios,
         exceptions,
+        proofs: None,
     }
 }
 
@@ -1269,10 +1289,11 @@ fn fails(change: &Change, config: &Config) -> bool {
     let rules = &config.fail_on;
     match change.kind.as_str() {
         "new-access" => rules.new_access && (!change.expected || rules.new_access_expected),
+        "new-access-proven" => rules.new_access_proven,
         "broken-workflow" => rules.broken_workflow,
         "new-escalation" => rules.new_escalation,
         "expectation-failed" => rules.failed_expectation,
-        "narrowed" | "held-shorter" => rules.narrowed,
+        "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
         "held-longer" => rules.held_longer,
         "weighted-gap-growth" | "utilization-drop" => true,
         _ => false,

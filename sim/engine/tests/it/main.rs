@@ -7,5 +7,6 @@ mod effects;
 mod engine;
 mod fuzz_seeds;
 mod held;
+mod prove;
 mod scenarios;
 mod search;

@@ -1,0 +1,427 @@
+//! The gate's proof step: for each scenario with a schema, prove per request
+//! environment of the candidate's schema that the candidate allows nothing
+//! the baseline denies (and, reported only, the reverse), with
+//! [`crate::prove`]. A refuted environment becomes a `new-access-proven`
+//! change with Cedar's confirmed counterexample (and a repro scenario when the
+//! gate has a report folder); a refuted reverse environment a
+//! `narrowed-proven` change; an unknown one is listed as not proven.
+
+use std::path::{Path, PathBuf};
+
+use cedar_policy::{Authorizer, EntityUid, PolicySet};
+
+use crate::load::Scenario;
+use crate::prove::{EnvResult, Prover, SolverConfig, Verdict, to_static_policy_set};
+use privsim_model::check::{
+    Change, EnvProof, NO_SOLVER_CAVEAT, PolicyRef, ProofCounterexample, ProofsView, ScenarioProofs,
+};
+use privsim_model::diag::Error;
+
+/// Whether the gate proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No proofs (`--no-prove`, or `enabled = false` in `[prove]`).
+    Off,
+    /// Prove when a solver is found; otherwise say so in every output.
+    Auto,
+    /// Prove; no solver is bad input (`--prove`).
+    Required,
+}
+
+/// How the gate proves.
+#[derive(Debug, Clone)]
+pub struct ProveOptions {
+    /// Whether it proves.
+    pub mode: Mode,
+    /// The time limit per solver query, in milliseconds.
+    pub timeout_ms: u64,
+    /// Where repro scenarios of counterexamples go (`--report-dir`).
+    pub repro_dir: Option<PathBuf>,
+}
+
+impl Default for ProveOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Off,
+            timeout_ms: crate::prove::DEFAULT_PER_QUERY_MS,
+            repro_dir: None,
+        }
+    }
+}
+
+/// The prover for this check: `Ok(None)` when proofs are off or skipped (the
+/// view then says which), an error when `--prove` asked for a missing solver.
+pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsView>), Error> {
+    if options.mode == Mode::Off {
+        return Ok((None, None));
+    }
+    let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    match Prover::new(SolverConfig {
+        path: None,
+        per_query_ms: options.timeout_ms,
+        parallelism,
+    }) {
+        Ok(prover) => {
+            let view = ProofsView {
+                status: "ran".to_string(),
+                caveat: None,
+                solver: Some(prover.solver_version().to_string()),
+                timeout_ms: options.timeout_ms,
+                proven: 0,
+                refuted: 0,
+                unknown: 0,
+                scenarios_without_schema: 0,
+            };
+            Ok((Some(prover), Some(view)))
+        }
+        Err(error) if options.mode == Mode::Required => Err(Error::Usage(format!(
+            "`--prove` needs the cvc5 solver: {error}; install it (`apt-get install -y cvc5`) or set $CVC5 to its path"
+        ))),
+        Err(_) => Ok((
+            None,
+            Some(ProofsView {
+                status: "skipped".to_string(),
+                caveat: Some(NO_SOLVER_CAVEAT.to_string()),
+                solver: None,
+                timeout_ms: options.timeout_ms,
+                proven: 0,
+                refuted: 0,
+                unknown: 0,
+                scenarios_without_schema: 0,
+            }),
+        )),
+    }
+}
+
+/// Proves one scenario: its verdicts, and the changes the refutations make.
+pub fn prove_scenario(
+    prover: &Prover,
+    baseline: &Scenario,
+    candidate: &Scenario,
+    view: &mut ProofsView,
+    repro_dir: Option<&Path>,
+) -> Result<(ScenarioProofs, Vec<Change>), Error> {
+    let Some(schema) = candidate.schema.as_ref() else {
+        view.scenarios_without_schema += 1;
+        return Ok((
+            ScenarioProofs {
+                skipped: Some(
+                    "not proven: the scenario has no schema, so there are no request environments to quantify over"
+                        .to_string(),
+                ),
+                no_new_access: Vec::new(),
+                lost_access: Vec::new(),
+            },
+            Vec::new(),
+        ));
+    };
+    let base_set = &baseline.policies.set;
+    let cand_set = &candidate.policies.set;
+    // The gate reads the schema from the working tree for both sides, so one
+    // schema quantifies both directions.
+    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let gained = prover
+        .no_new_access(base_set, cand_set, schema)
+        .map_err(prove_error)?;
+    let lost = prover
+        .lost_access(base_set, cand_set, schema)
+        .map_err(prove_error)?;
+    let file = candidate.file.display.clone();
+    let mut changes = Vec::new();
+    let mut repro_number = 0;
+    let mut views = |results: &[EnvResult], allowing: &Scenario, gained: bool| {
+        let mut out = Vec::new();
+        for result in results {
+            let mut proof = env_proof(result);
+            match &result.verdict {
+                Verdict::Proven => view.proven += 1,
+                Verdict::Unknown { .. } => view.unknown += 1,
+                Verdict::NotApplicable { .. } => {}
+                Verdict::Refuted { counterexample } => {
+                    view.refuted += 1;
+                    let mut cex = counterexample_view(counterexample, allowing);
+                    if gained && let Some(folder) = repro_dir {
+                        repro_number += 1;
+                        cex.repro = write_repro(
+                            folder,
+                            candidate,
+                            baseline,
+                            counterexample,
+                            &cex,
+                            repro_number,
+                        );
+                    }
+                    changes.push(proof_change(&cex, &result.label, gained, &file));
+                    proof.counterexample = Some(Box::new(cex));
+                }
+            }
+            out.push(proof);
+        }
+        out
+    };
+    let no_new_access = views(&gained, candidate, true);
+    let lost_access = views(&lost, baseline, false);
+    Ok((
+        ScenarioProofs {
+            skipped: None,
+            no_new_access,
+            lost_access,
+        },
+        changes,
+    ))
+}
+
+fn env_proof(result: &EnvResult) -> EnvProof {
+    let (verdict, reason) = match &result.verdict {
+        Verdict::Proven => ("proven", None),
+        Verdict::Refuted { .. } => ("refuted", None),
+        Verdict::Unknown { reason } => ("unknown", Some(reason.to_string())),
+        Verdict::NotApplicable { note } => ("not-applicable", Some(note.clone())),
+    };
+    EnvProof {
+        principal_type: result.env.principal().to_string(),
+        action: result.env.action().to_string(),
+        resource_type: result.env.resource().to_string(),
+        verdict: verdict.to_string(),
+        reason,
+        counterexample: None,
+    }
+}
+
+/// The counterexample as data, with the policies of `allowing` that Cedar
+/// says allow it.
+fn counterexample_view(
+    counterexample: &crate::prove::Counterexample,
+    allowing: &Scenario,
+) -> ProofCounterexample {
+    let request = &counterexample.request;
+    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
+    let context = request
+        .context()
+        .and_then(|c| c.to_json_value().ok())
+        .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
+    let entities = counterexample
+        .entities
+        .to_json_value()
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
+    let response =
+        Authorizer::new().is_authorized(request, &allowing.policies.set, &counterexample.entities);
+    let mut policies: Vec<PolicyRef> = response
+        .diagnostics()
+        .reason()
+        .map(|id| PolicyRef {
+            id: id.to_string(),
+            location: allowing
+                .policies
+                .location(id.as_ref())
+                .map(|(file, line)| format!("{file}:{line}")),
+        })
+        .collect();
+    policies.sort();
+    ProofCounterexample {
+        principal: uid(request.principal()),
+        action: uid(request.action()),
+        resource: uid(request.resource()),
+        context,
+        entities,
+        policies,
+        repro: None,
+    }
+}
+
+fn proof_change(cex: &ProofCounterexample, env: &str, gained: bool, file: &str) -> Change {
+    let ids: Vec<String> = cex.policies.iter().map(|p| format!("`{}`", p.id)).collect();
+    let message = if gained {
+        format!(
+            "proof: in a world the schema allows, {} can {} on {} ({env}), granted by {}; the baseline denies it (counterexample confirmed by Cedar)",
+            cex.principal,
+            cex.action,
+            cex.resource,
+            ids.join(", ")
+        )
+    } else {
+        format!(
+            "proof: in a world the schema allows, {} could {} on {} ({env}) by {} with the baseline and no longer can (counterexample confirmed by Cedar)",
+            cex.principal,
+            cex.action,
+            cex.resource,
+            ids.join(", ")
+        )
+    };
+    Change {
+        kind: if gained {
+            "new-access-proven"
+        } else {
+            "narrowed-proven"
+        }
+        .to_string(),
+        status: String::new(),
+        principal: cex.principal.clone(),
+        action: Some(cex.action.clone()),
+        resource: Some(cex.resource.clone()),
+        step: None,
+        steps: Vec::new(),
+        expected: false,
+        time: None,
+        policies: cex.policies.clone(),
+        baseline: Some(if gained { "deny" } else { "allow" }.to_string()),
+        candidate: Some(if gained { "allow" } else { "deny" }.to_string()),
+        location: Some(
+            cex.policies
+                .iter()
+                .find_map(|p| p.location.clone())
+                .or_else(|| cex.repro.clone())
+                .unwrap_or_else(|| format!("{file}:1")),
+        ),
+        message,
+        exception: None,
+        finding: None,
+    }
+}
+
+/// Writes a self-contained repro folder `proofs/<scenario>-<n>/` into the
+/// report folder: `repro.toml` (the counterexample's entities inline, one step
+/// expecting `deny`), the candidate's policies as `candidate.cedar`, the
+/// baseline's as `baseline.cedar`, and the schema. `privsim run` on it fails
+/// with the candidate and passes with `--policies baseline.cedar`. Returns the
+/// path written, relative to the report folder, or `None` when it could not
+/// be written (the change still reports the counterexample).
+fn write_repro(
+    report_dir: &Path,
+    candidate: &Scenario,
+    baseline: &Scenario,
+    counterexample: &crate::prove::Counterexample,
+    cex: &ProofCounterexample,
+    number: usize,
+) -> Option<String> {
+    let stem = Path::new(&candidate.file.display).file_stem().map_or_else(
+        || "scenario".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let relative = format!("proofs/{stem}-{number}");
+    let folder = report_dir.join(&relative);
+    let schema_text = schema_text(candidate)?;
+    let text = repro_text(candidate, counterexample, cex).ok()?;
+    std::fs::create_dir_all(&folder).ok()?;
+    std::fs::write(folder.join("schema.cedarschema"), schema_text).ok()?;
+    std::fs::write(
+        folder.join("candidate.cedar"),
+        policy_text(&candidate.policies.set)?,
+    )
+    .ok()?;
+    std::fs::write(
+        folder.join("baseline.cedar"),
+        policy_text(&baseline.policies.set)?,
+    )
+    .ok()?;
+    std::fs::write(folder.join("repro.toml"), text).ok()?;
+    Some(format!("{relative}/repro.toml"))
+}
+
+/// The scenario's schema file as written (the loader read it from the path
+/// in `[scenario] schema`).
+fn schema_text(scenario: &Scenario) -> Option<String> {
+    let document: toml::Table = toml::from_str(&scenario.file.text).ok()?;
+    let written = document.get("scenario")?.get("schema")?.as_str()?;
+    let folder = scenario.file.path.parent().unwrap_or(Path::new(""));
+    std::fs::read_to_string(folder.join(written)).ok()
+}
+
+/// A policy set as Cedar text, template links made static, each policy with
+/// an `@id` so the repro names them as the gate does.
+fn policy_text(set: &PolicySet) -> Option<String> {
+    let set = to_static_policy_set(set).ok()?;
+    let mut policies: Vec<_> = set.policies().collect();
+    policies.sort_by_key(|p| p.id().to_string());
+    let mut out = String::new();
+    for policy in policies {
+        let id = policy.id().to_string();
+        if policy.annotation("id") != Some(id.as_str()) {
+            out.push_str(&format!("@id({})\n", serde_json::Value::String(id)));
+        }
+        out.push_str(&policy.to_string());
+        out.push_str("\n\n");
+    }
+    Some(out)
+}
+
+/// The repro scenario's TOML.
+fn repro_text(
+    candidate: &Scenario,
+    counterexample: &crate::prove::Counterexample,
+    cex: &ProofCounterexample,
+) -> Result<String, String> {
+    use toml::{Table, Value};
+    let to_toml = |json: &serde_json::Value| -> Result<Value, String> {
+        Value::try_from(json).map_err(|e| e.to_string())
+    };
+    let mut scenario = Table::new();
+    scenario.insert(
+        "name".into(),
+        Value::String(format!(
+            "proof counterexample of {}: {} {} {}",
+            candidate.name, cex.principal, cex.action, cex.resource
+        )),
+    );
+    scenario.insert(
+        "description".into(),
+        Value::String(
+            "Written by `privsim check`: the candidate allows this request, the baseline denies it. It fails until the change is fixed; `--policies baseline.cedar` passes."
+                .into(),
+        ),
+    );
+    scenario.insert(
+        "policies".into(),
+        Value::Array(vec![Value::String("candidate.cedar".into())]),
+    );
+    scenario.insert("schema".into(), Value::String("schema.cedarschema".into()));
+    scenario.insert("start".into(), Value::String(candidate.start.to_string()));
+    let mut document = Table::new();
+    document.insert("scenario".into(), Value::Table(scenario));
+    let mut entities = Vec::new();
+    for entity in counterexample.entities.iter() {
+        let uid = entity.uid();
+        let type_name = uid.type_name().to_string();
+        if type_name == "Action" || type_name.ends_with("::Action") {
+            continue; // the schema declares the actions
+        }
+        let json = entity.to_json_value().map_err(|e| e.to_string())?;
+        let mut table = Table::new();
+        table.insert("uid".into(), Value::String(uid.to_string()));
+        let parents: Vec<Value> = json["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| EntityUid::from_json(p.clone()).ok())
+            .map(|p| Value::String(p.to_string()))
+            .collect();
+        if !parents.is_empty() {
+            table.insert("parents".into(), Value::Array(parents));
+        }
+        for key in ["attrs", "tags"] {
+            if let Some(map) = json[key].as_object().filter(|m| !m.is_empty()) {
+                table.insert(
+                    key.into(),
+                    to_toml(&serde_json::Value::Object(map.clone()))?,
+                );
+            }
+        }
+        entities.push(Value::Table(table));
+    }
+    if !entities.is_empty() {
+        document.insert("entity".into(), Value::Array(entities));
+    }
+    let mut step = Table::new();
+    step.insert("principal".into(), Value::String(cex.principal.clone()));
+    step.insert("action".into(), Value::String(cex.action.clone()));
+    step.insert("resource".into(), Value::String(cex.resource.clone()));
+    if cex.context.as_object().is_some_and(|m| !m.is_empty()) {
+        step.insert("context".into(), to_toml(&cex.context)?);
+    }
+    step.insert("expect".into(), Value::String("deny".into()));
+    document.insert("step".into(), Value::Array(vec![Value::Table(step)]));
+    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# A counterexample of `privsim check`'s no-new-access proof, confirmed by Cedar.\n{body}"
+    ))
+}

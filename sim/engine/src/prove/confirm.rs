@@ -1,0 +1,189 @@
+//! Confirming a solver's counterexample with Cedar itself: the request must
+//! validate against the schema and Cedar's `Authorizer` must decide as the
+//! solver claims, or the verdict is unknown, never refuted (a solver can be
+//! wrong).
+
+use cedar_policy::{Authorizer, Decision, PolicySet, Request, Schema};
+use cedar_policy_symcc::Env as SymCex;
+use cedar_policy_symcc::err::Error as SymError;
+
+use super::solver::sym_err_text;
+use super::{Counterexample, UnknownReason, Verdict};
+
+pub(super) fn decide(authz: &Authorizer, cex: &SymCex, ps: &PolicySet) -> cedar_policy::Response {
+    authz.is_authorized(&cex.request, ps, &cex.entities)
+}
+
+/// Checks a solver counterexample with Cedar; `check` returns `Err(why)` if
+/// Cedar disagrees with the solver.
+pub(super) fn confirm(
+    cex: SymCex,
+    schema: &Schema,
+    check: impl FnOnce(&Authorizer, &SymCex) -> Result<(), String>,
+) -> Verdict {
+    // the request must be valid for the schema, too
+    let req = &cex.request;
+    if let (Some(p), Some(a), Some(r), Some(c)) =
+        (req.principal(), req.action(), req.resource(), req.context())
+        && let Err(e) = Request::new(p.clone(), a.clone(), r.clone(), c.clone(), Some(schema))
+    {
+        return Verdict::Unknown {
+            reason: UnknownReason::NotConfirmed(format!(
+                "counterexample request does not validate against the schema: {e}"
+            )),
+        };
+    }
+    let authz = Authorizer::new();
+    match check(&authz, &cex) {
+        Ok(()) => Verdict::Refuted {
+            counterexample: Box::new(Counterexample {
+                rendered: cex.to_string(),
+                request: cex.request,
+                entities: cex.entities,
+            }),
+        },
+        Err(why) => Verdict::Unknown {
+            reason: UnknownReason::NotConfirmed(format!("{why}; counterexample was: {cex}")),
+        },
+    }
+}
+
+pub(super) fn expect_decision(
+    authz: &Authorizer,
+    cex: &SymCex,
+    ps: &PolicySet,
+    side: &str,
+    want: Decision,
+) -> Result<(), String> {
+    let got = decide(authz, cex, ps).decision();
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{side} decided {got:?}, expected {want:?}"))
+    }
+}
+
+pub(super) fn unsupported(side: &str, e: &SymError) -> Verdict {
+    Verdict::Unknown {
+        reason: UnknownReason::Unsupported(format!("{side}: {}", sym_err_text(e))),
+    }
+}
+
+pub(super) fn from_answer(
+    answer: Result<Option<SymCex>, UnknownReason>,
+    on_cex: impl FnOnce(SymCex) -> Verdict,
+) -> Verdict {
+    match answer {
+        Ok(None) => Verdict::Proven,
+        Ok(Some(cex)) => on_cex(cex),
+        Err(reason) => Verdict::Unknown { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prove::to_static_policy_set;
+    use cedar_policy::Entities;
+    use std::collections::HashMap;
+    use std::str::FromStr;
+
+    /// A solver counterexample that Cedar does not reproduce is Unknown,
+    /// never Refuted (exercised without a solver: the confirmation step alone).
+    #[test]
+    fn unconfirmed_counterexample_is_unknown() {
+        let schema = Schema::from_cedarschema_str(
+            "entity U; action a appliesTo { principal: [U], resource: [U] };",
+        )
+        .unwrap()
+        .0;
+        let allow = PolicySet::from_str("permit(principal, action, resource);").unwrap();
+        let deny = PolicySet::new();
+        let uid = |s: &str| cedar_policy::EntityUid::from_str(s).unwrap();
+        let request = Request::new(
+            uid(r#"U::"x""#),
+            uid(r#"Action::"a""#),
+            uid(r#"U::"y""#),
+            cedar_policy::Context::empty(),
+            None,
+        )
+        .unwrap();
+        let cex = || SymCex {
+            request: request.clone(),
+            entities: Entities::empty(),
+        };
+        // claimed: `deny` allows and `allow` denies -- Cedar disagrees
+        let v = confirm(cex(), &schema, |a, c| {
+            expect_decision(a, c, &deny, "candidate", Decision::Allow)?;
+            expect_decision(a, c, &allow, "baseline", Decision::Deny)
+        });
+        match v {
+            Verdict::Unknown {
+                reason: UnknownReason::NotConfirmed(m),
+            } => assert!(m.contains("candidate decided Deny, expected Allow"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            UnknownReason::NotConfirmed("x".into())
+                .to_string()
+                .starts_with("solver counterexample not confirmed by Cedar")
+        );
+        // the true claim is confirmed
+        let v = confirm(cex(), &schema, |a, c| {
+            expect_decision(a, c, &allow, "candidate", Decision::Allow)?;
+            expect_decision(a, c, &deny, "baseline", Decision::Deny)
+        });
+        assert!(v.is_refuted());
+        // a request the schema rejects is not confirmed either
+        let bad = Request::new(
+            uid(r#"U::"x""#),
+            uid(r#"Action::"nope""#),
+            uid(r#"U::"y""#),
+            cedar_policy::Context::empty(),
+            None,
+        )
+        .unwrap();
+        let v = confirm(
+            SymCex {
+                request: bad,
+                entities: Entities::empty(),
+            },
+            &schema,
+            |_, _| Ok(()),
+        );
+        assert!(matches!(
+            v,
+            Verdict::Unknown {
+                reason: UnknownReason::NotConfirmed(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn links_become_static_with_link_ids() {
+        let mut ps = PolicySet::new();
+        ps.add_template(
+            cedar_policy::Template::parse(
+                Some(cedar_policy::PolicyId::new("t")),
+                "permit(principal == ?principal, action, resource) when { context.ok };",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        ps.link(
+            cedar_policy::PolicyId::new("t"),
+            cedar_policy::PolicyId::new("l1"),
+            HashMap::from([(
+                cedar_policy::SlotId::principal(),
+                cedar_policy::EntityUid::from_str(r#"U::"alice""#).unwrap(),
+            )]),
+        )
+        .unwrap();
+        let s = to_static_policy_set(&ps).unwrap();
+        let p = s.policy(&cedar_policy::PolicyId::new("l1")).unwrap();
+        assert!(p.is_static());
+        let text = p.to_string();
+        assert!(text.contains(r#"principal == U::"alice""#), "{text}");
+        assert!(text.contains("context.ok"), "{text}");
+    }
+}

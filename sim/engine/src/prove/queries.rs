@@ -1,0 +1,484 @@
+//! The questions, per request environment of the schema: each policy set is
+//! made static (template links become policies), compiled for the
+//! environment, handed to the solver, and every counterexample confirmed.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use cedar_policy::{Decision, Effect, Policy, PolicySet, RequestEnv, Schema};
+use cedar_policy_symcc::{CompiledPolicy, CompiledPolicySet};
+
+use super::confirm::{confirm, decide, expect_decision, from_answer, unsupported};
+use super::solver::{Query, sym_err_text};
+use super::{EnvPresence, EnvResult, PolicyHygiene, ProveError, Prover, UnknownReason, Verdict};
+
+/// Returns a policy set of static policies only: static policies are kept,
+/// each template-linked policy becomes a static policy with the link's id,
+/// templates are dropped. symcc requires this.
+pub fn to_static_policy_set(ps: &PolicySet) -> Result<PolicySet, ProveError> {
+    let mut out = PolicySet::new();
+    for p in ps.policies() {
+        let stat = if p.is_static() {
+            p.clone()
+        } else {
+            let link_err = |reason: String| ProveError::Link {
+                id: p.id().to_string(),
+                reason,
+            };
+            let json = p.to_json().map_err(|e| link_err(e.to_string()))?;
+            Policy::from_json(Some(p.id().clone()), json).map_err(|e| link_err(e.to_string()))?
+        };
+        out.add(stat)
+            .map_err(|e| ProveError::Policy(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Stable label of an env: `Principal / Action::"a" / Resource`.
+pub fn env_label(env: &RequestEnv) -> String {
+    format!(
+        "{} / {} / {}",
+        env.principal(),
+        env.action(),
+        env.resource()
+    )
+}
+
+/// The schema's envs in a stable order (`Schema::request_envs` iterates in
+/// hash order, which differs between runs).
+pub fn sorted_envs(schema: &Schema) -> Vec<RequestEnv> {
+    let mut envs: Vec<RequestEnv> = schema.request_envs().collect();
+    envs.sort_by_cached_key(env_key);
+    envs
+}
+
+fn env_key(env: &RequestEnv) -> (String, String, String) {
+    (
+        env.principal().to_string(),
+        env.action().to_string(),
+        env.resource().to_string(),
+    )
+}
+
+/// Static policy set restricted to the policies with the given ids.
+fn subset(ps: &PolicySet, keep: impl Fn(&Policy) -> bool) -> PolicySet {
+    let mut out = PolicySet::new();
+    for p in ps.policies().filter(|p| keep(p)) {
+        // ids are unique in `ps`, so adding cannot fail
+        let _ = out.add(p.clone());
+    }
+    out
+}
+
+/// The part of `ps` that typechecks for `env` under a schema that is not its
+/// own (cross-schema comparisons, where `ps` is the side that must allow).
+/// A permit that does not typecheck is dropped: the remaining set allows
+/// less, so a proof stays sound, and a refutation is still confirmed against
+/// the original set (an unreproduced one becomes `NotConfirmed`). A forbid
+/// that does not typecheck cannot be dropped soundly: `Unknown`.
+fn typecheckable_part(
+    ps: &PolicySet,
+    env: &RequestEnv,
+    schema: &Schema,
+    side: &str,
+) -> Result<PolicySet, Verdict> {
+    let mut out = PolicySet::new();
+    for p in ps.policies() {
+        match CompiledPolicy::compile(p, env, schema) {
+            Ok(_) => {
+                let _ = out.add(p.clone());
+            }
+            Err(_) if p.effect() == Effect::Permit => {}
+            Err(e) => {
+                return Err(Verdict::Unknown {
+                    reason: UnknownReason::Unsupported(format!(
+                        "{side}: forbid `{}` does not typecheck against the other schema: {}",
+                        p.id(),
+                        sym_err_text(&e)
+                    )),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Prover {
+    // ---------------------------------------------------------------- implies
+
+    /// No new access: every request the `candidate` allows, the `baseline`
+    /// allows too (`check_implies(candidate, baseline)`), per env of `schema`.
+    /// Refuted = a confirmed request the candidate allows and the baseline
+    /// denies.
+    pub fn no_new_access(
+        &self,
+        baseline: &PolicySet,
+        candidate: &PolicySet,
+        schema: &Schema,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_across(
+            (candidate, schema, "candidate"),
+            (baseline, schema, "baseline"),
+        )
+    }
+
+    /// Lost access (reverse direction): every request the `baseline` allows,
+    /// the `candidate` allows too (`check_implies(baseline, candidate)`).
+    /// Refuted = a confirmed request the baseline allows and the candidate no
+    /// longer allows.
+    pub fn lost_access(
+        &self,
+        baseline: &PolicySet,
+        candidate: &PolicySet,
+        schema: &Schema,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_across(
+            (baseline, schema, "baseline"),
+            (candidate, schema, "candidate"),
+        )
+    }
+
+    /// A suggestion allows nothing the original does not
+    /// (`check_implies(suggested, original)`); same as
+    /// `no_new_access(original, suggested, schema)`.
+    pub fn implies(
+        &self,
+        original: &PolicySet,
+        suggested: &PolicySet,
+        schema: &Schema,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_across(
+            (suggested, schema, "suggested"),
+            (original, schema, "original"),
+        )
+    }
+
+    /// [`Prover::no_new_access`] when the baseline and candidate have
+    /// different schemas.
+    ///
+    /// symcc's `check_implies` needs both policy sets compiled for one
+    /// `SymEnv` (one set of entity/attribute declarations), so the two sides
+    /// cannot each be compiled against their own schema and then compared.
+    /// Instead we quantify over the requests that matter — those valid under
+    /// the candidate schema — and compile **both** policy sets against the
+    /// candidate schema, env by env:
+    /// * env in both schemas: `check_implies(candidate, baseline)`, both
+    ///   compiled against the candidate schema. Baseline permits that do not
+    ///   typecheck there (they name a removed action/type/attribute) are
+    ///   left out, which only makes the proof obligation stronger; a baseline
+    ///   forbid that does not typecheck makes the env `Unknown(Unsupported)`;
+    /// * env only in the candidate schema ([`EnvPresence::QuantifiedSideOnly`]):
+    ///   the baseline had no valid request of this shape, so any request the
+    ///   candidate allows there is new access: `check_always_denies(candidate)`;
+    ///   a counterexample is confirmed by the candidate allowing it;
+    /// * env only in the baseline schema ([`EnvPresence::OtherSideOnly`]):
+    ///   `NotApplicable` (nothing can be newly allowed there).
+    pub fn no_new_access_across(
+        &self,
+        baseline: &PolicySet,
+        baseline_schema: &Schema,
+        candidate: &PolicySet,
+        candidate_schema: &Schema,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_across(
+            (candidate, candidate_schema, "candidate"),
+            (baseline, baseline_schema, "baseline"),
+        )
+    }
+
+    /// Reverse of [`Prover::no_new_access_across`]: quantifies over the
+    /// baseline schema's requests, compiling both sides against it.
+    pub fn lost_access_across(
+        &self,
+        baseline: &PolicySet,
+        baseline_schema: &Schema,
+        candidate: &PolicySet,
+        candidate_schema: &Schema,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_across(
+            (baseline, baseline_schema, "baseline"),
+            (candidate, candidate_schema, "candidate"),
+        )
+    }
+
+    /// Proves `sub ⊆ sup` (everything `sub` allows, `sup` allows), quantifying
+    /// over `sub`'s schema and compiling both sides against it.
+    fn subset_across(
+        &self,
+        (sub, sub_schema, sub_name): (&PolicySet, &Schema, &str),
+        (sup, sup_schema, sup_name): (&PolicySet, &Schema, &str),
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        let sub_static = to_static_policy_set(sub)?;
+        let sup_static = to_static_policy_set(sup)?;
+        let sup_envs: HashSet<_> = sup_schema.request_envs().map(|e| env_key(&e)).collect();
+        let sub_envs = sorted_envs(sub_schema);
+        let sub_keys: HashSet<_> = sub_envs.iter().map(env_key).collect();
+        // `sup` is compiled against `sub`'s schema; when that is not its own
+        // schema, some of its policies may not typecheck there.
+        let foreign = !std::ptr::eq(sub_schema, sup_schema);
+
+        let mut results = self.run(&sub_envs, |s, env| {
+            let start = Instant::now();
+            let in_sup = sup_envs.contains(&env_key(env));
+            let verdict = (|| {
+                let c_sub = match CompiledPolicySet::compile(&sub_static, env, sub_schema) {
+                    Ok(c) => c,
+                    Err(e) => return unsupported(sub_name, &e),
+                };
+                if in_sup {
+                    let sup_env = if foreign {
+                        match typecheckable_part(&sup_static, env, sub_schema, sup_name) {
+                            Ok(ps) => ps,
+                            Err(v) => return v,
+                        }
+                    } else {
+                        sup_static.clone()
+                    };
+                    let c_sup = match CompiledPolicySet::compile(&sup_env, env, sub_schema) {
+                        Ok(c) => c,
+                        Err(e) => return unsupported(sup_name, &e),
+                    };
+                    from_answer(s.query(Query::Implies(&c_sub, &c_sup)), |cex| {
+                        confirm(cex, sub_schema, |a, cex| {
+                            expect_decision(a, cex, sub, sub_name, Decision::Allow)?;
+                            expect_decision(a, cex, sup, sup_name, Decision::Deny)
+                        })
+                    })
+                } else {
+                    from_answer(s.query(Query::AlwaysDenies(&c_sub)), |cex| {
+                        confirm(cex, sub_schema, |a, cex| {
+                            expect_decision(a, cex, sub, sub_name, Decision::Allow)
+                        })
+                    })
+                }
+            })();
+            EnvResult {
+                label: env_label(env),
+                env: env.clone(),
+                verdict,
+                elapsed: start.elapsed(),
+                presence: if in_sup {
+                    EnvPresence::Both
+                } else {
+                    EnvPresence::QuantifiedSideOnly
+                },
+            }
+        })?;
+        for env in sorted_envs(sup_schema) {
+            if !sub_keys.contains(&env_key(&env)) {
+                results.push(EnvResult {
+                    label: env_label(&env),
+                    verdict: Verdict::NotApplicable {
+                        note: format!("env exists only in the {sup_name} schema"),
+                    },
+                    env,
+                    elapsed: Duration::ZERO,
+                    presence: EnvPresence::OtherSideOnly,
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    // --------------------------------------------------------------- disjoint
+
+    /// Proves that nothing `policies` allow matches a "never" rule, given as
+    /// Cedar `permit` policy text (one or more permits describing the
+    /// forbidden principal/action/resource/condition), with
+    /// `check_disjoint(policies, never)`. Refuted = a confirmed request both
+    /// the policies and the never rule allow.
+    pub fn never_disjoint(
+        &self,
+        policies: &PolicySet,
+        schema: &Schema,
+        never_rule: &str,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        let never: PolicySet = never_rule
+            .parse()
+            .map_err(|e| ProveError::Policy(format!("never rule: {e}")))?;
+        if never.policies().next().is_none() {
+            return Err(ProveError::Policy("never rule: no policy given".into()));
+        }
+        if never.policies().any(|p| p.effect() != Effect::Permit)
+            || never.templates().next().is_some()
+        {
+            return Err(ProveError::Policy(
+                "never rule: give the forbidden requests as static `permit` policies".into(),
+            ));
+        }
+        let stat = to_static_policy_set(policies)?;
+        let envs = sorted_envs(schema);
+        self.run(&envs, |s, env| {
+            let start = Instant::now();
+            let verdict = (|| {
+                let c = match CompiledPolicySet::compile(&stat, env, schema) {
+                    Ok(c) => c,
+                    Err(e) => return unsupported("policies", &e),
+                };
+                let n = match CompiledPolicySet::compile(&never, env, schema) {
+                    Ok(c) => c,
+                    Err(e) => return unsupported("never rule", &e),
+                };
+                from_answer(s.query(Query::Disjoint(&c, &n)), |cex| {
+                    confirm(cex, schema, |a, cex| {
+                        expect_decision(a, cex, policies, "policies", Decision::Allow)?;
+                        expect_decision(a, cex, &never, "never rule", Decision::Allow)
+                    })
+                })
+            })();
+            EnvResult {
+                label: env_label(env),
+                env: env.clone(),
+                verdict,
+                elapsed: start.elapsed(),
+                presence: EnvPresence::Both,
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------- hygiene
+
+    /// Per-policy hygiene: never applies, redundant permit, permit that can
+    /// never grant (overridden by forbids), may error at runtime.
+    pub fn hygiene(
+        &self,
+        policies: &PolicySet,
+        schema: &Schema,
+    ) -> Result<Vec<PolicyHygiene>, ProveError> {
+        let stat = to_static_policy_set(policies)?;
+        let mut pols: Vec<Policy> = stat.policies().cloned().collect();
+        pols.sort_by_key(|p| p.id().to_string());
+        let envs = sorted_envs(schema);
+        let items: Vec<(usize, usize)> = (0..pols.len())
+            .flat_map(|p| (0..envs.len()).map(move |e| (p, e)))
+            .collect();
+
+        type Row = (Verdict, Option<Verdict>, Option<Verdict>, Verdict, Duration);
+        let rows: Vec<Row> = self.run(&items, |s, &(pi, ei)| {
+            let start = Instant::now();
+            let p = &pols[pi];
+            let id = p.id();
+            let env = &envs[ei];
+            let single = subset(&stat, |q| q.id() == id);
+            let is_permit = p.effect() == Effect::Permit;
+            let cp = match CompiledPolicy::compile(p, env, schema) {
+                Ok(c) => c,
+                Err(e) => {
+                    let v = unsupported("policy", &e);
+                    let perm = is_permit.then(|| v.clone());
+                    return (v.clone(), perm.clone(), perm, v, start.elapsed());
+                }
+            };
+            // never applies
+            let never_applies = from_answer(s.query(Query::NeverMatches(&cp)), |cex| {
+                confirm(cex, schema, |a, cex| {
+                    let resp = decide(a, cex, &single);
+                    if resp.diagnostics().reason().any(|r| r == id) {
+                        Ok(())
+                    } else {
+                        Err(format!("policy `{id}` did not match"))
+                    }
+                })
+            });
+            // never errors
+            let never_errors = from_answer(s.query(Query::NeverErrors(&cp)), |cex| {
+                confirm(cex, schema, |a, cex| {
+                    if decide(a, cex, &single)
+                        .diagnostics()
+                        .errors()
+                        .next()
+                        .is_some()
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("policy `{id}` evaluated without error"))
+                    }
+                })
+            });
+            let (redundant, never_grants) = if is_permit {
+                let cp_set = cp.clone().into_compiled_policyset();
+                let others = subset(&stat, |q| q.id() != id && q.effect() == Effect::Permit);
+                let redundant = if others.policies().next().is_none() {
+                    Verdict::NotApplicable {
+                        note: "no other permit".into(),
+                    }
+                } else {
+                    match CompiledPolicySet::compile(&others, env, schema) {
+                        Err(e) => unsupported("other permits", &e),
+                        Ok(c_others) => {
+                            from_answer(s.query(Query::Implies(&cp_set, &c_others)), |cex| {
+                                confirm(cex, schema, |a, cex| {
+                                    expect_decision(a, cex, &single, "policy", Decision::Allow)?;
+                                    expect_decision(
+                                        a,
+                                        cex,
+                                        &others,
+                                        "other permits",
+                                        Decision::Deny,
+                                    )
+                                })
+                            })
+                        }
+                    }
+                };
+                let with_forbids = subset(&stat, |q| q.id() == id || q.effect() == Effect::Forbid);
+                let never_grants = match CompiledPolicySet::compile(&with_forbids, env, schema) {
+                    Err(e) => unsupported("policy with forbids", &e),
+                    Ok(c) => from_answer(s.query(Query::AlwaysDenies(&c)), |cex| {
+                        confirm(cex, schema, |a, cex| {
+                            expect_decision(
+                                a,
+                                cex,
+                                &with_forbids,
+                                "policy with forbids",
+                                Decision::Allow,
+                            )
+                        })
+                    }),
+                };
+                (Some(redundant), Some(never_grants))
+            } else {
+                (None, None)
+            };
+            (
+                never_applies,
+                redundant,
+                never_grants,
+                never_errors,
+                start.elapsed(),
+            )
+        })?;
+
+        let mut out: Vec<PolicyHygiene> = pols
+            .iter()
+            .map(|p| PolicyHygiene {
+                policy_id: p.id().to_string(),
+                effect: p.effect(),
+                never_applies: vec![],
+                redundant: vec![],
+                never_grants: vec![],
+                never_errors: vec![],
+            })
+            .collect();
+        for (&(pi, ei), (na, red, ng, ne, elapsed)) in items.iter().zip(rows) {
+            let env = &envs[ei];
+            let mk = |verdict: Verdict| EnvResult {
+                env: env.clone(),
+                label: env_label(env),
+                verdict,
+                elapsed,
+                presence: EnvPresence::Both,
+            };
+            let h = &mut out[pi];
+            h.never_applies.push(mk(na));
+            if let Some(v) = red {
+                h.redundant.push(mk(v));
+            }
+            if let Some(v) = ng {
+                h.never_grants.push(mk(v));
+            }
+            h.never_errors.push(mk(ne));
+        }
+        Ok(out)
+    }
+}
