@@ -9,7 +9,7 @@ use privsim::search::{Options, Progress, Strategy};
 use privsim::{LoadOptions, RunResult, load as scenario};
 use privsim_reports as report;
 
-use crate::cli::{Format, Outcome, report_error, write_file, write_report_dir};
+use crate::cli::{Format, Outcome, report_error, write_report_dir};
 
 /// Search strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -144,18 +144,36 @@ pub fn run(args: &FuzzArgs) -> Outcome {
                 );
             }
         }
-        if !args.no_repro {
-            for (path, text) in &fuzzed.repros {
-                if let Err(error) = write_file(path, text) {
-                    eprintln!("error: cannot write `{}`: {error}", path.display());
-                    return Outcome::BadInput;
-                }
-            }
-        }
         let mut result = fuzzed.result;
-        if args.no_repro {
+        if !args.no_repro {
+            // Never over an existing repro (it may have been edited and kept
+            // as a regression test): each takes the next free number.
+            let mut number = 0;
+            let mut renamed: std::collections::BTreeMap<String, String> = Default::default();
+            for (path, text) in &fuzzed.repros {
+                loop {
+                    number += 1;
+                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
+                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+                        Ok(true) => break,
+                        Ok(false) => {}
+                        Err(error) => {
+                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                            return Outcome::BadInput;
+                        }
+                    }
+                }
+                let display = |n: usize| {
+                    privsim::search::repro::path_for(std::path::Path::new(&loaded.file.display), n)
+                        .display()
+                        .to_string()
+                };
+                renamed.insert(display(repro_number(path)), display(number));
+            }
             for finding in &mut result.findings {
-                finding.repro = None;
+                if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
+                    finding.repro = Some(new.clone());
+                }
             }
         }
         results.push(result);
@@ -267,4 +285,13 @@ fn parse_depth(text: &str) -> Result<usize, String> {
         ));
     }
     Ok(depth)
+}
+
+/// The number in a repro's file name (`x.repro-3.toml` → 3).
+fn repro_number(path: &std::path::Path) -> usize {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.rsplit_once(".repro-"))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
 }

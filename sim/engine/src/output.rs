@@ -86,6 +86,24 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// Writes `bytes` to `path` atomically only if nothing is there yet (no
+/// file, link or folder): an existing file, perhaps edited and kept as a
+/// regression test, is never replaced. `Ok(false)` when `path` was taken.
+pub fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(false);
+    }
+    let staged = stage(folder_of(path), path, bytes)?;
+    match staged.persist_noclobber(path) {
+        Ok(_) => {
+            sync_folder(folder_of(path));
+            Ok(true)
+        }
+        Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(error.error),
+    }
+}
+
 /// A temporary file in `folder` holding `bytes`, synced; it keeps the
 /// permissions of the file at `replacing` if there is one, and otherwise
 /// those a new file gets (0666 less the umask), not the temporary file's 0600.

@@ -347,3 +347,45 @@ fn diagnostics_echoed_raw_control_characters() {
     assert!(!stderr.contains('\u{0}'), "{stderr:?}");
     assert!(!stderr.contains('\u{7}'), "{stderr:?}");
 }
+
+#[test]
+fn fuzz_overwrote_an_edited_repro() {
+    let folder = TempFolder::new("repro-no-overwrite");
+    let source = workspace_root().join("scenarios/escalations/self-assign-role");
+    std::fs::create_dir_all(folder.0.join("policies")).unwrap();
+    for name in ["entities.json", "planted.toml", "schema.cedarschema", "policies/planted.cedar"] {
+        std::fs::copy(source.join(name), folder.0.join(name)).unwrap();
+    }
+    let args = ["fuzz", "--seed", "7", "--format", "json", "planted.toml"];
+    let first = crate::common::check_in(&folder.0, &args, 1);
+    let first: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(
+        first["scenarios"][0]["findings"][0]["repro"],
+        "planted.repro-1.toml"
+    );
+    // Kept as a regression test, with an edit of its own.
+    let kept = folder.0.join("planted.repro-1.toml");
+    let edited = format!("# kept\n{}", std::fs::read_to_string(&kept).unwrap());
+    std::fs::write(&kept, &edited).unwrap();
+
+    let written = first["scenarios"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["repro"].is_string())
+        .count();
+    let before: Vec<String> = (1..=written)
+        .map(|n| std::fs::read_to_string(folder.0.join(format!("planted.repro-{n}.toml"))).unwrap())
+        .collect();
+
+    let second = crate::common::check_in(&folder.0, &args, 1);
+    let second: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    // Every earlier repro is as it was; the new ones take the next numbers.
+    for (n, text) in before.iter().enumerate() {
+        let now = std::fs::read_to_string(folder.0.join(format!("planted.repro-{}.toml", n + 1)));
+        assert_eq!(&now.unwrap(), text, "repro {} changed", n + 1);
+    }
+    let next = format!("planted.repro-{}.toml", written + 1);
+    assert_eq!(second["scenarios"][0]["findings"][0]["repro"], next.as_str());
+    assert!(folder.0.join(&next).is_file());
+}
