@@ -75,7 +75,7 @@ pub struct CheckArgs {
 
 /// Runs the gate.
 pub fn run(args: &CheckArgs) -> Outcome {
-    let options = match options(args) {
+    let (options, config_changed) = match options(args) {
         Ok(options) => options,
         Err(error) => return report_error(error),
     };
@@ -132,6 +132,10 @@ pub fn run(args: &CheckArgs) -> Outcome {
             );
         }
     }
+    if let Some(message) = &config_changed {
+        eprintln!("error: {message}");
+        return Outcome::Failed;
+    }
     if result.passed {
         Outcome::Ok
     } else {
@@ -139,17 +143,42 @@ pub fn run(args: &CheckArgs) -> Outcome {
     }
 }
 
-/// Parses and checks the arguments into the gate's options.
-fn options(args: &CheckArgs) -> Result<Options, privsim::Error> {
+/// Parses and checks the arguments into the gate's options, and says whether
+/// the gate configuration differs from the git baseline's.
+fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error> {
     let baseline = Spec::parse(&args.baseline)?;
     let candidate = match &args.candidate {
         Some(text) => Spec::parse(text)?,
         None => Spec::Own,
     };
-    let config = match &args.config {
-        Some(path) => config::load(path)?,
-        None => {
-            let default = Path::new("privsim-gate.toml");
+    let default = Path::new(privsim::load::GATE_CONFIG);
+    let mut config_changed = None;
+    let config = match (&args.config, &baseline) {
+        // Named on the command line: the workflow's choice, not the change's.
+        (Some(path), _) => config::load(path)?,
+        // With a git baseline, the baseline's configuration applies, so a
+        // pull request cannot loosen the gate it is judged by; a change to
+        // it is reported and fails the gate until it is reviewed and merged.
+        (None, Spec::Git { revision, .. }) => {
+            let here = std::fs::read_to_string(default).ok();
+            let (config, there) = match gate::config_at(revision, default)? {
+                Some((config, text)) => (config, Some(text)),
+                None => (config::Config::default(), None),
+            };
+            if here != there {
+                config_changed = Some(format!(
+                    "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged (or name a configuration with `--config`)",
+                    default.display(),
+                    if there.is_none() {
+                        " (which has none)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            config
+        }
+        (None, _) => {
             if default.is_file() {
                 config::load(default)?
             } else {
@@ -178,16 +207,19 @@ fn options(args: &CheckArgs) -> Result<Options, privsim::Error> {
         timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
         repro_dir: args.report_dir.clone(),
     };
-    Ok(Options {
-        prove,
-        baseline,
-        baseline_text: args.baseline.clone(),
-        candidate,
-        candidate_text: args
-            .candidate
-            .clone()
-            .unwrap_or_else(|| "scenario".to_string()),
-        config,
-        today,
-    })
+    Ok((
+        Options {
+            prove,
+            baseline,
+            baseline_text: args.baseline.clone(),
+            candidate,
+            candidate_text: args
+                .candidate
+                .clone()
+                .unwrap_or_else(|| "scenario".to_string()),
+            config,
+            today,
+        },
+        config_changed,
+    ))
 }

@@ -1323,3 +1323,65 @@ fn without_a_solver_proofs_are_skipped_with_a_caveat_or_asked_for_and_bad_input(
     );
     assert!(stderr.contains("apt-get install -y"), "{stderr}");
 }
+
+/// A pull request that widens a policy and, in the same change, switches the
+/// rule off that would fail it used to pass: the gate read its rules from the
+/// working tree. With a git baseline, the baseline's rules apply, and the
+/// changed configuration is itself reported and fails the gate.
+#[test]
+fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
+    if !git_installed() {
+        eprintln!("skipped: `git` is not installed, so git baselines cannot be tested");
+        return;
+    }
+    let repo = TempFolder::new("git-config");
+    let dir = repo.0.join("support");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let fixture = root().join("sim/tests/check/support");
+    std::fs::copy(fixture.join("scenario.toml"), dir.join("scenario.toml")).unwrap();
+    let policy = dir.join("policies/base.cedar");
+    std::fs::copy(fixture.join("policies/base.cedar"), &policy).unwrap();
+    let config = repo.0.join("privsim-gate.toml");
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = true\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    git(&repo.0, &["init", "-q"]);
+    git(&repo.0, &["add", "."]);
+    git(&repo.0, &["commit", "-qm", "support scenario and its gate"]);
+    let args = [
+        "check",
+        "--today",
+        "2026-06-01",
+        "--baseline",
+        "git:HEAD",
+        "--format",
+        "json",
+        "support/",
+    ];
+
+    // Unchanged: the gate passes and says nothing about its configuration.
+    let run = check_in(&repo.0, &args, 0);
+    assert!(!run.stderr.contains("privsim-gate.toml"), "{}", run.stderr);
+
+    // The change widens the policy and turns the rule off in the same commit.
+    std::fs::copy(fixture.join("policies/wider.cedar"), &policy).unwrap();
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = false\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    let run = check_in(&repo.0, &args, 1);
+    assert!(
+        run.stderr
+            .contains("`privsim-gate.toml` differs from its version at `HEAD`"),
+        "{}",
+        run.stderr
+    );
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        result["passed"], false,
+        "the baseline's rule still fails new access"
+    );
+}

@@ -353,7 +353,12 @@ fn fuzz_overwrote_an_edited_repro() {
     let folder = TempFolder::new("repro-no-overwrite");
     let source = workspace_root().join("scenarios/escalations/self-assign-role");
     std::fs::create_dir_all(folder.0.join("policies")).unwrap();
-    for name in ["entities.json", "planted.toml", "schema.cedarschema", "policies/planted.cedar"] {
+    for name in [
+        "entities.json",
+        "planted.toml",
+        "schema.cedarschema",
+        "policies/planted.cedar",
+    ] {
         std::fs::copy(source.join(name), folder.0.join(name)).unwrap();
     }
     let args = ["fuzz", "--seed", "7", "--format", "json", "planted.toml"];
@@ -386,6 +391,9 @@ fn fuzz_overwrote_an_edited_repro() {
         assert_eq!(&now.unwrap(), text, "repro {} changed", n + 1);
     }
     let next = format!("planted.repro-{}.toml", written + 1);
-    assert_eq!(second["scenarios"][0]["findings"][0]["repro"], next.as_str());
+    assert_eq!(
+        second["scenarios"][0]["findings"][0]["repro"],
+        next.as_str()
+    );
     assert!(folder.0.join(&next).is_file());
 }

@@ -292,6 +292,29 @@ impl Repo {
         })
     }
 
+    /// The text of one file at a commit, `None` when no file is there. A
+    /// symbolic link is refused, as for policy files.
+    pub fn read_text_at(
+        &self,
+        revision: &str,
+        commit: &str,
+        path: &str,
+    ) -> Result<Option<String>, Error> {
+        let objects = self.tree(commit, path, false)?;
+        let Some(object) = objects.into_iter().find(|o| o.path == path) else {
+            return Ok(None);
+        };
+        if object.mode == "120000" {
+            return Err(Error::Usage(format!(
+                "`{path}` is a symbolic link at `{revision}`; privsim does not follow links in a git baseline"
+            )));
+        }
+        if object.kind != "blob" {
+            return Ok(None);
+        }
+        self.blob(&object).map(Some)
+    }
+
     /// `git ls-tree` of one path at a commit (recursively for a folder's contents).
     fn tree(&self, commit: &str, path: &str, recursive: bool) -> Result<Vec<Object>, Error> {
         let mut args = vec!["ls-tree", "-z", "--full-tree"];

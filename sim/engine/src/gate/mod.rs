@@ -105,6 +105,32 @@ pub struct Options {
     pub prove: proofs::ProveOptions,
 }
 
+/// The gate configuration as it is at a git revision: the file at `path`
+/// (relative to the current folder) in that revision's tree, parsed and
+/// shown as `REV:path`; `None` when the revision has no such file. A pull
+/// request must not be able to loosen the gate it is judged by, so with a
+/// `git:` baseline the baseline's configuration applies.
+pub fn config_at(revision: &str, path: &Path) -> Result<Option<(config::Config, String)>, Error> {
+    let mut repos = git::Repos::default();
+    let repo = repos.at(Path::new("."))?;
+    let commit = repo.commit(revision)?;
+    let Some(relative) = repo.relative(path) else {
+        return Err(Error::Usage(format!(
+            "`{}` is outside the git repository, so its version at `{revision}` cannot be read",
+            path.display()
+        )));
+    };
+    let Some(text) = repo.read_text_at(revision, &commit, &relative)? else {
+        return Ok(None);
+    };
+    let file = SourceFile::from_text(
+        PathBuf::from(format!("{revision}:{relative}")),
+        format!("{revision}:{relative}"),
+        text.clone(),
+    );
+    Ok(Some((config::parse(&file)?, text)))
+}
+
 /// Compares every scenario under `paths` (files or folders; repro files in
 /// folders are skipped) and applies the gate's rules.
 pub fn check(paths: &[PathBuf], options: &Options) -> Result<CheckResult, Error> {
