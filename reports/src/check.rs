@@ -274,6 +274,23 @@ pub fn markdown(result: &CheckResult) -> String {
         // A fixed sentence of ours, not user input: written as is.
         let _ = writeln!(out, "> **Caveat:** {caveat}\n");
     }
+    if !result.load_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Not checked:** {} scenario file{} could not be loaded:\n",
+            result.load_errors.len(),
+            plural(result.load_errors.len())
+        );
+        for error in &result.load_errors {
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                code_span(&error.file, false),
+                escape_markdown(&error.message)
+            );
+        }
+        out.push('\n');
+    }
     out.push_str("| Scenario | Verdict | New access | Broken workflows | New escalations | Failed expectations | Over budget | Narrowed |\n");
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for scenario in &result.scenarios {
@@ -693,6 +710,10 @@ pub fn text(result: &CheckResult) -> String {
 
 fn text_printable(result: &CheckResult) -> String {
     let mut out = String::new();
+    for error in &result.load_errors {
+        let message = error.message.replace(['\n', '\r'], " ");
+        let _ = writeln!(out, "NOT LOADED {}: {message}", error.file);
+    }
     for scenario in &result.scenarios {
         let _ = writeln!(
             out,

@@ -79,10 +79,17 @@ pub fn run(args: &CheckArgs) -> Outcome {
         Ok(options) => options,
         Err(error) => return report_error(error),
     };
-    let result = match gate::check(&args.paths, &options) {
-        Ok(result) => result,
+    // Every scenario that loads on both sides is compared, whatever the
+    // others do; each load error is printed, and the exit code is 2.
+    let checked = match gate::check_all(&args.paths, &options) {
+        Ok(checked) => checked,
         Err(error) => return report_error(error),
     };
+    let load_failed = !checked.errors.is_empty();
+    for error in checked.errors {
+        report_error(error);
+    }
+    let result = checked.result;
     if let Some(folder) = &args.report_dir {
         let files = [
             ("check.md", render::markdown(&result)),
@@ -131,6 +138,9 @@ pub fn run(args: &CheckArgs) -> Outcome {
                 Path::new(&summary).display()
             );
         }
+    }
+    if load_failed {
+        return Outcome::BadInput;
     }
     if let Some(message) = &config_changed {
         eprintln!("error: {message}");

@@ -32,6 +32,11 @@ pub struct CheckResult {
     /// they were turned off).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub proofs: Option<ProofsView>,
+    /// Scenario files that could not be loaded on one side or the other, so
+    /// were not compared (the gate then fails and the run exits 2); absent
+    /// when every file loaded.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub load_errors: Vec<crate::result::LoadError>,
 }
 
 /// What the proof step of a check did.

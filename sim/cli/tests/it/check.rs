@@ -1385,3 +1385,36 @@ fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
         "the baseline's rule still fails new access"
     );
 }
+
+#[test]
+fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
+    let folder = TempFolder::new("check-all-or-nothing");
+    let fixture = root().join("sim/tests/check/support");
+    std::fs::create_dir_all(folder.0.join("policies")).unwrap();
+    std::fs::copy(fixture.join("scenario.toml"), folder.0.join("a.toml")).unwrap();
+    std::fs::copy(
+        fixture.join("policies/base.cedar"),
+        folder.0.join("policies/base.cedar"),
+    )
+    .unwrap();
+    std::fs::write(folder.0.join("b-broken.toml"), "[scenario]\nname = 3\n").unwrap();
+    let run = check_in(
+        &folder.0,
+        &[
+            "check",
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            "policies/base.cedar",
+            ".",
+        ],
+        2,
+    );
+    assert!(run.stdout.contains("PASS "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("NOT LOADED ./b-broken.toml"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
+}

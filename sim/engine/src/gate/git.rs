@@ -347,6 +347,24 @@ impl Repo {
     }
 
     fn blob(&self, object: &Object) -> Result<String, Error> {
+        // The size first: a huge blob is refused before git hands it over.
+        let size = git(&self.root, &["cat-file", "-s", &object.id])?;
+        let bytes: u64 = String::from_utf8_lossy(&size.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| {
+                Error::Usage(format!(
+                    "git cannot tell the size of `{}`: {}",
+                    object.path,
+                    first_line(&size.stderr)
+                ))
+            })?;
+        if bytes > MAX_FILE_BYTES {
+            return Err(Error::Usage(format!(
+                "`{}` is {bytes} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
+                object.path
+            )));
+        }
         let output = git(&self.root, &["cat-file", "blob", &object.id])?;
         if !output.status.success() {
             return Err(Error::Usage(format!(

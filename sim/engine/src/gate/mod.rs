@@ -132,23 +132,70 @@ pub fn config_at(revision: &str, path: &Path) -> Result<Option<(config::Config, 
 }
 
 /// Compares every scenario under `paths` (files or folders; repro files in
-/// folders are skipped) and applies the gate's rules.
+/// folders are skipped) and applies the gate's rules. Fails with the first
+/// scenario that cannot be loaded; [`check_all`] goes on.
 pub fn check(paths: &[PathBuf], options: &Options) -> Result<CheckResult, Error> {
+    let checked = check_all(paths, options)?;
+    match checked.errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(checked.result),
+    }
+}
+
+/// What [`check_all`] did: the gate's result over every scenario that
+/// loaded on both sides, and the errors of those that did not (also listed
+/// in `result.load_errors`, and the gate failed).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Checked {
+    /// The result.
+    pub result: CheckResult,
+    /// The load errors, located, in the order met.
+    pub errors: Vec<Error>,
+}
+
+/// [`check`], going on past scenarios that cannot be loaded: each one's
+/// error is kept, the others are compared, and the gate fails, so one broken
+/// file never hides the verdict on the rest. Errors that concern the whole
+/// run (the configuration, the solver) still stop it.
+pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error> {
+    let mut errors = Vec::new();
+    let mut load_errors = Vec::new();
+    let mut failed = |file: String, error: Error| {
+        load_errors.push(privsim_model::result::LoadError {
+            file,
+            message: crate::load::cedar_files::error_chain(&error),
+        });
+        errors.push(error);
+    };
     let mut files = Vec::new();
     for path in paths {
-        files.extend(
-            scenario::discover(path)?
-                .into_iter()
-                .filter(|f| !path.is_dir() || !crate::search::repro::is_repro(f)),
-        );
+        match scenario::discover(path) {
+            Ok(found) => files.extend(
+                found
+                    .into_iter()
+                    .filter(|f| !path.is_dir() || !crate::search::repro::is_repro(f)),
+            ),
+            Err(error) => failed(path.display().to_string(), error),
+        }
     }
     let search = search_options(&options.config)?;
     let (prover, mut proofs_view) = proofs::prover(&options.prove)?;
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
     for file in &files {
-        let baseline = load_side(file, &options.baseline, &mut repos, "baseline")?;
-        let candidate = load_side(file, &options.candidate, &mut repos, "candidate")?;
+        let sides =
+            load_side(file, &options.baseline, &mut repos, "baseline").and_then(|baseline| {
+                load_side(file, &options.candidate, &mut repos, "candidate")
+                    .map(|candidate| (baseline, candidate))
+            });
+        let (baseline, candidate) = match sides {
+            Ok(sides) => sides,
+            Err(error) => {
+                failed(file.display().to_string(), error);
+                continue;
+            }
+        };
         let mut scenario = compare(
             &baseline,
             &candidate,
@@ -188,7 +235,11 @@ pub fn check(paths: &[PathBuf], options: &Options) -> Result<CheckResult, Error>
     };
     let mut result = decide(scenarios, baseline, candidate, options);
     result.proofs = proofs_view;
-    Ok(result)
+    if !load_errors.is_empty() {
+        result.passed = false;
+        result.load_errors = load_errors;
+    }
+    Ok(Checked { result, errors })
 }
 
 fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
@@ -1243,6 +1294,7 @@ fn decide(
         scenarios,
         exceptions,
         proofs: None,
+        load_errors: Vec::new(),
     }
 }
 
