@@ -1,12 +1,13 @@
 //! privsim: replay scripted multi-agent workflows from TOML scenarios against
 //! Cedar policies, and check what each agent was allowed against what it needed.
 //!
-//! The pipeline, one module per stage: [`scenario`] (parse and resolve, the only
-//! file IO) → [`world`] (entities over time) → [`replay`] (Cedar evaluation) →
-//! [`accounting`] (held vs used, with [`held`] computing held sets fast) → [`result`] (the result model) → [`report`] (rendering). [`import`] turns
-//! Cedar's own test suites into scenarios.
-//! [`suggest`] writes right-sized policies from the accounting and verifies them
-//! by replaying the scenario against them.
+//! The pipeline, one module per stage: [`load`] (parse and resolve, the only
+//! file reads) → [`world`] (entities over time, states) → [`replay`] (Cedar
+//! evaluation) → [`accounting`] (held vs used, with [`held`] computing held
+//! sets fast) → [`search`], [`suggest`], [`gate`], [`prove`] → [`result`]
+//! (the result contract, in `privsim-model`), which the `privsim-reports`
+//! crate renders. [`import`] turns Cedar's own test suites into scenarios;
+//! [`output`] writes files safely.
 
 pub mod accounting;
 pub mod gate;

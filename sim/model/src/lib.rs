@@ -4,7 +4,7 @@
 //!
 //! [`result`] is `privsim run`'s JSON contract, [`check`] the gate's,
 //! [`suggest`] that of `privsim suggest`; [`time`] is the simulated clock,
-//! [`format`] how numbers in the contract are written, and [`diag`] the
+//! [`format`](mod@format) how numbers in the contract are written, and [`diag`] the
 //! located errors every crate reports user input with.
 
 pub mod check;

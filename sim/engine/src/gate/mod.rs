@@ -11,7 +11,7 @@
 //! lost per principal (each with the policy that grants it, asked of Cedar
 //! with the principal's session context at the moment it was first held),
 //! metric deltas, the candidate's failed expectations, and invariant findings
-//! new in the candidate. [`config`] decides what fails; [`render`] prints it.
+//! new in the candidate. [`config`] decides what fails; the `privsim-reports` crate prints it.
 //!
 //! The baseline (or candidate) can be a git revision: [`git`] writes the
 //! policy files as they are there into a temporary folder the loader reads.

@@ -12,12 +12,12 @@
 //!
 //! # Model
 //! Every query is decided per *request environment* (principal type, action,
-//! resource type) that the schema allows ([`Schema::request_envs`]). Each env
+//! resource type) that the schema allows ([`cedar_policy::Schema::request_envs`]). Each env
 //! gets its own [`EnvResult`]:
 //! * [`Verdict::Proven`] — the property holds for every well-formed request and
 //!   entity store of that env (symcc quantifies over all of them);
 //! * [`Verdict::Refuted`] — the solver found a counterexample **and** Cedar's
-//!   own [`Authorizer`] reproduced it; an unreproduced counterexample is
+//!   own [`cedar_policy::Authorizer`] reproduced it; an unreproduced counterexample is
 //!   never reported as a refutation but as
 //!   [`UnknownReason::NotConfirmed`];
 //! * [`Verdict::Unknown`] — time limit, solver error, or the policies use a

@@ -9,7 +9,7 @@ use privsim_model::result::ScenarioResult;
 /// search's findings (each with its trace and repro path) and summary added,
 /// and the repro files to write (path beside the scenario, TOML text).
 pub struct Fuzzed {
-    /// The result ([`evaluate`], plus the search's findings and summary).
+    /// The result ([`crate::accounting::evaluate`], plus the search's findings and summary).
     pub result: ScenarioResult,
     /// Repro scenarios, one per search finding.
     pub repros: Vec<(std::path::PathBuf, String)>,
@@ -17,7 +17,7 @@ pub struct Fuzzed {
     pub evaluations: u64,
 }
 
-/// Replays a scenario and searches it for escalations ([`search::search`]).
+/// Replays a scenario and searches it for escalations ([`super::search`]).
 pub fn fuzz(
     scenario: &Scenario,
     options: &super::Options,
@@ -31,7 +31,7 @@ pub fn fuzz(
     )
 }
 
-/// [`fuzz`] onto a result the caller already [`evaluate`]d.
+/// [`fuzz`] onto a result the caller already evaluated ([`crate::accounting::evaluate`]).
 pub fn fuzz_onto(
     scenario: &Scenario,
     mut result: ScenarioResult,
