@@ -79,6 +79,8 @@ pub fn run(args: &CheckArgs) -> Outcome {
         Ok(options) => options,
         Err(error) => return report_error(error),
     };
+    // The baseline's own rules say whether a change to them may pass.
+    let options_allow_config_change = !options.config.fail_on.config_change;
     // Every scenario that loads on both sides is compared, whatever the
     // others do; each load error is printed, and the exit code is 2.
     let checked = match gate::check_all(&args.paths, &options) {
@@ -143,8 +145,12 @@ pub fn run(args: &CheckArgs) -> Outcome {
         return Outcome::BadInput;
     }
     if let Some(message) = &config_changed {
-        eprintln!("error: {message}");
-        return Outcome::Failed;
+        if options_allow_config_change {
+            eprintln!("warning: {message}");
+        } else {
+            eprintln!("error: {message}");
+            return Outcome::Failed;
+        }
     }
     if result.passed {
         Outcome::Ok
@@ -177,7 +183,7 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
             };
             if here != there {
                 config_changed = Some(format!(
-                    "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged (or name a configuration with `--config`)",
+                    "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged, unless the baseline's `[fail_on] config_change = false` allows it (or name a configuration with `--config`)",
                     default.display(),
                     if there.is_none() {
                         " (which has none)"

@@ -172,6 +172,11 @@ pub struct FailOn {
     /// only when off (absent: on), so checks without proofs keep their JSON.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub new_access_proven: bool,
+    /// The change edits `privsim-gate.toml` (with a `git:` baseline, whose
+    /// rules apply): the baseline's rules decide whether that may pass.
+    /// Written only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub config_change: bool,
 }
 
 fn is_true(value: &bool) -> bool {
@@ -193,6 +198,7 @@ impl Default for FailOn {
             narrowed: false,
             held_longer: true,
             new_access_proven: true,
+            config_change: true,
         }
     }
 }

@@ -1384,6 +1384,29 @@ fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
         result["passed"], false,
         "the baseline's rule still fails new access"
     );
+
+    // A baseline whose rules allow changing them: the change is a warning.
+    std::fs::copy(fixture.join("policies/base.cedar"), &policy).unwrap();
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = true\nconfig_change = false\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    git(
+        &repo.0,
+        &["commit", "-qam", "the gate may be retuned in a change"],
+    );
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = true\nconfig_change = false\nnarrowed = true\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    let run = check_in(&repo.0, &args, 0);
+    assert!(
+        run.stderr.contains("warning: `privsim-gate.toml` differs"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

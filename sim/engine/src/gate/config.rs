@@ -103,6 +103,7 @@ struct RawFailOn {
     narrowed: Option<bool>,
     held_longer: Option<bool>,
     new_access_proven: Option<bool>,
+    config_change: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +175,7 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.narrowed, &mut rules.narrowed);
         set(fail_on.held_longer, &mut rules.held_longer);
         set(fail_on.new_access_proven, &mut rules.new_access_proven);
+        set(fail_on.config_change, &mut rules.config_change);
     }
     if let Some(budget) = raw.budget {
         config.budget.weighted_gap_growth = budget.weighted_gap_growth;
