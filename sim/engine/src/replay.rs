@@ -264,6 +264,8 @@ fn never_on_step(
         Some(session) => Some(machine.session_actor(session)),
         None => machine.lone_actor(&step.principal),
     };
+    // Every principal that acts alone in a step is an actor of the machine
+    // (`Machine::new`), so this is never `None` for a scripted step.
     let Some(actor) = actor else {
         return;
     };

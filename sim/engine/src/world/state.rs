@@ -1304,8 +1304,19 @@ pub fn moments(scenario: &Scenario) -> Moments {
                 .collect(),
         )
     };
+    // Policies that cannot see the clock change no decision at a datetime of
+    // the data: the world is not read at all then (it can be large, and this
+    // runs for every replay and search).
+    if facts.now.is_none() && facts.now_unix.is_none() {
+        return moments;
+    }
     let mut data: Vec<Value> = Vec::new();
     for raw in scenario.world.base.values() {
+        // Only `now_unix` needs the Longs; `now` needs a datetime, which a
+        // text without one cannot hold.
+        if facts.now_unix.is_none() && !raw.get().contains("datetime") {
+            continue;
+        }
         if let Ok(value) = serde_json::from_str::<Value>(raw.get()) {
             data.push(value);
         }
