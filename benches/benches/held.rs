@@ -47,6 +47,7 @@ fn spec() -> Spec {
             schema: true,
             workflow: true,
             grammar: false,
+            effects: false,
         }
     } else {
         Spec {
@@ -59,6 +60,7 @@ fn spec() -> Spec {
             schema: true,
             workflow: true,
             grammar: false,
+            effects: false,
         }
     }
 }

@@ -294,6 +294,22 @@ impl<'a> Engine<'a> {
         self.push_store(Store::Owned(entities))
     }
 
+    /// Drops a store added with [`Engine::add_store`] and everything computed
+    /// for it (its classes), so a long search does not keep every state's
+    /// store. The handle must not be used again: calls on it allow nothing.
+    pub fn forget_store(&self, store: StoreId) {
+        if let Some(slot) = lock(&self.stores).get_mut(store.0) {
+            *slot = Arc::new(StoreData {
+                entities: Store::Owned(Entities::empty()),
+                relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
+                index: OnceLock::new(),
+                tables: Mutex::new(HashMap::new()),
+                attribute_uids: Mutex::new(HashMap::new()),
+            });
+        }
+        lock(&self.partitions).retain(|key, _| key.0 != store.0);
+    }
+
     /// The store of segment `index` of the scenario the engine was made for.
     pub fn segment(index: usize) -> StoreId {
         StoreId(index)
@@ -1306,7 +1322,7 @@ fn close_over_ancestors(
 /// Every entity reference in a JSON value: `{"__entity": {...}}` and any
 /// object with string `type` and `id` (the implicit form). Over-collecting only
 /// makes classes finer.
-fn collect_uids(json: &Value, into: &mut Vec<EntityUid>) {
+pub(crate) fn collect_uids(json: &Value, into: &mut Vec<EntityUid>) {
     match json {
         Value::Object(map) => {
             if let (Some(Value::String(type_name)), Some(Value::String(id))) =

@@ -29,13 +29,32 @@ pub fn is_dynamic(scenario: &Scenario) -> bool {
 /// Replays a scenario; for a scenario whose world changes, also returns it as
 /// the replay lived it ([`crate::world::state::realize`]), for accounting.
 pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
+    replay_in(scenario, false)
+}
+
+/// [`replay`] with every state's held sets computed by brute force, one
+/// Cedar request per pair ([`Machine::brute_force`]): the definition the
+/// incremental snapshots are tested and benchmarked against. The result is
+/// the same, byte for byte.
+pub fn replay_brute_force(scenario: &Scenario) -> ScenarioResult {
+    replay_in(scenario, true).0
+}
+
+fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<Scenario>) {
     let authorizer = Authorizer::new();
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let mut findings = Vec::new();
     let dynamic = is_dynamic(scenario);
     let checks = StateChecks::new(scenario);
-    let machine = (dynamic || checks.any()).then(|| Machine::new(scenario));
+    let machine = (dynamic || checks.any()).then(|| {
+        let machine = Machine::new(scenario);
+        if brute_force {
+            machine.brute_force()
+        } else {
+            machine
+        }
+    });
     let mut state = machine.as_ref().map(Machine::initial);
     let mut seen = BTreeSet::new();
     if let (Some(machine), Some(state)) = (&machine, &state) {

@@ -37,6 +37,12 @@ pub struct Spec {
     /// `when` and `unless` of permits and forbids) instead of the fixed kinds. Only without a
     /// schema: random conditions rarely pass strict validation.
     pub grammar: bool,
+    /// Whether actions have effects (with `workflow`): role and group joins
+    /// and leaves, attribute changes on principals, resources, owners and
+    /// folders, folders moved in the tree, time-bound grants, revocations
+    /// and a dormant session started by an action, so states differ from
+    /// the grant-free world in every way an effect can make them differ.
+    pub effects: bool,
 }
 
 impl Spec {
@@ -52,6 +58,7 @@ impl Spec {
             schema,
             workflow: true,
             grammar: false,
+            effects: false,
         }
     }
 }
@@ -284,7 +291,26 @@ pub fn world(spec: &Spec, seed: u64) -> World {
         entities.push(json!({ "uid": uid("Doc", &format!("d{d}")), "attrs": attrs, "parents": parents, "tags": tags }));
     }
 
-    let (policies, links) = policies(&mut g);
+    let (mut policies, links) = policies(&mut g);
+    if spec.effects && spec.workflow {
+        // Decisions that read through entity references, one and two steps
+        // away (a document's owner, and the owner's owner), which effects
+        // change: a change reaches documents it is not made to.
+        policies.push_str(
+            "@id(\"owner-cleared\")\npermit(principal, action == Action::\"read\", resource is Doc) when { resource.owner.clearance >= 3 };\n\n\
+             @id(\"owners-owner-cleared\")\npermit(principal is Agent, action == Action::\"list\", resource is Doc) when { resource.owner.owner.clearance >= 2 };\n\n",
+        );
+        // Through the context's entities (a session's delegator).
+        policies.push_str(
+            "@id(\"delegator-cleared\")\npermit(principal is Agent, action == Action::\"share\", resource is Doc) when { context has delegator && context.delegator.clearance >= 2 };\n\n",
+        );
+        // And through entities the policy names itself, not the request.
+        let _ = write!(
+            policies,
+            "@id(\"named-entities\")\npermit(principal, action == Action::\"export\", resource is Doc) when {{ User::\"u0\".clearance >= 2 || Agent::\"a0\" in Group::\"g{}\" }};\n\n",
+            g.pick(GROUPS)
+        );
+    }
     let mut toml = String::new();
     let _ = writeln!(toml, "[scenario]\nname = \"generated world {seed}\"");
     toml.push_str("policies = [\"policies.cedar\"]\nentities = \"entities.json\"\n");
@@ -299,6 +325,9 @@ pub fn world(spec: &Spec, seed: u64) -> World {
     toml.push_str("\n[facts]\nnow = \"now\"\nroot = \"delegator\"\n");
     if spec.workflow {
         workflow(&mut g, &mut toml);
+        if spec.effects {
+            effects(&mut g, &mut toml, &policies);
+        }
     }
     let mut files = vec![
         ("scenario.toml".to_string(), toml),
@@ -351,6 +380,145 @@ fn workflow(g: &mut Gen, toml: &mut String) {
             "\n[[step]]\nat = \"{at}\"\nsession = \"s{session}\"\naction = 'Action::\"{action}\"'\nresource = 'Doc::\"{doc}\"'"
         );
     }
+}
+
+/// Effects on every action, with literals drawn at random. Some make
+/// invalid worlds under the schema (a folder moved under its own
+/// descendant, an attribute a type does not declare): such a request is an
+/// error and changes nothing, which is tested too.
+///
+/// Half the time the folder moved and the group that leaves another are
+/// ones no policy names, so that a change reaches entities only through the
+/// hierarchy (a folder's documents, a group's members), not through a
+/// policy's literal.
+fn effects(g: &mut Gen, toml: &mut String, policies: &str) {
+    let effect = |toml: &mut String, action: &str, filter: &str, operation: String| {
+        let _ = writeln!(
+            toml,
+            "\n[[effect]]\naction = 'Action::\"{action}\"'{filter}\n{operation}"
+        );
+    };
+    let role = g.pick(ROLES);
+    let unnamed = |text: String| !policies.contains(&text);
+    let groups: Vec<usize> = (0..GROUPS)
+        .filter(|k| unnamed(format!("Group::\"g{k}\"")))
+        .collect();
+    let group = if !groups.is_empty() && g.chance(0.5) {
+        groups[g.pick(groups.len())]
+    } else {
+        g.pick(GROUPS)
+    };
+    let other_group = g.pick(GROUPS);
+    let folders: Vec<String> = g
+        .folders
+        .iter()
+        .filter(|f| unnamed(format!("Folder::\"{f}\"")))
+        .cloned()
+        .collect();
+    let folder = g.folder();
+    let moved = if !folders.is_empty() && g.chance(0.5) {
+        folders[g.pick(folders.len())].clone()
+    } else {
+        g.folder()
+    };
+    let home = g.folder();
+    let agent = g.agent();
+    let level = g.pick(4);
+    effect(
+        toml,
+        "admin",
+        "",
+        format!("add_parent = {{ entity = \"principal\", parent = 'Role::\"r{role}\"' }}"),
+    );
+    effect(
+        toml,
+        "admin",
+        "",
+        format!("set_attr = {{ entity = \"principal\", name = \"clearance\", value = {level} }}"),
+    );
+    effect(
+        toml,
+        "share",
+        "",
+        format!(
+            "grant = {{ entity = \"principal\", parents = ['Group::\"g{group}\"'], lifetime = \"20m\", expiry = \"policy\", until_attr = \"jit_until\" }}"
+        ),
+    );
+    effect(
+        toml,
+        "export",
+        "",
+        format!(
+            "set_attr = {{ entity = \"principal\", name = \"clearance\", value = {} }}",
+            3 - level.min(3)
+        ),
+    );
+    effect(
+        toml,
+        "export",
+        "",
+        format!("add_parent = {{ entity = \"resource\", parent = 'Folder::\"{folder}\"' }}"),
+    );
+    effect(
+        toml,
+        "write",
+        "",
+        "set_attr = { entity = \"resource\", name = \"sensitivity\", value = 0 }".to_string(),
+    );
+    effect(
+        toml,
+        "write",
+        "",
+        "set_attr = { entity = \"resource\", name = \"label\", value = \"public\" }".to_string(),
+    );
+    effect(
+        toml,
+        "delete",
+        "",
+        format!(
+            "remove_parent = {{ entity = 'Group::\"g{group}\"', parent = 'Group::\"g{other_group}\"' }}"
+        ),
+    );
+    effect(
+        toml,
+        "delete",
+        "",
+        "set_attr = { entity = \"resource\", name = \"owner\", value_of = \"principal\" }"
+            .to_string(),
+    );
+    effect(
+        toml,
+        "list",
+        "",
+        format!(
+            "add_parent = {{ entity = 'Folder::\"{moved}\"', parent = 'Folder::\"{folder}\"' }}"
+        ),
+    );
+    effect(
+        toml,
+        "read",
+        &format!("\nprincipal = 'Agent::\"{agent}\"'"),
+        format!(
+            "set_attr = {{ entity = \"principal\", name = \"home\", value_of = 'Folder::\"{home}\"' }}"
+        ),
+    );
+    effect(
+        toml,
+        "read",
+        "",
+        "set_attr = { entity = \"delegator\", name = \"clearance\", value = 3 }".to_string(),
+    );
+    effect(
+        toml,
+        "list",
+        "",
+        "revoke = { entity = \"principal\" }".to_string(),
+    );
+    let _ = writeln!(
+        toml,
+        "\n[[session]]\nid = \"late\"\nprincipal = 'Agent::\"{agent}\"'\ndormant = true\nlifetime = \"15m\"\ncontext = {{ mfa = true }}"
+    );
+    effect(toml, "share", "", "start_session = \"late\"".to_string());
 }
 
 /// The policies, cycling through the kinds; returns the text and the links.

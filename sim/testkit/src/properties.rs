@@ -338,9 +338,7 @@ pub fn check_held_exact(bytes: &[u8]) {
     use crate::generate::{self, ACTIONS, Spec};
     use privsim::accounting::{self, Method};
     use privsim::held::Engine;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
     let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let mut seed = [0u8; 8];
     for (i, b) in seed.iter_mut().enumerate() {
@@ -357,21 +355,10 @@ pub fn check_held_exact(bytes: &[u8]) {
         schema: flags & 1 == 0,
         workflow: flags & 2 == 0,
         grammar: flags & 8 != 0,
+        effects: false,
     };
     let world = generate::world(&spec, u64::from_le_bytes(seed));
-    let folder = std::env::temp_dir().join(format!(
-        "privsim-held-exact-{}-{}",
-        std::process::id(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder).unwrap();
-    for (name, text) in &world.files {
-        std::fs::write(folder.join(name), text).unwrap();
-    }
-    let loaded = scenario::load(&folder.join("scenario.toml"), &LoadOptions::default());
-    let _ = std::fs::remove_dir_all(&folder);
-    let loaded = loaded.unwrap_or_else(|e| panic!("a generated world does not load: {e}"));
+    let loaded = load_generated(&world, "held-exact");
 
     let engine = Engine::new(&loaded);
     let mut principals: Vec<cedar_policy::EntityUid> = loaded
@@ -444,6 +431,170 @@ pub fn check_held_exact(bytes: &[u8]) {
             &slow[from..(at + 200).min(slow.len())]
         );
     }
+}
+
+/// Writes a generated world into a fresh temporary folder, loads it and
+/// removes the folder (the loader reads a scenario's files from its folder).
+pub fn load_generated(world: &crate::generate::World, name: &str) -> scenario::Scenario {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-{name}-{}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, text) in &world.files {
+        std::fs::write(folder.join(file), text).unwrap();
+    }
+    let loaded = scenario::load(&folder.join("scenario.toml"), &LoadOptions::default());
+    let _ = std::fs::remove_dir_all(&folder);
+    loaded.unwrap_or_else(|e| panic!("a generated world does not load: {e}"))
+}
+
+/// The most moves [`check_states_exact`] plays on one world.
+pub const STATES_MAX_MOVES: usize = 40;
+
+/// Incremental snapshots against brute force on a generated world with
+/// effects: bytes 0–7 seed the world, 8–13 size it, byte 14's bits choose no
+/// schema (1), Cedar's whole grammar (2, without a schema) and a clock tick
+/// (4); the rest pick the escalation search's moves (as
+/// [`check_search_in`] does), at most [`STATES_MAX_MOVES`]. In the initial
+/// state and after every move that changes the state, the snapshot (of all
+/// actors, and of every other actor) and the state's violations must equal
+/// what a [`Machine::brute_force`] machine computes for the same state, and
+/// the move's own violations must too. Returns how many states were compared,
+/// and how many of them had a world effects had changed.
+pub fn check_states_exact(bytes: &[u8]) -> (usize, usize) {
+    use crate::generate::{self, Spec};
+    let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let mut seed = [0u8; 8];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = byte(i);
+    }
+    let flags = byte(14);
+    let schema = flags & 1 == 0;
+    let spec = Spec {
+        agents: 2 + usize::from(byte(8) % 5),
+        users: 1 + usize::from(byte(9) % 4),
+        docs: 1 + usize::from(byte(10) % 30),
+        fanout: 1 + usize::from(byte(11) % 3),
+        depth: 1 + usize::from(byte(12) % 3),
+        policies: 1 + usize::from(byte(13) % 40),
+        schema,
+        workflow: true,
+        grammar: !schema && flags & 2 != 0,
+        effects: true,
+    };
+    let world = generate::world(&spec, u64::from_le_bytes(seed));
+    let loaded = load_generated(&world, "states-exact");
+    let tick = (flags & 4 != 0).then_some(7 * 60_000);
+    let fast = Machine::new(&loaded);
+    let slow = Machine::new(&loaded).brute_force();
+    let mover = Mover::new(&fast, tick);
+    let mut state = fast.initial();
+    let mut compared = (0, 0);
+    let initial_grants = state.grants.len();
+    let compare = |state: &State, moves: &[Move], compared: &mut (usize, usize)| {
+        let context = || format!("({spec:?})\n{}", describe_trace(&fast, moves));
+        let every_other = |actor: usize| actor % 2 == 1;
+        let (a, b) = (fast.snapshot(state), slow.snapshot(state));
+        let (c, d) = (
+            fast.snapshot_of(state, every_other),
+            slow.snapshot_of(state, every_other),
+        );
+        for ((fast_snapshot, slow_snapshot), what) in [
+            ((&a, &b), "snapshot"),
+            ((&c, &d), "snapshot of every other actor"),
+        ] {
+            if fast_snapshot != slow_snapshot {
+                let detail = match (fast_snapshot, slow_snapshot) {
+                    (Ok(f), Ok(s)) => first_difference(&fast, f, s),
+                    _ => format!("{fast_snapshot:?} / {slow_snapshot:?}"),
+                };
+                panic!(
+                    "incremental {what} differs from brute force at {}: {detail} {}",
+                    state.time,
+                    context()
+                );
+            }
+        }
+        if let Ok(snapshot) = &a {
+            let (f, s) = (
+                fast.violations(state, snapshot),
+                slow.violations(state, snapshot),
+            );
+            if f != s {
+                panic!(
+                    "violations differ: {:?} / {:?} {}",
+                    messages(&f),
+                    messages(&s),
+                    context()
+                );
+            }
+        }
+        compared.0 += 1;
+        if state.grants.len() > initial_grants {
+            compared.1 += 1;
+        }
+    };
+    let mut moves = Vec::new();
+    compare(&state, &moves, &mut compared);
+    let mut available = mover.moves(&fast, &state);
+    let mut rest = bytes.iter().skip(15).copied();
+    while moves.len() < STATES_MAX_MOVES && !available.is_empty() {
+        let Some(low) = rest.next() else {
+            break;
+        };
+        let choice = if available.len() > 256 {
+            usize::from(u16::from_le_bytes([low, rest.next().unwrap_or(0)]))
+        } else {
+            usize::from(low)
+        };
+        let mv = available[choice % available.len()].clone();
+        let mut other = state.clone();
+        let (changed, found) = execute(&fast, &mut state, &mv);
+        let (changed_slow, found_slow) = execute(&slow, &mut other, &mv);
+        moves.push(mv);
+        if changed != changed_slow || found != found_slow {
+            panic!(
+                "the move plays differently: {changed} {:?} / {changed_slow} {:?} ({spec:?})\n{}",
+                messages(&found),
+                messages(&found_slow),
+                describe_trace(&fast, &moves)
+            );
+        }
+        if changed {
+            compare(&state, &moves, &mut compared);
+            available = mover.moves(&fast, &state);
+        }
+    }
+    compared
+}
+
+/// Where two snapshots of one state first differ.
+fn first_difference(machine: &Machine<'_>, fast: &Snapshot, slow: &Snapshot) -> String {
+    for (actor, (f, s)) in fast.allowed.iter().zip(&slow.allowed).enumerate() {
+        if f.len() != s.len() {
+            return format!(
+                "{}: {} pairs / {}",
+                machine.describe(actor),
+                f.len(),
+                s.len()
+            );
+        }
+        if let Some(pair) = (0..f.len()).find(|&i| f[i] != s[i]) {
+            let (action, resource) = &machine.pairs[actor][pair];
+            return format!(
+                "{} {action} {resource}: incremental {}, brute force {}",
+                machine.describe(actor),
+                f[pair],
+                s[pair]
+            );
+        }
+    }
+    "different actor counts".to_string()
 }
 
 /// The scenarios the `search` target explores, in the order its first byte

@@ -2,6 +2,7 @@
 //! active, precomputed as one Cedar entity store per stretch of time in which
 //! nothing changes.
 
+mod rows;
 pub mod state;
 
 use std::collections::BTreeMap;

@@ -11,17 +11,18 @@
 //! the grant-free store with the grants active at its time applied in the order
 //! they started (so a later `remove_parent` undoes an earlier `add_parent`).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use cedar_policy::{Authorizer, Decision, Entities, EntityUid, Request, Response};
+use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request, Response};
 use serde_json::{Map, Value, json};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
+use crate::world::rows::{Delta, Rows};
 use crate::world::{self, Grant};
 use privsim_model::time::Instant;
 
@@ -141,7 +142,11 @@ pub struct Machine<'s> {
     pub actors: Vec<Actor>,
     /// Each actor's universe, flattened to (action, resource) pairs.
     pub pairs: Vec<Vec<(EntityUid, EntityUid)>>,
-    stores: RefCell<HashMap<Vec<String>, Rc<Entities>>>,
+    stores: RefCell<HashMap<Vec<String>, Rc<StoreEntry>>>,
+    /// Incremental held sets (built on the first snapshot).
+    rows: OnceCell<Rows<'s>>,
+    /// Snapshots by brute force only (the oracle), for tests and benchmarks.
+    brute_force: bool,
     /// The `datetime("...")` literals of the policies: moments a decision
     /// may change at.
     moments: BTreeSet<Instant>,
@@ -158,6 +163,18 @@ pub struct Machine<'s> {
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
 }
+
+/// A state's entity store and how it differs from the grant-free world.
+struct StoreEntry {
+    entities: Rc<Entities>,
+    /// The entities whose JSON the grants in force change.
+    changed: std::collections::HashSet<EntityUid>,
+    /// What the change can reach, computed on the first snapshot.
+    delta: OnceCell<Delta>,
+}
+
+/// The most stores a machine keeps before it starts afresh.
+const MAX_STORES: usize = 4096;
 
 /// The most entities one `[[never]]` type pattern adds as actors.
 pub const MAX_PATTERN_ACTORS: usize = 32;
@@ -270,8 +287,19 @@ impl<'s> Machine<'s> {
             actors,
             pairs,
             stores: RefCell::new(HashMap::new()),
+            rows: OnceCell::new(),
+            brute_force: false,
             evaluations: std::cell::Cell::new(0),
         }
+    }
+
+    /// The same machine computing every snapshot by brute force, one Cedar
+    /// request per pair: the definition the incremental snapshots are tested
+    /// and benchmarked against.
+    #[must_use]
+    pub fn brute_force(mut self) -> Self {
+        self.brute_force = true;
+        self
     }
 
     /// The scenario's initial state.
@@ -320,6 +348,11 @@ impl<'s> Machine<'s> {
 
     /// The entity store of a state (optionally without one grant).
     pub fn store(&self, state: &State, without: Option<usize>) -> Result<Rc<Entities>, String> {
+        self.store_entry(state, without)
+            .map(|entry| Rc::clone(&entry.entities))
+    }
+
+    fn store_entry(&self, state: &State, without: Option<usize>) -> Result<Rc<StoreEntry>, String> {
         let active = Self::active(state, without);
         // Keyed by the exact content of the grants applied, in order, so two
         // different worlds can never share a store (a hash match alone could).
@@ -327,8 +360,8 @@ impl<'s> Machine<'s> {
             .iter()
             .map(|&i| grant_content(&state.grants[i]))
             .collect();
-        if let Some(store) = self.stores.borrow().get(&key) {
-            return Ok(Rc::clone(store));
+        if let Some(entry) = self.stores.borrow().get(&key) {
+            return Ok(Rc::clone(entry));
         }
         let store = world::with_grants(
             &self.base,
@@ -338,13 +371,36 @@ impl<'s> Machine<'s> {
             self.scenario.schema.as_ref(),
         )
         .map_err(|e| e.message)?;
-        let store = Rc::new(store);
+        let base = &self.scenario.world.base;
+        let changed = world::changed_entities(base, &state.grants, &active)
+            .into_iter()
+            .filter(|(key, value)| {
+                let before = base
+                    .get(key)
+                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                    .map(|v| canonical_entity(&v));
+                before.as_ref() != Some(&canonical_entity(value))
+            })
+            .filter_map(|(key, _)| crate::load::parse_uid(&key).ok())
+            .collect();
+        let entry = Rc::new(StoreEntry {
+            entities: Rc::new(store),
+            changed,
+            delta: OnceCell::new(),
+        });
         let mut stores = self.stores.borrow_mut();
-        if stores.len() > 4096 {
+        if stores.len() >= MAX_STORES {
+            for old in stores.values() {
+                if let (Some(rows), Some(id)) =
+                    (self.rows.get(), old.delta.get().and_then(|d| d.store.get()))
+                {
+                    rows.engine.forget_store(id);
+                }
+            }
             stores.clear();
         }
-        stores.insert(key, Rc::clone(&store));
-        Ok(store)
+        stores.insert(key, Rc::clone(&entry));
+        Ok(entry)
     }
 
     /// Everything that decides a state's future, exactly (no hash stands in
@@ -829,8 +885,99 @@ impl<'s> Machine<'s> {
     }
 
     /// The snapshot restricted to the actors `relevant` picks (the others get
-    /// no pairs).
+    /// no pairs): computed incrementally from the grant-free world's held
+    /// sets (`world::rows` says how and why that is exact), or by brute force
+    /// on a [`Machine::brute_force`] machine.
     pub fn snapshot_of(
+        &self,
+        state: &State,
+        relevant: impl Fn(usize) -> bool,
+    ) -> Result<Snapshot, String> {
+        if self.brute_force {
+            return self.snapshot_brute_force(state, relevant);
+        }
+        let entry = self.store_entry(state, None)?;
+        let rows = self
+            .rows
+            .get_or_init(|| Rows::new(self.scenario, &self.actors, &self.pairs));
+        let delta = entry
+            .delta
+            .get_or_init(|| rows.delta(self.scenario, entry.changed.clone()));
+        let mut allowed = Vec::with_capacity(self.actors.len());
+        for actor in 0..self.actors.len() {
+            if !relevant(actor) || !self.running(state, actor) {
+                allowed.push(Vec::new());
+                continue;
+            }
+            allowed.push(self.row(rows, &entry, delta, state, actor));
+        }
+        Ok(Snapshot { allowed })
+    }
+
+    /// One actor's held pairs in a state (see [`Machine::snapshot_of`]).
+    fn row(
+        &self,
+        rows: &Rows<'s>,
+        entry: &StoreEntry,
+        delta: &Delta,
+        state: &State,
+        actor: usize,
+    ) -> Vec<bool> {
+        let context = self.context(state, actor, &Map::new());
+        let text = context.to_string();
+        let a = &self.actors[actor];
+        let base = rows.base_row(actor, &a.principal, &context, &text);
+        if !delta.changed {
+            return (*base).clone();
+        }
+        let mut named = Vec::new();
+        crate::held::collect_uids(&context, &mut named);
+        let whole = delta.everywhere
+            || delta.affected.contains(&a.principal)
+            || a.chain
+                .iter()
+                .chain(&named)
+                .any(|u| delta.affected.contains(u));
+        if whole {
+            let id = match delta.store.get() {
+                Some(id) => id,
+                None => {
+                    let id = rows.engine.add_store((*entry.entities).clone());
+                    delta.store.set(Some(id));
+                    id
+                }
+            };
+            return rows.row_in(actor, &a.principal, &context, id);
+        }
+        let mut row = (*base).clone();
+        let pairs = &self.pairs[actor];
+        let mut again: Vec<usize> = Vec::new();
+        for (targets, start) in &rows.groups[actor] {
+            if delta.affected.contains(&targets.action) {
+                again.extend(*start..*start + targets.resources().len());
+            }
+        }
+        let by_resource = rows.by_resource(actor, pairs);
+        for entity in &delta.affected {
+            if let Some(indices) = by_resource.get(entity) {
+                again.extend(indices);
+            }
+        }
+        again.sort_unstable();
+        again.dedup();
+        let mut contexts = Contexts::new(self, &context);
+        for index in again {
+            let (action, resource) = &pairs[index];
+            row[index] = contexts
+                .request(&a.principal, action, resource)
+                .is_some_and(|request| self.allowed(&request, &entry.entities));
+        }
+        row
+    }
+
+    /// The snapshot by brute force: a request per pair of every relevant
+    /// running actor's universe. The definition of held in a state.
+    pub fn snapshot_brute_force(
         &self,
         state: &State,
         relevant: impl Fn(usize) -> bool,
@@ -1207,6 +1354,51 @@ impl<'s> Machine<'s> {
         }
         times.retain(|t| *t > state.time);
         times
+    }
+}
+
+/// One context, read as Cedar reads it once per action (a context's Cedar
+/// form depends on the action's context type in the schema), so requests that
+/// share it do not parse it again.
+struct Contexts<'m, 's> {
+    machine: &'m Machine<'s>,
+    json: &'m Value,
+    parsed: HashMap<EntityUid, Option<Context>>,
+}
+
+impl<'m, 's> Contexts<'m, 's> {
+    fn new(machine: &'m Machine<'s>, json: &'m Value) -> Self {
+        Self {
+            machine,
+            json,
+            parsed: HashMap::new(),
+        }
+    }
+
+    /// The request, checked against the schema as [`Machine::request`]
+    /// checks it; `None` when it cannot be built (it is then never allowed).
+    fn request(
+        &mut self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Option<Request> {
+        let schema = self.machine.scenario.schema.as_ref();
+        let context = self
+            .parsed
+            .entry(action.clone())
+            .or_insert_with(|| {
+                Context::from_json_value(self.json.clone(), schema.map(|s| (s, action))).ok()
+            })
+            .clone()?;
+        Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
+            context,
+            schema,
+        )
+        .ok()
     }
 }
 

@@ -161,6 +161,7 @@ fn fast_held_sets_equal_brute_force_on_the_whole_grammar() {
         schema: false,
         workflow: true,
         grammar: true,
+        effects: false,
     };
     let (mut compared, mut mixed) = (0, 0);
     for seed in 300..GRAMMAR_WORLDS {
@@ -191,6 +192,7 @@ fn a_wide_world_with_few_policies_also_matches() {
         schema: true,
         workflow: true,
         grammar: false,
+        effects: false,
     };
     for seed in 200..203 {
         compare_engine_with_brute_force("held-wide", &spec, seed);

@@ -1,0 +1,287 @@
+//! Held sets of a state, computed incrementally and exactly.
+//!
+//! The definition of a state's held sets is brute force: one Cedar request per
+//! (actor, action, resource) of each actor's universe, in the state's entity
+//! store, with the actor's context at the state's time
+//! ([`Machine::snapshot_brute_force`](super::state::Machine::snapshot_brute_force)).
+//! A search or a replay with effects meets many states that differ from the
+//! grant-free world in a few entities, so this module computes rows from the
+//! grant-free world's rows instead:
+//!
+//! 1. **Rows of the grant-free world** are computed once per actor and context
+//!    text with the held-set engine ([`crate::held`]: slicing and classes, exact
+//!    against brute force), and kept.
+//! 2. **What a change can reach.** A state's store differs from the grant-free
+//!    one in the set C of entities whose JSON the grants in force change.
+//!    Evaluating a policy on a request reads entity data only through
+//!    attribute and tag access and `in` tests, starting from the principal,
+//!    the action, the resource, the context's entities and the policies'
+//!    literals, and following entity values read out of attributes and tags.
+//!    An `in` test on `x` reads `x`'s ancestors, which differ between the two
+//!    stores only when `x` or an ancestor is in C: so let C* be C and every
+//!    descendant of C (children are found through the unchanged entities'
+//!    parents, which are the same in both stores). An entity whose attributes
+//!    or tags can lead, in any number of steps, to an entity of C* is
+//!    *affected*; the rest read identical data in both stores, so every
+//!    evaluation that starts only from unaffected entities decides alike.
+//! 3. **Patching.** A row whose principal, chain or context entities are
+//!    affected, or any row when a policy's condition names an affected
+//!    entity, is computed
+//!    again in the state's store (with the held-set engine). Otherwise only the
+//!    pairs whose action or resource is affected are asked of Cedar again;
+//!    the others keep the grant-free world's answer.
+//!
+//! `sim/engine/tests/it/effects.rs` compares every state a random walk
+//! reaches with brute force on generated worlds with effects.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use cedar_policy::EntityUid;
+use serde_json::Value;
+
+use crate::held::{Engine, StoreId, Targets, collect_uids};
+use crate::load::Scenario;
+
+/// The most grant-free rows kept (a row per actor and context text; contexts
+/// change with the clock).
+const MAX_BASE_ROWS: usize = 8192;
+
+/// One actor's flags, one per pair of its universe.
+type Row = Rc<Vec<bool>>;
+
+/// The incremental held-set machinery of one [`Machine`](super::state::Machine).
+pub(super) struct Rows<'s> {
+    pub(super) engine: Engine<'s>,
+    /// Per actor: its universe's pairs by action (the action's targets and
+    /// the index of its first pair).
+    pub(super) groups: Vec<Vec<(Targets, usize)>>,
+    /// Per actor, built on first use: the indices of its pairs by resource.
+    by_resource: Vec<OnceCell<HashMap<EntityUid, Vec<usize>>>>,
+    /// Rows in the grant-free world, by actor and context text.
+    base_rows: RefCell<HashMap<(usize, String), Row>>,
+    /// The grant-free world's edges, built on the first change.
+    edges: OnceCell<Edges>,
+    /// Every entity a policy's or template's condition names; `None` when a
+    /// policy cannot be read as JSON (then any change recomputes every row).
+    literals: Option<HashSet<EntityUid>>,
+}
+
+/// Who points at whom in the grant-free world.
+struct Edges {
+    /// Parent → children.
+    children: HashMap<EntityUid, Vec<EntityUid>>,
+    /// Entity → the entities whose attributes or tags hold it.
+    referrers: HashMap<EntityUid, Vec<EntityUid>>,
+}
+
+/// How a state's store differs from the grant-free world's.
+pub(super) struct Delta {
+    /// Whether any entity differs.
+    pub(super) changed: bool,
+    /// The affected entities (module docs, 2).
+    pub(super) affected: HashSet<EntityUid>,
+    /// Whether a policy's condition names an affected entity: every row is
+    /// recomputed.
+    pub(super) everywhere: bool,
+    /// The state's store in the engine, once registered.
+    pub(super) store: Cell<Option<StoreId>>,
+}
+
+impl<'s> Rows<'s> {
+    /// Prepares the engine for a scenario's policies and the machine's actors.
+    pub(super) fn new(
+        scenario: &'s Scenario,
+        actors: &[super::state::Actor],
+        pairs: &[Vec<(EntityUid, EntityUid)>],
+    ) -> Self {
+        let subjects = actors
+            .iter()
+            .flat_map(|a| std::iter::once(a.principal.clone()).chain(a.chain.iter().cloned()));
+        let engine = Engine::new(scenario).with_subjects(subjects);
+        let groups = pairs
+            .iter()
+            .map(|pairs| {
+                let mut groups: Vec<(Targets, usize)> = Vec::new();
+                let mut start = 0;
+                while start < pairs.len() {
+                    let action = &pairs[start].0;
+                    let end = start
+                        + pairs[start..]
+                            .iter()
+                            .take_while(|(a, _)| a == action)
+                            .count();
+                    let resources = pairs[start..end].iter().map(|(_, r)| r.clone()).collect();
+                    groups.push((engine.targets(action.clone(), resources), start));
+                    start = end;
+                }
+                groups
+            })
+            .collect();
+        Self {
+            engine,
+            groups,
+            by_resource: actors.iter().map(|_| OnceCell::new()).collect(),
+            base_rows: RefCell::new(HashMap::new()),
+            edges: OnceCell::new(),
+            literals: literals(scenario),
+        }
+    }
+
+    /// An actor's row in the grant-free world with this context.
+    pub(super) fn base_row(
+        &self,
+        actor: usize,
+        principal: &EntityUid,
+        context: &Value,
+        text: &str,
+    ) -> Rc<Vec<bool>> {
+        let key = (actor, text.to_string());
+        if let Some(row) = self.base_rows.borrow().get(&key) {
+            return Rc::clone(row);
+        }
+        let row = Rc::new(self.row_in(actor, principal, context, Engine::segment(0)));
+        let mut rows = self.base_rows.borrow_mut();
+        if rows.len() >= MAX_BASE_ROWS {
+            rows.clear();
+        }
+        rows.insert(key, Rc::clone(&row));
+        row
+    }
+
+    /// An actor's whole row in a store of the engine.
+    pub(super) fn row_in(
+        &self,
+        actor: usize,
+        principal: &EntityUid,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<bool> {
+        let mut row = Vec::new();
+        for (targets, _) in &self.groups[actor] {
+            row.extend(self.engine.allowed(principal, targets, context, store));
+        }
+        row
+    }
+
+    /// The indices of an actor's pairs by resource.
+    pub(super) fn by_resource(
+        &self,
+        actor: usize,
+        pairs: &[(EntityUid, EntityUid)],
+    ) -> &HashMap<EntityUid, Vec<usize>> {
+        self.by_resource[actor].get_or_init(|| {
+            let mut index: HashMap<EntityUid, Vec<usize>> = HashMap::new();
+            for (position, (_, resource)) in pairs.iter().enumerate() {
+                index.entry(resource.clone()).or_default().push(position);
+            }
+            index
+        })
+    }
+
+    /// How a store whose entities in `changed` differ from the grant-free
+    /// world's differs from it.
+    pub(super) fn delta(&self, scenario: &Scenario, changed: HashSet<EntityUid>) -> Delta {
+        if changed.is_empty() {
+            return Delta {
+                changed: false,
+                affected: HashSet::new(),
+                everywhere: false,
+                store: Cell::new(None),
+            };
+        }
+        let edges = self.edges.get_or_init(|| Edges::of(scenario));
+        let mut star = changed.clone();
+        let mut stack: Vec<EntityUid> = changed.into_iter().collect();
+        while let Some(entity) = stack.pop() {
+            for child in edges.children.get(&entity).into_iter().flatten() {
+                if star.insert(child.clone()) {
+                    stack.push(child.clone());
+                }
+            }
+        }
+        let mut affected = star.clone();
+        let mut stack: Vec<EntityUid> = star.into_iter().collect();
+        while let Some(entity) = stack.pop() {
+            for referrer in edges.referrers.get(&entity).into_iter().flatten() {
+                if affected.insert(referrer.clone()) {
+                    stack.push(referrer.clone());
+                }
+            }
+        }
+        let everywhere = match &self.literals {
+            None => true,
+            Some(literals) => literals.iter().any(|l| affected.contains(l)),
+        };
+        Delta {
+            changed: true,
+            affected,
+            everywhere,
+            store: Cell::new(None),
+        }
+    }
+}
+
+impl Edges {
+    fn of(scenario: &Scenario) -> Self {
+        let mut children: HashMap<EntityUid, Vec<EntityUid>> = HashMap::new();
+        let mut referrers: HashMap<EntityUid, Vec<EntityUid>> = HashMap::new();
+        for raw in scenario.world.base.values() {
+            let Ok(entity) = serde_json::from_str::<Value>(raw.get()) else {
+                continue;
+            };
+            let mut own = Vec::new();
+            if let Some(uid) = entity.get("uid") {
+                collect_uids(uid, &mut own);
+            }
+            let Some(uid) = own.pop() else {
+                continue;
+            };
+            let mut parents = Vec::new();
+            if let Some(value) = entity.get("parents") {
+                collect_uids(value, &mut parents);
+            }
+            for parent in parents {
+                children.entry(parent).or_default().push(uid.clone());
+            }
+            let mut held = Vec::new();
+            for field in ["attrs", "tags"] {
+                if let Some(value) = entity.get(field) {
+                    collect_uids(value, &mut held);
+                }
+            }
+            held.sort();
+            held.dedup();
+            for target in held {
+                referrers.entry(target).or_default().push(uid.clone());
+            }
+        }
+        Self {
+            children,
+            referrers,
+        }
+    }
+}
+
+/// The entities the policies' and templates' conditions name, as their JSON
+/// holds them; `None` when one cannot be read as JSON. Entities named only in
+/// a scope (`principal in L`, `resource == L`, a template's slots) are left
+/// out: a scope reads the request's principal, action or resource (its
+/// ancestors, for `in`), never the named entity's own data, so a change to
+/// `L` matters there only through a request entity, which is then affected
+/// itself (an `in L` answer changes only for descendants of a change).
+fn literals(scenario: &Scenario) -> Option<HashSet<EntityUid>> {
+    let set = &scenario.policies.set;
+    let mut found = Vec::new();
+    let mut conditions = |json: Value| {
+        collect_uids(json.get("conditions").unwrap_or(&Value::Null), &mut found);
+    };
+    for policy in set.policies() {
+        conditions(policy.to_json().ok()?);
+    }
+    for template in set.templates() {
+        conditions(template.to_json().ok()?);
+    }
+    Some(found.into_iter().collect())
+}
