@@ -499,7 +499,132 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Incremental states against brute-force snapshots, in this process: the
+/// exhaustive search of the generated world to depth 6, and replay of a
+/// generated organization of 2,000 repositories. Both must give the same
+/// results; the figure is the ratio of times (brute force ÷ incremental).
+fn incremental_vs_brute_force(c: &mut Criterion) {
+    let full = full_scale();
+    let (small, big) = if full {
+        (
+            Org {
+                agents: 10,
+                users: 4,
+                repos: 30,
+                subs: 4,
+            },
+            Org {
+                agents: 50,
+                users: 10,
+                repos: 2_000,
+                subs: 8,
+            },
+        )
+    } else {
+        (
+            Org {
+                agents: 4,
+                users: 2,
+                repos: 4,
+                subs: 2,
+            },
+            Org {
+                agents: 6,
+                users: 2,
+                repos: 20,
+                subs: 2,
+            },
+        )
+    };
+    let folder = |org: &Org| {
+        std::env::temp_dir().join(format!(
+            "privsim-bench-states-{}-{}",
+            std::process::id(),
+            org.repos
+        ))
+    };
+    let generated = load(&generate(&small, &folder(&small)));
+    let organization = load(&generate(&big, &folder(&big)));
+    let _ = std::fs::remove_dir_all(folder(&small));
+    let _ = std::fs::remove_dir_all(folder(&big));
+
+    // Exhaustive to depth 6 within a move budget (the whole depth is out of
+    // reach of brute force in a benchmark run).
+    let options = Options {
+        strategy: Strategy::Exhaustive,
+        seed: SEED,
+        max_steps: if full { 3_000 } else { 2_000 },
+        time: None,
+        depth: DEPTH,
+        tick: None,
+        minimize: false,
+    };
+    let search = |brute: bool| {
+        let machine = Machine::new(&generated);
+        let machine = if brute {
+            machine.brute_force()
+        } else {
+            machine
+        };
+        let report = search::search(&machine, &options, &mut |_| {});
+        let findings: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| format!("{} {:?}", f.violation.message, f.trace))
+            .collect();
+        (report.summary, findings)
+    };
+    let replay = |brute: bool| {
+        let result = if brute {
+            privsim::replay::replay_brute_force(&organization)
+        } else {
+            privsim::replay::replay(&organization)
+        };
+        serde_json::to_string(&result).unwrap_or_default()
+    };
+
+    let mut group = c.benchmark_group("states");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(if full { 20 } else { 1 }));
+    group.bench_function("exhaustive depth 6, incremental", |b| {
+        b.iter(|| black_box(search(false)))
+    });
+    group.bench_function("replay organization, incremental", |b| {
+        b.iter(|| black_box(replay(false)))
+    });
+    group.finish();
+
+    let ((fast_time, fast), (slow_time, slow)) = (timed(|| search(false)), timed(|| search(true)));
+    assert_eq!(fast, slow, "the search differs from brute force");
+    println!(
+        "states benchmark, exhaustive depth {DEPTH} on the generated world: {} moves, {} states, exhaustive depth {:?}, {} findings\n  incremental {:.1} ms, brute force {:.1} ms: {:.1}x",
+        fast.0.moves,
+        fast.0.states,
+        fast.0.exhaustive_depth,
+        fast.1.len(),
+        fast_time.as_secs_f64() * 1e3,
+        slow_time.as_secs_f64() * 1e3,
+        slow_time.as_secs_f64() / fast_time.as_secs_f64()
+    );
+    let ((fast_time, fast), (slow_time, slow)) = (timed(|| replay(false)), timed(|| replay(true)));
+    assert_eq!(fast, slow, "replay differs from brute force");
+    let pairs: usize = Machine::new(&organization).pairs.iter().map(Vec::len).sum();
+    println!(
+        "states benchmark, replay of the organization ({} agents, {} users, {} repositories, {} steps, {pairs} pairs):\n  incremental {:.1} ms, brute force {:.1} ms: {:.1}x",
+        big.agents,
+        big.users,
+        big.repos,
+        organization.steps.len(),
+        fast_time.as_secs_f64() * 1e3,
+        slow_time.as_secs_f64() * 1e3,
+        slow_time.as_secs_f64() / fast_time.as_secs_f64()
+    );
+}
+
+criterion_group!(benches, bench, incremental_vs_brute_force);
 
 fn main() {
     benches();

@@ -1012,13 +1012,23 @@ impl<'s> Machine<'s> {
             return found;
         };
         for (actor, flags) in snapshot.allowed.iter().enumerate() {
+            // The parent is asked with the sub-agent's own context: built once
+            // for the actor, read once per action.
+            let parent = self.actors[actor]
+                .session
+                .and_then(|s| self.scenario.sessions[s].parent)
+                .filter(|_| invariants.attenuation);
+            let context = parent.map(|_| self.context(state, actor, &Map::new()));
+            let mut contexts = context.as_ref().map(|c| Contexts::new(self, c));
             for (pair, _) in flags.iter().enumerate().filter(|(_, allowed)| **allowed) {
                 let (action, resource) = &self.pairs[actor][pair];
                 if invariants.never {
                     self.never(actor, action, resource, &mut found);
                 }
-                if invariants.attenuation {
-                    self.attenuation(state, &store, actor, action, resource, &mut found);
+                if let (Some(parent), Some(contexts)) = (parent, contexts.as_mut()) {
+                    self.attenuation(
+                        &store, contexts, actor, parent, action, resource, &mut found,
+                    );
                 }
             }
         }
@@ -1089,30 +1099,25 @@ impl<'s> Machine<'s> {
         }
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the parts of one check")]
     fn attenuation(
         &self,
-        state: &State,
         store: &Entities,
+        contexts: &mut Contexts<'_, 's>,
         actor: usize,
+        parent: usize,
         action: &EntityUid,
         resource: &EntityUid,
         found: &mut Vec<Violation>,
     ) {
-        let Some(parent) = self.actors[actor]
-            .session
-            .and_then(|s| self.scenario.sessions[s].parent)
-        else {
-            return;
-        };
         // The parent is asked with the sub-agent's own context (the chain that
         // reaches the sub-agent), as for the delegation ceiling: a parent may
         // hold some authority only when it delegates it.
         let parent_actor = self.session_actor(parent);
-        let context = self.context(state, actor, &Map::new());
         let parent_principal = &self.actors[parent_actor].principal;
         // Where the schema does not let the parent's type make the request at
         // all, the comparison does not apply (as for the delegation ceiling).
-        let Ok(request) = self.request(parent_principal, action, resource, &context) else {
+        let Some(request) = contexts.request(parent_principal, action, resource) else {
             return;
         };
         if !self.allowed(&request, store) {
@@ -1150,11 +1155,12 @@ impl<'s> Machine<'s> {
                     continue;
                 }
                 let context = self.context(state, actor, &Map::new());
+                let mut contexts = Contexts::new(self, &context);
                 for (pair, _) in flags.iter().enumerate().filter(|(_, a)| **a) {
                     let (action, resource) = &self.pairs[actor][pair];
-                    let still = self
-                        .request(&grant.principal, action, resource, &context)
-                        .is_ok_and(|request| self.allowed(&request, &without));
+                    let still = contexts
+                        .request(&grant.principal, action, resource)
+                        .is_some_and(|request| self.allowed(&request, &without));
                     if !still {
                         found.push(Violation {
                             kind: "expiry",
@@ -1194,10 +1200,11 @@ impl<'s> Machine<'s> {
                 continue;
             }
             let context = self.context(state, actor, &Map::new());
+            let mut contexts = Contexts::new(self, &context);
             for (resource, _) in &check.candidates {
-                let allowed = self
-                    .request(&check.principal, &check.action, resource, &context)
-                    .is_ok_and(|request| self.allowed(&request, store));
+                let allowed = contexts
+                    .request(&check.principal, &check.action, resource)
+                    .is_some_and(|request| self.allowed(&request, store));
                 let expected = check.expected.contains(&resource.to_string());
                 if allowed != expected {
                     found.push(Violation {
