@@ -84,7 +84,7 @@ pub struct LogArgs {
     pub stub: Option<PathBuf>,
     #[command(flatten)]
     pub generator: GeneratorArgs,
-    /// The scenario's name (default: the log's file name).
+    /// The scenario's name (default: `<folder>-<stem>` of the log's path).
     #[arg(long)]
     pub name: Option<String>,
     /// Write the scenario to `DIR/<name>.toml` instead of replaying (Cedar

@@ -66,7 +66,7 @@ pub struct LogOptions {
     pub entities: Option<PathBuf>,
     /// The MCP server whose `tools/call` requests the log may hold.
     pub mcp: Option<McpServer>,
-    /// The scenario's name (default: the log file's name).
+    /// The scenario's name (default: `<folder>-<stem>` of the log's path).
     pub name: Option<String>,
 }
 
