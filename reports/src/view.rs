@@ -788,15 +788,34 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
         ));
     }
     parts.push(findings_phrase(s.findings.len()));
+    // Pairs accounting could not ask about are neither held nor unused, so
+    // "used all it held" is said only of what could be checked.
+    let unchecked = s
+        .principals
+        .iter()
+        .filter(|p| !p.unchecked.is_empty())
+        .count();
     if over_privileged == 0 {
         parts.push(format!(
-            "every principal used all it held ({} {})",
+            "every principal used all it held{} ({} {})",
+            if unchecked > 0 {
+                " that could be checked"
+            } else {
+                ""
+            },
             s.principals.len(),
             plural(s.principals.len(), "principal", "principals")
         ));
     } else {
         parts.push(format!(
             "{over_privileged} of {} {} held unused privileges (weighted gap {weighted_gap})",
+            s.principals.len(),
+            plural(s.principals.len(), "principal", "principals")
+        ));
+    }
+    if unchecked > 0 {
+        parts.push(format!(
+            "{unchecked} of {} {} could not be asked about some pairs (counted neither as held nor as unused)",
             s.principals.len(),
             plural(s.principals.len(), "principal", "principals")
         ));

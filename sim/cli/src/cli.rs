@@ -36,7 +36,9 @@ pub struct Args {
 enum Command {
     /// Replay scenarios against their (or the given) Cedar policies.
     Run(RunArgs),
-    /// Turn Cedar test suites into scenarios: write them with `--out`, or replay them.
+    /// Turn Cedar test suites into scenarios (write them with `--out`, or replay
+    /// them); `import mcp`: an MCP tool list into a Cedar schema; `import log`: a
+    /// request log into a scenario.
     Import(ImportArgs),
     /// Suggest right-sized policies per principal, verified by replaying the scenario.
     Suggest(suggest::SuggestArgs),
@@ -100,9 +102,15 @@ pub enum SuiteFormatArg {
 
 /// Arguments of `privsim import`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ImportArgs {
-    /// A suite file, a use-case folder, or a folder searched recursively for suites.
-    pub path: PathBuf,
+    /// What else to import: an MCP tool list or a request log.
+    #[command(subcommand)]
+    pub source: Option<import::ImportSource>,
+    /// A suite file, a use-case folder, or a folder searched recursively for
+    /// suites (a path named `mcp` or `log` is written `./mcp`).
+    #[arg(required = true)]
+    pub path: Option<PathBuf>,
     /// The suite format (default: detected from each file's or folder's shape).
     #[arg(long, value_enum)]
     pub format: Option<SuiteFormatArg>,

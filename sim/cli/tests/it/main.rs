@@ -5,6 +5,8 @@ mod cli;
 mod common;
 mod hardening;
 mod import;
+mod import_log;
+mod import_mcp;
 mod malformed;
 mod reports;
 mod suggest;

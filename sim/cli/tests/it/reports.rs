@@ -424,8 +424,10 @@ fn check_html(html: &str, result: &RunResult) {
         "one timeline per scenario that held anything"
     );
     if held > 0 {
+        // A pair held only at the moments steps asked with their own
+        // context (the MCP example's tools) is an intermittent bar.
         assert!(
-            html.contains("<rect class=\"held\""),
+            html.contains("<rect class=\"held\"") || html.contains("<rect class=\"intermittent\""),
             "the timeline has no bar"
         );
     }

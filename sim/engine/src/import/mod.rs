@@ -1,5 +1,7 @@
 //! Importing Cedar's own test suites (the example-use-cases folder layout, the
-//! Cedar CLI's `run-tests` JSON, the Cedar integration-test JSON) as scenarios.
+//! Cedar CLI's `run-tests` JSON, the Cedar integration-test JSON) as scenarios;
+//! MCP tool lists as Cedar schemas ([`mcp`]) and request logs as scenarios
+//! ([`log`]).
 //!
 //! Each format is read into [`Suite`]s: the Cedar files a scenario names plus
 //! one [`ImportedStep`] per request, with the suite's expectations. A suite is
@@ -11,6 +13,8 @@
 mod corpus;
 mod integration;
 pub mod json;
+pub mod log;
+pub mod mcp;
 mod run_tests;
 mod write;
 

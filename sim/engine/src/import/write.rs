@@ -292,7 +292,7 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 /// `path` made absolute (against the working folder) when `absolute` is set.
-fn absolute_if(path: &Path, absolute: bool) -> PathBuf {
+pub(super) fn absolute_if(path: &Path, absolute: bool) -> PathBuf {
     if absolute && !path.is_absolute() {
         std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
     } else {
@@ -302,7 +302,7 @@ fn absolute_if(path: &Path, absolute: bool) -> PathBuf {
 
 /// The deepest folder that holds every path (compared lexically); absolute if
 /// any path is.
-fn common_folder<'a>(paths: impl Iterator<Item = &'a Path> + Clone) -> Result<PathBuf> {
+pub(super) fn common_folder<'a>(paths: impl Iterator<Item = &'a Path> + Clone) -> Result<PathBuf> {
     let absolute = paths.clone().any(Path::is_absolute);
     let mut common: Option<PathBuf> = None;
     for path in paths {
@@ -324,7 +324,7 @@ fn common_folder<'a>(paths: impl Iterator<Item = &'a Path> + Clone) -> Result<Pa
 }
 
 /// A relative path written with `/`, as scenario files write paths.
-fn slash_path(path: &Path) -> Result<String> {
+pub(super) fn slash_path(path: &Path) -> Result<String> {
     let mut parts = Vec::new();
     for component in path.components() {
         match component {

@@ -1,0 +1,971 @@
+//! Request logs as scenarios (`privsim import log`): one JSON object per line,
+//! each an authorization request as the Cedar CLI takes it (or an MCP
+//! `tools/call` request, turned into one by the Cedar MCP generator's request
+//! generator), with its time, its session and delegation, and the decision
+//! production made. The format is specified by `docs/request-log.schema.json`.
+//!
+//! A log becomes one scenario: sessions and delegation chains rebuilt from the
+//! ids, steps at their recorded times (in time order, ties in log order), each
+//! recorded decision as the step's expectation. Replaying it against the
+//! policies production runs verifies the log; against a candidate, it shows what
+//! the change would have broken.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cedar_policy::{Context, EntityUid};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ImportedEntity;
+use super::json::{self, Key};
+use super::mcp::McpServer;
+use crate::load::cedar_files::offset_of_line_col;
+use crate::load::{self as scenario, Decision, LoadOptions, Scenario, normalize};
+use privsim_model::diag::{Error, Result, SourceError, SourceFile};
+use privsim_model::time::Instant;
+
+/// One line of the log as written. Unknown fields are errors (a misspelt
+/// `on_behalf_of` must not silently drop a delegation); anything else a
+/// gateway logs goes under `meta`, which is ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    timestamp: String,
+    principal: Value,
+    action: Option<Value>,
+    resource: Value,
+    context: Option<Value>,
+    tools_call: Option<Value>,
+    session: Option<String>,
+    trace_id: Option<String>,
+    on_behalf_of: Option<Value>,
+    parent: Option<String>,
+    decision: Option<LoggedDecision>,
+    #[serde(rename = "meta")]
+    _meta: Option<Value>,
+}
+
+/// What production decided.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum LoggedDecision {
+    Allow,
+    Deny,
+}
+
+/// How to read a log.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LogOptions {
+    /// The policies to replay against (`.cedar` files or folders).
+    pub policies: Vec<PathBuf>,
+    /// The schema (required for the MCP form: the one `privsim import mcp` generated).
+    pub schema: Option<PathBuf>,
+    /// The world: a Cedar entities JSON file.
+    pub entities: Option<PathBuf>,
+    /// The MCP server whose `tools/call` requests the log may hold.
+    pub mcp: Option<McpServer>,
+    /// The scenario's name (default: `<folder>-<stem>` of the log's path).
+    pub name: Option<String>,
+}
+
+impl LogOptions {
+    /// Options replaying against `policies`.
+    pub fn new(policies: Vec<PathBuf>) -> Self {
+        Self {
+            policies,
+            ..Self::default()
+        }
+    }
+
+    /// With a schema.
+    #[must_use]
+    pub fn schema(mut self, schema: Option<PathBuf>) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// With an entities file.
+    #[must_use]
+    pub fn entities(mut self, entities: Option<PathBuf>) -> Self {
+        self.entities = entities;
+        self
+    }
+
+    /// With an MCP server for `tools_call` lines.
+    #[must_use]
+    pub fn mcp(mut self, mcp: Option<McpServer>) -> Self {
+        self.mcp = mcp;
+        self
+    }
+
+    /// With a scenario name.
+    #[must_use]
+    pub fn name(mut self, name: Option<String>) -> Self {
+        self.name = name;
+        self
+    }
+}
+
+/// A session rebuilt from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedSession {
+    /// The session id (the log's `session` or `trace_id`; for a delegated
+    /// request without one, `PRINCIPAL for DELEGATOR`).
+    pub id: String,
+    /// Who acts, as a Cedar UID string.
+    pub principal: String,
+    /// The delegator, as a Cedar UID string.
+    pub on_behalf_of: Option<String>,
+    /// The parent session's id.
+    pub parent: Option<String>,
+}
+
+/// One logged request.
+#[derive(Debug, Clone)]
+pub struct LoggedStep {
+    /// The line of the log it came from (1-based).
+    pub line: usize,
+    /// When it was made.
+    pub at: Instant,
+    /// Its session, if any.
+    pub session: Option<String>,
+    /// Who made it, as a Cedar UID string.
+    pub principal: String,
+    /// The action, as a Cedar UID string.
+    pub action: String,
+    /// The resource, as a Cedar UID string.
+    pub resource: String,
+    /// The exact context production sent (Cedar JSON values as TOML).
+    pub context: toml::Table,
+    /// What production decided, if the log says.
+    pub expect: Option<Decision>,
+}
+
+/// A log read into what one scenario holds.
+#[derive(Debug, Clone)]
+pub struct LoggedScenario {
+    /// The scenario's name (safe as a file name).
+    pub name: String,
+    /// The log file.
+    pub source: PathBuf,
+    /// The policy files or folders.
+    pub policies: Vec<PathBuf>,
+    /// The schema.
+    pub schema: Option<PathBuf>,
+    /// The entities file.
+    pub entities_file: Option<PathBuf>,
+    /// The earliest logged time.
+    pub start: Instant,
+    /// Sessions, every parent before its children.
+    pub sessions: Vec<LoggedSession>,
+    /// Entities the MCP request generator made from tool arguments.
+    pub entities: Vec<ImportedEntity>,
+    /// The requests in time order.
+    pub steps: Vec<LoggedStep>,
+}
+
+/// A line of the log with where it starts, for located errors.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    file: &'a SourceFile,
+    start: usize,
+    text: &'a str,
+}
+
+impl Line<'_> {
+    fn error_at(&self, path: &[Key<'_>], message: impl Into<String>) -> SourceError {
+        let span = json::locate(self.text, path).unwrap_or(0..0);
+        self.file
+            .error(self.start + span.start..self.start + span.end, message)
+    }
+
+    fn uid(&self, value: &Value, field: &'static str) -> Result<EntityUid> {
+        json::uid(value).map_err(|message| {
+            self.error_at(&[Key::Field(field)], format!("bad `{field}`: {message}"))
+                .with_help("entity references are Cedar strings like \"User::\\\"alice\\\"\" or objects like {\"type\": \"User\", \"id\": \"alice\"}")
+                .into()
+        })
+    }
+
+    fn table(&self, value: &Value, field: &'static str) -> Result<toml::Table> {
+        let Value::Object(map) = value else {
+            return Err(self
+                .error_at(
+                    &[Key::Field(field)],
+                    format!("`{field}` must be a JSON object"),
+                )
+                .into());
+        };
+        json::to_table(map).map_err(|(inner, message)| {
+            // Follow the path the conversion reports, telling array indices
+            // from member names by the values they step into.
+            let mut path = vec![Key::Field(field)];
+            let mut at = value;
+            for step in &inner {
+                match at {
+                    Value::Array(items) => {
+                        let index = step.parse().unwrap_or(0);
+                        path.push(Key::Index(index));
+                        at = items.get(index).unwrap_or(&Value::Null);
+                    }
+                    Value::Object(map) => {
+                        path.push(Key::Field(step));
+                        at = map.get(step.as_str()).unwrap_or(&Value::Null);
+                    }
+                    _ => break,
+                }
+            }
+            self.error_at(&path, format!("`{field}`: {message}")).into()
+        })
+    }
+}
+
+/// Reads a request log (JSON lines) into a scenario.
+pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
+    if options.policies.is_empty() {
+        return Err(Error::Usage(
+            "`--policies` is needed: the Cedar policies to replay the log against (the deployed ones to verify the log, a candidate to see what it would break)".to_string(),
+        ));
+    }
+    let file = SourceFile::read(path, path.display().to_string())?;
+    let mut steps = Vec::new();
+    let mut sessions: BTreeMap<String, (LoggedSession, Line<'_>)> = BTreeMap::new();
+    let mut session_order: Vec<String> = Vec::new();
+    let mut entities: Vec<ImportedEntity> = Vec::new();
+    let mut start_offset = 0;
+    for (index, raw_line) in file.text.split_inclusive('\n').enumerate() {
+        let line = Line {
+            file: &file,
+            start: start_offset,
+            text: raw_line.trim_end_matches(['\n', '\r']),
+        };
+        start_offset += raw_line.len();
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(line.text).map_err(|e| {
+            let offset = line.start + offset_of_line_col(line.text, e.line(), e.column());
+            let message = e.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            file.error(offset..offset, message)
+                .with_help("each line of the log is one JSON object (docs/request-log.schema.json)")
+        })?;
+        let number = index + 1;
+        let at = Instant::parse_rfc3339(&record.timestamp)
+            .map_err(|message| line.error_at(&[Key::Field("timestamp")], message))?;
+        let principal = line.uid(&record.principal, "principal")?;
+        let resource = line.uid(&record.resource, "resource")?;
+        let (action, context, made) = match (&record.action, &record.tools_call) {
+            (Some(action), None) => {
+                let action = line.uid(action, "action")?;
+                let context = match &record.context {
+                    Some(context) => line.table(context, "context")?,
+                    None => toml::Table::new(),
+                };
+                (action.to_string(), context, Vec::new())
+            }
+            (None, Some(_)) => {
+                let Some(server) = &options.mcp else {
+                    return Err(line
+                        .error_at(&[Key::Field("tools_call")], "an MCP `tools_call` needs the server's tool list")
+                        .with_help("pass `--tools TOOLS.json --stub STUB.cedarschema` (as for `privsim import mcp`) and `--schema` with the schema it generated")
+                        .into());
+                };
+                if options.schema.is_none() {
+                    return Err(line
+                        .error_at(&[Key::Field("tools_call")], "an MCP `tools_call` needs the schema")
+                        .with_help("pass `--schema` with the schema `privsim import mcp` generated from the same tool list and stub")
+                        .into());
+                }
+                mcp_request(&line, number, server, &principal, &resource, &record)?
+            }
+            (Some(_), Some(_)) => {
+                return Err(line
+                    .error_at(
+                        &[Key::Field("tools_call")],
+                        "a line has either `action` or `tools_call`, not both",
+                    )
+                    .into());
+            }
+            (None, None) => {
+                return Err(line
+                    .error_at(
+                        &[],
+                        "a line needs `action` (a Cedar request) or `tools_call` (an MCP request)",
+                    )
+                    .into());
+            }
+        };
+        entities.extend(made);
+        let session_id = match (&record.session, &record.trace_id) {
+            (Some(_), Some(_)) => {
+                return Err(line
+                    .error_at(
+                        &[Key::Field("trace_id")],
+                        "a line has either `session` or `trace_id`, not both",
+                    )
+                    .into());
+            }
+            (Some(id), None) | (None, Some(id)) => Some(id.clone()),
+            (None, None) => None,
+        };
+        let on_behalf_of = record
+            .on_behalf_of
+            .as_ref()
+            .map(|value| line.uid(value, "on_behalf_of"))
+            .transpose()?
+            .map(|uid| uid.to_string());
+        if on_behalf_of.is_some() && record.parent.is_some() {
+            return Err(line
+                .error_at(
+                    &[Key::Field("parent")],
+                    "a line has either `on_behalf_of` or `parent`, not both",
+                )
+                .with_help("with `parent`, the delegator is the parent session's principal")
+                .into());
+        }
+        let session_id = match (session_id, &on_behalf_of, &record.parent) {
+            (Some(id), _, _) => Some(id),
+            (None, Some(delegator), _) => Some(format!("{principal} for {delegator}")),
+            (None, None, Some(_)) => {
+                return Err(line
+                    .error_at(
+                        &[Key::Field("parent")],
+                        "`parent` needs the line's own `session` (or `trace_id`)",
+                    )
+                    .into());
+            }
+            (None, None, None) => None,
+        };
+        if let Some(id) = &session_id {
+            let session = LoggedSession {
+                id: id.clone(),
+                principal: principal.to_string(),
+                on_behalf_of: on_behalf_of.clone(),
+                parent: record.parent.clone(),
+            };
+            match sessions.get(id) {
+                None => {
+                    session_order.push(id.clone());
+                    sessions.insert(id.clone(), (session, line));
+                }
+                Some((known, first)) if *known != session => {
+                    let (field, what) = if known.principal != session.principal {
+                        ("principal", "principal")
+                    } else if known.parent != session.parent {
+                        ("parent", "parent session")
+                    } else {
+                        ("on_behalf_of", "delegator")
+                    };
+                    let first_line = first.file.line_col(first.start).0;
+                    return Err(line
+                        .error_at(&[Key::Field(field)], format!("session `{id}` changes its {what}: line {first_line} began it differently"))
+                        .with_help("a session keeps one principal and one delegation for its whole life; give the other requests their own session id")
+                        .into());
+                }
+                Some(_) => {}
+            }
+        }
+        steps.push(LoggedStep {
+            line: number,
+            at,
+            session: session_id,
+            principal: principal.to_string(),
+            action,
+            resource: resource.to_string(),
+            context,
+            expect: record.decision.map(|d| match d {
+                LoggedDecision::Allow => Decision::Allow,
+                LoggedDecision::Deny => Decision::Deny,
+            }),
+        });
+    }
+    if steps.is_empty() {
+        return Err(Error::Usage(format!(
+            "`{}` holds no requests",
+            path.display()
+        )));
+    }
+    let sessions = order_sessions(&sessions, &session_order)?;
+    // Stable: requests logged at the same time stay in log order.
+    steps.sort_by_key(|step| step.at);
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| super::file_suite_name(path));
+    Ok(LoggedScenario {
+        name: super::safe_name(&name),
+        source: path.to_path_buf(),
+        policies: options.policies.clone(),
+        schema: options.schema.clone(),
+        entities_file: options.entities.clone(),
+        start: steps.first().map_or(Instant(0), |s| s.at),
+        sessions,
+        entities,
+        steps,
+    })
+}
+
+/// Sessions with every parent before its children (otherwise in order of
+/// first appearance); a parent the log never shows, or a cycle, is an error.
+fn order_sessions(
+    sessions: &BTreeMap<String, (LoggedSession, Line<'_>)>,
+    first_seen: &[String],
+) -> Result<Vec<LoggedSession>> {
+    let mut placed = BTreeSet::new();
+    let mut ordered = Vec::new();
+    for id in first_seen {
+        let mut chain = Vec::new();
+        let mut at = id.clone();
+        while !placed.contains(&at) {
+            if chain.contains(&at) {
+                let (_, line) = &sessions[id];
+                return Err(line
+                    .error_at(
+                        &[Key::Field("parent")],
+                        format!("sessions `{}` are each other's parents", chain.join("`, `")),
+                    )
+                    .into());
+            }
+            chain.push(at.clone());
+            let Some((session, line)) = sessions.get(&at) else {
+                break;
+            };
+            match &session.parent {
+                Some(parent) if !sessions.contains_key(parent) => {
+                    return Err(line
+                        .error_at(&[Key::Field("parent")], format!("the parent session `{parent}` makes no request in the log"))
+                        .with_help("a parent session is known by its own requests; log at least one of them")
+                        .into());
+                }
+                Some(parent) => at = parent.clone(),
+                None => break,
+            }
+        }
+        for id in chain.into_iter().rev() {
+            if placed.insert(id.clone())
+                && let Some((session, _)) = sessions.get(&id)
+            {
+                ordered.push(session.clone());
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// An MCP `tools/call` line through the generator's request generator: the
+/// action, the exact context (shared context plus `input`), and the entities
+/// the generator made of the arguments, with ids made deterministic.
+fn mcp_request(
+    line: &Line<'_>,
+    number: usize,
+    server: &McpServer,
+    principal: &EntityUid,
+    resource: &EntityUid,
+    record: &Record,
+) -> Result<(String, toml::Table, Vec<ImportedEntity>)> {
+    let call_span = json::locate(line.text, &[Key::Field("tools_call")]).unwrap_or(0..0);
+    let call_text = line.text.get(call_span.clone()).unwrap_or_default();
+    let located = |diagnostic: &dyn miette::Diagnostic| -> Error {
+        let span = diagnostic
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .map_or(0..0, |label| label.offset()..label.offset() + label.len());
+        let start = line.start + call_span.start + span.start;
+        let end = line.start + call_span.start + span.end;
+        let mut message = diagnostic.to_string();
+        if let Some(help) = diagnostic.help() {
+            message.push_str(&format!(" ({help})"));
+        }
+        line.file
+            .error(
+                start..end.max(start),
+                format!("bad `tools_call`: {message}"),
+            )
+            .into()
+    };
+    let input = mcp_tools_sdk::data::Input::from_json_str(call_text).map_err(|e| located(&e))?;
+    let shared = match &record.context {
+        Some(value) => Context::from_json_value(value.clone(), None)
+            .map_err(|e| line.error_at(&[Key::Field("context")], format!("bad `context`: {e}")))?,
+        None => Context::empty(),
+    };
+    let pairs: Vec<(smol_str::SmolStr, cedar_policy_core::ast::RestrictedExpr)> = shared
+        .into_iter()
+        .map(|(key, value)| (smol_str::SmolStr::from(key), value.as_ref().clone()))
+        .collect();
+    let (request, made) = server
+        .requests()
+        .generate_request(
+            principal.clone().into(),
+            resource.clone().into(),
+            pairs,
+            cedar_policy_core::entities::Entities::new(),
+            &input,
+            None,
+        )
+        .map_err(|e| located(&e))?;
+    let request = cedar_policy::Request::from(request);
+    let action = request.action().map(ToString::to_string).ok_or_else(|| {
+        line.error_at(
+            &[Key::Field("tools_call")],
+            "the generator made a request without an action",
+        )
+    })?;
+    let mut context = request
+        .context()
+        .map(Context::to_json_value)
+        .transpose()
+        .map_err(|e| {
+            line.error_at(
+                &[Key::Field("tools_call")],
+                format!("cannot write the context: {e}"),
+            )
+        })?
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    let mut made = match cedar_policy::Entities::from(made).to_json_value() {
+        Ok(Value::Array(items)) => items,
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            return Err(line
+                .error_at(
+                    &[Key::Field("tools_call")],
+                    format!("cannot write the generated entities: {e}"),
+                )
+                .into());
+        }
+    };
+    rename_generated(&mut context, &mut made, line.text, number);
+    let Value::Object(context_map) = &context else {
+        return Err(line
+            .error_at(
+                &[Key::Field("tools_call")],
+                "the generated context is not a record",
+            )
+            .into());
+    };
+    let context = json::to_table(context_map).map_err(|(_, message)| {
+        line.error_at(
+            &[Key::Field("tools_call")],
+            format!("the generated context: {message}"),
+        )
+    })?;
+    let mut entities = Vec::new();
+    for entity in &made {
+        let uid = entity
+            .get("uid")
+            .map(json::uid)
+            .transpose()
+            .map_err(|message| line.error_at(&[Key::Field("tools_call")], message))?
+            .ok_or_else(|| {
+                line.error_at(
+                    &[Key::Field("tools_call")],
+                    "a generated entity has no `uid`",
+                )
+            })?;
+        let table = |key: &str| -> Result<Option<toml::Table>> {
+            match entity.get(key) {
+                Some(Value::Object(map)) if !map.is_empty() => {
+                    json::to_table(map).map(Some).map_err(|(_, message)| {
+                        line.error_at(
+                            &[Key::Field("tools_call")],
+                            format!("a generated entity: {message}"),
+                        )
+                        .into()
+                    })
+                }
+                _ => Ok(None),
+            }
+        };
+        entities.push(ImportedEntity {
+            uid: uid.to_string(),
+            parents: Vec::new(),
+            attrs: table("attrs")?.unwrap_or_default(),
+            tags: table("tags")?,
+        });
+    }
+    entities.sort_by(|a, b| a.uid.cmp(&b.uid));
+    Ok((action, context, entities))
+}
+
+/// The generator names each entity it makes of an argument (and each unknown
+/// value) with a random UUID. privsim's output must not change from run to
+/// run, so each such id becomes `line-N-K`, K counting in the order the
+/// context (keys sorted), then each renamed entity in turn, first refers to
+/// it. An id that occurs in the log line itself is the user's and kept.
+fn rename_generated(context: &mut Value, entities: &mut [Value], line_text: &str, number: usize) {
+    let generated: BTreeSet<String> = entities
+        .iter()
+        .filter_map(|e| e.pointer("/uid/id").and_then(Value::as_str))
+        .map(str::to_string)
+        .chain(refs_in_order(context))
+        .filter(|id| is_uuid(id) && !line_text.contains(id.as_str()))
+        .collect();
+    if generated.is_empty() {
+        return;
+    }
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue: Vec<String> = Vec::new();
+    let visit = |value: &Value, names: &mut BTreeMap<String, String>, queue: &mut Vec<String>| {
+        for id in refs_in_order(value) {
+            if generated.contains(&id) && !names.contains_key(&id) {
+                let next = format!("line-{number}-{}", names.len() + 1);
+                names.insert(id.clone(), next);
+                queue.push(id);
+            }
+        }
+    };
+    visit(context, &mut names, &mut queue);
+    let mut at = 0;
+    while let Some(id) = queue.get(at).cloned() {
+        at += 1;
+        if let Some(entity) = entities
+            .iter()
+            .find(|e| e.pointer("/uid/id").and_then(Value::as_str) == Some(id.as_str()))
+        {
+            for key in ["attrs", "tags"] {
+                if let Some(value) = entity.get(key) {
+                    visit(value, &mut names, &mut queue);
+                }
+            }
+        }
+    }
+    // Entities nothing refers to (none expected) keep a stable name too.
+    let mut rest: Vec<String> = entities
+        .iter()
+        .filter_map(|e| e.pointer("/uid/id").and_then(Value::as_str))
+        .filter(|id| generated.contains(*id) && !names.contains_key(*id))
+        .map(str::to_string)
+        .collect();
+    rest.sort();
+    for id in rest {
+        let next = format!("line-{number}-{}", names.len() + 1);
+        names.insert(id, next);
+    }
+    rewrite(context, &names);
+    for entity in entities.iter_mut() {
+        rewrite(entity, &names);
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// The ids of entity references (`{"__entity": {"type", "id"}}`) in `value`,
+/// object members visited in sorted key order.
+fn refs_in_order(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_refs(value, &mut out);
+    out
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        Value::Object(map) => {
+            if let Some(id) = map
+                .get("__entity")
+                .and_then(|e| e.get("id"))
+                .and_then(Value::as_str)
+            {
+                out.push(id.to_string());
+                return;
+            }
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for key in keys {
+                if let Some(item) = map.get(key) {
+                    collect_refs(item, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces renamed ids in entity references and entity uids.
+fn rewrite(value: &mut Value, names: &BTreeMap<String, String>) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|item| rewrite(item, names)),
+        Value::Object(map) => {
+            for key in ["__entity", "uid"] {
+                if let Some(Value::Object(reference)) = map.get_mut(key)
+                    && let Some(Value::String(id)) = reference.get_mut("id")
+                    && let Some(new) = names.get(id.as_str())
+                {
+                    *id = new.clone();
+                }
+            }
+            for (_, item) in map.iter_mut() {
+                rewrite(item, names);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The scenario file, key for key as `scenario::raw` reads it.
+#[derive(Serialize)]
+struct Header<'a> {
+    name: &'a str,
+    description: String,
+    policies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entities: Option<String>,
+    start: String,
+}
+
+#[derive(Serialize)]
+struct SessionOut<'a> {
+    id: &'a str,
+    principal: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct StepOut<'a> {
+    name: String,
+    at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    action: &'a str,
+    resource: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expect: Option<&'static str>,
+}
+
+/// How the scenario refers to its Cedar files.
+struct Refs {
+    policies: Vec<String>,
+    schema: Option<String>,
+    entities: Option<String>,
+}
+
+impl LoggedScenario {
+    fn scenario_text(&self, refs: &Refs) -> Result<String> {
+        let serialize = |value: &dyn erased::Part| value.to_toml(&self.source);
+        let log_name = self.source.file_name().map_or_else(
+            || self.source.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut text = String::from(
+            "# Generated by `privsim import log` (docs/import.md): one step per logged request,\n# each expecting the decision production logged.\n",
+        );
+        #[derive(Serialize)]
+        struct Document<'a> {
+            scenario: Header<'a>,
+        }
+        text.push_str(&serialize(&Document {
+            scenario: Header {
+                name: &self.name,
+                description: format!(
+                    "Imported by `privsim import log` from `{log_name}`: {} request(s) by {} session(s); step names give the log line.",
+                    self.steps.len(),
+                    self.sessions.len()
+                ),
+                policies: refs.policies.clone(),
+                schema: refs.schema.clone(),
+                entities: refs.entities.clone(),
+                start: self.start.to_string(),
+            },
+        })?);
+        for session in &self.sessions {
+            text.push_str("\n[[session]]\n");
+            text.push_str(&serialize(&SessionOut {
+                id: &session.id,
+                principal: &session.principal,
+                on_behalf_of: session.on_behalf_of.as_deref(),
+                parent: session.parent.as_deref(),
+            })?);
+        }
+        for entity in &self.entities {
+            #[derive(Serialize)]
+            struct EntityOut<'a> {
+                uid: &'a str,
+            }
+            text.push_str("\n[[entity]]\n");
+            text.push_str(&serialize(&EntityOut { uid: &entity.uid })?);
+            inline(&mut text, "attrs", &entity.attrs);
+            if let Some(tags) = &entity.tags {
+                inline(&mut text, "tags", tags);
+            }
+        }
+        for step in &self.steps {
+            text.push_str("\n[[step]]\n");
+            text.push_str(&serialize(&StepOut {
+                name: format!("{log_name}:{}", step.line),
+                at: step.at.to_string(),
+                session: step.session.as_deref(),
+                principal: step.session.is_none().then_some(step.principal.as_str()),
+                action: &step.action,
+                resource: &step.resource,
+                expect: step.expect.map(|d| match d {
+                    Decision::Allow => "allow",
+                    Decision::Deny => "deny",
+                    Decision::Error => "error",
+                }),
+            })?);
+            inline(&mut text, "context", &step.context);
+        }
+        Ok(text)
+    }
+
+    /// Loads the scenario in place, without writing anything: it lives (in
+    /// memory) in the nearest folder holding all its Cedar files and refers
+    /// to them where they are.
+    pub fn load(&self) -> Result<Scenario> {
+        let mut originals: Vec<&Path> = self.policies.iter().map(PathBuf::as_path).collect();
+        originals.extend(self.schema.as_deref());
+        originals.extend(self.entities_file.as_deref());
+        let base = super::write::common_folder(originals.iter().copied())?;
+        let relative = |path: &Path| -> Result<String> {
+            let normal = normalize(&super::write::absolute_if(path, base.is_absolute()));
+            super::write::slash_path(normal.strip_prefix(&base).unwrap_or(&normal))
+        };
+        let refs = Refs {
+            policies: self
+                .policies
+                .iter()
+                .map(|p| relative(p))
+                .collect::<Result<_>>()?,
+            schema: self.schema.as_deref().map(relative).transpose()?,
+            entities: self.entities_file.as_deref().map(relative).transpose()?,
+        };
+        let path = base.join(format!("{}.toml", self.name));
+        let text = self.scenario_text(&refs)?;
+        let file = SourceFile::from_text(path.clone(), path.display().to_string(), text);
+        scenario::load_source(file, &LoadOptions::default())
+    }
+
+    /// Writes the scenario as `out/<name>.toml`. Cedar files inside `out`
+    /// are referred to where they are; files outside are copied beside the
+    /// scenario (a folder outside `out` is refused). Nothing is replaced: an
+    /// existing scenario file is an error, and an existing copy must have the
+    /// same contents.
+    pub fn write(&self, out: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(out).map_err(|source| Error::Io {
+            path: out.display().to_string(),
+            source,
+        })?;
+        let out_abs = normalize(&std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()));
+        let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let mut refer = |path: &Path| -> Result<String> {
+            let abs = normalize(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+            if let Ok(inside) = abs.strip_prefix(&out_abs) {
+                return super::write::slash_path(inside);
+            }
+            if path.is_dir() {
+                return Err(Error::Usage(format!(
+                    "the folder `{}` is outside `{}`; a scenario may not refer outside its folder (put it inside, or pass its files)",
+                    path.display(),
+                    out.display()
+                )));
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".to_string());
+            copies.push((path.to_path_buf(), out.join(&name)));
+            Ok(name)
+        };
+        let refs = Refs {
+            policies: self
+                .policies
+                .iter()
+                .map(|p| refer(p))
+                .collect::<Result<_>>()?,
+            schema: self.schema.as_deref().map(&mut refer).transpose()?,
+            entities: self.entities_file.as_deref().map(&mut refer).transpose()?,
+        };
+        let path = out.join(format!("{}.toml", self.name));
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(Error::Usage(format!(
+                "`{}` exists; privsim import never replaces a file (remove it, or choose another `--name` or `--out`)",
+                path.display()
+            )));
+        }
+        for (from, to) in &copies {
+            let text = SourceFile::read(from, from.display().to_string())?;
+            let io = |source| Error::Io {
+                path: to.display().to_string(),
+                source,
+            };
+            if !crate::output::write_new_file(to, text.text.as_bytes()).map_err(io)? {
+                let existing = std::fs::read(to).map_err(io)?;
+                if existing != text.text.as_bytes() {
+                    return Err(Error::Usage(format!(
+                        "`{}` exists with other contents than `{}`; privsim import never replaces a file",
+                        to.display(),
+                        from.display()
+                    )));
+                }
+            }
+        }
+        let text = self.scenario_text(&refs)?;
+        let io = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if !crate::output::write_new_file(&path, text.as_bytes()).map_err(io)? {
+            return Err(Error::Usage(format!(
+                "`{}` appeared while privsim was writing; nothing was replaced",
+                path.display()
+            )));
+        }
+        scenario::load(&path, &LoadOptions::default())?;
+        Ok(path)
+    }
+}
+
+/// Appends `key = { ... }` (an inline table, escaped by the `toml` crate) unless the table is empty.
+fn inline(text: &mut String, key: &str, table: &toml::Table) {
+    if !table.is_empty() {
+        text.push_str(key);
+        text.push_str(" = ");
+        text.push_str(&toml::Value::Table(table.clone()).to_string());
+        text.push('\n');
+    }
+}
+
+mod erased {
+    //! A part of the scenario file serialized on its own, with errors naming the log.
+
+    use std::path::Path;
+
+    use privsim_model::diag::{Error, Result};
+    use serde::Serialize;
+
+    pub trait Part {
+        fn to_toml(&self, source: &Path) -> Result<String>;
+    }
+
+    impl<T: Serialize> Part for T {
+        fn to_toml(&self, source: &Path) -> Result<String> {
+            toml::to_string(self).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot write the scenario for `{}`: {e}",
+                    source.display()
+                ))
+            })
+        }
+    }
+}
