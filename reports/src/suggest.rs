@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use privsim_model::result::Metrics;
-use privsim_model::suggest::{Check, ScenarioSuggestion, Status, SuggestRun};
+use privsim_model::suggest::{Check, ProofVerdict, ScenarioSuggestion, Status, SuggestRun};
 
 /// The text summary of `privsim suggest`; with `with_policies`, each verified
 /// suggestion's policy set follows its summary.
@@ -112,6 +112,29 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
             for failure in v.no_new_access.failures.iter().chain(&v.exact.failures) {
                 let _ = writeln!(out, "  FAILED {}: {failure}", p.principal);
             }
+        }
+    }
+    if let Some(proof) = &s.proof {
+        let _ = match proof.verdict {
+            ProofVerdict::Proven => writeln!(
+                out,
+                "  proven: allows nothing the candidate does not, in every world the schema allows ({} request environment{})",
+                proof.environments,
+                if proof.environments == 1 { "" } else { "s" }
+            ),
+            ProofVerdict::Refuted => writeln!(
+                out,
+                "  FAILED proof: the suggestion allows what the candidate does not"
+            ),
+            ProofVerdict::Unknown => writeln!(
+                out,
+                "  not proven in every world: {} of {} request environments proven",
+                proof.proven, proof.environments
+            ),
+            ProofVerdict::Skipped => Ok(()),
+        };
+        for detail in &proof.details {
+            let _ = writeln!(out, "    {}", crate::escape_control(detail));
         }
     }
     if !s.kept.is_empty() {

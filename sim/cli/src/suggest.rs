@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use privsim::LoadOptions;
+use privsim::gate::proofs;
 use privsim::load as scenario;
 use privsim::model::suggest::{Status, SuggestRun};
 use privsim::suggest;
@@ -30,6 +31,17 @@ pub struct SuggestArgs {
     /// a suggestion allows exactly what the steps use).
     #[arg(long)]
     pub keep_access: bool,
+    /// Prove each suggestion allows nothing the candidate does not, in every
+    /// world the schema allows (needs the cvc5 solver; without it, exit 2).
+    /// Default: prove when a solver is found.
+    #[arg(long, conflicts_with = "no_prove")]
+    pub prove: bool,
+    /// Do not prove (verify by replay only).
+    #[arg(long)]
+    pub no_prove: bool,
+    /// The solver's time limit per query, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = privsim::prove::DEFAULT_PER_QUERY_MS)]
+    pub prove_timeout: u64,
 }
 
 /// Suggests, verifies, writes and prints.
@@ -37,6 +49,22 @@ pub fn run(args: &SuggestArgs) -> Outcome {
     let options = LoadOptions {
         policies: args.policies.clone(),
     };
+    let mode = if args.prove {
+        proofs::Mode::Required
+    } else if args.no_prove {
+        proofs::Mode::Off
+    } else {
+        proofs::Mode::Auto
+    };
+    let (prover, view) = match proofs::prover(&proofs::ProveOptions {
+        mode,
+        timeout_ms: args.prove_timeout,
+        repro_dir: None,
+    }) {
+        Ok(found) => found,
+        Err(error) => return report_error(error),
+    };
+    let no_solver = view.and_then(|v| v.caveat);
     let mut suggestions = Vec::new();
     for path in &args.paths {
         let files = match scenario::discover(path) {
@@ -45,12 +73,20 @@ pub fn run(args: &SuggestArgs) -> Outcome {
         };
         for file in files {
             match scenario::load(&file, &options) {
-                Ok(loaded) => suggestions.push(suggest::suggest_with(
-                    &loaded,
-                    suggest::Options {
-                        keep_access: args.keep_access,
-                    },
-                )),
+                Ok(loaded) => {
+                    let mut suggestion = suggest::suggest_with(
+                        &loaded,
+                        suggest::Options {
+                            keep_access: args.keep_access,
+                        },
+                    );
+                    if let Some(prover) = &prover {
+                        suggest::proof::prove(prover, &loaded, &mut suggestion);
+                    } else if let Some(why) = &no_solver {
+                        suggest::proof::skip(&mut suggestion, why);
+                    }
+                    suggestions.push(suggestion);
+                }
                 Err(error) => return report_error(error),
             }
         }

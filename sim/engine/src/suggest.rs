@@ -26,6 +26,8 @@
 //!
 //! docs/suggest.md describes the behaviour and the JSON document.
 
+pub mod proof;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -121,6 +123,7 @@ pub fn suggest_from(
             .collect(),
         workflow: None,
         validation: None,
+        proof: None,
     };
     if !plan.refusals.is_empty() {
         return suggestion;
@@ -1421,6 +1424,37 @@ impl Verification {
     }
 }
 
+/// The suggested policies as a policy set: the text parsed, and the
+/// scenario's template links made again on it (a link that no longer links
+/// is a validation failure, returned beside the set). `Err` when the text
+/// does not parse.
+pub fn suggested_policies(
+    scenario: &Scenario,
+    text: &str,
+) -> Result<(cedar_files::Policies, Vec<String>), String> {
+    let display = "<suggested policies>".to_string();
+    let file = SourceFile::from_text(PathBuf::from(&display), display, text.to_string());
+    let mut policies = cedar_files::parse_policies(vec![file])
+        .map_err(|error| format!("the suggested policies do not parse: {error}"))?;
+    let mut failures = Vec::new();
+    for link in scenario.policies.set.policies() {
+        if let (Some(template), Some(values)) = (link.template_id(), link.template_links()) {
+            if let Err(error) = policies
+                .set
+                .link(template.clone(), link.id().clone(), values)
+            {
+                failures.push(format!(
+                    "cannot link template `{template}` as `{}` in the suggested policies: {error}",
+                    link.id()
+                ));
+            } else if let Some(&origin) = policies.origin.get(&template.to_string()) {
+                policies.origin.insert(link.id().to_string(), origin);
+            }
+        }
+    }
+    Ok((policies, failures))
+}
+
 /// Checks a suggested policy set, given as the Cedar text a user would get,
 /// against the scenario, the candidate's replay and the plan:
 /// (a) replayed with it, every step gets its intended decision, every access
@@ -1436,33 +1470,14 @@ pub fn verify(
     text: &str,
 ) -> Verification {
     let mut verification = Verification::default();
-    let display = "<suggested policies>".to_string();
-    let file = SourceFile::from_text(PathBuf::from(&display), display, text.to_string());
-    let mut policies = match cedar_files::parse_policies(vec![file]) {
-        Ok(policies) => policies,
-        Err(error) => {
-            let failure = format!("the suggested policies do not parse: {error}");
+    let (policies, mut validation_failures) = match suggested_policies(scenario, text) {
+        Ok(parsed) => parsed,
+        Err(failure) => {
             verification.validation = Check::from_failures(vec![failure.clone()]);
             verification.workflow = Check::from_failures(vec![failure]);
             return verification;
         }
     };
-    let mut validation_failures = Vec::new();
-    for link in scenario.policies.set.policies() {
-        if let (Some(template), Some(values)) = (link.template_id(), link.template_links()) {
-            if let Err(error) = policies
-                .set
-                .link(template.clone(), link.id().clone(), values)
-            {
-                validation_failures.push(format!(
-                    "cannot link template `{template}` as `{}` in the suggested policies: {error}",
-                    link.id()
-                ));
-            } else if let Some(&origin) = policies.origin.get(&template.to_string()) {
-                policies.origin.insert(link.id().to_string(), origin);
-            }
-        }
-    }
     if let Some(schema) = &scenario.schema {
         if cedar_files::validate(&scenario.policies, schema).is_ok() {
             if let Err(error) = cedar_files::validate(&policies, schema) {

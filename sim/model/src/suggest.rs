@@ -100,6 +100,11 @@ pub struct ScenarioSuggestion {
     /// The suggestion parses, links and passes strict validation against the schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<Check>,
+    /// The proof that the suggestion allows nothing the candidate does not,
+    /// in every request and entity store the schema allows (absent when
+    /// proofs were off or nothing was suggested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<SuggestionProof>,
 }
 
 /// The suggestion for one principal.
@@ -159,4 +164,35 @@ pub struct PrincipalVerification {
     pub no_new_access: Check,
     /// (c) it holds exactly the pairs it needs.
     pub exact: Check,
+}
+
+/// How the proof of a suggestion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProofVerdict {
+    /// Proven in every request environment of the schema.
+    Proven,
+    /// Refuted: the suggestion allows a request the candidate denies (the
+    /// counterexample, confirmed by Cedar, is in `details`); the suggestion
+    /// is not verified.
+    Refuted,
+    /// Neither proven nor refuted in some environment (time limit, or a
+    /// policy the symbolic compiler does not support).
+    Unknown,
+    /// Not attempted (no schema, or no solver): `details` says why.
+    Skipped,
+}
+
+/// The proof of one suggestion: `check_implies(suggested, candidate)` per
+/// request environment of the scenario's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuggestionProof {
+    /// How it ended.
+    pub verdict: ProofVerdict,
+    /// Request environments (principal type, action, resource type) asked.
+    pub environments: usize,
+    /// How many of them were proven.
+    pub proven: usize,
+    /// One sentence per environment not proven, or why the proof was skipped.
+    pub details: Vec<String>,
 }

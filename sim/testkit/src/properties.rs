@@ -542,6 +542,7 @@ pub fn check_states_exact(bytes: &[u8]) -> (usize, usize) {
     let mut moves = Vec::new();
     compare(&state, &moves, &mut compared);
     let mut available = mover.moves(&fast, &state);
+    check_indexed_moves(&mover, &fast, &state, &available);
     let mut rest = bytes.iter().skip(15).copied();
     while moves.len() < STATES_MAX_MOVES && !available.is_empty() {
         let Some(low) = rest.next() else {
@@ -568,9 +569,29 @@ pub fn check_states_exact(bytes: &[u8]) -> (usize, usize) {
         if changed {
             compare(&state, &moves, &mut compared);
             available = mover.moves(&fast, &state);
+            check_indexed_moves(&mover, &fast, &state, &available);
         }
     }
     compared
+}
+
+/// The moves picked by index (what random walks and novelty use) are the
+/// moves listed, in the same order, and as many.
+fn check_indexed_moves(mover: &Mover, machine: &Machine<'_>, state: &State, listed: &[Move]) {
+    let (count, _) = mover.count_and_pending(machine, state);
+    assert_eq!(count, listed.len(), "the move count differs from the list");
+    for (index, mv) in listed.iter().enumerate() {
+        assert_eq!(
+            mover.nth(machine, state, index).as_ref(),
+            Some(mv),
+            "move {index}"
+        );
+    }
+    assert_eq!(
+        mover.nth(machine, state, listed.len()),
+        None,
+        "a move past the end"
+    );
 }
 
 /// Where two snapshots of one state first differ.

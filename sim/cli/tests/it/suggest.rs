@@ -948,3 +948,81 @@ expect = "deny"
     let rerun = replay_with_suggestion(&folder, &path, &suggestion.policies);
     assert!(rerun.passed, "{rerun:#?}");
 }
+
+/// With `--prove`, a suggestion is proven to allow nothing the candidate
+/// does not, in every world the schema allows (every request environment),
+/// and the text and JSON say so.
+#[test]
+fn suggestions_are_proven_with_the_solver() {
+    let (code, stdout, stderr) = privsim(&[
+        "suggest",
+        "scenarios/mcp-support/least-privilege.toml",
+        "--policies",
+        "scenarios/mcp-support/policies/over-privileged.cedar",
+        "--prove",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "proven: allows nothing the candidate does not, in every world the schema allows"
+        ),
+        "{stdout}"
+    );
+    let (code, json, stderr) = privsim(&[
+        "suggest",
+        "scenarios/mcp-support/least-privilege.toml",
+        "--policies",
+        "scenarios/mcp-support/policies/over-privileged.cedar",
+        "--prove",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let proof = &document["scenarios"][0]["proof"];
+    assert_eq!(proof["verdict"], "proven", "{proof}");
+    let environments = proof["environments"].as_u64().unwrap();
+    assert!(environments > 0, "{proof}");
+    assert_eq!(proof["proven"].as_u64(), Some(environments), "{proof}");
+    // Without `--prove`, nothing is claimed.
+    let (_, json, _) = privsim(&[
+        "suggest",
+        "scenarios/mcp-support/least-privilege.toml",
+        "--no-prove",
+        "--format",
+        "json",
+    ]);
+    assert!(!json.contains("\"proof\""), "{json}");
+}
+
+/// A suggestion the proof refutes (here: the suggestion's text widened
+/// after replay verified it) is not verified: the counterexample, confirmed
+/// by Cedar, says what it allows that the candidate does not.
+#[test]
+fn a_refuted_suggestion_is_not_verified() {
+    let file = workspace().join("scenarios/mcp-support/least-privilege.toml");
+    let loaded = load_with(&file, None);
+    let mut suggestion = suggest::suggest(&loaded);
+    assert_eq!(suggestion.status, Status::Verified);
+    suggestion
+        .policies
+        .push_str("\n@id(\"too-wide\")\npermit(principal, action, resource);\n");
+    let prover = privsim::prove::Prover::new(privsim::prove::SolverConfig::default())
+        .expect("cvc5 is needed (apt-get install -y cvc5, or set $CVC5)");
+    suggest::proof::prove(&prover, &loaded, &mut suggestion);
+    let proof = suggestion.proof.as_ref().unwrap();
+    assert_eq!(
+        proof.verdict,
+        privsim::model::suggest::ProofVerdict::Refuted,
+        "{proof:?}"
+    );
+    assert_eq!(suggestion.status, Status::Failed);
+    assert!(
+        proof
+            .details
+            .iter()
+            .any(|d| d.contains("which the candidate denies (confirmed by Cedar)")),
+        "{proof:?}"
+    );
+    assert!(proof.proven < proof.environments, "{proof:?}");
+}

@@ -273,6 +273,24 @@ impl<'m, 's> Run<'m, 's> {
         moves
     }
 
+    /// How many moves a state has (as [`Run::moves`] lists them), recording
+    /// the pending clock moments left out as [`Run::moves`] does.
+    fn count(&mut self, state: &State) -> usize {
+        let (count, pending) = self.mover.count_and_pending(self.machine, state);
+        if pending > MAX_ADVANCES {
+            self.left_out
+                .clock(self.machine.state_key(state), pending, state.time);
+        }
+        count
+    }
+
+    /// Move `index` of a state with `count` moves.
+    fn pick(&self, state: &State, index: usize) -> Move {
+        self.mover
+            .nth(self.machine, state, index)
+            .unwrap_or(Move::Advance(state.time))
+    }
+
     /// The summary's caveats: what the move set left out, one sentence per
     /// kind, in a fixed order.
     fn caveats(&self) -> Vec<String> {
@@ -385,15 +403,15 @@ impl<'m, 's> Run<'m, 's> {
                 if self.spent() {
                     break 'walks;
                 }
-                let moves = self.moves(&state);
-                if moves.is_empty() && trace.is_empty() {
+                let count = self.count(&state);
+                if count == 0 && trace.is_empty() {
                     // Nothing can move in the initial world: nothing to search.
                     break 'walks;
                 }
-                if moves.is_empty() || idle > moves.len() {
+                if count == 0 || idle > count {
                     break;
                 }
-                let mv = moves[rng.random_range(0..moves.len())].clone();
+                let mv = self.pick(&state, rng.random_range(0..count));
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
@@ -424,15 +442,15 @@ impl<'m, 's> Run<'m, 's> {
                 rng.random_range(0..pool.len())
             };
             let (mut state, trace) = pool[pick].clone();
-            let moves = self.moves(&state);
-            if moves.is_empty() {
+            let count = self.count(&state);
+            if count == 0 {
                 if pool.len() == 1 {
                     break;
                 }
                 pool.swap_remove(pick);
                 continue;
             }
-            let mv = moves[rng.random_range(0..moves.len())].clone();
+            let mv = self.pick(&state, rng.random_range(0..count));
             let (changed, violations) = self.play(&mut state, &mv);
             self.report(progress);
             let mut reached = trace.clone();
@@ -533,6 +551,10 @@ pub const MAX_CONTEXT_VARIANTS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Mover {
     variants: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Per actor: how many request moves each pair of its universe makes
+    /// (its action's context variants), and their sum, so a move can be
+    /// picked by index without listing them all.
+    counts: Vec<(usize, Vec<usize>)>,
     /// Actions with more combinations of context values than were kept.
     cut: Vec<CutVariants>,
     /// Actions left with no context variant at all (so never requested),
@@ -545,7 +567,24 @@ impl Mover {
     /// Prepares the context variants of a scenario's actions.
     pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
         let variants = context_variants(machine);
+        let counts = machine
+            .pairs
+            .iter()
+            .map(|pairs| {
+                let per_pair: Vec<usize> = pairs
+                    .iter()
+                    .map(|(action, _)| {
+                        variants
+                            .by_action
+                            .get(&action.to_string())
+                            .map_or(1, Vec::len)
+                    })
+                    .collect();
+                (per_pair.iter().sum(), per_pair)
+            })
+            .collect();
         Self {
+            counts,
             variants: variants.by_action,
             cut: variants.cut,
             unfillable: variants.unfillable,
@@ -588,6 +627,65 @@ impl Mover {
             moves.push(Move::Advance(next));
         }
         (moves, pending)
+    }
+
+    /// How many moves [`Mover::moves_and_pending`] lists in a state, and how
+    /// many moments were pending, without listing them.
+    pub fn count_and_pending(&self, machine: &Machine<'_>, state: &State) -> (usize, usize) {
+        let requests: usize = (0..machine.actors.len())
+            .filter(|&actor| machine.running(state, actor))
+            .map(|actor| self.counts[actor].0)
+            .sum();
+        let boundaries = machine.boundaries(state);
+        let pending = boundaries.len();
+        let tick = self
+            .tick
+            .and_then(|tick| state.time.checked_add(tick))
+            .is_some();
+        (
+            requests + pending.min(MAX_ADVANCES) + usize::from(tick),
+            pending,
+        )
+    }
+
+    /// The move at `index` of [`Mover::moves`]' list, found without listing
+    /// the others; `None` past the end.
+    pub fn nth(&self, machine: &Machine<'_>, state: &State, mut index: usize) -> Option<Move> {
+        let none = Map::new();
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            let (total, per_pair) = &self.counts[actor];
+            if index >= *total {
+                index -= total;
+                continue;
+            }
+            for (pair, &count) in per_pair.iter().enumerate() {
+                if index >= count {
+                    index -= count;
+                    continue;
+                }
+                let (action, resource) = &machine.pairs[actor][pair];
+                let extra = self
+                    .variants
+                    .get(&action.to_string())
+                    .map_or(&none, |variants| &variants[index]);
+                return Some(Move::Request {
+                    actor,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    extra: extra.clone(),
+                });
+            }
+        }
+        let mut times: Vec<Instant> = machine
+            .boundaries(state)
+            .into_iter()
+            .take(MAX_ADVANCES)
+            .collect();
+        times.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
+        times.get(index).map(|&time| Move::Advance(time))
     }
 
     /// Caveats for the context variants left out, for actions some actor

@@ -67,6 +67,13 @@ fn time_parse_holds_on_every_seed() {
 }
 
 #[test]
+fn states_exact_holds_on_every_seed() {
+    check("states_exact", |bytes| {
+        privsim_testkit::properties::check_states_exact(bytes);
+    });
+}
+
+#[test]
 fn search_holds_on_every_seed() {
     check("search", privsim_testkit::properties::check_search);
 }
