@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod hardening;
 mod import;
+mod init;
 mod malformed;
 mod reports;
 mod suggest;

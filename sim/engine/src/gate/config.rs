@@ -75,6 +75,7 @@ pub struct Exception {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     fail_on: Option<RawFailOn>,
@@ -82,17 +83,21 @@ struct RawConfig {
     search: Option<RawSearch>,
     prove: Option<RawProve>,
     #[serde(default, rename = "exception")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawException>"))]
     exceptions: Vec<Spanned<RawException>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawProve {
     enabled: Option<bool>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<u64>"))]
     timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawFailOn {
     new_access: Option<bool>,
@@ -107,33 +112,56 @@ struct RawFailOn {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawBudget {
     weighted_gap_growth: Option<u64>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<f64>"))]
     utilization_drop: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawSearch {
     enabled: Option<bool>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     strategy: Option<Spanned<String>>,
     seed: Option<u64>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<u64>"))]
     max_steps: Option<Spanned<u64>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<usize>"))]
     depth: Option<Spanned<usize>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     tick: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawException {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     kind: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     scenario: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     action: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     resource: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     reason: Option<Spanned<String>>,
+    /// The last day the exception applies, a TOML date: `2026-12-31`.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     expires: Option<Spanned<toml::Value>>,
+}
+
+/// The JSON Schema of `privsim-gate.toml`, generated from the types above
+/// (the committed copy is [`crate::schema::GATE_CONFIG`]).
+#[cfg(feature = "json-schema")]
+pub(crate) fn json_schema() -> schemars::Schema {
+    crate::schema::generator().into_root_schema_for::<RawConfig>()
 }
 
 /// Reads and checks a configuration file.
