@@ -1012,7 +1012,17 @@ fn the_example_workflow_is_the_one_in_the_docs() {
         docs.contains(&format!("```yaml\n{body}```")),
         "docs/check.md and docs/examples/privsim-check.yml differ"
     );
-    assert!(body.contains("privsim check --baseline \"git:origin/$BASE\""));
+    // It uses the action at the repository's root, with inputs it declares.
+    assert!(body.contains("uses: OWNER/privsim@"), "{body}");
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    assert!(
+        action.contains("\n  scenarios:\n"),
+        "action.yml lost its `scenarios` input"
+    );
+    assert!(
+        action.contains("\n  report-dir:\n"),
+        "action.yml lost its `report-dir` output"
+    );
 }
 
 /// A time window that grows is `held-longer` (failing by default, at the

@@ -1,5 +1,6 @@
 //! The integration tests of this crate, in one binary (one link, as ripgrep does).
 
+mod action;
 mod check;
 mod cli;
 mod common;
