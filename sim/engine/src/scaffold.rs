@@ -267,14 +267,22 @@ impl Plan {
              [[step]]\nat = \"+1m\"\nsession = \"worker\"\naction = {action}\nresource = {}\nexpect = \"allow\"\nexpect_reason = [\"{policy_id}\"]\n",
             toml_string(&self.resources[0].to_string()),
         );
-        // The boundary, asserted where the policy draws it. The
-        // over-privileged variant leaves the request out: it would be
-        // allowed and counted as used, hiding the gap the variant shows.
-        if let (Variant::LeastPrivilege, Some(other)) = (variant, self.resources.get(1)) {
+        // The same workflow in both variants (the convention of
+        // `scenarios/`): a request outside the task, denied by the least
+        // privilege policy; the over-privileged variant's expectation records
+        // what its policy really does, so the pair reads as a diff.
+        if let Some(other) = self.resources.get(1) {
+            let (expect, comment) = match variant {
+                Variant::LeastPrivilege => ("deny", "the task never needs it, so it is denied"),
+                Variant::OverPrivileged => (
+                    "allow",
+                    "the task never needs it, yet this policy allows it",
+                ),
+            };
             let _ = writeln!(
                 text,
-                "# Another resource of the same type: the task never needs it, so it is denied.\n\
-                 [[step]]\nname = \"a request outside the task\"\nat = \"+2m\"\nsession = \"worker\"\naction = {action}\nresource = {}\nexpect = \"deny\"\n",
+                "# Another resource of the same type: {comment}.\n\
+                 [[step]]\nname = \"a request outside the task\"\nat = \"+2m\"\nsession = \"worker\"\naction = {action}\nresource = {}\nexpect = \"{expect}\"\n",
                 toml_string(&other.to_string()),
             );
         }

@@ -37,24 +37,36 @@ fn check_starter(test: &str, schema: Option<&Path>) {
     let result = run_json(&folder);
     let scenarios = result["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 2, "{result:#}");
-    for scenario in scenarios {
-        let file = scenario["file"].as_str().unwrap();
+    let by_variant = |suffix: &str| {
+        scenarios
+            .iter()
+            .find(|s| s["file"].as_str().unwrap().ends_with(suffix))
+            .unwrap()
+    };
+    let least = by_variant("least-privilege.toml");
+    let over = by_variant("over-privileged.toml");
+    let counts = |scenario: &serde_json::Value| {
         let principal = &scenario["principals"][0];
-        let held = principal["held"].as_array().unwrap().len();
-        let used = principal["used"].as_array().unwrap().len();
-        if file.ends_with("least-privilege.toml") {
-            assert_eq!(
-                (held, used),
-                (1, 1),
-                "{file}: least privilege holds what it uses"
-            );
-        } else {
-            assert!(
-                held > used,
-                "{file}: over-privileged holds more: {principal:#}"
-            );
-        }
-    }
+        (
+            principal["held"].as_array().unwrap().len(),
+            principal["used"].as_array().unwrap().len(),
+        )
+    };
+    // Least privilege holds exactly the one pair its task uses.
+    assert_eq!(counts(least), (1, 1), "{least:#}");
+    // The same workflow against the wider policy: the request outside the
+    // task turns from deny to allow, and more is held than least privilege.
+    let decisions = |scenario: &serde_json::Value| -> Vec<String> {
+        scenario["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|step| step["decision"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(decisions(least), ["allow", "deny"], "{least:#}");
+    assert_eq!(decisions(over), ["allow", "allow"], "{over:#}");
+    assert!(counts(over).0 > counts(least).0, "{over:#}");
 
     let editor_schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(folder.join("scenario.schema.json")).unwrap(),

@@ -105,6 +105,7 @@ struct RawFailOn {
     broken_workflow: Option<bool>,
     new_escalation: Option<bool>,
     failed_expectation: Option<bool>,
+    failed_expectation_on_baseline: Option<bool>,
     narrowed: Option<bool>,
     held_longer: Option<bool>,
     new_access_proven: Option<bool>,
@@ -200,6 +201,10 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.broken_workflow, &mut rules.broken_workflow);
         set(fail_on.new_escalation, &mut rules.new_escalation);
         set(fail_on.failed_expectation, &mut rules.failed_expectation);
+        set(
+            fail_on.failed_expectation_on_baseline,
+            &mut rules.failed_expectation_on_baseline,
+        );
         set(fail_on.narrowed, &mut rules.narrowed);
         set(fail_on.held_longer, &mut rules.held_longer);
         set(fail_on.new_access_proven, &mut rules.new_access_proven);
