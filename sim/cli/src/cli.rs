@@ -1,6 +1,6 @@
 //! Argument definitions and exit codes shared by the subcommands.
 
-use crate::{check, fuzz, import, report, run, suggest};
+use crate::{check, fuzz, import, init, report, run, schema, suggest};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,12 @@ enum Command {
     /// CI gate: compare baseline and candidate policies on every scenario and
     /// fail on new access, broken workflows, new escalations (docs/check.md).
     Check(check::CheckArgs),
+    /// Write a starter scenario folder that passes `privsim run` as written
+    /// (docs/init.md).
+    Init(init::InitArgs),
+    /// Print the JSON Schema of a scenario file or of `privsim-gate.toml`, for
+    /// editor completion (a `#:schema` line; docs/scenario-format.md).
+    Schema(schema::SchemaArgs),
 }
 
 /// Output formats of `run`.
@@ -143,6 +149,8 @@ pub fn dispatch(args: Args) -> ExitCode {
         Command::Report(report) => report::run(&report),
         Command::Fuzz(fuzz) => fuzz::run(&fuzz),
         Command::Check(check) => check::run(&check),
+        Command::Init(init) => init::run(&init),
+        Command::Schema(schema) => schema::run(&schema),
     };
     outcome.into()
 }

@@ -7,7 +7,8 @@
 //! sets fast) → [`search`], [`suggest`], [`gate`], [`prove`] → [`result`]
 //! (the result contract, in `privsim-model`), which the `privsim-reports`
 //! crate renders. [`import`] turns Cedar's own test suites into scenarios;
-//! [`output`] writes files safely.
+//! [`output`] writes files safely; [`schema`] holds the JSON Schemas editors
+//! read; [`scaffold`] writes `privsim init`'s starter folder.
 
 pub mod accounting;
 pub mod gate;
@@ -17,6 +18,8 @@ pub mod load;
 pub mod output;
 pub mod prove;
 pub mod replay;
+pub mod scaffold;
+pub mod schema;
 pub mod search;
 pub mod suggest;
 pub mod world;

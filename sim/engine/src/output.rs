@@ -261,3 +261,95 @@ pub fn write_folder(folder: &Path, files: &[(&str, String)]) -> Result<(), Folde
     sync_folder(folder);
     Ok(())
 }
+
+/// Writes a new folder of files (`privsim init`): `files` (relative path,
+/// contents; paths may name subfolders) into `folder`, never replacing
+/// anything.
+///
+/// Every target is checked first: if any of them exists (a file, a link, a
+/// folder), nothing is written. A folder that did not exist is staged beside
+/// it and appears whole, in one rename. Into a folder that exists (an empty
+/// one, or one holding other files) each file is written with
+/// [`write_new_file`], so a file created meanwhile by someone else is kept
+/// and reported, never overwritten.
+pub fn write_new_folder(folder: &Path, files: &[(String, String)]) -> Result<(), FolderError> {
+    let at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FolderError { path, source }
+    };
+    let refuse = |path: &Path, reason: &str| FolderError {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, reason.to_string()),
+    };
+    for (file, _) in files {
+        let relative = Path::new(file);
+        if !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(FolderError {
+                path: folder.join(relative),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a plain path inside the folder",
+                ),
+            });
+        }
+        let path = folder.join(relative);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(refuse(&path, "it already exists; nothing was written"));
+        }
+    }
+    let exists = match std::fs::symlink_metadata(folder) {
+        Ok(metadata) if metadata.is_dir() => true,
+        Ok(_) => return Err(refuse(folder, "it exists and is not a folder")),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+        Err(error) => return Err(at(folder)(error)),
+    };
+    if exists {
+        for (file, text) in files {
+            let path = folder.join(file);
+            std::fs::create_dir_all(folder_of(&path)).map_err(at(&path))?;
+            if !write_new_file(&path, text.as_bytes()).map_err(at(&path))? {
+                return Err(refuse(&path, "it appeared while writing; it was kept"));
+            }
+        }
+        return Ok(());
+    }
+    let parent = folder_of(folder);
+    std::fs::create_dir_all(parent).map_err(at(parent))?;
+    let name = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "new".to_string());
+    let prefix = format!(".{name}.privsim-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    let staging = builder.tempdir_in(parent).map_err(at(parent))?;
+    for (file, text) in files {
+        let path = staging.path().join(file);
+        std::fs::create_dir_all(folder_of(&path)).map_err(at(&path))?;
+        let mut handle = std::fs::File::create_new(&path).map_err(at(&path))?;
+        handle.write_all(text.as_bytes()).map_err(at(&path))?;
+        handle.sync_all().map_err(at(&path))?;
+    }
+    sync_folder(staging.path());
+    // `rename` onto a folder succeeds only when that folder is empty, so a
+    // folder someone filled meanwhile is never replaced.
+    let staged = staging.keep();
+    match std::fs::rename(&staged, folder) {
+        Ok(()) => {
+            sync_folder(parent);
+            Ok(())
+        }
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staged);
+            Err(at(folder)(error))
+        }
+    }
+}

@@ -160,6 +160,11 @@ pub struct FailOn {
     pub new_escalation: bool,
     /// A step expectation or access assertion fails with the candidate.
     pub failed_expectation: bool,
+    /// With `failed_expectation`: also when that expectation failed with the
+    /// baseline too. `false` reports such failures without failing the gate,
+    /// so it fails only on new ones. Written only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub failed_expectation_on_baseline: bool,
     /// A principal no longer holds a pair, holds it for less time, or a step
     /// is now denied as expected.
     pub narrowed: bool,
@@ -195,6 +200,7 @@ impl Default for FailOn {
             broken_workflow: true,
             new_escalation: true,
             failed_expectation: true,
+            failed_expectation_on_baseline: true,
             narrowed: false,
             held_longer: true,
             new_access_proven: true,

@@ -1012,7 +1012,17 @@ fn the_example_workflow_is_the_one_in_the_docs() {
         docs.contains(&format!("```yaml\n{body}```")),
         "docs/check.md and docs/examples/privsim-check.yml differ"
     );
-    assert!(body.contains("privsim check --baseline \"git:origin/$BASE\""));
+    // It uses the action at the repository's root, with inputs it declares.
+    assert!(body.contains("uses: OWNER/privsim@"), "{body}");
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    assert!(
+        action.contains("\n  scenarios:\n"),
+        "action.yml lost its `scenarios` input"
+    );
+    assert!(
+        action.contains("\n  report-dir:\n"),
+        "action.yml lost its `report-dir` output"
+    );
 }
 
 /// A time window that grows is `held-longer` (failing by default, at the
@@ -1050,9 +1060,10 @@ fn a_longer_holding_fails_and_a_shorter_one_is_reported() {
     assert_eq!(change["baseline"], "2m");
     assert_eq!(change["candidate"], "3m");
     // Asked at a moment only the candidate holds the pair: the candidate's
-    // policy, at its line.
+    // policy, at the line where it differs from the baseline's (its `when`,
+    // which lost the time window).
     assert_eq!(change["policies"][0]["id"], "helper-reads");
-    assert_eq!(change["location"], format!("{}:2", policies("base")));
+    assert_eq!(change["location"], format!("{}:8", policies("base")));
     assert!(
         change["message"]
             .as_str()
@@ -1440,4 +1451,129 @@ fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
         run.stdout
     );
     assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
+}
+
+/// `[fail_on] failed_expectation_on_baseline = false`: an expectation that
+/// failed with the baseline too is reported, not failed; one that fails
+/// only with the candidate still fails the gate.
+#[test]
+fn the_gate_can_fail_only_on_new_failed_expectations() {
+    let new_only = "sim/tests/check/configs/new-failures-only.toml";
+    let run = |baseline: &str, config: &str, code: i32| {
+        json(&check(
+            &[
+                "check",
+                "--config",
+                config,
+                "--today",
+                "2026-06-01",
+                "--baseline",
+                &policies(baseline),
+                "--candidate",
+                &policies("broken"),
+                "--format",
+                "json",
+                SCENARIO,
+            ],
+            code,
+        ))
+    };
+    let expectation_statuses = |result: &serde_json::Value| -> Vec<(String, String)> {
+        result["scenarios"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "expectation-failed")
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap().to_string(),
+                    c["baseline"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // The same broken policy on both sides: by default its failed
+    // expectation fails the gate; configured, it is reported.
+    let by_default = expectation_statuses(&run("broken", DEFAULTS, 1));
+    assert!(!by_default.is_empty());
+    assert!(
+        by_default
+            .iter()
+            .all(|(status, baseline)| status == "fail" && baseline == "failed"),
+        "{by_default:?}"
+    );
+    let configured = expectation_statuses(&run("broken", new_only, 0));
+    assert_eq!(configured.len(), by_default.len());
+    assert!(
+        configured.iter().all(|(status, _)| status == "info"),
+        "{configured:?}"
+    );
+    // A failure new with the candidate still fails.
+    let new_failure = expectation_statuses(&run("base", new_only, 1));
+    assert!(
+        new_failure
+            .iter()
+            .all(|(status, baseline)| status == "fail" && baseline == "passed"),
+        "{new_failure:?}"
+    );
+    assert!(!new_failure.is_empty());
+}
+
+/// A policy widened in place (same `@id`) is located at the edited line,
+/// not its first, in the JSON, the SARIF and the annotations; a policy new
+/// in the candidate keeps its first line.
+#[test]
+fn a_policy_changed_in_place_points_at_the_changed_line() {
+    let changed = "sim/tests/check/support/policies/widened-in-place.cedar";
+    let run = |format: &str| {
+        check(
+            &[
+                "check",
+                "--config",
+                DEFAULTS,
+                "--today",
+                "2026-06-01",
+                "--baseline",
+                &policies("base"),
+                "--candidate",
+                changed,
+                "--format",
+                format,
+                SCENARIO,
+            ],
+            1,
+        )
+    };
+    let result = json(&run("json"));
+    let changes = result["scenarios"][0]["changes"].as_array().unwrap();
+    let new_access: Vec<&serde_json::Value> = changes
+        .iter()
+        .filter(|c| c["kind"] == "new-access")
+        .collect();
+    assert!(!new_access.is_empty(), "{result:#}");
+    // Line 14 is `resource is Ticket`, the one line of `helper-comments`
+    // that changed; the policy starts on line 10.
+    let at_changed_line = format!("{changed}:14");
+    for change in &new_access {
+        let policy = &change["policies"][0];
+        assert_eq!(policy["id"], "helper-comments", "{change:#}");
+        assert_eq!(policy["location"], at_changed_line.as_str(), "{change:#}");
+        assert_eq!(change["location"], at_changed_line.as_str(), "{change:#}");
+    }
+    let sarif = run("sarif").stdout;
+    assert!(sarif.contains("\"startLine\": 14"), "{sarif}");
+
+    // `wider` adds a new policy (`helper-works-every-ticket`): its first line.
+    let wider = json(&gate("wider", DEFAULTS, "json", 1));
+    let lines: Vec<String> = wider["scenarios"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "new-access")
+        .filter_map(|c| c["policies"][0]["location"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.ends_with("wider.cedar:10")),
+        "{lines:?}"
+    );
 }

@@ -1,5 +1,6 @@
 //! The integration tests of this crate, in one binary (one link, as ripgrep does).
 
+mod action;
 mod check;
 mod cli;
 mod common;
@@ -7,6 +8,7 @@ mod hardening;
 mod import;
 mod import_log;
 mod import_mcp;
+mod init;
 mod malformed;
 mod reports;
 mod suggest;

@@ -75,6 +75,7 @@ pub struct Exception {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     fail_on: Option<RawFailOn>,
@@ -82,17 +83,21 @@ struct RawConfig {
     search: Option<RawSearch>,
     prove: Option<RawProve>,
     #[serde(default, rename = "exception")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawException>"))]
     exceptions: Vec<Spanned<RawException>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawProve {
     enabled: Option<bool>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<u64>"))]
     timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawFailOn {
     new_access: Option<bool>,
@@ -100,6 +105,7 @@ struct RawFailOn {
     broken_workflow: Option<bool>,
     new_escalation: Option<bool>,
     failed_expectation: Option<bool>,
+    failed_expectation_on_baseline: Option<bool>,
     narrowed: Option<bool>,
     held_longer: Option<bool>,
     new_access_proven: Option<bool>,
@@ -107,33 +113,56 @@ struct RawFailOn {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawBudget {
     weighted_gap_growth: Option<u64>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<f64>"))]
     utilization_drop: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawSearch {
     enabled: Option<bool>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     strategy: Option<Spanned<String>>,
     seed: Option<u64>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<u64>"))]
     max_steps: Option<Spanned<u64>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<usize>"))]
     depth: Option<Spanned<usize>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     tick: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawException {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     kind: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     scenario: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     action: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     resource: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     reason: Option<Spanned<String>>,
+    /// The last day the exception applies, a TOML date: `2026-12-31`.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     expires: Option<Spanned<toml::Value>>,
+}
+
+/// The JSON Schema of `privsim-gate.toml`, generated from the types above
+/// (the committed copy is [`crate::schema::GATE_CONFIG`]).
+#[cfg(feature = "json-schema")]
+pub(crate) fn json_schema() -> schemars::Schema {
+    crate::schema::generator().into_root_schema_for::<RawConfig>()
 }
 
 /// Reads and checks a configuration file.
@@ -172,6 +201,10 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.broken_workflow, &mut rules.broken_workflow);
         set(fail_on.new_escalation, &mut rules.new_escalation);
         set(fail_on.failed_expectation, &mut rules.failed_expectation);
+        set(
+            fail_on.failed_expectation_on_baseline,
+            &mut rules.failed_expectation_on_baseline,
+        );
         set(fail_on.narrowed, &mut rules.narrowed);
         set(fail_on.held_longer, &mut rules.held_longer);
         set(fail_on.new_access_proven, &mut rules.new_access_proven);

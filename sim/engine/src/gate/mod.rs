@@ -16,6 +16,7 @@
 //! The baseline (or candidate) can be a git revision: [`git`] writes the
 //! policy files as they are there into a temporary folder the loader reads.
 
+mod changed_lines;
 pub mod config;
 pub mod git;
 pub mod proofs;
@@ -734,6 +735,11 @@ fn compare(
         changes.push(change);
     }
 
+    changed_lines::point_at_changed_lines(
+        &mut changes,
+        &baseline.scenario.policies,
+        &candidate.scenario.policies,
+    );
     budgets(&mut changes, &principals, budget, &cand, &file);
 
     ScenarioCheck {
@@ -1370,7 +1376,11 @@ fn fails(change: &Change, config: &Config) -> bool {
         "new-access-proven" => rules.new_access_proven,
         "broken-workflow" => rules.broken_workflow,
         "new-escalation" => rules.new_escalation,
-        "expectation-failed" => rules.failed_expectation,
+        "expectation-failed" => {
+            rules.failed_expectation
+                && (change.baseline.as_deref() != Some("failed")
+                    || rules.failed_expectation_on_baseline)
+        }
         "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
         "held-longer" => rules.held_longer,
         "weighted-gap-growth" | "utilization-drop" => true,

@@ -200,7 +200,7 @@ const PARSER_STACK_BYTES: usize = 256 << 20;
 /// Runs a Cedar parser on a thread with [`PARSER_STACK_BYTES`] of stack (only
 /// the pages it touches are ever allocated); where no thread can be started,
 /// on this one.
-fn on_a_large_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn on_a_large_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
     let mut parse = Some(parse);
     let spawned = std::thread::scope(|scope| {
         let parse = &mut parse;

@@ -10,91 +10,151 @@ use toml::Spanned;
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    #[cfg_attr(feature = "json-schema", schemars(with = "RawHeader"))]
     pub scenario: Spanned<RawHeader>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawFacts>"))]
     pub facts: Option<Spanned<RawFacts>>,
     #[serde(default, rename = "entity")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawEntity>"))]
     pub entities: Vec<Spanned<RawEntity>>,
     #[serde(default, rename = "session")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawSession>"))]
     pub sessions: Vec<Spanned<RawSession>>,
     #[serde(default, rename = "grant")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawGrant>"))]
     pub grants: Vec<Spanned<RawGrant>>,
     #[serde(default, rename = "step")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawStep>"))]
     pub steps: Vec<Spanned<RawStep>>,
     #[serde(default, rename = "access")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawAccess>"))]
     pub access: Vec<Spanned<RawAccess>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub risk: Option<Spanned<toml::Table>>,
     #[serde(default, rename = "effect")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawEffect>"))]
     pub effects: Vec<Spanned<RawEffect>>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawNever>"))]
     pub never: Vec<Spanned<RawNever>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawInvariants>"))]
     pub invariants: Option<Spanned<RawInvariants>>,
 }
 
 /// `[scenario]`: name, files and the clock's start.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawHeader {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub name: Spanned<String>,
     pub description: Option<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
     pub policies: Spanned<Vec<Spanned<String>>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub links: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub schema: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub entities: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub start: Option<Spanned<String>>,
     /// Whether policies are validated against the schema (default true).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub validate: Option<Spanned<bool>>,
     /// The escalation search also moves the clock on by this much (`fuzz
     /// --tick` overrides it).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub tick: Option<Spanned<String>>,
 }
 
 /// `[facts]`: which simulator facts go into every request's context, and under
 /// which context key. A fact not listed is not sent.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawFacts {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub now: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub now_unix: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub delegator: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub root: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub chain: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub chain_uids: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub depth: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub task: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub session: Option<Spanned<String>>,
 }
 
 /// `[[entity]]`: one entity of the world, written inline.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawEntity {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub uid: Spanned<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
     pub parents: Vec<Spanned<String>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub attrs: Option<Spanned<toml::Table>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub tags: Option<Spanned<toml::Table>>,
 }
 
 /// `[[session]]`: a principal acting, possibly for a delegator.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawSession {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub id: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub principal: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub on_behalf_of: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub parent: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub task: Option<Spanned<String>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub context: Option<Spanned<toml::Table>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub from: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub until: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub dormant: Option<Spanned<bool>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub lifetime: Option<Spanned<String>>,
 }
 
 /// How a grant ends.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RawExpiry {
     /// The simulator removes the grant at `until`.
@@ -105,21 +165,33 @@ pub enum RawExpiry {
 
 /// `[[grant]]`: a time-bound change to a principal (JIT elevation).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawGrant {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub id: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub principal: Spanned<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
     pub parents: Vec<Spanned<String>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub attrs: Option<Spanned<toml::Table>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub from: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub until: Option<Spanned<String>>,
     pub ticket: Option<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawExpiry>"))]
     pub expiry: Option<Spanned<RawExpiry>>,
 }
 
 /// The decision a step expects.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RawDecision {
     /// Cedar allows the request.
@@ -132,102 +204,161 @@ pub enum RawDecision {
 
 /// `[[step]]`: one request of the workflow.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub name: Option<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub at: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub session: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub action: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub resource: Spanned<String>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub context: Option<Spanned<toml::Table>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawDecision>"))]
     pub expect: Option<Spanned<RawDecision>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub expect_reason: Option<Spanned<Vec<Spanned<String>>>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub expect_reason_includes: Option<Spanned<Vec<Spanned<String>>>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub expect_errors: Option<Spanned<Vec<Spanned<String>>>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<usize>"))]
     pub expect_error_count: Option<Spanned<usize>>,
     /// Whether the request is checked against the schema (default true).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub validate_request: Option<Spanned<bool>>,
 }
 
 /// `[[access]]`: an exact-access assertion.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawAccess {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub at: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub session: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub action: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
     pub resources: Spanned<Vec<Spanned<String>>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub always: Option<Spanned<bool>>,
 }
 
 /// `[[effect]]`: what every allowed request of an action does to the world.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawEffect {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub action: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub resource: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawParentChange>"))]
     pub add_parent: Option<Spanned<RawParentChange>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawParentChange>"))]
     pub remove_parent: Option<Spanned<RawParentChange>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawSetAttr>"))]
     pub set_attr: Option<Spanned<RawSetAttr>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawEffectGrant>"))]
     pub grant: Option<Spanned<RawEffectGrant>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawRevoke>"))]
     pub revoke: Option<Spanned<RawRevoke>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub start_session: Option<Spanned<String>>,
 }
 
 /// `add_parent` / `remove_parent` operands.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawParentChange {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub entity: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub parent: Spanned<String>,
 }
 
 /// `set_attr` operands.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawSetAttr {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub entity: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub name: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<serde_json::Value>"))]
     pub value: Option<Spanned<toml::Value>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub value_of: Option<Spanned<String>>,
 }
 
 /// `grant` operands.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawEffectGrant {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub entity: Spanned<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
     pub parents: Vec<Spanned<String>>,
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub attrs: Option<Spanned<toml::Table>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub lifetime: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawExpiry>"))]
     pub expiry: Option<Spanned<RawExpiry>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub until_attr: Option<Spanned<String>>,
 }
 
 /// `revoke` operands.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawRevoke {
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub entity: Spanned<String>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub parent: Option<Spanned<String>>,
 }
 
 /// `[[never]]`: access that must never be reachable.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawNever {
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub principal: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub action: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub resource: Option<Spanned<String>>,
     pub reason: Option<String>,
 }
 
 /// `[invariants]`: switches for the built-in invariants (all default on).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawInvariants {
     pub delegation_ceiling: Option<bool>,

@@ -9,4 +9,5 @@ mod fuzz_seeds;
 mod held;
 mod prove;
 mod scenarios;
+mod schema;
 mod search;
