@@ -91,7 +91,17 @@ pub fn run(args: &CheckArgs) -> Outcome {
     for error in checked.errors {
         report_error(error);
     }
-    let result = checked.result;
+    let mut result = checked.result;
+    if let Some(mut change) = config_changed.clone() {
+        // Listed in every report, failing the gate unless the baseline's
+        // rules allow it.
+        if options_allow_config_change {
+            change.status = "allowed".to_string();
+        } else {
+            result.passed = false;
+        }
+        result.config_change = Some(change);
+    }
     if let Some(folder) = &args.report_dir {
         let files = [
             ("check.md", render::markdown(&result)),
@@ -144,11 +154,11 @@ pub fn run(args: &CheckArgs) -> Outcome {
     if load_failed {
         return Outcome::BadInput;
     }
-    if let Some(message) = &config_changed {
+    if let Some(change) = &config_changed {
         if options_allow_config_change {
-            eprintln!("warning: {message}");
+            eprintln!("warning: {}", change.message);
         } else {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", change.message);
             return Outcome::Failed;
         }
     }
@@ -161,7 +171,9 @@ pub fn run(args: &CheckArgs) -> Outcome {
 
 /// Parses and checks the arguments into the gate's options, and says whether
 /// the gate configuration differs from the git baseline's.
-fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error> {
+fn options(
+    args: &CheckArgs,
+) -> Result<(Options, Option<privsim::gate::model::ConfigChange>), privsim::Error> {
     let baseline = Spec::parse(&args.baseline)?;
     let candidate = match &args.candidate {
         Some(text) => Spec::parse(text)?,
@@ -182,7 +194,12 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
                 None => (config::Config::default(), None),
             };
             if here != there {
-                config_changed = Some(format!(
+                let change = match (&here, &there) {
+                    (Some(_), None) => "added",
+                    (None, Some(_)) => "removed",
+                    _ => "changed",
+                };
+                let message = format!(
                     "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged, unless the baseline's `[fail_on] config_change = false` allows it (or name a configuration with `--config`)",
                     default.display(),
                     if there.is_none() {
@@ -190,7 +207,14 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
                     } else {
                         ""
                     }
-                ));
+                );
+                config_changed = Some(privsim::gate::model::ConfigChange {
+                    file: default.display().to_string(),
+                    revision: revision.clone(),
+                    change: change.to_string(),
+                    status: "fail".to_string(),
+                    message,
+                });
             }
             config
         }

@@ -643,7 +643,7 @@ fn junit_has_a_case_per_scenario_and_rule() {
             .find(roxmltree::Node::is_element)
             .map_or("pass".to_string(), |n| n.tag_name().name().to_string())
     };
-    assert_eq!(cases.len(), 9);
+    assert_eq!(cases.len(), 10);
     assert_eq!(outcome("broken workflow"), "failure");
     assert_eq!(outcome("failed expectation"), "failure");
     assert_eq!(outcome("new access"), "pass");
@@ -1440,4 +1440,181 @@ fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
         run.stdout
     );
     assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
+}
+
+/// `(change, id, exercised_by)` of the check's per-policy coverage.
+fn coverage(result: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    result["coverage"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|c| {
+                    (
+                        c["change"].as_str().unwrap().to_string(),
+                        c["id"].as_str().unwrap().to_string(),
+                        c["exercised_by"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|f| f.as_str().unwrap().to_string())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_policy_change_no_scenario_reaches_fails_in_every_format() {
+    // The added permit grants a contractor everything, and the scenario has
+    // no contractor: no access changes, and before per-policy coverage the
+    // gate said "passed, 0 failing changes".
+    let result = json(&gate("unreached", DEFAULTS, "json", 1));
+    assert_eq!(result["passed"], false);
+    assert_eq!(
+        changes(&result),
+        [(
+            "unexercised-change".to_string(),
+            "fail".to_string(),
+            String::new(),
+            String::new()
+        )]
+    );
+    assert_eq!(result["summary"]["unexercised_changes"], 1);
+    assert_eq!(
+        coverage(&result),
+        [(
+            "added".to_string(),
+            "contractors-do-anything".to_string(),
+            Vec::new()
+        )]
+    );
+    let change = &result["scenarios"][0]["changes"][0];
+    assert_eq!(
+        change["location"],
+        "sim/tests/check/support/policies/unreached.cedar:27"
+    );
+    // Every human format names it; JUnit fails its case; SARIF has a result.
+    let text = gate("unreached", DEFAULTS, "text", 1).stdout;
+    assert!(
+        text.contains("NOT REACHED added permit contractors-do-anything"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 policy change(s) no scenario reached"),
+        "{text}"
+    );
+    let markdown = gate("unreached", DEFAULTS, "md", 1).stdout;
+    assert!(
+        markdown.contains("**Not reached by any scenario:** 1 policy change"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("unexercised change"), "{markdown}");
+    let junit = gate("unreached", DEFAULTS, "junit", 1).stdout;
+    assert!(
+        junit.contains("<failure type=\"unexercised-change\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&gate("unreached", DEFAULTS, "sarif", 1).stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "unexercised-change" && r["level"] == "error"),
+        "{results:?}"
+    );
+    // The rules can let it pass; it is still reported.
+    let allowed = json(&gate(
+        "unreached",
+        "sim/tests/check/configs/allow-unexercised.toml",
+        "json",
+        0,
+    ));
+    assert_eq!(
+        changes(&allowed),
+        [(
+            "unexercised-change".to_string(),
+            "info".to_string(),
+            String::new(),
+            String::new()
+        )]
+    );
+}
+
+#[test]
+fn policy_changes_reached_only_through_held_sets_or_the_baseline_count_as_exercised() {
+    // `wider` removes `helper-comments` (step 2 used it with the baseline)
+    // and adds `helper-works-every-ticket`, which decides the new held pairs
+    // on T-2 and T-3 that no step asks about.
+    let result = json(&gate("wider", DEFAULTS, "json", 1));
+    assert_eq!(
+        coverage(&result),
+        [
+            (
+                "removed".to_string(),
+                "helper-comments".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+            (
+                "added".to_string(),
+                "helper-works-every-ticket".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+        ]
+    );
+    assert!(!changes(&result).iter().any(|c| c.0 == "unexercised-change"));
+    // Reworded policies are changed ones (the same access is not judged by
+    // their text), each reached by the scenario's steps.
+    let result = json(&gate("reformatted", DEFAULTS, "json", 0));
+    assert_eq!(
+        coverage(&result),
+        [
+            (
+                "changed".to_string(),
+                "helper-comments".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+            (
+                "changed".to_string(),
+                "helper-reads".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+        ]
+    );
+    // An unchanged policy set touches no policy.
+    let base = json(&gate("base", DEFAULTS, "json", 0));
+    assert!(base.get("coverage").is_none(), "{base}");
+    // Removing the unreached permit again is just as unreached (judged with
+    // the baseline, which had it), but a removed permit can only take access
+    // away: listed, not a failing change.
+    let removed = json(&check(
+        &[
+            "check",
+            "--config",
+            DEFAULTS,
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            &policies("unreached"),
+            "--candidate",
+            &policies("base"),
+            "--format",
+            "json",
+            SCENARIO,
+        ],
+        0,
+    ));
+    assert!(changes(&removed).is_empty(), "{removed}");
+    assert_eq!(removed["summary"]["unexercised_changes"], 1);
+    assert_eq!(
+        coverage(&removed),
+        [(
+            "removed".to_string(),
+            "contractors-do-anything".to_string(),
+            Vec::new()
+        )]
+    );
 }
