@@ -1407,6 +1407,65 @@ fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
         "{}",
         run.stderr
     );
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(result["config_change"]["status"], "allowed");
+    assert_eq!(result["config_change"]["change"], "changed");
+    assert_eq!(result["passed"], true);
+
+    // A change to the rules alone, the policies untouched: every format
+    // says so, and the gate fails.
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = true\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    git(&repo.0, &["commit", "-qam", "the gate may not be retuned"]);
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = false\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    let run = check_in(&repo.0, &args, 1);
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(result["passed"], false);
+    assert_eq!(result["summary"]["failures"], 0, "no policy changed");
+    assert_eq!(result["config_change"]["status"], "fail");
+    assert_eq!(result["config_change"]["revision"], "HEAD");
+    let with = |format: &str| {
+        let mut args = args.to_vec();
+        args[6] = format;
+        check_in(&repo.0, &args, 1).stdout
+    };
+    let text = with("text");
+    assert!(
+        text.starts_with("FAIL gate configuration privsim-gate.toml: "),
+        "{text}"
+    );
+    assert!(text.contains("; the gate configuration changed"), "{text}");
+    let markdown = with("md");
+    assert!(
+        markdown.contains("**Gate rules changed:** ❌ `privsim-gate.toml`"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("## privsim check: ❌ failed"),
+        "{markdown}"
+    );
+    let junit = with("junit");
+    assert!(
+        junit.contains("name=\"gate configuration\"")
+            && junit.contains("<failure type=\"config-change\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&with("sarif")).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "config-change" && r["level"] == "error"),
+        "{sarif}"
+    );
 }
 
 #[test]
