@@ -424,3 +424,13 @@ fn policy_expiry_grant_effect_without_lifetime() {
 fn effect_lifetime_past_the_year_9999() {
     check("effect-lifetime-past-9999", "scenario.toml:13:68");
 }
+
+#[test]
+fn effect_setting_an_attribute_the_schema_lacks() {
+    check("effect-unknown-attribute", "scenario.toml:13:42");
+}
+
+#[test]
+fn effect_grant_naming_an_attribute_the_schema_lacks() {
+    check("effect-grant-unknown-attribute", "scenario.toml:13:62");
+}

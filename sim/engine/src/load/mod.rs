@@ -559,10 +559,13 @@ impl<'a> Loader<'a> {
         };
 
         let policies = self.policies(header)?;
+        let mut attributes = BTreeMap::new();
         let schema = match &header.schema {
             Some(written) => {
                 let file = self.read(written)?;
-                Some(cedar_files::parse_schema(&file)?)
+                let schema = cedar_files::parse_schema(&file)?;
+                attributes = cedar_files::schema_attributes(&file);
+                Some(schema)
             }
             None => None,
         };
@@ -611,6 +614,7 @@ impl<'a> Loader<'a> {
             warnings: Vec::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;
+        self.effect_attributes(&raw, &scenario, &attributes)?;
         scenario.never = self.never(&raw, &scenario)?;
         scenario.steps = self.steps(&raw, &scenario)?;
         scenario.access = self.access(&raw, &scenario)?;
@@ -1644,6 +1648,94 @@ impl<'a> Loader<'a> {
             });
         }
         Ok(effects)
+    }
+
+    /// Every attribute name an effect writes (`set_attr`'s `name`, a
+    /// grant's `attrs` and `until_attr`) must be one the schema gives the
+    /// entity's type (any of the types the operand can have): a typo would
+    /// otherwise make the effect fail only when a search move applies it.
+    fn effect_attributes(
+        &self,
+        raw: &RawScenario,
+        scenario: &Scenario,
+        attributes: &BTreeMap<String, Option<BTreeSet<String>>>,
+    ) -> Result<()> {
+        let Some(schema) = &scenario.schema else {
+            return Ok(());
+        };
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        for (effect, spanned) in scenario.effects.iter().zip(&raw.effects) {
+            let e = spanned.get_ref();
+            let (operand, names): (&Operand, Vec<(String, Range<usize>)>) =
+                match (&effect.operation, &e.set_attr, &e.grant) {
+                    (Operation::SetAttr { entity, name, .. }, Some(set), _) => {
+                        (entity, vec![(name.clone(), span(&set.get_ref().name))])
+                    }
+                    (Operation::Grant { entity, attrs, .. }, _, Some(grant)) => {
+                        let g = grant.get_ref();
+                        let at = g.attrs.as_ref().map_or_else(|| span(grant), span);
+                        let mut names: Vec<(String, Range<usize>)> =
+                            attrs.keys().map(|k| (k.clone(), at.clone())).collect();
+                        if let Some(until) = &g.until_attr {
+                            names.push((until.get_ref().clone(), span(until)));
+                        }
+                        (entity, names)
+                    }
+                    _ => continue,
+                };
+            let types: Vec<String> = match operand {
+                Operand::Literal(uid) => vec![uid.type_name().to_string()],
+                Operand::Principal => schema
+                    .principals_for_action(&effect.action)
+                    .map(|t| t.map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                Operand::Resource => schema
+                    .resources_for_action(&effect.action)
+                    .map(|t| t.map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                Operand::Delegator | Operand::Context(_) => continue,
+            };
+            let mut known = BTreeSet::new();
+            let mut open = types.is_empty();
+            for type_name in &types {
+                match attributes.get(type_name) {
+                    Some(Some(names)) => known.extend(names.iter().cloned()),
+                    // A shape not written out, or a type this reading missed.
+                    Some(None) | None => open = true,
+                }
+            }
+            if open {
+                continue;
+            }
+            for (name, at) in names {
+                if known.contains(&name) {
+                    continue;
+                }
+                let candidates: Vec<String> = known.iter().cloned().collect();
+                let mut error = self.err(
+                    at,
+                    format!(
+                        "the schema gives {} no attribute `{name}`",
+                        types
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                );
+                error = Box::new((*error).with_help(match closest(&name, &candidates) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None if candidates.is_empty() => {
+                        "the type has no attributes in the schema".to_string()
+                    }
+                    None => format!("its attributes: {}", candidates.join(", ")),
+                }));
+                return Err(error.into());
+            }
+        }
+        Ok(())
     }
 
     fn never(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<NeverRule>> {
