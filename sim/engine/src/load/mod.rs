@@ -368,6 +368,57 @@ pub fn collect_files(folder: &Path, extension: &str, found: &mut Vec<PathBuf>) -
     Ok(())
 }
 
+/// The `.cedar` files under a scenario's policy folder, sorted, following
+/// symbolic links to folders only while they stay inside `root` (the
+/// scenario's canonical folder), each folder once. `Ok(Err(link))`: a
+/// symlinked folder that leads out of `root`, refused before anything in it
+/// is listed or read.
+fn collect_policy_folder(
+    folder: &Path,
+    root: &Path,
+    visited: &mut BTreeSet<PathBuf>,
+    found: &mut Vec<PathBuf>,
+) -> Result<std::result::Result<(), PathBuf>> {
+    let io = |source| Error::Io {
+        path: folder.display().to_string(),
+        source,
+    };
+    if let Ok(canonical) = folder.canonicalize()
+        && !visited.insert(canonical)
+    {
+        // A link back to a folder already listed (a cycle, or two ways in).
+        return Ok(Ok(()));
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .map_err(io)?
+        .collect::<std::io::Result<_>>()
+        .map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        let linked_folder = kind.is_symlink() && path.is_dir();
+        if linked_folder {
+            let inside = path
+                .canonicalize()
+                .is_ok_and(|canonical| canonical.starts_with(root));
+            if !inside {
+                return Ok(Err(path));
+            }
+        }
+        if kind.is_dir() || linked_folder {
+            if let Err(link) = collect_policy_folder(&path, root, visited, found)? {
+                return Ok(Err(link));
+            }
+        } else if path.extension().is_some_and(|e| e == "cedar")
+            && (kind.is_file() || path.is_file())
+        {
+            found.push(path);
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Loads one scenario file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Scenario> {
     let file = SourceFile::read(path, path.display().to_string())?;
@@ -640,7 +691,14 @@ impl<'a> Loader<'a> {
                 let (path, display) = self.resolve(written)?;
                 if path.is_dir() {
                     let mut found = Vec::new();
-                    collect_files(&path, "cedar", &mut found)?;
+                    let mut visited = BTreeSet::new();
+                    if let Err(link) =
+                        collect_policy_folder(&path, &self.root, &mut visited, &mut found)?
+                    {
+                        let inner = link.strip_prefix(&path).unwrap_or(&link);
+                        let shown = Path::new(written.get_ref()).join(inner);
+                        return Err(self.escapes(span(written), &shown.display().to_string()));
+                    }
                     if found.is_empty() {
                         return Err(self
                             .err(
