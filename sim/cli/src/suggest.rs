@@ -36,6 +36,7 @@ pub struct SuggestArgs {
 pub fn run(args: &SuggestArgs) -> Outcome {
     let options = LoadOptions {
         policies: args.policies.clone(),
+        ..LoadOptions::default()
     };
     let mut suggestions = Vec::new();
     for path in &args.paths {

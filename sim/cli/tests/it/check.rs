@@ -1677,3 +1677,33 @@ fn policy_changes_reached_only_through_held_sets_or_the_baseline_count_as_exerci
         )]
     );
 }
+
+#[test]
+fn errors_in_a_git_baseline_name_the_revision_and_path() {
+    if !git_installed() {
+        eprintln!("skipped: `git` is not installed, so git baselines cannot be tested");
+        return;
+    }
+    let repo = TempFolder::new("git-errors");
+    let dir = repo.0.join("support");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let fixture = root().join("sim/tests/check/support");
+    std::fs::copy(fixture.join("scenario.toml"), dir.join("scenario.toml")).unwrap();
+    let policy = dir.join("policies/base.cedar");
+    // The committed policy does not parse; the working tree's does.
+    std::fs::write(&policy, "permit (principal, action, resource) when { ;\n").unwrap();
+    git(&repo.0, &["init", "-q"]);
+    git(&repo.0, &["add", "."]);
+    git(&repo.0, &["commit", "-qm", "a broken policy"]);
+    std::fs::copy(fixture.join("policies/base.cedar"), &policy).unwrap();
+    let run = check_in(&repo.0, &["check", "--baseline", "git:HEAD", "support/"], 2);
+    assert!(
+        run.stderr.contains("HEAD:support/policies/base.cedar:1:"),
+        "{}",
+        run.stderr
+    );
+    // Never the temporary folder the revision was written to.
+    let temp = std::env::temp_dir().display().to_string();
+    assert!(!run.stderr.contains(&temp), "{}", run.stderr);
+    assert!(!run.stderr.contains("/000/"), "{}", run.stderr);
+}

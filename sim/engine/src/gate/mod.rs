@@ -316,6 +316,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
         Spec::Path(path) => (
             LoadOptions {
                 policies: Some(path.clone()),
+                ..LoadOptions::default()
             },
             None,
         ),
@@ -397,6 +398,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
             (
                 LoadOptions {
                     policies: Some(materialized.folder.path().to_path_buf()),
+                    policy_displays: materialized.displays.clone(),
                 },
                 Some(materialized),
             )

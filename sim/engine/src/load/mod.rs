@@ -36,6 +36,10 @@ use risk::RiskWeights;
 pub struct LoadOptions {
     /// Replace the scenario's `policies` with this file or folder of `.cedar` files.
     pub policies: Option<PathBuf>,
+    /// How to show files of `policies` (relative to it) in results and
+    /// errors, e.g. `REV:path/in/repo.cedar` for a git revision written to a
+    /// temporary folder; others show their path.
+    pub policy_displays: BTreeMap<PathBuf, String>,
 }
 
 /// Which simulator facts are sent in request contexts, and under which keys.
@@ -677,7 +681,12 @@ impl<'a> Loader<'a> {
         let mut files = Vec::new();
         if let Some(path) = &self.options.policies {
             for file in policy_files(path)? {
-                let display = file.display().to_string();
+                let display = file
+                    .strip_prefix(path)
+                    .ok()
+                    .and_then(|relative| self.options.policy_displays.get(relative))
+                    .cloned()
+                    .unwrap_or_else(|| file.display().to_string());
                 files.push(SourceFile::read(&file, display)?);
             }
         } else {
