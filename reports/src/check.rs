@@ -403,8 +403,21 @@ fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &st
     out + tail
 }
 
-/// The change of the gate configuration, when there is one.
+/// The change of the gate configuration, when there is one, and what a
+/// check that ran out of time left out.
 fn markdown_config_change(out: &mut String, result: &CheckResult) {
+    if let Some(budget) = &result.budget_exhausted {
+        let _ = writeln!(
+            out,
+            "**Time budget exhausted:** {} {}\n",
+            if budget.status == "fail" {
+                "❌"
+            } else {
+                "⚠️"
+            },
+            escape_markdown(&budget.message)
+        );
+    }
     if let Some(change) = &result.config_change {
         let _ = writeln!(
             out,
@@ -456,6 +469,18 @@ fn markdown_unreached(out: &mut String, result: &CheckResult) {
 
 /// Text lines for the configuration change and the unreached policy changes.
 fn text_overview(out: &mut String, result: &CheckResult) {
+    if let Some(budget) = &result.budget_exhausted {
+        let _ = writeln!(
+            out,
+            "{} budget exhausted: {}",
+            if budget.status == "fail" {
+                "FAIL"
+            } else {
+                "warning"
+            },
+            budget.message
+        );
+    }
     if let Some(change) = &result.config_change {
         let _ = writeln!(
             out,
@@ -871,7 +896,7 @@ fn text_printable(result: &CheckResult) -> String {
     let summary = &result.summary;
     let _ = writeln!(
         out,
-        "{}: {} scenario(s), {} failed; {} failing change(s), {} accepted, {} stale exception(s){}{}",
+        "{}: {} scenario(s), {} failed; {} failing change(s), {} accepted, {} stale exception(s){}{}{}",
         if result.passed { "ok" } else { "FAILED" },
         summary.scenarios,
         summary.failed_scenarios,
@@ -885,6 +910,11 @@ fn text_printable(result: &CheckResult) -> String {
             )
         } else {
             String::new()
+        },
+        match &result.budget_exhausted {
+            Some(budget) if budget.status == "fail" => "; the time budget was exhausted",
+            Some(_) => "; the time budget was exhausted (allowed)",
+            None => "",
         },
         match &result.config_change {
             Some(change) if change.status == "fail" => "; the gate configuration changed",
@@ -1018,6 +1048,33 @@ fn junit_printable(result: &CheckResult) -> String {
             escape_xml(&lines.join("\n"))
         );
     }
+    if let Some(budget) = &result.budget_exhausted {
+        let failing = budget.status == "fail";
+        let _ = writeln!(
+            out,
+            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"time budget\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
+            result.scenarios.len(),
+            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            usize::from(failing),
+        );
+        if failing {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\">\n      <failure type=\"budget-exhausted\" message=\"the time budget was exhausted\">{}</failure>\n    </testcase>",
+                escape_xml(&budget.message)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\"/>"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
+            escape_xml(&budget.message)
+        );
+    }
     if let Some(change) = &result.config_change {
         let failing = change.status == "fail";
         let _ = writeln!(
@@ -1117,6 +1174,13 @@ pub fn sarif(result: &CheckResult) -> String {
         "stale exception",
         "An exception of the gate configuration matches no change: remove it, so it cannot hide a future one.",
     ));
+    if result.budget_exhausted.is_some() {
+        rules.push((
+            "budget-exhausted",
+            "time budget exhausted",
+            "The check ran out of its time budget: some scenarios were not checked, or checked with the search or proofs cut short.",
+        ));
+    }
     if result.config_change.is_some() {
         rules.push((
             "config-change",
@@ -1204,6 +1268,22 @@ pub fn sarif(result: &CheckResult) -> String {
                 title(&exception.kind), exception.reason
             )},
             "locations": [location(&file, line)],
+        }));
+    }
+    if let Some(budget) = &result.budget_exhausted {
+        let file = budget
+            .not_checked
+            .first()
+            .or(budget.cut_short.first())
+            .cloned()
+            .unwrap_or_default();
+        results.push(json!({
+            "ruleId": "budget-exhausted",
+            "ruleIndex": rule_index("budget-exhausted"),
+            "level": if budget.status == "fail" { "error" } else { "warning" },
+            "message": {"text": budget.message},
+            "locations": [location(&file, 1)],
+            "properties": {"status": budget.status},
         }));
     }
     if let Some(change) = &result.config_change {

@@ -71,6 +71,11 @@ pub struct CheckArgs {
     /// configuration's `[prove] timeout_ms`, else 10000).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub prove_timeout: Option<u64>,
+    /// The whole check's time budget, e.g. `10m`: scenarios not reached in
+    /// time are not checked and the gate fails, saying which (unless
+    /// `[fail_on] time_budget = false`).
+    #[arg(long, value_name = "DURATION")]
+    pub time_budget: Option<String>,
 }
 
 /// Runs the gate.
@@ -247,8 +252,32 @@ fn options(
         timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
         repro_dir: args.report_dir.clone(),
     };
+    let time_budget = match &args.time_budget {
+        Some(text) => {
+            let millis = privsim::time::parse_duration(text)
+                .map_err(|m| privsim::Error::Usage(format!("`--time-budget`: {m}")))?;
+            let millis = u64::try_from(millis).map_err(|_| {
+                privsim::Error::Usage(format!("`--time-budget {text}` is negative"))
+            })?;
+            Some((text.clone(), std::time::Duration::from_millis(millis)))
+        }
+        None => None,
+    };
+    let progress: Option<fn(usize, usize, &str)> =
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Some(|number, count, file| {
+                eprintln!(
+                    "checking {number}/{count}: {}",
+                    privsim_reports::escape_control(file)
+                );
+            })
+        } else {
+            None
+        };
     Ok((
         Options {
+            time_budget,
+            progress,
             prove,
             baseline,
             baseline_text: args.baseline.clone(),

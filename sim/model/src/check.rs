@@ -46,6 +46,27 @@ pub struct CheckResult {
     /// baseline and no `--config`); absent when it does not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub config_change: Option<ConfigChange>,
+    /// The check ran out of its time budget (`--time-budget`): what it did
+    /// not check, or checked only in part. Absent when it finished in time
+    /// or had no budget.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub budget_exhausted: Option<BudgetExhausted>,
+}
+
+/// What a check that ran out of time left out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BudgetExhausted {
+    /// The budget, as given (`10m`).
+    pub budget: String,
+    /// `fail`, or `allowed` (`[fail_on] time_budget = false`).
+    pub status: String,
+    /// Scenario files not checked at all.
+    pub not_checked: Vec<String>,
+    /// Scenario files compared, but with the search or proofs stopped by
+    /// the budget.
+    pub cut_short: Vec<String>,
+    /// One sentence.
+    pub message: String,
 }
 
 /// A policy the change touched, and which scenarios exercised it.
@@ -226,6 +247,10 @@ pub struct FailOn {
     /// only when off.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub unexercised_change: bool,
+    /// The check ran out of its `--time-budget` before checking everything.
+    /// Written only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub time_budget: bool,
 }
 
 fn is_true(value: &bool) -> bool {
@@ -249,6 +274,7 @@ impl Default for FailOn {
             new_access_proven: true,
             config_change: true,
             unexercised_change: true,
+            time_budget: true,
         }
     }
 }

@@ -1707,3 +1707,78 @@ fn errors_in_a_git_baseline_name_the_revision_and_path() {
     assert!(!run.stderr.contains(&temp), "{}", run.stderr);
     assert!(!run.stderr.contains("/000/"), "{}", run.stderr);
 }
+
+#[test]
+fn a_spent_time_budget_fails_and_says_what_was_not_checked() {
+    // A budget of nothing: no scenario is reached, whatever the machine's
+    // speed, and the gate must not pass on an empty comparison.
+    let args = |config: &'static str, format: &'static str| {
+        [
+            "check",
+            "--config",
+            config,
+            "--today",
+            "2026-06-01",
+            "--time-budget",
+            "0s",
+            "--baseline",
+            "sim/tests/check/support/policies/base.cedar",
+            "--candidate",
+            "sim/tests/check/support/policies/wider.cedar",
+            "--format",
+            format,
+            SCENARIO,
+        ]
+    };
+    let result = json(&check(&args(DEFAULTS, "json"), 1));
+    assert_eq!(result["passed"], false);
+    assert_eq!(result["budget_exhausted"]["status"], "fail");
+    assert_eq!(
+        result["budget_exhausted"]["not_checked"],
+        serde_json::json!([SCENARIO])
+    );
+    assert_eq!(result["summary"]["scenarios"], 0);
+    let text = check(&args(DEFAULTS, "text"), 1).stdout;
+    assert!(
+        text.starts_with("FAIL budget exhausted: the time budget of 0s was exhausted; 1 scenario(s) not checked at all: sim/tests/check/support/scenario.toml"),
+        "{text}"
+    );
+    let markdown = check(&args(DEFAULTS, "md"), 1).stdout;
+    assert!(
+        markdown.contains("**Time budget exhausted:** ❌"),
+        "{markdown}"
+    );
+    let junit = check(&args(DEFAULTS, "junit"), 1).stdout;
+    assert!(
+        junit.contains("<failure type=\"budget-exhausted\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&check(&args(DEFAULTS, "sarif"), 1).stdout).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "budget-exhausted"),
+        "{sarif}"
+    );
+    // The rules may let a check that ran out of time pass; it still says so.
+    let allowed = json(&check(
+        &args("sim/tests/check/configs/allow-over-budget.toml", "json"),
+        0,
+    ));
+    assert_eq!(allowed["budget_exhausted"]["status"], "allowed");
+    // A malformed budget is a usage error.
+    check(
+        &[
+            "check",
+            "--time-budget",
+            "soon",
+            "--baseline",
+            "sim/tests/check/support/policies/base.cedar",
+            SCENARIO,
+        ],
+        2,
+    );
+}

@@ -103,6 +103,13 @@ pub struct Options {
     pub today: String,
     /// Whether and how the gate proves no-new-access ([`proofs`]).
     pub prove: proofs::ProveOptions,
+    /// The whole check's time budget (`--time-budget`), as written and as a
+    /// duration: scenarios not reached in time are not checked, the search
+    /// gets the time left, and the result says so.
+    pub time_budget: Option<(String, std::time::Duration)>,
+    /// Called before each scenario with its 1-based number, the count and
+    /// its file (progress for a terminal).
+    pub progress: Option<fn(usize, usize, &str)>,
 }
 
 /// The gate configuration as it is at a git revision: the file at `path`
@@ -184,7 +191,28 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
     let mut coverage = Coverage::default();
-    for file in &files {
+    let started = std::time::Instant::now();
+    let mut not_checked = Vec::new();
+    let mut cut_short = Vec::new();
+    for (number, file) in files.iter().enumerate() {
+        if let Some(progress) = options.progress {
+            progress(number + 1, files.len(), &file.display().to_string());
+        }
+        let left = options
+            .time_budget
+            .as_ref()
+            .map(|(_, budget)| budget.saturating_sub(started.elapsed()));
+        if left.is_some_and(|left| left.is_zero()) {
+            not_checked.push(file.display().to_string());
+            continue;
+        }
+        // The search on each side may take at most the time left.
+        let search = search.clone().map(|mut search| {
+            if let Some(left) = left {
+                search.time = Some(search.time.map_or(left, |t| t.min(left)));
+            }
+            search
+        });
         let sides =
             load_side(file, &options.baseline, &mut repos, "baseline").and_then(|baseline| {
                 load_side(file, &options.candidate, &mut repos, "candidate")
@@ -221,6 +249,13 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
             scenario.proofs = Some(proven);
             scenario.changes.extend(changes);
         }
+        if options
+            .time_budget
+            .as_ref()
+            .is_some_and(|(_, budget)| started.elapsed() >= *budget)
+        {
+            cut_short.push(scenario.file.clone());
+        }
         scenarios.push(scenario);
     }
     let covered = coverage.finish(&mut scenarios);
@@ -246,6 +281,41 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     result.summary.unexercised_changes =
         covered.iter().filter(|c| c.exercised_by.is_empty()).count();
     result.coverage = covered;
+    if let Some((budget, _)) = &options.time_budget
+        && (!not_checked.is_empty() || !cut_short.is_empty())
+    {
+        let fails = options.config.fail_on.time_budget;
+        let mut message = format!("the time budget of {budget} was exhausted");
+        if !not_checked.is_empty() {
+            message.push_str(&format!(
+                "; {} scenario(s) not checked at all: {}",
+                not_checked.len(),
+                not_checked.join(", ")
+            ));
+        }
+        if !cut_short.is_empty() {
+            message.push_str(&format!(
+                "; {} scenario(s) checked with the escalation search or proofs cut short: {}",
+                cut_short.len(),
+                cut_short.join(", ")
+            ));
+        }
+        message.push_str(if fails {
+            "; the gate fails until the check fits its budget (raise `--time-budget`, or `[fail_on] time_budget = false`)"
+        } else {
+            "; `[fail_on] time_budget = false` lets the gate pass on what was checked"
+        });
+        if fails {
+            result.passed = false;
+        }
+        result.budget_exhausted = Some(model::BudgetExhausted {
+            budget: budget.clone(),
+            status: if fails { "fail" } else { "allowed" }.to_string(),
+            not_checked,
+            cut_short,
+            message,
+        });
+    }
     result.proofs = proofs_view;
     if !load_errors.is_empty() {
         result.passed = false;
@@ -1519,6 +1589,7 @@ fn decide(
         load_errors: Vec::new(),
         coverage: Vec::new(),
         config_change: None,
+        budget_exhausted: None,
     }
 }
 
