@@ -1164,6 +1164,10 @@ fn split_location(location: &str) -> (String, usize) {
 /// the others as notes), and one per stale exception, located at the policy,
 /// step or rule a reviewer should look at.
 pub fn sarif(result: &CheckResult) -> String {
+    // Every value through `escape_control` first: JSON leaves DEL and the C1
+    // controls raw, and SARIF viewers show messages as they are.
+    let printable = crate::printable(result);
+    let result = printable.as_ref().unwrap_or(result);
     let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
         .iter()
         .copied()

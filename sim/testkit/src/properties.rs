@@ -829,3 +829,169 @@ fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> 
     }
     Ok(())
 }
+
+/// A real run and check of `fuzz/world/scenario.toml` (itself as the
+/// baseline), made once: the shapes hostile strings are put into.
+fn hostile_shapes() -> &'static (RunResult, privsim::gate::model::CheckResult) {
+    static SHAPES: std::sync::OnceLock<(RunResult, privsim::gate::model::CheckResult)> =
+        std::sync::OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let file = fuzz_world().join("scenario.toml");
+        let loaded = scenario::load(&file, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("the fuzz world's scenario: {e:?}"));
+        let run = RunResult::new(vec![privsim::evaluate(&loaded)]);
+        let options = privsim::gate::Options {
+            baseline: privsim::gate::Spec::Own,
+            baseline_text: "scenario".to_string(),
+            candidate: privsim::gate::Spec::Own,
+            candidate_text: "scenario".to_string(),
+            config: privsim::gate::config::Config::default(),
+            today: "2026-06-01".to_string(),
+            prove: privsim::gate::proofs::ProveOptions {
+                mode: privsim::gate::proofs::Mode::Off,
+                timeout_ms: 1,
+                repro_dir: None,
+            },
+            time_budget: None,
+            progress: None,
+        };
+        let checked = privsim::gate::check(&[file], &options)
+            .unwrap_or_else(|e| panic!("the fuzz world's check: {e:?}"));
+        (run, checked)
+    })
+}
+
+/// Any bytes, cut at `0xFF` into strings (invalid UTF-8 replaced), put into
+/// every name, id, message and path a run result and a gate result hold, then
+/// rendered in every format (run: text, Markdown, HTML, JSON, JUnit, SARIF;
+/// check: text, Markdown, JSON, JUnit, SARIF, GitHub annotations):
+/// - nothing panics;
+/// - no human-readable output carries a control character of the input
+///   ([`assert_inert`]), and each annotation stays on one line;
+/// - HTML shows no input string holding `<` or `&` as it is (escaped);
+/// - SARIF parses, and no `message.text` carries a Markdown link the input
+///   made (an unescaped `](`), since viewers render those live;
+/// - both JSON outputs parse back to the same result.
+pub fn check_render_hostile(bytes: &[u8]) {
+    let strings: Vec<String> = bytes
+        .split(|b| *b == 0xFF)
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect();
+    let mut next = strings.iter().cycle();
+    let mut hostile = || next.next().cloned().unwrap_or_default();
+    let (run, check) = hostile_shapes();
+    let mut run = run.clone();
+    for scenario in &mut run.scenarios {
+        scenario.name = hostile();
+        scenario.file = hostile();
+        scenario.warnings.push(hostile());
+        for step in &mut scenario.steps {
+            step.name = Some(hostile());
+            step.principal = hostile();
+            step.session = Some(hostile());
+            step.determining_policies.push(hostile());
+        }
+        for account in &mut scenario.principals {
+            account.principal = hostile();
+        }
+        for usage in &mut scenario.policy_use {
+            usage.id = hostile();
+            usage.location = Some(hostile());
+        }
+        scenario.unexercised.push(hostile());
+    }
+    let mut check = check.clone();
+    for scenario in &mut check.scenarios {
+        scenario.name = hostile();
+        scenario.file = hostile();
+        scenario.notes.push(hostile());
+        scenario.changes.push(privsim::gate::model::Change {
+            kind: "new-access".to_string(),
+            status: "fail".to_string(),
+            principal: hostile(),
+            action: Some(hostile()),
+            resource: Some(hostile()),
+            step: Some(1),
+            steps: vec![1],
+            expected: false,
+            time: Some(hostile()),
+            policies: vec![privsim::gate::model::PolicyRef {
+                id: hostile(),
+                location: Some(hostile()),
+            }],
+            baseline: Some(hostile()),
+            candidate: Some(hostile()),
+            location: Some(hostile()),
+            message: hostile(),
+            exception: Some(hostile()),
+            finding: None,
+        });
+    }
+    check.coverage.push(privsim::gate::model::PolicyCoverage {
+        id: hostile(),
+        location: Some(hostile()),
+        change: "added".to_string(),
+        effect: "permit".to_string(),
+        exercised_by: Vec::new(),
+    });
+    check.config_change = Some(privsim::gate::model::ConfigChange {
+        file: hostile(),
+        revision: hostile(),
+        change: "changed".to_string(),
+        status: "fail".to_string(),
+        message: hostile(),
+    });
+    check.budget_exhausted = Some(privsim::gate::model::BudgetExhausted {
+        budget: hostile(),
+        status: "fail".to_string(),
+        not_checked: vec![hostile()],
+        cut_short: Vec::new(),
+        message: hostile(),
+    });
+    check.load_errors.push(privsim::result::LoadError {
+        file: hostile(),
+        message: hostile(),
+    });
+
+    check_reports(run.clone());
+    let html = privsim_reports::render_all(&run)
+        .unwrap_or_else(|e| panic!("a report does not render: {e}"))
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".html"))
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    for text in &strings {
+        if text.len() > 2 && (text.contains('<') || text.contains('&')) {
+            assert!(
+                !html.contains(text.as_str()),
+                "the HTML report shows {text:?} unescaped"
+            );
+        }
+    }
+    let render = privsim_reports::check::text(&check);
+    assert_inert("check text", &render);
+    assert_inert("check Markdown", &privsim_reports::check::markdown(&check));
+    assert_inert("check JUnit", &privsim_reports::check::junit(&check));
+    let sarif = privsim_reports::check::sarif(&check);
+    assert_inert("check SARIF", &sarif);
+    let log: serde_json::Value = serde_json::from_str(&sarif)
+        .unwrap_or_else(|e| panic!("the check SARIF does not parse: {e}"));
+    for result in log["runs"][0]["results"].as_array().into_iter().flatten() {
+        let message = result["message"]["text"].as_str().unwrap_or_default();
+        // `\]` is an escaped bracket; a `]` right before `(` unescaped links.
+        let live = message
+            .match_indices("](")
+            .any(|(at, _)| !message[..at].ends_with('\\'));
+        assert!(!live, "a SARIF message carries a live link: {message:?}");
+    }
+    for line in privsim_reports::check::annotations(&check) {
+        assert!(
+            !line.contains('\n') && !line.contains('\r'),
+            "an annotation spans lines: {line:?}"
+        );
+    }
+    let json = privsim_reports::check::json(&check);
+    let parsed: privsim::gate::model::CheckResult = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("the check JSON does not parse: {e}\n{json}"));
+    assert!(parsed == check, "the check JSON does not round-trip");
+}
