@@ -11,7 +11,7 @@
     reason = "a check reports a broken property by panicking"
 )]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -994,4 +994,156 @@ pub fn check_render_hostile(bytes: &[u8]) {
     let parsed: privsim::gate::model::CheckResult = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("the check JSON does not parse: {e}\n{json}"));
     assert!(parsed == check, "the check JSON does not round-trip");
+}
+
+/// A repository built from bytes, read by the gate's git reader. The bytes
+/// are entries: a kind byte (even: a file, odd: a symbolic link), a name up
+/// to `0x00` (kept to `[A-Za-z0-9._ -]`, at most 3 folders deep, under `p/`)
+/// and contents up to `0xFF` (for a link, its target). After a commit,
+/// `git:HEAD`'s `p` is materialized as a baseline:
+/// - nothing panics;
+/// - with a symbolic link among the files it would read, it fails and names
+///   the link as `HEAD:path`;
+/// - otherwise every file it writes is inside its temporary folder, shown as
+///   `HEAD:p/...` (or the empty baseline), with the committed bytes of each
+///   `.cedar` blob;
+/// - an error never names the temporary folder.
+///
+/// Without `git` on the machine it checks nothing.
+pub fn check_git_reader(bytes: &[u8]) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = |folder: &Path, args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(folder)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "fuzz")
+            .env("GIT_AUTHOR_EMAIL", "fuzz@example.com")
+            .env("GIT_COMMITTER_NAME", "fuzz")
+            .env("GIT_COMMITTER_EMAIL", "fuzz@example.com")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let root = std::env::temp_dir().join(format!(
+        "privsim-git-reader-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("p")).unwrap_or_else(|e| panic!("{e}"));
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(root.clone());
+    if !run(&root, &["init", "-q"]) {
+        return; // no git here
+    }
+    let mut files: BTreeMap<String, (bool, Vec<u8>)> = BTreeMap::new();
+    let mut rest = bytes;
+    while let Some((&kind, after)) = rest.split_first() {
+        if files.len() >= 6 {
+            break;
+        }
+        let name_end = after.iter().position(|b| *b == 0).unwrap_or(after.len());
+        let name: String = String::from_utf8_lossy(&after[..name_end])
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ' ' | '-' | '/'))
+            .collect();
+        let after = after.get(name_end + 1..).unwrap_or_default();
+        let body_end = after.iter().position(|b| *b == 0xFF).unwrap_or(after.len());
+        let body = after[..body_end].to_vec();
+        rest = after.get(body_end + 1..).unwrap_or_default();
+        let parts: Vec<&str> = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != "." && *p != ".." && *p != ".git")
+            .take(4)
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        let relative = format!("p/{}", parts.join("/"));
+        if files.keys().any(|k| {
+            k.starts_with(&format!("{relative}/")) || relative.starts_with(&format!("{k}/"))
+        }) {
+            continue; // a file where a folder is, or the reverse
+        }
+        files.insert(relative, (kind % 2 == 1, body));
+    }
+    for (relative, (link, body)) in &files {
+        let path = root.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if *link {
+            let target = String::from_utf8_lossy(body).replace('\0', "");
+            let target = if target.is_empty() {
+                "x".to_string()
+            } else {
+                target
+            };
+            std::os::unix::fs::symlink(target, &path).unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    if !run(&root, &["add", "-A"]) || !run(&root, &["commit", "-q", "--allow-empty", "-m", "fuzz"])
+    {
+        return;
+    }
+    let mut repos = privsim::gate::git::Repos::default();
+    let Ok(repo) = repos.at(&root) else {
+        panic!("the repository at {} is not found", root.display());
+    };
+    let commit = repo
+        .commit("HEAD")
+        .unwrap_or_else(|e| panic!("HEAD does not resolve: {e:?}"));
+    let cedar_links: Vec<&String> = files
+        .iter()
+        .filter(|(name, (link, _))| *link && name.ends_with(".cedar"))
+        .map(|(name, _)| name)
+        .collect();
+    match repo.materialize("HEAD", &commit, &["p".to_string()]) {
+        Ok(written) => {
+            assert!(
+                cedar_links.is_empty(),
+                "the symbolic link(s) {cedar_links:?} were read"
+            );
+            let folder = written.folder.path().to_path_buf();
+            for (relative, display) in &written.displays {
+                assert!(
+                    display.starts_with("HEAD:p/") || display == "HEAD: no policies",
+                    "`{display}` is not shown as HEAD:p/..."
+                );
+                let path = folder.join(relative);
+                let canonical = path.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    canonical.starts_with(folder.canonicalize().unwrap_or_default()),
+                    "wrote {} outside its folder",
+                    canonical.display()
+                );
+                if let Some(name) = display.strip_prefix("HEAD:")
+                    && let Some((false, body)) = files.get(name)
+                {
+                    let text = std::fs::read(&path).unwrap_or_default();
+                    assert!(text == *body, "`{name}` was written with other bytes");
+                }
+            }
+        }
+        Err(error) => {
+            let message = format!("{error}");
+            assert!(
+                !message.contains(".tmp"),
+                "an error names a temporary path: {message}"
+            );
+            if !cedar_links.is_empty() {
+                assert!(
+                    message.contains("is a symbolic link") && message.contains("HEAD:p/"),
+                    "a link is refused without naming it as HEAD:path: {message}"
+                );
+            }
+        }
+    }
 }
