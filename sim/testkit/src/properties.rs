@@ -866,8 +866,8 @@ fn hostile_shapes() -> &'static (RunResult, privsim::gate::model::CheckResult) {
 /// rendered in every format (run: text, Markdown, HTML, JSON, JUnit, SARIF;
 /// check: text, Markdown, JSON, JUnit, SARIF, GitHub annotations):
 /// - nothing panics;
-/// - no human-readable output carries a control character of the input
-///   ([`assert_inert`]), and each annotation stays on one line;
+/// - no human-readable output carries a control character but its own line
+///   breaks and tabs, and each annotation stays on one line;
 /// - HTML shows no input string holding `<` or `&` as it is (escaped);
 /// - SARIF parses, and no `message.text` carries a Markdown link the input
 ///   made (an unescaped `](`), since viewers render those live;
