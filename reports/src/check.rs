@@ -15,7 +15,7 @@ use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, Scen
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 12] = [
+const KIND_TEXT: [(&str, &str, &str); 13] = [
     (
         "new-access-proven",
         "new access (proven)",
@@ -35,6 +35,11 @@ const KIND_TEXT: [(&str, &str, &str); 12] = [
         "new-access",
         "new access",
         "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
+    ),
+    (
+        "unexercised-change",
+        "unexercised change",
+        "A policy the change added, changed or removed decided no request of any scenario (no step, held-set request or search move): the scenarios cannot show what it does.",
     ),
     (
         "held-longer",
@@ -291,6 +296,8 @@ pub fn markdown(result: &CheckResult) -> String {
         }
         out.push('\n');
     }
+    markdown_config_change(&mut out, result);
+    markdown_unreached(&mut out, result);
     out.push_str("| Scenario | Verdict | New access | Broken workflows | New escalations | Failed expectations | Over budget | Narrowed |\n");
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for scenario in &result.scenarios {
@@ -394,6 +401,113 @@ fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &st
         plural(left_out)
     );
     out + tail
+}
+
+/// The change of the gate configuration, when there is one, and what a
+/// check that ran out of time left out.
+fn markdown_config_change(out: &mut String, result: &CheckResult) {
+    if let Some(budget) = &result.budget_exhausted {
+        let _ = writeln!(
+            out,
+            "**Time budget exhausted:** {} {}\n",
+            if budget.status == "fail" {
+                "❌"
+            } else {
+                "⚠️"
+            },
+            escape_markdown(&budget.message)
+        );
+    }
+    if let Some(change) = &result.config_change {
+        let _ = writeln!(
+            out,
+            "**Gate rules changed:** {} {} {}\n",
+            if change.status == "fail" {
+                "❌"
+            } else {
+                "⚠️"
+            },
+            code_span(&change.file, false),
+            escape_markdown(&change.message)
+        );
+    }
+}
+
+/// The policy changes no scenario reached, said plainly before anything else.
+fn markdown_unreached(out: &mut String, result: &CheckResult) {
+    let unreached: Vec<_> = result
+        .coverage
+        .iter()
+        .filter(|c| c.exercised_by.is_empty())
+        .collect();
+    if unreached.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "**Not reached by any scenario:** {} policy change{} decided no request of any scenario (step, held set or search move), so this check says nothing about {}:\n",
+        unreached.len(),
+        plural(unreached.len()),
+        if unreached.len() == 1 { "it" } else { "them" }
+    );
+    for coverage in unreached {
+        let _ = writeln!(
+            out,
+            "- {} {} {}{}",
+            escape_markdown(&coverage.change),
+            escape_markdown(&coverage.effect),
+            code_span(&coverage.id, false),
+            coverage
+                .location
+                .as_deref()
+                .map(|l| format!(" ({})", code_span(l, false)))
+                .unwrap_or_default()
+        );
+    }
+    out.push('\n');
+}
+
+/// Text lines for the configuration change and the unreached policy changes.
+fn text_overview(out: &mut String, result: &CheckResult) {
+    if let Some(budget) = &result.budget_exhausted {
+        let _ = writeln!(
+            out,
+            "{} budget exhausted: {}",
+            if budget.status == "fail" {
+                "FAIL"
+            } else {
+                "warning"
+            },
+            budget.message
+        );
+    }
+    if let Some(change) = &result.config_change {
+        let _ = writeln!(
+            out,
+            "{} gate configuration {}: {}",
+            if change.status == "fail" {
+                "FAIL"
+            } else {
+                "warning"
+            },
+            change.file,
+            change.message
+        );
+    }
+    for coverage in result.coverage.iter().filter(|c| c.exercised_by.is_empty()) {
+        let _ = writeln!(
+            out,
+            "NOT REACHED {} {} {}{}: no scenario's request was decided by it",
+            coverage.change,
+            coverage.effect,
+            coverage.id,
+            coverage
+                .location
+                .as_deref()
+                .map(|l| format!(" [{l}]"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn markdown_exceptions(out: &mut String, result: &CheckResult) {
@@ -501,7 +615,11 @@ fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckR
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 status_icon(&change.status),
                 escape_markdown(title(&change.kind)),
-                code_span(&change.principal, true),
+                if change.principal.is_empty() {
+                    String::new()
+                } else {
+                    code_span(&change.principal, true)
+                },
                 change
                     .action
                     .as_deref()
@@ -710,6 +828,7 @@ pub fn text(result: &CheckResult) -> String {
 
 fn text_printable(result: &CheckResult) -> String {
     let mut out = String::new();
+    text_overview(&mut out, result);
     for error in &result.load_errors {
         let message = error.message.replace(['\n', '\r'], " ");
         let _ = writeln!(out, "NOT LOADED {}: {message}", error.file);
@@ -777,13 +896,31 @@ fn text_printable(result: &CheckResult) -> String {
     let summary = &result.summary;
     let _ = writeln!(
         out,
-        "{}: {} scenario(s), {} failed; {} failing change(s), {} accepted, {} stale exception(s)",
+        "{}: {} scenario(s), {} failed; {} failing change(s), {} accepted, {} stale exception(s){}{}{}",
         if result.passed { "ok" } else { "FAILED" },
         summary.scenarios,
         summary.failed_scenarios,
         summary.failures,
         summary.excepted,
-        summary.stale_exceptions
+        summary.stale_exceptions,
+        if summary.unexercised_changes > 0 {
+            format!(
+                "; {} policy change(s) no scenario reached",
+                summary.unexercised_changes
+            )
+        } else {
+            String::new()
+        },
+        match &result.budget_exhausted {
+            Some(budget) if budget.status == "fail" => "; the time budget was exhausted",
+            Some(_) => "; the time budget was exhausted (allowed)",
+            None => "",
+        },
+        match &result.config_change {
+            Some(change) if change.status == "fail" => "; the gate configuration changed",
+            Some(_) => "; the gate configuration changed (allowed by the baseline)",
+            None => "",
+        }
     );
     out
 }
@@ -826,6 +963,7 @@ fn junit_printable(result: &CheckResult) -> String {
                 "expectation-failed" => rules.failed_expectation,
                 "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
                 "held-longer" => rules.held_longer,
+                "unexercised-change" => rules.unexercised_change,
                 "weighted-gap-growth" => budget.weighted_gap_growth.is_some(),
                 _ => budget.utilization_drop.is_some(),
             };
@@ -910,6 +1048,62 @@ fn junit_printable(result: &CheckResult) -> String {
             escape_xml(&lines.join("\n"))
         );
     }
+    if let Some(budget) = &result.budget_exhausted {
+        let failing = budget.status == "fail";
+        let _ = writeln!(
+            out,
+            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"time budget\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
+            result.scenarios.len(),
+            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            usize::from(failing),
+        );
+        if failing {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\">\n      <failure type=\"budget-exhausted\" message=\"the time budget was exhausted\">{}</failure>\n    </testcase>",
+                escape_xml(&budget.message)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\"/>"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
+            escape_xml(&budget.message)
+        );
+    }
+    if let Some(change) = &result.config_change {
+        let failing = change.status == "fail";
+        let _ = writeln!(
+            out,
+            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"gate configuration\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"config\" value=\"{}\"/>\n      <property name=\"revision\" value=\"{}\"/>\n    </properties>",
+            result.scenarios.len() + usize::from(!result.exceptions.is_empty()),
+            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            usize::from(failing),
+            escape_xml(&change.file),
+            escape_xml(&change.revision),
+        );
+        if failing {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"configuration unchanged\" classname=\"privsim.check.config\" time=\"0\">\n      <failure type=\"config-change\" message=\"the gate configuration differs from the baseline's\">{}</failure>\n    </testcase>",
+                escape_xml(&change.message)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase name=\"configuration unchanged\" classname=\"privsim.check.config\" time=\"0\"/>"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
+            escape_xml(&change.message)
+        );
+    }
     if !result.exceptions.is_empty() {
         let failures = result
             .exceptions
@@ -970,6 +1164,10 @@ fn split_location(location: &str) -> (String, usize) {
 /// the others as notes), and one per stale exception, located at the policy,
 /// step or rule a reviewer should look at.
 pub fn sarif(result: &CheckResult) -> String {
+    // Every value through `escape_control` first: JSON leaves DEL and the C1
+    // controls raw, and SARIF viewers show messages as they are.
+    let printable = crate::printable(result);
+    let result = printable.as_ref().unwrap_or(result);
     let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
         .iter()
         .copied()
@@ -980,6 +1178,20 @@ pub fn sarif(result: &CheckResult) -> String {
         "stale exception",
         "An exception of the gate configuration matches no change: remove it, so it cannot hide a future one.",
     ));
+    if result.budget_exhausted.is_some() {
+        rules.push((
+            "budget-exhausted",
+            "time budget exhausted",
+            "The check ran out of its time budget: some scenarios were not checked, or checked with the search or proofs cut short.",
+        ));
+    }
+    if result.config_change.is_some() {
+        rules.push((
+            "config-change",
+            "gate configuration changed",
+            "The gate configuration differs from the baseline revision's: the baseline's rules applied, and the change fails the gate unless they allow it.",
+        ));
+    }
     let rule_index = |id: &str| rules.iter().position(|r| r.0 == id).unwrap_or(0);
     let mut results = Vec::new();
     for scenario in &result.scenarios {
@@ -1062,6 +1274,32 @@ pub fn sarif(result: &CheckResult) -> String {
             "locations": [location(&file, line)],
         }));
     }
+    if let Some(budget) = &result.budget_exhausted {
+        let file = budget
+            .not_checked
+            .first()
+            .or(budget.cut_short.first())
+            .cloned()
+            .unwrap_or_default();
+        results.push(json!({
+            "ruleId": "budget-exhausted",
+            "ruleIndex": rule_index("budget-exhausted"),
+            "level": if budget.status == "fail" { "error" } else { "warning" },
+            "message": {"text": budget.message},
+            "locations": [location(&file, 1)],
+            "properties": {"status": budget.status},
+        }));
+    }
+    if let Some(change) = &result.config_change {
+        results.push(json!({
+            "ruleId": "config-change",
+            "ruleIndex": rule_index("config-change"),
+            "level": if change.status == "fail" { "error" } else { "warning" },
+            "message": {"text": change.message},
+            "locations": [location(&change.file, 1)],
+            "properties": {"revision": change.revision, "status": change.status},
+        }));
+    }
     let mut log = json!({
         "$schema": crate::sarif::SCHEMA,
         "version": "2.1.0",
@@ -1109,6 +1347,19 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
                 )),
             ));
         }
+    }
+    if let Some(change) = &result.config_change {
+        lines.push(format!(
+            "::{} file={},line=1,title={}::{}",
+            if change.status == "fail" {
+                "error"
+            } else {
+                "warning"
+            },
+            property(&change.file),
+            property("privsim check: gate configuration changed"),
+            data(&change.message),
+        ));
     }
     for exception in &result.exceptions {
         let (file, line) = split_location(&exception.location);

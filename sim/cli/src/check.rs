@@ -71,6 +71,11 @@ pub struct CheckArgs {
     /// configuration's `[prove] timeout_ms`, else 10000).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub prove_timeout: Option<u64>,
+    /// The whole check's time budget, e.g. `10m`: scenarios not reached in
+    /// time are not checked and the gate fails, saying which (unless
+    /// `[fail_on] time_budget = false`).
+    #[arg(long, value_name = "DURATION")]
+    pub time_budget: Option<String>,
 }
 
 /// Runs the gate.
@@ -91,7 +96,17 @@ pub fn run(args: &CheckArgs) -> Outcome {
     for error in checked.errors {
         report_error(error);
     }
-    let result = checked.result;
+    let mut result = checked.result;
+    if let Some(mut change) = config_changed.clone() {
+        // Listed in every report, failing the gate unless the baseline's
+        // rules allow it.
+        if options_allow_config_change {
+            change.status = "allowed".to_string();
+        } else {
+            result.passed = false;
+        }
+        result.config_change = Some(change);
+    }
     if let Some(folder) = &args.report_dir {
         let files = [
             ("check.md", render::markdown(&result)),
@@ -144,11 +159,11 @@ pub fn run(args: &CheckArgs) -> Outcome {
     if load_failed {
         return Outcome::BadInput;
     }
-    if let Some(message) = &config_changed {
+    if let Some(change) = &config_changed {
         if options_allow_config_change {
-            eprintln!("warning: {message}");
+            eprintln!("warning: {}", change.message);
         } else {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", change.message);
             return Outcome::Failed;
         }
     }
@@ -161,7 +176,9 @@ pub fn run(args: &CheckArgs) -> Outcome {
 
 /// Parses and checks the arguments into the gate's options, and says whether
 /// the gate configuration differs from the git baseline's.
-fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error> {
+fn options(
+    args: &CheckArgs,
+) -> Result<(Options, Option<privsim::gate::model::ConfigChange>), privsim::Error> {
     let baseline = Spec::parse(&args.baseline)?;
     let candidate = match &args.candidate {
         Some(text) => Spec::parse(text)?,
@@ -182,7 +199,12 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
                 None => (config::Config::default(), None),
             };
             if here != there {
-                config_changed = Some(format!(
+                let change = match (&here, &there) {
+                    (Some(_), None) => "added",
+                    (None, Some(_)) => "removed",
+                    _ => "changed",
+                };
+                let message = format!(
                     "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged, unless the baseline's `[fail_on] config_change = false` allows it (or name a configuration with `--config`)",
                     default.display(),
                     if there.is_none() {
@@ -190,7 +212,14 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
                     } else {
                         ""
                     }
-                ));
+                );
+                config_changed = Some(privsim::gate::model::ConfigChange {
+                    file: default.display().to_string(),
+                    revision: revision.clone(),
+                    change: change.to_string(),
+                    status: "fail".to_string(),
+                    message,
+                });
             }
             config
         }
@@ -223,8 +252,32 @@ fn options(args: &CheckArgs) -> Result<(Options, Option<String>), privsim::Error
         timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
         repro_dir: args.report_dir.clone(),
     };
+    let time_budget = match &args.time_budget {
+        Some(text) => {
+            let millis = privsim::time::parse_duration(text)
+                .map_err(|m| privsim::Error::Usage(format!("`--time-budget`: {m}")))?;
+            let millis = u64::try_from(millis).map_err(|_| {
+                privsim::Error::Usage(format!("`--time-budget {text}` is negative"))
+            })?;
+            Some((text.clone(), std::time::Duration::from_millis(millis)))
+        }
+        None => None,
+    };
+    let progress: Option<fn(usize, usize, &str)> =
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Some(|number, count, file| {
+                eprintln!(
+                    "checking {number}/{count}: {}",
+                    privsim_reports::escape_control(file)
+                );
+            })
+        } else {
+            None
+        };
     Ok((
         Options {
+            time_budget,
+            progress,
             prove,
             baseline,
             baseline_text: args.baseline.clone(),

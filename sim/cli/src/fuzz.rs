@@ -113,6 +113,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
     };
     let load = LoadOptions {
         policies: args.policies.clone(),
+        ..LoadOptions::default()
     };
     let mut files = Vec::new();
     for path in &args.paths {

@@ -10,6 +10,7 @@ use crate::cli::{Format, Outcome, RunArgs, report_error, write_report_dir};
 pub fn run(args: &RunArgs) -> Outcome {
     let options = LoadOptions {
         policies: args.policies.clone(),
+        ..LoadOptions::default()
     };
     let suggest = args.suggest || args.report_dir.is_some();
     // Every scenario that loads is evaluated and reported, whatever the

@@ -48,6 +48,7 @@ pub struct SuggestArgs {
 pub fn run(args: &SuggestArgs) -> Outcome {
     let options = LoadOptions {
         policies: args.policies.clone(),
+        ..LoadOptions::default()
     };
     let mode = if args.prove {
         proofs::Mode::Required

@@ -47,7 +47,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use cedar_policy::{
@@ -203,6 +203,9 @@ pub struct Engine<'a> {
     lists: Mutex<HashMap<u64, Vec<Arc<ResourceList>>>>,
     partitions: Mutex<HashMap<(usize, usize, usize), PartitionCell>>,
     next_list: AtomicUsize,
+    /// Per policy (in `policies` order): whether it decided a request asked
+    /// through [`Engine::allowed_noting`] (Cedar's reason for its decision).
+    decided: Vec<AtomicBool>,
 }
 
 impl<'a> Engine<'a> {
@@ -246,11 +249,13 @@ impl<'a> Engine<'a> {
         schema: Option<&'a Schema>,
         subjects: HashSet<EntityUid>,
     ) -> Self {
-        let facts = policies
+        let facts: Vec<PolicyFacts> = policies
             .policies()
             .map(|policy| policy_facts(policies, policy))
             .collect();
+        let decided = facts.iter().map(|_| AtomicBool::new(false)).collect();
         Self {
+            decided,
             authorizer: Authorizer::new(),
             all: policies,
             schema,
@@ -349,6 +354,43 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
+        self.allowed_with(principal, targets, context, store, false)
+    }
+
+    /// [`Engine::allowed`], also noting which policies decided one of the
+    /// requests ([`Engine::decided`]): a permit that is satisfied on an
+    /// allowed request, a forbid that is satisfied on a request the schema
+    /// accepts (Cedar's reason for the allow or the deny).
+    pub fn allowed_noting(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<bool> {
+        self.allowed_with(principal, targets, context, store, true)
+    }
+
+    /// The ids of the policies (and template links) that decided a request
+    /// asked through [`Engine::allowed_noting`] or
+    /// [`Engine::allowed_brute_force_noting`], sorted.
+    pub fn decided(&self) -> BTreeSet<String> {
+        self.policies
+            .iter()
+            .zip(&self.decided)
+            .filter(|(_, decided)| decided.load(Ordering::Relaxed))
+            .map(|(facts, _)| facts.policy.id().to_string())
+            .collect()
+    }
+
+    fn allowed_with(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+        note: bool,
+    ) -> Vec<bool> {
         let count = targets.list.resources.len();
         let mut allowed = vec![false; count];
         let Some((data, cedar_context)) = self.request_parts(targets, context, store) else {
@@ -388,6 +430,8 @@ impl<'a> Engine<'a> {
         };
         let mut forbidden = vec![false; count];
         let mut any_permit = false;
+        // Permits satisfied somewhere, to note once the decisions are known.
+        let mut satisfied_permits: Vec<(usize, Arc<Partition>, Vec<bool>)> = Vec::new();
         for (index, facts) in self.policies.iter().enumerate() {
             if !principal_matches(&facts.policy.principal_constraint(), principal, entities)
                 || !action_matches(&facts.policy.action_constraint(), action, entities)
@@ -442,6 +486,18 @@ impl<'a> Engine<'a> {
             if !satisfied.contains(&true) {
                 continue;
             }
+            if note && !self.decided[index].load(Ordering::Relaxed) {
+                if facts.permit {
+                    satisfied_permits.push((index, partition.clone(), satisfied.clone()));
+                } else if partition
+                    .class_of
+                    .iter()
+                    .any(|&class| class != NO_CLASS && satisfied[class as usize])
+                {
+                    // A satisfied forbid decides the (valid) request: deny.
+                    self.decided[index].store(true, Ordering::Relaxed);
+                }
+            }
             let marks = if facts.permit {
                 any_permit = true;
                 &mut allowed
@@ -464,6 +520,17 @@ impl<'a> Engine<'a> {
                 // A permit was satisfied, so the request was valid; a type
                 // never checked had no satisfied policy.
                 *allow = valid.get(&table.types[index]).copied().unwrap_or(false);
+            }
+        }
+        for (index, partition, satisfied) in satisfied_permits {
+            // A satisfied permit decides every request that is allowed.
+            if partition
+                .class_of
+                .iter()
+                .zip(&allowed)
+                .any(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize])
+            {
+                self.decided[index].store(true, Ordering::Relaxed);
             }
         }
         allowed
@@ -494,6 +561,30 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
+        self.brute_force_with(principal, targets, context, store, false)
+    }
+
+    /// [`Engine::allowed_brute_force`], noting the policies of Cedar's reason
+    /// for each decision: the definition [`Engine::allowed_noting`] is tested
+    /// against.
+    pub fn allowed_brute_force_noting(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<bool> {
+        self.brute_force_with(principal, targets, context, store, true)
+    }
+
+    fn brute_force_with(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+        note: bool,
+    ) -> Vec<bool> {
         let Some((data, context)) = self.request_parts(targets, context, store) else {
             return vec![false; targets.list.resources.len()];
         };
@@ -510,10 +601,19 @@ impl<'a> Engine<'a> {
                     self.schema,
                 )
                 .is_ok_and(|request| {
-                    self.authorizer
-                        .is_authorized(&request, self.all, data.entities())
-                        .decision()
-                        == cedar_policy::Decision::Allow
+                    let response =
+                        self.authorizer
+                            .is_authorized(&request, self.all, data.entities());
+                    if note {
+                        for id in response.diagnostics().reason() {
+                            if let Some(index) =
+                                self.policies.iter().position(|f| f.policy.id() == id)
+                            {
+                                self.decided[index].store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    response.decision() == cedar_policy::Decision::Allow
                 })
             })
             .collect()

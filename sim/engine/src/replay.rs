@@ -166,8 +166,11 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         accounting: None,
         policy_use,
         dead_policies,
+        unexercised: Vec::new(),
         suggestion: None,
     };
+    let mut result = result;
+    note_unexercised(&mut result);
     (result, realized)
 }
 
@@ -411,6 +414,8 @@ fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec
                 effect: effect.to_string(),
                 location,
                 determined: Vec::new(),
+                held: false,
+                search: false,
             },
         );
     }
@@ -427,6 +432,18 @@ fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec
         .map(|u| u.id.clone())
         .collect();
     (uses.into_values().collect(), dead)
+}
+
+/// Lists in `unexercised` the policies and template links of `policy_use`
+/// that decided no request: no step, no held-set request, no search move
+/// (whichever of these ran). Templates decide only through their links.
+pub fn note_unexercised(result: &mut ScenarioResult) {
+    result.unexercised = result
+        .policy_use
+        .iter()
+        .filter(|u| u.effect != "template" && u.determined.is_empty() && !u.held && !u.search)
+        .map(|u| u.id.clone())
+        .collect();
 }
 
 fn effect_name(effect: Effect) -> &'static str {

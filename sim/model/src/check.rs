@@ -37,6 +37,71 @@ pub struct CheckResult {
     /// when every file loaded.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub load_errors: Vec<crate::result::LoadError>,
+    /// Per policy the change added, changed or removed: the scenarios whose
+    /// requests it decided (none: an `unexercised-change`). Absent when no
+    /// policy changed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub coverage: Vec<PolicyCoverage>,
+    /// The gate configuration differs from the baseline's (with a `git:`
+    /// baseline and no `--config`); absent when it does not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub config_change: Option<ConfigChange>,
+    /// The check ran out of its time budget (`--time-budget`): what it did
+    /// not check, or checked only in part. Absent when it finished in time
+    /// or had no budget.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub budget_exhausted: Option<BudgetExhausted>,
+}
+
+/// What a check that ran out of time left out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BudgetExhausted {
+    /// The budget, as given (`10m`).
+    pub budget: String,
+    /// `fail`, or `allowed` (`[fail_on] time_budget = false`).
+    pub status: String,
+    /// Scenario files not checked at all.
+    pub not_checked: Vec<String>,
+    /// Scenario files compared, but with the search or proofs stopped by
+    /// the budget.
+    pub cut_short: Vec<String>,
+    /// One sentence.
+    pub message: String,
+}
+
+/// A policy the change touched, and which scenarios exercised it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyCoverage {
+    /// The policy id (the candidate's; the baseline's for a removed policy).
+    pub id: String,
+    /// Where it is defined, `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// `added`, `changed` (same id, different effect, scope or conditions)
+    /// or `removed`.
+    pub change: String,
+    /// `permit` or `forbid`.
+    pub effect: String,
+    /// The scenario files in which it decided at least one request (a step,
+    /// a request of the held sets, a move of the search), with the candidate
+    /// (with the baseline for a removed policy); empty: no scenario reached it.
+    pub exercised_by: Vec<String>,
+}
+
+/// A change of the gate configuration against the baseline revision's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// The configuration file in the working tree.
+    pub file: String,
+    /// The baseline revision it was compared with.
+    pub revision: String,
+    /// `changed`, `added` (the baseline has none) or `removed`.
+    pub change: String,
+    /// `fail` (the baseline's rules fail the gate on it) or `allowed`
+    /// (`[fail_on] config_change = false` at the baseline).
+    pub status: String,
+    /// One sentence.
+    pub message: String,
 }
 
 /// What the proof step of a check did.
@@ -182,6 +247,15 @@ pub struct FailOn {
     /// Written only when off.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub config_change: bool,
+    /// A policy the change added, changed or removed decided no request of
+    /// any scenario (no step, held set or search move reached it). Written
+    /// only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub unexercised_change: bool,
+    /// The check ran out of its `--time-budget` before checking everything.
+    /// Written only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub time_budget: bool,
 }
 
 fn is_true(value: &bool) -> bool {
@@ -205,6 +279,8 @@ impl Default for FailOn {
             held_longer: true,
             new_access_proven: true,
             config_change: true,
+            unexercised_change: true,
+            time_budget: true,
         }
     }
 }
@@ -266,6 +342,14 @@ pub struct CheckSummary {
     pub excepted: usize,
     /// Exceptions that matched nothing.
     pub stale_exceptions: usize,
+    /// Policies the change added, changed or removed that no scenario's
+    /// request reached (written only when some are).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub unexercised_changes: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 /// The comparison for one scenario.
@@ -311,7 +395,9 @@ pub struct SearchPair {
 pub struct Change {
     /// `new-escalation`, `new-access-proven`, `new-access`, `held-longer`,
     /// `broken-workflow`, `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
-    /// `narrowed`, `held-shorter`, `narrowed-proven` or `fixed-escalation`.
+    /// `narrowed`, `held-shorter`, `narrowed-proven`, `fixed-escalation` or
+    /// `unexercised-change` (a policy the change touched that no scenario's
+    /// request reached; its `candidate` is `added`, `changed` or `removed`).
     pub kind: String,
     /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
     /// it) or `info` (the gate's rules let it pass).
@@ -425,10 +511,11 @@ pub struct ExceptionStatus {
 }
 
 /// The kinds of change, in the order reports list them.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     "new-escalation",
     "new-access-proven",
     "new-access",
+    "unexercised-change",
     "held-longer",
     "broken-workflow",
     "expectation-failed",

@@ -98,6 +98,11 @@ pub struct ScenarioResult {
     /// sorted by id (templates are not listed: their links decide).
     #[serde(default)]
     pub dead_policies: Vec<String>,
+    /// The policies and template links that decided no request at all: no
+    /// step, no request of the held sets, no move of the escalation search
+    /// (when it ran), sorted by id. Nothing in the scenario tests them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unexercised: Vec<String>,
     /// The right-sized policy suggestion, as `privsim suggest --format json`
     /// gives it for this scenario; present when it was asked for (`privsim run
     /// --suggest` or `--report-dir`).
@@ -117,6 +122,16 @@ pub struct PolicyUse {
     pub location: Option<String>,
     /// The 1-based steps whose decision it determined (Cedar's reason).
     pub determined: Vec<usize>,
+    /// Whether it decided a request of the held sets: a pair of some
+    /// principal's universe, asked with the context one of its sessions
+    /// presents, at an evaluated instant (Cedar's reason for the allow or
+    /// the deny).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub held: bool,
+    /// Whether it decided a request of the escalation search (a move, or a
+    /// held-set question in a state the search reached).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub search: bool,
 }
 
 /// Counts over one scenario.

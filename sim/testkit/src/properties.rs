@@ -11,7 +11,7 @@
     reason = "a check reports a broken property by panicking"
 )]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -1000,4 +1000,322 @@ fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> 
         }
     }
     Ok(())
+}
+
+/// A real run and check of `fuzz/world/scenario.toml` (itself as the
+/// baseline), made once: the shapes hostile strings are put into.
+fn hostile_shapes() -> &'static (RunResult, privsim::gate::model::CheckResult) {
+    static SHAPES: std::sync::OnceLock<(RunResult, privsim::gate::model::CheckResult)> =
+        std::sync::OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let file = fuzz_world().join("scenario.toml");
+        let loaded = scenario::load(&file, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("the fuzz world's scenario: {e:?}"));
+        let run = RunResult::new(vec![privsim::evaluate(&loaded)]);
+        let options = privsim::gate::Options {
+            baseline: privsim::gate::Spec::Own,
+            baseline_text: "scenario".to_string(),
+            candidate: privsim::gate::Spec::Own,
+            candidate_text: "scenario".to_string(),
+            config: privsim::gate::config::Config::default(),
+            today: "2026-06-01".to_string(),
+            prove: privsim::gate::proofs::ProveOptions {
+                mode: privsim::gate::proofs::Mode::Off,
+                timeout_ms: 1,
+                repro_dir: None,
+            },
+            time_budget: None,
+            progress: None,
+        };
+        let checked = privsim::gate::check(&[file], &options)
+            .unwrap_or_else(|e| panic!("the fuzz world's check: {e:?}"));
+        (run, checked)
+    })
+}
+
+/// Any bytes, cut at `0xFF` into strings (invalid UTF-8 replaced), put into
+/// every name, id, message and path a run result and a gate result hold, then
+/// rendered in every format (run: text, Markdown, HTML, JSON, JUnit, SARIF;
+/// check: text, Markdown, JSON, JUnit, SARIF, GitHub annotations):
+/// - nothing panics;
+/// - no human-readable output carries a control character but its own line
+///   breaks and tabs, and each annotation stays on one line;
+/// - HTML shows no input string holding `<` or `&` as it is (escaped);
+/// - SARIF parses, and no `message.text` carries a Markdown link the input
+///   made (an unescaped `](`), since viewers render those live;
+/// - both JSON outputs parse back to the same result.
+pub fn check_render_hostile(bytes: &[u8]) {
+    let strings: Vec<String> = bytes
+        .split(|b| *b == 0xFF)
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect();
+    let mut next = strings.iter().cycle();
+    let mut hostile = || next.next().cloned().unwrap_or_default();
+    let (run, check) = hostile_shapes();
+    let mut run = run.clone();
+    for scenario in &mut run.scenarios {
+        scenario.name = hostile();
+        scenario.file = hostile();
+        scenario.warnings.push(hostile());
+        for step in &mut scenario.steps {
+            step.name = Some(hostile());
+            step.principal = hostile();
+            step.session = Some(hostile());
+            step.determining_policies.push(hostile());
+        }
+        for account in &mut scenario.principals {
+            account.principal = hostile();
+        }
+        for usage in &mut scenario.policy_use {
+            usage.id = hostile();
+            usage.location = Some(hostile());
+        }
+        scenario.unexercised.push(hostile());
+    }
+    let mut check = check.clone();
+    for scenario in &mut check.scenarios {
+        scenario.name = hostile();
+        scenario.file = hostile();
+        scenario.notes.push(hostile());
+        scenario.changes.push(privsim::gate::model::Change {
+            kind: "new-access".to_string(),
+            status: "fail".to_string(),
+            principal: hostile(),
+            action: Some(hostile()),
+            resource: Some(hostile()),
+            step: Some(1),
+            steps: vec![1],
+            expected: false,
+            time: Some(hostile()),
+            policies: vec![privsim::gate::model::PolicyRef {
+                id: hostile(),
+                location: Some(hostile()),
+            }],
+            baseline: Some(hostile()),
+            candidate: Some(hostile()),
+            location: Some(hostile()),
+            message: hostile(),
+            exception: Some(hostile()),
+            finding: None,
+        });
+    }
+    check.coverage.push(privsim::gate::model::PolicyCoverage {
+        id: hostile(),
+        location: Some(hostile()),
+        change: "added".to_string(),
+        effect: "permit".to_string(),
+        exercised_by: Vec::new(),
+    });
+    check.config_change = Some(privsim::gate::model::ConfigChange {
+        file: hostile(),
+        revision: hostile(),
+        change: "changed".to_string(),
+        status: "fail".to_string(),
+        message: hostile(),
+    });
+    check.budget_exhausted = Some(privsim::gate::model::BudgetExhausted {
+        budget: hostile(),
+        status: "fail".to_string(),
+        not_checked: vec![hostile()],
+        cut_short: Vec::new(),
+        message: hostile(),
+    });
+    check.load_errors.push(privsim::result::LoadError {
+        file: hostile(),
+        message: hostile(),
+    });
+
+    check_reports(run.clone());
+    let html = privsim_reports::render_all(&run)
+        .unwrap_or_else(|e| panic!("a report does not render: {e}"))
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".html"))
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    for text in &strings {
+        if text.len() > 2 && (text.contains('<') || text.contains('&')) {
+            assert!(
+                !html.contains(text.as_str()),
+                "the HTML report shows {text:?} unescaped"
+            );
+        }
+    }
+    let render = privsim_reports::check::text(&check);
+    assert_inert("check text", &render);
+    assert_inert("check Markdown", &privsim_reports::check::markdown(&check));
+    assert_inert("check JUnit", &privsim_reports::check::junit(&check));
+    let sarif = privsim_reports::check::sarif(&check);
+    assert_inert("check SARIF", &sarif);
+    let log: serde_json::Value = serde_json::from_str(&sarif)
+        .unwrap_or_else(|e| panic!("the check SARIF does not parse: {e}"));
+    for result in log["runs"][0]["results"].as_array().into_iter().flatten() {
+        let message = result["message"]["text"].as_str().unwrap_or_default();
+        // `\]` is an escaped bracket; a `]` right before `(` unescaped links.
+        let live = message
+            .match_indices("](")
+            .any(|(at, _)| !message[..at].ends_with('\\'));
+        assert!(!live, "a SARIF message carries a live link: {message:?}");
+    }
+    for line in privsim_reports::check::annotations(&check) {
+        assert!(
+            !line.contains('\n') && !line.contains('\r'),
+            "an annotation spans lines: {line:?}"
+        );
+    }
+    let json = privsim_reports::check::json(&check);
+    let parsed: privsim::gate::model::CheckResult = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("the check JSON does not parse: {e}\n{json}"));
+    assert!(parsed == check, "the check JSON does not round-trip");
+}
+
+/// A repository built from bytes, read by the gate's git reader. The bytes
+/// are entries: a kind byte (even: a file, odd: a symbolic link), a name up
+/// to `0x00` (kept to `[A-Za-z0-9._ -]`, at most 3 folders deep, under `p/`)
+/// and contents up to `0xFF` (for a link, its target). After a commit,
+/// `git:HEAD`'s `p` is materialized as a baseline:
+/// - nothing panics;
+/// - with a symbolic link among the files it would read, it fails and names
+///   the link as `HEAD:path`;
+/// - otherwise every file it writes is inside its temporary folder, shown as
+///   `HEAD:p/...` (or the empty baseline), with the committed bytes of each
+///   `.cedar` blob;
+/// - an error never names the temporary folder.
+///
+/// Without `git` on the machine it checks nothing.
+pub fn check_git_reader(bytes: &[u8]) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = |folder: &Path, args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(folder)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "fuzz")
+            .env("GIT_AUTHOR_EMAIL", "fuzz@example.com")
+            .env("GIT_COMMITTER_NAME", "fuzz")
+            .env("GIT_COMMITTER_EMAIL", "fuzz@example.com")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let root = std::env::temp_dir().join(format!(
+        "privsim-git-reader-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("p")).unwrap_or_else(|e| panic!("{e}"));
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(root.clone());
+    if !run(&root, &["init", "-q"]) {
+        return; // no git here
+    }
+    let mut files: BTreeMap<String, (bool, Vec<u8>)> = BTreeMap::new();
+    let mut rest = bytes;
+    while let Some((&kind, after)) = rest.split_first() {
+        if files.len() >= 6 {
+            break;
+        }
+        let name_end = after.iter().position(|b| *b == 0).unwrap_or(after.len());
+        let name: String = String::from_utf8_lossy(&after[..name_end])
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ' ' | '-' | '/'))
+            .collect();
+        let after = after.get(name_end + 1..).unwrap_or_default();
+        let body_end = after.iter().position(|b| *b == 0xFF).unwrap_or(after.len());
+        let body = after[..body_end].to_vec();
+        rest = after.get(body_end + 1..).unwrap_or_default();
+        let parts: Vec<&str> = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != "." && *p != ".." && *p != ".git")
+            .take(4)
+            .collect();
+        if parts.is_empty() {
+            continue;
+        }
+        let relative = format!("p/{}", parts.join("/"));
+        if files.keys().any(|k| {
+            k.starts_with(&format!("{relative}/")) || relative.starts_with(&format!("{k}/"))
+        }) {
+            continue; // a file where a folder is, or the reverse
+        }
+        files.insert(relative, (kind % 2 == 1, body));
+    }
+    for (relative, (link, body)) in &files {
+        let path = root.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if *link {
+            let target = String::from_utf8_lossy(body).replace('\0', "");
+            let target = if target.is_empty() {
+                "x".to_string()
+            } else {
+                target
+            };
+            std::os::unix::fs::symlink(target, &path).unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    if !run(&root, &["add", "-A"]) || !run(&root, &["commit", "-q", "--allow-empty", "-m", "fuzz"])
+    {
+        return;
+    }
+    let mut repos = privsim::gate::git::Repos::default();
+    let Ok(repo) = repos.at(&root) else {
+        panic!("the repository at {} is not found", root.display());
+    };
+    let commit = repo
+        .commit("HEAD")
+        .unwrap_or_else(|e| panic!("HEAD does not resolve: {e:?}"));
+    let cedar_links: Vec<&String> = files
+        .iter()
+        .filter(|(name, (link, _))| *link && name.ends_with(".cedar"))
+        .map(|(name, _)| name)
+        .collect();
+    match repo.materialize("HEAD", &commit, &["p".to_string()]) {
+        Ok(written) => {
+            assert!(
+                cedar_links.is_empty(),
+                "the symbolic link(s) {cedar_links:?} were read"
+            );
+            let folder = written.folder.path().to_path_buf();
+            for (relative, display) in &written.displays {
+                assert!(
+                    display.starts_with("HEAD:p/") || display == "HEAD: no policies",
+                    "`{display}` is not shown as HEAD:p/..."
+                );
+                let path = folder.join(relative);
+                let canonical = path.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    canonical.starts_with(folder.canonicalize().unwrap_or_default()),
+                    "wrote {} outside its folder",
+                    canonical.display()
+                );
+                if let Some(name) = display.strip_prefix("HEAD:")
+                    && let Some((false, body)) = files.get(name)
+                {
+                    let text = std::fs::read(&path).unwrap_or_default();
+                    assert!(text == *body, "`{name}` was written with other bytes");
+                }
+            }
+        }
+        Err(error) => {
+            let message = format!("{error}");
+            assert!(
+                !message.contains(".tmp"),
+                "an error names a temporary path: {message}"
+            );
+            if !cedar_links.is_empty() {
+                assert!(
+                    message.contains("is a symbolic link") && message.contains("HEAD:p/"),
+                    "a link is refused without naming it as HEAD:path: {message}"
+                );
+            }
+        }
+    }
 }

@@ -643,7 +643,7 @@ fn junit_has_a_case_per_scenario_and_rule() {
             .find(roxmltree::Node::is_element)
             .map_or("pass".to_string(), |n| n.tag_name().name().to_string())
     };
-    assert_eq!(cases.len(), 9);
+    assert_eq!(cases.len(), 10);
     assert_eq!(outcome("broken workflow"), "failure");
     assert_eq!(outcome("failed expectation"), "failure");
     assert_eq!(outcome("new access"), "pass");
@@ -1418,6 +1418,65 @@ fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
         "{}",
         run.stderr
     );
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(result["config_change"]["status"], "allowed");
+    assert_eq!(result["config_change"]["change"], "changed");
+    assert_eq!(result["passed"], true);
+
+    // A change to the rules alone, the policies untouched: every format
+    // says so, and the gate fails.
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = true\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    git(&repo.0, &["commit", "-qam", "the gate may not be retuned"]);
+    std::fs::write(
+        &config,
+        "[fail_on]\nnew_access = false\n\n[search]\nenabled = false\n",
+    )
+    .unwrap();
+    let run = check_in(&repo.0, &args, 1);
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(result["passed"], false);
+    assert_eq!(result["summary"]["failures"], 0, "no policy changed");
+    assert_eq!(result["config_change"]["status"], "fail");
+    assert_eq!(result["config_change"]["revision"], "HEAD");
+    let with = |format: &str| {
+        let mut args = args.to_vec();
+        args[6] = format;
+        check_in(&repo.0, &args, 1).stdout
+    };
+    let text = with("text");
+    assert!(
+        text.starts_with("FAIL gate configuration privsim-gate.toml: "),
+        "{text}"
+    );
+    assert!(text.contains("; the gate configuration changed"), "{text}");
+    let markdown = with("md");
+    assert!(
+        markdown.contains("**Gate rules changed:** ❌ `privsim-gate.toml`"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("## privsim check: ❌ failed"),
+        "{markdown}"
+    );
+    let junit = with("junit");
+    assert!(
+        junit.contains("name=\"gate configuration\"")
+            && junit.contains("<failure type=\"config-change\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&with("sarif")).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "config-change" && r["level"] == "error"),
+        "{sarif}"
+    );
 }
 
 #[test]
@@ -1575,5 +1634,287 @@ fn a_policy_changed_in_place_points_at_the_changed_line() {
     assert!(
         lines.iter().any(|l| l.ends_with("wider.cedar:10")),
         "{lines:?}"
+    );
+}
+
+/// `(change, id, exercised_by)` of the check's per-policy coverage.
+fn coverage(result: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    result["coverage"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|c| {
+                    (
+                        c["change"].as_str().unwrap().to_string(),
+                        c["id"].as_str().unwrap().to_string(),
+                        c["exercised_by"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|f| f.as_str().unwrap().to_string())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_policy_change_no_scenario_reaches_fails_in_every_format() {
+    // The added permit grants a contractor everything, and the scenario has
+    // no contractor: no access changes, and before per-policy coverage the
+    // gate said "passed, 0 failing changes".
+    let result = json(&gate("unreached", DEFAULTS, "json", 1));
+    assert_eq!(result["passed"], false);
+    assert_eq!(
+        changes(&result),
+        [(
+            "unexercised-change".to_string(),
+            "fail".to_string(),
+            String::new(),
+            String::new()
+        )]
+    );
+    assert_eq!(result["summary"]["unexercised_changes"], 1);
+    assert_eq!(
+        coverage(&result),
+        [(
+            "added".to_string(),
+            "contractors-do-anything".to_string(),
+            Vec::new()
+        )]
+    );
+    let change = &result["scenarios"][0]["changes"][0];
+    assert_eq!(
+        change["location"],
+        "sim/tests/check/support/policies/unreached.cedar:27"
+    );
+    // Every human format names it; JUnit fails its case; SARIF has a result.
+    let text = gate("unreached", DEFAULTS, "text", 1).stdout;
+    assert!(
+        text.contains("NOT REACHED added permit contractors-do-anything"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 policy change(s) no scenario reached"),
+        "{text}"
+    );
+    let markdown = gate("unreached", DEFAULTS, "md", 1).stdout;
+    assert!(
+        markdown.contains("**Not reached by any scenario:** 1 policy change"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("unexercised change"), "{markdown}");
+    let junit = gate("unreached", DEFAULTS, "junit", 1).stdout;
+    assert!(
+        junit.contains("<failure type=\"unexercised-change\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&gate("unreached", DEFAULTS, "sarif", 1).stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "unexercised-change" && r["level"] == "error"),
+        "{results:?}"
+    );
+    // The rules can let it pass; it is still reported.
+    let allowed = json(&gate(
+        "unreached",
+        "sim/tests/check/configs/allow-unexercised.toml",
+        "json",
+        0,
+    ));
+    assert_eq!(
+        changes(&allowed),
+        [(
+            "unexercised-change".to_string(),
+            "info".to_string(),
+            String::new(),
+            String::new()
+        )]
+    );
+}
+
+#[test]
+fn policy_changes_reached_only_through_held_sets_or_the_baseline_count_as_exercised() {
+    // `wider` removes `helper-comments` (step 2 used it with the baseline)
+    // and adds `helper-works-every-ticket`, which decides the new held pairs
+    // on T-2 and T-3 that no step asks about.
+    let result = json(&gate("wider", DEFAULTS, "json", 1));
+    assert_eq!(
+        coverage(&result),
+        [
+            (
+                "removed".to_string(),
+                "helper-comments".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+            (
+                "added".to_string(),
+                "helper-works-every-ticket".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+        ]
+    );
+    assert!(!changes(&result).iter().any(|c| c.0 == "unexercised-change"));
+    // Reworded policies are changed ones (the same access is not judged by
+    // their text), each reached by the scenario's steps.
+    let result = json(&gate("reformatted", DEFAULTS, "json", 0));
+    assert_eq!(
+        coverage(&result),
+        [
+            (
+                "changed".to_string(),
+                "helper-comments".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+            (
+                "changed".to_string(),
+                "helper-reads".to_string(),
+                vec![SCENARIO.to_string()]
+            ),
+        ]
+    );
+    // An unchanged policy set touches no policy.
+    let base = json(&gate("base", DEFAULTS, "json", 0));
+    assert!(base.get("coverage").is_none(), "{base}");
+    // Removing the unreached permit again is just as unreached (judged with
+    // the baseline, which had it), but a removed permit can only take access
+    // away: listed, not a failing change.
+    let removed = json(&check(
+        &[
+            "check",
+            "--config",
+            DEFAULTS,
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            &policies("unreached"),
+            "--candidate",
+            &policies("base"),
+            "--format",
+            "json",
+            SCENARIO,
+        ],
+        0,
+    ));
+    assert!(changes(&removed).is_empty(), "{removed}");
+    assert_eq!(removed["summary"]["unexercised_changes"], 1);
+    assert_eq!(
+        coverage(&removed),
+        [(
+            "removed".to_string(),
+            "contractors-do-anything".to_string(),
+            Vec::new()
+        )]
+    );
+}
+
+#[test]
+fn errors_in_a_git_baseline_name_the_revision_and_path() {
+    if !git_installed() {
+        eprintln!("skipped: `git` is not installed, so git baselines cannot be tested");
+        return;
+    }
+    let repo = TempFolder::new("git-errors");
+    let dir = repo.0.join("support");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let fixture = root().join("sim/tests/check/support");
+    std::fs::copy(fixture.join("scenario.toml"), dir.join("scenario.toml")).unwrap();
+    let policy = dir.join("policies/base.cedar");
+    // The committed policy does not parse; the working tree's does.
+    std::fs::write(&policy, "permit (principal, action, resource) when { ;\n").unwrap();
+    git(&repo.0, &["init", "-q"]);
+    git(&repo.0, &["add", "."]);
+    git(&repo.0, &["commit", "-qm", "a broken policy"]);
+    std::fs::copy(fixture.join("policies/base.cedar"), &policy).unwrap();
+    let run = check_in(&repo.0, &["check", "--baseline", "git:HEAD", "support/"], 2);
+    assert!(
+        run.stderr.contains("HEAD:support/policies/base.cedar:1:"),
+        "{}",
+        run.stderr
+    );
+    // Never the temporary folder the revision was written to.
+    let temp = std::env::temp_dir().display().to_string();
+    assert!(!run.stderr.contains(&temp), "{}", run.stderr);
+    assert!(!run.stderr.contains("/000/"), "{}", run.stderr);
+}
+
+#[test]
+fn a_spent_time_budget_fails_and_says_what_was_not_checked() {
+    // A budget of nothing: no scenario is reached, whatever the machine's
+    // speed, and the gate must not pass on an empty comparison.
+    let args = |config: &'static str, format: &'static str| {
+        [
+            "check",
+            "--config",
+            config,
+            "--today",
+            "2026-06-01",
+            "--time-budget",
+            "0s",
+            "--baseline",
+            "sim/tests/check/support/policies/base.cedar",
+            "--candidate",
+            "sim/tests/check/support/policies/wider.cedar",
+            "--format",
+            format,
+            SCENARIO,
+        ]
+    };
+    let result = json(&check(&args(DEFAULTS, "json"), 1));
+    assert_eq!(result["passed"], false);
+    assert_eq!(result["budget_exhausted"]["status"], "fail");
+    assert_eq!(
+        result["budget_exhausted"]["not_checked"],
+        serde_json::json!([SCENARIO])
+    );
+    assert_eq!(result["summary"]["scenarios"], 0);
+    let text = check(&args(DEFAULTS, "text"), 1).stdout;
+    assert!(
+        text.starts_with("FAIL budget exhausted: the time budget of 0s was exhausted; 1 scenario(s) not checked at all: sim/tests/check/support/scenario.toml"),
+        "{text}"
+    );
+    let markdown = check(&args(DEFAULTS, "md"), 1).stdout;
+    assert!(
+        markdown.contains("**Time budget exhausted:** ❌"),
+        "{markdown}"
+    );
+    let junit = check(&args(DEFAULTS, "junit"), 1).stdout;
+    assert!(
+        junit.contains("<failure type=\"budget-exhausted\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&check(&args(DEFAULTS, "sarif"), 1).stdout).unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "budget-exhausted"),
+        "{sarif}"
+    );
+    // The rules may let a check that ran out of time pass; it still says so.
+    let allowed = json(&check(
+        &args("sim/tests/check/configs/allow-over-budget.toml", "json"),
+        0,
+    ));
+    assert_eq!(allowed["budget_exhausted"]["status"], "allowed");
+    // A malformed budget is a usage error.
+    check(
+        &[
+            "check",
+            "--time-budget",
+            "soon",
+            "--baseline",
+            "sim/tests/check/support/policies/base.cedar",
+            SCENARIO,
+        ],
+        2,
     );
 }

@@ -238,6 +238,49 @@ fn symlink_in_a_policy_folder_pointing_out_of_the_folder() {
     check_in(&folder.0, "symlink-in-policy-folder", "scenario.toml:3:13");
 }
 
+/// A symlinked subfolder of a policy folder that stays inside the scenario's
+/// folder is followed: its `forbid` applies (it used to be skipped without a
+/// word, and the run passed).
+#[test]
+fn symlinked_policy_subfolder_inside_the_folder_is_followed() {
+    let folder = TempFolder::new("policy-subfolder-inside");
+    folder.copy_fixture("symlink-in-policy-folder");
+    std::fs::create_dir_all(folder.0.join("shared/more")).unwrap();
+    std::fs::write(
+        folder.0.join("shared/more/deny.cedar"),
+        "@id(\"no-reading\") forbid (principal, action, resource);\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../shared", folder.0.join("policies/linked")).unwrap();
+    // A link back up (a cycle) is listed once, not followed forever.
+    std::os::unix::fs::symlink("..", folder.0.join("shared/more/up")).unwrap();
+    let run = run_scenario(&folder.0);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("no-reading"), "{}", run.stdout);
+}
+
+/// A symlinked subfolder leading out of the scenario's folder is refused at
+/// the `policies` entry, before anything in it is read.
+#[test]
+fn symlinked_policy_subfolder_leading_out_is_a_located_error() {
+    let outside = TempFolder::new("policy-subfolder-target");
+    std::fs::write(outside.0.join("secret.cedar"), "not a policy: secret\n").unwrap();
+    let folder = TempFolder::new("policy-subfolder-outside");
+    folder.copy_fixture("symlink-in-policy-folder");
+    std::os::unix::fs::symlink(&outside.0, folder.0.join("policies/elsewhere")).unwrap();
+    let run = run_scenario(&folder.0);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(
+            " scenario.toml:3:13: path `policies/elsewhere` leaves the scenario's folder"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+}
+
 #[test]
 fn the_policy_folder_fixture_is_valid_without_the_symlink() {
     let run = run_scenario(&fixtures().join("symlink-in-policy-folder"));
@@ -423,4 +466,14 @@ fn policy_expiry_grant_effect_without_lifetime() {
 #[test]
 fn effect_lifetime_past_the_year_9999() {
     check("effect-lifetime-past-9999", "scenario.toml:13:68");
+}
+
+#[test]
+fn effect_setting_an_attribute_the_schema_lacks() {
+    check("effect-unknown-attribute", "scenario.toml:13:42");
+}
+
+#[test]
+fn effect_grant_naming_an_attribute_the_schema_lacks() {
+    check("effect-grant-unknown-attribute", "scenario.toml:13:62");
 }

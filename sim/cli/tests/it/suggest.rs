@@ -29,8 +29,14 @@ fn mcp_over_privileged() -> PathBuf {
 }
 
 fn load_with(path: &Path, policies: Option<PathBuf>) -> Scenario {
-    scenario::load(path, &LoadOptions { policies })
-        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+    scenario::load(
+        path,
+        &LoadOptions {
+            policies,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
 }
 
 /// A folder for one test, removed when the test ends.
@@ -227,6 +233,7 @@ fn without_the_access_assertion_the_triage_agent_holds_exactly_what_it_used() {
     let file = privsim::diag::SourceFile::from_text(path.clone(), "variant.toml".into(), text);
     let options = LoadOptions {
         policies: Some(mcp_over_privileged()),
+        ..LoadOptions::default()
     };
     let scenario = scenario::load_source(file.clone(), &options).unwrap();
     let suggestion = suggest::suggest(&scenario);
@@ -240,6 +247,7 @@ fn without_the_access_assertion_the_triage_agent_holds_exactly_what_it_used() {
             file,
             &LoadOptions {
                 policies: Some(policies),
+                ..LoadOptions::default()
             },
         )
         .unwrap(),

@@ -107,9 +107,10 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                     &label,
                     &mut unchecked,
                 );
-                let allowed = held_of.keys(&subject.principal, &targets, &context, store);
+                let allowed = held_of.keys(&subject.principal, &targets, &context, store, true);
                 if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
-                    let delegator_allowed = held_of.keys(delegator, &targets, &context, store);
+                    let delegator_allowed =
+                        held_of.keys(delegator, &targets, &context, store, false);
                     for key in allowed.difference(&delegator_allowed) {
                         delegation_excess
                             .entry(key.clone())
@@ -200,6 +201,11 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
         evaluated_instants: instants.iter().map(ToString::to_string).collect(),
     });
     result.principals = accounts;
+    let decided = engine.decided();
+    for usage in &mut result.policy_use {
+        usage.held = decided.contains(&usage.id);
+    }
+    crate::replay::note_unexercised(result);
     result.summary.findings += findings.len();
     result.findings.extend(findings);
 }
@@ -359,21 +365,30 @@ struct Held<'e, 's> {
 
 impl Held<'_, '_> {
     /// The pairs of `targets` Cedar allows `principal` with `context` in `store`.
+    /// With `note`, the requests are the held sets' own (not a delegator's or
+    /// a world without a grant, asked for comparison), and the policies that
+    /// decide them count as exercised.
     fn keys(
         &self,
         principal: &EntityUid,
         targets: &[Targets],
         context: &Value,
         store: StoreId,
+        note: bool,
     ) -> BTreeSet<Key> {
         let mut keys = BTreeSet::new();
         for target in targets {
             let action = target.action.to_string();
-            let allowed = match self.method {
-                Method::Fast => self.engine.allowed(principal, target, context, store),
-                Method::BruteForce => self
-                    .engine
-                    .allowed_brute_force(principal, target, context, store),
+            let engine = self.engine;
+            let allowed = match (self.method, note) {
+                (Method::Fast, false) => engine.allowed(principal, target, context, store),
+                (Method::Fast, true) => engine.allowed_noting(principal, target, context, store),
+                (Method::BruteForce, false) => {
+                    engine.allowed_brute_force(principal, target, context, store)
+                }
+                (Method::BruteForce, true) => {
+                    engine.allowed_brute_force_noting(principal, target, context, store)
+                }
             };
             for (index, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
                 keys.insert((action.clone(), target.key(index).to_string()));
@@ -430,7 +445,7 @@ impl Expiry<'_, '_> {
             for (context, with_grant) in by_session {
                 let without_grant =
                     self.held
-                        .keys(&subject.principal, self.targets, context, store);
+                        .keys(&subject.principal, self.targets, context, store, false);
                 for (action, resource) in with_grant.difference(&without_grant) {
                     findings.push(Finding {
                         kind: "expiry".to_string(),

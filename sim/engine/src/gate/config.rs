@@ -110,6 +110,8 @@ struct RawFailOn {
     held_longer: Option<bool>,
     new_access_proven: Option<bool>,
     config_change: Option<bool>,
+    unexercised_change: Option<bool>,
+    time_budget: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +211,8 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.held_longer, &mut rules.held_longer);
         set(fail_on.new_access_proven, &mut rules.new_access_proven);
         set(fail_on.config_change, &mut rules.config_change);
+        set(fail_on.unexercised_change, &mut rules.unexercised_change);
+        set(fail_on.time_budget, &mut rules.time_budget);
     }
     if let Some(budget) = raw.budget {
         config.budget.weighted_gap_growth = budget.weighted_gap_growth;

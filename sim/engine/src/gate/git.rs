@@ -237,11 +237,11 @@ impl Repo {
             for file in files {
                 if file.mode == "120000" {
                     return Err(Error::Usage(format!(
-                        "`{}` is a symbolic link at `{revision}`; privsim does not follow links in a git baseline",
+                        "`{revision}:{}` is a symbolic link; privsim does not follow links in a git baseline",
                         file.path
                     )));
                 }
-                let text = self.blob(&file)?;
+                let text = self.blob(revision, &file)?;
                 let mut relative = prefix.clone();
                 for part in file.path.split('/') {
                     relative.push(part);
@@ -306,13 +306,13 @@ impl Repo {
         };
         if object.mode == "120000" {
             return Err(Error::Usage(format!(
-                "`{path}` is a symbolic link at `{revision}`; privsim does not follow links in a git baseline"
+                "`{revision}:{path}` is a symbolic link; privsim does not follow links in a git baseline"
             )));
         }
         if object.kind != "blob" {
             return Ok(None);
         }
-        self.blob(&object).map(Some)
+        self.blob(revision, &object).map(Some)
     }
 
     /// `git ls-tree` of one path at a commit (recursively for a folder's contents).
@@ -346,7 +346,10 @@ impl Repo {
             .collect())
     }
 
-    fn blob(&self, object: &Object) -> Result<String, Error> {
+    /// The text of a blob, at most [`MAX_FILE_BYTES`]; errors name it as
+    /// `REV:path`, never a temporary file.
+    fn blob(&self, revision: &str, object: &Object) -> Result<String, Error> {
+        let shown = format!("{revision}:{}", object.path);
         // The size first: a huge blob is refused before git hands it over.
         let size = git(&self.root, &["cat-file", "-s", &object.id])?;
         let bytes: u64 = String::from_utf8_lossy(&size.stdout)
@@ -354,34 +357,30 @@ impl Repo {
             .parse()
             .map_err(|_| {
                 Error::Usage(format!(
-                    "git cannot tell the size of `{}`: {}",
-                    object.path,
+                    "git cannot tell the size of `{shown}`: {}",
                     first_line(&size.stderr)
                 ))
             })?;
         if bytes > MAX_FILE_BYTES {
             return Err(Error::Usage(format!(
-                "`{}` is {bytes} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
-                object.path
+                "`{shown}` is {bytes} bytes, more than the limit of {MAX_FILE_BYTES} bytes"
             )));
         }
         let output = git(&self.root, &["cat-file", "blob", &object.id])?;
         if !output.status.success() {
             return Err(Error::Usage(format!(
-                "git cannot read `{}`: {}",
-                object.path,
+                "git cannot read `{shown}`: {}",
                 first_line(&output.stderr)
             )));
         }
         if output.stdout.len() as u64 > MAX_FILE_BYTES {
             return Err(Error::Usage(format!(
-                "`{}` is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
-                object.path,
+                "`{shown}` is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
                 output.stdout.len()
             )));
         }
         String::from_utf8(output.stdout)
-            .map_err(|_| Error::Usage(format!("`{}` is not UTF-8 text", object.path)))
+            .map_err(|_| Error::Usage(format!("`{shown}` is not UTF-8 text")))
     }
 }
 

@@ -104,6 +104,13 @@ pub struct Options {
     pub today: String,
     /// Whether and how the gate proves no-new-access ([`proofs`]).
     pub prove: proofs::ProveOptions,
+    /// The whole check's time budget (`--time-budget`), as written and as a
+    /// duration: scenarios not reached in time are not checked, the search
+    /// gets the time left, and the result says so.
+    pub time_budget: Option<(String, std::time::Duration)>,
+    /// Called before each scenario with its 1-based number, the count and
+    /// its file (progress for a terminal).
+    pub progress: Option<fn(usize, usize, &str)>,
 }
 
 /// The gate configuration as it is at a git revision: the file at `path`
@@ -184,7 +191,29 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     let (prover, mut proofs_view) = proofs::prover(&options.prove)?;
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
-    for file in &files {
+    let mut coverage = Coverage::default();
+    let started = std::time::Instant::now();
+    let mut not_checked = Vec::new();
+    let mut cut_short = Vec::new();
+    for (number, file) in files.iter().enumerate() {
+        if let Some(progress) = options.progress {
+            progress(number + 1, files.len(), &file.display().to_string());
+        }
+        let left = options
+            .time_budget
+            .as_ref()
+            .map(|(_, budget)| budget.saturating_sub(started.elapsed()));
+        if left.is_some_and(|left| left.is_zero()) {
+            not_checked.push(file.display().to_string());
+            continue;
+        }
+        // The search on each side may take at most the time left.
+        let search = search.clone().map(|mut search| {
+            if let Some(left) = left {
+                search.time = Some(search.time.map_or(left, |t| t.min(left)));
+            }
+            search
+        });
         let sides =
             load_side(file, &options.baseline, &mut repos, "baseline").and_then(|baseline| {
                 load_side(file, &options.candidate, &mut repos, "candidate")
@@ -197,11 +226,18 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
                 continue;
             }
         };
-        let mut scenario = compare(
+        let (mut scenario, exercised) = compare(
             &baseline,
             &candidate,
             search.as_ref(),
             &options.config.budget,
+        );
+        coverage.scenario(
+            scenarios.len(),
+            &scenario.file,
+            &baseline.scenario,
+            &candidate.scenario,
+            &exercised,
         );
         if let (Some(prover), Some(view)) = (prover.as_ref(), proofs_view.as_mut()) {
             let (proven, changes) = proofs::prove_scenario(
@@ -214,8 +250,16 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
             scenario.proofs = Some(proven);
             scenario.changes.extend(changes);
         }
+        if options
+            .time_budget
+            .as_ref()
+            .is_some_and(|(_, budget)| started.elapsed() >= *budget)
+        {
+            cut_short.push(scenario.file.clone());
+        }
         scenarios.push(scenario);
     }
+    let covered = coverage.finish(&mut scenarios);
     let commit = |spec: &Spec| match spec {
         Spec::Git { revision, .. } => {
             let commits = repos.commits_of(revision);
@@ -235,6 +279,44 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
         commit: commit(&options.candidate),
     };
     let mut result = decide(scenarios, baseline, candidate, options);
+    result.summary.unexercised_changes =
+        covered.iter().filter(|c| c.exercised_by.is_empty()).count();
+    result.coverage = covered;
+    if let Some((budget, _)) = &options.time_budget
+        && (!not_checked.is_empty() || !cut_short.is_empty())
+    {
+        let fails = options.config.fail_on.time_budget;
+        let mut message = format!("the time budget of {budget} was exhausted");
+        if !not_checked.is_empty() {
+            message.push_str(&format!(
+                "; {} scenario(s) not checked at all: {}",
+                not_checked.len(),
+                not_checked.join(", ")
+            ));
+        }
+        if !cut_short.is_empty() {
+            message.push_str(&format!(
+                "; {} scenario(s) checked with the escalation search or proofs cut short: {}",
+                cut_short.len(),
+                cut_short.join(", ")
+            ));
+        }
+        message.push_str(if fails {
+            "; the gate fails until the check fits its budget (raise `--time-budget`, or `[fail_on] time_budget = false`)"
+        } else {
+            "; `[fail_on] time_budget = false` lets the gate pass on what was checked"
+        });
+        if fails {
+            result.passed = false;
+        }
+        result.budget_exhausted = Some(model::BudgetExhausted {
+            budget: budget.clone(),
+            status: if fails { "fail" } else { "allowed" }.to_string(),
+            not_checked,
+            cut_short,
+            message,
+        });
+    }
     result.proofs = proofs_view;
     if !load_errors.is_empty() {
         result.passed = false;
@@ -305,6 +387,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
         Spec::Path(path) => (
             LoadOptions {
                 policies: Some(path.clone()),
+                ..LoadOptions::default()
             },
             None,
         ),
@@ -386,6 +469,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
             (
                 LoadOptions {
                     policies: Some(materialized.folder.path().to_path_buf()),
+                    policy_displays: materialized.displays.clone(),
                 },
                 Some(materialized),
             )
@@ -404,7 +488,7 @@ fn compare(
     candidate: &Side,
     search: Option<&search::Options>,
     budget: &model::Budget,
-) -> ScenarioCheck {
+) -> (ScenarioCheck, Exercised) {
     // One replay per side: its result (searched too, unless the search is
     // off) and the world as it lived it, which the granting questions ask.
     let side = |side: &Side| {
@@ -741,8 +825,12 @@ fn compare(
         &candidate.scenario.policies,
     );
     budgets(&mut changes, &principals, budget, &cand, &file);
+    let exercised = Exercised {
+        baseline: exercised_ids(&base),
+        candidate: exercised_ids(&cand),
+    };
 
-    ScenarioCheck {
+    let check = ScenarioCheck {
         name: cand.name.clone(),
         file,
         start: cand.start.clone(),
@@ -760,6 +848,210 @@ fn compare(
             _ => None,
         },
         proofs: None,
+    };
+    (check, exercised)
+}
+
+/// The policies that decided a request of one side of a scenario: a step,
+/// a request of the held sets, or a move of the search.
+struct Exercised {
+    baseline: BTreeSet<String>,
+    candidate: BTreeSet<String>,
+}
+
+fn exercised_ids(result: &ScenarioResult) -> BTreeSet<String> {
+    result
+        .policy_use
+        .iter()
+        .filter(|u| u.effect != "template" && !result.unexercised.contains(&u.id))
+        .map(|u| u.id.clone())
+        .collect()
+}
+
+/// What one policy is, for telling whether a change touched it: its effect,
+/// scope and conditions (Cedar's JSON form, without annotations, so that an
+/// `@id` or a comment alone is no change); for a template link, its
+/// template's and its slot values.
+fn policy_content(set: &cedar_policy::PolicySet, policy: &cedar_policy::Policy) -> String {
+    if let Some(template) = policy.template_id() {
+        let body = set
+            .template(template)
+            .map(|t| {
+                t.to_json().map_or_else(
+                    |_| t.to_string(),
+                    |mut json| {
+                        if let Some(object) = json.as_object_mut() {
+                            object.remove("annotations");
+                        }
+                        json.to_string()
+                    },
+                )
+            })
+            .unwrap_or_default();
+        let links: BTreeMap<String, String> = policy
+            .template_links()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(slot, uid)| (slot.to_string(), uid.to_string()))
+            .collect();
+        return format!("{body}|{links:?}");
+    }
+    match policy.to_json() {
+        Ok(mut json) => {
+            if let Some(object) = json.as_object_mut() {
+                object.remove("annotations");
+            }
+            json.to_string()
+        }
+        Err(_) => policy.to_string(),
+    }
+}
+
+/// A policy the change added, changed or removed, and the scenarios whose
+/// requests it decided (for a removed one, with the baseline).
+struct Touched {
+    coverage: model::PolicyCoverage,
+    /// The first scenario (index) that has it, where its change is listed.
+    first: usize,
+}
+
+/// Per-policy coverage of the change over every scenario of the check.
+#[derive(Default)]
+struct Coverage {
+    touched: BTreeMap<(String, String, String), Touched>,
+}
+
+impl Coverage {
+    /// Notes the policies one scenario's change touches, and whether its
+    /// requests exercised them.
+    fn scenario(
+        &mut self,
+        index: usize,
+        file: &str,
+        baseline: &Scenario,
+        candidate: &Scenario,
+        exercised: &Exercised,
+    ) {
+        let contents = |scenario: &Scenario| -> BTreeMap<String, (String, bool, Option<String>)> {
+            scenario
+                .policies
+                .set
+                .policies()
+                .map(|p| {
+                    (
+                        p.id().to_string(),
+                        (
+                            policy_content(&scenario.policies.set, p),
+                            p.effect() == cedar_policy::Effect::Permit,
+                            scenario
+                                .policies
+                                .location(p.id().as_ref())
+                                .map(|(file, line)| format!("{file}:{line}")),
+                        ),
+                    )
+                })
+                .collect()
+        };
+        let before = contents(baseline);
+        let after = contents(candidate);
+        let before_bodies: BTreeSet<&String> = before.values().map(|(body, ..)| body).collect();
+        let after_bodies: BTreeSet<&String> = after.values().map(|(body, ..)| body).collect();
+        let mut note = |change: &str,
+                        id: &String,
+                        (body, permit, location): &(String, bool, Option<String>),
+                        used: bool| {
+            let key = (
+                change.to_string(),
+                location.clone().unwrap_or_else(|| id.clone()),
+                body.clone(),
+            );
+            let touched = self.touched.entry(key).or_insert_with(|| Touched {
+                coverage: model::PolicyCoverage {
+                    id: id.clone(),
+                    location: location.clone(),
+                    change: change.to_string(),
+                    effect: if *permit { "permit" } else { "forbid" }.to_string(),
+                    exercised_by: Vec::new(),
+                },
+                first: index,
+            });
+            if used && !touched.coverage.exercised_by.iter().any(|f| f == file) {
+                touched.coverage.exercised_by.push(file.to_string());
+            }
+        };
+        for (id, entry) in &after {
+            if before_bodies.contains(&entry.0) {
+                continue;
+            }
+            let change = if before.contains_key(id) {
+                "changed"
+            } else {
+                "added"
+            };
+            note(change, id, entry, exercised.candidate.contains(id));
+        }
+        for (id, entry) in &before {
+            if after_bodies.contains(&entry.0) || after.contains_key(id) {
+                continue;
+            }
+            note("removed", id, entry, exercised.baseline.contains(id));
+        }
+    }
+
+    /// The coverage of every touched policy, sorted by change, place and
+    /// id; an `unexercised-change` in the first scenario that has each one
+    /// no scenario exercised.
+    fn finish(self, scenarios: &mut [ScenarioCheck]) -> Vec<model::PolicyCoverage> {
+        let mut covered = Vec::new();
+        for touched in self.touched.into_values() {
+            let coverage = touched.coverage;
+            // A removed permit can only take access away (what `narrowed`
+            // governs): it is listed as not reached, not as a change.
+            let narrows_only = coverage.change == "removed" && coverage.effect == "permit";
+            if coverage.exercised_by.is_empty()
+                && !narrows_only
+                && let Some(scenario) = scenarios.get_mut(touched.first)
+            {
+                scenario.changes.push(unexercised_change(&coverage));
+            }
+            covered.push(coverage);
+        }
+        covered
+            .sort_by(|a, b| (&a.location, &a.id, &a.change).cmp(&(&b.location, &b.id, &b.change)));
+        covered
+    }
+}
+
+/// A change to a policy that no scenario's request reached.
+fn unexercised_change(coverage: &model::PolicyCoverage) -> Change {
+    let side = if coverage.change == "removed" {
+        "with the baseline, no request of any scenario (step, held set or search move) was decided by it, so nothing here shows what removing it does"
+    } else {
+        "no request of any scenario (step, held set or search move) was decided by it, so nothing here shows what it allows or forbids"
+    };
+    Change {
+        kind: "unexercised-change".to_string(),
+        status: String::new(),
+        principal: String::new(),
+        action: None,
+        resource: None,
+        step: None,
+        steps: Vec::new(),
+        expected: false,
+        time: None,
+        policies: vec![PolicyRef {
+            id: coverage.id.clone(),
+            location: coverage.location.clone(),
+        }],
+        baseline: None,
+        candidate: Some(coverage.change.clone()),
+        location: coverage.location.clone(),
+        message: format!(
+            "{} {} `{}`: {side}; add a scenario that exercises it",
+            coverage.change, coverage.effect, coverage.id
+        ),
+        exception: None,
+        finding: None,
     }
 }
 
@@ -1301,6 +1593,9 @@ fn decide(
         exceptions,
         proofs: None,
         load_errors: Vec::new(),
+        coverage: Vec::new(),
+        config_change: None,
+        budget_exhausted: None,
     }
 }
 
@@ -1383,6 +1678,7 @@ fn fails(change: &Change, config: &Config) -> bool {
         }
         "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
         "held-longer" => rules.held_longer,
+        "unexercised-change" => rules.unexercised_change,
         "weighted-gap-growth" | "utilization-drop" => true,
         _ => false,
     }

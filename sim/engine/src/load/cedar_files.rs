@@ -409,6 +409,53 @@ pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
     }
 }
 
+/// The attribute names the schema gives each entity type (`Ns::Type`), or
+/// `None` for a type whose shape is not written out as a record (a common
+/// type, say): its attributes are not known here. Empty when the schema's
+/// JSON form cannot be had (then nothing is checked against it).
+pub fn schema_attributes(
+    file: &SourceFile,
+) -> std::collections::BTreeMap<String, Option<std::collections::BTreeSet<String>>> {
+    let json = if file.display.ends_with(".json") {
+        serde_json::from_str::<serde_json::Value>(&file.text).ok()
+    } else {
+        on_a_large_stack(|| {
+            cedar_policy::SchemaFragment::from_cedarschema_str(&file.text)
+                .ok()
+                .and_then(|(fragment, _)| fragment.to_json_value().ok())
+        })
+    };
+    let mut types = std::collections::BTreeMap::new();
+    let Some(namespaces) = json.as_ref().and_then(serde_json::Value::as_object) else {
+        return types;
+    };
+    for (namespace, body) in namespaces {
+        let Some(entity_types) = body.get("entityTypes").and_then(|t| t.as_object()) else {
+            continue;
+        };
+        for (name, definition) in entity_types {
+            let full = if namespace.is_empty() {
+                name.clone()
+            } else {
+                format!("{namespace}::{name}")
+            };
+            let attributes = match definition.get("shape") {
+                None => Some(std::collections::BTreeSet::new()),
+                Some(shape) if shape.get("type").and_then(|t| t.as_str()) == Some("Record") => {
+                    shape
+                        .get("attributes")
+                        .and_then(|a| a.as_object())
+                        .map(|a| a.keys().cloned().collect())
+                        .or_else(|| Some(std::collections::BTreeSet::new()))
+                }
+                Some(_) => None,
+            };
+            types.insert(full, attributes);
+        }
+    }
+    types
+}
+
 /// Validates policies against a schema in strict mode; every error is reported,
 /// located in the policy file it came from.
 pub fn validate(policies: &Policies, schema: &Schema) -> privsim_model::diag::Result<()> {

@@ -36,6 +36,10 @@ use risk::RiskWeights;
 pub struct LoadOptions {
     /// Replace the scenario's `policies` with this file or folder of `.cedar` files.
     pub policies: Option<PathBuf>,
+    /// How to show files of `policies` (relative to it) in results and
+    /// errors, e.g. `REV:path/in/repo.cedar` for a git revision written to a
+    /// temporary folder; others show their path.
+    pub policy_displays: BTreeMap<PathBuf, String>,
 }
 
 /// Which simulator facts are sent in request contexts, and under which keys.
@@ -368,6 +372,57 @@ pub fn collect_files(folder: &Path, extension: &str, found: &mut Vec<PathBuf>) -
     Ok(())
 }
 
+/// The `.cedar` files under a scenario's policy folder, sorted, following
+/// symbolic links to folders only while they stay inside `root` (the
+/// scenario's canonical folder), each folder once. `Ok(Err(link))`: a
+/// symlinked folder that leads out of `root`, refused before anything in it
+/// is listed or read.
+fn collect_policy_folder(
+    folder: &Path,
+    root: &Path,
+    visited: &mut BTreeSet<PathBuf>,
+    found: &mut Vec<PathBuf>,
+) -> Result<std::result::Result<(), PathBuf>> {
+    let io = |source| Error::Io {
+        path: folder.display().to_string(),
+        source,
+    };
+    if let Ok(canonical) = folder.canonicalize()
+        && !visited.insert(canonical)
+    {
+        // A link back to a folder already listed (a cycle, or two ways in).
+        return Ok(Ok(()));
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .map_err(io)?
+        .collect::<std::io::Result<_>>()
+        .map_err(io)?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io)?;
+        let linked_folder = kind.is_symlink() && path.is_dir();
+        if linked_folder {
+            let inside = path
+                .canonicalize()
+                .is_ok_and(|canonical| canonical.starts_with(root));
+            if !inside {
+                return Ok(Err(path));
+            }
+        }
+        if kind.is_dir() || linked_folder {
+            if let Err(link) = collect_policy_folder(&path, root, visited, found)? {
+                return Ok(Err(link));
+            }
+        } else if path.extension().is_some_and(|e| e == "cedar")
+            && (kind.is_file() || path.is_file())
+        {
+            found.push(path);
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Loads one scenario file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Scenario> {
     let file = SourceFile::read(path, path.display().to_string())?;
@@ -559,10 +614,13 @@ impl<'a> Loader<'a> {
         };
 
         let policies = self.policies(header)?;
+        let mut attributes = BTreeMap::new();
         let schema = match &header.schema {
             Some(written) => {
                 let file = self.read(written)?;
-                Some(cedar_files::parse_schema(&file)?)
+                let schema = cedar_files::parse_schema(&file)?;
+                attributes = cedar_files::schema_attributes(&file);
+                Some(schema)
             }
             None => None,
         };
@@ -611,6 +669,7 @@ impl<'a> Loader<'a> {
             warnings: Vec::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;
+        self.effect_attributes(&raw, &scenario, &attributes)?;
         scenario.never = self.never(&raw, &scenario)?;
         scenario.steps = self.steps(&raw, &scenario)?;
         scenario.access = self.access(&raw, &scenario)?;
@@ -622,7 +681,12 @@ impl<'a> Loader<'a> {
         let mut files = Vec::new();
         if let Some(path) = &self.options.policies {
             for file in policy_files(path)? {
-                let display = file.display().to_string();
+                let display = file
+                    .strip_prefix(path)
+                    .ok()
+                    .and_then(|relative| self.options.policy_displays.get(relative))
+                    .cloned()
+                    .unwrap_or_else(|| file.display().to_string());
                 files.push(SourceFile::read(&file, display)?);
             }
         } else {
@@ -636,7 +700,14 @@ impl<'a> Loader<'a> {
                 let (path, display) = self.resolve(written)?;
                 if path.is_dir() {
                     let mut found = Vec::new();
-                    collect_files(&path, "cedar", &mut found)?;
+                    let mut visited = BTreeSet::new();
+                    if let Err(link) =
+                        collect_policy_folder(&path, &self.root, &mut visited, &mut found)?
+                    {
+                        let inner = link.strip_prefix(&path).unwrap_or(&link);
+                        let shown = Path::new(written.get_ref()).join(inner);
+                        return Err(self.escapes(span(written), &shown.display().to_string()));
+                    }
                     if found.is_empty() {
                         return Err(self
                             .err(
@@ -1644,6 +1715,94 @@ impl<'a> Loader<'a> {
             });
         }
         Ok(effects)
+    }
+
+    /// Every attribute name an effect writes (`set_attr`'s `name`, a
+    /// grant's `attrs` and `until_attr`) must be one the schema gives the
+    /// entity's type (any of the types the operand can have): a typo would
+    /// otherwise make the effect fail only when a search move applies it.
+    fn effect_attributes(
+        &self,
+        raw: &RawScenario,
+        scenario: &Scenario,
+        attributes: &BTreeMap<String, Option<BTreeSet<String>>>,
+    ) -> Result<()> {
+        let Some(schema) = &scenario.schema else {
+            return Ok(());
+        };
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        for (effect, spanned) in scenario.effects.iter().zip(&raw.effects) {
+            let e = spanned.get_ref();
+            let (operand, names): (&Operand, Vec<(String, Range<usize>)>) =
+                match (&effect.operation, &e.set_attr, &e.grant) {
+                    (Operation::SetAttr { entity, name, .. }, Some(set), _) => {
+                        (entity, vec![(name.clone(), span(&set.get_ref().name))])
+                    }
+                    (Operation::Grant { entity, attrs, .. }, _, Some(grant)) => {
+                        let g = grant.get_ref();
+                        let at = g.attrs.as_ref().map_or_else(|| span(grant), span);
+                        let mut names: Vec<(String, Range<usize>)> =
+                            attrs.keys().map(|k| (k.clone(), at.clone())).collect();
+                        if let Some(until) = &g.until_attr {
+                            names.push((until.get_ref().clone(), span(until)));
+                        }
+                        (entity, names)
+                    }
+                    _ => continue,
+                };
+            let types: Vec<String> = match operand {
+                Operand::Literal(uid) => vec![uid.type_name().to_string()],
+                Operand::Principal => schema
+                    .principals_for_action(&effect.action)
+                    .map(|t| t.map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                Operand::Resource => schema
+                    .resources_for_action(&effect.action)
+                    .map(|t| t.map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                Operand::Delegator | Operand::Context(_) => continue,
+            };
+            let mut known = BTreeSet::new();
+            let mut open = types.is_empty();
+            for type_name in &types {
+                match attributes.get(type_name) {
+                    Some(Some(names)) => known.extend(names.iter().cloned()),
+                    // A shape not written out, or a type this reading missed.
+                    Some(None) | None => open = true,
+                }
+            }
+            if open {
+                continue;
+            }
+            for (name, at) in names {
+                if known.contains(&name) {
+                    continue;
+                }
+                let candidates: Vec<String> = known.iter().cloned().collect();
+                let mut error = self.err(
+                    at,
+                    format!(
+                        "the schema gives {} no attribute `{name}`",
+                        types
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                );
+                error = Box::new((*error).with_help(match closest(&name, &candidates) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None if candidates.is_empty() => {
+                        "the type has no attributes in the schema".to_string()
+                    }
+                    None => format!("its attributes: {}", candidates.join(", ")),
+                }));
+                return Err(error.into());
+            }
+        }
+        Ok(())
     }
 
     fn never(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<NeverRule>> {

@@ -72,6 +72,11 @@ pub fn fuzz_onto(
     }
     result.summary.findings = result.findings.len();
     result.search = Some(report.summary);
+    let decided = machine.decided();
+    for usage in &mut result.policy_use {
+        usage.search = decided.contains(&usage.id);
+    }
+    crate::replay::note_unexercised(&mut result);
     Fuzzed {
         result,
         repros,

@@ -159,6 +159,9 @@ pub struct Machine<'s> {
     pub arithmetic: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
+    /// The policies of Cedar's reason for some decision so far: those that
+    /// decided a request.
+    decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
     /// `[[never]]` rules with a type pattern matching more entities than
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
@@ -290,6 +293,7 @@ impl<'s> Machine<'s> {
             rows: OnceCell::new(),
             brute_force: false,
             evaluations: std::cell::Cell::new(0),
+            decided: RefCell::new(std::collections::HashSet::new()),
         }
     }
 
@@ -502,8 +506,26 @@ impl<'s> Machine<'s> {
     /// Asks Cedar.
     pub fn authorize(&self, request: &Request, store: &Entities) -> Response {
         self.evaluations.set(self.evaluations.get() + 1);
-        self.authorizer
-            .is_authorized(request, &self.scenario.policies.set, store)
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.scenario.policies.set, store);
+        let mut decided = self.decided.borrow_mut();
+        for id in response.diagnostics().reason() {
+            if !decided.contains(id) {
+                decided.insert(id.clone());
+            }
+        }
+        response
+    }
+
+    /// The ids of the policies that decided a request asked so far
+    /// ([`Machine::authorize`]), sorted.
+    pub fn decided(&self) -> BTreeSet<String> {
+        self.decided
+            .borrow()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     fn allowed(&self, request: &Request, store: &Entities) -> bool {

@@ -180,3 +180,16 @@ fn gate_config_holds_on_every_seed() {
         privsim_testkit::properties::check_gate_config,
     );
 }
+
+#[test]
+fn render_hostile_holds_on_every_seed() {
+    check(
+        "render_hostile",
+        privsim_testkit::properties::check_render_hostile,
+    );
+}
+
+#[test]
+fn git_reader_holds_on_every_seed() {
+    check("git_reader", privsim_testkit::properties::check_git_reader);
+}

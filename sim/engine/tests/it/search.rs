@@ -186,6 +186,7 @@ fn repros_fail_on_the_planted_policy_and_pass_on_the_fixed_one() {
             }
             let fixed = LoadOptions {
                 policies: Some(dir.join("policies/fixed.cedar")),
+                ..LoadOptions::default()
             };
             let guarded = privsim::evaluate(&load(path, &fixed));
             assert!(
