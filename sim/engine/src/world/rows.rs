@@ -61,6 +61,8 @@ pub(super) struct Rows<'s> {
     by_resource: Vec<OnceCell<HashMap<EntityUid, Vec<usize>>>>,
     /// Rows in the grant-free world, by actor and context text.
     base_rows: RefCell<HashMap<(usize, String), Row>>,
+    /// The grant-free rows whose deciding policies were noted.
+    noted: RefCell<HashSet<(usize, String)>>,
     /// The grant-free world's edges, built on the first change.
     edges: OnceCell<Edges>,
     /// Every entity a policy's or template's condition names; `None` when a
@@ -124,6 +126,7 @@ impl<'s> Rows<'s> {
             groups,
             by_resource: actors.iter().map(|_| OnceCell::new()).collect(),
             base_rows: RefCell::new(HashMap::new()),
+            noted: RefCell::new(HashSet::new()),
             edges: OnceCell::new(),
             literals: literals(scenario),
         }
@@ -148,6 +151,50 @@ impl<'s> Rows<'s> {
         }
         rows.insert(key, Rc::clone(&row));
         row
+    }
+
+    /// An actor's whole row in a store of the engine, noting the policies
+    /// that decide its requests ([`Engine::decided`]), as
+    /// `Machine::authorize` notes those of the requests it asks.
+    pub(super) fn row_in_noting(
+        &self,
+        actor: usize,
+        principal: &EntityUid,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<bool> {
+        let mut row = Vec::new();
+        for (targets, _) in &self.groups[actor] {
+            row.extend(
+                self.engine
+                    .allowed_noting(principal, targets, context, store),
+            );
+        }
+        row
+    }
+
+    /// Notes the deciding policies of a grant-free row once, when a state
+    /// uses it whole (a state the grants in force leave as the grant-free
+    /// world). Rows reused in part in changed states are not noted: their
+    /// pairs' deciding policies are not known pair by pair, so the search's
+    /// coverage may count fewer policies than asking every pair would,
+    /// never more.
+    pub(super) fn note_base_row(
+        &self,
+        actor: usize,
+        principal: &EntityUid,
+        context: &Value,
+        text: &str,
+    ) {
+        let mut noted = self.noted.borrow_mut();
+        if noted.len() >= MAX_BASE_ROWS {
+            // Noting again is harmless: the set only bounds the work.
+            noted.clear();
+        }
+        if noted.insert((actor, text.to_string())) {
+            drop(noted);
+            self.row_in_noting(actor, principal, context, Engine::segment(0));
+        }
     }
 
     /// An actor's whole row in a store of the engine.

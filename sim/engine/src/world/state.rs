@@ -521,11 +521,18 @@ impl<'s> Machine<'s> {
     /// The ids of the policies that decided a request asked so far
     /// ([`Machine::authorize`]), sorted.
     pub fn decided(&self) -> BTreeSet<String> {
-        self.decided
+        let mut decided: BTreeSet<String> = self
+            .decided
             .borrow()
             .iter()
             .map(ToString::to_string)
-            .collect()
+            .collect();
+        // The requests incremental snapshots answered with the held-set
+        // engine instead (`world::rows`).
+        if let Some(rows) = self.rows.get() {
+            decided.extend(rows.engine.decided());
+        }
+        decided
     }
 
     fn allowed(&self, request: &Request, store: &Entities) -> bool {
@@ -950,6 +957,7 @@ impl<'s> Machine<'s> {
         let a = &self.actors[actor];
         let base = rows.base_row(actor, &a.principal, &context, &text);
         if !delta.changed {
+            rows.note_base_row(actor, &a.principal, &context, &text);
             return (*base).clone();
         }
         let mut named = Vec::new();
@@ -969,7 +977,7 @@ impl<'s> Machine<'s> {
                     id
                 }
             };
-            return rows.row_in(actor, &a.principal, &context, id);
+            return rows.row_in_noting(actor, &a.principal, &context, id);
         }
         let mut row = (*base).clone();
         let pairs = &self.pairs[actor];
