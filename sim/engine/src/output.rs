@@ -158,6 +158,30 @@ pub struct FolderError {
     pub source: std::io::Error,
 }
 
+/// The name prefix of a folder's staging copy, beside it:
+/// `.<name>.privsim-` (`fallback` when the path has no name).
+fn staging_prefix(folder: &Path, fallback: &str) -> String {
+    let name = folder.file_name().map_or_else(
+        || fallback.to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    format!(".{name}.privsim-")
+}
+
+/// A builder of staging folders with `prefix`. The staging folder becomes
+/// the target folder when that is new: the permissions of an ordinary new
+/// folder (0777 less the umask).
+fn folder_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    builder
+}
+
 /// Writes a report folder as a whole: `files` (name, contents) into `folder`.
 ///
 /// The guarantee: the report folder only ever holds complete files, and never
@@ -204,20 +228,8 @@ pub fn write_folder(folder: &Path, files: &[(&str, String)]) -> Result<(), Folde
     };
     let parent = folder_of(folder);
     std::fs::create_dir_all(parent).map_err(at(parent))?;
-    let name = folder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let prefix = format!(".{name}.privsim-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The staging folder becomes the report folder when that is new: the
-        // permissions of an ordinary new folder (0777 less the umask).
-        builder.permissions(std::fs::Permissions::from_mode(0o777));
-    }
+    let prefix = staging_prefix(folder, "report");
+    let builder = folder_builder(&prefix);
     // Staging beside the folder needs a writable parent; `--report-dir .` in a
     // read-only parent stages inside the folder instead, still all at once.
     let staging = match builder.tempdir_in(parent) {
@@ -318,18 +330,8 @@ pub fn write_new_folder(folder: &Path, files: &[(String, String)]) -> Result<(),
     }
     let parent = folder_of(folder);
     std::fs::create_dir_all(parent).map_err(at(parent))?;
-    let name = folder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "new".to_string());
-    let prefix = format!(".{name}.privsim-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o777));
-    }
+    let prefix = staging_prefix(folder, "new");
+    let builder = folder_builder(&prefix);
     let staging = builder.tempdir_in(parent).map_err(at(parent))?;
     for (file, text) in files {
         let path = staging.path().join(file);

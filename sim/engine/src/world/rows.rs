@@ -144,32 +144,12 @@ impl<'s> Rows<'s> {
         if let Some(row) = self.base_rows.borrow().get(&key) {
             return Rc::clone(row);
         }
-        let row = Rc::new(self.row_in(actor, principal, context, Engine::segment(0)));
+        let row = Rc::new(self.row_in(actor, principal, context, Engine::segment(0), false));
         let mut rows = self.base_rows.borrow_mut();
         if rows.len() >= MAX_BASE_ROWS {
             rows.clear();
         }
         rows.insert(key, Rc::clone(&row));
-        row
-    }
-
-    /// An actor's whole row in a store of the engine, noting the policies
-    /// that decide its requests ([`Engine::decided`]), as
-    /// `Machine::authorize` notes those of the requests it asks.
-    pub(super) fn row_in_noting(
-        &self,
-        actor: usize,
-        principal: &EntityUid,
-        context: &Value,
-        store: StoreId,
-    ) -> Vec<bool> {
-        let mut row = Vec::new();
-        for (targets, _) in &self.groups[actor] {
-            row.extend(
-                self.engine
-                    .allowed_noting(principal, targets, context, store),
-            );
-        }
         row
     }
 
@@ -193,21 +173,29 @@ impl<'s> Rows<'s> {
         }
         if noted.insert((actor, text.to_string())) {
             drop(noted);
-            self.row_in_noting(actor, principal, context, Engine::segment(0));
+            self.row_in(actor, principal, context, Engine::segment(0), true);
         }
     }
 
-    /// An actor's whole row in a store of the engine.
+    /// An actor's whole row in a store of the engine; with `note`, noting
+    /// the policies that decide its requests ([`Engine::decided`]), as
+    /// `Machine::authorize` notes those of the requests it asks.
     pub(super) fn row_in(
         &self,
         actor: usize,
         principal: &EntityUid,
         context: &Value,
         store: StoreId,
+        note: bool,
     ) -> Vec<bool> {
         let mut row = Vec::new();
         for (targets, _) in &self.groups[actor] {
-            row.extend(self.engine.allowed(principal, targets, context, store));
+            row.extend(if note {
+                self.engine
+                    .allowed_noting(principal, targets, context, store)
+            } else {
+                self.engine.allowed(principal, targets, context, store)
+            });
         }
         row
     }

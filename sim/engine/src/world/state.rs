@@ -977,7 +977,7 @@ impl<'s> Machine<'s> {
                     id
                 }
             };
-            return rows.row_in_noting(actor, &a.principal, &context, id);
+            return rows.row_in(actor, &a.principal, &context, id, true);
         }
         let mut row = (*base).clone();
         let pairs = &self.pairs[actor];
