@@ -7,8 +7,14 @@
 //! and each `datetime` literal the policies compare against (and the
 //! millisecond after it). Between two such instants nothing a policy can see
 //! changes, so a pair held at one instant is held until the next.
+//!
+//! Cost: held sets are a function of (world, context) for a principal, so
+//! they are asked once per distinct pair of those and reused across instants
+//! and across sessions (sessions open at the same instants with the same
+//! context form one class). A context that carries the clock differs at every
+//! instant; the cost is then instants × distinct session contexts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use cedar_policy::EntityUid;
 use serde_json::Value;
@@ -78,6 +84,8 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
     for subject in subjects.values() {
         let universe = universe::pairs(scenario, &subject.principal);
+        let by_type = resources_by_type(&universe);
+        let mut classes = session_classes(scenario, subject);
         let mut unchecked: BTreeMap<(String, String, String), (usize, String)> = BTreeMap::new();
         let targets: Vec<Targets> = universe
             .iter()
@@ -86,39 +94,74 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
         let mut held: BTreeMap<Key, HeldSpan> = BTreeMap::new();
         let mut delegation_excess: BTreeMap<Key, String> = BTreeMap::new();
         let mut reported = BTreeSet::new();
+        // Held sets are a function of (store, context) for this principal:
+        // kept across instants, so a context that does not carry the clock
+        // is asked about once per world, not once per instant.
+        let mut allowed_in: HashMap<(StoreId, String), BTreeSet<Key>> = HashMap::new();
+        let mut rejected_by_context: HashMap<String, Vec<(String, String, usize, String)>> =
+            HashMap::new();
+        let mut delegators_seen: HashSet<(StoreId, String, String)> = HashSet::new();
         for (position, &at) in instants.iter().enumerate() {
             let until = instants.get(position + 1).copied().unwrap_or(end);
             let segment = scenario.world.segment_at(at);
             let store = Engine::segment(segment);
             let mut held_now: BTreeSet<Key> = BTreeSet::new();
+            // One entry per distinct context presented now: sessions that
+            // present the same context (and so hold the same pairs) are
+            // asked about once, which keeps many sessions linear.
             let mut by_session: Vec<(Value, BTreeSet<Key>)> = Vec::new();
-            for &session in &subject.sessions {
-                if !open(scenario, session, at) {
+            let mut by_context: HashMap<String, usize> = HashMap::new();
+            for class in &mut classes {
+                if !open(scenario, class.representative, at) {
                     continue;
                 }
-                let (chain, context) = presented(scenario, session, &subject.principal, at);
-                let label = session
-                    .map_or_else(|| "alone".to_string(), |i| scenario.sessions[i].id.clone());
-                unbuildable(
-                    scenario,
-                    &subject.principal,
-                    &universe,
-                    &context,
-                    &label,
-                    &mut unchecked,
-                );
-                let allowed = held_of.keys(&subject.principal, &targets, &context, store, true);
-                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
-                    let delegator_allowed =
-                        held_of.keys(delegator, &targets, &context, store, false);
-                    for key in allowed.difference(&delegator_allowed) {
-                        delegation_excess
-                            .entry(key.clone())
-                            .or_insert_with(|| delegator.to_string());
+                let (chain, context) =
+                    presented(scenario, class.representative, &subject.principal, at);
+                let context_text = context.to_string();
+                let rejected = rejected_by_context
+                    .entry(context_text.clone())
+                    .or_insert_with(|| {
+                        unbuildable(scenario, &subject.principal, &by_type, &context)
+                    });
+                for (action, resource_type, count, reason) in rejected.iter() {
+                    if class
+                        .rejected
+                        .insert((action.clone(), resource_type.clone()))
+                    {
+                        for label in &class.labels {
+                            unchecked
+                                .entry((action.clone(), resource_type.clone(), label.clone()))
+                                .or_insert_with(|| (*count, reason.clone()));
+                        }
                     }
                 }
-                held_now.extend(allowed.iter().cloned());
-                by_session.push((context, allowed));
+                let index = match by_context.get(&context_text) {
+                    Some(&index) => index,
+                    None => {
+                        let allowed = allowed_in
+                            .entry((store, context_text.clone()))
+                            .or_insert_with(|| {
+                                held_of.keys(&subject.principal, &targets, &context, store, true)
+                            })
+                            .clone();
+                        held_now.extend(allowed.iter().cloned());
+                        by_session.push((context, allowed));
+                        by_context.insert(context_text.clone(), by_session.len() - 1);
+                        by_session.len() - 1
+                    }
+                };
+                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
+                    if delegators_seen.insert((store, delegator.to_string(), context_text)) {
+                        let (context, allowed) = &by_session[index];
+                        let delegator_allowed =
+                            held_of.keys(delegator, &targets, context, store, false);
+                        for key in allowed.difference(&delegator_allowed) {
+                            delegation_excess
+                                .entry(key.clone())
+                                .or_insert_with(|| delegator.to_string());
+                        }
+                    }
+                }
             }
             for key in &held_now {
                 held.entry(key.clone())
@@ -267,6 +310,60 @@ fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
     subjects
 }
 
+/// Sessions of one subject that are open at the same instants and present
+/// the same context at each: the accounting asks about one of them and
+/// records the others' labels, so a scenario with many thousands of alike
+/// sessions stays linear.
+struct SessionClass {
+    /// The first session of the class (or `None`: the principal alone).
+    representative: Option<usize>,
+    /// The labels of every session of the class, in order.
+    labels: Vec<String>,
+    /// The (action, resource type) pairs already recorded as unchecked for
+    /// every label.
+    rejected: BTreeSet<(String, String)>,
+}
+
+/// The subject's sessions grouped by everything [`open`] and [`presented`]
+/// read of a session, in the order of their first session.
+fn session_classes(scenario: &Scenario, subject: &Subject) -> Vec<SessionClass> {
+    let mut classes: Vec<SessionClass> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for &session in &subject.sessions {
+        let (key, label) = match session {
+            None => ("alone".to_string(), "alone".to_string()),
+            Some(index) => {
+                let s = &scenario.sessions[index];
+                // The id only matters when a fact puts it in the context.
+                let id = scenario.facts.session.as_ref().map(|_| s.id.as_str());
+                let chain: Vec<String> = s.chain.iter().map(ToString::to_string).collect();
+                let key = serde_json::json!([
+                    s.from.map(|t| t.0),
+                    s.until.map(|t| t.0),
+                    chain,
+                    s.task,
+                    id,
+                    s.context
+                ])
+                .to_string();
+                (key, s.id.clone())
+            }
+        };
+        match by_key.get(&key) {
+            Some(&class) => classes[class].labels.push(label),
+            None => {
+                by_key.insert(key, classes.len());
+                classes.push(SessionClass {
+                    representative: session,
+                    labels: vec![label],
+                    rejected: BTreeSet::new(),
+                });
+            }
+        }
+    }
+    classes
+}
+
 fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
     let Some(session) = session.map(|i| &scenario.sessions[i]) else {
         return true;
@@ -274,41 +371,50 @@ fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
     session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
 }
 
-/// Records the pairs of a universe for which the schema rejects the request
-/// with `context` (it lacks a key the action requires, say): one entry per
-/// (action, resource type, session), asked once with one resource of the
-/// type, since the schema judges a request by types and context alone.
+/// The resources of a universe by action and resource type: how many, and
+/// one to ask about (the schema judges a request by types and context alone).
+fn resources_by_type(
+    universe: &[(EntityUid, Vec<EntityUid>)],
+) -> Vec<(&EntityUid, BTreeMap<String, (usize, &EntityUid)>)> {
+    universe
+        .iter()
+        .map(|(action, resources)| {
+            let mut by_type: BTreeMap<String, (usize, &EntityUid)> = BTreeMap::new();
+            for resource in resources {
+                by_type
+                    .entry(resource.type_name().to_string())
+                    .or_insert((0, resource))
+                    .0 += 1;
+            }
+            (action, by_type)
+        })
+        .collect()
+}
+
+/// The (action, resource type, resources, reason) of a universe for which the
+/// schema rejects the request with `context` (it lacks a key the action
+/// requires, say), asked once per action and resource type with one resource
+/// of the type.
 fn unbuildable(
     scenario: &Scenario,
     principal: &EntityUid,
-    universe: &[(EntityUid, Vec<EntityUid>)],
+    by_type: &[(&EntityUid, BTreeMap<String, (usize, &EntityUid)>)],
     context: &Value,
-    session: &str,
-    unchecked: &mut BTreeMap<(String, String, String), (usize, String)>,
-) {
+) -> Vec<(String, String, usize, String)> {
     let Some(schema) = scenario.schema.as_ref() else {
-        return;
+        return Vec::new();
     };
-    for (action, resources) in universe {
-        let mut by_type: BTreeMap<String, (usize, &EntityUid)> = BTreeMap::new();
-        for resource in resources {
-            by_type
-                .entry(resource.type_name().to_string())
-                .or_insert((0, resource))
-                .0 += 1;
-        }
-        for (resource_type, (count, resource)) in by_type {
-            let key = (action.to_string(), resource_type, session.to_string());
-            if unchecked.contains_key(&key) {
-                continue;
-            }
+    let mut rejected = Vec::new();
+    for (action, types) in by_type {
+        for (resource_type, (count, resource)) in types {
             if let Err(reason) =
                 scenario::build_request(principal, action, resource, context, Some(schema))
             {
-                unchecked.insert(key, (count, reason));
+                rejected.push((action.to_string(), resource_type.clone(), *count, reason));
             }
         }
     }
+    rejected
 }
 
 /// The delegation chain of a session (or of a bare principal) and the context

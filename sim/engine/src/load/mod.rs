@@ -10,7 +10,7 @@ pub mod rules;
 pub mod universe;
 mod values;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
@@ -458,6 +458,10 @@ struct Loader<'a> {
     root: PathBuf,
     options: &'a LoadOptions,
     warnings: Vec<String>,
+    /// Session ids to their index in `Scenario::sessions`, built on first use
+    /// (after the sessions are loaded): steps name sessions by id, and a
+    /// scenario may have many thousands of both.
+    session_index: std::cell::OnceCell<HashMap<String, usize>>,
 }
 
 fn span<T>(value: &Spanned<T>) -> Range<usize> {
@@ -485,6 +489,7 @@ impl<'a> Loader<'a> {
             root,
             options,
             warnings: Vec::new(),
+            session_index: std::cell::OnceCell::new(),
         })
     }
 
@@ -906,10 +911,13 @@ impl<'a> Loader<'a> {
 
     fn sessions(&self, raw: &RawScenario, start: Instant, facts: &Facts) -> Result<Vec<Session>> {
         let mut sessions: Vec<Session> = Vec::new();
+        // Session ids declared so far, by index: a scenario may declare many
+        // thousands, so lookups must not scan the list.
+        let mut declared: HashMap<String, usize> = HashMap::new();
         for spanned in &raw.sessions {
             let s = spanned.get_ref();
             let id = s.id.get_ref().clone();
-            if sessions.iter().any(|other| other.id == id) {
+            if declared.insert(id.clone(), sessions.len()).is_some() {
                 return Err(self
                     .err(span(&s.id), format!("session `{id}` is defined twice"))
                     .into());
@@ -924,8 +932,9 @@ impl<'a> Loader<'a> {
                     vec![self.uid(delegator, "bad delegator")?, principal.clone()]
                 }
                 (None, Some(parent)) => {
-                    let Some(parent_session) =
-                        sessions.iter().find(|other| &other.id == parent.get_ref())
+                    let Some(parent_session) = declared
+                        .get(parent.get_ref())
+                        .and_then(|&index| sessions.get(index))
                     else {
                         return Err(self
                             .err(
@@ -1280,6 +1289,21 @@ impl<'a> Loader<'a> {
         Ok(steps)
     }
 
+    /// The index of the session with id `id` in `scenario.sessions`.
+    fn session_position(&self, scenario: &Scenario, id: &str) -> Option<usize> {
+        self.session_index
+            .get_or_init(|| {
+                scenario
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .map(|(index, session)| (session.id.clone(), index))
+                    .collect()
+            })
+            .get(id)
+            .copied()
+    }
+
     /// Resolves who acts: a session (with its chain) or a bare principal.
     fn actor(
         &self,
@@ -1302,11 +1326,7 @@ impl<'a> Loader<'a> {
                 .help_boxed("say who acts: `session = \"<id>\"` or `principal = 'Type::\"id\"'`")
                 .into()),
             (Some(written), None) => {
-                let Some(index) = scenario
-                    .sessions
-                    .iter()
-                    .position(|s| &s.id == written.get_ref())
-                else {
+                let Some(index) = self.session_position(scenario, written.get_ref()) else {
                     let known: Vec<&str> =
                         scenario.sessions.iter().map(|s| s.id.as_str()).collect();
                     return Err(self
@@ -1679,8 +1699,7 @@ impl<'a> Loader<'a> {
                 });
             }
             if let Some(id) = &e.start_session {
-                let Some(session) = scenario.sessions.iter().position(|s| &s.id == id.get_ref())
-                else {
+                let Some(session) = self.session_position(scenario, id.get_ref()) else {
                     return Err(self
                         .err(span(id), format!("no session `{}`", id.get_ref()))
                         .help_boxed("declare it with `[[session]]` and `dormant = true`")

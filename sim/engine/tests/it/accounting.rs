@@ -449,3 +449,104 @@ resources = ['Doc::"in-f"']
     assert!(!access.passed, "{access:#?}");
     assert_eq!(access.unexpected, ["Folder::\"f\""]);
 }
+
+#[test]
+fn alike_sessions_are_each_accounted_as_the_first_of_them_is() {
+    // Sessions that present the same context at the same instants are asked
+    // about once (a scenario of 100,000 sessions took minutes per thousand
+    // before); each must still get its own unchecked entries, and together
+    // they hold exactly what one of them holds.
+    let schema = r#"
+entity User;
+entity Agent;
+entity Doc;
+type Ctx = { now: datetime, delegator?: User };
+action read appliesTo { principal: [Agent, User], resource: [Doc], context: Ctx };
+action sign appliesTo { principal: [Agent, User], resource: [Doc], context: { now: datetime, ticket: String } };
+"#;
+    let policies = r#"
+        @id("bot-reads") permit (principal == Agent::"bot", action == Action::"read", resource);
+        @id("alice-reads-a") permit (principal == User::"alice", action == Action::"read", resource == Doc::"a");
+    "#;
+    let scenario = |sessions: &[(&str, &str)]| {
+        let mut toml = String::from(
+            r#"
+[scenario]
+name = "alike sessions"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+delegator = "delegator"
+
+[[entity]]
+uid = 'User::"alice"'
+[[entity]]
+uid = 'Agent::"bot"'
+[[entity]]
+uid = 'Doc::"a"'
+[[entity]]
+uid = 'Doc::"b"'
+"#,
+        );
+        for (id, extra) in sessions {
+            toml.push_str(&format!(
+                "\n[[session]]\nid = \"{id}\"\nprincipal = 'Agent::\"bot\"'\non_behalf_of = 'User::\"alice\"'\n{extra}\n"
+            ));
+        }
+        toml.push_str(
+            "\n[[step]]\nat = \"+1h\"\nsession = \"first\"\naction = 'Action::\"read\"'\nresource = 'Doc::\"a\"'\nexpect = \"allow\"\n",
+        );
+        evaluate(
+            "acct-alike-sessions",
+            &[
+                ("scenario.toml", &toml),
+                ("p.cedar", policies),
+                ("s.cedarschema", schema),
+            ],
+        )
+    };
+    let alone = scenario(&[("first", "")]);
+    let many = scenario(&[
+        ("first", ""),
+        ("second", ""),
+        ("third", ""),
+        ("until-half-past", "until = \"+30m\""),
+    ]);
+    let (one, all) = (
+        account(&alone, "Agent::\"bot\""),
+        account(&many, "Agent::\"bot\""),
+    );
+    assert_eq!(one.held, all.held);
+    assert_eq!(one.used, all.used);
+    assert_eq!(one.unused, all.unused);
+    assert_eq!(one.delegation_excess, all.delegation_excess);
+    assert_eq!(
+        all.delegation_excess
+            .iter()
+            .map(|e| (e.resource.as_str(), e.delegator.as_str()))
+            .collect::<Vec<_>>(),
+        [("Doc::\"b\"", "User::\"alice\"")]
+    );
+    let labels = |account: &PrincipalAccount| {
+        let mut labels: Vec<String> = account
+            .unchecked
+            .iter()
+            .map(|u| format!("{} {} {}", u.session, u.action, u.resources))
+            .collect();
+        labels.sort();
+        labels
+    };
+    assert_eq!(labels(one), ["first Action::\"sign\" 2"]);
+    assert_eq!(
+        labels(all),
+        [
+            "first Action::\"sign\" 2",
+            "second Action::\"sign\" 2",
+            "third Action::\"sign\" 2",
+            "until-half-past Action::\"sign\" 2"
+        ]
+    );
+}
