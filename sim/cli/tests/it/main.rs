@@ -10,5 +10,6 @@ mod import_log;
 mod import_mcp;
 mod init;
 mod malformed;
+mod never;
 mod reports;
 mod suggest;

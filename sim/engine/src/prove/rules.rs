@@ -86,15 +86,54 @@ pub fn prove_never_rules(
     result: &mut ScenarioResult,
     proving: Proving<'_>,
 ) -> Result<Repros, super::ProveError> {
+    let proved = never_verdicts(scenario, &result.findings, proving)?;
+    let mut repros = Vec::new();
+    for (finding, repro) in proved.findings {
+        match repro {
+            Ok(text) => repros.push((result.findings.len(), text)),
+            Err(message) => result.warnings.push(format!(
+                "no repro written for the proof counterexample of the rule at {}: {message}",
+                finding.rule.as_deref().unwrap_or_default()
+            )),
+        }
+        result.findings.push(finding);
+    }
+    result.summary.findings = result.findings.len();
+    if !proved.rules.is_empty() {
+        result.never_rules = proved.rules;
+    }
+    Ok(repros)
+}
+
+/// The verdicts of a scenario's never rules, and the findings of the
+/// refuted ones.
+pub struct Proved {
+    /// Per rule, in order (empty with [`Proving::Off`]).
+    pub rules: Vec<NeverRuleResult>,
+    /// A `never` finding per refuted request environment, each with its
+    /// repro scenario's TOML (or why there is none).
+    pub findings: Vec<(Finding, Result<String, String>)>,
+}
+
+/// The verdict of every never rule of `scenario`, given the `findings` the
+/// replay and the search made (a rule they broke is not proven again).
+pub fn never_verdicts(
+    scenario: &Scenario,
+    findings: &[Finding],
+    proving: Proving<'_>,
+) -> Result<Proved, super::ProveError> {
     if matches!(proving, Proving::Off) {
-        return Ok(Vec::new());
+        return Ok(Proved {
+            rules: Vec::new(),
+            findings: Vec::new(),
+        });
     }
     let mut verdicts = Vec::new();
     let mut found = Vec::new();
     for rule in &scenario.never {
         let rule_location = location(scenario, rule);
         let broken = |searched: bool| {
-            result.findings.iter().any(|f| {
+            findings.iter().any(|f| {
                 f.kind == "never"
                     && f.rule.as_deref() == Some(rule_location.as_str())
                     && f.trace.is_empty() != searched
@@ -165,7 +204,7 @@ pub fn prove_never_rules(
         verdict.reason = reason;
         verdicts.push(verdict);
     }
-    let mut repros = Vec::new();
+    let mut proof_findings = Vec::new();
     for (rule, counterexample) in found {
         let cex = super::view::counterexample_view(&counterexample, scenario);
         let finding = Finding {
@@ -195,23 +234,18 @@ pub fn prove_never_rules(
             repro: None,
             counterexample: Some(Box::new(cex)),
         };
-        match super::view::repro_scenario(
+        let repro = super::view::repro_scenario(
             scenario,
             &counterexample,
             &format!(
                 "Written by `privsim`: a proof found this request, which the `[[never]]` rule at line {} forbids, allowed in a world the schema allows (confirmed by Cedar). It fails until the policies are fixed.",
                 rule.line
             ),
-        ) {
-            Ok(text) => repros.push((result.findings.len(), text)),
-            Err(message) => result.warnings.push(format!(
-                "no repro written for the proof counterexample of the rule at line {}: {message}",
-                rule.line
-            )),
-        }
-        result.findings.push(finding);
+        );
+        proof_findings.push((finding, repro));
     }
-    result.summary.findings = result.findings.len();
-    result.never_rules = verdicts;
-    Ok(repros)
+    Ok(Proved {
+        rules: verdicts,
+        findings: proof_findings,
+    })
 }
