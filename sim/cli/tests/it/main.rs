@@ -10,6 +10,6 @@ mod import_log;
 mod import_mcp;
 mod init;
 mod malformed;
-mod never;
+mod policy_proofs;
 mod reports;
 mod suggest;

@@ -185,3 +185,197 @@ fn without_a_solver_never_rules_are_not_proven_with_a_caveat_or_prove_is_bad_inp
         assert!(stderr.contains("needs the cvc5 solver"), "{stderr}");
     }
 }
+
+const HYGIENE: &str = "sim/tests/check/hygiene";
+
+/// `privsim check --prove` of the hygiene scenario, base against candidate,
+/// with one of its gate configurations.
+fn hygiene_check(config: &str, format: &str, expected_code: i32) -> Run {
+    check(
+        &[
+            "check",
+            "--prove",
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            &format!("{HYGIENE}/base.cedar"),
+            "--candidate",
+            &format!("{HYGIENE}/candidate.cedar"),
+            "--config",
+            &format!("{HYGIENE}/{config}"),
+            "--format",
+            format,
+            &format!("{HYGIENE}/scenario.toml"),
+        ],
+        expected_code,
+    )
+}
+
+fn hygiene_changes(result: &serde_json::Value) -> Vec<(String, String, String)> {
+    result["scenarios"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"].as_str().unwrap().starts_with("policy-"))
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["policies"][0]["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn policy_hygiene_dead_redundant_overridden_and_erring_policies_are_proven() {
+    let run = hygiene_check("gate.toml", "json", 1);
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let hygiene: Vec<(String, Vec<String>)> = result["scenarios"][0]["hygiene"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap().to_string(),
+                h["issues"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("dead", "never-applies"),
+        ("delete-anything", "never-grants"),
+        ("overflowing-forbid", "may-error"),
+        ("sales-read", "redundant"),
+    ];
+    assert_eq!(
+        hygiene,
+        expected.map(|(id, issue)| (id.to_string(), vec![issue.to_string()]))
+    );
+    // Each is new (the baseline has none of these policies): a change, and
+    // only the erring one fails the gate by default.
+    let mut changes = hygiene_changes(&result);
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            ("policy-may-error", "overflowing-forbid", "fail"),
+            ("policy-never-applies", "dead", "info"),
+            ("policy-never-grants", "delete-anything", "info"),
+            ("policy-redundant", "sales-read", "info"),
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+    insta::assert_snapshot!(hygiene_check("gate.toml", "text", 1).stdout);
+}
+
+#[test]
+fn a_gate_fails_on_the_hygiene_problems_its_config_names_and_passes_without() {
+    // The erring forbid allowed: the gate passes, the problems still listed.
+    let run = hygiene_check("gate-no-error.toml", "json", 0);
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        hygiene_changes(&result)
+            .iter()
+            .all(|(_, _, status)| status == "info")
+    );
+    assert_eq!(result["config"]["fail_on"]["policy_may_error"], false);
+    // Redundant permits switched on: `sales-read` fails it.
+    let run = hygiene_check("gate-redundant.toml", "json", 1);
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let failing: Vec<_> = hygiene_changes(&result)
+        .into_iter()
+        .filter(|(_, _, status)| status == "fail")
+        .collect();
+    assert_eq!(
+        failing,
+        [(
+            "policy-redundant".to_string(),
+            "sales-read".to_string(),
+            "fail".to_string()
+        )]
+    );
+    // Markdown and JUnit say it too.
+    let md = hygiene_check("gate-redundant.toml", "md", 1).stdout;
+    assert!(md.contains("redundant: the other permits allow everything it allows"), "{md}");
+    let junit = hygiene_check("gate-redundant.toml", "junit", 1).stdout;
+    assert!(junit.contains("policy-redundant"), "{junit}");
+}
+
+#[test]
+fn a_hygiene_problem_the_baseline_had_too_is_listed_but_is_no_change() {
+    let run = check(
+        &[
+            "check",
+            "--prove",
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            &format!("{HYGIENE}/candidate.cedar"),
+            "--candidate",
+            &format!("{HYGIENE}/candidate.cedar"),
+            "--config",
+            &format!("{HYGIENE}/gate.toml"),
+            "--format",
+            "json",
+            &format!("{HYGIENE}/scenario.toml"),
+        ],
+        0,
+    );
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(hygiene_changes(&result).is_empty());
+    for policy in result["scenarios"][0]["hygiene"].as_array().unwrap() {
+        assert_eq!(policy["issues"], policy["on_baseline"], "{policy:#}");
+    }
+}
+
+#[test]
+fn a_never_rule_only_the_search_breaks_is_found_by_search_and_not_proven_again() {
+    let folder = tempfile::tempdir().unwrap();
+    let from = workspace_root().join("scenarios/escalations/self-assign-role");
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        let target = folder.path().join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            for inner in std::fs::read_dir(entry.path()).unwrap() {
+                let inner = inner.unwrap();
+                std::fs::copy(inner.path(), target.join(inner.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+    let run = check_in(
+        folder.path(),
+        &[
+            "fuzz",
+            "--prove",
+            "--no-repro",
+            "--strategy",
+            "exhaustive",
+            "--format",
+            "json",
+            "planted.toml",
+        ],
+        1,
+    );
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rules = &result["scenarios"][0]["never_rules"];
+    assert_eq!(rules[0]["verdict"], "found-by-search", "{rules:#}");
+    assert!(rules[0]["environments"].is_null(), "{rules:#}");
+    // The replay alone does not break it: no finding without a trace names it.
+    let rule = rules[0]["rule"].as_str().unwrap();
+    assert!(
+        !result["scenarios"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == rule && f["trace"].is_null())
+    );
+}
