@@ -302,7 +302,10 @@ fn a_gate_fails_on_the_hygiene_problems_its_config_names_and_passes_without() {
     );
     // Markdown and JUnit say it too.
     let md = hygiene_check("gate-redundant.toml", "md", 1).stdout;
-    assert!(md.contains("redundant: the other permits allow everything it allows"), "{md}");
+    assert!(
+        md.contains("redundant: the other permits allow everything it allows"),
+        "{md}"
+    );
     let junit = hygiene_check("gate-redundant.toml", "junit", 1).stdout;
     assert!(junit.contains("policy-redundant"), "{junit}");
 }

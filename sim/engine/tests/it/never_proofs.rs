@@ -42,10 +42,7 @@ fn rule(rng: &mut Xoshiro256PlusPlus, index: usize, agents: usize, docs: usize) 
         0 => Pattern::Any,
         1 => Pattern::Type("Agent".into()),
         2 => Pattern::Type("User".into()),
-        _ => Pattern::Entity(uid(&format!(
-            "Agent::\"a{}\"",
-            rng.random_range(0..agents)
-        ))),
+        _ => Pattern::Entity(uid(&format!("Agent::\"a{}\"", rng.random_range(0..agents)))),
     };
     let action = (rng.random_range(0..4) > 0).then(|| {
         uid(&format!(
@@ -85,7 +82,8 @@ fn contexts() -> Vec<Context> {
                 "mfa": mfa,
             });
             if delegator {
-                json["delegator"] = serde_json::json!({ "__entity": { "type": "User", "id": "u0" } });
+                json["delegator"] =
+                    serde_json::json!({ "__entity": { "type": "User", "id": "u0" } });
             }
             out.push(Context::from_json_value(json, None).unwrap());
         }
@@ -189,7 +187,12 @@ fn proven_never_rules_agree_with_exhaustive_enumeration_on_small_worlds() {
             let rule = scenario
                 .never
                 .iter()
-                .find(|r| finding.rule.as_deref().is_some_and(|l| l.ends_with(&format!(":{}", r.line))))
+                .find(|r| {
+                    finding
+                        .rule
+                        .as_deref()
+                        .is_some_and(|l| l.ends_with(&format!(":{}", r.line)))
+                })
                 .unwrap();
             let store = Entities::from_json_value(cex.entities.clone(), Some(&schema)).unwrap();
             let request = Request::new(
@@ -213,5 +216,8 @@ fn proven_never_rules_agree_with_exhaustive_enumeration_on_small_worlds() {
         }
     }
     eprintln!("{proven} proven, {refuted} refuted, {found_in_world} allowed in the world");
-    assert!(proven > 0 && refuted > 0, "{proven} proven, {refuted} refuted: too few of each to test");
+    assert!(
+        proven > 0 && refuted > 0,
+        "{proven} proven, {refuted} refuted: too few of each to test"
+    );
 }
