@@ -15,7 +15,7 @@ use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, Scen
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 13] = [
+const KIND_TEXT: [(&str, &str, &str); 17] = [
     (
         "new-access-proven",
         "new access (proven)",
@@ -29,7 +29,27 @@ const KIND_TEXT: [(&str, &str, &str); 13] = [
     (
         "new-escalation",
         "new escalation",
-        "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search that the baseline did not have.",
+        "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search, or a never rule a proof refutes, that the baseline did not have.",
+    ),
+    (
+        "policy-may-error",
+        "policy may error",
+        "A proof found a request the schema allows on which a candidate policy errors (Cedar confirmed it), and the baseline's policy of the same id did not: an erring forbid forbids nothing, an erring permit allows nothing.",
+    ),
+    (
+        "policy-never-grants",
+        "permit never grants",
+        "A candidate permit is proven, in every world the schema allows, to be overridden by forbids whenever it applies: it grants nothing (newly).",
+    ),
+    (
+        "policy-never-applies",
+        "policy never applies",
+        "A candidate policy is proven, in every world the schema allows, never to match a request (newly): it is dead code.",
+    ),
+    (
+        "policy-redundant",
+        "redundant permit",
+        "A candidate permit is proven, in every world the schema allows, to allow nothing the other permits do not (newly): removing it changes no decision.",
     ),
     (
         "new-access",
@@ -85,7 +105,14 @@ const KIND_TEXT: [(&str, &str, &str); 13] = [
 
 /// The kinds only a proof makes: reports list them (as JUnit cases and SARIF
 /// rules) only when the proofs ran, so a check without proofs reads as before.
-const PROOF_KINDS: [&str; 2] = ["new-access-proven", "narrowed-proven"];
+const PROOF_KINDS: [&str; 6] = [
+    "new-access-proven",
+    "narrowed-proven",
+    "policy-may-error",
+    "policy-never-grants",
+    "policy-never-applies",
+    "policy-redundant",
+];
 
 fn proofs_ran(result: &CheckResult) -> bool {
     result.proofs.as_ref().is_some_and(|p| p.status == "ran")
@@ -104,6 +131,52 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
     };
     if let Some(caveat) = &proofs.caveat {
         lines.push(format!("caveat: {caveat}"));
+    }
+    for scenario in &result.scenarios {
+        for rule in &scenario.never_rules {
+            lines.push(format!(
+                "{}: never rule {}",
+                scenario.name,
+                crate::view::never_rule_line(rule)
+            ));
+        }
+        for policy in &scenario.hygiene {
+            let at = policy
+                .location
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            if !policy.issues.is_empty() {
+                let issues: Vec<String> = policy
+                    .issues
+                    .iter()
+                    .map(|issue| {
+                        format!(
+                            "{}{}",
+                            hygiene_words(issue),
+                            if policy.on_baseline.contains(issue) {
+                                " (with the baseline too)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect();
+                lines.push(format!(
+                    "{}: hygiene: {} `{}`{at}: {}",
+                    scenario.name,
+                    policy.effect,
+                    policy.id,
+                    issues.join("; ")
+                ));
+            }
+            for open in &policy.unknown {
+                lines.push(format!(
+                    "{}: hygiene not proven: {} `{}`{at}: {open}",
+                    scenario.name, policy.effect, policy.id
+                ));
+            }
+        }
     }
     if proofs.status != "ran" {
         return lines;
@@ -178,6 +251,17 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A hygiene problem in words.
+pub fn hygiene_words(issue: &str) -> &'static str {
+    match issue {
+        "never-applies" => "never applies in any world the schema allows",
+        "redundant" => "redundant: the other permits allow everything it allows",
+        "never-grants" => "never grants: a forbid always overrides it",
+        "may-error" => "may error at run time (Cedar confirmed a request it errors on)",
+        _ => "unknown problem",
+    }
 }
 
 /// The most change rows a Markdown table shows per scenario (the JSON has all).
@@ -1037,11 +1121,23 @@ fn junit_printable(result: &CheckResult) -> String {
         }
         out.push_str("    </properties>\n");
         out.push_str(&cases);
-        let lines: Vec<String> = scenario
+        let mut lines: Vec<String> = scenario
             .changes
             .iter()
             .map(|c| format!("{} {}: {}", c.status, c.kind, c.message))
             .collect();
+        // The never rules' verdicts and the hygiene of this scenario (from
+        // the proofs), so nothing proven or left unproven is missing here.
+        let prefix = format!("{}: ", scenario.name);
+        lines.extend(
+            proof_lines(result)
+                .into_iter()
+                .filter(|l| {
+                    l.starts_with(&prefix)
+                        && (l.contains(": never rule ") || l.contains(": hygiene"))
+                })
+                .map(|l| l[prefix.len()..].to_string()),
+        );
         let _ = writeln!(
             out,
             "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",

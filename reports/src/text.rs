@@ -186,6 +186,9 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             let _ = writeln!(out, "  search caveat: {caveat}");
         }
     }
+    for rule in &s.never_rules {
+        let _ = writeln!(out, "  never rule {}", view::never_rule_line(rule));
+    }
     let start = Instant::parse_rfc3339(&s.start).unwrap_or(Instant(0));
     for finding in &s.findings {
         let place = finding.step.map_or_else(

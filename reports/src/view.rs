@@ -14,8 +14,8 @@ use serde::Serialize;
 use privsim_model::format::{duration, join_numbers, percent};
 
 use privsim_model::result::{
-    ExpectationResult, Finding, HeldPair, PrincipalAccount, RunResult, ScenarioResult,
-    SearchSummary, StepResult,
+    ExpectationResult, Finding, HeldPair, NeverRuleResult, PrincipalAccount, RunResult,
+    ScenarioResult, SearchSummary, StepResult,
 };
 use privsim_model::suggest::{ScenarioSuggestion, Status};
 use privsim_model::time::Instant;
@@ -130,6 +130,8 @@ pub struct ScenarioView {
     pub warnings: Vec<String>,
     /// What the escalation search did, for results of `privsim fuzz`.
     pub search: Option<SearchView>,
+    /// The verdict on each `[[never]]` rule (when proofs were asked for).
+    pub never_rules: Vec<NeverRuleView>,
     /// What each principal held over time, laid out for SVG.
     pub timeline: Option<Timeline>,
     /// The scenario as a JUnit test suite.
@@ -952,7 +954,96 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
         access,
         warnings: s.warnings.clone(),
         search: s.search.as_ref().map(|x| search(x, s.findings.len())),
+        never_rules: s.never_rules.iter().map(never_rule).collect(),
         junit,
+    }
+}
+
+/// The verdict on one `[[never]]` rule, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeverRuleView {
+    /// `file:line`.
+    pub rule: String,
+    /// "any Agent may never Action::\"export\" on any Record".
+    pub description: String,
+    /// The verdict's name (`proven-impossible`, ...).
+    pub verdict: String,
+    /// The verdict in words ([`never_verdict_label`]).
+    pub label: &'static str,
+    /// Why it is not proven, or how the environments went.
+    pub detail: Option<String>,
+    /// The whole rule in one line: where, what, verdict, detail.
+    pub line: String,
+}
+
+/// The words of a never rule's verdict: one table for every report.
+pub fn never_verdict_label(verdict: &str) -> &'static str {
+    match verdict {
+        "found-by-replay" => "found by the replay",
+        "found-by-search" => "found by the search",
+        "refuted-by-proof" => {
+            "refuted by proof: a world the schema allows breaks it (its finding has the counterexample, confirmed by Cedar)"
+        }
+        "proven-impossible" => "proven impossible in every world the schema allows",
+        "not-proven" => "not found, not proven",
+        _ => "unknown verdict",
+    }
+}
+
+/// What a rule forbids, in words: "any Agent may never ... on anything".
+pub fn never_rule_description(rule: &NeverRuleResult) -> String {
+    let pattern = |p: &Option<String>, anything: &str| match p {
+        None => anything.to_string(),
+        Some(text) if text.contains('"') => text.clone(),
+        Some(type_name) => format!("any {type_name}"),
+    };
+    format!(
+        "{} may never {} on {}",
+        pattern(&rule.principal, "anyone"),
+        rule.action.as_deref().unwrap_or("any action"),
+        pattern(&rule.resource, "anything")
+    )
+}
+
+/// A never rule's verdict in one line (text reports).
+pub fn never_rule_line(rule: &NeverRuleResult) -> String {
+    never_rule(rule).line
+}
+
+fn never_rule(rule: &NeverRuleResult) -> NeverRuleView {
+    let environments = if rule.environments.is_empty() {
+        None
+    } else {
+        let count = |v: &str| rule.environments.iter().filter(|e| e.verdict == v).count();
+        Some(format!(
+            "{} request environment(s): {} proven, {} refuted, {} unknown",
+            rule.environments.len(),
+            count("proven"),
+            count("refuted"),
+            count("unknown")
+        ))
+    };
+    let detail = match (&rule.reason, environments) {
+        (Some(reason), _) => Some(reason.clone()),
+        (None, environments) => environments,
+    };
+    let description = never_rule_description(rule);
+    let label = never_verdict_label(&rule.verdict);
+    let line = format!(
+        "{} ({description}): {label}{}",
+        rule.rule,
+        detail
+            .as_ref()
+            .map(|d| format!("; {d}"))
+            .unwrap_or_default()
+    );
+    NeverRuleView {
+        rule: rule.rule.clone(),
+        description,
+        verdict: rule.verdict.clone(),
+        label,
+        detail,
+        line,
     }
 }
 

@@ -93,6 +93,9 @@ pub struct RunArgs {
     /// (always on with `--report-dir`).
     #[arg(long)]
     pub suggest: bool,
+    /// Whether the `[[never]]` rules are also proven.
+    #[command(flatten)]
+    pub prove: ProveArgs,
 }
 
 /// Test-suite formats `import` reads.
@@ -269,5 +272,56 @@ pub fn verdict(result: &privsim::RunResult, fail_on_findings: bool) -> Outcome {
         Outcome::Failed
     } else {
         Outcome::Ok
+    }
+}
+
+/// `--prove`, `--no-prove` and `--prove-timeout` of `run` and `fuzz`: whether
+/// the `[[never]]` rules are proven over every world the schema allows.
+#[derive(Debug, clap::Args)]
+pub struct ProveArgs {
+    /// Prove the `[[never]]` rules over every request the schema allows
+    /// (needs the cvc5 solver; without it, exit 2). Default: prove when a
+    /// solver is found, and say so in every report when none is.
+    #[arg(long, conflicts_with = "no_prove")]
+    pub prove: bool,
+    /// Do not prove (the rules get no verdicts).
+    #[arg(long)]
+    pub no_prove: bool,
+    /// The time limit per solver query, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = privsim::prove::DEFAULT_PER_QUERY_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub prove_timeout: u64,
+}
+
+/// The prover `ProveArgs` ask for: `Ok(None)` when proofs are off or no
+/// solver was found (then with the caveat every report gives), exit 2 when
+/// `--prove` asked for a missing solver.
+pub fn never_prover(
+    args: &ProveArgs,
+) -> Result<(Option<privsim::prove::Prover>, bool), privsim::Error> {
+    use privsim::gate::proofs;
+    let mode = if args.prove {
+        proofs::Mode::Required
+    } else if args.no_prove {
+        proofs::Mode::Off
+    } else {
+        proofs::Mode::Auto
+    };
+    let (prover, _) = proofs::prover(&proofs::ProveOptions {
+        mode,
+        timeout_ms: args.prove_timeout,
+        repro_dir: None,
+    })?;
+    Ok((prover, mode != proofs::Mode::Off))
+}
+
+/// How the never rules are proven, given [`never_prover`]'s answer.
+pub fn proving(
+    prover: &(Option<privsim::prove::Prover>, bool),
+) -> privsim::prove::rules::Proving<'_> {
+    use privsim::prove::rules::Proving;
+    match prover {
+        (Some(prover), _) => Proving::With(prover),
+        (None, true) => Proving::Unavailable(privsim::gate::model::NO_SOLVER_CAVEAT),
+        (None, false) => Proving::Off,
     }
 }

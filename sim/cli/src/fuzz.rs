@@ -67,6 +67,9 @@ pub struct FuzzArgs {
     /// Also write every report format into this folder.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Whether the `[[never]]` rules are also proven.
+    #[command(flatten)]
+    pub prove: crate::cli::ProveArgs,
 }
 
 /// Searches every scenario.
@@ -115,6 +118,11 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         policies: args.policies.clone(),
         ..LoadOptions::default()
     };
+    let prover = match crate::cli::never_prover(&args.prove) {
+        Ok(prover) => prover,
+        Err(error) => return report_error(error),
+    };
+    let proving = crate::cli::proving(&prover);
     let mut files = Vec::new();
     for path in &args.paths {
         match scenario::discover(path) {
@@ -146,6 +154,30 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             }
         }
         let mut result = fuzzed.result;
+        // The rules the search did not break, proven over every world the
+        // schema allows; a refutation is a finding with its own repro.
+        let proof_repros =
+            match privsim::prove::rules::prove_never_rules(&loaded, &mut result, proving) {
+                Ok(repros) => repros,
+                Err(error) => {
+                    return report_error(privsim::Error::Usage(format!(
+                        "{}: proofs: {error}",
+                        loaded.file.display
+                    )));
+                }
+            };
+        for rule in result
+            .never_rules
+            .iter()
+            .filter(|r| r.verdict == "not-proven")
+        {
+            eprintln!(
+                "warning: {}: never rule at {} not proven: {}",
+                loaded.file.display,
+                rule.rule,
+                rule.reason.as_deref().unwrap_or("")
+            );
+        }
         if !args.no_repro {
             // Never over an existing repro (it may have been edited and kept
             // as a regression test): each takes the next free number.
@@ -174,6 +206,30 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             for finding in &mut result.findings {
                 if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
                     finding.repro = Some(new.clone());
+                }
+            }
+            for (index, text) in &proof_repros {
+                let written = loop {
+                    number += 1;
+                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
+                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+                        Ok(true) => break number,
+                        Ok(false) => {}
+                        Err(error) => {
+                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                            return Outcome::BadInput;
+                        }
+                    }
+                };
+                if let Some(finding) = result.findings.get_mut(*index) {
+                    finding.repro = Some(
+                        privsim::search::repro::path_for(
+                            std::path::Path::new(&loaded.file.display),
+                            written,
+                        )
+                        .display()
+                        .to_string(),
+                    );
                 }
             }
         }

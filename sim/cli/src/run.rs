@@ -15,7 +15,12 @@ pub fn run(args: &RunArgs) -> Outcome {
     let suggest = args.suggest || args.report_dir.is_some();
     // Every scenario that loads is evaluated and reported, whatever the
     // others do; each load error is printed, and the exit code is 2.
-    let ran = privsim::run_all(&args.paths, &options, suggest);
+    let prover = match crate::cli::never_prover(&args.prove) {
+        Ok(prover) => prover,
+        Err(error) => return report_error(error),
+    };
+    let ran =
+        privsim::run_all_proving(&args.paths, &options, suggest, crate::cli::proving(&prover));
     let load_failed = !ran.errors.is_empty();
     for error in ran.errors {
         report_error(error);

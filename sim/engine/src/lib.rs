@@ -70,6 +70,17 @@ pub struct Ran {
 /// cannot be loaded is reported and the others are still evaluated, so one
 /// broken file never hides the verdict on the rest.
 pub fn run_all(paths: &[impl AsRef<Path>], options: &LoadOptions, suggest: bool) -> Ran {
+    run_all_proving(paths, options, suggest, prove::rules::Proving::Off)
+}
+
+/// [`run_all`], with each scenario's `[[never]]` rules proven as `proving`
+/// says ([`prove::rules::prove_never_rules`]; no repro files are written).
+pub fn run_all_proving(
+    paths: &[impl AsRef<Path>],
+    options: &LoadOptions,
+    suggest: bool,
+    proving: prove::rules::Proving<'_>,
+) -> Ran {
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut load_errors = Vec::new();
@@ -90,11 +101,21 @@ pub fn run_all(paths: &[impl AsRef<Path>], options: &LoadOptions, suggest: bool)
         };
         for file in files {
             match load::load(&file, options) {
-                Ok(loaded) => results.push(if suggest {
-                    evaluate_and_suggest(&loaded)
-                } else {
-                    evaluate(&loaded)
-                }),
+                Ok(loaded) => {
+                    let mut result = if suggest {
+                        evaluate_and_suggest(&loaded)
+                    } else {
+                        evaluate(&loaded)
+                    };
+                    if let Err(error) =
+                        prove::rules::prove_never_rules(&loaded, &mut result, proving)
+                    {
+                        result
+                            .warnings
+                            .push(format!("the `[[never]]` rules were not proven: {error}"));
+                    }
+                    results.push(result);
+                }
                 Err(error) => failed(file.display().to_string(), error),
             }
         }

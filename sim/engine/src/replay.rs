@@ -168,6 +168,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         dead_policies,
         unexercised: Vec::new(),
         suggestion: None,
+        never_rules: Vec::new(),
     };
     let mut result = result;
     note_unexercised(&mut result);
@@ -684,6 +685,7 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
         rule: None,
         trace: Vec::new(),
         repro: None,
+        counterexample: None,
     })
 }
 

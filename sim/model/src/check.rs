@@ -256,6 +256,27 @@ pub struct FailOn {
     /// Written only when off.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub time_budget: bool,
+    /// A candidate policy is proven never to apply in any request the schema
+    /// allows, and was not so with the baseline. Written only when on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub policy_never_applies: bool,
+    /// A candidate permit is proven redundant (everything it allows, other
+    /// permits allow), newly. Written only when on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub policy_redundant: bool,
+    /// A candidate permit is proven never to grant anything (the forbids
+    /// always override it), newly. Written only when on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub policy_never_grants: bool,
+    /// A candidate policy errors on some request the schema allows (a
+    /// counterexample Cedar confirmed), newly: an erring forbid forbids
+    /// nothing. Written only when off.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub policy_may_error: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_true(value: &bool) -> bool {
@@ -281,6 +302,10 @@ impl Default for FailOn {
             config_change: true,
             unexercised_change: true,
             time_budget: true,
+            policy_never_applies: false,
+            policy_redundant: false,
+            policy_never_grants: false,
+            policy_may_error: true,
         }
     }
 }
@@ -379,7 +404,43 @@ pub struct ScenarioCheck {
     /// The proofs (absent when they did not run).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub proofs: Option<ScenarioProofs>,
+    /// The verdict on each `[[never]]` rule with the candidate policies
+    /// (when proofs were asked for); a rule refuted by proof with the
+    /// candidate and not broken with the baseline is a `new-escalation`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub never_rules: Vec<crate::result::NeverRuleResult>,
+    /// The candidate's policies with a hygiene problem or an unanswered
+    /// hygiene question, proven over every request the schema allows
+    /// (absent when proofs did not run or no policy has one).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub hygiene: Vec<PolicyHygiene>,
 }
+
+/// What the hygiene proofs found about one candidate policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyHygiene {
+    /// The policy id (a template link's id for a link).
+    pub id: String,
+    /// Where it is defined, `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// `permit` or `forbid`.
+    pub effect: String,
+    /// The problems proven, each one of [`HYGIENE_ISSUES`].
+    pub issues: Vec<String>,
+    /// Of `issues`, those the baseline's policy of the same id has too
+    /// (they are reported, never a change).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub on_baseline: Vec<String>,
+    /// Questions with no definite answer, one sentence each (the issue, the
+    /// request environment and why).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unknown: Vec<String>,
+}
+
+/// The hygiene problems, as `PolicyHygiene::issues` names them; the change a
+/// new one makes is `policy-` and the name.
+pub const HYGIENE_ISSUES: [&str; 4] = ["never-applies", "redundant", "never-grants", "may-error"];
 
 /// The search summaries of both sides.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -395,9 +456,12 @@ pub struct SearchPair {
 pub struct Change {
     /// `new-escalation`, `new-access-proven`, `new-access`, `held-longer`,
     /// `broken-workflow`, `expectation-failed`, `weighted-gap-growth`, `utilization-drop`,
-    /// `narrowed`, `held-shorter`, `narrowed-proven`, `fixed-escalation` or
+    /// `narrowed`, `held-shorter`, `narrowed-proven`, `fixed-escalation`,
     /// `unexercised-change` (a policy the change touched that no scenario's
-    /// request reached; its `candidate` is `added`, `changed` or `removed`).
+    /// request reached; its `candidate` is `added`, `changed` or `removed`),
+    /// or a hygiene problem the candidate's policy has and the baseline's did
+    /// not: `policy-never-applies`, `policy-redundant`, `policy-never-grants`,
+    /// `policy-may-error`.
     pub kind: String,
     /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
     /// it) or `info` (the gate's rules let it pass).
@@ -511,11 +575,15 @@ pub struct ExceptionStatus {
 }
 
 /// The kinds of change, in the order reports list them.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 17] = [
     "new-escalation",
     "new-access-proven",
     "new-access",
     "unexercised-change",
+    "policy-may-error",
+    "policy-never-grants",
+    "policy-never-applies",
+    "policy-redundant",
     "held-longer",
     "broken-workflow",
     "expectation-failed",

@@ -108,7 +108,55 @@ pub struct ScenarioResult {
     /// --suggest` or `--report-dir`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub suggestion: Option<ScenarioSuggestion>,
+    /// What became of each `[[never]]` rule: broken in the replay or the
+    /// search, or proven impossible, or refuted, in every world the schema
+    /// allows. Present when proofs were asked for (the default when there is
+    /// a rule; `--no-prove` leaves it out), in rule order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub never_rules: Vec<NeverRuleResult>,
 }
+
+/// The verdict on one `[[never]]` rule: seen broken (replay or search),
+/// refuted by a proof with a counterexample Cedar confirmed (a `never`
+/// finding carries it), proven impossible in every world the schema allows,
+/// or neither (`not-proven`, with why).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NeverRuleResult {
+    /// The rule, as `file:line`.
+    pub rule: String,
+    /// Whose access it forbids: an entity (`Agent::"bot"`) or an entity type
+    /// (`Agent`); absent: anyone.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub principal: Option<String>,
+    /// The action; absent: any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    /// On which resources: an entity or an entity type; absent: any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    /// One of [`NEVER_VERDICTS`].
+    pub verdict: String,
+    /// For `not-proven`: why (no schema, no solver, proofs off, the rule
+    /// switched off, or the request environments left unknown, each with its
+    /// reason).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// The proof per request environment of the schema the rule can match
+    /// (empty when no proof ran). A refuted environment's counterexample is
+    /// on its finding.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub environments: Vec<crate::check::EnvProof>,
+}
+
+/// The verdicts of a `[[never]]` rule, in the order of precedence: a rule
+/// the replay or the search broke is not proven again.
+pub const NEVER_VERDICTS: [&str; 5] = [
+    "found-by-replay",
+    "found-by-search",
+    "refuted-by-proof",
+    "proven-impossible",
+    "not-proven",
+];
 
 /// How one policy figured in the replay's decisions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -314,6 +362,10 @@ pub struct Finding {
     /// it (path as given on the command line), when one was written.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub repro: Option<String>,
+    /// For a `never` finding of a proof (`verdict = "refuted-by-proof"`): the
+    /// request and entity store the solver found, replayed through Cedar.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub counterexample: Option<Box<crate::check::ProofCounterexample>>,
 }
 
 /// One move of a search trace: a request, or the clock moving on.

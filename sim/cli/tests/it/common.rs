@@ -19,11 +19,11 @@ pub struct Run {
 /// killed by a signal), standard output and standard error, and checks that
 /// it did not panic and printed UTF-8.
 pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
-    // `check` and `suggest` prove by default when cvc5 is installed; their
+    // `check`, `suggest`, `fuzz` and `run` prove by default when cvc5 is installed; their
     // snapshots are of the simulation, so runs prove only when a test asks
     // (`--prove`).
-    let no_prove =
-        matches!(args.first(), Some(&"check" | &"suggest")) && !args.contains(&"--prove");
+    let no_prove = matches!(args.first(), Some(&"check" | &"suggest" | &"fuzz" | &"run"))
+        && !args.contains(&"--prove");
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args(args)
         .args(no_prove.then_some("--no-prove"))

@@ -10,5 +10,6 @@ mod import_log;
 mod import_mcp;
 mod init;
 mod malformed;
+mod policy_proofs;
 mod reports;
 mod suggest;

@@ -572,6 +572,7 @@ impl Expiry<'_, '_> {
         rule: None,
         trace: Vec::new(),
         repro: None,
+        counterexample: None,
                     });
                 }
             }

@@ -112,6 +112,10 @@ struct RawFailOn {
     config_change: Option<bool>,
     unexercised_change: Option<bool>,
     time_budget: Option<bool>,
+    policy_never_applies: Option<bool>,
+    policy_redundant: Option<bool>,
+    policy_never_grants: Option<bool>,
+    policy_may_error: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +217,13 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
         set(fail_on.config_change, &mut rules.config_change);
         set(fail_on.unexercised_change, &mut rules.unexercised_change);
         set(fail_on.time_budget, &mut rules.time_budget);
+        set(
+            fail_on.policy_never_applies,
+            &mut rules.policy_never_applies,
+        );
+        set(fail_on.policy_redundant, &mut rules.policy_redundant);
+        set(fail_on.policy_never_grants, &mut rules.policy_never_grants);
+        set(fail_on.policy_may_error, &mut rules.policy_may_error);
     }
     if let Some(budget) = raw.budget {
         config.budget.weighted_gap_growth = budget.weighted_gap_growth;

@@ -19,6 +19,7 @@
 mod changed_lines;
 pub mod config;
 pub mod git;
+pub mod policy_proofs;
 pub mod proofs;
 pub use privsim_model::check as model;
 
@@ -249,6 +250,15 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
             )?;
             scenario.proofs = Some(proven);
             scenario.changes.extend(changes);
+        }
+        if options.prove.mode != proofs::Mode::Off {
+            policy_proofs::prove_scenario(
+                prover.as_ref(),
+                &baseline.scenario,
+                &candidate.scenario,
+                &exercised.never_found,
+                &mut scenario,
+            )?;
         }
         if options
             .time_budget
@@ -825,9 +835,18 @@ fn compare(
         &candidate.scenario.policies,
     );
     budgets(&mut changes, &principals, budget, &cand, &file);
+    let never_found = |result: &ScenarioResult| {
+        result
+            .findings
+            .iter()
+            .filter(|f| f.kind == "never")
+            .cloned()
+            .collect()
+    };
     let exercised = Exercised {
         baseline: exercised_ids(&base),
         candidate: exercised_ids(&cand),
+        never_found: [never_found(&base), never_found(&cand)],
     };
 
     let check = ScenarioCheck {
@@ -848,6 +867,8 @@ fn compare(
             _ => None,
         },
         proofs: None,
+        never_rules: Vec::new(),
+        hygiene: Vec::new(),
     };
     (check, exercised)
 }
@@ -857,6 +878,10 @@ fn compare(
 struct Exercised {
     baseline: BTreeSet<String>,
     candidate: BTreeSet<String>,
+    /// The `never` findings of the replay and the search, baseline and
+    /// candidate: the never rules' proofs ([`policy_proofs`]) skip the
+    /// rules they break.
+    never_found: [Vec<Finding>; 2],
 }
 
 fn exercised_ids(result: &ScenarioResult) -> BTreeSet<String> {
@@ -1679,6 +1704,10 @@ fn fails(change: &Change, config: &Config) -> bool {
         "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
         "held-longer" => rules.held_longer,
         "unexercised-change" => rules.unexercised_change,
+        "policy-never-applies" => rules.policy_never_applies,
+        "policy-redundant" => rules.policy_redundant,
+        "policy-never-grants" => rules.policy_never_grants,
+        "policy-may-error" => rules.policy_may_error,
         "weighted-gap-growth" | "utilization-drop" => true,
         _ => false,
     }

@@ -8,12 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use cedar_policy::{Authorizer, EntityUid, PolicySet};
+use cedar_policy::{EntityUid, PolicySet};
 
 use crate::load::Scenario;
+use crate::prove::view::{counterexample_view, env_proof};
 use crate::prove::{EnvResult, Prover, SolverConfig, Verdict, to_static_policy_set};
 use privsim_model::check::{
-    Change, EnvProof, NO_SOLVER_CAVEAT, PolicyRef, ProofCounterexample, ProofsView, ScenarioProofs,
+    Change, NO_SOLVER_CAVEAT, ProofCounterexample, ProofsView, ScenarioProofs,
 };
 use privsim_model::diag::Error;
 
@@ -169,64 +170,6 @@ pub fn prove_scenario(
         },
         changes,
     ))
-}
-
-fn env_proof(result: &EnvResult) -> EnvProof {
-    let (verdict, reason) = match &result.verdict {
-        Verdict::Proven => ("proven", None),
-        Verdict::Refuted { .. } => ("refuted", None),
-        Verdict::Unknown { reason } => ("unknown", Some(reason.to_string())),
-        Verdict::NotApplicable { note } => ("not-applicable", Some(note.clone())),
-    };
-    EnvProof {
-        principal_type: result.env.principal().to_string(),
-        action: result.env.action().to_string(),
-        resource_type: result.env.resource().to_string(),
-        verdict: verdict.to_string(),
-        reason,
-        counterexample: None,
-    }
-}
-
-/// The counterexample as data, with the policies of `allowing` that Cedar
-/// says allow it.
-fn counterexample_view(
-    counterexample: &crate::prove::Counterexample,
-    allowing: &Scenario,
-) -> ProofCounterexample {
-    let request = &counterexample.request;
-    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
-    let context = request
-        .context()
-        .and_then(|c| c.to_json_value().ok())
-        .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
-    let entities = counterexample
-        .entities
-        .to_json_value()
-        .unwrap_or(serde_json::Value::Array(Vec::new()));
-    let response =
-        Authorizer::new().is_authorized(request, &allowing.policies.set, &counterexample.entities);
-    let mut policies: Vec<PolicyRef> = response
-        .diagnostics()
-        .reason()
-        .map(|id| PolicyRef {
-            id: id.to_string(),
-            location: allowing
-                .policies
-                .location(id.as_ref())
-                .map(|(file, line)| format!("{file}:{line}")),
-        })
-        .collect();
-    policies.sort();
-    ProofCounterexample {
-        principal: uid(request.principal()),
-        action: uid(request.action()),
-        resource: uid(request.resource()),
-        context,
-        entities,
-        policies,
-        repro: None,
-    }
 }
 
 fn proof_change(cex: &ProofCounterexample, env: &str, gained: bool, file: &str) -> Change {

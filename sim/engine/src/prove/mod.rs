@@ -43,7 +43,9 @@
 mod cache;
 mod confirm;
 mod queries;
+pub mod rules;
 mod solver;
+pub mod view;
 
 pub use cache::{CACHE_KEY_VERSION, cache_key, canonical_policy_text, sha256_hex};
 pub use queries::{env_label, sorted_envs, to_static_policy_set};

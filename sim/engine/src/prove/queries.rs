@@ -293,6 +293,19 @@ impl Prover {
         schema: &Schema,
         never_rule: &str,
     ) -> Result<Vec<EnvResult>, ProveError> {
+        self.never_disjoint_where(policies, schema, never_rule, |_| true)
+    }
+
+    /// [`Prover::never_disjoint`] over the environments `keep` accepts only
+    /// (those a rule's scope can match: elsewhere it allows nothing, so it is
+    /// disjoint from anything without asking).
+    pub fn never_disjoint_where(
+        &self,
+        policies: &PolicySet,
+        schema: &Schema,
+        never_rule: &str,
+        keep: impl Fn(&RequestEnv) -> bool,
+    ) -> Result<Vec<EnvResult>, ProveError> {
         let never: PolicySet = never_rule
             .parse()
             .map_err(|e| ProveError::Policy(format!("never rule: {e}")))?;
@@ -307,7 +320,8 @@ impl Prover {
             ));
         }
         let stat = to_static_policy_set(policies)?;
-        let envs = sorted_envs(schema);
+        let mut envs = sorted_envs(schema);
+        envs.retain(|env| keep(env));
         self.run(&envs, |s, env| {
             let start = Instant::now();
             let verdict = (|| {

@@ -1331,6 +1331,7 @@ impl<'s> Machine<'s> {
                 .map(|line| format!("{}:{line}", self.scenario.file.display)),
             trace: Vec::new(),
             repro: None,
+            counterexample: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod effects;
 mod engine;
 mod fuzz_seeds;
 mod held;
+mod never_proofs;
 mod prove;
 mod scenarios;
 mod schema;

@@ -1,0 +1,281 @@
+//! The gate's proofs about the policies themselves, beside no-new-access
+//! ([`super::proofs`]): the scenario's `[[never]]` rules
+//! ([`crate::prove::rules`]) and policy hygiene ([`Prover::hygiene`]), each
+//! over every request the schema allows. A never rule refuted with the
+//! candidate and not broken with the baseline is a `new-escalation`; one
+//! refuted with the baseline and proven with the candidate a
+//! `fixed-escalation`. A hygiene problem of a candidate policy that the
+//! baseline's policy of the same id did not have is a `policy-*` change;
+//! the others are listed, never changes.
+
+use crate::load::Scenario;
+use crate::prove::rules::{Proving, never_verdicts};
+use crate::prove::{EnvResult, PolicyHygiene as Hygiene, Prover, Verdict};
+use privsim_model::check::{Change, NO_SOLVER_CAVEAT, PolicyHygiene, PolicyRef, ScenarioCheck};
+use privsim_model::diag::Error;
+use privsim_model::result::{Finding, NeverRuleResult};
+
+/// Proves one scenario's never rules (with and without a solver: without,
+/// each is `not-proven` with the caveat) and, with a solver and a schema,
+/// the hygiene of its candidate policies; fills `check.never_rules` and
+/// `check.hygiene` and adds the changes they make.
+pub fn prove_scenario(
+    prover: Option<&Prover>,
+    baseline: &Scenario,
+    candidate: &Scenario,
+    never_found: &[Vec<Finding>; 2],
+    check: &mut ScenarioCheck,
+) -> Result<(), Error> {
+    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let proving = prover.map_or(Proving::Unavailable(NO_SOLVER_CAVEAT), Proving::With);
+    let cand = never_verdicts(candidate, &never_found[1], proving).map_err(prove_error)?;
+    let proofs_decided = cand
+        .rules
+        .iter()
+        .any(|r| matches!(r.verdict.as_str(), "refuted-by-proof" | "proven-impossible"));
+    if proofs_decided {
+        let base = never_verdicts(baseline, &never_found[0], proving).map_err(prove_error)?;
+        // The same rule on the other side: the same patterns (the two sides
+        // may read the scenario at different revisions, so lines may differ).
+        let same = |a: &NeverRuleResult, b: &NeverRuleResult| {
+            (&a.principal, &a.action, &a.resource) == (&b.principal, &b.action, &b.resource)
+        };
+        for rule in &cand.rules {
+            let before = base.rules.iter().find(|b| same(b, rule));
+            let broken_before = before.is_some_and(|b| {
+                matches!(
+                    b.verdict.as_str(),
+                    "found-by-replay" | "found-by-search" | "refuted-by-proof"
+                )
+            });
+            if rule.verdict == "refuted-by-proof" && !broken_before {
+                for (finding, _) in &cand.findings {
+                    if finding.rule.as_deref() == Some(rule.rule.as_str()) {
+                        check
+                            .changes
+                            .push(escalation_change("new-escalation", finding, before));
+                    }
+                }
+            }
+            if rule.verdict == "proven-impossible"
+                && let Some(before) = before.filter(|b| b.verdict == "refuted-by-proof")
+            {
+                for (finding, _) in &base.findings {
+                    if finding.rule.as_deref() == Some(before.rule.as_str()) {
+                        check
+                            .changes
+                            .push(escalation_change("fixed-escalation", finding, None));
+                    }
+                }
+            }
+        }
+    }
+    check.never_rules = cand.rules;
+
+    let (Some(prover), Some(schema)) = (prover, candidate.schema.as_ref()) else {
+        return Ok(());
+    };
+    let hygiene = prover
+        .hygiene(&candidate.policies.set, schema)
+        .map_err(prove_error)?;
+    let mut views: Vec<PolicyHygiene> = hygiene
+        .iter()
+        .map(|h| {
+            let (issues, unknown) = summarize(h);
+            PolicyHygiene {
+                id: h.policy_id.clone(),
+                location: location(candidate, &h.policy_id),
+                effect: effect(h),
+                issues,
+                on_baseline: Vec::new(),
+                unknown,
+            }
+        })
+        .filter(|v| !v.issues.is_empty() || !v.unknown.is_empty())
+        .collect();
+    if views.iter().any(|v| !v.issues.is_empty()) {
+        let base_schema = baseline.schema.as_ref().unwrap_or(schema);
+        let before = prover
+            .hygiene(&baseline.policies.set, base_schema)
+            .map_err(prove_error)?;
+        for view in &mut views {
+            if let Some(old) = before.iter().find(|b| b.policy_id == view.id) {
+                let (old_issues, _) = summarize(old);
+                view.on_baseline = view
+                    .issues
+                    .iter()
+                    .filter(|i| old_issues.contains(i))
+                    .cloned()
+                    .collect();
+            }
+            let policy = hygiene.iter().find(|h| h.policy_id == view.id);
+            for issue in view.issues.iter().filter(|i| !view.on_baseline.contains(i)) {
+                check
+                    .changes
+                    .push(hygiene_change(view, issue, policy, &check.file));
+            }
+        }
+    }
+    check.hygiene = views;
+    Ok(())
+}
+
+fn effect(h: &Hygiene) -> String {
+    match h.effect {
+        cedar_policy::Effect::Permit => "permit",
+        cedar_policy::Effect::Forbid => "forbid",
+    }
+    .to_string()
+}
+
+fn location(scenario: &Scenario, id: &str) -> Option<String> {
+    scenario
+        .policies
+        .location(id)
+        .map(|(file, line)| format!("{file}:{line}"))
+}
+
+/// The problems proven of one policy, and the questions left open (a
+/// question with a refuted environment is answered "no" whatever the
+/// others say; otherwise an unknown environment leaves it open).
+fn summarize(h: &Hygiene) -> (Vec<String>, Vec<String>) {
+    let mut issues = Vec::new();
+    let mut unknown = Vec::new();
+    let open = |name: &str, results: &[EnvResult], unknown: &mut Vec<String>| {
+        if results.iter().any(|r| r.verdict.is_refuted()) {
+            return;
+        }
+        for r in results {
+            if let Verdict::Unknown { reason } = &r.verdict {
+                unknown.push(format!("{name}: {}: {reason}", r.label));
+            }
+        }
+    };
+    let dead = h.can_never_apply();
+    if dead {
+        issues.push("never-applies".to_string());
+    } else {
+        open("never-applies", &h.never_applies, &mut unknown);
+        if h.is_redundant() {
+            issues.push("redundant".to_string());
+        } else {
+            open("redundant", &h.redundant, &mut unknown);
+        }
+        if h.can_never_grant() {
+            issues.push("never-grants".to_string());
+        } else {
+            open("never-grants", &h.never_grants, &mut unknown);
+        }
+    }
+    if h.may_error() {
+        issues.push("may-error".to_string());
+    } else {
+        open("may-error", &h.never_errors, &mut unknown);
+    }
+    (issues, unknown)
+}
+
+fn escalation_change(kind: &str, finding: &Finding, before: Option<&NeverRuleResult>) -> Change {
+    let policies: Vec<PolicyRef> = finding
+        .counterexample
+        .as_ref()
+        .map(|c| c.policies.clone())
+        .unwrap_or_default();
+    let message = match (kind, before) {
+        ("fixed-escalation", _) => format!(
+            "{}; the candidate policies make the rule impossible in every world the schema allows",
+            finding.message
+        ),
+        (_, Some(before)) if before.verdict == "not-proven" => format!(
+            "{}; with the baseline the rule was not proven either way ({})",
+            finding.message,
+            before.reason.as_deref().unwrap_or("")
+        ),
+        _ => format!(
+            "{}; with the baseline the rule is proven impossible",
+            finding.message
+        ),
+    };
+    Change {
+        kind: kind.to_string(),
+        status: String::new(),
+        principal: finding.principal.clone(),
+        action: Some(finding.action.clone()),
+        resource: Some(finding.resource.clone()),
+        step: None,
+        steps: Vec::new(),
+        expected: false,
+        time: Some(finding.time.clone()),
+        location: policies
+            .iter()
+            .find_map(|p| p.location.clone())
+            .or_else(|| finding.rule.clone()),
+        policies,
+        baseline: None,
+        candidate: Some(finding.kind.clone()),
+        message,
+        exception: None,
+        finding: Some(Box::new(finding.clone())),
+    }
+}
+
+fn hygiene_change(
+    view: &PolicyHygiene,
+    issue: &str,
+    policy: Option<&Hygiene>,
+    file: &str,
+) -> Change {
+    let what = match issue {
+        "never-applies" => {
+            "never applies: no request in any world the schema allows matches it".to_string()
+        }
+        "redundant" => {
+            "is redundant: in every world the schema allows, the other permits allow everything it allows"
+                .to_string()
+        }
+        "never-grants" => {
+            "never grants: in every world the schema allows, a forbid overrides it wherever it applies"
+                .to_string()
+        }
+        _ => {
+            let witness = policy
+                .and_then(|p| p.never_errors.iter().find_map(|r| r.verdict.counterexample()))
+                .map(|c| {
+                    let uid = |u: Option<&cedar_policy::EntityUid>| {
+                        u.map(ToString::to_string).unwrap_or_default()
+                    };
+                    format!(
+                        ", e.g. on {} {} {}",
+                        uid(c.request.principal()),
+                        uid(c.request.action()),
+                        uid(c.request.resource())
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "may error at run time{witness} (counterexample confirmed by Cedar): an erring policy is skipped, so an erring forbid forbids nothing"
+            )
+        }
+    };
+    Change {
+        kind: format!("policy-{issue}"),
+        status: String::new(),
+        principal: String::new(),
+        action: None,
+        resource: None,
+        step: None,
+        steps: Vec::new(),
+        expected: false,
+        time: None,
+        policies: vec![PolicyRef {
+            id: view.id.clone(),
+            location: view.location.clone(),
+        }],
+        baseline: None,
+        candidate: Some(issue.to_string()),
+        location: view.location.clone().or_else(|| Some(format!("{file}:1"))),
+        message: format!("{} `{}` {what}", view.effect, view.id),
+        exception: None,
+        finding: None,
+    }
+}

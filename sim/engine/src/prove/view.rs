@@ -1,0 +1,164 @@
+//! Proof results as the result model's data: a request environment's verdict
+//! (`EnvProof`), a confirmed counterexample with the policies that allow it
+//! (`ProofCounterexample`), and the repro scenario that replays one.
+
+use cedar_policy::{Authorizer, EntityUid};
+
+use super::{Counterexample, EnvResult, Verdict};
+use crate::load::Scenario;
+use privsim_model::check::{EnvProof, PolicyRef, ProofCounterexample};
+
+/// One environment's verdict as data (the counterexample is left to the caller).
+pub fn env_proof(result: &EnvResult) -> EnvProof {
+    let (verdict, reason) = match &result.verdict {
+        Verdict::Proven => ("proven", None),
+        Verdict::Refuted { .. } => ("refuted", None),
+        Verdict::Unknown { reason } => ("unknown", Some(reason.to_string())),
+        Verdict::NotApplicable { note } => ("not-applicable", Some(note.clone())),
+    };
+    EnvProof {
+        principal_type: result.env.principal().to_string(),
+        action: result.env.action().to_string(),
+        resource_type: result.env.resource().to_string(),
+        verdict: verdict.to_string(),
+        reason,
+        counterexample: None,
+    }
+}
+
+/// The counterexample as data, with the policies of `allowing` that Cedar
+/// says allow it.
+pub fn counterexample_view(
+    counterexample: &Counterexample,
+    allowing: &Scenario,
+) -> ProofCounterexample {
+    let request = &counterexample.request;
+    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
+    let context = request
+        .context()
+        .and_then(|c| c.to_json_value().ok())
+        .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
+    // Sorted by uid: Cedar's store iterates in hash order, which differs
+    // between runs.
+    let mut entities = counterexample
+        .entities
+        .to_json_value()
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
+    if let Some(list) = entities.as_array_mut() {
+        list.sort_by_cached_key(|entity| entity["uid"].to_string());
+    }
+    let response =
+        Authorizer::new().is_authorized(request, &allowing.policies.set, &counterexample.entities);
+    let mut policies: Vec<PolicyRef> = response
+        .diagnostics()
+        .reason()
+        .map(|id| PolicyRef {
+            id: id.to_string(),
+            location: allowing
+                .policies
+                .location(id.as_ref())
+                .map(|(file, line)| format!("{file}:{line}")),
+        })
+        .collect();
+    policies.sort();
+    ProofCounterexample {
+        principal: uid(request.principal()),
+        action: uid(request.action()),
+        resource: uid(request.resource()),
+        context,
+        entities,
+        policies,
+        repro: None,
+    }
+}
+
+/// A repro scenario for a counterexample of a proof over `scenario`'s
+/// policies: beside the scenario (so its `policies`, `links` and `schema`
+/// paths resolve as written), with the counterexample's entities inline in
+/// place of the scenario's world, and one step, the counterexample's request,
+/// expecting `deny`. `privsim run` on it fails while the policies allow the
+/// request. Nothing else of the scenario is kept: its sessions, grants and
+/// rules name entities of a world the repro does not have.
+pub fn repro_scenario(
+    scenario: &Scenario,
+    counterexample: &Counterexample,
+    description: &str,
+) -> Result<String, String> {
+    use toml::{Table, Value};
+    let to_toml = |json: &serde_json::Value| -> Result<Value, String> {
+        Value::try_from(json).map_err(|e| e.to_string())
+    };
+    let original: Table =
+        toml::from_str(&scenario.file.text).map_err(|e| e.message().to_string())?;
+    let mut header = Table::new();
+    let name = original
+        .get("scenario")
+        .and_then(|s| s.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or(&scenario.name);
+    header.insert(
+        "name".into(),
+        Value::String(format!("{name} (repro: proof)")),
+    );
+    header.insert("description".into(), Value::String(description.to_string()));
+    for key in ["policies", "links", "schema", "validate"] {
+        if let Some(value) = original.get("scenario").and_then(|s| s.get(key)) {
+            header.insert(key.into(), value.clone());
+        }
+    }
+    header.insert("start".into(), Value::String(scenario.start.to_string()));
+    let mut document = Table::new();
+    document.insert("scenario".into(), Value::Table(header));
+    let mut entities = Vec::new();
+    let mut store: Vec<_> = counterexample.entities.iter().collect();
+    store.sort_by_cached_key(|entity| entity.uid().to_string());
+    for entity in store {
+        let uid = entity.uid();
+        let type_name = uid.type_name().to_string();
+        if type_name == "Action" || type_name.ends_with("::Action") {
+            continue; // the schema declares the actions
+        }
+        let json = entity.to_json_value().map_err(|e| e.to_string())?;
+        let mut table = Table::new();
+        table.insert("uid".into(), Value::String(uid.to_string()));
+        let parents: Vec<Value> = json["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| EntityUid::from_json(p.clone()).ok())
+            .map(|p| Value::String(p.to_string()))
+            .collect();
+        if !parents.is_empty() {
+            table.insert("parents".into(), Value::Array(parents));
+        }
+        for key in ["attrs", "tags"] {
+            if let Some(map) = json[key].as_object().filter(|m| !m.is_empty()) {
+                table.insert(
+                    key.into(),
+                    to_toml(&serde_json::Value::Object(map.clone()))?,
+                );
+            }
+        }
+        entities.push(Value::Table(table));
+    }
+    if !entities.is_empty() {
+        document.insert("entity".into(), Value::Array(entities));
+    }
+    let request = &counterexample.request;
+    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
+    let mut step = Table::new();
+    step.insert("principal".into(), Value::String(uid(request.principal())));
+    step.insert("action".into(), Value::String(uid(request.action())));
+    step.insert("resource".into(), Value::String(uid(request.resource())));
+    if let Some(context) = request.context().and_then(|c| c.to_json_value().ok())
+        && context.as_object().is_some_and(|m| !m.is_empty())
+    {
+        step.insert("context".into(), to_toml(&context)?);
+    }
+    step.insert("expect".into(), Value::String("deny".into()));
+    document.insert("step".into(), Value::Array(vec![Value::Table(step)]));
+    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# A counterexample of a proof, confirmed by Cedar.\n{body}"
+    ))
+}
