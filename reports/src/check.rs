@@ -205,6 +205,21 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
             lines.push(format!("{}: {skipped}", scenario.name));
             continue;
         }
+        if let Some(change) = &proven.schema_change {
+            lines.push(format!("{}: {}", scenario.name, change.message));
+            for (side, envs) in [
+                ("candidate", &change.only_candidate),
+                ("baseline", &change.only_baseline),
+            ] {
+                if !envs.is_empty() {
+                    lines.push(format!(
+                        "{}: only in the {side}'s schema: {}",
+                        scenario.name,
+                        envs.join(", ")
+                    ));
+                }
+            }
+        }
         let total = proven.no_new_access.len();
         let held = proven
             .no_new_access

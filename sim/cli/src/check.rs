@@ -76,6 +76,45 @@ pub struct CheckArgs {
     /// `[fail_on] time_budget = false`).
     #[arg(long, value_name = "DURATION")]
     pub time_budget: Option<String>,
+    /// Keep proven and refuted proof verdicts in this folder, so an
+    /// unchanged request environment costs no solver call on the next run
+    /// (default: `$PRIVSIM_CACHE_DIR/proofs`, else `.privsim/cache/proofs`
+    /// in the current folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_proof_cache")]
+    pub proof_cache: Option<PathBuf>,
+    /// Do not read or write the proof cache.
+    #[arg(long)]
+    pub no_proof_cache: bool,
+    /// Print the time each request environment's proof took (and whether it
+    /// came from the cache) on standard error.
+    #[arg(long)]
+    pub timings: bool,
+}
+
+/// The proof cache's folder when none is named: `$PRIVSIM_CACHE_DIR/proofs`,
+/// else `.privsim/cache/proofs` in the current folder.
+fn default_proof_cache() -> PathBuf {
+    match std::env::var_os("PRIVSIM_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(folder) => PathBuf::from(folder).join("proofs"),
+        None => Path::new(".privsim").join("cache").join("proofs"),
+    }
+}
+
+/// One line of `--timings`.
+fn print_timing(file: &str, direction: &str, result: &privsim::prove::EnvResult, cached: bool) {
+    eprintln!(
+        "proof {:>8.1} ms{} {}: {direction}: {}: {}",
+        result.elapsed.as_secs_f64() * 1000.0,
+        if cached { " (cached)" } else { "         " },
+        privsim_reports::escape_control(file),
+        privsim_reports::escape_control(&result.label),
+        match &result.verdict {
+            privsim::prove::Verdict::Proven => "proven",
+            privsim::prove::Verdict::Refuted { .. } => "refuted",
+            privsim::prove::Verdict::Unknown { .. } => "unknown",
+            privsim::prove::Verdict::NotApplicable { .. } => "not applicable",
+        }
+    );
 }
 
 /// Runs the gate.
@@ -93,6 +132,20 @@ pub fn run(args: &CheckArgs) -> Outcome {
         Err(error) => return report_error(error),
     };
     let load_failed = !checked.errors.is_empty();
+    if let Some(stats) = &checked.proof_cache {
+        if let Some(error) = &stats.write_error {
+            eprintln!(
+                "warning: proof verdicts were not cached: {}",
+                privsim_reports::escape_control(error)
+            );
+        }
+        if args.timings {
+            eprintln!(
+                "proof cache: {} verdict(s) reused, {} proven anew, {} written, {} stored entr(y/ies) ignored",
+                stats.hits, stats.misses, stats.written, stats.rejected
+            );
+        }
+    }
     for error in checked.errors {
         report_error(error);
     }
@@ -251,6 +304,14 @@ fn options(
         mode,
         timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
         repro_dir: args.report_dir.clone(),
+        cache: if args.no_proof_cache {
+            None
+        } else {
+            Some(args.proof_cache.clone().unwrap_or_else(default_proof_cache))
+        },
+        timings: args
+            .timings
+            .then_some(print_timing as fn(&str, &str, &_, bool)),
     };
     let time_budget = match &args.time_budget {
         Some(text) => {

@@ -60,7 +60,7 @@ pub fn run(args: &SuggestArgs) -> Outcome {
     let (prover, view) = match proofs::prover(&proofs::ProveOptions {
         mode,
         timeout_ms: args.prove_timeout,
-        repro_dir: None,
+        ..proofs::ProveOptions::default()
     }) {
         Ok(found) => found,
         Err(error) => return report_error(error),

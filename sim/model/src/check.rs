@@ -144,6 +144,23 @@ pub struct ScenarioProofs {
     /// The baseline allows nothing the candidate denies (reported, never
     /// failing by default: a refutation is access the change removes).
     pub lost_access: Vec<EnvProof>,
+    /// When the two sides' schemas differ (a `git:` baseline reads the
+    /// schema at its revision): what that does to the request environments.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub schema_change: Option<ProofSchemaChange>,
+}
+
+/// How a schema change moves the proofs' request environments.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProofSchemaChange {
+    /// Environments (`Principal / Action::"a" / Resource`) only the
+    /// candidate's schema has: any access the candidate allows there is new.
+    pub only_candidate: Vec<String>,
+    /// Environments only the baseline's schema has: nothing can be newly
+    /// allowed there (access there is lost, see `lost_access`).
+    pub only_baseline: Vec<String>,
+    /// One sentence.
+    pub message: String,
 }
 
 /// One request environment's verdict.
@@ -163,6 +180,10 @@ pub struct EnvProof {
     /// For `refuted`: the request and entities, confirmed by Cedar.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub counterexample: Option<Box<ProofCounterexample>>,
+    /// `candidate` or `baseline` when only that side's schema has the
+    /// environment (the two schemas differ); absent when both have it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub only_in: Option<String>,
 }
 
 /// A request and an entity store on which the two sides decide differently,

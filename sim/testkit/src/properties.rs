@@ -1022,7 +1022,7 @@ fn hostile_shapes() -> &'static (RunResult, privsim::gate::model::CheckResult) {
             prove: privsim::gate::proofs::ProveOptions {
                 mode: privsim::gate::proofs::Mode::Off,
                 timeout_ms: 1,
-                repro_dir: None,
+                ..privsim::gate::proofs::ProveOptions::default()
             },
             time_budget: None,
             progress: None,

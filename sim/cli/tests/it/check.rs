@@ -678,6 +678,7 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args([
             "check",
+            "--no-proof-cache",
             "--config",
             DEFAULTS,
             "--baseline",
@@ -715,6 +716,7 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args([
             "check",
+            "--no-proof-cache",
             "--config",
             "sim/tests/check/configs/accept-wider.toml",
             "--baseline",

@@ -24,9 +24,15 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
     // (`--prove`).
     let no_prove = matches!(args.first(), Some(&"check" | &"suggest" | &"fuzz" | &"run"))
         && !args.contains(&"--prove");
+    // The proof cache is on by default; a test uses one only when it names
+    // its folder, so no run reads what another wrote.
+    let no_cache = args.first() == Some(&"check")
+        && !args.contains(&"--proof-cache")
+        && !args.contains(&"--no-proof-cache");
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
         .args(args)
         .args(no_prove.then_some("--no-prove"))
+        .args(no_cache.then_some("--no-proof-cache"))
         .current_dir(folder)
         .env("NO_COLOR", "1")
         .env_remove("GITHUB_ACTIONS")

@@ -2,6 +2,7 @@
 
 mod action;
 mod check;
+mod check_whole;
 mod cli;
 mod common;
 mod hardening;

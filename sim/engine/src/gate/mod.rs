@@ -2,8 +2,9 @@
 //! candidate policies, the differences between the two sides, and the
 //! configured rules deciding which differences fail the build.
 //!
-//! For each scenario both sides are loaded (only the policies differ: the
-//! scenario, schema, entities and template links are the working tree's),
+//! For each scenario both sides are loaded (a `git:` side reads the policies,
+//! schema, entities and template links as they are at its revision; both
+//! sides replay the candidate's scenario file, see `revision.rs`),
 //! evaluated like `privsim run` ([`crate::accounting::evaluate`]) and, unless the
 //! configuration turns it off, searched like `privsim fuzz`
 //! ([`crate::search::fuzz`], no repro files). The comparison works on the two
@@ -14,13 +15,15 @@
 //! new in the candidate. [`config`] decides what fails; the `privsim-reports` crate prints it.
 //!
 //! The baseline (or candidate) can be a git revision: [`git`] writes the
-//! policy files as they are there into a temporary folder the loader reads.
+//! policy files as they are there into a temporary folder the loader reads,
+//! and `revision.rs` reads the schema, entities and links there.
 
 mod changed_lines;
 pub mod config;
 pub mod git;
 pub mod policy_proofs;
 pub mod proofs;
+mod revision;
 pub use privsim_model::check as model;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,6 +164,9 @@ pub struct Checked {
     pub result: CheckResult,
     /// The load errors, located, in the order met.
     pub errors: Vec<Error>,
+    /// What the proof cache did, when there was one (not part of the
+    /// result: it differs between a cold and a warm run).
+    pub proof_cache: Option<crate::prove::CacheStats>,
 }
 
 /// [`check`], going on past scenarios that cannot be loaded: each one's
@@ -190,6 +196,12 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     }
     let search = search_options(&options.config)?;
     let (prover, mut proofs_view) = proofs::prover(&options.prove)?;
+    let proof_cache = options
+        .prove
+        .cache
+        .as_ref()
+        .filter(|_| prover.is_some())
+        .map(crate::prove::ProofCache::new);
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
     let mut coverage = Coverage::default();
@@ -246,7 +258,8 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
                 &baseline.scenario,
                 &candidate.scenario,
                 view,
-                options.prove.repro_dir.as_deref(),
+                &options.prove,
+                proof_cache.as_ref(),
             )?;
             scenario.proofs = Some(proven);
             scenario.changes.extend(changes);
@@ -332,7 +345,11 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
         result.passed = false;
         result.load_errors = load_errors;
     }
-    Ok(Checked { result, errors })
+    Ok(Checked {
+        result,
+        errors,
+        proof_cache: proof_cache.map(|cache| cache.stats()),
+    })
 }
 
 fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
@@ -402,6 +419,9 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
             None,
         ),
         Spec::Git { revision, path } => {
+            let source = SourceFile::read(file, file.display().to_string())?;
+            let raw = scenario::parse_toml(&source)?;
+            let folder = file.parent().unwrap_or(Path::new(""));
             let materialized = match path {
                 Some(path) => {
                     let repo = repos.at(Path::new("."))?;
@@ -433,9 +453,6 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
                     materialized
                 }
                 None => {
-                    let source = SourceFile::read(file, file.display().to_string())?;
-                    let raw = scenario::parse_toml(&source)?;
-                    let folder = file.parent().unwrap_or(Path::new(""));
                     let repo = repos.at(folder)?;
                     let commit = repo.commit(revision)?;
                     let mut entries = Vec::new();
@@ -470,16 +487,23 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
                     repo.materialize(revision, &commit, &entries)?
                 }
             };
+            // The schema, entities and links at the revision too: the whole
+            // change is compared, not only the policies.
+            let named = revision::files_at(file, &source, &raw, repos.at(folder)?, revision)?;
             notes.extend(
                 materialized
                     .notes
                     .iter()
+                    .chain(&named.notes)
                     .map(|note| format!("{side}: {note}")),
             );
             (
                 LoadOptions {
                     policies: Some(materialized.folder.path().to_path_buf()),
                     policy_displays: materialized.displays.clone(),
+                    schema: named.schema,
+                    entities: named.entities,
+                    links: named.links,
                 },
                 Some(materialized),
             )

@@ -12,9 +12,11 @@ use cedar_policy::{EntityUid, PolicySet};
 
 use crate::load::Scenario;
 use crate::prove::view::{counterexample_view, env_proof};
-use crate::prove::{EnvResult, Prover, SolverConfig, Verdict, to_static_policy_set};
+use crate::prove::{
+    EnvPresence, EnvResult, ProofCache, Prover, Sided, SolverConfig, Verdict, to_static_policy_set,
+};
 use privsim_model::check::{
-    Change, NO_SOLVER_CAVEAT, ProofCounterexample, ProofsView, ScenarioProofs,
+    Change, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange, ProofsView, ScenarioProofs,
 };
 use privsim_model::diag::Error;
 
@@ -38,6 +40,13 @@ pub struct ProveOptions {
     pub timeout_ms: u64,
     /// Where repro scenarios of counterexamples go (`--report-dir`).
     pub repro_dir: Option<PathBuf>,
+    /// The folder of cached verdicts ([`ProofCache`]); `None`: no cache.
+    pub cache: Option<PathBuf>,
+    /// Called with each environment's proof as it is decided (`--timings`):
+    /// the scenario's file, the direction (`no new access` or `no lost
+    /// access`), the result (its `elapsed` is the time spent on it) and
+    /// whether it came from the cache.
+    pub timings: Option<fn(&str, &str, &EnvResult, bool)>,
 }
 
 impl Default for ProveOptions {
@@ -46,6 +55,8 @@ impl Default for ProveOptions {
             mode: Mode::Off,
             timeout_ms: crate::prove::DEFAULT_PER_QUERY_MS,
             repro_dir: None,
+            cache: None,
+            timings: None,
         }
     }
 }
@@ -95,14 +106,21 @@ pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsVi
 }
 
 /// Proves one scenario: its verdicts, and the changes the refutations make.
+/// Each side is proven under its own schema (a `git:` baseline reads the
+/// schema at its revision); a schema change that moves the request
+/// environments is said in `schema_change`.
 pub fn prove_scenario(
     prover: &Prover,
     baseline: &Scenario,
     candidate: &Scenario,
     view: &mut ProofsView,
-    repro_dir: Option<&Path>,
+    options: &ProveOptions,
+    cache: Option<&ProofCache>,
 ) -> Result<(ScenarioProofs, Vec<Change>), Error> {
-    let Some(schema) = candidate.schema.as_ref() else {
+    let repro_dir = options.repro_dir.as_deref();
+    let (Some(schema), Some(schema_file)) =
+        (candidate.schema.as_ref(), candidate.schema_file.as_ref())
+    else {
         view.scenarios_without_schema += 1;
         return Ok((
             ScenarioProofs {
@@ -112,28 +130,101 @@ pub fn prove_scenario(
                 ),
                 no_new_access: Vec::new(),
                 lost_access: Vec::new(),
+                schema_change: None,
             },
             Vec::new(),
         ));
     };
-    let base_set = &baseline.policies.set;
-    let cand_set = &candidate.policies.set;
-    // The gate reads the schema from the working tree for both sides, so one
-    // schema quantifies both directions.
+    let candidate_side = Sided {
+        policies: &candidate.policies.set,
+        schema,
+        schema_text: &schema_file.text,
+    };
+    let mut schema_change = None;
+    let baseline_side = match (baseline.schema.as_ref(), baseline.schema_file.as_ref()) {
+        (Some(base_schema), Some(base_file)) => Sided {
+            policies: &baseline.policies.set,
+            schema: base_schema,
+            schema_text: &base_file.text,
+        },
+        _ => {
+            schema_change = Some(ProofSchemaChange {
+                only_candidate: Vec::new(),
+                only_baseline: Vec::new(),
+                message: "the baseline has no schema: both sides are proven under the candidate's"
+                    .to_string(),
+            });
+            Sided {
+                policies: &baseline.policies.set,
+                ..candidate_side
+            }
+        }
+    };
     let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
-    let gained = prover
-        .no_new_access(base_set, cand_set, schema)
+    let compared = prover
+        .compare(baseline_side, candidate_side, cache)
         .map_err(prove_error)?;
-    let lost = prover
-        .lost_access(base_set, cand_set, schema)
-        .map_err(prove_error)?;
+    if let Some(timings) = options.timings {
+        for (direction, results, cached) in [
+            (
+                "no new access",
+                &compared.no_new_access,
+                &compared.no_new_access_cached,
+            ),
+            (
+                "no lost access",
+                &compared.lost_access,
+                &compared.lost_access_cached,
+            ),
+        ] {
+            for (result, &cached) in results.iter().zip(cached) {
+                if result.presence != EnvPresence::OtherSideOnly {
+                    timings(&candidate.file.display, direction, result, cached);
+                }
+            }
+        }
+    }
+    let gained = compared.no_new_access;
+    let lost = compared.lost_access;
+    if schema_change.is_none() && baseline_side.schema_text != candidate_side.schema_text {
+        let only = |presence| -> Vec<String> {
+            let mut labels: Vec<String> = gained
+                .iter()
+                .filter(|r| r.presence == presence)
+                .map(|r| r.label.clone())
+                .collect();
+            labels.sort();
+            labels
+        };
+        let only_candidate = only(EnvPresence::QuantifiedSideOnly);
+        let only_baseline = only(EnvPresence::OtherSideOnly);
+        let message = if only_candidate.is_empty() && only_baseline.is_empty() {
+            "the schema changed; its request environments did not (each side is proven under its own schema)".to_string()
+        } else {
+            format!(
+                "the schema change makes the request environments differ: {} only in the candidate's schema (any access the candidate allows there is new), {} only in the baseline's (nothing can be newly allowed there)",
+                only_candidate.len(),
+                only_baseline.len()
+            )
+        };
+        schema_change = Some(ProofSchemaChange {
+            only_candidate,
+            only_baseline,
+            message,
+        });
+    }
     let file = candidate.file.display.clone();
     let mut changes = Vec::new();
     let mut repro_number = 0;
     let mut views = |results: &[EnvResult], allowing: &Scenario, gained: bool| {
         let mut out = Vec::new();
         for result in results {
-            let mut proof = env_proof(result);
+            let (quantified, other) = if gained {
+                ("candidate", "baseline")
+            } else {
+                ("baseline", "candidate")
+            };
+            let mut proof = env_proof(result, quantified, other);
             match &result.verdict {
                 Verdict::Proven => view.proven += 1,
                 Verdict::Unknown { .. } => view.unknown += 1,
@@ -161,12 +252,16 @@ pub fn prove_scenario(
         out
     };
     let no_new_access = views(&gained, candidate, true);
-    let lost_access = views(&lost, baseline, false);
+    let mut lost_access = views(&lost, baseline, false);
+    // An environment only the candidate's schema has is listed once, under
+    // no new access.
+    lost_access.retain(|proof| proof.only_in.as_deref() != Some("candidate"));
     Ok((
         ScenarioProofs {
             skipped: None,
             no_new_access,
             lost_access,
+            schema_change,
         },
         changes,
     ))
@@ -261,13 +356,12 @@ fn write_repro(
     Some(format!("{relative}/repro.toml"))
 }
 
-/// The scenario's schema file as written (the loader read it from the path
-/// in `[scenario] schema`).
+/// The scenario's schema as the loader read it.
 fn schema_text(scenario: &Scenario) -> Option<String> {
-    let document: toml::Table = toml::from_str(&scenario.file.text).ok()?;
-    let written = document.get("scenario")?.get("schema")?.as_str()?;
-    let folder = scenario.file.path.parent().unwrap_or(Path::new(""));
-    std::fs::read_to_string(folder.join(written)).ok()
+    scenario
+        .schema_file
+        .as_ref()
+        .map(|file| file.text.to_string())
 }
 
 /// A policy set as Cedar text, template links made static, each policy with
@@ -322,7 +416,10 @@ fn repro_text(
     let mut document = Table::new();
     document.insert("scenario".into(), Value::Table(scenario));
     let mut entities = Vec::new();
-    for entity in counterexample.entities.iter() {
+    // Sorted by uid: Cedar iterates a store in hash order.
+    let mut sorted: Vec<_> = counterexample.entities.iter().collect();
+    sorted.sort_by_cached_key(|entity| entity.uid().to_string());
+    for entity in sorted {
         let uid = entity.uid();
         let type_name = uid.type_name().to_string();
         if type_name == "Action" || type_name.ends_with("::Action") {

@@ -40,6 +40,26 @@ pub struct LoadOptions {
     /// errors, e.g. `REV:path/in/repo.cedar` for a git revision written to a
     /// temporary folder; others show their path.
     pub policy_displays: BTreeMap<PathBuf, String>,
+    /// The schema to read instead of the scenario's own (`[scenario] schema`).
+    pub schema: NamedFile,
+    /// The entities file to read instead of the scenario's own.
+    pub entities: NamedFile,
+    /// The template links to read instead of the scenario's own.
+    pub links: NamedFile,
+}
+
+/// One of the files a scenario names (its schema, entities or template
+/// links), as another version of the scenario has it: the gate loads a `git:`
+/// baseline with the files as they are at the revision.
+#[derive(Debug, Default, Clone)]
+pub enum NamedFile {
+    /// The file the scenario names, read from its folder.
+    #[default]
+    Own,
+    /// No such file in this version: the scenario loads without it.
+    Missing,
+    /// This text instead (its `display`, e.g. `REV:path`, locates errors).
+    Given(SourceFile),
 }
 
 /// Which simulator facts are sent in request contexts, and under which keys.
@@ -288,6 +308,8 @@ pub struct Scenario {
     pub policies: Policies,
     /// The schema, when the scenario has one.
     pub schema: Option<Schema>,
+    /// The schema's text as read (a proof's cache key, a repro's schema).
+    pub schema_file: Option<SourceFile>,
     /// The clock's start.
     pub start: Instant,
     /// The facts mapping.
@@ -576,6 +598,20 @@ impl<'a> Loader<'a> {
         SourceFile::read(&path, display)
     }
 
+    /// A file the scenario names (`written`), or the version `options` give
+    /// instead; `None` when there is none.
+    fn named(
+        &self,
+        replaced: &NamedFile,
+        written: Option<&Spanned<String>>,
+    ) -> Result<Option<SourceFile>> {
+        match replaced {
+            NamedFile::Own => written.map(|written| self.read(written)).transpose(),
+            NamedFile::Missing => Ok(None),
+            NamedFile::Given(file) => Ok(Some(file.clone())),
+        }
+    }
+
     fn uid(&self, written: &Spanned<String>, what: &str) -> Result<EntityUid> {
         parse_uid(written.get_ref()).map_err(|message| self.err(span(written), format!("{what}: {message}")).help_boxed("entity references use Cedar syntax, e.g. `User::\"alice\"`; in TOML write them in single quotes: 'User::\"alice\"'").into())
     }
@@ -620,11 +656,11 @@ impl<'a> Loader<'a> {
 
         let policies = self.policies(header)?;
         let mut attributes = BTreeMap::new();
-        let schema = match &header.schema {
-            Some(written) => {
-                let file = self.read(written)?;
-                let schema = cedar_files::parse_schema(&file)?;
-                attributes = cedar_files::schema_attributes(&file);
+        let schema_file = self.named(&self.options.schema, header.schema.as_ref())?;
+        let schema = match &schema_file {
+            Some(file) => {
+                let schema = cedar_files::parse_schema(file)?;
+                attributes = cedar_files::schema_attributes(file);
                 Some(schema)
             }
             None => None,
@@ -659,6 +695,7 @@ impl<'a> Loader<'a> {
             file: self.file.clone(),
             policies,
             schema,
+            schema_file,
             start,
             facts,
             world,
@@ -743,8 +780,7 @@ impl<'a> Loader<'a> {
             }
         }
         let mut policies = cedar_files::parse_policies(files)?;
-        if let Some(links) = &header.links {
-            let file = self.read(links)?;
+        if let Some(file) = self.named(&self.options.links, header.links.as_ref())? {
             cedar_files::apply_links(&mut policies, &file)?;
         }
         Ok(policies)
@@ -824,8 +860,7 @@ impl<'a> Loader<'a> {
         schema: Option<&Schema>,
     ) -> Result<BTreeMap<String, Box<serde_json::value::RawValue>>> {
         let mut base = BTreeMap::new();
-        if let Some(written) = &header.entities {
-            let file = self.read(written)?;
+        if let Some(file) = self.named(&self.options.entities, header.entities.as_ref())? {
             // Each entity is kept as its slice of the text, so an error about
             // one entity points at it.
             let items: Vec<&RawValue> = serde_json::from_str(&file.text).map_err(|e| {

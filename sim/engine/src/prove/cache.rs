@@ -3,10 +3,15 @@
 //! an unchanged environment can reuse its verdict.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
 
-use cedar_policy::{PolicySet, RequestEnv};
+use cedar_policy::{Context, Entities, EntityUid, PolicySet, Request, RequestEnv, Schema};
+use cedar_policy_symcc::Env as SymCex;
+use serde::{Deserialize, Serialize};
 
-use super::{ProveError, env_label, to_static_policy_set};
+use super::{ProveError, Verdict, env_label, to_static_policy_set};
 
 /// Version tag mixed into [`cache_key`]; bump when verdict semantics change.
 pub const CACHE_KEY_VERSION: &str = "privsim-prove-v1;cedar-policy=4.14.0;cedar-policy-symcc=0.8.0";
@@ -173,4 +178,234 @@ pub fn sha256_hex(data: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(data);
     h.hex()
+}
+
+/// The format tag of a cache entry; an entry with another tag is ignored.
+const ENTRY_FORMAT: &str = "privsim-proof-cache-v1";
+
+/// The largest cache entry read (a counterexample's entity store is small;
+/// anything bigger is not ours).
+const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Verdicts already proven, one JSON file per [`cache_key`] in a folder.
+///
+/// Only definite verdicts are stored: proven, and refuted with the
+/// counterexample Cedar confirmed. Unknown ones (time limit, solver error)
+/// never are. On load, an entry must be a regular file of the current format
+/// naming its own key and environment; a refuted entry's counterexample is
+/// validated against the schema and replayed through Cedar again, exactly as
+/// a fresh one. Anything else (unreadable, corrupt, a link, a stale or
+/// unconfirmed counterexample) is ignored and the question goes to the
+/// solver, whose answer replaces the entry. A proven entry cannot be checked
+/// without the solver: whoever can write the folder can forge one, so the
+/// folder must be as trusted as the policies under review.
+#[derive(Debug)]
+pub struct ProofCache {
+    folder: PathBuf,
+    stats: Mutex<CacheStats>,
+}
+
+/// What a [`ProofCache`] did during one run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Verdicts taken from the cache (no solver call).
+    pub hits: usize,
+    /// Verdicts not in the cache.
+    pub misses: usize,
+    /// Entries present but ignored (corrupt, foreign, or a counterexample
+    /// Cedar no longer confirms).
+    pub rejected: usize,
+    /// Verdicts written.
+    pub written: usize,
+    /// The first error writing an entry (the run goes on without it).
+    pub write_error: Option<String>,
+}
+
+/// A cached verdict as stored.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    format: String,
+    key: String,
+    env: String,
+    verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<StoredRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entities: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredRequest {
+    principal: String,
+    action: String,
+    resource: String,
+    context: serde_json::Value,
+}
+
+impl ProofCache {
+    /// A cache in `folder` (created when the first verdict is written).
+    pub fn new(folder: impl Into<PathBuf>) -> Self {
+        Self {
+            folder: folder.into(),
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    /// The folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// What the cache did so far.
+    pub fn stats(&self) -> CacheStats {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheStats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.folder.join(format!("{key}.json"))
+    }
+
+    /// The stored verdict for `key`, re-confirmed: `confirm` turns a stored
+    /// counterexample into a verdict exactly as a fresh one is (it must come
+    /// back refuted); `None` when there is no usable entry.
+    pub(super) fn load(
+        &self,
+        key: &str,
+        env: &RequestEnv,
+        schema: &Schema,
+        confirm: impl FnOnce(SymCex) -> Verdict,
+    ) -> Option<Verdict> {
+        let path = self.path(key);
+        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            self.lock().misses += 1;
+            return None;
+        };
+        let verdict = (|| {
+            // A link, a pipe or a folder is not an entry we wrote; opening
+            // a pipe would block.
+            if !metadata.is_file() || metadata.len() > MAX_ENTRY_BYTES {
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
+            let entry: Entry = serde_json::from_str(&text).ok()?;
+            if entry.format != ENTRY_FORMAT || entry.key != key || entry.env != env_label(env) {
+                return None;
+            }
+            match (entry.verdict.as_str(), entry.request, entry.entities) {
+                ("proven", None, None) => Some(Verdict::Proven),
+                ("refuted", Some(request), Some(entities)) => {
+                    let cex = counterexample(&request, entities, schema)?;
+                    let verdict = confirm(cex);
+                    verdict.is_refuted().then_some(verdict)
+                }
+                _ => None,
+            }
+        })();
+        let mut stats = self.lock();
+        match verdict {
+            Some(_) => stats.hits += 1,
+            None => {
+                stats.rejected += 1;
+                stats.misses += 1;
+            }
+        }
+        verdict
+    }
+
+    /// Stores a definite verdict (proven, or refuted with its confirmed
+    /// counterexample); others are not stored. A failure is counted, never
+    /// fatal.
+    pub(super) fn store(&self, key: &str, env: &RequestEnv, verdict: &Verdict) {
+        let (name, request, entities) = match verdict {
+            Verdict::Proven => ("proven", None, None),
+            Verdict::Refuted { counterexample } => {
+                let request = &counterexample.request;
+                let (Some(principal), Some(action), Some(resource)) =
+                    (request.principal(), request.action(), request.resource())
+                else {
+                    return;
+                };
+                let context = request
+                    .context()
+                    .and_then(|c| c.to_json_value().ok())
+                    .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
+                let Ok(entities) = counterexample.entities.to_json_value() else {
+                    return;
+                };
+                (
+                    "refuted",
+                    Some(StoredRequest {
+                        principal: principal.to_string(),
+                        action: action.to_string(),
+                        resource: resource.to_string(),
+                        context,
+                    }),
+                    Some(entities),
+                )
+            }
+            Verdict::Unknown { .. } | Verdict::NotApplicable { .. } => return,
+        };
+        let entry = Entry {
+            format: ENTRY_FORMAT.to_string(),
+            key: key.to_string(),
+            env: env_label(env),
+            verdict: name.to_string(),
+            request,
+            entities,
+        };
+        let written = serde_json::to_vec_pretty(&entry)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| self.write(key, &bytes));
+        let mut stats = self.lock();
+        match written {
+            Ok(()) => stats.written += 1,
+            Err(error) => {
+                stats.write_error.get_or_insert(error);
+            }
+        }
+    }
+
+    fn write(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+        let path = self.path(key);
+        let shown = |e: std::io::Error| format!("`{}`: {e}", path.display());
+        std::fs::create_dir_all(&self.folder)
+            .map_err(|e| format!("`{}`: {e}", self.folder.display()))?;
+        // Only a regular file (or nothing) is replaced: `write_file` would
+        // write into a pipe or device directly.
+        if let Ok(metadata) = std::fs::symlink_metadata(&path)
+            && !metadata.is_file()
+        {
+            return Err(format!(
+                "`{}` is not a regular file; the verdict was not cached",
+                path.display()
+            ));
+        }
+        crate::output::write_file(&path, bytes).map_err(shown)
+    }
+}
+
+/// A stored counterexample as Cedar values, validated against the schema
+/// (the store itself is kept as stored, so its rendering is the original's).
+fn counterexample(
+    request: &StoredRequest,
+    entities: serde_json::Value,
+    schema: &Schema,
+) -> Option<SymCex> {
+    let uid = |text: &str| EntityUid::from_str(text).ok();
+    let principal = uid(&request.principal)?;
+    let action = uid(&request.action)?;
+    let resource = uid(&request.resource)?;
+    let context =
+        Context::from_json_value(request.context.clone(), Some((schema, &action))).ok()?;
+    let request = Request::new(principal, action, resource, context, Some(schema)).ok()?;
+    Entities::from_json_value(entities.clone(), Some(schema)).ok()?;
+    let entities = Entities::from_json_value(entities, None).ok()?;
+    Some(SymCex { request, entities })
 }

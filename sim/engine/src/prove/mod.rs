@@ -47,7 +47,9 @@ pub mod rules;
 mod solver;
 pub mod view;
 
-pub use cache::{CACHE_KEY_VERSION, cache_key, canonical_policy_text, sha256_hex};
+pub use cache::{
+    CACHE_KEY_VERSION, CacheStats, ProofCache, cache_key, canonical_policy_text, sha256_hex,
+};
 pub use queries::{env_label, sorted_envs, to_static_policy_set};
 pub use solver::Prover;
 
@@ -55,7 +57,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cedar_policy::{Effect, Entities, Request, RequestEnv};
+use cedar_policy::{Effect, Entities, PolicySet, Request, RequestEnv, Schema};
 
 /// Default per-query solver time limit.
 pub const DEFAULT_PER_QUERY_MS: u64 = 10_000;
@@ -247,6 +249,35 @@ pub struct EnvResult {
     pub elapsed: Duration,
     /// Which schema(s) the env exists in.
     pub presence: EnvPresence,
+}
+
+/// One side of [`Prover::compare`]: its policies, the schema its requests
+/// are quantified under, and that schema's text (part of a cached verdict's
+/// key).
+#[derive(Clone, Copy, Debug)]
+pub struct Sided<'a> {
+    /// The policies.
+    pub policies: &'a PolicySet,
+    /// The schema.
+    pub schema: &'a Schema,
+    /// The schema's source text.
+    pub schema_text: &'a str,
+}
+
+/// Both directions of a change ([`Prover::compare`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Comparison {
+    /// The candidate allows nothing the baseline denies, per environment of
+    /// the candidate's schema (and the baseline's only, not applicable).
+    pub no_new_access: Vec<EnvResult>,
+    /// The baseline allows nothing the candidate denies, per environment of
+    /// the baseline's schema.
+    pub lost_access: Vec<EnvResult>,
+    /// Per result of `no_new_access`: whether it came from the cache.
+    pub no_new_access_cached: Vec<bool>,
+    /// Per result of `lost_access`: whether it came from the cache.
+    pub lost_access_cached: Vec<bool>,
 }
 
 /// `true` iff every result is [`Verdict::Proven`].

@@ -8,9 +8,25 @@ use std::time::{Duration, Instant};
 use cedar_policy::{Decision, Effect, Policy, PolicySet, RequestEnv, Schema};
 use cedar_policy_symcc::{CompiledPolicy, CompiledPolicySet};
 
+use cedar_policy_symcc::Env as SymCex;
+
+use super::cache::{ProofCache, cache_key, canonical_policy_text};
 use super::confirm::{confirm, decide, expect_decision, from_answer, unsupported};
 use super::solver::{Query, sym_err_text};
-use super::{EnvPresence, EnvResult, PolicyHygiene, ProveError, Prover, UnknownReason, Verdict};
+use super::{
+    Comparison, EnvPresence, EnvResult, PolicyHygiene, ProveError, Prover, Sided, UnknownReason,
+    Verdict,
+};
+
+/// What a cached verdict's key is made of besides the policies and the
+/// environment.
+struct Keying<'a> {
+    cache: &'a ProofCache,
+    /// `no-new-access` or `lost-access`.
+    query: &'static str,
+    /// The schema texts: the quantified side's first.
+    schemas: [&'a str; 2],
+}
 
 /// Returns a policy set of static policies only: static policies are kept,
 /// each template-linked policy becomes a static policy with the link's id,
@@ -201,13 +217,73 @@ impl Prover {
         )
     }
 
+    /// Both directions of a change, each side quantified under its own
+    /// schema ([`Prover::no_new_access_across`], [`Prover::lost_access_across`];
+    /// when the two schema texts are equal, one schema serves both, as
+    /// [`Prover::no_new_access`] does). With a cache, a verdict whose key
+    /// ([`cache_key`]: the question, both policy sets, both schema texts, the
+    /// environment, the solver and its time limit) is stored costs no solver
+    /// call, and every definite verdict found is stored.
+    pub fn compare(
+        &self,
+        baseline: Sided<'_>,
+        candidate: Sided<'_>,
+        cache: Option<&ProofCache>,
+    ) -> Result<Comparison, ProveError> {
+        let same = baseline.schema_text == candidate.schema_text;
+        let base_schema = if same {
+            candidate.schema
+        } else {
+            baseline.schema
+        };
+        let keying = |query: &'static str, sub: &'static str| {
+            cache.map(|cache| Keying {
+                cache,
+                query,
+                schemas: if sub == "candidate" {
+                    [candidate.schema_text, baseline.schema_text]
+                } else {
+                    [baseline.schema_text, candidate.schema_text]
+                },
+            })
+        };
+        let (no_new_access, no_new_access_cached) = self.subset_keyed(
+            (candidate.policies, candidate.schema, "candidate"),
+            (baseline.policies, base_schema, "baseline"),
+            keying("no-new-access", "candidate"),
+        )?;
+        let (lost_access, lost_access_cached) = self.subset_keyed(
+            (baseline.policies, base_schema, "baseline"),
+            (candidate.policies, candidate.schema, "candidate"),
+            keying("lost-access", "baseline"),
+        )?;
+        Ok(Comparison {
+            no_new_access,
+            lost_access,
+            no_new_access_cached,
+            lost_access_cached,
+        })
+    }
+
     /// Proves `sub ⊆ sup` (everything `sub` allows, `sup` allows), quantifying
     /// over `sub`'s schema and compiling both sides against it.
     fn subset_across(
         &self,
+        sub: (&PolicySet, &Schema, &str),
+        sup: (&PolicySet, &Schema, &str),
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        self.subset_keyed(sub, sup, None)
+            .map(|(results, _)| results)
+    }
+
+    /// [`Prover::subset_across`], through the cache when `keying` has one;
+    /// also says per result whether it came from the cache.
+    fn subset_keyed(
+        &self,
         (sub, sub_schema, sub_name): (&PolicySet, &Schema, &str),
         (sup, sup_schema, sup_name): (&PolicySet, &Schema, &str),
-    ) -> Result<Vec<EnvResult>, ProveError> {
+        keying: Option<Keying<'_>>,
+    ) -> Result<(Vec<EnvResult>, Vec<bool>), ProveError> {
         let sub_static = to_static_policy_set(sub)?;
         let sup_static = to_static_policy_set(sup)?;
         let sup_envs: HashSet<_> = sup_schema.request_envs().map(|e| env_key(&e)).collect();
@@ -216,43 +292,80 @@ impl Prover {
         // `sup` is compiled against `sub`'s schema; when that is not its own
         // schema, some of its policies may not typecheck there.
         let foreign = !std::ptr::eq(sub_schema, sup_schema);
+        // What a key is made of, but the environment: computed once.
+        let keyed = match &keying {
+            Some(keying) => {
+                let query = format!(
+                    "{};{sub_name}<={sup_name};foreign={foreign};solver={};per-query-ms={}",
+                    keying.query,
+                    self.solver_version(),
+                    self.per_query_ms()
+                );
+                let policies = [canonical_policy_text(sub)?, canonical_policy_text(sup)?];
+                let [first, second] = keying.schemas;
+                let schemas = format!("{}\n{first}{second}", first.len());
+                Some((keying.cache, query, policies, schemas))
+            }
+            None => None,
+        };
+        let check = |cex: SymCex, in_sup: bool| {
+            if in_sup {
+                confirm(cex, sub_schema, |a, cex| {
+                    expect_decision(a, cex, sub, sub_name, Decision::Allow)?;
+                    expect_decision(a, cex, sup, sup_name, Decision::Deny)
+                })
+            } else {
+                confirm(cex, sub_schema, |a, cex| {
+                    expect_decision(a, cex, sub, sub_name, Decision::Allow)
+                })
+            }
+        };
 
-        let mut results = self.run(&sub_envs, |s, env| {
+        let rows = self.run(&sub_envs, |s, env| {
             let start = Instant::now();
             let in_sup = sup_envs.contains(&env_key(env));
-            let verdict = (|| {
-                let c_sub = match CompiledPolicySet::compile(&sub_static, env, sub_schema) {
-                    Ok(c) => c,
-                    Err(e) => return unsupported(sub_name, &e),
-                };
-                if in_sup {
-                    let sup_env = if foreign {
-                        match typecheckable_part(&sup_static, env, sub_schema, sup_name) {
-                            Ok(ps) => ps,
-                            Err(v) => return v,
-                        }
-                    } else {
-                        sup_static.clone()
-                    };
-                    let c_sup = match CompiledPolicySet::compile(&sup_env, env, sub_schema) {
+            let key = keyed.as_ref().map(|(cache, query, policies, schemas)| {
+                let key = cache_key(query, &[&policies[0], &policies[1]], schemas, Some(env));
+                (*cache, key)
+            });
+            let cached = key.as_ref().and_then(|(cache, key)| {
+                cache.load(key, env, sub_schema, |cex| check(cex, in_sup))
+            });
+            let from_cache = cached.is_some();
+            let verdict = cached.unwrap_or_else(|| {
+                let verdict = (|| {
+                    let c_sub = match CompiledPolicySet::compile(&sub_static, env, sub_schema) {
                         Ok(c) => c,
-                        Err(e) => return unsupported(sup_name, &e),
+                        Err(e) => return unsupported(sub_name, &e),
                     };
-                    from_answer(s.query(Query::Implies(&c_sub, &c_sup)), |cex| {
-                        confirm(cex, sub_schema, |a, cex| {
-                            expect_decision(a, cex, sub, sub_name, Decision::Allow)?;
-                            expect_decision(a, cex, sup, sup_name, Decision::Deny)
+                    if in_sup {
+                        let sup_env = if foreign {
+                            match typecheckable_part(&sup_static, env, sub_schema, sup_name) {
+                                Ok(ps) => ps,
+                                Err(v) => return v,
+                            }
+                        } else {
+                            sup_static.clone()
+                        };
+                        let c_sup = match CompiledPolicySet::compile(&sup_env, env, sub_schema) {
+                            Ok(c) => c,
+                            Err(e) => return unsupported(sup_name, &e),
+                        };
+                        from_answer(s.query(Query::Implies(&c_sub, &c_sup)), |cex| {
+                            check(cex, true)
                         })
-                    })
-                } else {
-                    from_answer(s.query(Query::AlwaysDenies(&c_sub)), |cex| {
-                        confirm(cex, sub_schema, |a, cex| {
-                            expect_decision(a, cex, sub, sub_name, Decision::Allow)
+                    } else {
+                        from_answer(s.query(Query::AlwaysDenies(&c_sub)), |cex| {
+                            check(cex, false)
                         })
-                    })
+                    }
+                })();
+                if let Some((cache, key)) = &key {
+                    cache.store(key, env, &verdict);
                 }
-            })();
-            EnvResult {
+                verdict
+            });
+            let result = EnvResult {
                 label: env_label(env),
                 env: env.clone(),
                 verdict,
@@ -262,8 +375,10 @@ impl Prover {
                 } else {
                     EnvPresence::QuantifiedSideOnly
                 },
-            }
+            };
+            (result, from_cache)
         })?;
+        let (mut results, mut cached): (Vec<EnvResult>, Vec<bool>) = rows.into_iter().unzip();
         for env in sorted_envs(sup_schema) {
             if !sub_keys.contains(&env_key(&env)) {
                 results.push(EnvResult {
@@ -275,9 +390,10 @@ impl Prover {
                     elapsed: Duration::ZERO,
                     presence: EnvPresence::OtherSideOnly,
                 });
+                cached.push(false);
             }
         }
-        Ok(results)
+        Ok((results, cached))
     }
 
     // --------------------------------------------------------------- disjoint

@@ -171,7 +171,9 @@ pub fn never_verdicts(
                     )?;
                     let mut unknown = Vec::new();
                     for env in &results {
-                        verdict.environments.push(super::view::env_proof(env));
+                        verdict
+                            .environments
+                            .push(super::view::env_proof(env, "policies", "rule"));
                         match &env.verdict {
                             Verdict::Refuted { counterexample } => {
                                 found.push((rule, counterexample.clone()));

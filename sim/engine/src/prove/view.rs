@@ -4,12 +4,14 @@
 
 use cedar_policy::{Authorizer, EntityUid};
 
-use super::{Counterexample, EnvResult, Verdict};
+use super::{Counterexample, EnvPresence, EnvResult, Verdict};
 use crate::load::Scenario;
 use privsim_model::check::{EnvProof, PolicyRef, ProofCounterexample};
 
 /// One environment's verdict as data (the counterexample is left to the caller).
-pub fn env_proof(result: &EnvResult) -> EnvProof {
+/// `quantified` and `other` name the two sides (e.g. `candidate`, `baseline`)
+/// for an environment that only one side's schema has.
+pub fn env_proof(result: &EnvResult, quantified: &str, other: &str) -> EnvProof {
     let (verdict, reason) = match &result.verdict {
         Verdict::Proven => ("proven", None),
         Verdict::Refuted { .. } => ("refuted", None),
@@ -23,6 +25,11 @@ pub fn env_proof(result: &EnvResult) -> EnvProof {
         verdict: verdict.to_string(),
         reason,
         counterexample: None,
+        only_in: match result.presence {
+            EnvPresence::Both => None,
+            EnvPresence::QuantifiedSideOnly => Some(quantified.to_string()),
+            EnvPresence::OtherSideOnly => Some(other.to_string()),
+        },
     }
 }
 
