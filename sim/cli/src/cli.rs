@@ -310,6 +310,9 @@ pub fn never_prover(
         mode,
         timeout_ms: args.prove_timeout,
         repro_dir: None,
+        // Never rules are not cached: only the gate's proofs are.
+        cache: None,
+        timings: None,
     })?;
     Ok((prover, mode != proofs::Mode::Off))
 }

@@ -150,16 +150,16 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                         by_session.len() - 1
                     }
                 };
-                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i)) {
-                    if delegators_seen.insert((store, delegator.to_string(), context_text)) {
-                        let (context, allowed) = &by_session[index];
-                        let delegator_allowed =
-                            held_of.keys(delegator, &targets, context, store, false);
-                        for key in allowed.difference(&delegator_allowed) {
-                            delegation_excess
-                                .entry(key.clone())
-                                .or_insert_with(|| delegator.to_string());
-                        }
+                if let Some(delegator) = chain.len().checked_sub(2).and_then(|i| chain.get(i))
+                    && delegators_seen.insert((store, delegator.to_string(), context_text))
+                {
+                    let (context, allowed) = &by_session[index];
+                    let delegator_allowed =
+                        held_of.keys(delegator, &targets, context, store, false);
+                    for key in allowed.difference(&delegator_allowed) {
+                        delegation_excess
+                            .entry(key.clone())
+                            .or_insert_with(|| delegator.to_string());
                     }
                 }
             }
@@ -371,11 +371,12 @@ fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
     session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
 }
 
+/// An action with, per resource type, how many resources and one of them.
+type ActionTypes<'u> = (&'u EntityUid, BTreeMap<String, (usize, &'u EntityUid)>);
+
 /// The resources of a universe by action and resource type: how many, and
 /// one to ask about (the schema judges a request by types and context alone).
-fn resources_by_type(
-    universe: &[(EntityUid, Vec<EntityUid>)],
-) -> Vec<(&EntityUid, BTreeMap<String, (usize, &EntityUid)>)> {
+fn resources_by_type(universe: &[(EntityUid, Vec<EntityUid>)]) -> Vec<ActionTypes<'_>> {
     universe
         .iter()
         .map(|(action, resources)| {
@@ -398,7 +399,7 @@ fn resources_by_type(
 fn unbuildable(
     scenario: &Scenario,
     principal: &EntityUid,
-    by_type: &[(&EntityUid, BTreeMap<String, (usize, &EntityUid)>)],
+    by_type: &[ActionTypes<'_>],
     context: &Value,
 ) -> Vec<(String, String, usize, String)> {
     let Some(schema) = scenario.schema.as_ref() else {
