@@ -110,6 +110,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         depth: args.depth,
         tick,
         minimize: !args.no_minimize,
+        ..Options::default()
     };
     let load = LoadOptions {
         policies: args.policies.clone(),

@@ -27,6 +27,7 @@
 //! tried.
 
 pub mod fuzz;
+pub mod guided;
 pub mod repro;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -92,6 +93,10 @@ pub struct Options {
     pub tick: Option<i64>,
     /// Whether to minimize findings.
     pub minimize: bool,
+    /// Whether to try the context values the policies suggest
+    /// ([`guided`]) besides the scripted ones (on by default; off only to
+    /// compare).
+    pub policy_contexts: bool,
 }
 
 impl Default for Options {
@@ -104,6 +109,7 @@ impl Default for Options {
             depth: 6,
             tick: None,
             minimize: true,
+            policy_contexts: true,
         }
     }
 }
@@ -245,7 +251,7 @@ impl<'m, 's> Run<'m, 's> {
             fingerprints: HashSet::new(),
             found: Vec::new(),
             keys: BTreeSet::new(),
-            mover: Mover::new(machine, options.tick),
+            mover: Mover::with_guidance(machine, options.tick, options.policy_contexts),
             left_out: LeftOut::default(),
             closed: false,
         }
@@ -560,13 +566,26 @@ pub struct Mover {
     /// Actions left with no context variant at all (so never requested),
     /// with the context key no entity could fill.
     unfillable: Vec<(String, String, Vec<String>)>,
+    /// Context keys the policies read whose values were not all derived.
+    unguided: BTreeMap<String, BTreeSet<guided::Unguided>>,
     tick: Option<i64>,
 }
 
 impl Mover {
-    /// Prepares the context variants of a scenario's actions.
+    /// Prepares the context variants of a scenario's actions, with the
+    /// values the policies suggest ([`guided`]).
     pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
-        let variants = context_variants(machine);
+        Self::with_guidance(machine, tick, true)
+    }
+
+    /// [`Mover::new`], with or without the values the policies suggest.
+    pub fn with_guidance(machine: &Machine<'_>, tick: Option<i64>, policy_contexts: bool) -> Self {
+        let mut variants = context_variants(machine);
+        let unguided = if policy_contexts {
+            guide_variants(machine, &mut variants)
+        } else {
+            BTreeMap::new()
+        };
         let counts = machine
             .pairs
             .iter()
@@ -588,6 +607,7 @@ impl Mover {
             variants: variants.by_action,
             cut: variants.cut,
             unfillable: variants.unfillable,
+            unguided,
             tick,
         }
     }
@@ -756,6 +776,7 @@ impl Mover {
                 format!("{action} (no entity{kinds} for context key `{key}`)")
             })
             .collect();
+        caveats.extend(unguided_caveat(&self.unguided));
         if !unfillable.is_empty() {
             caveats.push(format!(
                 "context values: {} never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: {}; neither the requests nor their effects were tried",
@@ -1447,4 +1468,238 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
         }
     }
     steps
+}
+
+/// Adds the context values the policies suggest ([`guided`]) to each
+/// requested action's variants: every scripted (or effect-expanded) context
+/// with no key changed, then with one key changed, then two, and so on, up to
+/// [`MAX_CONTEXT_VARIANTS`]. Keys the simulator fills (the scenario's facts),
+/// keys a session presents itself and keys effects read entities from (all
+/// of the world's entities are tried there already) are left as they are. A
+/// combination the schema's context type rejects is dropped: no request could
+/// send it. Returns the keys whose values were not all derived.
+fn guide_variants(
+    machine: &Machine<'_>,
+    variants: &mut Variants,
+) -> BTreeMap<String, BTreeSet<guided::Unguided>> {
+    use guided::Unguided;
+    let scenario = machine.scenario;
+    let mut guidance = guided::guidance(&scenario.policies.set);
+    let mut left_alone: BTreeSet<String> = scenario.facts.keys().cloned().collect();
+    for session in &scenario.sessions {
+        left_alone.extend(session.context.keys().cloned());
+    }
+    for effect in &scenario.effects {
+        left_alone.extend(context_keys(&effect.operation));
+    }
+    guidance.keys.retain(|key, _| !left_alone.contains(key));
+    guidance.unguided.retain(|key, _| !left_alone.contains(key));
+    if guidance.keys.values().any(guided::KeyValues::reads_attributes) {
+        let entities: BTreeMap<String, Value> = scenario
+            .world
+            .base
+            .iter()
+            .filter_map(|(uid, raw)| Some((uid.clone(), serde_json::from_str(raw.get()).ok()?)))
+            .collect();
+        guidance.resolve_attributes(&entities);
+    }
+    // Keys tested with `has` but given no value: only their absence is tried.
+    for (key, values) in &guidance.keys {
+        if values.values.is_empty() {
+            guidance
+                .unguided
+                .entry(key.clone())
+                .or_default()
+                .insert(Unguided::NoValue);
+        }
+    }
+    // The first actor and resource of each action, to check contexts against
+    // the schema.
+    let mut example: BTreeMap<String, (usize, &EntityUid, &EntityUid)> = BTreeMap::new();
+    for (actor, pairs) in machine.pairs.iter().enumerate() {
+        for (action, resource) in pairs {
+            example
+                .entry(action.to_string())
+                .or_insert((actor, action, resource));
+        }
+    }
+    let initial = machine.initial();
+    // Per key: whether some value of it made a context the schema accepts.
+    let mut accepted: BTreeMap<String, bool> = BTreeMap::new();
+    for (action, (actor, action_uid, resource)) in &example {
+        let keys: Vec<(&String, Vec<Option<&Value>>)> = guidance
+            .keys
+            .iter()
+            .filter(|(_, values)| values.applies_to(action))
+            .map(|(key, values)| {
+                let mut options: Vec<Option<&Value>> = values.values.values().map(Some).collect();
+                if values.has {
+                    options.push(None);
+                }
+                (key, options)
+            })
+            .filter(|(_, options)| !options.is_empty())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let bases = match variants.by_action.get(action) {
+            // No entity could fill an effect's key: the action is never requested.
+            Some(list) if list.is_empty() => continue,
+            Some(list) => list.clone(),
+            None => vec![Map::new()],
+        };
+        let principal = &machine.actors[*actor].principal;
+        let builds = |extra: &Map<String, Value>| {
+            let context = machine.context(&initial, *actor, extra);
+            machine
+                .request(principal, action_uid, resource, &context)
+                .is_ok()
+        };
+        let mut list: Vec<Map<String, Value>> = Vec::new();
+        let mut capped = false;
+        // Each subset of keys, smallest first, then each base, then each
+        // choice of the subset's options.
+        'sizes: for size in 0..=keys.len() {
+            let mut subset: Vec<usize> = (0..size).collect();
+            loop {
+                for base in &bases {
+                    let mut choice = vec![0usize; size];
+                    loop {
+                        let mut extra = base.clone();
+                        for (slot, &key) in subset.iter().enumerate() {
+                            let (name, options) = &keys[key];
+                            match options[choice[slot]] {
+                                Some(value) => extra.insert((*name).clone(), value.clone()),
+                                None => extra.remove(*name),
+                            };
+                        }
+                        if !list.contains(&extra) {
+                            let ok = size == 0 || builds(&extra);
+                            for &key in &subset {
+                                let (name, options) = &keys[key];
+                                if options.iter().any(Option::is_some) {
+                                    *accepted.entry((*name).clone()).or_default() |= ok;
+                                }
+                            }
+                            if ok {
+                                if list.len() == MAX_CONTEXT_VARIANTS {
+                                    capped = true;
+                                    break 'sizes;
+                                }
+                                list.push(extra);
+                            }
+                        }
+                        if !next_choice(&mut choice, |slot| keys[subset[slot]].1.len()) {
+                            break;
+                        }
+                    }
+                }
+                if !next_subset(&mut subset, keys.len()) {
+                    break;
+                }
+            }
+        }
+        if capped {
+            let factors: Vec<(String, usize)> = keys
+                .iter()
+                .map(|(key, options)| ((*key).clone(), options.len() + 1))
+                .collect();
+            let product = factors
+                .iter()
+                .fold(1u128, |n, (_, values)| n.saturating_mul(*values as u128));
+            match variants.cut.iter_mut().find(|c| &c.action == action) {
+                Some(cut) => {
+                    cut.combinations = cut.combinations.saturating_mul(product);
+                    cut.keys.extend(factors);
+                    cut.tried = list.len();
+                }
+                None => variants.cut.push(CutVariants {
+                    action: action.clone(),
+                    tried: list.len(),
+                    combinations: product.saturating_mul(bases.len() as u128),
+                    keys: factors,
+                    scripted: bases.len(),
+                }),
+            }
+        }
+        variants.by_action.insert(action.clone(), list);
+    }
+    for (key, ok) in accepted {
+        if !ok {
+            guidance
+                .unguided
+                .entry(key)
+                .or_default()
+                .insert(Unguided::IllTyped);
+        }
+    }
+    guidance.unguided
+}
+
+/// The caveat for context keys the policies read whose values were not all
+/// derived from them.
+fn unguided_caveat(unguided: &BTreeMap<String, BTreeSet<guided::Unguided>>) -> Option<String> {
+    use guided::Unguided;
+    if unguided.is_empty() {
+        return None;
+    }
+    let keys: Vec<String> = unguided
+        .iter()
+        .map(|(key, why)| {
+            let why: Vec<String> = why
+                .iter()
+                .map(|w| match w {
+                    Unguided::Computed => "compared with a computed value".to_string(),
+                    Unguided::Extension(name) => format!("an argument of `{name}`"),
+                    Unguided::Record(attribute) => {
+                        format!("read as a record with `{attribute}`, which no entity has")
+                    }
+                    Unguided::NoValue => "tested with `has` only".to_string(),
+                    Unguided::IllTyped => {
+                        "the schema's context type rejected every value derived".to_string()
+                    }
+                })
+                .collect();
+            format!("`{key}` ({})", why.join("; "))
+        })
+        .collect();
+    Some(format!(
+        "context values: the policies read {} whose values could not all be derived from them: {}; only the scripted values and those derived were tried",
+        if keys.len() == 1 {
+            "1 context key".to_string()
+        } else {
+            format!("{} context keys", keys.len())
+        },
+        listed(keys)
+    ))
+}
+
+/// The next choice of options (an odometer, last slot fastest); `false`
+/// after the last.
+fn next_choice(choice: &mut [usize], options: impl Fn(usize) -> usize) -> bool {
+    for slot in (0..choice.len()).rev() {
+        choice[slot] += 1;
+        if choice[slot] < options(slot) {
+            return true;
+        }
+        choice[slot] = 0;
+    }
+    false
+}
+
+/// The next subset of `0..n` of the same size, in lexicographic order;
+/// `false` after the last.
+fn next_subset(subset: &mut [usize], n: usize) -> bool {
+    let size = subset.len();
+    for index in (0..size).rev() {
+        if subset[index] < n - size + index {
+            subset[index] += 1;
+            for next in index + 1..size {
+                subset[next] = subset[next - 1] + 1;
+            }
+            return true;
+        }
+    }
+    false
 }

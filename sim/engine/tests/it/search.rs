@@ -28,8 +28,9 @@ use serde_json::Map;
 use crate::common::workspace_root;
 
 /// The planted escalations and the invariant each breaks.
-const PLANTED: [(&str, &[&str]); 4] = [
+const PLANTED: [(&str, &[&str]); 5] = [
     ("self-assign-role", &["never"]),
+    ("hidden-flag", &["never"]),
     ("subagent-scope", &["attenuation"]),
     ("jit-forgetful", &["expiry"]),
     ("confused-deputy", &["delegation-ceiling"]),
@@ -120,6 +121,45 @@ fn fixed_variants_are_clean_and_proven_to_depth_four() {
             let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
             assert!(caveats.is_empty(), "{name}: {caveats:#?}");
         }
+    }
+}
+
+/// Regression: a flag no scripted step sends (`hidden-flag`: break glass
+/// on `context.emergency`, an `INC-` ticket and severity 3 or more) was never
+/// tried, so the search missed the escalation behind it. With the values the
+/// policies compare, every strategy finds it; without them, none does.
+#[test]
+fn a_context_flag_no_step_sends_is_still_tried() {
+    let planted = load(
+        &folder("hidden-flag").join("planted.toml"),
+        &LoadOptions::default(),
+    );
+    for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+        let unguided = Options {
+            policy_contexts: false,
+            ..options(strategy, 7)
+        };
+        let fuzzed = privsim::fuzz(&planted, &unguided, &mut |_| {});
+        assert!(kinds(&fuzzed).is_empty(), "{strategy:?}: {:?}", kinds(&fuzzed));
+        let fuzzed = privsim::fuzz(&planted, &options(strategy, 7), &mut |_| {});
+        let finding = fuzzed
+            .result
+            .findings
+            .iter()
+            .find(|f| f.kind == "never" && !f.trace.is_empty())
+            .unwrap_or_else(|| panic!("{strategy:?}: {:#?}", fuzzed.result.findings));
+        // The witness sends the three keys the policy compares.
+        let context = finding.trace.last().and_then(|s| s.context.clone());
+        let context = context.unwrap_or_default();
+        assert_eq!(context["emergency"], true, "{strategy:?}: {context}");
+        assert!(
+            context["ticket"].as_str().is_some_and(|t| t.starts_with("INC-")),
+            "{strategy:?}: {context}"
+        );
+        assert!(
+            context["severity"].as_i64().is_some_and(|s| s >= 3),
+            "{strategy:?}: {context}"
+        );
     }
 }
 
@@ -231,7 +271,10 @@ fn traces_are_minimal() {
             let key = found.violation.key();
             let reproduces = |trace: &[Move]| {
                 let (prefix, last) = trace.split_at(trace.len() - 1);
-                let check: &[Move] = if found.violation.kind == "delegation-ceiling" {
+                // A violation of the request itself (a ceiling, a never rule
+                // broken by the request) shows after the whole trace; a
+                // state's, before its witness.
+                let check: &[Move] = if found.violation.on_request {
                     trace
                 } else {
                     let _ = last;
