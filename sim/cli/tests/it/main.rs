@@ -4,6 +4,7 @@ mod action;
 mod check;
 mod cli;
 mod common;
+mod fuzz_campaign;
 mod hardening;
 mod import;
 mod import_log;

@@ -128,7 +128,10 @@ impl Guidance {
                     let Some(value) = entity.get("attrs").and_then(|a| a.get(&attribute)) else {
                         continue;
                     };
-                    if literal.as_ref().is_some_and(|l| *l != value.to_string()) {
+                    if literal
+                        .as_ref()
+                        .is_some_and(|l| l.as_str() != value.to_string().as_str())
+                    {
                         continue;
                     }
                     let Ok(uid) = uid.parse::<EntityUid>() else {
@@ -224,7 +227,11 @@ fn literal(expr: &Value) -> Option<Value> {
     let Value::Array(items) = expr.get("Set")? else {
         return None;
     };
-    items.iter().map(literal).collect::<Option<Vec<_>>>().map(Value::Array)
+    items
+        .iter()
+        .map(literal)
+        .collect::<Option<Vec<_>>>()
+        .map(Value::Array)
 }
 
 /// The single operator of an expression node and its operand(s).
@@ -239,9 +246,37 @@ fn node(expr: &Value) -> Option<(&str, &Value)> {
 
 /// The operators whose operands are expressions (not extension functions).
 const OPERATORS: [&str; 31] = [
-    "Value", "Var", "Slot", "Unknown", "Set", "Record", "!", "neg", "==", "!=", "in", "<", "<=", ">", ">=", "&&",
-    "||", "+", "-", "*", "contains", "containsAll", "containsAny", "isEmpty", "getTag", "hasTag",
-    ".", "has", "like", "is", "if-then-else",
+    "Value",
+    "Var",
+    "Slot",
+    "Unknown",
+    "Set",
+    "Record",
+    "!",
+    "neg",
+    "==",
+    "!=",
+    "in",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&&",
+    "||",
+    "+",
+    "-",
+    "*",
+    "contains",
+    "containsAll",
+    "containsAny",
+    "isEmpty",
+    "getTag",
+    "hasTag",
+    ".",
+    "has",
+    "like",
+    "is",
+    "if-then-else",
 ];
 
 /// Walks a condition; `boolean` says whether the expression stands where
@@ -488,14 +523,8 @@ mod tests {
                 && context.rec.field == 3
             };"#,
         );
-        assert_eq!(
-            g.unguided["owner"],
-            BTreeSet::from([Unguided::Computed])
-        );
-        assert_eq!(
-            g.unguided["count"],
-            BTreeSet::from([Unguided::Computed])
-        );
+        assert_eq!(g.unguided["owner"], BTreeSet::from([Unguided::Computed]));
+        assert_eq!(g.unguided["count"], BTreeSet::from([Unguided::Computed]));
         assert_eq!(
             g.unguided["addr"],
             BTreeSet::from([Unguided::Extension("ip".to_string())])
