@@ -271,6 +271,7 @@ impl Workload {
             depth: DEPTH,
             tick: None,
             minimize: false,
+            ..Options::default()
         }
     }
 
@@ -558,6 +559,7 @@ fn incremental_vs_brute_force(c: &mut Criterion) {
         depth: DEPTH,
         tick: None,
         minimize: false,
+        ..Options::default()
     };
     let search = |brute: bool| {
         let machine = Machine::new(&generated);

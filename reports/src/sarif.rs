@@ -211,6 +211,9 @@ pub fn render(run: &RunView) -> String {
             if let (Some(depth), Some(object)) = (search.exhaustive_depth, entry.as_object_mut()) {
                 object.insert("exhaustiveDepth".into(), json!(depth));
             }
+            if let (true, Some(object)) = (search.interrupted, entry.as_object_mut()) {
+                object.insert("interrupted".into(), json!(true));
+            }
             if let (false, Some(object)) = (search.caveats.is_empty(), entry.as_object_mut()) {
                 object.insert("caveats".into(), json!(search.caveats));
             }

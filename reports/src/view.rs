@@ -399,6 +399,8 @@ pub struct SearchView {
     pub exhaustive_depth: Option<usize>,
     /// Whether the budget stopped the search.
     pub budget_exhausted: bool,
+    /// Whether the search was interrupted (SIGINT, SIGTERM).
+    pub interrupted: bool,
     /// What the search's move set left out, one sentence each.
     pub caveats: Vec<String>,
     /// What the search shows, e.g. `no violation up to depth 6 (exhaustive)`
@@ -1068,6 +1070,7 @@ fn search(x: &SearchSummary, findings: usize) -> SearchView {
         max_depth: x.max_depth,
         exhaustive_depth: x.exhaustive_depth,
         budget_exhausted: x.budget_exhausted,
+        interrupted: x.interrupted,
         caveats: x.caveats.clone(),
         outcome,
     }
@@ -1089,10 +1092,15 @@ pub fn search_outcome(x: &SearchSummary, findings: usize) -> String {
                 "exhaustive over the moves tried, with the moves listed below left out"
             };
             let mut text = format!("no {other}violation up to depth {depth} ({over})");
-            if x.budget_exhausted {
+            if x.interrupted {
+                text.push_str("; then the search was interrupted");
+            } else if x.budget_exhausted {
                 text.push_str("; then the budget was exhausted");
             }
             text
+        }
+        None if x.interrupted => {
+            "interrupted: the search was stopped before its budget ran out, so nothing more is proven".to_string()
         }
         None if x.budget_exhausted => {
             "budget exhausted: the search was not exhaustive, so nothing more is proven".to_string()

@@ -16,6 +16,9 @@ pub enum Outcome {
     Failed = 1,
     /// The input was bad.
     BadInput = 2,
+    /// Interrupted (SIGINT, SIGTERM) before anything failed: the results
+    /// written are those found so far, not a clean verdict (128 + SIGINT).
+    Interrupted = 130,
 }
 
 impl From<Outcome> for ExitCode {

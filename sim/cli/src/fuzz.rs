@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use privsim::search::{Options, Progress, Strategy};
@@ -70,6 +72,21 @@ pub struct FuzzArgs {
     /// Whether the `[[never]]` rules are also proven.
     #[command(flatten)]
     pub prove: crate::cli::ProveArgs,
+    /// Workers searching each scenario at once (default: every core). Each
+    /// takes its share of `--max-steps` and a seed derived from `--seed`, so
+    /// the result depends on the seed, the budget and this number only.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
+    /// At most this many seconds for the whole run, over every scenario
+    /// (each scenario gets what is left; like `--time`, how far a search gets
+    /// then depends on the machine).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+    /// Append statistics to this file as the search goes, one JSON object a
+    /// line (elapsed seconds, moves, moves/s, states, held triples covered,
+    /// findings). The only output with wall-clock figures.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
 }
 
 /// Searches every scenario.
@@ -82,25 +99,42 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         }
         None => None,
     };
-    let time = match args.time {
-        // `try_from`: a number too large for a `Duration` (`1e308`) is bad
-        // input, not a panic.
-        Some(seconds) if seconds > 0.0 => match Duration::try_from_secs_f64(seconds) {
-            Ok(time) => Some(time),
-            Err(_) => {
-                eprintln!(
-                    "error: `--time {seconds}` is too long; give a positive number of seconds up to {}",
-                    u64::MAX
-                );
+    let Ok(time) = seconds("--time", args.time) else {
+        return Outcome::BadInput;
+    };
+    let Ok(time_budget) = seconds("--time-budget", args.time_budget) else {
+        return Outcome::BadInput;
+    };
+    let jobs = match args.jobs {
+        Some(jobs) => usize::try_from(jobs).unwrap_or(1),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    // SIGINT and SIGTERM stop the search; the results so far are written as
+    // usual and say they were interrupted.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        if let Err(error) = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)) {
+            eprintln!(
+                "warning: cannot catch interruptions ({error}); an interrupted run writes nothing"
+            );
+        }
+    }
+    let mut stats = match &args.stats {
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => Some(Stats::new(file)),
+            Err(error) => {
+                eprintln!("error: cannot open `{}`: {error}", path.display());
                 return Outcome::BadInput;
             }
         },
-        Some(_) => {
-            eprintln!("error: `--time` takes a positive number of seconds");
-            return Outcome::BadInput;
-        }
         None => None,
     };
+    let started = Instant::now();
     let options = Options {
         strategy: match args.strategy {
             StrategyArg::Random => Strategy::Random,
@@ -113,6 +147,9 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         depth: args.depth,
         tick,
         minimize: !args.no_minimize,
+        jobs,
+        stop: Some(Arc::clone(&stop)),
+        ..Options::default()
     };
     let load = LoadOptions {
         policies: args.policies.clone(),
@@ -141,8 +178,52 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             Err(error) => return report_error(error),
         };
         let mut meter = Meter::new(&loaded.file.display, options.max_steps);
-        let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| meter.update(p));
+        // The overall budget: each scenario gets what is left of it.
+        let options = match time_budget {
+            Some(budget) => {
+                let left = budget.saturating_sub(started.elapsed());
+                Options {
+                    time: Some(options.time.map_or(left, |t| t.min(left))),
+                    ..options.clone()
+                }
+            }
+            None => options.clone(),
+        };
+        let scenario_started = Instant::now();
+        let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| {
+            meter.update(p);
+            if let Some(stats) = &mut stats {
+                stats.update(&loaded.file.display, started, scenario_started, p, false);
+            }
+        });
         meter.finish(&fuzzed.result);
+        if let (Some(stats), Some(search)) = (&mut stats, &fuzzed.result.search) {
+            let progress = privsim::search::Progress {
+                moves: search.moves,
+                states: search.states,
+                findings: fuzzed
+                    .result
+                    .findings
+                    .iter()
+                    .filter(|f| !f.trace.is_empty())
+                    .count(),
+                held: stats.last_held,
+                universe: stats.last_universe,
+            };
+            stats.update(
+                &loaded.file.display,
+                started,
+                scenario_started,
+                progress,
+                true,
+            );
+        }
+        if fuzzed.result.search.as_ref().is_some_and(|s| s.interrupted) {
+            eprintln!(
+                "warning: {}: the search was interrupted; the results are those found so far",
+                loaded.file.display
+            );
+        }
         // A proof over a move set with gaps must not read as a full one,
         // whatever the output format.
         if let Some(search) = &fuzzed.result.search {
@@ -250,8 +331,91 @@ pub fn run(args: &FuzzArgs) -> Outcome {
     }
     if result.has_findings() {
         Outcome::Failed
+    } else if stop.load(Ordering::Relaxed) {
+        // Not clean: the search stopped before its budget ran out.
+        Outcome::Interrupted
     } else {
         Outcome::Ok
+    }
+}
+
+/// A positive number of seconds as a duration; an error (printed) for zero,
+/// a negative number or one too large (`1e308`: bad input, not a panic).
+fn seconds(flag: &str, value: Option<f64>) -> Result<Option<Duration>, ()> {
+    match value {
+        Some(seconds) if seconds > 0.0 => match Duration::try_from_secs_f64(seconds) {
+            Ok(time) => Ok(Some(time)),
+            Err(_) => {
+                eprintln!(
+                    "error: `{flag} {seconds}` is too long; give a positive number of seconds up to {}",
+                    u64::MAX
+                );
+                Err(())
+            }
+        },
+        Some(_) => {
+            eprintln!("error: `{flag}` takes a positive number of seconds");
+            Err(())
+        }
+        None => Ok(None),
+    }
+}
+
+/// The `--stats` file: a JSON line about once a second while a scenario is
+/// searched, and one when it ends (`"final": true`).
+struct Stats {
+    file: std::fs::File,
+    last_line: Option<Instant>,
+    last_held: u64,
+    last_universe: u64,
+}
+
+impl Stats {
+    fn new(file: std::fs::File) -> Self {
+        Self {
+            file,
+            last_line: None,
+            last_held: 0,
+            last_universe: 0,
+        }
+    }
+
+    fn update(
+        &mut self,
+        scenario: &str,
+        run_started: Instant,
+        scenario_started: Instant,
+        progress: Progress,
+        last: bool,
+    ) {
+        use std::io::Write;
+        if progress.universe > 0 {
+            self.last_held = progress.held;
+            self.last_universe = progress.universe;
+        }
+        if !last
+            && self
+                .last_line
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_line = Some(Instant::now());
+        let searching = scenario_started.elapsed().as_secs_f64();
+        let line = serde_json::json!({
+            "elapsed_s": run_started.elapsed().as_secs_f64(),
+            "scenario": scenario,
+            "moves": progress.moves,
+            "moves_per_s": progress.moves as f64 / searching.max(1e-9),
+            "states": progress.states,
+            "held": self.last_held,
+            "universe": self.last_universe,
+            "findings": progress.findings,
+            "final": last,
+        });
+        if let Err(error) = writeln!(self.file, "{line}") {
+            eprintln!("warning: cannot write the statistics: {error}");
+        }
     }
 }
 

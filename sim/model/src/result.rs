@@ -405,6 +405,10 @@ pub struct SearchSummary {
     pub strategy: String,
     /// The seed.
     pub seed: u64,
+    /// Workers that searched at once (`--jobs`), each with its share of the
+    /// move budget and a seed derived from `seed`; omitted when 1.
+    #[serde(skip_serializing_if = "is_one", default = "one")]
+    pub jobs: usize,
     /// Moves tried.
     pub moves: u64,
     /// Distinct world states seen.
@@ -417,8 +421,14 @@ pub struct SearchSummary {
     /// `caveats` says what was left out.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exhaustive_depth: Option<usize>,
-    /// Whether the budget (`--max-steps`, `--time`) stopped the search.
+    /// Whether the budget (`--max-steps`, `--time`, `--time-budget`) or an
+    /// interruption stopped the search.
     pub budget_exhausted: bool,
+    /// Whether the search was interrupted (SIGINT or SIGTERM) before its
+    /// budget ran out: the findings are those found so far, and nothing
+    /// beyond `exhaustive_depth` (if set) was checked. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub interrupted: bool,
     /// What the search's move set left out (clock moments, combinations of
     /// context values, effects that could not apply, states it could not
     /// build), one sentence per kind in a fixed order; empty when nothing was.
@@ -577,4 +587,12 @@ pub struct AccountingSummary {
     pub total_weighted_gap: u64,
     /// The simulated instants at which held sets were evaluated.
     pub evaluated_instants: Vec<String>,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn one() -> usize {
+    1
 }

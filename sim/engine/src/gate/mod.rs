@@ -369,6 +369,7 @@ fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
         depth: config.search.depth,
         tick,
         minimize: true,
+        ..search::Options::default()
     }))
 }
 

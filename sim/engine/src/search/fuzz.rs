@@ -39,7 +39,7 @@ pub fn fuzz_onto(
     progress: &mut dyn FnMut(super::Progress),
 ) -> Fuzzed {
     let machine = crate::world::state::Machine::new(scenario);
-    let report = super::search(&machine, options, progress);
+    let report = super::search_jobs(scenario, &machine, options, progress);
     let mut repros = Vec::new();
     for (number, found) in report.findings.iter().enumerate() {
         // The policies that allowed the witness request, in the state the
@@ -72,7 +72,10 @@ pub fn fuzz_onto(
     }
     result.summary.findings = result.findings.len();
     result.search = Some(report.summary);
-    let decided = machine.decided();
+    // The policies the workers' requests and the findings' rendering (here)
+    // saw decide.
+    let mut decided = report.decided;
+    decided.extend(machine.decided());
     for usage in &mut result.policy_use {
         usage.search = decided.contains(&usage.id);
     }

@@ -27,9 +27,13 @@
 //! tried.
 
 pub mod fuzz;
+pub mod guided;
 pub mod repro;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant as Clock};
 
 use cedar_policy::EntityUid;
@@ -37,6 +41,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
+use crate::load::Scenario;
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
 use privsim_model::result::{SearchSummary, TraceStep};
@@ -92,6 +97,17 @@ pub struct Options {
     pub tick: Option<i64>,
     /// Whether to minimize findings.
     pub minimize: bool,
+    /// Whether to try the context values the policies suggest
+    /// ([`guided`]) besides the scripted ones (on by default; off only to
+    /// compare).
+    pub policy_contexts: bool,
+    /// Workers searching at once ([`search_jobs`]): each takes its share of
+    /// `max_steps` and a seed derived from `seed` (worker 0 keeps `seed`), so
+    /// the result depends only on the seed, the budget and this number.
+    pub jobs: usize,
+    /// Set from outside (a signal handler) to stop the search; what was found
+    /// so far is kept and the summary says it was interrupted.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
@@ -104,6 +120,9 @@ impl Default for Options {
             depth: 6,
             tick: None,
             minimize: true,
+            policy_contexts: true,
+            jobs: 1,
+            stop: None,
         }
     }
 }
@@ -149,10 +168,15 @@ pub const MAX_DEPTH: usize = 10_000;
 pub struct Progress {
     /// Moves tried.
     pub moves: u64,
-    /// Distinct states seen.
+    /// Distinct states seen (with several workers, the sum of each one's:
+    /// a state two workers reached counts twice).
     pub states: u64,
     /// Findings so far.
     pub findings: usize,
+    /// The (actor, action, resource) triples held in some state reached.
+    pub held: u64,
+    /// Every actor's universe: the triples that could be held.
+    pub universe: u64,
 }
 
 /// What a search found and did.
@@ -164,58 +188,309 @@ pub struct Report {
     pub summary: SearchSummary,
     /// Cedar evaluations made (for throughput figures).
     pub evaluations: u64,
+    /// The policies that decided some request of the search (coverage).
+    pub decided: BTreeSet<String>,
 }
 
-/// Searches one scenario. `progress` is called every 256 moves.
+/// Searches one scenario with one worker, on `machine`. `progress` is called
+/// every 256 moves.
 pub fn search(
     machine: &Machine<'_>,
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
-    // The scenario's own `tick`, unless the options set one.
-    let options = &Options {
+    let options = &with_tick(machine, options);
+    let live = Live::new(machine);
+    let outcome = work(machine, options, 0, 1, &live, progress);
+    merge(machine, options, vec![outcome])
+}
+
+/// Searches one scenario with `options.jobs` workers, each on its own
+/// machine (one thread each; with one job, on `machine` in this thread). The
+/// workers' findings are merged in worker order, so the result depends on
+/// the seed, the budget and the number of jobs only. `progress` is called
+/// from this thread, about every 256 moves (one job) or 100 ms (several).
+pub fn search_jobs(
+    scenario: &Scenario,
+    machine: &Machine<'_>,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Report {
+    let jobs = options.jobs.max(1);
+    if jobs == 1 {
+        return search(machine, options, progress);
+    }
+    let options = &with_tick(machine, options);
+    let live = Live::new(machine);
+    let outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|worker| {
+                let live = &live;
+                scope.spawn(move || {
+                    let machine = Machine::new(scenario);
+                    work(&machine, options, worker, jobs, live, &mut |_| {})
+                })
+            })
+            .collect();
+        while !handles.iter().all(|h| h.is_finished()) {
+            progress(live.progress());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Vec<_>>()
+    });
+    progress(live.progress());
+    merge(machine, options, outcomes)
+}
+
+/// The options with the scenario's own `tick`, unless they set one.
+fn with_tick(machine: &Machine<'_>, options: &Options) -> Options {
+    Options {
         tick: options.tick.or(machine.scenario.tick),
         ..options.clone()
-    };
-    let mut run = Run::new(machine, options);
+    }
+}
+
+/// Worker `worker` of `jobs`: its seed (worker 0 keeps the search's) and its
+/// share of the move budget.
+fn share(options: &Options, worker: usize, jobs: usize) -> Options {
+    let jobs64 = jobs as u64;
+    let worker64 = worker as u64;
+    Options {
+        seed: if worker == 0 {
+            options.seed
+        } else {
+            splitmix(options.seed ^ worker64.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        },
+        max_steps: options.max_steps / jobs64 + u64::from(worker64 < options.max_steps % jobs64),
+        ..options.clone()
+    }
+}
+
+/// SplitMix64's finalizer: a well-mixed seed from a simple one.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Counters every worker adds to as it goes, for progress and statistics
+/// (never for results: how far each worker got by a given moment depends on
+/// the machine).
+pub struct Live {
+    moves: AtomicU64,
+    states: AtomicU64,
+    findings: AtomicU64,
+    /// Per actor, which pairs of its universe some state held.
+    held: Mutex<(u64, Vec<Vec<bool>>)>,
+    universe: u64,
+}
+
+impl Live {
+    fn new(machine: &Machine<'_>) -> Self {
+        Self {
+            moves: AtomicU64::new(0),
+            states: AtomicU64::new(0),
+            findings: AtomicU64::new(0),
+            held: Mutex::new((
+                0,
+                machine.pairs.iter().map(|p| vec![false; p.len()]).collect(),
+            )),
+            universe: machine.pairs.iter().map(|p| p.len() as u64).sum(),
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            moves: self.moves.load(Ordering::Relaxed),
+            states: self.states.load(Ordering::Relaxed),
+            findings: self.findings.load(Ordering::Relaxed) as usize,
+            held: self.held.lock().map_or(0, |h| h.0),
+            universe: self.universe,
+        }
+    }
+
+    /// Notes the pairs a new state holds.
+    fn hold(&self, snapshot: &crate::world::state::Snapshot) {
+        let Ok(mut held) = self.held.lock() else {
+            return;
+        };
+        let (count, flags) = &mut *held;
+        for (actor, allowed) in snapshot.allowed.iter().enumerate() {
+            let Some(row) = flags.get_mut(actor) else {
+                continue;
+            };
+            for (flag, &now) in row.iter_mut().zip(allowed) {
+                if now && !*flag {
+                    *flag = true;
+                    *count += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A finding's identity ([`key_of`]).
+type FindingKey = (String, String, String, String, String);
+
+/// What one worker did.
+struct WorkerOutcome {
+    /// Findings (minimized if asked) with their keys.
+    findings: Vec<(FindingKey, Found)>,
+    moves: u64,
+    states: HashSet<StateKey>,
+    max_depth: usize,
+    proven: Option<usize>,
+    exhausted: bool,
+    interrupted: bool,
+    closed: bool,
+    left_out: LeftOut,
+    evaluations: u64,
+    decided: BTreeSet<String>,
+}
+
+/// Runs worker `worker` of `jobs` on its machine.
+fn work(
+    machine: &Machine<'_>,
+    options: &Options,
+    worker: usize,
+    jobs: usize,
+    live: &Live,
+    progress: &mut dyn FnMut(Progress),
+) -> WorkerOutcome {
+    let options = &share(options, worker, jobs);
+    let mut run = Run::new(machine, options, live);
+    run.worker = (worker, jobs);
     match options.strategy {
         Strategy::Random => run.random(progress),
         Strategy::Novelty => run.novelty(progress),
         Strategy::Exhaustive => run.exhaustive(progress),
     }
-    let mut findings: Vec<Found> = Vec::new();
     let raw = std::mem::take(&mut run.found);
-    for found in raw {
-        let found = if options.minimize {
-            minimize(machine, found)
-        } else {
-            found
-        };
-        findings.push(found);
+    let findings = raw
+        .into_iter()
+        .map(|found| {
+            let key = key_of(machine, &found.violation);
+            let found = if options.minimize {
+                minimize(machine, found)
+            } else {
+                found
+            };
+            (key, found)
+        })
+        .collect();
+    WorkerOutcome {
+        findings,
+        moves: run.moves,
+        states: run.states.into_keys().collect(),
+        max_depth: run.max_depth,
+        proven: run.proven,
+        exhausted: run.exhausted,
+        interrupted: run.interrupted,
+        closed: run.closed,
+        left_out: run.left_out,
+        evaluations: machine.evaluations.get(),
+        decided: machine.decided(),
     }
+}
+
+/// Merges the workers' outcomes, in worker order: findings deduplicated
+/// (the first worker's kept), states counted once, the proof the weakest
+/// worker's (each explored its share of the first moves).
+fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>) -> Report {
+    let jobs = outcomes.len();
+    let mut keys = BTreeSet::new();
+    let mut findings = Vec::new();
+    let mut states: HashSet<StateKey> = HashSet::new();
+    let mut left_out = LeftOut::default();
+    let mut decided = BTreeSet::new();
+    let (mut moves, mut evaluations, mut max_depth) = (0, 0, 0);
+    let (mut exhausted, mut interrupted, mut closed) = (false, false, true);
+    let mut proven = Some(usize::MAX);
+    for outcome in outcomes {
+        for (key, found) in outcome.findings {
+            if keys.insert(key) {
+                findings.push(found);
+            }
+        }
+        states.extend(outcome.states);
+        left_out.absorb(outcome.left_out);
+        decided.extend(outcome.decided);
+        moves += outcome.moves;
+        evaluations += outcome.evaluations;
+        max_depth = max_depth.max(outcome.max_depth);
+        exhausted |= outcome.exhausted;
+        interrupted |= outcome.interrupted;
+        closed &= outcome.closed;
+        proven = match (proven, outcome.proven) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+    }
+    let mover = Mover::with_guidance(machine, options.tick, options.policy_contexts);
     Report {
         summary: SearchSummary {
             strategy: options.strategy.name().to_string(),
             seed: options.seed,
-            moves: run.moves,
-            states: run.states.len() as u64,
-            max_depth: run.max_depth,
-            exhaustive_depth: run.proven,
-            budget_exhausted: run.exhausted,
-            caveats: run.caveats(),
+            jobs,
+            moves,
+            states: states.len() as u64,
+            max_depth,
+            exhaustive_depth: proven.filter(|_| options.strategy == Strategy::Exhaustive),
+            budget_exhausted: exhausted,
+            interrupted,
+            caveats: caveats(machine, options, &mover, &left_out, closed),
         },
         findings,
-        evaluations: machine.evaluations.get(),
+        evaluations,
+        decided,
     }
+}
+
+/// The summary's caveats: what the move set left out, one sentence per kind,
+/// in a fixed order.
+fn caveats(
+    machine: &Machine<'_>,
+    options: &Options,
+    mover: &Mover,
+    left_out: &LeftOut,
+    closed: bool,
+) -> Vec<String> {
+    let mut caveats = Vec::new();
+    // When the exhaustive search ran out of new states, every state
+    // reachable at all was explored: a moment beyond the first few is
+    // reached through the earlier ones, so leaving out the jump to it lost
+    // no state.
+    if !closed {
+        caveats.extend(left_out.clock_caveat(options.tick));
+    }
+    caveats.extend(moment_caveat(machine, options.tick));
+    caveats.extend(arithmetic_caveat(machine, options.tick));
+    caveats.extend(principal_caveat(machine));
+    caveats.extend(mover.context_caveats(machine));
+    caveats.extend(left_out.effect_caveats(machine));
+    caveats.extend(left_out.state_caveat());
+    caveats
 }
 
 /// The search in progress.
 struct Run<'m, 's> {
     machine: &'m Machine<'s>,
     options: &'m Options,
+    live: &'m Live,
+    /// This worker and how many there are.
+    worker: (usize, usize),
     started: Clock,
     moves: u64,
     exhausted: bool,
+    /// Whether `options.stop` ended the search.
+    interrupted: bool,
     max_depth: usize,
     proven: Option<usize>,
     /// State key → (snapshot fingerprint, violations in that state).
@@ -232,20 +507,23 @@ struct Run<'m, 's> {
 }
 
 impl<'m, 's> Run<'m, 's> {
-    fn new(machine: &'m Machine<'s>, options: &'m Options) -> Self {
+    fn new(machine: &'m Machine<'s>, options: &'m Options, live: &'m Live) -> Self {
         Self {
             machine,
             options,
+            live,
+            worker: (0, 1),
             started: Clock::now(),
             moves: 0,
             exhausted: false,
+            interrupted: false,
             max_depth: 0,
             proven: None,
             states: HashMap::new(),
             fingerprints: HashSet::new(),
             found: Vec::new(),
             keys: BTreeSet::new(),
-            mover: Mover::new(machine, options.tick),
+            mover: Mover::with_guidance(machine, options.tick, options.policy_contexts),
             left_out: LeftOut::default(),
             closed: false,
         }
@@ -260,6 +538,15 @@ impl<'m, 's> Run<'m, 's> {
                 .is_some_and(|t| self.started.elapsed() >= t)
         {
             self.exhausted = true;
+        }
+        if self
+            .options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
+        {
+            self.exhausted = true;
+            self.interrupted = true;
         }
         self.exhausted
     }
@@ -291,30 +578,11 @@ impl<'m, 's> Run<'m, 's> {
             .unwrap_or(Move::Advance(state.time))
     }
 
-    /// The summary's caveats: what the move set left out, one sentence per
-    /// kind, in a fixed order.
-    fn caveats(&self) -> Vec<String> {
-        let mut caveats = Vec::new();
-        // When the exhaustive search ran out of new states, every state
-        // reachable at all was explored: a moment beyond the first few is
-        // reached through the earlier ones, so leaving out the jump to it
-        // lost no state.
-        if !self.closed {
-            caveats.extend(self.left_out.clock_caveat(self.options.tick));
-        }
-        caveats.extend(moment_caveat(self.machine, self.options.tick));
-        caveats.extend(arithmetic_caveat(self.machine, self.options.tick));
-        caveats.extend(principal_caveat(self.machine));
-        caveats.extend(self.mover.context_caveats(self.machine));
-        caveats.extend(self.left_out.effect_caveats(self.machine));
-        caveats.extend(self.left_out.state_caveat());
-        caveats
-    }
-
     /// Makes a move: the state changes in place; returns whether it changed
     /// and the violations to report (new ones only).
     fn play(&mut self, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
         self.moves += 1;
+        self.live.moves.fetch_add(1, Ordering::Relaxed);
         let (changed, mut violations, outcome) = play_move(self.machine, state, mv);
         if let (Some(outcome), Move::Request { action, .. }) = (&outcome, mv) {
             self.left_out.effects(action, outcome);
@@ -324,8 +592,10 @@ impl<'m, 's> Run<'m, 's> {
             let entry = match self.states.get(&key) {
                 Some(entry) => entry.clone(),
                 None => {
+                    self.live.states.fetch_add(1, Ordering::Relaxed);
                     let entry = match self.machine.snapshot(state) {
                         Ok(snapshot) => {
+                            self.live.hold(&snapshot);
                             let found = self.machine.violations(state, &snapshot);
                             (snapshot.fingerprint(), found)
                         }
@@ -355,6 +625,7 @@ impl<'m, 's> Run<'m, 's> {
             if !violation.on_request {
                 trace.push(witness(&violation));
             }
+            self.live.findings.fetch_add(1, Ordering::Relaxed);
             self.found.push(Found { violation, trace });
         }
     }
@@ -363,11 +634,15 @@ impl<'m, 's> Run<'m, 's> {
         let state = self.machine.initial();
         let key = self.machine.state_key(&state);
         if !self.states.contains_key(&key) {
+            self.live.states.fetch_add(1, Ordering::Relaxed);
             let entry = match self.machine.snapshot(&state) {
-                Ok(snapshot) => (
-                    snapshot.fingerprint(),
-                    self.machine.violations(&state, &snapshot),
-                ),
+                Ok(snapshot) => {
+                    self.live.hold(&snapshot);
+                    (
+                        snapshot.fingerprint(),
+                        self.machine.violations(&state, &snapshot),
+                    )
+                }
                 Err(message) => {
                     self.left_out.unbuildable(state.time, message);
                     (0, Vec::new())
@@ -382,11 +657,7 @@ impl<'m, 's> Run<'m, 's> {
 
     fn report(&self, progress: &mut dyn FnMut(Progress)) {
         if self.moves.is_multiple_of(256) {
-            progress(Progress {
-                moves: self.moves,
-                states: self.states.len() as u64,
-                findings: self.found.len(),
-            });
+            progress(self.live.progress());
         }
     }
 
@@ -486,8 +757,14 @@ impl<'m, 's> Run<'m, 's> {
             // Whether a move of this level reached a state not seen before
             // (on the last level, such states are checked but not extended).
             let mut grew = false;
+            let (worker, jobs) = self.worker;
             for (state, trace) in &frontier {
-                for mv in self.moves(state) {
+                for (index, mv) in self.moves(state).into_iter().enumerate() {
+                    // With several workers, each takes its share of the
+                    // first moves and everything below them.
+                    if level == 1 && index % jobs != worker {
+                        continue;
+                    }
                     if self.spent() {
                         return;
                     }
@@ -560,13 +837,26 @@ pub struct Mover {
     /// Actions left with no context variant at all (so never requested),
     /// with the context key no entity could fill.
     unfillable: Vec<(String, String, Vec<String>)>,
+    /// Context keys the policies read whose values were not all derived.
+    unguided: BTreeMap<String, BTreeSet<guided::Unguided>>,
     tick: Option<i64>,
 }
 
 impl Mover {
-    /// Prepares the context variants of a scenario's actions.
+    /// Prepares the context variants of a scenario's actions, with the
+    /// values the policies suggest ([`guided`]).
     pub fn new(machine: &Machine<'_>, tick: Option<i64>) -> Self {
-        let variants = context_variants(machine);
+        Self::with_guidance(machine, tick, true)
+    }
+
+    /// [`Mover::new`], with or without the values the policies suggest.
+    pub fn with_guidance(machine: &Machine<'_>, tick: Option<i64>, policy_contexts: bool) -> Self {
+        let mut variants = context_variants(machine);
+        let unguided = if policy_contexts {
+            guide_variants(machine, &mut variants)
+        } else {
+            BTreeMap::new()
+        };
         let counts = machine
             .pairs
             .iter()
@@ -588,6 +878,7 @@ impl Mover {
             variants: variants.by_action,
             cut: variants.cut,
             unfillable: variants.unfillable,
+            unguided,
             tick,
         }
     }
@@ -756,6 +1047,7 @@ impl Mover {
                 format!("{action} (no entity{kinds} for context key `{key}`)")
             })
             .collect();
+        caveats.extend(unguided_caveat(&self.unguided));
         if !unfillable.is_empty() {
             caveats.push(format!(
                 "context values: {} never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: {}; neither the requests nor their effects were tried",
@@ -807,6 +1099,27 @@ struct LeftOut {
 }
 
 impl LeftOut {
+    /// Adds a later worker's tallies: counts add up, the first message
+    /// (in worker order) is kept.
+    fn absorb(&mut self, other: LeftOut) {
+        self.clock_states.extend(other.clock_states);
+        if let Some((most, at)) = other.clock_most
+            && self.clock_most.is_none_or(|(mine, _)| most > mine)
+        {
+            self.clock_most = Some((most, at));
+        }
+        for (effect, (count, message)) in other.not_applied {
+            self.not_applied.entry(effect).or_insert((0, message)).0 += count;
+        }
+        for (action, (count, message)) in other.rejected {
+            self.rejected.entry(action).or_insert((0, message)).0 += count;
+        }
+        self.unbuildable.0 += other.unbuildable.0;
+        if self.unbuildable.1.is_none() {
+            self.unbuildable.1 = other.unbuildable.1;
+        }
+    }
+
     fn clock(&mut self, key: StateKey, pending: usize, time: Instant) {
         self.clock_states.insert(key);
         if self.clock_most.is_none_or(|(most, _)| pending > most) {
@@ -1447,4 +1760,242 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
         }
     }
     steps
+}
+
+/// Adds the context values the policies suggest ([`guided`]) to each
+/// requested action's variants: every scripted (or effect-expanded) context
+/// with no key changed, then with one key changed, then two, and so on, up to
+/// [`MAX_CONTEXT_VARIANTS`]. Keys the simulator fills (the scenario's facts),
+/// keys a session presents itself and keys effects read entities from (all
+/// of the world's entities are tried there already) are left as they are. A
+/// combination the schema's context type rejects is dropped: no request could
+/// send it. Returns the keys whose values were not all derived.
+fn guide_variants(
+    machine: &Machine<'_>,
+    variants: &mut Variants,
+) -> BTreeMap<String, BTreeSet<guided::Unguided>> {
+    use guided::Unguided;
+    let scenario = machine.scenario;
+    let mut guidance = guided::guidance(&scenario.policies.set);
+    let mut left_alone: BTreeSet<String> = scenario.facts.keys().cloned().collect();
+    for session in &scenario.sessions {
+        left_alone.extend(session.context.keys().cloned());
+    }
+    for effect in &scenario.effects {
+        left_alone.extend(context_keys(&effect.operation));
+    }
+    guidance.keys.retain(|key, _| !left_alone.contains(key));
+    guidance.unguided.retain(|key, _| !left_alone.contains(key));
+    if guidance
+        .keys
+        .values()
+        .any(guided::KeyValues::reads_attributes)
+    {
+        let entities: BTreeMap<String, Value> = scenario
+            .world
+            .base
+            .iter()
+            .filter_map(|(uid, raw)| Some((uid.clone(), serde_json::from_str(raw.get()).ok()?)))
+            .collect();
+        guidance.resolve_attributes(&entities);
+    }
+    // Keys tested with `has` but given no value: only their absence is tried.
+    for (key, values) in &guidance.keys {
+        if values.values.is_empty() {
+            guidance
+                .unguided
+                .entry(key.clone())
+                .or_default()
+                .insert(Unguided::NoValue);
+        }
+    }
+    // The first actor and resource of each action, to check contexts against
+    // the schema.
+    let mut example: BTreeMap<String, (usize, &EntityUid, &EntityUid)> = BTreeMap::new();
+    for (actor, pairs) in machine.pairs.iter().enumerate() {
+        for (action, resource) in pairs {
+            example
+                .entry(action.to_string())
+                .or_insert((actor, action, resource));
+        }
+    }
+    let initial = machine.initial();
+    // Per key: whether some value of it made a context the schema accepts.
+    let mut accepted: BTreeMap<String, bool> = BTreeMap::new();
+    for (action, (actor, action_uid, resource)) in &example {
+        let keys: Vec<(&String, Vec<Option<&Value>>)> = guidance
+            .keys
+            .iter()
+            .filter(|(_, values)| values.applies_to(action))
+            .map(|(key, values)| {
+                let mut options: Vec<Option<&Value>> = values.values.values().map(Some).collect();
+                if values.has {
+                    options.push(None);
+                }
+                (key, options)
+            })
+            .filter(|(_, options)| !options.is_empty())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let bases = match variants.by_action.get(action) {
+            // No entity could fill an effect's key: the action is never requested.
+            Some(list) if list.is_empty() => continue,
+            Some(list) => list.clone(),
+            None => vec![Map::new()],
+        };
+        let principal = &machine.actors[*actor].principal;
+        let builds = |extra: &Map<String, Value>| {
+            let context = machine.context(&initial, *actor, extra);
+            machine
+                .request(principal, action_uid, resource, &context)
+                .is_ok()
+        };
+        let mut list: Vec<Map<String, Value>> = Vec::new();
+        let mut capped = false;
+        // Each subset of keys, smallest first, then each base, then each
+        // choice of the subset's options.
+        'sizes: for size in 0..=keys.len() {
+            let mut subset: Vec<usize> = (0..size).collect();
+            loop {
+                for base in &bases {
+                    let mut choice = vec![0usize; size];
+                    loop {
+                        let mut extra = base.clone();
+                        for (slot, &key) in subset.iter().enumerate() {
+                            let (name, options) = &keys[key];
+                            match options[choice[slot]] {
+                                Some(value) => extra.insert((*name).clone(), value.clone()),
+                                None => extra.remove(*name),
+                            };
+                        }
+                        if !list.contains(&extra) {
+                            let ok = size == 0 || builds(&extra);
+                            for &key in &subset {
+                                let (name, options) = &keys[key];
+                                if options.iter().any(Option::is_some) {
+                                    *accepted.entry((*name).clone()).or_default() |= ok;
+                                }
+                            }
+                            if ok {
+                                if list.len() == MAX_CONTEXT_VARIANTS {
+                                    capped = true;
+                                    break 'sizes;
+                                }
+                                list.push(extra);
+                            }
+                        }
+                        if !next_choice(&mut choice, |slot| keys[subset[slot]].1.len()) {
+                            break;
+                        }
+                    }
+                }
+                if !next_subset(&mut subset, keys.len()) {
+                    break;
+                }
+            }
+        }
+        if capped {
+            let factors: Vec<(String, usize)> = keys
+                .iter()
+                .map(|(key, options)| ((*key).clone(), options.len() + 1))
+                .collect();
+            let product = factors
+                .iter()
+                .fold(1u128, |n, (_, values)| n.saturating_mul(*values as u128));
+            match variants.cut.iter_mut().find(|c| &c.action == action) {
+                Some(cut) => {
+                    cut.combinations = cut.combinations.saturating_mul(product);
+                    cut.keys.extend(factors);
+                    cut.tried = list.len();
+                }
+                None => variants.cut.push(CutVariants {
+                    action: action.clone(),
+                    tried: list.len(),
+                    combinations: product.saturating_mul(bases.len() as u128),
+                    keys: factors,
+                    scripted: bases.len(),
+                }),
+            }
+        }
+        variants.by_action.insert(action.clone(), list);
+    }
+    for (key, ok) in accepted {
+        if !ok {
+            guidance
+                .unguided
+                .entry(key)
+                .or_default()
+                .insert(Unguided::IllTyped);
+        }
+    }
+    guidance.unguided
+}
+
+/// The caveat for context keys the policies read whose values were not all
+/// derived from them.
+fn unguided_caveat(unguided: &BTreeMap<String, BTreeSet<guided::Unguided>>) -> Option<String> {
+    use guided::Unguided;
+    if unguided.is_empty() {
+        return None;
+    }
+    let keys: Vec<String> = unguided
+        .iter()
+        .map(|(key, why)| {
+            let why: Vec<String> = why
+                .iter()
+                .map(|w| match w {
+                    Unguided::Computed => "compared with a computed value".to_string(),
+                    Unguided::Extension(name) => format!("an argument of `{name}`"),
+                    Unguided::Record(attribute) => {
+                        format!("read as a record with `{attribute}`, which no entity has")
+                    }
+                    Unguided::NoValue => "tested with `has` only".to_string(),
+                    Unguided::IllTyped => {
+                        "the schema's context type rejected every value derived".to_string()
+                    }
+                })
+                .collect();
+            format!("`{key}` ({})", why.join("; "))
+        })
+        .collect();
+    Some(format!(
+        "context values: the policies read {} whose values could not all be derived from them: {}; only the scripted values and those derived were tried",
+        if keys.len() == 1 {
+            "1 context key".to_string()
+        } else {
+            format!("{} context keys", keys.len())
+        },
+        listed(keys)
+    ))
+}
+
+/// The next choice of options (an odometer, last slot fastest); `false`
+/// after the last.
+fn next_choice(choice: &mut [usize], options: impl Fn(usize) -> usize) -> bool {
+    for slot in (0..choice.len()).rev() {
+        choice[slot] += 1;
+        if choice[slot] < options(slot) {
+            return true;
+        }
+        choice[slot] = 0;
+    }
+    false
+}
+
+/// The next subset of `0..n` of the same size, in lexicographic order;
+/// `false` after the last.
+fn next_subset(subset: &mut [usize], n: usize) -> bool {
+    let size = subset.len();
+    for index in (0..size).rev() {
+        if subset[index] < n - size + index {
+            subset[index] += 1;
+            for next in index + 1..size {
+                subset[next] = subset[next - 1] + 1;
+            }
+            return true;
+        }
+    }
+    false
 }

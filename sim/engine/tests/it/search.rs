@@ -28,8 +28,9 @@ use serde_json::Map;
 use crate::common::workspace_root;
 
 /// The planted escalations and the invariant each breaks.
-const PLANTED: [(&str, &[&str]); 4] = [
+const PLANTED: [(&str, &[&str]); 5] = [
     ("self-assign-role", &["never"]),
+    ("hidden-flag", &["never"]),
     ("subagent-scope", &["attenuation"]),
     ("jit-forgetful", &["expiry"]),
     ("confused-deputy", &["delegation-ceiling"]),
@@ -120,6 +121,122 @@ fn fixed_variants_are_clean_and_proven_to_depth_four() {
             let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
             assert!(caveats.is_empty(), "{name}: {caveats:#?}");
         }
+    }
+}
+
+/// Regression: a flag no scripted step sends (`hidden-flag`: break glass
+/// on `context.emergency`, an `INC-` ticket and severity 3 or more) was never
+/// tried, so the search missed the escalation behind it. With the values the
+/// policies compare, every strategy finds it; without them, none does.
+#[test]
+fn a_context_flag_no_step_sends_is_still_tried() {
+    let planted = load(
+        &folder("hidden-flag").join("planted.toml"),
+        &LoadOptions::default(),
+    );
+    for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+        let unguided = Options {
+            policy_contexts: false,
+            ..options(strategy, 7)
+        };
+        let fuzzed = privsim::fuzz(&planted, &unguided, &mut |_| {});
+        assert!(
+            kinds(&fuzzed).is_empty(),
+            "{strategy:?}: {:?}",
+            kinds(&fuzzed)
+        );
+        let fuzzed = privsim::fuzz(&planted, &options(strategy, 7), &mut |_| {});
+        let finding = fuzzed
+            .result
+            .findings
+            .iter()
+            .find(|f| f.kind == "never" && !f.trace.is_empty())
+            .unwrap_or_else(|| panic!("{strategy:?}: {:#?}", fuzzed.result.findings));
+        // The witness sends the three keys the policy compares.
+        let context = finding.trace.last().and_then(|s| s.context.clone());
+        let context = context.unwrap_or_default();
+        assert_eq!(context["emergency"], true, "{strategy:?}: {context}");
+        assert!(
+            context["ticket"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("INC-")),
+            "{strategy:?}: {context}"
+        );
+        assert!(
+            context["severity"].as_i64().is_some_and(|s| s >= 3),
+            "{strategy:?}: {context}"
+        );
+    }
+}
+
+/// Several workers (`Options::jobs`): the result depends on the seed, the
+/// budget and the number of jobs only (the same three give the same bytes),
+/// every planted escalation is still found by every strategy, and each fixed
+/// variant is still proven clean to depth 4 with each worker exploring its
+/// share of the first moves.
+#[test]
+fn parallel_workers_are_deterministic_and_find_what_one_finds() {
+    for (name, expected) in PLANTED {
+        let planted = load(&folder(name).join("planted.toml"), &LoadOptions::default());
+        for strategy in [Strategy::Random, Strategy::Novelty, Strategy::Exhaustive] {
+            let jobs = Options {
+                jobs: 3,
+                ..options(strategy, 7)
+            };
+            let first = privsim::fuzz(&planted, &jobs, &mut |_| {});
+            let second = privsim::fuzz(&planted, &jobs, &mut |_| {});
+            let bytes = |f: &privsim::Fuzzed| serde_json::to_string(&f.result).unwrap();
+            assert_eq!(bytes(&first), bytes(&second), "{name} {strategy:?}");
+            assert_eq!(first.repros, second.repros, "{name} {strategy:?}");
+            let summary = first.result.search.as_ref().unwrap();
+            assert_eq!(summary.jobs, 3);
+            assert!(summary.moves <= 5_000, "{summary:?}");
+            let found = kinds(&first);
+            for kind in expected {
+                assert!(
+                    found.iter().any(|k| k == kind),
+                    "{name}, {strategy:?} with 3 jobs: no `{kind}` finding in {found:?}"
+                );
+            }
+        }
+        let fixed = load(&folder(name).join("fixed.toml"), &LoadOptions::default());
+        let exhaustive = Options {
+            max_steps: 200_000,
+            jobs: 2,
+            ..options(Strategy::Exhaustive, 0)
+        };
+        let fuzzed = privsim::fuzz(&fixed, &exhaustive, &mut |_| {});
+        assert!(kinds(&fuzzed).is_empty(), "{name}: {:?}", kinds(&fuzzed));
+        let summary = fuzzed.result.search.unwrap();
+        assert_eq!(summary.exhaustive_depth, Some(4), "{name}: {summary:?}");
+    }
+}
+
+/// A stop flag set from outside (SIGINT in `privsim fuzz`) ends the search
+/// at once; the summary says it was interrupted and proves nothing.
+#[test]
+fn a_stopped_search_says_it_was_interrupted() {
+    let fixed = load(
+        &folder("self-assign-role").join("fixed.toml"),
+        &LoadOptions::default(),
+    );
+    for jobs in [1, 2] {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let stopped = Options {
+            jobs,
+            stop: Some(stop),
+            ..options(Strategy::Exhaustive, 0)
+        };
+        let summary = privsim::fuzz(&fixed, &stopped, &mut |_| {})
+            .result
+            .search
+            .unwrap();
+        assert!(
+            summary.interrupted && summary.budget_exhausted,
+            "{summary:?}"
+        );
+        assert_eq!(summary.exhaustive_depth, None, "{summary:?}");
+        assert_eq!(summary.moves, 0, "{summary:?}");
     }
 }
 
@@ -231,7 +348,10 @@ fn traces_are_minimal() {
             let key = found.violation.key();
             let reproduces = |trace: &[Move]| {
                 let (prefix, last) = trace.split_at(trace.len() - 1);
-                let check: &[Move] = if found.violation.kind == "delegation-ceiling" {
+                // A violation of the request itself (a ceiling, a never rule
+                // broken by the request) shows after the whole trace; a
+                // state's, before its witness.
+                let check: &[Move] = if found.violation.on_request {
                     trace
                 } else {
                     let _ = last;
