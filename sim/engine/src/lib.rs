@@ -88,8 +88,9 @@ pub fn run_all(paths: &[impl AsRef<Path>], options: &LoadOptions, suggest: bool)
                 continue;
             }
         };
+        let options = options.under(path.as_ref());
         for file in files {
-            match load::load(&file, options) {
+            match load::load(&file, &options) {
                 Ok(loaded) => results.push(if suggest {
                     evaluate_and_suggest(&loaded)
                 } else {

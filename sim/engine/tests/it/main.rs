@@ -8,6 +8,7 @@ mod engine;
 mod fuzz_seeds;
 mod held;
 mod prove;
+mod reuse;
 mod scenarios;
 mod schema;
 mod search;
