@@ -38,6 +38,9 @@ const LABEL_CHARS: usize = 52;
 /// A whole run, as the reports show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunView {
+    /// When the run happened (wall clock, `YYYY-MM-DDTHH:MM:SS`, UTC); set
+    /// for JUnit only, empty otherwise.
+    pub run_at: String,
     /// `pass` (every expectation held, no finding), `findings` (every
     /// expectation held, but invariant findings), or `fail`.
     pub status: &'static str,
@@ -145,8 +148,8 @@ pub struct JunitSuite {
     pub classname: String,
     /// The scenario's name (its file when the name is empty).
     pub name: String,
-    /// The simulated clock's start, without zone (the schema's form).
-    pub timestamp: String,
+    /// The simulated clock's start, RFC 3339 (a JUnit property).
+    pub simulated_start: String,
     /// Test cases.
     pub tests: usize,
     /// Failed test cases.
@@ -715,6 +718,7 @@ pub fn run(result: &RunResult) -> RunView {
         .collect();
     dead_everywhere.sort_by(|a, b| (&a.file, a.line, &a.id).cmp(&(&b.file, b.line, &b.id)));
     RunView {
+        run_at: String::new(),
         dead_everywhere,
         status,
         verdict: verdict(status).to_string(),
@@ -1200,9 +1204,9 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
     let package = stem
         .rsplit_once('/')
         .map_or("scenarios", |(folder, _)| folder);
-    let timestamp = match Instant::parse_rfc3339(&s.start) {
-        Ok(at) => at.to_string().chars().take(19).collect(),
-        Err(_) => "1970-01-01T00:00:00".to_string(),
+    let simulated_start = match Instant::parse_rfc3339(&s.start) {
+        Ok(at) => at.to_string(),
+        Err(_) => s.start.clone(),
     };
     JunitSuite {
         package: dotted(package),
@@ -1212,7 +1216,7 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
         } else {
             s.name.clone()
         },
-        timestamp,
+        simulated_start,
         tests: cases.len(),
         failures: cases.iter().filter(|c| c.failure).count(),
         cases,

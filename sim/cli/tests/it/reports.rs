@@ -40,7 +40,7 @@ fn result_of(relative: &Path) -> RunResult {
 }
 
 fn render(result: &RunResult, format: Format) -> String {
-    report::render(result, format).unwrap_or_else(|e| panic!("{e}"))
+    report::render_at(result, format, crate::common::RUN_AT).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn example_reports() {
         }
         let relative = path.strip_prefix(&root).unwrap();
         let result = result_of(relative);
-        let files = report::render_all(&result).unwrap();
+        let files = report::render_all_at(&result, crate::common::RUN_AT).unwrap();
 
         // Same input, byte-identical output, and `render_all` agrees with `render`.
         for (name, text) in &files {
@@ -173,7 +173,7 @@ fn a_long_run_shortens_sections_to_stay_within_a_comment() {
 
     let long = repeated(&search, 50);
     let markdown = check_limited_markdown(&long);
-    let files = report::render_all(&long).unwrap();
+    let files = report::render_all_at(&long, crate::common::RUN_AT).unwrap();
     assert_eq!(files[0], ("report.md", markdown.clone()));
     assert!(render(&long, Format::Html).chars().count() > 65_536);
     // The overview still lists every scenario.
@@ -803,7 +803,7 @@ fn search_findings_and_summary_render_in_every_format() {
 
     // JSON is the contract itself: the stored result comes back byte for byte.
     assert_eq!(render(&result, Format::Json), text);
-    for (name, text) in report::render_all(&result).unwrap() {
+    for (name, text) in report::render_all_at(&result, crate::common::RUN_AT).unwrap() {
         let format = Format::ALL
             .into_iter()
             .find(|f| f.file_name() == name)
@@ -1258,4 +1258,63 @@ fn text_columns_line_up_with_millisecond_times() {
     for row in rows {
         assert_eq!(row.find("Agent::"), Some(column), "{text}");
     }
+}
+
+/// JUnit's `timestamp` is when the run happened: `SOURCE_DATE_EPOCH` when
+/// set, else the system clock; the simulated start is a property.
+#[test]
+fn junit_timestamp_is_the_run_time_and_the_simulated_start_a_property() {
+    let root = workspace_root();
+    let out = TempFolder::new("junit-timestamp");
+    let run = |epoch: Option<&str>| {
+        let folder = out.0.join(epoch.unwrap_or("live"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_privsim"));
+        command
+            .args([
+                "run",
+                "scenarios/mcp-support/least-privilege.toml",
+                "--report-dir",
+            ])
+            .arg(&folder)
+            .current_dir(&root)
+            .env_remove("SOURCE_DATE_EPOCH");
+        if let Some(epoch) = epoch {
+            command.env("SOURCE_DATE_EPOCH", epoch);
+        }
+        assert!(command.status().unwrap().success());
+        std::fs::read_to_string(folder.join("junit.xml")).unwrap()
+    };
+    let fixed = run(Some(crate::common::RUN_EPOCH));
+    assert!(
+        fixed.contains(&format!("timestamp=\"{}\"", crate::common::RUN_AT)),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("<property name=\"simulated_start\" value=\"2026-06-01T09:00:00Z\"/>"),
+        "{fixed}"
+    );
+    // Without the variable: the wall clock, between before and after the run.
+    let stamp = |text: &str| -> String {
+        let at = text.find("timestamp=\"").unwrap() + "timestamp=\"".len();
+        text[at..at + 19].to_string()
+    };
+    let now = || {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        privsim::time::Instant::parse_rfc3339("1970-01-01T00:00:00Z")
+            .unwrap()
+            .checked_add(i64::try_from(seconds).unwrap() * 1000)
+            .unwrap()
+            .to_string()[..19]
+            .to_string()
+    };
+    let before = now();
+    let live = stamp(&run(None));
+    let after = now();
+    assert!(
+        before <= live && live <= after,
+        "{before} <= {live} <= {after}"
+    );
 }
