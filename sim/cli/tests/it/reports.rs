@@ -1318,3 +1318,40 @@ fn junit_timestamp_is_the_run_time_and_the_simulated_start_a_property() {
         "{before} <= {live} <= {after}"
     );
 }
+
+/// One step six hours after a few minutes of activity: the HTML timeline
+/// breaks its axis over the idle hours (a shaded, marked break), so the
+/// minutes of activity are spread over the plot instead of a few pixels.
+#[test]
+fn html_timeline_breaks_the_axis_over_a_multi_hour_gap() {
+    from_workspace_root();
+    let path = Path::new("sim/tests/fixtures/timeline-gap/scenario.toml");
+    let loaded = scenario::load(path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let result = RunResult::new(vec![privsim::evaluate(&loaded)]);
+    let html = render(&result, Format::Html);
+    let figure = &html[html.find("<figure>").unwrap()..html.find("</figure>").unwrap() + 9];
+    assert_eq!(
+        figure.matches("class=\"axis-break\"").count(),
+        1,
+        "{figure}"
+    );
+    assert!(figure.contains("class=\"break-mark\""), "{figure}");
+    // The marks of the first five minutes (steps 1 to 4) are far apart:
+    // without the break they would share about 8 of the plot's 560 pixels.
+    let xs: Vec<i64> = figure
+        .match_indices("<path class=\"mark allow\" d=\"M ")
+        .map(|(at, m)| {
+            let rest = &figure[at + m.len()..];
+            rest[..rest.find(' ').unwrap()].parse::<i64>().unwrap()
+        })
+        .collect();
+    let mut xs = xs;
+    xs.sort_unstable();
+    assert_eq!(xs.len(), 5, "{xs:?}");
+    // Steps 1 to 4 (+1m to +5m) spread over hundreds of pixels, each at
+    // least a mark's width from the next; step 5 (+6h) comes last.
+    assert!(xs[3] - xs[0] > 200, "{xs:?}");
+    assert!(xs.windows(2).all(|w| w[1] - w[0] >= 8), "{xs:?}");
+    insta::assert_snapshot!(figure);
+}
