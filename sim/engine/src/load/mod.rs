@@ -378,6 +378,9 @@ pub struct Scenario {
     pub inputs: BTreeSet<PathBuf>,
 }
 
+/// A session's `[defaults.session]` entries, with where its id was last written.
+type SessionDefaults = (Origin, Range<usize>, Map<String, Value>);
+
 /// The `[defaults]` of a scenario and its shared world, merged.
 #[derive(Debug, Default)]
 struct Defaults {
@@ -386,7 +389,7 @@ struct Defaults {
     /// Where each `[defaults.principal_type]` entry was written.
     type_spans: BTreeMap<String, (Origin, Range<usize>)>,
     /// Entries by session id, with where the id was last written.
-    by_session: BTreeMap<String, (Origin, Range<usize>, Map<String, Value>)>,
+    by_session: BTreeMap<String, SessionDefaults>,
 }
 
 /// Replaces `{i}` in every string a repeated step holds (names, ids,
@@ -684,7 +687,7 @@ impl<'a> Loader<'a> {
     }
 
     /// Runs `load` with errors pointing into the file of `origin`.
-    fn from_file<T>(&self, origin: Origin, load: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn within_file<T>(&self, origin: Origin, load: impl FnOnce() -> Result<T>) -> Result<T> {
         let before = self.origin.replace(origin);
         let result = load();
         self.origin.set(before);
@@ -919,7 +922,7 @@ impl<'a> Loader<'a> {
                     .help_boxed("keep `[facts]` in one of the two files")
                     .into());
             }
-            (Some(shared), None) => self.from_file(Origin::World, || self.facts(Some(shared)))?,
+            (Some(shared), None) => self.within_file(Origin::World, || self.facts(Some(shared)))?,
             (None, own) => self.facts(own.as_ref())?,
         };
         let no_items = (Vec::new(), Vec::new(), Vec::new());
@@ -929,7 +932,7 @@ impl<'a> Loader<'a> {
                 (&w.entities, &w.sessions, &w.grants)
             });
         let mut base = self.entities(header, schema.as_ref())?;
-        self.from_file(Origin::World, || {
+        self.within_file(Origin::World, || {
             self.inline_entities(world_entities, schema.as_ref(), &mut base)
         })?;
         self.inline_entities(&raw.entities, schema.as_ref(), &mut base)?;
@@ -939,7 +942,7 @@ impl<'a> Loader<'a> {
             &facts,
         )?;
         let mut sessions = Vec::new();
-        self.from_file(Origin::World, || {
+        self.within_file(Origin::World, || {
             self.sessions(world_sessions, &mut sessions, start, &facts, &defaults)
         })?;
         self.sessions(&raw.sessions, &mut sessions, start, &facts, &defaults)?;
@@ -949,7 +952,7 @@ impl<'a> Loader<'a> {
             by_type: defaults.by_type.clone(),
         };
         let mut grants = Vec::new();
-        self.from_file(Origin::World, || {
+        self.within_file(Origin::World, || {
             self.grants(world_grants, &mut grants, start)
         })?;
         self.grants(&raw.grants, &mut grants, start)?;
@@ -1264,7 +1267,7 @@ impl<'a> Loader<'a> {
         let mut defaults = Defaults::default();
         for (origin, raw) in [(Origin::World, shared), (Origin::Scenario, own)] {
             let Some(raw) = raw else { continue };
-            self.from_file(origin, || {
+            self.within_file(origin, || {
                 let raw = raw.get_ref();
                 let entries = |table: &Spanned<toml::Table>| -> Result<Map<String, Value>> {
                     let entries = self.table(table)?;
