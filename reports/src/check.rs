@@ -1035,18 +1035,24 @@ fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
 /// JUnit XML (Apache Ant's schema, reports/schemas/JUnit.xsd): a test suite
 /// per scenario with a test case per rule, failing when a change of that kind
 /// fails the gate and skipped when the rule is off; then a suite for the
-/// exceptions, a case each, failing when stale. Times are simulated:
-/// `timestamp` is the scenario's clock start, `time` is 0.
+/// exceptions, a case each, failing when stale. `timestamp` is when the
+/// run happened ([`crate::run_timestamp`]); each scenario's simulated clock
+/// start is its `simulated_start` property; `time` is 0.
 pub fn junit(result: &CheckResult) -> String {
+    junit_at(result, &crate::run_timestamp())
+}
+
+/// [`junit`], with the run's wall-clock time given (`YYYY-MM-DDTHH:MM:SS`).
+pub fn junit_at(result: &CheckResult, run_at: &str) -> String {
     // Every value through `escape_control`: JUnit is often printed to a CI
     // log, where a value's line break could start a workflow command.
     match crate::printable(result) {
-        Some(printable) => junit_printable(&printable),
-        None => crate::strip_control(junit_printable(result)),
+        Some(printable) => junit_printable(&printable, run_at),
+        None => crate::strip_control(junit_printable(result, run_at)),
     }
 }
 
-fn junit_printable(result: &CheckResult) -> String {
+fn junit_printable(result: &CheckResult, run_at: &str) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     let rules = &result.config.fail_on;
     let budget = &result.config.budget;
@@ -1111,7 +1117,7 @@ fn junit_printable(result: &CheckResult) -> String {
             out,
             "  <testsuite id=\"{id}\" package=\"privsim.check\" name=\"{}\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
             escape_xml(&scenario.name),
-            timestamp(&scenario.start),
+            escape_xml(run_at),
             junit_kinds(result).count(),
         );
         out.push_str("    <properties>\n");
@@ -1119,6 +1125,11 @@ fn junit_printable(result: &CheckResult) -> String {
             out,
             "      <property name=\"scenario\" value=\"{}\"/>",
             escape_xml(&scenario.file)
+        );
+        let _ = writeln!(
+            out,
+            "      <property name=\"simulated_start\" value=\"{}\"/>",
+            escape_xml(&scenario.start)
         );
         for file in &scenario.baseline_policy_files {
             let _ = writeln!(
@@ -1165,7 +1176,7 @@ fn junit_printable(result: &CheckResult) -> String {
             out,
             "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"time budget\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
             result.scenarios.len(),
-            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            escape_xml(run_at),
             usize::from(failing),
         );
         if failing {
@@ -1192,7 +1203,7 @@ fn junit_printable(result: &CheckResult) -> String {
             out,
             "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"gate configuration\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"config\" value=\"{}\"/>\n      <property name=\"revision\" value=\"{}\"/>\n    </properties>",
             result.scenarios.len() + usize::from(!result.exceptions.is_empty()),
-            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            escape_xml(run_at),
             usize::from(failing),
             escape_xml(&change.file),
             escape_xml(&change.revision),
@@ -1225,7 +1236,7 @@ fn junit_printable(result: &CheckResult) -> String {
             out,
             "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"exceptions\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"config\" value=\"{}\"/>\n    </properties>",
             result.scenarios.len(),
-            timestamp(result.scenarios.first().map_or("", |s| s.start.as_str())),
+            escape_xml(run_at),
             result.exceptions.len(),
             escape_xml(result.config.file.as_deref().unwrap_or("")),
         );
@@ -1250,14 +1261,6 @@ fn junit_printable(result: &CheckResult) -> String {
     }
     out.push_str("</testsuites>\n");
     out
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of an RFC 3339 time (the JUnit schema's form).
-fn timestamp(time: &str) -> String {
-    match time.get(..19) {
-        Some(prefix) if time.len() >= 19 => prefix.to_string(),
-        _ => "1970-01-01T00:00:00".to_string(),
-    }
 }
 
 /// `file:line` split into its parts (the line defaults to 1).

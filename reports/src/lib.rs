@@ -91,20 +91,69 @@ pub struct RenderError {
     pub message: String,
 }
 
-/// Renders the run in one format.
+/// The environment variable that fixes the wall-clock time reports show
+/// (JUnit's `timestamp`): whole seconds since the Unix epoch, as in
+/// reproducible builds (<https://reproducible-builds.org/specs/source-date-epoch/>).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// When this run happened, as JUnit writes it (`YYYY-MM-DDTHH:MM:SS`, UTC):
+/// `SOURCE_DATE_EPOCH` when it is set to whole seconds, else the system
+/// clock. Read once per process, so every suite of a run has the same time.
+pub fn run_timestamp() -> String {
+    static AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AT.get_or_init(|| {
+        let fixed = std::env::var(SOURCE_DATE_EPOCH)
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let seconds = fixed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+        });
+        junit_time(seconds)
+    })
+    .clone()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of whole seconds since the epoch (the epoch itself
+/// when out of range).
+fn junit_time(seconds: i64) -> String {
+    privsim_model::time::Instant::parse_rfc3339("1970-01-01T00:00:00Z")
+        .ok()
+        .and_then(|epoch| epoch.checked_add(seconds.saturating_mul(1000)))
+        .map_or_else(
+            || "1970-01-01T00:00:00".to_string(),
+            |at| at.to_string().chars().take(19).collect(),
+        )
+}
+
+/// Renders the run in one format; JUnit's `timestamp` is [`run_timestamp`].
 pub fn render(result: &RunResult, format: Format) -> Result<String, RenderError> {
+    render_at(result, format, &run_timestamp())
+}
+
+/// [`render`], with the run's wall-clock time given (`YYYY-MM-DDTHH:MM:SS`).
+pub fn render_at(result: &RunResult, format: Format, run_at: &str) -> Result<String, RenderError> {
     let template = match format {
         Format::Json => return Ok(json(result)),
         Format::Sarif => return Ok(sarif::render(&view::run(result))),
         Format::Markdown => "report.md",
         Format::Html => "report.html",
-        Format::Junit => return render_template("junit.xml", &junit_view(result)),
+        Format::Junit => return render_template("junit.xml", &junit_view(result, run_at)),
     };
     render_template(template, &view::run(result))
 }
 
 /// Every format, with its file name, for a report folder.
 pub fn render_all(result: &RunResult) -> Result<Vec<(&'static str, String)>, RenderError> {
+    render_all_at(result, &run_timestamp())
+}
+
+/// [`render_all`], with the run's wall-clock time given.
+pub fn render_all_at(
+    result: &RunResult,
+    run_at: &str,
+) -> Result<Vec<(&'static str, String)>, RenderError> {
     let view = view::run(result);
     let mut files = Vec::new();
     for format in Format::ALL {
@@ -113,7 +162,7 @@ pub fn render_all(result: &RunResult) -> Result<Vec<(&'static str, String)>, Ren
             Format::Sarif => sarif::render(&view),
             Format::Markdown => render_template("report.md", &view)?,
             Format::Html => render_template("report.html", &view)?,
-            Format::Junit => render_template("junit.xml", &junit_view(result))?,
+            Format::Junit => render_template("junit.xml", &junit_view(result, run_at))?,
         };
         files.push((format.file_name(), text));
     }
@@ -123,11 +172,13 @@ pub fn render_all(result: &RunResult) -> Result<Vec<(&'static str, String)>, Ren
 /// The view JUnit is rendered from: every value through [`escape_control`],
 /// since JUnit is often printed to a CI log, where a value's line break could
 /// start a workflow command.
-fn junit_view(result: &RunResult) -> view::RunView {
-    match printable(result) {
+fn junit_view(result: &RunResult, run_at: &str) -> view::RunView {
+    let mut view = match printable(result) {
         Some(printable) => view::run(&printable),
         None => view::run(result),
-    }
+    };
+    view.run_at = run_at.to_string();
+    view
 }
 
 fn render_template(name: &'static str, view: &view::RunView) -> Result<String, RenderError> {

@@ -38,6 +38,9 @@ const LABEL_CHARS: usize = 52;
 /// A whole run, as the reports show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunView {
+    /// When the run happened (wall clock, `YYYY-MM-DDTHH:MM:SS`, UTC); set
+    /// for JUnit only, empty otherwise.
+    pub run_at: String,
     /// `pass` (every expectation held, no finding), `findings` (every
     /// expectation held, but invariant findings), or `fail`.
     pub status: &'static str,
@@ -147,8 +150,8 @@ pub struct JunitSuite {
     pub classname: String,
     /// The scenario's name (its file when the name is empty).
     pub name: String,
-    /// The simulated clock's start, without zone (the schema's form).
-    pub timestamp: String,
+    /// The simulated clock's start, RFC 3339 (a JUnit property).
+    pub simulated_start: String,
     /// Test cases.
     pub tests: usize,
     /// Failed test cases.
@@ -584,8 +587,104 @@ pub struct Timeline {
     pub ticks: Vec<Tick>,
     /// One group per principal.
     pub groups: Vec<TimelineGroup>,
+    /// Where the axis is broken: long idle stretches drawn narrow.
+    pub breaks: Vec<AxisBreak>,
     /// What the time axis spans, in words.
     pub caption: String,
+}
+
+/// A stretch of the time axis with no step, grant change or evaluated
+/// instant, drawn narrow so the busy stretches around it stay readable.
+#[derive(Debug, Clone, Serialize)]
+pub struct AxisBreak {
+    /// Left edge.
+    pub x: i64,
+    /// Width.
+    pub width: i64,
+    /// The break mark on the axis (two slanted strokes).
+    pub path: String,
+    /// Tooltip: what was left out.
+    pub title: String,
+}
+
+/// The time axis: real offsets (milliseconds from the start) to x, linear
+/// except across long idle gaps, which are compressed to a short break so
+/// that one step hours after the others does not squeeze the rest into a
+/// few pixels.
+struct Axis {
+    /// Gaps drawn as breaks, as (from, to) real offsets, in order.
+    gaps: Vec<(i64, i64)>,
+    /// How long a break counts on the drawn axis, in milliseconds.
+    break_length: i64,
+    /// The drawn axis's whole length, in milliseconds.
+    drawn: i64,
+}
+
+impl Axis {
+    /// Compresses each gap between consecutive events longer than a quarter
+    /// of the span, as long as some time is left uncompressed (with nothing
+    /// but gaps there is nothing to zoom into).
+    fn new(span: i64, events: &[i64]) -> Self {
+        let mut points: Vec<i64> = events.iter().map(|e| (*e).clamp(0, span)).collect();
+        points.extend([0, span]);
+        points.sort_unstable();
+        points.dedup();
+        let gaps: Vec<(i64, i64)> = points
+            .windows(2)
+            .filter(|w| (w[1] - w[0]) * 4 > span)
+            .map(|w| (w[0], w[1]))
+            .collect();
+        let busy = span - gaps.iter().map(|(from, to)| to - from).sum::<i64>();
+        if gaps.is_empty() || busy <= 0 {
+            return Self {
+                gaps: Vec::new(),
+                break_length: 0,
+                drawn: span.max(1),
+            };
+        }
+        // Each break is drawn a twelfth as wide as the busy time, at least
+        // wide enough to see.
+        let break_length = (busy / 12).max(1);
+        let drawn = busy + break_length * i64::try_from(gaps.len()).unwrap_or(1);
+        Self {
+            gaps,
+            break_length,
+            drawn,
+        }
+    }
+
+    /// The drawn offset of a real one.
+    fn drawn_offset(&self, offset: i64) -> i64 {
+        let mut drawn = offset;
+        for &(from, to) in &self.gaps {
+            if offset >= to {
+                drawn -= (to - from) - self.break_length;
+            } else if offset > from {
+                // Inside a break: proportionally within its drawn width.
+                let inside = i128::from(offset - from) * i128::from(self.break_length)
+                    / i128::from(to - from);
+                drawn -= offset - from - i64::try_from(inside).unwrap_or(0);
+                break;
+            } else {
+                break;
+            }
+        }
+        drawn
+    }
+
+    fn x(&self, offset: i64) -> i64 {
+        let drawn = self.drawn_offset(offset).clamp(0, self.drawn);
+        LABEL_WIDTH
+            + i64::try_from(i128::from(drawn) * i128::from(PLOT_WIDTH) / i128::from(self.drawn))
+                .unwrap_or(0)
+    }
+
+    /// Whether a real offset lies strictly inside a break.
+    fn in_break(&self, offset: i64) -> bool {
+        self.gaps
+            .iter()
+            .any(|&(from, to)| offset > from && offset < to)
+    }
 }
 
 /// An axis tick.
@@ -719,6 +818,7 @@ pub fn run(result: &RunResult) -> RunView {
         .collect();
     dead_everywhere.sort_by(|a, b| (&a.file, a.line, &a.id).cmp(&(&b.file, b.line, &b.id)));
     RunView {
+        run_at: String::new(),
         dead_everywhere,
         status,
         verdict: verdict(status).to_string(),
@@ -1299,9 +1399,9 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
     let package = stem
         .rsplit_once('/')
         .map_or("scenarios", |(folder, _)| folder);
-    let timestamp = match Instant::parse_rfc3339(&s.start) {
-        Ok(at) => at.to_string().chars().take(19).collect(),
-        Err(_) => "1970-01-01T00:00:00".to_string(),
+    let simulated_start = match Instant::parse_rfc3339(&s.start) {
+        Ok(at) => at.to_string(),
+        Err(_) => s.start.clone(),
     };
     JunitSuite {
         package: dotted(package),
@@ -1311,7 +1411,7 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
         } else {
             s.name.clone()
         },
-        timestamp,
+        simulated_start,
         tests: cases.len(),
         failures: cases.iter().filter(|c| c.failure).count(),
         cases,
@@ -1769,12 +1869,22 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
         .max(start);
     // An empty span still gets a visible axis.
     let span = (end.0 - start.0).max(1);
-    let x_of = |at: Instant| -> i64 {
-        let offset = (at.0 - start.0).clamp(0, span);
-        LABEL_WIDTH
-            + i64::try_from(i128::from(offset) * i128::from(PLOT_WIDTH) / i128::from(span))
-                .unwrap_or(0)
-    };
+    // Everything drawn at a time of its own: the axis breaks only where
+    // none of these falls.
+    let events: Vec<i64> = instants
+        .iter()
+        .chain(&step_times)
+        .copied()
+        .chain(
+            s.findings
+                .iter()
+                .filter(|f| f.trace.is_empty())
+                .map(|f| parse_time(&f.time, start)),
+        )
+        .map(|at| at.0 - start.0)
+        .collect();
+    let axis = Axis::new(span, &events);
+    let x_of = |at: Instant| -> i64 { axis.x((at.0 - start.0).clamp(0, span)) };
 
     let mut groups = Vec::new();
     let mut y = AXIS_HEIGHT + 8;
@@ -1913,13 +2023,86 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
         });
         y += 6;
     }
-    let ticks = ticks(span)
-        .into_iter()
-        .map(|offset| Tick {
-            x: x_of(Instant(start.0 + offset)),
-            label: format!("+{}", duration(offset)),
+    // Ticks at round offsets of the busy stretches (their spacing chosen
+    // from the drawn length), none inside a break, and one where each
+    // break ends so the time after it reads at once; a tick too close to
+    // the previous one is left out.
+    let step = tick_step(axis.drawn);
+    // Multiples of the step within each busy stretch only: few, however
+    // long the breaks are.
+    let mut stretches = Vec::new();
+    let mut from = 0;
+    for &(gap_from, gap_to) in &axis.gaps {
+        stretches.push((from, gap_from));
+        from = gap_to;
+    }
+    stretches.push((from, span));
+    let mut offsets: Vec<i64> = stretches
+        .iter()
+        .flat_map(|&(from, to)| {
+            let first = (from + step - 1) / step;
+            (first..=to / step).map(move |i| i * step)
         })
         .collect();
+    offsets.retain(|&offset| !axis.in_break(offset));
+    offsets.extend(axis.gaps.iter().map(|&(_, to)| to));
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut ticks: Vec<Tick> = Vec::new();
+    for offset in offsets {
+        let x = x_of(Instant(start.0 + offset));
+        let after_break = axis.gaps.iter().any(|&(_, to)| to == offset);
+        if let Some(last) = ticks.last()
+            && x - last.x < 44
+        {
+            if !after_break {
+                continue;
+            }
+            ticks.pop();
+        }
+        ticks.push(Tick {
+            x,
+            label: format!("+{}", duration(offset)),
+        });
+    }
+    let breaks: Vec<AxisBreak> = axis
+        .gaps
+        .iter()
+        .map(|&(from, to)| {
+            let (left, right) = (x_of(Instant(start.0 + from)), x_of(Instant(start.0 + to)));
+            let middle = (left + right) / 2;
+            AxisBreak {
+                x: left,
+                width: (right - left).max(2),
+                path: format!(
+                    "M {} {} l 6 -12 M {} {} l 6 -12",
+                    middle - 6,
+                    AXIS_HEIGHT + 6,
+                    middle,
+                    AXIS_HEIGHT + 6
+                ),
+                title: format!(
+                    "axis broken: {} with nothing to show (+{} to +{}) drawn narrow",
+                    duration(to - from),
+                    duration(from),
+                    duration(to)
+                ),
+            }
+        })
+        .collect();
+    let broken = if breaks.is_empty() {
+        String::new()
+    } else {
+        let gaps: Vec<String> = axis
+            .gaps
+            .iter()
+            .map(|&(from, to)| format!("+{} to +{}", duration(from), duration(to)))
+            .collect();
+        format!(
+            " The axis is broken (shaded, ⫽) where nothing happened for long: {} drawn narrow, so each principal's activity around it stays readable.",
+            gaps.join(", ")
+        )
+    };
     Some(Timeline {
         width: LABEL_WIDTH + PLOT_WIDTH + 20,
         height: y + 4,
@@ -1929,8 +2112,9 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
         tick_label_y: AXIS_HEIGHT - 8,
         ticks,
         groups,
+        breaks,
         caption: format!(
-            "Simulated time from {start} (+0) to {end} (+{}). Bars: when a pair was held (blue: used by the principal, orange: never used; hatched: held only part of that span). Marks: the principal's steps on that pair (● allowed, ✕ denied) and findings (◆).",
+            "Simulated time from {start} (+0) to {end} (+{}). Bars: when a pair was held (blue: used by the principal, orange: never used; hatched: held only part of that span). Marks: the principal's steps on that pair (● allowed, ✕ denied) and findings (◆).{broken}",
             duration(end.0 - start.0)
         ),
     })
@@ -2000,7 +2184,7 @@ fn merge(mut intervals: Vec<(Instant, Instant)>) -> Vec<(Instant, Instant)> {
 }
 
 /// Tick offsets: a round step giving at most eight ticks over the span.
-fn ticks(span: i64) -> Vec<i64> {
+fn tick_step(span: i64) -> i64 {
     const STEPS: [i64; 16] = [
         1_000,
         5_000,
@@ -2019,12 +2203,11 @@ fn ticks(span: i64) -> Vec<i64> {
         7 * 86_400_000,
         30 * 86_400_000,
     ];
-    let step = STEPS
+    STEPS
         .iter()
         .copied()
         .find(|&step| span / step <= 8)
-        .unwrap_or_else(|| (span / 8).max(1));
-    (0..=span / step).map(|i| i * step).collect()
+        .unwrap_or_else(|| (span / 8).max(1))
 }
 
 /// A label cut to [`LABEL_CHARS`] characters in the middle, so that both the

@@ -207,10 +207,19 @@ fn collect_scenarios(folder: &Path, found: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect_scenarios(&path, found);
-        } else if path.extension().is_some_and(|e| e == "toml") {
+        } else if path.extension().is_some_and(|e| e == "toml") && !is_shared_world(&path) {
             found.push(path);
         }
     }
+}
+
+/// A shared world (`world.toml`, `NAME.world.toml`) is read through the
+/// scenarios that name it, not run on its own (privsim's own rule, repeated
+/// here to keep xtask's dependencies few).
+fn is_shared_world(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == "world.toml" || name.ends_with(".world.toml"))
 }
 
 /// A screenshot height that fits the page: Chromium's headless screenshot

@@ -166,14 +166,15 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             Ok(found) => files.extend(
                 found
                     .into_iter()
-                    .filter(|f| !path.is_dir() || !privsim::search::repro::is_repro(f)),
+                    .filter(|f| !path.is_dir() || !privsim::search::repro::is_repro(f))
+                    .map(|f| (f, path.clone())),
             ),
             Err(error) => return report_error(error),
         }
     }
     let mut results = Vec::new();
-    for file in &files {
-        let loaded = match scenario::load(file, &load) {
+    for (file, root) in &files {
+        let loaded = match scenario::load(file, &load.under(root)) {
             Ok(loaded) => loaded,
             Err(error) => return report_error(error),
         };

@@ -1,7 +1,8 @@
 //! `privsim init`: writes a starter scenario folder (schema, entities, a
 //! least-privilege and an over-privileged policy, a scenario for each) that
 //! passes `privsim run` as written, from a built-in schema or the user's
-//! (`--from-schema`). The folder is replayed in a scratch copy first, and
+//! (`--from-schema`) or generated from an MCP tool list as `privsim import
+//! mcp` does (`--from-mcp`). The folder is replayed in a scratch copy first, and
 //! nothing that already exists is overwritten.
 
 use std::path::PathBuf;
@@ -18,18 +19,69 @@ pub struct InitArgs {
     /// Start from this Cedar schema (`.cedarschema`, or `.json` in Cedar's
     /// JSON schema format) instead of the built-in example: its first action
     /// that applies to a principal and a resource becomes the workflow.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "from_mcp")]
     pub from_schema: Option<PathBuf>,
+    /// Start from an MCP server's tool list (its `tools/list` response, or a
+    /// JSON array of tools): the schema is generated as `privsim import mcp`
+    /// does (docs/import.md), and its first tool becomes the workflow.
+    #[arg(long, value_name = "TOOLS_JSON")]
+    pub from_mcp: Option<PathBuf>,
+    /// With `--from-mcp`: the schema stub naming the principal and resource
+    /// types (`@mcp_principal`, `@mcp_resource`); without it, a built-in
+    /// stub with one `User` principal and one `Server` resource.
+    #[arg(long, value_name = "FILE", requires = "from_mcp")]
+    pub stub: Option<PathBuf>,
+}
+
+/// The stub `init --from-mcp` uses when none is given: the smallest one the
+/// MCP schema generator accepts.
+const DEFAULT_MCP_STUB: &str = "\
+// The principals and resources of the MCP server (`privsim init --from-mcp`
+// without `--stub`); the generator adds one action per tool.
+namespace Mcp {
+    @mcp_principal(\"User\")
+    entity User;
+
+    @mcp_resource(\"Server\")
+    entity Server;
+}
+";
+
+/// The schema `--from-mcp` generates, as a file the starter copies.
+fn mcp_schema(
+    tools: &std::path::Path,
+    stub: Option<&std::path::Path>,
+) -> Result<SourceFile, privsim::Error> {
+    use privsim::import::mcp::{McpConfig, McpServer};
+    let tools = SourceFile::read(tools, tools.display().to_string())?;
+    let stub = match stub {
+        Some(path) => SourceFile::read(path, path.display().to_string())?,
+        None => SourceFile::from_text(
+            PathBuf::from("stub.cedarschema"),
+            "the built-in stub".to_string(),
+            DEFAULT_MCP_STUB.to_string(),
+        ),
+    };
+    let server = McpServer::from_files(&tools, &stub, McpConfig::new(false, false))?;
+    Ok(SourceFile::from_text(
+        PathBuf::from("schema.cedarschema"),
+        "schema.cedarschema".to_string(),
+        server.schema_text.clone(),
+    ))
 }
 
 /// Writes the starter folder.
 pub fn run(args: &InitArgs) -> Outcome {
-    let schema = match &args.from_schema {
-        Some(path) => match SourceFile::read(path, path.display().to_string()) {
+    let schema = match (&args.from_schema, &args.from_mcp) {
+        (_, Some(tools)) => match mcp_schema(tools, args.stub.as_deref()) {
             Ok(file) => file,
             Err(error) => return report_error(error),
         },
-        None => SourceFile::from_text(
+        (Some(path), None) => match SourceFile::read(path, path.display().to_string()) {
+            Ok(file) => file,
+            Err(error) => return report_error(error),
+        },
+        (None, None) => SourceFile::from_text(
             PathBuf::from("schema.cedarschema"),
             "schema.cedarschema".to_string(),
             privsim::scaffold::STARTER_SCHEMA.to_string(),

@@ -1,5 +1,5 @@
-//! `privsim schema`: prints the JSON Schema of a scenario file or of
-//! `privsim-gate.toml` (the copies committed under `sim/engine/schemas/`),
+//! `privsim schema`: prints the JSON Schema of a scenario file, a shared
+//! world or `privsim-gate.toml` (the copies committed under `sim/engine/schemas/`),
 //! for editors that read a `#:schema` line (docs/scenario-format.md).
 
 use std::path::PathBuf;
@@ -13,6 +13,8 @@ use crate::cli::Outcome;
 pub enum SchemaKind {
     /// A scenario file.
     Scenario,
+    /// A shared world file (`world = "..."` in a scenario).
+    World,
     /// The gate configuration, `privsim-gate.toml`.
     Gate,
 }
@@ -32,6 +34,7 @@ pub struct SchemaArgs {
 pub fn run(args: &SchemaArgs) -> Outcome {
     let text = match args.kind {
         SchemaKind::Scenario => privsim::schema::SCENARIO,
+        SchemaKind::World => privsim::schema::WORLD,
         SchemaKind::Gate => privsim::schema::GATE_CONFIG,
     };
     match crate::cli::emit(args.output.as_deref(), text) {

@@ -72,6 +72,7 @@ pub fn run(args: &SuggestArgs) -> Outcome {
             Ok(files) => files,
             Err(error) => return report_error(error),
         };
+        let options = options.under(path);
         for file in files {
             match scenario::load(&file, &options) {
                 Ok(loaded) => {

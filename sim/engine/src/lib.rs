@@ -99,8 +99,9 @@ pub fn run_all_proving(
                 continue;
             }
         };
+        let options = options.under(path.as_ref());
         for file in files {
-            match load::load(&file, options) {
+            match load::load(&file, &options) {
                 Ok(loaded) => {
                     let mut result = if suggest {
                         evaluate_and_suggest(&loaded)

@@ -1,5 +1,5 @@
-//! JSON Schemas of the two files people write by hand, a scenario and
-//! `privsim-gate.toml`, for editors (Taplo / Even Better TOML read a
+//! JSON Schemas of the files people write by hand, a scenario, a shared
+//! world and `privsim-gate.toml`, for editors (Taplo / Even Better TOML read a
 //! `#:schema` line): keys complete and unknown keys underline while typing.
 //!
 //! The schemas are generated from the loader's own serde types
@@ -13,6 +13,10 @@
 /// The committed JSON Schema of a scenario file.
 pub const SCENARIO: &str = include_str!("../schemas/scenario.schema.json");
 
+/// The committed JSON Schema of a shared world file (`world = "..."` in a
+/// scenario's `[scenario]`).
+pub const WORLD: &str = include_str!("../schemas/world.schema.json");
+
 /// The committed JSON Schema of `privsim-gate.toml`.
 pub const GATE_CONFIG: &str = include_str!("../schemas/privsim-gate.schema.json");
 
@@ -22,6 +26,14 @@ pub const GATE_CONFIG: &str = include_str!("../schemas/privsim-gate.schema.json"
 pub fn generate_scenario() -> String {
     let mut schema = generator().into_root_schema_for::<crate::load::raw::RawScenario>();
     schema.insert("title".into(), "privsim scenario".into());
+    pretty(&schema)
+}
+
+/// The shared world schema generated from the serde types, as committed.
+#[cfg(feature = "json-schema")]
+pub fn generate_world() -> String {
+    let mut schema = generator().into_root_schema_for::<crate::load::raw::RawWorld>();
+    schema.insert("title".into(), "privsim shared world".into());
     pretty(&schema)
 }
 

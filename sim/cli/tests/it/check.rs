@@ -629,7 +629,15 @@ fn junit_has_a_case_per_scenario_and_rule() {
         .collect();
     assert_eq!(suites.len(), 1);
     let suite = suites[0];
-    assert_eq!(suite.attribute("timestamp"), Some("2026-06-01T09:00:00"));
+    // When the run happened (`SOURCE_DATE_EPOCH` in tests); the simulated
+    // clock's start is a property.
+    assert_eq!(suite.attribute("timestamp"), Some(crate::common::RUN_AT));
+    assert!(
+        run.stdout
+            .contains("<property name=\"simulated_start\" value=\"2026-06-01T09:00:00Z\"/>"),
+        "{}",
+        run.stdout
+    );
     let cases: Vec<_> = suite
         .children()
         .filter(|n| n.has_tag_name("testcase"))
@@ -676,6 +684,7 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
     let wider = policies("wider");
     let base = policies("base");
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
         .args([
             "check",
             "--no-proof-cache",
@@ -714,6 +723,7 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
 
     // A broken workflow is annotated at the step; a stale exception at its line.
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
         .args([
             "check",
             "--no-proof-cache",
@@ -1303,6 +1313,7 @@ fn a_proven_narrowing_is_reported_and_passes() {
 /// `privsim check` with `$CVC5` naming no solver.
 fn without_solver(extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
         .args(["check", "--config", DEFAULTS, "--baseline"])
         .arg(prove_policies("base"))
         .args(extra)

@@ -14,6 +14,13 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The wall-clock time the binary's reports show in tests
+/// (`SOURCE_DATE_EPOCH`, whole seconds): 2026-12-02T12:00:00Z.
+pub const RUN_EPOCH: &str = "1796212800";
+
+/// [`RUN_EPOCH`] as JUnit writes it.
+pub const RUN_AT: &str = "2026-12-02T12:00:00";
+
 /// Runs `privsim <args>` in `folder` (without colour, and outside GitHub
 /// Actions whatever the environment says); returns the exit code (-1 when
 /// killed by a signal), standard output and standard error, and checks that
@@ -35,6 +42,7 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
         .args(no_cache.then_some("--no-proof-cache"))
         .current_dir(folder)
         .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", RUN_EPOCH)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()

@@ -19,14 +19,19 @@ fn run_json(folder: &Path) -> serde_json::Value {
 /// one uses everything it holds, the over-privileged one holds more than it
 /// uses, and both scenario files match the editor schema written beside them.
 fn check_starter(test: &str, schema: Option<&Path>) {
+    let from: Vec<String> = schema
+        .map(|s| vec!["--from-schema".to_string(), s.display().to_string()])
+        .unwrap_or_default();
+    check_starter_from(test, &from);
+}
+
+/// [`check_starter`] with `init`'s source arguments given.
+fn check_starter_from(test: &str, from: &[String]) {
     let temp = TempFolder::new(test);
     let folder = temp.0.join("starter");
     let folder_text = folder.display().to_string();
     let mut args = vec!["init", folder_text.as_str()];
-    let schema_text = schema.map(|s| s.display().to_string());
-    if let Some(schema) = &schema_text {
-        args.extend(["--from-schema", schema.as_str()]);
-    }
+    args.extend(from.iter().map(String::as_str));
     let init = check(&args, 0);
     assert!(
         init.stdout.contains("least-privilege.toml"),
@@ -223,4 +228,73 @@ fn schema_command_prints_the_committed_schemas() {
         assert_eq!(printed, committed, "{kind}");
     }
     check(&["schema", "scenarios"], 2);
+}
+
+/// `--from-mcp`: the schema `privsim import mcp` generates from the tool
+/// list and the stub (or the built-in stub) gives a starter that passes as
+/// written, like `--from-schema`.
+#[test]
+fn init_from_an_mcp_tool_list_passes_as_written() {
+    let root = workspace_root();
+    let tools = root.join("scenarios/mcp-helpdesk/tools.json");
+    let stub = root.join("scenarios/mcp-helpdesk/stub.cedarschema");
+    let text = |p: &Path| p.display().to_string();
+    check_starter_from(
+        "init-mcp-stub",
+        &[
+            "--from-mcp".to_string(),
+            text(&tools),
+            "--stub".to_string(),
+            text(&stub),
+        ],
+    );
+    check_starter_from(
+        "init-mcp-default-stub",
+        &["--from-mcp".to_string(), text(&tools)],
+    );
+
+    // The generated schema is the one `import mcp` prints for the same input.
+    let temp = TempFolder::new("init-mcp-schema");
+    let folder = temp.0.join("starter");
+    check(
+        &[
+            "init",
+            &text(&folder),
+            "--from-mcp",
+            &text(&tools),
+            "--stub",
+            &text(&stub),
+        ],
+        0,
+    );
+    let imported = check(
+        &[
+            "import",
+            "mcp",
+            "--tools",
+            &text(&tools),
+            "--stub",
+            &text(&stub),
+        ],
+        0,
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("schema.cedarschema")).unwrap(),
+        imported.stdout
+    );
+}
+
+/// A broken tool list is an error at its line, and nothing is written.
+#[test]
+fn init_from_a_bad_tool_list_is_an_error_at_its_line() {
+    let temp = TempFolder::new("init-mcp-bad");
+    std::fs::write(
+        temp.0.join("tools.json"),
+        "{\n  \"tools\": [\n    {\"name\": }\n  ]\n}\n",
+    )
+    .unwrap();
+    let folder = temp.0.join("starter");
+    let run = check_in(&temp.0, &["init", "starter", "--from-mcp", "tools.json"], 2);
+    assert!(run.stderr.contains("tools.json:3:"), "{}", run.stderr);
+    assert!(!folder.exists());
 }

@@ -477,3 +477,56 @@ fn effect_setting_an_attribute_the_schema_lacks() {
 fn effect_grant_naming_an_attribute_the_schema_lacks() {
     check("effect-grant-unknown-attribute", "scenario.toml:13:62");
 }
+
+/// A shared world reached with `..` past the folder the scenarios are run
+/// from is refused at the `world` value, before the file system is asked
+/// (the target exists).
+#[test]
+fn shared_world_outside_the_run_folder() {
+    check("world-escapes-root", "scenario.toml:5:9");
+}
+
+#[test]
+fn shared_world_that_does_not_exist() {
+    check("world-missing", "scenario.toml:4:9");
+}
+
+/// An unknown key inside the shared world is located in the world file.
+#[test]
+fn unknown_key_in_the_shared_world() {
+    check("world-unknown-key", "world.toml:7:1");
+}
+
+/// Shared worlds do not nest: a `world` key in one is an error there.
+#[test]
+fn shared_world_naming_another_world() {
+    check("world-nested", "world.toml:1:9");
+}
+
+/// A scenario adds to its shared world; a session id both define is an
+/// error at the scenario's copy, not a silent override.
+#[test]
+fn session_defined_in_the_scenario_and_its_world() {
+    check("world-duplicate-session", "scenario.toml:12:6");
+}
+
+/// A bad entity literal in the shared world points into the world file.
+#[test]
+fn bad_principal_in_the_shared_world() {
+    check("world-bad-entity", "world.toml:6:13");
+}
+
+#[test]
+fn defaults_for_an_unknown_session() {
+    check("defaults-unknown-session", "world.toml:5:19");
+}
+
+#[test]
+fn repeat_zero() {
+    check("repeat-zero", "scenario.toml:9:10");
+}
+
+#[test]
+fn every_without_repeat() {
+    check("every-without-repeat", "scenario.toml:9:9");
+}

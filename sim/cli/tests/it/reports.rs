@@ -34,13 +34,13 @@ use crate::common::{TempFolder, from_workspace_root, workspace_root};
 /// and the suggestion of one scenario, given relative to the workspace root.
 fn result_of(relative: &Path) -> RunResult {
     from_workspace_root();
-    let loaded = scenario::load(relative, &LoadOptions::default())
+    let loaded = scenario::load(relative, &LoadOptions::default().under(relative))
         .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
     RunResult::new(vec![privsim::evaluate_and_suggest(&loaded)])
 }
 
 fn render(result: &RunResult, format: Format) -> String {
-    report::render(result, format).unwrap_or_else(|e| panic!("{e}"))
+    report::render_at(result, format, crate::common::RUN_AT).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -48,9 +48,13 @@ fn example_reports() {
     let root = workspace_root();
     let sarif_validator = sarif_validator();
     insta::glob!("../../../../scenarios", "**/*.toml", |path| {
+        // A shared world is read through the scenarios that name it.
+        if scenario::is_shared_world(path) {
+            return;
+        }
         let relative = path.strip_prefix(&root).unwrap();
         let result = result_of(relative);
-        let files = report::render_all(&result).unwrap();
+        let files = report::render_all_at(&result, crate::common::RUN_AT).unwrap();
 
         // Same input, byte-identical output, and `render_all` agrees with `render`.
         for (name, text) in &files {
@@ -169,7 +173,7 @@ fn a_long_run_shortens_sections_to_stay_within_a_comment() {
 
     let long = repeated(&search, 50);
     let markdown = check_limited_markdown(&long);
-    let files = report::render_all(&long).unwrap();
+    let files = report::render_all_at(&long, crate::common::RUN_AT).unwrap();
     assert_eq!(files[0], ("report.md", markdown.clone()));
     assert!(render(&long, Format::Html).chars().count() > 65_536);
     // The overview still lists every scenario.
@@ -799,7 +803,7 @@ fn search_findings_and_summary_render_in_every_format() {
 
     // JSON is the contract itself: the stored result comes back byte for byte.
     assert_eq!(render(&result, Format::Json), text);
-    for (name, text) in report::render_all(&result).unwrap() {
+    for (name, text) in report::render_all_at(&result, crate::common::RUN_AT).unwrap() {
         let format = Format::ALL
             .into_iter()
             .find(|f| f.file_name() == name)
@@ -1254,4 +1258,100 @@ fn text_columns_line_up_with_millisecond_times() {
     for row in rows {
         assert_eq!(row.find("Agent::"), Some(column), "{text}");
     }
+}
+
+/// JUnit's `timestamp` is when the run happened: `SOURCE_DATE_EPOCH` when
+/// set, else the system clock; the simulated start is a property.
+#[test]
+fn junit_timestamp_is_the_run_time_and_the_simulated_start_a_property() {
+    let root = workspace_root();
+    let out = TempFolder::new("junit-timestamp");
+    let run = |epoch: Option<&str>| {
+        let folder = out.0.join(epoch.unwrap_or("live"));
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_privsim"));
+        command
+            .args([
+                "run",
+                "scenarios/mcp-support/least-privilege.toml",
+                "--report-dir",
+            ])
+            .arg(&folder)
+            .current_dir(&root)
+            .env_remove("SOURCE_DATE_EPOCH");
+        if let Some(epoch) = epoch {
+            command.env("SOURCE_DATE_EPOCH", epoch);
+        }
+        assert!(command.status().unwrap().success());
+        std::fs::read_to_string(folder.join("junit.xml")).unwrap()
+    };
+    let fixed = run(Some(crate::common::RUN_EPOCH));
+    assert!(
+        fixed.contains(&format!("timestamp=\"{}\"", crate::common::RUN_AT)),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("<property name=\"simulated_start\" value=\"2026-06-01T09:00:00Z\"/>"),
+        "{fixed}"
+    );
+    // Without the variable: the wall clock, between before and after the run.
+    let stamp = |text: &str| -> String {
+        let at = text.find("timestamp=\"").unwrap() + "timestamp=\"".len();
+        text[at..at + 19].to_string()
+    };
+    let now = || {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        privsim::time::Instant::parse_rfc3339("1970-01-01T00:00:00Z")
+            .unwrap()
+            .checked_add(i64::try_from(seconds).unwrap() * 1000)
+            .unwrap()
+            .to_string()[..19]
+            .to_string()
+    };
+    let before = now();
+    let live = stamp(&run(None));
+    let after = now();
+    assert!(
+        before <= live && live <= after,
+        "{before} <= {live} <= {after}"
+    );
+}
+
+/// One step six hours after a few minutes of activity: the HTML timeline
+/// breaks its axis over the idle hours (a shaded, marked break), so the
+/// minutes of activity are spread over the plot instead of a few pixels.
+#[test]
+fn html_timeline_breaks_the_axis_over_a_multi_hour_gap() {
+    from_workspace_root();
+    let path = Path::new("sim/tests/fixtures/timeline-gap/scenario.toml");
+    let loaded = scenario::load(path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let result = RunResult::new(vec![privsim::evaluate(&loaded)]);
+    let html = render(&result, Format::Html);
+    let figure = &html[html.find("<figure>").unwrap()..html.find("</figure>").unwrap() + 9];
+    assert_eq!(
+        figure.matches("class=\"axis-break\"").count(),
+        1,
+        "{figure}"
+    );
+    assert!(figure.contains("class=\"break-mark\""), "{figure}");
+    // The marks of the first five minutes (steps 1 to 4) are far apart:
+    // without the break they would share about 8 of the plot's 560 pixels.
+    let xs: Vec<i64> = figure
+        .match_indices("<path class=\"mark allow\" d=\"M ")
+        .map(|(at, m)| {
+            let rest = &figure[at + m.len()..];
+            rest[..rest.find(' ').unwrap()].parse::<i64>().unwrap()
+        })
+        .collect();
+    let mut xs = xs;
+    xs.sort_unstable();
+    assert_eq!(xs.len(), 5, "{xs:?}");
+    // Steps 1 to 4 (+1m to +5m) spread over hundreds of pixels, each at
+    // least a mark's width from the next; step 5 (+6h) comes last.
+    assert!(xs[3] - xs[0] > 200, "{xs:?}");
+    assert!(xs.windows(2).all(|w| w[1] - w[0] >= 8), "{xs:?}");
+    insta::assert_snapshot!(figure);
 }

@@ -189,7 +189,8 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
             Ok(found) => files.extend(
                 found
                     .into_iter()
-                    .filter(|f| !path.is_dir() || !crate::search::repro::is_repro(f)),
+                    .filter(|f| !path.is_dir() || !crate::search::repro::is_repro(f))
+                    .map(|f| (f, path.clone())),
             ),
             Err(error) => failed(path.display().to_string(), error),
         }
@@ -208,7 +209,7 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     let started = std::time::Instant::now();
     let mut not_checked = Vec::new();
     let mut cut_short = Vec::new();
-    for (number, file) in files.iter().enumerate() {
+    for (number, (file, root)) in files.iter().enumerate() {
         if let Some(progress) = options.progress {
             progress(number + 1, files.len(), &file.display().to_string());
         }
@@ -228,8 +229,8 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
             search
         });
         let sides =
-            load_side(file, &options.baseline, &mut repos, "baseline").and_then(|baseline| {
-                load_side(file, &options.candidate, &mut repos, "candidate")
+            load_side(file, root, &options.baseline, &mut repos, "baseline").and_then(|baseline| {
+                load_side(file, root, &options.candidate, &mut repos, "candidate")
                     .map(|candidate| (baseline, candidate))
             });
         let (baseline, candidate) = match sides {
@@ -408,7 +409,13 @@ fn show_git_paths(loaded: &mut Scenario, written: &git::Materialized) {
     }
 }
 
-fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Result<Side, Error> {
+fn load_side(
+    file: &Path,
+    root: &Path,
+    spec: &Spec,
+    repos: &mut git::Repos,
+    side: &str,
+) -> Result<Side, Error> {
     let mut notes = Vec::new();
     let (options, written) = match spec {
         Spec::Own => (LoadOptions::default(), None),
@@ -505,6 +512,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
                     schema: named.schema,
                     entities: named.entities,
                     links: named.links,
+                    root: None,
                 },
                 Some(materialized),
             )
@@ -512,7 +520,7 @@ fn load_side(file: &Path, spec: &Spec, repos: &mut git::Repos, side: &str) -> Re
     };
     let source = SourceFile::read(file, file.display().to_string())?;
     Ok(Side {
-        scenario: load_with(source, &options, written.as_ref())?,
+        scenario: load_with(source, &options.under(root), written.as_ref())?,
         notes,
     })
 }

@@ -10,6 +10,7 @@ pub mod rules;
 pub mod universe;
 mod values;
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -46,6 +47,11 @@ pub struct LoadOptions {
     pub entities: NamedFile,
     /// The template links to read instead of the scenario's own.
     pub links: NamedFile,
+    /// The folder the scenarios are run from: a scenario's shared world
+    /// (`world = "..."`) may be anywhere inside it. `None`: the scenario's
+    /// own folder. Every other file a scenario names stays inside the
+    /// scenario's own folder either way.
+    pub root: Option<PathBuf>,
 }
 
 /// One of the files a scenario names (its schema, entities or template
@@ -60,6 +66,32 @@ pub enum NamedFile {
     Missing,
     /// This text instead (its `display`, e.g. `REV:path`, locates errors).
     Given(SourceFile),
+}
+
+impl LoadOptions {
+    /// These options for the scenarios found under `path`, as `privsim run
+    /// PATH` loads them: a folder is the root; for a scenario file, the
+    /// current folder when the file is inside it, else the file's folder.
+    #[must_use]
+    pub fn under(&self, path: &Path) -> Self {
+        let root = if path.is_dir() {
+            path.to_path_buf()
+        } else {
+            let folder = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            let current = Path::new(".").canonicalize().ok();
+            match (folder.canonicalize().ok(), current) {
+                (Some(inside), Some(current)) if inside.starts_with(&current) => PathBuf::from("."),
+                _ => folder,
+            }
+        };
+        Self {
+            root: Some(root),
+            ..self.clone()
+        }
+    }
 }
 
 /// Which simulator facts are sent in request contexts, and under which keys.
@@ -83,6 +115,20 @@ pub struct Facts {
     pub task: Option<String>,
     /// The session id (omitted for steps without a session).
     pub session: Option<String>,
+    /// `[defaults]` entries every request presents, by principal type too
+    /// (session defaults are folded into each session's own context).
+    #[serde(skip)]
+    pub defaults: DefaultContext,
+}
+
+/// The `[defaults]` context entries that do not belong to one session.
+#[derive(Debug, Default, Clone)]
+pub struct DefaultContext {
+    /// Entries every request presents.
+    pub all: Map<String, Value>,
+    /// Entries the requests of principals of a type present, by type name
+    /// (`App::Agent`); they replace `all`'s entries of the same key.
+    pub by_type: BTreeMap<String, Map<String, Value>>,
 }
 
 impl Facts {
@@ -104,8 +150,10 @@ impl Facts {
     }
 }
 
-/// The context a session presents at a time: the facts, then the session's own
-/// entries (checked at load time not to collide with fact keys). `chain` is the
+/// The context a session presents at a time: the `[defaults]` for every
+/// request and for the principal's type, the facts, then the session's own
+/// entries (which hold its `[defaults.session]` entries too; no default or
+/// session key collides with a fact key, checked at load time). `chain` is the
 /// delegation chain, root first, ending with `principal`.
 pub fn session_context(
     facts: &Facts,
@@ -114,7 +162,16 @@ pub fn session_context(
     principal: &EntityUid,
     chain: &[EntityUid],
 ) -> Map<String, Value> {
-    let mut context = Map::new();
+    let mut context = facts.defaults.all.clone();
+    if let Some(by_type) = facts
+        .defaults
+        .by_type
+        .get(&principal.type_name().to_string())
+    {
+        for (key, value) in by_type {
+            context.insert(key.clone(), value.clone());
+        }
+    }
     let mut put = |key: &Option<String>, value: Option<Value>| {
         if let (Some(key), Some(value)) = (key, value) {
             context.insert(key.clone(), value);
@@ -337,6 +394,76 @@ pub struct Scenario {
     pub tick: Option<i64>,
     /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
     pub warnings: Vec<String>,
+    /// Every file the scenario was loaded from (canonical paths): the
+    /// scenario, its shared world, policies, schema, entities and links
+    /// files. `--watch` re-runs the scenario when one of them changes.
+    pub inputs: BTreeSet<PathBuf>,
+}
+
+/// A session's `[defaults.session]` entries, with where its id was last written.
+type SessionDefaults = (Origin, Range<usize>, Map<String, Value>);
+
+/// The `[defaults]` of a scenario and its shared world, merged.
+#[derive(Debug, Default)]
+struct Defaults {
+    all: Map<String, Value>,
+    by_type: BTreeMap<String, Map<String, Value>>,
+    /// Where each `[defaults.principal_type]` entry was written.
+    type_spans: BTreeMap<String, (Origin, Range<usize>)>,
+    /// Entries by session id, with where the id was last written.
+    by_session: BTreeMap<String, SessionDefaults>,
+}
+
+/// Replaces `{i}` in every string a repeated step holds (names, ids,
+/// context values, expected policy ids) with `number`.
+fn substitute_step(step: &mut raw::RawStep, number: &str) {
+    fn text(value: &mut String, number: &str) {
+        if value.contains("{i}") {
+            *value = value.replace("{i}", number);
+        }
+    }
+    fn spanned(value: &mut Spanned<String>, number: &str) {
+        if value.get_ref().contains("{i}") {
+            let replaced = value.get_ref().replace("{i}", number);
+            *value = Spanned::new(value.span(), replaced);
+        }
+    }
+    fn list(value: &mut Option<Spanned<Vec<Spanned<String>>>>, number: &str) {
+        if let Some(list) = value {
+            let at = list.span();
+            let mut items = std::mem::take(list.get_mut());
+            items.iter_mut().for_each(|item| spanned(item, number));
+            *list = Spanned::new(at, items);
+        }
+    }
+    fn toml_value(value: &mut toml::Value, number: &str) {
+        match value {
+            toml::Value::String(s) => text(s, number),
+            toml::Value::Array(items) => items.iter_mut().for_each(|v| toml_value(v, number)),
+            toml::Value::Table(table) => table.iter_mut().for_each(|(_, v)| toml_value(v, number)),
+            _ => {}
+        }
+    }
+    if let Some(name) = &mut step.name {
+        text(name, number);
+    }
+    for value in [&mut step.session, &mut step.principal]
+        .into_iter()
+        .flatten()
+    {
+        spanned(value, number);
+    }
+    spanned(&mut step.action, number);
+    spanned(&mut step.resource, number);
+    if let Some(context) = &mut step.context {
+        context
+            .get_mut()
+            .iter_mut()
+            .for_each(|(_, v)| toml_value(v, number));
+    }
+    list(&mut step.expect_reason, number);
+    list(&mut step.expect_reason_includes, number);
+    list(&mut step.expect_errors, number);
 }
 
 /// Where time starts when the scenario does not say.
@@ -346,8 +473,17 @@ const DEFAULT_START: &str = "1970-01-01T00:00:00Z";
 /// scenarios pass over.
 pub const GATE_CONFIG: &str = "privsim-gate.toml";
 
+/// Whether a file's name marks it as a shared world (`world.toml` or
+/// `NAME.world.toml`), which folder searches for scenarios pass over.
+pub fn is_shared_world(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == "world.toml" || name.ends_with(".world.toml"))
+}
+
 /// Lists the scenario files a path names: the file itself, or every `.toml`
-/// file under a folder (recursively, sorted) but the gate's configuration.
+/// file under a folder (recursively, sorted) but the gate's configuration
+/// and shared worlds ([`is_shared_world`]).
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
     let metadata = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
@@ -360,6 +496,8 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
     collect_files(path, "toml", &mut found)?;
     // The gate's configuration lives among the scenarios; it is not one.
     found.retain(|file| file.file_name().is_none_or(|name| name != GATE_CONFIG));
+    // Shared worlds are read through the scenarios that name them.
+    found.retain(|file| !is_shared_world(file));
     if found.is_empty() {
         return Err(Error::Usage(format!(
             "no scenario files (`*.toml`) under `{}`",
@@ -460,11 +598,23 @@ pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> 
 
 /// Parses the TOML text into the raw model, locating syntax and shape errors.
 pub fn parse_toml(file: &SourceFile) -> privsim_model::diag::Result<RawScenario> {
+    parse_toml_as(file, "a scenario")
+}
+
+/// Parses a scenario or shared world file, locating syntax and shape errors.
+fn parse_toml_as<T: serde::de::DeserializeOwned>(
+    file: &SourceFile,
+    what: &str,
+) -> privsim_model::diag::Result<T> {
     Ok(toml::from_str(&file.text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let message = e.message().trim_end_matches('\n').replace('\n', "; ");
         let error = file.error(span, message);
-        if e.message().contains("unknown field") {
+        if e.message().contains("missing field `scenario`") {
+            error.with_help(format!(
+                "{what} needs a `[scenario]` table; a shared world file is named `world.toml` or `NAME.world.toml` so that folder runs pass over it"
+            ))
+        } else if e.message().contains("unknown field") {
             error.with_help(
                 "check the spelling; the scenario format is documented in docs/scenario-format.md",
             )
@@ -478,13 +628,35 @@ struct Loader<'a> {
     file: SourceFile,
     /// The scenario's folder, canonical: referenced files must be inside it.
     root: PathBuf,
+    /// The folder the scenarios are run from, canonical (`root` or one of
+    /// its ancestors): a shared world must be inside it.
+    run_root: PathBuf,
+    /// `run_root` as the user gave it, for messages.
+    run_root_display: String,
+    /// The shared world file, when the scenario names one.
+    world: Option<SourceFile>,
+    /// Which file the items being loaded come from, so errors point into it.
+    origin: Cell<Origin>,
     options: &'a LoadOptions,
     warnings: Vec<String>,
     /// Session ids to their index in `Scenario::sessions`, built on first use
     /// (after the sessions are loaded): steps name sessions by id, and a
     /// scenario may have many thousands of both.
     session_index: std::cell::OnceCell<HashMap<String, usize>>,
+    /// The files read so far (canonical).
+    inputs: RefCell<BTreeSet<PathBuf>>,
 }
+
+/// The file an item of the scenario was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Scenario,
+    World,
+}
+
+/// The most repetitions one step may stand for, so a typo cannot make a
+/// scenario that takes hours to load.
+const MAX_REPEAT: i64 = 10_000;
 
 fn span<T>(value: &Spanned<T>) -> Range<usize> {
     value.span()
@@ -506,17 +678,124 @@ impl<'a> Loader<'a> {
             path: folder.display().to_string(),
             source,
         })?;
+        // A run root the scenario is not inside widens nothing.
+        let given = options
+            .root
+            .as_ref()
+            .and_then(|r| Some((r.canonicalize().ok()?, r.display().to_string())))
+            .filter(|(r, _)| root.starts_with(r));
+        let (run_root, run_root_display) =
+            given.unwrap_or_else(|| (root.clone(), folder.display().to_string()));
+        let inputs = RefCell::new(BTreeSet::from_iter(file.path.canonicalize().ok()));
         Ok(Self {
             file,
             root,
+            run_root,
+            run_root_display,
+            world: None,
+            origin: Cell::new(Origin::Scenario),
             options,
             warnings: Vec::new(),
             session_index: std::cell::OnceCell::new(),
+            inputs,
         })
     }
 
+    /// The file items of `origin` were written in.
+    fn file_of(&self, origin: Origin) -> &SourceFile {
+        match (origin, &self.world) {
+            (Origin::World, Some(world)) => world,
+            _ => &self.file,
+        }
+    }
+
     fn err(&self, range: Range<usize>, message: impl Into<String>) -> Box<SourceError> {
-        Box::new(self.file.error(range, message))
+        Box::new(self.file_of(self.origin.get()).error(range, message))
+    }
+
+    /// Runs `load` with errors pointing into the file of `origin`.
+    fn within_file<T>(&self, origin: Origin, load: impl FnOnce() -> Result<T>) -> Result<T> {
+        let before = self.origin.replace(origin);
+        let result = load();
+        self.origin.set(before);
+        result
+    }
+
+    /// Reads and parses the shared world a scenario names: relative to the
+    /// scenario's folder, and inside the folder the scenarios are run from
+    /// (checked on the written path before any file is opened, then on the
+    /// real one, so a symbolic link cannot lead out either).
+    fn read_world(&mut self, written: &Spanned<String>) -> Result<raw::RawWorld> {
+        let text = written.get_ref();
+        let here = span(written);
+        let relative = Path::new(text);
+        let escapes = || -> Error {
+            self.err(
+                here.clone(),
+                format!("the shared world `{text}` leaves the folder the scenarios are run from"),
+            )
+            .help_boxed(format!(
+                "a shared world must be inside `{}`, the folder the scenarios are run from (the folder given to privsim; for a scenario file, the current folder); move it there or run from a folder that holds it",
+                self.run_root_display
+            ))
+            .into()
+        };
+        if text.is_empty()
+            || relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+        {
+            return Err(self
+                .err(
+                    here,
+                    format!("path `{text}` must be relative to the scenario file"),
+                )
+                .help_boxed("write the path relative to the folder that holds the scenario")
+                .into());
+        }
+        if !normalize(&self.root.join(relative)).starts_with(&self.run_root) {
+            return Err(escapes());
+        }
+        let joined = self.root.join(relative);
+        let canonical = match joined.canonicalize() {
+            Ok(canonical) => canonical,
+            Err(e) => {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("the shared world `{text}` does not exist")
+                } else {
+                    format!("cannot open `{text}`: {e}")
+                };
+                return Err(self
+                    .err(here, message)
+                    .help_boxed("paths are relative to the folder that holds the scenario file")
+                    .into());
+            }
+        };
+        if !canonical.starts_with(&self.run_root) {
+            return Err(escapes());
+        }
+        if canonical.is_dir() {
+            return Err(self
+                .err(here, format!("`{text}` is a folder, not a file"))
+                .into());
+        }
+        let display_parent = self.file.path.parent().unwrap_or(Path::new(""));
+        let display = normalize(&display_parent.join(relative))
+            .display()
+            .to_string();
+        let file = SourceFile::read(&canonical, display)?;
+        self.inputs.borrow_mut().insert(canonical);
+        let world: raw::RawWorld = parse_toml_as(&file, "a shared world")?;
+        if let Some(nested) = &world.world {
+            return Err(Box::new(
+                file.error(span(nested), "a shared world cannot name another world")
+                    .with_help("shared worlds do not nest; move what you need into this file"),
+            )
+            .into());
+        }
+        self.world = Some(file);
+        Ok(world)
     }
 
     /// Resolves a path written in the scenario: relative, inside the scenario's folder tree.
@@ -571,6 +850,7 @@ impl<'a> Loader<'a> {
         if !canonical.starts_with(&self.root) {
             return Err(self.escapes(here, text));
         }
+        self.inputs.borrow_mut().insert(canonical.clone());
         let display_parent = self.file.path.parent().unwrap_or(Path::new(""));
         let display = normalize(&display_parent.join(relative))
             .display()
@@ -639,7 +919,12 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn load(mut self, raw: RawScenario) -> Result<Scenario> {
+    fn load(mut self, mut raw: RawScenario) -> Result<Scenario> {
+        let world = match &raw.scenario.get_ref().world {
+            Some(written) => Some(self.read_world(written)?),
+            None => None,
+        };
+        raw.steps = self.expand_repeats(std::mem::take(&mut raw.steps))?;
         let header = raw.scenario.get_ref();
         let name = header.name.get_ref().trim().to_string();
         if name.is_empty() {
@@ -670,22 +955,76 @@ impl<'a> Loader<'a> {
             cedar_files::validate(&policies, schema)?;
         }
 
-        let facts = self.facts(raw.facts.as_ref())?;
-        let base = self.entities(header, &raw, schema.as_ref())?;
-        let sessions = self.sessions(&raw, start, &facts)?;
-        let grants = self.grants(&raw, start)?;
+        let world_facts = world.as_ref().and_then(|w| w.facts.as_ref());
+        let mut facts = match (world_facts, &raw.facts) {
+            (Some(_), Some(own)) => {
+                return Err(self
+                    .err(span(own), "`[facts]` is set in the shared world too")
+                    .help_boxed("keep `[facts]` in one of the two files")
+                    .into());
+            }
+            (Some(shared), None) => self.within_file(Origin::World, || self.facts(Some(shared)))?,
+            (None, own) => self.facts(own.as_ref())?,
+        };
+        let no_items = (Vec::new(), Vec::new(), Vec::new());
+        let (world_entities, world_sessions, world_grants) = world
+            .as_ref()
+            .map_or((&no_items.0, &no_items.1, &no_items.2), |w| {
+                (&w.entities, &w.sessions, &w.grants)
+            });
+        let mut base = self.entities(header, schema.as_ref())?;
+        self.within_file(Origin::World, || {
+            self.inline_entities(world_entities, schema.as_ref(), &mut base)
+        })?;
+        self.inline_entities(&raw.entities, schema.as_ref(), &mut base)?;
+        let defaults = self.defaults(
+            world.as_ref().and_then(|w| w.defaults.as_ref()),
+            raw.defaults.as_ref(),
+            &facts,
+        )?;
+        let mut sessions = Vec::new();
+        self.within_file(Origin::World, || {
+            self.sessions(world_sessions, &mut sessions, start, &facts, &defaults)
+        })?;
+        self.sessions(&raw.sessions, &mut sessions, start, &facts, &defaults)?;
+        self.unknown_default_sessions(&defaults, &sessions)?;
+        facts.defaults = DefaultContext {
+            all: defaults.all.clone(),
+            by_type: defaults.by_type.clone(),
+        };
+        let mut grants = Vec::new();
+        self.within_file(Origin::World, || {
+            self.grants(world_grants, &mut grants, start)
+        })?;
+        self.grants(&raw.grants, &mut grants, start)?;
         let world = World::build(base, &grants, schema.as_ref()).map_err(|e| {
-            let at = e
-                .grant
-                .and_then(|g| raw.grants.get(g))
-                .map_or_else(|| header.entities.as_ref().map_or(0..0, span), span);
+            let grant_at = e.grant.and_then(|g| {
+                let from_world = world_grants.len();
+                if g < from_world {
+                    world_grants.get(g).map(|w| (Origin::World, span(w)))
+                } else {
+                    raw.grants
+                        .get(g - from_world)
+                        .map(|w| (Origin::Scenario, span(w)))
+                }
+            });
+            let (origin, at) = grant_at.unwrap_or_else(|| {
+                (
+                    Origin::Scenario,
+                    header.entities.as_ref().map_or(0..0, span),
+                )
+            });
             let subject = if e.grant.is_some() {
                 "with this grant applied, the entities are invalid"
             } else {
                 "the entities are invalid"
             };
-            self.err(at, format!("{subject}: {}", e.message))
+            Box::new(
+                self.file_of(origin)
+                    .error(at, format!("{subject}: {}", e.message)),
+            )
         })?;
+        self.warn_unused_types(&defaults, &world, &sessions);
 
         let risk = self.risk(raw.risk.as_ref(), schema.as_ref(), &policies)?;
         let tick = header.tick.as_ref().map(|t| self.duration(t)).transpose()?;
@@ -709,6 +1048,7 @@ impl<'a> Loader<'a> {
             invariants: self.invariants(raw.invariants.as_ref()),
             tick,
             warnings: Vec::new(),
+            inputs: BTreeSet::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;
         self.effect_attributes(&raw, &scenario, &attributes)?;
@@ -716,6 +1056,7 @@ impl<'a> Loader<'a> {
         scenario.steps = self.steps(&raw, &scenario)?;
         scenario.access = self.access(&raw, &scenario)?;
         scenario.warnings = std::mem::take(&mut self.warnings);
+        scenario.inputs = self.inputs.take();
         Ok(scenario)
     }
 
@@ -850,13 +1191,13 @@ impl<'a> Loader<'a> {
             depth: key(&r.depth)?,
             task: key(&r.task)?,
             session: key(&r.session)?,
+            defaults: DefaultContext::default(),
         })
     }
 
     fn entities(
         &self,
         header: &raw::RawHeader,
-        raw: &RawScenario,
         schema: Option<&Schema>,
     ) -> Result<BTreeMap<String, Box<serde_json::value::RawValue>>> {
         let mut base = BTreeMap::new();
@@ -907,7 +1248,18 @@ impl<'a> Loader<'a> {
                 base.insert(uid.to_string(), raw_item.to_owned());
             }
         }
-        for entity in &raw.entities {
+        let _ = schema;
+        Ok(base)
+    }
+
+    /// Adds `[[entity]]` items to the entities loaded so far.
+    fn inline_entities(
+        &self,
+        entities: &[Spanned<raw::RawEntity>],
+        schema: Option<&Schema>,
+        base: &mut BTreeMap<String, Box<serde_json::value::RawValue>>,
+    ) -> Result<()> {
+        for entity in entities {
             let e = entity.get_ref();
             let uid = self.uid(&e.uid, "bad entity uid")?;
             let mut parents = Vec::new();
@@ -937,24 +1289,189 @@ impl<'a> Loader<'a> {
             if base.insert(uid.to_string(), raw).is_some() {
                 return Err(self
                     .err(span(&e.uid), format!("entity `{uid}` is defined twice"))
-                    .help_boxed("each entity is defined once, inline or in the entities file")
+                    .help_boxed("each entity is defined once: inline, in the entities file or in the shared world (a scenario adds to its shared world, it does not override it)")
                     .into());
             }
         }
-        Ok(base)
+        Ok(())
     }
 
-    fn sessions(&self, raw: &RawScenario, start: Instant, facts: &Facts) -> Result<Vec<Session>> {
-        let mut sessions: Vec<Session> = Vec::new();
+    /// Merges the `[defaults]` of the shared world and of the scenario
+    /// (the scenario's entry wins for the same key).
+    fn defaults(
+        &self,
+        shared: Option<&Spanned<raw::RawDefaults>>,
+        own: Option<&Spanned<raw::RawDefaults>>,
+        facts: &Facts,
+    ) -> Result<Defaults> {
+        let mut defaults = Defaults::default();
+        for (origin, raw) in [(Origin::World, shared), (Origin::Scenario, own)] {
+            let Some(raw) = raw else { continue };
+            self.within_file(origin, || {
+                let raw = raw.get_ref();
+                let entries = |table: &Spanned<toml::Table>| -> Result<Map<String, Value>> {
+                    let entries = self.table(table)?;
+                    if let Some(key) = entries
+                        .keys()
+                        .find(|key| facts.keys().any(|fact_key| fact_key == *key))
+                    {
+                        return Err(self
+                            .err(
+                                span(table),
+                                format!("`[defaults]` sets context key `{key}`, which `[facts]` already fills"),
+                            )
+                            .help_boxed("rename the key or the fact's key")
+                            .into());
+                    }
+                    Ok(entries)
+                };
+                if let Some(table) = &raw.context {
+                    defaults.all.extend(entries(table)?);
+                }
+                for (type_name, table) in &raw.principal_type {
+                    if cedar_policy::EntityTypeName::from_str(type_name.get_ref()).is_err() {
+                        return Err(self
+                            .err(
+                                span(type_name),
+                                format!("`{}` is not an entity type name", type_name.get_ref()),
+                            )
+                            .help_boxed("write the type as in Cedar, e.g. `Agent` or `App::Agent`")
+                            .into());
+                    }
+                    defaults
+                        .by_type
+                        .entry(type_name.get_ref().clone())
+                        .or_default()
+                        .extend(entries(table)?);
+                    defaults
+                        .type_spans
+                        .insert(type_name.get_ref().clone(), (origin, span(type_name)));
+                }
+                for (id, table) in &raw.session {
+                    let entry = defaults
+                        .by_session
+                        .entry(id.get_ref().clone())
+                        .or_insert_with(|| (origin, span(id), Map::new()));
+                    entry.2.extend(entries(table)?);
+                    (entry.0, entry.1) = (origin, span(id));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(defaults)
+    }
+
+    /// `[defaults.session.ID]` must name a session.
+    fn unknown_default_sessions(&self, defaults: &Defaults, sessions: &[Session]) -> Result<()> {
+        for (id, (origin, at, _)) in &defaults.by_session {
+            if !sessions.iter().any(|s| &s.id == id) {
+                let known: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+                return Err(Box::new(
+                    self.file_of(*origin)
+                        .error(
+                            at.clone(),
+                            format!("`[defaults.session]` names `{id}`, which is not a session"),
+                        )
+                        .with_help(format!(
+                            "declared sessions: {}",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        )),
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// A `[defaults.principal_type]` no entity or session has would never
+    /// apply: most likely a typo, so it is said.
+    fn warn_unused_types(&mut self, defaults: &Defaults, world: &World, sessions: &[Session]) {
+        let mut types: BTreeSet<String> = world
+            .base
+            .keys()
+            .filter_map(|key| parse_uid(key).ok())
+            .map(|uid| uid.type_name().to_string())
+            .collect();
+        types.extend(sessions.iter().map(|s| s.principal.type_name().to_string()));
+        for (type_name, (origin, at)) in &defaults.type_spans {
+            if !types.contains(type_name) {
+                let location = self.file_of(*origin).location(at.start);
+                self.warnings.push(format!(
+                    "{location}: `[defaults.principal_type]` names `{type_name}`, but no entity or session of the world has that type"
+                ));
+            }
+        }
+    }
+
+    /// Expands steps with `repeat = N` into N steps, `{i}` in their strings
+    /// replaced by the repetition's number (1 to N).
+    fn expand_repeats(
+        &self,
+        steps: Vec<Spanned<raw::RawStep>>,
+    ) -> Result<Vec<Spanned<raw::RawStep>>> {
+        let mut expanded = Vec::with_capacity(steps.len());
+        for spanned in steps {
+            let step = spanned.get_ref();
+            let count = match (&step.repeat, &step.every) {
+                (None, Some(every)) => {
+                    return Err(self
+                        .err(span(every), "`every` is for repeated steps")
+                        .help_boxed("add `repeat = N`, or give the step its own `at`")
+                        .into());
+                }
+                (None, None) => {
+                    expanded.push(spanned);
+                    continue;
+                }
+                (Some(repeat), _) => *repeat.get_ref(),
+            };
+            if !(1..=MAX_REPEAT).contains(&count) {
+                let repeat = step.repeat.as_ref().map_or(span(&spanned), span);
+                return Err(self
+                    .err(
+                        repeat,
+                        format!("`repeat` must be between 1 and {MAX_REPEAT}, not {count}"),
+                    )
+                    .into());
+            }
+            let whole = span(&spanned);
+            for repetition in 0..usize::try_from(count).unwrap_or(0) {
+                let mut copy = step.clone();
+                copy.repetition = repetition;
+                substitute_step(&mut copy, &(repetition + 1).to_string());
+                expanded.push(Spanned::new(whole.clone(), copy));
+            }
+        }
+        Ok(expanded)
+    }
+
+    /// One `[[session]]`, after the sessions before it.
+    fn sessions(
+        &self,
+        raw: &[Spanned<raw::RawSession>],
+        sessions: &mut Vec<Session>,
+        start: Instant,
+        facts: &Facts,
+        defaults: &Defaults,
+    ) -> Result<()> {
         // Session ids declared so far, by index: a scenario may declare many
         // thousands, so lookups must not scan the list.
-        let mut declared: HashMap<String, usize> = HashMap::new();
-        for spanned in &raw.sessions {
+        let mut declared: HashMap<String, usize> = sessions
+            .iter()
+            .enumerate()
+            .map(|(index, session)| (session.id.clone(), index))
+            .collect();
+        for spanned in raw {
             let s = spanned.get_ref();
             let id = s.id.get_ref().clone();
             if declared.insert(id.clone(), sessions.len()).is_some() {
                 return Err(self
                     .err(span(&s.id), format!("session `{id}` is defined twice"))
+                    .help_boxed("session ids are unique across the scenario and its shared world; a scenario adds sessions, it does not override them")
                     .into());
             }
             let principal = self.uid(&s.principal, "bad principal")?;
@@ -1000,15 +1517,20 @@ impl<'a> Loader<'a> {
                     .err(span(written), "a session must end after it starts")
                     .into());
             }
-            let context = s
+            let own = s
                 .context
                 .as_ref()
                 .map(|c| self.table(c))
                 .transpose()?
                 .unwrap_or_default();
+            let mut context = defaults
+                .by_session
+                .get(&id)
+                .map(|(_, _, entries)| entries.clone())
+                .unwrap_or_default();
+            context.extend(own.clone());
             if let (Some(key), Some(written)) = (
-                context
-                    .keys()
+                own.keys()
                     .find(|key| facts.keys().any(|fact_key| fact_key == *key)),
                 &s.context,
             ) {
@@ -1054,16 +1576,23 @@ impl<'a> Loader<'a> {
                 lifetime,
             });
         }
-        Ok(sessions)
+        Ok(())
     }
 
-    fn grants(&self, raw: &RawScenario, start: Instant) -> Result<Vec<Grant>> {
-        let mut grants: Vec<Grant> = Vec::new();
-        for (index, spanned) in raw.grants.iter().enumerate() {
+    /// `[[grant]]` items, after the grants before them (a grant without an
+    /// `id` is named by its place among all of them: `grant-3`).
+    fn grants(
+        &self,
+        raw: &[Spanned<raw::RawGrant>],
+        grants: &mut Vec<Grant>,
+        start: Instant,
+    ) -> Result<()> {
+        for spanned in raw {
             let g = spanned.get_ref();
+            let number = grants.len() + 1;
             let id =
                 g.id.as_ref()
-                    .map_or_else(|| format!("grant-{}", index + 1), |id| id.get_ref().clone());
+                    .map_or_else(|| format!("grant-{number}"), |id| id.get_ref().clone());
             if grants.iter().any(|other| other.id == id) {
                 return Err(self
                     .err(
@@ -1124,7 +1653,7 @@ impl<'a> Loader<'a> {
                 revocable: true,
             });
         }
-        Ok(grants)
+        Ok(())
     }
 
     /// The context a request presents: facts first, then the session's context,
@@ -1159,11 +1688,27 @@ impl<'a> Loader<'a> {
     fn steps(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         let mut previous = scenario.start;
+        // The time of a repeated step's first repetition.
+        let mut first_repetition = scenario.start;
         for (index, spanned) in raw.steps.iter().enumerate() {
             let s = spanned.get_ref();
             let here = span(spanned);
-            let at = match &s.at {
-                Some(written) => {
+            let every = s.every.as_ref().map(|e| self.duration(e)).transpose()?;
+            let at = match (&s.at, every) {
+                (_, Some(every)) if s.repetition > 0 => {
+                    let offset = i64::try_from(s.repetition)
+                        .ok()
+                        .and_then(|k| k.checked_mul(every))
+                        .and_then(|millis| first_repetition.checked_add(millis));
+                    offset.ok_or_else(|| {
+                        self.err(
+                            s.every.as_ref().map_or(here.clone(), span),
+                            "the repetitions run past the end of time",
+                        )
+                        .help_boxed("use a shorter `every` or fewer repetitions")
+                    })?
+                }
+                (Some(written), _) => {
                     let at = self.time(written, scenario.start)?;
                     if at < previous {
                         return Err(self
@@ -1178,8 +1723,11 @@ impl<'a> Loader<'a> {
                     }
                     at
                 }
-                None => previous,
+                _ => previous,
             };
+            if s.repetition == 0 {
+                first_repetition = at;
+            }
             previous = at;
             let (session, principal, chain) = self.actor(
                 s.session.as_ref(),

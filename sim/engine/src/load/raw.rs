@@ -45,6 +45,64 @@ pub struct RawScenario {
     pub never: Vec<Spanned<RawNever>>,
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawInvariants>"))]
     pub invariants: Option<Spanned<RawInvariants>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawDefaults>"))]
+    pub defaults: Option<Spanned<RawDefaults>>,
+}
+
+/// A shared world file (`world = "..."` in `[scenario]`): the parts of a
+/// scenario that variants share. Its items come before the scenario's own.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawWorld {
+    /// Shared worlds do not nest; present only to say so with a located error.
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    pub world: Option<Spanned<String>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawFacts>"))]
+    pub facts: Option<Spanned<RawFacts>>,
+    #[serde(default, rename = "entity")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawEntity>"))]
+    pub entities: Vec<Spanned<RawEntity>>,
+    #[serde(default, rename = "session")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawSession>"))]
+    pub sessions: Vec<Spanned<RawSession>>,
+    #[serde(default, rename = "grant")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<RawGrant>"))]
+    pub grants: Vec<Spanned<RawGrant>>,
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<RawDefaults>"))]
+    pub defaults: Option<Spanned<RawDefaults>>,
+}
+
+/// `[defaults]`: context entries requests present unless something more
+/// specific sets the same key. From least to most specific: `context` (every
+/// request), `principal_type` (requests of principals of that entity type),
+/// `session` (requests of that session), then the session's own `context`
+/// and the step's `context`.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
+    pub context: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(
+            with = "std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>"
+        )
+    )]
+    pub principal_type: std::collections::BTreeMap<Spanned<String>, Spanned<toml::Table>>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(
+            with = "std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>"
+        )
+    )]
+    pub session: std::collections::BTreeMap<Spanned<String>, Spanned<toml::Table>>,
 }
 
 /// `[scenario]`: name, files and the clock's start.
@@ -65,6 +123,11 @@ pub struct RawHeader {
     pub entities: Option<Spanned<String>>,
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub start: Option<Spanned<String>>,
+    /// A shared world file (entities, sessions, grants, facts, defaults),
+    /// relative to this file; it may be in a parent folder as long as it
+    /// stays inside the folder the scenarios are run from.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub world: Option<Spanned<String>>,
     /// Whether policies are validated against the schema (default true).
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub validate: Option<Spanned<bool>>,
@@ -203,7 +266,7 @@ pub enum RawDecision {
 }
 
 /// `[[step]]`: one request of the workflow.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
@@ -236,6 +299,17 @@ pub struct RawStep {
     /// Whether the request is checked against the schema (default true).
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub validate_request: Option<Spanned<bool>>,
+    /// The step stands for this many steps; `{i}` in its strings becomes
+    /// the repetition's number, 1 to `repeat`.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<u32>"))]
+    pub repeat: Option<Spanned<i64>>,
+    /// With `repeat`: each repetition happens this long after the previous one.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub every: Option<Spanned<String>>,
+    /// Which repetition this is (0 for the first), set when `repeat` is expanded.
+    #[serde(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    pub repetition: usize,
 }
 
 /// `[[access]]`: an exact-access assertion.

@@ -237,7 +237,8 @@ fn example_scenarios_account_alike_fast_or_brute_force() {
     let files = privsim::load::discover(&root).unwrap();
     assert!(files.len() >= 10);
     for file in files {
-        let scenario = privsim::load::load(&file, &privsim::LoadOptions::default()).unwrap();
+        let scenario =
+            privsim::load::load(&file, &privsim::LoadOptions::default().under(&root)).unwrap();
         assert_eq!(
             accounting_json(&scenario, Method::Fast),
             accounting_json(&scenario, Method::BruteForce),

@@ -9,6 +9,7 @@ mod fuzz_seeds;
 mod held;
 mod never_proofs;
 mod prove;
+mod reuse;
 mod scenarios;
 mod schema;
 mod search;

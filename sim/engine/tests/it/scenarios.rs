@@ -23,7 +23,7 @@ use crate::common::{from_workspace_root, workspace_root};
 /// given relative to the workspace root.
 fn evaluate(relative: &Path) -> ScenarioResult {
     from_workspace_root();
-    let loaded = scenario::load(relative, &LoadOptions::default())
+    let loaded = scenario::load(relative, &LoadOptions::default().under(relative))
         .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
     privsim::evaluate(&loaded)
 }
@@ -54,6 +54,10 @@ fn failures(result: &ScenarioResult) -> String {
 fn scenario() {
     let root = workspace_root();
     insta::glob!("../../../../scenarios", "**/*.toml", |path| {
+        // A shared world is read through the scenarios that name it.
+        if scenario::is_shared_world(path) {
+            return;
+        }
         let relative = path.strip_prefix(&root).unwrap();
         let result = evaluate(relative);
         assert!(
@@ -139,15 +143,22 @@ fn allowed_steps(result: &ScenarioResult) -> BTreeSet<usize> {
 #[test]
 fn over_privileged_variants_allow_strictly_more() {
     from_workspace_root();
-    let mut folders = Vec::new();
-    for entry in std::fs::read_dir("scenarios").unwrap() {
-        let folder = entry.unwrap().path();
-        // Pairs of least-privilege and over-privileged variants; the planted
-        // escalations (`scenarios/escalations`) are tested in `search.rs`.
+    // Pairs of least-privilege and over-privileged variants, at any depth
+    // (`scenarios/shared-world/triage`); the planted escalations
+    // (`scenarios/escalations`) are tested in `search.rs`.
+    fn pairs(folder: &Path, found: &mut Vec<std::path::PathBuf>) {
         if folder.join("least-privilege.toml").is_file() {
-            folders.push(folder);
+            found.push(folder.to_path_buf());
+        }
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pairs(&path, found);
+            }
         }
     }
+    let mut folders = Vec::new();
+    pairs(Path::new("scenarios"), &mut folders);
     folders.sort();
     assert!(folders.len() >= 5, "{folders:?}");
     for folder in &folders {

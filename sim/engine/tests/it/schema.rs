@@ -47,6 +47,15 @@ fn committed_scenario_schema_is_current() {
 }
 
 #[test]
+fn committed_world_schema_is_current() {
+    check_current(
+        "world.schema.json",
+        &privsim::schema::generate_world(),
+        privsim::schema::WORLD,
+    );
+}
+
+#[test]
 fn committed_gate_schema_is_current() {
     check_current(
         "privsim-gate.schema.json",
@@ -102,10 +111,12 @@ fn every_example_scenario_matches_the_schema() {
     files.sort();
     assert!(files.len() > 10, "the examples moved: {files:?}");
     for file in files {
-        let errors = schema_errors(
-            privsim::schema::SCENARIO,
-            &std::fs::read_to_string(&file).unwrap(),
-        );
+        let schema = if privsim::load::is_shared_world(&file) {
+            privsim::schema::WORLD
+        } else {
+            privsim::schema::SCENARIO
+        };
+        let errors = schema_errors(schema, &std::fs::read_to_string(&file).unwrap());
         assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
     }
 }
