@@ -236,6 +236,13 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             }
         }
         let mut result = fuzzed.result;
+        // An interrupted run stops promptly: its rules are not proven, and
+        // say so, rather than making the user wait for the solver.
+        let proving = if result.search.as_ref().is_some_and(|s| s.interrupted) {
+            privsim::prove::rules::Proving::Unavailable("the run was interrupted before the proofs")
+        } else {
+            proving
+        };
         // The rules the search did not break, proven over every world the
         // schema allows; a refutation is a finding with its own repro.
         let proof_repros =

@@ -33,6 +33,9 @@ fn load_with(path: &Path, policies: Option<PathBuf>) -> Scenario {
         path,
         &LoadOptions {
             policies,
+            // As `privsim suggest scenarios/` loads them: a shared world may
+            // be anywhere inside the repository's scenarios.
+            root: Some(workspace()),
             ..LoadOptions::default()
         },
     )
