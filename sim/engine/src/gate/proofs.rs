@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cedar_policy::{EntityUid, PolicySet};
+use cedar_policy::PolicySet;
 
 use crate::load::Scenario;
 use crate::prove::view::{counterexample_view, env_proof};
@@ -415,39 +415,7 @@ fn repro_text(
     scenario.insert("start".into(), Value::String(candidate.start.to_string()));
     let mut document = Table::new();
     document.insert("scenario".into(), Value::Table(scenario));
-    let mut entities = Vec::new();
-    // Sorted by uid: Cedar iterates a store in hash order.
-    let mut sorted: Vec<_> = counterexample.entities.iter().collect();
-    sorted.sort_by_cached_key(|entity| entity.uid().to_string());
-    for entity in sorted {
-        let uid = entity.uid();
-        let type_name = uid.type_name().to_string();
-        if type_name == "Action" || type_name.ends_with("::Action") {
-            continue; // the schema declares the actions
-        }
-        let json = entity.to_json_value().map_err(|e| e.to_string())?;
-        let mut table = Table::new();
-        table.insert("uid".into(), Value::String(uid.to_string()));
-        let parents: Vec<Value> = json["parents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| EntityUid::from_json(p.clone()).ok())
-            .map(|p| Value::String(p.to_string()))
-            .collect();
-        if !parents.is_empty() {
-            table.insert("parents".into(), Value::Array(parents));
-        }
-        for key in ["attrs", "tags"] {
-            if let Some(map) = json[key].as_object().filter(|m| !m.is_empty()) {
-                table.insert(
-                    key.into(),
-                    to_toml(&serde_json::Value::Object(map.clone()))?,
-                );
-            }
-        }
-        entities.push(Value::Table(table));
-    }
+    let entities = crate::prove::view::entity_tables(&counterexample.entities)?;
     if !entities.is_empty() {
         document.insert("entity".into(), Value::Array(entities));
     }

@@ -116,14 +116,45 @@ pub fn repro_scenario(
     header.insert("start".into(), Value::String(scenario.start.to_string()));
     let mut document = Table::new();
     document.insert("scenario".into(), Value::Table(header));
+    let entities = entity_tables(&counterexample.entities)?;
+    if !entities.is_empty() {
+        document.insert("entity".into(), Value::Array(entities));
+    }
+    let request = &counterexample.request;
+    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
+    let mut step = Table::new();
+    step.insert("principal".into(), Value::String(uid(request.principal())));
+    step.insert("action".into(), Value::String(uid(request.action())));
+    step.insert("resource".into(), Value::String(uid(request.resource())));
+    if let Some(context) = request.context().and_then(|c| c.to_json_value().ok())
+        && context.as_object().is_some_and(|m| !m.is_empty())
+    {
+        step.insert("context".into(), to_toml(&context)?);
+    }
+    step.insert("expect".into(), Value::String("deny".into()));
+    document.insert("step".into(), Value::Array(vec![Value::Table(step)]));
+    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "# A counterexample of a proof, confirmed by Cedar.\n{body}"
+    ))
+}
+
+/// A counterexample's entities as `[[entity]]` tables of a repro scenario,
+/// sorted by uid (Cedar iterates a store in hash order); actions are left
+/// out, the schema declares them.
+pub(crate) fn entity_tables(store: &cedar_policy::Entities) -> Result<Vec<toml::Value>, String> {
+    use toml::{Table, Value};
+    let to_toml = |json: &serde_json::Value| -> Result<Value, String> {
+        Value::try_from(json).map_err(|e| e.to_string())
+    };
     let mut entities = Vec::new();
-    let mut store: Vec<_> = counterexample.entities.iter().collect();
-    store.sort_by_cached_key(|entity| entity.uid().to_string());
-    for entity in store {
+    let mut sorted: Vec<_> = store.iter().collect();
+    sorted.sort_by_cached_key(|entity| entity.uid().to_string());
+    for entity in sorted {
         let uid = entity.uid();
         let type_name = uid.type_name().to_string();
         if type_name == "Action" || type_name.ends_with("::Action") {
-            continue; // the schema declares the actions
+            continue;
         }
         let json = entity.to_json_value().map_err(|e| e.to_string())?;
         let mut table = Table::new();
@@ -148,24 +179,5 @@ pub fn repro_scenario(
         }
         entities.push(Value::Table(table));
     }
-    if !entities.is_empty() {
-        document.insert("entity".into(), Value::Array(entities));
-    }
-    let request = &counterexample.request;
-    let uid = |u: Option<&EntityUid>| u.map(ToString::to_string).unwrap_or_default();
-    let mut step = Table::new();
-    step.insert("principal".into(), Value::String(uid(request.principal())));
-    step.insert("action".into(), Value::String(uid(request.action())));
-    step.insert("resource".into(), Value::String(uid(request.resource())));
-    if let Some(context) = request.context().and_then(|c| c.to_json_value().ok())
-        && context.as_object().is_some_and(|m| !m.is_empty())
-    {
-        step.insert("context".into(), to_toml(&context)?);
-    }
-    step.insert("expect".into(), Value::String("deny".into()));
-    document.insert("step".into(), Value::Array(vec![Value::Table(step)]));
-    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "# A counterexample of a proof, confirmed by Cedar.\n{body}"
-    ))
+    Ok(entities)
 }
