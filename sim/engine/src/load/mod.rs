@@ -740,20 +740,7 @@ impl<'a> Loader<'a> {
             ))
             .into()
         };
-        if text.is_empty()
-            || relative.is_absolute()
-            || relative
-                .components()
-                .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
-        {
-            return Err(self
-                .err(
-                    here,
-                    format!("path `{text}` must be relative to the scenario file"),
-                )
-                .help_boxed("write the path relative to the folder that holds the scenario")
-                .into());
-        }
+        self.relative(written)?;
         if !normalize(&self.root.join(relative)).starts_with(&self.run_root) {
             return Err(escapes());
         }
@@ -798,10 +785,10 @@ impl<'a> Loader<'a> {
         Ok(world)
     }
 
-    /// Resolves a path written in the scenario: relative, inside the scenario's folder tree.
-    fn resolve(&self, written: &Spanned<String>) -> Result<(PathBuf, String)> {
+    /// The path written at `written`, which must be relative (not empty, no
+    /// root, no drive prefix).
+    fn relative<'w>(&self, written: &'w Spanned<String>) -> Result<&'w Path> {
         let text = written.get_ref();
-        let here = span(written);
         let relative = Path::new(text);
         if text.is_empty()
             || relative.is_absolute()
@@ -811,12 +798,20 @@ impl<'a> Loader<'a> {
         {
             return Err(self
                 .err(
-                    here,
+                    span(written),
                     format!("path `{text}` must be relative to the scenario file"),
                 )
                 .help_boxed("write the path relative to the folder that holds the scenario")
                 .into());
         }
+        Ok(relative)
+    }
+
+    /// Resolves a path written in the scenario: relative, inside the scenario's folder tree.
+    fn resolve(&self, written: &Spanned<String>) -> Result<(PathBuf, String)> {
+        let text = written.get_ref();
+        let here = span(written);
+        let relative = self.relative(written)?;
         // Refuse `..` that climbs out before touching the file system, so a
         // scenario cannot probe which files exist outside its folder.
         if normalize(relative).starts_with("..") {
