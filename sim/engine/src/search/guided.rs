@@ -36,6 +36,9 @@ pub enum Unguided {
     NoValue,
     /// Every value derived was rejected by the schema's context type.
     IllTyped,
+    /// A session presents the key, so it is not varied, not even for the
+    /// principals that act alone and present nothing of their own.
+    SessionPresented,
 }
 
 /// The values to try for one context key, and the actions whose policies

@@ -1778,14 +1778,35 @@ fn guide_variants(
     let scenario = machine.scenario;
     let mut guidance = guided::guidance(&scenario.policies.set);
     let mut left_alone: BTreeSet<String> = scenario.facts.keys().cloned().collect();
-    for session in &scenario.sessions {
-        left_alone.extend(session.context.keys().cloned());
-    }
     for effect in &scenario.effects {
         left_alone.extend(context_keys(&effect.operation));
     }
+    let session_keys: BTreeSet<String> = scenario
+        .sessions
+        .iter()
+        .flat_map(|session| session.context.keys().cloned())
+        .filter(|key| !left_alone.contains(key))
+        .collect();
+    // A key a session presents is not varied, for anyone: for a principal
+    // acting alone that leaves values out, which the caveat says.
+    let acting_alone = machine.actors.iter().any(|actor| actor.session.is_none());
+    let unvaried: Vec<String> = guidance
+        .keys
+        .keys()
+        .chain(guidance.unguided.keys())
+        .filter(|key| acting_alone && session_keys.contains(*key))
+        .cloned()
+        .collect();
+    left_alone.extend(session_keys);
     guidance.keys.retain(|key, _| !left_alone.contains(key));
     guidance.unguided.retain(|key, _| !left_alone.contains(key));
+    for key in unvaried {
+        guidance
+            .unguided
+            .entry(key)
+            .or_default()
+            .insert(Unguided::SessionPresented);
+    }
     if guidance
         .keys
         .values()
@@ -1954,6 +1975,9 @@ fn unguided_caveat(unguided: &BTreeMap<String, BTreeSet<guided::Unguided>>) -> O
                     Unguided::NoValue => "tested with `has` only".to_string(),
                     Unguided::IllTyped => {
                         "the schema's context type rejected every value derived".to_string()
+                    }
+                    Unguided::SessionPresented => {
+                        "a session presents it, so it is not varied for principals acting alone either".to_string()
                     }
                 })
                 .collect();

@@ -421,3 +421,69 @@ fn time_arithmetic_in_policies_is_a_caveat() {
         search.caveats
     );
 }
+
+#[test]
+fn a_context_key_a_session_presents_is_a_caveat_for_principals_acting_alone() {
+    // The session fixes `approved`; the operator acts alone and presents
+    // nothing, so the search never tries `approved = true` for it. That
+    // must be said, not read as "nothing to find".
+    let scenario = load(
+        "session-key-acting-alone",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "a key only a session presents"
+policies = ["p.cedar"]
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+[[entity]]
+uid = 'User::"operator"'
+[[entity]]
+uid = 'Doc::"d"'
+
+[[session]]
+id = "bot-session"
+principal = 'Agent::"bot"'
+context = { approved = false }
+
+[[step]]
+at = "+1m"
+session = "bot-session"
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "deny"
+
+[[step]]
+at = "+2m"
+principal = 'User::"operator"'
+action = 'Action::"read"'
+resource = 'Doc::"d"'
+expect = "deny"
+"#,
+            ),
+            (
+                "p.cedar",
+                r#"permit (principal, action == Action::"read", resource) when { context has approved && context.approved };"#,
+            ),
+        ],
+    );
+    let options = Options {
+        strategy: Strategy::Exhaustive,
+        seed: 0,
+        max_steps: 10_000,
+        depth: 2,
+        ..Options::default()
+    };
+    let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
+    let caveats = &fuzzed.result.search.as_ref().unwrap().caveats;
+    assert!(
+        caveats
+            .iter()
+            .any(|c| c.contains("`approved`") && c.contains("a session presents it")),
+        "{caveats:#?}"
+    );
+}
