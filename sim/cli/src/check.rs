@@ -119,15 +119,23 @@ fn print_timing(file: &str, direction: &str, result: &privsim::prove::EnvResult,
 
 /// Runs the gate.
 pub fn run(args: &CheckArgs) -> Outcome {
-    let (options, config_changed) = match options(args) {
+    let (mut options, config_changed) = match options(args) {
         Ok(options) => options,
         Err(error) => return report_error(error),
     };
+    let ticker = crate::progress::Ticker::start("check");
+    if ticker.is_live() {
+        // The redrawn line names the scenario; a line per scenario would
+        // garble it.
+        options.progress = None;
+    }
     // The baseline's own rules say whether a change to them may pass.
     let options_allow_config_change = !options.config.fail_on.config_change;
     // Every scenario that loads on both sides is compared, whatever the
     // others do; each load error is printed, and the exit code is 2.
-    let checked = match gate::check_all(&args.paths, &options) {
+    let checked = gate::check_all(&args.paths, &options);
+    drop(ticker);
+    let checked = match checked {
         Ok(checked) => checked,
         Err(error) => return report_error(error),
     };

@@ -19,8 +19,10 @@ pub fn run(args: &RunArgs) -> Outcome {
         Ok(prover) => prover,
         Err(error) => return report_error(error),
     };
+    let ticker = crate::progress::Ticker::start("run");
     let ran =
         privsim::run_all_proving(&args.paths, &options, suggest, crate::cli::proving(&prover));
+    drop(ticker);
     let load_failed = !ran.errors.is_empty();
     for error in ran.errors {
         report_error(error);

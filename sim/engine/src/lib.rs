@@ -7,7 +7,7 @@
 //! sets fast) → [`search`], [`suggest`], [`gate`], [`prove`] → [`result`]
 //! (the result contract, in `privsim-model`), which the `privsim-reports`
 //! crate renders. [`import`] turns Cedar's own test suites into scenarios;
-//! [`output`] writes files safely; [`schema`] holds the JSON Schemas editors
+//! [`output`] writes files safely; [`progress`] notes where a long run is; [`schema`] holds the JSON Schemas editors
 //! read; [`scaffold`] writes `privsim init`'s starter folder.
 
 pub mod accounting;
@@ -16,6 +16,7 @@ pub mod held;
 pub mod import;
 pub mod load;
 pub mod output;
+pub mod progress;
 pub mod prove;
 pub mod replay;
 pub mod scaffold;
@@ -101,6 +102,7 @@ pub fn run_all_proving(
         };
         let options = options.under(path.as_ref());
         for file in files {
+            progress::scenario(&file.display().to_string());
             match load::load(&file, &options) {
                 Ok(loaded) => {
                     let mut result = if suggest {
@@ -130,6 +132,7 @@ pub fn run_all_proving(
 /// ([`suggest::suggest_from`], verified by replay) in `suggestion`.
 pub fn evaluate_and_suggest(scenario: &Scenario) -> ScenarioResult {
     let mut result = evaluate(scenario);
+    progress::phase(progress::Phase::Suggesting, 0);
     result.suggestion = Some(suggest::suggest_from(
         scenario,
         &result,

@@ -61,7 +61,9 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         check_state(machine, state, &checks, None, &mut seen, &mut findings);
     }
     let mut checked_segment = 0;
+    crate::progress::phase(crate::progress::Phase::Replaying, scenario.steps.len());
     for step in &scenario.steps {
+        crate::progress::advance();
         let result = match (&machine, &mut state) {
             (Some(machine), Some(state)) if dynamic => {
                 let before = active_ids(state);

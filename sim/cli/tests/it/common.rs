@@ -42,6 +42,7 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
         .args(no_cache.then_some("--no-proof-cache"))
         .current_dir(folder)
         .env("NO_COLOR", "1")
+        .env("PRIVSIM_PROGRESS", "never")
         .env("SOURCE_DATE_EPOCH", RUN_EPOCH)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")

@@ -397,3 +397,77 @@ fn fuzz_overwrote_an_edited_repro() {
     );
     assert!(folder.0.join(&next).is_file());
 }
+
+/// A long run printed nothing until it ended (issue 14.4): with
+/// `PRIVSIM_PROGRESS=lines` (what CI logs get every 15 seconds), standard
+/// error says which scenario, which phase and how far.
+#[test]
+fn a_long_run_said_nothing_until_it_ended() {
+    let folder = TempFolder::new("progress-lines");
+    let example = workspace_root().join("scenarios/ticket-agent");
+    for file in ["schema.cedarschema", "entities.json"] {
+        std::fs::copy(example.join(file), folder.0.join(file)).unwrap();
+    }
+    std::fs::create_dir_all(folder.0.join("policies")).unwrap();
+    std::fs::copy(
+        example.join("policies/least-privilege.cedar"),
+        folder.0.join("policies/p.cedar"),
+    )
+    .unwrap();
+    let mut scenario = String::from(
+        r#"[scenario]
+name = "long"
+policies = ["policies/p.cedar"]
+schema = "schema.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+delegator = "delegator"
+
+[[session]]
+id = "s"
+principal = 'Agent::"summarizer"'
+on_behalf_of = 'User::"bob"'
+context = { ticket = { __entity = { type = "Ticket", id = "T-101" } } }
+"#,
+    );
+    for _ in 0..3 {
+        scenario.push_str(
+            "\n[[step]]\nsession = \"s\"\naction = 'Action::\"retrieveTicket\"'\nresource = 'Ticket::\"T-101\"'\nrepeat = 2000\nevery = \"1s\"\n",
+        );
+    }
+    std::fs::write(folder.0.join("long.toml"), scenario).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(["run", "long.toml", "--no-prove"])
+        .current_dir(&folder.0)
+        .env("PRIVSIM_PROGRESS", "lines")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.first(), Some(&"privsim run: starting"), "{stderr}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("privsim run: done (")),
+        "{stderr}"
+    );
+    let counted = lines.iter().any(|line| {
+        line.strip_prefix("privsim run: long.toml: ")
+            .and_then(|rest| rest.split(" (").next())
+            .and_then(|what| what.rsplit_once(' '))
+            .is_some_and(|(count, unit)| {
+                ["steps", "instants"].contains(&unit)
+                    && count
+                        .rsplit_once(' ')
+                        .is_some_and(|(_, n)| n.contains('/') && n.ends_with("6,000"))
+            })
+    });
+    assert!(
+        counted,
+        "no line counts the 6,000 steps or instants:\n{stderr}"
+    );
+}

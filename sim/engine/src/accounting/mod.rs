@@ -82,6 +82,10 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     let mut accounts = Vec::new();
     let mut findings = Vec::new();
     let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
+    crate::progress::phase(
+        crate::progress::Phase::Accounting,
+        subjects.len().saturating_mul(instants.len()),
+    );
     for subject in subjects.values() {
         let universe = universe::pairs(scenario, &subject.principal);
         let by_type = resources_by_type(&universe);
@@ -102,6 +106,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
             HashMap::new();
         let mut delegators_seen: HashSet<(StoreId, String, String)> = HashSet::new();
         for (position, &at) in instants.iter().enumerate() {
+            crate::progress::advance();
             let until = instants.get(position + 1).copied().unwrap_or(end);
             let segment = scenario.world.segment_at(at);
             let store = Engine::segment(segment);

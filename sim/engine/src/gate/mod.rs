@@ -210,6 +210,7 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     let mut not_checked = Vec::new();
     let mut cut_short = Vec::new();
     for (number, (file, root)) in files.iter().enumerate() {
+        crate::progress::scenario(&file.display().to_string());
         if let Some(progress) = options.progress {
             progress(number + 1, files.len(), &file.display().to_string());
         }

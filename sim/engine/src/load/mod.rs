@@ -592,6 +592,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Scenario> {
 /// Loads a scenario whose text is already in memory; its referenced files are
 /// read relative to `file.path`.
 pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> {
+    crate::progress::phase(crate::progress::Phase::Loading, 0);
     let raw: RawScenario = parse_toml(&file)?;
     Loader::new(file, options)?.load(raw)
 }
@@ -1685,7 +1686,9 @@ impl<'a> Loader<'a> {
         let mut previous = scenario.start;
         // The time of a repeated step's first repetition.
         let mut first_repetition = scenario.start;
+        crate::progress::phase(crate::progress::Phase::Loading, raw.steps.len());
         for (index, spanned) in raw.steps.iter().enumerate() {
+            crate::progress::advance();
             let s = spanned.get_ref();
             let here = span(spanned);
             let every = s.every.as_ref().map(|e| self.duration(e)).transpose()?;

@@ -155,6 +155,7 @@ impl<'p> Session<'p> {
     /// Runs one query. `Ok(None)`: the property holds; `Ok(Some(cex))`: the
     /// solver's (unconfirmed) counterexample.
     pub(super) fn query(&mut self, q: Query<'_>) -> Result<Option<SymCex>, UnknownReason> {
+        crate::progress::advance();
         let mut compiler = match self.compiler.take() {
             Some(c) => c,
             None => self.start_solver()?,
@@ -288,6 +289,7 @@ impl Prover {
         f: impl Fn(&mut Session<'_>, &T) -> R + Sync,
     ) -> Result<Vec<R>, ProveError> {
         self.check_solver()?;
+        crate::progress::phase(crate::progress::Phase::Proving, 0);
         let workers = self.parallelism.min(items.len()).max(1);
         if workers == 1 {
             let mut s = Session::new(self)?;

@@ -216,6 +216,14 @@ pub fn search_jobs(
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
+    crate::progress::phase(
+        crate::progress::Phase::Searching,
+        usize::try_from(options.max_steps).unwrap_or(usize::MAX),
+    );
+    let progress = &mut |now: Progress| {
+        crate::progress::done(now.moves);
+        progress(now)
+    };
     let jobs = options.jobs.max(1);
     if jobs == 1 {
         return search(machine, options, progress);
