@@ -5,11 +5,12 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use privsim_model::format::{percent, points};
 
-use crate::{code_span, escape_markdown, escape_xml};
+use crate::{code_span, escape_markdown};
 
 use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck};
 
@@ -1038,27 +1039,93 @@ fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
 /// exceptions, a case each, failing when stale. `timestamp` is when the
 /// run happened ([`crate::run_timestamp`]); each scenario's simulated clock
 /// start is its `simulated_start` property; `time` is 0.
-pub fn junit(result: &CheckResult) -> String {
+pub fn junit(result: &CheckResult) -> Result<String, crate::RenderError> {
     junit_at(result, &crate::run_timestamp())
 }
 
 /// [`junit`], with the run's wall-clock time given (`YYYY-MM-DDTHH:MM:SS`).
-pub fn junit_at(result: &CheckResult, run_at: &str) -> String {
+pub fn junit_at(result: &CheckResult, run_at: &str) -> Result<String, crate::RenderError> {
     // Every value through `escape_control`: JUnit is often printed to a CI
     // log, where a value's line break could start a workflow command.
     match crate::printable(result) {
         Some(printable) => junit_printable(&printable, run_at),
-        None => crate::strip_control(junit_printable(result, run_at)),
+        None => junit_printable(result, run_at).map(crate::strip_control),
     }
 }
 
-fn junit_printable(result: &CheckResult, run_at: &str) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+/// A JUnit document as the gate lays it out, rendered by
+/// `templates/check.junit.xml.j2`.
+#[derive(Serialize)]
+struct JunitDoc {
+    suites: Vec<JunitSuite>,
+}
+
+#[derive(Serialize)]
+struct JunitSuite {
+    id: usize,
+    name: String,
+    timestamp: String,
+    tests: usize,
+    failures: usize,
+    skipped: usize,
+    /// `None`: no `<properties>` element.
+    properties: Option<Vec<JunitProperty>>,
+    cases: Vec<JunitCase>,
+    system_out: String,
+}
+
+#[derive(Serialize)]
+struct JunitProperty {
+    name: &'static str,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct JunitCase {
+    name: String,
+    classname: String,
+    failure: Option<JunitFailure>,
+    /// The skip message.
+    skipped: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct JunitFailure {
+    kind: &'static str,
+    message: String,
+    body: String,
+}
+
+impl JunitCase {
+    fn passing(name: String, classname: &str) -> Self {
+        Self {
+            name,
+            classname: classname.to_string(),
+            failure: None,
+            skipped: None,
+        }
+    }
+
+    fn failing(name: String, classname: &str, failure: JunitFailure) -> Self {
+        Self {
+            failure: Some(failure),
+            ..Self::passing(name, classname)
+        }
+    }
+}
+
+fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::RenderError> {
+    let property = |name, value: &str| JunitProperty {
+        name,
+        value: value.to_string(),
+    };
+    let mut suites = Vec::new();
     let rules = &result.config.fail_on;
     let budget = &result.config.budget;
     for (id, scenario) in result.scenarios.iter().enumerate() {
-        let mut cases = String::new();
+        let mut cases = Vec::new();
         let (mut failures, mut skipped) = (0, 0);
+        let classname = format!("privsim.check.{}", scenario.file);
         for kind in junit_kinds(result) {
             let on = match kind {
                 "new-access" => rules.new_access,
@@ -1077,8 +1144,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> String {
                 .iter()
                 .filter(|c| c.kind == kind && c.status == "fail")
                 .collect();
-            let name = escape_xml(title(kind));
-            let classname = escape_xml(&format!("privsim.check.{}", scenario.file));
+            let name = title(kind).to_string();
             if !failing.is_empty() {
                 failures += 1;
                 let body: Vec<String> = failing
@@ -1088,65 +1154,41 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> String {
                         None => c.message.clone(),
                     })
                     .collect();
-                let _ = writeln!(
-                    cases,
-                    "    <testcase name=\"{name}\" classname=\"{classname}\" time=\"0\">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    </testcase>",
-                    escape_xml(&format!(
-                        "{} {} change{} fail{} the gate",
-                        failing.len(),
-                        title(kind),
-                        plural(failing.len()),
-                        if failing.len() == 1 { "s" } else { "" }
-                    )),
-                    escape_xml(&body.join("\n"))
-                );
+                cases.push(JunitCase::failing(
+                    name,
+                    &classname,
+                    JunitFailure {
+                        kind,
+                        message: format!(
+                            "{} {} change{} fail{} the gate",
+                            failing.len(),
+                            title(kind),
+                            plural(failing.len()),
+                            if failing.len() == 1 { "s" } else { "" }
+                        ),
+                        body: body.join("\n"),
+                    },
+                ));
             } else if !on {
                 skipped += 1;
-                let _ = writeln!(
-                    cases,
-                    "    <testcase name=\"{name}\" classname=\"{classname}\" time=\"0\">\n      <skipped message=\"not a rule of this gate\"/>\n    </testcase>"
-                );
+                cases.push(JunitCase {
+                    skipped: Some("not a rule of this gate"),
+                    ..JunitCase::passing(name, &classname)
+                });
             } else {
-                let _ = writeln!(
-                    cases,
-                    "    <testcase name=\"{name}\" classname=\"{classname}\" time=\"0\"/>"
-                );
+                cases.push(JunitCase::passing(name, &classname));
             }
         }
-        let _ = writeln!(
-            out,
-            "  <testsuite id=\"{id}\" package=\"privsim.check\" name=\"{}\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">",
-            escape_xml(&scenario.name),
-            escape_xml(run_at),
-            junit_kinds(result).count(),
-        );
-        out.push_str("    <properties>\n");
-        let _ = writeln!(
-            out,
-            "      <property name=\"scenario\" value=\"{}\"/>",
-            escape_xml(&scenario.file)
-        );
-        let _ = writeln!(
-            out,
-            "      <property name=\"simulated_start\" value=\"{}\"/>",
-            escape_xml(&scenario.start)
-        );
+        let mut properties = vec![
+            property("scenario", &scenario.file),
+            property("simulated_start", &scenario.start),
+        ];
         for file in &scenario.baseline_policy_files {
-            let _ = writeln!(
-                out,
-                "      <property name=\"baseline\" value=\"{}\"/>",
-                escape_xml(file)
-            );
+            properties.push(property("baseline", file));
         }
         for file in &scenario.candidate_policy_files {
-            let _ = writeln!(
-                out,
-                "      <property name=\"candidate\" value=\"{}\"/>",
-                escape_xml(file)
-            );
+            properties.push(property("candidate", file));
         }
-        out.push_str("    </properties>\n");
-        out.push_str(&cases);
         let mut lines: Vec<String> = scenario
             .changes
             .iter()
@@ -1164,103 +1206,119 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> String {
                 })
                 .map(|l| l[prefix.len()..].to_string()),
         );
-        let _ = writeln!(
-            out,
-            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
-            escape_xml(&lines.join("\n"))
-        );
+        suites.push(JunitSuite {
+            id,
+            name: scenario.name.clone(),
+            timestamp: run_at.to_string(),
+            tests: junit_kinds(result).count(),
+            failures,
+            skipped,
+            properties: Some(properties),
+            cases,
+            system_out: lines.join("\n"),
+        });
     }
     if let Some(budget) = &result.budget_exhausted {
         let failing = budget.status == "fail";
-        let _ = writeln!(
-            out,
-            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"time budget\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">",
-            result.scenarios.len(),
-            escape_xml(run_at),
-            usize::from(failing),
-        );
-        if failing {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\">\n      <failure type=\"budget-exhausted\" message=\"the time budget was exhausted\">{}</failure>\n    </testcase>",
-                escape_xml(&budget.message)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"within the time budget\" classname=\"privsim.check.budget\" time=\"0\"/>"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
-            escape_xml(&budget.message)
-        );
+        let name = "within the time budget".to_string();
+        let classname = "privsim.check.budget";
+        suites.push(JunitSuite {
+            id: result.scenarios.len(),
+            name: "time budget".to_string(),
+            timestamp: run_at.to_string(),
+            tests: 1,
+            failures: usize::from(failing),
+            skipped: 0,
+            properties: None,
+            cases: vec![if failing {
+                JunitCase::failing(
+                    name,
+                    classname,
+                    JunitFailure {
+                        kind: "budget-exhausted",
+                        message: "the time budget was exhausted".to_string(),
+                        body: budget.message.clone(),
+                    },
+                )
+            } else {
+                JunitCase::passing(name, classname)
+            }],
+            system_out: budget.message.clone(),
+        });
     }
     if let Some(change) = &result.config_change {
         let failing = change.status == "fail";
-        let _ = writeln!(
-            out,
-            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"gate configuration\" timestamp=\"{}\" hostname=\"localhost\" tests=\"1\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"config\" value=\"{}\"/>\n      <property name=\"revision\" value=\"{}\"/>\n    </properties>",
-            result.scenarios.len() + usize::from(!result.exceptions.is_empty()),
-            escape_xml(run_at),
-            usize::from(failing),
-            escape_xml(&change.file),
-            escape_xml(&change.revision),
-        );
-        if failing {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"configuration unchanged\" classname=\"privsim.check.config\" time=\"0\">\n      <failure type=\"config-change\" message=\"the gate configuration differs from the baseline's\">{}</failure>\n    </testcase>",
-                escape_xml(&change.message)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"configuration unchanged\" classname=\"privsim.check.config\" time=\"0\"/>"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
-            escape_xml(&change.message)
-        );
+        let name = "configuration unchanged".to_string();
+        let classname = "privsim.check.config";
+        suites.push(JunitSuite {
+            id: result.scenarios.len() + usize::from(!result.exceptions.is_empty()),
+            name: "gate configuration".to_string(),
+            timestamp: run_at.to_string(),
+            tests: 1,
+            failures: usize::from(failing),
+            skipped: 0,
+            properties: Some(vec![
+                property("config", &change.file),
+                property("revision", &change.revision),
+            ]),
+            cases: vec![if failing {
+                JunitCase::failing(
+                    name,
+                    classname,
+                    JunitFailure {
+                        kind: "config-change",
+                        message: "the gate configuration differs from the baseline's".to_string(),
+                        body: change.message.clone(),
+                    },
+                )
+            } else {
+                JunitCase::passing(name, classname)
+            }],
+            system_out: change.message.clone(),
+        });
     }
     if !result.exceptions.is_empty() {
-        let failures = result
+        let classname = "privsim.check.exceptions";
+        let cases: Vec<JunitCase> = result
             .exceptions
             .iter()
-            .filter(|e| e.status == "stale")
-            .count();
-        let _ = writeln!(
-            out,
-            "  <testsuite id=\"{}\" package=\"privsim.check\" name=\"exceptions\" timestamp=\"{}\" hostname=\"localhost\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    <properties>\n      <property name=\"config\" value=\"{}\"/>\n    </properties>",
-            result.scenarios.len(),
-            escape_xml(run_at),
-            result.exceptions.len(),
-            escape_xml(result.config.file.as_deref().unwrap_or("")),
-        );
-        for exception in &result.exceptions {
-            let name = escape_xml(&format!("exception {}", exception.location));
-            if exception.status == "stale" {
-                let _ = writeln!(
-                    out,
-                    "    <testcase name=\"{name}\" classname=\"privsim.check.exceptions\" time=\"0\">\n      <failure type=\"stale-exception\" message=\"stale exception: it matches nothing; remove it\">{}</failure>\n    </testcase>",
-                    escape_xml(&exception.reason)
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "    <testcase name=\"{name}\" classname=\"privsim.check.exceptions\" time=\"0\"/>"
-                );
-            }
-        }
-        out.push_str(
-            "    <system-out></system-out>\n    <system-err></system-err>\n  </testsuite>\n",
-        );
+            .map(|exception| {
+                let name = format!("exception {}", exception.location);
+                if exception.status == "stale" {
+                    JunitCase::failing(
+                        name,
+                        classname,
+                        JunitFailure {
+                            kind: "stale-exception",
+                            message: "stale exception: it matches nothing; remove it".to_string(),
+                            body: exception.reason.clone(),
+                        },
+                    )
+                } else {
+                    JunitCase::passing(name, classname)
+                }
+            })
+            .collect();
+        suites.push(JunitSuite {
+            id: result.scenarios.len(),
+            name: "exceptions".to_string(),
+            timestamp: run_at.to_string(),
+            tests: result.exceptions.len(),
+            failures: result
+                .exceptions
+                .iter()
+                .filter(|e| e.status == "stale")
+                .count(),
+            skipped: 0,
+            properties: Some(vec![property(
+                "config",
+                result.config.file.as_deref().unwrap_or(""),
+            )]),
+            cases,
+            system_out: String::new(),
+        });
     }
-    out.push_str("</testsuites>\n");
-    out
+    crate::render_serialized("check.junit.xml", "doc", &JunitDoc { suites })
 }
 
 /// `file:line` split into its parts (the line defaults to 1).

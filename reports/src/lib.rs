@@ -74,10 +74,14 @@ impl Format {
 
 /// The templates, compiled in so the binary needs no files at run time. Their
 /// names decide the escaping: `.html` HTML, `.md` Markdown, `.xml` XML.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("report.md", include_str!("../templates/report.md.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("junit.xml", include_str!("../templates/junit.xml.j2")),
+    (
+        "check.junit.xml",
+        include_str!("../templates/check.junit.xml.j2"),
+    ),
 ];
 
 /// A report that could not be rendered: a bug in a template, since every
@@ -199,6 +203,28 @@ fn render_template(name: &'static str, view: &view::RunView) -> Result<String, R
     } else {
         template.render(context).map_err(failed)?
     };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Renders the template `name` with `value` as the variable `key`; the text
+/// ends with a newline.
+pub(crate) fn render_serialized(
+    name: &'static str,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> Result<String, RenderError> {
+    let failed = |e: minijinja::Error| RenderError {
+        format: name,
+        message: format!("{e:#}"),
+    };
+    let env = environment().map_err(failed)?;
+    let template = env.get_template(name).map_err(failed)?;
+    let mut context = std::collections::BTreeMap::new();
+    context.insert(key.to_string(), Value::from(Serde(value)));
+    let mut text = template.render(context).map_err(failed)?;
     if !text.ends_with('\n') {
         text.push('\n');
     }

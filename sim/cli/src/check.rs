@@ -168,11 +168,18 @@ pub fn run(args: &CheckArgs) -> Outcome {
         }
         result.config_change = Some(change);
     }
+    let junit = match render::junit(&result) {
+        Ok(junit) => junit,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::BadInput;
+        }
+    };
     if let Some(folder) = &args.report_dir {
         let files = [
             ("check.md", render::markdown(&result)),
             ("check.json", render::json(&result)),
-            ("check.junit.xml", render::junit(&result)),
+            ("check.junit.xml", junit.clone()),
             ("check.sarif", render::sarif(&result)),
         ];
         if crate::cli::write_folder(folder, &files) != Outcome::Ok {
@@ -183,7 +190,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
         CheckFormat::Text => render::text(&result),
         CheckFormat::Md => render::markdown(&result),
         CheckFormat::Json => render::json(&result),
-        CheckFormat::Junit => render::junit(&result),
+        CheckFormat::Junit => junit,
         CheckFormat::Sarif => render::sarif(&result),
     };
     if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
