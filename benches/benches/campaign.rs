@@ -1,0 +1,490 @@
+//! Escalation search at the size of an organization (issue 16.5): a generated
+//! organization of 50 agents, 10 users, 2,000 repositories and 8 roles whose
+//! actions change the world (role assignment and revocation, an attribute
+//! change, just-in-time elevation with a policy-enforced end, sub-agent
+//! sessions started by delegation), with an escalation planted four
+//! world-changing moves deep, and its fixed variant.
+//!
+//! Measured in one process and printed at the end:
+//! - novelty's moves per second ÷ raw Cedar's evaluations per second (every
+//!   actor × every pair of its universe, prebuilt, in the initial store);
+//! - the moves novelty needed to find the planted escalation (at most
+//!   100,000), and that the fixed variant gives no finding in 100,000 moves;
+//! - `jobs = 2` against `jobs = 1` on the same budget (time ratio);
+//! - the process's peak resident memory (`VmHWM`) after the longest search.
+//!
+//! `PRIVSIM_BENCH_KEEP=1` keeps the generated scenarios (their folders are
+//! printed) for `privsim run` or `privsim fuzz`.
+//!
+//! Whether the planted escalation was found is printed, not asserted (the
+//! benchmark measures the search; the planted and fixed cases of the test
+//! suite assert). The fixed variant must give no finding: that is asserted.
+//! Under `cargo test --benches` (no `--bench` argument) the world and the
+//! budgets are small.
+#![allow(
+    clippy::panic,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
+
+mod common;
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cedar_policy::{Authorizer, Entities, Request};
+use common::Numbers;
+use criterion::{Criterion, SamplingMode, criterion_group};
+use privsim::load::{self as scenario, LoadOptions, Scenario};
+use privsim::search::{self, Options, Strategy};
+use privsim::world::state::Machine;
+use serde_json::Map;
+
+const SEED: u64 = 11;
+const DEPTH: usize = 6;
+
+fn full_scale() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
+
+/// The size of the generated organization.
+struct Org {
+    agents: usize,
+    users: usize,
+    repos: usize,
+    /// Dormant sub-agent sessions, each started by `delegateTask`.
+    subs: usize,
+}
+
+const ROLES: [&str; 8] = [
+    "reader",
+    "writer",
+    "admin",
+    "role-manager",
+    "deployer",
+    "auditor",
+    "on-call",
+    "security",
+];
+
+const SCHEMA: &str = r#"
+entity Team;
+entity Role;
+entity User in [Team] { clearance: Long };
+entity Agent in [Role] { owner: User, tier: Long, elevated_until?: datetime };
+entity Repo { sensitivity: Long, owner: User };
+type Job = { now: datetime, root?: User };
+action readRepo, pushRepo, deleteRepo appliesTo { principal: [User, Agent], resource: [Repo], context: Job };
+action delegateTask, raiseTier appliesTo { principal: [Agent], resource: [Agent], context: Job };
+action assignRole, revokeRole appliesTo { principal: [Agent], resource: [Role], context: { now: datetime, root?: User, assignee: Agent } };
+action approveElevation appliesTo { principal: [User], resource: [Role], context: { now: datetime, root?: User, requester: Agent } };
+"#;
+
+/// The policies; `RAISE_TIER` is where the planted and fixed variants differ.
+const POLICIES: &str = r#"
+@id("readers-read") permit (principal in Role::"reader", action == Action::"readRepo", resource);
+@id("auditors-read") permit (principal in Role::"auditor", action == Action::"readRepo", resource)
+  when { resource.sensitivity <= 3 };
+@id("writers-push") permit (principal in Role::"writer", action in [Action::"readRepo", Action::"pushRepo"], resource)
+  when { resource.sensitivity <= 2 };
+@id("admins") permit (principal in Role::"admin", action in [Action::"readRepo", Action::"pushRepo", Action::"deleteRepo"], resource);
+@id("cleared-users") permit (principal is User, action in [Action::"readRepo", Action::"pushRepo"], resource)
+  when { principal.clearance >= resource.sensitivity };
+@id("agents-within-owner-clearance") forbid (principal is Agent, action, resource is Repo)
+  when { resource.sensitivity > principal.owner.clearance };
+@id("role-managers") permit (principal in Role::"role-manager", action in [Action::"assignRole", Action::"revokeRole"], resource)
+  when { context.assignee != principal && (resource == Role::"reader" || resource == Role::"writer" || resource == Role::"auditor" || resource == Role::"on-call") };
+RAISE_TIER
+@id("release-approves") permit (principal in Team::"release", action == Action::"approveElevation", resource == Role::"deployer")
+  when { context.requester.tier >= 3 && !(context.requester in Role::"deployer") };
+@id("deployers-push") permit (principal is Agent in Role::"deployer", action == Action::"pushRepo", resource)
+  when { principal has elevated_until && context.now < principal.elevated_until };
+// Elevated deployers of tier 3 hand out the admin role (to others).
+@id("deployers-assign-admin") permit (principal is Agent in Role::"deployer", action == Action::"assignRole", resource == Role::"admin")
+  when { principal.tier >= 3 && principal has elevated_until && context.now < principal.elevated_until && context.assignee != principal };
+@id("delegate-within-owner") permit (principal is Agent, action == Action::"delegateTask", resource)
+  when { resource.owner == principal.owner };
+"#;
+
+/// Planted: on-call agents raise any agent's tier, their own included; the
+/// role manager can make any other agent on-call. So: on-call (1), tier 3
+/// (2), an elevation approved (3), the admin role handed to another agent
+/// (4), who deletes a repository.
+const PLANTED: &str = r#"@id("raise-tier") permit (principal in Role::"on-call", action == Action::"raiseTier", resource);"#;
+
+/// Fixed: only the security role raises tiers, and no one can become one.
+const FIXED: &str = r#"@id("raise-tier") permit (principal in Role::"security", action == Action::"raiseTier", resource);"#;
+
+/// Writes the organization into `folder` and returns the scenario's path.
+fn generate(org: &Org, planted: bool, folder: &Path) -> PathBuf {
+    common::fresh_folder(folder);
+    let mut numbers = Numbers(42);
+    let owner = |agent: usize| agent % org.users;
+    let mut entities =
+        vec![r#"{"uid":{"type":"Team","id":"release"},"attrs":{},"parents":[]}"#.to_string()];
+    for role in ROLES {
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Role","id":"{role}"}},"attrs":{{}},"parents":[]}}"#
+        ));
+    }
+    for user in 0..org.users {
+        let teams = if user < 2 {
+            r#"[{"type":"Team","id":"release"}]"#
+        } else {
+            "[]"
+        };
+        entities.push(format!(
+            r#"{{"uid":{{"type":"User","id":"u{user}"}},"attrs":{{"clearance":{}}},"parents":{teams}}}"#,
+            1 + numbers.next(4)
+        ));
+    }
+    for agent in 0..org.agents {
+        // a0 manages roles; the others read, write or audit.
+        let role = match agent {
+            0 => "role-manager",
+            a if a % 3 == 0 => "auditor",
+            a if a % 2 == 0 => "writer",
+            _ => "reader",
+        };
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Agent","id":"a{agent}"}},"attrs":{{"owner":{{"type":"User","id":"u{}"}},"tier":{}}},"parents":[{{"type":"Role","id":"{role}"}}]}}"#,
+            owner(agent),
+            1 + numbers.next(2)
+        ));
+    }
+    for repo in 0..org.repos {
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Repo","id":"r{repo}"}},"attrs":{{"sensitivity":{},"owner":{{"type":"User","id":"u{}"}}}},"parents":[]}}"#,
+            1 + numbers.next(4),
+            numbers.next(org.users)
+        ));
+    }
+    let policies = POLICIES.replace("RAISE_TIER", if planted { PLANTED } else { FIXED });
+    common::write_world(folder, &entities, SCHEMA, &policies);
+
+    let mut toml = format!(
+        "[scenario]\nname = \"generated organization, {} (campaign benchmark)\"\npolicies = [\"policies.cedar\"]\nschema = \"schema.cedarschema\"\nentities = \"entities.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[facts]\nnow = \"now\"\nroot = \"root\"\n\n",
+        if planted { "planted" } else { "fixed" }
+    );
+    for agent in 0..org.agents {
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"s{agent}\"\nprincipal = 'Agent::\"a{agent}\"'\non_behalf_of = 'User::\"u{}\"'\n\n",
+            owner(agent)
+        );
+    }
+    // Sub-agents: an agent of the same owner and role, `users × 6` further
+    // on (so a sub-agent never holds more than its parent), for parents
+    // a1, a2, ... (a0, the role manager, delegates nothing).
+    let stride = org.users * 6;
+    for parent in (1..org.agents)
+        .filter(|p| p + stride < org.agents)
+        .take(org.subs)
+    {
+        let sub = parent + stride;
+        let _ = write!(
+            toml,
+            "[[session]]\nid = \"sub{parent}\"\nprincipal = 'Agent::\"a{sub}\"'\nparent = \"s{parent}\"\ndormant = true\nlifetime = \"20m\"\n\n\
+             [[effect]]\naction = 'Action::\"delegateTask\"'\nprincipal = 'Agent::\"a{parent}\"'\nresource = 'Agent::\"a{sub}\"'\nstart_session = \"sub{parent}\"\n\n"
+        );
+    }
+    toml.push_str(
+        r#"[[effect]]
+action = 'Action::"assignRole"'
+add_parent = { entity = "context.assignee", parent = "resource" }
+
+[[effect]]
+action = 'Action::"revokeRole"'
+remove_parent = { entity = "context.assignee", parent = "resource" }
+
+[[effect]]
+action = 'Action::"raiseTier"'
+set_attr = { entity = "resource", name = "tier", value = 3 }
+
+[[effect]]
+action = 'Action::"approveElevation"'
+grant = { entity = "context.requester", parents = ['Role::"deployer"'], lifetime = "30m", expiry = "policy", until_attr = "elevated_until" }
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"deleteRepo"'
+reason = "no agent deletes a repository"
+
+"#,
+    );
+    // The workflow: an assignment and its revocation, another assignment,
+    // an elevation requested and denied (the requester's tier is below 3),
+    // and every user reading a repository (so each user is an actor of the
+    // search). The search tries the context values the workflow sends
+    // (`assignee`, `requester`) besides those the policies suggest.
+    let last = org.agents - 1;
+    let _ = write!(
+        toml,
+        "[[step]]\nat = \"+1m\"\nsession = \"s0\"\naction = 'Action::\"assignRole\"'\nresource = 'Role::\"reader\"'\ncontext = {{ assignee = {{ __entity = {{ type = \"Agent\", id = \"a{last}\" }} }} }}\n\n\
+         [[step]]\nat = \"+2m\"\nsession = \"s0\"\naction = 'Action::\"revokeRole\"'\nresource = 'Role::\"reader\"'\ncontext = {{ assignee = {{ __entity = {{ type = \"Agent\", id = \"a{last}\" }} }} }}\n\n\
+         [[step]]\nat = \"+3m\"\nsession = \"s0\"\naction = 'Action::\"assignRole\"'\nresource = 'Role::\"auditor\"'\ncontext = {{ assignee = {{ __entity = {{ type = \"Agent\", id = \"a1\" }} }} }}\n\n\
+         [[step]]\nat = \"+4m\"\nprincipal = 'User::\"u0\"'\naction = 'Action::\"approveElevation\"'\nresource = 'Role::\"deployer\"'\ncontext = {{ requester = {{ __entity = {{ type = \"Agent\", id = \"a{last}\" }} }} }}\nexpect = \"deny\"\n\n"
+    );
+    for user in 0..org.users {
+        let _ = write!(
+            toml,
+            "[[step]]\nat = \"+{}m\"\nprincipal = 'User::\"u{user}\"'\naction = 'Action::\"readRepo\"'\nresource = 'Repo::\"r{}\"'\n\n",
+            5 + user,
+            user % org.repos
+        );
+    }
+    common::write(folder, "scenario.toml", &toml);
+    folder.join("scenario.toml")
+}
+
+fn load(path: &Path) -> Scenario {
+    scenario::load(path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+fn options(max_steps: u64, jobs: usize) -> Options {
+    Options {
+        strategy: Strategy::Novelty,
+        seed: SEED,
+        max_steps,
+        time: None,
+        depth: DEPTH,
+        tick: None,
+        minimize: false,
+        jobs,
+        ..Options::default()
+    }
+}
+
+/// What one search found and how far it went.
+struct Searched {
+    moves: u64,
+    states: u64,
+    /// The never-rule findings.
+    never: usize,
+    /// Every finding, as `kind: message`.
+    findings: Vec<String>,
+    /// Moves made when the first finding was seen (to 256 moves; `None`:
+    /// none found).
+    first_at: Option<u64>,
+    evaluations: u64,
+}
+
+fn run_search(scenario: &Scenario, options: &Options) -> Searched {
+    let machine = Machine::new(scenario);
+    let mut first_at = None;
+    let report = search::search_jobs(scenario, &machine, options, &mut |progress| {
+        if first_at.is_none() && progress.findings > 0 {
+            first_at = Some(progress.moves);
+        }
+    });
+    let findings: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}: {}", f.violation.kind, f.violation.message))
+        .collect();
+    Searched {
+        moves: report.summary.moves,
+        states: report.summary.states,
+        never: findings.iter().filter(|f| f.starts_with("never:")).count(),
+        findings,
+        first_at: first_at.or((!report.findings.is_empty()).then_some(report.summary.moves)),
+        evaluations: report.evaluations,
+    }
+}
+
+/// Every actor × every pair of its universe, prebuilt in the initial store.
+fn raw_requests(scenario: &Scenario) -> (std::rc::Rc<Entities>, Vec<Request>) {
+    let machine = Machine::new(scenario);
+    let initial = machine.initial();
+    let store = machine
+        .store(&initial, None)
+        .unwrap_or_else(|e| panic!("{}: {e}", scenario.file.display));
+    let mut requests = Vec::new();
+    for (actor, pairs) in machine.pairs.iter().enumerate() {
+        let context = machine.context(&initial, actor, &Map::new());
+        let principal = &machine.actors[actor].principal;
+        requests.extend(
+            pairs
+                .iter()
+                .filter_map(|(a, r)| machine.request(principal, a, r, &context).ok()),
+        );
+    }
+    (store, requests)
+}
+
+fn timed<T>(run: impl FnOnce() -> T) -> (Duration, T) {
+    let started = Instant::now();
+    let value = run();
+    (started.elapsed(), value)
+}
+
+/// The process's peak resident memory, from `/proc/self/status` (Linux).
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".to_string())
+}
+
+fn campaign(c: &mut Criterion) {
+    let full = full_scale();
+    let org = if full {
+        Org {
+            agents: 50,
+            users: 10,
+            repos: 2_000,
+            subs: 8,
+        }
+    } else {
+        Org {
+            agents: 26,
+            users: 4,
+            repos: 40,
+            subs: 2,
+        }
+    };
+    let (find_budget, rate_budget) = if full {
+        (100_000, 20_000)
+    } else {
+        (10_000, 2_000)
+    };
+    let folder = |planted: bool| {
+        std::env::temp_dir().join(format!(
+            "privsim-bench-campaign-{}-{}",
+            std::process::id(),
+            if planted { "planted" } else { "fixed" }
+        ))
+    };
+    let planted = load(&generate(&org, true, &folder(true)));
+    let fixed = load(&generate(&org, false, &folder(false)));
+    if std::env::var_os("PRIVSIM_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(folder(true));
+        let _ = std::fs::remove_dir_all(folder(false));
+    } else {
+        println!(
+            "kept {} and {}",
+            folder(true).display(),
+            folder(false).display()
+        );
+    }
+    let pairs: usize = Machine::new(&planted).pairs.iter().map(Vec::len).sum();
+
+    // The planted escalation within the budget; none in the fixed variant.
+    let (find_time, found) = timed(|| run_search(&planted, &options(find_budget, 1)));
+    let (fixed_time, clean) = timed(|| run_search(&fixed, &options(find_budget, 1)));
+    assert!(
+        clean.findings.is_empty(),
+        "the fixed variant has findings: {:?}",
+        clean.findings
+    );
+    let peak = peak_rss();
+
+    let authorizer = Authorizer::new();
+    let (store, requests) = raw_requests(&planted);
+    let raw_cedar = || {
+        let mut allowed = 0_usize;
+        for request in &requests {
+            let response = authorizer.is_authorized(request, &planted.policies.set, &store);
+            if response.decision() == cedar_policy::Decision::Allow {
+                allowed += 1;
+            }
+        }
+        allowed
+    };
+
+    let mut group = c.benchmark_group("campaign");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(if full { 20 } else { 1 }));
+    group.bench_function("raw Cedar, every actor × pair", |b| {
+        b.iter(|| black_box(raw_cedar()))
+    });
+    group.bench_function("novelty, fixed variant", |b| {
+        b.iter(|| black_box(run_search(&fixed, &options(rate_budget, 1)).moves))
+    });
+    group.finish();
+
+    // Ratios from interleaved runs in this process (best of three each).
+    let runs = if full { 3 } else { 1 };
+    let (mut raw_time, mut one_time, mut two_time) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let mut rate = None;
+    for _ in 0..runs {
+        raw_time = raw_time.min(timed(|| black_box(raw_cedar())).0);
+        let (elapsed, one) = timed(|| run_search(&fixed, &options(rate_budget, 1)));
+        one_time = one_time.min(elapsed);
+        let (elapsed, two) = timed(|| run_search(&fixed, &options(rate_budget, 2)));
+        two_time = two_time.min(elapsed);
+        assert!(two.findings.is_empty(), "{:?}", two.findings);
+        rate = Some((one.moves, one.states, one.evaluations, two.moves));
+    }
+    let (moves, states, evaluations, two_moves) = rate.unwrap_or_default();
+    let raw_per_second = requests.len() as f64 / raw_time.as_secs_f64();
+    let moves_per_second = moves as f64 / one_time.as_secs_f64();
+    println!(
+        "\ncampaign benchmark: generated organization of {} agents, {} users, {} repositories, {} roles, {} sub-agents; {pairs} (actor, action, resource) pairs; novelty, seed {SEED}, depth {DEPTH}, no minimization",
+        org.agents,
+        org.users,
+        org.repos,
+        ROLES.len(),
+        org.subs
+    );
+    if found.never > 0 {
+        println!(
+            "  planted escalation (4 world changes deep): FOUND, first finding by move {} (to 256) of {} made, {} never finding(s), {} states, {:.1} s",
+            found.first_at.unwrap_or(0),
+            found.moves,
+            found.never,
+            found.states,
+            find_time.as_secs_f64()
+        );
+    } else {
+        println!(
+            "  planted escalation (4 world changes deep): NOT FOUND in {} moves ({} states, {:.1} s); other findings: {:?}",
+            found.moves,
+            found.states,
+            find_time.as_secs_f64(),
+            found.findings
+        );
+    }
+    println!(
+        "  fixed variant: no finding in {} moves, {} states, {:.1} s",
+        clean.moves,
+        clean.states,
+        fixed_time.as_secs_f64()
+    );
+    println!(
+        "  raw Cedar: {} prebuilt requests, {:.0} evaluations/s",
+        requests.len(),
+        raw_per_second
+    );
+    println!(
+        "  novelty on the fixed variant, {moves} moves, {states} states, {evaluations} evaluations ({:.1}/move): {:.0} moves/s; ratio to raw Cedar {:.4} (1/{:.0})",
+        evaluations as f64 / moves.max(1) as f64,
+        moves_per_second,
+        moves_per_second / raw_per_second,
+        raw_per_second / moves_per_second
+    );
+    println!(
+        "  jobs 2 vs jobs 1 on {rate_budget} moves ({two_moves} made with 2 jobs): {:.2} s vs {:.2} s, {:.2}x",
+        two_time.as_secs_f64(),
+        one_time.as_secs_f64(),
+        one_time.as_secs_f64() / two_time.as_secs_f64()
+    );
+    println!("  peak resident memory after the {find_budget}-move searches (VmHWM): {peak}\n");
+}
+
+criterion_group!(benches, campaign);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
