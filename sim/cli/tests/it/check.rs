@@ -1931,3 +1931,65 @@ fn a_spent_time_budget_fails_and_says_what_was_not_checked() {
         2,
     );
 }
+
+#[test]
+fn proofs_ran_on_after_the_time_budget_was_spent() {
+    // The search takes the whole budget; no proof starts after it: every
+    // environment is unknown (never proven), and the gate fails on the
+    // budget.
+    let folder = TempFolder::new("budget-proofs");
+    let config = folder.0.join("gate.toml");
+    std::fs::write(
+        &config,
+        "[search]\nstrategy = \"novelty\"\nseed = 0\nmax_steps = 1000000000\ndepth = 6\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let (baseline, candidate) = (prove_policies("base"), prove_policies("finance"));
+    let result = json(&check(
+        &[
+            "check",
+            "--prove",
+            "--no-proof-cache",
+            "--today",
+            "2026-06-01",
+            "--config",
+            &config,
+            "--time-budget",
+            "2s",
+            "--baseline",
+            &baseline,
+            "--candidate",
+            &candidate,
+            "--format",
+            "json",
+            PROVE_SCENARIO,
+        ],
+        1,
+    ));
+    assert_eq!(result["budget_exhausted"]["status"], "fail", "{result:#}");
+    for direction in ["no_new_access", "lost_access"] {
+        let environments = result["scenarios"][0]["proofs"][direction]
+            .as_array()
+            .unwrap();
+        assert!(!environments.is_empty(), "{result:#}");
+        for environment in environments {
+            assert_eq!(environment["verdict"], "unknown", "{environment:#}");
+            assert!(
+                environment["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("time budget"),
+                "{environment:#}"
+            );
+        }
+    }
+    assert!(
+        !result["scenarios"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "new-access-proven"),
+        "{result:#}"
+    );
+}

@@ -196,7 +196,18 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
         }
     }
     let search = search_options(&options.config)?;
+    let started = std::time::Instant::now();
     let (prover, mut proofs_view) = proofs::prover(&options.prove)?;
+    // No proof starts once the time budget is spent: what is left is
+    // unknown, never proven.
+    let prover = prover.map(|prover| {
+        prover.with_deadline(
+            options
+                .time_budget
+                .as_ref()
+                .and_then(|(_, budget)| started.checked_add(*budget)),
+        )
+    });
     let proof_cache = options
         .prove
         .cache
@@ -206,7 +217,6 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
     let mut repos = git::Repos::default();
     let mut scenarios = Vec::new();
     let mut coverage = Coverage::default();
-    let started = std::time::Instant::now();
     let mut not_checked = Vec::new();
     let mut cut_short = Vec::new();
     for (number, (file, root)) in files.iter().enumerate() {

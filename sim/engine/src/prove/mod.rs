@@ -151,6 +151,9 @@ pub enum UnknownReason {
     /// symcc rejected the input (type error against the schema, unsupported
     /// feature such as an empty set literal, incomplete schema, ...).
     Unsupported(String),
+    /// The run's overall time budget (`check --time-budget`) was spent
+    /// before this query started.
+    TimeBudget,
 }
 
 impl fmt::Display for UnknownReason {
@@ -165,6 +168,7 @@ impl fmt::Display for UnknownReason {
                 write!(f, "solver counterexample not confirmed by Cedar: {e}")
             }
             Self::Unsupported(e) => write!(f, "not supported by the symbolic compiler: {e}"),
+            Self::TimeBudget => f.write_str("the time budget was spent before this query started"),
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Prover {
     version: String,
     per_query_ms: u64,
     parallelism: usize,
+    /// No query starts after this moment ([`Prover::with_deadline`]).
+    deadline: Option<Instant>,
 }
 
 /// One query handed to symcc (all operands compiled for the same env).
@@ -156,6 +158,13 @@ impl<'p> Session<'p> {
     /// solver's (unconfirmed) counterexample.
     pub(super) fn query(&mut self, q: Query<'_>) -> Result<Option<SymCex>, UnknownReason> {
         crate::progress::advance();
+        if self
+            .prover
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            return Err(UnknownReason::TimeBudget);
+        }
         let mut compiler = match self.compiler.take() {
             Some(c) => c,
             None => self.start_solver()?,
@@ -248,7 +257,18 @@ impl Prover {
             version,
             per_query_ms: cfg.per_query_ms.max(1),
             parallelism: cfg.parallelism.max(1),
+            deadline: None,
         })
+    }
+
+    /// The prover, starting no query after `deadline` (an overall time
+    /// budget): a query not started in time is unknown
+    /// ([`UnknownReason::TimeBudget`]), never proven. A query started before
+    /// it may still take up to the per-query limit.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// [`Prover::new`] with the default config: `$CVC5`, else `cvc5` on PATH.
