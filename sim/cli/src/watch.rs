@@ -7,7 +7,8 @@
 //! ReadDirectoryChangesW behind one API). Folders are watched, not files, so
 //! an editor that saves by writing a new file and renaming it over the old
 //! one is still seen. A burst of events (one save is often several) is
-//! gathered until the files are quiet for [`SETTLE`] before running again.
+//! gathered until the files are quiet for [`SETTLE`] (or for at most
+//! [`GATHER_AT_MOST`]) before running again.
 //!
 //! Which scenarios a change affects is [`affected`], a pure function of the
 //! scenarios found, what each read when it last loaded, and the changed
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -33,6 +34,10 @@ use crate::cli::{Outcome, report_error};
 
 /// How long the files must be quiet before a burst of events is acted on.
 const SETTLE: Duration = Duration::from_millis(300);
+
+/// The longest a burst is gathered: a folder that is never quiet (a build
+/// writing under a watched folder) must not hold a run back for ever.
+const GATHER_AT_MOST: Duration = Duration::from_secs(3);
 
 /// What the loop waits for.
 enum Message {
@@ -218,15 +223,19 @@ pub fn watch(
         let mut changed = BTreeSet::new();
         let mut everything = false;
         let mut first = Some(message);
+        let gathering = Instant::now();
         // Gather the burst: this message and every one until SETTLE passes
-        // without another.
+        // without another (or GATHER_AT_MOST in all).
         loop {
             let message = match first.take() {
                 Some(message) => message,
-                None => match receiver.recv_timeout(SETTLE) {
-                    Ok(message) => message,
-                    Err(_) => break,
-                },
+                None => {
+                    let left = GATHER_AT_MOST.saturating_sub(gathering.elapsed());
+                    match receiver.recv_timeout(SETTLE.min(left)) {
+                        Ok(message) => message,
+                        Err(_) => break,
+                    }
+                }
             };
             match message {
                 Message::Changed(paths) => changed.extend(paths.iter().map(|p| canonical(p))),
