@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// Scenario files, or folders searched recursively for `*.toml` scenarios.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Keep running: run once, then whenever a scenario, policy, schema,
+    /// entities, links or shared world file changes, run again the scenarios
+    /// that read it (Ctrl-C or SIGTERM stops, exit code 130).
+    #[arg(long)]
+    pub watch: bool,
     /// Evaluate this `.cedar` file or folder instead of each scenario's `policies`.
     #[arg(long, value_name = "FILE_OR_FOLDER")]
     pub policies: Option<PathBuf>,

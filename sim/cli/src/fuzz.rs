@@ -31,6 +31,11 @@ pub struct FuzzArgs {
     /// (repro files, `*.repro-N.toml`, are skipped in folders).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Keep running: search once, then whenever a scenario, policy, schema,
+    /// entities, links or shared world file changes, search again the
+    /// scenarios that read it (Ctrl-C or SIGTERM stops, exit code 130).
+    #[arg(long)]
+    pub watch: bool,
     /// Evaluate this `.cedar` file or folder instead of each scenario's `policies`.
     #[arg(long, value_name = "FILE_OR_FOLDER")]
     pub policies: Option<PathBuf>,
@@ -109,10 +114,20 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         Some(jobs) => usize::try_from(jobs).unwrap_or(1),
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
-    // SIGINT and SIGTERM stop the search; the results so far are written as
-    // usual and say they were interrupted.
-    let stop = Arc::new(AtomicBool::new(false));
+    if args.watch
+        && let Err(outcome) = crate::watch::refuse(
+            &args.paths,
+            args.output.as_deref(),
+            args.report_dir.as_deref(),
+        )
     {
+        return outcome;
+    }
+    // SIGINT and SIGTERM stop the search; the results so far are written as
+    // usual and say they were interrupted. With `--watch`, the watch catches
+    // them (a process has one handler) and sets `stop` too.
+    let stop = Arc::new(AtomicBool::new(false));
+    if !args.watch {
         let stop = Arc::clone(&stop);
         if let Err(error) = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed)) {
             eprintln!(
@@ -134,7 +149,6 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         },
         None => None,
     };
-    let started = Instant::now();
     let options = Options {
         strategy: match args.strategy {
             StrategyArg::Random => Strategy::Random,
@@ -159,7 +173,27 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         Ok(prover) => prover,
         Err(error) => return report_error(error),
     };
-    let proving = crate::cli::proving(&prover);
+    let search = Search {
+        args,
+        options: &options,
+        load: &load,
+        proving: crate::cli::proving(&prover),
+        time_budget,
+        stop: &stop,
+    };
+    if args.watch {
+        // Each scenario is searched and printed on its own, so one that no
+        // longer loads does not stop the others.
+        return crate::watch::watch(&args.paths, &load, true, Arc::clone(&stop), |jobs| {
+            let started = Instant::now();
+            let mut worst = Outcome::Ok;
+            for job in jobs {
+                let outcome = search.files(std::slice::from_ref(job), started, &mut stats);
+                worst = crate::watch::worse(worst, outcome);
+            }
+            worst
+        });
+    }
     let mut files = Vec::new();
     for path in &args.paths {
         match scenario::discover(path) {
@@ -172,178 +206,216 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             Err(error) => return report_error(error),
         }
     }
-    let mut results = Vec::new();
-    for (file, root) in &files {
-        let loaded = match scenario::load(file, &load.under(root)) {
-            Ok(loaded) => loaded,
-            Err(error) => return report_error(error),
-        };
-        let mut meter = Meter::new(&loaded.file.display, options.max_steps);
-        // The overall budget: each scenario gets what is left of it.
-        let options = match time_budget {
-            Some(budget) => {
-                let left = budget.saturating_sub(started.elapsed());
-                Options {
-                    time: Some(options.time.map_or(left, |t| t.min(left))),
-                    ..options.clone()
-                }
-            }
-            None => options.clone(),
-        };
-        let scenario_started = Instant::now();
-        let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| {
-            meter.update(p);
-            if let Some(stats) = &mut stats {
-                stats.update(&loaded.file.display, started, scenario_started, p, false);
-            }
-        });
-        meter.finish(&fuzzed.result);
-        if let (Some(stats), Some(search)) = (&mut stats, &fuzzed.result.search) {
-            let progress = privsim::search::Progress {
-                moves: search.moves,
-                states: search.states,
-                findings: fuzzed
-                    .result
-                    .findings
-                    .iter()
-                    .filter(|f| !f.trace.is_empty())
-                    .count(),
-                held: stats.last_held,
-                universe: stats.last_universe,
+    search.files(&files, Instant::now(), &mut stats)
+}
+
+/// What every scenario's search shares.
+struct Search<'a> {
+    args: &'a FuzzArgs,
+    options: &'a Options,
+    load: &'a LoadOptions,
+    proving: privsim::prove::rules::Proving<'a>,
+    /// `--time-budget`, over the scenarios of one [`Search::files`] call.
+    time_budget: Option<Duration>,
+    stop: &'a AtomicBool,
+}
+
+impl Search<'_> {
+    /// Searches each (scenario file, run root), writes the repros, and
+    /// prints or writes the result; `started`: when the run began, for the
+    /// time budget and the statistics.
+    fn files(
+        &self,
+        files: &[(PathBuf, PathBuf)],
+        started: Instant,
+        stats: &mut Option<Stats>,
+    ) -> Outcome {
+        let Self {
+            args,
+            options,
+            load,
+            proving,
+            time_budget,
+            stop,
+        } = *self;
+        let mut results = Vec::new();
+        for (file, root) in files {
+            let loaded = match scenario::load(file, &load.under(root)) {
+                Ok(loaded) => loaded,
+                Err(error) => return report_error(error),
             };
-            stats.update(
-                &loaded.file.display,
-                started,
-                scenario_started,
-                progress,
-                true,
-            );
-        }
-        if fuzzed.result.search.as_ref().is_some_and(|s| s.interrupted) {
-            eprintln!(
-                "warning: {}: the search was interrupted; the results are those found so far",
-                loaded.file.display
-            );
-        }
-        // A proof over a move set with gaps must not read as a full one,
-        // whatever the output format.
-        if let Some(search) = &fuzzed.result.search {
-            for caveat in &search.caveats {
+            let mut meter = Meter::new(&loaded.file.display, options.max_steps);
+            // The overall budget: each scenario gets what is left of it.
+            let options = match time_budget {
+                Some(budget) => {
+                    let left = budget.saturating_sub(started.elapsed());
+                    Options {
+                        time: Some(options.time.map_or(left, |t| t.min(left))),
+                        ..options.clone()
+                    }
+                }
+                None => options.clone(),
+            };
+            let scenario_started = Instant::now();
+            let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| {
+                meter.update(p);
+                if let Some(stats) = stats {
+                    stats.update(&loaded.file.display, started, scenario_started, p, false);
+                }
+            });
+            meter.finish(&fuzzed.result);
+            if let (Some(stats), Some(search)) = (stats.as_mut(), &fuzzed.result.search) {
+                let progress = privsim::search::Progress {
+                    moves: search.moves,
+                    states: search.states,
+                    findings: fuzzed
+                        .result
+                        .findings
+                        .iter()
+                        .filter(|f| !f.trace.is_empty())
+                        .count(),
+                    held: stats.last_held,
+                    universe: stats.last_universe,
+                };
+                stats.update(
+                    &loaded.file.display,
+                    started,
+                    scenario_started,
+                    progress,
+                    true,
+                );
+            }
+            if fuzzed.result.search.as_ref().is_some_and(|s| s.interrupted) {
                 eprintln!(
-                    "warning: {}: the search left moves out: {caveat}",
+                    "warning: {}: the search was interrupted; the results are those found so far",
                     loaded.file.display
                 );
             }
-        }
-        let mut result = fuzzed.result;
-        // An interrupted run stops promptly: its rules are not proven, and
-        // say so, rather than making the user wait for the solver.
-        let proving = if result.search.as_ref().is_some_and(|s| s.interrupted) {
-            privsim::prove::rules::Proving::Unavailable("the run was interrupted before the proofs")
-        } else {
-            proving
-        };
-        // The rules the search did not break, proven over every world the
-        // schema allows; a refutation is a finding with its own repro.
-        let proof_repros =
-            match privsim::prove::rules::prove_never_rules(&loaded, &mut result, proving) {
-                Ok(repros) => repros,
-                Err(error) => {
-                    return report_error(privsim::Error::Usage(format!(
-                        "{}: proofs: {error}",
+            // A proof over a move set with gaps must not read as a full one,
+            // whatever the output format.
+            if let Some(search) = &fuzzed.result.search {
+                for caveat in &search.caveats {
+                    eprintln!(
+                        "warning: {}: the search left moves out: {caveat}",
                         loaded.file.display
-                    )));
-                }
-            };
-        for rule in result
-            .never_rules
-            .iter()
-            .filter(|r| r.verdict == "not-proven")
-        {
-            eprintln!(
-                "warning: {}: never rule at {} not proven: {}",
-                loaded.file.display,
-                rule.rule,
-                rule.reason.as_deref().unwrap_or("")
-            );
-        }
-        if !args.no_repro {
-            // Never over an existing repro (it may have been edited and kept
-            // as a regression test): each takes the next free number.
-            let mut number = 0;
-            let mut renamed: std::collections::BTreeMap<String, String> = Default::default();
-            for (path, text) in &fuzzed.repros {
-                loop {
-                    number += 1;
-                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                        Ok(true) => break,
-                        Ok(false) => {}
-                        Err(error) => {
-                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                            return Outcome::BadInput;
-                        }
-                    }
-                }
-                let display = |n: usize| {
-                    privsim::search::repro::path_for(std::path::Path::new(&loaded.file.display), n)
-                        .display()
-                        .to_string()
-                };
-                renamed.insert(display(repro_number(path)), display(number));
-            }
-            for finding in &mut result.findings {
-                if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
-                    finding.repro = Some(new.clone());
-                }
-            }
-            for (index, text) in &proof_repros {
-                let written = loop {
-                    number += 1;
-                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                        Ok(true) => break number,
-                        Ok(false) => {}
-                        Err(error) => {
-                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                            return Outcome::BadInput;
-                        }
-                    }
-                };
-                if let Some(finding) = result.findings.get_mut(*index) {
-                    finding.repro = Some(
-                        privsim::search::repro::path_for(
-                            std::path::Path::new(&loaded.file.display),
-                            written,
-                        )
-                        .display()
-                        .to_string(),
                     );
                 }
             }
+            let mut result = fuzzed.result;
+            // An interrupted run stops promptly: its rules are not proven, and
+            // say so, rather than making the user wait for the solver.
+            let proving = if result.search.as_ref().is_some_and(|s| s.interrupted) {
+                privsim::prove::rules::Proving::Unavailable(
+                    "the run was interrupted before the proofs",
+                )
+            } else {
+                proving
+            };
+            // The rules the search did not break, proven over every world the
+            // schema allows; a refutation is a finding with its own repro.
+            let proof_repros =
+                match privsim::prove::rules::prove_never_rules(&loaded, &mut result, proving) {
+                    Ok(repros) => repros,
+                    Err(error) => {
+                        return report_error(privsim::Error::Usage(format!(
+                            "{}: proofs: {error}",
+                            loaded.file.display
+                        )));
+                    }
+                };
+            for rule in result
+                .never_rules
+                .iter()
+                .filter(|r| r.verdict == "not-proven")
+            {
+                eprintln!(
+                    "warning: {}: never rule at {} not proven: {}",
+                    loaded.file.display,
+                    rule.rule,
+                    rule.reason.as_deref().unwrap_or("")
+                );
+            }
+            if !args.no_repro {
+                // Never over an existing repro (it may have been edited and kept
+                // as a regression test): each takes the next free number.
+                let mut number = 0;
+                let mut renamed: std::collections::BTreeMap<String, String> = Default::default();
+                for (path, text) in &fuzzed.repros {
+                    loop {
+                        number += 1;
+                        let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
+                        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+                            Ok(true) => break,
+                            Ok(false) => {}
+                            Err(error) => {
+                                eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                                return Outcome::BadInput;
+                            }
+                        }
+                    }
+                    let display = |n: usize| {
+                        privsim::search::repro::path_for(
+                            std::path::Path::new(&loaded.file.display),
+                            n,
+                        )
+                        .display()
+                        .to_string()
+                    };
+                    renamed.insert(display(repro_number(path)), display(number));
+                }
+                for finding in &mut result.findings {
+                    if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
+                        finding.repro = Some(new.clone());
+                    }
+                }
+                for (index, text) in &proof_repros {
+                    let written = loop {
+                        number += 1;
+                        let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
+                        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+                            Ok(true) => break number,
+                            Ok(false) => {}
+                            Err(error) => {
+                                eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                                return Outcome::BadInput;
+                            }
+                        }
+                    };
+                    if let Some(finding) = result.findings.get_mut(*index) {
+                        finding.repro = Some(
+                            privsim::search::repro::path_for(
+                                std::path::Path::new(&loaded.file.display),
+                                written,
+                            )
+                            .display()
+                            .to_string(),
+                        );
+                    }
+                }
+            }
+            results.push(result);
         }
-        results.push(result);
-    }
-    let result = RunResult::new(results);
-    if let Some(folder) = &args.report_dir
-        && write_report_dir(folder, &result) != Outcome::Ok
-    {
-        return Outcome::BadInput;
-    }
-    let text = match args.format {
-        Format::Text => report::text::render(&result),
-        Format::Json => report::json(&result),
-    };
-    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
-        return outcome;
-    }
-    if result.has_findings() {
-        Outcome::Failed
-    } else if stop.load(Ordering::Relaxed) {
-        // Not clean: the search stopped before its budget ran out.
-        Outcome::Interrupted
-    } else {
-        Outcome::Ok
+        let result = RunResult::new(results);
+        if let Some(folder) = &args.report_dir
+            && write_report_dir(folder, &result) != Outcome::Ok
+        {
+            return Outcome::BadInput;
+        }
+        let text = match args.format {
+            Format::Text => report::text::render(&result),
+            Format::Json => report::json(&result),
+        };
+        if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+            return outcome;
+        }
+        if result.has_findings() {
+            Outcome::Failed
+        } else if stop.load(Ordering::Relaxed) {
+            // Not clean: the search stopped before its budget ran out.
+            Outcome::Interrupted
+        } else {
+            Outcome::Ok
+        }
     }
 }
 

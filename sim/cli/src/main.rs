@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod schema;
 mod suggest;
+mod watch;
 
 use std::process::ExitCode;
 

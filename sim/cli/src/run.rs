@@ -1,5 +1,9 @@
 //! `privsim run`: replay scenarios, print a summary or the JSON result, and
-//! with `--report-dir` write every report format.
+//! with `--report-dir` write every report format; with `--watch`, again for
+//! the affected scenarios whenever an input changes.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use privsim::LoadOptions;
 use privsim_reports as report;
@@ -8,6 +12,15 @@ use crate::cli::{Format, Outcome, RunArgs, report_error, write_report_dir};
 
 /// Replays the scenarios and prints or writes the result.
 pub fn run(args: &RunArgs) -> Outcome {
+    if args.watch
+        && let Err(outcome) = crate::watch::refuse(
+            &args.paths,
+            args.output.as_deref(),
+            args.report_dir.as_deref(),
+        )
+    {
+        return outcome;
+    }
     let options = LoadOptions {
         policies: args.policies.clone(),
         ..LoadOptions::default()
@@ -19,10 +32,25 @@ pub fn run(args: &RunArgs) -> Outcome {
         Ok(prover) => prover,
         Err(error) => return report_error(error),
     };
+    let proving = crate::cli::proving(&prover);
+    if args.watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        return crate::watch::watch(&args.paths, &options, false, stop, |jobs| {
+            let ticker = crate::progress::Ticker::start("run");
+            let ran = privsim::run_files_proving(jobs, &options, suggest, proving);
+            drop(ticker);
+            report(args, ran)
+        });
+    }
     let ticker = crate::progress::Ticker::start("run");
-    let ran =
-        privsim::run_all_proving(&args.paths, &options, suggest, crate::cli::proving(&prover));
+    let ran = privsim::run_all_proving(&args.paths, &options, suggest, proving);
     drop(ticker);
+    report(args, ran)
+}
+
+/// Prints the load errors and the result (or writes it), and says what the
+/// exit code is.
+fn report(args: &RunArgs, ran: privsim::Ran) -> Outcome {
     let load_failed = !ran.errors.is_empty();
     for error in ran.errors {
         report_error(error);

@@ -102,23 +102,8 @@ pub fn run_all_proving(
         };
         let options = options.under(path.as_ref());
         for file in files {
-            progress::scenario(&file.display().to_string());
-            match load::load(&file, &options) {
-                Ok(loaded) => {
-                    let mut result = if suggest {
-                        evaluate_and_suggest(&loaded)
-                    } else {
-                        evaluate(&loaded)
-                    };
-                    if let Err(error) =
-                        prove::rules::prove_never_rules(&loaded, &mut result, proving)
-                    {
-                        result
-                            .warnings
-                            .push(format!("the `[[never]]` rules were not proven: {error}"));
-                    }
-                    results.push(result);
-                }
+            match load_and_evaluate(&file, &options, suggest, proving) {
+                Ok(result) => results.push(result),
                 Err(error) => failed(file.display().to_string(), error),
             }
         }
@@ -126,6 +111,57 @@ pub fn run_all_proving(
     let mut result = RunResult::new(results);
     result.load_errors = load_errors;
     Ran { result, errors }
+}
+
+/// [`run_all_proving`] over scenario files already found, each with the path
+/// it was found under (its run root, as [`LoadOptions::under`] takes it):
+/// `privsim run --watch` runs again only the scenarios a change affects.
+pub fn run_files_proving(
+    files: &[(std::path::PathBuf, std::path::PathBuf)],
+    options: &LoadOptions,
+    suggest: bool,
+    proving: prove::rules::Proving<'_>,
+) -> Ran {
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut load_errors = Vec::new();
+    for (file, root) in files {
+        match load_and_evaluate(file, &options.under(root), suggest, proving) {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                load_errors.push(result::LoadError {
+                    file: file.display().to_string(),
+                    message: load::cedar_files::error_chain(&error),
+                });
+                errors.push(error);
+            }
+        }
+    }
+    let mut result = RunResult::new(results);
+    result.load_errors = load_errors;
+    Ran { result, errors }
+}
+
+/// Loads one scenario and evaluates it, as [`run_all_proving`] does each.
+fn load_and_evaluate(
+    file: &Path,
+    options: &LoadOptions,
+    suggest: bool,
+    proving: prove::rules::Proving<'_>,
+) -> Result<ScenarioResult, Error> {
+    progress::scenario(&file.display().to_string());
+    let loaded = load::load(file, options)?;
+    let mut result = if suggest {
+        evaluate_and_suggest(&loaded)
+    } else {
+        evaluate(&loaded)
+    };
+    if let Err(error) = prove::rules::prove_never_rules(&loaded, &mut result, proving) {
+        result
+            .warnings
+            .push(format!("the `[[never]]` rules were not proven: {error}"));
+    }
+    Ok(result)
 }
 
 /// [`evaluate`], with the scenario's right-sized policy suggestion

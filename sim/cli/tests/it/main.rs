@@ -15,3 +15,4 @@ mod malformed;
 mod policy_proofs;
 mod reports;
 mod suggest;
+mod watch;

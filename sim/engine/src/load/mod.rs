@@ -396,7 +396,9 @@ pub struct Scenario {
     pub warnings: Vec<String>,
     /// Every file the scenario was loaded from (canonical paths): the
     /// scenario, its shared world, policies, schema, entities and links
-    /// files. `--watch` re-runs the scenario when one of them changes.
+    /// files; for a policy folder, the folder (every `.cedar` file in it is
+    /// read). `--watch` re-runs the scenario when one of them changes. The
+    /// `--policies` override ([`LoadOptions::policies`]) is not listed.
     pub inputs: BTreeSet<PathBuf>,
 }
 
