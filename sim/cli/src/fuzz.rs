@@ -55,8 +55,13 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "DURATION")]
     pub tick: Option<String>,
     /// Do not write repro scenarios.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "repro_dir")]
     pub no_repro: bool,
+    /// Write repro scenarios into this folder instead of beside each
+    /// scenario: each in a folder of its own (`<name>.repro-<n>/`) with a
+    /// copy of the files it needs.
+    #[arg(long, value_name = "DIR")]
+    pub repro_dir: Option<PathBuf>,
     /// Keep findings as found (skip minimization).
     #[arg(long)]
     pub no_minimize: bool,
@@ -267,30 +272,28 @@ pub fn run(args: &FuzzArgs) -> Outcome {
                 rule.reason.as_deref().unwrap_or("")
             );
         }
-        if !args.no_repro {
+        if args.no_repro {
+            // Nothing was written, so no finding names a repro file.
+            for finding in &mut result.findings {
+                finding.repro = None;
+            }
+        } else {
             // Never over an existing repro (it may have been edited and kept
             // as a regression test): each takes the next free number.
             let mut number = 0;
             let mut renamed: std::collections::BTreeMap<String, String> = Default::default();
             for (path, text) in &fuzzed.repros {
-                loop {
-                    number += 1;
-                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                        Ok(true) => break,
-                        Ok(false) => {}
-                        Err(error) => {
-                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                            return Outcome::BadInput;
-                        }
-                    }
-                }
-                let display = |n: usize| {
-                    privsim::search::repro::path_for(std::path::Path::new(&loaded.file.display), n)
-                        .display()
-                        .to_string()
+                let written = match write_repro(&loaded, text, args, &mut number) {
+                    Ok(written) => written,
+                    Err(outcome) => return outcome,
                 };
-                renamed.insert(display(repro_number(path)), display(number));
+                let display = privsim::search::repro::path_for(
+                    std::path::Path::new(&loaded.file.display),
+                    repro_number(path),
+                )
+                .display()
+                .to_string();
+                renamed.insert(display, written);
             }
             for finding in &mut result.findings {
                 if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
@@ -298,27 +301,12 @@ pub fn run(args: &FuzzArgs) -> Outcome {
                 }
             }
             for (index, text) in &proof_repros {
-                let written = loop {
-                    number += 1;
-                    let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                    match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                        Ok(true) => break number,
-                        Ok(false) => {}
-                        Err(error) => {
-                            eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                            return Outcome::BadInput;
-                        }
-                    }
+                let written = match write_repro(&loaded, text, args, &mut number) {
+                    Ok(written) => written,
+                    Err(outcome) => return outcome,
                 };
                 if let Some(finding) = result.findings.get_mut(*index) {
-                    finding.repro = Some(
-                        privsim::search::repro::path_for(
-                            std::path::Path::new(&loaded.file.display),
-                            written,
-                        )
-                        .display()
-                        .to_string(),
-                    );
+                    finding.repro = Some(written);
                 }
             }
         }
@@ -345,6 +333,50 @@ pub fn run(args: &FuzzArgs) -> Outcome {
     } else {
         Outcome::Ok
     }
+}
+
+/// Writes one repro with the next free number after `*number` (beside the
+/// scenario, or under `--repro-dir`); returns the path to show.
+fn write_repro(
+    loaded: &privsim::load::Scenario,
+    text: &str,
+    args: &FuzzArgs,
+    number: &mut usize,
+) -> Result<String, Outcome> {
+    if let Some(dir) = &args.repro_dir {
+        return privsim::search::repro::write_in_dir(
+            loaded,
+            text,
+            dir,
+            args.policies.is_some(),
+            number,
+        )
+        .map(|path| path.display().to_string())
+        .map_err(|error| {
+            eprintln!(
+                "error: cannot write a repro into `{}`: {error}",
+                dir.display()
+            );
+            Outcome::BadInput
+        });
+    }
+    loop {
+        *number += 1;
+        let candidate = privsim::search::repro::path_for(&loaded.file.path, *number);
+        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => {
+                eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                return Err(Outcome::BadInput);
+            }
+        }
+    }
+    Ok(
+        privsim::search::repro::path_for(std::path::Path::new(&loaded.file.display), *number)
+            .display()
+            .to_string(),
+    )
 }
 
 /// A positive number of seconds as a duration; an error (printed) for zero,

@@ -160,3 +160,165 @@ fn sigint_stops_the_search_and_writes_what_it_found_so_far() {
     }
     assert!(last["held"].as_u64().unwrap() > 0, "{last}");
 }
+
+/// The repro paths a JSON result names, in order.
+fn repro_paths(stdout: &str) -> Vec<String> {
+    let result: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    result["scenarios"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["repro"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Every file below `folder`, relative to it, sorted.
+fn files_below(folder: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(folder).unwrap();
+                found.push(relative.display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn repro_dir_repros_run_from_there_and_are_never_overwritten() {
+    let folder = TempFolder::new("fuzz-repro-dir");
+    let source = folder.0.join("src");
+    copy_escalation(&source, "self-assign-role", "planted");
+    std::fs::copy(
+        workspace_root().join("scenarios/escalations/self-assign-role/policies/fixed.cedar"),
+        folder.0.join("fixed.cedar"),
+    )
+    .unwrap();
+    let before = files_below(&source);
+    let args = [
+        "fuzz",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+        "--repro-dir",
+        "repros",
+        "src/planted.toml",
+    ];
+    let first = repro_paths(&check_in(&folder.0, &args, 1).stdout);
+    assert!(!first.is_empty());
+    // Nothing was written into the source tree.
+    assert_eq!(files_below(&source), before);
+    for repro in &first {
+        assert!(repro.starts_with("repros/planted.repro-"), "{repro}");
+        // The repro runs from there: it fails on the planted policy, and
+        // passes once the policy is fixed.
+        check_in(&folder.0, &["run", repro], 1);
+        check_in(&folder.0, &["run", "--policies", "fixed.cedar", repro], 0);
+    }
+    let written: Vec<String> = first
+        .iter()
+        .map(|r| std::fs::read_to_string(folder.0.join(r)).unwrap())
+        .collect();
+    // A second campaign into the same folder takes the next numbers.
+    let second = repro_paths(&check_in(&folder.0, &args, 1).stdout);
+    assert_eq!(second.len(), first.len());
+    for (old, new) in first.iter().zip(&second) {
+        assert_ne!(old, new);
+        assert!(folder.0.join(new).is_file(), "{new}");
+    }
+    for (path, text) in first.iter().zip(&written) {
+        assert_eq!(&std::fs::read_to_string(folder.0.join(path)).unwrap(), text);
+    }
+    assert_eq!(
+        second[0],
+        format!(
+            "repros/planted.repro-{n}/planted.repro-{n}.toml",
+            n = first.len() + 1
+        )
+    );
+}
+
+#[test]
+fn repro_dir_repros_keep_the_policies_searched() {
+    let folder = TempFolder::new("fuzz-repro-dir-policies");
+    copy_escalation(&folder.0, "self-assign-role", "fixed");
+    std::fs::copy(
+        workspace_root().join("scenarios/escalations/self-assign-role/policies/planted.cedar"),
+        folder.0.join("policies/planted.cedar"),
+    )
+    .unwrap();
+    // The fixed scenario searched with the planted policy: its repro must
+    // replay the planted policy, not the scenario's own.
+    let run = check_in(
+        &folder.0,
+        &[
+            "fuzz",
+            "--seed",
+            "7",
+            "--format",
+            "json",
+            "--policies",
+            "policies/planted.cedar",
+            "--repro-dir",
+            "out",
+            "fixed.toml",
+        ],
+        1,
+    );
+    let repros = repro_paths(&run.stdout);
+    assert!(!repros.is_empty());
+    for repro in &repros {
+        check_in(&folder.0, &["run", repro], 1);
+        check_in(
+            &folder.0,
+            &["run", "--policies", "policies/fixed.cedar", repro],
+            0,
+        );
+    }
+}
+
+#[test]
+fn no_repro_printed_repro_paths_never_written() {
+    let folder = TempFolder::new("fuzz-no-repro-paths");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    let json = check_in(
+        &folder.0,
+        &[
+            "fuzz",
+            "--no-repro",
+            "--max-steps",
+            "2000",
+            "--format",
+            "json",
+            "planted.toml",
+        ],
+        1,
+    );
+    let result: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let findings = result["scenarios"][0]["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for finding in findings {
+        assert!(
+            finding.get("repro").is_none_or(serde_json::Value::is_null),
+            "{finding}"
+        );
+    }
+    let text = check_in(
+        &folder.0,
+        &["fuzz", "--no-repro", "--max-steps", "2000", "planted.toml"],
+        1,
+    );
+    assert!(!text.stdout.contains(".repro-"), "{}", text.stdout);
+    assert!(
+        !files_below(&folder.0).iter().any(|f| f.contains(".repro-")),
+        "a repro was written"
+    );
+}
