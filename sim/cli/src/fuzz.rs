@@ -87,6 +87,16 @@ pub struct FuzzArgs {
     /// then depends on the machine).
     #[arg(long, value_name = "SECONDS")]
     pub time_budget: Option<f64>,
+    /// Keep each scenario's campaign in this folder (one corpus file per
+    /// scenario), and continue the campaign kept there: `--max-steps` is
+    /// then the budget of the whole campaign, the moves of earlier runs
+    /// included. A corpus written for other inputs or options is refused.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// With `--corpus`: start each scenario's campaign over, replacing its
+    /// corpus file.
+    #[arg(long, requires = "corpus")]
+    pub corpus_restart: bool,
     /// Append statistics to this file as the search goes, one JSON object a
     /// line (elapsed seconds, moves, moves/s, states, held triples covered,
     /// findings). The only output with wall-clock figures.
@@ -196,12 +206,40 @@ pub fn run(args: &FuzzArgs) -> Outcome {
             None => options.clone(),
         };
         let scenario_started = Instant::now();
-        let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| {
+        let mut on_progress = |p: Progress| {
             meter.update(p);
             if let Some(stats) = &mut stats {
                 stats.update(&loaded.file.display, started, scenario_started, p, false);
             }
-        });
+        };
+        let fuzzed = match &args.corpus {
+            Some(dir) => {
+                let path = privsim::search::corpus::path_in(dir, &loaded);
+                match privsim::search::fuzz::fuzz_campaign(
+                    &loaded,
+                    &options,
+                    &path,
+                    args.corpus_restart,
+                    &mut on_progress,
+                ) {
+                    Ok((fuzzed, before)) => {
+                        if before > 0 {
+                            eprintln!(
+                                "{}: continued the campaign in `{}` after {before} moves",
+                                loaded.file.display,
+                                path.display()
+                            );
+                        }
+                        fuzzed
+                    }
+                    Err(error) => {
+                        eprintln!("error: {error}\n  help: {}", error.help());
+                        return Outcome::BadInput;
+                    }
+                }
+            }
+            None => privsim::fuzz(&loaded, &options, &mut on_progress),
+        };
         meter.finish(&fuzzed.result);
         if let (Some(stats), Some(search)) = (&mut stats, &fuzzed.result.search) {
             let progress = privsim::search::Progress {

@@ -322,3 +322,231 @@ fn no_repro_printed_repro_paths_never_written() {
         "a repro was written"
     );
 }
+
+/// `privsim fuzz` of the planted escalation with a corpus folder and a
+/// budget; returns the JSON result.
+fn campaign(folder: &Path, strategy: &str, jobs: &str, steps: &str, corpus: &str) -> String {
+    let args = [
+        "fuzz",
+        "--no-repro",
+        "--seed",
+        "5",
+        "--depth",
+        "6",
+        "--strategy",
+        strategy,
+        "--jobs",
+        jobs,
+        "--max-steps",
+        steps,
+        "--corpus",
+        corpus,
+        "--format",
+        "json",
+        "planted.toml",
+    ];
+    check_in(folder, &args, 1).stdout
+}
+
+#[test]
+fn a_campaign_resumed_finds_what_one_run_straight_through_finds() {
+    let folder = TempFolder::new("fuzz-corpus-resume");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    for strategy in ["random", "novelty", "exhaustive"] {
+        for jobs in ["1", "2"] {
+            let straight = format!("straight-{strategy}-{jobs}");
+            let resumed = format!("resumed-{strategy}-{jobs}");
+            let whole = campaign(&folder.0, strategy, jobs, "4000", &straight);
+            let half = campaign(&folder.0, strategy, jobs, "2000", &resumed);
+            let half_json: serde_json::Value = serde_json::from_str(&half).unwrap();
+            // The first half really stopped short of the whole.
+            assert_eq!(
+                half_json["scenarios"][0]["search"]["moves"], 2000,
+                "{strategy} {jobs}"
+            );
+            assert_ne!(half, whole, "{strategy} {jobs}");
+            let rest = campaign(&folder.0, strategy, jobs, "4000", &resumed);
+            // Identical findings and summary: the whole result, byte for byte.
+            assert_eq!(rest, whole, "{strategy} --jobs {jobs}");
+            // And the corpus the two campaigns leave is the same.
+            let corpus = "planted.toml.corpus.jsonl";
+            assert!(
+                std::fs::read(folder.0.join(&straight).join(corpus)).unwrap()
+                    == std::fs::read(folder.0.join(&resumed).join(corpus)).unwrap(),
+                "{strategy} --jobs {jobs}: the corpora differ"
+            );
+            // A run without a corpus is the same search.
+            let plain = check_in(
+                &folder.0,
+                &[
+                    "fuzz",
+                    "--no-repro",
+                    "--seed",
+                    "5",
+                    "--depth",
+                    "6",
+                    "--strategy",
+                    strategy,
+                    "--jobs",
+                    jobs,
+                    "--max-steps",
+                    "4000",
+                    "--format",
+                    "json",
+                    "planted.toml",
+                ],
+                1,
+            );
+            assert_eq!(plain.stdout, whole, "{strategy} --jobs {jobs}");
+        }
+    }
+}
+
+#[test]
+fn a_corpus_for_other_inputs_or_options_is_refused() {
+    let folder = TempFolder::new("fuzz-corpus-refused");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    campaign(&folder.0, "novelty", "1", "500", "corpus");
+    let corpus = folder.0.join("corpus/planted.toml.corpus.jsonl");
+    let kept = std::fs::read(&corpus).unwrap();
+    // Another seed, strategy or number of jobs.
+    for (flag, value, says) in [
+        ("--seed", "6", "seed 5, not 6"),
+        ("--strategy", "random", "strategy `novelty`, not `random`"),
+        ("--jobs", "2", "jobs 1, not 2"),
+    ] {
+        let mut args = vec![
+            "fuzz",
+            "--no-repro",
+            "--seed",
+            "5",
+            "--depth",
+            "6",
+            "--strategy",
+            "novelty",
+            "--jobs",
+            "1",
+            "--max-steps",
+            "1000",
+            "--corpus",
+            "corpus",
+            "planted.toml",
+        ];
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+        let run = check_in(&folder.0, &args, 2);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(run.stderr.contains("--corpus-restart"), "{}", run.stderr);
+        assert_eq!(std::fs::read(&corpus).unwrap(), kept, "the corpus changed");
+    }
+    // Other policies.
+    let policy = folder.0.join("policies/planted.cedar");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\n// edited\n")).unwrap();
+    let run = check_in(
+        &folder.0,
+        &[
+            "fuzz",
+            "--no-repro",
+            "--seed",
+            "5",
+            "--depth",
+            "6",
+            "--strategy",
+            "novelty",
+            "--jobs",
+            "1",
+            "--max-steps",
+            "1000",
+            "--corpus",
+            "corpus",
+            "planted.toml",
+        ],
+        2,
+    );
+    assert!(run.stderr.contains("other inputs"), "{}", run.stderr);
+    // Explicitly started over.
+    check_in(
+        &folder.0,
+        &[
+            "fuzz",
+            "--no-repro",
+            "--seed",
+            "5",
+            "--depth",
+            "6",
+            "--strategy",
+            "novelty",
+            "--jobs",
+            "1",
+            "--max-steps",
+            "1000",
+            "--corpus",
+            "corpus",
+            "--corpus-restart",
+            "planted.toml",
+        ],
+        1,
+    );
+    assert_ne!(std::fs::read(&corpus).unwrap(), kept);
+}
+
+#[test]
+fn a_corrupt_corpus_is_a_located_error() {
+    let folder = TempFolder::new("fuzz-corpus-corrupt");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    campaign(&folder.0, "exhaustive", "1", "300", "corpus");
+    let corpus = folder.0.join("corpus/planted.toml.corpus.jsonl");
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    let lines = text.lines().count();
+    let resume = [
+        "fuzz",
+        "--no-repro",
+        "--seed",
+        "5",
+        "--depth",
+        "6",
+        "--strategy",
+        "exhaustive",
+        "--jobs",
+        "1",
+        "--max-steps",
+        "600",
+        "--corpus",
+        "corpus",
+        "planted.toml",
+    ];
+    let broken = [
+        // Truncated.
+        text[..text.len() / 2].to_string(),
+        // One byte changed.
+        text.replacen("\"moves\":300", "\"moves\":301", 1),
+        // Not UTF-8 is handled below; empty.
+        String::new(),
+        // A line that is not JSON (with a matching end record it would still
+        // be refused: the checksum comes first).
+        format!("{{not json\n{text}"),
+    ];
+    for bad in broken {
+        std::fs::write(&corpus, &bad).unwrap();
+        let run = check_in(&folder.0, &resume, 2);
+        assert!(
+            run.stderr.contains("planted.toml.corpus.jsonl:"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("corrupt corpus"), "{}", run.stderr);
+    }
+    std::fs::write(&corpus, [b'{', 0xff, b'}']).unwrap();
+    let run = check_in(&folder.0, &resume, 2);
+    assert!(
+        run.stderr.contains(":1:2: corrupt corpus"),
+        "{}",
+        run.stderr
+    );
+    // The end record names the line it is on.
+    std::fs::write(&corpus, &text).unwrap();
+    let run = check_in(&folder.0, &resume, 1);
+    assert!(run.stderr.contains("after 300 moves"), "{}", run.stderr);
+    assert!(lines > 2);
+}
