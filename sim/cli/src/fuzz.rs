@@ -26,9 +26,14 @@ pub enum StrategyArg {
 
 /// Arguments of `privsim fuzz`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct FuzzArgs {
+    /// `merge`: combine the results of a campaign's shards.
+    #[command(subcommand)]
+    pub command: Option<FuzzCommand>,
     /// Scenario files, or folders searched recursively for `*.toml` scenarios
-    /// (repro files, `*.repro-N.toml`, are skipped in folders).
+    /// (repro files, `*.repro-N.toml`, are skipped in folders; a scenario
+    /// named `merge` is written `./merge`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Evaluate this `.cedar` file or folder instead of each scenario's `policies`.
@@ -87,6 +92,11 @@ pub struct FuzzArgs {
     /// then depends on the machine).
     #[arg(long, value_name = "SECONDS")]
     pub time_budget: Option<f64>,
+    /// Run only shard I of N of the campaign (e.g. `2/3`): a contiguous part
+    /// of its `--jobs` workers (default N), each searching exactly as in the
+    /// whole campaign; `privsim fuzz merge` combines the N results.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
     /// Keep each scenario's campaign in this folder (one corpus file per
     /// scenario), and continue the campaign kept there: `--max-steps` is
     /// then the budget of the whole campaign, the moves of earlier runs
@@ -104,8 +114,109 @@ pub struct FuzzArgs {
     pub stats: Option<PathBuf>,
 }
 
+/// `privsim fuzz` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum FuzzCommand {
+    /// Combine the JSON results of shards 1/N to N/N of one campaign
+    /// (`privsim fuzz --shard I/N --format json`) into the campaign's result.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `privsim fuzz merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' JSON results, one per shard, in any order.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write every report format into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// `privsim fuzz merge`.
+fn merge(args: &MergeArgs) -> Outcome {
+    let mut results = Vec::new();
+    for path in &args.results {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read `{shown}`: {error}");
+                return Outcome::BadInput;
+            }
+        };
+        match serde_json::from_str::<RunResult>(&text) {
+            Ok(result) => results.push((shown, result)),
+            Err(error) => {
+                eprintln!(
+                    "error: {shown}:{}:{}: not a privsim JSON result: {error}\n  help: give the `--format json` output of `privsim fuzz --shard I/N`",
+                    error.line(),
+                    error.column()
+                );
+                return Outcome::BadInput;
+            }
+        }
+    }
+    let result = match privsim::search::shards::merge(results) {
+        Ok(result) => result,
+        Err(message) => {
+            eprintln!(
+                "error: {message}\n  help: give the results of every shard 1/N to N/N of one campaign, once each"
+            );
+            return Outcome::BadInput;
+        }
+    };
+    if let Some(folder) = &args.report_dir
+        && write_report_dir(folder, &result) != Outcome::Ok
+    {
+        return Outcome::BadInput;
+    }
+    let text = match args.format {
+        Format::Text => report::text::render(&result),
+        Format::Json => report::json(&result),
+    };
+    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        return outcome;
+    }
+    if result.has_findings() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// `--shard I/N`: 1 ≤ I ≤ N ≤ 1024, as (I - 1, N).
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (index, count) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a shard like `2/3`"))?;
+    let index: usize = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a shard like `2/3`"))?;
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a shard like `2/3`"))?;
+    if count == 0 || count > 1024 || index == 0 || index > count {
+        return Err(format!(
+            "`{text}`: the shard must be from 1 to N, and N from 1 to 1024"
+        ));
+    }
+    Ok((index - 1, count))
+}
+
 /// Searches every scenario.
 pub fn run(args: &FuzzArgs) -> Outcome {
+    if let Some(FuzzCommand::Merge(merge_args)) = &args.command {
+        return merge(merge_args);
+    }
     let tick = match args.tick.as_deref().map(privsim::time::parse_duration) {
         Some(Ok(millis)) if millis > 0 => Some(millis),
         Some(Ok(_)) | Some(Err(_)) => {
@@ -120,10 +231,20 @@ pub fn run(args: &FuzzArgs) -> Outcome {
     let Ok(time_budget) = seconds("--time-budget", args.time_budget) else {
         return Outcome::BadInput;
     };
-    let jobs = match args.jobs {
-        Some(jobs) => usize::try_from(jobs).unwrap_or(1),
-        None => std::thread::available_parallelism().map_or(1, usize::from),
+    let jobs = match (args.jobs, args.shard) {
+        (Some(jobs), _) => usize::try_from(jobs).unwrap_or(1),
+        // A sharded campaign must not depend on the machine: N workers.
+        (None, Some((_, count))) => count,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
     };
+    if let Some((_, count)) = args.shard
+        && jobs < count
+    {
+        eprintln!(
+            "error: `--jobs {jobs}` is fewer than the {count} shards\n  help: give each shard at least one worker: `--jobs {count}` or more"
+        );
+        return Outcome::BadInput;
+    }
     // SIGINT and SIGTERM stop the search; the results so far are written as
     // usual and say they were interrupted.
     let stop = Arc::new(AtomicBool::new(false));
@@ -164,6 +285,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         minimize: !args.no_minimize,
         jobs,
         stop: Some(Arc::clone(&stop)),
+        shard: args.shard,
         ..Options::default()
     };
     let load = LoadOptions {

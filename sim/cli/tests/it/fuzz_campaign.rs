@@ -550,3 +550,200 @@ fn a_corrupt_corpus_is_a_located_error() {
     assert!(run.stderr.contains("after 300 moves"), "{}", run.stderr);
     assert!(lines > 2);
 }
+
+/// What a merged campaign must share with the whole campaign run at once:
+/// every finding (order, traces and all), the never rules, the policies the
+/// search exercised, and the summary but for `states` (summed over shards)
+/// and `caveats` (every shard's, and one saying it was merged).
+fn comparable(stdout: &str) -> serde_json::Value {
+    let mut result: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    for scenario in result["scenarios"].as_array_mut().unwrap() {
+        let search = scenario["search"].as_object_mut().unwrap();
+        search.remove("states");
+        search.remove("caveats");
+    }
+    result
+}
+
+#[test]
+fn merged_shards_find_what_the_whole_campaign_finds() {
+    let folder = TempFolder::new("fuzz-shards");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    for strategy in ["random", "novelty", "exhaustive"] {
+        let args = |shard: Option<String>| {
+            let mut args: Vec<String> = [
+                "fuzz",
+                "--no-repro",
+                "--seed",
+                "9",
+                "--depth",
+                "4",
+                "--jobs",
+                "3",
+                "--max-steps",
+                "6000",
+                "--strategy",
+                strategy,
+                "--format",
+                "json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if let Some(shard) = shard {
+                args.extend(["--shard".to_string(), shard.clone()]);
+                args.extend([
+                    "--output".to_string(),
+                    format!("{shard}.json").replace('/', "-of-"),
+                ]);
+            }
+            args.push("planted.toml".to_string());
+            args
+        };
+        let whole = args(None);
+        let whole: Vec<&str> = whole.iter().map(String::as_str).collect();
+        let whole = check_in(&folder.0, &whole, 1).stdout;
+        for shard in ["1/3", "2/3", "3/3"] {
+            let one = args(Some(shard.to_string()));
+            let one: Vec<&str> = one.iter().map(String::as_str).collect();
+            check_in(&folder.0, &one, 1);
+        }
+        // Any order of the shard results.
+        let merged = check_in(
+            &folder.0,
+            &[
+                "fuzz",
+                "merge",
+                "--format",
+                "json",
+                "3-of-3.json",
+                "1-of-3.json",
+                "2-of-3.json",
+            ],
+            1,
+        )
+        .stdout;
+        assert_eq!(comparable(&merged), comparable(&whole), "{strategy}");
+        let merged: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        let whole: serde_json::Value = serde_json::from_str(&whole).unwrap();
+        let states =
+            |r: &serde_json::Value| r["scenarios"][0]["search"]["states"].as_u64().unwrap();
+        assert!(states(&merged) >= states(&whole), "{strategy}");
+        let caveats = merged["scenarios"][0]["search"]["caveats"].to_string();
+        assert!(caveats.contains("merged from 3 shards"), "{caveats}");
+        assert!(!caveats.contains("this result is shard"), "{caveats}");
+        // A shard alone says it is one.
+        let part: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.0.join("2-of-3.json")).unwrap())
+                .unwrap();
+        let caveats = part["scenarios"][0]["search"]["caveats"].to_string();
+        assert!(
+            caveats
+                .contains("this result is shard 2/3 of the campaign: only its workers 2 to 2 of 3"),
+            "{caveats}"
+        );
+    }
+    // A partial campaign is refused, and so is a shard given twice.
+    let run = check_in(
+        &folder.0,
+        &["fuzz", "merge", "1-of-3.json", "2-of-3.json"],
+        2,
+    );
+    assert!(
+        run.stderr.contains("shard 3/3 is missing"),
+        "{}",
+        run.stderr
+    );
+    let run = check_in(
+        &folder.0,
+        &["fuzz", "merge", "1-of-3.json", "2-of-3.json", "2-of-3.json"],
+        2,
+    );
+    assert!(run.stderr.contains("given twice"), "{}", run.stderr);
+}
+
+#[test]
+fn the_shard_workflow_runs_locally_with_three_shards() {
+    let root = workspace_root();
+    let workflow =
+        std::fs::read_to_string(root.join("docs/examples/privsim-fuzz-shards.yml")).unwrap();
+    // The workflow's shell steps are the script's, in this order.
+    let steps: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("- run: bash docs/examples/fuzz-shards.sh ")
+        })
+        .collect();
+    assert_eq!(steps, ["shard", "merge"]);
+    let setting = |name: &str| {
+        workflow
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(setting("SHARDS"), "3");
+    assert_eq!(setting("shard"), "[1, 2, 3]");
+    let folder = TempFolder::new("fuzz-shard-workflow");
+    copy_escalation(&folder.0, "self-assign-role", "planted");
+    let env = [
+        ("SHARDS", setting("SHARDS")),
+        ("JOBS", setting("JOBS")),
+        ("SEED", setting("SEED")),
+        ("STRATEGY", setting("STRATEGY")),
+        // A test's budget and scenario instead of the nightly ones.
+        ("MAX_STEPS", "3000".to_string()),
+        ("SCENARIOS", "planted.toml".to_string()),
+        ("PRIVSIM", env!("CARGO_BIN_EXE_privsim").to_string()),
+        // As every test run of `privsim fuzz` here: the proofs are tested elsewhere.
+        ("FUZZ_FLAGS", "--no-prove".to_string()),
+    ];
+    let step = |name: &str, shard: Option<usize>| {
+        let mut command = Command::new("bash");
+        command
+            .arg(root.join("docs/examples/fuzz-shards.sh"))
+            .arg(name)
+            .current_dir(&folder.0)
+            .env("NO_COLOR", "1")
+            .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        if let Some(shard) = shard {
+            command.env("SHARD", shard.to_string());
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (output.status.code().unwrap_or(-1), stderr)
+    };
+    for shard in 1..=3 {
+        let (code, stderr) = step("shard", Some(shard));
+        assert_eq!(code, 0, "shard {shard}: {stderr}");
+    }
+    let (code, stderr) = step("merge", None);
+    // The planted escalation is found: the merge job fails.
+    assert_eq!(code, 1, "{stderr}");
+    let merged = std::fs::read_to_string(folder.0.join("campaign.json")).unwrap();
+    assert!(folder.0.join("campaign.md").is_file());
+    let whole = check_in(
+        &folder.0,
+        &[
+            "fuzz",
+            "--no-repro",
+            "--jobs",
+            &setting("JOBS"),
+            "--seed",
+            &setting("SEED"),
+            "--max-steps",
+            "3000",
+            "--strategy",
+            &setting("STRATEGY"),
+            "--format",
+            "json",
+            "planted.toml",
+        ],
+        1,
+    )
+    .stdout;
+    assert_eq!(comparable(&merged), comparable(&whole));
+}

@@ -114,6 +114,10 @@ pub struct Header {
     pub tick: Option<i64>,
     /// Whether the policies' context values were tried.
     pub policy_contexts: bool,
+    /// `--shard`: (index, count), 0-based; the corpus holds that shard's
+    /// workers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<(usize, usize)>,
 }
 
 impl Header {
@@ -130,7 +134,13 @@ impl Header {
             depth: options.depth,
             tick: options.tick.or(scenario.tick),
             policy_contexts: options.policy_contexts,
+            shard: options.shard,
         })
+    }
+
+    /// How many workers' checkpoints the corpus holds.
+    fn workers(&self) -> usize {
+        super::shard_workers(self.jobs, self.shard).len()
     }
 
     /// Why a corpus with this header cannot continue a run with `wanted`'s,
@@ -167,6 +177,17 @@ impl Header {
                 format!("{:?} ms", self.tick),
                 format!("{:?} ms", wanted.tick),
             );
+        }
+        if self.shard != wanted.shard {
+            let show = |shard: Option<(usize, usize)>| match shard {
+                Some((index, count)) => format!("shard {}/{count}", index + 1),
+                None => "the whole campaign".to_string(),
+            };
+            return Some(format!(
+                "it was written for {}, not {}",
+                show(self.shard),
+                show(wanted.shard)
+            ));
         }
         if self.policy_contexts != wanted.policy_contexts {
             return Some("it was written with other context-value guidance".to_string());
@@ -679,10 +700,10 @@ fn parse(
                 return Err(bad("an end record before the last line".to_string()));
             }
         };
-        if worker >= wanted.jobs {
+        if worker >= wanted.workers() {
             return Err(bad(format!(
-                "worker {worker} of a search with {} jobs",
-                wanted.jobs
+                "worker {worker} of a search with {} workers",
+                wanted.workers()
             )));
         }
         let builder = builders.entry(worker).or_default();
@@ -734,7 +755,7 @@ fn parse(
         }
     }
     let mut workers = Vec::new();
-    for worker in 0..wanted.jobs {
+    for worker in 0..wanted.workers() {
         let Some(builder) = builders.remove(&worker) else {
             return Err(corrupt(last, 1, format!("no record of worker {worker}")));
         };

@@ -30,6 +30,7 @@ pub mod corpus;
 pub mod fuzz;
 pub mod guided;
 pub mod repro;
+pub mod shards;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -109,6 +110,9 @@ pub struct Options {
     /// Set from outside (a signal handler) to stop the search; what was found
     /// so far is kept and the summary says it was interrupted.
     pub stop: Option<Arc<AtomicBool>>,
+    /// `(index, count)`, 0-based: run only shard `index` of `count` of the
+    /// campaign: the workers [`shard_workers`] gives it, of `jobs` in all.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl Default for Options {
@@ -124,6 +128,7 @@ impl Default for Options {
             policy_contexts: true,
             jobs: 1,
             stop: None,
+            shard: None,
         }
     }
 }
@@ -235,51 +240,62 @@ pub fn search_jobs_from(
     let jobs = options.jobs.max(1);
     let options = &with_tick(machine, options);
     let live = Live::new(machine);
+    let workers = shard_workers(jobs, options.shard);
     let mut resume: Vec<Option<corpus::WorkerCheckpoint>> = match resume {
-        Some(points) if points.len() == jobs => points.into_iter().map(Some).collect(),
-        _ => (0..jobs).map(|_| None).collect(),
+        Some(points) if points.len() == workers.len() => points.into_iter().map(Some).collect(),
+        _ => workers.clone().map(|_| None).collect(),
     };
-    let results: Vec<(WorkerOutcome, corpus::WorkerCheckpoint)> = if jobs == 1 {
-        vec![work(
-            machine,
-            options,
-            0,
-            1,
-            &live,
-            resume[0].take(),
-            progress,
-        )]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = resume
-                .into_iter()
-                .enumerate()
-                .map(|(worker, point)| {
-                    let live = &live;
-                    scope.spawn(move || {
-                        let machine = Machine::new(scenario);
-                        work(&machine, options, worker, jobs, live, point, &mut |_| {})
+    let results: Vec<(WorkerOutcome, corpus::WorkerCheckpoint)> =
+        if jobs == 1 && options.shard.is_none() {
+            vec![work(
+                machine,
+                options,
+                0,
+                1,
+                &live,
+                resume[0].take(),
+                progress,
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = workers
+                    .zip(resume)
+                    .map(|(worker, point)| {
+                        let live = &live;
+                        scope.spawn(move || {
+                            let machine = Machine::new(scenario);
+                            work(&machine, options, worker, jobs, live, point, &mut |_| {})
+                        })
                     })
-                })
-                .collect();
-            while !handles.iter().all(|h| h.is_finished()) {
-                progress(live.progress());
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    if jobs > 1 {
+                    .collect();
+                while !handles.iter().all(|h| h.is_finished()) {
+                    progress(live.progress());
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+    if jobs > 1 || options.shard.is_some() {
         progress(live.progress());
     }
     let (outcomes, points): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     (merge(machine, options, outcomes), points)
+}
+
+/// The workers a shard runs: shard `index` of `count` (0-based) takes a
+/// contiguous run of the `jobs` workers, so the shards in order are the
+/// workers in order; without a shard, all of them.
+pub fn shard_workers(jobs: usize, shard: Option<(usize, usize)>) -> std::ops::Range<usize> {
+    match shard {
+        Some((index, count)) if count > 0 => index * jobs / count..(index + 1) * jobs / count,
+        _ => 0..jobs,
+    }
 }
 
 /// The options with the scenario's own `tick`, unless they set one.
@@ -466,7 +482,7 @@ fn work(
 /// (the first worker's kept), states counted once, the proof the weakest
 /// worker's (each explored its share of the first moves).
 fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>) -> Report {
-    let jobs = outcomes.len();
+    let jobs = options.jobs.max(1);
     let mut keys = BTreeSet::new();
     let mut findings = Vec::new();
     let mut states: HashSet<StateKey> = HashSet::new();
@@ -508,6 +524,12 @@ fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>)
             budget_exhausted: exhausted,
             interrupted,
             caveats: caveats(machine, options, &mover, &left_out, closed),
+            shard: options
+                .shard
+                .map(|(index, count)| privsim_model::result::Shard {
+                    index: index + 1,
+                    count,
+                }),
         },
         findings,
         evaluations,
@@ -538,8 +560,22 @@ fn caveats(
     caveats.extend(mover.context_caveats(machine));
     caveats.extend(left_out.effect_caveats(machine));
     caveats.extend(left_out.state_caveat());
+    if let Some((index, count)) = options.shard {
+        let workers = shard_workers(options.jobs.max(1), options.shard);
+        caveats.push(format!(
+            "{SHARD_CAVEAT} {}/{count} of the campaign: only its workers {} to {} of {} searched, so the findings and any exhaustive depth cover that part alone; merge every shard's result with `privsim fuzz merge`",
+            index + 1,
+            workers.start + 1,
+            workers.end,
+            options.jobs.max(1)
+        ));
+    }
     caveats
 }
+
+/// How the caveat of a shard's result starts ([`shards::merge`] drops it:
+/// the merged result covers the whole campaign).
+pub const SHARD_CAVEAT: &str = "shard: this result is shard";
 
 /// The search in progress.
 struct Run<'m, 's> {
