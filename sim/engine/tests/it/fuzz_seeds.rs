@@ -241,7 +241,10 @@ fn clusterfuzzlite_builds_every_fuzz_target_with_its_seeds() {
     for target in &declared {
         let folder = fuzz_folder().join("seeds").join(target);
         if no_seeds.contains(target) {
-            assert!(!folder.exists(), "{target} has seeds now: take it out of NO_SEEDS");
+            assert!(
+                !folder.exists(),
+                "{target} has seeds now: take it out of NO_SEEDS"
+            );
         } else {
             assert!(
                 folder.is_dir() && std::fs::read_dir(&folder).unwrap().next().is_some(),
