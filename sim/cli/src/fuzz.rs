@@ -26,9 +26,14 @@ pub enum StrategyArg {
 
 /// Arguments of `privsim fuzz`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct FuzzArgs {
+    /// `merge`: combine the results of a campaign's shards.
+    #[command(subcommand)]
+    pub command: Option<FuzzCommand>,
     /// Scenario files, or folders searched recursively for `*.toml` scenarios
-    /// (repro files, `*.repro-N.toml`, are skipped in folders).
+    /// (repro files, `*.repro-N.toml`, are skipped in folders; a scenario
+    /// named `merge` is written `./merge`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Keep running: search once, then whenever a scenario, policy, schema,
@@ -60,8 +65,13 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "DURATION")]
     pub tick: Option<String>,
     /// Do not write repro scenarios.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "repro_dir")]
     pub no_repro: bool,
+    /// Write repro scenarios into this folder instead of beside each
+    /// scenario: each in a folder of its own (`<name>.repro-<n>/`) with a
+    /// copy of the files it needs.
+    #[arg(long, value_name = "DIR")]
+    pub repro_dir: Option<PathBuf>,
     /// Keep findings as found (skip minimization).
     #[arg(long)]
     pub no_minimize: bool,
@@ -87,6 +97,21 @@ pub struct FuzzArgs {
     /// then depends on the machine).
     #[arg(long, value_name = "SECONDS")]
     pub time_budget: Option<f64>,
+    /// Run only shard I of N of the campaign (e.g. `2/3`): a contiguous part
+    /// of its `--jobs` workers (default N), each searching exactly as in the
+    /// whole campaign; `privsim fuzz merge` combines the N results.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Keep each scenario's campaign in this folder (one corpus file per
+    /// scenario), and continue the campaign kept there: `--max-steps` is
+    /// then the budget of the whole campaign, the moves of earlier runs
+    /// included. A corpus written for other inputs or options is refused.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// With `--corpus`: start each scenario's campaign over, replacing its
+    /// corpus file.
+    #[arg(long, requires = "corpus")]
+    pub corpus_restart: bool,
     /// Append statistics to this file as the search goes, one JSON object a
     /// line (elapsed seconds, moves, moves/s, states, held triples covered,
     /// findings). The only output with wall-clock figures.
@@ -94,8 +119,109 @@ pub struct FuzzArgs {
     pub stats: Option<PathBuf>,
 }
 
+/// `privsim fuzz` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum FuzzCommand {
+    /// Combine the JSON results of shards 1/N to N/N of one campaign
+    /// (`privsim fuzz --shard I/N --format json`) into the campaign's result.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `privsim fuzz merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' JSON results, one per shard, in any order.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write every report format into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// `privsim fuzz merge`.
+fn merge(args: &MergeArgs) -> Outcome {
+    let mut results = Vec::new();
+    for path in &args.results {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read `{shown}`: {error}");
+                return Outcome::BadInput;
+            }
+        };
+        match serde_json::from_str::<RunResult>(&text) {
+            Ok(result) => results.push((shown, result)),
+            Err(error) => {
+                eprintln!(
+                    "error: {shown}:{}:{}: not a privsim JSON result: {error}\n  help: give the `--format json` output of `privsim fuzz --shard I/N`",
+                    error.line(),
+                    error.column()
+                );
+                return Outcome::BadInput;
+            }
+        }
+    }
+    let result = match privsim::search::shards::merge(results) {
+        Ok(result) => result,
+        Err(message) => {
+            eprintln!(
+                "error: {message}\n  help: give the results of every shard 1/N to N/N of one campaign, once each"
+            );
+            return Outcome::BadInput;
+        }
+    };
+    if let Some(folder) = &args.report_dir
+        && write_report_dir(folder, &result) != Outcome::Ok
+    {
+        return Outcome::BadInput;
+    }
+    let text = match args.format {
+        Format::Text => report::text::render(&result),
+        Format::Json => report::json(&result),
+    };
+    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        return outcome;
+    }
+    if result.has_findings() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// `--shard I/N`: 1 ≤ I ≤ N ≤ 1024, as (I - 1, N).
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (index, count) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a shard like `2/3`"))?;
+    let index: usize = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a shard like `2/3`"))?;
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a shard like `2/3`"))?;
+    if count == 0 || count > 1024 || index == 0 || index > count {
+        return Err(format!(
+            "`{text}`: the shard must be from 1 to N, and N from 1 to 1024"
+        ));
+    }
+    Ok((index - 1, count))
+}
+
 /// Searches every scenario.
 pub fn run(args: &FuzzArgs) -> Outcome {
+    if let Some(FuzzCommand::Merge(merge_args)) = &args.command {
+        return merge(merge_args);
+    }
     let tick = match args.tick.as_deref().map(privsim::time::parse_duration) {
         Some(Ok(millis)) if millis > 0 => Some(millis),
         Some(Ok(_)) | Some(Err(_)) => {
@@ -110,10 +236,20 @@ pub fn run(args: &FuzzArgs) -> Outcome {
     let Ok(time_budget) = seconds("--time-budget", args.time_budget) else {
         return Outcome::BadInput;
     };
-    let jobs = match args.jobs {
-        Some(jobs) => usize::try_from(jobs).unwrap_or(1),
-        None => std::thread::available_parallelism().map_or(1, usize::from),
+    let jobs = match (args.jobs, args.shard) {
+        (Some(jobs), _) => usize::try_from(jobs).unwrap_or(1),
+        // A sharded campaign must not depend on the machine: N workers.
+        (None, Some((_, count))) => count,
+        (None, None) => std::thread::available_parallelism().map_or(1, usize::from),
     };
+    if let Some((_, count)) = args.shard
+        && jobs < count
+    {
+        eprintln!(
+            "error: `--jobs {jobs}` is fewer than the {count} shards\n  help: give each shard at least one worker: `--jobs {count}` or more"
+        );
+        return Outcome::BadInput;
+    }
     if args.watch
         && let Err(outcome) = crate::watch::refuse(
             &args.paths,
@@ -122,6 +258,12 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         )
     {
         return outcome;
+    }
+    if args.watch && (args.corpus.is_some() || args.shard.is_some()) {
+        eprintln!(
+            "error: `--watch` cannot be combined with `--corpus` or `--shard`\n  help: a campaign resumes from its corpus and a shard is merged with the others; `--watch` searches again from the start on every change"
+        );
+        return Outcome::BadInput;
     }
     // SIGINT and SIGTERM stop the search; the results so far are written as
     // usual and say they were interrupted. With `--watch`, the watch catches
@@ -163,6 +305,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         minimize: !args.no_minimize,
         jobs,
         stop: Some(Arc::clone(&stop)),
+        shard: args.shard,
         ..Options::default()
     };
     let load = LoadOptions {
@@ -257,12 +400,40 @@ impl Search<'_> {
                 None => options.clone(),
             };
             let scenario_started = Instant::now();
-            let fuzzed = privsim::fuzz(&loaded, &options, &mut |p| {
+            let mut on_progress = |p: Progress| {
                 meter.update(p);
-                if let Some(stats) = stats {
+                if let Some(stats) = stats.as_mut() {
                     stats.update(&loaded.file.display, started, scenario_started, p, false);
                 }
-            });
+            };
+            let fuzzed = match &args.corpus {
+                Some(dir) => {
+                    let path = privsim::search::corpus::path_in(dir, &loaded);
+                    match privsim::search::fuzz::fuzz_campaign(
+                        &loaded,
+                        &options,
+                        &path,
+                        args.corpus_restart,
+                        &mut on_progress,
+                    ) {
+                        Ok((fuzzed, before)) => {
+                            if before > 0 {
+                                eprintln!(
+                                    "{}: continued the campaign in `{}` after {before} moves",
+                                    loaded.file.display,
+                                    path.display()
+                                );
+                            }
+                            fuzzed
+                        }
+                        Err(error) => {
+                            eprintln!("error: {error}\n  help: {}", error.help());
+                            return Outcome::BadInput;
+                        }
+                    }
+                }
+                None => privsim::fuzz(&loaded, &options, &mut on_progress),
+            };
             meter.finish(&fuzzed.result);
             if let (Some(stats), Some(search)) = (stats.as_mut(), &fuzzed.result.search) {
                 let progress = privsim::search::Progress {
@@ -335,33 +506,28 @@ impl Search<'_> {
                     rule.reason.as_deref().unwrap_or("")
                 );
             }
-            if !args.no_repro {
+            if args.no_repro {
+                // Nothing was written, so no finding names a repro file.
+                for finding in &mut result.findings {
+                    finding.repro = None;
+                }
+            } else {
                 // Never over an existing repro (it may have been edited and kept
                 // as a regression test): each takes the next free number.
                 let mut number = 0;
                 let mut renamed: std::collections::BTreeMap<String, String> = Default::default();
                 for (path, text) in &fuzzed.repros {
-                    loop {
-                        number += 1;
-                        let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                            Ok(true) => break,
-                            Ok(false) => {}
-                            Err(error) => {
-                                eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                                return Outcome::BadInput;
-                            }
-                        }
-                    }
-                    let display = |n: usize| {
-                        privsim::search::repro::path_for(
-                            std::path::Path::new(&loaded.file.display),
-                            n,
-                        )
-                        .display()
-                        .to_string()
+                    let written = match write_repro(&loaded, text, args, &mut number) {
+                        Ok(written) => written,
+                        Err(outcome) => return outcome,
                     };
-                    renamed.insert(display(repro_number(path)), display(number));
+                    let display = privsim::search::repro::path_for(
+                        std::path::Path::new(&loaded.file.display),
+                        repro_number(path),
+                    )
+                    .display()
+                    .to_string();
+                    renamed.insert(display, written);
                 }
                 for finding in &mut result.findings {
                     if let Some(new) = finding.repro.as_ref().and_then(|r| renamed.get(r)) {
@@ -369,27 +535,12 @@ impl Search<'_> {
                     }
                 }
                 for (index, text) in &proof_repros {
-                    let written = loop {
-                        number += 1;
-                        let candidate = privsim::search::repro::path_for(&loaded.file.path, number);
-                        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
-                            Ok(true) => break number,
-                            Ok(false) => {}
-                            Err(error) => {
-                                eprintln!("error: cannot write `{}`: {error}", candidate.display());
-                                return Outcome::BadInput;
-                            }
-                        }
+                    let written = match write_repro(&loaded, text, args, &mut number) {
+                        Ok(written) => written,
+                        Err(outcome) => return outcome,
                     };
                     if let Some(finding) = result.findings.get_mut(*index) {
-                        finding.repro = Some(
-                            privsim::search::repro::path_for(
-                                std::path::Path::new(&loaded.file.display),
-                                written,
-                            )
-                            .display()
-                            .to_string(),
-                        );
+                        finding.repro = Some(written);
                     }
                 }
             }
@@ -417,6 +568,50 @@ impl Search<'_> {
             Outcome::Ok
         }
     }
+}
+
+/// Writes one repro with the next free number after `*number` (beside the
+/// scenario, or under `--repro-dir`); returns the path to show.
+fn write_repro(
+    loaded: &privsim::load::Scenario,
+    text: &str,
+    args: &FuzzArgs,
+    number: &mut usize,
+) -> Result<String, Outcome> {
+    if let Some(dir) = &args.repro_dir {
+        return privsim::search::repro::write_in_dir(
+            loaded,
+            text,
+            dir,
+            args.policies.is_some(),
+            number,
+        )
+        .map(|path| path.display().to_string())
+        .map_err(|error| {
+            eprintln!(
+                "error: cannot write a repro into `{}`: {error}",
+                dir.display()
+            );
+            Outcome::BadInput
+        });
+    }
+    loop {
+        *number += 1;
+        let candidate = privsim::search::repro::path_for(&loaded.file.path, *number);
+        match privsim::output::write_new_file(&candidate, text.as_bytes()) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => {
+                eprintln!("error: cannot write `{}`: {error}", candidate.display());
+                return Err(Outcome::BadInput);
+            }
+        }
+    }
+    Ok(
+        privsim::search::repro::path_for(std::path::Path::new(&loaded.file.display), *number)
+            .display()
+            .to_string(),
+    )
 }
 
 /// A positive number of seconds as a duration; an error (printed) for zero,

@@ -434,6 +434,20 @@ pub struct SearchSummary {
     /// build), one sentence per kind in a fixed order; empty when nothing was.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub caveats: Vec<String>,
+    /// `--shard I/N`: the part of the campaign this result covers (the
+    /// workers of the shard); `privsim fuzz merge` combines all of them.
+    /// Omitted for a whole campaign.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shard: Option<Shard>,
+}
+
+/// One shard of a campaign (`privsim fuzz --shard I/N`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, 1 to `count`.
+    pub index: usize,
+    /// How many shards the campaign has.
+    pub count: usize,
 }
 
 /// An (action, resource) pair as Cedar UID strings.

@@ -30,6 +30,7 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
     // snapshots are of the simulation, so runs prove only when a test asks
     // (`--prove`).
     let no_prove = matches!(args.first(), Some(&"check" | &"suggest" | &"fuzz" | &"run"))
+        && args.get(1) != Some(&"merge")
         && !args.contains(&"--prove");
     // The proof cache is on by default; a test uses one only when it names
     // its folder, so no run reads what another wrote.

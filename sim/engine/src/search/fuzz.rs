@@ -34,26 +34,69 @@ pub fn fuzz(
 /// [`fuzz`] onto a result the caller already evaluated ([`crate::accounting::evaluate`]).
 pub fn fuzz_onto(
     scenario: &Scenario,
-    mut result: ScenarioResult,
+    result: ScenarioResult,
     options: &super::Options,
     progress: &mut dyn FnMut(super::Progress),
 ) -> Fuzzed {
     let machine = crate::world::state::Machine::new(scenario);
     let report = super::search_jobs(scenario, &machine, options, progress);
+    finish(scenario, &machine, result, report)
+}
+
+/// [`fuzz`] as a campaign kept in a corpus file (`--corpus`,
+/// [`super::corpus`]): continues the search the file holds (if any, and if
+/// it was written for these inputs and options), and writes where the
+/// search stands now back into it, interrupted or not. `restart` ignores
+/// what the file holds. Returns the moves made before this run too.
+pub fn fuzz_campaign(
+    scenario: &Scenario,
+    options: &super::Options,
+    corpus: &std::path::Path,
+    restart: bool,
+    progress: &mut dyn FnMut(super::Progress),
+) -> Result<(Fuzzed, u64), super::corpus::CorpusError> {
+    let machine = crate::world::state::Machine::new(scenario);
+    let header = super::corpus::Header::new(scenario, options).map_err(|source| {
+        super::corpus::CorpusError::Io {
+            path: scenario.file.display.clone(),
+            source,
+        }
+    })?;
+    let resume = if restart {
+        None
+    } else {
+        super::corpus::load(corpus, &header, &machine)?
+    };
+    let before = resume
+        .as_ref()
+        .map_or(0, |points| points.iter().map(|p| p.moves).sum());
+    let result = crate::accounting::evaluate(scenario);
+    let (report, points) = super::search_jobs_from(scenario, &machine, options, resume, progress);
+    super::corpus::save(corpus, &header, &points)?;
+    Ok((finish(scenario, &machine, result, report), before))
+}
+
+/// The result and repros of a search's report.
+fn finish(
+    scenario: &Scenario,
+    machine: &crate::world::state::Machine<'_>,
+    mut result: ScenarioResult,
+    report: super::Report,
+) -> Fuzzed {
     let mut repros = Vec::new();
     for (number, found) in report.findings.iter().enumerate() {
         // The policies that allowed the witness request, in the state the
         // trace reached (not the initial state the finding is built from).
         let mut violation = found.violation.clone();
         if violation.determining.is_empty() {
-            violation.determining = super::witness_policies(&machine, &found.trace);
+            violation.determining = super::witness_policies(machine, &found.trace);
         }
         let mut finding = machine.finding(&violation, &machine.initial(), None);
-        finding.trace = super::trace_steps(&machine, &found.trace);
+        finding.trace = super::trace_steps(machine, &found.trace);
         if let Some(last) = finding.trace.last() {
             finding.time.clone_from(&last.time);
         }
-        match super::repro::render(&machine, found) {
+        match super::repro::render(machine, found) {
             Ok(text) => {
                 let path = super::repro::path_for(&scenario.file.path, number + 1);
                 let display = super::repro::path_for(

@@ -26,9 +26,11 @@
 //! (`SearchSummary::caveats`), so a proof never claims more than the moves
 //! tried.
 
+pub mod corpus;
 pub mod fuzz;
 pub mod guided;
 pub mod repro;
+pub mod shards;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -108,6 +110,9 @@ pub struct Options {
     /// Set from outside (a signal handler) to stop the search; what was found
     /// so far is kept and the summary says it was interrupted.
     pub stop: Option<Arc<AtomicBool>>,
+    /// `(index, count)`, 0-based: run only shard `index` of `count` of the
+    /// campaign: the workers [`shard_workers`] gives it, of `jobs` in all.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl Default for Options {
@@ -123,6 +128,7 @@ impl Default for Options {
             policy_contexts: true,
             jobs: 1,
             stop: None,
+            shard: None,
         }
     }
 }
@@ -201,7 +207,7 @@ pub fn search(
 ) -> Report {
     let options = &with_tick(machine, options);
     let live = Live::new(machine);
-    let outcome = work(machine, options, 0, 1, &live, progress);
+    let (outcome, _) = work(machine, options, 0, 1, &live, None, progress);
     merge(machine, options, vec![outcome])
 }
 
@@ -216,6 +222,21 @@ pub fn search_jobs(
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
+    search_jobs_from(scenario, machine, options, None, progress).0
+}
+
+/// [`search_jobs`], continuing from where each worker stood
+/// ([`corpus::WorkerCheckpoint`], one per job, from a [`corpus`] file) and
+/// returning where each stands now. `options.max_steps` is the budget of
+/// the whole campaign, the moves made before included, so a campaign
+/// resumed to a budget finds what one run to that budget finds.
+pub fn search_jobs_from(
+    scenario: &Scenario,
+    machine: &Machine<'_>,
+    options: &Options,
+    resume: Option<Vec<corpus::WorkerCheckpoint>>,
+    progress: &mut dyn FnMut(Progress),
+) -> (Report, Vec<corpus::WorkerCheckpoint>) {
     crate::progress::phase(
         crate::progress::Phase::Searching,
         usize::try_from(options.max_steps).unwrap_or(usize::MAX),
@@ -225,35 +246,64 @@ pub fn search_jobs(
         progress(now)
     };
     let jobs = options.jobs.max(1);
-    if jobs == 1 {
-        return search(machine, options, progress);
-    }
     let options = &with_tick(machine, options);
     let live = Live::new(machine);
-    let outcomes = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|worker| {
-                let live = &live;
-                scope.spawn(move || {
-                    let machine = Machine::new(scenario);
-                    work(&machine, options, worker, jobs, live, &mut |_| {})
-                })
+    let workers = shard_workers(jobs, options.shard);
+    let mut resume: Vec<Option<corpus::WorkerCheckpoint>> = match resume {
+        Some(points) if points.len() == workers.len() => points.into_iter().map(Some).collect(),
+        _ => workers.clone().map(|_| None).collect(),
+    };
+    let results: Vec<(WorkerOutcome, corpus::WorkerCheckpoint)> =
+        if jobs == 1 && options.shard.is_none() {
+            vec![work(
+                machine,
+                options,
+                0,
+                1,
+                &live,
+                resume[0].take(),
+                progress,
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = workers
+                    .zip(resume)
+                    .map(|(worker, point)| {
+                        let live = &live;
+                        scope.spawn(move || {
+                            let machine = Machine::new(scenario);
+                            work(&machine, options, worker, jobs, live, point, &mut |_| {})
+                        })
+                    })
+                    .collect();
+                while !handles.iter().all(|h| h.is_finished()) {
+                    progress(live.progress());
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect();
-        while !handles.iter().all(|h| h.is_finished()) {
-            progress(live.progress());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Vec<_>>()
-    });
-    progress(live.progress());
-    merge(machine, options, outcomes)
+        };
+    if jobs > 1 || options.shard.is_some() {
+        progress(live.progress());
+    }
+    let (outcomes, points): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    (merge(machine, options, outcomes), points)
+}
+
+/// The workers a shard runs: shard `index` of `count` (0-based) takes a
+/// contiguous run of the `jobs` workers, so the shards in order are the
+/// workers in order; without a shard, all of them.
+pub fn shard_workers(jobs: usize, shard: Option<(usize, usize)>) -> std::ops::Range<usize> {
+    match shard {
+        Some((index, count)) if count > 0 => index * jobs / count..(index + 1) * jobs / count,
+        _ => 0..jobs,
+    }
 }
 
 /// The options with the scenario's own `tick`, unless they set one.
@@ -363,23 +413,47 @@ struct WorkerOutcome {
     decided: BTreeSet<String>,
 }
 
-/// Runs worker `worker` of `jobs` on its machine.
+/// Runs worker `worker` of `jobs` on its machine, from `resume` if given;
+/// returns its outcome and where it stands now.
 fn work(
     machine: &Machine<'_>,
     options: &Options,
     worker: usize,
     jobs: usize,
     live: &Live,
+    resume: Option<corpus::WorkerCheckpoint>,
     progress: &mut dyn FnMut(Progress),
-) -> WorkerOutcome {
+) -> (WorkerOutcome, corpus::WorkerCheckpoint) {
     let options = &share(options, worker, jobs);
     let mut run = Run::new(machine, options, live);
     run.worker = (worker, jobs);
-    match options.strategy {
-        Strategy::Random => run.random(progress),
-        Strategy::Novelty => run.novelty(progress),
-        Strategy::Exhaustive => run.exhaustive(progress),
-    }
+    let mut decided = BTreeSet::new();
+    let position = match resume {
+        Some(point) => {
+            decided = point.decided.clone();
+            run.restore(point)
+        }
+        None => corpus::Position::Fresh,
+    };
+    let position = match (options.strategy, position) {
+        (_, corpus::Position::Done) => corpus::Position::Done,
+        (Strategy::Random, position) => run.random(progress, position),
+        (Strategy::Novelty, position) => run.novelty(progress, position),
+        (Strategy::Exhaustive, position) => run.exhaustive(progress, position),
+    };
+    decided.extend(machine.decided());
+    let checkpoint = corpus::WorkerCheckpoint {
+        moves: run.moves,
+        max_depth: run.max_depth,
+        proven: run.proven,
+        closed: run.closed,
+        states: run.states.iter().map(|(k, v)| (k.clone(), v.0)).collect(),
+        fingerprints: run.fingerprints.iter().copied().collect(),
+        found: run.found.clone(),
+        left_out: run.left_out.clone(),
+        decided: decided.clone(),
+        position,
+    };
     let raw = std::mem::take(&mut run.found);
     let findings = raw
         .into_iter()
@@ -393,7 +467,10 @@ fn work(
             (key, found)
         })
         .collect();
-    WorkerOutcome {
+    // The policies the minimization's requests saw decide count too, as
+    // they do in a run that is not resumed.
+    decided.extend(machine.decided());
+    let outcome = WorkerOutcome {
         findings,
         moves: run.moves,
         states: run.states.into_keys().collect(),
@@ -404,15 +481,16 @@ fn work(
         closed: run.closed,
         left_out: run.left_out,
         evaluations: machine.evaluations.get(),
-        decided: machine.decided(),
-    }
+        decided,
+    };
+    (outcome, checkpoint)
 }
 
 /// Merges the workers' outcomes, in worker order: findings deduplicated
 /// (the first worker's kept), states counted once, the proof the weakest
 /// worker's (each explored its share of the first moves).
 fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>) -> Report {
-    let jobs = outcomes.len();
+    let jobs = options.jobs.max(1);
     let mut keys = BTreeSet::new();
     let mut findings = Vec::new();
     let mut states: HashSet<StateKey> = HashSet::new();
@@ -454,6 +532,12 @@ fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>)
             budget_exhausted: exhausted,
             interrupted,
             caveats: caveats(machine, options, &mover, &left_out, closed),
+            shard: options
+                .shard
+                .map(|(index, count)| privsim_model::result::Shard {
+                    index: index + 1,
+                    count,
+                }),
         },
         findings,
         evaluations,
@@ -484,8 +568,22 @@ fn caveats(
     caveats.extend(mover.context_caveats(machine));
     caveats.extend(left_out.effect_caveats(machine));
     caveats.extend(left_out.state_caveat());
+    if let Some((index, count)) = options.shard {
+        let workers = shard_workers(options.jobs.max(1), options.shard);
+        caveats.push(format!(
+            "{SHARD_CAVEAT} {}/{count} of the campaign: only its workers {} to {} of {} searched, so the findings and any exhaustive depth cover that part alone; merge every shard's result with `privsim fuzz merge`",
+            index + 1,
+            workers.start + 1,
+            workers.end,
+            options.jobs.max(1)
+        ));
+    }
     caveats
 }
+
+/// How the caveat of a shard's result starts ([`shards::merge`] drops it:
+/// the merged result covers the whole campaign).
+pub const SHARD_CAVEAT: &str = "shard: this result is shard";
 
 /// The search in progress.
 struct Run<'m, 's> {
@@ -669,23 +767,84 @@ impl<'m, 's> Run<'m, 's> {
         }
     }
 
-    fn random(&mut self, progress: &mut dyn FnMut(Progress)) {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
+    /// Takes up a checkpoint: the counters, states, findings and tallies
+    /// as they were; returns where the strategy stood.
+    fn restore(&mut self, point: corpus::WorkerCheckpoint) -> corpus::Position {
+        self.moves = point.moves;
+        self.max_depth = point.max_depth;
+        self.proven = point.proven;
+        self.closed = point.closed;
+        // Every violation of a state seen was recorded when the state was
+        // first reached (and is in `keys`), so a state seen again adds none.
+        self.states = point
+            .states
+            .into_iter()
+            .map(|(key, fingerprint)| (key, (fingerprint, Vec::new())))
+            .collect();
+        self.fingerprints = point.fingerprints.into_iter().collect();
+        self.keys = point
+            .found
+            .iter()
+            .map(|found| key_of(self.machine, &found.violation))
+            .collect();
+        self.found = point.found;
+        self.left_out = point.left_out;
+        self.live.moves.fetch_add(self.moves, Ordering::Relaxed);
+        self.live
+            .states
+            .fetch_add(self.states.len() as u64, Ordering::Relaxed);
+        self.live
+            .findings
+            .fetch_add(self.found.len() as u64, Ordering::Relaxed);
+        point.position
+    }
+
+    /// The state a trace of state-changing moves reaches from the initial
+    /// one (moves are deterministic, so this is the state it reached).
+    fn rebuild(&self, trace: &[Move]) -> State {
+        let mut state = self.machine.initial();
+        for mv in trace {
+            execute(self.machine, &mut state, mv);
+        }
+        state
+    }
+
+    fn random(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+        from: corpus::Position,
+    ) -> corpus::Position {
+        let (mut rng, mut walk) = match from {
+            corpus::Position::Random { rng, walk } => (rng, walk),
+            _ => (Xoshiro256PlusPlus::seed_from_u64(self.options.seed), None),
+        };
         let initial = self.initial();
-        'walks: while !self.spent() && self.options.depth > 0 {
-            let mut state = initial.clone();
-            let mut trace = Vec::new();
+        loop {
+            let (mut state, mut trace, mut idle) = match walk.take() {
+                Some((trace, idle)) => (self.rebuild(&trace), trace, idle),
+                None => {
+                    if self.spent() {
+                        return corpus::Position::Random { rng, walk: None };
+                    }
+                    if self.options.depth == 0 {
+                        return corpus::Position::Done;
+                    }
+                    (initial.clone(), Vec::new(), 0)
+                }
+            };
             // A walk ends after `depth` state changes or as many idle moves as
             // a state has, whichever comes first.
-            let mut idle = 0;
             while trace.len() < self.options.depth {
                 if self.spent() {
-                    break 'walks;
+                    return corpus::Position::Random {
+                        rng,
+                        walk: Some((trace, idle)),
+                    };
                 }
                 let count = self.count(&state);
                 if count == 0 && trace.is_empty() {
                     // Nothing can move in the initial world: nothing to search.
-                    break 'walks;
+                    return corpus::Position::Done;
                 }
                 if count == 0 || idle > count {
                     break;
@@ -707,13 +866,38 @@ impl<'m, 's> Run<'m, 's> {
         }
     }
 
-    fn novelty(&mut self, progress: &mut dyn FnMut(Progress)) {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.options.seed);
+    fn novelty(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+        from: corpus::Position,
+    ) -> corpus::Position {
         let initial = self.initial();
-        let mut pool: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
-        let mut seen: HashSet<StateKey> = HashSet::new();
-        seen.insert(self.machine.state_key(&pool[0].0));
-        while !self.spent() {
+        let (mut rng, mut pool, mut seen) = match from {
+            corpus::Position::Novelty { rng, pool, seen } => {
+                let pool: Vec<(State, Vec<Move>)> = pool
+                    .into_iter()
+                    .map(|trace| (self.rebuild(&trace), trace))
+                    .collect();
+                (rng, pool, seen.into_iter().collect::<HashSet<StateKey>>())
+            }
+            _ => {
+                let mut seen = HashSet::new();
+                seen.insert(self.machine.state_key(&initial));
+                (
+                    Xoshiro256PlusPlus::seed_from_u64(self.options.seed),
+                    vec![(initial, Vec::new())],
+                    seen,
+                )
+            }
+        };
+        loop {
+            if self.spent() {
+                return corpus::Position::Novelty {
+                    rng,
+                    pool: pool.into_iter().map(|(_, trace)| trace).collect(),
+                    seen: seen.into_iter().collect(),
+                };
+            }
             // Newer pool entries (newer held sets) are tried more often.
             let pick = if rng.random_bool(0.5) {
                 pool.len() - 1 - rng.random_range(0..pool.len().min(4))
@@ -724,7 +908,7 @@ impl<'m, 's> Run<'m, 's> {
             let count = self.count(&state);
             if count == 0 {
                 if pool.len() == 1 {
-                    break;
+                    return corpus::Position::Done;
                 }
                 pool.swap_remove(pick);
                 continue;
@@ -755,31 +939,73 @@ impl<'m, 's> Run<'m, 's> {
     /// Breadth-first: level `n` plays every move of every state reached with
     /// `n - 1` state changes. After level `k + 1`, every state within `k`
     /// changes and every request made in one was checked: that is the proof.
-    fn exhaustive(&mut self, progress: &mut dyn FnMut(Progress)) {
+    fn exhaustive(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+        from: corpus::Position,
+    ) -> corpus::Position {
         let initial = self.initial();
-        let mut visited: HashSet<StateKey> = HashSet::new();
-        visited.insert(self.machine.state_key(&initial));
-        let mut frontier: Vec<(State, Vec<Move>)> = vec![(initial, Vec::new())];
-        for level in 1..=self.options.depth.saturating_add(1) {
-            let mut next = Vec::new();
+        let (first_level, mut frontier, mut resumed_next, mut visited, mut at) = match from {
+            corpus::Position::Exhaustive {
+                level,
+                frontier,
+                next,
+                grew,
+                visited,
+                at,
+            } => {
+                let frontier: Vec<(State, Vec<Move>)> = frontier
+                    .into_iter()
+                    .map(|trace| (self.rebuild(&trace), trace))
+                    .collect();
+                let next: Vec<(State, Vec<Move>)> = next
+                    .into_iter()
+                    .map(|trace| (self.rebuild(&trace), trace))
+                    .collect();
+                (
+                    level,
+                    frontier,
+                    Some((next, grew)),
+                    visited.into_iter().collect::<HashSet<StateKey>>(),
+                    at,
+                )
+            }
+            _ => {
+                let mut visited = HashSet::new();
+                visited.insert(self.machine.state_key(&initial));
+                (1, vec![(initial, Vec::new())], None, visited, (0, 0))
+            }
+        };
+        for level in first_level..=self.options.depth.saturating_add(1) {
             // Whether a move of this level reached a state not seen before
             // (on the last level, such states are checked but not extended).
-            let mut grew = false;
+            let (mut next, mut grew) = resumed_next.take().unwrap_or_default();
             let (worker, jobs) = self.worker;
-            for (state, trace) in &frontier {
-                for (index, mv) in self.moves(state).into_iter().enumerate() {
+            let (skip_entries, skip_moves) = std::mem::take(&mut at);
+            for entry in skip_entries..frontier.len() {
+                let moves = self.moves(&frontier[entry].0);
+                let first = if entry == skip_entries { skip_moves } else { 0 };
+                for (index, mv) in moves.into_iter().enumerate().skip(first) {
                     // With several workers, each takes its share of the
                     // first moves and everything below them.
                     if level == 1 && index % jobs != worker {
                         continue;
                     }
                     if self.spent() {
-                        return;
+                        return corpus::Position::Exhaustive {
+                            level,
+                            frontier: frontier.into_iter().map(|(_, trace)| trace).collect(),
+                            next: next.into_iter().map(|(_, trace)| trace).collect(),
+                            grew,
+                            visited: visited.into_iter().collect(),
+                            at: (entry, index),
+                        };
                     }
+                    let (state, trace) = &frontier[entry];
                     let mut after = state.clone();
+                    let mut reached = trace.clone();
                     let (changed, violations) = self.play(&mut after, &mv);
                     self.report(progress);
-                    let mut reached = trace.clone();
                     reached.push(mv);
                     self.record(&reached, violations);
                     if !changed {
@@ -805,9 +1031,10 @@ impl<'m, 's> Run<'m, 's> {
                 // When no move reached a new state at all, the search closed:
                 // every state reachable at any depth was explored.
                 self.closed = !grew;
-                return;
+                return corpus::Position::Done;
             }
         }
+        corpus::Position::Done
     }
 }
 
@@ -1088,7 +1315,7 @@ struct CutVariants {
 
 /// What the search met in states it played but could not try, tallied by
 /// kind so the caveats stay a few sentences however long it ran.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct LeftOut {
     /// States (by key) with more pending moments than [`MAX_ADVANCES`].
     clock_states: HashSet<StateKey>,

@@ -7,6 +7,11 @@
 //! inherits (`policies`, `schema`, `entities`) still resolves. Everything but
 //! `[[step]]` and point-in-time `[[access]]` is kept as written (comments are
 //! not: the file is re-serialized).
+//!
+//! With `privsim fuzz --repro-dir DIR` it is written outside the source tree
+//! instead ([`write_in_dir`]): each repro gets a folder of its own holding a
+//! copy of every file the scenario was loaded from, laid out as they were, so
+//! the same relative paths resolve there.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +36,122 @@ pub fn is_repro(path: &Path) -> bool {
     path.file_stem()
         .and_then(|s| s.to_str())
         .is_some_and(|s| s.contains(".repro-"))
+}
+
+/// Writes a repro into a folder of its own under `dir`,
+/// `<stem>.repro-<n>/`, with `n` the first number from `*number + 1` whose
+/// folder does not exist yet (created exclusively, so an existing repro is
+/// never written over, even by a run at the same moment). The folder holds a
+/// copy of each of the scenario's input files (`Scenario::inputs`: the
+/// scenario, its shared world, schema, entities, template links and policy
+/// files), laid out as they were below the deepest folder holding them all,
+/// and the repro file at the scenario's place there. When the policies
+/// searched were not the scenario's own (`privsim fuzz --policies`), they
+/// are copied to `policies-searched/` beside the repro, which names them in
+/// `policies`, so the repro replays the policies that allowed the escalation.
+///
+/// Returns the path of the repro file, below `dir` as given; `*number`
+/// becomes the number used.
+pub fn write_in_dir(
+    scenario: &crate::load::Scenario,
+    text: &str,
+    dir: &Path,
+    policies_overridden: bool,
+    number: &mut usize,
+) -> std::io::Result<PathBuf> {
+    let inputs: Vec<&PathBuf> = scenario.inputs.iter().collect();
+    let own = scenario.file.path.canonicalize()?;
+    // The deepest folder holding every input.
+    let mut base = own.parent().map(Path::to_path_buf).unwrap_or_default();
+    for input in &inputs {
+        while !input.starts_with(&base) {
+            if !base.pop() {
+                break;
+            }
+        }
+    }
+    let stem = own
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
+    std::fs::create_dir_all(dir)?;
+    let folder = loop {
+        *number += 1;
+        let candidate = dir.join(format!("{stem}.repro-{number}"));
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => break candidate,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+    };
+    for input in inputs {
+        let Ok(relative) = input.strip_prefix(&base) else {
+            continue;
+        };
+        if input == &own {
+            continue;
+        }
+        let target = folder.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(input, &target)?;
+    }
+    let relative = own.strip_prefix(&base).unwrap_or(Path::new(""));
+    let place = folder.join(relative.parent().unwrap_or(Path::new("")));
+    std::fs::create_dir_all(&place)?;
+    let text = if policies_overridden {
+        let searched = place.join("policies-searched");
+        std::fs::create_dir_all(&searched)?;
+        let mut names = Vec::new();
+        for (index, file) in scenario.policies.files.iter().enumerate() {
+            let name = file
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "policies.cedar".to_string());
+            // Numbered, so files of the same name from different folders
+            // stay apart and keep their order.
+            let name = format!("{:03}-{name}", index + 1);
+            std::fs::write(searched.join(&name), file.text.as_bytes())?;
+            names.push(format!("policies-searched/{name}"));
+        }
+        with_policies(text, &names).map_err(std::io::Error::other)?
+    } else {
+        text.to_string()
+    };
+    let file = place.join(format!("{stem}.repro-{number}.toml"));
+    if !crate::output::write_new_file(&file, text.as_bytes())? {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("`{}` appeared while it was written", file.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// A repro's text with `[scenario] policies` replaced by `policies`; the
+/// comment lines it starts with are kept.
+fn with_policies(text: &str, policies: &[String]) -> Result<String, String> {
+    let header: String = text
+        .lines()
+        .take_while(|line| line.starts_with('#') || line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mut document: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    if let Some(toml::Value::Table(scenario)) = document.get_mut("scenario") {
+        scenario.insert(
+            "policies".to_string(),
+            toml::Value::Array(
+                policies
+                    .iter()
+                    .map(|p| toml::Value::String(p.clone()))
+                    .collect(),
+            ),
+        );
+    }
+    let body = toml::to_string(&document).map_err(|e| e.to_string())?;
+    Ok(format!("{header}{body}"))
 }
 
 /// The repro scenario's TOML text.

@@ -50,7 +50,9 @@ pub struct State {
 
 /// The exact identity of a state for the search: equal keys, equal futures
 /// ([`Machine::state_key`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct StateKey(Vec<String>);
 
 /// An invariant broken in a state, or by one request.

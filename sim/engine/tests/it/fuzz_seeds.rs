@@ -1,6 +1,7 @@
 //! Runs every fuzz target's check over its committed seeds (`fuzz/seeds/<target>/`,
 //! minimized crashes included), so stable `cargo test` exercises what
-//! `cargo +nightly fuzz` explores.
+//! `cargo +nightly fuzz` explores; and checks that the ClusterFuzzLite
+//! configuration (`.clusterfuzzlite/`) builds every target with its seeds.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
 use std::path::{Path, PathBuf};
@@ -192,4 +193,71 @@ fn render_hostile_holds_on_every_seed() {
 #[test]
 fn git_reader_holds_on_every_seed() {
     check("git_reader", privsim_testkit::properties::check_git_reader);
+}
+
+/// A `NAME="a b c"` line of `.clusterfuzzlite/build.sh`, split at spaces.
+fn build_sh_list(script: &str, name: &str) -> Vec<String> {
+    let line = script
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+        .unwrap_or_else(|| panic!("build.sh has no {name}=\"...\" line"));
+    line.trim_end_matches('"')
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn clusterfuzzlite_builds_every_fuzz_target_with_its_seeds() {
+    let root = fuzz_folder().join("..");
+    let cargo = std::fs::read_to_string(fuzz_folder().join("Cargo.toml")).unwrap();
+    let mut declared: Vec<String> = cargo
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name = \""))
+        .map(|name| name.trim_end_matches('"').to_string())
+        .filter(|name| name != "privsim-fuzz")
+        .collect();
+    declared.sort();
+    assert!(declared.len() >= 10, "{declared:?}");
+    let script = std::fs::read_to_string(root.join(".clusterfuzzlite/build.sh")).unwrap();
+    let mut built = build_sh_list(&script, "TARGETS");
+    built.sort();
+    // Every target of fuzz/Cargo.toml is built and copied to $OUT, and no
+    // other.
+    assert_eq!(built, declared, "build.sh TARGETS is not fuzz/Cargo.toml's");
+    assert!(script.contains("cargo fuzz build -O"), "{script}");
+    assert!(
+        script.contains("cp \"$FUZZ_TARGET_OUTPUT_DIR/$target\" \"$OUT/\""),
+        "{script}"
+    );
+    assert!(
+        script.contains("zip -q -r \"$OUT/${target}_seed_corpus.zip\" .")
+            && script.contains("cd \"fuzz/seeds/$target\""),
+        "{script}"
+    );
+    // Each has its seed folder, zipped; a target listed without seeds really
+    // has none (when seeds are added, it must leave the list).
+    let no_seeds = build_sh_list(&script, "NO_SEEDS");
+    for target in &declared {
+        let folder = fuzz_folder().join("seeds").join(target);
+        if no_seeds.contains(target) {
+            assert!(
+                !folder.exists(),
+                "{target} has seeds now: take it out of NO_SEEDS"
+            );
+        } else {
+            assert!(
+                folder.is_dir() && std::fs::read_dir(&folder).unwrap().next().is_some(),
+                "{target} has no seeds in fuzz/seeds/{target}/"
+            );
+        }
+    }
+    for name in ["project.yaml", "Dockerfile"] {
+        assert!(root.join(".clusterfuzzlite").join(name).is_file(), "{name}");
+    }
+    let project = std::fs::read_to_string(root.join(".clusterfuzzlite/project.yaml")).unwrap();
+    assert_eq!(project.trim(), "language: rust");
+    let docker = std::fs::read_to_string(root.join(".clusterfuzzlite/Dockerfile")).unwrap();
+    assert!(docker.contains("FROM gcr.io/oss-fuzz-base/base-builder-rust"));
+    assert!(docker.contains("COPY .clusterfuzzlite/build.sh $SRC/"));
 }
