@@ -8,8 +8,16 @@ use crate::cli::{Format, Outcome, RunArgs, report_error, write_report_dir};
 
 /// Replays the scenarios and prints or writes the result.
 pub fn run(args: &RunArgs) -> Outcome {
+    let observation = match args.window.options() {
+        Ok(observation) => observation,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Outcome::BadInput;
+        }
+    };
     let options = LoadOptions {
         policies: args.policies.clone(),
+        observation,
         ..LoadOptions::default()
     };
     let suggest = args.suggest || args.report_dir.is_some();
