@@ -1130,7 +1130,7 @@ impl<'a> Loader<'a> {
                 match (flag, key) {
                     (Some(written), _) => time::parse_time(written, start)
                         .map(Some)
-                        .map_err(|message| Error::Usage(message).into()),
+                        .map_err(Error::Usage),
                     (None, Some(written)) => self.time(written, start).map(Some),
                     (None, None) => Ok(None),
                 }
@@ -1146,7 +1146,7 @@ impl<'a> Loader<'a> {
                     .err(span(written), message)
                     .help_boxed("set `window_end` at or after `window_start`")
                     .into(),
-                _ => Error::Usage(message).into(),
+                _ => Error::Usage(message),
             });
         }
         let unused_after = match (given.unused_after, &header.unused_after) {

@@ -1,9 +1,9 @@
 //! Observation windows: `last_used`, idle times and unused-access findings
 //! agree with a brute-force recomputation from the replay's step list and
 //! held sets asked of Cedar pair by pair at every evaluated instant, on
-//! generated scenarios; and the edge cases worked out by hand (a grant held
-//! for part of the window, a window too short, a window that ends after the
-//! run, steps outside the window).
+//! generated scenarios, with windows drawn from each kind (the steps' own,
+//! inside the run, past its end, too short). The hand-counted cases are
+//! `sim/cli/tests/it/observation.rs` on `scenarios/stale-access`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,8 +22,6 @@ use privsim_testkit::properties::load_generated;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
-
-use crate::common::evaluate;
 
 type Key = (String, String);
 
@@ -162,7 +160,7 @@ fn scenario_with_window(seed: u64) -> (Scenario, &'static str) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let spec = Spec {
         effects: false,
-        ..Spec::small(seed % 3 != 0)
+        ..Spec::small(!seed.is_multiple_of(3))
     };
     let mut world = generate::world(&spec, seed);
     let first = load_generated(&world, "observation-first");
