@@ -248,6 +248,32 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
             );
         }
     }
+    if let Some(observation) = view::observation(s) {
+        let _ = writeln!(out, "  {}", observation.line);
+        for p in &observation.principals {
+            let _ = writeln!(
+                out,
+                "  UNUSED {}: no allowed step for {} of held time (last used: {})",
+                p.principal, p.idle, p.last_used
+            );
+        }
+        for a in &observation.access {
+            let _ = writeln!(
+                out,
+                "  UNUSED {} {} ({}, idle {}, last used: {}){}{}",
+                a.principal,
+                a.action,
+                a.scope,
+                a.idle,
+                a.last_used,
+                if a.resources.is_empty() { "" } else { ": " },
+                a.resources.join(", ")
+            );
+        }
+        for caveat in &observation.caveats {
+            let _ = writeln!(out, "  observation caveat: {caveat}");
+        }
+    }
     for warning in &s.warnings {
         let _ = writeln!(out, "  warning: {warning}");
     }

@@ -135,10 +135,60 @@ pub struct ScenarioView {
     pub search: Option<SearchView>,
     /// The verdict on each `[[never]]` rule (when proofs were asked for).
     pub never_rules: Vec<NeverRuleView>,
+    /// The observation window and its unused-access findings (when the
+    /// accounting ran).
+    pub observation: Option<ObservationView>,
     /// What each principal held over time, laid out for SVG.
     pub timeline: Option<Timeline>,
     /// The scenario as a JUnit test suite.
     pub junit: JunitSuite,
+}
+
+/// The observation window and what went unused for its `unused_after`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservationView {
+    /// `evaluated`, `window-too-short` or `no-steps`.
+    pub status: String,
+    /// One sentence: the window, the threshold and the counts, or why
+    /// nothing is claimed.
+    pub line: String,
+    /// Principals unused as a whole, longest idle first.
+    pub principals: Vec<UnusedPrincipalView>,
+    /// Per principal and action, the unused pairs, the principal's order
+    /// (longest idle first), then the action's.
+    pub access: Vec<UnusedAccessView>,
+    /// What limits the findings, one sentence each.
+    pub caveats: Vec<String>,
+}
+
+/// A principal with no allowed step for the window's `unused_after`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedPrincipalView {
+    /// The principal.
+    pub principal: String,
+    /// Its last allowed step in the window, or `never in the window`.
+    pub last_used: String,
+    /// Time held since, e.g. `123d`.
+    pub idle: String,
+}
+
+/// An action of a principal with unused pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedAccessView {
+    /// The principal.
+    pub principal: String,
+    /// The action.
+    pub action: String,
+    /// Its risk weight.
+    pub weight: u64,
+    /// `whole action` or `some resources`.
+    pub scope: &'static str,
+    /// The action's last use in the window, or `never in the window`.
+    pub last_used: String,
+    /// Time the action was held since its last use, e.g. `85d`.
+    pub idle: String,
+    /// The resources whose pair is unused.
+    pub resources: Vec<String>,
 }
 
 /// A scenario as a JUnit test suite.
@@ -868,6 +918,77 @@ fn findings_phrase(n: usize) -> String {
     }
 }
 
+/// The observation window of a scenario, when the accounting ran.
+pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
+    let o = s.observation.as_ref()?;
+    let after = duration(o.unused_after_ms);
+    let span = match (
+        Instant::parse_rfc3339(&o.start),
+        Instant::parse_rfc3339(&o.end),
+    ) {
+        (Ok(start), Ok(end)) => format!(" ({})", duration(end.0 - start.0)),
+        _ => String::new(),
+    };
+    let window = format!("observation window {} to {}{span}", o.start, o.end);
+    let line = match o.status.as_str() {
+        "evaluated" => format!(
+            "{window}: {} held {} unused for {after} of held time; {} {} and {} {} unused as a whole",
+            o.unused_pairs,
+            plural(o.unused_pairs, "pair", "pairs"),
+            o.unused_actions,
+            plural(o.unused_actions, "action", "actions"),
+            o.unused_principals,
+            plural(o.unused_principals, "principal", "principals"),
+        ),
+        "window-too-short" => format!(
+            "{window} is shorter than the unused-access threshold of {after}: window too short, no access is claimed unused for {after}"
+        ),
+        _ => format!(
+            "{window}: the scenario has no step, so nothing was observed and no access is claimed unused"
+        ),
+    };
+    let last = |at: &Option<String>| {
+        at.clone()
+            .unwrap_or_else(|| "never in the window".to_string())
+    };
+    let mut accounts: Vec<&PrincipalAccount> = s.principals.iter().collect();
+    accounts.sort_by_key(|a| std::cmp::Reverse(a.idle_ms));
+    let principals = accounts
+        .iter()
+        .filter(|a| a.unused_finding)
+        .map(|a| UnusedPrincipalView {
+            principal: a.principal.clone(),
+            last_used: last(&a.last_used),
+            idle: duration(a.idle_ms),
+        })
+        .collect();
+    let access = accounts
+        .iter()
+        .flat_map(|a| {
+            a.unused_access.iter().map(|u| UnusedAccessView {
+                principal: a.principal.clone(),
+                action: u.action.clone(),
+                weight: u.weight,
+                scope: if u.whole_action {
+                    "whole action"
+                } else {
+                    "some resources"
+                },
+                last_used: last(&u.last_used),
+                idle: duration(u.idle_ms),
+                resources: u.resources.clone(),
+            })
+        })
+        .collect();
+    Some(ObservationView {
+        status: o.status.clone(),
+        line,
+        principals,
+        access,
+        caveats: o.caveats.clone(),
+    })
+}
+
 /// Builds the view of one scenario.
 fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
     let start = parse_time(&s.start, Instant(0));
@@ -923,6 +1044,10 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
             s.principals.len(),
             plural(s.principals.len(), "principal", "principals")
         ));
+    }
+    let observation = observation(s);
+    if let Some(o) = observation.as_ref().filter(|o| o.status == "evaluated") {
+        parts.push(o.line.clone());
     }
     let mut summary = parts.join("; ");
     summary.push('.');
@@ -1051,6 +1176,7 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
         live_policies,
         dead_policies,
         templates,
+        observation,
         timeline: timeline(s, start),
         steps,
         access,

@@ -104,6 +104,49 @@ pub struct RunArgs {
     /// Whether the `[[never]]` rules are also proven.
     #[command(flatten)]
     pub prove: ProveArgs,
+    /// The observation window of unused-access findings.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// The observation window of the accounting's unused-access findings
+/// (docs/observation.md); each flag replaces the scenario's own key.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WindowArgs {
+    /// The window's start: RFC 3339 or an offset from each scenario's
+    /// start like `+1d` (default: `[scenario] window_start`, else the first
+    /// step's time).
+    #[arg(long, value_name = "TIME")]
+    pub window_start: Option<String>,
+    /// The window's end (default: `[scenario] window_end`, else the last
+    /// step's time); after the run, the world is observed up to it.
+    #[arg(long, value_name = "TIME")]
+    pub window_end: Option<String>,
+    /// Held access not used for this long (counting only time it was held)
+    /// inside the window is an unused-access finding, e.g. `30d` (default:
+    /// `[scenario] unused_after`, else `90d`).
+    #[arg(long, value_name = "DURATION")]
+    pub unused_after: Option<String>,
+}
+
+impl WindowArgs {
+    /// The load options these flags make, checked.
+    pub fn options(&self) -> Result<privsim::load::ObservationOptions, String> {
+        let unused_after = match self.unused_after.as_deref() {
+            None => None,
+            Some(written) => Some(
+                privsim::time::parse_duration(written)
+                    .map_err(|message| format!("`--unused-after`: {message}"))?,
+            ),
+        };
+        let options = privsim::load::ObservationOptions {
+            start: self.window_start.clone(),
+            end: self.window_end.clone(),
+            unused_after,
+        };
+        options.validate()?;
+        Ok(options)
+    }
 }
 
 /// Test-suite formats `import` reads.

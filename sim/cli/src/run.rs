@@ -21,8 +21,16 @@ pub fn run(args: &RunArgs) -> Outcome {
     {
         return outcome;
     }
+    let observation = match args.window.options() {
+        Ok(observation) => observation,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Outcome::BadInput;
+        }
+    };
     let options = LoadOptions {
         policies: args.policies.clone(),
+        observation,
         ..LoadOptions::default()
     };
     let suggest = args.suggest || args.report_dir.is_some();

@@ -166,6 +166,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         warnings: lived.warnings.clone(),
         principals: Vec::new(),
         accounting: None,
+        observation: None,
         policy_use,
         dead_policies,
         unexercised: Vec::new(),

@@ -90,6 +90,10 @@ pub struct ScenarioResult {
     /// The scenario-wide accounting summary (absent when accounting did not run).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub accounting: Option<AccountingSummary>,
+    /// The observation window of the accounting and its unused-access
+    /// findings (absent when accounting did not run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub observation: Option<ObservationWindow>,
     /// Every policy, template and template link, with the steps whose decision
     /// it determined, sorted by id.
     #[serde(default)]
@@ -472,6 +476,19 @@ pub struct HeldPair {
     pub first_held: String,
     /// The last evaluated instant at which it was held.
     pub last_held: String,
+    /// The simulated time of the last allowed step that used it inside the
+    /// observation window; absent when no step did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_used: Option<String>,
+    /// How long it was held inside the observation window after its last
+    /// use there (all the time it was held inside the window when it was
+    /// not used there), in milliseconds: only time it was actually held
+    /// counts.
+    pub idle_ms: i64,
+    /// Whether it is an unused-access finding: `idle_ms` reaches the
+    /// window's `unused_after` (and the window is long enough to say so).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub unused_finding: bool,
 }
 
 /// Held vs used for one principal.
@@ -502,7 +519,84 @@ pub struct PrincipalAccount {
     /// not held. Absent when every pair could be asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<UncheckedPairs>,
+    /// The simulated time of its last allowed step inside the observation
+    /// window; absent when it took none there.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_used: Option<String>,
+    /// How long it held at least one pair inside the observation window
+    /// after its last allowed step there (all the time it held anything
+    /// inside the window when it took no allowed step there), in
+    /// milliseconds.
+    pub idle_ms: i64,
+    /// Whether the principal as a whole is an unused-access finding:
+    /// `idle_ms` reaches the window's `unused_after`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub unused_finding: bool,
+    /// Per action, the held pairs that are unused-access findings; absent
+    /// when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_access: Vec<UnusedAccess>,
 }
+
+/// An action of a principal with held pairs not used for the window's
+/// `unused_after` (IAM Access Analyzer's unused-access finding).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnusedAccess {
+    /// The action.
+    pub action: String,
+    /// Its risk weight.
+    pub weight: u64,
+    /// The last allowed step of the action on any resource inside the
+    /// window; absent when there was none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_used: Option<String>,
+    /// How long the principal held the action on at least one resource
+    /// inside the window after that last use, in milliseconds.
+    pub idle_ms: i64,
+    /// Whether the action itself is unused (`idle_ms` reaches
+    /// `unused_after`), not only some of its resources.
+    pub whole_action: bool,
+    /// The resources whose pair is an unused-access finding, sorted.
+    pub resources: Vec<String>,
+}
+
+/// The period the accounting observed, and which held access went unused
+/// for `unused_after` of it. A pair, action or principal is *unused* when
+/// the time it was held inside the window after its last use there (or, not
+/// used there, all the time it was held inside the window) reaches
+/// `unused_after`: only time it was actually held counts, so a grant that
+/// started late is not unused for longer than it existed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObservationWindow {
+    /// The window's start: `[scenario] window_start` or `--window-start`,
+    /// else the first step's time (else the scenario's start).
+    pub start: String,
+    /// The window's end: `[scenario] window_end` or `--window-end`, else
+    /// the last step's time (else the scenario's start).
+    pub end: String,
+    /// The threshold, in milliseconds (`unused_after`, default 90 days).
+    pub unused_after_ms: i64,
+    /// One of [`OBSERVATION_STATUSES`].
+    pub status: String,
+    /// Held pairs that are unused-access findings, over all principals.
+    pub unused_pairs: usize,
+    /// (principal, action) pairs whose whole action is unused.
+    pub unused_actions: usize,
+    /// Principals unused as a whole.
+    pub unused_principals: usize,
+    /// What limits the window's findings (steps without a time of their
+    /// own, steps outside the window, pairs that could not be asked about,
+    /// a window start before the scenario's), one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub caveats: Vec<String>,
+}
+
+/// The statuses of an [`ObservationWindow`]: `evaluated` (findings are
+/// those listed), `window-too-short` (the window is shorter than
+/// `unused_after`, so nothing is claimed unused for that long, whatever
+/// `idle_ms` says), `no-steps` (the scenario has no step, so nothing was
+/// observed).
+pub const OBSERVATION_STATUSES: [&str; 3] = ["evaluated", "window-too-short", "no-steps"];
 
 /// Pairs of a principal's universe that no request could be built for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod import_log;
 mod import_mcp;
 mod init;
 mod malformed;
+mod observation;
 mod policy_proofs;
 mod reports;
 mod suggest;

@@ -530,3 +530,13 @@ fn repeat_zero() {
 fn every_without_repeat() {
     check("every-without-repeat", "scenario.toml:9:9");
 }
+
+#[test]
+fn observation_window_that_ends_before_it_starts() {
+    check("window-ends-before-start", "scenario.toml:6:14");
+}
+
+#[test]
+fn unused_after_that_is_not_a_duration() {
+    check("bad-unused-after", "scenario.toml:5:16");
+}

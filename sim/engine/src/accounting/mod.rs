@@ -24,8 +24,9 @@ use crate::load::universe;
 use crate::load::{self as scenario, Scenario};
 use crate::world::Grant;
 use privsim_model::result::{
-    AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, Pair, PrincipalAccount,
-    ScenarioResult, StandingTime, UncheckedPairs, UnusedAction, UnusedScope,
+    AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, ObservationWindow, Pair,
+    PrincipalAccount, ScenarioResult, StandingTime, UncheckedPairs, UnusedAccess, UnusedAction,
+    UnusedScope,
 };
 use privsim_model::time::Instant;
 
@@ -79,6 +80,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     let subjects = subjects(scenario);
     let instants = evaluation_instants(scenario);
     let end = instants.last().copied().unwrap_or(scenario.start);
+    let window = Window::of(scenario);
     let mut accounts = Vec::new();
     let mut findings = Vec::new();
     let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
@@ -105,6 +107,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
         let mut rejected_by_context: HashMap<String, Vec<(String, String, usize, String)>> =
             HashMap::new();
         let mut delegators_seen: HashSet<(StoreId, String, String)> = HashSet::new();
+        let mut idle = Idle::new(&window, result, &subject.principal);
         for (position, &at) in instants.iter().enumerate() {
             crate::progress::advance();
             let until = instants.get(position + 1).copied().unwrap_or(end);
@@ -177,6 +180,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                     })
                     .extend(at, until);
             }
+            idle.held(&held_now, at, until);
             let expiry = Expiry {
                 scenario,
                 held: &held_of,
@@ -210,6 +214,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
             }
         }
         let mut account = principal_account(scenario, subject, &held, &used, &delegation_excess);
+        idle.annotate(scenario, &mut account);
         for ((action, resource_type, session), (resources, reason)) in unchecked {
             result.warnings.push(format!(
                 "{}: {resources} pair(s) of its universe ({action} on every `{resource_type}`) could not be asked about with the context of {}: {reason}; they are counted neither as held nor as not held",
@@ -248,6 +253,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
         total_weighted_gap: accounts.iter().map(|a| a.metrics.weighted_gap).sum(),
         evaluated_instants: instants.iter().map(ToString::to_string).collect(),
     });
+    result.observation = Some(window.summary(scenario, result, &accounts));
     result.principals = accounts;
     let decided = engine.decided();
     for usage in &mut result.policy_use {
@@ -256,6 +262,233 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     crate::replay::note_unexercised(result);
     result.summary.findings += findings.len();
     result.findings.extend(findings);
+}
+
+/// The observation window as the accounting applies it: where it starts and
+/// ends, the unused-access threshold, and whether findings can be claimed.
+struct Window {
+    /// The window's start as set or defaulted (may precede the scenario's
+    /// start; nothing before that start is known).
+    start: Instant,
+    /// From where held time counts: the later of `start` and the scenario's start.
+    counted_from: Instant,
+    end: Instant,
+    unused_after: i64,
+    status: &'static str,
+}
+
+impl Window {
+    fn of(scenario: &Scenario) -> Self {
+        let observation = scenario.observation;
+        let first_step = scenario.steps.first().map(|s| s.at);
+        let last_step = scenario.steps.last().map(|s| s.at);
+        let start = observation.start.or(first_step).unwrap_or(scenario.start);
+        let end = observation.end.or(last_step).unwrap_or(scenario.start);
+        let counted_from = start.max(scenario.start);
+        let both_set = observation.start.is_some() && observation.end.is_some();
+        let status = if scenario.steps.is_empty() && !both_set {
+            "no-steps"
+        } else if end.0.saturating_sub(counted_from.0) < observation.unused_after {
+            "window-too-short"
+        } else {
+            "evaluated"
+        };
+        Self {
+            start,
+            counted_from,
+            end,
+            unused_after: observation.unused_after,
+            status,
+        }
+    }
+
+    fn contains(&self, at: Instant) -> bool {
+        self.counted_from <= at && at <= self.end
+    }
+
+    /// Whether `idle_ms` makes an unused-access finding.
+    fn unused(&self, idle_ms: i64) -> bool {
+        self.status == "evaluated" && idle_ms >= self.unused_after
+    }
+
+    /// The time `[at, until)` overlaps `(since, end]`, in milliseconds.
+    fn overlap(&self, at: Instant, until: Instant, since: Instant) -> i64 {
+        (until.0.min(self.end.0) - at.0.max(since.0)).max(0)
+    }
+
+    fn summary(
+        &self,
+        scenario: &Scenario,
+        result: &ScenarioResult,
+        accounts: &[PrincipalAccount],
+    ) -> ObservationWindow {
+        let mut caveats = Vec::new();
+        if self.start < scenario.start {
+            caveats.push(format!(
+                "the window starts at {}, before the scenario's start {}: nothing is known before that start, so held time counts from it",
+                self.start, scenario.start
+            ));
+        }
+        // Step times and uses outside the window only limit findings, so
+        // they are said when there are findings to limit.
+        let evaluated = self.status == "evaluated";
+        if evaluated && scenario.untimed_steps > 0 {
+            caveats.push(format!(
+                "{} step(s) have no time of their own (no `at`) and take the previous step's time, so their uses are dated by it",
+                scenario.untimed_steps
+            ));
+        }
+        let outside = result
+            .steps
+            .iter()
+            .filter(|s| s.decision == "allow")
+            .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !self.contains(at)))
+            .count();
+        if evaluated && outside > 0 {
+            caveats.push(format!(
+                "{outside} allowed step(s) fall outside the window and do not count as uses in it"
+            ));
+        }
+        let unchecked = accounts.iter().filter(|a| !a.unchecked.is_empty()).count();
+        if unchecked > 0 {
+            caveats.push(format!(
+                "{unchecked} principal(s) have pairs that could not be asked about (`unchecked`): those pairs have no idle time and are never unused-access findings"
+            ));
+        }
+        ObservationWindow {
+            start: self.start.to_string(),
+            end: self.end.to_string(),
+            unused_after_ms: self.unused_after,
+            status: self.status.to_string(),
+            unused_pairs: accounts
+                .iter()
+                .flat_map(|a| &a.held)
+                .filter(|p| p.unused_finding)
+                .count(),
+            unused_actions: accounts
+                .iter()
+                .flat_map(|a| &a.unused_access)
+                .filter(|u| u.whole_action)
+                .count(),
+            unused_principals: accounts.iter().filter(|a| a.unused_finding).count(),
+            caveats,
+        }
+    }
+}
+
+/// Idle time inside the observation window for one principal: per pair,
+/// per action and for the principal as a whole, the time held after the
+/// last use inside the window (from the window's start when unused there).
+/// Last uses come from the replay's allowed steps before the instants are
+/// walked, so each instant adds its held span to what it extends: no held
+/// set is kept or asked again.
+struct Idle<'w> {
+    window: &'w Window,
+    last_pair: HashMap<Key, Instant>,
+    last_action: HashMap<String, Instant>,
+    last_any: Option<Instant>,
+    pairs: HashMap<Key, i64>,
+    actions: BTreeMap<String, i64>,
+    any: i64,
+}
+
+impl<'w> Idle<'w> {
+    fn new(window: &'w Window, result: &ScenarioResult, principal: &EntityUid) -> Self {
+        let principal = principal.to_string();
+        let mut idle = Self {
+            window,
+            last_pair: HashMap::new(),
+            last_action: HashMap::new(),
+            last_any: None,
+            pairs: HashMap::new(),
+            actions: BTreeMap::new(),
+            any: 0,
+        };
+        for step in result
+            .steps
+            .iter()
+            .filter(|s| s.principal == principal && s.decision == "allow")
+        {
+            let Ok(at) = Instant::parse_rfc3339(&step.time) else {
+                continue;
+            };
+            if !window.contains(at) {
+                continue;
+            }
+            let later = |slot: &mut Instant| *slot = (*slot).max(at);
+            later(
+                idle.last_pair
+                    .entry((step.action.clone(), step.resource.clone()))
+                    .or_insert(at),
+            );
+            later(idle.last_action.entry(step.action.clone()).or_insert(at));
+            idle.last_any = Some(idle.last_any.map_or(at, |last| last.max(at)));
+        }
+        idle
+    }
+
+    /// The pairs held during `[at, until)`.
+    fn held(&mut self, held_now: &BTreeSet<Key>, at: Instant, until: Instant) {
+        let window = self.window;
+        let since = |last: Option<&Instant>| {
+            last.map_or(window.counted_from, |l| (*l).max(window.counted_from))
+        };
+        let mut actions: BTreeSet<&str> = BTreeSet::new();
+        for key in held_now {
+            let overlap = window.overlap(at, until, since(self.last_pair.get(key)));
+            *self.pairs.entry(key.clone()).or_default() += overlap;
+            actions.insert(key.0.as_str());
+        }
+        for action in actions {
+            let overlap = window.overlap(at, until, since(self.last_action.get(action)));
+            *self.actions.entry(action.to_string()).or_default() += overlap;
+        }
+        if !held_now.is_empty() {
+            self.any += window.overlap(at, until, since(self.last_any.as_ref()));
+        }
+    }
+
+    /// Adds last uses, idle times and unused-access findings to `account`.
+    fn annotate(&self, scenario: &Scenario, account: &mut PrincipalAccount) {
+        let window = self.window;
+        let mut by_action: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for pair in &mut account.held {
+            let key = (pair.action.clone(), pair.resource.clone());
+            pair.last_used = self.last_pair.get(&key).map(ToString::to_string);
+            pair.idle_ms = self.pairs.get(&key).copied().unwrap_or(0);
+            pair.unused_finding = window.unused(pair.idle_ms);
+            if pair.unused_finding {
+                by_action
+                    .entry(pair.action.clone())
+                    .or_default()
+                    .push(pair.resource.clone());
+            }
+        }
+        account.last_used = self.last_any.map(|at| at.to_string());
+        account.idle_ms = self.any;
+        account.unused_finding = window.unused(self.any);
+        // An action can be unused as a whole while no pair of it is (its
+        // resources held in turn), so every such action is listed too.
+        for (action, &idle_ms) in &self.actions {
+            if window.unused(idle_ms) {
+                by_action.entry(action.clone()).or_default();
+            }
+        }
+        account.unused_access = by_action
+            .into_iter()
+            .map(|(action, resources)| {
+                let idle_ms = self.actions.get(&action).copied().unwrap_or(0);
+                UnusedAccess {
+                    weight: scenario.risk.weight(&action),
+                    last_used: self.last_action.get(&action).map(ToString::to_string),
+                    idle_ms,
+                    whole_action: window.unused(idle_ms),
+                    resources,
+                    action,
+                }
+            })
+            .collect();
+    }
 }
 
 /// When a pair was first and last held, and for how long in all.
@@ -453,6 +686,8 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
         instants.extend(session.from);
         instants.extend(session.until);
     }
+    // A window set to end after the run is observed up to its end.
+    instants.extend(scenario.observation.end);
     let end = instants.last().copied().unwrap_or(scenario.start);
     // The moments a decision can change at: the policies' datetime literals,
     // and the datetimes of the data a policy may compare the clock with.
@@ -662,6 +897,9 @@ fn principal_account(
             held_ms: span.millis,
             first_held: span.first.to_string(),
             last_held: span.last.to_string(),
+            last_used: None,
+            idle_ms: 0,
+            unused_finding: false,
         })
         .collect();
     let used_count = used.len();
@@ -710,5 +948,9 @@ fn principal_account(
             })
             .collect(),
         unchecked: Vec::new(),
+        last_used: None,
+        idle_ms: 0,
+        unused_finding: false,
+        unused_access: Vec::new(),
     }
 }

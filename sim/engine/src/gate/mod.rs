@@ -524,6 +524,7 @@ fn load_side(
                     entities: named.entities,
                     links: named.links,
                     root: None,
+                    observation: scenario::ObservationOptions::default(),
                 },
                 Some(materialized),
             )

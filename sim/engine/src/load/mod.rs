@@ -52,6 +52,58 @@ pub struct LoadOptions {
     /// own folder. Every other file a scenario names stays inside the
     /// scenario's own folder either way.
     pub root: Option<PathBuf>,
+    /// The observation window as the command line sets it
+    /// (`--window-start`, `--window-end`, `--unused-after`); each part given
+    /// replaces the scenario's own.
+    pub observation: ObservationOptions,
+}
+
+/// The observation window's parts given outside the scenario file, as
+/// written (times are RFC 3339 or offsets from each scenario's start, so
+/// they are resolved per scenario).
+#[derive(Debug, Default, Clone)]
+pub struct ObservationOptions {
+    /// The window's start.
+    pub start: Option<String>,
+    /// The window's end.
+    pub end: Option<String>,
+    /// The unused-access threshold, in milliseconds.
+    pub unused_after: Option<i64>,
+}
+
+impl ObservationOptions {
+    /// Checks the written times and the threshold before any scenario is
+    /// loaded, so that a bad flag is one usage error, not one per scenario.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        for (flag, written) in [("--window-start", &self.start), ("--window-end", &self.end)] {
+            if let Some(written) = written {
+                time::parse_time(written, Instant(0)).map_err(|message| {
+                    format!("`{flag}`: {message}; times are RFC 3339 (`2026-06-01T09:00:00Z`) or offsets from the scenario start (`+30d`)")
+                })?;
+            }
+        }
+        if self.unused_after.is_some_and(|millis| millis <= 0) {
+            return Err("`--unused-after` must be longer than zero".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The unused-access threshold when neither the scenario nor the command
+/// line sets one: 90 days, IAM Access Analyzer's default.
+pub const DEFAULT_UNUSED_AFTER_MS: i64 = 90 * 86_400_000;
+
+/// The observation window the accounting reports unused access over
+/// (`[scenario] window_start`, `window_end`, `unused_after`, or the command
+/// line's flags). Unset ends default to the first and last step's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// The window's start, when set.
+    pub start: Option<Instant>,
+    /// The window's end, when set.
+    pub end: Option<Instant>,
+    /// The unused-access threshold, in milliseconds.
+    pub unused_after: i64,
 }
 
 /// One of the files a scenario names (its schema, entities or template
@@ -392,6 +444,11 @@ pub struct Scenario {
     /// `[scenario] tick`: the search also moves the clock on by this many
     /// milliseconds (`fuzz --tick` overrides it).
     pub tick: Option<i64>,
+    /// The observation window of the accounting.
+    pub observation: Observation,
+    /// Steps written without a time of their own (no `at`, no `every`):
+    /// they take the previous step's time.
+    pub untimed_steps: usize,
     /// Things that are allowed but probably not meant (e.g. a step on an entity the world lacks).
     pub warnings: Vec<String>,
     /// Every file the scenario was loaded from (canonical paths): the
@@ -1026,6 +1083,7 @@ impl<'a> Loader<'a> {
 
         let risk = self.risk(raw.risk.as_ref(), schema.as_ref(), &policies)?;
         let tick = header.tick.as_ref().map(|t| self.duration(t)).transpose()?;
+        let observation = self.observation(header, start)?;
         let mut scenario = Scenario {
             name,
             description: header.description.clone(),
@@ -1045,6 +1103,8 @@ impl<'a> Loader<'a> {
             never: Vec::new(),
             invariants: self.invariants(raw.invariants.as_ref()),
             tick,
+            observation,
+            untimed_steps: 0,
             warnings: Vec::new(),
             inputs: BTreeSet::new(),
         };
@@ -1052,10 +1112,56 @@ impl<'a> Loader<'a> {
         self.effect_attributes(&raw, &scenario, &attributes)?;
         scenario.never = self.never(&raw, &scenario)?;
         scenario.steps = self.steps(&raw, &scenario)?;
+        scenario.untimed_steps = raw
+            .steps
+            .iter()
+            .map(Spanned::get_ref)
+            .filter(|s| s.at.is_none() && !(s.every.is_some() && s.repetition > 0))
+            .count();
         scenario.access = self.access(&raw, &scenario)?;
         scenario.warnings = std::mem::take(&mut self.warnings);
         scenario.inputs = self.inputs.take();
         Ok(scenario)
+    }
+
+    /// The observation window: the command line's parts, else the
+    /// scenario's own (`window_start`, `window_end`, `unused_after`).
+    fn observation(&self, header: &raw::RawHeader, start: Instant) -> Result<Observation> {
+        let given = &self.options.observation;
+        let time_of =
+            |flag: &Option<String>, key: &Option<Spanned<String>>| -> Result<Option<Instant>> {
+                match (flag, key) {
+                    (Some(written), _) => time::parse_time(written, start)
+                        .map(Some)
+                        .map_err(Error::Usage),
+                    (None, Some(written)) => self.time(written, start).map(Some),
+                    (None, None) => Ok(None),
+                }
+            };
+        let window_start = time_of(&given.start, &header.window_start)?;
+        let window_end = time_of(&given.end, &header.window_end)?;
+        if let (Some(from), Some(to)) = (window_start, window_end)
+            && to < from
+        {
+            let message = format!("the observation window ends ({to}) before it starts ({from})");
+            return Err(match (&given.end, &header.window_end) {
+                (None, Some(written)) => self
+                    .err(span(written), message)
+                    .help_boxed("set `window_end` at or after `window_start`")
+                    .into(),
+                _ => Error::Usage(message),
+            });
+        }
+        let unused_after = match (given.unused_after, &header.unused_after) {
+            (Some(millis), _) => millis,
+            (None, Some(written)) => self.duration(written)?,
+            (None, None) => DEFAULT_UNUSED_AFTER_MS,
+        };
+        Ok(Observation {
+            start: window_start,
+            end: window_end,
+            unused_after,
+        })
     }
 
     fn policies(&self, header: &raw::RawHeader) -> Result<Policies> {

@@ -135,6 +135,17 @@ pub struct RawHeader {
     /// --tick` overrides it).
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub tick: Option<Spanned<String>>,
+    /// The observation window's start for unused-access findings (a time;
+    /// default: the first step's time).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub window_start: Option<Spanned<String>>,
+    /// The observation window's end (a time; default: the last step's time).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub window_end: Option<Spanned<String>>,
+    /// Held access not used for this long inside the window is an
+    /// unused-access finding (a duration; default `90d`).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub unused_after: Option<Spanned<String>>,
 }
 
 /// `[facts]`: which simulator facts go into every request's context, and under
