@@ -324,6 +324,9 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         }
         results.push(result);
     }
+    if let Some(cache) = &prover.cache {
+        crate::cli::warn_proof_cache(&cache.stats());
+    }
     let result = RunResult::new(results);
     if let Some(folder) = &args.report_dir
         && write_report_dir(folder, &result) != Outcome::Ok

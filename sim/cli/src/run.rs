@@ -21,6 +21,9 @@ pub fn run(args: &RunArgs) -> Outcome {
     };
     let ran =
         privsim::run_all_proving(&args.paths, &options, suggest, crate::cli::proving(&prover));
+    if let Some(cache) = &prover.cache {
+        crate::cli::warn_proof_cache(&cache.stats());
+    }
     let load_failed = !ran.errors.is_empty();
     for error in ran.errors {
         report_error(error);

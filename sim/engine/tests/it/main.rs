@@ -8,6 +8,7 @@ mod engine;
 mod fuzz_seeds;
 mod held;
 mod never_proofs;
+mod proof_cache;
 mod prove;
 mod reuse;
 mod scenarios;
