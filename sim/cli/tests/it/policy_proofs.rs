@@ -460,7 +460,8 @@ fn a_second_run_or_fuzz_with_unchanged_policies_asks_the_solver_nothing() {
     }
 
     // The delete permit changed: the rule about deletes is proven anew, the
-    // rule about exports (whose environment the permit cannot match) is not.
+    // rule about exports (whose environment the permit cannot match) is not
+    // (the engine's proof_cache tests count each question).
     let changed = std::fs::read_to_string(folder.path().join("policies.cedar"))
         .unwrap()
         .replace("principal.clearance > 5", "principal.clearance > 7");
@@ -482,8 +483,11 @@ fn a_second_run_or_fuzz_with_unchanged_policies_asks_the_solver_nothing() {
     let (_, cold, _) = with_solver(folder.path(), &solver, &args);
     let cold_queries = crate::check_whole::queries(&log);
     assert_eq!(partial, cold);
+    // Without the cache the export rule asks the solver; with it, only the
+    // delete rule's environment is proven anew (the forbid of every delete
+    // decides it before any query), so fewer queries.
     assert!(
-        partial_queries > 0 && partial_queries < cold_queries,
+        partial_queries < cold_queries,
         "{partial_queries} queries with the cache, {cold_queries} without"
     );
 }

@@ -669,8 +669,9 @@ impl Prover {
             }
             None => Vec::new(),
         };
-        // The canonical texts of the policies other than `pols[own]` that
-        // `keep` accepts and that may apply in `env`.
+        // A key's policy parts: the canonical text of `pols[own]`, then
+        // those of the other policies of effect `keep` that may apply in
+        // `env`.
         let key_parts = |own: usize, env: &RequestEnv, keep: Effect| -> Vec<&str> {
             let mut parts = vec![texts.get(own).map_or("", String::as_str)];
             parts.extend(
