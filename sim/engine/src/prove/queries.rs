@@ -587,7 +587,7 @@ impl Prover {
                     Ok(c) => c,
                     Err(e) => return unsupported("never rule", &e),
                 };
-                from_answer(s.query(Query::Disjoint(&c, &n)), &check)
+                from_answer(s.query(Query::Disjoint(&c, &n)), check)
             });
             EnvResult {
                 label: env_label(env),
@@ -719,7 +719,7 @@ impl Prover {
                 &matches,
                 || match compiled() {
                     Err(v) => v.clone(),
-                    Ok(cp) => from_answer(s.query(Query::NeverMatches(cp)), &matches),
+                    Ok(cp) => from_answer(s.query(Query::NeverMatches(cp)), matches),
                 },
             );
             // never errors
@@ -744,7 +744,7 @@ impl Prover {
                 &errs,
                 || match compiled() {
                     Err(v) => v.clone(),
-                    Ok(cp) => from_answer(s.query(Query::NeverErrors(cp)), &errs),
+                    Ok(cp) => from_answer(s.query(Query::NeverErrors(cp)), errs),
                 },
             );
             let (redundant, never_grants) = if is_permit {
@@ -776,7 +776,7 @@ impl Prover {
                                     Err(e) => unsupported("other permits", &e),
                                     Ok(c_others) => from_answer(
                                         s.query(Query::Implies(&cp_set, &c_others)),
-                                        &implied,
+                                        implied,
                                     ),
                                 }
                             }
@@ -804,7 +804,7 @@ impl Prover {
                         Err(v) => v.clone(),
                         Ok(_) => match CompiledPolicySet::compile(&with_forbids, env, schema) {
                             Err(e) => unsupported("policy with forbids", &e),
-                            Ok(c) => from_answer(s.query(Query::AlwaysDenies(&c)), &grants),
+                            Ok(c) => from_answer(s.query(Query::AlwaysDenies(&c)), grants),
                         },
                     },
                 );
