@@ -1,6 +1,7 @@
 //! The gate's proof step (no new access and lost access, per request
-//! environment, `Prover::compare`) cold against a warm proof cache, on two
-//! workloads:
+//! environment, `Prover::compare`) and the proofs about the policies
+//! themselves (the candidate's hygiene, the scenarios' never rules) cold
+//! against a warm proof cache, on two workloads:
 //!
 //! - **examples**: the example scenarios with a least-privilege and an
 //!   over-privileged policy set in one folder (`scenarios/`), the first as
@@ -162,6 +163,33 @@ fn prove(prover: &Prover, changes: &[Change], cache: &ProofCache) -> Vec<Compari
         .collect()
 }
 
+/// The proofs about the policies themselves, per change: the candidate's
+/// hygiene under its schema, and the scenario's `[[never]]` rules with its
+/// own policies (none in the generated world). Returns the number of request
+/// environments of the schemas.
+fn policy_proofs(prover: &Prover, changes: &[Change], cache: &ProofCache) -> usize {
+    let mut envs = 0;
+    for change in changes {
+        let (_, candidate) = change.sides();
+        envs += privsim::prove::sorted_envs(candidate.schema).len();
+        black_box(
+            prover
+                .hygiene_cached(candidate, Some(cache))
+                .unwrap_or_else(|e| panic!("{}: {e}", change.name)),
+        );
+        black_box(
+            privsim::prove::rules::never_verdicts(
+                &change.scenario,
+                &[],
+                privsim::prove::rules::Proving::With(prover, Some(cache)),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", change.name))
+            .rules,
+        );
+    }
+    envs
+}
+
 /// A fresh, empty cache folder.
 fn empty_cache(folder: &Path) -> ProofCache {
     let _ = std::fs::remove_dir_all(folder);
@@ -207,6 +235,18 @@ fn bench(c: &mut Criterion) {
         });
         let stats = warm.stats();
         assert_eq!(stats.misses, 0, "{name}: a warm run asked the solver");
+        // Never rules and hygiene: unknown verdicts are not cached, so a
+        // warm run may still ask for those (the summary counts them).
+        let cold_folder = scratch.join(format!("{name}-policy-cold"));
+        group.bench_function(format!("{name}/policy-proofs-cold"), |b| {
+            b.iter(|| black_box(policy_proofs(&prover, changes, &empty_cache(&cold_folder))));
+        });
+        let warm_folder = scratch.join(format!("{name}-policy-warm"));
+        policy_proofs(&prover, changes, &empty_cache(&warm_folder));
+        let warm = ProofCache::new(&warm_folder);
+        group.bench_function(format!("{name}/policy-proofs-warm"), |b| {
+            b.iter(|| black_box(policy_proofs(&prover, changes, &warm)));
+        });
     }
     group.finish();
 
@@ -259,6 +299,35 @@ fn bench(c: &mut Criterion) {
                     .get(per_env.len() / 2)
                     .map_or(0.0, |d| d.as_secs_f64() * 1e3),
                 per_env.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            );
+        }
+    }
+    if full_scale() {
+        println!();
+        println!("never rules and policy hygiene (the candidate's):");
+        for (name, changes) in &workloads {
+            let folder = scratch.join(format!("{name}-policy-summary"));
+            let (mut cold, mut warm) = (Vec::new(), Vec::new());
+            let (mut envs, mut misses, mut hits) = (0, 0, 0);
+            for _ in 0..5 {
+                let started = Instant::now();
+                envs = policy_proofs(&prover, changes, &empty_cache(&folder));
+                cold.push(started.elapsed());
+                let cache = ProofCache::new(&folder);
+                let started = Instant::now();
+                policy_proofs(&prover, changes, &cache);
+                warm.push(started.elapsed());
+                (hits, misses) = (cache.stats().hits, cache.stats().misses);
+            }
+            let (cold, warm) = (median(cold), median(warm));
+            let per_env = |total: Duration| total.as_secs_f64() * 1e3 / envs.max(1) as f64;
+            println!(
+                "  {name} ({envs} environments): cold {:.1} ms ({:.2} ms per environment), warm {:.1} ms ({:.2} ms per environment), cold / warm {:.0}x; warm run: {hits} verdicts from the cache, {misses} asked again (unknown verdicts are not cached)",
+                cold.as_secs_f64() * 1e3,
+                per_env(cold),
+                warm.as_secs_f64() * 1e3,
+                per_env(warm),
+                cold.as_secs_f64() / warm.as_secs_f64(),
             );
         }
     }

@@ -91,15 +91,6 @@ pub struct CheckArgs {
     pub timings: bool,
 }
 
-/// The proof cache's folder when none is named: `$PRIVSIM_CACHE_DIR/proofs`,
-/// else `.privsim/cache/proofs` in the current folder.
-fn default_proof_cache() -> PathBuf {
-    match std::env::var_os("PRIVSIM_CACHE_DIR").filter(|v| !v.is_empty()) {
-        Some(folder) => PathBuf::from(folder).join("proofs"),
-        None => Path::new(".privsim").join("cache").join("proofs"),
-    }
-}
-
 /// One line of `--timings`.
 fn print_timing(file: &str, direction: &str, result: &privsim::prove::EnvResult, cached: bool) {
     eprintln!(
@@ -141,12 +132,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
     };
     let load_failed = !checked.errors.is_empty();
     if let Some(stats) = &checked.proof_cache {
-        if let Some(error) = &stats.write_error {
-            eprintln!(
-                "warning: proof verdicts were not cached: {}",
-                privsim_reports::escape_control(error)
-            );
-        }
+        crate::cli::warn_proof_cache(stats);
         if args.timings {
             eprintln!(
                 "proof cache: {} verdict(s) reused, {} proven anew, {} written, {} stored entr(y/ies) ignored",
@@ -319,11 +305,7 @@ fn options(
         mode,
         timeout_ms: args.prove_timeout.unwrap_or(config.prove.timeout_ms),
         repro_dir: args.report_dir.clone(),
-        cache: if args.no_proof_cache {
-            None
-        } else {
-            Some(args.proof_cache.clone().unwrap_or_else(default_proof_cache))
-        },
+        cache: crate::cli::proof_cache_folder(args.proof_cache.as_deref(), args.no_proof_cache),
         timings: args
             .timings
             .then_some(print_timing as fn(&str, &str, &_, bool)),

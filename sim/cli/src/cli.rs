@@ -2,7 +2,7 @@
 
 use crate::{check, fuzz, import, init, report, run, schema, suggest};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -341,14 +341,58 @@ pub struct ProveArgs {
     /// The time limit per solver query, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = privsim::prove::DEFAULT_PER_QUERY_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub prove_timeout: u64,
+    /// Keep proven and refuted proof verdicts in this folder, so an
+    /// unchanged rule costs no solver call on the next run (default:
+    /// `$PRIVSIM_CACHE_DIR/proofs`, else `.privsim/cache/proofs` in the
+    /// current folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_proof_cache")]
+    pub proof_cache: Option<PathBuf>,
+    /// Do not read or write the proof cache.
+    #[arg(long)]
+    pub no_proof_cache: bool,
+}
+
+/// The proof cache's folder when none is named: `$PRIVSIM_CACHE_DIR/proofs`,
+/// else `.privsim/cache/proofs` in the current folder.
+pub fn default_proof_cache() -> PathBuf {
+    match std::env::var_os("PRIVSIM_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(folder) => PathBuf::from(folder).join("proofs"),
+        None => Path::new(".privsim").join("cache").join("proofs"),
+    }
+}
+
+/// The proof cache `--proof-cache` / `--no-proof-cache` ask for.
+pub fn proof_cache_folder(named: Option<&Path>, disabled: bool) -> Option<PathBuf> {
+    if disabled {
+        None
+    } else {
+        Some(named.map_or_else(default_proof_cache, Path::to_path_buf))
+    }
+}
+
+/// Says on standard error what went wrong with the proof cache: entries
+/// that could not be written, and entries ignored (damaged, foreign, or a
+/// counterexample Cedar no longer confirms), which were proven anew.
+pub fn warn_proof_cache(stats: &privsim::prove::CacheStats) {
+    if let Some(error) = &stats.write_error {
+        eprintln!(
+            "warning: proof verdicts were not cached: {}",
+            privsim_reports::escape_control(error)
+        );
+    }
+    if let Some(first) = &stats.first_rejected {
+        eprintln!(
+            "warning: {} stored proof verdict(s) ignored and proven anew (damaged, of another format, or no longer confirmed by Cedar), e.g. `{}`",
+            stats.rejected,
+            privsim_reports::escape_control(&first.display().to_string())
+        );
+    }
 }
 
 /// The prover `ProveArgs` ask for: `Ok(None)` when proofs are off or no
 /// solver was found (then with the caveat every report gives), exit 2 when
 /// `--prove` asked for a missing solver.
-pub fn never_prover(
-    args: &ProveArgs,
-) -> Result<(Option<privsim::prove::Prover>, bool), privsim::Error> {
+pub fn never_prover(args: &ProveArgs) -> Result<NeverProver, privsim::Error> {
     use privsim::gate::proofs;
     let mode = if args.prove {
         proofs::Mode::Required
@@ -361,20 +405,37 @@ pub fn never_prover(
         mode,
         timeout_ms: args.prove_timeout,
         repro_dir: None,
-        // Never rules are not cached: only the gate's proofs are.
         cache: None,
         timings: None,
     })?;
-    Ok((prover, mode != proofs::Mode::Off))
+    let cache = prover
+        .as_ref()
+        .and(proof_cache_folder(
+            args.proof_cache.as_deref(),
+            args.no_proof_cache,
+        ))
+        .map(privsim::prove::ProofCache::new);
+    Ok(NeverProver {
+        prover,
+        cache,
+        asked: mode != proofs::Mode::Off,
+    })
+}
+
+/// What [`never_prover`] found: the prover (none when proofs are off or no
+/// solver was found), its cache, and whether proofs were asked for.
+pub struct NeverProver {
+    prover: Option<privsim::prove::Prover>,
+    /// The proof cache, when proving with one.
+    pub cache: Option<privsim::prove::ProofCache>,
+    asked: bool,
 }
 
 /// How the never rules are proven, given [`never_prover`]'s answer.
-pub fn proving(
-    prover: &(Option<privsim::prove::Prover>, bool),
-) -> privsim::prove::rules::Proving<'_> {
+pub fn proving(prover: &NeverProver) -> privsim::prove::rules::Proving<'_> {
     use privsim::prove::rules::Proving;
-    match prover {
-        (Some(prover), _) => Proving::With(prover),
+    match (&prover.prover, prover.asked) {
+        (Some(solver), _) => Proving::With(solver, prover.cache.as_ref()),
         (None, true) => Proving::Unavailable(privsim::gate::model::NO_SOLVER_CAVEAT),
         (None, false) => Proving::Off,
     }

@@ -321,6 +321,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         options: &options,
         load: &load,
         proving: crate::cli::proving(&prover),
+        cache: prover.cache.as_ref(),
         time_budget,
         stop: &stop,
     };
@@ -358,6 +359,8 @@ struct Search<'a> {
     options: &'a Options,
     load: &'a LoadOptions,
     proving: privsim::prove::rules::Proving<'a>,
+    /// The proof cache, whose troubles are reported after each run.
+    cache: Option<&'a privsim::prove::ProofCache>,
     /// `--time-budget`, over the scenarios of one [`Search::files`] call.
     time_budget: Option<Duration>,
     stop: &'a AtomicBool,
@@ -378,6 +381,7 @@ impl Search<'_> {
             options,
             load,
             proving,
+            cache,
             time_budget,
             stop,
         } = *self;
@@ -545,6 +549,9 @@ impl Search<'_> {
                 }
             }
             results.push(result);
+        }
+        if let Some(cache) = cache {
+            crate::cli::warn_proof_cache(&cache.stats());
         }
         let result = RunResult::new(results);
         if let Some(folder) = &args.report_dir

@@ -41,18 +41,25 @@ pub fn run(args: &RunArgs) -> Outcome {
         Err(error) => return report_error(error),
     };
     let proving = crate::cli::proving(&prover);
+    let warn_cache = || {
+        if let Some(cache) = &prover.cache {
+            crate::cli::warn_proof_cache(&cache.stats());
+        }
+    };
     if args.watch {
         let stop = Arc::new(AtomicBool::new(false));
         return crate::watch::watch(&args.paths, &options, false, stop, |jobs| {
             let ticker = crate::progress::Ticker::start("run");
             let ran = privsim::run_files_proving(jobs, &options, suggest, proving);
             drop(ticker);
+            warn_cache();
             report(args, ran)
         });
     }
     let ticker = crate::progress::Ticker::start("run");
     let ran = privsim::run_all_proving(&args.paths, &options, suggest, proving);
     drop(ticker);
+    warn_cache();
     report(args, ran)
 }
 

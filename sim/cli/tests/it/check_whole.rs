@@ -562,9 +562,8 @@ fn prove_cached(cache: &str, solver: Option<&Path>) -> (i32, String, String) {
 
 /// A stand-in for cvc5 that passes everything to the real one and appends
 /// what it is sent to a log, so a test counts the queries (`(check-sat)`) a
-/// run asked. The gate's proofs are cached; the never-rule and hygiene
-/// proofs `check` also runs are not, so a test compares counts.
-fn counting_solver(folder: &TempFolder) -> (std::path::PathBuf, std::path::PathBuf) {
+/// run asked.
+pub(crate) fn counting_solver(folder: &TempFolder) -> (std::path::PathBuf, std::path::PathBuf) {
     let real = Command::new("sh")
         .args(["-c", "command -v \"${CVC5:-cvc5}\""])
         .output()
@@ -590,7 +589,7 @@ fn counting_solver(folder: &TempFolder) -> (std::path::PathBuf, std::path::PathB
 }
 
 /// The queries the counting solver was sent since the log was last removed.
-fn queries(log: &Path) -> usize {
+pub(crate) fn queries(log: &Path) -> usize {
     std::fs::read_to_string(log)
         .map(|text| text.matches("(check-sat)").count())
         .unwrap_or(0)
@@ -628,22 +627,24 @@ fn an_unchanged_environment_costs_no_solver_call_on_the_next_run() {
     assert!(proofs["proven"].as_u64().unwrap() > 0, "{proofs:#}");
     assert_eq!(proofs["unknown"], 0, "{proofs:#}");
     let stored = entries(&cache);
-    assert_eq!(
-        stored.len() as u64,
-        proofs["refuted"].as_u64().unwrap() + proofs["proven"].as_u64().unwrap(),
-        "one entry per definite verdict"
+    // One entry per definite verdict: the gate's, and the hygiene proofs'.
+    assert!(
+        stored.len() as u64
+            > proofs["refuted"].as_u64().unwrap() + proofs["proven"].as_u64().unwrap(),
+        "{} entries",
+        stored.len()
     );
     assert!(!cold_err.contains("(cached)"), "{cold_err}");
 
     std::fs::remove_file(&log).unwrap();
     let (code, warm, warm_err) = prove_cached(&cache_arg, Some(&solver));
     assert_eq!(code, 1, "{warm_err}");
-    // The cached verdicts cost no query (some environments need none even
-    // cold: the compiler decides them); the never-rule and hygiene proofs,
-    // which are not cached, ask the same as before.
+    // Every verdict comes from the cache: the gate's, the never rules' and
+    // the hygiene proofs'; the solver is asked nothing.
     let warm_queries = queries(&log);
-    assert!(
-        warm_queries < cold_queries,
+    assert!(cold_queries > 0, "{cold_err}");
+    assert_eq!(
+        warm_queries, 0,
         "the warm run asked the solver {warm_queries} queries, the cold one {cold_queries}: {warm_err}"
     );
     assert_eq!(
@@ -691,7 +692,7 @@ fn corrupt_or_tampered_cache_entries_are_ignored_and_recomputed() {
         // Not JSON.
         "{\"format\": ".to_string(),
         // Another format.
-        original.replace("privsim-proof-cache-v1", "privsim-proof-cache-v0"),
+        original.replace("privsim-proof-cache-v2", "privsim-proof-cache-v1"),
         // A request the two sides decide alike (another action), the
         // environment left as it was.
         original.replacen(

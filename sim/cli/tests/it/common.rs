@@ -34,7 +34,7 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
         && !args.contains(&"--prove");
     // The proof cache is on by default; a test uses one only when it names
     // its folder, so no run reads what another wrote.
-    let no_cache = args.first() == Some(&"check")
+    let no_cache = matches!(args.first(), Some(&"check" | &"fuzz" | &"run"))
         && !args.contains(&"--proof-cache")
         && !args.contains(&"--no-proof-cache");
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))

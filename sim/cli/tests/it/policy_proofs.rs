@@ -382,3 +382,112 @@ fn a_never_rule_only_the_search_breaks_is_found_by_search_and_not_proven_again()
             .any(|f| f["rule"] == rule && f["trace"].is_null())
     );
 }
+
+/// `privsim <args>` in `folder` with `$CVC5` set to `solver`: exit code,
+/// stdout, stderr.
+fn with_solver(folder: &Path, solver: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .args(args)
+        .current_dir(folder)
+        .env("CVC5", solver)
+        .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", RUN_EPOCH)
+        .env_remove("PRIVSIM_CACHE_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        stderr,
+    )
+}
+
+/// `run` and `fuzz` keep never-rule verdicts in the proof cache (by default
+/// in `.privsim/cache/proofs`): a second run with unchanged policies asks the
+/// solver nothing and prints the same bytes; a changed policy asks again only
+/// in the environments it may apply to.
+#[test]
+fn a_second_run_or_fuzz_with_unchanged_policies_asks_the_solver_nothing() {
+    let folder = fixture();
+    let counting = TempFolder::new("never-cache-solver");
+    let (solver, log) = crate::check_whole::counting_solver(&counting);
+    let fresh = |log: &Path| {
+        let _ = std::fs::remove_file(log);
+    };
+    for command in [
+        &["run", "--prove", "--format", "json", "scenario.toml"][..],
+        &[
+            "fuzz",
+            "--prove",
+            "--no-repro",
+            "--seed",
+            "1",
+            "--format",
+            "json",
+            "scenario.toml",
+        ][..],
+    ] {
+        let _ = std::fs::remove_dir_all(folder.path().join(".privsim"));
+        fresh(&log);
+        let (code, cold, cold_err) = with_solver(folder.path(), &solver, command);
+        let cold_queries = crate::check_whole::queries(&log);
+        assert!(cold_queries > 0, "{command:?}: {cold_err}");
+        assert!(
+            folder.path().join(".privsim/cache/proofs").is_dir(),
+            "{command:?}: the default cache folder"
+        );
+        fresh(&log);
+        let (warm_code, warm, warm_err) = with_solver(folder.path(), &solver, command);
+        assert_eq!(
+            crate::check_whole::queries(&log),
+            0,
+            "{command:?}: {warm_err}"
+        );
+        assert_eq!((warm_code, &warm), (code, &cold), "{command:?}");
+        // Without the cache, the same again, from the solver.
+        fresh(&log);
+        let mut uncached = command.to_vec();
+        uncached.insert(1, "--no-proof-cache");
+        let (_, again, _) = with_solver(folder.path(), &solver, &uncached);
+        assert_eq!(
+            crate::check_whole::queries(&log),
+            cold_queries,
+            "{command:?}"
+        );
+        assert_eq!(again, cold, "{command:?}");
+    }
+
+    // The delete permit changed: the rule about deletes is proven anew, the
+    // rule about exports (whose environment the permit cannot match) is not
+    // (the engine's proof_cache tests count each question).
+    let changed = std::fs::read_to_string(folder.path().join("policies.cedar"))
+        .unwrap()
+        .replace("principal.clearance > 5", "principal.clearance > 7");
+    std::fs::write(folder.path().join("changed.cedar"), changed).unwrap();
+    let args = [
+        "run",
+        "--prove",
+        "--policies",
+        "changed.cedar",
+        "--format",
+        "json",
+        "scenario.toml",
+    ];
+    fresh(&log);
+    let (_, partial, _) = with_solver(folder.path(), &solver, &args);
+    let partial_queries = crate::check_whole::queries(&log);
+    let _ = std::fs::remove_dir_all(folder.path().join(".privsim"));
+    fresh(&log);
+    let (_, cold, _) = with_solver(folder.path(), &solver, &args);
+    let cold_queries = crate::check_whole::queries(&log);
+    assert_eq!(partial, cold);
+    // Without the cache the export rule asks the solver; with it, only the
+    // delete rule's environment is proven anew (the forbid of every delete
+    // decides it before any query), so fewer queries.
+    assert!(
+        partial_queries < cold_queries,
+        "{partial_queries} queries with the cache, {cold_queries} without"
+    );
+}

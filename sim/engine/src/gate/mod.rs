@@ -283,6 +283,7 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
                 &candidate.scenario,
                 &exercised.never_found,
                 &mut scenario,
+                proof_cache.as_ref(),
             )?;
         }
         if options

@@ -10,7 +10,7 @@
 
 use crate::load::Scenario;
 use crate::prove::rules::{Proving, never_verdicts};
-use crate::prove::{EnvResult, PolicyHygiene as Hygiene, Prover, Verdict};
+use crate::prove::{EnvResult, PolicyHygiene as Hygiene, ProofCache, Prover, Sided, Verdict};
 use privsim_model::check::{Change, NO_SOLVER_CAVEAT, PolicyHygiene, PolicyRef, ScenarioCheck};
 use privsim_model::diag::Error;
 use privsim_model::result::{Finding, NeverRuleResult};
@@ -25,9 +25,12 @@ pub fn prove_scenario(
     candidate: &Scenario,
     never_found: &[Vec<Finding>; 2],
     check: &mut ScenarioCheck,
+    cache: Option<&ProofCache>,
 ) -> Result<(), Error> {
     let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
-    let proving = prover.map_or(Proving::Unavailable(NO_SOLVER_CAVEAT), Proving::With);
+    let proving = prover.map_or(Proving::Unavailable(NO_SOLVER_CAVEAT), |prover| {
+        Proving::With(prover, cache)
+    });
     let cand = never_verdicts(candidate, &never_found[1], proving).map_err(prove_error)?;
     let proofs_decided = cand
         .rules
@@ -75,8 +78,15 @@ pub fn prove_scenario(
     let (Some(prover), Some(schema)) = (prover, candidate.schema.as_ref()) else {
         return Ok(());
     };
+    let side = Sided {
+        policies: &candidate.policies.set,
+        schema,
+        schema_text: schema_text(candidate).unwrap_or(""),
+    };
+    // A key names the schema by its text: none, no cache.
+    let candidate_cache = cache.filter(|_| schema_text(candidate).is_some());
     let hygiene = prover
-        .hygiene(&candidate.policies.set, schema)
+        .hygiene_cached(side, candidate_cache)
         .map_err(prove_error)?;
     let mut views: Vec<PolicyHygiene> = hygiene
         .iter()
@@ -94,9 +104,26 @@ pub fn prove_scenario(
         .filter(|v| !v.issues.is_empty() || !v.unknown.is_empty())
         .collect();
     if views.iter().any(|v| !v.issues.is_empty()) {
-        let base_schema = baseline.schema.as_ref().unwrap_or(schema);
+        // The baseline's own schema, else the candidate's.
+        let (base_side, base_cache) = match (baseline.schema.as_ref(), schema_text(baseline)) {
+            (Some(base_schema), Some(text)) => (
+                Sided {
+                    policies: &baseline.policies.set,
+                    schema: base_schema,
+                    schema_text: text,
+                },
+                cache,
+            ),
+            _ => (
+                Sided {
+                    policies: &baseline.policies.set,
+                    ..side
+                },
+                candidate_cache,
+            ),
+        };
         let before = prover
-            .hygiene(&baseline.policies.set, base_schema)
+            .hygiene_cached(base_side, base_cache)
             .map_err(prove_error)?;
         for view in &mut views {
             if let Some(old) = before.iter().find(|b| b.policy_id == view.id) {
@@ -118,6 +145,11 @@ pub fn prove_scenario(
     }
     check.hygiene = views;
     Ok(())
+}
+
+/// The scenario's schema as read (part of a cached verdict's key).
+fn schema_text(scenario: &Scenario) -> Option<&str> {
+    scenario.schema_file.as_ref().map(|f| &*f.text)
 }
 
 fn effect(h: &Hygiene) -> String {

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use cedar_policy::{Context, Entities, EntityUid, PolicySet, Request, RequestEnv, Schema};
 use cedar_policy_symcc::Env as SymCex;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{ProveError, Verdict, env_label, to_static_policy_set};
 
@@ -20,22 +21,24 @@ pub const CACHE_KEY_VERSION: &str = "privsim-prove-v1;cedar-policy=4.14.0;cedar-
 /// cache keys: links converted to static policies, sorted by id, each as its
 /// Cedar JSON (EST).
 pub fn canonical_policy_text(ps: &PolicySet) -> Result<String, ProveError> {
+    Ok(canonical_entries(ps)?.into_values().collect())
+}
+
+/// Each policy's part of [`canonical_policy_text`] (its id and its Cedar
+/// JSON, one line each), by id: the text of a subset is its parts in id
+/// order.
+pub(super) fn canonical_entries(ps: &PolicySet) -> Result<BTreeMap<String, String>, ProveError> {
     let stat = to_static_policy_set(ps)?;
     let mut by_id: BTreeMap<String, String> = BTreeMap::new();
     for p in stat.policies() {
         let json = p
             .to_json()
             .map_err(|e| ProveError::Policy(format!("policy `{}`: {e}", p.id())))?;
-        by_id.insert(p.id().to_string(), json.to_string());
+        let id = p.id().to_string();
+        let text = format!("{id}\n{json}\n");
+        by_id.insert(id, text);
     }
-    let mut s = String::new();
-    for (id, json) in by_id {
-        s.push_str(&id);
-        s.push('\n');
-        s.push_str(&json);
-        s.push('\n');
-    }
-    Ok(s)
+    Ok(by_id)
 }
 
 /// Stable content hash (hex SHA-256) identifying one query's answer:
@@ -52,7 +55,7 @@ pub fn cache_key(
 ) -> String {
     let mut h = Sha256::new();
     let mut part = |s: &str| {
-        h.update(&(s.len() as u64).to_be_bytes());
+        h.update((s.len() as u64).to_be_bytes());
         h.update(s.as_bytes());
     };
     part(CACHE_KEY_VERSION);
@@ -66,122 +69,21 @@ pub fn cache_key(
         Some(e) => part(&env_label(e)),
         None => part("<all envs>"),
     }
-    h.hex()
-}
-
-/// Minimal SHA-256 (FIPS 180-4), so the key is stable across Rust versions
-/// and platforms without another dependency.
-struct Sha256 {
-    state: [u32; 8],
-    buf: [u8; 64],
-    buf_len: usize,
-    len: u64,
-}
-
-const SHA256_K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-impl Sha256 {
-    fn new() -> Self {
-        Self {
-            state: [
-                0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-                0x5be0cd19,
-            ],
-            buf: [0; 64],
-            buf_len: 0,
-            len: 0,
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        self.len = self.len.wrapping_add(data.len() as u64);
-        for &b in data {
-            self.push(b);
-        }
-    }
-
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.buf_len) {
-            *slot = b;
-        }
-        self.buf_len += 1;
-        if self.buf_len == 64 {
-            let block = self.buf;
-            self.compress(&block);
-            self.buf_len = 0;
-        }
-    }
-
-    fn compress(&mut self, block: &[u8; 64]) {
-        let mut w = [0u32; 64];
-        for (i, c) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = self.state;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = h
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(SHA256_K[i])
-                .wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            h = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        for (s, v) in self.state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-            *s = s.wrapping_add(v);
-        }
-    }
-
-    fn hex(mut self) -> String {
-        let bit_len = self.len.wrapping_mul(8);
-        self.push(0x80);
-        while self.buf_len != 56 {
-            self.push(0);
-        }
-        for b in bit_len.to_be_bytes() {
-            self.push(b);
-        }
-        self.state.iter().map(|w| format!("{w:08x}")).collect()
-    }
+    hex(&h.finalize())
 }
 
 /// Hex SHA-256 of `data` (exposed for tests).
 pub fn sha256_hex(data: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(data);
-    h.hex()
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The format tag of a cache entry; an entry with another tag is ignored.
-const ENTRY_FORMAT: &str = "privsim-proof-cache-v1";
+/// v2 added the entry's `digest`.
+const ENTRY_FORMAT: &str = "privsim-proof-cache-v2";
 
 /// The largest cache entry read (a counterexample's entity store is small;
 /// anything bigger is not ours).
@@ -190,15 +92,24 @@ const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 /// Verdicts already proven, one JSON file per [`cache_key`] in a folder.
 ///
 /// Only definite verdicts are stored: proven, and refuted with the
-/// counterexample Cedar confirmed. Unknown ones (time limit, solver error)
-/// never are. On load, an entry must be a regular file of the current format
-/// naming its own key and environment; a refuted entry's counterexample is
-/// validated against the schema and replayed through Cedar again, exactly as
-/// a fresh one. Anything else (unreadable, corrupt, a link, a stale or
-/// unconfirmed counterexample) is ignored and the question goes to the
-/// solver, whose answer replaces the entry. A proven entry cannot be checked
-/// without the solver: whoever can write the folder can forge one, so the
-/// folder must be as trusted as the policies under review.
+/// counterexample Cedar confirmed. Unknown ones (time limit, solver error,
+/// an unconfirmed counterexample) never are: a time limit depends on how
+/// loaded the machine was, and a stored unknown would hide the definite
+/// answer a later run may find. On load, an entry must be a regular file of
+/// the current format naming its own key and environment, whose `digest`
+/// (SHA-256 of everything else in it) matches, so a damaged or hand-edited
+/// entry (a verdict flipped, a truncated file) is not taken; a refuted
+/// entry's counterexample is validated against the schema and replayed
+/// through Cedar again, exactly as a fresh one. Anything else (unreadable,
+/// corrupt, a link, a stale or unconfirmed counterexample) is ignored
+/// (counted in [`CacheStats::rejected`], for a warning) and the question
+/// goes to the solver, whose answer replaces the entry.
+///
+/// What the cache trusts: a proven entry cannot be checked without the
+/// solver, and the digest is no signature. Whoever can write the folder can
+/// forge a proven entry with a matching digest, so the folder must be as
+/// trusted as the policies under review: a local cache, like a build
+/// cache, never one taken from the change under review.
 #[derive(Debug)]
 pub struct ProofCache {
     folder: PathBuf,
@@ -218,6 +129,8 @@ pub struct CacheStats {
     pub rejected: usize,
     /// Verdicts written.
     pub written: usize,
+    /// The first entry ignored, for the warning.
+    pub first_rejected: Option<PathBuf>,
     /// The first error writing an entry (the run goes on without it).
     pub write_error: Option<String>,
 }
@@ -234,6 +147,33 @@ struct Entry {
     request: Option<StoredRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     entities: Option<serde_json::Value>,
+}
+
+/// An entry's text: its JSON with a last field, `digest`, the hex SHA-256
+/// of the compact JSON of everything before it.
+fn seal(entry: &Entry) -> Result<Vec<u8>, String> {
+    let mut value = serde_json::to_value(entry).map_err(|e| e.to_string())?;
+    let digest = sha256_hex(
+        serde_json::to_string(&value)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    );
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("digest".to_string(), serde_json::Value::String(digest));
+    }
+    serde_json::to_vec_pretty(&value).map_err(|e| e.to_string())
+}
+
+/// The entry in `text` when its `digest` matches the rest ([`seal`]).
+fn unseal(text: &str) -> Option<Entry> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let fields = value.as_object_mut()?;
+    let digest = fields.shift_remove("digest")?;
+    let expected = sha256_hex(serde_json::to_string(&value).ok()?.as_bytes());
+    if digest.as_str()? != expected {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -294,7 +234,7 @@ impl ProofCache {
                 return None;
             }
             let text = std::fs::read_to_string(&path).ok()?;
-            let entry: Entry = serde_json::from_str(&text).ok()?;
+            let entry = unseal(&text)?;
             if entry.format != ENTRY_FORMAT || entry.key != key || entry.env != env_label(env) {
                 return None;
             }
@@ -314,6 +254,7 @@ impl ProofCache {
             None => {
                 stats.rejected += 1;
                 stats.misses += 1;
+                stats.first_rejected.get_or_insert(path);
             }
         }
         verdict
@@ -360,9 +301,7 @@ impl ProofCache {
             request,
             entities,
         };
-        let written = serde_json::to_vec_pretty(&entry)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| self.write(key, &bytes));
+        let written = seal(&entry).and_then(|bytes| self.write(key, &bytes));
         let mut stats = self.lock();
         match written {
             Ok(()) => stats.written += 1,

@@ -10,7 +10,7 @@ use cedar_policy_symcc::{CompiledPolicy, CompiledPolicySet};
 
 use cedar_policy_symcc::Env as SymCex;
 
-use super::cache::{ProofCache, cache_key, canonical_policy_text};
+use super::cache::{ProofCache, cache_key, canonical_entries, canonical_policy_text};
 use super::confirm::{confirm, decide, expect_decision, from_answer, unsupported};
 use super::solver::{Query, sym_err_text};
 use super::{
@@ -26,6 +26,100 @@ struct Keying<'a> {
     query: &'static str,
     /// The schema texts: the quantified side's first.
     schemas: [&'a str; 2],
+}
+
+/// What every cache key of one never-rule or hygiene call shares: the cache,
+/// the solver's version, its time limit and the schema's text.
+#[derive(Clone, Copy)]
+struct Keyed<'a> {
+    cache: &'a ProofCache,
+    solver: &'a str,
+    per_query_ms: u64,
+    schema_text: &'a str,
+}
+
+impl<'a> Keyed<'a> {
+    /// The cache and the key of `question` about `policy_texts` in `env`.
+    fn key(
+        &self,
+        question: &str,
+        policy_texts: &[&str],
+        env: &RequestEnv,
+    ) -> (&'a ProofCache, String) {
+        let query = format!(
+            "{question};solver={};per-query-ms={}",
+            self.solver, self.per_query_ms
+        );
+        (
+            self.cache,
+            cache_key(&query, policy_texts, self.schema_text, Some(env)),
+        )
+    }
+}
+
+/// Whether `policy` can match a request of `env`, judged by its scope alone
+/// and conservatively: `false` only when its scope names another action, or
+/// another principal or resource type. A policy that cannot match compiles
+/// to nothing for `env`, so it is left out of `env`'s cache keys: changing
+/// it leaves `env`'s verdicts as they were.
+fn may_apply(policy: &Policy, env: &RequestEnv) -> bool {
+    use cedar_policy::{ActionConstraint, PrincipalConstraint, ResourceConstraint};
+    let action = match policy.action_constraint() {
+        ActionConstraint::Eq(action) => action == *env.action(),
+        ActionConstraint::Any | ActionConstraint::In(_) => true,
+    };
+    let principal = match policy.principal_constraint() {
+        PrincipalConstraint::Eq(uid) => uid.type_name() == env.principal(),
+        PrincipalConstraint::Is(name) | PrincipalConstraint::IsIn(name, _) => {
+            name == *env.principal()
+        }
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+    };
+    let resource = match policy.resource_constraint() {
+        ResourceConstraint::Eq(uid) => uid.type_name() == env.resource(),
+        ResourceConstraint::Is(name) | ResourceConstraint::IsIn(name, _) => name == *env.resource(),
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+    };
+    action && principal && resource
+}
+
+/// Each policy of a static set with its canonical text, in id order.
+fn canonical_parts(stat: &PolicySet) -> Result<Vec<(Policy, String)>, ProveError> {
+    let entries = canonical_entries(stat)?;
+    let mut parts: Vec<(Policy, String)> = stat
+        .policies()
+        .map(|p| {
+            let text = entries
+                .get(&p.id().to_string())
+                .cloned()
+                .unwrap_or_default();
+            (p.clone(), text)
+        })
+        .collect();
+    parts.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(parts)
+}
+
+/// One question through the cache: a stored verdict, re-confirmed with
+/// `check` as a fresh counterexample is, else `solve`'s (stored when
+/// definite). Without a key, `solve` alone.
+fn through_cache(
+    key: Option<(&ProofCache, String)>,
+    env: &RequestEnv,
+    schema: &Schema,
+    check: &dyn Fn(SymCex) -> Verdict,
+    solve: impl FnOnce() -> Verdict,
+) -> Verdict {
+    if let Some((cache, key)) = &key
+        && let Some(verdict) = cache.load(key, env, schema, check)
+    {
+        return verdict;
+    }
+    let verdict = solve();
+    if let Some((cache, key)) = &key {
+        cache.store(key, env, &verdict);
+    }
+    verdict
 }
 
 /// Returns a policy set of static policies only: static policies are kept,
@@ -422,6 +516,27 @@ impl Prover {
         never_rule: &str,
         keep: impl Fn(&RequestEnv) -> bool,
     ) -> Result<Vec<EnvResult>, ProveError> {
+        let side = Sided {
+            policies,
+            schema,
+            schema_text: "",
+        };
+        self.never_disjoint_cached(side, never_rule, keep, None)
+    }
+
+    /// [`Prover::never_disjoint_where`], through the cache when there is
+    /// one: a verdict is keyed by the policies and the rule as compiled, the
+    /// schema's text, the environment, the solver and its time limit.
+    pub fn never_disjoint_cached(
+        &self,
+        side: Sided<'_>,
+        never_rule: &str,
+        keep: impl Fn(&RequestEnv) -> bool,
+        cache: Option<&ProofCache>,
+    ) -> Result<Vec<EnvResult>, ProveError> {
+        let Sided {
+            policies, schema, ..
+        } = side;
         let never: PolicySet = never_rule
             .parse()
             .map_err(|e| ProveError::Policy(format!("never rule: {e}")))?;
@@ -436,11 +551,34 @@ impl Prover {
             ));
         }
         let stat = to_static_policy_set(policies)?;
+        let keyed = self.keyed(cache, side.schema_text);
+        // Each policy's canonical text, and the rule's.
+        let (texts, never_text) = match keyed {
+            Some(_) => (canonical_parts(&stat)?, canonical_policy_text(&never)?),
+            None => Default::default(),
+        };
         let mut envs = sorted_envs(schema);
         envs.retain(|env| keep(env));
         self.run(&envs, |s, env| {
             let start = Instant::now();
-            let verdict = (|| {
+            // Keyed by the policies that may apply in this environment and
+            // the rule: a change elsewhere leaves the verdict as it was.
+            let key = keyed.map(|k| {
+                let mut parts: Vec<&str> = texts
+                    .iter()
+                    .filter(|(p, _)| may_apply(p, env))
+                    .map(|(_, text)| text.as_str())
+                    .collect();
+                parts.push(&never_text);
+                k.key("never-disjoint", &parts, env)
+            });
+            let check = |cex| {
+                confirm(cex, schema, |a, cex| {
+                    expect_decision(a, cex, policies, "policies", Decision::Allow)?;
+                    expect_decision(a, cex, &never, "never rule", Decision::Allow)
+                })
+            };
+            let verdict = through_cache(key, env, schema, &check, || {
                 let c = match CompiledPolicySet::compile(&stat, env, schema) {
                     Ok(c) => c,
                     Err(e) => return unsupported("policies", &e),
@@ -449,13 +587,8 @@ impl Prover {
                     Ok(c) => c,
                     Err(e) => return unsupported("never rule", &e),
                 };
-                from_answer(s.query(Query::Disjoint(&c, &n)), |cex| {
-                    confirm(cex, schema, |a, cex| {
-                        expect_decision(a, cex, policies, "policies", Decision::Allow)?;
-                        expect_decision(a, cex, &never, "never rule", Decision::Allow)
-                    })
-                })
-            })();
+                from_answer(s.query(Query::Disjoint(&c, &n)), check)
+            });
             EnvResult {
                 label: env_label(env),
                 env: env.clone(),
@@ -463,6 +596,20 @@ impl Prover {
                 elapsed: start.elapsed(),
                 presence: EnvPresence::Both,
             }
+        })
+    }
+
+    /// What every cache key of one call shares, when there is a cache.
+    fn keyed<'a>(
+        &'a self,
+        cache: Option<&'a ProofCache>,
+        schema_text: &'a str,
+    ) -> Option<Keyed<'a>> {
+        cache.map(|cache| Keyed {
+            cache,
+            solver: self.solver_version(),
+            per_query_ms: self.per_query_ms(),
+            schema_text,
         })
     }
 
@@ -475,6 +622,30 @@ impl Prover {
         policies: &PolicySet,
         schema: &Schema,
     ) -> Result<Vec<PolicyHygiene>, ProveError> {
+        let side = Sided {
+            policies,
+            schema,
+            schema_text: "",
+        };
+        self.hygiene_cached(side, None)
+    }
+
+    /// [`Prover::hygiene`], through the cache when there is one. Each
+    /// question is keyed by exactly the policies that decide it, besides
+    /// the schema's text, the environment, the solver and its time limit:
+    /// never applies and may error by the policy alone, redundant by the
+    /// policy and the other permits, never grants by the policy and the
+    /// forbids. Changing one permit thus asks again only its own questions
+    /// and the other permits' redundancy; changing a forbid, its own and
+    /// every permit's never-grants.
+    pub fn hygiene_cached(
+        &self,
+        side: Sided<'_>,
+        cache: Option<&ProofCache>,
+    ) -> Result<Vec<PolicyHygiene>, ProveError> {
+        let Sided {
+            policies, schema, ..
+        } = side;
         let stat = to_static_policy_set(policies)?;
         let mut pols: Vec<Policy> = stat.policies().cloned().collect();
         pols.sort_by_key(|p| p.id().to_string());
@@ -482,6 +653,36 @@ impl Prover {
         let items: Vec<(usize, usize)> = (0..pols.len())
             .flat_map(|p| (0..envs.len()).map(move |e| (p, e)))
             .collect();
+        let keyed = self.keyed(cache, side.schema_text);
+        // Each policy's canonical text, in `pols`' order.
+        let texts: Vec<String> = match keyed {
+            Some(_) => {
+                let entries = canonical_entries(&stat)?;
+                pols.iter()
+                    .map(|p| {
+                        entries
+                            .get(&p.id().to_string())
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        // A key's policy parts: the canonical text of `pols[own]`, then
+        // those of the other policies of effect `keep` that may apply in
+        // `env`.
+        let key_parts = |own: usize, env: &RequestEnv, keep: Effect| -> Vec<&str> {
+            let mut parts = vec![texts.get(own).map_or("", String::as_str)];
+            parts.extend(
+                pols.iter()
+                    .zip(&texts)
+                    .enumerate()
+                    .filter(|&(i, (q, _))| i != own && q.effect() == keep && may_apply(q, env))
+                    .map(|(_, (_, text))| text.as_str()),
+            );
+            parts
+        };
 
         type Row = (Verdict, Option<Verdict>, Option<Verdict>, Verdict, Duration);
         let rows: Vec<Row> = self.run(&items, |s, &(pi, ei)| {
@@ -489,18 +690,19 @@ impl Prover {
             let p = &pols[pi];
             let id = p.id();
             let env = &envs[ei];
+            let key = |question: &str, parts: &[&str]| keyed.map(|k| k.key(question, parts, env));
+            let own = texts.get(pi).map_or("", String::as_str);
             let single = subset(&stat, |q| q.id() == id);
             let is_permit = p.effect() == Effect::Permit;
-            let cp = match CompiledPolicy::compile(p, env, schema) {
-                Ok(c) => c,
-                Err(e) => {
-                    let v = unsupported("policy", &e);
-                    let perm = is_permit.then(|| v.clone());
-                    return (v.clone(), perm.clone(), perm, v, start.elapsed());
-                }
+            // Compiled only when a question is not answered by the cache.
+            let compiled = std::cell::OnceCell::new();
+            let compiled = || {
+                compiled.get_or_init(|| {
+                    CompiledPolicy::compile(p, env, schema).map_err(|e| unsupported("policy", &e))
+                })
             };
             // never applies
-            let never_applies = from_answer(s.query(Query::NeverMatches(&cp)), |cex| {
+            let matches = |cex| {
                 confirm(cex, schema, |a, cex| {
                     let resp = decide(a, cex, &single);
                     if resp.diagnostics().reason().any(|r| r == id) {
@@ -509,9 +711,19 @@ impl Prover {
                         Err(format!("policy `{id}` did not match"))
                     }
                 })
-            });
+            };
+            let never_applies = through_cache(
+                key("never-applies", &[own]),
+                env,
+                schema,
+                &matches,
+                || match compiled() {
+                    Err(v) => v.clone(),
+                    Ok(cp) => from_answer(s.query(Query::NeverMatches(cp)), matches),
+                },
+            );
             // never errors
-            let never_errors = from_answer(s.query(Query::NeverErrors(&cp)), |cex| {
+            let errs = |cex| {
                 confirm(cex, schema, |a, cex| {
                     if decide(a, cex, &single)
                         .diagnostics()
@@ -524,48 +736,78 @@ impl Prover {
                         Err(format!("policy `{id}` evaluated without error"))
                     }
                 })
-            });
+            };
+            let never_errors = through_cache(
+                key("never-errors", &[own]),
+                env,
+                schema,
+                &errs,
+                || match compiled() {
+                    Err(v) => v.clone(),
+                    Ok(cp) => from_answer(s.query(Query::NeverErrors(cp)), errs),
+                },
+            );
             let (redundant, never_grants) = if is_permit {
-                let cp_set = cp.clone().into_compiled_policyset();
                 let others = subset(&stat, |q| q.id() != id && q.effect() == Effect::Permit);
+                let implied = |cex| {
+                    confirm(cex, schema, |a, cex| {
+                        expect_decision(a, cex, &single, "policy", Decision::Allow)?;
+                        expect_decision(a, cex, &others, "other permits", Decision::Deny)
+                    })
+                };
                 let redundant = if others.policies().next().is_none() {
-                    Verdict::NotApplicable {
-                        note: "no other permit".into(),
+                    match compiled() {
+                        Err(v) => v.clone(),
+                        Ok(_) => Verdict::NotApplicable {
+                            note: "no other permit".into(),
+                        },
                     }
                 } else {
-                    match CompiledPolicySet::compile(&others, env, schema) {
-                        Err(e) => unsupported("other permits", &e),
-                        Ok(c_others) => {
-                            from_answer(s.query(Query::Implies(&cp_set, &c_others)), |cex| {
-                                confirm(cex, schema, |a, cex| {
-                                    expect_decision(a, cex, &single, "policy", Decision::Allow)?;
-                                    expect_decision(
-                                        a,
-                                        cex,
-                                        &others,
-                                        "other permits",
-                                        Decision::Deny,
-                                    )
-                                })
-                            })
-                        }
-                    }
+                    through_cache(
+                        key("redundant", &key_parts(pi, env, Effect::Permit)),
+                        env,
+                        schema,
+                        &implied,
+                        || match compiled() {
+                            Err(v) => v.clone(),
+                            Ok(cp) => {
+                                let cp_set = cp.clone().into_compiled_policyset();
+                                match CompiledPolicySet::compile(&others, env, schema) {
+                                    Err(e) => unsupported("other permits", &e),
+                                    Ok(c_others) => from_answer(
+                                        s.query(Query::Implies(&cp_set, &c_others)),
+                                        implied,
+                                    ),
+                                }
+                            }
+                        },
+                    )
                 };
                 let with_forbids = subset(&stat, |q| q.id() == id || q.effect() == Effect::Forbid);
-                let never_grants = match CompiledPolicySet::compile(&with_forbids, env, schema) {
-                    Err(e) => unsupported("policy with forbids", &e),
-                    Ok(c) => from_answer(s.query(Query::AlwaysDenies(&c)), |cex| {
-                        confirm(cex, schema, |a, cex| {
-                            expect_decision(
-                                a,
-                                cex,
-                                &with_forbids,
-                                "policy with forbids",
-                                Decision::Allow,
-                            )
-                        })
-                    }),
+                let grants = |cex| {
+                    confirm(cex, schema, |a, cex| {
+                        expect_decision(
+                            a,
+                            cex,
+                            &with_forbids,
+                            "policy with forbids",
+                            Decision::Allow,
+                        )
+                    })
                 };
+                let never_grants = through_cache(
+                    key("never-grants", &key_parts(pi, env, Effect::Forbid)),
+                    env,
+                    schema,
+                    &grants,
+                    || match compiled() {
+                        Err(v) => v.clone(),
+                        Ok(_) => match CompiledPolicySet::compile(&with_forbids, env, schema) {
+                            Err(e) => unsupported("policy with forbids", &e),
+                            Ok(c) => from_answer(s.query(Query::AlwaysDenies(&c)), grants),
+                        },
+                    },
+                );
                 (Some(redundant), Some(never_grants))
             } else {
                 (None, None)

@@ -1,14 +1,14 @@
 //! `[[never]]` rules proven over every world the schema allows: each rule
 //! becomes the Cedar permit that allows exactly the requests it matches, and
 //! the scenario's policies must be disjoint from it in every request
-//! environment the rule can match ([`Prover::never_disjoint_where`]). A
+//! environment the rule can match ([`Prover::never_disjoint_cached`]). A
 //! refuted environment becomes a `never` finding with the counterexample
 //! Cedar confirmed, beside the replay's and the search's; a rule they already
 //! broke is not proven again.
 
 use cedar_policy::RequestEnv;
 
-use super::{Prover, Verdict};
+use super::{ProofCache, Prover, Sided, Verdict};
 use crate::load::Scenario;
 use crate::load::rules::{NeverRule, Pattern};
 use privsim_model::result::{Finding, NeverRuleResult, ScenarioResult};
@@ -21,8 +21,9 @@ pub enum Proving<'a> {
     /// No proof can run (no solver): every rule the replay and the search did
     /// not break is `not-proven`, with this reason.
     Unavailable(&'a str),
-    /// Prove with this prover.
-    With(&'a Prover),
+    /// Prove with this prover, reusing the verdicts of this cache (when
+    /// there is one).
+    With(&'a Prover, Option<&'a ProofCache>),
 }
 
 /// The Cedar permit allowing exactly the requests `rule` matches: its
@@ -162,12 +163,19 @@ pub fn never_verdicts(
                     "the scenario has no schema, so there are no request environments to quantify over",
                 ),
                 (Proving::Unavailable(why), Some(_)) => not_proven(why),
-                (Proving::With(prover), Some(schema)) => {
-                    let results = prover.never_disjoint_where(
-                        &scenario.policies.set,
+                (Proving::With(prover, cache), Some(schema)) => {
+                    let side = Sided {
+                        policies: &scenario.policies.set,
                         schema,
+                        schema_text: scenario.schema_file.as_ref().map_or("", |f| &f.text),
+                    };
+                    // A key names the schema by its text: none, no cache.
+                    let cache = cache.filter(|_| scenario.schema_file.is_some());
+                    let results = prover.never_disjoint_cached(
+                        side,
                         &never_permit(rule),
                         |env| rule_matches_env(rule, env),
+                        cache,
                     )?;
                     let mut unknown = Vec::new();
                     for env in &results {

@@ -9,6 +9,7 @@ mod fuzz_seeds;
 mod held;
 mod never_proofs;
 mod observation;
+mod proof_cache;
 mod prove;
 mod reuse;
 mod scenarios;

@@ -162,7 +162,7 @@ fn proven_never_rules_agree_with_exhaustive_enumeration_on_small_worlds() {
             .collect();
         let entities = scenario.world.segments[0].entities.clone();
         let schema = scenario.schema.clone().unwrap();
-        let proved = never_verdicts(&scenario, &[], Proving::With(&prover)).unwrap();
+        let proved = never_verdicts(&scenario, &[], Proving::With(&prover, None)).unwrap();
         assert_eq!(proved.rules.len(), scenario.never.len());
         for (rule, verdict) in scenario.never.iter().zip(&proved.rules) {
             let witness = allowed_match(&scenario, &entities, rule);
