@@ -35,6 +35,7 @@ pub fn privsim_in(folder: &Path, args: &[&str]) -> (i32, String, String) {
     // The proof cache is on by default; a test uses one only when it names
     // its folder, so no run reads what another wrote.
     let no_cache = matches!(args.first(), Some(&"check" | &"fuzz" | &"run"))
+        && args.get(1) != Some(&"merge")
         && !args.contains(&"--proof-cache")
         && !args.contains(&"--no-proof-cache");
     let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
