@@ -249,6 +249,27 @@ pub fn without_controls(text: &str) -> String {
     out
 }
 
+/// Writes a run's result as `run` and `fuzz` do: every report into
+/// `report_dir` when given, then the chosen format to `output` or standard
+/// output. `Err`: the outcome to exit with (the error was printed).
+pub fn write_result(
+    result: &privsim::RunResult,
+    format: Format,
+    output: Option<&Path>,
+    report_dir: Option<&Path>,
+) -> Result<(), Outcome> {
+    if let Some(folder) = report_dir
+        && write_report_dir(folder, result) != Outcome::Ok
+    {
+        return Err(Outcome::BadInput);
+    }
+    let text = match format {
+        Format::Text => privsim_reports::text::render(result),
+        Format::Json => privsim_reports::json(result),
+    };
+    emit(output, &text)
+}
+
 /// Writes every report format into `folder` as a whole (see
 /// [`privsim::output::write_folder`] for what an interrupted write leaves).
 pub fn write_report_dir(folder: &std::path::Path, result: &privsim::RunResult) -> Outcome {

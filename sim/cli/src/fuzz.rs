@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use privsim::search::{Options, Progress, Strategy};
 use privsim::{LoadOptions, RunResult, load as scenario};
-use privsim_reports as report;
 
-use crate::cli::{Format, Outcome, report_error, write_report_dir};
+use crate::cli::{Format, Outcome, report_error};
 
 /// Search strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -177,16 +176,12 @@ fn merge(args: &MergeArgs) -> Outcome {
             return Outcome::BadInput;
         }
     };
-    if let Some(folder) = &args.report_dir
-        && write_report_dir(folder, &result) != Outcome::Ok
-    {
-        return Outcome::BadInput;
-    }
-    let text = match args.format {
-        Format::Text => report::text::render(&result),
-        Format::Json => report::json(&result),
-    };
-    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+    if let Err(outcome) = crate::cli::write_result(
+        &result,
+        args.format,
+        args.output.as_deref(),
+        args.report_dir.as_deref(),
+    ) {
         return outcome;
     }
     if result.has_findings() {
@@ -554,16 +549,12 @@ impl Search<'_> {
             crate::cli::warn_proof_cache(&cache.stats());
         }
         let result = RunResult::new(results);
-        if let Some(folder) = &args.report_dir
-            && write_report_dir(folder, &result) != Outcome::Ok
-        {
-            return Outcome::BadInput;
-        }
-        let text = match args.format {
-            Format::Text => report::text::render(&result),
-            Format::Json => report::json(&result),
-        };
-        if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+        if let Err(outcome) = crate::cli::write_result(
+            &result,
+            args.format,
+            args.output.as_deref(),
+            args.report_dir.as_deref(),
+        ) {
             return outcome;
         }
         if result.has_findings() {

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use privsim::LoadOptions;
-use privsim_reports as report;
 
-use crate::cli::{Format, Outcome, RunArgs, report_error, write_report_dir};
+use crate::cli::{Outcome, RunArgs, report_error};
 
 /// Replays the scenarios and prints or writes the result.
 pub fn run(args: &RunArgs) -> Outcome {
@@ -71,16 +70,12 @@ fn report(args: &RunArgs, ran: privsim::Ran) -> Outcome {
         report_error(error);
     }
     let result = ran.result;
-    if let Some(folder) = &args.report_dir
-        && write_report_dir(folder, &result) != Outcome::Ok
-    {
-        return Outcome::BadInput;
-    }
-    let text = match args.format {
-        Format::Text => report::text::render(&result),
-        Format::Json => report::json(&result),
-    };
-    if let Err(outcome) = crate::cli::emit(args.output.as_deref(), &text) {
+    if let Err(outcome) = crate::cli::write_result(
+        &result,
+        args.format,
+        args.output.as_deref(),
+        args.report_dir.as_deref(),
+    ) {
         return outcome;
     }
     if load_failed {
