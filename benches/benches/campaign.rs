@@ -351,7 +351,7 @@ fn campaign(c: &mut Criterion) {
         }
     };
     let (find_budget, rate_budget) = if full {
-        (100_000, 20_000)
+        (100_000, 10_000)
     } else {
         (10_000, 2_000)
     };
@@ -408,13 +408,13 @@ fn campaign(c: &mut Criterion) {
     group.bench_function("raw Cedar, every actor × pair", |b| {
         b.iter(|| black_box(raw_cedar()))
     });
-    group.bench_function("novelty, fixed variant", |b| {
-        b.iter(|| black_box(run_search(&fixed, &options(rate_budget, 1)).moves))
+    group.bench_function("novelty, fixed variant, 2,000 moves", |b| {
+        b.iter(|| black_box(run_search(&fixed, &options(2_000, 1)).moves))
     });
     group.finish();
 
-    // Ratios from interleaved runs in this process (best of three each).
-    let runs = if full { 3 } else { 1 };
+    // Ratios from interleaved runs in this process (best of two each).
+    let runs = if full { 2 } else { 1 };
     let (mut raw_time, mut one_time, mut two_time) = (Duration::MAX, Duration::MAX, Duration::MAX);
     let mut rate = None;
     for _ in 0..runs {
