@@ -121,24 +121,7 @@ fn generate(org: &Org, planted: bool, folder: &Path) -> PathBuf {
     common::fresh_folder(folder);
     let mut numbers = Numbers(42);
     let owner = |agent: usize| agent % org.users;
-    let mut entities =
-        vec![r#"{"uid":{"type":"Team","id":"release"},"attrs":{},"parents":[]}"#.to_string()];
-    for role in ROLES {
-        entities.push(format!(
-            r#"{{"uid":{{"type":"Role","id":"{role}"}},"attrs":{{}},"parents":[]}}"#
-        ));
-    }
-    for user in 0..org.users {
-        let teams = if user < 2 {
-            r#"[{"type":"Team","id":"release"}]"#
-        } else {
-            "[]"
-        };
-        entities.push(format!(
-            r#"{{"uid":{{"type":"User","id":"u{user}"}},"attrs":{{"clearance":{}}},"parents":{teams}}}"#,
-            1 + numbers.next(4)
-        ));
-    }
+    let mut entities = common::org_people(&ROLES, org.users, &mut numbers);
     for agent in 0..org.agents {
         // a0 manages roles; the others read, write or audit.
         let role = match agent {

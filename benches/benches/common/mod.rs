@@ -43,3 +43,33 @@ pub fn write_world(folder: &Path, entities: &[String], schema: &str, policies: &
     write(folder, "schema.cedarschema", schema);
     write(folder, "policies.cedar", policies);
 }
+
+/// The people of a generated organization, as entity JSON: the `release`
+/// team, one `Role` entity per name in `roles`, and `users` users `u0`,
+/// `u1`, ... with a clearance of 1 to 4 drawn from `numbers` (the first two
+/// in the release team).
+#[allow(
+    dead_code,
+    reason = "each benchmark is its own crate; the replay benchmark generates no organization"
+)]
+pub fn org_people(roles: &[&str], users: usize, numbers: &mut Numbers) -> Vec<String> {
+    let mut entities =
+        vec![r#"{"uid":{"type":"Team","id":"release"},"attrs":{},"parents":[]}"#.to_string()];
+    for role in roles {
+        entities.push(format!(
+            r#"{{"uid":{{"type":"Role","id":"{role}"}},"attrs":{{}},"parents":[]}}"#
+        ));
+    }
+    for user in 0..users {
+        let teams = if user < 2 {
+            r#"[{"type":"Team","id":"release"}]"#
+        } else {
+            "[]"
+        };
+        entities.push(format!(
+            r#"{{"uid":{{"type":"User","id":"u{user}"}},"attrs":{{"clearance":{}}},"parents":{teams}}}"#,
+            1 + numbers.next(4)
+        ));
+    }
+    entities
+}

@@ -110,12 +110,12 @@ fn tick(command: &str, mode: Mode, stop: &AtomicBool) {
         std::thread::sleep(Duration::from_millis(100));
         let note = progress::note();
         let line = describe(command, &note, started.elapsed());
-        match (&bar, mode) {
-            (Some(bar), _) => {
+        match &bar {
+            Some(bar) => {
                 bar.set_message(line);
                 bar.tick();
             }
-            (None, _) => {
+            None => {
                 let new_phase = mode == Mode::Lines
                     && last_note.as_ref() != Some(&(note.scenario.clone(), note.phase));
                 if new_phase || last_line.elapsed() >= EVERY {
@@ -131,12 +131,10 @@ fn tick(command: &str, mode: Mode, stop: &AtomicBool) {
         bar.finish_and_clear();
     }
     if mode == Mode::Lines {
-        let seconds = started.elapsed().as_secs();
         let _ = writeln!(
             std::io::stderr(),
-            "privsim {command}: done ({}m {:02}s)",
-            seconds / 60,
-            seconds % 60
+            "privsim {command}: done ({})",
+            minutes(started.elapsed())
         );
     }
 }
@@ -157,9 +155,14 @@ fn describe(command: &str, note: &Note, elapsed: Duration) -> String {
             line.push_str(&format!(", {done} {unit}"));
         }
     }
-    let seconds = elapsed.as_secs();
-    line.push_str(&format!(" ({}m {:02}s)", seconds / 60, seconds % 60));
+    line.push_str(&format!(" ({})", minutes(elapsed)));
     line
+}
+
+/// `1m 05s`.
+fn minutes(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    format!("{}m {:02}s", seconds / 60, seconds % 60)
 }
 
 /// `12345` → `12,345`.
