@@ -11,7 +11,7 @@ use privsim::import::{self, ImportOptions, SuiteFormat};
 use privsim::{Error, RunResult};
 use privsim_reports as report;
 
-use crate::cli::{Format, ImportArgs, Outcome, SuiteFormatArg, report_error};
+use crate::cli::{Format, ImportArgs, Outcome, SuiteFormatArg, WindowArgs, report_error};
 
 /// `privsim import mcp` and `privsim import log`.
 #[derive(Debug, clap::Subcommand)]
@@ -94,6 +94,9 @@ pub struct LogArgs {
     /// Output format of the replay (without `--out`).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output_format: Format,
+    /// The observation window of the streamed replay (without `--out`).
+    #[command(flatten)]
+    pub window: WindowArgs,
 }
 
 /// Imports the suites and writes or replays them.
@@ -201,28 +204,45 @@ fn run_log(args: &LogArgs) -> Outcome {
         .entities(args.entities.clone())
         .mcp(server)
         .name(args.name.clone());
+    let Some(out) = &args.out else {
+        // Without `--out`, the log is streamed: read line by line, never whole.
+        let observation = match args.window.options() {
+            Ok(observation) => observation,
+            Err(message) => return report_error(Error::Usage(message)),
+        };
+        let load = privsim::load::LoadOptions {
+            observation,
+            ..privsim::load::LoadOptions::default()
+        };
+        let ticker = crate::progress::Ticker::start("import log");
+        privsim::progress::scenario(&args.log.display().to_string());
+        let streamed = privsim::import::stream::replay_log(
+            &args.log,
+            &options,
+            &load,
+            privsim::import::stream::MISMATCHES_LISTED,
+        );
+        drop(ticker);
+        let result = match streamed {
+            Ok((result, _)) => result,
+            Err(error) => return report_error(error),
+        };
+        return print_result(&RunResult::new(vec![result]), args.output_format);
+    };
     let logged = match request_log::import_log(&args.log, &options) {
         Ok(logged) => logged,
         Err(error) => return report_error(error),
     };
-    if let Some(out) = &args.out {
-        return match logged.write(out) {
-            Ok(path) => match crate::cli::print_out(&format!(
-                "{} ({} steps, {} sessions)\n",
-                path.display(),
-                logged.steps.len(),
-                logged.sessions.len()
-            )) {
-                Ok(()) => Outcome::Ok,
-                Err(outcome) => outcome,
-            },
-            Err(error) => report_error(error),
-        };
+    match logged.write(out) {
+        Ok(path) => match crate::cli::print_out(&format!(
+            "{} ({} steps, {} sessions)\n",
+            path.display(),
+            logged.steps.len(),
+            logged.sessions.len()
+        )) {
+            Ok(()) => Outcome::Ok,
+            Err(outcome) => outcome,
+        },
+        Err(error) => report_error(error),
     }
-    let scenario = match logged.load() {
-        Ok(scenario) => scenario,
-        Err(error) => return report_error(error),
-    };
-    let result = RunResult::new(vec![privsim::accounting::evaluate(&scenario)]);
-    print_result(&result, args.output_format)
 }

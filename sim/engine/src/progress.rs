@@ -19,6 +19,8 @@ pub enum Phase {
     Idle,
     /// Reading and resolving a scenario (the count is its steps).
     Loading,
+    /// Reading a request log streamed (the count is lines read).
+    Reading,
     /// Replaying the steps through Cedar (the count is steps).
     Replaying,
     /// Computing held sets (the count is principals × evaluation instants).
@@ -39,6 +41,7 @@ impl Phase {
         match self {
             Phase::Idle => "starting",
             Phase::Loading => "loading",
+            Phase::Reading => "reading the log",
             Phase::Replaying => "replaying",
             Phase::Accounting => "computing held sets",
             Phase::Suggesting => "right-sizing",
@@ -52,6 +55,7 @@ impl Phase {
     pub fn unit(self) -> Option<&'static str> {
         match self {
             Phase::Loading | Phase::Replaying => Some("steps"),
+            Phase::Reading => Some("lines"),
             Phase::Accounting => Some("instants"),
             Phase::Searching => Some("moves"),
             Phase::Proving => Some("queries"),
@@ -59,9 +63,10 @@ impl Phase {
         }
     }
 
-    const ALL: [Phase; 8] = [
+    const ALL: [Phase; 9] = [
         Phase::Idle,
         Phase::Loading,
+        Phase::Reading,
         Phase::Replaying,
         Phase::Accounting,
         Phase::Suggesting,

@@ -6,3 +6,4 @@
 pub mod fixtures;
 pub mod generate;
 pub mod properties;
+pub mod request_log;

@@ -276,12 +276,29 @@ fn cedar_requests_without_mcp_replay_and_copy_outside_files() {
     );
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
-    let steps = json["scenarios"][0]["steps"].as_array().unwrap();
-    // Time order, not log order; the delegated line got a session.
-    assert_eq!(steps[0]["name"], "log.jsonl:3");
-    assert_eq!(steps[0]["session"], r#"Agent::"bot" for User::"alice""#);
-    assert_eq!(steps[1]["name"], "log.jsonl:1");
-    assert_eq!(steps[1]["decision"], "allow");
+    // Replayed streamed: every recorded decision reproduced, so no step is
+    // listed (only mismatches are), and the summary counts both requests.
+    let summary = &json["scenarios"][0]["summary"];
+    assert_eq!(summary["steps"], 2);
+    assert_eq!(summary["allowed"], 1);
+    assert_eq!(summary["denied"], 1);
+    assert_eq!(summary["expectations_failed"], 0);
+    assert_eq!(json["scenarios"][0]["steps"].as_array().unwrap().len(), 0);
+    // The scenario: time order, not log order; the delegated line got a session.
+    let logged = request_log::import_log(
+        &folder.join("log.jsonl"),
+        &LogOptions::new(vec![folder.join("policies.cedar")]),
+    )
+    .unwrap();
+    let replayed = privsim::evaluate(&logged.load().unwrap());
+    let steps = &replayed.steps;
+    assert_eq!(steps[0].name.as_deref(), Some("log.jsonl:3"));
+    assert_eq!(
+        steps[0].session.as_deref(),
+        Some(r#"Agent::"bot" for User::"alice""#)
+    );
+    assert_eq!(steps[1].name.as_deref(), Some("log.jsonl:1"));
+    assert_eq!(steps[1].decision, "allow");
 
     // Written elsewhere, the policy file is copied beside the scenario.
     let out = folder.join("out");

@@ -9,6 +9,7 @@ mod fuzz_campaign;
 mod hardening;
 mod import;
 mod import_log;
+mod import_log_stream;
 mod import_mcp;
 mod init;
 mod malformed;

@@ -11,6 +11,7 @@
 //! the change would have broken.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use cedar_policy::{Context, EntityUid};
@@ -166,19 +167,36 @@ pub struct LoggedScenario {
     pub steps: Vec<LoggedStep>,
 }
 
-/// A line of the log with where it starts, for located errors.
+/// The longest line read from a log (1 MiB); a longer one is refused at its
+/// line, so a log without newlines cannot exhaust memory in streaming mode.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// A line of the log, for located errors. The source file of the line alone
+/// is made only when an error needs it, and the error is located at the
+/// line's number in the log: a streamed log is never held whole.
 #[derive(Clone, Copy)]
 struct Line<'a> {
-    file: &'a SourceFile,
-    start: usize,
+    path: &'a Path,
+    display: &'a str,
+    number: usize,
     text: &'a str,
 }
 
 impl Line<'_> {
+    fn error_span(&self, span: Range<usize>, message: impl Into<String>) -> SourceError {
+        located_in_line(
+            self.path,
+            self.display,
+            self.number,
+            self.text,
+            span,
+            message,
+        )
+    }
+
     fn error_at(&self, path: &[Key<'_>], message: impl Into<String>) -> SourceError {
         let span = json::locate(self.text, path).unwrap_or(0..0);
-        self.file
-            .error(self.start + span.start..self.start + span.end, message)
+        self.error_span(span, message)
     }
 
     fn uid(&self, value: &Value, field: &'static str) -> Result<EntityUid> {
@@ -222,41 +240,146 @@ impl Line<'_> {
     }
 }
 
-/// Reads a request log (JSON lines) into a scenario.
-pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
-    if options.policies.is_empty() {
-        return Err(Error::Usage(
-            "`--policies` is needed: the Cedar policies to replay the log against (the deployed ones to verify the log, a candidate to see what it would break)".to_string(),
-        ));
+/// An error at `span` of line `number` (its text `text`), located as
+/// `LOG:LINE:COL`.
+fn located_in_line(
+    path: &Path,
+    display: &str,
+    number: usize,
+    text: &str,
+    span: Range<usize>,
+    message: impl Into<String>,
+) -> SourceError {
+    let file = SourceFile::from_text(path.to_path_buf(), display.to_string(), text.to_string());
+    let column = file.line_col(span.start).1;
+    let mut error = file.error(span, message);
+    error.location = format!("{display}:{number}:{column}");
+    error
+}
+
+/// Reads a log line by line in bounded memory (one line at a time, each at
+/// most [`MAX_LINE_BYTES`]), calling `each` with the line's number and its
+/// text without the line break. There is no limit on the log's size.
+pub(super) fn read_lines(
+    path: &Path,
+    display: &str,
+    mut each: impl FnMut(usize, &str) -> Result<()>,
+) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let io_error = |source: std::io::Error| Error::Io {
+        path: display.to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buffer: Vec<u8> = Vec::new();
+    let limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX);
+    let mut number = 0;
+    loop {
+        buffer.clear();
+        let read = (&mut reader)
+            .take(limit + 2)
+            .read_until(b'\n', &mut buffer)
+            .map_err(io_error)?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let mut content: &[u8] = &buffer;
+        if let Some(rest) = content.strip_suffix(b"\n") {
+            content = rest.strip_suffix(b"\r").unwrap_or(rest);
+        }
+        if content.len() > MAX_LINE_BYTES {
+            return Err(located_in_line(
+                path,
+                display,
+                number,
+                "",
+                0..0,
+                format!("line {number} is longer than {MAX_LINE_BYTES} bytes"),
+            )
+            .with_help("each line of the log is one request; a longer line is not a log line")
+            .into());
+        }
+        let text = std::str::from_utf8(content).map_err(|e| {
+            let valid = String::from_utf8_lossy(content.get(..e.valid_up_to()).unwrap_or_default())
+                .into_owned();
+            let at = valid.len();
+            located_in_line(path, display, number, &valid, at..at, "not UTF-8 text")
+        })?;
+        each(number, text)?;
     }
-    let file = SourceFile::read(path, path.display().to_string())?;
-    let mut steps = Vec::new();
-    let mut sessions: BTreeMap<String, (LoggedSession, Line<'_>)> = BTreeMap::new();
-    let mut session_order: Vec<String> = Vec::new();
-    let mut entities: Vec<ImportedEntity> = Vec::new();
-    let mut start_offset = 0;
-    for (index, raw_line) in file.text.split_inclusive('\n').enumerate() {
+}
+
+/// A session as first seen: the line that began it, for located errors.
+struct FirstSeen {
+    session: LoggedSession,
+    number: usize,
+    text: String,
+}
+
+/// Reads a log's lines one by one into requests, keeping only the sessions
+/// (bounded by their number, not by the number of lines). The materialized
+/// import and the streamed replay both read through it, so they accept and
+/// refuse exactly the same lines.
+pub(super) struct LogReader<'a> {
+    path: &'a Path,
+    display: String,
+    options: &'a LogOptions,
+    sessions: BTreeMap<String, FirstSeen>,
+    session_order: Vec<String>,
+}
+
+impl<'a> LogReader<'a> {
+    /// A reader of the log at `path`.
+    pub(super) fn new(path: &'a Path, options: &'a LogOptions) -> Result<Self> {
+        if options.policies.is_empty() {
+            return Err(Error::Usage(
+                "`--policies` is needed: the Cedar policies to replay the log against (the deployed ones to verify the log, a candidate to see what it would break)".to_string(),
+            ));
+        }
+        Ok(Self {
+            path,
+            display: path.display().to_string(),
+            options,
+            sessions: BTreeMap::new(),
+            session_order: Vec::new(),
+        })
+    }
+
+    /// The log as the user named it.
+    pub(super) fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Line `number` of the log: its request and the entities the MCP
+    /// request generator made (none for a blank line).
+    pub(super) fn line(
+        &mut self,
+        number: usize,
+        text: &str,
+    ) -> Result<Option<(LoggedStep, Vec<ImportedEntity>)>> {
         let line = Line {
-            file: &file,
-            start: start_offset,
-            text: raw_line.trim_end_matches(['\n', '\r']),
+            path: self.path,
+            display: &self.display,
+            number,
+            text,
         };
-        start_offset += raw_line.len();
+        let options = self.options;
         if line.text.trim().is_empty() {
-            continue;
+            return Ok(None);
         }
         let record: Record = serde_json::from_str(line.text).map_err(|e| {
-            let offset = line.start + offset_of_line_col(line.text, e.line(), e.column());
+            let offset = offset_of_line_col(line.text, e.line(), e.column());
             let message = e.to_string();
             let message = message
                 .split(" at line ")
                 .next()
                 .unwrap_or(&message)
                 .to_string();
-            file.error(offset..offset, message)
+            line.error_span(offset..offset, message)
                 .with_help("each line of the log is one JSON object (docs/request-log.schema.json)")
         })?;
-        let number = index + 1;
         let at = Instant::parse_rfc3339(&record.timestamp)
             .map_err(|message| line.error_at(&[Key::Field("timestamp")], message))?;
         let principal = line.uid(&record.principal, "principal")?;
@@ -302,7 +425,6 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
                     .into());
             }
         };
-        entities.extend(made);
         let session_id = match (&record.session, &record.trace_id) {
             (Some(_), Some(_)) => {
                 return Err(line
@@ -350,12 +472,20 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
                 on_behalf_of: on_behalf_of.clone(),
                 parent: record.parent.clone(),
             };
-            match sessions.get(id) {
+            match self.sessions.get(id) {
                 None => {
-                    session_order.push(id.clone());
-                    sessions.insert(id.clone(), (session, line));
+                    self.session_order.push(id.clone());
+                    self.sessions.insert(
+                        id.clone(),
+                        FirstSeen {
+                            session,
+                            number,
+                            text: text.to_string(),
+                        },
+                    );
                 }
-                Some((known, first)) if *known != session => {
+                Some(first) if first.session != session => {
+                    let known = &first.session;
                     let (field, what) = if known.principal != session.principal {
                         ("principal", "principal")
                     } else if known.parent != session.parent {
@@ -363,7 +493,7 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
                     } else {
                         ("on_behalf_of", "delegator")
                     };
-                    let first_line = first.file.line_col(first.start).0;
+                    let first_line = first.number;
                     return Err(line
                         .error_at(&[Key::Field(field)], format!("session `{id}` changes its {what}: line {first_line} began it differently"))
                         .with_help("a session keeps one principal and one delegation for its whole life; give the other requests their own session id")
@@ -372,7 +502,7 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
                 Some(_) => {}
             }
         }
-        steps.push(LoggedStep {
+        let step = LoggedStep {
             line: number,
             at,
             session: session_id,
@@ -384,7 +514,61 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
                 LoggedDecision::Allow => Decision::Allow,
                 LoggedDecision::Deny => Decision::Deny,
             }),
-        });
+        };
+        Ok(Some((step, made)))
+    }
+
+    /// The sessions seen, every parent before its children; a parent the log
+    /// never shows, or a cycle, is an error.
+    pub(super) fn sessions(&self) -> Result<Vec<LoggedSession>> {
+        order_sessions(
+            self.path,
+            &self.display,
+            &self.sessions,
+            &self.session_order,
+        )
+    }
+
+    /// The scenario of `steps` (in time order) read by this reader.
+    pub(super) fn scenario(
+        &self,
+        sessions: Vec<LoggedSession>,
+        entities: Vec<ImportedEntity>,
+        steps: Vec<LoggedStep>,
+    ) -> LoggedScenario {
+        let name = self
+            .options
+            .name
+            .clone()
+            .unwrap_or_else(|| super::file_suite_name(self.path));
+        LoggedScenario {
+            name: super::safe_name(&name),
+            source: self.path.to_path_buf(),
+            policies: self.options.policies.clone(),
+            schema: self.options.schema.clone(),
+            entities_file: self.options.entities.clone(),
+            start: steps.first().map_or(Instant(0), |s| s.at),
+            sessions,
+            entities,
+            steps,
+        }
+    }
+}
+
+/// Reads a request log (JSON lines) into a scenario. The log is read whole
+/// (at most 64 MiB, like every input file); `privsim import log` without
+/// `--out` streams it instead ([`super::stream`]).
+pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
+    let mut reader = LogReader::new(path, options)?;
+    let file = SourceFile::read(path, path.display().to_string())?;
+    let mut steps = Vec::new();
+    let mut entities: Vec<ImportedEntity> = Vec::new();
+    for (index, raw_line) in file.text.split_inclusive('\n').enumerate() {
+        let text = raw_line.trim_end_matches(['\n', '\r']);
+        if let Some((step, made)) = reader.line(index + 1, text)? {
+            steps.push(step);
+            entities.extend(made);
+        }
     }
     if steps.is_empty() {
         return Err(Error::Usage(format!(
@@ -392,32 +576,26 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
             path.display()
         )));
     }
-    let sessions = order_sessions(&sessions, &session_order)?;
+    let sessions = reader.sessions()?;
     // Stable: requests logged at the same time stay in log order.
     steps.sort_by_key(|step| step.at);
-    let name = options
-        .name
-        .clone()
-        .unwrap_or_else(|| super::file_suite_name(path));
-    Ok(LoggedScenario {
-        name: super::safe_name(&name),
-        source: path.to_path_buf(),
-        policies: options.policies.clone(),
-        schema: options.schema.clone(),
-        entities_file: options.entities.clone(),
-        start: steps.first().map_or(Instant(0), |s| s.at),
-        sessions,
-        entities,
-        steps,
-    })
+    Ok(reader.scenario(sessions, entities, steps))
 }
 
 /// Sessions with every parent before its children (otherwise in order of
 /// first appearance); a parent the log never shows, or a cycle, is an error.
 fn order_sessions(
-    sessions: &BTreeMap<String, (LoggedSession, Line<'_>)>,
+    path: &Path,
+    display: &str,
+    sessions: &BTreeMap<String, FirstSeen>,
     first_seen: &[String],
 ) -> Result<Vec<LoggedSession>> {
+    let line_of = |first: &FirstSeen| -> (usize, String) { (first.number, first.text.clone()) };
+    let error = |first: &FirstSeen, message: String| -> SourceError {
+        let (number, text) = line_of(first);
+        let span = json::locate(&text, &[Key::Field("parent")]).unwrap_or(0..0);
+        located_in_line(path, display, number, &text, span, message)
+    };
     let mut placed = BTreeSet::new();
     let mut ordered = Vec::new();
     for id in first_seen {
@@ -425,24 +603,27 @@ fn order_sessions(
         let mut at = id.clone();
         while !placed.contains(&at) {
             if chain.contains(&at) {
-                let (_, line) = &sessions[id];
-                return Err(line
-                    .error_at(
-                        &[Key::Field("parent")],
-                        format!("sessions `{}` are each other's parents", chain.join("`, `")),
-                    )
-                    .into());
+                let first = &sessions[id];
+                return Err(error(
+                    first,
+                    format!("sessions `{}` are each other's parents", chain.join("`, `")),
+                )
+                .into());
             }
             chain.push(at.clone());
-            let Some((session, line)) = sessions.get(&at) else {
+            let Some(first) = sessions.get(&at) else {
                 break;
             };
-            match &session.parent {
+            match &first.session.parent {
                 Some(parent) if !sessions.contains_key(parent) => {
-                    return Err(line
-                        .error_at(&[Key::Field("parent")], format!("the parent session `{parent}` makes no request in the log"))
-                        .with_help("a parent session is known by its own requests; log at least one of them")
-                        .into());
+                    return Err(error(
+                        first,
+                        format!("the parent session `{parent}` makes no request in the log"),
+                    )
+                    .with_help(
+                        "a parent session is known by its own requests; log at least one of them",
+                    )
+                    .into());
                 }
                 Some(parent) => at = parent.clone(),
                 None => break,
@@ -450,9 +631,9 @@ fn order_sessions(
         }
         for id in chain.into_iter().rev() {
             if placed.insert(id.clone())
-                && let Some((session, _)) = sessions.get(&id)
+                && let Some(first) = sessions.get(&id)
             {
-                ordered.push(session.clone());
+                ordered.push(first.session.clone());
             }
         }
     }
@@ -477,18 +658,17 @@ fn mcp_request(
             .labels()
             .and_then(|mut labels| labels.next())
             .map_or(0..0, |label| label.offset()..label.offset() + label.len());
-        let start = line.start + call_span.start + span.start;
-        let end = line.start + call_span.start + span.end;
+        let start = call_span.start + span.start;
+        let end = call_span.start + span.end;
         let mut message = diagnostic.to_string();
         if let Some(help) = diagnostic.help() {
             message.push_str(&format!(" ({help})"));
         }
-        line.file
-            .error(
-                start..end.max(start),
-                format!("bad `tools_call`: {message}"),
-            )
-            .into()
+        line.error_span(
+            start..end.max(start),
+            format!("bad `tools_call`: {message}"),
+        )
+        .into()
     };
     let input = mcp_tools_sdk::data::Input::from_json_str(call_text).map_err(|e| located(&e))?;
     let shared = match &record.context {
@@ -833,6 +1013,11 @@ impl LoggedScenario {
     /// memory) in the nearest folder holding all its Cedar files and refers
     /// to them where they are.
     pub fn load(&self) -> Result<Scenario> {
+        self.load_with(&LoadOptions::default())
+    }
+
+    /// [`LoggedScenario::load`] with load options (the observation window).
+    pub fn load_with(&self, options: &LoadOptions) -> Result<Scenario> {
         let mut originals: Vec<&Path> = self.policies.iter().map(PathBuf::as_path).collect();
         originals.extend(self.schema.as_deref());
         originals.extend(self.entities_file.as_deref());
@@ -853,7 +1038,7 @@ impl LoggedScenario {
         let path = base.join(format!("{}.toml", self.name));
         let text = self.scenario_text(&refs)?;
         let file = SourceFile::from_text(path.clone(), path.display().to_string(), text);
-        scenario::load_source(file, &LoadOptions::default())
+        scenario::load_source(file, options)
     }
 
     /// Writes the scenario as `out/<name>.toml`. Cedar files inside `out`

@@ -16,6 +16,7 @@ pub mod json;
 pub mod log;
 pub mod mcp;
 mod run_tests;
+pub mod stream;
 mod write;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,176 @@
+//! Streamed import and replay of a request log against raw Cedar: a generated
+//! log (`privsim_testkit::request_log`) of 100,000 lines read, parsed and
+//! replayed end to end by `privsim::import::stream::replay_log` (JSON parsing,
+//! sessions, the replay and the held-set accounting included), and the same
+//! requests, built beforehand, evaluated with `Authorizer::is_authorized` in
+//! the same process. The figure that matters is the ratio (raw time /
+//! streamed time) per logged request, printed at the end; see BENCHMARKS.md.
+//!
+//! Under `cargo test --benches` (no `--bench` argument) the log has 2,000
+//! lines so the smoke run stays quick.
+#![allow(
+    clippy::panic,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
+
+mod common;
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
+use criterion::{Criterion, criterion_group};
+use privsim::import::log::LogOptions;
+use privsim::import::stream;
+use privsim::load::LoadOptions;
+use privsim_testkit::request_log as generated;
+use serde_json::Value;
+
+fn generate(lines: usize) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!(
+        "privsim-bench-import-log-{}-{lines}",
+        std::process::id()
+    ));
+    common::fresh_folder(&folder);
+    let entities: Vec<Value> = serde_json::from_str(&generated::entities_json())
+        .unwrap_or_else(|e| panic!("the generated entities: {e}"));
+    let entities: Vec<String> = entities.iter().map(Value::to_string).collect();
+    common::write_world(&folder, &entities, generated::SCHEMA, generated::POLICIES);
+    let file = std::fs::File::create(folder.join("log.jsonl"))
+        .unwrap_or_else(|e| panic!("cannot write the log: {e}"));
+    let mut out = std::io::BufWriter::new(file);
+    generated::write_log(42, lines, 30, &mut out)
+        .unwrap_or_else(|e| panic!("cannot write the log: {e}"));
+    drop(out);
+    folder
+}
+
+fn uid(value: &Value) -> EntityUid {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Object(map) => format!(
+            "{}::\"{}\"",
+            map.get("type").and_then(Value::as_str).unwrap_or_default(),
+            map.get("id").and_then(Value::as_str).unwrap_or_default()
+        ),
+        _ => panic!("not an entity reference: {value}"),
+    };
+    EntityUid::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The log's requests, built before timing starts.
+fn requests(log: &Path) -> Vec<Request> {
+    let text = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("cannot read the log: {e}"));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+            let context = record
+                .get("context")
+                .cloned()
+                .unwrap_or(Value::Object(Default::default()));
+            Request::new(
+                uid(&record["principal"]),
+                uid(&record["action"]),
+                uid(&record["resource"]),
+                Context::from_json_value(context, None).unwrap_or_else(|e| panic!("{e}")),
+                None,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+fn raw(requests: &[Request], policies: &PolicySet, entities: &Entities) -> usize {
+    let authorizer = Authorizer::new();
+    requests
+        .iter()
+        .filter(|request| {
+            authorizer
+                .is_authorized(request, policies, entities)
+                .decision()
+                == cedar_policy::Decision::Allow
+        })
+        .count()
+}
+
+fn best_of(runs: usize, mut run: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn bench(c: &mut Criterion) {
+    let benchmarking = std::env::args().any(|arg| arg == "--bench");
+    let lines = if benchmarking { 100_000 } else { 2_000 };
+    let folder = generate(lines);
+    let log = folder.join("log.jsonl");
+    let options = LogOptions::new(vec![folder.join("policies.cedar")])
+        .schema(Some(folder.join("schema.cedarschema")))
+        .entities(Some(folder.join("entities.json")));
+    let load = LoadOptions::default();
+    let requests = requests(&log);
+    let policies = PolicySet::from_str(generated::POLICIES).unwrap_or_else(|e| panic!("{e}"));
+    let entities = Entities::from_json_str(&generated::entities_json(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let streamed = || {
+        stream::replay_log(&log, &options, &load, stream::MISMATCHES_LISTED)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+    };
+    // Same answers: the streamed replay allows what raw Cedar allows.
+    let (result, stats) = streamed();
+    assert_eq!(result.summary.steps, requests.len());
+    assert_eq!(
+        result.summary.allowed,
+        raw(&requests, &policies, &entities),
+        "the streamed replay and raw Cedar disagree"
+    );
+
+    let mut group = c.benchmark_group("import_log");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(if benchmarking { 20 } else { 1 }));
+    group.bench_function("raw Cedar, prebuilt requests", |b| {
+        b.iter(|| black_box(raw(&requests, &policies, &entities)))
+    });
+    group.bench_function("privsim import log, streamed", |b| {
+        b.iter(|| black_box(streamed()))
+    });
+    group.finish();
+
+    let runs = if benchmarking { 3 } else { 1 };
+    let raw_time = best_of(runs, || {
+        black_box(raw(&requests, &policies, &entities));
+    });
+    let streamed_time = best_of(runs, || {
+        black_box(streamed());
+    });
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / requests.len() as f64;
+    println!(
+        "\nimport log benchmark: {} requests ({} distinct, {} mismatching)\n  raw Cedar, prebuilt requests:   {:>8.2} ms  ({:.2} µs/request)\n  privsim import log, streamed:   {:>8.2} ms  ({:.2} µs/request)\n  ratio raw/streamed:             {:.3}x",
+        stats.requests,
+        stats.distinct,
+        stats.mismatches,
+        raw_time.as_secs_f64() * 1e3,
+        per(raw_time),
+        streamed_time.as_secs_f64() * 1e3,
+        per(streamed_time),
+        raw_time.as_secs_f64() / streamed_time.as_secs_f64(),
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

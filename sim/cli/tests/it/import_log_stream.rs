@@ -1,0 +1,282 @@
+//! `privsim import log` streamed (without `--out`): on generated logs the
+//! streamed replay gives the materialized path's answers (held, used, gap,
+//! observation, expectations failed, ceiling findings); its errors are
+//! located at the log's line, including lines too long to read.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use privsim::LoadOptions;
+use privsim::import::log::{self as request_log, LogOptions};
+use privsim::import::stream;
+use privsim::result::ScenarioResult;
+use privsim_testkit::request_log as generated;
+use serde_json::Value;
+
+fn temp_folder(test: &str) -> PathBuf {
+    let folder =
+        std::env::temp_dir().join(format!("privsim-log-stream-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+/// The generated world in `folder`, and options replaying against it.
+fn world(folder: &Path) -> LogOptions {
+    std::fs::write(folder.join("schema.cedarschema"), generated::SCHEMA).unwrap();
+    std::fs::write(folder.join("policies.cedar"), generated::POLICIES).unwrap();
+    std::fs::write(folder.join("entities.json"), generated::entities_json()).unwrap();
+    LogOptions::new(vec![folder.join("policies.cedar")])
+        .schema(Some(folder.join("schema.cedarschema")))
+        .entities(Some(folder.join("entities.json")))
+}
+
+fn materialized(log: &Path, options: &LogOptions) -> ScenarioResult {
+    let logged = request_log::import_log(log, options)
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let scenario = logged
+        .load()
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    privsim::evaluate(&scenario)
+}
+
+fn streamed(
+    log: &Path,
+    options: &LogOptions,
+    listed: usize,
+) -> (ScenarioResult, stream::StreamStats) {
+    stream::replay_log(log, options, &LoadOptions::default(), listed)
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+/// The log line a step's name gives (`LOG:LINE`).
+fn line_of(name: Option<&String>) -> usize {
+    name.and_then(|n| n.rsplit(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+/// Ceiling findings as (principal, delegator, action, resource) with how
+/// many requests raised each.
+fn ceiling(result: &ScenarioResult) -> BTreeMap<(String, String, String, String), usize> {
+    let mut out = BTreeMap::new();
+    for finding in result
+        .findings
+        .iter()
+        .filter(|f| f.kind == "delegation-ceiling")
+    {
+        *out.entry((
+            finding.principal.clone(),
+            finding.delegator.clone().unwrap_or_default(),
+            finding.action.clone(),
+            finding.resource.clone(),
+        ))
+        .or_insert(0) += 1;
+    }
+    out
+}
+
+/// Findings other than the ceiling's, without their step.
+fn other_findings(result: &ScenarioResult) -> Vec<Value> {
+    result
+        .findings
+        .iter()
+        .filter(|f| f.kind != "delegation-ceiling")
+        .map(|f| {
+            let mut value = serde_json::to_value(f).unwrap();
+            value.as_object_mut().unwrap().remove("step");
+            value
+        })
+        .collect()
+}
+
+#[test]
+fn streamed_replay_equals_materialized() {
+    let folder = temp_folder("equal");
+    let options = world(&folder);
+    let mut seen_ceiling = 0;
+    let mut seen_mismatches = 0;
+    let mut seen_unused = 0;
+    // Long spans (unused-access findings) and a short one (window too short).
+    for (seed, lines, span_days) in [
+        (1, 150, 200),
+        (2, 300, 400),
+        (3, 400, 120),
+        (4, 250, 3),
+        (5, 400, 365),
+        (6, 200, 200),
+    ] {
+        let log = folder.join(format!("log-{seed}.jsonl"));
+        let mut text = Vec::new();
+        generated::write_log(seed, lines, span_days, &mut text).unwrap();
+        std::fs::write(&log, &text).unwrap();
+        let whole = materialized(&log, &options);
+        let (part, stats) = streamed(&log, &options, usize::MAX);
+        let case = format!("seed {seed}");
+        assert_eq!(
+            serde_json::to_value(&part.principals).unwrap(),
+            serde_json::to_value(&whole.principals).unwrap(),
+            "{case}: held, used, gap"
+        );
+        assert_eq!(
+            serde_json::to_value(&part.observation).unwrap(),
+            serde_json::to_value(&whole.observation).unwrap(),
+            "{case}: observation"
+        );
+        // The accounting summary, but for the instants evaluated: a streamed
+        // replay evaluates at its representatives' times only (held sets
+        // change only at a session's first and last request, which are kept).
+        let without_instants = |result: &ScenarioResult| {
+            let mut value = serde_json::to_value(&result.accounting).unwrap();
+            value.as_object_mut().unwrap().remove("evaluated_instants");
+            value
+        };
+        assert_eq!(
+            without_instants(&part),
+            without_instants(&whole),
+            "{case}: accounting summary"
+        );
+        assert_eq!(
+            serde_json::to_value(&part.summary).unwrap(),
+            serde_json::to_value(&whole.summary).unwrap(),
+            "{case}: summary"
+        );
+        assert_eq!(part.passed, whole.passed, "{case}");
+        assert_eq!(part.dead_policies, whole.dead_policies, "{case}");
+        assert_eq!(other_findings(&part), other_findings(&whole), "{case}");
+        // Every ceiling finding of the log is listed once per distinct
+        // request and counted once per request.
+        let whole_ceiling = ceiling(&whole);
+        assert_eq!(
+            ceiling(&part).keys().collect::<Vec<_>>(),
+            whole_ceiling.keys().collect::<Vec<_>>(),
+            "{case}: ceiling findings"
+        );
+        // The mismatching lines: every listed one mismatches in the
+        // materialized replay, and each distinct mismatching request is
+        // listed by its first line.
+        let failed_lines: BTreeSet<usize> = whole
+            .steps
+            .iter()
+            .filter(|s| s.expectation.as_ref().is_some_and(|e| !e.passed))
+            .map(|s| line_of(s.name.as_ref()))
+            .collect();
+        let listed: BTreeSet<usize> = part
+            .steps
+            .iter()
+            .map(|s| line_of(s.name.as_ref()))
+            .collect();
+        assert!(listed.is_subset(&failed_lines), "{case}: {listed:?}");
+        assert_eq!(stats.mismatches, failed_lines.len(), "{case}");
+        assert_eq!(
+            stats.requests,
+            whole.steps.len(),
+            "{case}: every request counted"
+        );
+        assert!(stats.distinct <= stats.requests, "{case}");
+        // The warnings of the materialized replay, plus the streamed note.
+        for warning in &whole.warnings {
+            assert!(part.warnings.contains(warning), "{case}: {warning}");
+        }
+        seen_ceiling += whole_ceiling.values().sum::<usize>();
+        seen_mismatches += failed_lines.len();
+        seen_unused += whole
+            .principals
+            .iter()
+            .filter(|p| p.unused_finding || p.held.iter().any(|h| h.unused_finding))
+            .count();
+    }
+    // The generated logs exercise what is compared.
+    assert!(seen_ceiling > 0, "no ceiling finding generated");
+    assert!(seen_mismatches > 0, "no mismatch generated");
+    assert!(seen_unused > 0, "no unused-access finding generated");
+}
+
+#[test]
+fn streamed_mismatches_are_bounded_and_counted() {
+    let folder = temp_folder("bounded");
+    let options = world(&folder);
+    let log = folder.join("log.jsonl");
+    let mut text = Vec::new();
+    generated::write_log(7, 600, 100, &mut text).unwrap();
+    std::fs::write(&log, &text).unwrap();
+    let (all, stats) = streamed(&log, &options, usize::MAX);
+    let (few, _) = streamed(&log, &options, 3);
+    assert!(
+        all.steps.len() > 3,
+        "the log needs more than 3 distinct mismatches"
+    );
+    assert_eq!(few.steps.len(), 3);
+    // The first three by log line.
+    let first: Vec<usize> = all.steps.iter().take(3).map(|s| s.index).collect();
+    let kept: Vec<usize> = few.steps.iter().map(|s| s.index).collect();
+    assert_eq!(kept, first);
+    assert_eq!(few.summary.expectations_failed, stats.mismatches);
+    assert!(
+        few.warnings.iter().any(
+            |w| w.contains(&format!("{} request(s) in", stats.mismatches))
+                && w.contains("the first 3 listed")
+        ),
+        "{:?}",
+        few.warnings
+    );
+}
+
+#[test]
+fn streamed_errors_are_located_at_the_logs_line() {
+    let folder = temp_folder("errors");
+    let options = world(&folder);
+    let good = r#"{"timestamp": "2026-01-01T00:00:00Z", "principal": "User::\"u1\"", "action": "Action::\"read\"", "resource": "Doc::\"d1\"", "decision": "allow"}"#;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "bad-json",
+            format!("{good}\n\n{{\"timestamp\": 3\n").into_bytes(),
+            "log.jsonl:3:",
+        ),
+        (
+            "unknown-field",
+            format!("{good}\n{}\n", good.replace("\"decision\"", "\"decison\"")).into_bytes(),
+            "log.jsonl:2:",
+        ),
+        (
+            "session-changes",
+            format!(
+                "{}\n{}\n",
+                good.replace("}", r#", "session": "s"}"#),
+                good.replace("u1", "u2")
+                    .replace("}", r#", "session": "s"}"#)
+            )
+            .into_bytes(),
+            "session `s` changes its principal: line 1",
+        ),
+        (
+            "too-long",
+            format!(
+                "{good}\n{good}\n{}\n",
+                " ".repeat(request_log::MAX_LINE_BYTES + 1)
+            )
+            .into_bytes(),
+            "log.jsonl:3:1: line 3 is longer than",
+        ),
+        (
+            "not-utf8",
+            [good.as_bytes(), b"\n{\"timestamp\xff\n"].concat(),
+            "log.jsonl:2:12: not UTF-8",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let log = folder.join("log.jsonl");
+        std::fs::write(&log, text).unwrap();
+        let error = stream::replay_log(&log, &options, &LoadOptions::default(), 5)
+            .map(|_| ())
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(expected), "{name}: {message}");
+    }
+}

@@ -1,0 +1,303 @@
+//! Streamed replay of a request log (`privsim import log` without `--out`):
+//! the log is read line by line, never whole, and replayed in memory bounded
+//! by the number of *distinct* requests (session, principal, action,
+//! resource, context and recorded decision), not by the number of lines.
+//!
+//! Why this gives the materialized replay's answers: the world of a log is
+//! static (no grants, no effects) and a logged request carries its exact
+//! context, so every occurrence of a distinct request gets the same
+//! decision. Of each distinct request the earliest and the latest occurrence
+//! are kept; the scenario of those representatives has the same sessions
+//! (each opened and closed at the same times), the same used pairs, the same
+//! last use of every pair and action, the same window, so the existing
+//! replay and accounting (`accounting::evaluate`) give the same held, used
+//! and gap, the same idle times and unused-access findings. Counts (steps,
+//! decisions, mismatches, ceiling findings) are then multiplied back by the
+//! number of occurrences. What a streamed result does not hold: the list of
+//! every step (only mismatching requests are listed, a bounded number), and
+//! the step indices of a policy's determined steps.
+//!
+//! **Architecture Invariant:** the streamed and the materialized path read
+//! lines through the same `log::LogReader`, and replay through the same
+//! engine; a test (`streamed_replay_equals_materialized`) checks they agree
+//! on generated logs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::ImportedEntity;
+use super::log::{self, LogOptions, LoggedStep};
+use crate::load::{Decision, LoadOptions};
+use privsim_model::diag::{Error, Result};
+use privsim_model::result::ScenarioResult;
+
+/// How many mismatching distinct requests a streamed result lists by default.
+pub const MISMATCHES_LISTED: usize = 20;
+
+/// A distinct request: session, principal, action, resource, context (as
+/// TOML text) and the recorded decision.
+type RequestKey = (Option<String>, String, String, String, String, u8);
+
+/// The occurrences of one distinct request.
+struct Occurrences {
+    /// The earliest (by time, then line).
+    first: LoggedStep,
+    /// The latest, when there is more than one.
+    last: Option<LoggedStep>,
+    /// How many lines made it.
+    count: usize,
+    /// The first line that made it.
+    first_line: usize,
+}
+
+impl Occurrences {
+    fn add(&mut self, step: LoggedStep) {
+        self.count += 1;
+        self.first_line = self.first_line.min(step.line);
+        let order = (step.at, step.line);
+        if order < (self.first.at, self.first.line) {
+            let earlier = std::mem::replace(&mut self.first, step);
+            if self.last.is_none() {
+                self.last = Some(earlier);
+            }
+        } else if self
+            .last
+            .as_ref()
+            .is_none_or(|last| order > (last.at, last.line))
+        {
+            self.last = Some(step);
+        }
+    }
+}
+
+/// A streamed log, as read.
+struct Read {
+    requests: BTreeMap<RequestKey, Occurrences>,
+    lines: usize,
+    total: usize,
+}
+
+/// What a streamed replay read and did, beside its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// Lines read (blank ones included).
+    pub lines: usize,
+    /// Requests (non-blank lines).
+    pub requests: usize,
+    /// Distinct requests replayed.
+    pub distinct: usize,
+    /// Requests whose recorded decision was not reproduced.
+    pub mismatches: usize,
+}
+
+/// Replays the log at `path` streamed, with `load` for the observation
+/// window; `listed` mismatching distinct requests are kept in the result's
+/// steps (the first ones by line), the rest counted in a warning.
+pub fn replay_log(
+    path: &Path,
+    options: &LogOptions,
+    load: &LoadOptions,
+    listed: usize,
+) -> Result<(ScenarioResult, StreamStats)> {
+    let mut reader = log::LogReader::new(path, options)?;
+    let display = reader.display().to_string();
+    let mut read = Read {
+        requests: BTreeMap::new(),
+        lines: 0,
+        total: 0,
+    };
+    let mut entities: Vec<ImportedEntity> = Vec::new();
+    crate::progress::phase(crate::progress::Phase::Reading, 0);
+    log::read_lines(path, &display, |number, text| {
+        crate::progress::advance();
+        read.lines = number;
+        let Some((step, made)) = reader.line(number, text)? else {
+            return Ok(());
+        };
+        read.total += 1;
+        // Entities the MCP generator made are named after their line, so a
+        // request with any is distinct from every other and all are kept.
+        entities.extend(made);
+        let key: RequestKey = (
+            step.session.clone(),
+            step.principal.clone(),
+            step.action.clone(),
+            step.resource.clone(),
+            step.context.to_string(),
+            decision_code(step.expect),
+        );
+        match read.requests.get_mut(&key) {
+            Some(occurrences) => occurrences.add(step),
+            None => {
+                let first_line = step.line;
+                read.requests.insert(
+                    key,
+                    Occurrences {
+                        first: step,
+                        last: None,
+                        count: 1,
+                        first_line,
+                    },
+                );
+            }
+        }
+        Ok(())
+    })?;
+    if read.total == 0 {
+        return Err(Error::Usage(format!("`{display}` holds no requests")));
+    }
+    let sessions = reader.sessions()?;
+    // Each representative with the distinct request it stands for.
+    let mut representatives: Vec<(LoggedStep, usize)> = Vec::new();
+    let groups: Vec<&Occurrences> = read.requests.values().collect();
+    for (group, occurrences) in groups.iter().enumerate() {
+        representatives.push((occurrences.first.clone(), group));
+        if let Some(last) = &occurrences.last {
+            representatives.push((last.clone(), group));
+        }
+    }
+    representatives.sort_by_key(|(step, _)| (step.at, step.line));
+    let group_of_line: HashMap<usize, usize> = representatives
+        .iter()
+        .map(|(step, group)| (step.line, *group))
+        .collect();
+    let steps: Vec<LoggedStep> = representatives.into_iter().map(|(step, _)| step).collect();
+    let logged = reader.scenario(sessions, entities, steps);
+    let scenario = logged.load_with(load)?;
+    let mut result = crate::accounting::evaluate(&scenario);
+    let stats = multiply_back(&mut result, &groups, &group_of_line, &display, listed);
+    Ok((
+        result,
+        StreamStats {
+            lines: read.lines,
+            requests: read.total,
+            distinct: groups.len(),
+            mismatches: stats,
+        },
+    ))
+}
+
+fn decision_code(decision: Option<Decision>) -> u8 {
+    match decision {
+        None => 0,
+        Some(Decision::Allow) => 1,
+        Some(Decision::Deny) => 2,
+        Some(Decision::Error) => 3,
+    }
+}
+
+/// Turns the representatives' result into the whole log's: counts
+/// multiplied by occurrences, one finding per occurrence counted, steps
+/// replaced by the first `listed` mismatching requests. Returns how many
+/// requests mismatched.
+fn multiply_back(
+    result: &mut ScenarioResult,
+    groups: &[&Occurrences],
+    group_of_line: &HashMap<usize, usize>,
+    display: &str,
+    listed: usize,
+) -> usize {
+    let log_line = |name: &Option<String>| -> Option<usize> {
+        name.as_deref()
+            .and_then(|name| name.rsplit(':').next())
+            .and_then(|line| line.parse().ok())
+    };
+    // One step result per distinct request (its earliest occurrence's).
+    let mut by_group: BTreeMap<usize, usize> = BTreeMap::new();
+    for (position, step) in result.steps.iter().enumerate() {
+        if let Some(group) = log_line(&step.name).and_then(|line| group_of_line.get(&line)) {
+            by_group.entry(*group).or_insert(position);
+        }
+    }
+    let summary = &mut result.summary;
+    summary.steps = 0;
+    summary.allowed = 0;
+    summary.denied = 0;
+    summary.invalid = 0;
+    summary.with_errors = 0;
+    summary.expectations = 0;
+    summary.expectations_failed = 0;
+    let mut mismatching: Vec<(usize, usize, usize)> = Vec::new();
+    let mut ceiling_findings = 0;
+    for (&group, &position) in &by_group {
+        let step = &result.steps[position];
+        let count = groups[group].count;
+        summary.steps += count;
+        match step.decision.as_str() {
+            "allow" => summary.allowed += count,
+            "deny" => summary.denied += count,
+            _ => summary.invalid += count,
+        }
+        if !step.errors.is_empty() {
+            summary.with_errors += count;
+        }
+        if let Some(expectation) = &step.expectation {
+            summary.expectations += count;
+            if !expectation.passed {
+                summary.expectations_failed += count;
+                mismatching.push((groups[group].first_line, group, position));
+            }
+        }
+        if step.decision == "allow" && step.delegation_ceiling.iter().any(|c| c.decision == "deny")
+        {
+            ceiling_findings += count;
+        }
+    }
+    // Ceiling findings: one listed per distinct request (its earliest
+    // occurrence), every occurrence counted.
+    let mut kept_ceiling = std::collections::BTreeSet::new();
+    let listed_steps: std::collections::BTreeSet<usize> =
+        by_group.values().map(|&p| result.steps[p].index).collect();
+    result.findings.retain(|finding| {
+        if finding.kind != "delegation-ceiling" {
+            return true;
+        }
+        let Some(index) = finding.step else {
+            return true;
+        };
+        listed_steps.contains(&index) && kept_ceiling.insert(index)
+    });
+    let other_findings = result
+        .findings
+        .iter()
+        .filter(|f| f.kind != "delegation-ceiling")
+        .count();
+    summary.findings = other_findings + ceiling_findings;
+    let mismatches = summary.expectations_failed;
+    result.passed = summary.expectations_failed == 0 && summary.access_failed == 0;
+    mismatching.sort_unstable();
+    let shown: Vec<usize> = mismatching
+        .iter()
+        .take(listed)
+        .map(|&(_, _, position)| position)
+        .collect();
+    let all_steps = std::mem::take(&mut result.steps);
+    result.steps = shown
+        .iter()
+        .filter_map(|&position| all_steps.get(position).cloned())
+        .map(|mut step| {
+            step.index = log_line(&step.name).unwrap_or(step.index);
+            step
+        })
+        .collect();
+    // Findings point at a log line, not at a position among the steps.
+    for finding in &mut result.findings {
+        if let Some(index) = finding.step
+            && let Some(step) = all_steps.iter().find(|s| s.index == index)
+        {
+            finding.step = log_line(&step.name);
+        }
+    }
+    for policy in &mut result.policy_use {
+        policy.determined.clear();
+    }
+    let distinct_failed = mismatching.len();
+    result.warnings.push(format!(
+        "streamed replay of `{display}`: {} request(s), {} distinct; steps are not listed one by one, only requests whose recorded decision was not reproduced ({mismatches} request(s) in {distinct_failed} distinct, the first {} listed by log line)",
+        result.summary.steps,
+        groups.len(),
+        shown.len()
+    ));
+    mismatches
+}
