@@ -282,11 +282,15 @@ fn multiply_back(
         })
         .collect();
     // Findings point at a log line, not at a position among the steps.
+    let line_of_index: HashMap<usize, Option<usize>> = all_steps
+        .iter()
+        .map(|step| (step.index, log_line(&step.name)))
+        .collect();
     for finding in &mut result.findings {
         if let Some(index) = finding.step
-            && let Some(step) = all_steps.iter().find(|s| s.index == index)
+            && let Some(line) = line_of_index.get(&index)
         {
-            finding.step = log_line(&step.name);
+            finding.step = *line;
         }
     }
     for policy in &mut result.policy_use {
