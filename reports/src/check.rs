@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use privsim_model::format::{percent, points};
 
-use crate::{code_span, escape_markdown};
+use crate::{MARKDOWN_LIMIT, code_span, escape_markdown, plural};
 
 use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck};
 
@@ -367,13 +367,13 @@ pub fn markdown(result: &CheckResult) -> String {
         out,
         "{} scenario{} checked, {} failing · {} failing change{} · {} accepted by an exception · {} stale exception{}\n",
         summary.scenarios,
-        plural(summary.scenarios),
+        plural(summary.scenarios, "", "s"),
         summary.failed_scenarios,
         summary.failures,
-        plural(summary.failures),
+        plural(summary.failures, "", "s"),
         summary.excepted,
         summary.stale_exceptions,
-        plural(summary.stale_exceptions),
+        plural(summary.stale_exceptions, "", "s"),
     );
     if let Some(caveat) = result.proofs.as_ref().and_then(|p| p.caveat.as_deref()) {
         // A fixed sentence of ours, not user input: written as is.
@@ -384,7 +384,7 @@ pub fn markdown(result: &CheckResult) -> String {
             out,
             "**Not checked:** {} scenario file{} could not be loaded:\n",
             result.load_errors.len(),
-            plural(result.load_errors.len())
+            plural(result.load_errors.len(), "", "s")
         );
         for error in &result.load_errors {
             let _ = writeln!(
@@ -442,10 +442,6 @@ pub fn markdown(result: &CheckResult) -> String {
     fit(out, &sections, &result.scenarios, &tail)
 }
 
-/// The longest Markdown summary, in characters: GitHub refuses pull-request
-/// comments over 65,536; the rest is room for what a CI step adds around it.
-pub const MARKDOWN_LIMIT: usize = 60_000;
-
 /// Lays the summary out within [`MARKDOWN_LIMIT`]: the overview and the
 /// exceptions always; the scenario sections of failing scenarios first, then
 /// the others, each in run order while it fits; a closing note counts the
@@ -498,7 +494,7 @@ fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &st
     let _ = writeln!(
         out,
         "\n… {left_out} scenario section{} left out to stay within GitHub's comment size (failing scenarios first); the JSON result (`--format json`) has them all.",
-        plural(left_out)
+        plural(left_out, "", "s")
     );
     out + tail
 }
@@ -547,7 +543,7 @@ fn markdown_unreached(out: &mut String, result: &CheckResult) {
         out,
         "**Not reached by any scenario:** {} policy change{} decided no request of any scenario (step, held set or search move), so this check says nothing about {}:\n",
         unreached.len(),
-        plural(unreached.len()),
+        plural(unreached.len(), "", "s"),
         if unreached.len() == 1 { "it" } else { "them" }
     );
     for coverage in unreached {
@@ -633,10 +629,6 @@ fn markdown_exceptions(out: &mut String, result: &CheckResult) {
             );
         }
     }
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }
 
 fn exception_scope(exception: &ExceptionStatus) -> String {
@@ -770,9 +762,9 @@ fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckR
             let mut text = format!(
                 "{} move{}, {} state{}",
                 s.moves,
-                plural(usize::try_from(s.moves).unwrap_or(usize::MAX)),
+                plural(usize::try_from(s.moves).unwrap_or(usize::MAX), "", "s"),
                 s.states,
-                plural(usize::try_from(s.states).unwrap_or(usize::MAX)),
+                plural(usize::try_from(s.states).unwrap_or(usize::MAX), "", "s"),
             );
             if let Some(depth) = s.exhaustive_depth {
                 let _ = write!(text, ", every state to depth {depth} explored");
@@ -854,7 +846,7 @@ fn details(change: &Change, result: &CheckResult) -> String {
                 let _ = write!(
                     text,
                     "step{} {} now allowed{}",
-                    plural(change.steps.len()),
+                    plural(change.steps.len(), "", "s"),
                     change
                         .steps
                         .iter()
@@ -1163,7 +1155,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
                             "{} {} change{} fail{} the gate",
                             failing.len(),
                             title(kind),
-                            plural(failing.len()),
+                            plural(failing.len(), "", "s"),
                             if failing.len() == 1 { "s" } else { "" }
                         ),
                         body: body.join("\n"),

@@ -231,6 +231,12 @@ pub(crate) fn render_serialized(
     Ok(text)
 }
 
+/// `one` for a count of one, else `many` (`plural(n, "", "s")` for a
+/// suffix): the one helper of every report that writes counts in words.
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 /// The template environment: strict about undefined values (a typo in a
 /// template is an error, not an empty string), and escaping every value
 /// printed into HTML, Markdown or XML unless a filter marked it safe.

@@ -20,6 +20,8 @@ use privsim_model::result::{
 use privsim_model::suggest::{ScenarioSuggestion, Status};
 use privsim_model::time::Instant;
 
+use crate::plural;
+
 /// The longest finding trace shown; earlier steps are counted, not listed.
 /// Size-limited reports (Markdown) list at most this many moves of a search
 /// trace too ([`FindingView::brief_moves`]).
@@ -904,10 +906,6 @@ fn icon(status: &str) -> &'static str {
         "findings" => "⚠️",
         _ => "✅",
     }
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
 
 fn findings_phrase(n: usize) -> String {

@@ -997,7 +997,7 @@ fn the_json_reads_back_and_a_long_summary_stays_within_a_comment() {
         .chain(std::iter::repeat_n(failing, 3))
         .collect();
     let markdown = render::markdown(&result);
-    assert!(markdown.chars().count() <= render::MARKDOWN_LIMIT);
+    assert!(markdown.chars().count() <= privsim_reports::MARKDOWN_LIMIT);
     assert_eq!(
         markdown
             .matches("### ❌ Support agent works one ticket")
