@@ -16,4 +16,5 @@ mod observation;
 mod policy_proofs;
 mod reports;
 mod suggest;
+mod suggest_traffic;
 mod watch;
