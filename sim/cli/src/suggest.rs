@@ -31,6 +31,10 @@ pub struct SuggestArgs {
     /// a suggestion allows exactly what the steps use).
     #[arg(long)]
     pub keep_access: bool,
+    /// Right-size only these principals or types (`Agent`, `Helpdesk::Agent`
+    /// or `Agent::"bot"`; repeatable); the others keep exactly their access.
+    #[arg(long, value_name = "PRINCIPAL_OR_TYPE")]
+    pub only: Vec<String>,
     /// Prove each suggestion allows nothing the candidate does not, in every
     /// world the schema allows (needs the cvc5 solver; without it, exit 2).
     /// Default: prove when a solver is found.
@@ -66,6 +70,16 @@ pub fn run(args: &SuggestArgs) -> Outcome {
         Err(error) => return report_error(error),
     };
     let no_solver = view.and_then(|v| v.caveat);
+    let mut only = Vec::new();
+    for text in &args.only {
+        match suggest::Selector::parse(text) {
+            Ok(selector) => only.push(selector),
+            Err(message) => {
+                eprintln!("error: invalid `--only`: {message}");
+                return Outcome::BadInput;
+            }
+        }
+    }
     let mut suggestions = Vec::new();
     for path in &args.paths {
         let files = match scenario::discover(path) {
@@ -80,6 +94,7 @@ pub fn run(args: &SuggestArgs) -> Outcome {
                         &loaded,
                         suggest::Options {
                             keep_access: args.keep_access,
+                            only: only.clone(),
                         },
                     );
                     if let Some(prover) = &prover {

@@ -48,14 +48,79 @@ pub use privsim_model::suggest::{
     SuggestRun, SuggestedPolicy,
 };
 
-/// How `suggest` treats a scenario's `[[access]]` assertions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How `suggest` treats a scenario's `[[access]]` assertions, and which
+/// principals it right-sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Treat the pairs `[[access]]` assertions require as needed, so the
     /// suggestion keeps them (and the assertions keep holding). By default a
     /// suggestion allows exactly what the workflow's steps use, and an assertion
     /// that pins more access is reported in the notes.
     pub keep_access: bool,
+    /// Right-size only the acting principals these select (`--only`); empty:
+    /// every acting principal. The others keep exactly what they held.
+    pub only: Vec<Selector>,
+}
+
+/// One `--only` value: a principal, or an entity type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Exactly this principal (`Agent::"bot"`).
+    Principal(EntityUid),
+    /// Every principal of this type: the whole name (`Helpdesk::Agent`), or,
+    /// written without a namespace, the type of that name in any namespace
+    /// (`Agent`).
+    Type(String),
+}
+
+impl Selector {
+    /// Reads `Agent::"bot"` as a principal and `Agent` or `Helpdesk::Agent`
+    /// as a type; anything else is an error saying what was expected.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.contains('"') {
+            return scenario::parse_uid(text)
+                .map(Selector::Principal)
+                .map_err(|_| format!("`{text}` is not an entity uid such as `Agent::\"bot\"`"));
+        }
+        let is_name = !text.is_empty()
+            && text.split("::").all(|part| {
+                let mut chars = part.chars();
+                chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if is_name {
+            Ok(Selector::Type(text.to_string()))
+        } else {
+            Err(format!(
+                "`{text}` is neither an entity type such as `Agent` nor a principal such as `Agent::\"bot\"`"
+            ))
+        }
+    }
+
+    /// Whether this selects `principal`.
+    pub fn selects(&self, principal: &EntityUid) -> bool {
+        match self {
+            Selector::Principal(only) => only == principal,
+            Selector::Type(name) => {
+                let type_name = principal.type_name().to_string();
+                type_name == *name
+                    || (!name.contains("::")
+                        && type_name.rsplit("::").next() == Some(name.as_str()))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Principal(uid) => write!(f, "{uid}"),
+            Selector::Type(name) => f.write_str(name),
+        }
+    }
 }
 
 /// Replays a scenario against its candidate policies, and when it can, suggests
@@ -138,6 +203,7 @@ pub fn suggest_from(
     } else {
         Status::Failed
     };
+    suggestion.notes.extend(rendered.notes.iter().cloned());
     suggestion.notes.extend(verification.notes.iter().cloned());
     suggestion.kept = rendered.kept;
     suggestion.narrowed = rendered.narrowed;
@@ -172,8 +238,12 @@ pub struct Plan {
     /// Per step, in order: the decision the suggestion must give (`allow`,
     /// `deny` or `error`): the step's expected decision, else the candidate's.
     pub intended: Vec<String>,
-    /// The principals being right-sized: every principal that takes a step.
+    /// The principals being right-sized: every principal that takes a step
+    /// (and that `--only` selects, when given).
     pub principals: BTreeMap<String, EntityUid>,
+    /// Principals that take a step but that `--only` leaves as they are: they
+    /// keep exactly what they held, like principals that take no step.
+    pub kept_by_choice: BTreeSet<String>,
     /// Per accounted principal: the pairs it must hold under the suggestion.
     /// For a right-sized principal, what it needs; for one that takes no step
     /// (e.g. it only receives a grant), everything it held: it keeps its permits.
@@ -224,11 +294,28 @@ struct Use {
 pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -> Plan {
     let mut plan = Plan::default();
     let acting: BTreeSet<&String> = candidate.steps.iter().map(|s| &s.principal).collect();
+    let selected = |uid: &EntityUid| {
+        options.only.is_empty() || options.only.iter().any(|only| only.selects(uid))
+    };
+    for only in &options.only {
+        let matches = candidate.principals.iter().any(|account| {
+            acting.contains(&account.principal)
+                && scenario::parse_uid(&account.principal).is_ok_and(|uid| only.selects(&uid))
+        });
+        if !matches {
+            plan.notes.push(format!(
+                "`--only {only}` selects no principal that takes a step, so it right-sizes nothing"
+            ));
+        }
+    }
     for account in &candidate.principals {
         let Ok(uid) = scenario::parse_uid(&account.principal) else {
             continue;
         };
-        if acting.contains(&account.principal) {
+        if acting.contains(&account.principal) && !selected(&uid) {
+            plan.kept_by_choice.insert(account.principal.clone());
+        }
+        if acting.contains(&account.principal) && selected(&uid) {
             plan.principals.insert(account.principal.clone(), uid);
             plan.needed.entry(account.principal.clone()).or_default();
             plan.sources.entry(account.principal.clone()).or_default();
@@ -266,7 +353,12 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
         if let Some(expected) = &expected
             && !decision_is(step, expected)
         {
-            if expected == "deny" {
+            if expected == "deny" && plan.kept_by_choice.contains(&step.principal) {
+                plan.refusals.push(format!(
+                    "{label} expects deny, but the candidate allows {} {} on {}, and `--only` leaves that principal's access as it is",
+                    step.principal, step.action, step.resource
+                ));
+            } else if expected == "deny" {
                 plan.repairs.push(format!(
                     "{label} expects deny; the candidate allows {} on {}, which the suggestion withholds",
                     step.action, step.resource
@@ -506,6 +598,8 @@ pub struct Rendered {
     pub policies: BTreeMap<String, Vec<SuggestedPolicy>>,
     /// Policies that could not be written faithfully (a bug, reported as a failed check).
     pub problems: Vec<String>,
+    /// How shared permits were closed: by type, or by name and why.
+    pub notes: Vec<String>,
 }
 
 /// Writes the suggested policy set for a plan (see the module documentation).
@@ -558,6 +652,13 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
             } else {
                 BTreeSet::new()
             };
+            let constraints: Vec<PrincipalConstraint> = set
+                .policies()
+                .filter(|p| p.template_id() == Some(&policy_id))
+                .map(|link| link.principal_constraint())
+                .collect();
+            let guard = closing_condition(id, &guard, &constraints, scenario, plan, &mut ancestry);
+            rendered.notes.extend(guard.note.clone());
             let source = Source::Template(template);
             push_candidate(&mut rendered, &mut sections, id, &source, &guard);
         } else if let Some(policy) = set.policy(&policy_id).filter(|p| p.is_static()) {
@@ -580,6 +681,15 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
             } else {
                 BTreeSet::new()
             };
+            let guard = closing_condition(
+                id,
+                &guard,
+                &[policy.principal_constraint()],
+                scenario,
+                plan,
+                &mut ancestry,
+            );
+            rendered.notes.extend(guard.note.clone());
             let source = Source::Policy(policy);
             push_candidate(&mut rendered, &mut sections, id, &source, &guard);
         }
@@ -662,7 +772,12 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
         rendered.policies.insert(principal_key.clone(), policies);
     }
     for principal in plan.needed.keys() {
-        if !plan.principals.contains_key(principal) {
+        if plan.kept_by_choice.contains(principal) {
+            sections.push(format!(
+                "// {} is left out by `--only`: it is not right-sized and keeps the candidate's permits.",
+                comment_text(principal)
+            ));
+        } else if !plan.principals.contains_key(principal) {
             sections.push(format!(
                 "// {} takes no step: it is not right-sized and keeps the candidate's permits.",
                 comment_text(principal)
@@ -729,7 +844,7 @@ fn push_candidate(
     sections: &mut Vec<String>,
     id: &str,
     source: &Source<'_>,
-    guard: &BTreeSet<&String>,
+    guard: &Closing,
 ) {
     let with_id = |text: String| {
         if source.has_id_annotation() {
@@ -738,7 +853,7 @@ fn push_candidate(
             format!("@id({})\n{text}", cedar_string(id))
         }
     };
-    if guard.is_empty() {
+    if guard.terms.is_empty() {
         let text = source.text().or_else(|| {
             source
                 .est()
@@ -759,14 +874,10 @@ fn push_candidate(
         }
         return;
     }
-    let guard_text = guard
-        .iter()
-        .map(|p| format!("principal == {p}"))
-        .collect::<Vec<_>>()
-        .join(" || ");
+    let guard_text = guard.terms.join(" || ");
     let comment = format!(
         "// Kept from the candidate, closed to the right-sized {}.",
-        if guard.len() == 1 {
+        if guard.by_type.is_empty() && guard.terms.len() == 1 {
             "principal"
         } else {
             "principals"
@@ -781,6 +892,103 @@ fn push_candidate(
             .problems
             .push(format!("cannot close the candidate permit `{id}`")),
     }
+}
+
+/// How a candidate permit is closed to the right-sized principals it could
+/// apply to: the `||` terms of its `unless`, and a note saying how.
+#[derive(Debug, Clone, Default)]
+struct Closing {
+    /// `principal is T` or `principal == X`; empty: the permit is kept as it is.
+    terms: Vec<String>,
+    /// The types closed as a whole.
+    by_type: Vec<String>,
+    /// Why it was closed this way, when a list of names was involved.
+    note: Option<String>,
+}
+
+/// Closes a permit to the right-sized principals `guard` the way a Cedar user
+/// would: when two or more of them share a type, and every principal of that
+/// type the permit could apply to (in the world's entities at any time, or
+/// accounted in the run) is right-sized, by `principal is T`; otherwise by
+/// naming them (`principal == X`), the exact fallback, with a note saying
+/// which principals of the type keep the permit. `principal is T` removes no
+/// more than the names do in the scenario's world, and in any other world it
+/// only removes more, so it never allows anything the candidate did not.
+fn closing_condition(
+    id: &str,
+    guard: &BTreeSet<&String>,
+    constraints: &[PrincipalConstraint],
+    scenario: &Scenario,
+    plan: &Plan,
+    ancestry: &mut Ancestry<'_>,
+) -> Closing {
+    let mut closing = Closing::default();
+    let mut by_type: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for key in guard {
+        if let Some(uid) = plan.principals.get(*key) {
+            by_type
+                .entry(uid.type_name().to_string())
+                .or_default()
+                .push(*key);
+        }
+    }
+    let mut named = Vec::new();
+    let mut kept_by_others = Vec::new();
+    for (type_name, members) in by_type {
+        let mut everyone: BTreeMap<String, EntityUid> = BTreeMap::new();
+        for segment in &scenario.world.segments {
+            for entity in segment.entities.iter() {
+                let uid = entity.uid();
+                if uid.type_name().to_string() == type_name {
+                    everyone.insert(uid.to_string(), uid);
+                }
+            }
+        }
+        for key in plan.needed.keys() {
+            if let Ok(uid) = scenario::parse_uid(key)
+                && uid.type_name().to_string() == type_name
+            {
+                everyone.insert(key.clone(), uid);
+            }
+        }
+        let mut others: BTreeSet<String> = BTreeSet::new();
+        for constraint in constraints {
+            for key in applicable(&everyone, constraint, ancestry) {
+                if !plan.principals.contains_key(key) {
+                    others.insert(key.clone());
+                }
+            }
+        }
+        if members.len() >= 2 && others.is_empty() {
+            closing.terms.push(format!("principal is {type_name}"));
+            closing.by_type.push(format!(
+                "{type_name} (all {} it applies to are right-sized)",
+                members.len()
+            ));
+        } else {
+            if members.len() >= 2 {
+                kept_by_others.push(format!(
+                    "{type_name}: {} keep{} it",
+                    others.iter().cloned().collect::<Vec<_>>().join(", "),
+                    if others.len() == 1 { "s" } else { "" }
+                ));
+            }
+            named.extend(members.into_iter().map(|key| format!("principal == {key}")));
+        }
+    }
+    closing.terms.extend(named);
+    if !closing.by_type.is_empty() {
+        closing.note = Some(format!(
+            "`{id}` is closed by type with `principal is …`: {}",
+            closing.by_type.join("; ")
+        ));
+    } else if !kept_by_others.is_empty() {
+        closing.note = Some(format!(
+            "`{id}` is closed by naming its right-sized principals (the exact fallback): a type condition would also take it from principals that are not right-sized ({})",
+            kept_by_others.join("; ")
+        ));
+    }
+    closing
 }
 
 /// The candidate's text with `unless { guard }` appended, checked to mean the

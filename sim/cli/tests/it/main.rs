@@ -17,4 +17,5 @@ mod observation;
 mod policy_proofs;
 mod reports;
 mod suggest;
+mod suggest_traffic;
 mod watch;

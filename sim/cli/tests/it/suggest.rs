@@ -136,7 +136,13 @@ fn keeping_access_assertions_the_over_privileged_mcp_candidate_gets_a_suggestion
         !candidate.passed,
         "the over-privileged candidate lets the injected steps through"
     );
-    let suggestion = suggest::suggest_with(&scenario, suggest::Options { keep_access: true });
+    let suggestion = suggest::suggest_with(
+        &scenario,
+        suggest::Options {
+            keep_access: true,
+            ..suggest::Options::default()
+        },
+    );
     assert_verified(&suggestion);
     // The injected steps (expect deny, allowed by the candidate) are repaired, not used.
     assert_eq!(suggestion.repairs.len(), 3, "{:#?}", suggestion.repairs);
@@ -479,14 +485,17 @@ expect = "deny"
             .policies
             .contains(r#"// Agent::"idle": needs nothing, so it gets no permit."#)
     );
-    // alice is no principal of the workflow: her permit stays as it was, and
-    // the agents' permit stays for agents other than these two.
+    // alice is no principal of the workflow: her permit stays as it was. The
+    // agents' permit is closed to agents by type: bot and idle are all the
+    // agents of the world, and both are right-sized.
     assert_eq!(suggestion.kept, ["team-reads"]);
     assert_eq!(suggestion.narrowed, ["agents-read-for-the-team"]);
     assert!(
         suggestion
             .policies
-            .contains(r#"unless { principal == Agent::"bot" || principal == Agent::"idle" };"#)
+            .contains("unless { principal is Agent };"),
+        "{}",
+        suggestion.policies
     );
     for step in &rerun.steps {
         assert_eq!(step.delegation_ceiling[0].decision, "allow");
@@ -702,7 +711,10 @@ resources = ['Doc::"a"', 'Doc::"c"']
     let path = folder.write("scenario.toml", &toml);
     let suggestion = suggest::suggest_with(
         &load_with(&path, None),
-        suggest::Options { keep_access: true },
+        suggest::Options {
+            keep_access: true,
+            ..suggest::Options::default()
+        },
     );
     assert_eq!(suggestion.status, Status::Refused);
     assert_eq!(suggestion.refusals.len(), 2, "{:#?}", suggestion.refusals);
