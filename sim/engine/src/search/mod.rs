@@ -12,6 +12,9 @@
 //! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
 //!   actor) were new when reached; each round extends a pool state by a random
 //!   move, so the search spreads towards new access rather than revisiting;
+//! - random and novelty choose a move by [`Class`] first ([`CLASS_WEIGHTS`]:
+//!   effect requests, session starts and clock moves before plain requests
+//!   and context variants), then uniformly inside it;
 //! - `exhaustive`: breadth-first over every move, with state hashing; when the
 //!   budget lasts it proves that no state within `depth` state-changing moves
 //!   breaks an invariant (other than the findings reported).
@@ -113,6 +116,10 @@ pub struct Options {
     /// `(index, count)`, 0-based: run only shard `index` of `count` of the
     /// campaign: the workers [`shard_workers`] gives it, of `jobs` in all.
     pub shard: Option<(usize, usize)>,
+    /// Whether random and novelty choose a move class first ([`Class`],
+    /// by [`CLASS_WEIGHTS`]) and then a move inside it (on by default; off,
+    /// every move of a state is equally likely: only to compare).
+    pub weighted: bool,
 }
 
 impl Default for Options {
@@ -129,6 +136,7 @@ impl Default for Options {
             jobs: 1,
             stop: None,
             shard: None,
+            weighted: true,
         }
     }
 }
@@ -684,6 +692,18 @@ impl<'m, 's> Run<'m, 's> {
             .unwrap_or(Move::Advance(state.time))
     }
 
+    /// A move of a state with `count` moves, by weight
+    /// ([`Mover::weighted`]) or, with `options.weighted` off, uniformly.
+    fn choose(&self, state: &State, rng: &mut Xoshiro256PlusPlus, count: usize) -> Move {
+        if self.options.weighted {
+            self.mover
+                .weighted(self.machine, state, rng)
+                .unwrap_or(Move::Advance(state.time))
+        } else {
+            self.pick(state, rng.random_range(0..count))
+        }
+    }
+
     /// Makes a move: the state changes in place; returns whether it changed
     /// and the violations to report (new ones only).
     fn play(&mut self, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
@@ -849,7 +869,7 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.pick(&state, rng.random_range(0..count));
+                let mv = self.choose(&state, &mut rng, count);
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
@@ -913,7 +933,7 @@ impl<'m, 's> Run<'m, 's> {
                 pool.swap_remove(pick);
                 continue;
             }
-            let mv = self.pick(&state, rng.random_range(0..count));
+            let mv = self.choose(&state, &mut rng, count);
             let (changed, violations) = self.play(&mut state, &mv);
             self.report(progress);
             let mut reached = trace.clone();
@@ -1056,6 +1076,88 @@ pub const MAX_ADVANCES: usize = 4;
 /// At most this many combinations of context values are tried per action.
 pub const MAX_CONTEXT_VARIANTS: usize = 64;
 
+/// The classes of moves random and novelty choose between first
+/// ([`CLASS_WEIGHTS`]), so a state's many requests that change nothing do not
+/// drown the few that change the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Requests some `[[effect]]` applies to when allowed (other than
+    /// starting a session): they can change the world.
+    Effect,
+    /// Requests whose effects start a dormant session.
+    Start,
+    /// Other requests, with their action's first context variant.
+    Plain,
+    /// Other requests, with their action's other context variants.
+    Variant,
+    /// Clock advances.
+    Clock,
+}
+
+impl Class {
+    /// Every class, in the order of [`CLASS_WEIGHTS`].
+    pub const ALL: [Class; 5] = [
+        Class::Effect,
+        Class::Start,
+        Class::Plain,
+        Class::Variant,
+        Class::Clock,
+    ];
+}
+
+/// The weight of each class ([`Class::ALL`]'s order): a class is chosen with
+/// probability its weight ÷ the sum of the weights of the classes the state
+/// has moves in, then a move inside it uniformly. World-changing moves get
+/// most; plain requests and context variants stay reachable (they find
+/// violations on the request itself).
+pub const CLASS_WEIGHTS: [u32; 5] = [4, 2, 1, 1, 2];
+
+/// An actor's request moves by class (the first four of [`Class::ALL`]):
+/// runs `(pair, first variant, how many)` and their sums. A pair some effect
+/// applies to goes whole to [`Class::Start`] (if one of its effects starts a
+/// session) or [`Class::Effect`]; another pair's first variant is
+/// [`Class::Plain`] and the rest [`Class::Variant`].
+fn request_classes(
+    machine: &Machine<'_>,
+    actor: usize,
+    variants: &BTreeMap<String, Vec<Map<String, Value>>>,
+) -> [(usize, Vec<(usize, usize, usize)>); 4] {
+    let mut classes: [(usize, Vec<(usize, usize, usize)>); 4] = Default::default();
+    let principal = &machine.actors[actor].principal;
+    for (pair, (action, resource)) in machine.pairs[actor].iter().enumerate() {
+        let count = variants.get(&action.to_string()).map_or(1, Vec::len);
+        if count == 0 {
+            continue;
+        }
+        let mut effect = false;
+        let mut start = false;
+        for rule in &machine.scenario.effects {
+            if &rule.action == action
+                && rule.principal.as_ref().is_none_or(|p| p == principal)
+                && rule.resource.as_ref().is_none_or(|r| r == resource)
+            {
+                effect = true;
+                start |= matches!(rule.operation, Operation::StartSession(_));
+            }
+        }
+        let mut push = |class: usize, first: usize, n: usize| {
+            classes[class].0 += n;
+            classes[class].1.push((pair, first, n));
+        };
+        if start {
+            push(1, 0, count);
+        } else if effect {
+            push(0, 0, count);
+        } else {
+            push(2, 0, 1);
+            if count > 1 {
+                push(3, 1, count - 1);
+            }
+        }
+    }
+    classes
+}
+
 /// Lists the moves possible in a state, in a fixed order: every running
 /// actor's requests over its universe (with the context variants of each
 /// action), then clock advances to the next moments the world changes by
@@ -1067,6 +1169,10 @@ pub struct Mover {
     /// (its action's context variants), and their sum, so a move can be
     /// picked by index without listing them all.
     counts: Vec<(usize, Vec<usize>)>,
+    /// Per actor, per request class ([`Class::REQUESTS`], in that order):
+    /// the class's moves as runs `(pair, first variant, how many)`, and
+    /// their sum.
+    classes: Vec<[(usize, Vec<(usize, usize, usize)>); 4]>,
     /// Actions with more combinations of context values than were kept.
     cut: Vec<CutVariants>,
     /// Actions left with no context variant at all (so never requested),
@@ -1108,8 +1214,12 @@ impl Mover {
                 (per_pair.iter().sum(), per_pair)
             })
             .collect();
+        let classes = (0..machine.actors.len())
+            .map(|actor| request_classes(machine, actor, &variants.by_action))
+            .collect();
         Self {
             counts,
+            classes,
             variants: variants.by_action,
             cut: variants.cut,
             unfillable: variants.unfillable,
@@ -1172,6 +1282,107 @@ impl Mover {
             requests + pending.min(MAX_ADVANCES) + usize::from(tick),
             pending,
         )
+    }
+
+    /// How many moves of each [`Class`] a state has (indexed as
+    /// [`Class::ALL`]); they add up to [`Mover::count_and_pending`]'s count.
+    pub fn class_counts(&self, machine: &Machine<'_>, state: &State) -> [usize; 5] {
+        let mut counts = [0; 5];
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            for (class, (total, _)) in self.classes[actor].iter().enumerate() {
+                counts[class] += total;
+            }
+        }
+        let boundaries = machine.boundaries(state).len().min(MAX_ADVANCES);
+        let tick = self
+            .tick
+            .and_then(|tick| state.time.checked_add(tick))
+            .is_some();
+        counts[4] = boundaries + usize::from(tick);
+        counts
+    }
+
+    /// A move chosen by weight: a class among those with moves, by
+    /// [`CLASS_WEIGHTS`], then a move inside it, uniformly; two draws from
+    /// `rng`, so the choice depends only on the RNG's state. `None` when
+    /// the state has no move.
+    pub fn weighted(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Option<Move> {
+        let counts = self.class_counts(machine, state);
+        let weights = counts
+            .iter()
+            .zip(CLASS_WEIGHTS)
+            .map(|(&count, weight)| if count > 0 { weight } else { 0 });
+        let total: u32 = weights.clone().sum();
+        if total == 0 {
+            return None;
+        }
+        let mut draw = rng.random_range(0..total);
+        let mut class = 0;
+        for (c, weight) in weights.enumerate() {
+            if draw < weight {
+                class = c;
+                break;
+            }
+            draw -= weight;
+        }
+        let index = rng.random_range(0..counts[class]);
+        self.nth_of(machine, state, class, index)
+    }
+
+    /// Move `index` of class `class` ([`Class::ALL`]'s order) in a state.
+    fn nth_of(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        class: usize,
+        mut index: usize,
+    ) -> Option<Move> {
+        if class == 4 {
+            let mut times: Vec<Instant> = machine
+                .boundaries(state)
+                .into_iter()
+                .take(MAX_ADVANCES)
+                .collect();
+            times.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
+            return times.get(index).map(|&time| Move::Advance(time));
+        }
+        let none = Map::new();
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            let (total, runs) = &self.classes[actor][class];
+            if index >= *total {
+                index -= total;
+                continue;
+            }
+            for &(pair, first, count) in runs {
+                if index >= count {
+                    index -= count;
+                    continue;
+                }
+                let (action, resource) = &machine.pairs[actor][pair];
+                let extra = self
+                    .variants
+                    .get(&action.to_string())
+                    .map_or(&none, |variants| &variants[first + index]);
+                return Some(Move::Request {
+                    actor,
+                    action: action.clone(),
+                    resource: resource.clone(),
+                    extra: extra.clone(),
+                });
+            }
+        }
+        None
     }
 
     /// The move at `index` of [`Mover::moves`]' list, found without listing

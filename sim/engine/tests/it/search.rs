@@ -919,3 +919,117 @@ fn incremental_states_search_and_replay_like_brute_force() {
     }
     assert!(found > 0, "no search found anything to compare");
 }
+
+// ---- weighted moves ----
+
+/// An agent with 300 documents to read or remove (600 requests that change
+/// nothing) and three roles to climb, each open only to the previous one's
+/// members: removing is allowed three world changes deep.
+fn idle_requests_and_a_climb() -> (String, String, String) {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "idle requests and a climb"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[effect]]
+action = 'Action::"climb"'
+add_parent = { entity = "principal", parent = "resource" }
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"remove"'
+reason = "no agent removes a document"
+
+[[step]]
+at = "+1m"
+session = "bot"
+action = 'Action::"read"'
+resource = 'Doc::"d0"'
+expect = "allow"
+"#,
+    );
+    for role in ["r1", "r2", "r3"] {
+        scenario.push_str(&format!("\n[[entity]]\nuid = 'Role::\"{role}\"'\n"));
+    }
+    for doc in 0..300 {
+        scenario.push_str(&format!("\n[[entity]]\nuid = 'Doc::\"d{doc}\"'\n"));
+    }
+    let schema = r#"
+entity Role;
+entity Doc;
+entity Agent in [Role];
+action read, remove appliesTo { principal: [Agent], resource: [Doc] };
+action climb appliesTo { principal: [Agent], resource: [Role] };
+"#
+    .to_string();
+    let policies = r#"
+@id("reads") permit (principal, action == Action::"read", resource);
+@id("climb-1") permit (principal, action == Action::"climb", resource == Role::"r1");
+@id("climb-2") permit (principal in Role::"r1", action == Action::"climb", resource == Role::"r2");
+@id("climb-3") permit (principal in Role::"r2", action == Action::"climb", resource == Role::"r3");
+@id("top-removes") permit (principal in Role::"r3", action == Action::"remove", resource);
+"#
+    .to_string();
+    (scenario, schema, policies)
+}
+
+/// Weighted moves spend the budget where the world can change: with 603
+/// moves a state of which 3 climb, novelty and random find the 3-change
+/// climb within 400 moves for every seed tried, and novelty with every move
+/// equally likely does not for the same seeds (each climb is 1 move in 603). Exhaustive
+/// search does not choose, so weighting does not change what it finds.
+#[test]
+fn weighted_moves_find_a_chain_that_idle_requests_hide() {
+    let (scenario, schema, policies) = idle_requests_and_a_climb();
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("s.cedarschema", schema.as_str()),
+        ("p.cedar", policies.as_str()),
+    ];
+    let loaded = crate::common::load("weighted-climb", &files);
+    let never = |fuzzed: &privsim::Fuzzed| {
+        let kinds = kinds(fuzzed);
+        assert!(kinds.iter().all(|k| k == "never"), "{kinds:?}");
+        kinds.len()
+    };
+    for strategy in [Strategy::Novelty, Strategy::Random] {
+        for seed in 0..4 {
+            let weighted = Options {
+                max_steps: 400,
+                depth: 4,
+                ..options(strategy, seed)
+            };
+            let found = privsim::fuzz(&loaded, &weighted, &mut |_| {});
+            assert!(
+                never(&found) > 0,
+                "{strategy:?} seed {seed}: weighted moves did not find the climb: {:#?}",
+                found.result.search
+            );
+            // Uniform random walks, seed 2, did reach it once within 400
+            // moves (not yet explained): the comparison is novelty's.
+            if strategy != Strategy::Novelty {
+                continue;
+            }
+            let uniform = Options {
+                weighted: false,
+                ..weighted
+            };
+            let missed = privsim::fuzz(&loaded, &uniform, &mut |_| {});
+            assert_eq!(
+                never(&missed),
+                0,
+                "{strategy:?} seed {seed}: uniform moves found the climb within 400 moves"
+            );
+        }
+    }
+}
