@@ -1112,6 +1112,13 @@ impl Class {
 /// violations on the request itself).
 pub const CLASS_WEIGHTS: [u32; 5] = [4, 2, 1, 1, 2];
 
+/// One class's moves of an actor: runs `(pair, first variant, how many)`
+/// and the sum of their lengths.
+type ClassRuns = (usize, Vec<(usize, usize, usize)>);
+
+/// An actor's request moves, one [`ClassRuns`] per request class.
+type RequestClasses = [ClassRuns; 4];
+
 /// An actor's request moves by class (the first four of [`Class::ALL`]):
 /// runs `(pair, first variant, how many)` and their sums. A pair some effect
 /// applies to goes whole to [`Class::Start`] (if one of its effects starts a
@@ -1121,8 +1128,8 @@ fn request_classes(
     machine: &Machine<'_>,
     actor: usize,
     variants: &BTreeMap<String, Vec<Map<String, Value>>>,
-) -> [(usize, Vec<(usize, usize, usize)>); 4] {
-    let mut classes: [(usize, Vec<(usize, usize, usize)>); 4] = Default::default();
+) -> RequestClasses {
+    let mut classes: RequestClasses = Default::default();
     let principal = &machine.actors[actor].principal;
     for (pair, (action, resource)) in machine.pairs[actor].iter().enumerate() {
         let count = variants.get(&action.to_string()).map_or(1, Vec::len);
@@ -1172,7 +1179,7 @@ pub struct Mover {
     /// Per actor, per request class ([`Class::REQUESTS`], in that order):
     /// the class's moves as runs `(pair, first variant, how many)`, and
     /// their sum.
-    classes: Vec<[(usize, Vec<(usize, usize, usize)>); 4]>,
+    classes: Vec<RequestClasses>,
     /// Actions with more combinations of context values than were kept.
     cut: Vec<CutVariants>,
     /// Actions left with no context variant at all (so never requested),
