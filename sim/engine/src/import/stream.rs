@@ -298,7 +298,7 @@ fn multiply_back(
     }
     let distinct_failed = mismatching.len();
     result.warnings.push(format!(
-        "streamed replay of `{display}`: {} request(s), {} distinct; steps are not listed one by one, only requests whose recorded decision was not reproduced ({mismatches} request(s) in {distinct_failed} distinct, the first {} listed by log line)",
+        "streamed replay of `{display}`: {} request(s), {} distinct; steps are not listed one by one, only requests whose recorded decision was not reproduced ({mismatches} request(s) in {distinct_failed} distinct, the first {} listed by log line); nor are the steps each policy determined (`policy_use` keeps which policies determined a decision, with empty step lists)",
         result.summary.steps,
         groups.len(),
         shown.len()
