@@ -1361,7 +1361,6 @@ impl Mover {
             times.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
             return times.get(index).map(|&time| Move::Advance(time));
         }
-        let none = Map::new();
         for actor in 0..machine.actors.len() {
             if !machine.running(state, actor) {
                 continue;
@@ -1376,26 +1375,32 @@ impl Mover {
                     index -= count;
                     continue;
                 }
-                let (action, resource) = &machine.pairs[actor][pair];
-                let extra = self
-                    .variants
-                    .get(&action.to_string())
-                    .map_or(&none, |variants| &variants[first + index]);
-                return Some(Move::Request {
-                    actor,
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    extra: extra.clone(),
-                });
+                return Some(self.request(machine, actor, pair, first + index));
             }
         }
         None
     }
 
+    /// The request of `actor` on its `pair` with the action's context
+    /// variant `variant` (no extra context when the action has none).
+    fn request(&self, machine: &Machine<'_>, actor: usize, pair: usize, variant: usize) -> Move {
+        let (action, resource) = &machine.pairs[actor][pair];
+        let extra = self
+            .variants
+            .get(&action.to_string())
+            .map(|variants| variants[variant].clone())
+            .unwrap_or_default();
+        Move::Request {
+            actor,
+            action: action.clone(),
+            resource: resource.clone(),
+            extra,
+        }
+    }
+
     /// The move at `index` of [`Mover::moves`]' list, found without listing
     /// the others; `None` past the end.
     pub fn nth(&self, machine: &Machine<'_>, state: &State, mut index: usize) -> Option<Move> {
-        let none = Map::new();
         for actor in 0..machine.actors.len() {
             if !machine.running(state, actor) {
                 continue;
@@ -1410,17 +1415,7 @@ impl Mover {
                     index -= count;
                     continue;
                 }
-                let (action, resource) = &machine.pairs[actor][pair];
-                let extra = self
-                    .variants
-                    .get(&action.to_string())
-                    .map_or(&none, |variants| &variants[index]);
-                return Some(Move::Request {
-                    actor,
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    extra: extra.clone(),
-                });
+                return Some(self.request(machine, actor, pair, index));
             }
         }
         let mut times: Vec<Instant> = machine
