@@ -76,6 +76,26 @@ const MORE_KINDS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// The rule of a scenario file that could not be loaded (appended to the
+/// rules only when a run has one, so other logs are unchanged).
+const LOAD_ERROR: (&str, &str, &str) = (
+    "load-error",
+    "A scenario file could not be loaded",
+    "The scenario file, or a file it names, is malformed or could not be read, so it was not evaluated: nothing it describes was checked.",
+);
+
+/// The `file:line:col: ` an error message starts with, as the file and line.
+fn error_location(message: &str) -> Option<(&str, usize)> {
+    message.match_indices(':').find_map(|(at, _)| {
+        let mut rest = message[at + 1..].splitn(3, ':');
+        let line = rest.next()?.parse::<usize>().ok()?;
+        rest.next()?.parse::<usize>().ok()?;
+        rest.next()?
+            .starts_with(' ')
+            .then_some((&message[..at], line))
+    })
+}
+
 /// The SARIF log, pretty-printed, ending in a newline.
 pub fn render(run: &RunView) -> String {
     let mut rules: Vec<(String, String, String, String)> = RULES
@@ -107,6 +127,14 @@ pub fn render(run: &RunView) -> String {
             ),
         };
         rules.push((kind, "error".to_string(), short, full));
+    }
+    if !run.load_errors.is_empty() {
+        rules.push((
+            LOAD_ERROR.0.to_string(),
+            "error".to_string(),
+            LOAD_ERROR.1.to_string(),
+            LOAD_ERROR.2.to_string(),
+        ));
     }
     let rule_index = |id: &str| rules.iter().position(|r| r.0 == id).unwrap_or(0);
 
@@ -176,6 +204,17 @@ pub fn render(run: &RunView) -> String {
                 "properties": {"scenario": scenario.name, "principal": principal.principal, "weightedGap": principal.weighted_gap},
             }));
         }
+    }
+    for error in &run.load_errors {
+        let (file, line) = error_location(&error.message).unwrap_or((&error.file, 0));
+        results.push(json!({
+            "ruleId": LOAD_ERROR.0,
+            "ruleIndex": rule_index(LOAD_ERROR.0),
+            "level": "error",
+            "message": {"text": format!("The scenario file could not be loaded and was not evaluated: {}", error.message)},
+            "locations": [location(file, line, None)],
+            "properties": {"file": error.file},
+        }));
     }
     for dead in &run.dead_everywhere {
         let Some(file) = &dead.file else { continue };

@@ -22,12 +22,23 @@ fn render_printable(result: &RunResult) -> String {
         render_scenario(&mut out, scenario);
         out.push('\n');
     }
+    // A file that could not be loaded was never evaluated: it is listed and
+    // it fails the run, so the last line never says "ok" about it.
+    for error in &result.load_errors {
+        let message = error.message.replace(['\n', '\r'], " ");
+        let _ = writeln!(out, "NOT LOADED {}: {message}\n", error.file);
+    }
     let failed = result.scenarios.iter().filter(|s| !s.passed).count();
     let findings: usize = result.scenarios.iter().map(|s| s.findings.len()).sum();
+    let not_loaded = if result.load_errors.is_empty() {
+        String::new()
+    } else {
+        format!(", {} not loaded", result.load_errors.len())
+    };
     let _ = writeln!(
         out,
-        "{}: {} scenario(s), {} failed, {} finding(s)",
-        if failed == 0 { "ok" } else { "FAILED" },
+        "{}: {} scenario(s), {} failed{not_loaded}, {} finding(s)",
+        if result.passed() { "ok" } else { "FAILED" },
         result.scenarios.len(),
         failed,
         findings

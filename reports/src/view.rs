@@ -65,6 +65,18 @@ pub struct RunView {
     pub dead_everywhere: Vec<DeadPolicy>,
     /// One entry per scenario, in run order.
     pub scenarios: Vec<ScenarioView>,
+    /// Scenario files that could not be loaded and so were not evaluated:
+    /// each fails the run, and every format lists them.
+    pub load_errors: Vec<LoadErrorView>,
+}
+
+/// A scenario file the run could not load.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadErrorView {
+    /// The file (or the path given, when it could not be searched).
+    pub file: String,
+    /// The error, with its location (`file:line:col`) when it has one.
+    pub message: String,
 }
 
 /// A policy that determined no decision in any scenario of the run.
@@ -823,17 +835,30 @@ pub fn run(result: &RunResult) -> RunView {
     let failed_count = scenarios.iter().filter(|s| s.status == "fail").count();
     let finding_count: usize = scenarios.iter().map(|s| s.findings.len()).sum();
     let total_weighted_gap = scenarios.iter().map(|s| s.weighted_gap).sum();
-    let status = status_of(failed_count == 0, finding_count);
+    let not_loaded = result.load_errors.len();
+    let status = status_of(failed_count == 0 && not_loaded == 0, finding_count);
     let count = scenarios.len();
+    let every = if not_loaded == 0 { "Every" } else { "every" };
     let outcome = if failed_count == 0 {
         format!(
-            "Every expectation held in {count} {}",
+            "{every} expectation held in {count} {}",
             plural(count, "scenario", "scenarios")
         )
     } else {
         format!(
             "{failed_count} of {count} {} failed",
             plural(count, "scenario", "scenarios")
+        )
+    };
+    // A file that could not be loaded was never evaluated: the verdict says
+    // so first, so "every expectation held" cannot be read as covering it.
+    let outcome = if not_loaded == 0 {
+        outcome
+    } else {
+        format!(
+            "{not_loaded} scenario {} could not be loaded and {} not evaluated; {outcome}",
+            plural(not_loaded, "file", "files"),
+            plural(not_loaded, "was", "were"),
         )
     };
     let summary = format!(
@@ -881,6 +906,14 @@ pub fn run(result: &RunResult) -> RunView {
         finding_count,
         total_weighted_gap,
         scenarios,
+        load_errors: result
+            .load_errors
+            .iter()
+            .map(|e| LoadErrorView {
+                file: e.file.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
     }
 }
 

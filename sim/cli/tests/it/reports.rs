@@ -1187,6 +1187,112 @@ fn a_failing_run_still_writes_its_reports_and_report_exits_like_run() {
     assert_eq!(privsim(&["report", &stored, "--fail-on-findings"]).0, 1);
 }
 
+/// Regression: a scenario file that could not be loaded used to leave every
+/// report but the JSON saying nothing of it: the Markdown said "PASS with
+/// findings", the text "ok: 1 scenario(s)", while `run` exited 2. Each format
+/// now names the file and fails.
+#[test]
+fn a_scenario_file_that_fails_to_load_fails_every_report() {
+    let temp = TempFolder::new("not-loaded");
+    let broken = temp.join("broken.toml");
+    std::fs::write(&broken, "[scenario]\nname = \"x\"\nbogus = 1\n").unwrap();
+    let folder = temp.join("out");
+    let (code, stdout, _) = privsim(&[
+        "run",
+        "scenarios/ci-pipeline/least-privilege.toml",
+        &broken,
+        "--report-dir",
+        &folder,
+    ]);
+    assert_eq!(code, 2, "a file that could not be loaded is bad input");
+    let located = format!("{broken}:3:1: unknown field `bogus`");
+    assert!(
+        stdout.contains(&format!("NOT LOADED {broken}: {located}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("FAILED: 1 scenario(s), 0 failed, 1 not loaded, 0 finding(s)\n"),
+        "{stdout}"
+    );
+
+    let read = |name: &str| std::fs::read_to_string(format!("{folder}/{name}")).unwrap();
+    let markdown = read("report.md");
+    assert!(
+        markdown.starts_with(
+            "### ❌ privsim: FAIL. 1 scenario file could not be loaded and was not evaluated; every expectation held in 1 scenario;"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("**Not evaluated**"), "{markdown}");
+    check_markdown_tables(&markdown);
+    let html = read("report.html");
+    assert!(
+        html.contains("<span class=\"badge fail\">FAIL</span>"),
+        "{html}"
+    );
+    assert!(html.contains("<h3>Not evaluated</h3>"), "{html}");
+    assert!(html.contains("unknown field `bogus`"), "{html}");
+
+    let junit = read("junit.xml");
+    let document = roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("{e}\n{junit}"));
+    let suites: Vec<_> = document
+        .root_element()
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    assert_eq!(
+        suites.len(),
+        2,
+        "one suite per scenario, one per file not loaded"
+    );
+    let not_loaded = suites[1];
+    assert_eq!(not_loaded.attribute("name"), Some(broken.as_str()));
+    assert_eq!(not_loaded.attribute("errors"), Some("1"));
+    let error = not_loaded
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an <error> case");
+    assert!(error.text().unwrap_or_default().starts_with(&located));
+
+    let sarif: serde_json::Value = serde_json::from_str(&read("results.sarif")).unwrap();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "SARIF is invalid:\n{}",
+        errors.join("\n")
+    );
+    let run = &sarif["runs"][0];
+    let results: Vec<&serde_json::Value> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "load-error")
+        .collect();
+    assert_eq!(results.len(), 1, "{run}");
+    let index = results[0]["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "load-error");
+    assert_eq!(results[0]["level"], "error");
+    let physical = &results[0]["locations"][0]["physicalLocation"];
+    assert!(
+        physical["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/broken.toml")
+    );
+    assert_eq!(physical["region"]["startLine"], 3, "the error's line");
+
+    // The stored result renders the same and `report` fails like `run`.
+    let (code, text, _) = privsim(&["report", &format!("{folder}/result.json")]);
+    assert_ne!(code, 0);
+    assert!(
+        text.contains("1 scenario file could not be loaded"),
+        "{text}"
+    );
+}
+
 #[test]
 fn report_rejects_what_is_not_a_stored_result() {
     let temp = TempFolder::new("bad-input");
