@@ -19,12 +19,15 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cvc5 git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --uid 10001 --shell /usr/sbin/nologin privsim
+ && useradd --create-home --uid 10001 --shell /usr/sbin/nologin privsim \
+ && install -d -o privsim -g privsim /work
 COPY --from=build /usr/local/bin/privsim /usr/local/bin/privsim
 COPY --from=build /src/scenarios /usr/share/privsim/scenarios
 # A mounted repository belongs to someone else; git refuses to read it
 # otherwise ("dubious ownership"), and `git:` baselines read it read-only.
 RUN git config --system --add safe.directory '*'
+# /work belongs to privsim (WORKDIR alone would make it root's), so a run
+# without a mounted folder can keep its proof cache (.privsim/) there.
 USER privsim
 WORKDIR /work
 ENTRYPOINT ["privsim"]
