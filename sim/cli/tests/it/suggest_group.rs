@@ -436,3 +436,94 @@ fn every_grouping_is_proven_with_the_solver() {
         crate::common::privsim_in(&workspace(), &["suggest", FIXTURE, "--group", "team"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// On the helpdesk log, by hand count (`suggest_traffic`): ops-bot called
+/// `get_ticket` in both workspaces it was seen to hold it on (acme and
+/// globex), so that permit says `resource is Workspace`; every other tool of
+/// every agent was called in one workspace: too few to generalize. Asked of
+/// Cedar, ops-bot acting for bob is still allowed exactly its 5 pairs.
+#[test]
+fn resource_type_on_the_helpdesk_log_generalizes_only_ops_bots_get_ticket() {
+    let scenario = load("scenarios/mcp-helpdesk/production.toml");
+    let suggestion = suggest::suggest_with(
+        &scenario,
+        suggest::Options {
+            group: Group::ResourceType,
+            by_delegator: true,
+            only: vec![Selector::parse("Agent").unwrap()],
+            ..suggest::Options::default()
+        },
+    );
+    assert_eq!(suggestion.status, Status::Verified, "{suggestion:#?}");
+    let generalized: Vec<(String, String, usize, usize)> = suggestion
+        .principals
+        .iter()
+        .flat_map(|p| {
+            p.evidence
+                .iter()
+                .filter(|e| e.generalized)
+                .map(|e| (p.principal.clone(), e.action.clone(), e.used, e.held))
+        })
+        .collect();
+    assert_eq!(
+        generalized,
+        [(
+            r#"Helpdesk::Agent::"ops-bot""#.to_string(),
+            r#"Helpdesk::Action::"get_ticket""#.to_string(),
+            2,
+            2
+        )]
+    );
+    let evidence: usize = suggestion.principals.iter().map(|p| p.evidence.len()).sum();
+    // ops-bot 4 tools, triage-bot 2, summarizer 1.
+    assert_eq!(evidence, 7);
+    let policies = PolicySet::from_str(&suggestion.policies).unwrap();
+    let entities = &scenario.world.segments[0].entities;
+    let mut allowed = BTreeSet::new();
+    for user in ["alice", "bob"] {
+        let context = Context::from_json_value(
+            serde_json::json!({
+                "session": {"delegator": {"__entity": {"type": "Helpdesk::User", "id": user}}},
+                "input": {}
+            }),
+            None,
+        )
+        .unwrap();
+        for tool in [
+            "add_comment",
+            "delete_ticket",
+            "export_customers",
+            "get_ticket",
+            "search_tickets",
+        ] {
+            for workspace in ["acme", "globex"] {
+                let request = Request::new(
+                    EntityUid::from_str(r#"Helpdesk::Agent::"ops-bot""#).unwrap(),
+                    EntityUid::from_str(&format!(r#"Helpdesk::Action::"{tool}""#)).unwrap(),
+                    EntityUid::from_str(&format!(r#"Helpdesk::Workspace::"{workspace}""#)).unwrap(),
+                    context.clone(),
+                    None,
+                )
+                .unwrap();
+                if Authorizer::new()
+                    .is_authorized(&request, &policies, entities)
+                    .decision()
+                    == Decision::Allow
+                {
+                    allowed.insert(format!("{user} {tool} {workspace}"));
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "bob add_comment acme",
+        "bob delete_ticket acme",
+        "bob get_ticket acme",
+        "bob get_ticket globex",
+        "bob search_tickets acme",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(allowed, expected, "{}", suggestion.policies);
+}
