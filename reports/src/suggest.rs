@@ -35,6 +35,9 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
     };
     let _ = writeln!(out, "{status} {}  ({})", s.name, s.file);
     let _ = writeln!(out, "  candidate: {}", s.policy_files.join(", "));
+    if let Some(group) = &s.group {
+        let _ = writeln!(out, "  grouped by: {group}");
+    }
     for refusal in &s.refusals {
         let _ = writeln!(out, "  cannot suggest: {refusal}");
     }
@@ -165,6 +168,13 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
                     ids.join(", ")
                 }
             );
+            for evidence in &p.evidence {
+                let _ = writeln!(
+                    out,
+                    "    evidence: {}",
+                    crate::escape_control(&evidence.note)
+                );
+            }
             for required in &p.required {
                 let _ = writeln!(
                     out,

@@ -35,6 +35,16 @@ pub struct SuggestArgs {
     /// or `Agent::"bot"`; repeatable); the others keep exactly their access.
     #[arg(long, value_name = "PRINCIPAL_OR_TYPE")]
     pub only: Vec<String>,
+    /// How used pairs become permits: `agent` (the default: one permit per
+    /// principal and action group), `task` (principals whose sessions share
+    /// a task share permits), `resource-type` (`resource is T` where every
+    /// held resource of T was used), `parent` (`resource in P` likewise).
+    #[arg(long, value_name = "MODE", default_value = "agent", value_parser = parse_group)]
+    pub group: suggest::Group,
+    /// Narrow each suggested permit to the delegators its uses were made
+    /// for, where the scenario exposes the delegator to policies.
+    #[arg(long)]
+    pub by_delegator: bool,
     /// Prove each suggestion allows nothing the candidate does not, in every
     /// world the schema allows (needs the cvc5 solver; without it, exit 2).
     /// Default: prove when a solver is found.
@@ -46,6 +56,10 @@ pub struct SuggestArgs {
     /// The solver's time limit per query, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = privsim::prove::DEFAULT_PER_QUERY_MS)]
     pub prove_timeout: u64,
+}
+
+fn parse_group(text: &str) -> Result<suggest::Group, String> {
+    suggest::Group::parse(text)
 }
 
 /// Suggests, verifies, writes and prints.
@@ -95,6 +109,8 @@ pub fn run(args: &SuggestArgs) -> Outcome {
                         suggest::Options {
                             keep_access: args.keep_access,
                             only: only.clone(),
+                            group: args.group,
+                            by_delegator: args.by_delegator,
                         },
                     );
                     if let Some(prover) = &prover {

@@ -26,6 +26,8 @@
 //!
 //! docs/suggest.md describes the behaviour and the JSON document.
 
+pub mod delegator;
+pub mod group;
 pub mod proof;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,9 +46,12 @@ use crate::world::World;
 use privsim_model::diag::SourceFile;
 use privsim_model::result::{Metrics, Pair, ScenarioResult, StepResult};
 pub use privsim_model::suggest::{
-    Check, PrincipalSuggestion, PrincipalVerification, RequiredPair, ScenarioSuggestion, Status,
-    SuggestRun, SuggestedPolicy,
+    Check, Evidence, PrincipalSuggestion, PrincipalVerification, RequiredPair, ScenarioSuggestion,
+    Status, SuggestRun, SuggestedPolicy,
 };
+
+pub use delegator::DelegatorPath;
+pub use group::Group;
 
 /// How `suggest` treats a scenario's `[[access]]` assertions, and which
 /// principals it right-sizes.
@@ -60,6 +65,11 @@ pub struct Options {
     /// Right-size only the acting principals these select (`--only`); empty:
     /// every acting principal. The others keep exactly what they held.
     pub only: Vec<Selector>,
+    /// How used pairs are grouped into permits (`--group`).
+    pub group: Group,
+    /// Limit each suggested permit to the delegators its uses were made for,
+    /// where the scenario exposes the delegator to policies (`--by-delegator`).
+    pub by_delegator: bool,
 }
 
 /// One `--only` value: a principal, or an entity type.
@@ -141,7 +151,7 @@ pub fn suggest_from(
     candidate: &ScenarioResult,
     options: Options,
 ) -> ScenarioSuggestion {
-    let plan = plan(scenario, candidate, options);
+    let plan = plan(scenario, candidate, options.clone());
     let mut suggestion = ScenarioSuggestion {
         name: scenario.name.clone(),
         file: scenario.file.display.clone(),
@@ -184,11 +194,13 @@ pub fn suggest_from(
                 before: account.metrics.clone(),
                 after: None,
                 verification: None,
+                evidence: Vec::new(),
             })
             .collect(),
         workflow: None,
         validation: None,
         proof: None,
+        group: (options.group != Group::Agent).then(|| options.group.name().to_string()),
     };
     if !plan.refusals.is_empty() {
         return suggestion;
@@ -217,6 +229,11 @@ pub fn suggest_from(
             .unwrap_or_default();
         principal.after = verification.after.get(&principal.principal).cloned();
         principal.verification = verification.principals.get(&principal.principal).cloned();
+        principal.evidence = rendered
+            .evidence
+            .get(&principal.principal)
+            .cloned()
+            .unwrap_or_default();
     }
     suggestion.workflow = Some(verification.workflow);
     suggestion.validation = Some(validation);
@@ -262,6 +279,20 @@ pub struct Plan {
     /// Candidate policies that errored on some step: never dropped, so the
     /// errors (and `expect = "error"`) stay as they were.
     pub erroring: BTreeSet<String>,
+    /// How used pairs are grouped into permits.
+    pub group: Group,
+    /// Per right-sized principal, per action: the resources it held under
+    /// the candidate (the evidence of `--group resource-type` and `parent`).
+    pub held: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Per right-sized principal: the tasks of its sessions (`None` when one
+    /// of its steps has none), for `--group task`.
+    pub tasks: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// With `--by-delegator`: where the requests carry the delegator.
+    pub delegator_path: Option<DelegatorPath>,
+    /// With `--by-delegator`: per right-sized principal, per pair it is
+    /// allowed, the delegators (Cedar UID strings) its uses were made for;
+    /// `None` when some use was made without one.
+    pub delegators: BTreeMap<String, BTreeMap<Pair, Option<BTreeSet<String>>>>,
 }
 
 /// A use of a pair the suggestion must keep allowing, with the candidate
@@ -276,6 +307,8 @@ struct Use {
     /// delegator need not hold in its own: then the pair gets a permit but
     /// is not counted as needed.
     held: bool,
+    /// The context of the request that used it (none for an access assertion).
+    context: Option<std::sync::Arc<Value>>,
 }
 
 /// Works out what the suggestion must do, or why none can be made.
@@ -382,6 +415,7 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
                 reason: step.determining_policies.clone(),
                 required_by: None,
                 held: true,
+                context: scenario.steps.get(position).map(|s| s.context.clone()),
             });
             let ceiling = scenario.steps.get(position).map(|s| &s.ceiling);
             for (delegator, request) in ceiling.into_iter().flatten() {
@@ -407,6 +441,7 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
                         });
                     uses.push(Use {
                         held,
+                        context: Some(source.context.clone()),
                         principal: key,
                         pair: pair.clone(),
                         reason: reason_of(request, source.segment),
@@ -487,11 +522,90 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
                 reason: reason_of(request, check.segment),
                 required_by: Some(format!("access #{} requires it", access.index)),
                 held: true,
+                context: None,
             });
         }
     }
+    plan.group = options.group;
+    for (key, uid) in &plan.principals {
+        plan.tasks.insert(key.clone(), tasks_of(scenario, uid));
+        if let Some(account) = candidate.principals.iter().find(|a| &a.principal == key) {
+            let held = plan.held.entry(key.clone()).or_default();
+            for pair in &account.held {
+                held.entry(pair.action.clone())
+                    .or_default()
+                    .insert(pair.resource.clone());
+            }
+        }
+    }
+    if options.by_delegator {
+        by_delegator(&mut plan, scenario, &uses);
+    }
     choose_sources(&mut plan, uses);
     plan
+}
+
+/// The tasks of a principal's steps' sessions; `None` when one of its steps
+/// has no session or its session no task.
+fn tasks_of(scenario: &Scenario, principal: &EntityUid) -> Option<BTreeSet<String>> {
+    let mut tasks = BTreeSet::new();
+    for step in scenario.steps.iter().filter(|s| &s.principal == principal) {
+        let task = step
+            .session
+            .and_then(|i| scenario.sessions.get(i))
+            .and_then(|s| s.task.clone())?;
+        tasks.insert(task);
+    }
+    (!tasks.is_empty()).then_some(tasks)
+}
+
+/// Records, per right-sized principal and pair, the delegators its uses were
+/// made for, as the requests carried them; a pair used once without one is
+/// not narrowed. Notes where the delegator is found, or that it is not.
+fn by_delegator(plan: &mut Plan, scenario: &Scenario, uses: &[Use]) {
+    let Some(path) = delegator::find(scenario) else {
+        plan.notes.push(
+            "`--by-delegator`: the scenario does not expose the delegator to policies (no `[facts]` `delegator` or `root` key, and no context entry of the delegated requests holds it), so no permit is narrowed by delegator".to_string(),
+        );
+        return;
+    };
+    let mut without: BTreeMap<String, usize> = BTreeMap::new();
+    for item in uses {
+        if !plan.principals.contains_key(&item.principal) {
+            continue;
+        }
+        let value = item.context.as_ref().and_then(|c| path.value_in(c));
+        let entry = plan
+            .delegators
+            .entry(item.principal.clone())
+            .or_default()
+            .entry(item.pair.clone())
+            .or_insert_with(|| Some(BTreeSet::new()));
+        match value {
+            Some(value) => {
+                if let Some(set) = entry.as_mut() {
+                    set.insert(value);
+                }
+            }
+            None => {
+                if entry.is_some() {
+                    *entry = None;
+                    *without.entry(item.principal.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+    plan.notes.push(format!(
+        "`--by-delegator`: suggested permits are narrowed to the delegators their uses were made for, as the requests carry them at {}",
+        path.describe()
+    ));
+    for (principal, count) in without {
+        plan.notes.push(format!(
+            "`--by-delegator`: {principal} used {count} pair(s) in requests without a delegator at `{}`; the permits for them are not narrowed by delegator",
+            path.expression()
+        ));
+    }
+    plan.delegator_path = Some(path);
 }
 
 /// Picks, for every use of a needed pair, a candidate permit that allowed it,
@@ -600,6 +714,9 @@ pub struct Rendered {
     pub problems: Vec<String>,
     /// How shared permits were closed: by type, or by name and why.
     pub notes: Vec<String>,
+    /// Per principal: the evidence for and against each generalization
+    /// (`--group resource-type` or `parent`).
+    pub evidence: BTreeMap<String, Vec<Evidence>>,
 }
 
 /// Writes the suggested policy set for a plan (see the module documentation).
@@ -701,6 +818,14 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
         ));
     }
 
+    let drafts = drafts(scenario, plan, &mut ancestry, &mut rendered);
+    let shares = |key: &String| {
+        drafts
+            .iter()
+            .filter(|d| d.principals.len() > 1 && d.principals.contains(key))
+            .count()
+    };
+    let mut shared_policies: Vec<(Vec<String>, SuggestedPolicy)> = Vec::new();
     for (principal_key, principal) in &plan.principals {
         let needed = plan.needed.get(principal_key);
         let required = plan.required.get(principal_key);
@@ -711,65 +836,85 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
                 .count()
         });
         let also = required.map_or(0, BTreeMap::len);
+        let name = principal_name(principal, &plan.principals);
         let mut policies = Vec::new();
-        if let Some(sources) = plan.sources.get(principal_key) {
-            let universe = universe_by_action(scenario, principal);
-            let name = principal_name(principal, &plan.principals);
-            for (source_id, pairs) in sources {
-                let Some(source) = set.policy(&PolicyId::new(source_id)) else {
-                    rendered.problems.push(format!(
-                        "the candidate has no permit `{source_id}` to narrow"
-                    ));
-                    continue;
-                };
-                for group in action_groups(pairs) {
-                    let spec = resource_spec(&group, &universe, &mut ancestry);
-                    let base = format!(
-                        "suggest-{name}-{}",
-                        group
-                            .actions
-                            .iter()
-                            .map(|a| a.id().unescaped().to_string())
-                            .collect::<Vec<_>>()
-                            .join("-")
-                    );
-                    let id = unique_id(&base, &mut taken);
-                    let narrowing = Narrowing {
-                        id: &id,
-                        principal,
-                        source_id,
-                        source,
-                        group: &group,
-                        spec: &spec,
-                    };
-                    match narrowed_permit(&narrowing, &mut ancestry) {
-                        Ok(text) => policies.push(SuggestedPolicy {
-                            id,
-                            narrows: source_id.clone(),
-                            text,
-                        }),
-                        Err(problem) => rendered.problems.push(problem),
-                    }
-                }
+        for draft in drafts
+            .iter()
+            .filter(|d| d.principals.len() == 1 && d.principals.contains(principal_key))
+        {
+            let base = format!("suggest-{name}-{}", draft.action_ids());
+            let id = unique_id(&base, &mut taken);
+            let who = comment_text(&principal.to_string());
+            if let Some(policy) = write_draft(
+                scenario,
+                plan,
+                draft,
+                &id,
+                &who,
+                &mut ancestry,
+                &mut rendered,
+            ) {
+                policies.push(policy);
             }
         }
-        let mut section = format!(
-            "// {}: {}.",
-            comment_text(&principal.to_string()),
-            match (policies.is_empty(), also) {
-                (true, _) => "needs nothing, so it gets no permit".to_string(),
-                (false, 0) => format!("allowed the {own} pair(s) its steps use"),
-                (false, _) => format!(
-                    "allowed the {own} pair(s) its steps use and {also} that access assertions or its delegates require"
-                ),
-            }
-        );
+        let shared = shares(principal_key);
+        let mut summary = match (policies.is_empty() && shared == 0, also) {
+            (true, _) => "needs nothing, so it gets no permit".to_string(),
+            (false, 0) => format!("allowed the {own} pair(s) its steps use"),
+            (false, _) => format!(
+                "allowed the {own} pair(s) its steps use and {also} that access assertions or its delegates require"
+            ),
+        };
+        if shared > 0 {
+            let _ = write!(
+                summary,
+                ", through {shared} permit(s) shared with the other principals of its task (below) and its own"
+            );
+        }
+        let mut section = format!("// {}: {summary}.", comment_text(&principal.to_string()));
         for policy in &policies {
             section.push_str("\n\n");
             section.push_str(&policy.text);
         }
         sections.push(section);
         rendered.policies.insert(principal_key.clone(), policies);
+    }
+    for draft in drafts.iter().filter(|d| d.principals.len() > 1) {
+        let task = draft.task.clone().unwrap_or_default();
+        let base = format!("suggest-task-{}-{}", slug(&task), draft.action_ids());
+        let id = unique_id(&base, &mut taken);
+        let who = format!(
+            "{} (task {})",
+            comment_text(&draft.principals.join(", ")),
+            comment_text(&cedar_string(&task))
+        );
+        if let Some(mut policy) = write_draft(
+            scenario,
+            plan,
+            draft,
+            &id,
+            &who,
+            &mut ancestry,
+            &mut rendered,
+        ) {
+            policy.shared_by = draft.principals.clone();
+            sections.push(format!(
+                "// Shared by {}, whose sessions all have the task {}: each used these pairs.\n\n{}",
+                comment_text(&draft.principals.join(", ")),
+                comment_text(&cedar_string(&task)),
+                policy.text
+            ));
+            shared_policies.push((draft.principals.clone(), policy));
+        }
+    }
+    for (principals, policy) in shared_policies {
+        for principal in principals {
+            rendered
+                .policies
+                .entry(principal)
+                .or_default()
+                .push(policy.clone());
+        }
     }
     for principal in plan.needed.keys() {
         if plan.kept_by_choice.contains(principal) {
@@ -787,6 +932,293 @@ pub fn render(scenario: &Scenario, plan: &Plan) -> Rendered {
     rendered.text = sections.join("\n\n");
     rendered.text.push('\n');
     rendered
+}
+
+/// One suggested permit before it is written: for one principal, or shared
+/// by the principals of a task (`--group task`).
+struct Draft {
+    /// The principals it names (Cedar UID strings), in order.
+    principals: Vec<String>,
+    /// The candidate permit it narrows.
+    source_id: String,
+    group: ActionGroup,
+    spec: ResourceSpec,
+    /// The delegators it is limited to (`--by-delegator`), if any.
+    delegators: Option<BTreeSet<String>>,
+    /// The task its principals share, for a shared permit.
+    task: Option<String>,
+}
+
+impl Draft {
+    fn action_ids(&self) -> String {
+        self.group
+            .actions
+            .iter()
+            .map(|a| a.id().unescaped().to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+/// The permits to suggest, in order: per right-sized principal, per
+/// candidate permit it relied on, per delegator set (`--by-delegator`), per
+/// resource type and group of actions, with resources written as the
+/// grouping says; with `--group task`, drafts that came out the same for
+/// principals of one type whose sessions share their tasks are merged.
+fn drafts(
+    scenario: &Scenario,
+    plan: &Plan,
+    ancestry: &mut Ancestry<'_>,
+    rendered: &mut Rendered,
+) -> Vec<Draft> {
+    let set = &scenario.policies.set;
+    let mut drafts = Vec::new();
+    let no_held = BTreeMap::new();
+    for (principal_key, principal) in &plan.principals {
+        let Some(sources) = plan.sources.get(principal_key) else {
+            continue;
+        };
+        let universe = universe_by_action(scenario, principal);
+        let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for pair in plan.needed.get(principal_key).into_iter().flatten() {
+            needed
+                .entry(pair.action.clone())
+                .or_default()
+                .insert(pair.resource.clone());
+        }
+        let account = group::Account {
+            held: plan.held.get(principal_key).unwrap_or(&no_held),
+            needed: &needed,
+        };
+        for (source_id, pairs) in sources {
+            if set.policy(&PolicyId::new(source_id)).is_none() {
+                rendered.problems.push(format!(
+                    "the candidate has no permit `{source_id}` to narrow"
+                ));
+                continue;
+            }
+            for (delegators, part) in by_delegators(pairs, plan.delegators.get(principal_key)) {
+                let specs: Vec<(ActionGroup, ResourceSpec)> = match plan.group {
+                    Group::ResourceType | Group::Parent => {
+                        let (specs, found) =
+                            group::generalized(plan.group, &part, &account, ancestry);
+                        let known = rendered.evidence.entry(principal_key.clone()).or_default();
+                        for evidence in found {
+                            if !known.contains(&evidence) {
+                                known.push(evidence);
+                            }
+                        }
+                        specs
+                    }
+                    Group::Agent | Group::Task => action_groups(&part)
+                        .into_iter()
+                        .map(|g| {
+                            let spec = resource_spec(&g, &universe, ancestry);
+                            (g, spec)
+                        })
+                        .collect(),
+                };
+                for (group, spec) in specs {
+                    drafts.push(Draft {
+                        principals: vec![principal_key.clone()],
+                        source_id: source_id.clone(),
+                        group,
+                        spec,
+                        delegators: delegators.clone(),
+                        task: None,
+                    });
+                }
+            }
+        }
+    }
+    if plan.group != Group::Task {
+        return drafts;
+    }
+    let mut merged: Vec<Draft> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut members: BTreeMap<(Vec<String>, String), BTreeSet<String>> = BTreeMap::new();
+    for draft in drafts {
+        let principal = &draft.principals[0];
+        let Some(Some(tasks)) = plan.tasks.get(principal) else {
+            merged.push(draft);
+            continue;
+        };
+        let Some(uid) = plan.principals.get(principal) else {
+            merged.push(draft);
+            continue;
+        };
+        let key = format!(
+            "{:?}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}",
+            tasks,
+            uid.type_name(),
+            draft.source_id,
+            draft
+                .group
+                .actions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            draft.group.resource_type,
+            draft.spec,
+            draft.group.resources,
+            draft.delegators
+        );
+        members
+            .entry((tasks.iter().cloned().collect(), uid.type_name().to_string()))
+            .or_default()
+            .insert(principal.clone());
+        if let Some(&at) = index.get(&key) {
+            let shared = &mut merged[at];
+            shared.principals.push(principal.clone());
+            shared.task = tasks.iter().next().cloned();
+            continue;
+        }
+        index.insert(key, merged.len());
+        merged.push(draft);
+    }
+    let shared: Vec<&Draft> = merged.iter().filter(|d| d.principals.len() > 1).collect();
+    for ((tasks, _), principals) in &members {
+        let tasks = tasks
+            .iter()
+            .map(|t| cedar_string(t))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sharing = shared
+            .iter()
+            .filter(|d| d.principals.iter().all(|p| principals.contains(p)))
+            .count();
+        if principals.len() > 1 {
+            let own: Vec<String> = principals
+                .iter()
+                .map(|p| {
+                    let alone = merged
+                        .iter()
+                        .filter(|d| d.principals.len() == 1 && &d.principals[0] == p)
+                        .count();
+                    format!("{p}: {alone}")
+                })
+                .collect();
+            rendered.notes.push(format!(
+                "`--group task`: {} share the task(s) {tasks}: {sharing} permit(s) are shared, where each of them used the same pairs through the same candidate permit; permits of their own (used by one of them only, so not generalized): {}",
+                principals.iter().cloned().collect::<Vec<_>>().join(", "),
+                own.join(", ")
+            ));
+        }
+    }
+    merged
+}
+
+/// The needed pairs of one candidate permit split by the delegators their
+/// uses were made for (`--by-delegator`): one part per delegator set, and
+/// `None` for pairs used without a delegator. Without delegators, one part.
+fn by_delegators(
+    pairs: &BTreeSet<Pair>,
+    delegators: Option<&BTreeMap<Pair, Option<BTreeSet<String>>>>,
+) -> Vec<(Option<BTreeSet<String>>, BTreeSet<Pair>)> {
+    let Some(delegators) = delegators else {
+        return vec![(None, pairs.clone())];
+    };
+    let mut parts: BTreeMap<Option<BTreeSet<String>>, BTreeSet<Pair>> = BTreeMap::new();
+    for pair in pairs {
+        let key = delegators.get(pair).cloned().flatten();
+        parts.entry(key).or_default().insert(pair.clone());
+    }
+    parts.into_iter().collect()
+}
+
+/// Writes one draft as a suggested permit, or records why it cannot be.
+fn write_draft(
+    scenario: &Scenario,
+    plan: &Plan,
+    draft: &Draft,
+    id: &str,
+    who: &str,
+    ancestry: &mut Ancestry<'_>,
+    rendered: &mut Rendered,
+) -> Option<SuggestedPolicy> {
+    let source = scenario
+        .policies
+        .set
+        .policy(&PolicyId::new(&draft.source_id))?;
+    let principals: Vec<EntityUid> = draft
+        .principals
+        .iter()
+        .filter_map(|p| plan.principals.get(p).cloned())
+        .collect();
+    let mut extra = Vec::new();
+    if let (Some(path), Some(delegators)) = (&plan.delegator_path, &draft.delegators) {
+        extra.push(path.condition(delegators));
+    }
+    let narrowing = Narrowing {
+        id,
+        principals: &principals,
+        by_type: principals.len() > 1 && whole_type_of(scenario, plan, &principals),
+        who,
+        source_id: &draft.source_id,
+        source,
+        group: &draft.group,
+        spec: &draft.spec,
+        extra: &extra,
+    };
+    match narrowed_permit(&narrowing, ancestry) {
+        Ok(text) => Some(SuggestedPolicy {
+            id: id.to_string(),
+            narrows: draft.source_id.clone(),
+            text,
+            shared_by: Vec::new(),
+            delegators: draft.delegators.iter().flatten().cloned().collect(),
+        }),
+        Err(problem) => {
+            rendered.problems.push(problem);
+            None
+        }
+    }
+}
+
+/// Whether these principals (all of one type) are every principal of their
+/// type: every entity of it in the world at any time, and every principal of
+/// it accounted in the run.
+fn whole_type_of(scenario: &Scenario, plan: &Plan, principals: &[EntityUid]) -> bool {
+    let Some(first) = principals.first() else {
+        return false;
+    };
+    let type_name = first.type_name().to_string();
+    let members: BTreeSet<String> = principals.iter().map(ToString::to_string).collect();
+    let in_world = scenario.world.segments.iter().all(|segment| {
+        segment.entities.iter().all(|entity| {
+            let uid = entity.uid();
+            uid.type_name().to_string() != type_name || members.contains(&uid.to_string())
+        })
+    });
+    let accounted = plan
+        .needed
+        .keys()
+        .all(|key| match scenario::parse_uid(key) {
+            Ok(uid) => uid.type_name().to_string() != type_name || members.contains(key),
+            Err(_) => true,
+        });
+    in_world && accounted
+}
+
+/// A task as an id part: lowercase letters, digits and dashes, at most 32.
+fn slug(task: &str) -> String {
+    let mut out = String::new();
+    for c in task.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+        if out.len() >= 32 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "shared".to_string()
+    } else {
+        out
+    }
 }
 
 /// A candidate policy or template, for writing it out.
@@ -1081,6 +1513,8 @@ fn action_groups(pairs: &BTreeSet<Pair>) -> Vec<ActionGroup> {
 /// How a suggested permit names its resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ResourceSpec {
+    /// `resource is T`: every resource of the type (`--group resource-type`).
+    whole_type: bool,
     /// Parents every one of whose universe members of the type is needed.
     parents: Vec<EntityUid>,
     /// Resources named one by one.
@@ -1162,6 +1596,7 @@ fn resource_spec(
         parents.push(parent_uid);
     }
     ResourceSpec {
+        whole_type: false,
         parents,
         singles: remaining
             .iter()
@@ -1173,11 +1608,19 @@ fn resource_spec(
 /// One suggested permit to write.
 struct Narrowing<'a> {
     id: &'a str,
-    principal: &'a EntityUid,
+    /// One principal, or the principals of a shared permit (all of one type).
+    principals: &'a [EntityUid],
+    /// For a shared permit: its principals are every principal of their
+    /// type, so it is written `principal is T` without a list.
+    by_type: bool,
+    /// Who it is for, for the comment above it.
+    who: &'a str,
     source_id: &'a str,
     source: &'a Policy,
     group: &'a ActionGroup,
     spec: &'a ResourceSpec,
+    /// Conditions of its own to add (the delegator's).
+    extra: &'a [String],
 }
 
 /// Writes one suggested permit: the candidate permit `source` narrowed to a
@@ -1188,13 +1631,30 @@ struct Narrowing<'a> {
 fn narrowed_permit(n: &Narrowing<'_>, ancestry: &mut Ancestry<'_>) -> Result<String, String> {
     let Narrowing {
         id,
-        principal,
+        principals,
+        by_type,
+        who,
         source_id,
         source,
         group,
         spec,
+        extra,
     } = *n;
-    let problem = |why: &str| format!("cannot narrow `{source_id}` for {principal}: {why}");
+    let problem = |why: &str| format!("cannot narrow `{source_id}` for {who}: {why}");
+    let (principal_head, principal_condition) = match principals {
+        [] => return Err(problem("no principal")),
+        [one] => (format!("principal == {one}"), None),
+        [first, ..] => {
+            let type_name = first.type_name();
+            if principals.iter().any(|p| p.type_name() != type_name) {
+                return Err(problem("its principals are of several types"));
+            }
+            (
+                format!("principal is {type_name}"),
+                (!by_type).then(|| format!("[{}].contains(principal)", join_uids(principals))),
+            )
+        }
+    };
     let action_head = match group.actions.as_slice() {
         [one] => format!("action == {one}"),
         many => format!(
@@ -1206,8 +1666,9 @@ fn narrowed_permit(n: &Narrowing<'_>, ancestry: &mut Ancestry<'_>) -> Result<Str
         ),
     };
     let resource_type = &group.resource_type;
-    let mut conditions: Vec<String> = Vec::new();
+    let mut conditions: Vec<String> = principal_condition.into_iter().collect();
     let resource_head = match (spec.parents.as_slice(), spec.singles.as_slice()) {
+        _ if spec.whole_type => format!("resource is {resource_type}"),
         ([], []) => return Err(problem("no resources")),
         ([], [one]) => format!("resource == {one}"),
         ([parent], []) => format!("resource is {resource_type} in {parent}"),
@@ -1233,11 +1694,13 @@ fn narrowed_permit(n: &Narrowing<'_>, ancestry: &mut Ancestry<'_>) -> Result<Str
     };
     match source.principal_constraint() {
         PrincipalConstraint::In(group) | PrincipalConstraint::IsIn(_, group)
-            if !always_in(principal, &group, ancestry) =>
+            if !principals
+                .iter()
+                .all(|principal| always_in(principal, &group, ancestry)) =>
         {
             conditions.push(format!("principal in {group}"));
         }
-        PrincipalConstraint::Eq(only) if &only != principal => {
+        PrincipalConstraint::Eq(only) if principals != [only.clone()] => {
             return Err(problem("it names another principal"));
         }
         _ => {}
@@ -1249,22 +1712,27 @@ fn narrowed_permit(n: &Narrowing<'_>, ancestry: &mut Ancestry<'_>) -> Result<Str
     }
     match source.resource_constraint() {
         ResourceConstraint::Eq(only) => {
-            if !spec.parents.is_empty() || spec.singles.as_slice() != [only.clone()] {
+            if spec.whole_type
+                || !spec.parents.is_empty()
+                || spec.singles.as_slice() != [only.clone()]
+            {
                 conditions.push(format!("resource == {only}"));
             }
         }
         ResourceConstraint::In(parent) | ResourceConstraint::IsIn(_, parent) => {
-            let implied = spec
-                .parents
-                .iter()
-                .chain(&spec.singles)
-                .all(|named| always_in(named, &parent, ancestry));
+            let implied = !spec.whole_type
+                && spec
+                    .parents
+                    .iter()
+                    .chain(&spec.singles)
+                    .all(|named| always_in(named, &parent, ancestry));
             if !implied {
                 conditions.push(format!("resource in {parent}"));
             }
         }
         ResourceConstraint::Is(_) | ResourceConstraint::Any => {}
     }
+    conditions.extend(extra.iter().cloned());
     let source_est = source
         .to_json()
         .map_err(|e| problem(&format!("cannot read it: {e}")))?;
@@ -1277,16 +1745,17 @@ fn narrowed_permit(n: &Narrowing<'_>, ancestry: &mut Ancestry<'_>) -> Result<Str
     let mut head = String::new();
     let _ = writeln!(
         head,
-        "// Generated by `privsim suggest`: `{}` narrowed to what {} needs.",
+        "// Generated by `privsim suggest`: `{}` narrowed to what {} need{}.",
         comment_text(source_id),
-        comment_text(&principal.to_string())
+        comment_text(who),
+        if principals.len() == 1 { "s" } else { "" }
     );
     let _ = writeln!(head, "@id({})", cedar_string(id));
     let _ = writeln!(head, "@generated(\"privsim suggest\")");
     let _ = writeln!(head, "@narrows({})", cedar_string(source_id));
     let _ = write!(
         head,
-        "permit (\n  principal == {principal},\n  {action_head},\n  {resource_head}\n)"
+        "permit (\n  {principal_head},\n  {action_head},\n  {resource_head}\n)"
     );
     if !conditions.is_empty() {
         // `&&` binds tighter than `||`: a disjunction joined to others needs parentheses.

@@ -105,6 +105,10 @@ pub struct ScenarioSuggestion {
     /// proofs were off or nothing was suggested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<SuggestionProof>,
+    /// How used pairs were grouped into permits (`--group`): absent for the
+    /// default, `agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The suggestion for one principal.
@@ -130,6 +134,33 @@ pub struct PrincipalSuggestion {
     /// The three checks, for this principal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<PrincipalVerification>,
+    /// With `--group resource-type` or `parent`: for each of its actions and
+    /// each type or parent considered, how much of what it held it used, and
+    /// whether the permit was generalized to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+/// The evidence for or against writing `resource is T` (or `resource is T
+/// in P`) instead of listing resources: what a principal held and used of
+/// one action on the resources of a type (under a parent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The action.
+    pub action: String,
+    /// The resource type.
+    pub resource_type: String,
+    /// The parent, for `--group parent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// How many resources of the type (under the parent) it held the action on.
+    pub held: usize,
+    /// How many of those it used (needed).
+    pub used: usize,
+    /// Whether the suggested permit names the type (parent) instead of the resources.
+    pub generalized: bool,
+    /// The sentence the text output shows.
+    pub note: String,
 }
 
 /// A pair a principal is allowed although none of its own steps uses it.
@@ -152,6 +183,13 @@ pub struct SuggestedPolicy {
     pub narrows: String,
     /// Its Cedar text.
     pub text: String,
+    /// The principals it applies to when it is shared (`--group task`);
+    /// empty when it names one principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_by: Vec<String>,
+    /// The delegators it is narrowed to (`--by-delegator`); empty when it is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegators: Vec<String>,
 }
 
 /// The checks of one principal.

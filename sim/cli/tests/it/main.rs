@@ -17,5 +17,6 @@ mod observation;
 mod policy_proofs;
 mod reports;
 mod suggest;
+mod suggest_group;
 mod suggest_traffic;
 mod watch;
