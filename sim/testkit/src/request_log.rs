@@ -128,9 +128,41 @@ fn entity_type(id: &str) -> &'static str {
     if id.starts_with('u') { "User" } else { "Agent" }
 }
 
+/// How often the requests of a generated log repeat. The streamed replay
+/// asks Cedar once per distinct request (session, principal, action,
+/// resource, context, recorded decision), so this decides how much of its
+/// work is per line and how much per distinct request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Variety {
+    /// Contexts drawn from 16: the variety of the tests, a few tens of
+    /// thousands of distinct requests at most, whatever the length.
+    Mixed,
+    /// Agents repeating their calls: contexts drawn from 3 (empty, level 1,
+    /// level 3 with a purpose, the last written with its keys in either
+    /// order), so a log has a few thousand distinct requests at most however
+    /// long it is.
+    Repeating,
+    /// Every request distinct: each context carries its line's own
+    /// `purpose` (the worst case for the streamed replay: one replayed step
+    /// per line).
+    Distinct,
+}
+
 /// Writes a log of `lines` lines for `seed` to `out`, spread over
-/// `span_days` days from 2026-01-01.
+/// `span_days` days from 2026-01-01 ([`Variety::Mixed`]).
 pub fn write_log(seed: u64, lines: usize, span_days: i64, out: &mut impl Write) -> io::Result<()> {
+    write_log_of(seed, lines, span_days, Variety::Mixed, out)
+}
+
+/// [`write_log`] with a chosen [`Variety`].
+pub fn write_log_of(
+    seed: u64,
+    lines: usize,
+    span_days: i64,
+    variety: Variety,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let policies = PolicySet::from_str(POLICIES).map_err(io::Error::other)?;
     let entities = Entities::from_json_str(&entities_json(), None).map_err(io::Error::other)?;
@@ -199,15 +231,32 @@ pub fn write_log(seed: u64, lines: usize, span_days: i64, out: &mut impl Write) 
         };
         let action = ACTIONS[rng.random_range(0..ACTIONS.len())];
         let doc = format!("d{}", rng.random_range(0..DOCS));
-        let context = match rng.random_range(0..4) {
-            0 => None,
-            1 => Some("{}".to_string()),
-            2 => Some(format!(r#"{{"level": {}}}"#, rng.random_range(0..5))),
-            _ => Some(format!(
-                r#"{{"level": {}, "purpose": "p{}"}}"#,
-                rng.random_range(0..5),
-                rng.random_range(0..2)
+        let context = match variety {
+            Variety::Mixed => None,
+            // The same context is written with its keys in either order.
+            Variety::Repeating => Some(match rng.random_range(0..4) {
+                0 => "{}".to_string(),
+                1 => r#"{"level": 1}"#.to_string(),
+                2 => r#"{"level": 3, "purpose": "p1"}"#.to_string(),
+                _ => r#"{"purpose": "p1", "level": 3}"#.to_string(),
+            }),
+            Variety::Distinct => Some(format!(
+                r#"{{"level": {}, "purpose": "r{number}"}}"#,
+                rng.random_range(0..5)
             )),
+        };
+        let context = match context {
+            Some(context) => Some(context),
+            None => match rng.random_range(0..4) {
+                0 => None,
+                1 => Some("{}".to_string()),
+                2 => Some(format!(r#"{{"level": {}}}"#, rng.random_range(0..5))),
+                _ => Some(format!(
+                    r#"{{"level": {}, "purpose": "p{}"}}"#,
+                    rng.random_range(0..5),
+                    rng.random_range(0..2)
+                )),
+            },
         };
         let request = Request::new(
             EntityUid::from_str(&format!("{}::\"{principal}\"", entity_type(&principal)))

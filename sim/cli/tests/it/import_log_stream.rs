@@ -16,7 +16,7 @@ use privsim::LoadOptions;
 use privsim::import::log::{self as request_log, LogOptions};
 use privsim::import::stream;
 use privsim::result::ScenarioResult;
-use privsim_testkit::request_log as generated;
+use privsim_testkit::request_log::{self as generated, Variety};
 use serde_json::Value;
 
 fn temp_folder(test: &str) -> PathBuf {
@@ -103,22 +103,27 @@ fn streamed_replay_equals_materialized() {
     let mut seen_ceiling = 0;
     let mut seen_mismatches = 0;
     let mut seen_unused = 0;
-    // Long spans (unused-access findings) and a short one (window too short).
-    for (seed, lines, span_days) in [
-        (1, 150, 200),
-        (2, 300, 400),
-        (3, 400, 120),
-        (4, 250, 3),
-        (5, 400, 365),
-        (6, 200, 200),
+    // Long spans (unused-access findings) and a short one (window too short);
+    // logs that repeat their requests a lot (the same context written with
+    // its keys in either order too) and logs whose every request is distinct.
+    for (seed, lines, span_days, variety) in [
+        (1, 150, 200, Variety::Mixed),
+        (2, 300, 400, Variety::Mixed),
+        (3, 400, 120, Variety::Mixed),
+        (4, 250, 3, Variety::Mixed),
+        (5, 400, 365, Variety::Mixed),
+        (6, 200, 200, Variety::Mixed),
+        (8, 600, 200, Variety::Repeating),
+        (9, 300, 30, Variety::Repeating),
+        (10, 200, 200, Variety::Distinct),
     ] {
         let log = folder.join(format!("log-{seed}.jsonl"));
         let mut text = Vec::new();
-        generated::write_log(seed, lines, span_days, &mut text).unwrap();
+        generated::write_log_of(seed, lines, span_days, variety, &mut text).unwrap();
         std::fs::write(&log, &text).unwrap();
         let whole = materialized(&log, &options);
         let (part, stats) = streamed(&log, &options, usize::MAX);
-        let case = format!("seed {seed}");
+        let case = format!("seed {seed} ({variety:?})");
         assert_eq!(
             serde_json::to_value(&part.principals).unwrap(),
             serde_json::to_value(&whole.principals).unwrap(),
@@ -180,6 +185,11 @@ fn streamed_replay_equals_materialized() {
             "{case}: every request counted"
         );
         assert!(stats.distinct <= stats.requests, "{case}");
+        match variety {
+            Variety::Distinct => assert_eq!(stats.distinct, stats.requests, "{case}"),
+            Variety::Repeating => assert!(stats.distinct < stats.requests, "{case}"),
+            _ => {}
+        }
         // The warnings of the materialized replay, plus the streamed note.
         for warning in &whole.warnings {
             assert!(part.warnings.contains(warning), "{case}: {warning}");

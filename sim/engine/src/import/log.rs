@@ -10,7 +10,7 @@
 //! policies production runs verifies the log; against a candidate, it shows what
 //! the change would have broken.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -43,8 +43,9 @@ struct Record {
     on_behalf_of: Option<Value>,
     parent: Option<String>,
     decision: Option<LoggedDecision>,
+    /// Read as JSON and dropped, without building a value of it.
     #[serde(rename = "meta")]
-    _meta: Option<Value>,
+    _meta: Option<serde::de::IgnoredAny>,
 }
 
 /// What production decided.
@@ -328,6 +329,86 @@ pub(super) struct LogReader<'a> {
     options: &'a LogOptions,
     sessions: BTreeMap<String, FirstSeen>,
     session_order: Vec<String>,
+    uids: UidCache,
+}
+
+/// Entity references already read, by how the log wrote them: reading one
+/// with Cedar's parser (twice: once to read it, once to check that it reads
+/// back) is costly, and a log names the same few
+/// principals, actions and resources on every line. Only references that
+/// read without error are kept, so a bad one is reported exactly as before;
+/// reading is a pure function of the written form, so a cached answer is the
+/// answer. At most [`UID_CACHE_LIMIT`] are kept (then the cache starts over),
+/// so memory stays bounded whatever the log names.
+#[derive(Default)]
+struct UidCache {
+    /// References written as Cedar strings (`"User::\"alice\""`).
+    texts: HashMap<String, (EntityUid, String)>,
+    /// References written as `{"type": T, "id": I}`, by type, then id.
+    parts: HashMap<String, HashMap<String, (EntityUid, String)>>,
+    /// How many references the two maps hold.
+    size: usize,
+}
+
+/// How many entity references [`UidCache`] keeps.
+const UID_CACHE_LIMIT: usize = 1 << 16;
+
+impl UidCache {
+    /// The reference `value` of `field` on `line`, and its Cedar text.
+    fn read(
+        &mut self,
+        line: &Line<'_>,
+        value: &Value,
+        field: &'static str,
+    ) -> Result<(EntityUid, String)> {
+        /// How the log wrote a reference.
+        #[derive(Clone, Copy)]
+        enum Form<'v> {
+            Text(&'v str),
+            Parts(&'v str, &'v str),
+            Other,
+        }
+        let form = match value {
+            Value::String(text) => Form::Text(text),
+            Value::Object(map) if map.len() == 2 => match (map.get("type"), map.get("id")) {
+                (Some(Value::String(entity_type)), Some(Value::String(id))) => {
+                    Form::Parts(entity_type, id)
+                }
+                _ => Form::Other,
+            },
+            _ => Form::Other,
+        };
+        let known = match form {
+            Form::Text(text) => self.texts.get(text),
+            Form::Parts(entity_type, id) => self.parts.get(entity_type).and_then(|ids| ids.get(id)),
+            Form::Other => None,
+        };
+        if let Some(known) = known {
+            return Ok(known.clone());
+        }
+        let uid = line.uid(value, field)?;
+        let read = (uid.clone(), uid.to_string());
+        if matches!(form, Form::Other) {
+            return Ok(read);
+        }
+        if self.size >= UID_CACHE_LIMIT {
+            *self = Self::default();
+        }
+        self.size += 1;
+        match form {
+            Form::Text(text) => {
+                self.texts.insert(text.to_string(), read.clone());
+            }
+            Form::Parts(entity_type, id) => {
+                self.parts
+                    .entry(entity_type.to_string())
+                    .or_default()
+                    .insert(id.to_string(), read.clone());
+            }
+            Form::Other => {}
+        }
+        Ok(read)
+    }
 }
 
 impl<'a> LogReader<'a> {
@@ -344,6 +425,7 @@ impl<'a> LogReader<'a> {
             options,
             sessions: BTreeMap::new(),
             session_order: Vec::new(),
+            uids: UidCache::default(),
         })
     }
 
@@ -382,16 +464,16 @@ impl<'a> LogReader<'a> {
         })?;
         let at = Instant::parse_rfc3339(&record.timestamp)
             .map_err(|message| line.error_at(&[Key::Field("timestamp")], message))?;
-        let principal = line.uid(&record.principal, "principal")?;
-        let resource = line.uid(&record.resource, "resource")?;
+        let (principal, principal_text) = self.uids.read(&line, &record.principal, "principal")?;
+        let (resource, resource_text) = self.uids.read(&line, &record.resource, "resource")?;
         let (action, context, made) = match (&record.action, &record.tools_call) {
             (Some(action), None) => {
-                let action = line.uid(action, "action")?;
+                let (_, action) = self.uids.read(&line, action, "action")?;
                 let context = match &record.context {
                     Some(context) => line.table(context, "context")?,
                     None => toml::Table::new(),
                 };
-                (action.to_string(), context, Vec::new())
+                (action, context, Vec::new())
             }
             (None, Some(_)) => {
                 let Some(server) = &options.mcp else {
@@ -440,9 +522,9 @@ impl<'a> LogReader<'a> {
         let on_behalf_of = record
             .on_behalf_of
             .as_ref()
-            .map(|value| line.uid(value, "on_behalf_of"))
+            .map(|value| self.uids.read(&line, value, "on_behalf_of"))
             .transpose()?
-            .map(|uid| uid.to_string());
+            .map(|(_, text)| text);
         if on_behalf_of.is_some() && record.parent.is_some() {
             return Err(line
                 .error_at(
@@ -454,7 +536,7 @@ impl<'a> LogReader<'a> {
         }
         let session_id = match (session_id, &on_behalf_of, &record.parent) {
             (Some(id), _, _) => Some(id),
-            (None, Some(delegator), _) => Some(format!("{principal} for {delegator}")),
+            (None, Some(delegator), _) => Some(format!("{principal_text} for {delegator}")),
             (None, None, Some(_)) => {
                 return Err(line
                     .error_at(
@@ -468,7 +550,7 @@ impl<'a> LogReader<'a> {
         if let Some(id) = &session_id {
             let session = LoggedSession {
                 id: id.clone(),
-                principal: principal.to_string(),
+                principal: principal_text.clone(),
                 on_behalf_of: on_behalf_of.clone(),
                 parent: record.parent.clone(),
             };
@@ -506,9 +588,9 @@ impl<'a> LogReader<'a> {
             line: number,
             at,
             session: session_id,
-            principal: principal.to_string(),
+            principal: principal_text,
             action,
-            resource: resource.to_string(),
+            resource: resource_text,
             context,
             expect: record.decision.map(|d| match d {
                 LoggedDecision::Allow => Decision::Allow,

@@ -34,9 +34,10 @@ use privsim_model::result::ScenarioResult;
 /// How many mismatching distinct requests a streamed result lists by default.
 pub const MISMATCHES_LISTED: usize = 20;
 
-/// A distinct request: session, principal, action, resource, context (as
-/// TOML text) and the recorded decision.
-type RequestKey = (Option<String>, String, String, String, String, u8);
+/// A distinct request: session, principal, action, resource, context and
+/// the recorded decision, written as one string by [`request_key`] (one
+/// allocation per line, and a lookup by `&str`).
+type RequestKey = String;
 
 /// The occurrences of one distinct request.
 struct Occurrences {
@@ -72,7 +73,7 @@ impl Occurrences {
 
 /// A streamed log, as read.
 struct Read {
-    requests: BTreeMap<RequestKey, Occurrences>,
+    requests: HashMap<RequestKey, Occurrences>,
     lines: usize,
     total: usize,
 }
@@ -103,12 +104,13 @@ pub fn replay_log(
     let mut reader = log::LogReader::new(path, options)?;
     let display = reader.display().to_string();
     let mut read = Read {
-        requests: BTreeMap::new(),
+        requests: HashMap::new(),
         lines: 0,
         total: 0,
     };
     let mut entities: Vec<ImportedEntity> = Vec::new();
     crate::progress::phase(crate::progress::Phase::Reading, 0);
+    let mut key = String::new();
     log::read_lines(path, &display, |number, text| {
         crate::progress::advance();
         read.lines = number;
@@ -119,20 +121,13 @@ pub fn replay_log(
         // Entities the MCP generator made are named after their line, so a
         // request with any is distinct from every other and all are kept.
         entities.extend(made);
-        let key: RequestKey = (
-            step.session.clone(),
-            step.principal.clone(),
-            step.action.clone(),
-            step.resource.clone(),
-            step.context.to_string(),
-            decision_code(step.expect),
-        );
-        match read.requests.get_mut(&key) {
+        request_key(&step, &mut key);
+        match read.requests.get_mut(key.as_str()) {
             Some(occurrences) => occurrences.add(step),
             None => {
                 let first_line = step.line;
                 read.requests.insert(
-                    key,
+                    key.clone(),
                     Occurrences {
                         first: step,
                         last: None,
@@ -150,7 +145,10 @@ pub fn replay_log(
     let sessions = reader.sessions()?;
     // Each representative with the distinct request it stands for.
     let mut representatives: Vec<(LoggedStep, usize)> = Vec::new();
-    let groups: Vec<&Occurrences> = read.requests.values().collect();
+    // Groups in order of their first line, so nothing below depends on the
+    // hash map's order.
+    let mut groups: Vec<&Occurrences> = read.requests.values().collect();
+    groups.sort_unstable_by_key(|occurrences| occurrences.first_line);
     for (group, occurrences) in groups.iter().enumerate() {
         representatives.push((occurrences.first.clone(), group));
         if let Some(last) = &occurrences.last {
@@ -178,12 +176,75 @@ pub fn replay_log(
     ))
 }
 
-fn decision_code(decision: Option<Decision>) -> u8 {
-    match decision {
-        None => 0,
-        Some(Decision::Allow) => 1,
-        Some(Decision::Deny) => 2,
-        Some(Decision::Error) => 3,
+/// Writes the key of `step`'s distinct request into `key`: each part
+/// prefixed by its length (so no two different requests share a key,
+/// whatever their text holds), the context as [`canonical`] writes it.
+fn request_key(step: &LoggedStep, key: &mut String) {
+    use std::fmt::Write as _;
+    key.clear();
+    let part = |text: &str, key: &mut String| {
+        let _ = write!(key, "{}:", text.len());
+        key.push_str(text);
+    };
+    match &step.session {
+        Some(session) => {
+            key.push('s');
+            part(session, key);
+        }
+        None => key.push('-'),
+    }
+    part(&step.principal, key);
+    part(&step.action, key);
+    part(&step.resource, key);
+    key.push(match step.expect {
+        None => '-',
+        Some(Decision::Allow) => 'a',
+        Some(Decision::Deny) => 'd',
+        Some(Decision::Error) => 'e',
+    });
+    canonical_table(&step.context, key);
+}
+
+/// Writes `table` so that two tables are written the same only when they are
+/// equal with their keys in the same order (the order the log wrote them;
+/// the same context written in another order is one more distinct request,
+/// replayed once more with the same result). Cheaper than TOML text, which
+/// the key used to be.
+fn canonical_table(table: &toml::Table, out: &mut String) {
+    out.push('{');
+    for (key, value) in table {
+        let _ = std::fmt::Write::write_fmt(out, format_args!("{key:?}="));
+        canonical(value, out);
+        out.push(',');
+    }
+    out.push('}');
+}
+
+/// One value for [`canonical_table`]: a tag, then the value (strings and
+/// keys as Rust string literals, which read back as one string only).
+fn canonical(value: &toml::Value, out: &mut String) {
+    use std::fmt::Write as _;
+    match value {
+        toml::Value::String(text) => {
+            let _ = write!(out, "{text:?}");
+        }
+        toml::Value::Integer(number) => {
+            let _ = write!(out, "i{number}");
+        }
+        toml::Value::Boolean(yes) => out.push(if *yes { 'T' } else { 'F' }),
+        toml::Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                canonical(item, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        toml::Value::Table(table) => canonical_table(table, out),
+        // Not made from Cedar JSON values; written by their TOML text.
+        toml::Value::Float(_) | toml::Value::Datetime(_) => {
+            let _ = write!(out, "x{:?}", value.to_string());
+        }
     }
 }
 
