@@ -1,18 +1,21 @@
 //! The gate's reports, each a function of the [`CheckResult`] alone (no file
 //! IO, no clock): a Markdown summary for a pull request or GitHub's job
-//! summary, a plain-text summary, the JSON contract, JUnit XML (a test case
-//! per scenario and rule), SARIF 2.1.0, and GitHub Actions annotations.
+//! summary and a plain-text summary (templates `check.md.j2` and
+//! `check.txt.j2` over the view in `view.rs`), the JSON contract, JUnit XML
+//! (a test case per scenario and rule), SARIF 2.1.0, and GitHub Actions
+//! annotations.
 
-use std::fmt::Write as _;
+mod view;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use privsim_model::format::{percent, points};
+use minijinja::State;
+use minijinja::value::{Serde, Value as TemplateValue};
 
-use crate::{MARKDOWN_LIMIT, code_span, escape_markdown, plural};
+use crate::{MARKDOWN_LIMIT, RenderError, plural};
 
-use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck};
+use privsim_model::check::{Change, CheckResult};
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
@@ -291,167 +294,50 @@ pub fn title(kind: &str) -> &str {
         .map_or(kind, |(_, title, _)| title)
 }
 
-/// The JSON contract (docs/check.md): pretty-printed, ending in a newline.
-pub fn json(result: &CheckResult) -> String {
-    let mut text =
-        serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    text.push('\n');
-    text
-}
-
-fn verdict(passed: bool) -> &'static str {
-    if passed { "✅ pass" } else { "❌ fail" }
-}
-
-fn status_icon(status: &str) -> &'static str {
-    match status {
-        "fail" => "❌",
-        "excepted" => "☑️",
-        _ => "ℹ️",
-    }
-}
-
-fn describe_candidate(spec: &str) -> String {
-    if spec == "scenario" {
-        "each scenario's own policies".to_string()
-    } else {
-        code_span(spec, false)
-    }
-}
-
-fn count(scenario: &ScenarioCheck, kinds: &[&str]) -> usize {
-    scenario
-        .changes
-        .iter()
-        .filter(|c| kinds.contains(&c.kind.as_str()))
-        .count()
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
 /// The Markdown summary: the verdict, a table of scenarios, then per scenario
 /// with changes a table of them (failing first), the metric deltas, the
-/// search and notes; last, the exceptions and what became of each.
-pub fn markdown(result: &CheckResult) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "## privsim check: {}\n",
-        if result.passed {
-            "✅ passed"
-        } else {
-            "❌ failed"
+/// search and notes; last, the proofs and the exceptions and what became of
+/// each. Rendered by `templates/check.md.j2`, laid out within
+/// [`MARKDOWN_LIMIT`] by [`fit`].
+pub fn markdown(result: &CheckResult) -> Result<String, RenderError> {
+    let view = view::check(result);
+    crate::render_with_state("check.md", "check", &view, |state| {
+        let check = TemplateValue::from(Serde(&view));
+        let head = call(state, "head", std::slice::from_ref(&check))?;
+        let mut sections = Vec::with_capacity(view.scenarios.len());
+        for scenario in check.get_attr("scenarios")?.try_iter()? {
+            sections.push(call(state, "section", &[scenario])?);
         }
-    );
-    let side = |spec: &str, commit: &Option<String>| {
-        let mut text = describe_candidate(spec);
-        if let Some(commit) = commit {
-            let _ = write!(text, " (commit {})", code_span(short(commit), false));
-        }
-        text
-    };
-    let _ = writeln!(
-        out,
-        "**Baseline:** {} · **candidate:** {} · **gate rules:** {}\n",
-        side(&result.baseline.spec, &result.baseline.commit),
-        side(&result.candidate.spec, &result.candidate.commit),
-        result.config.file.as_deref().map_or_else(
-            || "built-in defaults".to_string(),
-            |file| code_span(file, false)
-        ),
-    );
-    let summary = &result.summary;
-    let _ = writeln!(
-        out,
-        "{} scenario{} checked, {} failing · {} failing change{} · {} accepted by an exception · {} stale exception{}\n",
-        summary.scenarios,
-        plural(summary.scenarios, "", "s"),
-        summary.failed_scenarios,
-        summary.failures,
-        plural(summary.failures, "", "s"),
-        summary.excepted,
-        summary.stale_exceptions,
-        plural(summary.stale_exceptions, "", "s"),
-    );
-    if let Some(caveat) = result.proofs.as_ref().and_then(|p| p.caveat.as_deref()) {
-        // A fixed sentence of ours, not user input: written as is.
-        let _ = writeln!(out, "> **Caveat:** {caveat}\n");
-    }
-    if !result.load_errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "**Not checked:** {} scenario file{} could not be loaded:\n",
-            result.load_errors.len(),
-            plural(result.load_errors.len(), "", "s")
-        );
-        for error in &result.load_errors {
-            let _ = writeln!(
-                out,
-                "- {}: {}",
-                code_span(&error.file, false),
-                escape_markdown(&error.message)
-            );
-        }
-        out.push('\n');
-    }
-    markdown_config_change(&mut out, result);
-    markdown_unreached(&mut out, result);
-    out.push_str("| Scenario | Verdict | New access | Broken workflows | New escalations | Failed expectations | Over budget | Narrowed |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for scenario in &result.scenarios {
-        let _ = writeln!(
-            out,
-            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
-            escape_markdown(&scenario.name),
-            code_span(&scenario.file, true),
-            verdict(scenario.passed),
-            count(
-                scenario,
-                &["new-access-proven", "new-access", "held-longer"]
-            ),
-            count(scenario, &["broken-workflow"]),
-            count(scenario, &["new-escalation"]),
-            count(scenario, &["expectation-failed"]),
-            count(scenario, &["weighted-gap-growth", "utilization-drop"]),
-            count(scenario, &["narrowed", "held-shorter", "narrowed-proven"]),
-        );
-    }
-    let sections: Vec<String> = result
-        .scenarios
-        .iter()
-        .map(|scenario| {
-            let mut section = String::new();
-            markdown_scenario(&mut section, scenario, result);
-            section
-        })
-        .collect();
-    let mut tail = String::new();
-    let proof_lines: Vec<String> = proof_lines(result)
-        .into_iter()
-        .filter(|line| !line.starts_with("caveat: "))
-        .collect();
-    if !proof_lines.is_empty() {
-        tail.push_str("\n### Proofs\n\n");
-        for line in proof_lines {
-            let _ = writeln!(tail, "- {}", escape_markdown(&line));
-        }
-    }
-    markdown_exceptions(&mut tail, result);
-    fit(out, &sections, &result.scenarios, &tail)
+        let tail = call(state, "tail", &[check])?;
+        fit(state, head, &sections, &view.scenarios, &tail)
+    })
+}
+
+fn call(
+    state: &mut State<'_, '_>,
+    name: &str,
+    args: &[TemplateValue],
+) -> Result<String, minijinja::Error> {
+    state.call_macro(name, args)
 }
 
 /// Lays the summary out within [`MARKDOWN_LIMIT`]: the overview and the
 /// exceptions always; the scenario sections of failing scenarios first, then
-/// the others, each in run order while it fits; a closing note counts the
-/// sections left out (the JSON result has everything).
-fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &str) -> String {
+/// the others, each in run order while it fits; a closing note (the
+/// template's `left_out`) counts the sections left out (the JSON result has
+/// everything).
+fn fit(
+    state: &mut State<'_, '_>,
+    head: String,
+    sections: &[String],
+    scenarios: &[view::ScenarioView],
+    tail: &str,
+) -> Result<String, minijinja::Error> {
     let length = |text: &str| text.chars().count();
     let whole: usize =
         length(&head) + sections.iter().map(|s| length(s)).sum::<usize>() + length(tail);
     if whole <= MARKDOWN_LIMIT {
-        return head + &sections.concat() + tail;
+        return Ok(head + &sections.concat() + tail);
     }
     let note_room = 200;
     let mut used = length(&head) + length(tail) + note_room;
@@ -465,8 +351,8 @@ fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &st
             cut.push_str(line);
             cut.push('\n');
         }
-        cut.push_str("\n… the summary is cut short to stay within GitHub's comment size; the JSON result (`--format json`) has every scenario.\n");
-        return cut;
+        cut.push_str(&call(state, "cut_short", &[])?);
+        return Ok(cut);
     }
     let mut keep = vec![false; sections.len()];
     for failing_first in [true, false] {
@@ -491,530 +377,26 @@ fn fit(head: String, sections: &[String], scenarios: &[ScenarioCheck], tail: &st
             out.push_str(section);
         }
     }
-    let _ = writeln!(
-        out,
-        "\n… {left_out} scenario section{} left out to stay within GitHub's comment size (failing scenarios first); the JSON result (`--format json`) has them all.",
-        plural(left_out, "", "s")
-    );
-    out + tail
+    out.push_str(&call(state, "left_out", &[TemplateValue::from(left_out)])?);
+    Ok(out + tail)
 }
 
-/// The change of the gate configuration, when there is one, and what a
-/// check that ran out of time left out.
-fn markdown_config_change(out: &mut String, result: &CheckResult) {
-    if let Some(budget) = &result.budget_exhausted {
-        let _ = writeln!(
-            out,
-            "**Time budget exhausted:** {} {}\n",
-            if budget.status == "fail" {
-                "❌"
-            } else {
-                "⚠️"
-            },
-            escape_markdown(&budget.message)
-        );
-    }
-    if let Some(change) = &result.config_change {
-        let _ = writeln!(
-            out,
-            "**Gate rules changed:** {} {} {}\n",
-            if change.status == "fail" {
-                "❌"
-            } else {
-                "⚠️"
-            },
-            code_span(&change.file, false),
-            escape_markdown(&change.message)
-        );
-    }
-}
-
-/// The policy changes no scenario reached, said plainly before anything else.
-fn markdown_unreached(out: &mut String, result: &CheckResult) {
-    let unreached: Vec<_> = result
-        .coverage
-        .iter()
-        .filter(|c| c.exercised_by.is_empty())
-        .collect();
-    if unreached.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "**Not reached by any scenario:** {} policy change{} decided no request of any scenario (step, held set or search move), so this check says nothing about {}:\n",
-        unreached.len(),
-        plural(unreached.len(), "", "s"),
-        if unreached.len() == 1 { "it" } else { "them" }
-    );
-    for coverage in unreached {
-        let _ = writeln!(
-            out,
-            "- {} {} {}{}",
-            escape_markdown(&coverage.change),
-            escape_markdown(&coverage.effect),
-            code_span(&coverage.id, false),
-            coverage
-                .location
-                .as_deref()
-                .map(|l| format!(" ({})", code_span(l, false)))
-                .unwrap_or_default()
-        );
-    }
-    out.push('\n');
-}
-
-/// Text lines for the configuration change and the unreached policy changes.
-fn text_overview(out: &mut String, result: &CheckResult) {
-    if let Some(budget) = &result.budget_exhausted {
-        let _ = writeln!(
-            out,
-            "{} budget exhausted: {}",
-            if budget.status == "fail" {
-                "FAIL"
-            } else {
-                "warning"
-            },
-            budget.message
-        );
-    }
-    if let Some(change) = &result.config_change {
-        let _ = writeln!(
-            out,
-            "{} gate configuration {}: {}",
-            if change.status == "fail" {
-                "FAIL"
-            } else {
-                "warning"
-            },
-            change.file,
-            change.message
-        );
-    }
-    for coverage in result.coverage.iter().filter(|c| c.exercised_by.is_empty()) {
-        let _ = writeln!(
-            out,
-            "NOT REACHED {} {} {}{}: no scenario's request was decided by it",
-            coverage.change,
-            coverage.effect,
-            coverage.id,
-            coverage
-                .location
-                .as_deref()
-                .map(|l| format!(" [{l}]"))
-                .unwrap_or_default()
-        );
-    }
-}
-
-fn markdown_exceptions(out: &mut String, result: &CheckResult) {
-    if !result.exceptions.is_empty() {
-        out.push_str("\n### Exceptions\n\n");
-        out.push_str("| Status | Where | Kind | Matches | Reason | Expires |\n");
-        out.push_str("| --- | --- | --- | --- | --- | --- |\n");
-        for exception in &result.exceptions {
-            let status = match exception.status.as_str() {
-                "applied" => format!("✅ applied to {}", exception.matched),
-                "expired" => "⚠️ expired: no longer applies".to_string(),
-                "stale" => "❌ stale: matches nothing, remove it".to_string(),
-                _ => "➖ not checked: its scenario was not part of this check".to_string(),
-            };
-            let _ = writeln!(
-                out,
-                "| {status} | {} | {} | {} | {} | {} |",
-                code_span(&exception.location, true),
-                escape_markdown(title(&exception.kind)),
-                exception_scope(exception),
-                escape_markdown(&exception.reason),
-                exception.expires.as_deref().unwrap_or("never"),
-            );
-        }
-    }
-}
-
-fn exception_scope(exception: &ExceptionStatus) -> String {
-    let parts: Vec<String> = [
-        ("scenario", &exception.scenario),
-        ("principal", &exception.principal),
-        ("action", &exception.action),
-        ("resource", &exception.resource),
-    ]
-    .iter()
-    .filter_map(|(name, value)| {
-        value
-            .as_ref()
-            .map(|v| format!("{name} {}", code_span(v, true)))
-    })
-    .collect();
-    if parts.is_empty() {
-        "any".to_string()
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn markdown_scenario(out: &mut String, scenario: &ScenarioCheck, result: &CheckResult) {
-    let changed_metrics: Vec<_> = scenario
-        .principals
-        .iter()
-        .filter(|p| {
-            p.new_pairs > 0
-                || p.removed_pairs > 0
-                || p.weighted_gap_change != 0
-                || p.baseline.used != p.candidate.used
-        })
-        .collect();
-    let search_news = scenario.search.as_ref().is_some_and(|s| {
-        s.baseline.exhaustive_depth != s.candidate.exhaustive_depth
-            || s.baseline.budget_exhausted != s.candidate.budget_exhausted
-            || !s.baseline.caveats.is_empty()
-            || !s.candidate.caveats.is_empty()
-    });
-    if scenario.changes.is_empty()
-        && scenario.notes.is_empty()
-        && changed_metrics.is_empty()
-        && !search_news
-    {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "\n### {} {}\n",
-        if scenario.passed { "✅" } else { "❌" },
-        escape_markdown(&scenario.name)
-    );
-    let files = |files: &[String]| {
-        files
-            .iter()
-            .map(|f| code_span(f, false))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "{} · baseline: {} · candidate: {}\n",
-        code_span(&scenario.file, false),
-        files(&scenario.baseline_policy_files),
-        files(&scenario.candidate_policy_files),
-    );
-    if scenario.changes.is_empty() {
-        out.push_str("No change in access, workflow, expectations or escalations.\n");
-    } else {
-        out.push_str("| | Change | Principal | Action | Resource | Policy | Details |\n");
-        out.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
-        for change in scenario.changes.iter().take(MAX_ROWS) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                status_icon(&change.status),
-                escape_markdown(title(&change.kind)),
-                if change.principal.is_empty() {
-                    String::new()
-                } else {
-                    code_span(&change.principal, true)
-                },
-                change
-                    .action
-                    .as_deref()
-                    .map_or_else(String::new, |a| code_span(a, true)),
-                change
-                    .resource
-                    .as_deref()
-                    .map_or_else(String::new, |r| code_span(r, true)),
-                policy_cell(&change.policies),
-                details(change, result),
-            );
-        }
-        out.push_str("\n❌ fails the gate · ☑️ accepted by an exception · ℹ️ reported, allowed by the gate's rules\n");
-        if scenario.changes.len() > MAX_ROWS {
-            let _ = writeln!(
-                out,
-                "\n… and {} more change(s): see the JSON result.",
-                scenario.changes.len() - MAX_ROWS
-            );
-        }
-    }
-    if !changed_metrics.is_empty() {
-        out.push_str("\n| Principal | Held | Used | Utilization | Weighted gap |\n");
-        out.push_str("| --- | --- | --- | --- | --- |\n");
-        for delta in changed_metrics {
-            let (b, c) = (&delta.baseline, &delta.candidate);
-            let _ = writeln!(
-                out,
-                "| {} | {} → {} (+{} −{}) | {} → {} | {} → {} ({} pts) | {} → {} ({:+}) |",
-                code_span(&delta.principal, true),
-                b.held,
-                c.held,
-                delta.new_pairs,
-                delta.removed_pairs,
-                b.used,
-                c.used,
-                percent(b.utilization),
-                percent(c.utilization),
-                points(delta.utilization_change),
-                b.weighted_gap,
-                c.weighted_gap,
-                delta.weighted_gap_change,
-            );
-        }
-    }
-    if let Some(search) = &scenario.search {
-        let side = |s: &privsim_model::result::SearchSummary| {
-            let mut text = format!(
-                "{} move{}, {} state{}",
-                s.moves,
-                plural(usize::try_from(s.moves).unwrap_or(usize::MAX), "", "s"),
-                s.states,
-                plural(usize::try_from(s.states).unwrap_or(usize::MAX), "", "s"),
-            );
-            if let Some(depth) = s.exhaustive_depth {
-                let _ = write!(text, ", every state to depth {depth} explored");
-                if !s.caveats.is_empty() {
-                    text.push_str(" over the moves tried");
-                }
-            } else if s.budget_exhausted {
-                text.push_str(", budget exhausted");
-            }
-            text
-        };
-        let _ = writeln!(
-            out,
-            "\nEscalation search ({}, seed {}): baseline {}; candidate {}.",
-            search.candidate.strategy,
-            search.candidate.seed,
-            side(&search.baseline),
-            side(&search.candidate),
-        );
-        // What each side's search left out, so a "proof" is read as one
-        // over the moves it tried (the same caveat on both sides once).
-        let mut caveats: Vec<(&str, &String)> = Vec::new();
-        for caveat in &search.candidate.caveats {
-            let both = search.baseline.caveats.contains(caveat);
-            caveats.push((if both { "both" } else { "candidate" }, caveat));
-        }
-        for caveat in &search.baseline.caveats {
-            if !search.candidate.caveats.contains(caveat) {
-                caveats.push(("baseline", caveat));
-            }
-        }
-        if !caveats.is_empty() {
-            out.push_str(
-                "
-Moves the search left out:
-
-",
-            );
-            for (side, caveat) in caveats {
-                let _ = writeln!(out, "- {side}: {}", escape_markdown(caveat));
-            }
-        }
-    }
-    if !scenario.notes.is_empty() {
-        out.push('\n');
-        for note in &scenario.notes {
-            let _ = writeln!(out, "- {}", escape_markdown(note));
-        }
-    }
-}
-
-fn policy_cell(policies: &[PolicyRef]) -> String {
-    policies
-        .iter()
-        .map(|p| match &p.location {
-            Some(location) => format!("{} ({})", code_span(&p.id, true), code_span(location, true)),
-            None => code_span(&p.id, true),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The change-specific cell: what changed, at which step or time, and the
-/// exception that accepted it.
-fn details(change: &Change, result: &CheckResult) -> String {
-    let mut text = match change.kind.as_str() {
-        "new-access" => {
-            let mut text = match (change.time.as_deref(), change.baseline.as_deref()) {
-                (Some(time), Some("not held")) => format!("held from {time}"),
-                (Some(time), _) => {
-                    format!("at {time} (held only at other times with the baseline)")
-                }
-                (None, _) => String::new(),
-            };
-            if !change.steps.is_empty() {
-                if !text.is_empty() {
-                    text.push_str("; ");
-                }
-                let _ = write!(
-                    text,
-                    "step{} {} now allowed{}",
-                    plural(change.steps.len(), "", "s"),
-                    change
-                        .steps
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if change.expected {
-                        ", as the scenario expects"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            escape_markdown(&text)
-        }
-        "narrowed" if change.step.is_some() => escape_markdown(&format!(
-            "step {}: {} → {}, as the scenario expects",
-            change.step.unwrap_or(0),
-            change.baseline.as_deref().unwrap_or(""),
-            change.candidate.as_deref().unwrap_or(""),
-        )),
-        "narrowed" => escape_markdown(&format!(
-            "no longer held (last held {} with the baseline)",
-            change.time.as_deref().unwrap_or("")
-        )),
-        "weighted-gap-growth" | "utilization-drop" => escape_markdown(&format!(
-            "{} → {}",
-            change.baseline.as_deref().unwrap_or(""),
-            change.candidate.as_deref().unwrap_or("")
-        )),
-        "held-longer" | "held-shorter" => escape_markdown(&format!(
-            "held {} → {}",
-            change.baseline.as_deref().unwrap_or(""),
-            change.candidate.as_deref().unwrap_or("")
-        )),
-        _ => escape_markdown(&change.message),
-    };
-    if let Some(location) = &change.exception {
-        let exception = result.exceptions.iter().find(|e| &e.location == location);
-        match (change.status.as_str(), exception) {
-            ("excepted", Some(exception)) => {
-                let _ = write!(
-                    text,
-                    "; accepted by {}: {}",
-                    code_span(location, true),
-                    escape_markdown(&exception.reason)
-                );
-            }
-            (_, Some(exception)) => {
-                let _ = write!(
-                    text,
-                    "; the exception at {} expired on {}",
-                    code_span(location, true),
-                    exception.expires.as_deref().unwrap_or("")
-                );
-            }
-            _ => {}
-        }
-    }
-    text
-}
-
-/// A plain-text summary for a terminal; every value is passed through
-/// [`crate::escape_control`] first.
-pub fn text(result: &CheckResult) -> String {
+/// A plain-text summary for a terminal, rendered by `templates/check.txt.j2`;
+/// every value is passed through [`crate::escape_control`] first.
+pub fn text(result: &CheckResult) -> Result<String, RenderError> {
     match crate::printable(result) {
-        Some(printable) => crate::strip_control(text_printable(&printable)),
-        None => crate::strip_control(text_printable(result)),
+        Some(printable) => crate::render_serialized("check.txt", "check", &view::check(&printable)),
+        None => crate::render_serialized("check.txt", "check", &view::check(result)),
     }
+    .map(crate::strip_control)
 }
 
-fn text_printable(result: &CheckResult) -> String {
-    let mut out = String::new();
-    text_overview(&mut out, result);
-    for error in &result.load_errors {
-        let message = error.message.replace(['\n', '\r'], " ");
-        let _ = writeln!(out, "NOT LOADED {}: {message}", error.file);
-    }
-    for scenario in &result.scenarios {
-        let _ = writeln!(
-            out,
-            "{} {}  ({})",
-            if scenario.passed { "PASS" } else { "FAIL" },
-            scenario.name,
-            scenario.file
-        );
-        let _ = writeln!(
-            out,
-            "  baseline: {}\n  candidate: {}",
-            scenario.baseline_policy_files.join(", "),
-            scenario.candidate_policy_files.join(", ")
-        );
-        for change in &scenario.changes {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:<19} {}{}",
-                match change.status.as_str() {
-                    "fail" => "FAIL",
-                    "excepted" => "ACCEPTED",
-                    _ => "info",
-                },
-                change.kind,
-                change.message,
-                change
-                    .location
-                    .as_deref()
-                    .map(|l| format!("  [{l}]"))
-                    .unwrap_or_default()
-            );
-        }
-        for note in &scenario.notes {
-            let _ = writeln!(out, "  note: {note}");
-        }
-    }
-    for exception in &result.exceptions {
-        let _ = writeln!(
-            out,
-            "exception {}: {}{}",
-            exception.location,
-            match exception.status.as_str() {
-                "applied" => format!("applied to {} change(s)", exception.matched),
-                "expired" => format!(
-                    "expired on {}: no longer applies",
-                    exception.expires.as_deref().unwrap_or("")
-                ),
-                "stale" => "stale: matches nothing; remove it".to_string(),
-                _ => "not checked: its scenario was not part of this check".to_string(),
-            },
-            if exception.status == "stale" {
-                " (FAIL)"
-            } else {
-                ""
-            }
-        );
-    }
-    for line in proof_lines(result) {
-        let _ = writeln!(out, "{line}");
-    }
-    let summary = &result.summary;
-    let _ = writeln!(
-        out,
-        "{}: {} scenario(s), {} failed; {} failing change(s), {} accepted, {} stale exception(s){}{}{}",
-        if result.passed { "ok" } else { "FAILED" },
-        summary.scenarios,
-        summary.failed_scenarios,
-        summary.failures,
-        summary.excepted,
-        summary.stale_exceptions,
-        if summary.unexercised_changes > 0 {
-            format!(
-                "; {} policy change(s) no scenario reached",
-                summary.unexercised_changes
-            )
-        } else {
-            String::new()
-        },
-        match &result.budget_exhausted {
-            Some(budget) if budget.status == "fail" => "; the time budget was exhausted",
-            Some(_) => "; the time budget was exhausted (allowed)",
-            None => "",
-        },
-        match &result.config_change {
-            Some(change) if change.status == "fail" => "; the gate configuration changed",
-            Some(_) => "; the gate configuration changed (allowed by the baseline)",
-            None => "",
-        }
-    );
-    out
+/// The JSON contract (docs/check.md): pretty-printed, ending in a newline.
+pub fn json(result: &CheckResult) -> String {
+    let mut text =
+        serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
 }
 
 /// The kinds JUnit has a test case for, per scenario: every kind that can
