@@ -4,10 +4,12 @@
 //! The text summary ([`text`]) and the JSON contract ([`json`]) are written in
 //! code. Markdown, HTML and JUnit XML are minijinja templates in
 //! `reports/templates/`, compiled into the binary, rendered from the
-//! [`view`] model; SARIF ([`sarif`]) is built from the same view with
-//! serde_json. [`render`] gives any of them, [`render_all`] every file of a
-//! report folder. The Markdown report stays within [`MARKDOWN_LIMIT`]
-//! characters, the size of a GitHub comment (`markdown.rs`).
+//! [`view`] model; SARIF ([`sarif`]) is built from the same view into the
+//! serde types of `sarif/model.rs`, which the gate's SARIF uses too.
+//! [`render`] gives any of them, [`render_all`] every file of a report
+//! folder. The Markdown report stays within [`MARKDOWN_LIMIT`] characters,
+//! the size of a GitHub comment (`markdown.rs`). The gate's reports are in
+//! [`check`].
 
 pub mod check;
 mod markdown;

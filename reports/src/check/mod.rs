@@ -5,10 +5,12 @@
 //! (a test case per scenario and rule), SARIF 2.1.0, and GitHub Actions
 //! annotations.
 
+mod sarif;
 mod view;
 
+pub use sarif::sarif;
+
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use minijinja::State;
 use minijinja::value::{Serde, Value as TemplateValue};
@@ -703,175 +705,6 @@ fn split_location(location: &str) -> (String, usize) {
         }
         _ => (location.to_string(), 1),
     }
-}
-
-/// SARIF 2.1.0: a result per change (failing ones as errors, accepted ones as
-/// errors with an external suppression carrying the exception's reason,
-/// the others as notes), and one per stale exception, located at the policy,
-/// step or rule a reviewer should look at.
-pub fn sarif(result: &CheckResult) -> String {
-    // Every value through `escape_control` first: JSON leaves DEL and the C1
-    // controls raw, and SARIF viewers show messages as they are.
-    let printable = crate::printable(result);
-    let result = printable.as_ref().unwrap_or(result);
-    let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
-        .iter()
-        .copied()
-        .filter(|(kind, ..)| kind_listed(kind, result))
-        .collect();
-    rules.push((
-        "stale-exception",
-        "stale exception",
-        "An exception of the gate configuration matches no change: remove it, so it cannot hide a future one.",
-    ));
-    if result.budget_exhausted.is_some() {
-        rules.push((
-            "budget-exhausted",
-            "time budget exhausted",
-            "The check ran out of its time budget: some scenarios were not checked, or checked with the search or proofs cut short.",
-        ));
-    }
-    if result.config_change.is_some() {
-        rules.push((
-            "config-change",
-            "gate configuration changed",
-            "The gate configuration differs from the baseline revision's: the baseline's rules applied, and the change fails the gate unless they allow it.",
-        ));
-    }
-    let rule_index = |id: &str| rules.iter().position(|r| r.0 == id).unwrap_or(0);
-    let mut results = Vec::new();
-    for scenario in &result.scenarios {
-        for change in &scenario.changes {
-            let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
-            let mut entry = json!({
-                "ruleId": change.kind,
-                "ruleIndex": rule_index(&change.kind),
-                "level": if change.status == "info" { "note" } else { "error" },
-                "message": {"text": format!("{} (scenario \"{}\")", change.message, scenario.name)},
-                "locations": [location(&file, line)],
-                "properties": {
-                    "scenario": scenario.name,
-                    "principal": change.principal,
-                    "status": change.status,
-                },
-            });
-            let mut related = Vec::new();
-            for policy in &change.policies {
-                if let Some(at) = &policy.location {
-                    let (file, line) = split_location(at);
-                    let mut place = location(&file, line);
-                    if let Some(object) = place.as_object_mut() {
-                        object.insert("id".into(), json!(related.len()));
-                        object.insert(
-                            "message".into(),
-                            json!({"text": format!("policy `{}`", policy.id)}),
-                        );
-                    }
-                    related.push(place);
-                }
-            }
-            if let Some(object) = entry.as_object_mut() {
-                if !related.is_empty() {
-                    object.insert("relatedLocations".into(), Value::from(related));
-                }
-                if change.status == "excepted"
-                    && let Some(exception) = result
-                        .exceptions
-                        .iter()
-                        .find(|e| Some(&e.location) == change.exception.as_ref())
-                {
-                    object.insert(
-                        "suppressions".into(),
-                        json!([{
-                            "kind": "external",
-                            "status": "accepted",
-                            "justification": format!("{} ({})", exception.reason, exception.location),
-                        }]),
-                    );
-                }
-            }
-            if let Some(properties) = entry.get_mut("properties").and_then(Value::as_object_mut) {
-                for (key, value) in [
-                    ("action", &change.action),
-                    ("resource", &change.resource),
-                    ("time", &change.time),
-                ] {
-                    if let Some(value) = value {
-                        properties.insert(key.into(), json!(value));
-                    }
-                }
-                if let Some(step) = change.step {
-                    properties.insert("step".into(), json!(step));
-                }
-            }
-            results.push(entry);
-        }
-    }
-    for exception in result.exceptions.iter().filter(|e| e.status == "stale") {
-        let (file, line) = split_location(&exception.location);
-        results.push(json!({
-            "ruleId": "stale-exception",
-            "ruleIndex": rule_index("stale-exception"),
-            "level": "error",
-            "message": {"text": format!(
-                "stale exception: it matches no {} change; remove it (reason given: {})",
-                title(&exception.kind), exception.reason
-            )},
-            "locations": [location(&file, line)],
-        }));
-    }
-    if let Some(budget) = &result.budget_exhausted {
-        let file = budget
-            .not_checked
-            .first()
-            .or(budget.cut_short.first())
-            .cloned()
-            .unwrap_or_default();
-        results.push(json!({
-            "ruleId": "budget-exhausted",
-            "ruleIndex": rule_index("budget-exhausted"),
-            "level": if budget.status == "fail" { "error" } else { "warning" },
-            "message": {"text": budget.message},
-            "locations": [location(&file, 1)],
-            "properties": {"status": budget.status},
-        }));
-    }
-    if let Some(change) = &result.config_change {
-        results.push(json!({
-            "ruleId": "config-change",
-            "ruleIndex": rule_index("config-change"),
-            "level": if change.status == "fail" { "error" } else { "warning" },
-            "message": {"text": change.message},
-            "locations": [location(&change.file, 1)],
-            "properties": {"revision": change.revision, "status": change.status},
-        }));
-    }
-    let mut log = json!({
-        "$schema": crate::sarif::SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "privsim check",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|(id, short, full)| json!({
-                    "id": id,
-                    "shortDescription": {"text": short},
-                    "fullDescription": {"text": full},
-                    "defaultConfiguration": {"level": "error"},
-                })).collect::<Vec<_>>(),
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    crate::sarif::escape_message_links(&mut log);
-    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn location(file: &str, line: usize) -> Value {
-    crate::sarif::location(file, line.max(1), None)
 }
 
 /// GitHub Actions workflow commands: an `::error` per failing change (at the
