@@ -300,7 +300,7 @@ pub fn title(kind: &str) -> &str {
 /// with changes a table of them (failing first), the metric deltas, the
 /// search and notes; last, the proofs and the exceptions and what became of
 /// each. Rendered by `templates/check.md.j2`, laid out within
-/// [`MARKDOWN_LIMIT`](crate::MARKDOWN_LIMIT) by `fit`.
+/// [`MARKDOWN_LIMIT`] by `fit`.
 pub fn markdown(result: &CheckResult) -> Result<String, RenderError> {
     let view = view::check(result);
     crate::render_with_state("check.md", "check", &view, |state| {
