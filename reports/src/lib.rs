@@ -4,10 +4,12 @@
 //! The text summary ([`text`]) and the JSON contract ([`json`]) are written in
 //! code. Markdown, HTML and JUnit XML are minijinja templates in
 //! `reports/templates/`, compiled into the binary, rendered from the
-//! [`view`] model; SARIF ([`sarif`]) is built from the same view with
-//! serde_json. [`render`] gives any of them, [`render_all`] every file of a
-//! report folder. The Markdown report stays within [`MARKDOWN_LIMIT`]
-//! characters, the size of a GitHub comment (`markdown.rs`).
+//! [`view`] model; SARIF ([`sarif`]) is built from the same view into the
+//! serde types of `sarif/model.rs`, which the gate's SARIF uses too.
+//! [`render`] gives any of them, [`render_all`] every file of a report
+//! folder. The Markdown report stays within [`MARKDOWN_LIMIT`] characters,
+//! the size of a GitHub comment (`markdown.rs`). The gate's reports are in
+//! [`check`].
 
 pub mod check;
 mod markdown;
@@ -74,7 +76,7 @@ impl Format {
 
 /// The templates, compiled in so the binary needs no files at run time. Their
 /// names decide the escaping: `.html` HTML, `.md` Markdown, `.xml` XML.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("report.md", include_str!("../templates/report.md.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("junit.xml", include_str!("../templates/junit.xml.j2")),
@@ -82,6 +84,8 @@ const TEMPLATES: [(&str, &str); 4] = [
         "check.junit.xml",
         include_str!("../templates/check.junit.xml.j2"),
     ),
+    ("check.md", include_str!("../templates/check.md.j2")),
+    ("check.txt", include_str!("../templates/check.txt.j2")),
 ];
 
 /// A report that could not be rendered: a bug in a template, since every
@@ -231,6 +235,33 @@ pub(crate) fn render_serialized(
     Ok(text)
 }
 
+/// Renders the template `name` (macros only) with `value` as the variable
+/// `key`, then lets `layout` assemble the text from its macros; the text
+/// ends with a newline.
+pub(crate) fn render_with_state<T: serde::Serialize>(
+    name: &'static str,
+    key: &str,
+    value: &T,
+    layout: impl for<'state> FnOnce(
+        &mut minijinja::State<'state, 'state>,
+    ) -> Result<String, minijinja::Error>,
+) -> Result<String, RenderError> {
+    let failed = |e: minijinja::Error| RenderError {
+        format: name,
+        message: format!("{e:#}"),
+    };
+    let env = environment().map_err(failed)?;
+    let template = env.get_template(name).map_err(failed)?;
+    let mut context = std::collections::BTreeMap::new();
+    context.insert(key.to_string(), Value::from(Serde(value)));
+    let mut captured = template.render_captured(context).map_err(failed)?;
+    let mut text = captured.with_state_mut(layout).map_err(failed)?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// `one` for a count of one, else `many` (`plural(n, "", "s")` for a
 /// suffix): the one helper of every report that writes counts in words.
 pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -271,6 +302,10 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     });
     env.add_filter("code", |text: String| {
         Value::from_safe_string(code_span(&text, true))
+    });
+    // Left-aligned in a column of `width` characters, as `{:<width$}` does.
+    env.add_filter("pad", |text: String, width: usize| {
+        format!("{text:<width$}")
     });
     env.add_filter("code_inline", |text: String| {
         Value::from_safe_string(code_span(&text, false))

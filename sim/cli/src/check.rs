@@ -154,8 +154,10 @@ pub fn run(args: &CheckArgs) -> Outcome {
         }
         result.config_change = Some(change);
     }
-    let junit = match render::junit(&result) {
-        Ok(junit) => junit,
+    let (junit, markdown) = match render::junit(&result)
+        .and_then(|junit| render::markdown(&result).map(|markdown| (junit, markdown)))
+    {
+        Ok(rendered) => rendered,
         Err(error) => {
             eprintln!("error: {error}");
             return Outcome::BadInput;
@@ -163,7 +165,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
     };
     if let Some(folder) = &args.report_dir {
         let files = [
-            ("check.md", render::markdown(&result)),
+            ("check.md", markdown.clone()),
             ("check.json", render::json(&result)),
             ("check.junit.xml", junit.clone()),
             ("check.sarif", render::sarif(&result)),
@@ -173,8 +175,14 @@ pub fn run(args: &CheckArgs) -> Outcome {
         }
     }
     let text = match args.format {
-        CheckFormat::Text => render::text(&result),
-        CheckFormat::Md => render::markdown(&result),
+        CheckFormat::Text => match render::text(&result) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Outcome::BadInput;
+            }
+        },
+        CheckFormat::Md => markdown.clone(),
         CheckFormat::Json => render::json(&result),
         CheckFormat::Junit => junit,
         CheckFormat::Sarif => render::sarif(&result),
@@ -202,7 +210,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
             .create(true)
             .append(true)
             .open(&summary)
-            .and_then(|mut file| file.write_all(render::markdown(&result).as_bytes()));
+            .and_then(|mut file| file.write_all(markdown.as_bytes()));
         if let Err(error) = appended {
             eprintln!(
                 "warning: cannot append to the job summary `{}`: {error}",

@@ -1140,9 +1140,12 @@ pub fn check_render_hostile(bytes: &[u8]) {
             );
         }
     }
-    let render = privsim_reports::check::text(&check);
+    let render = privsim_reports::check::text(&check)
+        .unwrap_or_else(|e| panic!("the check text does not render: {e}"));
     assert_inert("check text", &render);
-    assert_inert("check Markdown", &privsim_reports::check::markdown(&check));
+    let markdown = privsim_reports::check::markdown(&check)
+        .unwrap_or_else(|e| panic!("the check Markdown does not render: {e}"));
+    assert_inert("check Markdown", &markdown);
     let junit = privsim_reports::check::junit(&check)
         .unwrap_or_else(|e| panic!("the check JUnit does not render: {e}"));
     assert_inert("check JUnit", &junit);

@@ -996,7 +996,7 @@ fn the_json_reads_back_and_a_long_summary_stays_within_a_comment() {
     result.scenarios = std::iter::repeat_n(passing, 300)
         .chain(std::iter::repeat_n(failing, 3))
         .collect();
-    let markdown = render::markdown(&result);
+    let markdown = render::markdown(&result).unwrap_or_else(|e| panic!("{e}"));
     assert!(markdown.chars().count() <= privsim_reports::MARKDOWN_LIMIT);
     assert_eq!(
         markdown

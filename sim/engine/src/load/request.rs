@@ -1,0 +1,80 @@
+//! Building Cedar requests (checked against the schema when there is one)
+//! and parsing entity references.
+
+use super::*;
+
+/// Builds a Cedar request, checking it against the schema when there is one.
+pub fn build_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    request_with(principal, action, resource, context, schema, schema)
+}
+
+/// Builds a Cedar request whose principal, action and resource are not checked
+/// against the schema (a step's `validate_request = false`, like Cedar's
+/// integration tests' `validateRequest: false`). The context is still read with
+/// the schema, so extension values in it need no `__extn` escape.
+pub fn build_unvalidated_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    request_with(principal, action, resource, context, schema, None)
+}
+
+/// Reads the context with `context_schema` and checks the request against `request_schema`.
+fn request_with(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    context_schema: Option<&Schema>,
+    request_schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
+    let context = Context::from_json_value(context.clone(), context_schema.map(|s| (s, action)))
+        .map_err(|e| error_chain(&e))?;
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context,
+        request_schema,
+    )
+    .map_err(|e| error_chain(&e))
+}
+
+/// The context entry whose removal makes the request valid, with its value
+/// (compact JSON, shortened): the one the schema rejects.
+pub(super) fn context_culprit(
+    context: &Value,
+    valid: impl Fn(&Value) -> bool,
+) -> Option<(String, String)> {
+    let entries = context.as_object()?;
+    entries.iter().find_map(|(key, value)| {
+        let mut without = entries.clone();
+        without.remove(key);
+        valid(&Value::Object(without)).then(|| (key.clone(), truncate(&value.to_string())))
+    })
+}
+
+/// Parses a Cedar entity reference such as `User::"alice"`.
+pub fn parse_uid(text: &str) -> std::result::Result<EntityUid, String> {
+    EntityUid::from_str(text).map_err(|e| {
+        format!(
+            "`{}` is not a Cedar entity reference ({})",
+            truncate(text),
+            first_line(&e.to_string())
+        )
+    })
+}
+
+pub(super) fn uid_from_json(value: &Value) -> Option<EntityUid> {
+    let value = value.get("__entity").unwrap_or(value);
+    EntityUid::from_json(value.clone()).ok()
+}
