@@ -51,6 +51,9 @@ const MAX_BASE_ROWS: usize = 8192;
 /// One actor's flags, one per pair of its universe.
 type Row = Arc<Vec<bool>>;
 
+/// A grant-free row being computed or computed, by actor and context text.
+type RowCells = HashMap<(usize, String), Arc<OnceLock<Row>>>;
+
 /// The incremental held-set machinery of a scenario, shared by every
 /// [`Machine`](super::state::Machine) of it (the workers of a search, each on
 /// its own thread): what it holds are pure functions of the scenario (the
@@ -67,7 +70,7 @@ pub(super) struct Rows<'s> {
     /// Rows in the grant-free world, by actor and context text, each
     /// computed once (a second worker asking for a row being computed
     /// waits for it).
-    base_rows: Mutex<HashMap<(usize, String), Arc<OnceLock<Row>>>>,
+    base_rows: Mutex<RowCells>,
     /// The grant-free world's edges, built on the first change.
     edges: OnceLock<Edges>,
     /// Every entity a policy's or template's condition names; `None` when a
