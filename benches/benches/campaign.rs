@@ -8,9 +8,11 @@
 //! Measured in one process and printed at the end:
 //! - novelty's moves per second ÷ raw Cedar's evaluations per second (every
 //!   actor × every pair of its universe, prebuilt, in the initial store);
-//! - the moves novelty needed to find the planted escalation (at most
-//!   100,000), and that the fixed variant gives no finding in 100,000 moves;
-//! - `jobs = 2` against `jobs = 1` on the same budget (time ratio);
+//! - the moves novelty and random needed to find the planted escalation (at
+//!   most 100,000), and that the fixed variant gives no finding in 100,000
+//!   moves;
+//! - `jobs = 2` against `jobs = 1` on the same budget (time ratio), on the
+//!   ratio's budget and on the finding budget (setup amortized);
 //! - the process's peak resident memory (`VmHWM`) after the longest search.
 //!
 //! `PRIVSIM_BENCH_KEEP=1` keeps the generated scenarios (their folders are
