@@ -91,6 +91,12 @@ pub struct FuzzArgs {
     /// the result depends on the seed, the budget and this number only.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
+    /// At most this many distinct states kept per scenario (shared among
+    /// the workers), which bounds the search's memory: a search that
+    /// reaches it stops there and says so in a caveat (an exhaustive depth
+    /// then covers only the levels completed before).
+    #[arg(long, value_name = "N", default_value_t = privsim::search::DEFAULT_MAX_STATES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_states: u64,
     /// At most this many seconds for the whole run, over every scenario
     /// (each scenario gets what is left; like `--time`, how far a search gets
     /// then depends on the machine).
@@ -301,6 +307,7 @@ pub fn run(args: &FuzzArgs) -> Outcome {
         jobs,
         stop: Some(Arc::clone(&stop)),
         shard: args.shard,
+        max_states: args.max_states,
         ..Options::default()
     };
     let load = LoadOptions {

@@ -90,6 +90,11 @@ impl Targets {
     }
 }
 
+/// The policies that decided some request asked through
+/// [`Engine::allowed_noting_into`]: one flag per policy of the engine.
+#[derive(Debug)]
+pub struct Noted(Vec<AtomicBool>);
+
 /// An entity store the engine evaluates in, by handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StoreId(usize);
@@ -354,7 +359,7 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, false)
+        self.allowed_with(principal, targets, context, store, None)
     }
 
     /// [`Engine::allowed`], also noting which policies decided one of the
@@ -368,7 +373,42 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, true)
+        self.allowed_with(principal, targets, context, store, Some(&self.decided))
+    }
+
+    /// [`Engine::allowed_noting`], noting into `noted` (from
+    /// [`Engine::noting`]) instead of the engine's own set, so callers that
+    /// share one engine across threads each keep what their own requests
+    /// saw decide ([`Engine::decided_in`] reads it).
+    pub fn allowed_noting_into(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+        noted: &Noted,
+    ) -> Vec<bool> {
+        self.allowed_with(principal, targets, context, store, Some(&noted.0))
+    }
+
+    /// An empty set of noted policies for [`Engine::allowed_noting_into`].
+    pub fn noting(&self) -> Noted {
+        Noted(
+            self.policies
+                .iter()
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+        )
+    }
+
+    /// The ids of the policies `noted` holds, sorted (as [`Engine::decided`]).
+    pub fn decided_in(&self, noted: &Noted) -> BTreeSet<String> {
+        self.policies
+            .iter()
+            .zip(&noted.0)
+            .filter(|(_, decided)| decided.load(Ordering::Relaxed))
+            .map(|(facts, _)| facts.policy.id().to_string())
+            .collect()
     }
 
     /// The ids of the policies (and template links) that decided a request
@@ -389,7 +429,7 @@ impl<'a> Engine<'a> {
         targets: &Targets,
         context: &Value,
         store: StoreId,
-        note: bool,
+        note: Option<&[AtomicBool]>,
     ) -> Vec<bool> {
         let count = targets.list.resources.len();
         let mut allowed = vec![false; count];
@@ -486,7 +526,9 @@ impl<'a> Engine<'a> {
             if !satisfied.contains(&true) {
                 continue;
             }
-            if note && !self.decided[index].load(Ordering::Relaxed) {
+            if let Some(decided) = note
+                && !decided[index].load(Ordering::Relaxed)
+            {
                 if facts.permit {
                     satisfied_permits.push((index, partition.clone(), satisfied.clone()));
                 } else if partition
@@ -495,7 +537,7 @@ impl<'a> Engine<'a> {
                     .any(|&class| class != NO_CLASS && satisfied[class as usize])
                 {
                     // A satisfied forbid decides the (valid) request: deny.
-                    self.decided[index].store(true, Ordering::Relaxed);
+                    decided[index].store(true, Ordering::Relaxed);
                 }
             }
             let marks = if facts.permit {
@@ -524,13 +566,14 @@ impl<'a> Engine<'a> {
         }
         for (index, partition, satisfied) in satisfied_permits {
             // A satisfied permit decides every request that is allowed.
-            if partition
-                .class_of
-                .iter()
-                .zip(&allowed)
-                .any(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize])
+            if let Some(decided) = note
+                && partition
+                    .class_of
+                    .iter()
+                    .zip(&allowed)
+                    .any(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize])
             {
-                self.decided[index].store(true, Ordering::Relaxed);
+                decided[index].store(true, Ordering::Relaxed);
             }
         }
         allowed

@@ -425,8 +425,9 @@ pub struct SearchSummary {
     /// `caveats` says what was left out.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exhaustive_depth: Option<usize>,
-    /// Whether the budget (`--max-steps`, `--time`, `--time-budget`) or an
-    /// interruption stopped the search.
+    /// Whether the budget (`--max-steps`, `--time`, `--time-budget`), the
+    /// state cap (`--max-states`, with a `states` caveat) or an interruption
+    /// stopped the search.
     pub budget_exhausted: bool,
     /// Whether the search was interrupted (SIGINT or SIGTERM) before its
     /// budget ran out: the findings are those found so far, and nothing

@@ -402,6 +402,75 @@ fn a_campaign_resumed_finds_what_one_run_straight_through_finds() {
     }
 }
 
+/// `--max-states`: a search that reaches the cap says so (a `states`
+/// caveat) and claims no exhaustive depth beyond the levels it completed; a campaign that reached it and
+/// is continued with a larger budget stays stopped, as one run straight
+/// through to that budget does (the corpus keeps that the worker capped).
+#[test]
+fn a_state_cap_is_said_and_kept_when_a_campaign_continues() {
+    let folder = TempFolder::new("fuzz-max-states");
+    copy_escalation(&folder.0, "subagent-scope", "fixed");
+    for strategy in ["novelty", "exhaustive"] {
+        let run = |steps: &str, corpus: Option<&str>| {
+            let mut args = vec![
+                "fuzz",
+                "--no-repro",
+                "--seed",
+                "5",
+                "--depth",
+                "4",
+                "--strategy",
+                strategy,
+                "--jobs",
+                "1",
+                "--max-states",
+                "2",
+                "--max-steps",
+                steps,
+                "--format",
+                "json",
+                "fixed.toml",
+            ];
+            if let Some(corpus) = corpus {
+                args.extend(["--corpus", corpus]);
+            }
+            check_in(&folder.0, &args, 0).stdout
+        };
+        let whole = run("4000", None);
+        let result: serde_json::Value = serde_json::from_str(&whole).unwrap();
+        let search = &result["scenarios"][0]["search"];
+        let caveats = search["caveats"].as_array().unwrap();
+        assert!(
+            caveats
+                .iter()
+                .any(|c| c.as_str().unwrap().starts_with("states:")),
+            "{strategy}: {search}"
+        );
+        // Without the cap, exhaustive proves depth 4 here.
+        assert!(
+            search
+                .get("exhaustive_depth")
+                .is_none_or(|depth| depth.as_u64().unwrap() < 4),
+            "{strategy}: {search}"
+        );
+        assert!(
+            search["states"].as_u64().unwrap() <= 2,
+            "{strategy}: {search}"
+        );
+        assert!(
+            search["moves"].as_u64().unwrap() < 4000,
+            "{strategy}: {search}"
+        );
+        let corpus = format!("corpus-{strategy}");
+        let first = run("2000", Some(&corpus));
+        assert_eq!(first, whole, "{strategy}: the cap came before 2000 moves");
+        let text = std::fs::read_to_string(folder.0.join(&corpus).join("fixed.toml.corpus.jsonl"))
+            .unwrap();
+        assert!(text.contains("\"capped\":true"), "{strategy}: {text}");
+        assert_eq!(run("4000", Some(&corpus)), whole, "{strategy}");
+    }
+}
+
 #[test]
 fn a_corpus_for_other_inputs_or_options_is_refused() {
     let folder = TempFolder::new("fuzz-corpus-refused");

@@ -46,6 +46,9 @@ pub struct WorkerCheckpoint {
     pub(super) max_depth: usize,
     pub(super) proven: Option<usize>,
     pub(super) closed: bool,
+    /// Whether the worker stopped at its share of `--max-states`: it stays
+    /// stopped when the campaign continues, as it would have in one run.
+    pub(super) capped: bool,
     /// State key → fingerprint of its held sets.
     pub(super) states: BTreeMap<StateKey, u64>,
     pub(super) fingerprints: BTreeSet<u64>,
@@ -334,6 +337,10 @@ struct WorkerLine {
     max_depth: usize,
     proven: Option<usize>,
     closed: bool,
+    /// Written only when true, so corpora of searches that never reached
+    /// the cap are as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    capped: bool,
     decided: Vec<String>,
     position: SavedPosition,
     clock_most: Option<(usize, i64)>,
@@ -460,6 +467,7 @@ pub fn render(header: &Header, workers: &[WorkerCheckpoint]) -> String {
             max_depth: point.max_depth,
             proven: point.proven,
             closed: point.closed,
+            capped: point.capped,
             decided: point.decided.iter().cloned().collect(),
             position,
             clock_most: left.clock_most.map(|(most, at)| (most, at.0)),
@@ -854,6 +862,7 @@ impl Builder {
             max_depth: head.max_depth,
             proven: head.proven,
             closed: head.closed,
+            capped: head.capped,
             states: self.states,
             fingerprints: self.fingerprints,
             found: self.found,

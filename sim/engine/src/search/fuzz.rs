@@ -39,7 +39,7 @@ pub fn fuzz_onto(
     progress: &mut dyn FnMut(super::Progress),
 ) -> Fuzzed {
     let machine = crate::world::state::Machine::new(scenario);
-    let report = super::search_jobs(scenario, &machine, options, progress);
+    let report = super::search_jobs(&machine, options, progress);
     finish(scenario, &machine, result, report)
 }
 
@@ -71,7 +71,7 @@ pub fn fuzz_campaign(
         .as_ref()
         .map_or(0, |points| points.iter().map(|p| p.moves).sum());
     let result = crate::accounting::evaluate(scenario);
-    let (report, points) = super::search_jobs_from(scenario, &machine, options, resume, progress);
+    let (report, points) = super::search_jobs_from(&machine, options, resume, progress);
     super::corpus::save(corpus, &header, &points)?;
     Ok((finish(scenario, &machine, result, report), before))
 }

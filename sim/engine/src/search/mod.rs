@@ -46,7 +46,6 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
-use crate::load::Scenario;
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
 use privsim_model::result::{SearchSummary, TraceStep};
@@ -120,7 +119,16 @@ pub struct Options {
     /// by [`CLASS_WEIGHTS`]) and then a move inside it (on by default; off,
     /// every move of a state is equally likely: only to compare).
     pub weighted: bool,
+    /// At most this many distinct states are kept (the state table, and so
+    /// novelty's pool and the breadth-first frontier), split among the
+    /// workers as `max_steps` is: a worker that would keep one more stops
+    /// there (the state reached is still checked), and the summary says so
+    /// in a caveat. This bounds the search's memory.
+    pub max_states: u64,
 }
+
+/// The default of [`Options::max_states`] (`--max-states`).
+pub const DEFAULT_MAX_STATES: u64 = 100_000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -137,6 +145,7 @@ impl Default for Options {
             stop: None,
             shard: None,
             weighted: true,
+            max_states: DEFAULT_MAX_STATES,
         }
     }
 }
@@ -215,22 +224,25 @@ pub fn search(
 ) -> Report {
     let options = &with_tick(machine, options);
     let live = Live::new(machine);
-    let (outcome, _) = work(machine, options, 0, 1, &live, None, progress);
-    merge(machine, options, vec![outcome])
+    let mover = Mover::with_guidance(machine, options.tick, options.policy_contexts);
+    let (outcome, _) = work(machine, &mover, options, 0, 1, &live, None, progress);
+    merge(machine, &mover, options, vec![outcome])
 }
 
 /// Searches one scenario with `options.jobs` workers, each on its own
-/// machine (one thread each; with one job, on `machine` in this thread). The
+/// machine (one thread each; with one job, on `machine` in this thread),
+/// all made from `machine`'s shared part ([`Machine::share`]: the actors,
+/// their universes and the held-set machinery are computed once) and
+/// sharing one move list ([`Mover`]). The
 /// workers' findings are merged in worker order, so the result depends on
 /// the seed, the budget and the number of jobs only. `progress` is called
 /// from this thread, about every 256 moves (one job) or 100 ms (several).
 pub fn search_jobs(
-    scenario: &Scenario,
     machine: &Machine<'_>,
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
-    search_jobs_from(scenario, machine, options, None, progress).0
+    search_jobs_from(machine, options, None, progress).0
 }
 
 /// [`search_jobs`], continuing from where each worker stood
@@ -239,7 +251,6 @@ pub fn search_jobs(
 /// the whole campaign, the moves made before included, so a campaign
 /// resumed to a budget finds what one run to that budget finds.
 pub fn search_jobs_from(
-    scenario: &Scenario,
     machine: &Machine<'_>,
     options: &Options,
     resume: Option<Vec<corpus::WorkerCheckpoint>>,
@@ -256,6 +267,7 @@ pub fn search_jobs_from(
     let jobs = options.jobs.max(1);
     let options = &with_tick(machine, options);
     let live = Live::new(machine);
+    let mover = &Mover::with_guidance(machine, options.tick, options.policy_contexts);
     let workers = shard_workers(jobs, options.shard);
     let mut resume: Vec<Option<corpus::WorkerCheckpoint>> = match resume {
         Some(points) if points.len() == workers.len() => points.into_iter().map(Some).collect(),
@@ -265,6 +277,7 @@ pub fn search_jobs_from(
         if jobs == 1 && options.shard.is_none() {
             vec![work(
                 machine,
+                mover,
                 options,
                 0,
                 1,
@@ -273,14 +286,24 @@ pub fn search_jobs_from(
                 progress,
             )]
         } else {
+            let shared = &machine.share();
             std::thread::scope(|scope| {
                 let handles: Vec<_> = workers
                     .zip(resume)
                     .map(|(worker, point)| {
                         let live = &live;
                         scope.spawn(move || {
-                            let machine = Machine::new(scenario);
-                            work(&machine, options, worker, jobs, live, point, &mut |_| {})
+                            let machine = shared.machine();
+                            work(
+                                &machine,
+                                mover,
+                                options,
+                                worker,
+                                jobs,
+                                live,
+                                point,
+                                &mut |_| {},
+                            )
                         })
                     })
                     .collect();
@@ -301,7 +324,7 @@ pub fn search_jobs_from(
         progress(live.progress());
     }
     let (outcomes, points): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-    (merge(machine, options, outcomes), points)
+    (merge(machine, mover, options, outcomes), points)
 }
 
 /// The workers a shard runs: shard `index` of `count` (0-based) takes a
@@ -334,6 +357,10 @@ fn share(options: &Options, worker: usize, jobs: usize) -> Options {
             splitmix(options.seed ^ worker64.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         },
         max_steps: options.max_steps / jobs64 + u64::from(worker64 < options.max_steps % jobs64),
+        // Every worker keeps at least its initial state.
+        max_states: (options.max_states / jobs64
+            + u64::from(worker64 < options.max_states % jobs64))
+        .max(1),
         ..options.clone()
     }
 }
@@ -416,6 +443,8 @@ struct WorkerOutcome {
     exhausted: bool,
     interrupted: bool,
     closed: bool,
+    /// Whether the worker stopped at its share of `max_states`.
+    capped: bool,
     left_out: LeftOut,
     evaluations: u64,
     decided: BTreeSet<String>,
@@ -423,8 +452,13 @@ struct WorkerOutcome {
 
 /// Runs worker `worker` of `jobs` on its machine, from `resume` if given;
 /// returns its outcome and where it stands now.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a worker's machine, moves, budget, place, shared counters and progress"
+)]
 fn work(
     machine: &Machine<'_>,
+    mover: &Mover,
     options: &Options,
     worker: usize,
     jobs: usize,
@@ -433,7 +467,7 @@ fn work(
     progress: &mut dyn FnMut(Progress),
 ) -> (WorkerOutcome, corpus::WorkerCheckpoint) {
     let options = &share(options, worker, jobs);
-    let mut run = Run::new(machine, options, live);
+    let mut run = Run::new(machine, mover, options, live);
     run.worker = (worker, jobs);
     let mut decided = BTreeSet::new();
     let position = match resume {
@@ -455,6 +489,7 @@ fn work(
         max_depth: run.max_depth,
         proven: run.proven,
         closed: run.closed,
+        capped: run.capped,
         states: run.states.iter().map(|(k, v)| (k.clone(), v.0)).collect(),
         fingerprints: run.fingerprints.iter().copied().collect(),
         found: run.found.clone(),
@@ -487,6 +522,7 @@ fn work(
         exhausted: run.exhausted,
         interrupted: run.interrupted,
         closed: run.closed,
+        capped: run.capped,
         left_out: run.left_out,
         evaluations: machine.evaluations.get(),
         decided,
@@ -497,7 +533,12 @@ fn work(
 /// Merges the workers' outcomes, in worker order: findings deduplicated
 /// (the first worker's kept), states counted once, the proof the weakest
 /// worker's (each explored its share of the first moves).
-fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>) -> Report {
+fn merge(
+    machine: &Machine<'_>,
+    mover: &Mover,
+    options: &Options,
+    outcomes: Vec<WorkerOutcome>,
+) -> Report {
     let jobs = options.jobs.max(1);
     let mut keys = BTreeSet::new();
     let mut findings = Vec::new();
@@ -507,7 +548,9 @@ fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>)
     let (mut moves, mut evaluations, mut max_depth) = (0, 0, 0);
     let (mut exhausted, mut interrupted, mut closed) = (false, false, true);
     let mut proven = Some(usize::MAX);
+    let mut capped = 0;
     for outcome in outcomes {
+        capped += usize::from(outcome.capped);
         for (key, found) in outcome.findings {
             if keys.insert(key) {
                 findings.push(found);
@@ -527,7 +570,6 @@ fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>)
             _ => None,
         };
     }
-    let mover = Mover::with_guidance(machine, options.tick, options.policy_contexts);
     Report {
         summary: SearchSummary {
             strategy: options.strategy.name().to_string(),
@@ -539,7 +581,7 @@ fn merge(machine: &Machine<'_>, options: &Options, outcomes: Vec<WorkerOutcome>)
             exhaustive_depth: proven.filter(|_| options.strategy == Strategy::Exhaustive),
             budget_exhausted: exhausted,
             interrupted,
-            caveats: caveats(machine, options, &mover, &left_out, closed),
+            caveats: caveats(machine, options, mover, &left_out, closed, capped),
             shard: options
                 .shard
                 .map(|(index, count)| privsim_model::result::Shard {
@@ -561,8 +603,10 @@ fn caveats(
     mover: &Mover,
     left_out: &LeftOut,
     closed: bool,
+    capped: usize,
 ) -> Vec<String> {
     let mut caveats = Vec::new();
+    caveats.extend(state_cap_caveat(options, capped));
     // When the exhaustive search ran out of new states, every state
     // reachable at all was explored: a moment beyond the first few is
     // reached through the earlier ones, so leaving out the jump to it lost
@@ -589,6 +633,26 @@ fn caveats(
     caveats
 }
 
+/// The caveat for workers that stopped at their share of
+/// [`Options::max_states`]: what was not explored, and that an exhaustive
+/// depth covers only the levels completed before.
+fn state_cap_caveat(options: &Options, capped: usize) -> Option<String> {
+    if capped == 0 {
+        return None;
+    }
+    let jobs = options.jobs.max(1);
+    let workers = shard_workers(jobs, options.shard).len();
+    let who = if jobs == 1 {
+        "the search".to_string()
+    } else {
+        format!("{capped} of {workers} workers (each keeps its share of the cap)",)
+    };
+    Some(format!(
+        "states: {who} stopped at the cap of {} distinct states kept (--max-states) before the budget of moves was spent; the states beyond it were not explored (the state that reached the cap was still checked), so an exhaustive depth covers only the levels completed before; raise --max-states (memory grows with it)",
+        options.max_states
+    ))
+}
+
 /// How the caveat of a shard's result starts ([`shards::merge`] drops it:
 /// the merged result covers the whole campaign).
 pub const SHARD_CAVEAT: &str = "shard: this result is shard";
@@ -612,16 +676,24 @@ struct Run<'m, 's> {
     fingerprints: HashSet<u64>,
     found: Vec<Found>,
     keys: BTreeSet<(String, String, String, String, String)>,
-    mover: Mover,
+    mover: &'m Mover,
     /// What the search met but could not try, for the summary's caveats.
     left_out: LeftOut,
     /// Whether the exhaustive search ran out of new states: its last level
     /// reached none it had not seen, so every reachable state was explored.
     closed: bool,
+    /// Whether a new state met a full state table ([`Options::max_states`]):
+    /// the worker stops.
+    capped: bool,
 }
 
 impl<'m, 's> Run<'m, 's> {
-    fn new(machine: &'m Machine<'s>, options: &'m Options, live: &'m Live) -> Self {
+    fn new(
+        machine: &'m Machine<'s>,
+        mover: &'m Mover,
+        options: &'m Options,
+        live: &'m Live,
+    ) -> Self {
         Self {
             machine,
             options,
@@ -637,15 +709,17 @@ impl<'m, 's> Run<'m, 's> {
             fingerprints: HashSet::new(),
             found: Vec::new(),
             keys: BTreeSet::new(),
-            mover: Mover::with_guidance(machine, options.tick, options.policy_contexts),
+            mover,
             left_out: LeftOut::default(),
             closed: false,
+            capped: false,
         }
     }
 
     /// Whether the budget is spent (and notes it).
     fn spent(&mut self) -> bool {
-        if self.moves >= self.options.max_steps
+        if self.capped
+            || self.moves >= self.options.max_steps
             || self
                 .options
                 .time
@@ -730,7 +804,16 @@ impl<'m, 's> Run<'m, 's> {
                             (0, Vec::new())
                         }
                     };
-                    self.states.insert(key, entry.clone());
+                    // Violations are recorded the first time a state is
+                    // reached and never again (they are in `keys`), so the
+                    // table keeps only the fingerprint.
+                    if self.states.len() as u64 >= self.options.max_states {
+                        // Full: the state is checked but not kept, and the
+                        // worker stops (`spent`).
+                        self.capped = true;
+                    } else {
+                        self.states.insert(key, (entry.0, Vec::new()));
+                    }
                     entry
                 }
             };
@@ -794,6 +877,7 @@ impl<'m, 's> Run<'m, 's> {
         self.max_depth = point.max_depth;
         self.proven = point.proven;
         self.closed = point.closed;
+        self.capped = point.capped;
         // Every violation of a state seen was recorded when the state was
         // first reached (and is in `keys`), so a state seen again adds none.
         self.states = point

@@ -34,14 +34,14 @@
 //! `sim/engine/tests/it/effects.rs` compares every state a random walk
 //! reaches with brute force on generated worlds with effects.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use cedar_policy::EntityUid;
 use serde_json::Value;
 
-use crate::held::{Engine, StoreId, Targets, collect_uids};
+use crate::held::{Engine, Noted, StoreId, Targets, collect_uids};
 use crate::load::Scenario;
 
 /// The most grant-free rows kept (a row per actor and context text; contexts
@@ -49,22 +49,30 @@ use crate::load::Scenario;
 const MAX_BASE_ROWS: usize = 8192;
 
 /// One actor's flags, one per pair of its universe.
-type Row = Rc<Vec<bool>>;
+type Row = Arc<Vec<bool>>;
 
-/// The incremental held-set machinery of one [`Machine`](super::state::Machine).
+/// A grant-free row being computed or computed, by actor and context text.
+type RowCells = HashMap<(usize, String), Arc<OnceLock<Row>>>;
+
+/// The incremental held-set machinery of a scenario, shared by every
+/// [`Machine`](super::state::Machine) of it (the workers of a search, each on
+/// its own thread): what it holds are pure functions of the scenario (the
+/// engine's classes, the grant-free world's rows and edges), so a worker
+/// that finds one computed by another gets the same answer it would have
+/// computed itself, and results do not depend on which worker came first.
 pub(super) struct Rows<'s> {
     pub(super) engine: Engine<'s>,
     /// Per actor: its universe's pairs by action (the action's targets and
     /// the index of its first pair).
     pub(super) groups: Vec<Vec<(Targets, usize)>>,
     /// Per actor, built on first use: the indices of its pairs by resource.
-    by_resource: Vec<OnceCell<HashMap<EntityUid, Vec<usize>>>>,
-    /// Rows in the grant-free world, by actor and context text.
-    base_rows: RefCell<HashMap<(usize, String), Row>>,
-    /// The grant-free rows whose deciding policies were noted.
-    noted: RefCell<HashSet<(usize, String)>>,
+    by_resource: Vec<OnceLock<HashMap<EntityUid, Vec<usize>>>>,
+    /// Rows in the grant-free world, by actor and context text, each
+    /// computed once (a second worker asking for a row being computed
+    /// waits for it).
+    base_rows: Mutex<RowCells>,
     /// The grant-free world's edges, built on the first change.
-    edges: OnceCell<Edges>,
+    edges: OnceLock<Edges>,
     /// Every entity a policy's or template's condition names; `None` when a
     /// policy cannot be read as JSON (then any change recomputes every row).
     literals: Option<HashSet<EntityUid>>,
@@ -124,10 +132,9 @@ impl<'s> Rows<'s> {
         Self {
             engine,
             groups,
-            by_resource: actors.iter().map(|_| OnceCell::new()).collect(),
-            base_rows: RefCell::new(HashMap::new()),
-            noted: RefCell::new(HashSet::new()),
-            edges: OnceCell::new(),
+            by_resource: actors.iter().map(|_| OnceLock::new()).collect(),
+            base_rows: Mutex::new(HashMap::new()),
+            edges: OnceLock::new(),
             literals: literals(scenario),
         }
     }
@@ -139,18 +146,22 @@ impl<'s> Rows<'s> {
         principal: &EntityUid,
         context: &Value,
         text: &str,
-    ) -> Rc<Vec<bool>> {
+    ) -> Arc<Vec<bool>> {
         let key = (actor, text.to_string());
-        if let Some(row) = self.base_rows.borrow().get(&key) {
-            return Rc::clone(row);
-        }
-        let row = Rc::new(self.row_in(actor, principal, context, Engine::segment(0), false));
-        let mut rows = self.base_rows.borrow_mut();
-        if rows.len() >= MAX_BASE_ROWS {
-            rows.clear();
-        }
-        rows.insert(key, Rc::clone(&row));
-        row
+        let cell = {
+            let mut rows = self
+                .base_rows
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if rows.len() >= MAX_BASE_ROWS && !rows.contains_key(&key) {
+                rows.clear();
+            }
+            Arc::clone(rows.entry(key).or_default())
+        };
+        // Computed outside the lock: other rows stay available meanwhile.
+        Arc::clone(cell.get_or_init(|| {
+            Arc::new(self.row_in(actor, principal, context, Engine::segment(0), None))
+        }))
     }
 
     /// Notes the deciding policies of a grant-free row once, when a state
@@ -158,43 +169,48 @@ impl<'s> Rows<'s> {
     /// world). Rows reused in part in changed states are not noted: their
     /// pairs' deciding policies are not known pair by pair, so the search's
     /// coverage may count fewer policies than asking every pair would,
-    /// never more.
+    /// never more. `noted` and `decided` are the calling machine's own (the
+    /// rows it noted, the policies they saw decide), so what a worker
+    /// reports depends on its own moves only.
     pub(super) fn note_base_row(
         &self,
         actor: usize,
         principal: &EntityUid,
         context: &Value,
         text: &str,
+        noted: &RefCell<HashSet<(usize, String)>>,
+        decided: &Noted,
     ) {
-        let mut noted = self.noted.borrow_mut();
+        let mut noted = noted.borrow_mut();
         if noted.len() >= MAX_BASE_ROWS {
             // Noting again is harmless: the set only bounds the work.
             noted.clear();
         }
         if noted.insert((actor, text.to_string())) {
             drop(noted);
-            self.row_in(actor, principal, context, Engine::segment(0), true);
+            self.row_in(actor, principal, context, Engine::segment(0), Some(decided));
         }
     }
 
     /// An actor's whole row in a store of the engine; with `note`, noting
-    /// the policies that decide its requests ([`Engine::decided`]), as
-    /// `Machine::authorize` notes those of the requests it asks.
+    /// the policies that decide its requests into it
+    /// ([`Engine::allowed_noting_into`]), as `Machine::authorize` notes
+    /// those of the requests it asks.
     pub(super) fn row_in(
         &self,
         actor: usize,
         principal: &EntityUid,
         context: &Value,
         store: StoreId,
-        note: bool,
+        note: Option<&Noted>,
     ) -> Vec<bool> {
         let mut row = Vec::new();
         for (targets, _) in &self.groups[actor] {
-            row.extend(if note {
-                self.engine
-                    .allowed_noting(principal, targets, context, store)
-            } else {
-                self.engine.allowed(principal, targets, context, store)
+            row.extend(match note {
+                Some(noted) => self
+                    .engine
+                    .allowed_noting_into(principal, targets, context, store, noted),
+                None => self.engine.allowed(principal, targets, context, store),
             });
         }
         row

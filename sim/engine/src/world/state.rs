@@ -13,13 +13,15 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request, Response};
 use serde_json::{Map, Value, json};
 
+use crate::held::Noted;
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
@@ -135,23 +137,30 @@ impl Snapshot {
 }
 
 /// Evaluates and changes states of one scenario.
+///
+/// A machine is for one thread (its caches are `Rc`s and `RefCell`s). The
+/// expensive part that does not change, the actors and their universes and
+/// the incremental held-set machinery (`world::rows`: the held-set engine's
+/// classes, the grant-free world's rows), is computed once and shared by
+/// every machine made from [`Machine::share`]'s [`SharedMachine`], so the
+/// workers of a search do not each compute it again.
 pub struct Machine<'s> {
     /// The scenario.
     pub scenario: &'s Scenario,
     authorizer: Authorizer,
-    base: Entities,
+    shared: Arc<Shared<'s>>,
     /// Everyone who can act: each session (in order), then principals acting alone.
-    pub actors: Vec<Actor>,
+    pub actors: Arc<Vec<Actor>>,
     /// Each actor's universe, flattened to (action, resource) pairs.
-    pub pairs: Vec<Vec<(EntityUid, EntityUid)>>,
+    pub pairs: Arc<Vec<Vec<(EntityUid, EntityUid)>>>,
     stores: RefCell<HashMap<Vec<String>, Rc<StoreEntry>>>,
-    /// Incremental held sets (built on the first snapshot).
-    rows: OnceCell<Rows<'s>>,
     /// Snapshots by brute force only (the oracle), for tests and benchmarks.
     brute_force: bool,
-    /// The `datetime("...")` literals of the policies: moments a decision
-    /// may change at.
-    moments: BTreeSet<Instant>,
+    /// The grant-free rows whose deciding policies this machine noted.
+    noted: RefCell<HashSet<(usize, String)>>,
+    /// The policies this machine's held-set rows saw decide (built with
+    /// the rows).
+    noting: OnceCell<Noted>,
     /// The `datetime("...")` literals of the policies that could not be read
     /// as moments, so the clock is never moved to them.
     pub unread_moments: BTreeSet<String>,
@@ -169,6 +178,54 @@ pub struct Machine<'s> {
     pub unsearched_principals: Vec<(usize, usize)>,
 }
 
+/// What the machines of one scenario share: computed once, never changed
+/// (the held-set machinery's caches are pure functions of the scenario).
+struct Shared<'s> {
+    base: Entities,
+    /// The `datetime("...")` literals of the policies: moments a decision
+    /// may change at.
+    moments: BTreeSet<Instant>,
+    /// Incremental held sets (built on the first snapshot).
+    rows: OnceLock<Rows<'s>>,
+}
+
+/// A [`Machine`]'s shared part, to hand to other threads: each makes its
+/// own machine from it ([`SharedMachine::machine`]).
+#[derive(Clone)]
+pub struct SharedMachine<'s> {
+    scenario: &'s Scenario,
+    shared: Arc<Shared<'s>>,
+    actors: Arc<Vec<Actor>>,
+    pairs: Arc<Vec<Vec<(EntityUid, EntityUid)>>>,
+    unread_moments: BTreeSet<String>,
+    arithmetic: BTreeSet<String>,
+    unsearched_principals: Vec<(usize, usize)>,
+    brute_force: bool,
+}
+
+impl<'s> SharedMachine<'s> {
+    /// A machine of its own (its own stores, counters and noted policies)
+    /// on the shared part: it answers exactly as the machine shared.
+    pub fn machine(&self) -> Machine<'s> {
+        Machine {
+            scenario: self.scenario,
+            authorizer: Authorizer::new(),
+            shared: Arc::clone(&self.shared),
+            actors: Arc::clone(&self.actors),
+            pairs: Arc::clone(&self.pairs),
+            stores: RefCell::new(HashMap::new()),
+            brute_force: self.brute_force,
+            noted: RefCell::new(HashSet::new()),
+            noting: OnceCell::new(),
+            unread_moments: self.unread_moments.clone(),
+            arithmetic: self.arithmetic.clone(),
+            unsearched_principals: self.unsearched_principals.clone(),
+            evaluations: std::cell::Cell::new(0),
+            decided: RefCell::new(std::collections::HashSet::new()),
+        }
+    }
+}
+
 /// A state's entity store and how it differs from the grant-free world.
 struct StoreEntry {
     entities: Rc<Entities>,
@@ -180,6 +237,16 @@ struct StoreEntry {
 
 /// The most stores a machine keeps before it starts afresh.
 const MAX_STORES: usize = 4096;
+
+/// The most entities a machine's kept stores hold together (each store is
+/// a whole world): in a world of thousands of entities, fewer stores are
+/// kept, so a long search's memory stays bounded whatever the world's size.
+const MAX_STORED_ENTITIES: usize = 1_000_000;
+
+/// How many stores a machine keeps for a world of `entities` entities.
+fn max_stores(entities: usize) -> usize {
+    (MAX_STORED_ENTITIES / entities.max(1)).clamp(16, MAX_STORES)
+}
 
 /// The most entities one `[[never]]` type pattern adds as actors.
 pub const MAX_PATTERN_ACTORS: usize = 32;
@@ -281,21 +348,35 @@ impl<'s> Machine<'s> {
             unread: unread_moments,
             arithmetic,
         } = self::moments(scenario);
-        Self {
-            moments,
+        SharedMachine {
+            scenario,
+            shared: Arc::new(Shared {
+                base,
+                moments,
+                rows: OnceLock::new(),
+            }),
+            actors: Arc::new(actors),
+            pairs: Arc::new(pairs),
             unread_moments,
             arithmetic,
             unsearched_principals,
-            scenario,
-            authorizer: Authorizer::new(),
-            base,
-            actors,
-            pairs,
-            stores: RefCell::new(HashMap::new()),
-            rows: OnceCell::new(),
             brute_force: false,
-            evaluations: std::cell::Cell::new(0),
-            decided: RefCell::new(std::collections::HashSet::new()),
+        }
+        .machine()
+    }
+
+    /// This machine's shared part, for machines on other threads
+    /// ([`SharedMachine::machine`]).
+    pub fn share(&self) -> SharedMachine<'s> {
+        SharedMachine {
+            scenario: self.scenario,
+            shared: Arc::clone(&self.shared),
+            actors: Arc::clone(&self.actors),
+            pairs: Arc::clone(&self.pairs),
+            unread_moments: self.unread_moments.clone(),
+            arithmetic: self.arithmetic.clone(),
+            unsearched_principals: self.unsearched_principals.clone(),
+            brute_force: self.brute_force,
         }
     }
 
@@ -370,7 +451,7 @@ impl<'s> Machine<'s> {
             return Ok(Rc::clone(entry));
         }
         let store = world::with_grants(
-            &self.base,
+            &self.shared.base,
             &self.scenario.world.base,
             &state.grants,
             &active,
@@ -395,11 +476,12 @@ impl<'s> Machine<'s> {
             delta: OnceCell::new(),
         });
         let mut stores = self.stores.borrow_mut();
-        if stores.len() >= MAX_STORES {
+        if stores.len() >= max_stores(self.scenario.world.base.len()) {
             for old in stores.values() {
-                if let (Some(rows), Some(id)) =
-                    (self.rows.get(), old.delta.get().and_then(|d| d.store.get()))
-                {
+                if let (Some(rows), Some(id)) = (
+                    self.shared.rows.get(),
+                    old.delta.get().and_then(|d| d.store.get()),
+                ) {
                     rows.engine.forget_store(id);
                 }
             }
@@ -531,8 +613,8 @@ impl<'s> Machine<'s> {
             .collect();
         // The requests incremental snapshots answered with the held-set
         // engine instead (`world::rows`).
-        if let Some(rows) = self.rows.get() {
-            decided.extend(rows.engine.decided());
+        if let (Some(rows), Some(noted)) = (self.shared.rows.get(), self.noting.get()) {
+            decided.extend(rows.engine.decided_in(noted));
         }
         decided
     }
@@ -929,6 +1011,7 @@ impl<'s> Machine<'s> {
         }
         let entry = self.store_entry(state, None)?;
         let rows = self
+            .shared
             .rows
             .get_or_init(|| Rows::new(self.scenario, &self.actors, &self.pairs));
         let delta = entry
@@ -958,8 +1041,9 @@ impl<'s> Machine<'s> {
         let text = context.to_string();
         let a = &self.actors[actor];
         let base = rows.base_row(actor, &a.principal, &context, &text);
+        let noting = self.noting.get_or_init(|| rows.engine.noting());
         if !delta.changed {
-            rows.note_base_row(actor, &a.principal, &context, &text);
+            rows.note_base_row(actor, &a.principal, &context, &text, &self.noted, noting);
             return (*base).clone();
         }
         let mut named = Vec::new();
@@ -979,7 +1063,7 @@ impl<'s> Machine<'s> {
                     id
                 }
             };
-            return rows.row_in(actor, &a.principal, &context, id, true);
+            return rows.row_in(actor, &a.principal, &context, id, Some(noting));
         }
         let mut row = (*base).clone();
         let pairs = &self.pairs[actor];
@@ -1380,7 +1464,7 @@ impl<'s> Machine<'s> {
     /// itself (grant and session starts and ends), or a policy's datetime
     /// literal says a decision may change.
     pub fn boundaries(&self, state: &State) -> BTreeSet<Instant> {
-        let mut times = self.moments.clone();
+        let mut times = self.shared.moments.clone();
         for grant in &state.grants {
             times.insert(grant.from);
             times.extend(grant.until);

@@ -257,6 +257,84 @@ fn a_budget_that_runs_out_proves_nothing() {
     assert_ne!(summary.exhaustive_depth, Some(4));
 }
 
+/// Regression for the unbounded state table (issue 16.5): `max_states`
+/// bounds the distinct states a search keeps. A search that reaches it stops
+/// there, says so in a `states:` caveat, keeps no more states than the cap,
+/// and claims no exhaustive depth it did not complete (with a cap of 2, less
+/// than the 4 proven without it), on every fixed variant whose search
+/// reaches more than 4 states.
+#[test]
+fn a_state_cap_stops_the_search_and_says_so() {
+    let mut capped_somewhere = false;
+    for (name, _) in PLANTED {
+        let fixed = load(&folder(name).join("fixed.toml"), &LoadOptions::default());
+        capped_somewhere |= state_cap(&fixed);
+    }
+    assert!(
+        capped_somewhere,
+        "no fixed variant reaches more than 4 states"
+    );
+}
+
+/// [`a_state_cap_stops_the_search_and_says_so`] on one scenario; `false`
+/// when its search reaches too few states to cap.
+fn state_cap(fixed: &Scenario) -> bool {
+    let full = Options {
+        max_steps: 200_000,
+        ..options(Strategy::Exhaustive, 0)
+    };
+    let uncapped = privsim::fuzz(fixed, &full, &mut |_| {})
+        .result
+        .search
+        .unwrap();
+    assert_eq!(uncapped.exhaustive_depth, Some(4), "{uncapped:?}");
+    if uncapped.states <= 4 {
+        return false;
+    }
+    let has_cap_caveat = |caveats: &[String]| caveats.iter().any(|c| c.starts_with("states:"));
+    assert!(!has_cap_caveat(&uncapped.caveats), "{uncapped:?}");
+    for strategy in [Strategy::Exhaustive, Strategy::Novelty, Strategy::Random] {
+        for jobs in [1, 2] {
+            let capped = Options {
+                strategy,
+                jobs,
+                max_states: 2,
+                ..full.clone()
+            };
+            let first = privsim::fuzz(fixed, &capped, &mut |_| {}).result;
+            let summary = first.search.as_ref().unwrap();
+            let what = format!("{strategy:?}, {jobs} jobs: {summary:#?}");
+            assert!(has_cap_caveat(&summary.caveats), "{what}");
+            assert!(summary.states <= 2, "{what}");
+            assert!(summary.budget_exhausted, "{what}");
+            // Only levels completed before the cap are claimed: fewer
+            // than without it.
+            assert!(
+                summary.exhaustive_depth.is_none_or(|depth| depth < 4),
+                "{what}"
+            );
+            assert!(summary.moves < uncapped.moves, "{what}");
+            // Still deterministic.
+            let second = privsim::fuzz(fixed, &capped, &mut |_| {}).result;
+            assert_eq!(
+                serde_json::to_string(&first).unwrap(),
+                serde_json::to_string(&second).unwrap()
+            );
+        }
+    }
+    // A cap the search never reaches changes nothing.
+    let roomy = Options {
+        max_states: uncapped.states,
+        ..full.clone()
+    };
+    let roomy = privsim::fuzz(fixed, &roomy, &mut |_| {})
+        .result
+        .search
+        .unwrap();
+    assert_eq!(roomy, uncapped);
+    true
+}
+
 /// Copies a scenario folder into a fresh temporary folder.
 fn copy_folder(from: &Path, name: &str) -> PathBuf {
     fn copy(from: &Path, to: &Path) {
