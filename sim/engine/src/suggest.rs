@@ -1469,8 +1469,11 @@ struct ActionGroup {
     resources: BTreeSet<String>,
 }
 
-/// Groups pairs by resource type, then merges actions whose resources are the same.
-fn action_groups(pairs: &BTreeSet<Pair>) -> Vec<ActionGroup> {
+/// Per resource type, per action: the resources of `pairs` (a pair whose
+/// resource is not an entity reference is left out).
+pub(super) fn pairs_by_type(
+    pairs: &BTreeSet<Pair>,
+) -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
     let mut by_type: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for pair in pairs {
         let Ok(resource) = scenario::parse_uid(&pair.resource) else {
@@ -1483,6 +1486,12 @@ fn action_groups(pairs: &BTreeSet<Pair>) -> Vec<ActionGroup> {
             .or_default()
             .insert(pair.resource.clone());
     }
+    by_type
+}
+
+/// Groups pairs by resource type, then merges actions whose resources are the same.
+fn action_groups(pairs: &BTreeSet<Pair>) -> Vec<ActionGroup> {
+    let by_type = pairs_by_type(pairs);
     let mut groups = Vec::new();
     for (resource_type, actions) in by_type {
         let mut merged: BTreeMap<BTreeSet<String>, Vec<EntityUid>> = BTreeMap::new();

@@ -95,18 +95,7 @@ pub(super) fn generalized(
     ancestry: &mut Ancestry<'_>,
 ) -> (Vec<(ActionGroup, ResourceSpec)>, Vec<Evidence>) {
     // Per resource type, per action: the resources of these pairs.
-    let mut by_type: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for pair in pairs {
-        let Ok(resource) = scenario::parse_uid(&pair.resource) else {
-            continue;
-        };
-        by_type
-            .entry(resource.type_name().to_string())
-            .or_default()
-            .entry(pair.action.clone())
-            .or_default()
-            .insert(pair.resource.clone());
-    }
+    let by_type = super::pairs_by_type(pairs);
     let mut out = Vec::new();
     let mut evidence = Vec::new();
     for (resource_type, actions) in by_type {
