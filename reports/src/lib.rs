@@ -220,19 +220,9 @@ pub(crate) fn render_serialized(
     key: &str,
     value: &impl serde::Serialize,
 ) -> Result<String, RenderError> {
-    let failed = |e: minijinja::Error| RenderError {
-        format: name,
-        message: format!("{e:#}"),
-    };
-    let env = environment().map_err(failed)?;
-    let template = env.get_template(name).map_err(failed)?;
-    let mut context = std::collections::BTreeMap::new();
-    context.insert(key.to_string(), Value::from(Serde(value)));
-    let mut text = template.render(context).map_err(failed)?;
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    Ok(text)
+    render_context(name, key, value, |template, context| {
+        template.render(context)
+    })
 }
 
 /// Renders the template `name` (macros only) with `value` as the variable
@@ -246,6 +236,23 @@ pub(crate) fn render_with_state<T: serde::Serialize>(
         &mut minijinja::State<'state, 'state>,
     ) -> Result<String, minijinja::Error>,
 ) -> Result<String, RenderError> {
+    render_context(name, key, value, |template, context| {
+        template.render_captured(context)?.with_state_mut(layout)
+    })
+}
+
+/// The set-up [`render_serialized`] and [`render_with_state`] share: the
+/// template `name`, a context of `value` as `key`, errors named for the
+/// template, and a final newline.
+fn render_context<T: serde::Serialize>(
+    name: &'static str,
+    key: &str,
+    value: &T,
+    render: impl FnOnce(
+        &minijinja::Template<'_, '_>,
+        std::collections::BTreeMap<String, Value>,
+    ) -> Result<String, minijinja::Error>,
+) -> Result<String, RenderError> {
     let failed = |e: minijinja::Error| RenderError {
         format: name,
         message: format!("{e:#}"),
@@ -254,8 +261,7 @@ pub(crate) fn render_with_state<T: serde::Serialize>(
     let template = env.get_template(name).map_err(failed)?;
     let mut context = std::collections::BTreeMap::new();
     context.insert(key.to_string(), Value::from(Serde(value)));
-    let mut captured = template.render_captured(context).map_err(failed)?;
-    let mut text = captured.with_state_mut(layout).map_err(failed)?;
+    let mut text = render(&template, context).map_err(failed)?;
     if !text.ends_with('\n') {
         text.push('\n');
     }
