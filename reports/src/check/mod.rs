@@ -443,6 +443,8 @@ struct JunitSuite {
     timestamp: String,
     tests: usize,
     failures: usize,
+    /// Cases that could not run (a scenario file that did not load).
+    errors: usize,
     skipped: usize,
     /// `None`: no `<properties>` element.
     properties: Option<Vec<JunitProperty>>,
@@ -461,6 +463,8 @@ struct JunitCase {
     name: String,
     classname: String,
     failure: Option<JunitFailure>,
+    /// Why the case could not run (`<error>`).
+    error: Option<JunitFailure>,
     /// The skip message.
     skipped: Option<&'static str>,
 }
@@ -478,6 +482,7 @@ impl JunitCase {
             name,
             classname: classname.to_string(),
             failure: None,
+            error: None,
             skipped: None,
         }
     }
@@ -588,6 +593,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             timestamp: run_at.to_string(),
             tests: junit_kinds(result).count(),
             failures,
+            errors: 0,
             skipped,
             properties: Some(properties),
             cases,
@@ -604,6 +610,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             timestamp: run_at.to_string(),
             tests: 1,
             failures: usize::from(failing),
+            errors: 0,
             skipped: 0,
             properties: None,
             cases: vec![if failing {
@@ -632,6 +639,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             timestamp: run_at.to_string(),
             tests: 1,
             failures: usize::from(failing),
+            errors: 0,
             skipped: 0,
             properties: Some(vec![
                 property("config", &change.file),
@@ -685,12 +693,38 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
                 .iter()
                 .filter(|e| e.status == "stale")
                 .count(),
+            errors: 0,
             skipped: 0,
             properties: Some(vec![property(
                 "config",
                 result.config.file.as_deref().unwrap_or(""),
             )]),
             cases,
+            system_out: String::new(),
+        });
+    }
+    // A scenario file that could not be loaded was not checked: a suite with
+    // an `<error>` case, so the test view counts it and never shows a pass.
+    for error in &result.load_errors {
+        let classname = "privsim.check.load";
+        suites.push(JunitSuite {
+            id: suites.len(),
+            name: error.file.clone(),
+            timestamp: run_at.to_string(),
+            tests: 1,
+            failures: 0,
+            errors: 1,
+            skipped: 0,
+            properties: Some(vec![property("scenario", &error.file)]),
+            cases: vec![JunitCase {
+                error: Some(JunitFailure {
+                    kind: "load-error",
+                    message: "the scenario file could not be loaded and was not checked"
+                        .to_string(),
+                    body: error.message.clone(),
+                }),
+                ..JunitCase::passing("load".to_string(), classname)
+            }],
             system_out: String::new(),
         });
     }
@@ -726,6 +760,18 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
                 )),
             ));
         }
+    }
+    for error in &result.load_errors {
+        let (file, line) = crate::sarif::error_location(&error.message).unwrap_or((&error.file, 1));
+        lines.push(format!(
+            "::error file={},line={line},title={}::{}",
+            property(file),
+            property("privsim check: scenario not loaded"),
+            data(&format!(
+                "the scenario file could not be loaded and was not checked: {}",
+                error.message
+            )),
+        ));
     }
     if let Some(change) = &result.config_change {
         lines.push(format!(

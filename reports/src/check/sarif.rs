@@ -1,6 +1,7 @@
 //! The gate's SARIF 2.1.0: a result per change (failing ones as errors,
 //! accepted ones as errors with an external suppression carrying the
-//! exception's reason, the others as notes), and one per stale exception,
+//! exception's reason, the others as notes), one per stale exception and
+//! one per scenario file that could not be loaded,
 //! located at the policy, step or rule a reviewer should look at. Built into
 //! the serde types the run's SARIF uses (`sarif/model.rs`).
 
@@ -41,6 +42,9 @@ pub fn sarif(result: &CheckResult) -> String {
             "gate configuration changed",
             "The gate configuration differs from the baseline revision's: the baseline's rules applied, and the change fails the gate unless they allow it.",
         ));
+    }
+    if !result.load_errors.is_empty() {
+        rules.push(crate::sarif::LOAD_ERROR);
     }
     let rule_index = |id: &str| rules.iter().position(|r| r.0 == id).unwrap_or(0);
     let mut results = Vec::new();
@@ -159,6 +163,15 @@ pub fn sarif(result: &CheckResult) -> String {
                 }),
             }),
         });
+    }
+    // A scenario file that could not be loaded was not checked: an error at
+    // its line, so a code-scanning view never shows the gate as clean.
+    for error in &result.load_errors {
+        results.push(crate::sarif::load_error_result(
+            &error.file,
+            &error.message,
+            rule_index(crate::sarif::LOAD_ERROR.0),
+        ));
     }
     let rules = rules
         .iter()

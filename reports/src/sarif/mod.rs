@@ -84,14 +84,14 @@ const MORE_KINDS: [(&str, &str, &str); 3] = [
 
 /// The rule of a scenario file that could not be loaded (appended to the
 /// rules only when a run has one, so other logs are unchanged).
-const LOAD_ERROR: (&str, &str, &str) = (
+pub(crate) const LOAD_ERROR: (&str, &str, &str) = (
     "load-error",
     "A scenario file could not be loaded",
     "The scenario file, or a file it names, is malformed or could not be read, so it was not evaluated: nothing it describes was checked.",
 );
 
 /// The `file:line:col: ` an error message starts with, as the file and line.
-fn error_location(message: &str) -> Option<(&str, usize)> {
+pub(crate) fn error_location(message: &str) -> Option<(&str, usize)> {
     message.match_indices(':').find_map(|(at, _)| {
         let mut rest = message[at + 1..].splitn(3, ':');
         let line = rest.next()?.parse::<usize>().ok()?;
@@ -100,6 +100,27 @@ fn error_location(message: &str) -> Option<(&str, usize)> {
             .starts_with(' ')
             .then_some((&message[..at], line))
     })
+}
+
+/// The result of a scenario file that could not be loaded (`file`, with its
+/// error `message`), at the error's line when the message starts with one;
+/// the run's and the gate's SARIF both use it.
+pub(crate) fn load_error_result(file: &str, message: &str, rule_index: usize) -> SarifResult {
+    let (at, line) = error_location(message).unwrap_or((file, 0));
+    SarifResult {
+        rule_id: LOAD_ERROR.0.to_string(),
+        rule_index,
+        level: "error",
+        message: Message::new(format!(
+            "The scenario file could not be loaded and was not evaluated: {message}"
+        )),
+        locations: vec![Location::new(at, line, None)],
+        tail: Tail::Properties(PropertiesTail {
+            properties: Properties::File(FileProperties {
+                file: file.to_string(),
+            }),
+        }),
+    }
 }
 
 /// The SARIF log, pretty-printed, ending in a newline.
@@ -237,22 +258,11 @@ pub fn render(run: &RunView) -> String {
         }
     }
     for error in &run.load_errors {
-        let (file, line) = error_location(&error.message).unwrap_or((&error.file, 0));
-        results.push(SarifResult {
-            rule_id: LOAD_ERROR.0.to_string(),
-            rule_index: rule_index(LOAD_ERROR.0),
-            level: "error",
-            message: Message::new(format!(
-                "The scenario file could not be loaded and was not evaluated: {}",
-                error.message
-            )),
-            locations: vec![Location::new(file, line, None)],
-            tail: Tail::Properties(PropertiesTail {
-                properties: Properties::File(FileProperties {
-                    file: error.file.clone(),
-                }),
-            }),
-        });
+        results.push(load_error_result(
+            &error.file,
+            &error.message,
+            rule_index(LOAD_ERROR.0),
+        ));
     }
     for dead in &run.dead_everywhere {
         let Some(file) = &dead.file else { continue };

@@ -1525,6 +1525,121 @@ fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
     assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
 }
 
+/// A scenario file that could not be loaded was not checked, and every
+/// report of the gate says so: SARIF has a `load-error` result at the
+/// error's line, JUnit an `<error>` case, GitHub an `::error` annotation, the
+/// Markdown a "Not checked" line. Before, only the Markdown, the text and the
+/// JSON named it: the SARIF and JUnit views of the run showed a clean gate.
+#[test]
+fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
+    let folder = TempFolder::new("check-not-loaded");
+    let fixture = root().join("sim/tests/check/support");
+    std::fs::create_dir_all(folder.0.join("policies")).unwrap();
+    std::fs::copy(fixture.join("scenario.toml"), folder.0.join("a.toml")).unwrap();
+    std::fs::copy(
+        fixture.join("policies/base.cedar"),
+        folder.0.join("policies/base.cedar"),
+    )
+    .unwrap();
+    std::fs::write(folder.0.join("b-broken.toml"), "[scenario]\nname = 3\n").unwrap();
+    let run = check_in(
+        &folder.0,
+        &[
+            "check",
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            "policies/base.cedar",
+            "--report-dir",
+            "out",
+            ".",
+        ],
+        2,
+    );
+    assert!(
+        run.stdout.contains("NOT LOADED ./b-broken.toml"),
+        "{}",
+        run.stdout
+    );
+    let read = |name: &str| std::fs::read_to_string(folder.0.join("out").join(name)).unwrap();
+
+    let sarif: serde_json::Value = serde_json::from_str(&read("check.sarif")).unwrap();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let run = &sarif["runs"][0];
+    let loads: Vec<&serde_json::Value> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "load-error")
+        .collect();
+    assert_eq!(loads.len(), 1, "{run}");
+    let index = loads[0]["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "load-error");
+    assert_eq!(loads[0]["level"], "error");
+    let physical = &loads[0]["locations"][0]["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uri"], "./b-broken.toml");
+    assert_eq!(physical["region"]["startLine"], 2, "the error's line");
+
+    let junit = read("check.junit.xml");
+    let document = roxmltree::Document::parse(&junit).unwrap();
+    let suite = document
+        .root_element()
+        .children()
+        .find(|n| n.attribute("name") == Some("./b-broken.toml"))
+        .unwrap_or_else(|| panic!("no suite for the file:\n{junit}"));
+    assert_eq!(suite.attribute("errors"), Some("1"));
+    let error = suite
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an <error> case");
+    assert!(
+        error
+            .text()
+            .unwrap_or_default()
+            .starts_with("./b-broken.toml:2:8: "),
+        "{junit}"
+    );
+
+    let markdown = read("check.md");
+    assert!(
+        markdown.starts_with("## privsim check: ❌ failed"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**Not checked:** 1 scenario file"),
+        "{markdown}"
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
+        .args([
+            "check",
+            "--no-prove",
+            "--today",
+            "2026-06-01",
+            "--baseline",
+            "policies/base.cedar",
+            ".",
+        ])
+        .current_dir(&folder.0)
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.lines().any(|l| l.starts_with(
+            "::error file=./b-broken.toml,line=2,title=privsim check%3A scenario not loaded::"
+        )),
+        "{stdout}"
+    );
+}
+
 /// `[fail_on] failed_expectation_on_baseline = false`: an expectation that
 /// failed with the baseline too is reported, not failed; one that fails
 /// only with the candidate still fails the gate.
