@@ -160,7 +160,10 @@ fn render_scenario_text(out: &mut String, s: &ScenarioSuggestion, with_policies:
                 out,
                 "  {}: {}",
                 p.principal,
-                if !p.right_sized {
+                if p.left_out {
+                    "not right-sized (left out by `--only`); keeps the candidate's permits"
+                        .to_string()
+                } else if !p.right_sized {
                     "not right-sized (it takes no step); keeps the candidate's permits".to_string()
                 } else if ids.is_empty() {
                     "no permit (it needs nothing)".to_string()

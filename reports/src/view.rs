@@ -624,6 +624,8 @@ pub struct SuggestedPrincipal {
     pub principal: String,
     /// Whether it was right-sized (it takes a step).
     pub right_sized: bool,
+    /// Whether it takes a step but `--only` left it out.
+    pub left_out: bool,
     /// Held, used, utilization and weighted gap under the candidate.
     pub before: String,
     /// The same under the suggestion (empty when there is none).
@@ -1904,6 +1906,7 @@ fn suggestion(s: &ScenarioSuggestion) -> SuggestionView {
         .map(|p| SuggestedPrincipal {
             principal: p.principal.clone(),
             right_sized: p.right_sized,
+            left_out: p.left_out,
             before: metrics_line(&p.before),
             after: p.after.as_ref().map(metrics_line).unwrap_or_default(),
             policies: p.policies.iter().map(|policy| policy.id.clone()).collect(),

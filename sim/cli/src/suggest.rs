@@ -95,6 +95,10 @@ pub fn run(args: &SuggestArgs) -> Outcome {
         }
     }
     let mut suggestions = Vec::new();
+    // The principals that take a step, over every scenario: a `--only` that
+    // selects none of them is a mistake (`Agent::bot` reads as a type), not
+    // a run with nothing to right-size.
+    let mut acting = std::collections::BTreeSet::new();
     for path in &args.paths {
         let files = match scenario::discover(path) {
             Ok(files) => files,
@@ -104,6 +108,7 @@ pub fn run(args: &SuggestArgs) -> Outcome {
         for file in files {
             match scenario::load(&file, &options) {
                 Ok(loaded) => {
+                    acting.extend(loaded.steps.iter().map(|step| step.principal.clone()));
                     let mut suggestion = suggest::suggest_with(
                         &loaded,
                         suggest::Options {
@@ -123,6 +128,10 @@ pub fn run(args: &SuggestArgs) -> Outcome {
                 Err(error) => return report_error(error),
             }
         }
+    }
+    if let Some(message) = suggest::only_selects_nobody(&only, &acting) {
+        eprintln!("error: {message}");
+        return Outcome::BadInput;
     }
     let mut run = SuggestRun::new(suggestions);
     if let Some(folder) = &args.out

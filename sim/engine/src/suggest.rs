@@ -124,6 +124,37 @@ impl Selector {
     }
 }
 
+/// The error (for `privsim suggest`) for the first `--only` that selects no principal taking a step
+/// in any scenario, with the quoted form when that is what was meant.
+pub fn only_selects_nobody(only: &[Selector], acting: &BTreeSet<EntityUid>) -> Option<String> {
+    let selector = only
+        .iter()
+        .find(|selector| !acting.iter().any(|uid| selector.selects(uid)))?;
+    let mut message =
+        format!("`--only {selector}` selects no principal that takes a step in any scenario given");
+    let quoted = match selector {
+        Selector::Type(name) => name
+            .rsplit_once("::")
+            .map(|(kind, id)| format!("{kind}::\"{id}\""))
+            .filter(|uid| acting.iter().any(|a| a.to_string() == *uid)),
+        Selector::Principal(_) => None,
+    };
+    match quoted {
+        Some(uid) => message.push_str(&format!(
+            " (it reads as an entity type); the principal is written with its id quoted: `--only '{uid}'`"
+        )),
+        None => {
+            let listed: Vec<String> = acting.iter().take(10).map(ToString::to_string).collect();
+            message.push_str(&format!(
+                "; those that do: {}{}",
+                listed.join(", "),
+                if acting.len() > listed.len() { ", ..." } else { "" }
+            ));
+        }
+    }
+    Some(message)
+}
+
 impl std::fmt::Display for Selector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -176,6 +207,7 @@ pub fn suggest_from(
                     .map(|pairs| pairs.iter().cloned().collect())
                     .unwrap_or_default(),
                 right_sized: plan.principals.contains_key(&account.principal),
+                left_out: plan.kept_by_choice.contains(&account.principal),
                 required: plan
                     .required
                     .get(&account.principal)

@@ -296,7 +296,7 @@ pub struct FailOn {
     pub policy_may_error: bool,
 }
 
-fn is_false(value: &bool) -> bool {
+pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }
 

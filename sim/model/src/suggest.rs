@@ -119,6 +119,10 @@ pub struct PrincipalSuggestion {
     /// Whether it was right-sized: it takes a step. A principal that takes
     /// none (e.g. it only receives a grant) keeps the candidate's permits.
     pub right_sized: bool,
+    /// Whether it takes a step but `--only` left it out, so it keeps the
+    /// candidate's permits (absent when false).
+    #[serde(default, skip_serializing_if = "crate::check::is_false")]
+    pub left_out: bool,
     /// The pairs it needs: what the suggestion allows it.
     pub needed: Vec<Pair>,
     /// Pairs none of its own allowed steps use that the suggestion still

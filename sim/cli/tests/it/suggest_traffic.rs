@@ -279,6 +279,64 @@ fn the_command_takes_only_and_rejects_a_malformed_one() {
         .map(|p| p["principal"].as_str().unwrap())
         .collect();
     assert_eq!(right_sized, [OPS]);
+    // The others act but were left out: said so, not "takes no step".
+    let left_out: Vec<&str> = json["scenarios"][0]["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["left_out"] == true)
+        .map(|p| p["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        left_out,
+        [
+            r#"Helpdesk::Agent::"summarizer""#,
+            r#"Helpdesk::Agent::"triage-bot""#
+        ]
+    );
+    let (_, text, _) = crate::common::privsim_in(
+        &workspace(),
+        &[
+            "suggest",
+            "scenarios/mcp-helpdesk/production.toml",
+            "--only",
+            r#"Helpdesk::Agent::"ops-bot""#,
+        ],
+    );
+    assert!(
+        text.contains(
+            "Helpdesk::Agent::\"triage-bot\": not right-sized (left out by `--only`); keeps"
+        ),
+        "{text}"
+    );
+    // Unquoted, `Agent::bot` is a type named `bot`: it selects nobody, and
+    // a run that right-sizes nothing because of a typo is bad input.
+    let (code, _, stderr) = crate::common::privsim_in(
+        &workspace(),
+        &[
+            "suggest",
+            "scenarios/mcp-helpdesk/production.toml",
+            "--only",
+            "Helpdesk::Agent::ops-bot",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = crate::common::privsim_in(
+        &workspace(),
+        &[
+            "suggest",
+            "scenarios/mcp-helpdesk/production.toml",
+            "--only",
+            "Helpdesk::Agent::summarizer",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "`--only Helpdesk::Agent::summarizer` selects no principal that takes a step in any scenario given (it reads as an entity type); the principal is written with its id quoted: `--only 'Helpdesk::Agent::\"summarizer\"'`"
+        ),
+        "{stderr}"
+    );
     let (code, _, stderr) = crate::common::privsim_in(
         &workspace(),
         &[
