@@ -1494,16 +1494,7 @@ fn a_pull_request_cannot_switch_off_the_gate_that_judges_it() {
 
 #[test]
 fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
-    let folder = TempFolder::new("check-all-or-nothing");
-    let fixture = root().join("sim/tests/check/support");
-    std::fs::create_dir_all(folder.0.join("policies")).unwrap();
-    std::fs::copy(fixture.join("scenario.toml"), folder.0.join("a.toml")).unwrap();
-    std::fs::copy(
-        fixture.join("policies/base.cedar"),
-        folder.0.join("policies/base.cedar"),
-    )
-    .unwrap();
-    std::fs::write(folder.0.join("b-broken.toml"), "[scenario]\nname = 3\n").unwrap();
+    let folder = one_good_one_broken("check-all-or-nothing");
     let run = check_in(
         &folder.0,
         &[
@@ -1525,14 +1516,10 @@ fn one_broken_scenario_does_not_hide_the_gate_verdict_on_the_others() {
     assert!(run.stderr.contains("b-broken.toml:2:8"), "{}", run.stderr);
 }
 
-/// A scenario file that could not be loaded was not checked, and every
-/// report of the gate says so: SARIF has a `load-error` result at the
-/// error's line, JUnit an `<error>` case, GitHub an `::error` annotation, the
-/// Markdown a "Not checked" line. Before, only the Markdown, the text and the
-/// JSON named it: the SARIF and JUnit views of the run showed a clean gate.
-#[test]
-fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
-    let folder = TempFolder::new("check-not-loaded");
+/// A folder with the support scenario (`a.toml`, its policies as
+/// `policies/base.cedar`) and `b-broken.toml`, which fails to load at 2:8.
+fn one_good_one_broken(name: &str) -> TempFolder {
+    let folder = TempFolder::new(name);
     let fixture = root().join("sim/tests/check/support");
     std::fs::create_dir_all(folder.0.join("policies")).unwrap();
     std::fs::copy(fixture.join("scenario.toml"), folder.0.join("a.toml")).unwrap();
@@ -1542,6 +1529,17 @@ fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
     )
     .unwrap();
     std::fs::write(folder.0.join("b-broken.toml"), "[scenario]\nname = 3\n").unwrap();
+    folder
+}
+
+/// A scenario file that could not be loaded was not checked, and every
+/// report of the gate says so: SARIF has a `load-error` result at the
+/// error's line, JUnit an `<error>` case, GitHub an `::error` annotation, the
+/// Markdown a "Not checked" line. Before, only the Markdown, the text and the
+/// JSON named it: the SARIF and JUnit views of the run showed a clean gate.
+#[test]
+fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
+    let folder = one_good_one_broken("check-not-loaded");
     let run = check_in(
         &folder.0,
         &[
