@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use privsim::result::NeverVerdict;
 use privsim::search::{Options, Progress, Strategy};
 use privsim::{LoadOptions, RunResult, load as scenario};
 
@@ -503,7 +504,7 @@ impl Search<'_> {
             for rule in result
                 .never_rules
                 .iter()
-                .filter(|r| r.verdict == "not-proven")
+                .filter(|r| r.verdict == NeverVerdict::NotProven)
             {
                 eprintln!(
                     "warning: {}: never rule at {} not proven: {}",

@@ -16,7 +16,8 @@ use crate::prove::{
     EnvPresence, EnvResult, ProofCache, Prover, Sided, SolverConfig, Verdict, to_static_policy_set,
 };
 use privsim_model::check::{
-    Change, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange, ProofsView, ScenarioProofs,
+    Change, ChangeKind, ChangeStatus, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange,
+    ProofsView, ScenarioProofs,
 };
 use privsim_model::diag::Error;
 
@@ -288,12 +289,11 @@ fn proof_change(cex: &ProofCounterexample, env: &str, gained: bool, file: &str) 
     };
     Change {
         kind: if gained {
-            "new-access-proven"
+            ChangeKind::NewAccessProven
         } else {
-            "narrowed-proven"
-        }
-        .to_string(),
-        status: String::new(),
+            ChangeKind::NarrowedProven
+        },
+        status: ChangeStatus::Info,
         principal: cex.principal.clone(),
         action: Some(cex.action.clone()),
         resource: Some(cex.resource.clone()),
