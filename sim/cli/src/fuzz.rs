@@ -495,7 +495,7 @@ impl Search<'_> {
                 match privsim::prove::rules::prove_never_rules(&loaded, &mut result, proving) {
                     Ok(repros) => repros,
                     Err(error) => {
-                        return report_error(privsim::Error::Usage(format!(
+                        return report_error(privsim::Error::Tool(format!(
                             "{}: proofs: {error}",
                             loaded.file.display
                         )));

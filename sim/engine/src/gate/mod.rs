@@ -69,7 +69,7 @@ impl Spec {
     pub fn parse(text: &str) -> Result<Self, Error> {
         let Some(rest) = text.strip_prefix("git:") else {
             if text.is_empty() {
-                return Err(Error::Usage("a policy spec is empty".to_string()));
+                return Err(Error::BadArgument("a policy spec is empty".to_string()));
             }
             return Ok(Self::Path(PathBuf::from(text)));
         };
@@ -78,12 +78,12 @@ impl Spec {
             None => (rest, None),
         };
         if revision.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadArgument(format!(
                 "`{text}` names no revision; write `git:REV` or `git:REV:PATH`, e.g. `git:origin/main`"
             )));
         }
         if path.is_some_and(str::is_empty) {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadArgument(format!(
                 "`{text}` names no path after the revision; write `git:{revision}` for each scenario's own policy files"
             )));
         }
@@ -130,7 +130,7 @@ pub fn config_at(revision: &str, path: &Path) -> Result<Option<(config::Config, 
     let repo = repos.at(Path::new("."))?;
     let commit = repo.commit(revision)?;
     let Some(relative) = repo.relative(path) else {
-        return Err(Error::Usage(format!(
+        return Err(Error::Outside(format!(
             "`{}` is outside the git repository, so its version at `{revision}` cannot be read",
             path.display()
         )));
@@ -373,7 +373,7 @@ fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
         return Ok(None);
     }
     let tick = match &config.search.tick {
-        Some(text) => Some(privsim_model::time::parse_duration(text).map_err(Error::Usage)?),
+        Some(text) => Some(privsim_model::time::parse_duration(text).map_err(Error::BadArgument)?),
         None => None,
     };
     Ok(Some(search::Options {
@@ -461,7 +461,7 @@ fn load_side(
                         repo.root.join(written)
                     };
                     let Some(relative) = repo.relative(&full).filter(|r| !r.is_empty()) else {
-                        return Err(Error::Usage(format!(
+                        return Err(Error::Outside(format!(
                             "`git:{revision}:{path}`: the path leaves the repository at `{}`",
                             repo.root.display()
                         )));
@@ -469,7 +469,7 @@ fn load_side(
                     let materialized =
                         repo.materialize(revision, &commit, std::slice::from_ref(&relative))?;
                     if !materialized.notes.is_empty() {
-                        return Err(Error::Usage(format!(
+                        return Err(Error::NotFound(format!(
                             "`{relative}` does not exist at `{revision}` (or holds no `.cedar` files)"
                         )));
                     }
@@ -498,7 +498,7 @@ fn load_side(
                             .relative(&folder.join(written.get_ref()))
                             .filter(|r| !r.is_empty())
                         else {
-                            return Err(Error::Usage(format!(
+                            return Err(Error::Outside(format!(
                                 "{}: the policy path `{}` leaves the repository at `{}`",
                                 source.display,
                                 written.get_ref(),

@@ -28,7 +28,7 @@ pub fn prove_scenario(
     check: &mut ScenarioCheck,
     cache: Option<&ProofCache>,
 ) -> Result<(), Error> {
-    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let prove_error = |e: crate::prove::ProveError| Error::Tool(format!("proofs: {e}"));
     let proving = prover.map_or(Proving::Unavailable(NO_SOLVER_CAVEAT), |prover| {
         Proving::With(prover, cache)
     });

@@ -87,7 +87,7 @@ pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsVi
             };
             Ok((Some(prover), Some(view)))
         }
-        Err(error) if options.mode == Mode::Required => Err(Error::Usage(format!(
+        Err(error) if options.mode == Mode::Required => Err(Error::Tool(format!(
             "`--prove` needs the cvc5 solver: {error}; install it (`apt-get install -y cvc5`) or set $CVC5 to its path"
         ))),
         Err(_) => Ok((
@@ -161,7 +161,7 @@ pub fn prove_scenario(
             }
         }
     };
-    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let prove_error = |e: crate::prove::ProveError| Error::Tool(format!("proofs: {e}"));
     let compared = prover
         .compare(baseline_side, candidate_side, cache)
         .map_err(prove_error)?;

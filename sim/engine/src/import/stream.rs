@@ -140,7 +140,7 @@ pub fn replay_log(
         Ok(())
     })?;
     if read.total == 0 {
-        return Err(Error::Usage(format!("`{display}` holds no requests")));
+        return Err(Error::NotFound(format!("`{display}` holds no requests")));
     }
     let sessions = reader.sessions()?;
     // Each representative with the distinct request it stands for.

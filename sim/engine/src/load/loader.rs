@@ -422,7 +422,7 @@ impl<'a> Loader<'a> {
             Some(start) => {
                 Instant::parse_rfc3339(start.get_ref()).map_err(|m| self.err(span(start), m))?
             }
-            None => Instant::parse_rfc3339(DEFAULT_START).map_err(Error::Usage)?,
+            None => Instant::parse_rfc3339(DEFAULT_START).map_err(Error::Internal)?,
         };
 
         let policies = self.policies(header)?;
@@ -564,7 +564,7 @@ impl<'a> Loader<'a> {
                 match (flag, key) {
                     (Some(written), _) => time::parse_time(written, start)
                         .map(Some)
-                        .map_err(Error::Usage),
+                        .map_err(Error::BadArgument),
                     (None, Some(written)) => self.time(written, start).map(Some),
                     (None, None) => Ok(None),
                 }
@@ -580,7 +580,7 @@ impl<'a> Loader<'a> {
                     .err(span(written), message)
                     .help_boxed("set `window_end` at or after `window_start`")
                     .into(),
-                _ => Error::Usage(message),
+                _ => Error::BadArgument(message),
             });
         }
         let unused_after = match (given.unused_after, &header.unused_after) {
