@@ -15,6 +15,10 @@ use privsim_model::result::{
 };
 
 /// Replays a scenario and returns its result.
+#[cfg_attr(
+    not(feature = "internals"),
+    expect(dead_code, reason = "for tests and benches, through `internals`")
+)]
 pub fn replay(scenario: &Scenario) -> ScenarioResult {
     replay_with_state(scenario).0
 }
@@ -36,6 +40,13 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
 /// Cedar request per pair ([`Machine::brute_force`]): the definition the
 /// incremental snapshots are tested and benchmarked against. The result is
 /// the same, byte for byte.
+#[cfg_attr(
+    not(feature = "internals"),
+    expect(
+        dead_code,
+        reason = "the oracle of tests and benches, through `internals`"
+    )
+)]
 pub fn replay_brute_force(scenario: &Scenario) -> ScenarioResult {
     replay_in(scenario, true).0
 }

@@ -233,8 +233,10 @@ pub struct ConfigView {
     pub search: SearchConfig,
 }
 
-/// Which kinds of change fail the gate (`[fail_on]`).
+/// Which kinds of change fail the gate (`[fail_on]`); other crates start
+/// from `FailOn::default()`, and a rule is added with each kind of change.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FailOn {
     /// A principal holds a pair it did not hold with the baseline.
     pub new_access: bool,
@@ -598,7 +600,8 @@ pub struct ExceptionStatus {
 
 closed_set! {
     /// The kinds of change, in the order reports list them (the gate sorts
-    /// a scenario's changes by it, failing first).
+    /// a scenario's changes by it, failing first). More kinds will come.
+    #[non_exhaustive]
     pub enum ChangeKind ("kind of change") {
         /// An invariant finding (replay, search or a refuting proof) the
         /// baseline did not have.

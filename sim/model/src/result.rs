@@ -35,7 +35,8 @@ closed_set! {
 }
 
 closed_set! {
-    /// The invariant a [`Finding`] breaks.
+    /// The invariant a [`Finding`] breaks (more invariants will come).
+    #[non_exhaustive]
     pub enum FindingKind ("kind of finding") {
         /// A delegate was allowed what its delegator is denied.
         DelegationCeiling = "delegation-ceiling",
@@ -93,8 +94,10 @@ closed_set! {
 /// The version tag of the JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-result/1";
 
-/// The results of one `privsim run`.
+/// The results of one `privsim run` (other crates make one with
+/// [`RunResult::new`]; fields will be added).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct RunResult {
     /// Always [`FORMAT`].
     pub format: String,
@@ -257,8 +260,10 @@ pub struct PolicyUse {
     pub search: bool,
 }
 
-/// Counts over one scenario.
+/// Counts over one scenario (other crates start from `Summary::default()`;
+/// counts will be added).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Steps replayed.
     pub steps: usize,
