@@ -4,7 +4,8 @@
 //! The text summary ([`text`]) and the JSON contract ([`json`]) are written in
 //! code. Markdown, HTML and JUnit XML are minijinja templates in
 //! `reports/templates/`, compiled into the binary, rendered from the
-//! [`view`] model; SARIF ([`sarif`]) is built from the same view into the
+//! view model (`view.rs`, private: only this crate renders it); SARIF
+//! ([`sarif`]) is built from the same view into the
 //! serde types of `sarif/model.rs`, which the gate's SARIF uses too.
 //! [`render`] gives any of them, [`render_all`] every file of a report
 //! folder. The Markdown report stays within [`MARKDOWN_LIMIT`] characters,
@@ -16,7 +17,7 @@ mod markdown;
 pub mod sarif;
 pub mod suggest;
 pub mod text;
-pub mod view;
+mod view;
 
 pub use markdown::MARKDOWN_LIMIT;
 

@@ -14,8 +14,8 @@ use serde::Serialize;
 use privsim_model::format::{duration, join_numbers, percent};
 
 use privsim_model::result::{
-    ExpectationResult, Finding, HeldPair, NeverRuleResult, PrincipalAccount, RunResult,
-    ScenarioResult, SearchSummary, StepResult,
+    ExpectationResult, Finding, HeldPair, MoveKind, NeverRuleResult, NeverVerdict,
+    ObservationStatus, PrincipalAccount, RunResult, ScenarioResult, SearchSummary, StepResult,
 };
 use privsim_model::suggest::{ScenarioSuggestion, Status};
 use privsim_model::time::Instant;
@@ -963,8 +963,8 @@ pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
         _ => String::new(),
     };
     let window = format!("observation window {} to {}{span}", o.start, o.end);
-    let line = match o.status.as_str() {
-        "evaluated" => format!(
+    let line = match o.status {
+        ObservationStatus::Evaluated => format!(
             "{window}: {} held {} unused for {after} of held time; {} {} and {} {} unused as a whole",
             o.unused_pairs,
             plural(o.unused_pairs, "pair", "pairs"),
@@ -973,10 +973,10 @@ pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
             o.unused_principals,
             plural(o.unused_principals, "principal", "principals"),
         ),
-        "window-too-short" => format!(
+        ObservationStatus::WindowTooShort => format!(
             "{window} is shorter than the unused-access threshold of {after}: window too short, no access is claimed unused for {after}"
         ),
-        _ => format!(
+        ObservationStatus::NoSteps => format!(
             "{window}: the scenario has no step, so nothing was observed and no access is claimed unused"
         ),
     };
@@ -1014,7 +1014,7 @@ pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
         })
         .collect();
     Some(ObservationView {
-        status: o.status.clone(),
+        status: o.status.to_string(),
         line,
         principals,
         access,
@@ -1238,16 +1238,15 @@ pub struct NeverRuleView {
 }
 
 /// The words of a never rule's verdict: one table for every report.
-pub fn never_verdict_label(verdict: &str) -> &'static str {
+pub fn never_verdict_label(verdict: NeverVerdict) -> &'static str {
     match verdict {
-        "found-by-replay" => "found by the replay",
-        "found-by-search" => "found by the search",
-        "refuted-by-proof" => {
+        NeverVerdict::FoundByReplay => "found by the replay",
+        NeverVerdict::FoundBySearch => "found by the search",
+        NeverVerdict::RefutedByProof => {
             "refuted by proof: a world the schema allows breaks it (its finding has the counterexample, confirmed by Cedar)"
         }
-        "proven-impossible" => "proven impossible in every world the schema allows",
-        "not-proven" => "not found, not proven",
-        _ => "unknown verdict",
+        NeverVerdict::ProvenImpossible => "proven impossible in every world the schema allows",
+        NeverVerdict::NotProven => "not found, not proven",
     }
 }
 
@@ -1289,7 +1288,7 @@ fn never_rule(rule: &NeverRuleResult) -> NeverRuleView {
         (None, environments) => environments,
     };
     let description = never_rule_description(rule);
-    let label = never_verdict_label(&rule.verdict);
+    let label = never_verdict_label(rule.verdict);
     let line = format!(
         "{} ({description}): {label}{}",
         rule.rule,
@@ -1301,7 +1300,7 @@ fn never_rule(rule: &NeverRuleResult) -> NeverRuleView {
     NeverRuleView {
         rule: rule.rule.clone(),
         description,
-        verdict: rule.verdict.clone(),
+        verdict: rule.verdict.to_string(),
         label,
         detail,
         line,
@@ -1370,7 +1369,10 @@ pub fn search_outcome(x: &SearchSummary, findings: usize) -> String {
 
 /// What an expectation asked for, e.g. `deny`, `allow by [a, b]`.
 fn expected(expectation: &ExpectationResult) -> String {
-    let mut text = expectation.decision.clone().unwrap_or_default();
+    let mut text = expectation
+        .decision
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     if let Some(reason) = &expectation.reason {
         push_part(&mut text, format!("by [{}]", reason.join(", ")));
     }
@@ -1399,7 +1401,7 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
             .map(|n| format!(" \"{n}\""))
             .unwrap_or_default();
         let decided = if st.determining_policies.is_empty() {
-            st.decision.clone()
+            st.decision.to_string()
         } else {
             format!(
                 "{} by [{}]",
@@ -1606,7 +1608,7 @@ fn step(st: &StepResult, start: Instant) -> StepView {
         chain: st.delegation_chain.join(" → "),
         action: st.action.clone(),
         resource: st.resource.clone(),
-        decision: st.decision.clone(),
+        decision: st.decision.to_string(),
         determining: st.determining_policies.clone(),
         errors: st
             .errors
@@ -1694,7 +1696,7 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
     let (rule_file, rule_line) = split_location(f.rule.as_deref());
     FindingView {
         number,
-        kind: f.kind.clone(),
+        kind: f.kind.to_string(),
         title,
         message: f.message.clone(),
         step: f.step,
@@ -1738,7 +1740,7 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
 /// The moves of a search finding's trace, as the reports show them; the last
 /// request is marked as the one that must be denied.
 pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
-    let last_request = f.trace.iter().rposition(|m| m.kind == "request");
+    let last_request = f.trace.iter().rposition(|m| m.kind == MoveKind::Request);
     f.trace
         .iter()
         .enumerate()
@@ -1755,8 +1757,8 @@ pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
                 .map(|c| serde_json::to_string(c).unwrap_or_default());
             let mut view = MoveView {
                 number: i + 1,
-                kind: m.kind.clone(),
-                is_request: m.kind == "request",
+                kind: m.kind.to_string(),
+                is_request: m.kind == MoveKind::Request,
                 time: m.time.clone(),
                 offset: format!("+{}", duration(at.0 - start.0)),
                 session: m.session.clone(),
@@ -1764,7 +1766,7 @@ pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
                 action: m.action.clone(),
                 resource: m.resource.clone(),
                 context,
-                decision: m.decision.clone(),
+                decision: m.decision.map(|d| d.to_string()),
                 effects: m.effects.clone(),
                 must_deny: Some(i) == last_request,
                 line: String::new(),
@@ -2131,11 +2133,7 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
                         .pairs
                         .contains(&(st.action.clone(), st.resource.clone()))
                 {
-                    let class = match st.decision.as_str() {
-                        "allow" => "allow",
-                        "deny" => "deny",
-                        _ => "error",
-                    };
+                    let class = st.decision.as_str();
                     marks.push(Mark {
                         x: x_of(at),
                         path: mark_path(class, x_of(at), top + ROW_HEIGHT / 2),

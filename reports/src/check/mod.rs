@@ -17,7 +17,7 @@ use minijinja::value::{Serde, Value as TemplateValue};
 
 use crate::{MARKDOWN_LIMIT, RenderError, plural};
 
-use privsim_model::check::{Change, CheckResult};
+use privsim_model::check::{Change, ChangeStatus, CheckResult, ExceptionState};
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
@@ -404,8 +404,9 @@ pub fn json(result: &CheckResult) -> String {
 /// The kinds JUnit has a test case for, per scenario: every kind that can
 /// fail the gate.
 fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
-    privsim_model::check::KINDS
-        .into_iter()
+    privsim_model::check::ChangeKind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
         .filter(|kind| *kind != "fixed-escalation" && kind_listed(kind, result))
 }
 
@@ -523,7 +524,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             let failing: Vec<&Change> = scenario
                 .changes
                 .iter()
-                .filter(|c| c.kind == kind && c.status == "fail")
+                .filter(|c| c.kind.as_str() == kind && c.status == ChangeStatus::Fail)
                 .collect();
             let name = title(kind).to_string();
             if !failing.is_empty() {
@@ -668,7 +669,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             .iter()
             .map(|exception| {
                 let name = format!("exception {}", exception.location);
-                if exception.status == "stale" {
+                if exception.status == ExceptionState::Stale {
                     JunitCase::failing(
                         name,
                         classname,
@@ -691,7 +692,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
             failures: result
                 .exceptions
                 .iter()
-                .filter(|e| e.status == "stale")
+                .filter(|e| e.status == ExceptionState::Stale)
                 .count(),
             errors: 0,
             skipped: 0,
@@ -748,12 +749,16 @@ fn split_location(location: &str) -> (String, usize) {
 pub fn annotations(result: &CheckResult) -> Vec<String> {
     let mut lines = Vec::new();
     for scenario in &result.scenarios {
-        for change in scenario.changes.iter().filter(|c| c.status == "fail") {
+        for change in scenario
+            .changes
+            .iter()
+            .filter(|c| c.status == ChangeStatus::Fail)
+        {
             let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
             lines.push(format!(
                 "::error file={},line={line},title={}::{}",
                 property(&file),
-                property(&format!("privsim check: {}", title(&change.kind))),
+                property(&format!("privsim check: {}", title(change.kind.as_str()))),
                 data(&format!(
                     "{} (scenario \"{}\")",
                     change.message, scenario.name
@@ -788,16 +793,16 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
     }
     for exception in &result.exceptions {
         let (file, line) = split_location(&exception.location);
-        let (level, title, message) = match exception.status.as_str() {
-            "stale" => (
+        let (level, title, message) = match exception.status {
+            ExceptionState::Stale => (
                 "error",
                 "privsim check: stale exception",
                 format!(
                     "this {} exception matches nothing: remove it",
-                    self::title(&exception.kind)
+                    self::title(exception.kind.as_str())
                 ),
             ),
-            "expired" => (
+            ExceptionState::Expired => (
                 "warning",
                 "privsim check: expired exception",
                 format!(
@@ -805,7 +810,7 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
                     exception.expires.as_deref().unwrap_or("")
                 ),
             ),
-            _ => continue,
+            ExceptionState::Applied | ExceptionState::NotChecked => continue,
         };
         lines.push(format!(
             "::{level} file={},line={line},title={}::{}",

@@ -5,7 +5,7 @@
 //! located at the policy, step or rule a reviewer should look at. Built into
 //! the serde types the run's SARIF uses (`sarif/model.rs`).
 
-use privsim_model::check::CheckResult;
+use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState};
 
 use super::{KIND_TEXT, kind_listed, split_location, title};
 use crate::sarif::model::{
@@ -68,7 +68,7 @@ pub fn sarif(result: &CheckResult) -> String {
                 .exceptions
                 .iter()
                 .find(|e| Some(&e.location) == change.exception.as_ref())
-                .filter(|_| change.status == "excepted")
+                .filter(|_| change.status == ChangeStatus::Excepted)
                 .map(|exception| Suppression {
                     kind: "external",
                     status: "accepted",
@@ -77,9 +77,9 @@ pub fn sarif(result: &CheckResult) -> String {
                 .into_iter()
                 .collect();
             results.push(SarifResult {
-                rule_id: change.kind.clone(),
-                rule_index: rule_index(&change.kind),
-                level: if change.status == "info" {
+                rule_id: change.kind.to_string(),
+                rule_index: rule_index(change.kind.as_str()),
+                level: if change.status == ChangeStatus::Info {
                     "note"
                 } else {
                     "error"
@@ -93,7 +93,7 @@ pub fn sarif(result: &CheckResult) -> String {
                     properties: Properties::Change(ChangeProperties {
                         scenario: scenario.name.clone(),
                         principal: change.principal.clone(),
-                        status: change.status.clone(),
+                        status: change.status.to_string(),
                         action: change.action.clone(),
                         resource: change.resource.clone(),
                         time: change.time.clone(),
@@ -106,7 +106,11 @@ pub fn sarif(result: &CheckResult) -> String {
             });
         }
     }
-    for exception in result.exceptions.iter().filter(|e| e.status == "stale") {
+    for exception in result
+        .exceptions
+        .iter()
+        .filter(|e| e.status == ExceptionState::Stale)
+    {
         let (file, line) = split_location(&exception.location);
         results.push(SarifResult {
             rule_id: "stale-exception".to_string(),
@@ -114,7 +118,7 @@ pub fn sarif(result: &CheckResult) -> String {
             level: "error",
             message: Message::new(format!(
                 "stale exception: it matches no {} change; remove it (reason given: {})",
-                title(&exception.kind),
+                title(exception.kind.as_str()),
                 exception.reason
             )),
             locations: vec![Location::new(&file, line.max(1), None)],

@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
-use privsim_model::check::{Change, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck};
+use privsim_model::check::{
+    Change, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck,
+};
 use privsim_model::format::{percent, points};
 use privsim_model::result::SearchSummary;
 
@@ -412,7 +414,7 @@ fn change(change: &Change, result: &CheckResult) -> ChangeView {
         .as_ref()
         .and_then(|location| result.exceptions.iter().find(|e| &e.location == location));
     let (accepted_by, expired) = match exception {
-        Some(exception) if change.status == "excepted" => (
+        Some(exception) if change.status == ChangeStatus::Excepted => (
             Some(AcceptedView {
                 location: exception.location.clone(),
                 reason: exception.reason.clone(),
@@ -429,9 +431,9 @@ fn change(change: &Change, result: &CheckResult) -> ChangeView {
         None => (None, None),
     };
     ChangeView {
-        status: change.status.clone(),
-        kind: change.kind.clone(),
-        title: title(&change.kind).to_string(),
+        status: change.status.to_string(),
+        kind: change.kind.to_string(),
+        title: title(change.kind.as_str()).to_string(),
         principal: change.principal.clone(),
         action: change.action.clone(),
         resource: change.resource.clone(),
@@ -510,9 +512,9 @@ fn details(change: &Change) -> String {
 
 fn exception(exception: &ExceptionStatus) -> ExceptionView {
     ExceptionView {
-        status: exception.status.clone(),
+        status: exception.status.to_string(),
         location: exception.location.clone(),
-        title: title(&exception.kind).to_string(),
+        title: title(exception.kind.as_str()).to_string(),
         matched: exception.matched,
         scope: [
             ("scenario", &exception.scenario),

@@ -4,7 +4,7 @@
 //! scenario line of the step; a finding of a `[[never]]` or `[[access]]` rule
 //! at the rule), with each finding's trace as a code flow: the principal's
 //! steps, or for a finding of the escalation search its moves.
-//! Built from the [`view`](super::view) model into the serde types of
+//! Built from the `view` model (`view.rs`) into the serde types of
 //! `model.rs` (shared with the gate's SARIF); validated against the OASIS
 //! schema (`reports/schemas/`) by the tests.
 

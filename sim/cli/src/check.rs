@@ -296,7 +296,7 @@ fn options(
     let today = match &args.today {
         Some(day) if config::valid_date(day) => day.clone(),
         Some(day) => {
-            return Err(privsim::Error::Usage(format!(
+            return Err(privsim::Error::BadArgument(format!(
                 "`--today {day}` is not a date like `2026-12-31`"
             )));
         }
@@ -321,9 +321,9 @@ fn options(
     let time_budget = match &args.time_budget {
         Some(text) => {
             let millis = privsim::time::parse_duration(text)
-                .map_err(|m| privsim::Error::Usage(format!("`--time-budget`: {m}")))?;
+                .map_err(|m| privsim::Error::BadArgument(format!("`--time-budget`: {m}")))?;
             let millis = u64::try_from(millis).map_err(|_| {
-                privsim::Error::Usage(format!("`--time-budget {text}` is negative"))
+                privsim::Error::BadArgument(format!("`--time-budget {text}` is negative"))
             })?;
             Some((text.clone(), std::time::Duration::from_millis(millis)))
         }

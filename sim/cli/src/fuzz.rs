@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use privsim::result::NeverVerdict;
 use privsim::search::{Options, Progress, Strategy};
 use privsim::{LoadOptions, RunResult, load as scenario};
 
@@ -494,7 +495,7 @@ impl Search<'_> {
                 match privsim::prove::rules::prove_never_rules(&loaded, &mut result, proving) {
                     Ok(repros) => repros,
                     Err(error) => {
-                        return report_error(privsim::Error::Usage(format!(
+                        return report_error(privsim::Error::Tool(format!(
                             "{}: proofs: {error}",
                             loaded.file.display
                         )));
@@ -503,7 +504,7 @@ impl Search<'_> {
             for rule in result
                 .never_rules
                 .iter()
-                .filter(|r| r.verdict == "not-proven")
+                .filter(|r| r.verdict == NeverVerdict::NotProven)
             {
                 eprintln!(
                     "warning: {}: never rule at {} not proven: {}",

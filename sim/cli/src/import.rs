@@ -107,7 +107,9 @@ pub fn run(args: &ImportArgs) -> Outcome {
         None => {}
     }
     let Some(path) = &args.path else {
-        return report_error(Error::Usage("name a suite, or `mcp` or `log`".to_string()));
+        return report_error(Error::BadArgument(
+            "name a suite, or `mcp` or `log`".to_string(),
+        ));
     };
     let options = ImportOptions {
         format: args.format.map(|format| match format {
@@ -208,7 +210,7 @@ fn run_log(args: &LogArgs) -> Outcome {
         // Without `--out`, the log is streamed: read line by line, never whole.
         let observation = match args.window.options() {
             Ok(observation) => observation,
-            Err(message) => return report_error(Error::Usage(message)),
+            Err(message) => return report_error(Error::BadArgument(message)),
         };
         let load = privsim::load::LoadOptions {
             observation,

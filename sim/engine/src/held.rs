@@ -681,6 +681,10 @@ impl<'a> Engine<'a> {
     }
 
     /// The sum of [`Engine::classes_per_policy`].
+    #[cfg_attr(
+        not(feature = "internals"),
+        expect(dead_code, reason = "for benches and profiling, through `internals`")
+    )]
     pub fn class_count(&self, targets: &Targets, store: StoreId) -> usize {
         self.classes_per_policy(targets, store)
             .iter()

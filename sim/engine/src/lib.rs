@@ -2,28 +2,42 @@
 //! Cedar policies, and check what each agent was allowed against what it needed.
 //!
 //! The pipeline, one module per stage: [`load`] (parse and resolve, the only
-//! file reads) → [`world`] (entities over time, states) → [`replay`] (Cedar
-//! evaluation) → [`accounting`] (held vs used, with [`held`] computing held
+//! file reads) → `world` (entities over time, states) → `replay` (Cedar
+//! evaluation) → [`accounting`] (held vs used, with `held` computing held
 //! sets fast) → [`search`], [`suggest`], [`gate`], [`prove`] → [`result`]
 //! (the result contract, in `privsim-model`), which the `privsim-reports`
 //! crate renders. [`import`] turns Cedar's own test suites into scenarios;
 //! [`output`] writes files safely; [`progress`] notes where a long run is; [`schema`] holds the JSON Schemas editors
 //! read; [`scaffold`] writes `privsim init`'s starter folder.
+//!
+//! `world`, `replay` and `held` are public only with the `internals`
+//! feature (like minijinja's `unstable_machinery`): the CLI needs none of
+//! them ([`evaluate`] and [`run_paths`] compose them), and only
+//! `privsim-testkit`, `benches/` and the engine's own tests reach inside.
 
 pub mod accounting;
 pub mod gate;
+#[cfg(feature = "internals")]
 pub mod held;
+#[cfg(not(feature = "internals"))]
+mod held;
 pub mod import;
 pub mod load;
 pub mod output;
 pub mod progress;
 pub mod prove;
+#[cfg(feature = "internals")]
 pub mod replay;
+#[cfg(not(feature = "internals"))]
+mod replay;
 pub mod scaffold;
 pub mod schema;
 pub mod search;
 pub mod suggest;
+#[cfg(feature = "internals")]
 pub mod world;
+#[cfg(not(feature = "internals"))]
+mod world;
 
 pub use privsim_model as model;
 pub use privsim_model::{diag, result, time};

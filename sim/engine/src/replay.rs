@@ -5,16 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use cedar_policy::{Authorizer, Decision, Effect, PolicyId, Response};
+use cedar_policy::{Authorizer, Effect, PolicyId, Response};
 
 use crate::load::{self as scenario, AccessCheck, Scenario, Step};
 use crate::world::state::{Machine, State};
 use privsim_model::result::{
-    AccessResult, CeilingCheck, EvaluationError, ExpectationResult, Finding, PolicyUse,
-    ScenarioResult, StepResult, Summary,
+    AccessResult, CeilingCheck, CeilingDecision, Decision, EvaluationError, ExpectationResult,
+    Finding, FindingKind, PolicyUse, ScenarioResult, StepResult, Summary,
 };
 
 /// Replays a scenario and returns its result.
+#[cfg_attr(
+    not(feature = "internals"),
+    expect(dead_code, reason = "for tests and benches, through `internals`")
+)]
 pub fn replay(scenario: &Scenario) -> ScenarioResult {
     replay_with_state(scenario).0
 }
@@ -36,6 +40,13 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenari
 /// Cedar request per pair ([`Machine::brute_force`]): the definition the
 /// incremental snapshots are tested and benchmarked against. The result is
 /// the same, byte for byte.
+#[cfg_attr(
+    not(feature = "internals"),
+    expect(
+        dead_code,
+        reason = "the oracle of tests and benches, through `internals`"
+    )
+)]
 pub fn replay_brute_force(scenario: &Scenario) -> ScenarioResult {
     replay_in(scenario, true).0
 }
@@ -109,7 +120,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
             }
         };
         if checks.never
-            && result.decision == "allow"
+            && result.decision == Decision::Allow
             && let (Some(machine), Some(state)) = (&machine, &state)
         {
             never_on_step(machine, state, step, &result, &mut seen, &mut findings);
@@ -254,13 +265,13 @@ fn check_state(
     };
     for mut violation in machine.violations(state, &snapshot) {
         let mut key = violation.key();
-        if violation.kind == "never" {
+        if violation.kind == FindingKind::Never {
             // A never rule is about the principal: its sessions and the
             // principal acting alone are one finding (the first actor met, a
             // session before the lone principal, speaks for them).
             key.1 = machine.actors[violation.actor].principal.to_string();
         }
-        if violation.kind == "expiry" || !seen.insert(key) {
+        if violation.kind == FindingKind::Expiry || !seen.insert(key) {
             continue;
         }
         if violation.determining.is_empty() && !violation.missing {
@@ -351,7 +362,7 @@ fn replay_dynamic_step(
             &cedar_policy::Entities::empty(),
             active,
         );
-        result.decision = "error".to_string();
+        result.decision = Decision::Error;
         result.determining_policies = Vec::new();
         result.errors = vec![EvaluationError {
             policy: None,
@@ -360,26 +371,26 @@ fn replay_dynamic_step(
         result.delegation_ceiling = Vec::new();
         result.expectation = check_expectation(
             step,
-            &result.decision,
+            result.decision,
             &result.determining_policies,
             &result.errors,
         );
         return result;
     };
     let mut result = replay_step(authorizer, machine.scenario, step, &store, active);
-    if result.decision == "allow" {
+    if result.decision == Decision::Allow {
         let applied =
             machine.apply_effects(state, actor, &step.action, &step.resource, &step.context);
         result.effects = applied.effects;
         if let Some(message) = applied.error {
-            result.decision = "error".to_string();
+            result.decision = Decision::Error;
             result.errors.push(EvaluationError {
                 policy: None,
                 message,
             });
             result.expectation = check_expectation(
                 step,
-                &result.decision,
+                result.decision,
                 &result.determining_policies,
                 &result.errors,
             );
@@ -459,12 +470,12 @@ fn effect_name(effect: Effect) -> &'static str {
 
 fn tally(summary: &mut Summary, result: &StepResult) {
     summary.steps += 1;
-    match result.decision.as_str() {
-        "allow" => summary.allowed += 1,
-        "deny" => summary.denied += 1,
-        _ => summary.invalid += 1,
+    match result.decision {
+        Decision::Allow => summary.allowed += 1,
+        Decision::Deny => summary.denied += 1,
+        Decision::Error => summary.invalid += 1,
     }
-    if result.decision != "error" && !result.errors.is_empty() {
+    if result.decision != Decision::Error && !result.errors.is_empty() {
         summary.with_errors += 1;
     }
     if let Some(expectation) = &result.expectation {
@@ -475,10 +486,17 @@ fn tally(summary: &mut Summary, result: &StepResult) {
     }
 }
 
-fn decision_name(decision: Decision) -> &'static str {
+fn step_decision(decision: cedar_policy::Decision) -> Decision {
     match decision {
-        Decision::Allow => "allow",
-        Decision::Deny => "deny",
+        cedar_policy::Decision::Allow => Decision::Allow,
+        cedar_policy::Decision::Deny => Decision::Deny,
+    }
+}
+
+fn ceiling_decision(decision: cedar_policy::Decision) -> CeilingDecision {
+    match decision {
+        cedar_policy::Decision::Allow => CeilingDecision::Allow,
+        cedar_policy::Decision::Deny => CeilingDecision::Deny,
     }
 }
 
@@ -509,13 +527,13 @@ fn replay_step(
         Ok(request) => {
             let response = authorizer.is_authorized(request, &scenario.policies.set, entities);
             (
-                decision_name(response.decision()).to_string(),
+                step_decision(response.decision()),
                 crate::world::determining(&response),
                 evaluation_errors(&response),
             )
         }
         Err(message) => (
-            "error".to_string(),
+            Decision::Error,
             Vec::new(),
             vec![EvaluationError {
                 policy: None,
@@ -530,17 +548,16 @@ fn replay_step(
         .map(|((_, request), delegator)| CeilingCheck {
             delegator: delegator.clone(),
             decision: match request {
-                Some(request) => decision_name(
+                Some(request) => ceiling_decision(
                     authorizer
                         .is_authorized(request, &scenario.policies.set, entities)
                         .decision(),
-                )
-                .to_string(),
-                None => "not-applicable".to_string(),
+                ),
+                None => CeilingDecision::NotApplicable,
             },
         })
         .collect();
-    let expectation = check_expectation(step, &decision, &determining_policies, &errors);
+    let expectation = check_expectation(step, decision, &determining_policies, &errors);
     StepResult {
         index: step.index + 1,
         line: step.line,
@@ -564,7 +581,7 @@ fn replay_step(
 
 fn check_expectation(
     step: &Step,
-    decision: &str,
+    decision: Decision,
     determining_policies: &[String],
     errors: &[EvaluationError],
 ) -> Option<ExpectationResult> {
@@ -579,17 +596,17 @@ fn check_expectation(
     }
     let mut failures = Vec::new();
     let expected_decision = expect.decision.map(|d| match d {
-        scenario::Decision::Allow => "allow",
-        scenario::Decision::Deny => "deny",
-        scenario::Decision::Error => "error",
+        scenario::Decision::Allow => Decision::Allow,
+        scenario::Decision::Deny => Decision::Deny,
+        scenario::Decision::Error => Decision::Error,
     });
     if let Some(expected) = expected_decision {
         let holds = match expected {
-            "error" => decision == "error" || !errors.is_empty(),
+            Decision::Error => decision == Decision::Error || !errors.is_empty(),
             other => decision == other,
         };
         if !holds {
-            let got = if decision != "error" && !errors.is_empty() {
+            let got = if decision != Decision::Error && !errors.is_empty() {
                 format!("{decision} (with evaluation errors)")
             } else {
                 decision.to_string()
@@ -640,7 +657,7 @@ fn check_expectation(
         }
     }
     Some(ExpectationResult {
-        decision: expected_decision.map(str::to_string),
+        decision: expected_decision,
         reason: expect.reason.as_ref().map(|r| r.iter().cloned().collect()),
         errors: expect.errors.as_ref().map(|r| r.iter().cloned().collect()),
         reason_includes: expect
@@ -664,15 +681,15 @@ fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 /// The delegation-ceiling invariant: a delegate is never allowed what a delegator
 /// up its chain is denied.
 fn ceiling_finding(step: &StepResult) -> Option<Finding> {
-    if step.decision != "allow" {
+    if step.decision != Decision::Allow {
         return None;
     }
     let denied = step
         .delegation_ceiling
         .iter()
-        .find(|c| c.decision == "deny")?;
+        .find(|c| c.decision == CeilingDecision::Deny)?;
     Some(Finding {
-        kind: "delegation-ceiling".to_string(),
+        kind: FindingKind::DelegationCeiling,
         step: Some(step.index),
         time: step.time.clone(),
         principal: step.principal.clone(),
@@ -705,7 +722,7 @@ fn replay_access(
             authorizer
                 .is_authorized(request, &scenario.policies.set, entities)
                 .decision()
-                == Decision::Allow
+                == cedar_policy::Decision::Allow
         })
         .map(|(uid, _)| uid.to_string())
         .collect();

@@ -44,7 +44,7 @@ use crate::load::cedar_files;
 use crate::load::{self as scenario, Scenario};
 use crate::world::World;
 use privsim_model::diag::SourceFile;
-use privsim_model::result::{Metrics, Pair, ScenarioResult, StepResult};
+use privsim_model::result::{CeilingDecision, Decision, Metrics, Pair, ScenarioResult, StepResult};
 pub use privsim_model::suggest::{
     Check, Evidence, PrincipalSuggestion, PrincipalVerification, RequiredPair, ScenarioSuggestion,
     Status, SuggestRun, SuggestedPolicy,
@@ -286,7 +286,7 @@ pub struct Plan {
     pub repairs: Vec<String>,
     /// Per step, in order: the decision the suggestion must give (`allow`,
     /// `deny` or `error`): the step's expected decision, else the candidate's.
-    pub intended: Vec<String>,
+    pub intended: Vec<Decision>,
     /// The principals being right-sized: every principal that takes a step
     /// (and that `--only` selects, when given).
     pub principals: BTreeMap<String, EntityUid>,
@@ -413,17 +413,17 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
     };
     let mut uses = Vec::new();
     for (position, step) in candidate.steps.iter().enumerate() {
-        let expected = step.expectation.as_ref().and_then(|e| e.decision.clone());
+        let expected = step.expectation.as_ref().and_then(|e| e.decision);
         let label = step_label(&candidate.file, step);
-        if let Some(expected) = &expected
+        if let Some(expected) = expected
             && !decision_is(step, expected)
         {
-            if expected == "deny" && plan.kept_by_choice.contains(&step.principal) {
+            if expected == Decision::Deny && plan.kept_by_choice.contains(&step.principal) {
                 plan.refusals.push(format!(
                     "{label} expects deny, but the candidate allows {} {} on {}, and `--only` leaves that principal's access as it is",
                     step.principal, step.action, step.resource
                 ));
-            } else if expected == "deny" {
+            } else if expected == Decision::Deny {
                 plan.repairs.push(format!(
                     "{label} expects deny; the candidate allows {} on {}, which the suggestion withholds",
                     step.action, step.resource
@@ -435,12 +435,12 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
                 ));
             }
         }
-        let intended = expected.unwrap_or_else(|| step.decision.clone());
+        let intended = expected.unwrap_or(step.decision);
         let pair = Pair {
             action: step.action.clone(),
             resource: step.resource.clone(),
         };
-        if step.decision == "allow" && intended != "deny" {
+        if step.decision == Decision::Allow && intended != Decision::Deny {
             uses.push(Use {
                 principal: step.principal.clone(),
                 pair: pair.clone(),
@@ -455,7 +455,7 @@ pub fn plan(scenario: &Scenario, candidate: &ScenarioResult, options: Options) -
                 let allowed = step
                     .delegation_ceiling
                     .iter()
-                    .any(|c| c.delegator == key && c.decision == "allow");
+                    .any(|c| c.delegator == key && c.decision == CeilingDecision::Allow);
                 if let (true, true, Some(request), Some(source)) = (
                     allowed,
                     plan.principals.contains_key(&key),
@@ -713,9 +713,9 @@ fn choose_sources(plan: &mut Plan, uses: Vec<Use>) {
 
 /// Whether a step's outcome is `decision`, as expectations judge it (`error`:
 /// the request was rejected or a policy errored).
-fn decision_is(step: &StepResult, decision: &str) -> bool {
+fn decision_is(step: &StepResult, decision: Decision) -> bool {
     match decision {
-        "error" => step.decision == "error" || !step.errors.is_empty(),
+        Decision::Error => step.decision == Decision::Error || !step.errors.is_empty(),
         other => step.decision == other,
     }
 }
@@ -2222,7 +2222,7 @@ pub fn verify(
             workflow.push(format!("{label} is not in the plan"));
             continue;
         };
-        if decision_is(step, intended) {
+        if decision_is(step, *intended) {
             if let Some(expectation) = step.expectation.as_ref().filter(|e| !e.passed) {
                 verification.notes.push(format!(
                     "{label}: {} (an expectation on policy ids; a suggestion renames the permits that decide its principal's steps)",
@@ -2264,7 +2264,7 @@ pub fn verify(
     }
     let finding_key = |f: &privsim_model::result::Finding| {
         (
-            f.kind.clone(),
+            f.kind,
             f.step,
             f.principal.clone(),
             f.delegator.clone(),

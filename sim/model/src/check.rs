@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::closed::closed_set;
 use crate::result::{Finding, Metrics, SearchSummary};
 
 /// The version tag of the gate's JSON contract; bumped on any incompatible change.
@@ -232,8 +233,10 @@ pub struct ConfigView {
     pub search: SearchConfig,
 }
 
-/// Which kinds of change fail the gate (`[fail_on]`).
+/// Which kinds of change fail the gate (`[fail_on]`); other crates start
+/// from `FailOn::default()`, and a rule is added with each kind of change.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FailOn {
     /// A principal holds a pair it did not hold with the baseline.
     pub new_access: bool,
@@ -483,10 +486,10 @@ pub struct Change {
     /// or a hygiene problem the candidate's policy has and the baseline's did
     /// not: `policy-never-applies`, `policy-redundant`, `policy-never-grants`,
     /// `policy-may-error`.
-    pub kind: String,
+    pub kind: ChangeKind,
     /// `fail` (fails the gate), `excepted` (would fail; an exception accepts
     /// it) or `info` (the gate's rules let it pass).
-    pub status: String,
+    pub status: ChangeStatus,
     /// The principal concerned.
     pub principal: String,
     /// The action, when the change is about one.
@@ -568,7 +571,7 @@ pub struct ExceptionStatus {
     /// `file:line` of the `[[exception]]` table.
     pub location: String,
     /// The kind of change it accepts.
-    pub kind: String,
+    pub kind: ChangeKind,
     /// The scenario (name or file) it is limited to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scenario: Option<String>,
@@ -590,28 +593,77 @@ pub struct ExceptionStatus {
     /// has passed, so it no longer applies), `stale` (it matches nothing: a
     /// failure; remove it) or `not-checked` (its scenario was not part of this
     /// check).
-    pub status: String,
+    pub status: ExceptionState,
     /// How many changes it matched.
     pub matched: usize,
 }
 
-/// The kinds of change, in the order reports list them.
-pub const KINDS: [&str; 17] = [
-    "new-escalation",
-    "new-access-proven",
-    "new-access",
-    "unexercised-change",
-    "policy-may-error",
-    "policy-never-grants",
-    "policy-never-applies",
-    "policy-redundant",
-    "held-longer",
-    "broken-workflow",
-    "expectation-failed",
-    "weighted-gap-growth",
-    "utilization-drop",
-    "narrowed",
-    "held-shorter",
-    "narrowed-proven",
-    "fixed-escalation",
-];
+closed_set! {
+    /// The kinds of change, in the order reports list them (the gate sorts
+    /// a scenario's changes by it, failing first). More kinds will come.
+    #[non_exhaustive]
+    pub enum ChangeKind ("kind of change") {
+        /// An invariant finding (replay, search or a refuting proof) the
+        /// baseline did not have.
+        NewEscalation = "new-escalation",
+        /// A proof found a request the candidate allows and the baseline denies.
+        NewAccessProven = "new-access-proven",
+        /// A principal holds a pair it did not hold with the baseline, or a
+        /// step the baseline denied is allowed.
+        NewAccess = "new-access",
+        /// A policy the change touched decided no request of any scenario.
+        UnexercisedChange = "unexercised-change",
+        /// A candidate policy newly errors on some request the schema allows.
+        PolicyMayError = "policy-may-error",
+        /// A candidate permit newly grants nothing (forbids override it).
+        PolicyNeverGrants = "policy-never-grants",
+        /// A candidate policy newly never applies.
+        PolicyNeverApplies = "policy-never-applies",
+        /// A candidate permit newly allows nothing the other permits do not.
+        PolicyRedundant = "policy-redundant",
+        /// A pair held with both sides is held for longer with the candidate.
+        HeldLonger = "held-longer",
+        /// A step the baseline allowed is denied, unexpectedly.
+        BrokenWorkflow = "broken-workflow",
+        /// A step expectation or access assertion fails with the candidate.
+        ExpectationFailed = "expectation-failed",
+        /// A principal's weighted gap grew by more than the budget.
+        WeightedGapGrowth = "weighted-gap-growth",
+        /// A principal's utilization dropped by more than the budget.
+        UtilizationDrop = "utilization-drop",
+        /// A pair is no longer held, or a step is now denied as expected.
+        Narrowed = "narrowed",
+        /// A pair held with both sides is held for less time with the candidate.
+        HeldShorter = "held-shorter",
+        /// A proof found a request the baseline allows and the candidate denies.
+        NarrowedProven = "narrowed-proven",
+        /// An invariant finding the baseline had and the candidate does not.
+        FixedEscalation = "fixed-escalation",
+    }
+}
+
+closed_set! {
+    /// What a [`Change`] does to the gate.
+    pub enum ChangeStatus ("change status") {
+        /// It fails the gate.
+        Fail = "fail",
+        /// It would fail the gate; an exception accepts it.
+        Excepted = "excepted",
+        /// The gate's rules let it pass.
+        Info = "info",
+    }
+}
+
+closed_set! {
+    /// What became of an `[[exception]]`.
+    pub enum ExceptionState ("exception status") {
+        /// It matched a change.
+        Applied = "applied",
+        /// It matched, but its date has passed, so it no longer applies.
+        Expired = "expired",
+        /// It matches nothing: a failure; remove it.
+        Stale = "stale",
+        /// Its scenario was not part of this check.
+        NotChecked = "not-checked",
+    }
+}

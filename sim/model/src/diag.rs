@@ -43,10 +43,10 @@ impl SourceFile {
         };
         let metadata = std::fs::metadata(path).map_err(io_error)?;
         if !metadata.is_file() {
-            return Err(Error::Usage(format!("`{display}` is not a file")));
+            return Err(Error::NotFound(format!("`{display}` is not a file")));
         }
         if metadata.len() > MAX_FILE_BYTES {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "`{display}` is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
                 metadata.len()
             )));
@@ -170,8 +170,10 @@ impl SourceError {
 }
 
 /// Everything that can go wrong before a scenario runs: all of it is bad input
-/// (exit code 2).
+/// (exit code 2). The variants say what went wrong; those without a file
+/// location carry their whole message, written for the user.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A located problem in a scenario, policy, schema or entities file.
     #[error(transparent)]
@@ -185,9 +187,31 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// Bad command-line usage or an input that has no location to point at.
+    /// A command-line argument or option, or a value with no location to
+    /// point at, is malformed or does not apply (`--today 31-12`, an empty
+    /// policy spec, `--policies` missing where it is needed).
     #[error("{0}")]
-    Usage(String),
+    BadArgument(String),
+    /// A file, folder, git repository or revision that was named does not
+    /// exist, is not what it must be, or holds nothing to work on.
+    #[error("{0}")]
+    NotFound(String),
+    /// Input privsim refuses to read: too large, not UTF-8, a symbolic link
+    /// in a git baseline, a file in no format it knows.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A path leaves the folder or repository it must stay inside.
+    #[error("{0}")]
+    Outside(String),
+    /// Writing would replace a file that exists (privsim never replaces one).
+    #[error("{0}")]
+    Conflict(String),
+    /// An external tool privsim needs (git, the cvc5 solver) is missing or failed.
+    #[error("{0}")]
+    Tool(String),
+    /// privsim could not produce its own output (a bug to report).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Diagnostic for Error {
@@ -251,5 +275,14 @@ mod tests {
         assert_eq!(file.line_col(8), (4, 1));
         assert_eq!(file.line_col(1000), (4, 5));
         assert_eq!(file.location(8), "x.toml:4:1");
+    }
+
+    /// The kind says what went wrong; the message is the one `Usage` had.
+    #[test]
+    fn a_folder_read_as_a_file_is_not_found_with_its_message_unchanged() {
+        match SourceFile::read(&std::env::temp_dir(), "the-folder".into()) {
+            Err(Error::NotFound(message)) => assert_eq!(message, "`the-folder` is not a file"),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! located errors every crate reports user input with.
 
 pub mod check;
+mod closed;
 pub mod diag;
 pub mod format;
 pub mod result;

@@ -7,13 +7,97 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::closed::closed_set;
 use crate::suggest::ScenarioSuggestion;
+
+closed_set! {
+    /// Cedar's decision on a step's request (or a search move's).
+    pub enum Decision ("decision") {
+        /// Cedar allowed the request.
+        Allow = "allow",
+        /// Cedar denied the request.
+        Deny = "deny",
+        /// The schema rejected the request, so Cedar did not decide it.
+        Error = "error",
+    }
+}
+
+closed_set! {
+    /// The decision on a step's request made by a delegator up its chain.
+    pub enum CeilingDecision ("delegation ceiling decision") {
+        /// Cedar allowed the delegator the request.
+        Allow = "allow",
+        /// Cedar denied the delegator the request.
+        Deny = "deny",
+        /// The schema does not let the delegator's type make this request.
+        NotApplicable = "not-applicable",
+    }
+}
+
+closed_set! {
+    /// The invariant a [`Finding`] breaks (more invariants will come).
+    #[non_exhaustive]
+    pub enum FindingKind ("kind of finding") {
+        /// A delegate was allowed what its delegator is denied.
+        DelegationCeiling = "delegation-ceiling",
+        /// A sub-agent held what its parent agent does not.
+        Attenuation = "attenuation",
+        /// Something a grant conferred was still held after the grant ended.
+        Expiry = "expiry",
+        /// A `[[never]]` rule was broken.
+        Never = "never",
+        /// An `[[access]]` assertion (exact or always access) was broken.
+        Access = "access",
+    }
+}
+
+closed_set! {
+    /// What one move of a search trace is.
+    pub enum MoveKind ("kind of move") {
+        /// A request by a principal.
+        Request = "request",
+        /// The clock moving on.
+        Advance = "advance",
+    }
+}
+
+closed_set! {
+    /// The verdict on a `[[never]]` rule, in the order of precedence: a
+    /// rule the replay or the search broke is not proven again.
+    pub enum NeverVerdict ("never-rule verdict") {
+        /// The replay broke the rule.
+        FoundByReplay = "found-by-replay",
+        /// The escalation search broke the rule.
+        FoundBySearch = "found-by-search",
+        /// A proof found a counterexample Cedar confirmed.
+        RefutedByProof = "refuted-by-proof",
+        /// Proven impossible in every world the schema allows.
+        ProvenImpossible = "proven-impossible",
+        /// Neither broken nor proven (`reason` says why).
+        NotProven = "not-proven",
+    }
+}
+
+closed_set! {
+    /// The status of an [`ObservationWindow`].
+    pub enum ObservationStatus ("observation status") {
+        /// The findings are those listed.
+        Evaluated = "evaluated",
+        /// The window is shorter than `unused_after`, so nothing is claimed
+        /// unused for that long, whatever `idle_ms` says.
+        WindowTooShort = "window-too-short",
+        /// The scenario has no step, so nothing was observed.
+        NoSteps = "no-steps",
+    }
+}
 
 /// The version tag of the JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-result/1";
 
-/// The results of one `privsim run`.
+/// The results of one `privsim run` (other crates make one with
+/// [`RunResult::new`]; fields will be added).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct RunResult {
     /// Always [`FORMAT`].
     pub format: String,
@@ -138,8 +222,8 @@ pub struct NeverRuleResult {
     /// On which resources: an entity or an entity type; absent: any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resource: Option<String>,
-    /// One of [`NEVER_VERDICTS`].
-    pub verdict: String,
+    /// The verdict.
+    pub verdict: NeverVerdict,
     /// For `not-proven`: why (no schema, no solver, proofs off, the rule
     /// switched off, or the request environments left unknown, each with its
     /// reason).
@@ -151,16 +235,6 @@ pub struct NeverRuleResult {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub environments: Vec<crate::check::EnvProof>,
 }
-
-/// The verdicts of a `[[never]]` rule, in the order of precedence: a rule
-/// the replay or the search broke is not proven again.
-pub const NEVER_VERDICTS: [&str; 5] = [
-    "found-by-replay",
-    "found-by-search",
-    "refuted-by-proof",
-    "proven-impossible",
-    "not-proven",
-];
 
 /// How one policy figured in the replay's decisions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -186,8 +260,10 @@ pub struct PolicyUse {
     pub search: bool,
 }
 
-/// Counts over one scenario.
+/// Counts over one scenario (other crates start from `Summary::default()`;
+/// counts will be added).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Steps replayed.
     pub steps: usize,
@@ -237,7 +313,7 @@ pub struct StepResult {
     /// The exact context sent to Cedar, in Cedar's JSON form.
     pub context: Arc<Value>,
     /// `allow`, `deny`, or `error` when the schema rejected the request.
-    pub decision: String,
+    pub decision: Decision,
     /// Determining policies (Cedar's `reason`), sorted.
     pub determining_policies: Vec<String>,
     /// Evaluation errors, sorted by policy.
@@ -270,7 +346,7 @@ pub struct EvaluationError {
 pub struct ExpectationResult {
     /// Expected decision.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Expected determining policies.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<Vec<String>>,
@@ -296,7 +372,7 @@ pub struct CeilingCheck {
     pub delegator: String,
     /// `allow`, `deny`, or `not-applicable` when the schema does not let the
     /// delegator's type make this request.
-    pub decision: String,
+    pub decision: CeilingDecision,
 }
 
 /// An exact-access assertion's outcome.
@@ -332,7 +408,7 @@ pub struct AccessResult {
 pub struct Finding {
     /// The invariant: `delegation-ceiling`, `attenuation`, `expiry`, `never`
     /// or `access`.
-    pub kind: String,
+    pub kind: FindingKind,
     /// The 1-based step where it was seen, when a step showed it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub step: Option<usize>,
@@ -378,7 +454,7 @@ pub struct TraceStep {
     /// Simulated time of the move (after it, for a clock advance).
     pub time: String,
     /// `request` or `advance`.
-    pub kind: String,
+    pub kind: MoveKind,
     /// The acting session, if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub session: Option<String>,
@@ -396,7 +472,7 @@ pub struct TraceStep {
     pub context: Option<Value>,
     /// Cedar's decision (requests only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// What the move changed in the world, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub effects: Vec<String>,
@@ -577,8 +653,8 @@ pub struct ObservationWindow {
     pub end: String,
     /// The threshold, in milliseconds (`unused_after`, default 90 days).
     pub unused_after_ms: i64,
-    /// One of [`OBSERVATION_STATUSES`].
-    pub status: String,
+    /// Whether the window's findings were evaluated.
+    pub status: ObservationStatus,
     /// Held pairs that are unused-access findings, over all principals.
     pub unused_pairs: usize,
     /// (principal, action) pairs whose whole action is unused.
@@ -591,13 +667,6 @@ pub struct ObservationWindow {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub caveats: Vec<String>,
 }
-
-/// The statuses of an [`ObservationWindow`]: `evaluated` (findings are
-/// those listed), `window-too-short` (the window is shorter than
-/// `unused_after`, so nothing is claimed unused for that long, whatever
-/// `idle_ms` says), `no-steps` (the scenario has no step, so nothing was
-/// observed).
-pub const OBSERVATION_STATUSES: [&str; 3] = ["evaluated", "window-too-short", "no-steps"];
 
 /// Pairs of a principal's universe that no request could be built for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

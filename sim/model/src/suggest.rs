@@ -8,8 +8,10 @@ use crate::result::{Metrics, Pair};
 /// The version tag of `privsim suggest --format json`.
 pub const FORMAT: &str = "privsim-suggest/1";
 
-/// The suggestions for a list of scenarios: the JSON document of `--format json`.
+/// The suggestions for a list of scenarios: the JSON document of `--format
+/// json` (other crates make one with [`SuggestRun::new`]).
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SuggestRun {
     /// Always [`FORMAT`].
     pub format: String,

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use privsim::diag::{Error, SourceFile};
+use privsim::gate::model::{ChangeKind, ChangeStatus};
 use privsim::load::{self as scenario, LoadOptions};
-use privsim::result::RunResult;
+use privsim::result::{Decision, RunResult};
 use privsim::search::{Found, Move, Mover, execute};
 use privsim::time::{self, Instant};
 use privsim::world::state::{Machine, Snapshot, State, StateKey, Violation};
@@ -980,7 +981,11 @@ fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> 
             ));
         }
         if index == last {
-            let expected = if violation.missing { "allow" } else { "deny" };
+            let expected = if violation.missing {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            };
             let Some(expectation) = &step.expectation else {
                 return Err(format!(
                     "{}: the witness (step {}) has no expectation\n{text}",
@@ -988,8 +993,8 @@ fn check_repro(machine: &Machine<'_>, moves: &[Move], violation: &Violation) -> 
                     index + 1
                 ));
             };
-            let shows = (step.decision == "allow") != violation.missing;
-            if expectation.decision.as_deref() != Some(expected) || expectation.passed || !shows {
+            let shows = (step.decision == Decision::Allow) != violation.missing;
+            if expectation.decision != Some(expected) || expectation.passed || !shows {
                 return Err(format!(
                     "{}: the witness (step {}, {}) does not fail its `{expected}` expectation\n{text}",
                     context(),
@@ -1078,8 +1083,8 @@ pub fn check_render_hostile(bytes: &[u8]) {
         scenario.file = hostile();
         scenario.notes.push(hostile());
         scenario.changes.push(privsim::gate::model::Change {
-            kind: "new-access".to_string(),
-            status: "fail".to_string(),
+            kind: ChangeKind::NewAccess,
+            status: ChangeStatus::Fail,
             principal: hostile(),
             action: Some(hostile()),
             resource: Some(hostile()),

@@ -18,6 +18,7 @@ use std::process::Command;
 use crate::common::{Run, TempFolder, check, check_in, workspace_root as root};
 use privsim::diag::SourceFile;
 use privsim::gate::config;
+use privsim::gate::model::ChangeStatus;
 
 const SCENARIO: &str = "sim/tests/check/support/scenario.toml";
 const DEFAULTS: &str = "sim/tests/check/configs/defaults.toml";
@@ -991,7 +992,7 @@ fn the_json_reads_back_and_a_long_summary_stays_within_a_comment() {
     passing.passed = true;
     passing.name = "a passing scenario".to_string();
     for change in &mut passing.changes {
-        change.status = "info".to_string();
+        change.status = ChangeStatus::Info;
     }
     result.scenarios = std::iter::repeat_n(passing, 300)
         .chain(std::iter::repeat_n(failing, 3))

@@ -47,7 +47,7 @@ fn outcomes(result: &ScenarioResult) -> Vec<(String, Outcome)> {
             (
                 step.name.clone().unwrap_or_default(),
                 (
-                    step.decision.clone(),
+                    step.decision.to_string(),
                     step.determining_policies.clone(),
                     step.errors
                         .iter()
@@ -112,7 +112,7 @@ fn check_corpus(corpus: &Path, expected_suites: &[&str]) {
                     suite.name
                 )
             };
-            assert_eq!(step.decision, expected, "{}: {name}", suite.name);
+            assert_eq!(step.decision.as_str(), expected, "{}: {name}", suite.name);
             assert!(
                 step.errors.is_empty(),
                 "{}: {name}: {:?}",

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use privsim::import::log::{self as request_log, LogOptions, LoggedScenario};
 use privsim::import::mcp::{McpConfig, McpServer};
+use privsim::result::{Decision, FindingKind};
 use serde_json::Value;
 
 use crate::common::workspace_root;
@@ -130,7 +131,10 @@ fn replaying_against_production_reproduces_every_recorded_decision() {
             step.name.as_deref(),
             Some(&*format!("log.jsonl:{}", index + 1))
         );
-        assert_eq!(step.decision, lines[*index]["decision"].as_str().unwrap());
+        assert_eq!(
+            step.decision.as_str(),
+            lines[*index]["decision"].as_str().unwrap()
+        );
         assert_eq!(
             step.action,
             format!(
@@ -145,7 +149,7 @@ fn replaying_against_production_reproduces_every_recorded_decision() {
     let ceilings: BTreeSet<usize> = result
         .findings
         .iter()
-        .filter(|f| f.kind == "delegation-ceiling")
+        .filter(|f| f.kind == FindingKind::DelegationCeiling)
         .filter_map(|f| f.step)
         .collect();
     let beyond_bob: BTreeSet<usize> = by_time
@@ -298,7 +302,7 @@ fn cedar_requests_without_mcp_replay_and_copy_outside_files() {
         Some(r#"Agent::"bot" for User::"alice""#)
     );
     assert_eq!(steps[1].name.as_deref(), Some("log.jsonl:1"));
-    assert_eq!(steps[1].decision, "allow");
+    assert_eq!(steps[1].decision, Decision::Allow);
 
     // Written elsewhere, the policy file is copied beside the scenario.
     let out = folder.join("out");

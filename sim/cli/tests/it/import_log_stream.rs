@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use privsim::LoadOptions;
 use privsim::import::log::{self as request_log, LogOptions};
 use privsim::import::stream;
-use privsim::result::ScenarioResult;
+use privsim::result::{FindingKind, ScenarioResult};
 use privsim_testkit::request_log::{self as generated, Variety};
 use serde_json::Value;
 
@@ -69,7 +69,7 @@ fn ceiling(result: &ScenarioResult) -> BTreeMap<(String, String, String, String)
     for finding in result
         .findings
         .iter()
-        .filter(|f| f.kind == "delegation-ceiling")
+        .filter(|f| f.kind == FindingKind::DelegationCeiling)
     {
         *out.entry((
             finding.principal.clone(),
@@ -87,7 +87,7 @@ fn other_findings(result: &ScenarioResult) -> Vec<Value> {
     result
         .findings
         .iter()
-        .filter(|f| f.kind != "delegation-ceiling")
+        .filter(|f| f.kind != FindingKind::DelegationCeiling)
         .map(|f| {
             let mut value = serde_json::to_value(f).unwrap();
             value.as_object_mut().unwrap().remove("step");

@@ -1162,6 +1162,42 @@ fn run_with_report_dir_writes_every_format_and_report_renders_them_again() {
     assert!(stored["scenarios"][0]["suggestion"]["status"].is_string());
 }
 
+/// A stored result with a value no privsim writes (a decision, a kind of
+/// finding) is refused with a located error naming the known values, never
+/// rendered with the value passed over (exit 2).
+#[test]
+fn report_refuses_a_stored_result_with_an_unknown_closed_set_value() {
+    let temp = TempFolder::new("unknown-value");
+    let stored = std::fs::read_to_string(workspace_root().join(SEARCH_RESULT)).unwrap();
+    for (from, to, message) in [
+        (
+            "\"decision\": \"allow\"",
+            "\"decision\": \"maybe\"",
+            "not a valid privsim result: unknown decision `maybe`, expected one of `allow`, `deny`, `error`",
+        ),
+        (
+            "\"kind\": \"never\"",
+            "\"kind\": \"forever\"",
+            "not a valid privsim result: unknown kind of finding `forever`, expected one of `delegation-ceiling`, `attenuation`, `expiry`, `never`, `access`",
+        ),
+    ] {
+        assert!(stored.contains(from), "{from}");
+        let changed = temp.join("result.json");
+        std::fs::write(&changed, stored.replacen(from, to, 1)).unwrap();
+        let (code, stdout, stderr) = privsim(&["report", &changed, "--format", "md"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        let line = stored.split(from).next().unwrap().lines().count();
+        // miette wraps the message in a box: compare it with the box taken away.
+        let flat = stderr.replace('│', " ");
+        let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            stderr.contains(&format!("result.json:{line}:")) && flat.contains(message),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_failing_run_still_writes_its_reports_and_report_exits_like_run() {
     let temp = TempFolder::new("failing");

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use privsim::load::{self as scenario, LoadOptions, Scenario};
-use privsim::result::{Pair, PrincipalAccount, ScenarioResult};
+use privsim::result::{CeilingDecision, Pair, PrincipalAccount, ScenarioResult};
 use privsim::suggest::{self, ScenarioSuggestion, Status, SuggestRun};
 
 fn workspace() -> PathBuf {
@@ -498,7 +498,7 @@ expect = "deny"
         suggestion.policies
     );
     for step in &rerun.steps {
-        assert_eq!(step.delegation_ceiling[0].decision, "allow");
+        assert_eq!(step.delegation_ceiling[0].decision, CeilingDecision::Allow);
     }
     assert!(account(&rerun, r#"Agent::"idle""#).held.is_empty());
     assert_eq!(

@@ -24,9 +24,9 @@ use crate::load::universe;
 use crate::load::{self as scenario, Scenario};
 use crate::world::Grant;
 use privsim_model::result::{
-    AccountingSummary, DelegationExcess, Finding, HeldPair, Metrics, ObservationWindow, Pair,
-    PrincipalAccount, ScenarioResult, StandingTime, UncheckedPairs, UnusedAccess, UnusedAction,
-    UnusedScope,
+    AccountingSummary, Decision, DelegationExcess, Finding, FindingKind, HeldPair, Metrics,
+    ObservationStatus, ObservationWindow, Pair, PrincipalAccount, ScenarioResult, StandingTime,
+    UncheckedPairs, UnusedAccess, UnusedAction, UnusedScope,
 };
 use privsim_model::time::Instant;
 
@@ -274,7 +274,7 @@ struct Window {
     counted_from: Instant,
     end: Instant,
     unused_after: i64,
-    status: &'static str,
+    status: ObservationStatus,
 }
 
 impl Window {
@@ -287,11 +287,11 @@ impl Window {
         let counted_from = start.max(scenario.start);
         let both_set = observation.start.is_some() && observation.end.is_some();
         let status = if scenario.steps.is_empty() && !both_set {
-            "no-steps"
+            ObservationStatus::NoSteps
         } else if end.0.saturating_sub(counted_from.0) < observation.unused_after {
-            "window-too-short"
+            ObservationStatus::WindowTooShort
         } else {
-            "evaluated"
+            ObservationStatus::Evaluated
         };
         Self {
             start,
@@ -308,7 +308,7 @@ impl Window {
 
     /// Whether `idle_ms` makes an unused-access finding.
     fn unused(&self, idle_ms: i64) -> bool {
-        self.status == "evaluated" && idle_ms >= self.unused_after
+        self.status == ObservationStatus::Evaluated && idle_ms >= self.unused_after
     }
 
     /// The time `[at, until)` overlaps `(since, end]`, in milliseconds.
@@ -331,7 +331,7 @@ impl Window {
         }
         // Step times and uses outside the window only limit findings, so
         // they are said when there are findings to limit.
-        let evaluated = self.status == "evaluated";
+        let evaluated = self.status == ObservationStatus::Evaluated;
         if evaluated && scenario.untimed_steps > 0 {
             caveats.push(format!(
                 "{} step(s) have no time of their own (no `at`) and take the previous step's time, so their uses are dated by it",
@@ -341,7 +341,7 @@ impl Window {
         let outside = result
             .steps
             .iter()
-            .filter(|s| s.decision == "allow")
+            .filter(|s| s.decision == Decision::Allow)
             .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !self.contains(at)))
             .count();
         if evaluated && outside > 0 {
@@ -359,7 +359,7 @@ impl Window {
             start: self.start.to_string(),
             end: self.end.to_string(),
             unused_after_ms: self.unused_after,
-            status: self.status.to_string(),
+            status: self.status,
             unused_pairs: accounts
                 .iter()
                 .flat_map(|a| &a.held)
@@ -407,7 +407,7 @@ impl<'w> Idle<'w> {
         for step in result
             .steps
             .iter()
-            .filter(|s| s.principal == principal && s.decision == "allow")
+            .filter(|s| s.principal == principal && s.decision == Decision::Allow)
         {
             let Ok(at) = Instant::parse_rfc3339(&step.time) else {
                 continue;
@@ -795,7 +795,7 @@ impl Expiry<'_, '_> {
                         .keys(&subject.principal, self.targets, context, store, false);
                 for (action, resource) in with_grant.difference(&without_grant) {
                     findings.push(Finding {
-                        kind: "expiry".to_string(),
+                        kind: FindingKind::Expiry,
                         step: None,
                         time: at.to_string(),
                         principal: subject.principal.to_string(),
@@ -829,7 +829,7 @@ fn used_pairs(result: &ScenarioResult, principal: &EntityUid) -> BTreeMap<Key, V
     for step in result
         .steps
         .iter()
-        .filter(|s| s.principal == principal && s.decision == "allow")
+        .filter(|s| s.principal == principal && s.decision == Decision::Allow)
     {
         if let Ok(at) = Instant::parse_rfc3339(&step.time) {
             used.entry((step.action.clone(), step.resource.clone()))

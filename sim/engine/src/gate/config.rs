@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use privsim_model::check::KINDS;
+use privsim_model::check::ChangeKind;
 use privsim_model::diag::{Error, SourceFile};
 
 use crate::load::rules::Pattern;
@@ -59,7 +59,7 @@ pub struct Exception {
     /// `file:line` of the `[[exception]]` table.
     pub location: String,
     /// The kind of change.
-    pub kind: String,
+    pub kind: ChangeKind,
     /// A scenario name or file.
     pub scenario: Option<String>,
     /// The principal, as written and as a pattern.
@@ -332,7 +332,9 @@ fn exception(file: &SourceFile, raw: &Spanned<RawException>) -> Result<Exception
             ))
             .into());
     };
-    if !KINDS.contains(&kind.get_ref().as_str()) || kind.get_ref() == "fixed-escalation" {
+    let Some(accepted) =
+        ChangeKind::from_name(kind.get_ref()).filter(|k| *k != ChangeKind::FixedEscalation)
+    else {
         return Err(file
             .error(
                 kind.span(),
@@ -343,7 +345,7 @@ fn exception(file: &SourceFile, raw: &Spanned<RawException>) -> Result<Exception
             )
             .with_help(format!("use one of {}", accepted_kinds()))
             .into());
-    }
+    };
     let reason = match &inner.reason {
         Some(reason) if !reason.get_ref().trim().is_empty() => reason.get_ref().trim().to_string(),
         Some(reason) => {
@@ -386,7 +388,7 @@ fn exception(file: &SourceFile, raw: &Spanned<RawException>) -> Result<Exception
     }
     Ok(Exception {
         location,
-        kind: kind.get_ref().clone(),
+        kind: accepted,
         scenario: inner.scenario.as_ref().map(|s| s.get_ref().clone()),
         principal: pattern(&inner.principal)?,
         action: pattern(&inner.action)?,
@@ -426,9 +428,9 @@ fn header_span(file: &SourceFile, table: Range<usize>) -> Range<usize> {
 }
 
 fn accepted_kinds() -> String {
-    KINDS
+    ChangeKind::ALL
         .iter()
-        .filter(|k| **k != "fixed-escalation")
+        .filter(|k| **k != ChangeKind::FixedEscalation)
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ")

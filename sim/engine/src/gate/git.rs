@@ -81,7 +81,7 @@ impl Repos {
             None => {
                 let output = git(folder, &["rev-parse", "--show-toplevel"])?;
                 if !output.status.success() {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::NotFound(format!(
                         "`{}` is not inside a git repository, so a `git:` policy spec cannot be read there: {}",
                         folder.display(),
                         first_line(&output.stderr)
@@ -122,7 +122,7 @@ impl Repo {
             return Ok(commit.clone());
         }
         if revision.is_empty() || revision.starts_with('-') || revision.contains('\0') {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadArgument(format!(
                 "`{revision}` is not a git revision; write e.g. `git:origin/main` or `git:HEAD~1`"
             )));
         }
@@ -136,7 +136,7 @@ impl Repo {
             ],
         )?;
         if !output.status.success() {
-            return Err(Error::Usage(format!(
+            return Err(Error::NotFound(format!(
                 "the git revision `{revision}` does not exist in `{}`{}",
                 self.root.display(),
                 if revision.contains('/') {
@@ -236,7 +236,7 @@ impl Repo {
             };
             for file in files {
                 if file.mode == "120000" {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Unsupported(format!(
                         "`{revision}:{}` is a symbolic link; privsim does not follow links in a git baseline",
                         file.path
                     )));
@@ -305,7 +305,7 @@ impl Repo {
             return Ok(None);
         };
         if object.mode == "120000" {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "`{revision}:{path}` is a symbolic link; privsim does not follow links in a git baseline"
             )));
         }
@@ -324,7 +324,7 @@ impl Repo {
         args.extend([commit, "--", path]);
         let output = git(&self.root, &args)?;
         if !output.status.success() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Tool(format!(
                 "git cannot list `{path}` at `{commit}`: {}",
                 first_line(&output.stderr)
             )));
@@ -356,31 +356,31 @@ impl Repo {
             .trim()
             .parse()
             .map_err(|_| {
-                Error::Usage(format!(
+                Error::Tool(format!(
                     "git cannot tell the size of `{shown}`: {}",
                     first_line(&size.stderr)
                 ))
             })?;
         if bytes > MAX_FILE_BYTES {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "`{shown}` is {bytes} bytes, more than the limit of {MAX_FILE_BYTES} bytes"
             )));
         }
         let output = git(&self.root, &["cat-file", "blob", &object.id])?;
         if !output.status.success() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Tool(format!(
                 "git cannot read `{shown}`: {}",
                 first_line(&output.stderr)
             )));
         }
         if output.stdout.len() as u64 > MAX_FILE_BYTES {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "`{shown}` is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
                 output.stdout.len()
             )));
         }
         String::from_utf8(output.stdout)
-            .map_err(|_| Error::Usage(format!("`{shown}` is not UTF-8 text")))
+            .map_err(|_| Error::Unsupported(format!("`{shown}` is not UTF-8 text")))
     }
 }
 
@@ -405,12 +405,12 @@ fn git(folder: &Path, args: &[&str]) -> Result<std::process::Output, Error> {
         .output()
         .map_err(|error| {
             if error.kind() == std::io::ErrorKind::NotFound {
-                Error::Usage(
+                Error::Tool(
                     "`git` is not installed (or not on PATH); a `git:` policy spec needs it"
                         .to_string(),
                 )
             } else {
-                Error::Usage(format!("cannot run `git`: {error}"))
+                Error::Tool(format!("cannot run `git`: {error}"))
             }
         })
 }

@@ -29,15 +29,18 @@ pub use privsim_model::check as model;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use cedar_policy::{Authorizer, Decision, EntityUid};
+use cedar_policy::{Authorizer, EntityUid};
 
 use crate::load::{self as scenario, LoadOptions, Scenario};
 use crate::search;
+use privsim_model::check::{ChangeKind, ChangeStatus, ExceptionState};
 use privsim_model::diag::{Error, SourceFile};
-use privsim_model::result::{Finding, HeldPair, Metrics, ScenarioResult, StepResult};
+use privsim_model::result::{
+    Decision, Finding, FindingKind, HeldPair, Metrics, ScenarioResult, StepResult,
+};
 use privsim_model::time::Instant;
 
-use config::{Config, Exception, KINDS};
+use config::{Config, Exception};
 use model::{
     Change, CheckResult, CheckSummary, ConfigView, ExceptionStatus, PolicyRef, PrincipalDelta,
     ScenarioCheck, SearchPair, SpecView,
@@ -66,7 +69,7 @@ impl Spec {
     pub fn parse(text: &str) -> Result<Self, Error> {
         let Some(rest) = text.strip_prefix("git:") else {
             if text.is_empty() {
-                return Err(Error::Usage("a policy spec is empty".to_string()));
+                return Err(Error::BadArgument("a policy spec is empty".to_string()));
             }
             return Ok(Self::Path(PathBuf::from(text)));
         };
@@ -75,12 +78,12 @@ impl Spec {
             None => (rest, None),
         };
         if revision.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadArgument(format!(
                 "`{text}` names no revision; write `git:REV` or `git:REV:PATH`, e.g. `git:origin/main`"
             )));
         }
         if path.is_some_and(str::is_empty) {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadArgument(format!(
                 "`{text}` names no path after the revision; write `git:{revision}` for each scenario's own policy files"
             )));
         }
@@ -127,7 +130,7 @@ pub fn config_at(revision: &str, path: &Path) -> Result<Option<(config::Config, 
     let repo = repos.at(Path::new("."))?;
     let commit = repo.commit(revision)?;
     let Some(relative) = repo.relative(path) else {
-        return Err(Error::Usage(format!(
+        return Err(Error::Outside(format!(
             "`{}` is outside the git repository, so its version at `{revision}` cannot be read",
             path.display()
         )));
@@ -370,7 +373,7 @@ fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
         return Ok(None);
     }
     let tick = match &config.search.tick {
-        Some(text) => Some(privsim_model::time::parse_duration(text).map_err(Error::Usage)?),
+        Some(text) => Some(privsim_model::time::parse_duration(text).map_err(Error::BadArgument)?),
         None => None,
     };
     Ok(Some(search::Options {
@@ -458,7 +461,7 @@ fn load_side(
                         repo.root.join(written)
                     };
                     let Some(relative) = repo.relative(&full).filter(|r| !r.is_empty()) else {
-                        return Err(Error::Usage(format!(
+                        return Err(Error::Outside(format!(
                             "`git:{revision}:{path}`: the path leaves the repository at `{}`",
                             repo.root.display()
                         )));
@@ -466,7 +469,7 @@ fn load_side(
                     let materialized =
                         repo.materialize(revision, &commit, std::slice::from_ref(&relative))?;
                     if !materialized.notes.is_empty() {
-                        return Err(Error::Usage(format!(
+                        return Err(Error::NotFound(format!(
                             "`{relative}` does not exist at `{revision}` (or holds no `.cedar` files)"
                         )));
                     }
@@ -495,7 +498,7 @@ fn load_side(
                             .relative(&folder.join(written.get_ref()))
                             .filter(|r| !r.is_empty())
                         else {
-                            return Err(Error::Usage(format!(
+                            return Err(Error::Outside(format!(
                                 "{}: the policy path `{}` leaves the repository at `{}`",
                                 source.display,
                                 written.get_ref(),
@@ -578,19 +581,19 @@ fn compare(
     // Steps whose decision changed.
     let mut newly_allowed: BTreeMap<(String, String, String), Vec<&StepResult>> = BTreeMap::new();
     for (before, after) in base.steps.iter().zip(&cand.steps) {
-        let was = before.decision == "allow";
-        let is = after.decision == "allow";
+        let was = before.decision == Decision::Allow;
+        let is = after.decision == Decision::Allow;
         if was && !is {
             let expects_deny = after
                 .expectation
                 .as_ref()
-                .and_then(|e| e.decision.as_deref())
-                .is_some_and(|d| d != "allow");
+                .and_then(|e| e.decision)
+                .is_some_and(|d| d != Decision::Allow);
             let mut change = step_change(
                 if expects_deny {
-                    "narrowed"
+                    ChangeKind::Narrowed
                 } else {
-                    "broken-workflow"
+                    ChangeKind::BrokenWorkflow
                 },
                 after,
                 &file,
@@ -600,8 +603,8 @@ fn compare(
                 // Denied by default: show what allowed it before.
                 change.policies = refs(&base, before.determining_policies.iter().cloned());
             }
-            change.baseline = Some(before.decision.clone());
-            change.candidate = Some(after.decision.clone());
+            change.baseline = Some(before.decision.to_string());
+            change.candidate = Some(after.decision.to_string());
             change.message = format!(
                 "step {}{} ({}{} {} {}) was allowed{} and is now {}{}{}",
                 after.index,
@@ -619,7 +622,7 @@ fn compare(
                 after.action,
                 after.resource,
                 policy_list(" by ", &before.determining_policies),
-                if after.decision == "error" {
+                if after.decision == Decision::Error {
                     "an error"
                 } else {
                     "denied"
@@ -719,8 +722,8 @@ fn compare(
             removed_pairs += 1;
             let policies = granting(base_world, &base, name, action, resource, &held.first_held);
             changes.push(Change {
-                kind: "narrowed".to_string(),
-                status: String::new(),
+                kind: ChangeKind::Narrowed,
+                status: ChangeStatus::Info,
                 principal: name.clone(),
                 action: Some(action.clone()),
                 resource: Some(resource.clone()),
@@ -771,7 +774,7 @@ fn compare(
             .get(step.index.wrapping_sub(1))
             .and_then(|s| s.expectation.as_ref())
             .is_some_and(|e| !e.passed);
-        let mut change = step_change("expectation-failed", step, &file, &cand);
+        let mut change = step_change(ChangeKind::ExpectationFailed, step, &file, &cand);
         change.baseline = Some(if baseline_failed { "failed" } else { "passed" }.to_string());
         change.candidate = Some("failed".to_string());
         change.message = format!(
@@ -801,8 +804,8 @@ fn compare(
             .is_some_and(|a| !a.passed);
         let list = |items: &[String]| items.join(", ");
         changes.push(Change {
-            kind: "expectation-failed".to_string(),
-            status: String::new(),
+            kind: ChangeKind::ExpectationFailed,
+            status: ChangeStatus::Info,
             principal: access.principal.clone(),
             action: Some(access.action.clone()),
             resource: None,
@@ -842,7 +845,7 @@ fn compare(
         if base_keys.contains(&key) || !seen.insert(key) {
             continue;
         }
-        let mut change = finding_change("new-escalation", finding, &cand, &file);
+        let mut change = finding_change(ChangeKind::NewEscalation, finding, &cand, &file);
         if change.policies.is_empty() {
             // An expiry finding of the accounting: ask who allows it then.
             change.policies = granting(
@@ -865,7 +868,7 @@ fn compare(
         if cand_keys.contains(&key) || !seen.insert(key) {
             continue;
         }
-        let mut change = finding_change("fixed-escalation", finding, &base, &file);
+        let mut change = finding_change(ChangeKind::FixedEscalation, finding, &base, &file);
         change.location = Some(match (&finding.rule, finding.step) {
             (Some(rule), _) => rule.clone(),
             (None, Some(step)) => step_location(&cand, &file, step),
@@ -885,7 +888,7 @@ fn compare(
         result
             .findings
             .iter()
-            .filter(|f| f.kind == "never")
+            .filter(|f| f.kind == FindingKind::Never)
             .cloned()
             .collect()
     };
@@ -1101,8 +1104,8 @@ fn unexercised_change(coverage: &model::PolicyCoverage) -> Change {
         "no request of any scenario (step, held set or search move) was decided by it, so nothing here shows what it allows or forbids"
     };
     Change {
-        kind: "unexercised-change".to_string(),
-        status: String::new(),
+        kind: ChangeKind::UnexercisedChange,
+        status: ChangeStatus::Info,
         principal: String::new(),
         action: None,
         resource: None,
@@ -1179,8 +1182,8 @@ fn new_access(
         message.push_str(&format!(", granted by {}", quoted(&ids(&policies))));
     }
     let mut change = Change {
-        kind: "new-access".to_string(),
-        status: String::new(),
+        kind: ChangeKind::NewAccess,
+        status: ChangeStatus::Info,
         principal: principal.to_string(),
         action: Some(action.to_string()),
         resource: Some(resource.to_string()),
@@ -1269,12 +1272,11 @@ fn held_for(
         .unwrap_or_else(|| principal_location(cand, file, principal));
     Change {
         kind: if longer {
-            "held-longer"
+            ChangeKind::HeldLonger
         } else {
-            "held-shorter"
-        }
-        .to_string(),
-        status: String::new(),
+            ChangeKind::HeldShorter
+        },
+        status: ChangeStatus::Info,
         principal: principal.to_string(),
         action: Some(after.action.clone()),
         resource: Some(after.resource.clone()),
@@ -1315,8 +1317,8 @@ fn note_steps(change: &mut Change, steps: &[&StepResult]) {
     change.expected = steps.iter().any(|s| {
         s.expectation
             .as_ref()
-            .and_then(|e| e.decision.as_deref())
-            .is_some_and(|d| d == "allow")
+            .and_then(|e| e.decision)
+            .is_some_and(|d| d == Decision::Allow)
     });
     let many = change.steps.len() > 1;
     change.message.push_str(&format!(
@@ -1369,7 +1371,7 @@ fn granting(
             return BTreeSet::new();
         };
         let response = authorizer.is_authorized(&request, &world.policies.set, &segment.entities);
-        if response.decision() == Decision::Allow {
+        if response.decision() == cedar_policy::Decision::Allow {
             response
                 .diagnostics()
                 .reason()
@@ -1426,10 +1428,10 @@ fn policy_list(prefix: &str, ids: &[String]) -> String {
 }
 
 /// A change about one step of the candidate, located at the step.
-fn step_change(kind: &str, step: &StepResult, file: &str, result: &ScenarioResult) -> Change {
+fn step_change(kind: ChangeKind, step: &StepResult, file: &str, result: &ScenarioResult) -> Change {
     Change {
-        kind: kind.to_string(),
-        status: String::new(),
+        kind,
+        status: ChangeStatus::Info,
         principal: step.principal.clone(),
         action: Some(step.action.clone()),
         resource: Some(step.resource.clone()),
@@ -1471,7 +1473,7 @@ fn principal_location(result: &ScenarioResult, file: &str, principal: &str) -> S
 /// the action and the delegator, grant or rule (as the search deduplicates).
 fn finding_key(finding: &Finding) -> (String, String, String, String) {
     (
-        finding.kind.clone(),
+        finding.kind.to_string(),
         finding.principal.clone(),
         finding.action.clone(),
         format!(
@@ -1483,7 +1485,12 @@ fn finding_key(finding: &Finding) -> (String, String, String, String) {
     )
 }
 
-fn finding_change(kind: &str, finding: &Finding, result: &ScenarioResult, file: &str) -> Change {
+fn finding_change(
+    kind: ChangeKind,
+    finding: &Finding,
+    result: &ScenarioResult,
+    file: &str,
+) -> Change {
     let policies = refs(result, finding.determining_policies.iter().cloned());
     // The policy first: it is what a policy change changed.
     let location = policies
@@ -1502,8 +1509,8 @@ fn finding_change(kind: &str, finding: &Finding, result: &ScenarioResult, file: 
         None => " (replay)".to_string(),
     };
     Change {
-        kind: kind.to_string(),
-        status: String::new(),
+        kind,
+        status: ChangeStatus::Info,
         principal: finding.principal.clone(),
         action: Some(finding.action.clone()),
         resource: Some(finding.resource.clone()),
@@ -1513,7 +1520,7 @@ fn finding_change(kind: &str, finding: &Finding, result: &ScenarioResult, file: 
         time: Some(finding.time.clone()),
         policies,
         baseline: None,
-        candidate: Some(finding.kind.clone()),
+        candidate: Some(finding.kind.to_string()),
         location: Some(location),
         message: format!("{}{found}", finding.message),
         exception: None,
@@ -1559,10 +1566,10 @@ fn decide(
                 }
             }
             change.status = match (fails, applied, expired) {
-                (false, ..) => "info",
+                (false, ..) => ChangeStatus::Info,
                 (true, Some(index), _) => {
                     change.exception = Some(config.exceptions[index].location.clone());
-                    "excepted"
+                    ChangeStatus::Excepted
                 }
                 (true, None, Some(index)) => {
                     let exception = &config.exceptions[index];
@@ -1572,25 +1579,13 @@ fn decide(
                         exception.location,
                         exception.expires.as_deref().unwrap_or("")
                     ));
-                    "fail"
+                    ChangeStatus::Fail
                 }
-                (true, None, None) => "fail",
-            }
-            .to_string();
+                (true, None, None) => ChangeStatus::Fail,
+            };
         }
         scenario.changes.sort_by(|a, b| {
-            let rank = |c: &Change| {
-                (
-                    ["fail", "excepted", "info"]
-                        .iter()
-                        .position(|s| *s == c.status)
-                        .unwrap_or(3),
-                    KINDS
-                        .iter()
-                        .position(|k| *k == c.kind)
-                        .unwrap_or(KINDS.len()),
-                )
-            };
+            let rank = |c: &Change| (c.status.position(), c.kind.position());
             (rank(a), &a.principal, &a.action, &a.resource, a.step).cmp(&(
                 rank(b),
                 &b.principal,
@@ -1599,17 +1594,20 @@ fn decide(
                 b.step,
             ))
         });
-        scenario.passed = scenario.changes.iter().all(|c| c.status != "fail");
+        scenario.passed = scenario
+            .changes
+            .iter()
+            .all(|c| c.status != ChangeStatus::Fail);
         summary.changes += scenario.changes.len();
         summary.failures += scenario
             .changes
             .iter()
-            .filter(|c| c.status == "fail")
+            .filter(|c| c.status == ChangeStatus::Fail)
             .count();
         summary.excepted += scenario
             .changes
             .iter()
-            .filter(|c| c.status == "excepted")
+            .filter(|c| c.status == ChangeStatus::Excepted)
             .count();
         summary.failed_scenarios += usize::from(!scenario.passed);
     }
@@ -1628,26 +1626,29 @@ fn decide(
                     .any(|s| scenario_names(&s.name, &s.file).contains(&normalize_name(wanted)))
             });
             let status = match (count, expired, in_run) {
-                (0, _, false) => "not-checked",
-                (0, _, true) => "stale",
-                (_, true, _) => "expired",
-                (_, false, _) => "applied",
+                (0, _, false) => ExceptionState::NotChecked,
+                (0, _, true) => ExceptionState::Stale,
+                (_, true, _) => ExceptionState::Expired,
+                (_, false, _) => ExceptionState::Applied,
             };
             ExceptionStatus {
                 location: exception.location.clone(),
-                kind: exception.kind.clone(),
+                kind: exception.kind,
                 scenario: exception.scenario.clone(),
                 principal: exception.principal.as_ref().map(|p| p.0.clone()),
                 action: exception.action.as_ref().map(|p| p.0.clone()),
                 resource: exception.resource.as_ref().map(|p| p.0.clone()),
                 reason: exception.reason.clone(),
                 expires: exception.expires.clone(),
-                status: status.to_string(),
+                status,
                 matched: count,
             }
         })
         .collect();
-    summary.stale_exceptions = exceptions.iter().filter(|e| e.status == "stale").count();
+    summary.stale_exceptions = exceptions
+        .iter()
+        .filter(|e| e.status == ExceptionState::Stale)
+        .count();
     CheckResult {
         format: model::FORMAT.to_string(),
         passed: summary.failures == 0 && summary.stale_exceptions == 0,
@@ -1681,9 +1682,9 @@ fn budgets(
     for delta in principals {
         let location = Some(principal_location(result, file, &delta.principal));
         let budget_change =
-            |kind: &str, baseline: String, candidate: String, message: String| Change {
-                kind: kind.to_string(),
-                status: String::new(),
+            |kind: ChangeKind, baseline: String, candidate: String, message: String| Change {
+                kind,
+                status: ChangeStatus::Info,
                 principal: delta.principal.clone(),
                 action: None,
                 resource: None,
@@ -1703,7 +1704,7 @@ fn budgets(
             && delta.weighted_gap_change > i64::try_from(limit).unwrap_or(i64::MAX)
         {
             changes.push(budget_change(
-                "weighted-gap-growth",
+                ChangeKind::WeightedGapGrowth,
                 delta.baseline.weighted_gap.to_string(),
                 delta.candidate.weighted_gap.to_string(),
                 format!(
@@ -1719,7 +1720,7 @@ fn budgets(
             && -delta.utilization_change > limit + 1e-9
         {
             changes.push(budget_change(
-                "utilization-drop",
+                ChangeKind::UtilizationDrop,
                 privsim_model::format::percent(delta.baseline.utilization),
                 privsim_model::format::percent(delta.candidate.utilization),
                 format!(
@@ -1737,24 +1738,30 @@ fn budgets(
 
 fn fails(change: &Change, config: &Config) -> bool {
     let rules = &config.fail_on;
-    match change.kind.as_str() {
-        "new-access" => rules.new_access && (!change.expected || rules.new_access_expected),
-        "new-access-proven" => rules.new_access_proven,
-        "broken-workflow" => rules.broken_workflow,
-        "new-escalation" => rules.new_escalation,
-        "expectation-failed" => {
+    match change.kind {
+        ChangeKind::NewAccess => {
+            rules.new_access && (!change.expected || rules.new_access_expected)
+        }
+        ChangeKind::NewAccessProven => rules.new_access_proven,
+        ChangeKind::BrokenWorkflow => rules.broken_workflow,
+        ChangeKind::NewEscalation => rules.new_escalation,
+        ChangeKind::ExpectationFailed => {
             rules.failed_expectation
                 && (change.baseline.as_deref() != Some("failed")
                     || rules.failed_expectation_on_baseline)
         }
-        "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
-        "held-longer" => rules.held_longer,
-        "unexercised-change" => rules.unexercised_change,
-        "policy-never-applies" => rules.policy_never_applies,
-        "policy-redundant" => rules.policy_redundant,
-        "policy-never-grants" => rules.policy_never_grants,
-        "policy-may-error" => rules.policy_may_error,
-        "weighted-gap-growth" | "utilization-drop" => true,
+        ChangeKind::Narrowed | ChangeKind::HeldShorter | ChangeKind::NarrowedProven => {
+            rules.narrowed
+        }
+        ChangeKind::HeldLonger => rules.held_longer,
+        ChangeKind::UnexercisedChange => rules.unexercised_change,
+        ChangeKind::PolicyNeverApplies => rules.policy_never_applies,
+        ChangeKind::PolicyRedundant => rules.policy_redundant,
+        ChangeKind::PolicyNeverGrants => rules.policy_never_grants,
+        ChangeKind::PolicyMayError => rules.policy_may_error,
+        ChangeKind::WeightedGapGrowth | ChangeKind::UtilizationDrop => true,
+        // `fixed-escalation` never fails the gate. `ChangeKind` is
+        // non-exhaustive: a kind added later fails nothing until it has a rule here.
         _ => false,
     }
 }

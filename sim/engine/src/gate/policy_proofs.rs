@@ -12,8 +12,9 @@ use crate::load::Scenario;
 use crate::prove::rules::{Proving, never_verdicts};
 use crate::prove::{EnvResult, PolicyHygiene as Hygiene, ProofCache, Prover, Sided, Verdict};
 use privsim_model::check::{Change, NO_SOLVER_CAVEAT, PolicyHygiene, PolicyRef, ScenarioCheck};
+use privsim_model::check::{ChangeKind, ChangeStatus};
 use privsim_model::diag::Error;
-use privsim_model::result::{Finding, NeverRuleResult};
+use privsim_model::result::{Finding, NeverRuleResult, NeverVerdict};
 
 /// Proves one scenario's never rules (with and without a solver: without,
 /// each is `not-proven` with the caveat) and, with a solver and a schema,
@@ -27,15 +28,17 @@ pub fn prove_scenario(
     check: &mut ScenarioCheck,
     cache: Option<&ProofCache>,
 ) -> Result<(), Error> {
-    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let prove_error = |e: crate::prove::ProveError| Error::Tool(format!("proofs: {e}"));
     let proving = prover.map_or(Proving::Unavailable(NO_SOLVER_CAVEAT), |prover| {
         Proving::With(prover, cache)
     });
     let cand = never_verdicts(candidate, &never_found[1], proving).map_err(prove_error)?;
-    let proofs_decided = cand
-        .rules
-        .iter()
-        .any(|r| matches!(r.verdict.as_str(), "refuted-by-proof" | "proven-impossible"));
+    let proofs_decided = cand.rules.iter().any(|r| {
+        matches!(
+            r.verdict,
+            NeverVerdict::RefutedByProof | NeverVerdict::ProvenImpossible
+        )
+    });
     if proofs_decided {
         let base = never_verdicts(baseline, &never_found[0], proving).map_err(prove_error)?;
         // The same rule on the other side: the same patterns (the two sides
@@ -47,27 +50,33 @@ pub fn prove_scenario(
             let before = base.rules.iter().find(|b| same(b, rule));
             let broken_before = before.is_some_and(|b| {
                 matches!(
-                    b.verdict.as_str(),
-                    "found-by-replay" | "found-by-search" | "refuted-by-proof"
+                    b.verdict,
+                    NeverVerdict::FoundByReplay
+                        | NeverVerdict::FoundBySearch
+                        | NeverVerdict::RefutedByProof
                 )
             });
-            if rule.verdict == "refuted-by-proof" && !broken_before {
+            if rule.verdict == NeverVerdict::RefutedByProof && !broken_before {
                 for (finding, _) in &cand.findings {
                     if finding.rule.as_deref() == Some(rule.rule.as_str()) {
-                        check
-                            .changes
-                            .push(escalation_change("new-escalation", finding, before));
+                        check.changes.push(escalation_change(
+                            ChangeKind::NewEscalation,
+                            finding,
+                            before,
+                        ));
                     }
                 }
             }
-            if rule.verdict == "proven-impossible"
-                && let Some(before) = before.filter(|b| b.verdict == "refuted-by-proof")
+            if rule.verdict == NeverVerdict::ProvenImpossible
+                && let Some(before) = before.filter(|b| b.verdict == NeverVerdict::RefutedByProof)
             {
                 for (finding, _) in &base.findings {
                     if finding.rule.as_deref() == Some(before.rule.as_str()) {
-                        check
-                            .changes
-                            .push(escalation_change("fixed-escalation", finding, None));
+                        check.changes.push(escalation_change(
+                            ChangeKind::FixedEscalation,
+                            finding,
+                            None,
+                        ));
                     }
                 }
             }
@@ -207,18 +216,22 @@ fn summarize(h: &Hygiene) -> (Vec<String>, Vec<String>) {
     (issues, unknown)
 }
 
-fn escalation_change(kind: &str, finding: &Finding, before: Option<&NeverRuleResult>) -> Change {
+fn escalation_change(
+    kind: ChangeKind,
+    finding: &Finding,
+    before: Option<&NeverRuleResult>,
+) -> Change {
     let policies: Vec<PolicyRef> = finding
         .counterexample
         .as_ref()
         .map(|c| c.policies.clone())
         .unwrap_or_default();
     let message = match (kind, before) {
-        ("fixed-escalation", _) => format!(
+        (ChangeKind::FixedEscalation, _) => format!(
             "{}; the candidate policies make the rule impossible in every world the schema allows",
             finding.message
         ),
-        (_, Some(before)) if before.verdict == "not-proven" => format!(
+        (_, Some(before)) if before.verdict == NeverVerdict::NotProven => format!(
             "{}; with the baseline the rule was not proven either way ({})",
             finding.message,
             before.reason.as_deref().unwrap_or("")
@@ -229,8 +242,8 @@ fn escalation_change(kind: &str, finding: &Finding, before: Option<&NeverRuleRes
         ),
     };
     Change {
-        kind: kind.to_string(),
-        status: String::new(),
+        kind,
+        status: ChangeStatus::Info,
         principal: finding.principal.clone(),
         action: Some(finding.action.clone()),
         resource: Some(finding.resource.clone()),
@@ -244,7 +257,7 @@ fn escalation_change(kind: &str, finding: &Finding, before: Option<&NeverRuleRes
             .or_else(|| finding.rule.clone()),
         policies,
         baseline: None,
-        candidate: Some(finding.kind.clone()),
+        candidate: Some(finding.kind.to_string()),
         message,
         exception: None,
         finding: Some(Box::new(finding.clone())),
@@ -290,8 +303,14 @@ fn hygiene_change(
         }
     };
     Change {
-        kind: format!("policy-{issue}"),
-        status: String::new(),
+        // The same cases as `what` above: the last one is `may-error`.
+        kind: match issue {
+            "never-applies" => ChangeKind::PolicyNeverApplies,
+            "redundant" => ChangeKind::PolicyRedundant,
+            "never-grants" => ChangeKind::PolicyNeverGrants,
+            _ => ChangeKind::PolicyMayError,
+        },
+        status: ChangeStatus::Info,
         principal: String::new(),
         action: None,
         resource: None,

@@ -16,7 +16,8 @@ use crate::prove::{
     EnvPresence, EnvResult, ProofCache, Prover, Sided, SolverConfig, Verdict, to_static_policy_set,
 };
 use privsim_model::check::{
-    Change, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange, ProofsView, ScenarioProofs,
+    Change, ChangeKind, ChangeStatus, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange,
+    ProofsView, ScenarioProofs,
 };
 use privsim_model::diag::Error;
 
@@ -86,7 +87,7 @@ pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsVi
             };
             Ok((Some(prover), Some(view)))
         }
-        Err(error) if options.mode == Mode::Required => Err(Error::Usage(format!(
+        Err(error) if options.mode == Mode::Required => Err(Error::Tool(format!(
             "`--prove` needs the cvc5 solver: {error}; install it (`apt-get install -y cvc5`) or set $CVC5 to its path"
         ))),
         Err(_) => Ok((
@@ -160,7 +161,7 @@ pub fn prove_scenario(
             }
         }
     };
-    let prove_error = |e: crate::prove::ProveError| Error::Usage(format!("proofs: {e}"));
+    let prove_error = |e: crate::prove::ProveError| Error::Tool(format!("proofs: {e}"));
     let compared = prover
         .compare(baseline_side, candidate_side, cache)
         .map_err(prove_error)?;
@@ -288,12 +289,11 @@ fn proof_change(cex: &ProofCounterexample, env: &str, gained: bool, file: &str) 
     };
     Change {
         kind: if gained {
-            "new-access-proven"
+            ChangeKind::NewAccessProven
         } else {
-            "narrowed-proven"
-        }
-        .to_string(),
-        status: String::new(),
+            ChangeKind::NarrowedProven
+        },
+        status: ChangeStatus::Info,
         principal: cex.principal.clone(),
         action: Some(cex.action.clone()),
         resource: Some(cex.resource.clone()),

@@ -45,7 +45,7 @@ pub fn files_at(
     let commit = repo.commit(revision)?;
     let folder = file.parent().unwrap_or(Path::new(""));
     let Some(scenario_path) = repo.relative(file).filter(|r| !r.is_empty()) else {
-        return Err(Error::Usage(format!(
+        return Err(Error::Outside(format!(
             "`{}` is outside the git repository at `{}`, so its files at `{revision}` cannot be read",
             file.display(),
             repo.root.display()
@@ -179,7 +179,7 @@ impl Place<'_> {
             .relative(&self.folder.join(text))
             .filter(|r| !r.is_empty())
         else {
-            return Err(Error::Usage(format!(
+            return Err(Error::Outside(format!(
                 "{}: the {what} path `{text}` leaves the repository at `{}`",
                 self.naming.display,
                 self.repo.root.display()

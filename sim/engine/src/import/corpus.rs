@@ -26,7 +26,7 @@ pub fn is_use_case(folder: &Path) -> bool {
 pub fn import(folder: &Path, name: String) -> Result<Suite> {
     let policies = folder.join("policies.cedar");
     if !policies.is_file() {
-        return Err(Error::Usage(format!(
+        return Err(Error::NotFound(format!(
             "`{}` has request folders but no `policies.cedar`",
             folder.display()
         )));
@@ -133,8 +133,9 @@ fn request(
             .collect::<Vec<_>>()
             .join("/")
     );
-    let [principal, action, resource] = <[String; 3]>::try_from(uids)
-        .map_err(|_| Error::Usage(format!("`{}`: cannot read the request", file.display())))?;
+    let [principal, action, resource] = <[String; 3]>::try_from(uids).map_err(|_| {
+        Error::Unsupported(format!("`{}`: cannot read the request", file.display()))
+    })?;
     Ok(ImportedStep {
         name,
         principal,

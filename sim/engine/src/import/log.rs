@@ -415,7 +415,7 @@ impl<'a> LogReader<'a> {
     /// A reader of the log at `path`.
     pub(super) fn new(path: &'a Path, options: &'a LogOptions) -> Result<Self> {
         if options.policies.is_empty() {
-            return Err(Error::Usage(
+            return Err(Error::BadArgument(
                 "`--policies` is needed: the Cedar policies to replay the log against (the deployed ones to verify the log, a candidate to see what it would break)".to_string(),
             ));
         }
@@ -653,7 +653,7 @@ pub fn import_log(path: &Path, options: &LogOptions) -> Result<LoggedScenario> {
         }
     }
     if steps.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::NotFound(format!(
             "`{}` holds no requests",
             path.display()
         )));
@@ -1141,7 +1141,7 @@ impl LoggedScenario {
                 return super::write::slash_path(inside);
             }
             if path.is_dir() {
-                return Err(Error::Usage(format!(
+                return Err(Error::Outside(format!(
                     "the folder `{}` is outside `{}`; a scenario may not refer outside its folder (put it inside, or pass its files)",
                     path.display(),
                     out.display()
@@ -1165,7 +1165,7 @@ impl LoggedScenario {
         };
         let path = out.join(format!("{}.toml", self.name));
         if std::fs::symlink_metadata(&path).is_ok() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "`{}` exists; privsim import never replaces a file (remove it, or choose another `--name` or `--out`)",
                 path.display()
             )));
@@ -1179,7 +1179,7 @@ impl LoggedScenario {
             if !crate::output::write_new_file(to, text.text.as_bytes()).map_err(io)? {
                 let existing = std::fs::read(to).map_err(io)?;
                 if existing != text.text.as_bytes() {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "`{}` exists with other contents than `{}`; privsim import never replaces a file",
                         to.display(),
                         from.display()
@@ -1193,7 +1193,7 @@ impl LoggedScenario {
             source,
         };
         if !crate::output::write_new_file(&path, text.as_bytes()).map_err(io)? {
-            return Err(Error::Usage(format!(
+            return Err(Error::Conflict(format!(
                 "`{}` appeared while privsim was writing; nothing was replaced",
                 path.display()
             )));
@@ -1228,7 +1228,7 @@ mod erased {
     impl<T: Serialize> Part for T {
         fn to_toml(&self, source: &Path) -> Result<String> {
             toml::to_string(self).map_err(|e| {
-                Error::Usage(format!(
+                Error::Internal(format!(
                     "cannot write the scenario for `{}`: {e}",
                     source.display()
                 ))

@@ -153,7 +153,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Vec<Suite>> {
     let run_tests_only =
         options.policies.is_some() || options.schema.is_some() || options.links.is_some();
     if run_tests_only && options.format.is_some_and(|f| f != SuiteFormat::RunTests) {
-        return Err(Error::Usage(
+        return Err(Error::BadArgument(
             "`--policies`, `--schema` and `--links` only apply to the run-tests format, whose files do not name their Cedar files".to_string(),
         ));
     }
@@ -172,7 +172,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Vec<Suite>> {
         let format = match options.format {
             Some(format) => format,
             None => detect_file(path)?.ok_or_else(|| {
-                Error::Usage(format!(
+                Error::Unsupported(format!(
                     "`{}` is neither a Cedar integration test (an object with `policies` and `requests`) nor a `cedar run-tests` file (an array of test cases with `request`)",
                     path.display()
                 ))
@@ -192,7 +192,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Vec<Suite>> {
                     "use-case folders with `ALLOW/` or `DENY/`, Cedar integration-test files or `cedar run-tests` files"
                 }
             };
-            return Err(Error::Usage(format!(
+            return Err(Error::NotFound(format!(
                 "no test suites under `{}`: looked for {wanted}",
                 path.display()
             )));
@@ -210,7 +210,7 @@ fn import_file(
     suites: &mut Vec<Suite>,
 ) -> Result<()> {
     match format {
-        SuiteFormat::Corpus => Err(Error::Usage(format!(
+        SuiteFormat::Corpus => Err(Error::BadArgument(format!(
             "`{}` is a file; the corpus format is a folder with `ALLOW/` and `DENY/` folders of requests",
             path.display()
         ))),

@@ -51,7 +51,7 @@ enum ExpectedDecision {
 /// Reads a `run-tests` file: one suite per distinct set of entities.
 pub fn import(path: &Path, name: &str, options: &ImportOptions) -> Result<Vec<Suite>> {
     let Some(policies) = &options.policies else {
-        return Err(Error::Usage(format!(
+        return Err(Error::BadArgument(format!(
             "`{}` is a `cedar run-tests` file, which does not name its policies: pass `--policies FILE` (and `--schema`, `--links` as you would to `cedar run-tests`)",
             path.display()
         )));
@@ -65,7 +65,10 @@ pub fn import(path: &Path, name: &str, options: &ImportOptions) -> Result<Vec<Su
     .flatten()
     {
         if !given.is_file() {
-            return Err(Error::Usage(format!("`{}` is not a file", given.display())));
+            return Err(Error::NotFound(format!(
+                "`{}` is not a file",
+                given.display()
+            )));
         }
     }
     let json = JsonFile::read(path)?;

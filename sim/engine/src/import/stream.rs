@@ -29,7 +29,7 @@ use super::ImportedEntity;
 use super::log::{self, LogOptions, LoggedStep};
 use crate::load::{Decision, LoadOptions};
 use privsim_model::diag::{Error, Result};
-use privsim_model::result::ScenarioResult;
+use privsim_model::result::{CeilingDecision, FindingKind, ScenarioResult};
 
 /// How many mismatching distinct requests a streamed result lists by default.
 pub const MISMATCHES_LISTED: usize = 20;
@@ -140,7 +140,7 @@ pub fn replay_log(
         Ok(())
     })?;
     if read.total == 0 {
-        return Err(Error::Usage(format!("`{display}` holds no requests")));
+        return Err(Error::NotFound(format!("`{display}` holds no requests")));
     }
     let sessions = reader.sessions()?;
     // Each representative with the distinct request it stands for.
@@ -285,10 +285,10 @@ fn multiply_back(
         let step = &result.steps[position];
         let count = groups[group].count;
         summary.steps += count;
-        match step.decision.as_str() {
-            "allow" => summary.allowed += count,
-            "deny" => summary.denied += count,
-            _ => summary.invalid += count,
+        match step.decision {
+            privsim_model::result::Decision::Allow => summary.allowed += count,
+            privsim_model::result::Decision::Deny => summary.denied += count,
+            privsim_model::result::Decision::Error => summary.invalid += count,
         }
         if !step.errors.is_empty() {
             summary.with_errors += count;
@@ -300,7 +300,11 @@ fn multiply_back(
                 mismatching.push((groups[group].first_line, group, position));
             }
         }
-        if step.decision == "allow" && step.delegation_ceiling.iter().any(|c| c.decision == "deny")
+        if step.decision == privsim_model::result::Decision::Allow
+            && step
+                .delegation_ceiling
+                .iter()
+                .any(|c| c.decision == CeilingDecision::Deny)
         {
             ceiling_findings += count;
         }
@@ -311,7 +315,7 @@ fn multiply_back(
     let listed_steps: std::collections::BTreeSet<usize> =
         by_group.values().map(|&p| result.steps[p].index).collect();
     result.findings.retain(|finding| {
-        if finding.kind != "delegation-ceiling" {
+        if finding.kind != FindingKind::DelegationCeiling {
             return true;
         }
         let Some(index) = finding.step else {
@@ -322,7 +326,7 @@ fn multiply_back(
     let other_findings = result
         .findings
         .iter()
-        .filter(|f| f.kind != "delegation-ceiling")
+        .filter(|f| f.kind != FindingKind::DelegationCeiling)
         .count();
     summary.findings = other_findings + ceiling_findings;
     let mismatches = summary.expectations_failed;

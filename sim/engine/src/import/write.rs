@@ -137,7 +137,7 @@ impl Suite {
         if let (Some(schema), Some(written)) = (&self.files.schema, &refs.schema)
             && written.ends_with(".json") != self.files.schema_is_json
         {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "the schema `{}` is in Cedar's {} format but its name does not say so; import with `--out DIR`, which names the copy accordingly",
                 schema.display(),
                 if self.files.schema_is_json {
@@ -223,7 +223,7 @@ trait TomlPart {
 impl<T: Serialize> TomlPart for T {
     fn to_toml(&self, source: &Path) -> Result<String> {
         toml::to_string(self).map_err(|e| {
-            Error::Usage(format!(
+            Error::Internal(format!(
                 "cannot write the scenario for `{}`: {e}",
                 source.display()
             ))
@@ -320,7 +320,7 @@ pub(super) fn common_folder<'a>(paths: impl Iterator<Item = &'a Path> + Clone) -
                 .collect(),
         });
     }
-    common.ok_or_else(|| Error::Usage("the suite names no policy file".to_string()))
+    common.ok_or_else(|| Error::NotFound("the suite names no policy file".to_string()))
 }
 
 /// A relative path written with `/`, as scenario files write paths.
@@ -329,10 +329,10 @@ pub(super) fn slash_path(path: &Path) -> Result<String> {
     for component in path.components() {
         match component {
             Component::Normal(part) => parts.push(part.to_str().ok_or_else(|| {
-                Error::Usage(format!("`{}` is not a UTF-8 path", path.display()))
+                Error::Unsupported(format!("`{}` is not a UTF-8 path", path.display()))
             })?),
             _ => {
-                return Err(Error::Usage(format!(
+                return Err(Error::Outside(format!(
                     "cannot refer to `{}` from the scenario",
                     path.display()
                 )));

@@ -35,7 +35,7 @@ pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
     // Shared worlds are read through the scenarios that name them.
     found.retain(|file| !is_shared_world(file));
     if found.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::NotFound(format!(
             "no scenario files (`*.toml`) under `{}`",
             path.display()
         )));
@@ -154,7 +154,7 @@ pub fn policy_files(path: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     collect_files(path, "cedar", &mut found)?;
     if found.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::NotFound(format!(
             "no `.cedar` files under `{}`",
             path.display()
         )));

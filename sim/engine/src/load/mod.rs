@@ -3,7 +3,7 @@
 //! only evaluates. All file IO of the engine happens here.
 //!
 //! The files: `discover.rs` finds scenario and policy files; `raw.rs` is the
-//! TOML as written; `loader.rs` resolves it (with `cedar_files.rs`,
+//! TOML as written; `loader/` resolves it (with `cedar_files.rs`,
 //! `rules.rs`, `risk.rs`, `policy_times.rs`, `values.rs`) into the model of
 //! `model.rs`, the [`Scenario`] replay reads; `request.rs` builds Cedar
 //! requests; `universe.rs` lists the pairs a principal could hold;

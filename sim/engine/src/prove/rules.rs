@@ -11,7 +11,7 @@ use cedar_policy::RequestEnv;
 use super::{ProofCache, Prover, Sided, Verdict};
 use crate::load::Scenario;
 use crate::load::rules::{NeverRule, Pattern};
-use privsim_model::result::{Finding, NeverRuleResult, ScenarioResult};
+use privsim_model::result::{Finding, FindingKind, NeverRuleResult, NeverVerdict, ScenarioResult};
 
 /// Whether the never rules are proven.
 #[derive(Clone, Copy)]
@@ -135,7 +135,7 @@ pub fn never_verdicts(
         let rule_location = location(scenario, rule);
         let broken = |searched: bool| {
             findings.iter().any(|f| {
-                f.kind == "never"
+                f.kind == FindingKind::Never
                     && f.rule.as_deref() == Some(rule_location.as_str())
                     && f.trace.is_empty() != searched
             })
@@ -145,15 +145,15 @@ pub fn never_verdicts(
             principal: pattern_text(&rule.principal),
             action: rule.action.as_ref().map(ToString::to_string),
             resource: pattern_text(&rule.resource),
-            verdict: String::new(),
+            verdict: NeverVerdict::NotProven,
             reason: None,
             environments: Vec::new(),
         };
-        let not_proven = |reason: &str| ("not-proven", Some(reason.to_string()));
+        let not_proven = |reason: &str| (NeverVerdict::NotProven, Some(reason.to_string()));
         let (name, reason) = if broken(false) {
-            ("found-by-replay", None)
+            (NeverVerdict::FoundByReplay, None)
         } else if broken(true) {
-            ("found-by-search", None)
+            (NeverVerdict::FoundBySearch, None)
         } else if !scenario.invariants.never {
             not_proven("the rule is switched off (`[invariants] never = false`)")
         } else {
@@ -193,12 +193,12 @@ pub fn never_verdicts(
                         }
                     }
                     if results.iter().any(|r| r.verdict.is_refuted()) {
-                        ("refuted-by-proof", None)
+                        (NeverVerdict::RefutedByProof, None)
                     } else if unknown.is_empty() {
-                        ("proven-impossible", None)
+                        (NeverVerdict::ProvenImpossible, None)
                     } else {
                         (
-                            "not-proven",
+                            NeverVerdict::NotProven,
                             Some(format!(
                                 "{} of {} request environment(s) not proven: {}",
                                 unknown.len(),
@@ -210,7 +210,7 @@ pub fn never_verdicts(
                 }
             }
         };
-        verdict.verdict = name.to_string();
+        verdict.verdict = name;
         verdict.reason = reason;
         verdicts.push(verdict);
     }
@@ -218,7 +218,7 @@ pub fn never_verdicts(
     for (rule, counterexample) in found {
         let cex = super::view::counterexample_view(&counterexample, scenario);
         let finding = Finding {
-            kind: "never".to_string(),
+            kind: FindingKind::Never,
             step: None,
             time: scenario.start.to_string(),
             principal: cex.principal.clone(),

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 use super::{Found, LeftOut, Move, Options};
 use crate::load::Scenario;
 use crate::world::state::{Machine, StateKey, Violation};
+use privsim_model::result::FindingKind;
 use privsim_model::time::Instant;
 
 /// The format tag of a corpus file's header.
@@ -924,13 +925,8 @@ fn restore_trace(machine: &Machine<'_>, trace: Vec<SavedMove>) -> Result<Vec<Mov
 
 fn restore_violation(machine: &Machine<'_>, saved: SavedViolation) -> Result<Violation, String> {
     check_actor(machine, saved.actor)?;
-    let kind = match saved.kind.as_str() {
-        "delegation-ceiling" => "delegation-ceiling",
-        "attenuation" => "attenuation",
-        "expiry" => "expiry",
-        "never" => "never",
-        "access" => "access",
-        other => return Err(format!("`{other}` is not a kind of finding")),
+    let Some(kind) = FindingKind::from_name(&saved.kind) else {
+        return Err(format!("`{}` is not a kind of finding", saved.kind));
     };
     Ok(Violation {
         kind,

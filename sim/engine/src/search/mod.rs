@@ -48,7 +48,7 @@ use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
-use privsim_model::result::{SearchSummary, TraceStep};
+use privsim_model::result::{Decision, MoveKind, SearchSummary, TraceStep};
 use privsim_model::time::Instant;
 
 /// How the search chooses moves.
@@ -1666,7 +1666,7 @@ impl LeftOut {
                 .or_insert_with(|| (0, message.clone()))
                 .0 += 1;
         }
-        if outcome.decision == "allow"
+        if outcome.decision == Decision::Allow
             && let Some(message) = &outcome.error
         {
             self.rejected
@@ -1906,7 +1906,7 @@ fn play_move(
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);
             let mut violations = Vec::new();
-            if outcome.decision == "allow" {
+            if outcome.decision == Decision::Allow {
                 violations.extend(machine.never_on_request(
                     *actor,
                     action,
@@ -1914,7 +1914,7 @@ fn play_move(
                     &outcome.determining,
                 ));
             }
-            if outcome.decision == "allow"
+            if outcome.decision == Decision::Allow
                 && let Some(violation) = machine.ceiling(
                     &before,
                     *actor,
@@ -2238,7 +2238,7 @@ pub fn witness_policies(machine: &Machine<'_>, trace: &[Move]) -> Vec<String> {
         execute(machine, &mut state, mv);
     }
     let outcome = machine.act(&mut state, *actor, action, resource, extra);
-    if outcome.decision == "allow" {
+    if outcome.decision == Decision::Allow {
         outcome.determining
     } else {
         Vec::new()
@@ -2256,7 +2256,7 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
                 state.time = (*time).max(state.time);
                 steps.push(TraceStep {
                     time: state.time.to_string(),
-                    kind: "advance".to_string(),
+                    kind: MoveKind::Advance,
                     session: None,
                     principal: None,
                     action: None,
@@ -2279,13 +2279,13 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
                 effects.extend(outcome.error);
                 steps.push(TraceStep {
                     time: time.to_string(),
-                    kind: "request".to_string(),
+                    kind: MoveKind::Request,
                     session: a.session.map(|s| machine.scenario.sessions[s].id.clone()),
                     principal: Some(a.principal.to_string()),
                     action: Some(action.to_string()),
                     resource: Some(resource.to_string()),
                     context: (!extra.is_empty()).then(|| Value::Object(extra.clone())),
-                    decision: Some(outcome.decision.to_string()),
+                    decision: Some(outcome.decision),
                     effects,
                 });
             }

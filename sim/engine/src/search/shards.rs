@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use privsim_model::result::{Finding, NEVER_VERDICTS, RunResult, ScenarioResult};
+use privsim_model::result::{Finding, FindingKind, RunResult, ScenarioResult};
 
 /// Merges the results of shards `1/N` to `N/N` of one campaign (in any
 /// order); an error (lowercase sentence) when they are not exactly that.
@@ -109,13 +109,13 @@ pub fn merge(mut results: Vec<(String, RunResult)>) -> Result<RunResult, String>
 /// missing and an unexpected resource stay apart.
 fn identity(finding: &Finding) -> (String, String, String, String, String, String, String) {
     (
-        finding.kind.clone(),
+        finding.kind.to_string(),
         finding.principal.clone(),
         finding.action.clone(),
         finding.delegator.clone().unwrap_or_default(),
         finding.grant.clone().unwrap_or_default(),
         finding.rule.clone().unwrap_or_default(),
-        if finding.kind == "access" {
+        if finding.kind == FindingKind::Access {
             finding.resource.clone()
         } else {
             String::new()
@@ -195,13 +195,7 @@ fn merge_scenario(base: &mut ScenarioResult, parts: &[&ScenarioResult]) -> Resul
                     base.file
                 ));
             };
-            let rank = |verdict: &str| {
-                NEVER_VERDICTS
-                    .iter()
-                    .position(|v| *v == verdict)
-                    .unwrap_or(NEVER_VERDICTS.len())
-            };
-            if rank(&other.verdict) < rank(&rule.verdict) {
+            if other.verdict.position() < rule.verdict.position() {
                 *rule = other.clone();
             }
         }

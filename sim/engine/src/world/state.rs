@@ -26,6 +26,7 @@ use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
 use crate::world::{self, Grant};
+use privsim_model::result::{Decision as StepDecision, FindingKind};
 use privsim_model::time::Instant;
 
 /// Who can act: a session, or a principal alone.
@@ -61,7 +62,7 @@ pub struct StateKey(Vec<String>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// `delegation-ceiling`, `attenuation`, `expiry`, `never` or `access`.
-    pub kind: &'static str,
+    pub kind: FindingKind,
     /// The actor allowed what it should not be (index into [`Machine::actors`]).
     pub actor: usize,
     /// The action.
@@ -107,7 +108,7 @@ impl Violation {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// `allow`, `deny` or `error`.
-    pub decision: &'static str,
+    pub decision: StepDecision,
     /// The determining policies.
     pub determining: Vec<String>,
     /// What the request changed, one line per effect.
@@ -636,7 +637,7 @@ impl<'s> Machine<'s> {
         extra: &Map<String, Value>,
     ) -> Outcome {
         let error = |message: String| Outcome {
-            decision: "error",
+            decision: StepDecision::Error,
             determining: Vec::new(),
             effects: Vec::new(),
             error: Some(message),
@@ -679,7 +680,7 @@ impl<'s> Machine<'s> {
         let determining = crate::world::determining(&response);
         if response.decision() != Decision::Allow {
             return Outcome {
-                decision: "deny",
+                decision: StepDecision::Deny,
                 determining,
                 effects: Vec::new(),
                 error: None,
@@ -688,7 +689,7 @@ impl<'s> Machine<'s> {
         }
         let applied = self.apply_effects(state, actor, action, resource, context);
         Outcome {
-            decision: "allow",
+            decision: StepDecision::Allow,
             determining,
             effects: applied.effects,
             error: applied.error,
@@ -1193,7 +1194,7 @@ impl<'s> Machine<'s> {
                 && rule.resource.matches(resource)
             {
                 found.push(Violation {
-                    kind: "never",
+                    kind: FindingKind::Never,
                     on_request: false,
                     actor,
                     action: action.clone(),
@@ -1238,7 +1239,7 @@ impl<'s> Machine<'s> {
         };
         if !self.allowed(&request, store) {
             found.push(Violation {
-                kind: "attenuation",
+                kind: FindingKind::Attenuation,
                 on_request: false,
                 actor,
                 action: action.clone(),
@@ -1279,7 +1280,7 @@ impl<'s> Machine<'s> {
                         .is_some_and(|request| self.allowed(&request, &without));
                     if !still {
                         found.push(Violation {
-                            kind: "expiry",
+                            kind: FindingKind::Expiry,
                             on_request: false,
                             actor,
                             action: action.clone(),
@@ -1324,7 +1325,7 @@ impl<'s> Machine<'s> {
                 let expected = check.expected.contains(&resource.to_string());
                 if allowed != expected {
                     found.push(Violation {
-                        kind: "access",
+                        kind: FindingKind::Access,
                         on_request: false,
                         actor,
                         action: check.action.clone(),
@@ -1373,7 +1374,7 @@ impl<'s> Machine<'s> {
             };
             if !self.allowed(&request, &store) {
                 return Some(Violation {
-                    kind: "delegation-ceiling",
+                    kind: FindingKind::DelegationCeiling,
                     on_request: true,
                     actor,
                     action: action.clone(),
@@ -1402,7 +1403,7 @@ impl<'s> Machine<'s> {
         step: Option<usize>,
     ) -> privsim_model::result::Finding {
         privsim_model::result::Finding {
-            kind: violation.kind.to_string(),
+            kind: violation.kind,
             step,
             time: state.time.to_string(),
             principal: self.actors[violation.actor].principal.to_string(),

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
 use crate::common::evaluate;
-use privsim::result::{Pair, PrincipalAccount, ScenarioResult};
+use privsim::result::{FindingKind, Pair, PrincipalAccount, ScenarioResult};
 
 const SCHEMA: &str = r#"
 entity Role;
@@ -266,7 +266,7 @@ fn a_policy_that_forgets_the_grant_expiry_is_an_expiry_finding() {
     let expiry: Vec<_> = result
         .findings
         .iter()
-        .filter(|f| f.kind == "expiry")
+        .filter(|f| f.kind == FindingKind::Expiry)
         .collect();
     assert_eq!(expiry.len(), 2, "{:#?}", result.findings);
     assert!(

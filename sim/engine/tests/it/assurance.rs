@@ -2,6 +2,7 @@
 //! it never checked. Each test names what broke and keeps its input.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
+use privsim::result::FindingKind;
 use privsim::search::{Options, Strategy};
 
 use crate::common::load;
@@ -76,7 +77,7 @@ fn never_rule_on_an_action_whose_context_only_a_step_supplies_is_reported_by_rep
     let never: Vec<_> = result
         .findings
         .iter()
-        .filter(|f| f.kind == "never")
+        .filter(|f| f.kind == FindingKind::Never)
         .collect();
     assert_eq!(never.len(), 1, "{:#?}", result.findings);
     assert_eq!(never[0].principal, r#"Agent::"bot""#);
@@ -101,7 +102,7 @@ fn never_rule_on_an_action_whose_context_only_a_step_supplies_is_found_by_every_
             .result
             .findings
             .iter()
-            .filter(|f| f.kind == "never" && !f.trace.is_empty())
+            .filter(|f| f.kind == FindingKind::Never && !f.trace.is_empty())
             .collect();
         assert!(
             !searched.is_empty(),
@@ -198,7 +199,11 @@ fn a_membership_joined_twice_is_not_a_new_state() {
     assert!(!summary.budget_exhausted, "{summary:#?}");
     // The escalation through `r4` is still found.
     assert!(
-        fuzzed.result.findings.iter().any(|f| f.kind == "never"),
+        fuzzed
+            .result
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Never),
         "{:#?}",
         fuzzed.result.findings
     );
@@ -387,7 +392,11 @@ fn time_hidden_in_an_attribute_that_an_effect_moves_is_searched() {
         };
         let fuzzed = privsim::search::fuzz::fuzz(&scenario, &options, &mut |_| {});
         assert!(
-            fuzzed.result.findings.iter().any(|f| f.kind == "never"),
+            fuzzed
+                .result
+                .findings
+                .iter()
+                .any(|f| f.kind == FindingKind::Never),
             "{strategy:?}: snooze, wait until 10:00, delete was not found: {:#?}",
             fuzzed.result.search
         );

@@ -4,7 +4,7 @@
 //! the world as the replay lived it.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
-use privsim::result::ScenarioResult;
+use privsim::result::{FindingKind, ScenarioResult};
 
 const SCHEMA: &str = r#"
 entity Role;
@@ -321,7 +321,11 @@ fn never_rules_and_attenuation_are_reported_in_replay() {
     // and no agent may write (never).
     assert!(kinds.contains(&("never", Some(2))), "{kinds:?}");
     assert!(kinds.contains(&("attenuation", Some(2))), "{kinds:?}");
-    let never = result.findings.iter().find(|f| f.kind == "never").unwrap();
+    let never = result
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Never)
+        .unwrap();
     assert!(
         never.rule.as_ref().unwrap().ends_with("scenario.toml:64"),
         "{never:?}"
@@ -331,7 +335,7 @@ fn never_rules_and_attenuation_are_reported_in_replay() {
     let rules: Vec<&str> = result
         .findings
         .iter()
-        .filter(|f| f.kind == "never" && f.principal == "Agent::\"sub\"")
+        .filter(|f| f.kind == FindingKind::Never && f.principal == "Agent::\"sub\"")
         .map(|f| f.rule.as_deref().unwrap_or(""))
         .collect();
     assert_eq!(rules.len(), 2, "{rules:?}");

@@ -7,7 +7,7 @@
 )]
 
 use crate::common::replay;
-use privsim::result::ScenarioResult;
+use privsim::result::{Decision, ScenarioResult};
 use serde_json::json;
 
 fn decisions(result: &ScenarioResult) -> Vec<&str> {
@@ -197,7 +197,7 @@ context = { ticket = "CHG-2" }
             "ticket": "CHG-2"
         })
     );
-    assert_eq!(step.decision, "allow");
+    assert_eq!(step.decision, Decision::Allow);
     assert_eq!(
         step.delegation_chain,
         [r#"User::"alice""#, r#"Agent::"ci""#]

@@ -126,7 +126,7 @@ fn the_search_seeds_reach_each_planted_escalation() {
     }
     for kind in ["never", "attenuation", "delegation-ceiling", "expiry"] {
         assert!(
-            reached.iter().any(|(_, k)| *k == kind),
+            reached.iter().any(|(_, k)| k.as_str() == kind),
             "no seed reaches a `{kind}` violation"
         );
     }

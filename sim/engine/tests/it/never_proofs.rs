@@ -11,6 +11,7 @@
     reason = "tests fail loudly"
 )]
 
+use privsim::result::NeverVerdict;
 use std::str::FromStr;
 
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request};
@@ -178,7 +179,7 @@ fn proven_never_rules_agree_with_exhaustive_enumeration_on_small_worlds() {
             }
             if witness.is_some() {
                 found_in_world += 1;
-                assert_ne!(verdict.verdict, "proven-impossible", "{what}");
+                assert_ne!(verdict.verdict, NeverVerdict::ProvenImpossible, "{what}");
             }
         }
         // Every counterexample: Cedar allows it, and its rule matches it.

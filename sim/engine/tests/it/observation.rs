@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use privsim::held::Engine;
 use privsim::load::{self as scenario, Scenario, universe};
-use privsim::result::ScenarioResult;
+use privsim::result::{Decision, ScenarioResult};
 use privsim::time::Instant;
 use privsim_testkit::generate::{self, Spec};
 use privsim_testkit::properties::load_generated;
@@ -110,7 +110,11 @@ fn brute_force(
         let mut e = Expected::default();
         for step in &result.steps {
             let at = Instant::parse_rfc3339(&step.time).unwrap();
-            if &step.principal != p || step.decision != "allow" || at < counted_from || at > end {
+            if &step.principal != p
+                || step.decision != Decision::Allow
+                || at < counted_from
+                || at > end
+            {
                 continue;
             }
             let later = |slot: &mut Option<Instant>| *slot = Some(slot.map_or(at, |l| l.max(at)));
@@ -221,7 +225,7 @@ fn last_used_and_idle_times_agree_with_brute_force_from_the_step_list() {
         let counted_from = start.max(scenario.start);
         let long_enough = end.0 - counted_from.0 >= window.unused_after_ms;
         assert_eq!(
-            window.status,
+            window.status.as_str(),
             if long_enough {
                 "evaluated"
             } else {

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use privsim::result::ScenarioResult;
+use privsim::result::{Decision, ScenarioResult};
 use privsim::{LoadOptions, RunResult, load as scenario};
 
 use crate::common::{from_workspace_root, workspace_root};
@@ -135,7 +135,7 @@ fn allowed_steps(result: &ScenarioResult) -> BTreeSet<usize> {
     result
         .steps
         .iter()
-        .filter(|s| s.decision == "allow")
+        .filter(|s| s.decision == Decision::Allow)
         .map(|s| s.index)
         .collect()
 }

@@ -15,6 +15,7 @@
     reason = "tests fail loudly"
 )]
 
+use privsim::result::FindingKind;
 use std::path::{Path, PathBuf};
 
 use cedar_policy::{Authorizer, Decision};
@@ -60,7 +61,7 @@ fn kinds(fuzzed: &privsim::Fuzzed) -> Vec<String> {
         .findings
         .iter()
         .filter(|f| !f.trace.is_empty())
-        .map(|f| f.kind.clone())
+        .map(|f| f.kind.to_string())
         .collect()
 }
 
@@ -150,7 +151,7 @@ fn a_context_flag_no_step_sends_is_still_tried() {
             .result
             .findings
             .iter()
-            .find(|f| f.kind == "never" && !f.trace.is_empty())
+            .find(|f| f.kind == FindingKind::Never && !f.trace.is_empty())
             .unwrap_or_else(|| panic!("{strategy:?}: {:#?}", fuzzed.result.findings));
         // The witness sends the three keys the policy compares.
         let context = finding.trace.last().and_then(|s| s.context.clone());
@@ -377,7 +378,11 @@ fn repros_fail_on_the_planted_policy_and_pass_on_the_fixed_one() {
             assert!(!result.passed);
             for step in &result.steps[..result.steps.len() - 1] {
                 assert!(step.expectation.is_none(), "{name}: {text}");
-                assert_ne!(step.decision, "error", "{name}: {step:?}\n{text}");
+                assert_ne!(
+                    step.decision,
+                    privsim::result::Decision::Error,
+                    "{name}: {step:?}\n{text}"
+                );
             }
             let fixed = LoadOptions {
                 policies: Some(dir.join("policies/fixed.cedar")),
@@ -881,7 +886,7 @@ action read, delete appliesTo { principal: [Agent], resource: [Repo] };
     let idle: Vec<&privsim::result::Finding> = replayed
         .findings
         .iter()
-        .filter(|f| f.kind == "never")
+        .filter(|f| f.kind == FindingKind::Never)
         .collect();
     assert_eq!(idle.len(), 1, "{:#?}", replayed.findings);
     assert_eq!(idle[0].principal, "Agent::\"idle-00\"");
@@ -895,7 +900,7 @@ action read, delete appliesTo { principal: [Agent], resource: [Repo] };
         searched
             .findings
             .iter()
-            .any(|f| f.kind == "never" && f.principal == "Agent::\"idle-00\""),
+            .any(|f| f.kind == FindingKind::Never && f.principal == "Agent::\"idle-00\""),
         "{:#?}",
         searched.findings
     );

@@ -1,0 +1,193 @@
+//! The `closed_set!` macro: a closed set of names (decisions, kinds of
+//! finding, kinds of change, statuses) as an enum written as one table.
+//!
+//! Each row gives a variant, its name in the JSON contract and its doc
+//! comment; the macro derives from that one table the enum, `ALL` (the rows
+//! in table order), `as_str`, `from_name`, `Display`, `Serialize` and
+//! `Deserialize`. Reading an unknown name (a result file written by a newer
+//! or a hand-edited privsim) is an error that names the set and lists the
+//! known names, never a silent fallback. Values order by name, as the
+//! strings they replace did, so a sort keyed by them keeps its order.
+
+macro_rules! closed_set {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $(
+                $(#[doc = $doc:literal])*
+                $variant:ident = $text:literal,
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(
+                $(#[doc = $doc])*
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in the table's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The name in the JSON contract and the reports.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The value of a name, if it is one.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The position in [`Self::ALL`].
+            pub fn position(self) -> usize {
+                Self::ALL.iter().position(|v| *v == self).unwrap_or(Self::ALL.len())
+            }
+
+            /// Every name, in the table's order, each in backticks, joined
+            /// by `, ` (for messages listing what is accepted).
+            pub fn names() -> String {
+                Self::ALL
+                    .iter()
+                    .map(|v| format!("`{}`", v.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<::std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> ::std::cmp::Ordering {
+                self.as_str().cmp(other.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+                Self::from_name(&name).ok_or_else(|| {
+                    <D::Error as ::serde::de::Error>::custom(format!(
+                        "unknown {} `{}`, expected one of {}",
+                        $what,
+                        name,
+                        Self::names()
+                    ))
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use closed_set;
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{ChangeKind, ChangeStatus, ExceptionState};
+    use crate::result::{
+        CeilingDecision, Decision, FindingKind, MoveKind, NeverVerdict, ObservationStatus,
+    };
+
+    /// Every name of a set reads back as its value, and names are distinct.
+    fn round_trips<T>(all: &[T], name: fn(&T) -> &'static str, from: fn(&str) -> Option<T>)
+    where
+        T: PartialEq + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        for value in all {
+            let json = serde_json::to_string(value).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", name(value)));
+            let back: T = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(&back, value);
+            assert_eq!(from(name(value)).as_ref(), Some(value));
+        }
+        let mut names: Vec<_> = all.iter().map(name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "a name is listed twice");
+    }
+
+    #[test]
+    fn every_closed_set_round_trips_through_its_json_names() {
+        round_trips(Decision::ALL, |v| v.as_str(), Decision::from_name);
+        round_trips(
+            CeilingDecision::ALL,
+            |v| v.as_str(),
+            CeilingDecision::from_name,
+        );
+        round_trips(FindingKind::ALL, |v| v.as_str(), FindingKind::from_name);
+        round_trips(MoveKind::ALL, |v| v.as_str(), MoveKind::from_name);
+        round_trips(NeverVerdict::ALL, |v| v.as_str(), NeverVerdict::from_name);
+        round_trips(
+            ObservationStatus::ALL,
+            |v| v.as_str(),
+            ObservationStatus::from_name,
+        );
+        round_trips(ChangeKind::ALL, |v| v.as_str(), ChangeKind::from_name);
+        round_trips(ChangeStatus::ALL, |v| v.as_str(), ChangeStatus::from_name);
+        round_trips(
+            ExceptionState::ALL,
+            |v| v.as_str(),
+            ExceptionState::from_name,
+        );
+        assert_eq!(ChangeKind::ALL.len(), 17);
+    }
+
+    #[test]
+    fn an_unknown_name_is_an_error_naming_the_set_and_the_known_names() {
+        let error = serde_json::from_str::<Decision>("\"maybe\"")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("unknown decision `maybe`, expected one of `allow`, `deny`, `error`")
+        );
+        let error = serde_json::from_str::<ChangeKind>("\"new-thing\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with(
+                "unknown kind of change `new-thing`, expected one of `new-escalation`, "
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn values_order_and_display_as_their_names() {
+        // Sorting by value is sorting by name, as the strings sorted before.
+        let mut kinds = FindingKind::ALL.to_vec();
+        kinds.sort();
+        let names: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        // `Display` pads like a string, so aligned text output is unchanged.
+        assert_eq!(format!("[{:<7}]", Decision::Deny), "[deny   ]");
+        assert_eq!(ChangeKind::FixedEscalation.position(), 16);
+    }
+}
