@@ -601,7 +601,6 @@ pub struct ExceptionStatus {
 closed_set! {
     /// The kinds of change, in the order reports list them (the gate sorts
     /// a scenario's changes by it, failing first). More kinds will come.
-    #[non_exhaustive]
     pub enum ChangeKind ("kind of change") {
         /// An invariant finding (replay, search or a refuting proof) the
         /// baseline did not have.

@@ -36,7 +36,6 @@ closed_set! {
 
 closed_set! {
     /// The invariant a [`Finding`] breaks (more invariants will come).
-    #[non_exhaustive]
     pub enum FindingKind ("kind of finding") {
         /// A delegate was allowed what its delegator is denied.
         DelegationCeiling = "delegation-ceiling",
