@@ -170,6 +170,10 @@ pub struct Machine<'s> {
     pub arithmetic: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
+    /// Contexts as Cedar reads them, by action and context JSON text
+    /// ([`Machine::request`]): a search asks the same actor's context at
+    /// the same time for many resources and states.
+    parsed: RefCell<HashMap<(EntityUid, String), Result<Context, String>>>,
     /// The policies of Cedar's reason for some decision so far: those that
     /// decided a request.
     decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
@@ -221,6 +225,7 @@ impl<'s> SharedMachine<'s> {
             arithmetic: self.arithmetic.clone(),
             unsearched_principals: self.unsearched_principals.clone(),
             evaluations: std::cell::Cell::new(0),
+            parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
         }
     }
@@ -247,6 +252,9 @@ const MAX_STORED_ENTITIES: usize = 1_000_000;
 fn max_stores(entities: usize) -> usize {
     (MAX_STORED_ENTITIES / entities.max(1)).clamp(16, MAX_STORES)
 }
+
+/// The most parsed contexts a machine keeps ([`Machine::request`]).
+const MAX_PARSED_CONTEXTS: usize = 65_536;
 
 /// The most entities one `[[never]]` type pattern adds as actors.
 pub const MAX_PATTERN_ACTORS: usize = 32;
@@ -326,15 +334,24 @@ impl<'s> Machine<'s> {
                 principal,
             });
         }
+        // A universe depends only on the principal's type (the schema's
+        // actions for it, or without a schema the scenario's), so it is
+        // listed once per type.
+        let mut by_type: HashMap<String, Vec<(EntityUid, EntityUid)>> = HashMap::new();
         let pairs = actors
             .iter()
             .map(|actor| {
-                crate::load::universe::pairs(scenario, &actor.principal)
-                    .into_iter()
-                    .flat_map(|(action, resources)| {
-                        resources.into_iter().map(move |r| (action.clone(), r))
+                by_type
+                    .entry(actor.principal.type_name().to_string())
+                    .or_insert_with(|| {
+                        crate::load::universe::pairs(scenario, &actor.principal)
+                            .into_iter()
+                            .flat_map(|(action, resources)| {
+                                resources.into_iter().map(move |r| (action.clone(), r))
+                            })
+                            .collect()
                     })
-                    .collect()
+                    .clone()
             })
             .collect();
         let base = scenario
@@ -570,7 +587,8 @@ impl<'s> Machine<'s> {
         Value::Object(context)
     }
 
-    /// Builds a request (checked against the schema, if any).
+    /// Builds a request (checked against the schema, if any), as
+    /// `load::build_request` does, reading each (action, context) once.
     pub fn request(
         &self,
         principal: &EntityUid,
@@ -578,13 +596,39 @@ impl<'s> Machine<'s> {
         resource: &EntityUid,
         context: &Value,
     ) -> Result<Request, String> {
-        scenario::build_request(
-            principal,
-            action,
-            resource,
+        let context = self.parsed_context(action, context, &context.to_string())?;
+        Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
             context,
             self.scenario.schema.as_ref(),
         )
+        .map_err(|e| crate::load::cedar_files::error_chain(&e))
+    }
+
+    /// A context read under the action's context type, as Cedar reads it;
+    /// `text` is `json`'s text (the key). Kept for the machine's life, up
+    /// to [`MAX_PARSED_CONTEXTS`].
+    fn parsed_context(
+        &self,
+        action: &EntityUid,
+        json: &Value,
+        text: &str,
+    ) -> Result<Context, String> {
+        let key = (action.clone(), text.to_string());
+        if let Some(parsed) = self.parsed.borrow().get(&key) {
+            return parsed.clone();
+        }
+        let schema = self.scenario.schema.as_ref();
+        let parsed = Context::from_json_value(json.clone(), schema.map(|s| (s, action)))
+            .map_err(|e| crate::load::cedar_files::error_chain(&e));
+        let mut cache = self.parsed.borrow_mut();
+        if cache.len() >= MAX_PARSED_CONTEXTS {
+            cache.clear();
+        }
+        cache.insert(key, parsed.clone());
+        parsed
     }
 
     /// Asks Cedar.
@@ -1188,8 +1232,11 @@ impl<'s> Machine<'s> {
     ) {
         let principal = &self.actors[actor].principal;
         for rule in &self.scenario.never {
-            if rule.principal.matches(principal)
-                && rule.action.as_ref().is_none_or(|a| a == action)
+            // The action first: it is an equality, where a type pattern
+            // formats the entity's type name (this runs for every held
+            // pair of every new state).
+            if rule.action.as_ref().is_none_or(|a| a == action)
+                && rule.principal.matches(principal)
                 && rule.resource.matches(resource)
             {
                 found.push(Violation {
@@ -1487,6 +1534,7 @@ impl<'s> Machine<'s> {
 struct Contexts<'m, 's> {
     machine: &'m Machine<'s>,
     json: &'m Value,
+    text: String,
     parsed: HashMap<EntityUid, Option<Context>>,
 }
 
@@ -1495,6 +1543,7 @@ impl<'m, 's> Contexts<'m, 's> {
         Self {
             machine,
             json,
+            text: json.to_string(),
             parsed: HashMap::new(),
         }
     }
@@ -1512,7 +1561,9 @@ impl<'m, 's> Contexts<'m, 's> {
             .parsed
             .entry(action.clone())
             .or_insert_with(|| {
-                Context::from_json_value(self.json.clone(), schema.map(|s| (s, action))).ok()
+                self.machine
+                    .parsed_context(action, self.json, &self.text)
+                    .ok()
             })
             .clone()?;
         Request::new(
