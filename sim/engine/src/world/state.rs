@@ -570,6 +570,70 @@ impl<'s> Machine<'s> {
         StateKey(parts)
     }
 
+    /// What a state's world says differently from the grant-free world, as
+    /// facts: `E in P` for a parent an entity gains, `E not in P` for one it
+    /// loses, `E.a = v` for an attribute it gets or changes. The novelty
+    /// search keeps a state that makes a fact true that no kept state made
+    /// (a world change the held sets do not show yet, such as an attribute
+    /// only a later request reads).
+    pub fn world_facts(&self, state: &State) -> BTreeSet<String> {
+        let base = &self.scenario.world.base;
+        let active = Self::active(state, None);
+        let mut facts = BTreeSet::new();
+        for (key, changed) in world::changed_entities(base, &state.grants, &active) {
+            let before = base
+                .get(&key)
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .unwrap_or(Value::Null);
+            let parents = |entity: &Value| -> BTreeSet<String> {
+                entity
+                    .get("parents")
+                    .and_then(Value::as_array)
+                    .map(|items| items.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default()
+            };
+            let (was, now) = (parents(&before), parents(&changed));
+            facts.extend(now.difference(&was).map(|p| format!("{key} in {p}")));
+            facts.extend(was.difference(&now).map(|p| format!("{key} not in {p}")));
+            for field in ["attrs", "tags"] {
+                let Some(values) = changed.get(field).and_then(Value::as_object) else {
+                    continue;
+                };
+                for (name, value) in values {
+                    if before.get(field).and_then(|f| f.get(name)) != Some(value) {
+                        facts.insert(format!("{key}.{field}.{name} = {value}"));
+                    }
+                }
+            }
+        }
+        facts
+    }
+
+    /// The entities whose data differs between the worlds of two states, and
+    /// every entity whose evaluation can read them (`world::rows`: their
+    /// descendants, and entities whose attributes or tags lead to those).
+    pub fn affected_between(&self, before: &State, after: &State) -> HashSet<EntityUid> {
+        let base = &self.scenario.world.base;
+        let old = world::changed_entities(base, &before.grants, &Self::active(before, None));
+        let new = world::changed_entities(base, &after.grants, &Self::active(after, None));
+        let differs: HashSet<EntityUid> = old
+            .keys()
+            .chain(new.keys())
+            .filter(|key| {
+                old.get(*key).map(canonical_entity) != new.get(*key).map(canonical_entity)
+            })
+            .filter_map(|key| crate::load::parse_uid(key).ok())
+            .collect();
+        if differs.is_empty() {
+            return differs;
+        }
+        let rows = self
+            .shared
+            .rows
+            .get_or_init(|| Rows::new(self.scenario, &self.actors, &self.pairs));
+        rows.delta(self.scenario, differs).affected
+    }
+
     /// The context an actor presents in a state, with extra entries.
     pub fn context(&self, state: &State, actor: usize, extra: &Map<String, Value>) -> Value {
         let actor = &self.actors[actor];
