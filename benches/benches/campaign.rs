@@ -16,7 +16,9 @@
 //! - the process's peak resident memory (`VmHWM`) after the longest search.
 //!
 //! `PRIVSIM_BENCH_KEEP=1` keeps the generated scenarios (their folders are
-//! printed) for `privsim run` or `privsim fuzz`.
+//! printed) for `privsim run` or `privsim fuzz`. `PRIVSIM_CAMPAIGN_ONLY=rate`
+//! (or `novelty`, `random`) runs one search alone and prints its figures,
+//! for profiling.
 //!
 //! Whether the planted escalation was found is printed, not asserted (the
 //! benchmark measures the search; the planted and fixed cases of the test
@@ -364,6 +366,10 @@ fn campaign(c: &mut Criterion) {
         );
     }
     let pairs: usize = Machine::new(&planted).pairs.iter().map(Vec::len).sum();
+    if let Ok(only) = std::env::var("PRIVSIM_CAMPAIGN_ONLY") {
+        only_one(&only, &planted, &fixed, find_budget, rate_budget);
+        return;
+    }
 
     // The planted escalation within the budget (novelty, then random);
     // none in the fixed variant.
@@ -509,6 +515,29 @@ fn campaign(c: &mut Criterion) {
         );
     }
     println!("  peak resident memory after the {find_budget}-move searches (VmHWM): {peak}\n");
+}
+
+/// One part of the benchmark alone, for profiling (`PRIVSIM_CAMPAIGN_ONLY`):
+/// `rate` (novelty on the fixed variant, the ratio's budget), `novelty` or
+/// `random` (on the planted escalation, the finding budget).
+fn only_one(only: &str, planted: &Scenario, fixed: &Scenario, find_budget: u64, rate_budget: u64) {
+    let (scenario, options) = match only {
+        "rate" => (fixed, options(rate_budget, 1)),
+        "novelty" => (planted, options(find_budget, 1)),
+        "random" => (planted, strategy_options(Strategy::Random, find_budget, 1)),
+        other => panic!("PRIVSIM_CAMPAIGN_ONLY: `{other}` is not rate, novelty or random"),
+    };
+    let (elapsed, searched) = timed(|| run_search(scenario, &options));
+    println!(
+        "{only}: {} moves, {} states, {} evaluations, {:.2} s, {:.0} moves/s, first finding by move {:?}, never findings {}",
+        searched.moves,
+        searched.states,
+        searched.evaluations,
+        elapsed.as_secs_f64(),
+        searched.moves as f64 / elapsed.as_secs_f64(),
+        searched.first_at,
+        searched.never
+    );
 }
 
 criterion_group!(benches, campaign);

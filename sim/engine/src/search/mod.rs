@@ -657,6 +657,16 @@ fn state_cap_caveat(options: &Options, capped: usize) -> Option<String> {
 /// the merged result covers the whole campaign).
 pub const SHARD_CAVEAT: &str = "shard: this result is shard";
 
+/// A state in novelty's pool: how it was reached, the world facts it
+/// makes true ([`Machine::world_facts`]) and the requests its last change
+/// may have enabled ([`Mover::focus`]).
+struct Pooled {
+    state: State,
+    trace: Vec<Move>,
+    facts: BTreeSet<String>,
+    focus: Focus,
+}
+
 /// The search in progress.
 struct Run<'m, 's> {
     machine: &'m Machine<'s>,
@@ -768,10 +778,16 @@ impl<'m, 's> Run<'m, 's> {
 
     /// A move of a state with `count` moves, by weight
     /// ([`Mover::weighted`]) or, with `options.weighted` off, uniformly.
-    fn choose(&self, state: &State, rng: &mut Xoshiro256PlusPlus, count: usize) -> Move {
+    fn choose(
+        &self,
+        state: &State,
+        rng: &mut Xoshiro256PlusPlus,
+        count: usize,
+        focus: &Focus,
+    ) -> Move {
         if self.options.weighted {
             self.mover
-                .weighted(self.machine, state, rng)
+                .weighted_or_focus(self.machine, state, rng, focus)
                 .unwrap_or(Move::Advance(state.time))
         } else {
             self.pick(state, rng.random_range(0..count))
@@ -953,7 +969,7 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.choose(&state, &mut rng, count);
+                let mv = self.choose(&state, &mut rng, count, &Focus::default());
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
@@ -978,9 +994,9 @@ impl<'m, 's> Run<'m, 's> {
         let initial = self.initial();
         let (mut rng, mut pool, mut seen) = match from {
             corpus::Position::Novelty { rng, pool, seen } => {
-                let pool: Vec<(State, Vec<Move>)> = pool
+                let pool: Vec<Pooled> = pool
                     .into_iter()
-                    .map(|trace| (self.rebuild(&trace), trace))
+                    .map(|trace| self.pooled_from(trace))
                     .collect();
                 (rng, pool, seen.into_iter().collect::<HashSet<StateKey>>())
             }
@@ -989,16 +1005,24 @@ impl<'m, 's> Run<'m, 's> {
                 seen.insert(self.machine.state_key(&initial));
                 (
                     Xoshiro256PlusPlus::seed_from_u64(self.options.seed),
-                    vec![(initial, Vec::new())],
+                    vec![Pooled {
+                        facts: self.machine.world_facts(&initial),
+                        state: initial,
+                        trace: Vec::new(),
+                        focus: Focus::default(),
+                    }],
                     seen,
                 )
             }
         };
+        // Every world fact a pool state made true (the union over the pool:
+        // a state is pooled whenever it adds one).
+        let mut facts: HashSet<String> = pool.iter().flat_map(|p| p.facts.clone()).collect();
         loop {
             if self.spent() {
                 return corpus::Position::Novelty {
                     rng,
-                    pool: pool.into_iter().map(|(_, trace)| trace).collect(),
+                    pool: pool.into_iter().map(|p| p.trace).collect(),
                     seen: seen.into_iter().collect(),
                 };
             }
@@ -1008,7 +1032,7 @@ impl<'m, 's> Run<'m, 's> {
             } else {
                 rng.random_range(0..pool.len())
             };
-            let (mut state, trace) = pool[pick].clone();
+            let mut state = pool[pick].state.clone();
             let count = self.count(&state);
             if count == 0 {
                 if pool.len() == 1 {
@@ -1017,10 +1041,10 @@ impl<'m, 's> Run<'m, 's> {
                 pool.swap_remove(pick);
                 continue;
             }
-            let mv = self.choose(&state, &mut rng, count);
+            let mv = self.choose(&state, &mut rng, count, &pool[pick].focus);
             let (changed, violations) = self.play(&mut state, &mv);
             self.report(progress);
-            let mut reached = trace.clone();
+            let mut reached = pool[pick].trace.clone();
             reached.push(mv);
             self.record(&reached, violations);
             if !changed || reached.len() > self.options.depth {
@@ -1032,11 +1056,45 @@ impl<'m, 's> Run<'m, 's> {
             }
             self.max_depth = self.max_depth.max(reached.len());
             let fingerprint = self.states.get(&key).map_or(0, |e| e.0);
-            // New held sets join the pool; a known one joins only while the
-            // pool is small, so time-only changes still get explored.
-            if self.fingerprints.insert(fingerprint) || pool.len() < 16 {
-                pool.push((state, reached));
+            // New held sets join the pool, and so do new worlds: a state
+            // that makes a world fact true that no pooled state made (an
+            // attribute that only a later request reads changes no held
+            // set yet). A known one joins only while the pool is small, so
+            // time-only changes still get explored.
+            let state_facts = self.machine.world_facts(&state);
+            let new_facts = state_facts.iter().any(|f| !facts.contains(f));
+            let new_held = self.fingerprints.insert(fingerprint);
+            if new_held || new_facts || pool.len() < 16 {
+                facts.extend(state_facts.iter().cloned());
+                let affected = self.machine.affected_between(&pool[pick].state, &state);
+                let focus = self.mover.focus(self.machine, &state, &affected);
+                pool.push(Pooled {
+                    state,
+                    trace: reached,
+                    facts: state_facts,
+                    focus,
+                });
             }
+        }
+    }
+
+    /// A pool entry rebuilt from its trace (a resumed campaign): the state,
+    /// its world facts, and its focus against the state one move before.
+    fn pooled_from(&self, trace: Vec<Move>) -> Pooled {
+        let state = self.rebuild(&trace);
+        let focus = match trace.split_last() {
+            Some((_, before)) => {
+                let parent = self.rebuild(before);
+                let affected = self.machine.affected_between(&parent, &state);
+                self.mover.focus(self.machine, &state, &affected)
+            }
+            None => Focus::default(),
+        };
+        Pooled {
+            facts: self.machine.world_facts(&state),
+            state,
+            trace,
+            focus,
         }
     }
 
@@ -1195,6 +1253,17 @@ impl Class {
 /// most; plain requests and context variants stay reachable (they find
 /// violations on the request itself).
 pub const CLASS_WEIGHTS: [u32; 5] = [4, 2, 1, 1, 2];
+
+/// The weight of a novelty pool state's [`Focus`], as one more class beside
+/// [`CLASS_WEIGHTS`]: as likely as the effect class.
+pub const FOCUS_WEIGHT: u32 = 4;
+
+/// The world-changing requests a state's last change may have enabled
+/// ([`Mover::focus`]), grouped by action: `(actor, pair, variant)`.
+#[derive(Debug, Clone, Default)]
+pub struct Focus {
+    by_action: Vec<Vec<(usize, usize, usize)>>,
+}
 
 /// One class's moves of an actor: runs `(pair, first variant, how many)`
 /// and the sum of their lengths.
@@ -1406,16 +1475,41 @@ impl Mover {
         state: &State,
         rng: &mut Xoshiro256PlusPlus,
     ) -> Option<Move> {
+        self.weighted_or_focus(machine, state, rng, &Focus::default())
+    }
+
+    /// [`Mover::weighted`] with a state's [`Focus`] as one more class of
+    /// weight [`FOCUS_WEIGHT`] (when it has moves): a focus move is an
+    /// action among the focus's, uniformly, then one of its moves. With an
+    /// empty focus, the same draws as [`Mover::weighted`].
+    pub fn weighted_or_focus(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        rng: &mut Xoshiro256PlusPlus,
+        focus: &Focus,
+    ) -> Option<Move> {
         let counts = self.class_counts(machine, state);
         let weights = counts
             .iter()
             .zip(CLASS_WEIGHTS)
             .map(|(&count, weight)| if count > 0 { weight } else { 0 });
-        let total: u32 = weights.clone().sum();
+        let extra = if focus.by_action.is_empty() {
+            0
+        } else {
+            FOCUS_WEIGHT
+        };
+        let total: u32 = weights.clone().sum::<u32>() + extra;
         if total == 0 {
             return None;
         }
         let mut draw = rng.random_range(0..total);
+        if draw < extra {
+            let moves = &focus.by_action[rng.random_range(0..focus.by_action.len())];
+            let (actor, pair, variant) = moves[rng.random_range(0..moves.len())];
+            return Some(self.request(machine, actor, pair, variant));
+        }
+        draw -= extra;
         let mut class = 0;
         for (c, weight) in weights.enumerate() {
             if draw < weight {
@@ -1509,6 +1603,78 @@ impl Mover {
             .collect();
         times.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
         times.get(index).map(|&time| Move::Advance(time))
+    }
+
+    /// The world-changing requests of `state` ([`Class::Effect`] and
+    /// [`Class::Start`]) that involve an entity of `affected`: the actor's
+    /// principal or chain, the resource, or an entity of the context
+    /// variant. A request that involves none of them reads, in `state`,
+    /// exactly what it read before the change that made `affected`
+    /// (`world::rows`), so it decides as it did there; these are the
+    /// requests the change may have enabled.
+    pub fn focus(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        affected: &HashSet<EntityUid>,
+    ) -> Focus {
+        if affected.is_empty() {
+            return Focus::default();
+        }
+        let mut by_action: BTreeMap<String, Vec<(usize, usize, usize)>> = BTreeMap::new();
+        // Per action, the variants that name an affected entity.
+        let mut touching: HashMap<String, Vec<usize>> = HashMap::new();
+        for actor in 0..machine.actors.len() {
+            if !machine.running(state, actor) {
+                continue;
+            }
+            let who = &machine.actors[actor];
+            let whole =
+                affected.contains(&who.principal) || who.chain.iter().any(|u| affected.contains(u));
+            for class in [0, 1] {
+                for &(pair, first, count) in &self.classes[actor][class].1 {
+                    let (action, resource) = &machine.pairs[actor][pair];
+                    let name = action.to_string();
+                    let variants: Vec<usize> = if whole || affected.contains(resource) {
+                        (first..first + count).collect()
+                    } else {
+                        touching
+                            .entry(name.clone())
+                            .or_insert_with(|| self.variants_naming(&name, affected))
+                            .iter()
+                            .copied()
+                            .filter(|v| (first..first + count).contains(v))
+                            .collect()
+                    };
+                    if !variants.is_empty() {
+                        by_action
+                            .entry(name)
+                            .or_default()
+                            .extend(variants.into_iter().map(|v| (actor, pair, v)));
+                    }
+                }
+            }
+        }
+        Focus {
+            by_action: by_action.into_values().collect(),
+        }
+    }
+
+    /// The context variants of an action that name an entity of `affected`.
+    fn variants_naming(&self, action: &str, affected: &HashSet<EntityUid>) -> Vec<usize> {
+        let Some(variants) = self.variants.get(action) else {
+            return Vec::new();
+        };
+        variants
+            .iter()
+            .enumerate()
+            .filter(|(_, extra)| {
+                let mut named = Vec::new();
+                crate::held::collect_uids(&Value::Object((*extra).clone()), &mut named);
+                named.iter().any(|u| affected.contains(u))
+            })
+            .map(|(index, _)| index)
+            .collect()
     }
 
     /// Caveats for the context variants left out, for actions some actor

@@ -171,6 +171,10 @@ pub struct Machine<'s> {
     pub arithmetic: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
+    /// Contexts as Cedar reads them, by action and context JSON text
+    /// ([`Machine::request`]): a search asks the same actor's context at
+    /// the same time for many resources and states.
+    parsed: RefCell<HashMap<(EntityUid, String), Result<Context, String>>>,
     /// The policies of Cedar's reason for some decision so far: those that
     /// decided a request.
     decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
@@ -222,6 +226,7 @@ impl<'s> SharedMachine<'s> {
             arithmetic: self.arithmetic.clone(),
             unsearched_principals: self.unsearched_principals.clone(),
             evaluations: std::cell::Cell::new(0),
+            parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
         }
     }
@@ -248,6 +253,9 @@ const MAX_STORED_ENTITIES: usize = 1_000_000;
 fn max_stores(entities: usize) -> usize {
     (MAX_STORED_ENTITIES / entities.max(1)).clamp(16, MAX_STORES)
 }
+
+/// The most parsed contexts a machine keeps ([`Machine::request`]).
+const MAX_PARSED_CONTEXTS: usize = 65_536;
 
 /// The most entities one `[[never]]` type pattern adds as actors.
 pub const MAX_PATTERN_ACTORS: usize = 32;
@@ -327,15 +335,24 @@ impl<'s> Machine<'s> {
                 principal,
             });
         }
+        // A universe depends only on the principal's type (the schema's
+        // actions for it, or without a schema the scenario's), so it is
+        // listed once per type.
+        let mut by_type: HashMap<String, Vec<(EntityUid, EntityUid)>> = HashMap::new();
         let pairs = actors
             .iter()
             .map(|actor| {
-                crate::load::universe::pairs(scenario, &actor.principal)
-                    .into_iter()
-                    .flat_map(|(action, resources)| {
-                        resources.into_iter().map(move |r| (action.clone(), r))
+                by_type
+                    .entry(actor.principal.type_name().to_string())
+                    .or_insert_with(|| {
+                        crate::load::universe::pairs(scenario, &actor.principal)
+                            .into_iter()
+                            .flat_map(|(action, resources)| {
+                                resources.into_iter().map(move |r| (action.clone(), r))
+                            })
+                            .collect()
                     })
-                    .collect()
+                    .clone()
             })
             .collect();
         let base = scenario
@@ -554,6 +571,70 @@ impl<'s> Machine<'s> {
         StateKey(parts)
     }
 
+    /// What a state's world says differently from the grant-free world, as
+    /// facts: `E in P` for a parent an entity gains, `E not in P` for one it
+    /// loses, `E.a = v` for an attribute it gets or changes. The novelty
+    /// search keeps a state that makes a fact true that no kept state made
+    /// (a world change the held sets do not show yet, such as an attribute
+    /// only a later request reads).
+    pub fn world_facts(&self, state: &State) -> BTreeSet<String> {
+        let base = &self.scenario.world.base;
+        let active = Self::active(state, None);
+        let mut facts = BTreeSet::new();
+        for (key, changed) in world::changed_entities(base, &state.grants, &active) {
+            let before = base
+                .get(&key)
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .unwrap_or(Value::Null);
+            let parents = |entity: &Value| -> BTreeSet<String> {
+                entity
+                    .get("parents")
+                    .and_then(Value::as_array)
+                    .map(|items| items.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default()
+            };
+            let (was, now) = (parents(&before), parents(&changed));
+            facts.extend(now.difference(&was).map(|p| format!("{key} in {p}")));
+            facts.extend(was.difference(&now).map(|p| format!("{key} not in {p}")));
+            for field in ["attrs", "tags"] {
+                let Some(values) = changed.get(field).and_then(Value::as_object) else {
+                    continue;
+                };
+                for (name, value) in values {
+                    if before.get(field).and_then(|f| f.get(name)) != Some(value) {
+                        facts.insert(format!("{key}.{field}.{name} = {value}"));
+                    }
+                }
+            }
+        }
+        facts
+    }
+
+    /// The entities whose data differs between the worlds of two states, and
+    /// every entity whose evaluation can read them (`world::rows`: their
+    /// descendants, and entities whose attributes or tags lead to those).
+    pub fn affected_between(&self, before: &State, after: &State) -> HashSet<EntityUid> {
+        let base = &self.scenario.world.base;
+        let old = world::changed_entities(base, &before.grants, &Self::active(before, None));
+        let new = world::changed_entities(base, &after.grants, &Self::active(after, None));
+        let differs: HashSet<EntityUid> = old
+            .keys()
+            .chain(new.keys())
+            .filter(|key| {
+                old.get(*key).map(canonical_entity) != new.get(*key).map(canonical_entity)
+            })
+            .filter_map(|key| crate::load::parse_uid(key).ok())
+            .collect();
+        if differs.is_empty() {
+            return differs;
+        }
+        let rows = self
+            .shared
+            .rows
+            .get_or_init(|| Rows::new(self.scenario, &self.actors, &self.pairs));
+        rows.delta(self.scenario, differs).affected
+    }
+
     /// The context an actor presents in a state, with extra entries.
     pub fn context(&self, state: &State, actor: usize, extra: &Map<String, Value>) -> Value {
         let actor = &self.actors[actor];
@@ -571,7 +652,8 @@ impl<'s> Machine<'s> {
         Value::Object(context)
     }
 
-    /// Builds a request (checked against the schema, if any).
+    /// Builds a request (checked against the schema, if any), as
+    /// `load::build_request` does, reading each (action, context) once.
     pub fn request(
         &self,
         principal: &EntityUid,
@@ -579,13 +661,39 @@ impl<'s> Machine<'s> {
         resource: &EntityUid,
         context: &Value,
     ) -> Result<Request, String> {
-        scenario::build_request(
-            principal,
-            action,
-            resource,
+        let context = self.parsed_context(action, context, &context.to_string())?;
+        Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
             context,
             self.scenario.schema.as_ref(),
         )
+        .map_err(|e| crate::load::cedar_files::error_chain(&e))
+    }
+
+    /// A context read under the action's context type, as Cedar reads it;
+    /// `text` is `json`'s text (the key). Kept for the machine's life, up
+    /// to [`MAX_PARSED_CONTEXTS`].
+    fn parsed_context(
+        &self,
+        action: &EntityUid,
+        json: &Value,
+        text: &str,
+    ) -> Result<Context, String> {
+        let key = (action.clone(), text.to_string());
+        if let Some(parsed) = self.parsed.borrow().get(&key) {
+            return parsed.clone();
+        }
+        let schema = self.scenario.schema.as_ref();
+        let parsed = Context::from_json_value(json.clone(), schema.map(|s| (s, action)))
+            .map_err(|e| crate::load::cedar_files::error_chain(&e));
+        let mut cache = self.parsed.borrow_mut();
+        if cache.len() >= MAX_PARSED_CONTEXTS {
+            cache.clear();
+        }
+        cache.insert(key, parsed.clone());
+        parsed
     }
 
     /// Asks Cedar.
@@ -1189,8 +1297,11 @@ impl<'s> Machine<'s> {
     ) {
         let principal = &self.actors[actor].principal;
         for rule in &self.scenario.never {
-            if rule.principal.matches(principal)
-                && rule.action.as_ref().is_none_or(|a| a == action)
+            // The action first: it is an equality, where a type pattern
+            // formats the entity's type name (this runs for every held
+            // pair of every new state).
+            if rule.action.as_ref().is_none_or(|a| a == action)
+                && rule.principal.matches(principal)
                 && rule.resource.matches(resource)
             {
                 found.push(Violation {
@@ -1488,6 +1599,7 @@ impl<'s> Machine<'s> {
 struct Contexts<'m, 's> {
     machine: &'m Machine<'s>,
     json: &'m Value,
+    text: String,
     parsed: HashMap<EntityUid, Option<Context>>,
 }
 
@@ -1496,6 +1608,7 @@ impl<'m, 's> Contexts<'m, 's> {
         Self {
             machine,
             json,
+            text: json.to_string(),
             parsed: HashMap::new(),
         }
     }
@@ -1513,7 +1626,9 @@ impl<'m, 's> Contexts<'m, 's> {
             .parsed
             .entry(action.clone())
             .or_insert_with(|| {
-                Context::from_json_value(self.json.clone(), schema.map(|s| (s, action))).ok()
+                self.machine
+                    .parsed_context(action, self.json, &self.text)
+                    .ok()
             })
             .clone()?;
         Request::new(

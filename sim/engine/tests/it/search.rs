@@ -1116,3 +1116,145 @@ fn weighted_moves_find_a_chain_that_idle_requests_hide() {
         }
     }
 }
+
+// ---- novelty over world facts, focused moves ----
+
+/// A role manager, ten agents, four users (two in the release team), 60
+/// documents to read (requests that change nothing) and a chain four world
+/// changes deep: the manager makes an agent on-call, an on-call agent
+/// raises an agent's tier to 3, a release user approves that agent as a
+/// deployer (only for tier 3), the deployer makes another agent admin, who
+/// may remove documents. The tier and the deployer role change no held set
+/// (both are read only through a request's context), so a novelty search
+/// that keeps only states with new held sets does not keep those states.
+/// With `fixed`, no one is on-call-able and the chain is broken.
+fn hidden_chain(fixed: bool) -> (String, String, String) {
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "a chain behind context-only changes"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Team::"release"'
+
+[[effect]]
+action = 'Action::"assign"'
+add_parent = { entity = "context.assignee", parent = "resource" }
+
+[[effect]]
+action = 'Action::"raise"'
+set_attr = { entity = "resource", name = "tier", value = 3 }
+
+[[effect]]
+action = 'Action::"approve"'
+add_parent = { entity = "context.requester", parent = "resource" }
+
+[[never]]
+principal = 'Agent'
+action = 'Action::"remove"'
+reason = "no agent removes a document"
+
+[[step]]
+at = "+1m"
+session = "s0"
+action = 'Action::"assign"'
+resource = 'Role::"reader"'
+context = { assignee = { __entity = { type = "Agent", id = "a9" } } }
+"#,
+    );
+    for role in [
+        "manager", "on-call", "deployer", "admin", "reader", "writer",
+    ] {
+        scenario.push_str(&format!("\n[[entity]]\nuid = 'Role::\"{role}\"'\n"));
+    }
+    for agent in 0..10 {
+        let parents = if agent == 0 {
+            "['Role::\"manager\"']"
+        } else {
+            "[]"
+        };
+        scenario.push_str(&format!(
+            "\n[[entity]]\nuid = 'Agent::\"a{agent}\"'\nattrs = {{ tier = 1 }}\nparents = {parents}\n\n[[session]]\nid = \"s{agent}\"\nprincipal = 'Agent::\"a{agent}\"'\n"
+        ));
+    }
+    for user in 0..4 {
+        let parents = if user < 2 {
+            "['Team::\"release\"']"
+        } else {
+            "[]"
+        };
+        scenario.push_str(&format!(
+            "\n[[entity]]\nuid = 'User::\"u{user}\"'\nparents = {parents}\n\n[[step]]\nat = \"+{}m\"\nprincipal = 'User::\"u{user}\"'\naction = 'Action::\"approve\"'\nresource = 'Role::\"deployer\"'\ncontext = {{ requester = {{ __entity = {{ type = \"Agent\", id = \"a9\" }} }} }}\nexpect = \"deny\"\n",
+            user + 2
+        ));
+    }
+    for doc in 0..60 {
+        scenario.push_str(&format!("\n[[entity]]\nuid = 'Doc::\"d{doc}\"'\n"));
+    }
+    let schema = r#"
+entity Role;
+entity Team;
+entity User in [Team];
+entity Doc;
+entity Agent in [Role] { tier: Long };
+action read, remove appliesTo { principal: [Agent], resource: [Doc] };
+action assign appliesTo { principal: [Agent], resource: [Role], context: { assignee: Agent } };
+action raise appliesTo { principal: [Agent], resource: [Agent] };
+action approve appliesTo { principal: [User], resource: [Role], context: { requester: Agent } };
+"#
+    .to_string();
+    let on_call = if fixed { "nobody" } else { "on-call" };
+    let policies = format!(
+        r#"
+@id("reads") permit (principal, action == Action::"read", resource);
+@id("manager-assigns") permit (principal in Role::"manager", action == Action::"assign", resource)
+  when {{ context.assignee != principal && (resource == Role::"{on_call}" || resource == Role::"reader" || resource == Role::"writer") }};
+@id("on-call-raises") permit (principal in Role::"on-call", action == Action::"raise", resource);
+@id("release-approves") permit (principal in Team::"release", action == Action::"approve", resource == Role::"deployer")
+  when {{ context.requester.tier >= 3 }};
+@id("deployers-assign-admin") permit (principal in Role::"deployer", action == Action::"assign", resource == Role::"admin")
+  when {{ context.assignee != principal }};
+@id("admins-remove") permit (principal in Role::"admin", action == Action::"remove", resource);
+"#
+    );
+    (scenario, schema, policies)
+}
+
+/// Novelty keeps states that make a new world fact true and, from a pooled
+/// state, favours the world-changing requests its last change may have
+/// enabled (`docs/search.md`): it finds the four-change chain of
+/// [`hidden_chain`] within the budget for every seed tried, and nothing in
+/// the fixed variant.
+#[test]
+fn novelty_finds_a_chain_behind_context_only_changes() {
+    for (fixed, name) in [(false, "hidden-chain"), (true, "hidden-chain-fixed")] {
+        let (scenario, schema, policies) = hidden_chain(fixed);
+        let files = [
+            ("scenario.toml", scenario.as_str()),
+            ("s.cedarschema", schema.as_str()),
+            ("p.cedar", policies.as_str()),
+        ];
+        let loaded = crate::common::load(name, &files);
+        for seed in 0..4 {
+            let options = Options {
+                max_steps: 3_000,
+                depth: 6,
+                ..options(Strategy::Novelty, seed)
+            };
+            let found = privsim::fuzz(&loaded, &options, &mut |_| {});
+            let kinds = kinds(&found);
+            if fixed {
+                assert!(kinds.is_empty(), "seed {seed}: {kinds:?}");
+            } else {
+                assert!(
+                    kinds.iter().any(|k| k == "never"),
+                    "seed {seed}: novelty did not find the chain: {:#?}",
+                    found.result.search
+                );
+            }
+        }
+    }
+}
