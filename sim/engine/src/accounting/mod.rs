@@ -6,13 +6,20 @@
 //! start, each grant's start and end, each session's start and end, each step,
 //! and each `datetime` literal the policies compare against (and the
 //! millisecond after it). Between two such instants nothing a policy can see
-//! changes, so a pair held at one instant is held until the next.
+//! changes, so a pair held at one instant is held until the next. Each
+//! principal's held sets are *asked for* only at the instants where they can
+//! differ for it (`change_points`: its sessions opening or closing, the
+//! world or a grant changing, or every instant when the context carries the
+//! clock); the instants between take the last answer, which gives the same
+//! result as asking at every instant ([`Evaluation::EveryInstant`]).
 //!
 //! Cost: held sets are a function of (world, context) for a principal, so
 //! they are asked once per distinct pair of those and reused across instants
 //! and across sessions (sessions open at the same instants with the same
 //! context form one class). A context that carries the clock differs at every
-//! instant; the cost is then instants × distinct session contexts.
+//! instant; the cost is then instants × distinct session contexts. Without
+//! the clock (a log-built world, say) the cost is per change point, not per
+//! instant: a log's steps add instants but change nobody's held set.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -72,6 +79,28 @@ pub enum Method {
 /// [`account`] with a chosen way of computing held sets; both give the same
 /// result.
 pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Method) {
+    account_evaluating(scenario, result, method, Evaluation::AtChanges);
+}
+
+/// At which of the [`evaluation_instants`] held sets are asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evaluation {
+    /// Only where a principal's held set can differ from the instant before
+    /// (`change_points`); the instants between take the answer of the
+    /// last one asked.
+    AtChanges,
+    /// At every instant: the definition, for tests.
+    EveryInstant,
+}
+
+/// [`account_with`] with a chosen set of instants to ask at; both give the
+/// same result.
+pub fn account_evaluating(
+    scenario: &Scenario,
+    result: &mut ScenarioResult,
+    method: Method,
+    evaluation: Evaluation,
+) {
     let engine = Engine::new(scenario);
     let held_of = Held {
         engine: &engine,
@@ -84,14 +113,27 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
     let mut accounts = Vec::new();
     let mut findings = Vec::new();
     let mut stores_without: BTreeMap<(usize, usize), Option<StoreId>> = BTreeMap::new();
+    // Per subject, its classes of sessions and the positions (in
+    // `instants`) where its held sets are asked for: each starts a run of
+    // instants that hold what it holds.
+    let plans: Vec<(Vec<SessionClass>, Vec<usize>)> = subjects
+        .values()
+        .map(|subject| {
+            let classes = session_classes(scenario, subject);
+            let asked = match evaluation {
+                Evaluation::AtChanges => change_points(scenario, &classes, &instants),
+                Evaluation::EveryInstant => (0..instants.len()).collect(),
+            };
+            (classes, asked)
+        })
+        .collect();
     crate::progress::phase(
         crate::progress::Phase::Accounting,
-        subjects.len().saturating_mul(instants.len()),
+        plans.iter().map(|(_, asked)| asked.len()).sum(),
     );
-    for subject in subjects.values() {
+    for (subject, (mut classes, asked)) in subjects.values().zip(plans) {
         let universe = universe::pairs(scenario, &subject.principal);
         let by_type = resources_by_type(&universe);
-        let mut classes = session_classes(scenario, subject);
         let mut unchecked: BTreeMap<(String, String, String), (usize, String)> = BTreeMap::new();
         let targets: Vec<Targets> = universe
             .iter()
@@ -108,9 +150,14 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
             HashMap::new();
         let mut delegators_seen: HashSet<(StoreId, String, String)> = HashSet::new();
         let mut idle = Idle::new(&window, result, &subject.principal);
-        for (position, &at) in instants.iter().enumerate() {
+        for (run, &position) in asked.iter().enumerate() {
             crate::progress::advance();
-            let until = instants.get(position + 1).copied().unwrap_or(end);
+            // The run of instants this answer holds for: from `at` to the
+            // instant before the next asked one, so held until `until`.
+            let next = asked.get(run + 1).copied().unwrap_or(instants.len());
+            let at = instants[position];
+            let last = instants[next.saturating_sub(1).max(position)];
+            let until = instants.get(next).copied().unwrap_or(end);
             let segment = scenario.world.segment_at(at);
             let store = Engine::segment(segment);
             let mut held_now: BTreeSet<Key> = BTreeSet::new();
@@ -178,8 +225,11 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                         last: at,
                         millis: 0,
                     })
-                    .extend(at, until);
+                    .extend(at, last, until);
             }
+            // Idle time over `[at, until)` is the sum of the run's instants'
+            // spans: they are adjacent, and each adds its overlap with the
+            // same stretch of the window.
             idle.held(&held_now, at, until);
             let expiry = Expiry {
                 scenario,
@@ -210,7 +260,7 @@ pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Me
                         last: at,
                         millis: 0,
                     })
-                    .extend(at, at);
+                    .extend(at, at, at);
             }
         }
         let mut account = principal_account(scenario, subject, &held, &used, &delegation_excess);
@@ -500,9 +550,11 @@ struct HeldSpan {
 }
 
 impl HeldSpan {
-    fn extend(&mut self, at: Instant, until: Instant) {
+    /// Held at the instants from `at` to `last` (evaluation instants, the
+    /// first and last of a run), and so for `[at, until)`.
+    fn extend(&mut self, at: Instant, last: Instant, until: Instant) {
         self.first = self.first.min(at);
-        self.last = self.last.max(at);
+        self.last = self.last.max(last);
         self.millis += until.0 - at.0;
     }
 }
@@ -702,6 +754,62 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
         .into_iter()
         .filter(|&at| at >= scenario.start)
         .collect()
+}
+
+/// The positions in `instants` (sorted, as [`evaluation_instants`] makes
+/// them) where what a subject with session classes `classes` holds can
+/// differ from the instant before: the first, and the first instant at or
+/// after each time something the accounting reads at an instant changes.
+/// That is everything the loop in [`account_evaluating`] reads that depends
+/// on the instant:
+///
+/// - which sessions are open ([`open`]: a session's start and end);
+/// - the world's store ([`crate::world::World::segment_at`]: each segment's
+///   start, where grants and effects change the entities);
+/// - the expiry findings (a grant's end, and its start);
+/// - the context a session presents ([`presented`]), which depends on the
+///   instant only through the clock facts (`now`, `now_unix`): with either
+///   set every instant is asked about, as the clock differs at each (so the
+///   policies' datetime literals need no change point of their own).
+///
+/// Between two change points none of these differ, so every instant of the
+/// run gets the same held sets, delegation excess, unchecked pairs and
+/// (deduplicated) expiry findings as its first; a property test
+/// (`accounting_at_changes_equals_every_instant`) checks it against
+/// [`Evaluation::EveryInstant`] on generated worlds with and without the clock.
+fn change_points(
+    scenario: &Scenario,
+    classes: &[SessionClass],
+    instants: &[Instant],
+) -> Vec<usize> {
+    if instants.is_empty() {
+        return Vec::new();
+    }
+    let facts = &scenario.facts;
+    if facts.now.is_some() || facts.now_unix.is_some() {
+        return (0..instants.len()).collect();
+    }
+    let mut times: Vec<Instant> = Vec::new();
+    for class in classes {
+        if let Some(session) = class.representative.map(|i| &scenario.sessions[i]) {
+            times.extend(session.from);
+            times.extend(session.until);
+        }
+    }
+    times.extend(scenario.world.segments.iter().filter_map(|s| s.from));
+    for grant in &scenario.grants {
+        times.push(grant.from);
+        times.extend(grant.until);
+    }
+    let mut points: BTreeSet<usize> = BTreeSet::new();
+    points.insert(0);
+    for time in times {
+        let position = instants.partition_point(|&at| at < time);
+        if position < instants.len() {
+            points.insert(position);
+        }
+    }
+    points.into_iter().collect()
 }
 
 /// Held pairs, by the chosen method.

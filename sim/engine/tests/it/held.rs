@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use cedar_policy::EntityUid;
-use privsim::accounting::{self, Method};
+use privsim::accounting::{self, Evaluation, Method};
 use privsim::held::Engine;
 use privsim::load::Scenario;
 use privsim_testkit::generate::{self, ACTIONS, Spec};
@@ -228,6 +228,117 @@ fn accounting_is_byte_identical_fast_or_brute_force() {
     assert!(
         held_pairs > 50,
         "only {held_pairs} held pairs: the worlds test little"
+    );
+}
+
+/// The generated world without the clock among the facts: each session
+/// presents a fixed `now` of its own instead, so the policies' datetime
+/// conditions still decide, but nothing a session presents changes with
+/// the instant (the case where held sets are asked only at change points);
+/// one session is bounded with `from` and `until`.
+fn without_clock(world: &generate::World, seed: u64) -> generate::World {
+    let mut world = world.clone();
+    let mut session = 0;
+    for (name, text) in &mut world.files {
+        if name != "scenario.toml" {
+            continue;
+        }
+        assert!(text.contains("\n[facts]\nnow = \"now\"\n"));
+        *text = text.replace("\n[facts]\nnow = \"now\"\n", "\n[facts]\n");
+        // A session that opens and closes inside the run (around its step
+        // at +15m), so its bounds are change points of their own.
+        assert!(text.contains("\nid = \"s1\"\n"));
+        *text = text.replace(
+            "\nid = \"s1\"\n",
+            "\nid = \"s1\"\nfrom = \"+12m\"\nuntil = \"+35m\"\n",
+        );
+        // Sessions on either side of the policies' literals (09:20 to 10:20
+        // and the JIT grant's 09:30).
+        while let Some(at) = text.find("context = { mfa = ") {
+            let hour = 9 + (seed as usize + session) % 3;
+            text.replace_range(
+                at..at + "context = { mfa = ".len(),
+                &format!("context = {{ now = 2026-06-01T{hour:02}:25:00Z, mfa = "),
+            );
+            session += 1;
+        }
+    }
+    world
+}
+
+fn accounting_json_evaluating(scenario: &Scenario, evaluation: Evaluation) -> String {
+    let (mut result, realized) = privsim::replay::replay_with_state(scenario);
+    accounting::account_evaluating(
+        realized.as_ref().unwrap_or(scenario),
+        &mut result,
+        Method::Fast,
+        evaluation,
+    );
+    serde_json::to_string_pretty(&result).unwrap()
+}
+
+/// Held sets asked only where they can change give the accounting of held
+/// sets asked at every instant, byte for byte, on generated worlds with
+/// datetime conditions in the policies, a time-bound JIT grant and (with
+/// effects) grants, revocations and a dormant session started by an
+/// action: with the clock in the context (every instant is a change point)
+/// and without it (only sessions, segments and grants are).
+#[test]
+fn accounting_at_changes_equals_every_instant() {
+    let mut compared = 0;
+    let mut instants_without_clock = 0;
+    for seed in 20..23 {
+        for (schema, effects) in [(true, false), (false, false), (true, true), (false, true)] {
+            // Smaller than `Spec::small`: the instants, not the world's
+            // size, are what this compares (and every instant is asked
+            // about once more).
+            let spec = Spec {
+                docs: 16,
+                policies: 24,
+                effects,
+                ..Spec::small(schema)
+            };
+            let world = generate::world(&spec, seed);
+            for world in [world.clone(), without_clock(&world, seed)] {
+                let scenario = load("held-at-changes", &world);
+                let every = accounting_json_evaluating(&scenario, Evaluation::EveryInstant);
+                let at_changes = accounting_json_evaluating(&scenario, Evaluation::AtChanges);
+                if every != at_changes {
+                    let at = every
+                        .bytes()
+                        .zip(at_changes.bytes())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
+                    let from = at.saturating_sub(400);
+                    panic!(
+                        "seed {seed}, schema {schema}, effects {effects}: accounting differs\nevery instant: {}\nat changes: {}",
+                        &every[from..(at + 200).min(every.len())],
+                        &at_changes[from..(at + 200).min(at_changes.len())]
+                    );
+                }
+                compared += 1;
+                if scenario.facts.now.is_none() {
+                    let value: Value = serde_json::from_str(&every).unwrap();
+                    let instants = value["accounting"]["evaluated_instants"]
+                        .as_array()
+                        .unwrap()
+                        .len();
+                    let held: usize = value["principals"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["held"].as_array().unwrap().len())
+                        .sum();
+                    assert!(held > 0, "seed {seed}: nothing held without the clock");
+                    instants_without_clock += instants;
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 24);
+    assert!(
+        instants_without_clock > 50,
+        "{instants_without_clock} instants"
     );
 }
 
