@@ -723,9 +723,9 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
     );
 
     // A broken workflow is annotated at the step; a stale exception at its line.
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
-        .args([
+    let (_, stdout) = under_github_actions(
+        &root(),
+        &[
             "check",
             "--no-proof-cache",
             "--config",
@@ -735,13 +735,8 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
             "--candidate",
             &policies("broken"),
             SCENARIO,
-        ])
-        .current_dir(root())
-        .env("GITHUB_ACTIONS", "true")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
+        ],
+    );
     assert!(
         stdout.contains(&format!(
             "::error file={SCENARIO},line=43,title=privsim check%3A broken workflow::"
@@ -754,6 +749,23 @@ fn under_github_actions_it_annotates_and_writes_the_job_summary() {
         ),
         "{stdout}"
     );
+}
+
+/// `privsim ARGS` in `folder` as under GitHub Actions without a job
+/// summary file: the exit code and standard output (the annotations).
+fn under_github_actions(folder: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
+        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
+        .args(args)
+        .current_dir(folder)
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout).unwrap(),
+    )
 }
 
 /// Runs git in `folder`, failing the test on error; hooks and signing off.
@@ -1613,9 +1625,9 @@ fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
         "{markdown}"
     );
 
-    let output = Command::new(env!("CARGO_BIN_EXE_privsim"))
-        .env("SOURCE_DATE_EPOCH", crate::common::RUN_EPOCH)
-        .args([
+    let (code, stdout) = under_github_actions(
+        &folder.0,
+        &[
             "check",
             "--no-prove",
             "--today",
@@ -1623,14 +1635,9 @@ fn a_scenario_file_that_fails_to_load_is_in_every_gate_report() {
             "--baseline",
             "policies/base.cedar",
             ".",
-        ])
-        .current_dir(&folder.0)
-        .env("GITHUB_ACTIONS", "true")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stdout = String::from_utf8(output.stdout).unwrap();
+        ],
+    );
+    assert_eq!(code, Some(2));
     assert!(
         stdout.lines().any(|l| l.starts_with(
             "::error file=./b-broken.toml,line=2,title=privsim check%3A scenario not loaded::"
