@@ -10,7 +10,7 @@
 //! per *distinct* request while raw Cedar is asked once per line:
 //! `repeating` (agents repeating their calls: a few thousand distinct
 //! requests) and `distinct` (every line a distinct request: the worst case).
-//! A third timing, `parse only`, reads and parses the repeating log without
+//! A third timing, `parse only`, reads and parses each log without
 //! replaying it (`privsim::import::log::import_log`), to show where the time
 //! goes.
 //!
