@@ -54,5 +54,7 @@ pub use model::{
     NamedFile, Observation, ObservationOptions, Scenario, Session, Step, StepLabels,
     session_context,
 };
-pub use request::{build_request, build_unvalidated_request, parse_uid};
+pub use request::{
+    build_request, build_unvalidated_request, parse_uid, read_context, request_from_context,
+};
 use request::{context_culprit, uid_from_json};

@@ -37,14 +37,37 @@ fn request_with(
     context_schema: Option<&Schema>,
     request_schema: Option<&Schema>,
 ) -> std::result::Result<Request, String> {
-    let context = Context::from_json_value(context.clone(), context_schema.map(|s| (s, action)))
-        .map_err(|e| error_chain(&e))?;
+    let context = read_context(action, context, context_schema)?;
+    request_from_context(principal, action, resource, context, request_schema)
+}
+
+/// Reads a request's context as Cedar does, under the action's context type
+/// when there is a schema (the first half of [`build_request`], for callers
+/// that keep read contexts).
+pub fn read_context(
+    action: &EntityUid,
+    context: &Value,
+    schema: Option<&Schema>,
+) -> std::result::Result<Context, String> {
+    Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
+        .map_err(|e| error_chain(&e))
+}
+
+/// A request from a read context, checked against `schema` if any (the
+/// second half of [`build_request`]).
+pub fn request_from_context(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: Context,
+    schema: Option<&Schema>,
+) -> std::result::Result<Request, String> {
     Request::new(
         principal.clone(),
         action.clone(),
         resource.clone(),
         context,
-        request_schema,
+        schema,
     )
     .map_err(|e| error_chain(&e))
 }

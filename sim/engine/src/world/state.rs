@@ -662,14 +662,13 @@ impl<'s> Machine<'s> {
         context: &Value,
     ) -> Result<Request, String> {
         let context = self.parsed_context(action, context, &context.to_string())?;
-        Request::new(
-            principal.clone(),
-            action.clone(),
-            resource.clone(),
+        crate::load::request_from_context(
+            principal,
+            action,
+            resource,
             context,
             self.scenario.schema.as_ref(),
         )
-        .map_err(|e| crate::load::cedar_files::error_chain(&e))
     }
 
     /// A context read under the action's context type, as Cedar reads it;
@@ -685,9 +684,7 @@ impl<'s> Machine<'s> {
         if let Some(parsed) = self.parsed.borrow().get(&key) {
             return parsed.clone();
         }
-        let schema = self.scenario.schema.as_ref();
-        let parsed = Context::from_json_value(json.clone(), schema.map(|s| (s, action)))
-            .map_err(|e| crate::load::cedar_files::error_chain(&e));
+        let parsed = crate::load::read_context(action, json, self.scenario.schema.as_ref());
         let mut cache = self.parsed.borrow_mut();
         if cache.len() >= MAX_PARSED_CONTEXTS {
             cache.clear();
@@ -1631,14 +1628,7 @@ impl<'m, 's> Contexts<'m, 's> {
                     .ok()
             })
             .clone()?;
-        Request::new(
-            principal.clone(),
-            action.clone(),
-            resource.clone(),
-            context,
-            schema,
-        )
-        .ok()
+        crate::load::request_from_context(principal, action, resource, context, schema).ok()
     }
 }
 
