@@ -17,7 +17,10 @@ use minijinja::value::{Serde, Value as TemplateValue};
 
 use crate::{MARKDOWN_LIMIT, RenderError, plural};
 
-use privsim_model::check::{Change, ChangeStatus, CheckResult, ExceptionState};
+use privsim_model::check::{
+    Change, ChangeStatus, CheckResult, ExceptionState, HygieneIssue, ProofVerdict, ProofsStatus,
+    RuleStatus,
+};
 
 /// The kinds of change as reports name them, in report order, with whether
 /// they can fail the gate, a short title and a description.
@@ -121,7 +124,10 @@ const PROOF_KINDS: [&str; 6] = [
 ];
 
 fn proofs_ran(result: &CheckResult) -> bool {
-    result.proofs.as_ref().is_some_and(|p| p.status == "ran")
+    result
+        .proofs
+        .as_ref()
+        .is_some_and(|p| p.status == ProofsStatus::Ran)
 }
 
 fn kind_listed(kind: &str, result: &CheckResult) -> bool {
@@ -159,7 +165,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
                     .map(|issue| {
                         format!(
                             "{}{}",
-                            hygiene_words(issue),
+                            hygiene_words(*issue),
                             if policy.on_baseline.contains(issue) {
                                 " (with the baseline too)"
                             } else {
@@ -184,7 +190,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
             }
         }
     }
-    if proofs.status != "ran" {
+    if proofs.status != ProofsStatus::Ran {
         return lines;
     }
     lines.push(format!(
@@ -230,7 +236,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
         let held = proven
             .no_new_access
             .iter()
-            .filter(|e| e.verdict == "proven")
+            .filter(|e| e.verdict == ProofVerdict::Proven)
             .count();
         lines.push(format!(
             "{}: no new access proven in {held} of {total} request environment(s)",
@@ -275,13 +281,12 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
 }
 
 /// A hygiene problem in words.
-pub fn hygiene_words(issue: &str) -> &'static str {
+pub fn hygiene_words(issue: HygieneIssue) -> &'static str {
     match issue {
-        "never-applies" => "never applies in any world the schema allows",
-        "redundant" => "redundant: the other permits allow everything it allows",
-        "never-grants" => "never grants: a forbid always overrides it",
-        "may-error" => "may error at run time (Cedar confirmed a request it errors on)",
-        _ => "unknown problem",
+        HygieneIssue::NeverApplies => "never applies in any world the schema allows",
+        HygieneIssue::Redundant => "redundant: the other permits allow everything it allows",
+        HygieneIssue::NeverGrants => "never grants: a forbid always overrides it",
+        HygieneIssue::MayError => "may error at run time (Cedar confirmed a request it errors on)",
     }
 }
 
@@ -602,7 +607,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         });
     }
     if let Some(budget) = &result.budget_exhausted {
-        let failing = budget.status == "fail";
+        let failing = budget.status == RuleStatus::Fail;
         let name = "within the time budget".to_string();
         let classname = "privsim.check.budget";
         suites.push(JunitSuite {
@@ -631,7 +636,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         });
     }
     if let Some(change) = &result.config_change {
-        let failing = change.status == "fail";
+        let failing = change.status == RuleStatus::Fail;
         let name = "configuration unchanged".to_string();
         let classname = "privsim.check.config";
         suites.push(JunitSuite {
@@ -781,7 +786,7 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
     if let Some(change) = &result.config_change {
         lines.push(format!(
             "::{} file={},line=1,title={}::{}",
-            if change.status == "fail" {
+            if change.status == RuleStatus::Fail {
                 "error"
             } else {
                 "warning"

@@ -5,7 +5,7 @@
 //! located at the policy, step or rule a reviewer should look at. Built into
 //! the serde types the run's SARIF uses (`sarif/model.rs`).
 
-use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState};
+use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState, RuleStatus};
 
 use super::{KIND_TEXT, kind_listed, split_location, title};
 use crate::sarif::model::{
@@ -135,7 +135,7 @@ pub fn sarif(result: &CheckResult) -> String {
         results.push(SarifResult {
             rule_id: "budget-exhausted".to_string(),
             rule_index: rule_index("budget-exhausted"),
-            level: if budget.status == "fail" {
+            level: if budget.status == RuleStatus::Fail {
                 "error"
             } else {
                 "warning"
@@ -144,7 +144,7 @@ pub fn sarif(result: &CheckResult) -> String {
             locations: vec![Location::new(&file, 1, None)],
             tail: Tail::Properties(PropertiesTail {
                 properties: Properties::Status(StatusProperties {
-                    status: budget.status.clone(),
+                    status: budget.status.to_string(),
                 }),
             }),
         });
@@ -153,7 +153,7 @@ pub fn sarif(result: &CheckResult) -> String {
         results.push(SarifResult {
             rule_id: "config-change".to_string(),
             rule_index: rule_index("config-change"),
-            level: if change.status == "fail" {
+            level: if change.status == RuleStatus::Fail {
                 "error"
             } else {
                 "warning"
@@ -163,7 +163,7 @@ pub fn sarif(result: &CheckResult) -> String {
             tail: Tail::Properties(PropertiesTail {
                 properties: Properties::Config(ConfigProperties {
                     revision: change.revision.clone(),
-                    status: change.status.clone(),
+                    status: change.status.to_string(),
                 }),
             }),
         });

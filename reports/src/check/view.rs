@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use privsim_model::check::{
-    Change, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck,
+    Change, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, RuleStatus, ScenarioCheck,
 };
 use privsim_model::format::{percent, points};
 use privsim_model::result::SearchSummary;
@@ -256,11 +256,11 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
             })
             .collect(),
         budget: result.budget_exhausted.as_ref().map(|b| StatusMessage {
-            failed: b.status == "fail",
+            failed: b.status == RuleStatus::Fail,
             message: b.message.clone(),
         }),
         config_change: result.config_change.as_ref().map(|c| ConfigChangeView {
-            failed: c.status == "fail",
+            failed: c.status == RuleStatus::Fail,
             file: c.file.clone(),
             message: c.message.clone(),
         }),
@@ -269,8 +269,8 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
             .iter()
             .filter(|c| c.exercised_by.is_empty())
             .map(|c| UnreachedView {
-                change: c.change.clone(),
-                effect: c.effect.clone(),
+                change: c.change.to_string(),
+                effect: c.effect.to_string(),
                 id: c.id.clone(),
                 location: c.location.clone(),
             })
@@ -357,7 +357,7 @@ fn scenario(scenario: &ScenarioCheck, result: &CheckResult) -> ScenarioView {
                 }
             }
             SearchView {
-                strategy: search.candidate.strategy.clone(),
+                strategy: search.candidate.strategy.to_string(),
                 seed: search.candidate.seed,
                 baseline: search_side(&search.baseline),
                 candidate: search_side(&search.candidate),

@@ -90,6 +90,30 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// How the escalation search picks its moves.
+    pub enum SearchStrategy ("search strategy") {
+        /// Seeded random walks.
+        Random = "random",
+        /// Random extensions of states that reached new held sets.
+        Novelty = "novelty",
+        /// Breadth-first over every move, with state hashing.
+        Exhaustive = "exhaustive",
+    }
+}
+
+closed_set! {
+    /// What a policy of [`PolicyUse`] is.
+    pub enum PolicyKind ("kind of policy") {
+        /// A permit policy (or template link).
+        Permit = "permit",
+        /// A forbid policy (or template link).
+        Forbid = "forbid",
+        /// A template: it decides only through its links.
+        Template = "template",
+    }
+}
+
 /// The version tag of the JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-result/1";
 
@@ -241,7 +265,7 @@ pub struct PolicyUse {
     /// The policy id.
     pub id: String,
     /// `permit`, `forbid`, or `template` (a template decides only through its links).
-    pub effect: String,
+    pub effect: PolicyKind,
     /// Where it is defined, `file:line` (absent for a policy with no file).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub location: Option<String>,
@@ -481,7 +505,7 @@ pub struct TraceStep {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SearchSummary {
     /// `random`, `novelty` or `exhaustive`.
-    pub strategy: String,
+    pub strategy: SearchStrategy,
     /// The seed.
     pub seed: u64,
     /// Workers that searched at once (`--jobs`), each with its share of the

@@ -1107,20 +1107,20 @@ pub fn check_render_hostile(bytes: &[u8]) {
     check.coverage.push(privsim::gate::model::PolicyCoverage {
         id: hostile(),
         location: Some(hostile()),
-        change: "added".to_string(),
-        effect: "permit".to_string(),
+        change: privsim::gate::model::Edit::Added,
+        effect: privsim::gate::model::Effect::Permit,
         exercised_by: Vec::new(),
     });
     check.config_change = Some(privsim::gate::model::ConfigChange {
         file: hostile(),
         revision: hostile(),
-        change: "changed".to_string(),
-        status: "fail".to_string(),
+        change: privsim::gate::model::Edit::Changed,
+        status: privsim::gate::model::RuleStatus::Fail,
         message: hostile(),
     });
     check.budget_exhausted = Some(privsim::gate::model::BudgetExhausted {
         budget: hostile(),
-        status: "fail".to_string(),
+        status: privsim::gate::model::RuleStatus::Fail,
         not_checked: vec![hostile()],
         cut_short: Vec::new(),
         message: hostile(),

@@ -48,7 +48,7 @@ use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
-use privsim_model::result::{Decision, MoveKind, SearchSummary, TraceStep};
+use privsim_model::result::{Decision, MoveKind, SearchStrategy, SearchSummary, TraceStep};
 use privsim_model::time::Instant;
 
 /// How the search chooses moves.
@@ -69,6 +69,24 @@ impl Strategy {
             Self::Random => "random",
             Self::Novelty => "novelty",
             Self::Exhaustive => "exhaustive",
+        }
+    }
+
+    /// The strategy as the result contract names it.
+    pub fn model(self) -> SearchStrategy {
+        match self {
+            Self::Random => SearchStrategy::Random,
+            Self::Novelty => SearchStrategy::Novelty,
+            Self::Exhaustive => SearchStrategy::Exhaustive,
+        }
+    }
+
+    /// The strategy of the result contract's name.
+    pub fn from_model(strategy: SearchStrategy) -> Self {
+        match strategy {
+            SearchStrategy::Random => Self::Random,
+            SearchStrategy::Novelty => Self::Novelty,
+            SearchStrategy::Exhaustive => Self::Exhaustive,
         }
     }
 
@@ -572,7 +590,7 @@ fn merge(
     }
     Report {
         summary: SearchSummary {
-            strategy: options.strategy.name().to_string(),
+            strategy: options.strategy.model(),
             seed: options.seed,
             jobs,
             moves,
