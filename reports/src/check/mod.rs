@@ -18,110 +18,135 @@ use minijinja::value::{Serde, Value as TemplateValue};
 use crate::{MARKDOWN_LIMIT, RenderError, plural};
 
 use privsim_model::check::{
-    Change, ChangeStatus, CheckResult, ExceptionState, HygieneIssue, ProofVerdict, ProofsStatus,
-    RuleStatus,
+    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionState, HygieneIssue, ProofVerdict,
+    ProofsStatus, RuleStatus,
 };
 
-/// The kinds of change as reports name them, in report order, with whether
-/// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 17] = [
-    (
-        "new-access-proven",
-        "new access (proven)",
-        "A proof over every world the schema allows found a request the candidate allows and the baseline denies; Cedar confirmed the counterexample.",
-    ),
-    (
-        "narrowed-proven",
-        "narrowed (proven)",
-        "A proof over every world the schema allows found a request the baseline allows and the candidate denies; Cedar confirmed the counterexample.",
-    ),
-    (
-        "new-escalation",
-        "new escalation",
-        "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search, or a never rule a proof refutes, that the baseline did not have.",
-    ),
-    (
-        "policy-may-error",
-        "policy may error",
-        "A proof found a request the schema allows on which a candidate policy errors (Cedar confirmed it), and the baseline's policy of the same id did not: an erring forbid forbids nothing, an erring permit allows nothing.",
-    ),
-    (
-        "policy-never-grants",
-        "permit never grants",
-        "A candidate permit is proven, in every world the schema allows, to be overridden by forbids whenever it applies: it grants nothing (newly).",
-    ),
-    (
-        "policy-never-applies",
-        "policy never applies",
-        "A candidate policy is proven, in every world the schema allows, never to match a request (newly): it is dead code.",
-    ),
-    (
-        "policy-redundant",
-        "redundant permit",
-        "A candidate permit is proven, in every world the schema allows, to allow nothing the other permits do not (newly): removing it changes no decision.",
-    ),
-    (
-        "new-access",
-        "new access",
-        "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
-    ),
-    (
-        "unexercised-change",
-        "unexercised change",
-        "A policy the change added, changed or removed decided no request of any scenario (no step, held-set request or search move): the scenarios cannot show what it does.",
-    ),
-    (
-        "held-longer",
-        "held longer",
-        "A principal holds a pair it also held with the baseline for more simulated time (a longer just-in-time window, a grant that no longer ends).",
-    ),
-    (
-        "broken-workflow",
-        "broken workflow",
-        "A step the baseline allowed is denied (or rejected), and the scenario does not expect it to be denied.",
-    ),
-    (
-        "expectation-failed",
-        "failed expectation",
-        "A step expectation or an access assertion of the scenario fails with the candidate policies.",
-    ),
-    (
-        "weighted-gap-growth",
-        "weighted gap growth",
-        "A principal's weighted gap (the risk weights of the pairs it holds and never uses) grew by more than the budget.",
-    ),
-    (
-        "utilization-drop",
-        "utilization drop",
-        "A principal's utilization (used pairs / held pairs) dropped by more than the budget.",
-    ),
-    (
-        "narrowed",
-        "narrowed",
-        "A principal no longer holds a pair it held with the baseline, or a step the baseline allowed is denied as the scenario expects.",
-    ),
-    (
-        "held-shorter",
-        "held shorter",
-        "A principal holds a pair it also held with the baseline for less simulated time.",
-    ),
-    (
-        "fixed-escalation",
-        "fixed escalation",
-        "An invariant finding the baseline had and the candidate does not.",
-    ),
-];
+/// A kind of change as reports name it: its place among the SARIF rules and
+/// the JUnit cases' failures (`rank`), a short title and a description. One
+/// exhaustive match over the model's [`ChangeKind`], so a new kind does not
+/// compile until it has its text.
+const fn kind_text(kind: ChangeKind) -> (usize, &'static str, &'static str) {
+    match kind {
+        ChangeKind::NewAccessProven => (
+            0,
+            "new access (proven)",
+            "A proof over every world the schema allows found a request the candidate allows and the baseline denies; Cedar confirmed the counterexample.",
+        ),
+        ChangeKind::NarrowedProven => (
+            1,
+            "narrowed (proven)",
+            "A proof over every world the schema allows found a request the baseline allows and the candidate denies; Cedar confirmed the counterexample.",
+        ),
+        ChangeKind::NewEscalation => (
+            2,
+            "new escalation",
+            "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search, or a never rule a proof refutes, that the baseline did not have.",
+        ),
+        ChangeKind::PolicyMayError => (
+            3,
+            "policy may error",
+            "A proof found a request the schema allows on which a candidate policy errors (Cedar confirmed it), and the baseline's policy of the same id did not: an erring forbid forbids nothing, an erring permit allows nothing.",
+        ),
+        ChangeKind::PolicyNeverGrants => (
+            4,
+            "permit never grants",
+            "A candidate permit is proven, in every world the schema allows, to be overridden by forbids whenever it applies: it grants nothing (newly).",
+        ),
+        ChangeKind::PolicyNeverApplies => (
+            5,
+            "policy never applies",
+            "A candidate policy is proven, in every world the schema allows, never to match a request (newly): it is dead code.",
+        ),
+        ChangeKind::PolicyRedundant => (
+            6,
+            "redundant permit",
+            "A candidate permit is proven, in every world the schema allows, to allow nothing the other permits do not (newly): removing it changes no decision.",
+        ),
+        ChangeKind::NewAccess => (
+            7,
+            "new access",
+            "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
+        ),
+        ChangeKind::UnexercisedChange => (
+            8,
+            "unexercised change",
+            "A policy the change added, changed or removed decided no request of any scenario (no step, held-set request or search move): the scenarios cannot show what it does.",
+        ),
+        ChangeKind::HeldLonger => (
+            9,
+            "held longer",
+            "A principal holds a pair it also held with the baseline for more simulated time (a longer just-in-time window, a grant that no longer ends).",
+        ),
+        ChangeKind::BrokenWorkflow => (
+            10,
+            "broken workflow",
+            "A step the baseline allowed is denied (or rejected), and the scenario does not expect it to be denied.",
+        ),
+        ChangeKind::ExpectationFailed => (
+            11,
+            "failed expectation",
+            "A step expectation or an access assertion of the scenario fails with the candidate policies.",
+        ),
+        ChangeKind::WeightedGapGrowth => (
+            12,
+            "weighted gap growth",
+            "A principal's weighted gap (the risk weights of the pairs it holds and never uses) grew by more than the budget.",
+        ),
+        ChangeKind::UtilizationDrop => (
+            13,
+            "utilization drop",
+            "A principal's utilization (used pairs / held pairs) dropped by more than the budget.",
+        ),
+        ChangeKind::Narrowed => (
+            14,
+            "narrowed",
+            "A principal no longer holds a pair it held with the baseline, or a step the baseline allowed is denied as the scenario expects.",
+        ),
+        ChangeKind::HeldShorter => (
+            15,
+            "held shorter",
+            "A principal holds a pair it also held with the baseline for less simulated time.",
+        ),
+        ChangeKind::FixedEscalation => (
+            16,
+            "fixed escalation",
+            "An invariant finding the baseline had and the candidate does not.",
+        ),
+    }
+}
 
-/// The kinds only a proof makes: reports list them (as JUnit cases and SARIF
-/// rules) only when the proofs ran, so a check without proofs reads as before.
-const PROOF_KINDS: [&str; 6] = [
-    "new-access-proven",
-    "narrowed-proven",
-    "policy-may-error",
-    "policy-never-grants",
-    "policy-never-applies",
-    "policy-redundant",
-];
+/// Every kind of change, in the order of [`kind_text`]'s ranks.
+fn kinds_in_rule_order() -> Vec<ChangeKind> {
+    let mut kinds = ChangeKind::ALL.to_vec();
+    kinds.sort_by_key(|kind| kind_text(*kind).0);
+    kinds
+}
+
+/// Whether only a proof makes the kind: reports list such kinds (as JUnit
+/// cases and SARIF rules) only when the proofs ran, so a check without
+/// proofs reads as before.
+const fn proof_kind(kind: ChangeKind) -> bool {
+    match kind {
+        ChangeKind::NewAccessProven
+        | ChangeKind::NarrowedProven
+        | ChangeKind::PolicyMayError
+        | ChangeKind::PolicyNeverGrants
+        | ChangeKind::PolicyNeverApplies
+        | ChangeKind::PolicyRedundant => true,
+        ChangeKind::NewEscalation
+        | ChangeKind::NewAccess
+        | ChangeKind::UnexercisedChange
+        | ChangeKind::HeldLonger
+        | ChangeKind::BrokenWorkflow
+        | ChangeKind::ExpectationFailed
+        | ChangeKind::WeightedGapGrowth
+        | ChangeKind::UtilizationDrop
+        | ChangeKind::Narrowed
+        | ChangeKind::HeldShorter
+        | ChangeKind::FixedEscalation => false,
+    }
+}
 
 fn proofs_ran(result: &CheckResult) -> bool {
     result
@@ -130,8 +155,8 @@ fn proofs_ran(result: &CheckResult) -> bool {
         .is_some_and(|p| p.status == ProofsStatus::Ran)
 }
 
-fn kind_listed(kind: &str, result: &CheckResult) -> bool {
-    !PROOF_KINDS.contains(&kind) || proofs_ran(result)
+fn kind_listed(kind: ChangeKind, result: &CheckResult) -> bool {
+    !proof_kind(kind) || proofs_ran(result)
 }
 
 /// What the proofs did, one line each: the caveat when they were skipped,
@@ -294,11 +319,8 @@ pub fn hygiene_words(issue: HygieneIssue) -> &'static str {
 const MAX_ROWS: usize = 100;
 
 /// A kind's title, e.g. `new access`.
-pub fn title(kind: &str) -> &str {
-    KIND_TEXT
-        .iter()
-        .find(|(id, ..)| *id == kind)
-        .map_or(kind, |(_, title, _)| title)
+pub const fn title(kind: ChangeKind) -> &'static str {
+    kind_text(kind).1
 }
 
 /// The Markdown summary: the verdict, a table of scenarios, then per scenario
@@ -408,11 +430,11 @@ pub fn json(result: &CheckResult) -> String {
 
 /// The kinds JUnit has a test case for, per scenario: every kind that can
 /// fail the gate.
-fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
-    privsim_model::check::ChangeKind::ALL
+fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = ChangeKind> {
+    ChangeKind::ALL
         .iter()
-        .map(|kind| kind.as_str())
-        .filter(|kind| *kind != "fixed-escalation" && kind_listed(kind, result))
+        .copied()
+        .filter(|kind| *kind != ChangeKind::FixedEscalation && kind_listed(*kind, result))
 }
 
 /// JUnit XML (Apache Ant's schema, reports/schemas/JUnit.xsd): a test suite
@@ -515,21 +537,29 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         let classname = format!("privsim.check.{}", scenario.file);
         for kind in junit_kinds(result) {
             let on = match kind {
-                "new-access" => rules.new_access,
-                "new-access-proven" => rules.new_access_proven,
-                "broken-workflow" => rules.broken_workflow,
-                "new-escalation" => rules.new_escalation,
-                "expectation-failed" => rules.failed_expectation,
-                "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
-                "held-longer" => rules.held_longer,
-                "unexercised-change" => rules.unexercised_change,
-                "weighted-gap-growth" => budget.weighted_gap_growth.is_some(),
-                _ => budget.utilization_drop.is_some(),
+                ChangeKind::NewAccess => rules.new_access,
+                ChangeKind::NewAccessProven => rules.new_access_proven,
+                ChangeKind::BrokenWorkflow => rules.broken_workflow,
+                ChangeKind::NewEscalation => rules.new_escalation,
+                ChangeKind::ExpectationFailed => rules.failed_expectation,
+                ChangeKind::Narrowed | ChangeKind::HeldShorter | ChangeKind::NarrowedProven => {
+                    rules.narrowed
+                }
+                ChangeKind::HeldLonger => rules.held_longer,
+                ChangeKind::UnexercisedChange => rules.unexercised_change,
+                ChangeKind::WeightedGapGrowth => budget.weighted_gap_growth.is_some(),
+                ChangeKind::UtilizationDrop => budget.utilization_drop.is_some(),
+                ChangeKind::PolicyMayError => rules.policy_may_error,
+                ChangeKind::PolicyNeverGrants => rules.policy_never_grants,
+                ChangeKind::PolicyNeverApplies => rules.policy_never_applies,
+                ChangeKind::PolicyRedundant => rules.policy_redundant,
+                // Never a failure: `junit_kinds` leaves it out.
+                ChangeKind::FixedEscalation => false,
             };
             let failing: Vec<&Change> = scenario
                 .changes
                 .iter()
-                .filter(|c| c.kind.as_str() == kind && c.status == ChangeStatus::Fail)
+                .filter(|c| c.kind == kind && c.status == ChangeStatus::Fail)
                 .collect();
             let name = title(kind).to_string();
             if !failing.is_empty() {
@@ -545,7 +575,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
                     name,
                     &classname,
                     JunitFailure {
-                        kind,
+                        kind: kind.as_str(),
                         message: format!(
                             "{} {} change{} fail{} the gate",
                             failing.len(),
@@ -763,7 +793,7 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
             lines.push(format!(
                 "::error file={},line={line},title={}::{}",
                 property(&file),
-                property(&format!("privsim check: {}", title(change.kind.as_str()))),
+                property(&format!("privsim check: {}", title(change.kind))),
                 data(&format!(
                     "{} (scenario \"{}\")",
                     change.message, scenario.name
@@ -804,7 +834,7 @@ pub fn annotations(result: &CheckResult) -> Vec<String> {
                 "privsim check: stale exception",
                 format!(
                     "this {} exception matches nothing: remove it",
-                    self::title(exception.kind.as_str())
+                    self::title(exception.kind)
                 ),
             ),
             ExceptionState::Expired => (
@@ -837,4 +867,89 @@ fn data(text: &str) -> String {
 /// A workflow command's property value.
 fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check with one scenario and no change, whose proofs ran.
+    fn proven_check() -> CheckResult {
+        let json = r#"{"format": "privsim-check/1", "passed": true,
+            "baseline": {"spec": "git:main"}, "candidate": {"spec": "."},
+            "config": {"fail_on": {"new_access": true, "new_access_expected": true,
+              "broken_workflow": true, "new_escalation": true, "failed_expectation": true,
+              "narrowed": false, "held_longer": true}, "budget": {},
+              "search": {"enabled": false, "strategy": "exhaustive", "seed": 0,
+              "max_steps": 10, "depth": 2}},
+            "summary": {"scenarios": 1, "failed_scenarios": 0, "changes": 0,
+              "failures": 0, "excepted": 0, "stale_exceptions": 0},
+            "scenarios": [{"name": "s", "file": "s.toml", "start": "2026-01-01T00:00:00Z",
+              "passed": true, "baseline_policy_files": [], "candidate_policy_files": [],
+              "notes": [], "changes": [], "principals": []}],
+            "exceptions": [],
+            "proofs": {"status": "ran", "timeout_ms": 1, "proven": 0, "refuted": 0,
+              "unknown": 0, "scenarios_without_schema": 0}}"#;
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_kinds_keep_their_report_order_and_every_kind_has_text() {
+        // The order SARIF's rules and JUnit's failures had with the old
+        // name-keyed table.
+        let names: Vec<&str> = kinds_in_rule_order().iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "new-access-proven",
+                "narrowed-proven",
+                "new-escalation",
+                "policy-may-error",
+                "policy-never-grants",
+                "policy-never-applies",
+                "policy-redundant",
+                "new-access",
+                "unexercised-change",
+                "held-longer",
+                "broken-workflow",
+                "expectation-failed",
+                "weighted-gap-growth",
+                "utilization-drop",
+                "narrowed",
+                "held-shorter",
+                "fixed-escalation",
+            ]
+        );
+        for kind in ChangeKind::ALL {
+            let (_, title, description) = kind_text(*kind);
+            assert!(!title.is_empty() && description.ends_with('.'), "{kind}");
+        }
+        assert_eq!(title(ChangeKind::PolicyRedundant), "redundant permit");
+    }
+
+    /// A hygiene rule that is on is a JUnit case that passes, not one
+    /// skipped as "not a rule of this gate" (they were keyed to the
+    /// utilization budget by a catch-all arm before the kinds were matched
+    /// exhaustively).
+    #[test]
+    fn junit_skips_exactly_the_hygiene_rules_that_are_off() {
+        let junit = junit_at(&proven_check(), "2026-01-01T00:00:00").unwrap_or_default();
+        let case = |name: &str| {
+            let start = junit
+                .find(&format!("<testcase name=\"{name}\""))
+                .unwrap_or_else(|| panic!("no case {name}: {junit}"));
+            // Up to the next case (a passing case closes itself).
+            let rest = &junit[start + 1..];
+            rest[..rest.find("<testcase").unwrap_or(rest.len())].to_string()
+        };
+        // `policy_may_error` is on by default; the other three are off.
+        assert!(!case("policy may error").contains("<skipped"), "{junit}");
+        for off in [
+            "permit never grants",
+            "policy never applies",
+            "redundant permit",
+        ] {
+            assert!(case(off).contains("<skipped"), "{off}: {junit}");
+        }
+    }
 }

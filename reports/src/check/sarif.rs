@@ -7,7 +7,7 @@
 
 use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState, RuleStatus};
 
-use super::{KIND_TEXT, kind_listed, split_location, title};
+use super::{kind_listed, kind_text, kinds_in_rule_order, split_location, title};
 use crate::sarif::model::{
     ChangeProperties, ConfigProperties, Empty, Location, Log, Message, Properties, PropertiesTail,
     PropertiesThenMore, Rule, Run, SarifResult, StatusProperties, Suppression, Tail,
@@ -19,10 +19,13 @@ pub fn sarif(result: &CheckResult) -> String {
     // controls raw, and SARIF viewers show messages as they are.
     let printable = crate::printable(result);
     let result = printable.as_ref().unwrap_or(result);
-    let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
-        .iter()
-        .copied()
-        .filter(|(kind, ..)| kind_listed(kind, result))
+    let mut rules: Vec<(&str, &str, &str)> = kinds_in_rule_order()
+        .into_iter()
+        .filter(|kind| kind_listed(*kind, result))
+        .map(|kind| {
+            let (_, title, description) = kind_text(kind);
+            (kind.as_str(), title, description)
+        })
         .collect();
     rules.push((
         "stale-exception",
@@ -118,7 +121,7 @@ pub fn sarif(result: &CheckResult) -> String {
             level: "error",
             message: Message::new(format!(
                 "stale exception: it matches no {} change; remove it (reason given: {})",
-                title(exception.kind.as_str()),
+                title(exception.kind),
                 exception.reason
             )),
             locations: vec![Location::new(&file, line.max(1), None)],

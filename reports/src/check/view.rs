@@ -6,7 +6,8 @@
 use serde::Serialize;
 
 use privsim_model::check::{
-    Change, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, RuleStatus, ScenarioCheck,
+    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, RuleStatus,
+    ScenarioCheck,
 };
 use privsim_model::format::{percent, points};
 use privsim_model::result::SearchSummary;
@@ -290,11 +291,11 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
     }
 }
 
-fn count(scenario: &ScenarioCheck, kinds: &[&str]) -> usize {
+fn count(scenario: &ScenarioCheck, kinds: &[ChangeKind]) -> usize {
     scenario
         .changes
         .iter()
-        .filter(|c| kinds.contains(&c.kind.as_str()))
+        .filter(|c| kinds.contains(&c.kind))
         .count()
 }
 
@@ -374,13 +375,27 @@ fn scenario(scenario: &ScenarioCheck, result: &CheckResult) -> ScenarioView {
         counts: CountsView {
             new_access: count(
                 scenario,
-                &["new-access-proven", "new-access", "held-longer"],
+                &[
+                    ChangeKind::NewAccessProven,
+                    ChangeKind::NewAccess,
+                    ChangeKind::HeldLonger,
+                ],
             ),
-            broken: count(scenario, &["broken-workflow"]),
-            escalations: count(scenario, &["new-escalation"]),
-            failed_expectations: count(scenario, &["expectation-failed"]),
-            over_budget: count(scenario, &["weighted-gap-growth", "utilization-drop"]),
-            narrowed: count(scenario, &["narrowed", "held-shorter", "narrowed-proven"]),
+            broken: count(scenario, &[ChangeKind::BrokenWorkflow]),
+            escalations: count(scenario, &[ChangeKind::NewEscalation]),
+            failed_expectations: count(scenario, &[ChangeKind::ExpectationFailed]),
+            over_budget: count(
+                scenario,
+                &[ChangeKind::WeightedGapGrowth, ChangeKind::UtilizationDrop],
+            ),
+            narrowed: count(
+                scenario,
+                &[
+                    ChangeKind::Narrowed,
+                    ChangeKind::HeldShorter,
+                    ChangeKind::NarrowedProven,
+                ],
+            ),
         },
         changes: scenario.changes.iter().map(|c| change(c, result)).collect(),
         notes: scenario.notes.clone(),
@@ -433,7 +448,7 @@ fn change(change: &Change, result: &CheckResult) -> ChangeView {
     ChangeView {
         status: change.status.to_string(),
         kind: change.kind.to_string(),
-        title: title(change.kind.as_str()).to_string(),
+        title: title(change.kind).to_string(),
         principal: change.principal.clone(),
         action: change.action.clone(),
         resource: change.resource.clone(),
@@ -455,8 +470,8 @@ fn policy(policy: &PolicyRef) -> PolicyView {
 
 /// The change-specific details: what changed, at which step or time.
 fn details(change: &Change) -> String {
-    match change.kind.as_str() {
-        "new-access" => {
+    match change.kind {
+        ChangeKind::NewAccess => {
             let mut text = match (change.time.as_deref(), change.baseline.as_deref()) {
                 (Some(time), Some("not held")) => format!("held from {time}"),
                 (Some(time), _) => {
@@ -486,22 +501,22 @@ fn details(change: &Change) -> String {
             }
             text
         }
-        "narrowed" if change.step.is_some() => format!(
+        ChangeKind::Narrowed if change.step.is_some() => format!(
             "step {}: {} → {}, as the scenario expects",
             change.step.unwrap_or(0),
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or(""),
         ),
-        "narrowed" => format!(
+        ChangeKind::Narrowed => format!(
             "no longer held (last held {} with the baseline)",
             change.time.as_deref().unwrap_or("")
         ),
-        "weighted-gap-growth" | "utilization-drop" => format!(
+        ChangeKind::WeightedGapGrowth | ChangeKind::UtilizationDrop => format!(
             "{} → {}",
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or("")
         ),
-        "held-longer" | "held-shorter" => format!(
+        ChangeKind::HeldLonger | ChangeKind::HeldShorter => format!(
             "held {} → {}",
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or("")
@@ -514,7 +529,7 @@ fn exception(exception: &ExceptionStatus) -> ExceptionView {
     ExceptionView {
         status: exception.status.to_string(),
         location: exception.location.clone(),
-        title: title(exception.kind.as_str()).to_string(),
+        title: title(exception.kind).to_string(),
         matched: exception.matched,
         scope: [
             ("scenario", &exception.scenario),
