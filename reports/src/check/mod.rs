@@ -780,93 +780,31 @@ fn split_location(location: &str) -> (String, usize) {
 /// GitHub Actions workflow commands: an `::error` per failing change (at the
 /// granting policy for new access, at the step for a broken workflow or a
 /// failed expectation, at the rule or policy for an escalation) and per stale
-/// exception, a `::warning` per expired exception that still matched.
-pub fn annotations(result: &CheckResult) -> Vec<String> {
-    let mut lines = Vec::new();
-    for scenario in &result.scenarios {
-        for change in scenario
-            .changes
-            .iter()
-            .filter(|c| c.status == ChangeStatus::Fail)
-        {
-            let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
-            lines.push(format!(
-                "::error file={},line={line},title={}::{}",
-                property(&file),
-                property(&format!("privsim check: {}", title(change.kind))),
-                data(&format!(
-                    "{} (scenario \"{}\")",
-                    change.message, scenario.name
-                )),
-            ));
-        }
-    }
-    for error in &result.load_errors {
-        let (file, line) = crate::sarif::error_location(&error.message).unwrap_or((&error.file, 1));
-        lines.push(format!(
-            "::error file={},line={line},title={}::{}",
-            property(file),
-            property("privsim check: scenario not loaded"),
-            data(&format!(
-                "the scenario file could not be loaded and was not checked: {}",
-                error.message
-            )),
-        ));
-    }
-    if let Some(change) = &result.config_change {
-        lines.push(format!(
-            "::{} file={},line=1,title={}::{}",
-            if change.status == RuleStatus::Fail {
-                "error"
-            } else {
-                "warning"
-            },
-            property(&change.file),
-            property("privsim check: gate configuration changed"),
-            data(&change.message),
-        ));
-    }
-    for exception in &result.exceptions {
-        let (file, line) = split_location(&exception.location);
-        let (level, title, message) = match exception.status {
-            ExceptionState::Stale => (
-                "error",
-                "privsim check: stale exception",
-                format!(
-                    "this {} exception matches nothing: remove it",
-                    self::title(exception.kind)
-                ),
-            ),
-            ExceptionState::Expired => (
-                "warning",
-                "privsim check: expired exception",
-                format!(
-                    "this exception expired on {} and no longer applies",
-                    exception.expires.as_deref().unwrap_or("")
-                ),
-            ),
-            ExceptionState::Applied | ExceptionState::NotChecked => continue,
-        };
-        lines.push(format!(
-            "::{level} file={},line={line},title={}::{}",
-            property(&file),
-            property(title),
-            data(&message)
-        ));
-    }
-    lines
+/// exception, a `::warning` per expired exception that still matched. The
+/// view model ([`view::annotations`]) is printed by
+/// `templates/check.annotations.j2`, whose `workflow_data` and
+/// `workflow_property` filters escape every value; one line each.
+pub fn annotations(result: &CheckResult) -> Result<Vec<String>, RenderError> {
+    let text = crate::render_serialized(
+        "check.annotations",
+        "annotations",
+        &view::annotations(result),
+    )?;
+    Ok(text.lines().map(str::to_string).collect())
 }
 
-/// A workflow command's message, escaped as the runner unescapes it.
-fn data(text: &str) -> String {
+/// A workflow command's message, escaped as the runner unescapes it
+/// (`%`, carriage return, line feed).
+pub(crate) fn workflow_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
-/// A workflow command's property value.
-fn property(text: &str) -> String {
-    data(text).replace(':', "%3A").replace(',', "%2C")
+/// A workflow command's property value (`file=`, `title=`): as
+/// [`workflow_data`], and `:` and `,`, which end a property.
+pub(crate) fn workflow_property(text: &str) -> String {
+    workflow_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 #[cfg(test)]
@@ -925,6 +863,29 @@ mod tests {
             assert!(!title.is_empty() && description.ends_with('.'), "{kind}");
         }
         assert_eq!(title(ChangeKind::PolicyRedundant), "redundant permit");
+    }
+
+    /// A file name and message with the characters workflow commands give a
+    /// meaning (`%`, `,`, `:`, line breaks) reach the runner escaped, each
+    /// annotation on one line.
+    #[test]
+    fn annotations_escape_what_workflow_commands_would_read() {
+        let mut check = proven_check();
+        let json = r#"{"kind": "new-access", "status": "fail", "principal": "P",
+            "policies": [], "location": "100%,odd:dir/p.cedar:7",
+            "message": "50% of a, b: held\r\nnext"}"#;
+        let change = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        check.scenarios[0].changes.push(change);
+        check.scenarios[0].name = "s,1: %x".to_string();
+        let lines = annotations(&check).unwrap_or_default();
+        assert_eq!(
+            lines,
+            [
+                "::error file=100%25%2Codd%3Adir/p.cedar,line=7,title=privsim check%3A new access::50%25 of a, b: held%0D%0Anext (scenario \"s,1: %25x\")"
+            ]
+        );
+        assert_eq!(workflow_property("a%\n:,"), "a%25%0A%3A%2C");
+        assert_eq!(workflow_data("a%\r\n:,"), "a%25%0D%0A:,");
     }
 
     /// A hygiene rule that is on is a JUnit case that passes, not one

@@ -6,13 +6,13 @@
 use serde::Serialize;
 
 use privsim_model::check::{
-    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, RuleStatus,
-    ScenarioCheck,
+    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionState, ExceptionStatus, PolicyRef,
+    RuleStatus, ScenarioCheck,
 };
 use privsim_model::format::{percent, points};
 use privsim_model::result::SearchSummary;
 
-use super::{MAX_ROWS, proof_lines, title};
+use super::{MAX_ROWS, proof_lines, split_location, title};
 use crate::plural;
 
 /// The whole gate summary.
@@ -548,4 +548,97 @@ fn exception(exception: &ExceptionStatus) -> ExceptionView {
         reason: exception.reason.clone(),
         expires: exception.expires.clone(),
     }
+}
+
+/// One GitHub Actions workflow command (`templates/check.annotations.j2`).
+#[derive(Debug, Serialize)]
+pub struct AnnotationView {
+    /// `error` or `warning`.
+    pub level: &'static str,
+    /// The file it points at.
+    pub file: String,
+    /// The line, 1-based.
+    pub line: usize,
+    /// The title, `privsim check: …`.
+    pub title: String,
+    /// The message.
+    pub message: String,
+}
+
+/// The workflow commands of a check: failing changes, scenarios not loaded,
+/// a changed gate configuration, then stale and expired exceptions.
+pub fn annotations(result: &CheckResult) -> Vec<AnnotationView> {
+    let mut annotations = Vec::new();
+    for scenario in &result.scenarios {
+        for change in scenario
+            .changes
+            .iter()
+            .filter(|c| c.status == ChangeStatus::Fail)
+        {
+            let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
+            annotations.push(AnnotationView {
+                level: "error",
+                file,
+                line,
+                title: format!("privsim check: {}", title(change.kind)),
+                message: format!("{} (scenario \"{}\")", change.message, scenario.name),
+            });
+        }
+    }
+    for error in &result.load_errors {
+        let (file, line) = crate::sarif::error_location(&error.message).unwrap_or((&error.file, 1));
+        annotations.push(AnnotationView {
+            level: "error",
+            file: file.to_string(),
+            line,
+            title: "privsim check: scenario not loaded".to_string(),
+            message: format!(
+                "the scenario file could not be loaded and was not checked: {}",
+                error.message
+            ),
+        });
+    }
+    if let Some(change) = &result.config_change {
+        annotations.push(AnnotationView {
+            level: if change.status == RuleStatus::Fail {
+                "error"
+            } else {
+                "warning"
+            },
+            file: change.file.clone(),
+            line: 1,
+            title: "privsim check: gate configuration changed".to_string(),
+            message: change.message.clone(),
+        });
+    }
+    for exception in &result.exceptions {
+        let (file, line) = split_location(&exception.location);
+        let (level, title, message) = match exception.status {
+            ExceptionState::Stale => (
+                "error",
+                "privsim check: stale exception",
+                format!(
+                    "this {} exception matches nothing: remove it",
+                    title(exception.kind)
+                ),
+            ),
+            ExceptionState::Expired => (
+                "warning",
+                "privsim check: expired exception",
+                format!(
+                    "this exception expired on {} and no longer applies",
+                    exception.expires.as_deref().unwrap_or("")
+                ),
+            ),
+            ExceptionState::Applied | ExceptionState::NotChecked => continue,
+        };
+        annotations.push(AnnotationView {
+            level,
+            file,
+            line,
+            title: title.to_string(),
+            message,
+        });
+    }
+    annotations
 }

@@ -196,7 +196,14 @@ pub fn run(args: &CheckArgs) -> Outcome {
         // machine-readable format; the runner reads both streams.
         let to_stdout =
             args.output.is_some() || matches!(args.format, CheckFormat::Text | CheckFormat::Md);
-        for line in render::annotations(&result) {
+        let annotations = match render::annotations(&result) {
+            Ok(lines) => lines,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Outcome::BadInput;
+            }
+        };
+        for line in annotations {
             if to_stdout {
                 if let Err(outcome) = print_out(&format!("{line}\n")) {
                     return outcome;

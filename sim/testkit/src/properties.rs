@@ -1166,9 +1166,14 @@ pub fn check_render_hostile(bytes: &[u8]) {
             .any(|(at, _)| !message[..at].ends_with('\\'));
         assert!(!live, "a SARIF message carries a live link: {message:?}");
     }
-    for line in privsim_reports::check::annotations(&check) {
+    let annotations = privsim_reports::check::annotations(&check)
+        .unwrap_or_else(|e| panic!("the annotations do not render: {e}"));
+    // The rendering is split into lines: a line break that escaped the
+    // escaping would be a line that is no workflow command.
+    for line in annotations {
         assert!(
-            !line.contains('\n') && !line.contains('\r'),
+            (line.starts_with("::error file=") || line.starts_with("::warning file="))
+                && !line.contains('\r'),
             "an annotation spans lines: {line:?}"
         );
     }
