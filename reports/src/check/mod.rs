@@ -781,7 +781,7 @@ fn split_location(location: &str) -> (String, usize) {
 /// granting policy for new access, at the step for a broken workflow or a
 /// failed expectation, at the rule or policy for an escalation) and per stale
 /// exception, a `::warning` per expired exception that still matched. The
-/// view model ([`view::annotations`]) is printed by
+/// view model (`view::annotations`) is printed by
 /// `templates/check.annotations.j2`, whose `workflow_data` and
 /// `workflow_property` filters escape every value; one line each.
 pub fn annotations(result: &CheckResult) -> Result<Vec<String>, RenderError> {
