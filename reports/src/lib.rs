@@ -76,8 +76,10 @@ impl Format {
 }
 
 /// The templates, compiled in so the binary needs no files at run time. Their
-/// names decide the escaping: `.html` HTML, `.md` Markdown, `.xml` XML.
-const TEMPLATES: [(&str, &str); 6] = [
+/// names decide the escaping: `.html` HTML, `.md` Markdown, `.xml` XML;
+/// `check.annotations` (GitHub workflow commands) escapes through its
+/// `workflow_data` and `workflow_property` filters.
+const TEMPLATES: [(&str, &str); 7] = [
     ("report.md", include_str!("../templates/report.md.j2")),
     ("report.html", include_str!("../templates/report.html.j2")),
     ("junit.xml", include_str!("../templates/junit.xml.j2")),
@@ -87,6 +89,10 @@ const TEMPLATES: [(&str, &str); 6] = [
     ),
     ("check.md", include_str!("../templates/check.md.j2")),
     ("check.txt", include_str!("../templates/check.txt.j2")),
+    (
+        "check.annotations",
+        include_str!("../templates/check.annotations.j2"),
+    ),
 ];
 
 /// A report that could not be rendered: a bug in a template, since every
@@ -313,6 +319,11 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     // Left-aligned in a column of `width` characters, as `{:<width$}` does.
     env.add_filter("pad", |text: String, width: usize| {
         format!("{text:<width$}")
+    });
+    // GitHub Actions workflow commands: a message, and a property value.
+    env.add_filter("workflow_data", |text: String| check::workflow_data(&text));
+    env.add_filter("workflow_property", |text: String| {
+        check::workflow_property(&text)
     });
     env.add_filter("code_inline", |text: String| {
         Value::from_safe_string(code_span(&text, false))

@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use privsim_model::check::ProofVerdict;
 use privsim_model::format::{duration, join_numbers, percent};
 
 use privsim_model::result::{
     ExpectationResult, Finding, HeldPair, MoveKind, NeverRuleResult, NeverVerdict,
-    ObservationStatus, PrincipalAccount, RunResult, ScenarioResult, SearchSummary, StepResult,
+    ObservationStatus, PolicyKind, PrincipalAccount, RunResult, ScenarioResult, SearchSummary,
+    StepResult,
 };
 use privsim_model::suggest::{ScenarioSuggestion, Status};
 use privsim_model::time::Instant;
@@ -872,10 +874,14 @@ pub fn run(result: &RunResult) -> RunView {
     let mut by_policy: BTreeMap<(Option<String>, String), (bool, usize, String)> = BTreeMap::new();
     for s in &result.scenarios {
         let dead: BTreeSet<&str> = s.dead_policies.iter().map(String::as_str).collect();
-        for usage in s.policy_use.iter().filter(|u| u.effect != "template") {
+        for usage in s
+            .policy_use
+            .iter()
+            .filter(|u| u.effect != PolicyKind::Template)
+        {
             let entry = by_policy
                 .entry((usage.location.clone(), usage.id.clone()))
-                .or_insert((true, 0, usage.effect.clone()));
+                .or_insert((true, 0, usage.effect.to_string()));
             entry.0 &= dead.contains(usage.id.as_str());
             entry.1 += 1;
         }
@@ -1161,12 +1167,12 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
     for usage in &s.policy_use {
         let view = PolicyView {
             id: usage.id.clone(),
-            effect: usage.effect.clone(),
+            effect: usage.effect.to_string(),
             location: usage.location.clone(),
             count: usage.determined.len(),
             steps: join_numbers(&usage.determined),
         };
-        if usage.effect == "template" {
+        if usage.effect == PolicyKind::Template {
             templates.push(view);
         } else if dead.contains(usage.id.as_str()) {
             dead_policies.push(view);
@@ -1274,13 +1280,13 @@ fn never_rule(rule: &NeverRuleResult) -> NeverRuleView {
     let environments = if rule.environments.is_empty() {
         None
     } else {
-        let count = |v: &str| rule.environments.iter().filter(|e| e.verdict == v).count();
+        let count = |v: ProofVerdict| rule.environments.iter().filter(|e| e.verdict == v).count();
         Some(format!(
             "{} request environment(s): {} proven, {} refuted, {} unknown",
             rule.environments.len(),
-            count("proven"),
-            count("refuted"),
-            count("unknown")
+            count(ProofVerdict::Proven),
+            count(ProofVerdict::Refuted),
+            count(ProofVerdict::Unknown)
         ))
     };
     let detail = match (&rule.reason, environments) {
@@ -1321,7 +1327,7 @@ fn search(x: &SearchSummary, findings: usize) -> SearchView {
             if x.states == 1 { "state" } else { "states" },
             x.max_depth,
         ),
-        strategy: x.strategy.clone(),
+        strategy: x.strategy.to_string(),
         seed: x.seed,
         moves: x.moves,
         states: x.states,

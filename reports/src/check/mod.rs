@@ -17,115 +17,146 @@ use minijinja::value::{Serde, Value as TemplateValue};
 
 use crate::{MARKDOWN_LIMIT, RenderError, plural};
 
-use privsim_model::check::{Change, ChangeStatus, CheckResult, ExceptionState};
+use privsim_model::check::{
+    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionState, HygieneIssue, ProofVerdict,
+    ProofsStatus, RuleStatus,
+};
 
-/// The kinds of change as reports name them, in report order, with whether
-/// they can fail the gate, a short title and a description.
-const KIND_TEXT: [(&str, &str, &str); 17] = [
-    (
-        "new-access-proven",
-        "new access (proven)",
-        "A proof over every world the schema allows found a request the candidate allows and the baseline denies; Cedar confirmed the counterexample.",
-    ),
-    (
-        "narrowed-proven",
-        "narrowed (proven)",
-        "A proof over every world the schema allows found a request the baseline allows and the candidate denies; Cedar confirmed the counterexample.",
-    ),
-    (
-        "new-escalation",
-        "new escalation",
-        "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search, or a never rule a proof refutes, that the baseline did not have.",
-    ),
-    (
-        "policy-may-error",
-        "policy may error",
-        "A proof found a request the schema allows on which a candidate policy errors (Cedar confirmed it), and the baseline's policy of the same id did not: an erring forbid forbids nothing, an erring permit allows nothing.",
-    ),
-    (
-        "policy-never-grants",
-        "permit never grants",
-        "A candidate permit is proven, in every world the schema allows, to be overridden by forbids whenever it applies: it grants nothing (newly).",
-    ),
-    (
-        "policy-never-applies",
-        "policy never applies",
-        "A candidate policy is proven, in every world the schema allows, never to match a request (newly): it is dead code.",
-    ),
-    (
-        "policy-redundant",
-        "redundant permit",
-        "A candidate permit is proven, in every world the schema allows, to allow nothing the other permits do not (newly): removing it changes no decision.",
-    ),
-    (
-        "new-access",
-        "new access",
-        "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
-    ),
-    (
-        "unexercised-change",
-        "unexercised change",
-        "A policy the change added, changed or removed decided no request of any scenario (no step, held-set request or search move): the scenarios cannot show what it does.",
-    ),
-    (
-        "held-longer",
-        "held longer",
-        "A principal holds a pair it also held with the baseline for more simulated time (a longer just-in-time window, a grant that no longer ends).",
-    ),
-    (
-        "broken-workflow",
-        "broken workflow",
-        "A step the baseline allowed is denied (or rejected), and the scenario does not expect it to be denied.",
-    ),
-    (
-        "expectation-failed",
-        "failed expectation",
-        "A step expectation or an access assertion of the scenario fails with the candidate policies.",
-    ),
-    (
-        "weighted-gap-growth",
-        "weighted gap growth",
-        "A principal's weighted gap (the risk weights of the pairs it holds and never uses) grew by more than the budget.",
-    ),
-    (
-        "utilization-drop",
-        "utilization drop",
-        "A principal's utilization (used pairs / held pairs) dropped by more than the budget.",
-    ),
-    (
-        "narrowed",
-        "narrowed",
-        "A principal no longer holds a pair it held with the baseline, or a step the baseline allowed is denied as the scenario expects.",
-    ),
-    (
-        "held-shorter",
-        "held shorter",
-        "A principal holds a pair it also held with the baseline for less simulated time.",
-    ),
-    (
-        "fixed-escalation",
-        "fixed escalation",
-        "An invariant finding the baseline had and the candidate does not.",
-    ),
-];
-
-/// The kinds only a proof makes: reports list them (as JUnit cases and SARIF
-/// rules) only when the proofs ran, so a check without proofs reads as before.
-const PROOF_KINDS: [&str; 6] = [
-    "new-access-proven",
-    "narrowed-proven",
-    "policy-may-error",
-    "policy-never-grants",
-    "policy-never-applies",
-    "policy-redundant",
-];
-
-fn proofs_ran(result: &CheckResult) -> bool {
-    result.proofs.as_ref().is_some_and(|p| p.status == "ran")
+/// A kind of change as reports name it: its place among the SARIF rules and
+/// the JUnit cases' failures (`rank`), a short title and a description. One
+/// exhaustive match over the model's [`ChangeKind`], so a new kind does not
+/// compile until it has its text.
+const fn kind_text(kind: ChangeKind) -> (usize, &'static str, &'static str) {
+    match kind {
+        ChangeKind::NewAccessProven => (
+            0,
+            "new access (proven)",
+            "A proof over every world the schema allows found a request the candidate allows and the baseline denies; Cedar confirmed the counterexample.",
+        ),
+        ChangeKind::NarrowedProven => (
+            1,
+            "narrowed (proven)",
+            "A proof over every world the schema allows found a request the baseline allows and the candidate denies; Cedar confirmed the counterexample.",
+        ),
+        ChangeKind::NewEscalation => (
+            2,
+            "new escalation",
+            "An invariant finding (delegation ceiling, attenuation, expiry, never rule, always-access) of the replay or the escalation search, or a never rule a proof refutes, that the baseline did not have.",
+        ),
+        ChangeKind::PolicyMayError => (
+            3,
+            "policy may error",
+            "A proof found a request the schema allows on which a candidate policy errors (Cedar confirmed it), and the baseline's policy of the same id did not: an erring forbid forbids nothing, an erring permit allows nothing.",
+        ),
+        ChangeKind::PolicyNeverGrants => (
+            4,
+            "permit never grants",
+            "A candidate permit is proven, in every world the schema allows, to be overridden by forbids whenever it applies: it grants nothing (newly).",
+        ),
+        ChangeKind::PolicyNeverApplies => (
+            5,
+            "policy never applies",
+            "A candidate policy is proven, in every world the schema allows, never to match a request (newly): it is dead code.",
+        ),
+        ChangeKind::PolicyRedundant => (
+            6,
+            "redundant permit",
+            "A candidate permit is proven, in every world the schema allows, to allow nothing the other permits do not (newly): removing it changes no decision.",
+        ),
+        ChangeKind::NewAccess => (
+            7,
+            "new access",
+            "A principal holds an (action, resource) pair it did not hold with the baseline, or a step the baseline denied is allowed.",
+        ),
+        ChangeKind::UnexercisedChange => (
+            8,
+            "unexercised change",
+            "A policy the change added, changed or removed decided no request of any scenario (no step, held-set request or search move): the scenarios cannot show what it does.",
+        ),
+        ChangeKind::HeldLonger => (
+            9,
+            "held longer",
+            "A principal holds a pair it also held with the baseline for more simulated time (a longer just-in-time window, a grant that no longer ends).",
+        ),
+        ChangeKind::BrokenWorkflow => (
+            10,
+            "broken workflow",
+            "A step the baseline allowed is denied (or rejected), and the scenario does not expect it to be denied.",
+        ),
+        ChangeKind::ExpectationFailed => (
+            11,
+            "failed expectation",
+            "A step expectation or an access assertion of the scenario fails with the candidate policies.",
+        ),
+        ChangeKind::WeightedGapGrowth => (
+            12,
+            "weighted gap growth",
+            "A principal's weighted gap (the risk weights of the pairs it holds and never uses) grew by more than the budget.",
+        ),
+        ChangeKind::UtilizationDrop => (
+            13,
+            "utilization drop",
+            "A principal's utilization (used pairs / held pairs) dropped by more than the budget.",
+        ),
+        ChangeKind::Narrowed => (
+            14,
+            "narrowed",
+            "A principal no longer holds a pair it held with the baseline, or a step the baseline allowed is denied as the scenario expects.",
+        ),
+        ChangeKind::HeldShorter => (
+            15,
+            "held shorter",
+            "A principal holds a pair it also held with the baseline for less simulated time.",
+        ),
+        ChangeKind::FixedEscalation => (
+            16,
+            "fixed escalation",
+            "An invariant finding the baseline had and the candidate does not.",
+        ),
+    }
 }
 
-fn kind_listed(kind: &str, result: &CheckResult) -> bool {
-    !PROOF_KINDS.contains(&kind) || proofs_ran(result)
+/// Every kind of change, in the order of [`kind_text`]'s ranks.
+fn kinds_in_rule_order() -> Vec<ChangeKind> {
+    let mut kinds = ChangeKind::ALL.to_vec();
+    kinds.sort_by_key(|kind| kind_text(*kind).0);
+    kinds
+}
+
+/// Whether only a proof makes the kind: reports list such kinds (as JUnit
+/// cases and SARIF rules) only when the proofs ran, so a check without
+/// proofs reads as before.
+const fn proof_kind(kind: ChangeKind) -> bool {
+    match kind {
+        ChangeKind::NewAccessProven
+        | ChangeKind::NarrowedProven
+        | ChangeKind::PolicyMayError
+        | ChangeKind::PolicyNeverGrants
+        | ChangeKind::PolicyNeverApplies
+        | ChangeKind::PolicyRedundant => true,
+        ChangeKind::NewEscalation
+        | ChangeKind::NewAccess
+        | ChangeKind::UnexercisedChange
+        | ChangeKind::HeldLonger
+        | ChangeKind::BrokenWorkflow
+        | ChangeKind::ExpectationFailed
+        | ChangeKind::WeightedGapGrowth
+        | ChangeKind::UtilizationDrop
+        | ChangeKind::Narrowed
+        | ChangeKind::HeldShorter
+        | ChangeKind::FixedEscalation => false,
+    }
+}
+
+fn proofs_ran(result: &CheckResult) -> bool {
+    result
+        .proofs
+        .as_ref()
+        .is_some_and(|p| p.status == ProofsStatus::Ran)
+}
+
+fn kind_listed(kind: ChangeKind, result: &CheckResult) -> bool {
+    !proof_kind(kind) || proofs_ran(result)
 }
 
 /// What the proofs did, one line each: the caveat when they were skipped,
@@ -159,7 +190,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
                     .map(|issue| {
                         format!(
                             "{}{}",
-                            hygiene_words(issue),
+                            hygiene_words(*issue),
                             if policy.on_baseline.contains(issue) {
                                 " (with the baseline too)"
                             } else {
@@ -184,7 +215,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
             }
         }
     }
-    if proofs.status != "ran" {
+    if proofs.status != ProofsStatus::Ran {
         return lines;
     }
     lines.push(format!(
@@ -230,7 +261,7 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
         let held = proven
             .no_new_access
             .iter()
-            .filter(|e| e.verdict == "proven")
+            .filter(|e| e.verdict == ProofVerdict::Proven)
             .count();
         lines.push(format!(
             "{}: no new access proven in {held} of {total} request environment(s)",
@@ -275,13 +306,12 @@ pub fn proof_lines(result: &CheckResult) -> Vec<String> {
 }
 
 /// A hygiene problem in words.
-pub fn hygiene_words(issue: &str) -> &'static str {
+pub fn hygiene_words(issue: HygieneIssue) -> &'static str {
     match issue {
-        "never-applies" => "never applies in any world the schema allows",
-        "redundant" => "redundant: the other permits allow everything it allows",
-        "never-grants" => "never grants: a forbid always overrides it",
-        "may-error" => "may error at run time (Cedar confirmed a request it errors on)",
-        _ => "unknown problem",
+        HygieneIssue::NeverApplies => "never applies in any world the schema allows",
+        HygieneIssue::Redundant => "redundant: the other permits allow everything it allows",
+        HygieneIssue::NeverGrants => "never grants: a forbid always overrides it",
+        HygieneIssue::MayError => "may error at run time (Cedar confirmed a request it errors on)",
     }
 }
 
@@ -289,11 +319,8 @@ pub fn hygiene_words(issue: &str) -> &'static str {
 const MAX_ROWS: usize = 100;
 
 /// A kind's title, e.g. `new access`.
-pub fn title(kind: &str) -> &str {
-    KIND_TEXT
-        .iter()
-        .find(|(id, ..)| *id == kind)
-        .map_or(kind, |(_, title, _)| title)
+pub const fn title(kind: ChangeKind) -> &'static str {
+    kind_text(kind).1
 }
 
 /// The Markdown summary: the verdict, a table of scenarios, then per scenario
@@ -403,11 +430,11 @@ pub fn json(result: &CheckResult) -> String {
 
 /// The kinds JUnit has a test case for, per scenario: every kind that can
 /// fail the gate.
-fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = &'static str> {
-    privsim_model::check::ChangeKind::ALL
+fn junit_kinds(result: &CheckResult) -> impl Iterator<Item = ChangeKind> {
+    ChangeKind::ALL
         .iter()
-        .map(|kind| kind.as_str())
-        .filter(|kind| *kind != "fixed-escalation" && kind_listed(kind, result))
+        .copied()
+        .filter(|kind| *kind != ChangeKind::FixedEscalation && kind_listed(*kind, result))
 }
 
 /// JUnit XML (Apache Ant's schema, reports/schemas/JUnit.xsd): a test suite
@@ -510,21 +537,29 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         let classname = format!("privsim.check.{}", scenario.file);
         for kind in junit_kinds(result) {
             let on = match kind {
-                "new-access" => rules.new_access,
-                "new-access-proven" => rules.new_access_proven,
-                "broken-workflow" => rules.broken_workflow,
-                "new-escalation" => rules.new_escalation,
-                "expectation-failed" => rules.failed_expectation,
-                "narrowed" | "held-shorter" | "narrowed-proven" => rules.narrowed,
-                "held-longer" => rules.held_longer,
-                "unexercised-change" => rules.unexercised_change,
-                "weighted-gap-growth" => budget.weighted_gap_growth.is_some(),
-                _ => budget.utilization_drop.is_some(),
+                ChangeKind::NewAccess => rules.new_access,
+                ChangeKind::NewAccessProven => rules.new_access_proven,
+                ChangeKind::BrokenWorkflow => rules.broken_workflow,
+                ChangeKind::NewEscalation => rules.new_escalation,
+                ChangeKind::ExpectationFailed => rules.failed_expectation,
+                ChangeKind::Narrowed | ChangeKind::HeldShorter | ChangeKind::NarrowedProven => {
+                    rules.narrowed
+                }
+                ChangeKind::HeldLonger => rules.held_longer,
+                ChangeKind::UnexercisedChange => rules.unexercised_change,
+                ChangeKind::WeightedGapGrowth => budget.weighted_gap_growth.is_some(),
+                ChangeKind::UtilizationDrop => budget.utilization_drop.is_some(),
+                ChangeKind::PolicyMayError => rules.policy_may_error,
+                ChangeKind::PolicyNeverGrants => rules.policy_never_grants,
+                ChangeKind::PolicyNeverApplies => rules.policy_never_applies,
+                ChangeKind::PolicyRedundant => rules.policy_redundant,
+                // Never a failure: `junit_kinds` leaves it out.
+                ChangeKind::FixedEscalation => false,
             };
             let failing: Vec<&Change> = scenario
                 .changes
                 .iter()
-                .filter(|c| c.kind.as_str() == kind && c.status == ChangeStatus::Fail)
+                .filter(|c| c.kind == kind && c.status == ChangeStatus::Fail)
                 .collect();
             let name = title(kind).to_string();
             if !failing.is_empty() {
@@ -540,7 +575,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
                     name,
                     &classname,
                     JunitFailure {
-                        kind,
+                        kind: kind.as_str(),
                         message: format!(
                             "{} {} change{} fail{} the gate",
                             failing.len(),
@@ -602,7 +637,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         });
     }
     if let Some(budget) = &result.budget_exhausted {
-        let failing = budget.status == "fail";
+        let failing = budget.status == RuleStatus::Fail;
         let name = "within the time budget".to_string();
         let classname = "privsim.check.budget";
         suites.push(JunitSuite {
@@ -631,7 +666,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         });
     }
     if let Some(change) = &result.config_change {
-        let failing = change.status == "fail";
+        let failing = change.status == RuleStatus::Fail;
         let name = "configuration unchanged".to_string();
         let classname = "privsim.check.config";
         suites.push(JunitSuite {
@@ -745,91 +780,137 @@ fn split_location(location: &str) -> (String, usize) {
 /// GitHub Actions workflow commands: an `::error` per failing change (at the
 /// granting policy for new access, at the step for a broken workflow or a
 /// failed expectation, at the rule or policy for an escalation) and per stale
-/// exception, a `::warning` per expired exception that still matched.
-pub fn annotations(result: &CheckResult) -> Vec<String> {
-    let mut lines = Vec::new();
-    for scenario in &result.scenarios {
-        for change in scenario
-            .changes
-            .iter()
-            .filter(|c| c.status == ChangeStatus::Fail)
-        {
-            let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
-            lines.push(format!(
-                "::error file={},line={line},title={}::{}",
-                property(&file),
-                property(&format!("privsim check: {}", title(change.kind.as_str()))),
-                data(&format!(
-                    "{} (scenario \"{}\")",
-                    change.message, scenario.name
-                )),
-            ));
-        }
-    }
-    for error in &result.load_errors {
-        let (file, line) = crate::sarif::error_location(&error.message).unwrap_or((&error.file, 1));
-        lines.push(format!(
-            "::error file={},line={line},title={}::{}",
-            property(file),
-            property("privsim check: scenario not loaded"),
-            data(&format!(
-                "the scenario file could not be loaded and was not checked: {}",
-                error.message
-            )),
-        ));
-    }
-    if let Some(change) = &result.config_change {
-        lines.push(format!(
-            "::{} file={},line=1,title={}::{}",
-            if change.status == "fail" {
-                "error"
-            } else {
-                "warning"
-            },
-            property(&change.file),
-            property("privsim check: gate configuration changed"),
-            data(&change.message),
-        ));
-    }
-    for exception in &result.exceptions {
-        let (file, line) = split_location(&exception.location);
-        let (level, title, message) = match exception.status {
-            ExceptionState::Stale => (
-                "error",
-                "privsim check: stale exception",
-                format!(
-                    "this {} exception matches nothing: remove it",
-                    self::title(exception.kind.as_str())
-                ),
-            ),
-            ExceptionState::Expired => (
-                "warning",
-                "privsim check: expired exception",
-                format!(
-                    "this exception expired on {} and no longer applies",
-                    exception.expires.as_deref().unwrap_or("")
-                ),
-            ),
-            ExceptionState::Applied | ExceptionState::NotChecked => continue,
-        };
-        lines.push(format!(
-            "::{level} file={},line={line},title={}::{}",
-            property(&file),
-            property(title),
-            data(&message)
-        ));
-    }
-    lines
+/// exception, a `::warning` per expired exception that still matched. The
+/// view model (`view::annotations`) is printed by
+/// `templates/check.annotations.j2`, whose `workflow_data` and
+/// `workflow_property` filters escape every value; one line each.
+pub fn annotations(result: &CheckResult) -> Result<Vec<String>, RenderError> {
+    let text = crate::render_serialized(
+        "check.annotations",
+        "annotations",
+        &view::annotations(result),
+    )?;
+    Ok(text.lines().map(str::to_string).collect())
 }
 
-/// A workflow command's message, escaped as the runner unescapes it.
-fn data(text: &str) -> String {
+/// A workflow command's message, escaped as the runner unescapes it
+/// (`%`, carriage return, line feed).
+pub(crate) fn workflow_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
-/// A workflow command's property value.
-fn property(text: &str) -> String {
-    data(text).replace(':', "%3A").replace(',', "%2C")
+/// A workflow command's property value (`file=`, `title=`): as
+/// [`workflow_data`], and `:` and `,`, which end a property.
+pub(crate) fn workflow_property(text: &str) -> String {
+    workflow_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check with one scenario and no change, whose proofs ran.
+    fn proven_check() -> CheckResult {
+        let json = r#"{"format": "privsim-check/1", "passed": true,
+            "baseline": {"spec": "git:main"}, "candidate": {"spec": "."},
+            "config": {"fail_on": {"new_access": true, "new_access_expected": true,
+              "broken_workflow": true, "new_escalation": true, "failed_expectation": true,
+              "narrowed": false, "held_longer": true}, "budget": {},
+              "search": {"enabled": false, "strategy": "exhaustive", "seed": 0,
+              "max_steps": 10, "depth": 2}},
+            "summary": {"scenarios": 1, "failed_scenarios": 0, "changes": 0,
+              "failures": 0, "excepted": 0, "stale_exceptions": 0},
+            "scenarios": [{"name": "s", "file": "s.toml", "start": "2026-01-01T00:00:00Z",
+              "passed": true, "baseline_policy_files": [], "candidate_policy_files": [],
+              "notes": [], "changes": [], "principals": []}],
+            "exceptions": [],
+            "proofs": {"status": "ran", "timeout_ms": 1, "proven": 0, "refuted": 0,
+              "unknown": 0, "scenarios_without_schema": 0}}"#;
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_kinds_keep_their_report_order_and_every_kind_has_text() {
+        // The order SARIF's rules and JUnit's failures had with the old
+        // name-keyed table.
+        let names: Vec<&str> = kinds_in_rule_order().iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "new-access-proven",
+                "narrowed-proven",
+                "new-escalation",
+                "policy-may-error",
+                "policy-never-grants",
+                "policy-never-applies",
+                "policy-redundant",
+                "new-access",
+                "unexercised-change",
+                "held-longer",
+                "broken-workflow",
+                "expectation-failed",
+                "weighted-gap-growth",
+                "utilization-drop",
+                "narrowed",
+                "held-shorter",
+                "fixed-escalation",
+            ]
+        );
+        for kind in ChangeKind::ALL {
+            let (_, title, description) = kind_text(*kind);
+            assert!(!title.is_empty() && description.ends_with('.'), "{kind}");
+        }
+        assert_eq!(title(ChangeKind::PolicyRedundant), "redundant permit");
+    }
+
+    /// A file name and message with the characters workflow commands give a
+    /// meaning (`%`, `,`, `:`, line breaks) reach the runner escaped, each
+    /// annotation on one line.
+    #[test]
+    fn annotations_escape_what_workflow_commands_would_read() {
+        let mut check = proven_check();
+        let json = r#"{"kind": "new-access", "status": "fail", "principal": "P",
+            "policies": [], "location": "100%,odd:dir/p.cedar:7",
+            "message": "50% of a, b: held\r\nnext"}"#;
+        let change = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        check.scenarios[0].changes.push(change);
+        check.scenarios[0].name = "s,1: %x".to_string();
+        let lines = annotations(&check).unwrap_or_default();
+        assert_eq!(
+            lines,
+            [
+                "::error file=100%25%2Codd%3Adir/p.cedar,line=7,title=privsim check%3A new access::50%25 of a, b: held%0D%0Anext (scenario \"s,1: %25x\")"
+            ]
+        );
+        assert_eq!(workflow_property("a%\n:,"), "a%25%0A%3A%2C");
+        assert_eq!(workflow_data("a%\r\n:,"), "a%25%0D%0A:,");
+    }
+
+    /// A hygiene rule that is on is a JUnit case that passes, not one
+    /// skipped as "not a rule of this gate" (they were keyed to the
+    /// utilization budget by a catch-all arm before the kinds were matched
+    /// exhaustively).
+    #[test]
+    fn junit_skips_exactly_the_hygiene_rules_that_are_off() {
+        let junit = junit_at(&proven_check(), "2026-01-01T00:00:00").unwrap_or_default();
+        let case = |name: &str| {
+            let start = junit
+                .find(&format!("<testcase name=\"{name}\""))
+                .unwrap_or_else(|| panic!("no case {name}: {junit}"));
+            // Up to the next case (a passing case closes itself).
+            let rest = &junit[start + 1..];
+            rest[..rest.find("<testcase").unwrap_or(rest.len())].to_string()
+        };
+        // `policy_may_error` is on by default; the other three are off.
+        assert!(!case("policy may error").contains("<skipped"), "{junit}");
+        for off in [
+            "permit never grants",
+            "policy never applies",
+            "redundant permit",
+        ] {
+            assert!(case(off).contains("<skipped"), "{off}: {junit}");
+        }
+    }
 }

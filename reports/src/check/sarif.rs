@@ -5,9 +5,9 @@
 //! located at the policy, step or rule a reviewer should look at. Built into
 //! the serde types the run's SARIF uses (`sarif/model.rs`).
 
-use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState};
+use privsim_model::check::{ChangeStatus, CheckResult, ExceptionState, RuleStatus};
 
-use super::{KIND_TEXT, kind_listed, split_location, title};
+use super::{kind_listed, kind_text, kinds_in_rule_order, split_location, title};
 use crate::sarif::model::{
     ChangeProperties, ConfigProperties, Empty, Location, Log, Message, Properties, PropertiesTail,
     PropertiesThenMore, Rule, Run, SarifResult, StatusProperties, Suppression, Tail,
@@ -19,10 +19,13 @@ pub fn sarif(result: &CheckResult) -> String {
     // controls raw, and SARIF viewers show messages as they are.
     let printable = crate::printable(result);
     let result = printable.as_ref().unwrap_or(result);
-    let mut rules: Vec<(&str, &str, &str)> = KIND_TEXT
-        .iter()
-        .copied()
-        .filter(|(kind, ..)| kind_listed(kind, result))
+    let mut rules: Vec<(&str, &str, &str)> = kinds_in_rule_order()
+        .into_iter()
+        .filter(|kind| kind_listed(*kind, result))
+        .map(|kind| {
+            let (_, title, description) = kind_text(kind);
+            (kind.as_str(), title, description)
+        })
         .collect();
     rules.push((
         "stale-exception",
@@ -118,7 +121,7 @@ pub fn sarif(result: &CheckResult) -> String {
             level: "error",
             message: Message::new(format!(
                 "stale exception: it matches no {} change; remove it (reason given: {})",
-                title(exception.kind.as_str()),
+                title(exception.kind),
                 exception.reason
             )),
             locations: vec![Location::new(&file, line.max(1), None)],
@@ -135,7 +138,7 @@ pub fn sarif(result: &CheckResult) -> String {
         results.push(SarifResult {
             rule_id: "budget-exhausted".to_string(),
             rule_index: rule_index("budget-exhausted"),
-            level: if budget.status == "fail" {
+            level: if budget.status == RuleStatus::Fail {
                 "error"
             } else {
                 "warning"
@@ -144,7 +147,7 @@ pub fn sarif(result: &CheckResult) -> String {
             locations: vec![Location::new(&file, 1, None)],
             tail: Tail::Properties(PropertiesTail {
                 properties: Properties::Status(StatusProperties {
-                    status: budget.status.clone(),
+                    status: budget.status.to_string(),
                 }),
             }),
         });
@@ -153,7 +156,7 @@ pub fn sarif(result: &CheckResult) -> String {
         results.push(SarifResult {
             rule_id: "config-change".to_string(),
             rule_index: rule_index("config-change"),
-            level: if change.status == "fail" {
+            level: if change.status == RuleStatus::Fail {
                 "error"
             } else {
                 "warning"
@@ -163,7 +166,7 @@ pub fn sarif(result: &CheckResult) -> String {
             tail: Tail::Properties(PropertiesTail {
                 properties: Properties::Config(ConfigProperties {
                     revision: change.revision.clone(),
-                    status: change.status.clone(),
+                    status: change.status.to_string(),
                 }),
             }),
         });

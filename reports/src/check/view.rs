@@ -6,12 +6,13 @@
 use serde::Serialize;
 
 use privsim_model::check::{
-    Change, ChangeStatus, CheckResult, ExceptionStatus, PolicyRef, ScenarioCheck,
+    Change, ChangeKind, ChangeStatus, CheckResult, ExceptionState, ExceptionStatus, PolicyRef,
+    RuleStatus, ScenarioCheck,
 };
 use privsim_model::format::{percent, points};
 use privsim_model::result::SearchSummary;
 
-use super::{MAX_ROWS, proof_lines, title};
+use super::{MAX_ROWS, proof_lines, split_location, title};
 use crate::plural;
 
 /// The whole gate summary.
@@ -256,11 +257,11 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
             })
             .collect(),
         budget: result.budget_exhausted.as_ref().map(|b| StatusMessage {
-            failed: b.status == "fail",
+            failed: b.status == RuleStatus::Fail,
             message: b.message.clone(),
         }),
         config_change: result.config_change.as_ref().map(|c| ConfigChangeView {
-            failed: c.status == "fail",
+            failed: c.status == RuleStatus::Fail,
             file: c.file.clone(),
             message: c.message.clone(),
         }),
@@ -269,8 +270,8 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
             .iter()
             .filter(|c| c.exercised_by.is_empty())
             .map(|c| UnreachedView {
-                change: c.change.clone(),
-                effect: c.effect.clone(),
+                change: c.change.to_string(),
+                effect: c.effect.to_string(),
                 id: c.id.clone(),
                 location: c.location.clone(),
             })
@@ -290,11 +291,11 @@ pub(crate) fn check(result: &CheckResult) -> CheckView {
     }
 }
 
-fn count(scenario: &ScenarioCheck, kinds: &[&str]) -> usize {
+fn count(scenario: &ScenarioCheck, kinds: &[ChangeKind]) -> usize {
     scenario
         .changes
         .iter()
-        .filter(|c| kinds.contains(&c.kind.as_str()))
+        .filter(|c| kinds.contains(&c.kind))
         .count()
 }
 
@@ -357,7 +358,7 @@ fn scenario(scenario: &ScenarioCheck, result: &CheckResult) -> ScenarioView {
                 }
             }
             SearchView {
-                strategy: search.candidate.strategy.clone(),
+                strategy: search.candidate.strategy.to_string(),
                 seed: search.candidate.seed,
                 baseline: search_side(&search.baseline),
                 candidate: search_side(&search.candidate),
@@ -374,13 +375,27 @@ fn scenario(scenario: &ScenarioCheck, result: &CheckResult) -> ScenarioView {
         counts: CountsView {
             new_access: count(
                 scenario,
-                &["new-access-proven", "new-access", "held-longer"],
+                &[
+                    ChangeKind::NewAccessProven,
+                    ChangeKind::NewAccess,
+                    ChangeKind::HeldLonger,
+                ],
             ),
-            broken: count(scenario, &["broken-workflow"]),
-            escalations: count(scenario, &["new-escalation"]),
-            failed_expectations: count(scenario, &["expectation-failed"]),
-            over_budget: count(scenario, &["weighted-gap-growth", "utilization-drop"]),
-            narrowed: count(scenario, &["narrowed", "held-shorter", "narrowed-proven"]),
+            broken: count(scenario, &[ChangeKind::BrokenWorkflow]),
+            escalations: count(scenario, &[ChangeKind::NewEscalation]),
+            failed_expectations: count(scenario, &[ChangeKind::ExpectationFailed]),
+            over_budget: count(
+                scenario,
+                &[ChangeKind::WeightedGapGrowth, ChangeKind::UtilizationDrop],
+            ),
+            narrowed: count(
+                scenario,
+                &[
+                    ChangeKind::Narrowed,
+                    ChangeKind::HeldShorter,
+                    ChangeKind::NarrowedProven,
+                ],
+            ),
         },
         changes: scenario.changes.iter().map(|c| change(c, result)).collect(),
         notes: scenario.notes.clone(),
@@ -433,7 +448,7 @@ fn change(change: &Change, result: &CheckResult) -> ChangeView {
     ChangeView {
         status: change.status.to_string(),
         kind: change.kind.to_string(),
-        title: title(change.kind.as_str()).to_string(),
+        title: title(change.kind).to_string(),
         principal: change.principal.clone(),
         action: change.action.clone(),
         resource: change.resource.clone(),
@@ -455,8 +470,8 @@ fn policy(policy: &PolicyRef) -> PolicyView {
 
 /// The change-specific details: what changed, at which step or time.
 fn details(change: &Change) -> String {
-    match change.kind.as_str() {
-        "new-access" => {
+    match change.kind {
+        ChangeKind::NewAccess => {
             let mut text = match (change.time.as_deref(), change.baseline.as_deref()) {
                 (Some(time), Some("not held")) => format!("held from {time}"),
                 (Some(time), _) => {
@@ -486,22 +501,22 @@ fn details(change: &Change) -> String {
             }
             text
         }
-        "narrowed" if change.step.is_some() => format!(
+        ChangeKind::Narrowed if change.step.is_some() => format!(
             "step {}: {} → {}, as the scenario expects",
             change.step.unwrap_or(0),
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or(""),
         ),
-        "narrowed" => format!(
+        ChangeKind::Narrowed => format!(
             "no longer held (last held {} with the baseline)",
             change.time.as_deref().unwrap_or("")
         ),
-        "weighted-gap-growth" | "utilization-drop" => format!(
+        ChangeKind::WeightedGapGrowth | ChangeKind::UtilizationDrop => format!(
             "{} → {}",
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or("")
         ),
-        "held-longer" | "held-shorter" => format!(
+        ChangeKind::HeldLonger | ChangeKind::HeldShorter => format!(
             "held {} → {}",
             change.baseline.as_deref().unwrap_or(""),
             change.candidate.as_deref().unwrap_or("")
@@ -514,7 +529,7 @@ fn exception(exception: &ExceptionStatus) -> ExceptionView {
     ExceptionView {
         status: exception.status.to_string(),
         location: exception.location.clone(),
-        title: title(exception.kind.as_str()).to_string(),
+        title: title(exception.kind).to_string(),
         matched: exception.matched,
         scope: [
             ("scenario", &exception.scenario),
@@ -533,4 +548,97 @@ fn exception(exception: &ExceptionStatus) -> ExceptionView {
         reason: exception.reason.clone(),
         expires: exception.expires.clone(),
     }
+}
+
+/// One GitHub Actions workflow command (`templates/check.annotations.j2`).
+#[derive(Debug, Serialize)]
+pub struct AnnotationView {
+    /// `error` or `warning`.
+    pub level: &'static str,
+    /// The file it points at.
+    pub file: String,
+    /// The line, 1-based.
+    pub line: usize,
+    /// The title, `privsim check: …`.
+    pub title: String,
+    /// The message.
+    pub message: String,
+}
+
+/// The workflow commands of a check: failing changes, scenarios not loaded,
+/// a changed gate configuration, then stale and expired exceptions.
+pub fn annotations(result: &CheckResult) -> Vec<AnnotationView> {
+    let mut annotations = Vec::new();
+    for scenario in &result.scenarios {
+        for change in scenario
+            .changes
+            .iter()
+            .filter(|c| c.status == ChangeStatus::Fail)
+        {
+            let (file, line) = split_location(change.location.as_deref().unwrap_or(&scenario.file));
+            annotations.push(AnnotationView {
+                level: "error",
+                file,
+                line,
+                title: format!("privsim check: {}", title(change.kind)),
+                message: format!("{} (scenario \"{}\")", change.message, scenario.name),
+            });
+        }
+    }
+    for error in &result.load_errors {
+        let (file, line) = crate::sarif::error_location(&error.message).unwrap_or((&error.file, 1));
+        annotations.push(AnnotationView {
+            level: "error",
+            file: file.to_string(),
+            line,
+            title: "privsim check: scenario not loaded".to_string(),
+            message: format!(
+                "the scenario file could not be loaded and was not checked: {}",
+                error.message
+            ),
+        });
+    }
+    if let Some(change) = &result.config_change {
+        annotations.push(AnnotationView {
+            level: if change.status == RuleStatus::Fail {
+                "error"
+            } else {
+                "warning"
+            },
+            file: change.file.clone(),
+            line: 1,
+            title: "privsim check: gate configuration changed".to_string(),
+            message: change.message.clone(),
+        });
+    }
+    for exception in &result.exceptions {
+        let (file, line) = split_location(&exception.location);
+        let (level, title, message) = match exception.status {
+            ExceptionState::Stale => (
+                "error",
+                "privsim check: stale exception",
+                format!(
+                    "this {} exception matches nothing: remove it",
+                    title(exception.kind)
+                ),
+            ),
+            ExceptionState::Expired => (
+                "warning",
+                "privsim check: expired exception",
+                format!(
+                    "this exception expired on {} and no longer applies",
+                    exception.expires.as_deref().unwrap_or("")
+                ),
+            ),
+            ExceptionState::Applied | ExceptionState::NotChecked => continue,
+        };
+        annotations.push(AnnotationView {
+            level,
+            file,
+            line,
+            title: title.to_string(),
+            message,
+        });
+    }
+    annotations
 }

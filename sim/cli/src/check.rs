@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use privsim::gate::model::{Edit, RuleStatus};
 use privsim::gate::{self, Options, Spec, config};
 use privsim_reports::check as render;
 
@@ -148,7 +149,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
         // Listed in every report, failing the gate unless the baseline's
         // rules allow it.
         if options_allow_config_change {
-            change.status = "allowed".to_string();
+            change.status = RuleStatus::Allowed;
         } else {
             result.passed = false;
         }
@@ -195,7 +196,14 @@ pub fn run(args: &CheckArgs) -> Outcome {
         // machine-readable format; the runner reads both streams.
         let to_stdout =
             args.output.is_some() || matches!(args.format, CheckFormat::Text | CheckFormat::Md);
-        for line in render::annotations(&result) {
+        let annotations = match render::annotations(&result) {
+            Ok(lines) => lines,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Outcome::BadInput;
+            }
+        };
+        for line in annotations {
             if to_stdout {
                 if let Err(outcome) = print_out(&format!("{line}\n")) {
                     return outcome;
@@ -262,9 +270,9 @@ fn options(
             };
             if here != there {
                 let change = match (&here, &there) {
-                    (Some(_), None) => "added",
-                    (None, Some(_)) => "removed",
-                    _ => "changed",
+                    (Some(_), None) => Edit::Added,
+                    (None, Some(_)) => Edit::Removed,
+                    _ => Edit::Changed,
                 };
                 let message = format!(
                     "`{}` differs from its version at `{revision}`{}: the gate applied the baseline's rules, and a change to them fails the gate until it is reviewed and merged, unless the baseline's `[fail_on] config_change = false` allows it (or name a configuration with `--config`)",
@@ -278,8 +286,8 @@ fn options(
                 config_changed = Some(privsim::gate::model::ConfigChange {
                     file: default.display().to_string(),
                     revision: revision.clone(),
-                    change: change.to_string(),
-                    status: "fail".to_string(),
+                    change,
+                    status: RuleStatus::Fail,
                     message,
                 });
             }

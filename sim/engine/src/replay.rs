@@ -11,7 +11,7 @@ use crate::load::{self as scenario, AccessCheck, Scenario, Step};
 use crate::world::state::{Machine, State};
 use privsim_model::result::{
     AccessResult, CeilingCheck, CeilingDecision, Decision, EvaluationError, ExpectationResult,
-    Finding, FindingKind, PolicyUse, ScenarioResult, StepResult, Summary,
+    Finding, FindingKind, PolicyKind, PolicyUse, ScenarioResult, StepResult, Summary,
 };
 
 /// Replays a scenario and returns its result.
@@ -415,7 +415,7 @@ fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec
         let policy_id = PolicyId::new(id.as_str());
         let effect = match (set.policy(&policy_id), set.template(&policy_id)) {
             (Some(policy), _) => effect_name(policy.effect()),
-            (None, Some(_)) => "template",
+            (None, Some(_)) => PolicyKind::Template,
             (None, None) => continue,
         };
         let location = scenario
@@ -426,7 +426,7 @@ fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec
             id.clone(),
             PolicyUse {
                 id,
-                effect: effect.to_string(),
+                effect,
                 location,
                 determined: Vec::new(),
                 held: false,
@@ -443,7 +443,7 @@ fn policy_use(scenario: &Scenario, steps: &[StepResult]) -> (Vec<PolicyUse>, Vec
     }
     let dead = uses
         .values()
-        .filter(|u| u.effect != "template" && u.determined.is_empty())
+        .filter(|u| u.effect != PolicyKind::Template && u.determined.is_empty())
         .map(|u| u.id.clone())
         .collect();
     (uses.into_values().collect(), dead)
@@ -456,15 +456,17 @@ pub fn note_unexercised(result: &mut ScenarioResult) {
     result.unexercised = result
         .policy_use
         .iter()
-        .filter(|u| u.effect != "template" && u.determined.is_empty() && !u.held && !u.search)
+        .filter(|u| {
+            u.effect != PolicyKind::Template && u.determined.is_empty() && !u.held && !u.search
+        })
         .map(|u| u.id.clone())
         .collect();
 }
 
-fn effect_name(effect: Effect) -> &'static str {
+fn effect_name(effect: Effect) -> PolicyKind {
     match effect {
-        Effect::Permit => "permit",
-        Effect::Forbid => "forbid",
+        Effect::Permit => PolicyKind::Permit,
+        Effect::Forbid => PolicyKind::Forbid,
     }
 }
 

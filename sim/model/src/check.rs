@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::closed::closed_set;
-use crate::result::{Finding, Metrics, SearchSummary};
+use crate::result::{Finding, Metrics, SearchStrategy, SearchSummary};
 
 /// The version tag of the gate's JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-check/1";
@@ -60,7 +60,7 @@ pub struct BudgetExhausted {
     /// The budget, as given (`10m`).
     pub budget: String,
     /// `fail`, or `allowed` (`[fail_on] time_budget = false`).
-    pub status: String,
+    pub status: RuleStatus,
     /// Scenario files not checked at all.
     pub not_checked: Vec<String>,
     /// Scenario files compared, but with the search or proofs stopped by
@@ -80,9 +80,9 @@ pub struct PolicyCoverage {
     pub location: Option<String>,
     /// `added`, `changed` (same id, different effect, scope or conditions)
     /// or `removed`.
-    pub change: String,
+    pub change: Edit,
     /// `permit` or `forbid`.
-    pub effect: String,
+    pub effect: Effect,
     /// The scenario files in which it decided at least one request (a step,
     /// a request of the held sets, a move of the search), with the candidate
     /// (with the baseline for a removed policy); empty: no scenario reached it.
@@ -97,10 +97,10 @@ pub struct ConfigChange {
     /// The baseline revision it was compared with.
     pub revision: String,
     /// `changed`, `added` (the baseline has none) or `removed`.
-    pub change: String,
+    pub change: Edit,
     /// `fail` (the baseline's rules fail the gate on it) or `allowed`
     /// (`[fail_on] config_change = false` at the baseline).
-    pub status: String,
+    pub status: RuleStatus,
     /// One sentence.
     pub message: String,
 }
@@ -109,7 +109,7 @@ pub struct ConfigChange {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProofsView {
     /// `ran`, or `skipped` (no solver was found and `--prove` was not given).
-    pub status: String,
+    pub status: ProofsStatus,
     /// When skipped: the caveat every report prints.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub caveat: Option<String>,
@@ -174,7 +174,7 @@ pub struct EnvProof {
     /// The resource entity type.
     pub resource_type: String,
     /// `proven`, `refuted`, `unknown` or `not-applicable`.
-    pub verdict: String,
+    pub verdict: ProofVerdict,
     /// For `unknown` and `not-applicable`: why.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -184,7 +184,7 @@ pub struct EnvProof {
     /// `candidate` or `baseline` when only that side's schema has the
     /// environment (the two schemas differ); absent when both have it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub only_in: Option<String>,
+    pub only_in: Option<Side>,
 }
 
 /// A request and an entity store on which the two sides decide differently,
@@ -351,7 +351,7 @@ pub struct SearchConfig {
     /// Whether the search runs at all.
     pub enabled: bool,
     /// `random`, `novelty` or `exhaustive`.
-    pub strategy: String,
+    pub strategy: SearchStrategy,
     /// The seed.
     pub seed: u64,
     /// At most this many moves per scenario and side.
@@ -367,7 +367,7 @@ impl Default for SearchConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            strategy: "exhaustive".to_string(),
+            strategy: SearchStrategy::Exhaustive,
             seed: 0,
             max_steps: 5_000,
             depth: 4,
@@ -449,22 +449,45 @@ pub struct PolicyHygiene {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub location: Option<String>,
     /// `permit` or `forbid`.
-    pub effect: String,
-    /// The problems proven, each one of [`HYGIENE_ISSUES`].
-    pub issues: Vec<String>,
+    pub effect: Effect,
+    /// The problems proven.
+    pub issues: Vec<HygieneIssue>,
     /// Of `issues`, those the baseline's policy of the same id has too
     /// (they are reported, never a change).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub on_baseline: Vec<String>,
+    pub on_baseline: Vec<HygieneIssue>,
     /// Questions with no definite answer, one sentence each (the issue, the
     /// request environment and why).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unknown: Vec<String>,
 }
 
-/// The hygiene problems, as `PolicyHygiene::issues` names them; the change a
-/// new one makes is `policy-` and the name.
-pub const HYGIENE_ISSUES: [&str; 4] = ["never-applies", "redundant", "never-grants", "may-error"];
+closed_set! {
+    /// A hygiene problem of a policy, proven over every request the schema
+    /// allows; the change a new one makes is [`HygieneIssue::change`].
+    pub enum HygieneIssue ("hygiene issue") {
+        /// The policy applies to no request.
+        NeverApplies = "never-applies",
+        /// Everything the permit allows, other permits allow.
+        Redundant = "redundant",
+        /// The forbids always override the permit.
+        NeverGrants = "never-grants",
+        /// The policy errs on some request.
+        MayError = "may-error",
+    }
+}
+
+impl HygieneIssue {
+    /// The kind of change a new problem of this kind makes (`policy-` and its name).
+    pub const fn change(self) -> ChangeKind {
+        match self {
+            Self::NeverApplies => ChangeKind::PolicyNeverApplies,
+            Self::Redundant => ChangeKind::PolicyRedundant,
+            Self::NeverGrants => ChangeKind::PolicyNeverGrants,
+            Self::MayError => ChangeKind::PolicyMayError,
+        }
+    }
+}
 
 /// The search summaries of both sides.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -664,5 +687,72 @@ closed_set! {
         Stale = "stale",
         /// Its scenario was not part of this check.
         NotChecked = "not-checked",
+    }
+}
+
+closed_set! {
+    /// Whether a rule the gate applies fails it ([`BudgetExhausted::status`],
+    /// [`ConfigChange::status`]).
+    pub enum RuleStatus ("rule status") {
+        /// It fails the gate.
+        Fail = "fail",
+        /// The configuration lets it pass.
+        Allowed = "allowed",
+    }
+}
+
+closed_set! {
+    /// What a change did to a policy or to the gate configuration.
+    pub enum Edit ("kind of edit") {
+        /// Only the candidate has it.
+        Added = "added",
+        /// Both have it, and it differs.
+        Changed = "changed",
+        /// Only the baseline has it.
+        Removed = "removed",
+    }
+}
+
+closed_set! {
+    /// A policy's effect.
+    pub enum Effect ("policy effect") {
+        /// A permit policy.
+        Permit = "permit",
+        /// A forbid policy.
+        Forbid = "forbid",
+    }
+}
+
+closed_set! {
+    /// Whether the proof step of a check ran.
+    pub enum ProofsStatus ("proofs status") {
+        /// The proofs ran.
+        Ran = "ran",
+        /// No solver was found and `--prove` was not given.
+        Skipped = "skipped",
+    }
+}
+
+closed_set! {
+    /// The verdict of a proof over one request environment.
+    pub enum ProofVerdict ("proof verdict") {
+        /// Proven for every request and entity store of the environment.
+        Proven = "proven",
+        /// Refuted by a counterexample Cedar confirmed.
+        Refuted = "refuted",
+        /// Neither (`reason` says why).
+        Unknown = "unknown",
+        /// The question does not apply to the environment (`reason` says why).
+        NotApplicable = "not-applicable",
+    }
+}
+
+closed_set! {
+    /// One side of the gate's comparison.
+    pub enum Side ("side") {
+        /// The baseline policies.
+        Baseline = "baseline",
+        /// The candidate policies.
+        Candidate = "candidate",
     }
 }

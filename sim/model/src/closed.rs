@@ -107,9 +107,13 @@ pub(crate) use closed_set;
 
 #[cfg(test)]
 mod tests {
-    use crate::check::{ChangeKind, ChangeStatus, ExceptionState};
+    use crate::check::{
+        ChangeKind, ChangeStatus, CheckResult, Edit, Effect, ExceptionState, HygieneIssue,
+        ProofVerdict, ProofsStatus, RuleStatus, Side,
+    };
     use crate::result::{
         CeilingDecision, Decision, FindingKind, MoveKind, NeverVerdict, ObservationStatus,
+        PolicyKind, SearchStrategy,
     };
 
     /// Every name of a set reads back as its value, and names are distinct.
@@ -153,7 +157,126 @@ mod tests {
             |v| v.as_str(),
             ExceptionState::from_name,
         );
+        round_trips(RuleStatus::ALL, |v| v.as_str(), RuleStatus::from_name);
+        round_trips(Edit::ALL, |v| v.as_str(), Edit::from_name);
+        round_trips(Effect::ALL, |v| v.as_str(), Effect::from_name);
+        round_trips(ProofsStatus::ALL, |v| v.as_str(), ProofsStatus::from_name);
+        round_trips(ProofVerdict::ALL, |v| v.as_str(), ProofVerdict::from_name);
+        round_trips(Side::ALL, |v| v.as_str(), Side::from_name);
+        round_trips(HygieneIssue::ALL, |v| v.as_str(), HygieneIssue::from_name);
+        round_trips(
+            SearchStrategy::ALL,
+            |v| v.as_str(),
+            SearchStrategy::from_name,
+        );
+        round_trips(PolicyKind::ALL, |v| v.as_str(), PolicyKind::from_name);
         assert_eq!(ChangeKind::ALL.len(), 17);
+        // A new hygiene problem is a change of its own kind, `policy-` and its name.
+        for issue in HygieneIssue::ALL {
+            assert_eq!(
+                issue.change().as_str(),
+                format!("policy-{}", issue.as_str())
+            );
+        }
+    }
+
+    /// A stored gate result whose closed-set field holds a value no privsim
+    /// writes is refused at that value's line and column, naming the set's
+    /// known values; the same document with the known value reads back.
+    #[test]
+    fn a_stored_check_result_with_an_unknown_value_is_a_located_error() {
+        let lines = [
+            r#"{"format": "privsim-check/1", "passed": false,"#,
+            r#" "baseline": {"spec": "git:main"}, "candidate": {"spec": "."},"#,
+            r#" "config": {"fail_on": {"new_access": true, "new_access_expected": true,"#,
+            r#"   "broken_workflow": true, "new_escalation": true, "failed_expectation": true,"#,
+            r#"   "narrowed": false, "held_longer": true}, "budget": {},"#,
+            r#"   "search": {"enabled": true, "strategy": "exhaustive", "seed": 0,"#,
+            r#"   "max_steps": 10, "depth": 2}},"#,
+            r#" "summary": {"scenarios": 0, "failed_scenarios": 0, "changes": 0,"#,
+            r#"   "failures": 0, "excepted": 0, "stale_exceptions": 0},"#,
+            r#" "scenarios": [], "exceptions": [],"#,
+            r#" "proofs": {"status": "ran", "timeout_ms": 1, "proven": 0, "refuted": 0,"#,
+            r#"   "unknown": 0, "scenarios_without_schema": 0},"#,
+            r#" "coverage": [{"id": "p", "change": "added", "effect": "permit","#,
+            r#"   "exercised_by": []}],"#,
+            r#" "config_change": {"file": "g", "revision": "r", "change": "changed","#,
+            r#"   "status": "fail", "message": "m"},"#,
+            r#" "budget_exhausted": {"budget": "1m", "status": "allowed","#,
+            r#"   "not_checked": [], "cut_short": [], "message": "m"}}"#,
+        ];
+        let document = lines.join("\n");
+        let parsed: Result<CheckResult, _> = serde_json::from_str(&document);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        for (from, to, expected) in [
+            (
+                r#""strategy": "exhaustive""#,
+                r#""strategy": "greedy""#,
+                "unknown search strategy `greedy`, expected one of `random`, `novelty`, `exhaustive`",
+            ),
+            (
+                r#""status": "ran""#,
+                r#""status": "maybe""#,
+                "unknown proofs status `maybe`, expected one of `ran`, `skipped`",
+            ),
+            (
+                r#""change": "added""#,
+                r#""change": "renamed""#,
+                "unknown kind of edit `renamed`, expected one of `added`, `changed`, `removed`",
+            ),
+            (
+                r#""effect": "permit""#,
+                r#""effect": "allow""#,
+                "unknown policy effect `allow`, expected one of `permit`, `forbid`",
+            ),
+            (
+                r#""status": "fail""#,
+                r#""status": "warn""#,
+                "unknown rule status `warn`, expected one of `fail`, `allowed`",
+            ),
+        ] {
+            assert_eq!(document.matches(from).count(), 1, "{from}");
+            let changed = document.replacen(from, to, 1);
+            let line = document
+                .lines()
+                .position(|l| l.contains(from))
+                .map_or(0, |i| i + 1);
+            let error = serde_json::from_str::<CheckResult>(&changed)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                error.starts_with(expected) && error.contains(&format!("at line {line} column")),
+                "{error}"
+            );
+        }
+        for (value, expected) in [
+            (
+                r#""verdict": "disproven""#,
+                "unknown proof verdict `disproven`, expected one of `proven`, `refuted`, `unknown`, `not-applicable`",
+            ),
+            (
+                r#""verdict": "proven", "only_in": "both""#,
+                "unknown side `both`, expected one of `baseline`, `candidate`",
+            ),
+        ] {
+            let json = format!(
+                r#"{{"principal_type": "A", "action": "a", "resource_type": "R", {value}}}"#
+            );
+            let error = serde_json::from_str::<crate::check::EnvProof>(&json)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.starts_with(expected), "{error}");
+        }
+        let error = serde_json::from_str::<Vec<HygieneIssue>>(r#"["redundant", "slow"]"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("unknown hygiene issue `slow`, expected one of `never-applies`"),
+            "{error}"
+        );
     }
 
     #[test]

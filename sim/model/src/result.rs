@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::caveat::{SearchLimit, WindowLimit};
 use crate::closed::closed_set;
 use crate::suggest::ScenarioSuggestion;
 
@@ -87,6 +88,30 @@ closed_set! {
         WindowTooShort = "window-too-short",
         /// The scenario has no step, so nothing was observed.
         NoSteps = "no-steps",
+    }
+}
+
+closed_set! {
+    /// How the escalation search picks its moves.
+    pub enum SearchStrategy ("search strategy") {
+        /// Seeded random walks.
+        Random = "random",
+        /// Random extensions of states that reached new held sets.
+        Novelty = "novelty",
+        /// Breadth-first over every move, with state hashing.
+        Exhaustive = "exhaustive",
+    }
+}
+
+closed_set! {
+    /// What a policy of [`PolicyUse`] is.
+    pub enum PolicyKind ("kind of policy") {
+        /// A permit policy (or template link).
+        Permit = "permit",
+        /// A forbid policy (or template link).
+        Forbid = "forbid",
+        /// A template: it decides only through its links.
+        Template = "template",
     }
 }
 
@@ -241,7 +266,7 @@ pub struct PolicyUse {
     /// The policy id.
     pub id: String,
     /// `permit`, `forbid`, or `template` (a template decides only through its links).
-    pub effect: String,
+    pub effect: PolicyKind,
     /// Where it is defined, `file:line` (absent for a policy with no file).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub location: Option<String>,
@@ -481,7 +506,7 @@ pub struct TraceStep {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SearchSummary {
     /// `random`, `novelty` or `exhaustive`.
-    pub strategy: String,
+    pub strategy: SearchStrategy,
     /// The seed.
     pub seed: u64,
     /// Workers that searched at once (`--jobs`), each with its share of the
@@ -512,13 +537,26 @@ pub struct SearchSummary {
     /// What the search's move set left out (clock moments, combinations of
     /// context values, effects that could not apply, states it could not
     /// build), one sentence per kind in a fixed order; empty when nothing was.
+    /// The sentences of `limits` ([`SearchSummary::set_limits`]).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub caveats: Vec<String>,
+    /// The same as data: one entry per caveat, in the same order, each a
+    /// kind and the numbers and names its sentence says.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub limits: Vec<SearchLimit>,
     /// `--shard I/N`: the part of the campaign this result covers (the
     /// workers of the shard); `privsim fuzz merge` combines all of them.
     /// Omitted for a whole campaign.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub shard: Option<Shard>,
+}
+
+impl SearchSummary {
+    /// Sets the summary's limits and, from them, its caveats.
+    pub fn set_limits(&mut self, limits: Vec<SearchLimit>) {
+        self.caveats = limits.iter().map(SearchLimit::sentence).collect();
+        self.limits = limits;
+    }
 }
 
 /// One shard of a campaign (`privsim fuzz --shard I/N`).
@@ -662,9 +700,21 @@ pub struct ObservationWindow {
     pub unused_principals: usize,
     /// What limits the window's findings (steps without a time of their
     /// own, steps outside the window, pairs that could not be asked about,
-    /// a window start before the scenario's), one sentence each.
+    /// a window start before the scenario's), one sentence each: the
+    /// sentences of `limits`.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub caveats: Vec<String>,
+    /// The same as data, in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub limits: Vec<WindowLimit>,
+}
+
+impl ObservationWindow {
+    /// Sets the window's limits and, from them, its caveats.
+    pub fn set_limits(&mut self, limits: Vec<WindowLimit>) {
+        self.caveats = limits.iter().map(WindowLimit::sentence).collect();
+        self.limits = limits;
+    }
 }
 
 /// Pairs of a principal's universe that no request could be built for.

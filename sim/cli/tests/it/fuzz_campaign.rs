@@ -629,7 +629,9 @@ fn comparable(stdout: &str) -> serde_json::Value {
     for scenario in result["scenarios"].as_array_mut().unwrap() {
         let search = scenario["search"].as_object_mut().unwrap();
         search.remove("states");
+        // The caveats, as sentences and as data, say the result was merged.
         search.remove("caveats");
+        search.remove("limits");
     }
     result
 }
@@ -698,6 +700,22 @@ fn merged_shards_find_what_the_whole_campaign_finds() {
         let states =
             |r: &serde_json::Value| r["scenarios"][0]["search"]["states"].as_u64().unwrap();
         assert!(states(&merged) >= states(&whole), "{strategy}");
+        // No shard's own limit survives the merge; the merged one comes last,
+        // and the caveats are the limits' sentences.
+        let search = &merged["scenarios"][0]["search"];
+        let kinds: Vec<&str> = search["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.last(), Some(&"merged"), "{strategy}");
+        assert!(!kinds.contains(&"shard"), "{strategy}");
+        assert_eq!(
+            search["caveats"].as_array().unwrap().len(),
+            kinds.len(),
+            "{strategy}"
+        );
         let caveats = merged["scenarios"][0]["search"]["caveats"].to_string();
         assert!(caveats.contains("merged from 3 shards"), "{caveats}");
         assert!(!caveats.contains("this result is shard"), "{caveats}");

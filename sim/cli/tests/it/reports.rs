@@ -1180,6 +1180,11 @@ fn report_refuses_a_stored_result_with_an_unknown_closed_set_value() {
             "\"kind\": \"forever\"",
             "not a valid privsim result: unknown kind of finding `forever`, expected one of `delegation-ceiling`, `attenuation`, `expiry`, `never`, `access`",
         ),
+        (
+            "\"strategy\": \"novelty\"",
+            "\"strategy\": \"greedy\"",
+            "not a valid privsim result: unknown search strategy `greedy`, expected one of `random`, `novelty`, `exhaustive`",
+        ),
     ] {
         assert!(stored.contains(from), "{from}");
         let changed = temp.join("result.json");

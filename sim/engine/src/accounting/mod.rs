@@ -30,6 +30,7 @@ use crate::held::{Engine, StoreId, Targets};
 use crate::load::universe;
 use crate::load::{self as scenario, Scenario};
 use crate::world::Grant;
+use privsim_model::caveat::WindowLimit;
 use privsim_model::result::{
     AccountingSummary, Decision, DelegationExcess, Finding, FindingKind, HeldPair, Metrics,
     ObservationStatus, ObservationWindow, Pair, PrincipalAccount, ScenarioResult, StandingTime,
@@ -374,19 +375,18 @@ impl Window {
     ) -> ObservationWindow {
         let mut caveats = Vec::new();
         if self.start < scenario.start {
-            caveats.push(format!(
-                "the window starts at {}, before the scenario's start {}: nothing is known before that start, so held time counts from it",
-                self.start, scenario.start
-            ));
+            caveats.push(WindowLimit::StartBeforeScenario {
+                start: self.start.to_string(),
+                scenario_start: scenario.start.to_string(),
+            });
         }
         // Step times and uses outside the window only limit findings, so
         // they are said when there are findings to limit.
         let evaluated = self.status == ObservationStatus::Evaluated;
         if evaluated && scenario.untimed_steps > 0 {
-            caveats.push(format!(
-                "{} step(s) have no time of their own (no `at`) and take the previous step's time, so their uses are dated by it",
-                scenario.untimed_steps
-            ));
+            caveats.push(WindowLimit::UntimedSteps {
+                steps: scenario.untimed_steps,
+            });
         }
         let outside = result
             .steps
@@ -395,17 +395,15 @@ impl Window {
             .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !self.contains(at)))
             .count();
         if evaluated && outside > 0 {
-            caveats.push(format!(
-                "{outside} allowed step(s) fall outside the window and do not count as uses in it"
-            ));
+            caveats.push(WindowLimit::StepsOutside { steps: outside });
         }
         let unchecked = accounts.iter().filter(|a| !a.unchecked.is_empty()).count();
         if unchecked > 0 {
-            caveats.push(format!(
-                "{unchecked} principal(s) have pairs that could not be asked about (`unchecked`): those pairs have no idle time and are never unused-access findings"
-            ));
+            caveats.push(WindowLimit::UncheckedPairs {
+                principals: unchecked,
+            });
         }
-        ObservationWindow {
+        let mut window = ObservationWindow {
             start: self.start.to_string(),
             end: self.end.to_string(),
             unused_after_ms: self.unused_after,
@@ -421,8 +419,11 @@ impl Window {
                 .filter(|u| u.whole_action)
                 .count(),
             unused_principals: accounts.iter().filter(|a| a.unused_finding).count(),
-            caveats,
-        }
+            caveats: Vec::new(),
+            limits: Vec::new(),
+        };
+        window.set_limits(caveats);
+        window
     }
 }
 

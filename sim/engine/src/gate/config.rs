@@ -13,7 +13,7 @@ use privsim_model::check::ChangeKind;
 use privsim_model::diag::{Error, SourceFile};
 
 use crate::load::rules::Pattern;
-use crate::search::Strategy;
+use privsim_model::result::SearchStrategy;
 
 use super::model::{Budget, FailOn, SearchConfig};
 
@@ -249,7 +249,7 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
             options.enabled = enabled;
         }
         if let Some(strategy) = search.strategy {
-            if Strategy::parse(strategy.get_ref()).is_none() {
+            let Some(parsed) = SearchStrategy::from_name(strategy.get_ref()) else {
                 return Err(file
                     .error(
                         strategy.span(),
@@ -257,8 +257,8 @@ pub fn parse(file: &SourceFile) -> Result<Config, Error> {
                     )
                     .with_help("use `random`, `novelty` or `exhaustive`")
                     .into());
-            }
-            options.strategy = strategy.into_inner();
+            };
+            options.strategy = parsed;
         }
         if let Some(seed) = search.seed {
             options.seed = seed;

@@ -33,10 +33,10 @@ use cedar_policy::{Authorizer, EntityUid};
 
 use crate::load::{self as scenario, LoadOptions, Scenario};
 use crate::search;
-use privsim_model::check::{ChangeKind, ChangeStatus, ExceptionState};
+use privsim_model::check::{ChangeKind, ChangeStatus, Edit, Effect, ExceptionState, RuleStatus};
 use privsim_model::diag::{Error, SourceFile};
 use privsim_model::result::{
-    Decision, Finding, FindingKind, HeldPair, Metrics, ScenarioResult, StepResult,
+    Decision, Finding, FindingKind, HeldPair, Metrics, PolicyKind, ScenarioResult, StepResult,
 };
 use privsim_model::time::Instant;
 
@@ -350,7 +350,11 @@ pub fn check_all(paths: &[PathBuf], options: &Options) -> Result<Checked, Error>
         }
         result.budget_exhausted = Some(model::BudgetExhausted {
             budget: budget.clone(),
-            status: if fails { "fail" } else { "allowed" }.to_string(),
+            status: if fails {
+                RuleStatus::Fail
+            } else {
+                RuleStatus::Allowed
+            },
             not_checked,
             cut_short,
             message,
@@ -377,8 +381,7 @@ fn search_options(config: &Config) -> Result<Option<search::Options>, Error> {
         None => None,
     };
     Ok(Some(search::Options {
-        strategy: search::Strategy::parse(&config.search.strategy)
-            .unwrap_or(search::Strategy::Exhaustive),
+        strategy: search::Strategy::from_model(config.search.strategy),
         seed: config.search.seed,
         max_steps: config.search.max_steps,
         time: None,
@@ -937,7 +940,7 @@ fn exercised_ids(result: &ScenarioResult) -> BTreeSet<String> {
     result
         .policy_use
         .iter()
-        .filter(|u| u.effect != "template" && !result.unexercised.contains(&u.id))
+        .filter(|u| u.effect != PolicyKind::Template && !result.unexercised.contains(&u.id))
         .map(|u| u.id.clone())
         .collect()
 }
@@ -1030,7 +1033,7 @@ impl Coverage {
         let after = contents(candidate);
         let before_bodies: BTreeSet<&String> = before.values().map(|(body, ..)| body).collect();
         let after_bodies: BTreeSet<&String> = after.values().map(|(body, ..)| body).collect();
-        let mut note = |change: &str,
+        let mut note = |change: Edit,
                         id: &String,
                         (body, permit, location): &(String, bool, Option<String>),
                         used: bool| {
@@ -1043,8 +1046,12 @@ impl Coverage {
                 coverage: model::PolicyCoverage {
                     id: id.clone(),
                     location: location.clone(),
-                    change: change.to_string(),
-                    effect: if *permit { "permit" } else { "forbid" }.to_string(),
+                    change,
+                    effect: if *permit {
+                        Effect::Permit
+                    } else {
+                        Effect::Forbid
+                    },
                     exercised_by: Vec::new(),
                 },
                 first: index,
@@ -1058,9 +1065,9 @@ impl Coverage {
                 continue;
             }
             let change = if before.contains_key(id) {
-                "changed"
+                Edit::Changed
             } else {
-                "added"
+                Edit::Added
             };
             note(change, id, entry, exercised.candidate.contains(id));
         }
@@ -1068,7 +1075,7 @@ impl Coverage {
             if after_bodies.contains(&entry.0) || after.contains_key(id) {
                 continue;
             }
-            note("removed", id, entry, exercised.baseline.contains(id));
+            note(Edit::Removed, id, entry, exercised.baseline.contains(id));
         }
     }
 
@@ -1081,7 +1088,8 @@ impl Coverage {
             let coverage = touched.coverage;
             // A removed permit can only take access away (what `narrowed`
             // governs): it is listed as not reached, not as a change.
-            let narrows_only = coverage.change == "removed" && coverage.effect == "permit";
+            let narrows_only =
+                coverage.change == Edit::Removed && coverage.effect == Effect::Permit;
             if coverage.exercised_by.is_empty()
                 && !narrows_only
                 && let Some(scenario) = scenarios.get_mut(touched.first)
@@ -1098,7 +1106,7 @@ impl Coverage {
 
 /// A change to a policy that no scenario's request reached.
 fn unexercised_change(coverage: &model::PolicyCoverage) -> Change {
-    let side = if coverage.change == "removed" {
+    let side = if coverage.change == Edit::Removed {
         "with the baseline, no request of any scenario (step, held set or search move) was decided by it, so nothing here shows what removing it does"
     } else {
         "no request of any scenario (step, held set or search move) was decided by it, so nothing here shows what it allows or forbids"
@@ -1118,7 +1126,7 @@ fn unexercised_change(coverage: &model::PolicyCoverage) -> Change {
             location: coverage.location.clone(),
         }],
         baseline: None,
-        candidate: Some(coverage.change.clone()),
+        candidate: Some(coverage.change.to_string()),
         location: coverage.location.clone(),
         message: format!(
             "{} {} `{}`: {side}; add a scenario that exercises it",

@@ -12,7 +12,7 @@ use crate::load::Scenario;
 use crate::prove::rules::{Proving, never_verdicts};
 use crate::prove::{EnvResult, PolicyHygiene as Hygiene, ProofCache, Prover, Sided, Verdict};
 use privsim_model::check::{Change, NO_SOLVER_CAVEAT, PolicyHygiene, PolicyRef, ScenarioCheck};
-use privsim_model::check::{ChangeKind, ChangeStatus};
+use privsim_model::check::{ChangeKind, ChangeStatus, Effect, HygieneIssue};
 use privsim_model::diag::Error;
 use privsim_model::result::{Finding, NeverRuleResult, NeverVerdict};
 
@@ -148,7 +148,7 @@ pub fn prove_scenario(
             for issue in view.issues.iter().filter(|i| !view.on_baseline.contains(i)) {
                 check
                     .changes
-                    .push(hygiene_change(view, issue, policy, &check.file));
+                    .push(hygiene_change(view, *issue, policy, &check.file));
             }
         }
     }
@@ -161,12 +161,11 @@ fn schema_text(scenario: &Scenario) -> Option<&str> {
     scenario.schema_file.as_ref().map(|f| &*f.text)
 }
 
-fn effect(h: &Hygiene) -> String {
+fn effect(h: &Hygiene) -> Effect {
     match h.effect {
-        cedar_policy::Effect::Permit => "permit",
-        cedar_policy::Effect::Forbid => "forbid",
+        cedar_policy::Effect::Permit => Effect::Permit,
+        cedar_policy::Effect::Forbid => Effect::Forbid,
     }
-    .to_string()
 }
 
 fn location(scenario: &Scenario, id: &str) -> Option<String> {
@@ -179,39 +178,39 @@ fn location(scenario: &Scenario, id: &str) -> Option<String> {
 /// The problems proven of one policy, and the questions left open (a
 /// question with a refuted environment is answered "no" whatever the
 /// others say; otherwise an unknown environment leaves it open).
-fn summarize(h: &Hygiene) -> (Vec<String>, Vec<String>) {
+fn summarize(h: &Hygiene) -> (Vec<HygieneIssue>, Vec<String>) {
     let mut issues = Vec::new();
     let mut unknown = Vec::new();
-    let open = |name: &str, results: &[EnvResult], unknown: &mut Vec<String>| {
+    let open = |issue: HygieneIssue, results: &[EnvResult], unknown: &mut Vec<String>| {
         if results.iter().any(|r| r.verdict.is_refuted()) {
             return;
         }
         for r in results {
             if let Verdict::Unknown { reason } = &r.verdict {
-                unknown.push(format!("{name}: {}: {reason}", r.label));
+                unknown.push(format!("{issue}: {}: {reason}", r.label));
             }
         }
     };
     let dead = h.can_never_apply();
     if dead {
-        issues.push("never-applies".to_string());
+        issues.push(HygieneIssue::NeverApplies);
     } else {
-        open("never-applies", &h.never_applies, &mut unknown);
+        open(HygieneIssue::NeverApplies, &h.never_applies, &mut unknown);
         if h.is_redundant() {
-            issues.push("redundant".to_string());
+            issues.push(HygieneIssue::Redundant);
         } else {
-            open("redundant", &h.redundant, &mut unknown);
+            open(HygieneIssue::Redundant, &h.redundant, &mut unknown);
         }
         if h.can_never_grant() {
-            issues.push("never-grants".to_string());
+            issues.push(HygieneIssue::NeverGrants);
         } else {
-            open("never-grants", &h.never_grants, &mut unknown);
+            open(HygieneIssue::NeverGrants, &h.never_grants, &mut unknown);
         }
     }
     if h.may_error() {
-        issues.push("may-error".to_string());
+        issues.push(HygieneIssue::MayError);
     } else {
-        open("may-error", &h.never_errors, &mut unknown);
+        open(HygieneIssue::MayError, &h.never_errors, &mut unknown);
     }
     (issues, unknown)
 }
@@ -266,23 +265,23 @@ fn escalation_change(
 
 fn hygiene_change(
     view: &PolicyHygiene,
-    issue: &str,
+    issue: HygieneIssue,
     policy: Option<&Hygiene>,
     file: &str,
 ) -> Change {
     let what = match issue {
-        "never-applies" => {
+        HygieneIssue::NeverApplies => {
             "never applies: no request in any world the schema allows matches it".to_string()
         }
-        "redundant" => {
+        HygieneIssue::Redundant => {
             "is redundant: in every world the schema allows, the other permits allow everything it allows"
                 .to_string()
         }
-        "never-grants" => {
+        HygieneIssue::NeverGrants => {
             "never grants: in every world the schema allows, a forbid overrides it wherever it applies"
                 .to_string()
         }
-        _ => {
+        HygieneIssue::MayError => {
             let witness = policy
                 .and_then(|p| p.never_errors.iter().find_map(|r| r.verdict.counterexample()))
                 .map(|c| {
@@ -303,13 +302,7 @@ fn hygiene_change(
         }
     };
     Change {
-        // The same cases as `what` above: the last one is `may-error`.
-        kind: match issue {
-            "never-applies" => ChangeKind::PolicyNeverApplies,
-            "redundant" => ChangeKind::PolicyRedundant,
-            "never-grants" => ChangeKind::PolicyNeverGrants,
-            _ => ChangeKind::PolicyMayError,
-        },
+        kind: issue.change(),
         status: ChangeStatus::Info,
         principal: String::new(),
         action: None,

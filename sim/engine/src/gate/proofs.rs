@@ -17,7 +17,7 @@ use crate::prove::{
 };
 use privsim_model::check::{
     Change, ChangeKind, ChangeStatus, NO_SOLVER_CAVEAT, ProofCounterexample, ProofSchemaChange,
-    ProofsView, ScenarioProofs,
+    ProofsStatus, ProofsView, ScenarioProofs, Side,
 };
 use privsim_model::diag::Error;
 
@@ -76,7 +76,7 @@ pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsVi
     }) {
         Ok(prover) => {
             let view = ProofsView {
-                status: "ran".to_string(),
+                status: ProofsStatus::Ran,
                 caveat: None,
                 solver: Some(prover.solver_version().to_string()),
                 timeout_ms: options.timeout_ms,
@@ -93,7 +93,7 @@ pub fn prover(options: &ProveOptions) -> Result<(Option<Prover>, Option<ProofsVi
         Err(_) => Ok((
             None,
             Some(ProofsView {
-                status: "skipped".to_string(),
+                status: ProofsStatus::Skipped,
                 caveat: Some(NO_SOLVER_CAVEAT.to_string()),
                 solver: None,
                 timeout_ms: options.timeout_ms,
@@ -221,11 +221,11 @@ pub fn prove_scenario(
         let mut out = Vec::new();
         for result in results {
             let (quantified, other) = if gained {
-                ("candidate", "baseline")
+                (Side::Candidate, Side::Baseline)
             } else {
-                ("baseline", "candidate")
+                (Side::Baseline, Side::Candidate)
             };
-            let mut proof = env_proof(result, quantified, other);
+            let mut proof = env_proof(result, Some((quantified, other)));
             match &result.verdict {
                 Verdict::Proven => view.proven += 1,
                 Verdict::Unknown { .. } => view.unknown += 1,
@@ -256,7 +256,7 @@ pub fn prove_scenario(
     let mut lost_access = views(&lost, baseline, false);
     // An environment only the candidate's schema has is listed once, under
     // no new access.
-    lost_access.retain(|proof| proof.only_in.as_deref() != Some("candidate"));
+    lost_access.retain(|proof| proof.only_in != Some(Side::Candidate));
     Ok((
         ScenarioProofs {
             skipped: None,

@@ -179,9 +179,7 @@ pub fn never_verdicts(
                     )?;
                     let mut unknown = Vec::new();
                     for env in &results {
-                        verdict
-                            .environments
-                            .push(super::view::env_proof(env, "policies", "rule"));
+                        verdict.environments.push(super::view::env_proof(env, None));
                         match &env.verdict {
                             Verdict::Refuted { counterexample } => {
                                 found.push((rule, counterexample.clone()));

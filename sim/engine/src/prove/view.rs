@@ -6,29 +6,30 @@ use cedar_policy::{Authorizer, EntityUid};
 
 use super::{Counterexample, EnvPresence, EnvResult, Verdict};
 use crate::load::Scenario;
-use privsim_model::check::{EnvProof, PolicyRef, ProofCounterexample};
+use privsim_model::check::{EnvProof, PolicyRef, ProofCounterexample, ProofVerdict, Side};
 
 /// One environment's verdict as data (the counterexample is left to the caller).
-/// `quantified` and `other` name the two sides (e.g. `candidate`, `baseline`)
-/// for an environment that only one side's schema has.
-pub fn env_proof(result: &EnvResult, quantified: &str, other: &str) -> EnvProof {
+/// `sides` names the quantified side and the other one, for an environment
+/// that only one side's schema has; `None` when both sides read one schema
+/// (a never rule's proof), so every environment is in both.
+pub fn env_proof(result: &EnvResult, sides: Option<(Side, Side)>) -> EnvProof {
     let (verdict, reason) = match &result.verdict {
-        Verdict::Proven => ("proven", None),
-        Verdict::Refuted { .. } => ("refuted", None),
-        Verdict::Unknown { reason } => ("unknown", Some(reason.to_string())),
-        Verdict::NotApplicable { note } => ("not-applicable", Some(note.clone())),
+        Verdict::Proven => (ProofVerdict::Proven, None),
+        Verdict::Refuted { .. } => (ProofVerdict::Refuted, None),
+        Verdict::Unknown { reason } => (ProofVerdict::Unknown, Some(reason.to_string())),
+        Verdict::NotApplicable { note } => (ProofVerdict::NotApplicable, Some(note.clone())),
     };
     EnvProof {
         principal_type: result.env.principal().to_string(),
         action: result.env.action().to_string(),
         resource_type: result.env.resource().to_string(),
-        verdict: verdict.to_string(),
+        verdict,
         reason,
         counterexample: None,
         only_in: match result.presence {
             EnvPresence::Both => None,
-            EnvPresence::QuantifiedSideOnly => Some(quantified.to_string()),
-            EnvPresence::OtherSideOnly => Some(other.to_string()),
+            EnvPresence::QuantifiedSideOnly => sides.map(|(quantified, _)| quantified),
+            EnvPresence::OtherSideOnly => sides.map(|(_, other)| other),
         },
     }
 }

@@ -48,7 +48,11 @@ use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
-use privsim_model::result::{Decision, MoveKind, SearchSummary, TraceStep};
+use privsim_model::caveat::{
+    ContextKeyValues, CutContext, EffectNotApplied, EffectsRejectedBy, SearchLimit,
+    UnfillableAction, UnguidedKey, UnguidedReason, UnguidedWhy, UnsearchedRule, WorkersStopped,
+};
+use privsim_model::result::{Decision, MoveKind, SearchStrategy, SearchSummary, TraceStep};
 use privsim_model::time::Instant;
 
 /// How the search chooses moves.
@@ -69,6 +73,24 @@ impl Strategy {
             Self::Random => "random",
             Self::Novelty => "novelty",
             Self::Exhaustive => "exhaustive",
+        }
+    }
+
+    /// The strategy as the result contract names it.
+    pub fn model(self) -> SearchStrategy {
+        match self {
+            Self::Random => SearchStrategy::Random,
+            Self::Novelty => SearchStrategy::Novelty,
+            Self::Exhaustive => SearchStrategy::Exhaustive,
+        }
+    }
+
+    /// The strategy of the result contract's name.
+    pub fn from_model(strategy: SearchStrategy) -> Self {
+        match strategy {
+            SearchStrategy::Random => Self::Random,
+            SearchStrategy::Novelty => Self::Novelty,
+            SearchStrategy::Exhaustive => Self::Exhaustive,
         }
     }
 
@@ -570,33 +592,36 @@ fn merge(
             _ => None,
         };
     }
+    let mut summary = SearchSummary {
+        strategy: options.strategy.model(),
+        seed: options.seed,
+        jobs,
+        moves,
+        states: states.len() as u64,
+        max_depth,
+        exhaustive_depth: proven.filter(|_| options.strategy == Strategy::Exhaustive),
+        budget_exhausted: exhausted,
+        interrupted,
+        caveats: Vec::new(),
+        limits: Vec::new(),
+        shard: options
+            .shard
+            .map(|(index, count)| privsim_model::result::Shard {
+                index: index + 1,
+                count,
+            }),
+    };
+    summary.set_limits(caveats(machine, options, mover, &left_out, closed, capped));
     Report {
-        summary: SearchSummary {
-            strategy: options.strategy.name().to_string(),
-            seed: options.seed,
-            jobs,
-            moves,
-            states: states.len() as u64,
-            max_depth,
-            exhaustive_depth: proven.filter(|_| options.strategy == Strategy::Exhaustive),
-            budget_exhausted: exhausted,
-            interrupted,
-            caveats: caveats(machine, options, mover, &left_out, closed, capped),
-            shard: options
-                .shard
-                .map(|(index, count)| privsim_model::result::Shard {
-                    index: index + 1,
-                    count,
-                }),
-        },
+        summary,
         findings,
         evaluations,
         decided,
     }
 }
 
-/// The summary's caveats: what the move set left out, one sentence per kind,
-/// in a fixed order.
+/// The summary's limits: what the move set left out, one per kind, in a
+/// fixed order (`SearchLimit::sentence` says each).
 fn caveats(
     machine: &Machine<'_>,
     options: &Options,
@@ -604,7 +629,7 @@ fn caveats(
     left_out: &LeftOut,
     closed: bool,
     capped: usize,
-) -> Vec<String> {
+) -> Vec<SearchLimit> {
     let mut caveats = Vec::new();
     caveats.extend(state_cap_caveat(options, capped));
     // When the exhaustive search ran out of new states, every state
@@ -622,40 +647,34 @@ fn caveats(
     caveats.extend(left_out.state_caveat());
     if let Some((index, count)) = options.shard {
         let workers = shard_workers(options.jobs.max(1), options.shard);
-        caveats.push(format!(
-            "{SHARD_CAVEAT} {}/{count} of the campaign: only its workers {} to {} of {} searched, so the findings and any exhaustive depth cover that part alone; merge every shard's result with `privsim fuzz merge`",
-            index + 1,
-            workers.start + 1,
-            workers.end,
-            options.jobs.max(1)
-        ));
+        caveats.push(SearchLimit::Shard {
+            index: index + 1,
+            count,
+            first_worker: workers.start + 1,
+            last_worker: workers.end,
+            jobs: options.jobs.max(1),
+        });
     }
     caveats
 }
 
-/// The caveat for workers that stopped at their share of
+/// The limit for workers that stopped at their share of
 /// [`Options::max_states`]: what was not explored, and that an exhaustive
 /// depth covers only the levels completed before.
-fn state_cap_caveat(options: &Options, capped: usize) -> Option<String> {
+fn state_cap_caveat(options: &Options, capped: usize) -> Option<SearchLimit> {
     if capped == 0 {
         return None;
     }
     let jobs = options.jobs.max(1);
     let workers = shard_workers(jobs, options.shard).len();
-    let who = if jobs == 1 {
-        "the search".to_string()
-    } else {
-        format!("{capped} of {workers} workers (each keeps its share of the cap)",)
-    };
-    Some(format!(
-        "states: {who} stopped at the cap of {} distinct states kept (--max-states) before the budget of moves was spent; the states beyond it were not explored (the state that reached the cap was still checked), so an exhaustive depth covers only the levels completed before; raise --max-states (memory grows with it)",
-        options.max_states
-    ))
+    Some(SearchLimit::StateCap {
+        max_states: options.max_states,
+        workers: (jobs != 1).then_some(WorkersStopped {
+            stopped: capped,
+            of: workers,
+        }),
+    })
 }
-
-/// How the caveat of a shard's result starts ([`shards::merge`] drops it:
-/// the merged result covers the whole campaign).
-pub const SHARD_CAVEAT: &str = "shard: this result is shard";
 
 /// A state in novelty's pool: how it was reached, the world facts it
 /// makes true ([`Machine::world_facts`]) and the requests its last change
@@ -1680,7 +1699,7 @@ impl Mover {
     /// Caveats for the context variants left out, for actions some actor
     /// requests: combinations beyond [`MAX_CONTEXT_VARIANTS`], and actions
     /// never requested because no entity could fill a context key.
-    fn context_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+    fn context_caveats(&self, machine: &Machine<'_>) -> Vec<SearchLimit> {
         let requested: BTreeSet<String> = machine
             .pairs
             .iter()
@@ -1688,74 +1707,46 @@ impl Mover {
             .map(|(action, _)| action.to_string())
             .collect();
         let mut caveats = Vec::new();
-        let cut: Vec<&CutVariants> = self
+        let cut: Vec<CutContext> = self
             .cut
             .iter()
             .filter(|c| requested.contains(&c.action))
+            .map(|c| CutContext {
+                action: c.action.clone(),
+                tried: c.tried,
+                combinations: c.combinations,
+                keys: c
+                    .keys
+                    .iter()
+                    .map(|(key, values)| ContextKeyValues {
+                        key: key.clone(),
+                        values: *values,
+                    })
+                    .collect(),
+                scripted: c.scripted,
+            })
             .collect();
-        let factors = |c: &CutVariants| {
-            let mut factors: Vec<String> = c
-                .keys
-                .iter()
-                .map(|(key, values)| {
-                    format!("`{key}`: {values} {}", plural(*values as u64, "value"))
-                })
-                .collect();
-            if c.scripted > 1 {
-                factors.push(format!("{} scripted contexts", c.scripted));
-            }
-            factors.join(" × ")
-        };
-        match cut.as_slice() {
-            [] => {}
-            [one] => caveats.push(format!(
-                "context values: {} was requested with {} of its {} combinations of context values ({}); requests with the other {} were never made",
-                one.action,
-                one.tried,
-                one.combinations,
-                factors(one),
-                one.combinations.saturating_sub(one.tried as u128)
-            )),
-            many => caveats.push(format!(
-                "context values: {} actions have more combinations of context values than the {MAX_CONTEXT_VARIANTS} tried per request: {}; requests with the other combinations were never made",
-                many.len(),
-                listed(
-                    many.iter()
-                        .map(|c| format!(
-                            "{} ({} of {}: {})",
-                            c.action,
-                            c.tried,
-                            c.combinations,
-                            factors(c)
-                        ))
-                        .collect()
-                )
-            )),
+        if !cut.is_empty() {
+            caveats.push(SearchLimit::ContextCombinations {
+                per_request: MAX_CONTEXT_VARIANTS,
+                actions: cut,
+            });
         }
-        let unfillable: Vec<String> = self
+        let unfillable: Vec<UnfillableAction> = self
             .unfillable
             .iter()
             .filter(|(action, _, _)| requested.contains(action))
-            .map(|(action, key, types)| {
-                let kinds = if types.is_empty() {
-                    String::new()
-                } else {
-                    format!(" of type {}", types.join(" or "))
-                };
-                format!("{action} (no entity{kinds} for context key `{key}`)")
+            .map(|(action, key, types)| UnfillableAction {
+                action: action.clone(),
+                key: key.clone(),
+                types: types.clone(),
             })
             .collect();
         caveats.extend(unguided_caveat(&self.unguided));
         if !unfillable.is_empty() {
-            caveats.push(format!(
-                "context values: {} never requested, because an effect of the action reads an entity from a context key and the world has no entity to put there: {}; neither the requests nor their effects were tried",
-                if unfillable.len() == 1 {
-                    "1 action was".to_string()
-                } else {
-                    format!("{} actions were", unfillable.len())
-                },
-                listed(unfillable)
-            ));
+            caveats.push(SearchLimit::UnfillableContext {
+                actions: unfillable,
+            });
         }
         caveats
     }
@@ -1847,189 +1838,114 @@ impl LeftOut {
         self.unbuildable.1.get_or_insert((time, message));
     }
 
-    fn clock_caveat(&self, tick: Option<i64>) -> Option<String> {
+    fn clock_caveat(&self, tick: Option<i64>) -> Option<SearchLimit> {
         let (most, at) = self.clock_most?;
-        let states = self.clock_states.len();
-        let what = if states == 1 {
-            format!(
-                "{most} moments the world changes at were pending at {at}, only the earliest {MAX_ADVANCES} were tried"
-            )
-        } else {
-            format!(
-                "in {states} states more than {MAX_ADVANCES} moments the world changes at were pending (the most, {most}, at {at}), only the earliest {MAX_ADVANCES} were tried from each"
-            )
-        };
-        let fix = if tick.is_some() {
-            "raise --depth"
-        } else {
-            "raise --depth, or use --tick to move the clock in fixed steps"
-        };
-        Some(format!(
-            "clock moves: {what}; a later moment is reached only through the earlier ones, one move each, so states there may lie beyond the depth explored; {fix}"
-        ))
+        Some(SearchLimit::ClockMoves {
+            states: self.clock_states.len(),
+            most,
+            at: at.to_string(),
+            tried: MAX_ADVANCES,
+            tick: tick.is_some(),
+        })
     }
 
-    fn effect_caveats(&self, machine: &Machine<'_>) -> Vec<String> {
+    fn effect_caveats(&self, machine: &Machine<'_>) -> Vec<SearchLimit> {
         let mut caveats = Vec::new();
         let effects = &machine.scenario.effects;
-        let failed: Vec<(String, String)> = self
+        let failed: Vec<EffectNotApplied> = self
             .not_applied
             .iter()
             .filter_map(|(index, (count, message))| {
                 let effect = effects.get(*index)?;
-                Some((
-                    format!(
-                        "effect {} (line {}) of {}",
-                        index + 1,
-                        effect.line,
-                        effect.action
-                    ),
-                    format!(
-                        "on {count} allowed {} ({})",
-                        plural(*count, "request"),
-                        first_line(message)
-                    ),
-                ))
+                Some(EffectNotApplied {
+                    effect: index + 1,
+                    line: effect.line,
+                    action: effect.action.to_string(),
+                    count: *count,
+                    reason: first_line(message),
+                })
             })
             .collect();
-        match failed.as_slice() {
-            [] => {}
-            [(effect, how)] => caveats.push(format!(
-                "effects not applied: {effect} could not apply {how}; the search went on without its change, so the states it would have made were not explored"
-            )),
-            many => caveats.push(format!(
-                "effects not applied: {} effects could not apply: {}; the search went on without their changes, so the states they would have made were not explored",
-                many.len(),
-                listed(
-                    many.iter()
-                        .map(|(effect, how)| format!("{effect} {how}"))
-                        .collect()
-                )
-            )),
+        if !failed.is_empty() {
+            caveats.push(SearchLimit::EffectsNotApplied { effects: failed });
         }
         if !self.rejected.is_empty() {
-            let total: u64 = self.rejected.values().map(|(count, _)| count).sum();
-            let actions: Vec<String> = self
+            let actions: Vec<EffectsRejectedBy> = self
                 .rejected
                 .iter()
                 .map(|(action, (count, message))| {
                     let why = message
                         .strip_prefix("the world after this step's effects is invalid: ")
                         .unwrap_or(message);
-                    format!("{action} {} ({})", times(*count), first_line(why))
+                    EffectsRejectedBy {
+                        action: action.clone(),
+                        count: *count,
+                        reason: first_line(why),
+                    }
                 })
                 .collect();
-            caveats.push(format!(
-                "effects rejected: {total} allowed {} had effects that would make the world invalid: {}; each was treated as changing nothing, so the states past them were not explored",
-                plural(total, "request"),
-                listed(actions)
-            ));
+            caveats.push(SearchLimit::EffectsRejected { actions });
         }
         caveats
     }
 
-    fn state_caveat(&self) -> Option<String> {
+    fn state_caveat(&self) -> Option<SearchLimit> {
         let (count, Some((time, message))) = &self.unbuildable else {
             return None;
         };
-        Some(format!(
-            "unchecked states: the world could not be built in {count} {} (first at {time}: {}); their invariants were not checked and no request in them was evaluated",
-            plural(*count, "state"),
-            first_line(message)
-        ))
+        Some(SearchLimit::UncheckedStates {
+            states: *count,
+            first_at: time.to_string(),
+            reason: first_line(message),
+        })
     }
 }
 
-/// The caveat for `datetime("...")` literals that are not moments the clock
+/// The limit for `datetime("...")` literals that are not moments the clock
 /// can move to.
-fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
+fn moment_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<SearchLimit> {
     if machine.unread_moments.is_empty() {
         return None;
     }
-    let literals: Vec<String> = machine
-        .unread_moments
-        .iter()
-        .map(|literal| format!("`{}`", first_line(literal)))
-        .collect();
-    Some(format!(
-        "clock moments: the policies' datetime {} {} could not be read as a moment, so the clock was never moved there (if Cedar cannot read it either, the policy errs and nothing changes there){}",
-        plural(literals.len() as u64, "literal"),
-        listed(literals),
-        if tick.is_none() {
-            "; use --tick to move the clock in fixed steps"
-        } else {
-            ""
-        }
-    ))
+    Some(SearchLimit::UnreadMoments {
+        literals: machine
+            .unread_moments
+            .iter()
+            .map(|literal| first_line(literal))
+            .collect(),
+        tick: tick.is_some(),
+    })
 }
 
-/// The caveat for time arithmetic in the policies: moments it computes
+/// The limit for time arithmetic in the policies: moments it computes
 /// from times no literal, attribute or context value names are not derived.
-fn arithmetic_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<String> {
+fn arithmetic_caveat(machine: &Machine<'_>, tick: Option<i64>) -> Option<SearchLimit> {
     if machine.arithmetic.is_empty() {
         return None;
     }
-    let methods: Vec<String> = machine
-        .arithmetic
-        .iter()
-        .map(|m| format!("`{m}`"))
-        .collect();
-    Some(format!(
-        "clock moments: the policies compute times ({}); the clock was moved to the datetimes of the policies and the data and to those shifted by each duration literal, but a moment computed otherwise may have been missed{}",
-        listed(methods),
-        if tick.is_none() {
-            "; use --tick to move the clock in fixed steps"
-        } else {
-            ""
-        }
-    ))
+    Some(SearchLimit::TimeArithmetic {
+        methods: machine.arithmetic.iter().cloned().collect(),
+        tick: tick.is_some(),
+    })
 }
 
-/// The caveat for `[[never]]` type patterns matching more entities than
+/// The limit for `[[never]]` type patterns matching more entities than
 /// become actors.
-fn principal_caveat(machine: &Machine<'_>) -> Option<String> {
+fn principal_caveat(machine: &Machine<'_>) -> Option<SearchLimit> {
     if machine.unsearched_principals.is_empty() {
         return None;
     }
-    let rules: Vec<String> = machine
-        .unsearched_principals
-        .iter()
-        .map(|(line, left)| format!("line {line}: {left} more"))
-        .collect();
-    Some(format!(
-        "principals: a never rule's type pattern matched more entities than the {} per rule that act in the search ({}); the others were never tried as actors",
-        crate::world::state::MAX_PATTERN_ACTORS,
-        listed(rules)
-    ))
-}
-
-/// `once`, `3 times`.
-fn times(count: u64) -> String {
-    if count == 1 {
-        "once".to_string()
-    } else {
-        format!("{count} times")
-    }
-}
-
-/// The noun, with an `s` unless there is exactly one.
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 {
-        noun.to_string()
-    } else {
-        format!("{noun}s")
-    }
-}
-
-/// At most three items, then how many more.
-fn listed(items: Vec<String>) -> String {
-    const SHOWN: usize = 3;
-    let more = items.len().saturating_sub(SHOWN);
-    let mut text = items.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
-    if more > 0 {
-        text.push_str(&format!(", and {more} more"));
-    }
-    text
+    Some(SearchLimit::Principals {
+        per_rule: crate::world::state::MAX_PATTERN_ACTORS,
+        rules: machine
+            .unsearched_principals
+            .iter()
+            .map(|(line, more)| UnsearchedRule {
+                line: *line,
+                more: *more,
+            })
+            .collect(),
+    })
 }
 
 /// The first line of a message, at most 200 characters (schema errors can
@@ -2652,45 +2568,36 @@ fn guide_variants(
     guidance.unguided
 }
 
-/// The caveat for context keys the policies read whose values were not all
+/// The limit for context keys the policies read whose values were not all
 /// derived from them.
-fn unguided_caveat(unguided: &BTreeMap<String, BTreeSet<guided::Unguided>>) -> Option<String> {
+fn unguided_caveat(unguided: &BTreeMap<String, BTreeSet<guided::Unguided>>) -> Option<SearchLimit> {
     use guided::Unguided;
     if unguided.is_empty() {
         return None;
     }
-    let keys: Vec<String> = unguided
+    let keys = unguided
         .iter()
-        .map(|(key, why)| {
-            let why: Vec<String> = why
+        .map(|(key, why)| UnguidedKey {
+            key: key.clone(),
+            reasons: why
                 .iter()
-                .map(|w| match w {
-                    Unguided::Computed => "compared with a computed value".to_string(),
-                    Unguided::Extension(name) => format!("an argument of `{name}`"),
-                    Unguided::Record(attribute) => {
-                        format!("read as a record with `{attribute}`, which no entity has")
-                    }
-                    Unguided::NoValue => "tested with `has` only".to_string(),
-                    Unguided::IllTyped => {
-                        "the schema's context type rejected every value derived".to_string()
-                    }
-                    Unguided::SessionPresented => {
-                        "a session presents it, so it is not varied for principals acting alone either".to_string()
-                    }
+                .map(|w| {
+                    let (why, name) = match w {
+                        Unguided::Computed => (UnguidedWhy::Computed, None),
+                        Unguided::Extension(name) => (UnguidedWhy::Extension, Some(name.clone())),
+                        Unguided::Record(attribute) => {
+                            (UnguidedWhy::Record, Some(attribute.clone()))
+                        }
+                        Unguided::NoValue => (UnguidedWhy::HasOnly, None),
+                        Unguided::IllTyped => (UnguidedWhy::IllTyped, None),
+                        Unguided::SessionPresented => (UnguidedWhy::SessionPresented, None),
+                    };
+                    UnguidedReason { why, name }
                 })
-                .collect();
-            format!("`{key}` ({})", why.join("; "))
+                .collect(),
         })
         .collect();
-    Some(format!(
-        "context values: the policies read {} whose values could not all be derived from them: {}; only the scripted values and those derived were tried",
-        if keys.len() == 1 {
-            "1 context key".to_string()
-        } else {
-            format!("{} context keys", keys.len())
-        },
-        listed(keys)
-    ))
+    Some(SearchLimit::UnguidedContext { keys })
 }
 
 /// The next choice of options (an odometer, last slot fastest); `false`

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeSet;
 
+use privsim_model::caveat::{SearchLimit, SearchLimitKind};
 use privsim_model::result::{Finding, FindingKind, RunResult, ScenarioResult};
 
 /// Merges the results of shards `1/N` to `N/N` of one campaign (in any
@@ -221,19 +222,26 @@ fn merge_scenario(base: &mut ScenarioResult, parts: &[&ScenarioResult]) -> Resul
         .and_then(|depths| depths.into_iter().min());
     summary.budget_exhausted = searches.iter().any(|s| s.budget_exhausted);
     summary.interrupted = searches.iter().any(|s| s.interrupted);
-    let mut caveats: Vec<String> = Vec::new();
+    // Every shard's limits once, in shard order, except each shard's own
+    // `shard` limit: the merged result covers the whole campaign.
+    let mut limits: Vec<SearchLimit> = Vec::new();
     for search in &searches {
-        for caveat in &search.caveats {
-            if !caveat.starts_with(super::SHARD_CAVEAT) && !caveats.contains(caveat) {
-                caveats.push(caveat.clone());
+        if search.limits.len() != search.caveats.len() {
+            return Err(format!(
+                "scenario `{}`: a shard's search has caveats without their `limits` (written by an older privsim); run the shard again",
+                base.file
+            ));
+        }
+        for limit in &search.limits {
+            if limit.kind() != SearchLimitKind::Shard && !limits.contains(limit) {
+                limits.push(limit.clone());
             }
         }
     }
-    caveats.push(format!(
-        "shards: merged from {} shards; `states` is the sum of theirs (a state two shards reached counts twice), and the caveats are those of every shard",
-        parts.len()
-    ));
-    summary.caveats = caveats;
+    limits.push(SearchLimit::Merged {
+        shards: parts.len(),
+    });
+    summary.set_limits(limits);
     summary.shard = None;
     base.search = Some(summary);
     Ok(())
