@@ -8,7 +8,9 @@
 //! state-changing moves, and "depth" counts them.
 //!
 //! Strategies:
-//! - `random`: seeded random walks of at most `depth` state-changing moves;
+//! - `random`: seeded random walks of at most `depth` state-changing moves,
+//!   each favouring the requests its last change of an entity may have
+//!   enabled ([`Mover::focus`]);
 //! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
 //!   actor) were new when reached; each round extends a pool state by a random
 //!   move, so the search spreads towards new access rather than revisiting;
@@ -119,6 +121,10 @@ pub struct Options {
     /// by [`CLASS_WEIGHTS`]) and then a move inside it (on by default; off,
     /// every move of a state is equally likely: only to compare).
     pub weighted: bool,
+    /// Whether random walks and novelty favour the requests the last
+    /// change may have enabled ([`Mover::focus`]; on by default; off only
+    /// to compare).
+    pub focus: bool,
     /// At most this many distinct states are kept (the state table, and so
     /// novelty's pool and the breadth-first frontier), split among the
     /// workers as `max_steps` is: a worker that would keep one more stops
@@ -145,6 +151,7 @@ impl Default for Options {
             stop: None,
             shard: None,
             weighted: true,
+            focus: true,
             max_states: DEFAULT_MAX_STATES,
         }
     }
@@ -929,6 +936,31 @@ impl<'m, 's> Run<'m, 's> {
         state
     }
 
+    /// A random walk's state and focus after `trace`, as the walk had
+    /// them (a resumed campaign).
+    fn rebuild_walk(&self, trace: &[Move]) -> (State, Focus) {
+        let mut state = self.machine.initial();
+        let mut focus = Focus::default();
+        for mv in trace {
+            let before = self.options.focus.then(|| state.clone());
+            execute(self.machine, &mut state, mv);
+            if let Some(before) = before {
+                self.refocus(&before, &state, &mut focus);
+            }
+        }
+        (state, focus)
+    }
+
+    /// A walk's focus after a change from `before` to `after`: the requests
+    /// the change may have enabled when it changed some entity, the focus
+    /// it had when only the clock moved.
+    fn refocus(&self, before: &State, after: &State, focus: &mut Focus) {
+        let affected = self.machine.affected_between(before, after);
+        if !affected.is_empty() {
+            *focus = self.mover.focus(self.machine, after, &affected);
+        }
+    }
+
     fn random(
         &mut self,
         progress: &mut dyn FnMut(Progress),
@@ -940,8 +972,14 @@ impl<'m, 's> Run<'m, 's> {
         };
         let initial = self.initial();
         loop {
-            let (mut state, mut trace, mut idle) = match walk.take() {
-                Some((trace, idle)) => (self.rebuild(&trace), trace, idle),
+            // The walk's focus: the world-changing requests its last change
+            // of an entity may have enabled ([`Mover::focus`]); a change of
+            // the clock alone keeps it.
+            let (mut state, mut trace, mut idle, mut focus) = match walk.take() {
+                Some((trace, idle)) => {
+                    let (state, focus) = self.rebuild_walk(&trace);
+                    (state, trace, idle, focus)
+                }
                 None => {
                     if self.spent() {
                         return corpus::Position::Random { rng, walk: None };
@@ -949,7 +987,7 @@ impl<'m, 's> Run<'m, 's> {
                     if self.options.depth == 0 {
                         return corpus::Position::Done;
                     }
-                    (initial.clone(), Vec::new(), 0)
+                    (initial.clone(), Vec::new(), 0, Focus::default())
                 }
             };
             // A walk ends after `depth` state changes or as many idle moves as
@@ -969,13 +1007,17 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.choose(&state, &mut rng, count, &Focus::default());
+                let mv = self.choose(&state, &mut rng, count, &focus);
+                let before = self.options.focus.then(|| state.clone());
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
                 self.record(&reached, violations);
                 if changed {
+                    if let Some(before) = before {
+                        self.refocus(&before, &state, &mut focus);
+                    }
                     trace.push(mv);
                     self.max_depth = self.max_depth.max(trace.len());
                     idle = 0;
@@ -1066,8 +1108,12 @@ impl<'m, 's> Run<'m, 's> {
             let new_held = self.fingerprints.insert(fingerprint);
             if new_held || new_facts || pool.len() < 16 {
                 facts.extend(state_facts.iter().cloned());
-                let affected = self.machine.affected_between(&pool[pick].state, &state);
-                let focus = self.mover.focus(self.machine, &state, &affected);
+                let focus = if self.options.focus {
+                    let affected = self.machine.affected_between(&pool[pick].state, &state);
+                    self.mover.focus(self.machine, &state, &affected)
+                } else {
+                    Focus::default()
+                };
                 pool.push(Pooled {
                     state,
                     trace: reached,
@@ -1083,12 +1129,12 @@ impl<'m, 's> Run<'m, 's> {
     fn pooled_from(&self, trace: Vec<Move>) -> Pooled {
         let state = self.rebuild(&trace);
         let focus = match trace.split_last() {
-            Some((_, before)) => {
+            Some((_, before)) if self.options.focus => {
                 let parent = self.rebuild(before);
                 let affected = self.machine.affected_between(&parent, &state);
                 self.mover.focus(self.machine, &state, &affected)
             }
-            None => Focus::default(),
+            _ => Focus::default(),
         };
         Pooled {
             facts: self.machine.world_facts(&state),
