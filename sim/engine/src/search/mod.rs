@@ -674,6 +674,15 @@ struct Pooled {
     focus: Focus,
 }
 
+/// A random walk's last change of an entity: what it affected
+/// ([`Machine::affected_between`]) and the requests it may have enabled
+/// among the actors running now ([`Mover::focus`]).
+#[derive(Default)]
+struct Walked {
+    affected: HashSet<EntityUid>,
+    focus: Focus,
+}
+
 /// The search in progress.
 struct Run<'m, 's> {
     machine: &'m Machine<'s>,
@@ -938,26 +947,30 @@ impl<'m, 's> Run<'m, 's> {
 
     /// A random walk's state and focus after `trace`, as the walk had
     /// them (a resumed campaign).
-    fn rebuild_walk(&self, trace: &[Move]) -> (State, Focus) {
+    fn rebuild_walk(&self, trace: &[Move]) -> (State, Walked) {
         let mut state = self.machine.initial();
-        let mut focus = Focus::default();
+        let mut walked = Walked::default();
         for mv in trace {
             let before = self.options.focus.then(|| state.clone());
             execute(self.machine, &mut state, mv);
             if let Some(before) = before {
-                self.refocus(&before, &state, &mut focus);
+                self.refocus(&before, &state, &mut walked);
             }
         }
-        (state, focus)
+        (state, walked)
     }
 
     /// A walk's focus after a change from `before` to `after`: the requests
-    /// the change may have enabled when it changed some entity, the focus
-    /// it had when only the clock moved.
-    fn refocus(&self, before: &State, after: &State, focus: &mut Focus) {
+    /// that may have been enabled by the walk's last change of some entity
+    /// (this one, or an earlier one when only the clock moved), among the
+    /// actors running in `after`.
+    fn refocus(&self, before: &State, after: &State, walked: &mut Walked) {
         let affected = self.machine.affected_between(before, after);
         if !affected.is_empty() {
-            *focus = self.mover.focus(self.machine, after, &affected);
+            walked.affected = affected;
+        }
+        if !walked.affected.is_empty() {
+            walked.focus = self.mover.focus(self.machine, after, &walked.affected);
         }
     }
 
@@ -975,10 +988,10 @@ impl<'m, 's> Run<'m, 's> {
             // The walk's focus: the world-changing requests its last change
             // of an entity may have enabled ([`Mover::focus`]); a change of
             // the clock alone keeps it.
-            let (mut state, mut trace, mut idle, mut focus) = match walk.take() {
+            let (mut state, mut trace, mut idle, mut walked) = match walk.take() {
                 Some((trace, idle)) => {
-                    let (state, focus) = self.rebuild_walk(&trace);
-                    (state, trace, idle, focus)
+                    let (state, walked) = self.rebuild_walk(&trace);
+                    (state, trace, idle, walked)
                 }
                 None => {
                     if self.spent() {
@@ -987,7 +1000,7 @@ impl<'m, 's> Run<'m, 's> {
                     if self.options.depth == 0 {
                         return corpus::Position::Done;
                     }
-                    (initial.clone(), Vec::new(), 0, Focus::default())
+                    (initial.clone(), Vec::new(), 0, Walked::default())
                 }
             };
             // A walk ends after `depth` state changes or as many idle moves as
@@ -1007,7 +1020,7 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.choose(&state, &mut rng, count, &focus);
+                let mv = self.choose(&state, &mut rng, count, &walked.focus);
                 let before = self.options.focus.then(|| state.clone());
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
@@ -1016,7 +1029,7 @@ impl<'m, 's> Run<'m, 's> {
                 self.record(&reached, violations);
                 if changed {
                     if let Some(before) = before {
-                        self.refocus(&before, &state, &mut focus);
+                        self.refocus(&before, &state, &mut walked);
                     }
                     trace.push(mv);
                     self.max_depth = self.max_depth.max(trace.len());
