@@ -8,7 +8,9 @@
 //! state-changing moves, and "depth" counts them.
 //!
 //! Strategies:
-//! - `random`: seeded random walks of at most `depth` state-changing moves;
+//! - `random`: seeded random walks of at most `depth` state-changing moves,
+//!   each favouring the requests its last change of an entity may have
+//!   enabled ([`Mover::focus`]);
 //! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
 //!   actor) were new when reached; each round extends a pool state by a random
 //!   move, so the search spreads towards new access rather than revisiting;
@@ -141,6 +143,10 @@ pub struct Options {
     /// by [`CLASS_WEIGHTS`]) and then a move inside it (on by default; off,
     /// every move of a state is equally likely: only to compare).
     pub weighted: bool,
+    /// Whether random walks and novelty favour the requests the last
+    /// change may have enabled ([`Mover::focus`]; on by default; off only
+    /// to compare).
+    pub focus: bool,
     /// At most this many distinct states are kept (the state table, and so
     /// novelty's pool and the breadth-first frontier), split among the
     /// workers as `max_steps` is: a worker that would keep one more stops
@@ -167,6 +173,7 @@ impl Default for Options {
             stop: None,
             shard: None,
             weighted: true,
+            focus: true,
             max_states: DEFAULT_MAX_STATES,
         }
     }
@@ -686,6 +693,15 @@ struct Pooled {
     focus: Focus,
 }
 
+/// A random walk's last change of an entity: what it affected
+/// ([`Machine::affected_between`]) and the requests it may have enabled
+/// among the actors running now ([`Mover::focus`]).
+#[derive(Default)]
+struct Walked {
+    affected: HashSet<EntityUid>,
+    focus: Focus,
+}
+
 /// The search in progress.
 struct Run<'m, 's> {
     machine: &'m Machine<'s>,
@@ -948,6 +964,35 @@ impl<'m, 's> Run<'m, 's> {
         state
     }
 
+    /// A random walk's state and focus after `trace`, as the walk had
+    /// them (a resumed campaign).
+    fn rebuild_walk(&self, trace: &[Move]) -> (State, Walked) {
+        let mut state = self.machine.initial();
+        let mut walked = Walked::default();
+        for mv in trace {
+            let before = self.options.focus.then(|| state.clone());
+            execute(self.machine, &mut state, mv);
+            if let Some(before) = before {
+                self.refocus(&before, &state, &mut walked);
+            }
+        }
+        (state, walked)
+    }
+
+    /// A walk's focus after a change from `before` to `after`: the requests
+    /// that may have been enabled by the walk's last change of some entity
+    /// (this one, or an earlier one when only the clock moved), among the
+    /// actors running in `after`.
+    fn refocus(&self, before: &State, after: &State, walked: &mut Walked) {
+        let affected = self.machine.affected_between(before, after);
+        if !affected.is_empty() {
+            walked.affected = affected;
+        }
+        if !walked.affected.is_empty() {
+            walked.focus = self.mover.focus(self.machine, after, &walked.affected);
+        }
+    }
+
     fn random(
         &mut self,
         progress: &mut dyn FnMut(Progress),
@@ -959,8 +1004,14 @@ impl<'m, 's> Run<'m, 's> {
         };
         let initial = self.initial();
         loop {
-            let (mut state, mut trace, mut idle) = match walk.take() {
-                Some((trace, idle)) => (self.rebuild(&trace), trace, idle),
+            // The walk's focus: the world-changing requests its last change
+            // of an entity may have enabled ([`Mover::focus`]); a change of
+            // the clock alone keeps it.
+            let (mut state, mut trace, mut idle, mut walked) = match walk.take() {
+                Some((trace, idle)) => {
+                    let (state, walked) = self.rebuild_walk(&trace);
+                    (state, trace, idle, walked)
+                }
                 None => {
                     if self.spent() {
                         return corpus::Position::Random { rng, walk: None };
@@ -968,7 +1019,7 @@ impl<'m, 's> Run<'m, 's> {
                     if self.options.depth == 0 {
                         return corpus::Position::Done;
                     }
-                    (initial.clone(), Vec::new(), 0)
+                    (initial.clone(), Vec::new(), 0, Walked::default())
                 }
             };
             // A walk ends after `depth` state changes or as many idle moves as
@@ -988,13 +1039,17 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.choose(&state, &mut rng, count, &Focus::default());
+                let mv = self.choose(&state, &mut rng, count, &walked.focus);
+                let before = self.options.focus.then(|| state.clone());
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
                 self.record(&reached, violations);
                 if changed {
+                    if let Some(before) = before {
+                        self.refocus(&before, &state, &mut walked);
+                    }
                     trace.push(mv);
                     self.max_depth = self.max_depth.max(trace.len());
                     idle = 0;
@@ -1085,8 +1140,12 @@ impl<'m, 's> Run<'m, 's> {
             let new_held = self.fingerprints.insert(fingerprint);
             if new_held || new_facts || pool.len() < 16 {
                 facts.extend(state_facts.iter().cloned());
-                let affected = self.machine.affected_between(&pool[pick].state, &state);
-                let focus = self.mover.focus(self.machine, &state, &affected);
+                let focus = if self.options.focus {
+                    let affected = self.machine.affected_between(&pool[pick].state, &state);
+                    self.mover.focus(self.machine, &state, &affected)
+                } else {
+                    Focus::default()
+                };
                 pool.push(Pooled {
                     state,
                     trace: reached,
@@ -1102,12 +1161,12 @@ impl<'m, 's> Run<'m, 's> {
     fn pooled_from(&self, trace: Vec<Move>) -> Pooled {
         let state = self.rebuild(&trace);
         let focus = match trace.split_last() {
-            Some((_, before)) => {
+            Some((_, before)) if self.options.focus => {
                 let parent = self.rebuild(before);
                 let affected = self.machine.affected_between(&parent, &state);
                 self.mover.focus(self.machine, &state, &affected)
             }
-            None => Focus::default(),
+            _ => Focus::default(),
         };
         Pooled {
             facts: self.machine.world_facts(&state),

@@ -1258,3 +1258,41 @@ fn novelty_finds_a_chain_behind_context_only_changes() {
         }
     }
 }
+
+/// A random walk favours the world-changing requests its last change of an
+/// entity may have enabled (its focus, `docs/search.md`), and keeps no
+/// pool: it finds the four-change chain of [`hidden_chain`] within the
+/// budget for every seed tried, and nothing in the fixed variant.
+#[test]
+fn random_walks_find_a_chain_behind_context_only_changes() {
+    for (fixed, name) in [
+        (false, "hidden-chain-random"),
+        (true, "hidden-chain-random-fixed"),
+    ] {
+        let (scenario, schema, policies) = hidden_chain(fixed);
+        let files = [
+            ("scenario.toml", scenario.as_str()),
+            ("s.cedarschema", schema.as_str()),
+            ("p.cedar", policies.as_str()),
+        ];
+        let loaded = crate::common::load(name, &files);
+        for seed in 0..4 {
+            let options = Options {
+                max_steps: 3_000,
+                depth: 6,
+                ..options(Strategy::Random, seed)
+            };
+            let found = privsim::fuzz(&loaded, &options, &mut |_| {});
+            let kinds = kinds(&found);
+            if fixed {
+                assert!(kinds.is_empty(), "seed {seed}: {kinds:?}");
+            } else {
+                assert!(
+                    kinds.iter().any(|k| k == "never"),
+                    "seed {seed}: random did not find the chain: {:#?}",
+                    found.result.search
+                );
+            }
+        }
+    }
+}
