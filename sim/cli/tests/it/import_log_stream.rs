@@ -290,3 +290,87 @@ fn streamed_errors_are_located_at_the_logs_line() {
         assert!(message.contains(expected), "{name}: {message}");
     }
 }
+
+/// A streamed replay's whole output, as the JSON contract writes it.
+fn json_of(result: &ScenarioResult, stats: &stream::StreamStats) -> String {
+    format!(
+        "{}\n{stats:?}",
+        serde_json::to_string_pretty(result).unwrap()
+    )
+}
+
+#[test]
+fn windowed_replay_equals_whole() {
+    let folder = temp_folder("windowed");
+    let options = world(&folder);
+    // The window of the accounting as the log sets it, or set inside the
+    // log (allowed requests outside it, idle times cut at its end).
+    let mut narrow = LoadOptions::default();
+    narrow.observation.start = Some("+20d".to_string());
+    narrow.observation.end = Some("+60d".to_string());
+    narrow.observation.unused_after = Some(5 * 86_400_000);
+    let (mut seen_outside, mut seen_ceiling, mut seen_mismatch) = (false, false, false);
+    // (seed, lines, days, variety, window, upside down, narrow window, listed).
+    // Upside down, children's lines come before their parent's, so windows
+    // wait for the parent session.
+    for (seed, lines, span_days, variety, window, reversed, narrowed, listed) in [
+        (1, 30, 100, Variety::Mixed, 1, false, false, 3),
+        (5, 90, 365, Variety::Mixed, 7, true, true, usize::MAX),
+        (8, 120, 200, Variety::Repeating, 16, true, false, 3),
+        (10, 60, 200, Variety::Distinct, 16, false, true, usize::MAX),
+        // Pairs used many times before, inside and after the narrow window.
+        (9, 1500, 100, Variety::Repeating, 512, false, true, 3),
+    ] {
+        let mut text = Vec::new();
+        generated::write_log_of(seed, lines, span_days, variety, &mut text).unwrap();
+        let mut text = String::from_utf8(text).unwrap();
+        if reversed {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.reverse();
+            text = lines.join("\n");
+        }
+        let log = folder.join(format!("log-{seed}.jsonl"));
+        std::fs::write(&log, &text).unwrap();
+        let load = if narrowed {
+            &narrow
+        } else {
+            &LoadOptions::default()
+        };
+        let case = format!(
+            "seed {seed} {variety:?}, window {window}, reversed {reversed}, narrow {narrowed}"
+        );
+        let (whole, whole_stats) = stream::replay_log_whole(&log, &options, load, listed)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        let (part, stats) = stream::replay_log_windowed(&log, &options, load, listed, window)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        let (expected, actual) = (json_of(&whole, &whole_stats), json_of(&part, &stats));
+        if actual != expected {
+            let (number, (want, got)) = expected
+                .lines()
+                .zip(actual.lines())
+                .enumerate()
+                .find(|(_, (want, got))| want != got)
+                .unwrap_or((0, ("(lengths differ)", "")));
+            panic!(
+                "{case}: line {} differs:\n  whole:    {want}\n  windowed: {got}",
+                number + 1
+            );
+        }
+        seen_ceiling |= whole
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::DelegationCeiling);
+        seen_mismatch |= whole_stats.mismatches > 0;
+        seen_outside |= whole
+            .observation
+            .as_ref()
+            .is_some_and(|o| o.caveats.iter().any(|c| c.contains("outside the window")));
+    }
+    // The generated logs exercise what is compared.
+    assert!(
+        seen_outside,
+        "no allowed request outside the window generated"
+    );
+    assert!(seen_ceiling, "no ceiling finding generated");
+    assert!(seen_mismatch, "no mismatch generated");
+}

@@ -22,11 +22,13 @@
 //! engine; a test (`streamed_replay_equals_materialized`) checks they agree
 //! on generated logs.
 
+mod windowed;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::ImportedEntity;
-use super::log::{self, LogOptions, LoggedStep};
+use super::log::{self, LogOptions, LogReader, LoggedStep};
 use crate::load::{Decision, LoadOptions};
 use privsim_model::diag::{Error, Result};
 use privsim_model::result::{CeilingDecision, FindingKind, ScenarioResult};
@@ -94,8 +96,58 @@ pub struct StreamStats {
 
 /// Replays the log at `path` streamed, with `load` for the observation
 /// window; `listed` mismatching distinct requests are kept in the result's
-/// steps (the first ones by line), the rest counted in a warning.
+/// steps (the first ones by line), the rest counted in a warning. The
+/// distinct requests are replayed [`WINDOW`] at a time
+/// ([`replay_log_windowed`]).
 pub fn replay_log(
+    path: &Path,
+    options: &LogOptions,
+    load: &LoadOptions,
+    listed: usize,
+) -> Result<(ScenarioResult, StreamStats)> {
+    replay_log_windowed(path, options, load, listed, WINDOW)
+}
+
+/// How many new distinct requests the streamed replay replays at once.
+pub const WINDOW: usize = 4096;
+
+/// [`replay_log`] replaying `window` new distinct requests at a time: what
+/// is kept between windows is bounded by the principals, pairs and sessions,
+/// plus a small index entry per distinct request (`stream/windowed.rs`).
+pub fn replay_log_windowed(
+    path: &Path,
+    options: &LogOptions,
+    load: &LoadOptions,
+    listed: usize,
+    window: usize,
+) -> Result<(ScenarioResult, StreamStats)> {
+    let mut reader = log::LogReader::new(path, options)?;
+    let display = reader.display().to_string();
+    let mut state = windowed::Windowed::new(display.clone(), load, listed, window);
+    crate::progress::phase(crate::progress::Phase::Reading, 0);
+    let mut key = String::new();
+    log::read_lines(path, &display, |number, text| {
+        crate::progress::advance();
+        let request = reader.line(number, text)?;
+        state.line(&reader, number, request, &mut key);
+        Ok(())
+    })?;
+    state.finish(&reader, load)
+}
+
+/// The log line a step's name gives (`LOG:LINE`).
+fn log_line(name: &Option<String>) -> Option<usize> {
+    name.as_deref()
+        .and_then(|name| name.rsplit(':').next())
+        .and_then(|line| line.parse().ok())
+}
+
+/// [`replay_log`] with every distinct request's representatives kept and
+/// replayed as one scenario: memory grows with the distinct requests (about
+/// 9 KB each). The definition the windowed replay is tested against
+/// (`import_log_stream::windowed_replay_equals_whole`); the result is the
+/// same, byte for byte.
+pub fn replay_log_whole(
     path: &Path,
     options: &LogOptions,
     load: &LoadOptions,
@@ -343,6 +395,7 @@ fn multiply_back(
         .filter_map(|&position| all_steps.get(position).cloned())
         .map(|mut step| {
             step.index = log_line(&step.name).unwrap_or(step.index);
+            step.line = step.index;
             step
         })
         .collect();
@@ -362,11 +415,27 @@ fn multiply_back(
         policy.determined.clear();
     }
     let distinct_failed = mismatching.len();
-    result.warnings.push(format!(
-        "streamed replay of `{display}`: {} request(s), {} distinct; steps are not listed one by one, only requests whose recorded decision was not reproduced ({mismatches} request(s) in {distinct_failed} distinct, the first {} listed by log line); nor are the steps each policy determined (`policy_use` keeps which policies determined a decision, with empty step lists)",
+    result.warnings.push(streamed_note(
+        display,
         result.summary.steps,
         groups.len(),
-        shown.len()
+        mismatches,
+        distinct_failed,
+        shown.len(),
     ));
     mismatches
+}
+
+/// The warning every streamed result carries: what it lists and what not.
+fn streamed_note(
+    display: &str,
+    requests: usize,
+    distinct: usize,
+    mismatches: usize,
+    distinct_failed: usize,
+    shown: usize,
+) -> String {
+    format!(
+        "streamed replay of `{display}`: {requests} request(s), {distinct} distinct; steps are not listed one by one, only requests whose recorded decision was not reproduced ({mismatches} request(s) in {distinct_failed} distinct, the first {shown} listed by log line); nor are the steps each policy determined (`policy_use` keeps which policies determined a decision, with empty step lists)"
+    )
 }

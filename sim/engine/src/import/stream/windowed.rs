@@ -1,0 +1,625 @@
+//! The streamed replay in windows: distinct requests are replayed a window
+//! at a time, so what is kept of a request after its window is a small
+//! index entry, not its scenario, its loaded step and its step result.
+//!
+//! What each window gives is a distinct request's *outcome* (decision,
+//! errors, expectation, delegation ceiling, determining policies): in a
+//! log's world (static, no clock in the context, no grants) it is the same
+//! at every occurrence. What carries over between windows is bounded by the
+//! principals and pairs, not by the lines: per (principal, action, resource)
+//! one allowed request's content, per sessionless principal and per
+//! (action, resource type) one request's content, the first `listed`
+//! mismatching steps, and the policies that determined a decision. Per
+//! distinct request only its index entry is kept (a 128-bit fingerprint of
+//! its key, its earliest and latest occurrence, its count and outcome),
+//! because the result itself names up to two instants per distinct request
+//! (`evaluated_instants`) and counts distinct requests.
+//!
+//! At the end one small scenario is replayed and accounted: the log's
+//! sessions and entities, and of the representatives (each distinct
+//! request's earliest and latest occurrence) only those the accounting reads
+//! ([`Windowed::finish`] says which and why). The counts are made from the
+//! index entries, the instants evaluated from every representative's time,
+//! so the result is the one [`super::replay_log_whole`] gives, byte for
+//! byte (`import_log_stream::windowed_replay_equals_whole`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sha2::{Digest, Sha256};
+
+use super::{LogReader, LoggedStep, StreamStats, log_line, request_key, streamed_note};
+use crate::import::ImportedEntity;
+use crate::import::log::LoggedSession;
+use crate::load::{LoadOptions, ObservationOptions, Scenario};
+use privsim_model::diag::{Error, Result};
+use privsim_model::result::{
+    CeilingDecision, Decision, Finding, FindingKind, ScenarioResult, StepResult,
+};
+use privsim_model::time::{self, Instant};
+
+/// A distinct request's key ([`request_key`]), hashed: the first 128 bits of
+/// its SHA-256. Two different keys share one with a probability of about
+/// n² / 2¹²⁹ for n distinct requests (below 10⁻²⁶ for a billion).
+type Fingerprint = [u8; 16];
+
+fn fingerprint(key: &str) -> Fingerprint {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// An occurrence: its time and log line (ordered by time, then line).
+type Seen = (Instant, usize);
+
+/// What the index keeps of one distinct request.
+struct Entry {
+    /// The earliest occurrence.
+    first: Seen,
+    /// The latest, when there is more than one.
+    last: Option<Seen>,
+    /// How many lines made it.
+    count: usize,
+    /// The first line that made it (the one its window replayed).
+    first_line: usize,
+    /// What its window's replay decided; `None` until then.
+    outcome: Option<Outcome>,
+}
+
+impl Entry {
+    fn new(seen: Seen) -> Self {
+        Self {
+            first: seen,
+            last: None,
+            count: 1,
+            first_line: seen.1,
+            outcome: None,
+        }
+    }
+
+    /// The same bookkeeping as the whole replay's `Occurrences::add`.
+    fn add(&mut self, seen: Seen) {
+        self.count += 1;
+        self.first_line = self.first_line.min(seen.1);
+        if seen < self.first {
+            let earlier = std::mem::replace(&mut self.first, seen);
+            if self.last.is_none() {
+                self.last = Some(earlier);
+            }
+        } else if self.last.is_none_or(|last| seen > last) {
+            self.last = Some(seen);
+        }
+    }
+
+    /// The representatives: the earliest occurrence, and the latest.
+    fn representatives(&self) -> impl Iterator<Item = Seen> {
+        std::iter::once(self.first).chain(self.last)
+    }
+}
+
+/// A distinct request's outcome, the same at every occurrence.
+#[derive(Clone, Copy)]
+struct Outcome {
+    decision: Decision,
+    with_errors: bool,
+    /// Whether its recorded decision was reproduced (`None`: none recorded).
+    expectation: Option<bool>,
+    /// Allowed although a delegator up its chain is denied it.
+    ceiling: bool,
+    /// When allowed: its (principal, action, resource) in `Windowed::pairs`.
+    pair: Option<usize>,
+}
+
+/// A used (principal, action, resource): one allowed request's content,
+/// which any representative of the pair can be replayed with (the
+/// decision depends on the request, not on its time or line).
+struct PairUse {
+    template: LoggedStep,
+}
+
+/// The streamed replay's state between lines.
+pub(super) struct Windowed {
+    display: String,
+    listed: usize,
+    window: usize,
+    /// Load options of a window's scenario: no observation window (only the
+    /// final scenario is accounted, and it resolves the window).
+    window_load: LoadOptions,
+    entries: HashMap<Fingerprint, Entry>,
+    /// New distinct requests not replayed yet.
+    pending: Vec<(Fingerprint, LoggedStep)>,
+    /// Entities the MCP generator made on the lines since the last window.
+    pending_entities: Vec<ImportedEntity>,
+    /// Every entity the MCP generator made (the world of the final scenario).
+    entities: Vec<ImportedEntity>,
+    pairs: Vec<PairUse>,
+    pair_index: HashMap<(String, String, String), usize>,
+    /// A request of each principal acting outside a session (the accounting's
+    /// subjects).
+    alone: BTreeMap<String, (Fingerprint, LoggedStep)>,
+    /// A request of each (action, resource type) (a universe without a
+    /// schema is made of these).
+    kinds: BTreeMap<(String, String), (Fingerprint, LoggedStep)>,
+    /// The earliest and the latest line read (by time, then line).
+    earliest: Option<LoggedStep>,
+    latest: Option<LoggedStep>,
+    /// The policies that determined some request's decision.
+    determined: BTreeSet<String>,
+    /// The first `listed` mismatching requests by their first line.
+    mismatching: BTreeMap<usize, (Fingerprint, StepResult)>,
+    /// One delegation-ceiling finding per distinct request that raises one.
+    ceiling: Vec<(Fingerprint, Finding)>,
+    /// The first window that did not load: reported after every line is read,
+    /// as the whole replay reports its scenario's load error.
+    failed: Option<Error>,
+    lines: usize,
+    total: usize,
+}
+
+impl Windowed {
+    pub(super) fn new(display: String, load: &LoadOptions, listed: usize, window: usize) -> Self {
+        let window_load = LoadOptions {
+            observation: ObservationOptions::default(),
+            ..load.clone()
+        };
+        Self {
+            display,
+            listed,
+            window: window.max(1),
+            window_load,
+            entries: HashMap::new(),
+            pending: Vec::new(),
+            pending_entities: Vec::new(),
+            entities: Vec::new(),
+            pairs: Vec::new(),
+            pair_index: HashMap::new(),
+            alone: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+            earliest: None,
+            latest: None,
+            determined: BTreeSet::new(),
+            mismatching: BTreeMap::new(),
+            ceiling: Vec::new(),
+            failed: None,
+            lines: 0,
+            total: 0,
+        }
+    }
+
+    /// Line `number` read: counted, and its request (if any) indexed.
+    pub(super) fn line(
+        &mut self,
+        reader: &LogReader<'_>,
+        number: usize,
+        request: Option<(LoggedStep, Vec<ImportedEntity>)>,
+        key: &mut String,
+    ) {
+        self.lines = number;
+        let Some((step, made)) = request else {
+            return;
+        };
+        self.total += 1;
+        self.entities.extend(made.iter().cloned());
+        self.pending_entities.extend(made);
+        request_key(&step, key);
+        let print = fingerprint(key);
+        let seen = (step.at, step.line);
+        if step.session.is_none() && !self.alone.contains_key(&step.principal) {
+            self.alone
+                .insert(step.principal.clone(), (print, step.clone()));
+        }
+        let kind = (step.action.clone(), resource_type(&step.resource));
+        self.kinds
+            .entry(kind)
+            .or_insert_with(|| (print, step.clone()));
+        if self.earliest.as_ref().is_none_or(|e| seen < (e.at, e.line)) {
+            self.earliest = Some(step.clone());
+        }
+        if self.latest.as_ref().is_none_or(|l| seen > (l.at, l.line)) {
+            self.latest = Some(step.clone());
+        }
+        match self.entries.get_mut(&print) {
+            Some(entry) => entry.add(seen),
+            None => {
+                self.entries.insert(print, Entry::new(seen));
+                self.pending.push((print, step));
+                if self.pending.len() >= self.window {
+                    self.flush(reader);
+                    crate::progress::phase(crate::progress::Phase::Reading, 0);
+                    crate::progress::done(u64::try_from(number).unwrap_or(u64::MAX));
+                }
+            }
+        }
+    }
+
+    /// Replays the pending distinct requests as one scenario and keeps their
+    /// outcomes. Waits (keeps them pending) while a session's parent has not
+    /// been read yet; keeps the first load error for the end.
+    fn flush(&mut self, reader: &LogReader<'_>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.failed.is_some() {
+            self.pending.clear();
+            self.pending_entities.clear();
+            return;
+        }
+        let Ok(sessions) = reader.sessions() else {
+            return;
+        };
+        let sessions = needed_sessions(sessions, &self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(_, step)| (step.at, step.line));
+        let by_line: HashMap<usize, Fingerprint> = pending
+            .iter()
+            .map(|(print, step)| (step.line, *print))
+            .collect();
+        let steps: Vec<LoggedStep> = pending.into_iter().map(|(_, step)| step).collect();
+        let logged = reader.scenario(sessions, std::mem::take(&mut self.pending_entities), steps);
+        let mut scenario = match logged.load_with(&self.window_load) {
+            Ok(scenario) => scenario,
+            Err(error) => {
+                self.failed = Some(error);
+                return;
+            }
+        };
+        // State invariants are checked once, on the final scenario: a
+        // window's would be the same findings again (they do not depend on
+        // the steps' times), at a window's cost.
+        scenario.invariants.attenuation = false;
+        scenario.invariants.never = false;
+        scenario.invariants.access = false;
+        let (result, _) = crate::replay::replay_with_state(&scenario);
+        self.keep(&scenario, result, &by_line, &logged.steps);
+    }
+
+    /// Keeps what a window's replay decided.
+    fn keep(
+        &mut self,
+        scenario: &Scenario,
+        result: ScenarioResult,
+        by_line: &HashMap<usize, Fingerprint>,
+        steps: &[LoggedStep],
+    ) {
+        debug_assert_eq!(scenario.steps.len(), steps.len());
+        let mut by_index: HashMap<usize, Fingerprint> = HashMap::new();
+        for (step, logged) in result.steps.into_iter().zip(steps) {
+            let Some(&print) = log_line(&step.name).and_then(|line| by_line.get(&line)) else {
+                continue;
+            };
+            by_index.insert(step.index, print);
+            let allowed = step.decision == Decision::Allow;
+            let pair = allowed.then(|| {
+                let key = (
+                    step.principal.clone(),
+                    step.action.clone(),
+                    step.resource.clone(),
+                );
+                *self.pair_index.entry(key).or_insert_with(|| {
+                    self.pairs.push(PairUse {
+                        template: logged.clone(),
+                    });
+                    self.pairs.len() - 1
+                })
+            });
+            let outcome = Outcome {
+                decision: step.decision,
+                with_errors: !step.errors.is_empty(),
+                expectation: step.expectation.as_ref().map(|e| e.passed),
+                ceiling: allowed
+                    && step
+                        .delegation_ceiling
+                        .iter()
+                        .any(|c| c.decision == CeilingDecision::Deny),
+                pair,
+            };
+            self.determined
+                .extend(step.determining_policies.iter().cloned());
+            let Some(entry) = self.entries.get_mut(&print) else {
+                continue;
+            };
+            entry.outcome = Some(outcome);
+            if outcome.expectation == Some(false) {
+                self.mismatching.insert(entry.first_line, (print, step));
+                if self.mismatching.len() > self.listed {
+                    self.mismatching.pop_last();
+                }
+            }
+        }
+        for finding in result.findings {
+            if finding.kind != FindingKind::DelegationCeiling {
+                continue;
+            }
+            if let Some(&print) = finding.step.and_then(|index| by_index.get(&index)) {
+                self.ceiling.push((print, finding));
+            }
+        }
+    }
+
+    /// After the last line: the last window, then the result of the whole
+    /// log from the index and one small scenario.
+    ///
+    /// The accounting of a log's scenario (no grants, no clock, sessions
+    /// without bounds: one change point) reads of its steps only: the first
+    /// and the last time (the run and the default window), the principals
+    /// acting outside a session, the (action, resource type) of each step
+    /// (a universe without a schema), and of its allowed steps per
+    /// (principal, action, resource) the earliest and latest time and the
+    /// latest time inside the window, and how many fall outside the window.
+    /// The final scenario holds a representative for each of these (each a
+    /// real representative, replayed with its own or its pair's content, so
+    /// it gets its own decision); the allowed ones outside the window it
+    /// lacks are counted in by step results that name no principal (they
+    /// touch no account), removed after; the instants evaluated are
+    /// completed with every representative's time.
+    pub(super) fn finish(
+        mut self,
+        reader: &LogReader<'_>,
+        load: &LoadOptions,
+    ) -> Result<(ScenarioResult, StreamStats)> {
+        if self.total == 0 {
+            return Err(Error::NotFound(format!(
+                "`{}` holds no requests",
+                self.display
+            )));
+        }
+        let sessions = reader.sessions()?;
+        self.flush(reader);
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        let (Some(earliest), Some(latest)) = (self.earliest.take(), self.latest.take()) else {
+            return Err(Error::NotFound(format!(
+                "`{}` holds no requests",
+                self.display
+            )));
+        };
+        let start = earliest.at;
+        // The window as the accounting applies it (`Window::of`); a time
+        // that does not read is the final load's error.
+        let resolve = |written: &Option<String>| {
+            written
+                .as_ref()
+                .and_then(|text| time::parse_time(text, start).ok())
+        };
+        let counted_from = resolve(&load.observation.start).unwrap_or(start).max(start);
+        let end = resolve(&load.observation.end).unwrap_or(latest.at);
+        let inside = |at: Instant| counted_from <= at && at <= end;
+
+        let mut tally = Tally::default();
+        let mut times: Vec<Instant> = Vec::with_capacity(self.entries.len() * 2);
+        // Per pair: earliest and latest representative, and the latest
+        // inside the window.
+        let mut spans: Vec<Option<(Seen, Seen)>> = vec![None; self.pairs.len()];
+        let mut inside_last: Vec<Option<Seen>> = vec![None; self.pairs.len()];
+        let mut outside_allowed = 0usize;
+        let mut outside_at: Option<Instant> = None;
+        for entry in self.entries.values() {
+            let Some(outcome) = entry.outcome else {
+                debug_assert!(false, "every distinct request is replayed");
+                continue;
+            };
+            tally.add(entry, outcome);
+            for seen in entry.representatives() {
+                times.push(seen.0);
+                let Some(pair) = outcome.pair else { continue };
+                let span = spans[pair].get_or_insert((seen, seen));
+                span.0 = span.0.min(seen);
+                span.1 = span.1.max(seen);
+                if inside(seen.0) {
+                    let last = inside_last[pair].get_or_insert(seen);
+                    *last = (*last).max(seen);
+                } else {
+                    outside_allowed += 1;
+                    outside_at = Some(seen.0);
+                }
+            }
+        }
+        let mut reduced: BTreeMap<Seen, LoggedStep> = BTreeMap::new();
+        let mut place = |seen: Seen, template: &LoggedStep| {
+            reduced.entry(seen).or_insert_with(|| {
+                let mut step = template.clone();
+                step.at = seen.0;
+                step.line = seen.1;
+                step
+            });
+        };
+        place((earliest.at, earliest.line), &earliest);
+        place((latest.at, latest.line), &latest);
+        for ((pair, span), inside_last) in self.pairs.iter().zip(&spans).zip(&inside_last) {
+            let (first, last) = span.map_or((None, None), |(f, l)| (Some(f), Some(l)));
+            for seen in [first, last, *inside_last].into_iter().flatten() {
+                place(seen, &pair.template);
+            }
+        }
+        for (print, template) in self.alone.values().chain(self.kinds.values()) {
+            if let Some(entry) = self.entries.get(print) {
+                place(entry.first, template);
+            }
+        }
+        let steps: Vec<LoggedStep> = reduced.into_values().collect();
+        let logged = reader.scenario(sessions, std::mem::take(&mut self.entities), steps);
+        let scenario = logged.load_with(load)?;
+        let (mut result, _) = crate::replay::replay_with_state(&scenario);
+
+        // Allowed representatives outside the window the final scenario
+        // lacks, for the observation's count of them.
+        let window_steps = result.steps.len();
+        let fillers = outside_allowed.saturating_sub(
+            result
+                .steps
+                .iter()
+                .filter(|s| s.decision == Decision::Allow)
+                .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !inside(at)))
+                .count(),
+        );
+        if let (Some(at), Some(model)) = (outside_at, result.steps.first()) {
+            let mut filler = model.clone();
+            filler.principal = String::new();
+            filler.action = String::new();
+            filler.resource = String::new();
+            filler.delegation_chain = Vec::new();
+            filler.decision = Decision::Allow;
+            filler.time = at.to_string();
+            result.steps.extend(std::iter::repeat_n(filler, fillers));
+        }
+        // The ceiling findings of the whole log, one per distinct request at
+        // its earliest occurrence, in that order (as the replay of every
+        // representative lists them).
+        result
+            .findings
+            .retain(|f| f.kind != FindingKind::DelegationCeiling);
+        let mut ceiling = std::mem::take(&mut self.ceiling);
+        ceiling.sort_by_key(|(print, _)| self.entries.get(print).map(|e| e.first));
+        for (print, mut finding) in ceiling {
+            if let Some(entry) = self.entries.get(&print) {
+                finding.step = Some(entry.first.1);
+                finding.time = entry.first.0.to_string();
+            }
+            result.findings.push(finding);
+        }
+        for usage in &mut result.policy_use {
+            usage.determined = if self.determined.contains(&usage.id) {
+                vec![0]
+            } else {
+                Vec::new()
+            };
+        }
+        result.dead_policies = result
+            .policy_use
+            .iter()
+            .filter(|u| u.effect != "template" && u.determined.is_empty())
+            .map(|u| u.id.clone())
+            .collect();
+        crate::accounting::account(&scenario, &mut result);
+        result.steps.truncate(window_steps);
+        for usage in &mut result.policy_use {
+            usage.determined.clear();
+        }
+        let mut instants = crate::accounting::evaluation_instants(&scenario);
+        instants.extend(times);
+        instants.sort_unstable();
+        instants.dedup();
+        if let Some(accounting) = &mut result.accounting {
+            accounting.evaluated_instants = instants.iter().map(ToString::to_string).collect();
+        }
+
+        let summary = &mut result.summary;
+        summary.steps = tally.steps;
+        summary.allowed = tally.allowed;
+        summary.denied = tally.denied;
+        summary.invalid = tally.invalid;
+        summary.with_errors = tally.with_errors;
+        summary.expectations = tally.expectations;
+        summary.expectations_failed = tally.expectations_failed;
+        summary.findings = result
+            .findings
+            .iter()
+            .filter(|f| f.kind != FindingKind::DelegationCeiling)
+            .count()
+            + tally.ceiling;
+        result.passed = summary.expectations_failed == 0 && summary.access_failed == 0;
+        let shown: Vec<StepResult> = std::mem::take(&mut self.mismatching)
+            .into_values()
+            .map(|(print, mut step)| {
+                if let Some(entry) = self.entries.get(&print) {
+                    let (at, line) = entry.first;
+                    step.time = at.to_string();
+                    step.index = line;
+                    step.line = line;
+                    step.name = step.name.as_deref().map(|name| {
+                        let log = name.rsplit_once(':').map_or(name, |(log, _)| log);
+                        format!("{log}:{line}")
+                    });
+                }
+                step
+            })
+            .collect();
+        result.warnings.push(streamed_note(
+            &self.display,
+            tally.steps,
+            self.entries.len(),
+            tally.expectations_failed,
+            tally.distinct_failed,
+            shown.len(),
+        ));
+        result.steps = shown;
+        let stats = StreamStats {
+            lines: self.lines,
+            requests: self.total,
+            distinct: self.entries.len(),
+            mismatches: tally.expectations_failed,
+        };
+        Ok((result, stats))
+    }
+}
+
+/// The counts of the whole log, from the index entries.
+#[derive(Default)]
+struct Tally {
+    steps: usize,
+    allowed: usize,
+    denied: usize,
+    invalid: usize,
+    with_errors: usize,
+    expectations: usize,
+    expectations_failed: usize,
+    distinct_failed: usize,
+    ceiling: usize,
+}
+
+impl Tally {
+    fn add(&mut self, entry: &Entry, outcome: Outcome) {
+        let count = entry.count;
+        self.steps += count;
+        match outcome.decision {
+            Decision::Allow => self.allowed += count,
+            Decision::Deny => self.denied += count,
+            Decision::Error => self.invalid += count,
+        }
+        if outcome.with_errors {
+            self.with_errors += count;
+        }
+        if let Some(passed) = outcome.expectation {
+            self.expectations += count;
+            if !passed {
+                self.expectations_failed += count;
+                self.distinct_failed += 1;
+            }
+        }
+        if outcome.ceiling {
+            self.ceiling += count;
+        }
+    }
+}
+
+/// The sessions the pending steps act in, with their ancestors, in the
+/// order given (parents first).
+fn needed_sessions(
+    sessions: Vec<LoggedSession>,
+    pending: &[(Fingerprint, LoggedStep)],
+) -> Vec<LoggedSession> {
+    let parent_of: HashMap<&str, Option<&str>> = sessions
+        .iter()
+        .map(|s| (s.id.as_str(), s.parent.as_deref()))
+        .collect();
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    for (_, step) in pending {
+        let mut next = step.session.as_deref();
+        while let Some(id) = next {
+            if !needed.insert(id.to_string()) {
+                break;
+            }
+            next = parent_of.get(id).copied().flatten();
+        }
+    }
+    sessions
+        .into_iter()
+        .filter(|s| needed.contains(&s.id))
+        .collect()
+}
+
+/// The type part of a Cedar UID string (`NS::Type` of `NS::Type::"id"`).
+fn resource_type(uid: &str) -> String {
+    uid.find("::\"").map_or(uid, |end| &uid[..end]).to_string()
+}
