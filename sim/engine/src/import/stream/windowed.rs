@@ -33,7 +33,7 @@ use crate::import::log::LoggedSession;
 use crate::load::{LoadOptions, ObservationOptions, Scenario};
 use privsim_model::diag::{Error, Result};
 use privsim_model::result::{
-    CeilingDecision, Decision, Finding, FindingKind, ScenarioResult, StepResult,
+    CeilingDecision, Decision, Finding, FindingKind, PolicyKind, ScenarioResult, StepResult,
 };
 use privsim_model::time::{self, Instant};
 
@@ -488,7 +488,7 @@ impl Windowed {
         result.dead_policies = result
             .policy_use
             .iter()
-            .filter(|u| u.effect != "template" && u.determined.is_empty())
+            .filter(|u| u.effect != PolicyKind::Template && u.determined.is_empty())
             .map(|u| u.id.clone())
             .collect();
         crate::accounting::account(&scenario, &mut result);
