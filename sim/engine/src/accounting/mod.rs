@@ -54,7 +54,7 @@ pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
 }
 
 /// [`evaluate`], also returning the scenario as the replay lived it when its
-/// world changes ([`crate::replay::replay_with_state`]), for callers that ask Cedar
+/// world changes (`crate::replay::replay_with_state`), for callers that ask Cedar
 /// about that world afterwards.
 pub fn evaluate_with_world(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
     let (mut result, realized) = crate::replay::replay_with_state(scenario);
@@ -71,7 +71,7 @@ pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
 /// How held sets are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// [`crate::held::Engine::allowed`]: slicing and resource classes.
+    /// `crate::held::Engine::allowed`: slicing and resource classes.
     Fast,
     /// Every pair through Cedar: the definition, for tests and benchmarks.
     BruteForce,

@@ -188,7 +188,7 @@ impl Default for Options {
 pub enum Move {
     /// An actor makes a request.
     Request {
-        /// Index into [`Machine::actors`].
+        /// Index into `Machine::actors`.
         actor: usize,
         /// The action.
         action: EntityUid,
@@ -260,7 +260,7 @@ pub fn search(
 
 /// Searches one scenario with `options.jobs` workers, each on its own
 /// machine (one thread each; with one job, on `machine` in this thread),
-/// all made from `machine`'s shared part ([`Machine::share`]: the actors,
+/// all made from `machine`'s shared part (`Machine::share`: the actors,
 /// their universes and the held-set machinery are computed once) and
 /// sharing one move list ([`Mover`]). The
 /// workers' findings are merged in worker order, so the result depends on
