@@ -59,7 +59,7 @@ pub struct SuggestArgs {
 }
 
 fn parse_group(text: &str) -> Result<suggest::Group, String> {
-    suggest::Group::parse(text)
+    suggest::group::parse(text)
 }
 
 /// Suggests, verifies, writes and prints.

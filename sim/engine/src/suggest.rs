@@ -232,7 +232,7 @@ pub fn suggest_from(
         workflow: None,
         validation: None,
         proof: None,
-        group: (options.group != Group::Agent).then(|| options.group.name().to_string()),
+        group: (options.group != Group::Agent).then_some(options.group),
     };
     if !plan.refusals.is_empty() {
         return suggestion;

@@ -298,6 +298,18 @@ mod tests {
             ),
             "{error}"
         );
+        // The suggestion's `--group`, as a stored suggestion carries it.
+        let error = serde_json::from_str::<crate::suggest::Group>("\"by-moon\"")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "unknown grouping `by-moon`, expected one of `agent`, `task`, `resource-type`, `parent`"
+            )
+        );
+        let read: crate::suggest::Group = serde_json::from_str("\"resource-type\"").unwrap();
+        assert_eq!(read, crate::suggest::Group::ResourceType);
     }
 
     #[test]

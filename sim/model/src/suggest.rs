@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::closed::closed_set;
 use crate::result::{Metrics, Pair};
 
 /// The version tag of `privsim suggest --format json`.
@@ -110,7 +111,34 @@ pub struct ScenarioSuggestion {
     /// How used pairs were grouped into permits (`--group`): absent for the
     /// default, `agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
+    pub group: Option<Group>,
+}
+
+closed_set! {
+    /// How a principal's used pairs are grouped into permits (`suggest
+    /// --group`); the engine's `privsim::suggest::group` says what each does.
+    pub enum Group ("grouping") {
+        /// One permit per principal, candidate permit, resource type and
+        /// group of actions with the same resources (the default).
+        Agent = "agent",
+        /// As `agent`, but permits that come out the same for principals of
+        /// one type whose sessions share their tasks are one permit for all.
+        Task = "task",
+        /// `resource is T` for an action where the evidence supports it.
+        ResourceType = "resource-type",
+        /// `resource in P` for an action where the evidence supports it.
+        Parent = "parent",
+    }
+}
+
+#[expect(
+    clippy::derivable_impls,
+    reason = "closed_set! writes the enum and takes no #[default] on a variant"
+)]
+impl Default for Group {
+    fn default() -> Self {
+        Group::Agent
+    }
 }
 
 /// The suggestion for one principal.

@@ -174,7 +174,7 @@ fn the_default_grouping_is_per_agent_and_reports_no_evidence() {
 fn resource_type_generalizes_only_where_every_held_resource_was_used() {
     let scenario = load(FIXTURE);
     let suggestion = suggest_with(&scenario, Group::ResourceType, false);
-    assert_eq!(suggestion.group.as_deref(), Some("resource-type"));
+    assert_eq!(suggestion.group, Some(Group::ResourceType));
     assert_exact(&suggestion, &scenario);
     // The reporter read 5 of the 5 tickets it held: `resource is Ticket`.
     let reporter = notes_of(&suggestion, REPORTER);

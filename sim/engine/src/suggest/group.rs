@@ -21,60 +21,28 @@ use crate::load as scenario;
 /// out of one held is no evidence that the type or parent is what is needed.
 pub const MIN_EVIDENCE: usize = 2;
 
-/// How a principal's used pairs are grouped into permits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Group {
-    /// One permit per principal, candidate permit, resource type and group
-    /// of actions with the same resources; a parent is named only when every
-    /// resource of the type under it in the principal's universe is needed
-    /// (today's behaviour, the default).
-    #[default]
-    Agent,
-    /// As `Agent`, but permits that come out the same for principals of one
-    /// type whose sessions share their tasks are one permit for all of them.
-    Task,
-    /// `resource is T` for an action when the principal used it on every
-    /// resource of `T` it held it on (at least [`MIN_EVIDENCE`]).
-    ResourceType,
-    /// `resource in P` when the principal used the action on every resource
-    /// under `P` it held it on (at least [`MIN_EVIDENCE`]).
-    Parent,
-}
+/// How a principal's used pairs are grouped into permits: the closed set
+/// lives in the model, beside the suggestion contract that carries it.
+/// `Agent` (the default): one permit per principal, candidate permit,
+/// resource type and group of actions with the same resources, a parent named
+/// only when every resource of the type under it in the principal's universe
+/// is needed. `Task`: as `Agent`, but permits that come out the same for
+/// principals of one type whose sessions share their tasks are one permit for
+/// all of them. `ResourceType`: `resource is T` for an action when the
+/// principal used it on every resource of `T` it held it on (at least
+/// [`MIN_EVIDENCE`]). `Parent`: `resource in P` when the principal used the
+/// action on every resource under `P` it held it on (at least
+/// [`MIN_EVIDENCE`]).
+pub use privsim_model::suggest::Group;
 
-impl Group {
-    /// Every mode with its `--group` name.
-    pub const ALL: [(Group, &'static str); 4] = [
-        (Group::Agent, "agent"),
-        (Group::Task, "task"),
-        (Group::ResourceType, "resource-type"),
-        (Group::Parent, "parent"),
-    ];
-
-    /// The `--group` name.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(group, _)| *group == self)
-            .map_or("agent", |(_, name)| name)
-    }
-
-    /// Reads a `--group` name.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(_, name)| *name == text)
-            .map(|(group, _)| *group)
-            .ok_or_else(|| {
-                format!(
-                    "`{text}` is not a grouping; expected one of {}",
-                    Self::ALL
-                        .iter()
-                        .map(|(_, name)| format!("`{name}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-    }
+/// Reads a `--group` name.
+pub fn parse(text: &str) -> Result<Group, String> {
+    Group::from_name(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a grouping; expected one of {}",
+            Group::names()
+        )
+    })
 }
 
 /// What a principal held and needed, by action (Cedar UID strings).
