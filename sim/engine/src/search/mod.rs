@@ -1022,6 +1022,10 @@ impl<'m, 's> Run<'m, 's> {
                     (initial.clone(), Vec::new(), 0, Walked::default())
                 }
             };
+            // The state before the walk's next change: a move that changes
+            // nothing leaves the state as it was, so it is copied once per
+            // change rather than before every move.
+            let mut before = self.options.focus.then(|| state.clone());
             // A walk ends after `depth` state changes or as many idle moves as
             // a state has, whichever comes first.
             while trace.len() < self.options.depth {
@@ -1040,15 +1044,15 @@ impl<'m, 's> Run<'m, 's> {
                     break;
                 }
                 let mv = self.choose(&state, &mut rng, count, &walked.focus);
-                let before = self.options.focus.then(|| state.clone());
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
                 self.record(&reached, violations);
                 if changed {
-                    if let Some(before) = before {
-                        self.refocus(&before, &state, &mut walked);
+                    if let Some(before) = &mut before {
+                        self.refocus(before, &state, &mut walked);
+                        before.clone_from(&state);
                     }
                     trace.push(mv);
                     self.max_depth = self.max_depth.max(trace.len());
