@@ -32,6 +32,7 @@ use super::log::{self, LogOptions, LogReader, LoggedStep};
 use crate::load::{Decision, LoadOptions};
 use privsim_model::diag::{Error, Result};
 use privsim_model::result::{CeilingDecision, FindingKind, ScenarioResult};
+use privsim_model::time::Instant;
 
 /// How many mismatching distinct requests a streamed result lists by default.
 pub const MISMATCHES_LISTED: usize = 20;
@@ -42,40 +43,62 @@ pub const MISMATCHES_LISTED: usize = 20;
 type RequestKey = String;
 
 /// The occurrences of one distinct request.
-struct Occurrences {
+struct Occurrences<T> {
     /// The earliest (by time, then line).
-    first: LoggedStep,
+    first: T,
     /// The latest, when there is more than one.
-    last: Option<LoggedStep>,
+    last: Option<T>,
     /// How many lines made it.
     count: usize,
     /// The first line that made it.
     first_line: usize,
 }
 
-impl Occurrences {
-    fn add(&mut self, step: LoggedStep) {
+/// What orders a request's occurrences: its time, then its log line.
+trait Occurrence {
+    fn order(&self) -> (Instant, usize);
+}
+
+impl Occurrence for LoggedStep {
+    fn order(&self) -> (Instant, usize) {
+        (self.at, self.line)
+    }
+}
+
+impl Occurrence for (Instant, usize) {
+    fn order(&self) -> (Instant, usize) {
+        *self
+    }
+}
+
+impl<T: Occurrence> Occurrences<T> {
+    fn new(occurrence: T) -> Self {
+        Self {
+            first_line: occurrence.order().1,
+            first: occurrence,
+            last: None,
+            count: 1,
+        }
+    }
+
+    fn add(&mut self, occurrence: T) {
         self.count += 1;
-        self.first_line = self.first_line.min(step.line);
-        let order = (step.at, step.line);
-        if order < (self.first.at, self.first.line) {
-            let earlier = std::mem::replace(&mut self.first, step);
+        let order = occurrence.order();
+        self.first_line = self.first_line.min(order.1);
+        if order < self.first.order() {
+            let earlier = std::mem::replace(&mut self.first, occurrence);
             if self.last.is_none() {
                 self.last = Some(earlier);
             }
-        } else if self
-            .last
-            .as_ref()
-            .is_none_or(|last| order > (last.at, last.line))
-        {
-            self.last = Some(step);
+        } else if self.last.as_ref().is_none_or(|last| order > last.order()) {
+            self.last = Some(occurrence);
         }
     }
 }
 
 /// A streamed log, as read.
 struct Read {
-    requests: HashMap<RequestKey, Occurrences>,
+    requests: HashMap<RequestKey, Occurrences<LoggedStep>>,
     lines: usize,
     total: usize,
 }
@@ -177,16 +200,7 @@ pub fn replay_log_whole(
         match read.requests.get_mut(key.as_str()) {
             Some(occurrences) => occurrences.add(step),
             None => {
-                let first_line = step.line;
-                read.requests.insert(
-                    key.clone(),
-                    Occurrences {
-                        first: step,
-                        last: None,
-                        count: 1,
-                        first_line,
-                    },
-                );
+                read.requests.insert(key.clone(), Occurrences::new(step));
             }
         }
         Ok(())
@@ -199,7 +213,7 @@ pub fn replay_log_whole(
     let mut representatives: Vec<(LoggedStep, usize)> = Vec::new();
     // Groups in order of their first line, so nothing below depends on the
     // hash map's order.
-    let mut groups: Vec<&Occurrences> = read.requests.values().collect();
+    let mut groups: Vec<&Occurrences<LoggedStep>> = read.requests.values().collect();
     groups.sort_unstable_by_key(|occurrences| occurrences.first_line);
     for (group, occurrences) in groups.iter().enumerate() {
         representatives.push((occurrences.first.clone(), group));
@@ -306,7 +320,7 @@ fn canonical(value: &toml::Value, out: &mut String) {
 /// requests mismatched.
 fn multiply_back(
     result: &mut ScenarioResult,
-    groups: &[&Occurrences],
+    groups: &[&Occurrences<LoggedStep>],
     group_of_line: &HashMap<usize, usize>,
     display: &str,
     listed: usize,

@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sha2::{Digest, Sha256};
 
-use super::{LogReader, LoggedStep, StreamStats, log_line, request_key, streamed_note};
+use super::{
+    LogReader, LoggedStep, Occurrences, StreamStats, log_line, request_key, streamed_note,
+};
 use crate::import::ImportedEntity;
 use crate::import::log::LoggedSession;
 use crate::load::{LoadOptions, ObservationOptions, Scenario};
@@ -54,14 +56,10 @@ type Seen = (Instant, usize);
 
 /// What the index keeps of one distinct request.
 struct Entry {
-    /// The earliest occurrence.
-    first: Seen,
-    /// The latest, when there is more than one.
-    last: Option<Seen>,
-    /// How many lines made it.
-    count: usize,
-    /// The first line that made it (the one its window replayed).
-    first_line: usize,
+    /// Its earliest and latest occurrence, how many lines made it and the
+    /// first line that made it (the one its window replayed): the whole
+    /// replay's bookkeeping, with only time and line kept of each.
+    seen: Occurrences<Seen>,
     /// What its window's replay decided; `None` until then.
     outcome: Option<Outcome>,
 }
@@ -69,31 +67,14 @@ struct Entry {
 impl Entry {
     fn new(seen: Seen) -> Self {
         Self {
-            first: seen,
-            last: None,
-            count: 1,
-            first_line: seen.1,
+            seen: Occurrences::new(seen),
             outcome: None,
-        }
-    }
-
-    /// The same bookkeeping as the whole replay's `Occurrences::add`.
-    fn add(&mut self, seen: Seen) {
-        self.count += 1;
-        self.first_line = self.first_line.min(seen.1);
-        if seen < self.first {
-            let earlier = std::mem::replace(&mut self.first, seen);
-            if self.last.is_none() {
-                self.last = Some(earlier);
-            }
-        } else if self.last.is_none_or(|last| seen > last) {
-            self.last = Some(seen);
         }
     }
 
     /// The representatives: the earliest occurrence, and the latest.
     fn representatives(&self) -> impl Iterator<Item = Seen> {
-        std::iter::once(self.first).chain(self.last)
+        std::iter::once(self.seen.first).chain(self.seen.last)
     }
 }
 
@@ -219,7 +200,7 @@ impl Windowed {
             self.latest = Some(step.clone());
         }
         match self.entries.get_mut(&print) {
-            Some(entry) => entry.add(seen),
+            Some(entry) => entry.seen.add(seen),
             None => {
                 self.entries.insert(print, Entry::new(seen));
                 self.pending.push((print, step));
@@ -320,7 +301,8 @@ impl Windowed {
             };
             entry.outcome = Some(outcome);
             if outcome.expectation == Some(false) {
-                self.mismatching.insert(entry.first_line, (print, step));
+                self.mismatching
+                    .insert(entry.seen.first_line, (print, step));
                 if self.mismatching.len() > self.listed {
                     self.mismatching.pop_last();
                 }
@@ -434,7 +416,7 @@ impl Windowed {
         }
         for (print, template) in self.alone.values().chain(self.kinds.values()) {
             if let Some(entry) = self.entries.get(print) {
-                place(entry.first, template);
+                place(entry.seen.first, template);
             }
         }
         let steps: Vec<LoggedStep> = reduced.into_values().collect();
@@ -470,11 +452,11 @@ impl Windowed {
             .findings
             .retain(|f| f.kind != FindingKind::DelegationCeiling);
         let mut ceiling = std::mem::take(&mut self.ceiling);
-        ceiling.sort_by_key(|(print, _)| self.entries.get(print).map(|e| e.first));
+        ceiling.sort_by_key(|(print, _)| self.entries.get(print).map(|e| e.seen.first));
         for (print, mut finding) in ceiling {
             if let Some(entry) = self.entries.get(&print) {
-                finding.step = Some(entry.first.1);
-                finding.time = entry.first.0.to_string();
+                finding.step = Some(entry.seen.first.1);
+                finding.time = entry.seen.first.0.to_string();
             }
             result.findings.push(finding);
         }
@@ -523,7 +505,7 @@ impl Windowed {
             .into_values()
             .map(|(print, mut step)| {
                 if let Some(entry) = self.entries.get(&print) {
-                    let (at, line) = entry.first;
+                    let (at, line) = entry.seen.first;
                     step.time = at.to_string();
                     step.index = line;
                     step.line = line;
@@ -570,7 +552,7 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, entry: &Entry, outcome: Outcome) {
-        let count = entry.count;
+        let count = entry.seen.count;
         self.steps += count;
         match outcome.decision {
             Decision::Allow => self.allowed += count,
