@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use privsim_model::result::{RunResult, ScenarioResult};
-use privsim_model::time::Instant;
 
 use super::view;
 
@@ -63,7 +62,7 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
     let time_width = s
         .steps
         .iter()
-        .map(|st| st.time.len())
+        .map(|st| st.time.to_string().len())
         .max()
         .unwrap_or(0)
         .clamp(20, MAX_COLUMN);
@@ -200,7 +199,7 @@ fn render_scenario(out: &mut String, s: &ScenarioResult) {
     for rule in &s.never_rules {
         let _ = writeln!(out, "  never rule {}", view::never_rule_line(rule));
     }
-    let start = Instant::parse_rfc3339(&s.start).unwrap_or(Instant(0));
+    let start = s.start;
     for finding in &s.findings {
         let place = finding.step.map_or_else(
             || format!("at {}", finding.time),

@@ -290,6 +290,9 @@ pub struct StepView {
     pub name: Option<String>,
     /// Simulated time.
     pub time: String,
+    /// The same, as an instant (for the views; templates use `time`).
+    #[serde(skip)]
+    pub at: Instant,
     /// Time since the clock's start, e.g. `+2m`.
     pub offset: String,
     /// The session.
@@ -961,13 +964,7 @@ fn findings_phrase(n: usize) -> String {
 pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
     let o = s.observation.as_ref()?;
     let after = duration(o.unused_after_ms);
-    let span = match (
-        Instant::parse_rfc3339(&o.start),
-        Instant::parse_rfc3339(&o.end),
-    ) {
-        (Ok(start), Ok(end)) => format!(" ({})", duration(end.0 - start.0)),
-        _ => String::new(),
-    };
+    let span = format!(" ({})", duration(o.end.0 - o.start.0));
     let window = format!("observation window {} to {}{span}", o.start, o.end);
     let line = match o.status {
         ObservationStatus::Evaluated => format!(
@@ -986,9 +983,8 @@ pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
             "{window}: the scenario has no step, so nothing was observed and no access is claimed unused"
         ),
     };
-    let last = |at: &Option<String>| {
-        at.clone()
-            .unwrap_or_else(|| "never in the window".to_string())
+    let last = |at: &Option<Instant>| {
+        at.map_or_else(|| "never in the window".to_string(), |at| at.to_string())
     };
     let mut accounts: Vec<&PrincipalAccount> = s.principals.iter().collect();
     accounts.sort_by_key(|a| std::cmp::Reverse(a.idle_ms));
@@ -1030,9 +1026,9 @@ pub fn observation(s: &ScenarioResult) -> Option<ObservationView> {
 
 /// Builds the view of one scenario.
 fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
-    let start = parse_time(&s.start, Instant(0));
+    let start = s.start;
     let steps: Vec<StepView> = s.steps.iter().map(|st| step(st, start)).collect();
-    let instants = evaluated_instants(s, start);
+    let instants = evaluated_instants(s);
     let sm = &s.summary;
     let weighted_gap = s.principals.iter().map(|p| p.metrics.weighted_gap).sum();
     let over_privileged = s.principals.iter().filter(|p| p.metrics.unused > 0).count();
@@ -1115,7 +1111,7 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
             index: a.index,
             location: format!("{}:{}", s.file, a.line),
             line: a.line,
-            time: a.time.clone(),
+            time: a.time.to_string(),
             principal: a.principal.clone(),
             action: a.action.clone(),
             expected: a.expected.len(),
@@ -1189,7 +1185,7 @@ fn scenario(number: usize, s: &ScenarioResult) -> ScenarioView {
         name: s.name.clone(),
         file: s.file.clone(),
         policy_files: s.policy_files.clone(),
-        start: s.start.clone(),
+        start: s.start.to_string(),
         status,
         verdict: verdict(status).to_string(),
         icon: icon(status),
@@ -1566,10 +1562,7 @@ fn junit(s: &ScenarioResult, findings: &[FindingView]) -> JunitSuite {
     let package = stem
         .rsplit_once('/')
         .map_or("scenarios", |(folder, _)| folder);
-    let simulated_start = match Instant::parse_rfc3339(&s.start) {
-        Ok(at) => at.to_string(),
-        Err(_) => s.start.clone(),
-    };
+    let simulated_start = s.start.to_string();
     JunitSuite {
         package: dotted(package),
         classname: dotted(stem),
@@ -1596,18 +1589,14 @@ fn push_part(text: &mut String, part: String) {
     text.push_str(&part);
 }
 
-/// `1, 5, 7`.
-fn parse_time(text: &str, fallback: Instant) -> Instant {
-    Instant::parse_rfc3339(text).unwrap_or(fallback)
-}
-
 fn step(st: &StepResult, start: Instant) -> StepView {
-    let at = parse_time(&st.time, start);
+    let at = st.time;
     StepView {
         index: st.index,
         line: st.line,
         name: st.name.clone(),
-        time: st.time.clone(),
+        time: st.time.to_string(),
+        at,
         offset: format!("+{}", duration(at.0 - start.0)),
         session: st.session.clone(),
         principal: st.principal.clone(),
@@ -1659,8 +1648,8 @@ fn policy_ref(id: &str, s: &ScenarioResult) -> PolicyRef {
 }
 
 fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -> FindingView {
-    let start = parse_time(&s.start, Instant(0));
-    let at = parse_time(&f.time, start);
+    let start = s.start;
+    let at = f.time;
     let searched = !f.trace.is_empty();
     // The principal's steps up to the finding: up to its own step when a step
     // showed it, else up to its time. A finding of the search has its own
@@ -1671,7 +1660,7 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
         .filter(|st| st.principal == f.principal)
         .filter(|st| match f.step {
             Some(index) => st.index <= index,
-            None => parse_time(&st.time, start) <= at,
+            None => st.at <= at,
         })
         .collect();
     let omitted = own.len().saturating_sub(TRACE_STEPS);
@@ -1685,7 +1674,7 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
         .collect();
     let place = match f.step {
         Some(index) => format!("step {index}"),
-        None => f.time.clone(),
+        None => f.time.to_string(),
     };
     let title = if searched {
         format!(
@@ -1706,7 +1695,7 @@ fn finding(number: usize, f: &Finding, s: &ScenarioResult, steps: &[StepView]) -
         title,
         message: f.message.clone(),
         step: f.step,
-        time: f.time.clone(),
+        time: f.time.to_string(),
         principal: f.principal.clone(),
         delegator: f.delegator.clone(),
         grant: f.grant.clone(),
@@ -1751,7 +1740,7 @@ pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let at = parse_time(&m.time, start);
+            let at = m.time;
             let context = m
                 .context
                 .as_ref()
@@ -1765,7 +1754,7 @@ pub fn moves(f: &Finding, start: Instant) -> Vec<MoveView> {
                 number: i + 1,
                 kind: m.kind.to_string(),
                 is_request: m.kind == MoveKind::Request,
-                time: m.time.clone(),
+                time: m.time.to_string(),
                 offset: format!("+{}", duration(at.0 - start.0)),
                 session: m.session.clone(),
                 principal: m.principal.clone(),
@@ -1853,15 +1842,15 @@ fn principal(p: &PrincipalAccount, start: Instant, instants: &[Instant]) -> Prin
             resource: st.resource.clone(),
             held: duration(st.held_ms),
             held_window: {
-                let last = parse_time(&st.last_held, start);
+                let last = st.last_held;
                 let until = instants
                     .iter()
                     .copied()
                     .find(|&at| at > last)
                     .unwrap_or(last);
-                window(&st.first_held, &until.to_string(), start)
+                window(st.first_held, until, start)
             },
-            used_window: window(&st.first_used, &st.last_used, start),
+            used_window: window(st.first_used, st.last_used, start),
             standing: duration(st.standing_ms),
         })
         .collect();
@@ -1893,8 +1882,8 @@ fn principal(p: &PrincipalAccount, start: Instant, instants: &[Instant]) -> Prin
     }
 }
 
-fn window(first: &str, last: &str, start: Instant) -> String {
-    let offset = |text: &str| format!("+{}", duration(parse_time(text, start).0 - start.0));
+fn window(first: Instant, last: Instant, start: Instant) -> String {
+    let offset = |at: Instant| format!("+{}", duration(at.0 - start.0));
     if first == last {
         offset(first)
     } else {
@@ -2022,12 +2011,8 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
     if s.principals.iter().all(|p| p.held.is_empty()) {
         return None;
     }
-    let instants = evaluated_instants(s, start);
-    let step_times: Vec<Instant> = s
-        .steps
-        .iter()
-        .map(|st| parse_time(&st.time, start))
-        .collect();
+    let instants = evaluated_instants(s);
+    let step_times: Vec<Instant> = s.steps.iter().map(|st| st.time).collect();
     let end = instants
         .iter()
         .chain(&step_times)
@@ -2047,7 +2032,7 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
             s.findings
                 .iter()
                 .filter(|f| f.trace.is_empty())
-                .map(|f| parse_time(&f.time, start)),
+                .map(|f| f.time),
         )
         .map(|at| at.0 - start.0)
         .collect();
@@ -2083,7 +2068,7 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
             row.used |= used.contains(&(held.action.as_str(), held.resource.as_str()));
             row.pairs
                 .insert((held.action.clone(), held.resource.clone()));
-            match held_interval(held, &instants, start) {
+            match held_interval(held, &instants) {
                 Held::Exact(from, until) => row.exact.push((from, until)),
                 Held::Intermittent(from, until) => {
                     row.intermittent.push((from, until, held.held_ms));
@@ -2158,7 +2143,7 @@ fn timeline(s: &ScenarioResult, start: Instant) -> Option<Timeline> {
                     && f.principal == p.principal
                     && row.pairs.contains(&(f.action.clone(), f.resource.clone()))
                 {
-                    let x = x_of(parse_time(&f.time, start));
+                    let x = x_of(f.time);
                     marks.push(Mark {
                         x,
                         path: mark_path("finding", x, top + ROW_HEIGHT / 2),
@@ -2295,15 +2280,10 @@ fn mark_path(class: &str, x: i64, y: i64) -> String {
 }
 
 /// The instants at which held sets were evaluated.
-fn evaluated_instants(s: &ScenarioResult, start: Instant) -> Vec<Instant> {
+fn evaluated_instants(s: &ScenarioResult) -> Vec<Instant> {
     s.accounting
         .as_ref()
-        .map(|a| {
-            a.evaluated_instants
-                .iter()
-                .map(|t| parse_time(t, start))
-                .collect()
-        })
+        .map(|a| a.evaluated_instants.clone())
         .unwrap_or_default()
 }
 
@@ -2319,9 +2299,9 @@ enum Held {
 /// (docs/json-contract.md). When its total equals the whole span from its
 /// first to the instant after its last, it was held throughout; otherwise
 /// there were gaps the result does not list.
-fn held_interval(held: &HeldPair, instants: &[Instant], start: Instant) -> Held {
-    let first = parse_time(&held.first_held, start);
-    let last = parse_time(&held.last_held, start);
+fn held_interval(held: &HeldPair, instants: &[Instant]) -> Held {
+    let first = held.first_held;
+    let last = held.last_held;
     let until = instants
         .iter()
         .copied()

@@ -598,7 +598,7 @@ fn junit_printable(result: &CheckResult, run_at: &str) -> Result<String, crate::
         }
         let mut properties = vec![
             property("scenario", &scenario.file),
-            property("simulated_start", &scenario.start),
+            property("simulated_start", &scenario.start.to_string()),
         ];
         for file in &scenario.baseline_policy_files {
             properties.push(property("baseline", file));

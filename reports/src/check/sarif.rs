@@ -99,7 +99,7 @@ pub fn sarif(result: &CheckResult) -> String {
                         status: change.status.to_string(),
                         action: change.action.clone(),
                         resource: change.resource.clone(),
-                        time: change.time.clone(),
+                        time: change.time,
                         step: change.step,
                     }),
                     related_locations,

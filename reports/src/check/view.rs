@@ -472,7 +472,7 @@ fn policy(policy: &PolicyRef) -> PolicyView {
 fn details(change: &Change) -> String {
     match change.kind {
         ChangeKind::NewAccess => {
-            let mut text = match (change.time.as_deref(), change.baseline.as_deref()) {
+            let mut text = match (change.time, change.baseline.as_deref()) {
                 (Some(time), Some("not held")) => format!("held from {time}"),
                 (Some(time), _) => {
                     format!("at {time} (held only at other times with the baseline)")
@@ -509,7 +509,7 @@ fn details(change: &Change) -> String {
         ),
         ChangeKind::Narrowed => format!(
             "no longer held (last held {} with the baseline)",
-            change.time.as_deref().unwrap_or("")
+            change.time.map(|at| at.to_string()).unwrap_or_default()
         ),
         ChangeKind::WeightedGapGrowth | ChangeKind::UtilizationDrop => format!(
             "{} → {}",

@@ -285,7 +285,7 @@ pub(crate) struct ChangeProperties {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    pub time: Option<privsim_model::time::Instant>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
 }

@@ -167,7 +167,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
                     .map(|(file, line)| (id.clone(), format!("{file}:{line}")))
             })
             .collect(),
-        start: scenario.start.to_string(),
+        start: scenario.start,
         passed: summary.expectations_failed == 0 && summary.access_failed == 0,
         summary,
         steps,
@@ -564,7 +564,7 @@ fn replay_step(
         index: step.index + 1,
         line: step.line,
         name: step.name.clone(),
-        time: step.labels.time.clone(),
+        time: step.at,
         session: step.session.map(|i| scenario.sessions[i].id.clone()),
         principal: step.labels.principal.clone(),
         delegation_chain: step.labels.chain.clone(),
@@ -693,7 +693,7 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
     Some(Finding {
         kind: FindingKind::DelegationCeiling,
         step: Some(step.index),
-        time: step.time.clone(),
+        time: step.time,
         principal: step.principal.clone(),
         delegator: Some(denied.delegator.clone()),
         grant: None,
@@ -733,7 +733,7 @@ fn replay_access(
     AccessResult {
         index: check.index + 1,
         line: check.line,
-        time: check.at.to_string(),
+        time: check.at,
         principal: check.principal.to_string(),
         session: check.session.map(|i| scenario.sessions[i].id.clone()),
         action: check.action.to_string(),

@@ -23,6 +23,7 @@ use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::closed::closed_set;
+use crate::time::Instant;
 
 closed_set! {
     /// What an escalation search's move set left out, in the order a
@@ -210,7 +211,7 @@ pub enum SearchLimit {
         /// The most moments pending in one state.
         most: usize,
         /// That state's time (RFC 3339, UTC).
-        at: String,
+        at: Instant,
         /// How many of the earliest moments were tried from each state.
         tried: usize,
         /// Whether `--tick` moved the clock in fixed steps too.
@@ -269,7 +270,7 @@ pub enum SearchLimit {
         /// How many.
         states: u64,
         /// The first one's time (RFC 3339, UTC).
-        first_at: String,
+        first_at: Instant,
         /// Why, the first time (its first line).
         reason: String,
     },
@@ -301,9 +302,9 @@ pub enum WindowLimit {
     /// The window starts before the scenario's start.
     StartBeforeScenario {
         /// The window's start (RFC 3339, UTC).
-        start: String,
+        start: Instant,
         /// The scenario's start.
-        scenario_start: String,
+        scenario_start: Instant,
     },
     /// Steps with no time of their own.
     UntimedSteps {
@@ -702,7 +703,7 @@ macro_rules! tagged {
 
 tagged!(SearchLimit, SearchLimitKind, SearchLimitVisitor, "a search limit" {
     StateCap { max_states: u64, workers: Option<WorkersStopped> }
-    ClockMoves { states: usize, most: usize, at: String, tried: usize, tick: bool }
+    ClockMoves { states: usize, most: usize, at: Instant, tried: usize, tick: bool }
     UnreadMoments { literals: Vec<String>, tick: bool }
     TimeArithmetic { methods: Vec<String>, tick: bool }
     Principals { per_rule: usize, rules: Vec<UnsearchedRule> }
@@ -711,13 +712,13 @@ tagged!(SearchLimit, SearchLimitKind, SearchLimitVisitor, "a search limit" {
     UnfillableContext { actions: Vec<UnfillableAction> }
     EffectsNotApplied { effects: Vec<EffectNotApplied> }
     EffectsRejected { actions: Vec<EffectsRejectedBy> }
-    UncheckedStates { states: u64, first_at: String, reason: String }
+    UncheckedStates { states: u64, first_at: Instant, reason: String }
     Shard { index: usize, count: usize, first_worker: usize, last_worker: usize, jobs: usize }
     Merged { shards: usize }
 });
 
 tagged!(WindowLimit, WindowLimitKind, WindowLimitVisitor, "an observation limit" {
-    StartBeforeScenario { start: String, scenario_start: String }
+    StartBeforeScenario { start: Instant, scenario_start: Instant }
     UntimedSteps { steps: usize }
     StepsOutside { steps: usize }
     UncheckedPairs { principals: usize }
@@ -739,7 +740,7 @@ mod tests {
             SearchLimit::ClockMoves {
                 states: 2,
                 most: 7,
-                at: "2026-01-01T00:00:00Z".to_string(),
+                at: Instant(1_767_225_600_000),
                 tried: 4,
                 tick: false,
             },
@@ -809,7 +810,7 @@ mod tests {
             },
             SearchLimit::UncheckedStates {
                 states: 1,
-                first_at: "2026-01-02T00:00:00Z".to_string(),
+                first_at: Instant(1_767_312_000_500),
                 reason: "a cycle".to_string(),
             },
             SearchLimit::Shard {
@@ -843,8 +844,8 @@ mod tests {
         }
         let windows = [
             WindowLimit::StartBeforeScenario {
-                start: "a".to_string(),
-                scenario_start: "b".to_string(),
+                start: Instant(1_767_225_600_000),
+                scenario_start: Instant(1_767_312_000_000),
             },
             WindowLimit::UntimedSteps { steps: 2 },
             WindowLimit::StepsOutside { steps: 1 },

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::closed::closed_set;
 use crate::result::{Finding, Metrics, SearchStrategy, SearchSummary};
+use crate::time::Instant;
 
 /// The version tag of the gate's JSON contract; bumped on any incompatible change.
 pub const FORMAT: &str = "privsim-check/1";
@@ -409,7 +410,7 @@ pub struct ScenarioCheck {
     /// The scenario file, as given.
     pub file: String,
     /// The simulated clock's start (RFC 3339, UTC).
-    pub start: String,
+    pub start: Instant,
     /// Whether no change of this scenario fails the gate.
     pub passed: bool,
     /// The policy files of the baseline, in order.
@@ -533,7 +534,7 @@ pub struct Change {
     /// Simulated time: when a new pair was first held (or a removed one last
     /// held), or the step's time.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub time: Option<String>,
+    pub time: Option<Instant>,
     /// The policies responsible: for new access, broken workflows and
     /// escalations the candidate's; for narrowed pairs and fixed escalations
     /// the baseline's.

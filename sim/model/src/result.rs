@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::caveat::{SearchLimit, WindowLimit};
 use crate::closed::closed_set;
 use crate::suggest::ScenarioSuggestion;
+use crate::time::Instant;
 
 closed_set! {
     /// Cedar's decision on a step's request (or a search move's).
@@ -177,7 +178,7 @@ pub struct ScenarioResult {
     /// Where each policy and template is defined: id → `file:line`.
     pub policies: BTreeMap<String, String>,
     /// The clock's start.
-    pub start: String,
+    pub start: Instant,
     /// Whether every expectation and access assertion held.
     pub passed: bool,
     /// Counts.
@@ -322,7 +323,7 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub name: Option<String>,
     /// Simulated time (RFC 3339, UTC).
-    pub time: String,
+    pub time: Instant,
     /// The session, if the step ran in one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub session: Option<String>,
@@ -407,7 +408,7 @@ pub struct AccessResult {
     /// Line in the scenario file.
     pub line: usize,
     /// When it was checked.
-    pub time: String,
+    pub time: Instant,
     /// Whose access.
     pub principal: String,
     /// The session whose context was presented.
@@ -437,7 +438,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub step: Option<usize>,
     /// Simulated time.
-    pub time: String,
+    pub time: Instant,
     /// The principal that was allowed.
     pub principal: String,
     /// For `delegation-ceiling`: the delegator that was denied.
@@ -476,7 +477,7 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TraceStep {
     /// Simulated time of the move (after it, for a clock advance).
-    pub time: String,
+    pub time: Instant,
     /// `request` or `advance`.
     pub kind: MoveKind,
     /// The acting session, if any.
@@ -587,13 +588,13 @@ pub struct HeldPair {
     /// Total simulated time it was held, in milliseconds.
     pub held_ms: i64,
     /// The first evaluated instant at which it was held.
-    pub first_held: String,
+    pub first_held: Instant,
     /// The last evaluated instant at which it was held.
-    pub last_held: String,
+    pub last_held: Instant,
     /// The simulated time of the last allowed step that used it inside the
     /// observation window; absent when no step did.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub last_used: Option<String>,
+    pub last_used: Option<Instant>,
     /// How long it was held inside the observation window after its last
     /// use there (all the time it was held inside the window when it was
     /// not used there), in milliseconds: only time it was actually held
@@ -636,7 +637,7 @@ pub struct PrincipalAccount {
     /// The simulated time of its last allowed step inside the observation
     /// window; absent when it took none there.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub last_used: Option<String>,
+    pub last_used: Option<Instant>,
     /// How long it held at least one pair inside the observation window
     /// after its last allowed step there (all the time it held anything
     /// inside the window when it took no allowed step there), in
@@ -663,7 +664,7 @@ pub struct UnusedAccess {
     /// The last allowed step of the action on any resource inside the
     /// window; absent when there was none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub last_used: Option<String>,
+    pub last_used: Option<Instant>,
     /// How long the principal held the action on at least one resource
     /// inside the window after that last use, in milliseconds.
     pub idle_ms: i64,
@@ -684,10 +685,10 @@ pub struct UnusedAccess {
 pub struct ObservationWindow {
     /// The window's start: `[scenario] window_start` or `--window-start`,
     /// else the first step's time (else the scenario's start).
-    pub start: String,
+    pub start: Instant,
     /// The window's end: `[scenario] window_end` or `--window-end`, else
     /// the last step's time (else the scenario's start).
-    pub end: String,
+    pub end: Instant,
     /// The threshold, in milliseconds (`unused_after`, default 90 days).
     pub unused_after_ms: i64,
     /// Whether the window's findings were evaluated.
@@ -779,13 +780,13 @@ pub struct StandingTime {
     /// Total time held, in milliseconds.
     pub held_ms: i64,
     /// First instant held.
-    pub first_held: String,
+    pub first_held: Instant,
     /// Last instant held.
-    pub last_held: String,
+    pub last_held: Instant,
     /// First use.
-    pub first_used: String,
+    pub first_used: Instant,
     /// Last use.
-    pub last_used: String,
+    pub last_used: Instant,
     /// Time held outside [first use, last use], in milliseconds.
     pub standing_ms: i64,
 }
@@ -813,7 +814,7 @@ pub struct AccountingSummary {
     /// Σ weighted gap over principals.
     pub total_weighted_gap: u64,
     /// The simulated instants at which held sets were evaluated.
-    pub evaluated_instants: Vec<String>,
+    pub evaluated_instants: Vec<Instant>,
 }
 
 fn is_one(n: &usize) -> bool {

@@ -104,8 +104,12 @@ impl Instant {
 
 impl fmt::Display for Instant {
     /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds;
-    /// both forms are accepted by Cedar's `datetime()`.
+    /// both forms are accepted by Cedar's `datetime()`. Width and alignment
+    /// (`{:<24}`) pad it as they pad text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.width().is_some() {
+            return f.pad(&self.to_string());
+        }
         let millis = self.0.rem_euclid(1000);
         let seconds = self.0.div_euclid(1000);
         let days = seconds.div_euclid(86_400);
@@ -122,6 +126,34 @@ impl fmt::Display for Instant {
             write!(f, ".{millis:03}")?;
         }
         f.write_str("Z")
+    }
+}
+
+/// Written in the contract exactly as [`Display`](fmt::Display) writes it, so a
+/// time reads as it always has: `2026-06-01T09:00:00Z`, with `.mmm` when
+/// there are milliseconds.
+impl serde::Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Read back with [`Instant::parse_rfc3339`]: a stored time that is not an
+/// RFC 3339 timestamp within the years 0000–9999 is an error (located by
+/// the reader, e.g. serde_json's line and column), never a fallback.
+impl<'de> serde::Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Instant;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp like `2026-06-01T09:00:00Z`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Instant, E> {
+                Instant::parse_rfc3339(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -234,6 +266,14 @@ mod tests {
     }
 
     #[test]
+    fn instants_pad_like_text() {
+        let at = Instant(1_780_304_400_250);
+        assert_eq!(format!("[{at:<26}]"), "[2026-06-01T09:00:00.250Z  ]");
+        assert_eq!(format!("[{at:>25}]"), "[ 2026-06-01T09:00:00.250Z]");
+        assert_eq!(format!("[{at:3}]"), format!("[{at}]"));
+    }
+
+    #[test]
     fn invalid_timestamps_are_rejected() {
         for text in [
             "2026-02-30T00:00:00Z",
@@ -247,6 +287,72 @@ mod tests {
         ] {
             assert!(Instant::parse_rfc3339(text).is_err(), "{text} was accepted");
         }
+    }
+
+    /// Every instant privsim can hold is written as the engine wrote times
+    /// before they were typed (`Display`), reads back as itself, and keeps
+    /// its order; the edges of the range and millisecond values included.
+    #[test]
+    fn instants_round_trip_through_json() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let span = (Instant::MAX.0 - Instant::MIN.0) as u64 + 1;
+        let mut samples = vec![
+            Instant::MIN,
+            Instant::MAX,
+            Instant(0),
+            Instant(-1),
+            Instant(999),
+        ];
+        for _ in 0..10_000 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let millis = Instant::MIN.0 + ((seed >> 11) % span) as i64;
+            // Half of them on whole seconds, the common case.
+            samples.push(Instant(if seed & 1 == 0 {
+                millis - millis.rem_euclid(1000)
+            } else {
+                millis
+            }));
+        }
+        for instant in &samples {
+            let json = serde_json::to_string(instant).unwrap_or_default();
+            assert_eq!(json, format!("\"{instant}\""));
+            let back: Instant =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, *instant, "{json}");
+        }
+        samples.sort();
+        for pair in samples.windows(2) {
+            assert!(pair[0] <= pair[1]);
+        }
+    }
+
+    /// A stored time that is not a timestamp is refused at its line and
+    /// column with what was expected; a number is refused too.
+    #[test]
+    fn an_unreadable_stored_time_is_a_located_error() {
+        let error = serde_json::from_str::<Vec<Instant>>(
+            "[\n  \"2026-06-01T09:00:00Z\",\n  \"yesterday\"]",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            error.contains("`yesterday` is not an RFC 3339 timestamp"),
+            "{error}"
+        );
+        assert!(error.contains("line 3 column 13"), "{error}");
+        let error = serde_json::from_str::<Instant>("1780304400000")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("expected an RFC 3339 timestamp"), "{error}");
+        let error = serde_json::from_str::<Instant>("\"10000-01-01T00:00:00Z\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("not an RFC 3339 timestamp"), "{error}");
     }
 
     #[test]

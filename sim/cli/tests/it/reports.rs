@@ -1166,7 +1166,7 @@ fn run_with_report_dir_writes_every_format_and_report_renders_them_again() {
 /// finding) is refused with a located error naming the known values, never
 /// rendered with the value passed over (exit 2).
 #[test]
-fn report_refuses_a_stored_result_with_an_unknown_closed_set_value() {
+fn report_refuses_a_stored_result_with_an_unknown_closed_set_value_or_time() {
     let temp = TempFolder::new("unknown-value");
     let stored = std::fs::read_to_string(workspace_root().join(SEARCH_RESULT)).unwrap();
     for (from, to, message) in [
@@ -1184,6 +1184,18 @@ fn report_refuses_a_stored_result_with_an_unknown_closed_set_value() {
             "\"strategy\": \"novelty\"",
             "\"strategy\": \"greedy\"",
             "not a valid privsim result: unknown search strategy `greedy`, expected one of `random`, `novelty`, `exhaustive`",
+        ),
+        // Times are typed too: a stored time that is not a timestamp, or not
+        // a real date, is refused where it stands, never read as the start.
+        (
+            "\"start\": \"2026-06-01T09:00:00Z\"",
+            "\"start\": \"2026-06-01 09:00\"",
+            "not a valid privsim result: `2026-06-01 09:00` is not an RFC 3339 timestamp like `2026-06-01T09:00:00Z`",
+        ),
+        (
+            "\"time\": \"2026-06-01T09:03:00Z\"",
+            "\"time\": \"2026-06-31T09:03:00Z\"",
+            "not a valid privsim result: `2026-06-31T09:03:00Z` is not a valid date and time",
         ),
     ] {
         assert!(stored.contains(from), "{from}");
@@ -1386,7 +1398,7 @@ fn report_rejects_what_is_not_a_stored_result() {
 fn text_columns_line_up_with_millisecond_times() {
     let mut result = result_of(Path::new("scenarios/ticket-agent/least-privilege.toml"));
     let first = &mut result.scenarios[0].steps[0];
-    first.time = first.time.replace('Z', ".250Z");
+    first.time = privsim::time::Instant(first.time.0 + 250);
     let text = report::text::render(&result);
     let header = text
         .lines()

@@ -284,13 +284,13 @@ pub fn account_evaluating(
     }
     findings.sort_by(|a, b| {
         (
-            a.time.as_str(),
+            a.time,
             a.principal.as_str(),
             a.action.as_str(),
             a.resource.as_str(),
         )
             .cmp(&(
-                b.time.as_str(),
+                b.time,
                 b.principal.as_str(),
                 b.action.as_str(),
                 b.resource.as_str(),
@@ -302,7 +302,7 @@ pub fn account_evaluating(
         over_privileged,
         share_over_privileged: ratio(over_privileged, accounts.len()),
         total_weighted_gap: accounts.iter().map(|a| a.metrics.weighted_gap).sum(),
-        evaluated_instants: instants.iter().map(ToString::to_string).collect(),
+        evaluated_instants: instants.clone(),
     });
     result.observation = Some(window.summary(scenario, result, &accounts));
     result.principals = accounts;
@@ -376,8 +376,8 @@ impl Window {
         let mut caveats = Vec::new();
         if self.start < scenario.start {
             caveats.push(WindowLimit::StartBeforeScenario {
-                start: self.start.to_string(),
-                scenario_start: scenario.start.to_string(),
+                start: self.start,
+                scenario_start: scenario.start,
             });
         }
         // Step times and uses outside the window only limit findings, so
@@ -392,7 +392,7 @@ impl Window {
             .steps
             .iter()
             .filter(|s| s.decision == Decision::Allow)
-            .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !self.contains(at)))
+            .filter(|s| !self.contains(s.time))
             .count();
         if evaluated && outside > 0 {
             caveats.push(WindowLimit::StepsOutside { steps: outside });
@@ -404,8 +404,8 @@ impl Window {
             });
         }
         let mut window = ObservationWindow {
-            start: self.start.to_string(),
-            end: self.end.to_string(),
+            start: self.start,
+            end: self.end,
             unused_after_ms: self.unused_after,
             status: self.status,
             unused_pairs: accounts
@@ -460,9 +460,7 @@ impl<'w> Idle<'w> {
             .iter()
             .filter(|s| s.principal == principal && s.decision == Decision::Allow)
         {
-            let Ok(at) = Instant::parse_rfc3339(&step.time) else {
-                continue;
-            };
+            let at = step.time;
             if !window.contains(at) {
                 continue;
             }
@@ -505,7 +503,7 @@ impl<'w> Idle<'w> {
         let mut by_action: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pair in &mut account.held {
             let key = (pair.action.clone(), pair.resource.clone());
-            pair.last_used = self.last_pair.get(&key).map(ToString::to_string);
+            pair.last_used = self.last_pair.get(&key).copied();
             pair.idle_ms = self.pairs.get(&key).copied().unwrap_or(0);
             pair.unused_finding = window.unused(pair.idle_ms);
             if pair.unused_finding {
@@ -515,7 +513,7 @@ impl<'w> Idle<'w> {
                     .push(pair.resource.clone());
             }
         }
-        account.last_used = self.last_any.map(|at| at.to_string());
+        account.last_used = self.last_any;
         account.idle_ms = self.any;
         account.unused_finding = window.unused(self.any);
         // An action can be unused as a whole while no pair of it is (its
@@ -531,7 +529,7 @@ impl<'w> Idle<'w> {
                 let idle_ms = self.actions.get(&action).copied().unwrap_or(0);
                 UnusedAccess {
                     weight: scenario.risk.weight(&action),
-                    last_used: self.last_action.get(&action).map(ToString::to_string),
+                    last_used: self.last_action.get(&action).copied(),
                     idle_ms,
                     whole_action: window.unused(idle_ms),
                     resources,
@@ -906,7 +904,7 @@ impl Expiry<'_, '_> {
                     findings.push(Finding {
                         kind: FindingKind::Expiry,
                         step: None,
-                        time: at.to_string(),
+                        time: at,
                         principal: subject.principal.to_string(),
                         delegator: None,
                         grant: Some(grant.id.clone()),
@@ -940,11 +938,9 @@ fn used_pairs(result: &ScenarioResult, principal: &EntityUid) -> BTreeMap<Key, V
         .iter()
         .filter(|s| s.principal == principal && s.decision == Decision::Allow)
     {
-        if let Ok(at) = Instant::parse_rfc3339(&step.time) {
-            used.entry((step.action.clone(), step.resource.clone()))
-                .or_default()
-                .push(at);
-        }
+        used.entry((step.action.clone(), step.resource.clone()))
+            .or_default()
+            .push(step.time);
     }
     used
 }
@@ -990,10 +986,10 @@ fn principal_account(
                 action: key.0.clone(),
                 resource: key.1.clone(),
                 held_ms: span.millis,
-                first_held: span.first.to_string(),
-                last_held: span.last.to_string(),
-                first_used: first_use.to_string(),
-                last_used: last_use.to_string(),
+                first_held: span.first,
+                last_held: span.last,
+                first_used: *first_use,
+                last_used: *last_use,
                 standing_ms: standing,
             })
         })
@@ -1004,8 +1000,8 @@ fn principal_account(
             action: key.0.clone(),
             resource: key.1.clone(),
             held_ms: span.millis,
-            first_held: span.first.to_string(),
-            last_held: span.last.to_string(),
+            first_held: span.first,
+            last_held: span.last,
             last_used: None,
             idle_ms: 0,
             unused_finding: false,

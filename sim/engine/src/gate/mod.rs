@@ -723,7 +723,7 @@ fn compare(
                 continue;
             }
             removed_pairs += 1;
-            let policies = granting(base_world, &base, name, action, resource, &held.first_held);
+            let policies = granting(base_world, &base, name, action, resource, held.first_held);
             changes.push(Change {
                 kind: ChangeKind::Narrowed,
                 status: ChangeStatus::Info,
@@ -733,7 +733,7 @@ fn compare(
                 step: None,
                 steps: Vec::new(),
                 expected: false,
-                time: Some(held.last_held.clone()),
+                time: Some(held.last_held),
                 message: format!(
                     "{name} no longer holds {action} on {resource}{}",
                     policy_list(" (the baseline granted it by ", &ids(&policies))
@@ -815,7 +815,7 @@ fn compare(
             step: None,
             steps: Vec::new(),
             expected: false,
-            time: Some(access.time.clone()),
+            time: Some(access.time),
             policies: Vec::new(),
             baseline: Some(if baseline_failed { "failed" } else { "passed" }.to_string()),
             candidate: Some("failed".to_string()),
@@ -857,7 +857,7 @@ fn compare(
                 &finding.principal,
                 &finding.action,
                 &finding.resource,
-                &finding.time,
+                finding.time,
             );
             if let Some(location) = change.policies.iter().find_map(|p| p.location.clone()) {
                 change.location = Some(location);
@@ -904,7 +904,7 @@ fn compare(
     let check = ScenarioCheck {
         name: cand.name.clone(),
         file,
-        start: cand.start.clone(),
+        start: cand.start,
         passed: true,
         baseline_policy_files: base.policy_files.clone(),
         candidate_policy_files: cand.policy_files.clone(),
@@ -1164,10 +1164,9 @@ fn new_access(
     file: &str,
 ) -> Change {
     let time = held
-        .map(|h| h.first_held.clone())
-        .or_else(|| steps.first().map(|s| s.time.clone()));
+        .map(|h| h.first_held)
+        .or_else(|| steps.first().map(|s| s.time));
     let mut policies = time
-        .as_deref()
         .map(|at| granting(world, result, principal, action, resource, at))
         .unwrap_or_default();
     if policies.is_empty() {
@@ -1244,15 +1243,14 @@ fn held_for(
     file: &str,
 ) -> Change {
     let longer = after.held_ms > before.held_ms;
-    // RFC 3339 instants of one scenario compare as text (same form, `Z`).
     let time = if longer {
         if after.first_held < before.first_held {
-            after.first_held.clone()
+            after.first_held
         } else {
-            after.last_held.clone()
+            after.last_held
         }
     } else {
-        before.last_held.clone()
+        before.last_held
     };
     let policies = if longer {
         granting(
@@ -1261,7 +1259,7 @@ fn held_for(
             principal,
             &after.action,
             &after.resource,
-            &time,
+            time,
         )
     } else {
         granting(
@@ -1270,7 +1268,7 @@ fn held_for(
             principal,
             &before.action,
             &before.resource,
-            &time,
+            time,
         )
     };
     let delta = after.held_ms - before.held_ms;
@@ -1353,13 +1351,12 @@ fn granting(
     principal: &str,
     action: &str,
     resource: &str,
-    time: &str,
+    at: Instant,
 ) -> Vec<PolicyRef> {
-    let (Ok(principal_uid), Ok(action_uid), Ok(resource_uid), Ok(at)) = (
+    let (Ok(principal_uid), Ok(action_uid), Ok(resource_uid)) = (
         scenario::parse_uid(principal),
         scenario::parse_uid(action),
         scenario::parse_uid(resource),
-        Instant::parse_rfc3339(time),
     ) else {
         return Vec::new();
     };
@@ -1446,7 +1443,7 @@ fn step_change(kind: ChangeKind, step: &StepResult, file: &str, result: &Scenari
         step: Some(step.index),
         steps: Vec::new(),
         expected: false,
-        time: Some(step.time.clone()),
+        time: Some(step.time),
         policies: refs(result, step.determining_policies.iter().cloned()),
         baseline: None,
         candidate: None,
@@ -1525,7 +1522,7 @@ fn finding_change(
         step: finding.step,
         steps: Vec::new(),
         expected: false,
-        time: Some(finding.time.clone()),
+        time: Some(finding.time),
         policies,
         baseline: None,
         candidate: Some(finding.kind.to_string()),

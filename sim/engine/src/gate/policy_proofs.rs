@@ -249,7 +249,7 @@ fn escalation_change(
         step: None,
         steps: Vec::new(),
         expected: false,
-        time: Some(finding.time.clone()),
+        time: Some(finding.time),
         location: policies
             .iter()
             .find_map(|p| p.location.clone())

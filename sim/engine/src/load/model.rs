@@ -334,11 +334,9 @@ pub struct Step {
     pub segment: usize,
 }
 
-/// A step's time and UIDs as the result model writes them.
+/// A step's UIDs as the result model writes them (its time is [`Step::at`]).
 #[derive(Debug, Clone)]
 pub struct StepLabels {
-    /// The time, RFC 3339 UTC.
-    pub time: String,
     /// The acting principal.
     pub principal: String,
     /// The action.

@@ -218,7 +218,7 @@ pub fn never_verdicts(
         let finding = Finding {
             kind: FindingKind::Never,
             step: None,
-            time: scenario.start.to_string(),
+            time: scenario.start,
             principal: cex.principal.clone(),
             delegator: None,
             grant: None,

@@ -1906,7 +1906,7 @@ impl LeftOut {
         Some(SearchLimit::ClockMoves {
             states: self.clock_states.len(),
             most,
-            at: at.to_string(),
+            at,
             tried: MAX_ADVANCES,
             tick: tick.is_some(),
         })
@@ -1958,7 +1958,7 @@ impl LeftOut {
         };
         Some(SearchLimit::UncheckedStates {
             states: *count,
-            first_at: time.to_string(),
+            first_at: *time,
             reason: first_line(message),
         })
     }
@@ -2400,7 +2400,7 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
             Move::Advance(time) => {
                 state.time = (*time).max(state.time);
                 steps.push(TraceStep {
-                    time: state.time.to_string(),
+                    time: state.time,
                     kind: MoveKind::Advance,
                     session: None,
                     principal: None,
@@ -2423,7 +2423,7 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
                 let mut effects = outcome.effects;
                 effects.extend(outcome.error);
                 steps.push(TraceStep {
-                    time: time.to_string(),
+                    time,
                     kind: MoveKind::Request,
                     session: a.session.map(|s| machine.scenario.sessions[s].id.clone()),
                     principal: Some(a.principal.to_string()),

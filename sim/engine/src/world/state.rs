@@ -1513,7 +1513,7 @@ impl<'s> Machine<'s> {
         privsim_model::result::Finding {
             kind: violation.kind,
             step,
-            time: state.time.to_string(),
+            time: state.time,
             principal: self.actors[violation.actor].principal.to_string(),
             delegator: violation.delegator.as_ref().map(ToString::to_string),
             grant: violation.grant.clone(),

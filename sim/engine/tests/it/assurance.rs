@@ -83,7 +83,7 @@ fn never_rule_on_an_action_whose_context_only_a_step_supplies_is_reported_by_rep
     assert_eq!(never[0].principal, r#"Agent::"bot""#);
     assert_eq!(never[0].action, r#"Action::"approve""#);
     assert_eq!(never[0].determining_policies, vec!["anyone-approves"]);
-    assert_eq!(never[0].time, "2026-06-01T09:02:00Z");
+    assert_eq!(never[0].time.to_string(), "2026-06-01T09:02:00Z");
 }
 
 #[test]

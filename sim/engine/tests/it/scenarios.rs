@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use privsim::result::{Decision, ScenarioResult};
+use privsim::time::Instant;
 use privsim::{LoadOptions, RunResult, load as scenario};
 
 use crate::common::{from_workspace_root, workspace_root};
@@ -167,12 +168,12 @@ fn over_privileged_variants_allow_strictly_more() {
         let name = folder.display();
 
         // The pair replays the same workflow; only the policies differ.
-        let workflow = |r: &ScenarioResult| -> Vec<(String, String, String, String)> {
+        let workflow = |r: &ScenarioResult| -> Vec<(Instant, String, String, String)> {
             r.steps
                 .iter()
                 .map(|s| {
                     (
-                        s.time.clone(),
+                        s.time,
                         s.principal.clone(),
                         s.action.clone(),
                         s.resource.clone(),

@@ -432,7 +432,7 @@ impl Windowed {
                 .steps
                 .iter()
                 .filter(|s| s.decision == Decision::Allow)
-                .filter(|s| Instant::parse_rfc3339(&s.time).is_ok_and(|at| !inside(at)))
+                .filter(|s| !inside(s.time))
                 .count(),
         );
         if let (Some(at), Some(model)) = (outside_at, result.steps.first()) {
@@ -442,7 +442,7 @@ impl Windowed {
             filler.resource = String::new();
             filler.delegation_chain = Vec::new();
             filler.decision = Decision::Allow;
-            filler.time = at.to_string();
+            filler.time = at;
             result.steps.extend(std::iter::repeat_n(filler, fillers));
         }
         // The ceiling findings of the whole log, one per distinct request at
@@ -456,7 +456,7 @@ impl Windowed {
         for (print, mut finding) in ceiling {
             if let Some(entry) = self.entries.get(&print) {
                 finding.step = Some(entry.seen.first.1);
-                finding.time = entry.seen.first.0.to_string();
+                finding.time = entry.seen.first.0;
             }
             result.findings.push(finding);
         }
@@ -483,7 +483,7 @@ impl Windowed {
         instants.sort_unstable();
         instants.dedup();
         if let Some(accounting) = &mut result.accounting {
-            accounting.evaluated_instants = instants.iter().map(ToString::to_string).collect();
+            accounting.evaluated_instants = instants;
         }
 
         let summary = &mut result.summary;
@@ -506,7 +506,7 @@ impl Windowed {
             .map(|(print, mut step)| {
                 if let Some(entry) = self.entries.get(&print) {
                     let (at, line) = entry.seen.first;
-                    step.time = at.to_string();
+                    step.time = at;
                     step.index = line;
                     step.line = line;
                     step.name = step.name.as_deref().map(|name| {

@@ -202,7 +202,6 @@ impl Loader<'_> {
                 })
                 .collect();
             let labels = StepLabels {
-                time: at.to_string(),
                 principal: principal.to_string(),
                 action: action.to_string(),
                 resource: resource.to_string(),
