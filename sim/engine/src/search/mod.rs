@@ -1475,7 +1475,7 @@ pub const FOCUS_WEIGHT: u32 = 4;
 /// The world-changing requests a state's last change may have enabled
 /// ([`Mover::focus`]), grouped by action. Each group lists its requests
 /// `(actor, pair, variant)` as runs of consecutive variants of one pair
-/// ([`FocusRun`]), 16 bytes a run rather than 24 bytes a request: a pair
+/// (`FocusRun`), 16 bytes a run rather than 24 bytes a request: a pair
 /// whose principal, chain or resource the change affected is one run of
 /// all its variants.
 #[derive(Debug, Clone, Default)]
