@@ -261,6 +261,8 @@ struct Searched {
     /// none found).
     first_at: Option<u64>,
     evaluations: u64,
+    /// What novelty's pool kept of its states' focus.
+    focus: search::FocusMemory,
 }
 
 fn run_search(scenario: &Scenario, options: &Options) -> Searched {
@@ -283,7 +285,23 @@ fn run_search(scenario: &Scenario, options: &Options) -> Searched {
         findings,
         first_at: first_at.or((!report.findings.is_empty()).then_some(report.summary.moves)),
         evaluations: report.evaluations,
+        focus: report.focus,
     }
+}
+
+/// Novelty's pool: the bytes of focus per pooled state, the most kept at
+/// once, and how often a dropped focus was computed again.
+fn focus_line(searched: &Searched) -> String {
+    let focus = &searched.focus;
+    format!(
+        "{} states pooled, {} focus requests and {} focus bytes each on average ({:.1} MB in all), at most {:.1} MB kept at once, {} recomputed",
+        focus.pooled,
+        focus.requests / focus.pooled.max(1),
+        focus.bytes / focus.pooled.max(1),
+        focus.bytes as f64 / 1e6,
+        focus.peak_kept as f64 / 1e6,
+        focus.recomputed
+    )
 }
 
 /// Every actor × every pair of its universe, prebuilt in the initial store.
@@ -540,6 +558,7 @@ fn campaign(c: &mut Criterion) {
             found.findings
         );
     }
+    println!("    novelty's pool: {}", focus_line(&found));
     if random.never > 0 {
         println!(
             "  random on the planted escalation: FOUND, first finding by move {} (to 256) of {} made, {} states, {:.1} s",
@@ -645,6 +664,9 @@ fn only_one(only: &str, planted: &Scenario, fixed: &Scenario, find_budget: u64, 
         searched.first_at,
         searched.never
     );
+    if only != "random" {
+        println!("  novelty's pool: {}", focus_line(&searched));
+    }
 }
 
 criterion_group!(benches, campaign);

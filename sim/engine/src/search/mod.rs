@@ -153,7 +153,17 @@ pub struct Options {
     /// there (the state reached is still checked), and the summary says so
     /// in a caveat. This bounds the search's memory.
     pub max_states: u64,
+    /// At most this many bytes of [`Focus`] are kept in novelty's pool
+    /// per worker ([`Focus::heap_bytes`]): past it, the oldest pooled
+    /// states drop theirs, and one is computed again (from the state's
+    /// trace) each time such a state is picked. The moves chosen are the
+    /// same either way; this bounds the pool's memory by the budget and
+    /// `max_states` rather than by `max_states` times the world's size.
+    pub focus_memory: usize,
 }
+
+/// The default of [`Options::focus_memory`]: 64 MiB per worker.
+pub const DEFAULT_FOCUS_MEMORY: usize = 64 << 20;
 
 /// The default of [`Options::max_states`] (`--max-states`).
 pub const DEFAULT_MAX_STATES: u64 = 100_000;
@@ -175,6 +185,7 @@ impl Default for Options {
             weighted: true,
             focus: true,
             max_states: DEFAULT_MAX_STATES,
+            focus_memory: DEFAULT_FOCUS_MEMORY,
         }
     }
 }
@@ -242,6 +253,40 @@ pub struct Report {
     pub evaluations: u64,
     /// The policies that decided some request of the search (coverage).
     pub decided: BTreeSet<String>,
+    /// What novelty's pools kept of their states' focus (summed over the
+    /// workers; zero for the other strategies).
+    pub focus: FocusMemory,
+}
+
+/// What novelty's pool kept of its states' [`Focus`] (for memory figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FocusMemory {
+    /// Pooled states whose focus was computed when they joined the pool.
+    pub pooled: u64,
+    /// The requests of those foci, in all.
+    pub requests: u64,
+    /// The heap bytes of those foci, in all ([`Focus::heap_bytes`]), as if
+    /// every one had been kept.
+    pub bytes: u64,
+    /// The most bytes of focus the pool kept at once: at most
+    /// [`Options::focus_memory`] plus the newest state's focus (which joins
+    /// before the oldest drop theirs).
+    pub peak_kept: u64,
+    /// The bytes of the largest focus computed.
+    pub largest: u64,
+    /// Foci computed again because their state had dropped its own.
+    pub recomputed: u64,
+}
+
+impl FocusMemory {
+    fn absorb(&mut self, other: Self) {
+        self.pooled += other.pooled;
+        self.requests += other.requests;
+        self.bytes += other.bytes;
+        self.peak_kept += other.peak_kept;
+        self.largest = self.largest.max(other.largest);
+        self.recomputed += other.recomputed;
+    }
 }
 
 /// Searches one scenario with one worker, on `machine`. `progress` is called
@@ -477,6 +522,7 @@ struct WorkerOutcome {
     left_out: LeftOut,
     evaluations: u64,
     decided: BTreeSet<String>,
+    focus: FocusMemory,
 }
 
 /// Runs worker `worker` of `jobs` on its machine, from `resume` if given;
@@ -555,6 +601,7 @@ fn work(
         left_out: run.left_out,
         evaluations: machine.evaluations.get(),
         decided,
+        focus: run.focus_memory,
     };
     (outcome, checkpoint)
 }
@@ -578,8 +625,10 @@ fn merge(
     let (mut exhausted, mut interrupted, mut closed) = (false, false, true);
     let mut proven = Some(usize::MAX);
     let mut capped = 0;
+    let mut focus = FocusMemory::default();
     for outcome in outcomes {
         capped += usize::from(outcome.capped);
+        focus.absorb(outcome.focus);
         for (key, found) in outcome.findings {
             if keys.insert(key) {
                 findings.push(found);
@@ -624,6 +673,7 @@ fn merge(
         findings,
         evaluations,
         decided,
+        focus,
     }
 }
 
@@ -685,12 +735,51 @@ fn state_cap_caveat(options: &Options, capped: usize) -> Option<SearchLimit> {
 
 /// A state in novelty's pool: how it was reached, the world facts it
 /// makes true ([`Machine::world_facts`]) and the requests its last change
-/// may have enabled ([`Mover::focus`]).
+/// may have enabled ([`Mover::focus`]); `None` when it was dropped to keep
+/// the pool within [`Options::focus_memory`] (computed again when needed,
+/// [`Run::pooled_focus`]).
 struct Pooled {
     state: State,
     trace: Vec<Move>,
     facts: BTreeSet<String>,
-    focus: Focus,
+    focus: Option<Focus>,
+}
+
+/// The foci novelty's pool keeps, within [`Options::focus_memory`].
+#[derive(Default)]
+struct FocusBudget {
+    /// The heap bytes of the foci kept.
+    kept: usize,
+    /// Where to look for the next focus to drop: pool entries before it
+    /// were looked at (the pool grows at its end, so older ones drop first).
+    cursor: usize,
+}
+
+impl FocusBudget {
+    /// Drops the foci of the oldest pool entries until those kept fit in
+    /// `budget` bytes.
+    fn fit(&mut self, pool: &mut [Pooled], budget: usize) {
+        let mut looked = 0;
+        while self.kept > budget && looked < pool.len() {
+            if self.cursor >= pool.len() {
+                self.cursor = 0;
+            }
+            if let Some(focus) = pool[self.cursor].focus.take() {
+                self.kept -= focus.heap_bytes();
+            }
+            self.cursor += 1;
+            looked += 1;
+        }
+    }
+
+    /// A focus joins (or leaves) the pool.
+    fn add(&mut self, focus: Option<&Focus>) {
+        self.kept += focus.map_or(0, Focus::heap_bytes);
+    }
+
+    fn remove(&mut self, focus: Option<&Focus>) {
+        self.kept -= focus.map_or(0, Focus::heap_bytes);
+    }
 }
 
 /// A random walk's last change of an entity: what it affected
@@ -730,6 +819,8 @@ struct Run<'m, 's> {
     /// Whether a new state met a full state table ([`Options::max_states`]):
     /// the worker stops.
     capped: bool,
+    /// What novelty's pool kept of its foci.
+    focus_memory: FocusMemory,
 }
 
 impl<'m, 's> Run<'m, 's> {
@@ -758,6 +849,7 @@ impl<'m, 's> Run<'m, 's> {
             left_out: LeftOut::default(),
             closed: false,
             capped: false,
+            focus_memory: FocusMemory::default(),
         }
     }
 
@@ -1070,12 +1162,22 @@ impl<'m, 's> Run<'m, 's> {
         from: corpus::Position,
     ) -> corpus::Position {
         let initial = self.initial();
+        let mut budget = FocusBudget::default();
         let (mut rng, mut pool, mut seen) = match from {
-            corpus::Position::Novelty { rng, pool, seen } => {
-                let pool: Vec<Pooled> = pool
-                    .into_iter()
-                    .map(|trace| self.pooled_from(trace))
-                    .collect();
+            corpus::Position::Novelty {
+                rng,
+                pool: traces,
+                seen,
+            } => {
+                // Kept within the budget as it is rebuilt, as it was when
+                // the campaign stopped.
+                let mut pool: Vec<Pooled> = Vec::with_capacity(traces.len());
+                for trace in traces {
+                    let pooled = self.pooled_from(trace);
+                    budget.add(pooled.focus.as_ref());
+                    pool.push(pooled);
+                    budget.fit(&mut pool, self.options.focus_memory);
+                }
                 (rng, pool, seen.into_iter().collect::<HashSet<StateKey>>())
             }
             _ => {
@@ -1087,7 +1189,7 @@ impl<'m, 's> Run<'m, 's> {
                         facts: self.machine.world_facts(&initial),
                         state: initial,
                         trace: Vec::new(),
-                        focus: Focus::default(),
+                        focus: Some(Focus::default()),
                     }],
                     seen,
                 )
@@ -1096,6 +1198,7 @@ impl<'m, 's> Run<'m, 's> {
         // Every world fact a pool state made true (the union over the pool:
         // a state is pooled whenever it adds one).
         let mut facts: HashSet<String> = pool.iter().flat_map(|p| p.facts.clone()).collect();
+        self.note_kept(&budget);
         loop {
             if self.spent() {
                 return corpus::Position::Novelty {
@@ -1116,10 +1219,16 @@ impl<'m, 's> Run<'m, 's> {
                 if pool.len() == 1 {
                     return corpus::Position::Done;
                 }
-                pool.swap_remove(pick);
+                budget.remove(pool.swap_remove(pick).focus.as_ref());
                 continue;
             }
-            let mv = self.choose(&state, &mut rng, count, &pool[pick].focus);
+            let mv = match &pool[pick].focus {
+                Some(focus) => self.choose(&state, &mut rng, count, focus),
+                None => {
+                    let focus = self.pooled_focus(&pool[pick].state, &pool[pick].trace);
+                    self.choose(&state, &mut rng, count, &focus)
+                }
+            };
             let (changed, violations) = self.play(&mut state, &mv);
             self.report(progress);
             let mut reached = pool[pick].trace.clone();
@@ -1150,33 +1259,56 @@ impl<'m, 's> Run<'m, 's> {
                 } else {
                     Focus::default()
                 };
+                self.focus_memory.pooled += 1;
+                self.focus_memory.requests += focus.requests() as u64;
+                self.focus_memory.bytes += focus.heap_bytes() as u64;
+                self.focus_memory.largest =
+                    self.focus_memory.largest.max(focus.heap_bytes() as u64);
+                budget.add(Some(&focus));
                 pool.push(Pooled {
                     state,
                     trace: reached,
                     facts: state_facts,
-                    focus,
+                    focus: Some(focus),
                 });
+                self.note_kept(&budget);
+                budget.fit(&mut pool, self.options.focus_memory);
             }
+        }
+    }
+
+    /// Notes the bytes of focus the pool keeps now, for the peak.
+    fn note_kept(&mut self, budget: &FocusBudget) {
+        self.focus_memory.peak_kept = self.focus_memory.peak_kept.max(budget.kept as u64);
+    }
+
+    /// The focus of a pooled state that dropped its own: computed again
+    /// against the state one move before (moves are deterministic, so the
+    /// trace less its last move reaches the state the move was made in),
+    /// exactly as it was when the state joined the pool.
+    fn pooled_focus(&mut self, state: &State, trace: &[Move]) -> Focus {
+        self.focus_memory.recomputed += 1;
+        match trace.split_last() {
+            Some((_, before)) if self.options.focus => {
+                let parent = self.rebuild(before);
+                let affected = self.machine.affected_between(&parent, state);
+                self.mover.focus(self.machine, state, &affected)
+            }
+            _ => Focus::default(),
         }
     }
 
     /// A pool entry rebuilt from its trace (a resumed campaign): the state,
     /// its world facts, and its focus against the state one move before.
-    fn pooled_from(&self, trace: Vec<Move>) -> Pooled {
+    fn pooled_from(&mut self, trace: Vec<Move>) -> Pooled {
         let state = self.rebuild(&trace);
-        let focus = match trace.split_last() {
-            Some((_, before)) if self.options.focus => {
-                let parent = self.rebuild(before);
-                let affected = self.machine.affected_between(&parent, &state);
-                self.mover.focus(self.machine, &state, &affected)
-            }
-            _ => Focus::default(),
-        };
+        let focus = self.pooled_focus(&state, &trace);
+        self.focus_memory.recomputed -= 1;
         Pooled {
             facts: self.machine.world_facts(&state),
             state,
             trace,
-            focus,
+            focus: Some(focus),
         }
     }
 
@@ -1341,10 +1473,99 @@ pub const CLASS_WEIGHTS: [u32; 5] = [4, 2, 1, 1, 2];
 pub const FOCUS_WEIGHT: u32 = 4;
 
 /// The world-changing requests a state's last change may have enabled
-/// ([`Mover::focus`]), grouped by action: `(actor, pair, variant)`.
+/// ([`Mover::focus`]), grouped by action. Each group lists its requests
+/// `(actor, pair, variant)` as runs of consecutive variants of one pair
+/// (`FocusRun`), 16 bytes a run rather than 24 bytes a request: a pair
+/// whose principal, chain or resource the change affected is one run of
+/// all its variants.
 #[derive(Debug, Clone, Default)]
 pub struct Focus {
-    by_action: Vec<Vec<(usize, usize, usize)>>,
+    by_action: Vec<Box<[FocusRun]>>,
+}
+
+/// Requests `(actor, pair, first..first + n)` of a [`Focus`] group, where
+/// `n` is `end` less the previous run's `end` (0 for the first run): `end`
+/// counts the group's requests up to this run's last, so the `i`-th
+/// request of a group is found by a binary search on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FocusRun {
+    actor: u32,
+    pair: u32,
+    first: u32,
+    end: u32,
+}
+
+impl Focus {
+    /// The bytes the focus keeps on the heap (its groups and their runs).
+    pub fn heap_bytes(&self) -> usize {
+        self.by_action.capacity() * std::mem::size_of::<Box<[FocusRun]>>()
+            + self
+                .by_action
+                .iter()
+                .map(|runs| runs.len() * std::mem::size_of::<FocusRun>())
+                .sum::<usize>()
+    }
+
+    /// How many requests the focus lists.
+    pub fn requests(&self) -> usize {
+        self.by_action
+            .iter()
+            .map(|runs| runs.last().map_or(0, |run| run.end as usize))
+            .sum()
+    }
+
+    /// The `index`-th request `(actor, pair, variant)` of group `group`.
+    fn nth(&self, group: usize, index: usize) -> Option<(usize, usize, usize)> {
+        let runs = self.by_action.get(group)?;
+        let at = runs.partition_point(|run| (run.end as usize) <= index);
+        let run = runs.get(at)?;
+        let start = if at == 0 {
+            0
+        } else {
+            runs[at - 1].end as usize
+        };
+        Some((
+            run.actor as usize,
+            run.pair as usize,
+            run.first as usize + (index - start),
+        ))
+    }
+}
+
+/// Appends request `(actor, pair, variant)` to a focus group's runs,
+/// extending the last run when it is the next variant of the same pair.
+/// `false` (nothing appended) when an index or the group's count does not
+/// fit 32 bits, which a world that fits in memory does not reach.
+fn push_focus(runs: &mut Vec<FocusRun>, actor: usize, pair: usize, variant: usize) -> bool {
+    let (Ok(actor), Ok(pair), Ok(variant)) = (
+        u32::try_from(actor),
+        u32::try_from(pair),
+        u32::try_from(variant),
+    ) else {
+        return false;
+    };
+    let before = runs.last().map_or(0, |run| run.end);
+    let Some(end) = before.checked_add(1) else {
+        return false;
+    };
+    // Where the last run starts: the run before it ends there.
+    let last_start = runs.len().checked_sub(2).map_or(0, |at| runs[at].end);
+    match runs.last_mut() {
+        Some(last)
+            if last.actor == actor
+                && last.pair == pair
+                && last.first.checked_add(last.end - last_start) == Some(variant) =>
+        {
+            last.end = end;
+        }
+        _ => runs.push(FocusRun {
+            actor,
+            pair,
+            first: variant,
+            end,
+        }),
+    }
+    true
 }
 
 /// One class's moves of an actor: runs `(pair, first variant, how many)`
@@ -1587,8 +1808,11 @@ impl Mover {
         }
         let mut draw = rng.random_range(0..total);
         if draw < extra {
-            let moves = &focus.by_action[rng.random_range(0..focus.by_action.len())];
-            let (actor, pair, variant) = moves[rng.random_range(0..moves.len())];
+            let group = rng.random_range(0..focus.by_action.len());
+            let count = focus.by_action[group]
+                .last()
+                .map_or(0, |run| run.end as usize);
+            let (actor, pair, variant) = focus.nth(group, rng.random_range(0..count))?;
             return Some(self.request(machine, actor, pair, variant));
         }
         draw -= extra;
@@ -1703,7 +1927,7 @@ impl Mover {
         if affected.is_empty() {
             return Focus::default();
         }
-        let mut by_action: BTreeMap<String, Vec<(usize, usize, usize)>> = BTreeMap::new();
+        let mut by_action: BTreeMap<String, Vec<FocusRun>> = BTreeMap::new();
         // Per action, the variants that name an affected entity.
         let mut touching: HashMap<String, Vec<usize>> = HashMap::new();
         for actor in 0..machine.actors.len() {
@@ -1729,16 +1953,16 @@ impl Mover {
                             .collect()
                     };
                     if !variants.is_empty() {
-                        by_action
-                            .entry(name)
-                            .or_default()
-                            .extend(variants.into_iter().map(|v| (actor, pair, v)));
+                        let runs = by_action.entry(name).or_default();
+                        for variant in variants {
+                            push_focus(runs, actor, pair, variant);
+                        }
                     }
                 }
             }
         }
         Focus {
-            by_action: by_action.into_values().collect(),
+            by_action: by_action.into_values().map(Vec::into_boxed_slice).collect(),
         }
     }
 

@@ -1242,6 +1242,63 @@ fn random_walks_find_a_chain_behind_context_only_changes() {
     finds_the_hidden_chain(Strategy::Random, "hidden-chain-random");
 }
 
+/// Regression for novelty's unbounded pool memory (issue 16.5): with
+/// `focus_memory` too small to keep any state's focus, every pooled state
+/// drops its own and it is computed again whenever the state is picked, and
+/// the search makes exactly the same moves: the same findings, traces,
+/// states and summary as with every focus kept, for one and two jobs.
+#[test]
+fn novelty_with_its_foci_dropped_searches_exactly_as_with_them_kept() {
+    let (scenario, schema, policies) = hidden_chain(false);
+    let files = [
+        ("scenario.toml", scenario.as_str()),
+        ("s.cedarschema", schema.as_str()),
+        ("p.cedar", policies.as_str()),
+    ];
+    let loaded = crate::common::load("focus-budget", &files);
+    for jobs in [1, 2] {
+        for seed in 0..2 {
+            let kept = Options {
+                max_steps: 3_000,
+                depth: 6,
+                minimize: false,
+                jobs,
+                ..options(Strategy::Novelty, seed)
+            };
+            let dropped = Options {
+                focus_memory: 0,
+                ..kept.clone()
+            };
+            let machine = Machine::new(&loaded);
+            let with = search::search_jobs(&machine, &kept, &mut |_| {});
+            let machine = Machine::new(&loaded);
+            let without = search::search_jobs(&machine, &dropped, &mut |_| {});
+            let what = format!("jobs {jobs}, seed {seed}");
+            assert_eq!(with.focus.recomputed, 0, "{what}");
+            assert!(with.focus.pooled > 0 && with.focus.bytes > 0, "{what}");
+            assert_eq!(with.focus.peak_kept, with.focus.bytes, "{what}");
+            assert!(without.focus.recomputed > 0, "{what}");
+            // Each focus is dropped as soon as it joins (the peaks are
+            // summed over the workers).
+            assert!(
+                without.focus.peak_kept <= jobs as u64 * with.focus.largest,
+                "{what}"
+            );
+            assert!(with.focus.peak_kept > with.focus.largest, "{what}");
+            assert_eq!(with.summary, without.summary, "{what}");
+            let traces = |report: &search::Report| {
+                report
+                    .findings
+                    .iter()
+                    .map(|f| (f.violation.message.clone(), f.trace.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert!(!with.findings.is_empty(), "{what}");
+            assert_eq!(traces(&with), traces(&without), "{what}");
+        }
+    }
+}
+
 /// `strategy` finds the chain of [`hidden_chain`] in 3,000 moves for seeds 0
 /// to 3, and nothing in its fixed variant.
 fn finds_the_hidden_chain(strategy: Strategy, name: &str) {
