@@ -102,30 +102,39 @@ impl Instant {
     }
 }
 
-impl fmt::Display for Instant {
-    /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds;
-    /// both forms are accepted by Cedar's `datetime()`. Width and alignment
-    /// (`{:<24}`) pad it as they pad text.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if f.width().is_some() {
-            return f.pad(&self.to_string());
-        }
+impl Instant {
+    /// Writes `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds.
+    fn write_rfc3339(self, out: &mut impl fmt::Write) -> fmt::Result {
         let millis = self.0.rem_euclid(1000);
         let seconds = self.0.div_euclid(1000);
         let days = seconds.div_euclid(86_400);
         let in_day = seconds.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
         write!(
-            f,
+            out,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
             in_day / 3600,
             in_day / 60 % 60,
             in_day % 60
         )?;
         if millis != 0 {
-            write!(f, ".{millis:03}")?;
+            write!(out, ".{millis:03}")?;
         }
-        f.write_str("Z")
+        out.write_str("Z")
+    }
+}
+
+impl fmt::Display for Instant {
+    /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds;
+    /// both forms are accepted by Cedar's `datetime()`. Width and alignment
+    /// (`{:<24}`) pad it as they pad text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.width().is_none() {
+            return self.write_rfc3339(f);
+        }
+        let mut text = String::with_capacity(24);
+        self.write_rfc3339(&mut text)?;
+        f.pad(&text)
     }
 }
 
