@@ -57,6 +57,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::load::Scenario;
+use crate::world::Timeline;
 
 mod reads;
 use reads::Reads;
@@ -214,12 +215,21 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    /// An engine for a scenario: its policies, schema and world. The scenario's
-    /// segments are the stores [`Engine::segment`]`(0..segments.len())`.
+    /// An engine for a scenario as loaded: its policies, schema and world.
+    /// The scenario's segments are the stores
+    /// [`Engine::segment`]`(0..segments.len())`.
     pub fn new(scenario: &'a Scenario) -> Self {
+        Self::of(Timeline::loaded(scenario))
+    }
+
+    /// An engine for a timeline (the scenario's own, or one a replay
+    /// lived): the scenario's policies and schema, and the timeline's
+    /// segments as the stores [`Engine::segment`]`(0..segments.len())`.
+    pub fn of(timeline: Timeline<'a>) -> Self {
+        let scenario = timeline.scenario;
         let mut subjects = HashSet::new();
         let mut named = Vec::new();
-        for session in &scenario.sessions {
+        for session in timeline.sessions {
             subjects.insert(session.principal.clone());
             subjects.extend(session.chain.iter().cloned());
             for value in session.context.values() {
@@ -231,7 +241,7 @@ impl<'a> Engine<'a> {
             subjects.insert(step.action.clone());
             collect_uids(&step.context, &mut named);
         }
-        for grant in &scenario.grants {
+        for grant in timeline.grants {
             subjects.insert(grant.principal.clone());
         }
         if let Some(schema) = &scenario.schema {
@@ -239,7 +249,7 @@ impl<'a> Engine<'a> {
         }
         subjects.extend(named);
         let engine = Self::with_world(&scenario.policies.set, scenario.schema.as_ref(), subjects);
-        for segment in &scenario.world.segments {
+        for segment in &timeline.world.segments {
             engine.push_store(Store::Borrowed(&segment.entities));
         }
         engine

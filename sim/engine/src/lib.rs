@@ -44,7 +44,7 @@ pub use privsim_model::{diag, result, time};
 
 use std::path::Path;
 
-pub use accounting::{evaluate, evaluate_with_world};
+pub use accounting::evaluate;
 pub use diag::Error;
 pub use load::{LoadOptions, Scenario};
 pub use result::{RunResult, ScenarioResult};

@@ -9,6 +9,7 @@ use cedar_policy::{Authorizer, Effect, PolicyId, Response};
 
 use crate::load::{self as scenario, AccessCheck, Scenario, Step};
 use crate::world::state::{Machine, State};
+use crate::world::{Lived, Timeline, timeline};
 use privsim_model::result::{
     AccessResult, CeilingCheck, CeilingDecision, Decision, EvaluationError, ExpectationResult,
     Finding, FindingKind, PolicyKind, PolicyUse, ScenarioResult, StepResult, Summary,
@@ -30,9 +31,9 @@ pub fn is_dynamic(scenario: &Scenario) -> bool {
     !scenario.effects.is_empty() || scenario.sessions.iter().any(|s| s.dormant)
 }
 
-/// Replays a scenario; for a scenario whose world changes, also returns it as
-/// the replay lived it ([`crate::world::state::realize`]), for accounting.
-pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
+/// Replays a scenario; for a scenario whose world changes, also returns the
+/// timeline the replay lived ([`crate::world::state::lived`]), for accounting.
+pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Lived>) {
     replay_in(scenario, false)
 }
 
@@ -51,7 +52,7 @@ pub fn replay_brute_force(scenario: &Scenario) -> ScenarioResult {
     replay_in(scenario, true).0
 }
 
-fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<Scenario>) {
+fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<Lived>) {
     let authorizer = Authorizer::new();
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
@@ -133,15 +134,18 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         }
         steps.push(result);
     }
-    let realized = match &state {
-        Some(state) if dynamic => Some(crate::world::state::realize(scenario, state)),
+    let mut warnings = scenario.warnings.clone();
+    let lived = match &state {
+        Some(state) if dynamic => crate::world::state::lived(scenario, state)
+            .map_err(|warning| warnings.push(warning))
+            .ok(),
         _ => None,
     };
-    let lived = realized.as_ref().unwrap_or(scenario);
-    let access: Vec<AccessResult> = lived
+    let timeline = timeline::of(scenario, lived.as_ref());
+    let access: Vec<AccessResult> = scenario
         .access
         .iter()
-        .map(|check| replay_access(&authorizer, lived, check))
+        .map(|check| replay_access(&authorizer, timeline, check))
         .collect();
     let (policy_use, dead_policies) = policy_use(scenario, &steps);
     summary.access_checks = access.len();
@@ -174,7 +178,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
         access,
         findings,
         search: None,
-        warnings: lived.warnings.clone(),
+        warnings,
         principals: Vec::new(),
         accounting: None,
         observation: None,
@@ -186,7 +190,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
     };
     let mut result = result;
     note_unexercised(&mut result);
-    (result, realized)
+    (result, lived)
 }
 
 fn grant_ids(scenario: &Scenario, active: &[usize]) -> Vec<String> {
@@ -711,12 +715,10 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
     })
 }
 
-fn replay_access(
-    authorizer: &Authorizer,
-    scenario: &Scenario,
-    check: &AccessCheck,
-) -> AccessResult {
-    let entities = &scenario.world.segments[check.segment].entities;
+fn replay_access(authorizer: &Authorizer, timeline: Timeline, check: &AccessCheck) -> AccessResult {
+    let scenario = timeline.scenario;
+    let world = timeline.world;
+    let entities = &world.segments[world.segment_at(check.at)].entities;
     let allowed: BTreeSet<String> = check
         .candidates
         .iter()

@@ -21,6 +21,7 @@ use privsim::load::{self as scenario, LoadOptions};
 use privsim::result::{Decision, RunResult};
 use privsim::search::{Found, Move, Mover, execute};
 use privsim::time::{self, Instant};
+use privsim::world::Timeline;
 use privsim::world::state::{Machine, Snapshot, State, StateKey, Violation};
 
 /// The folder fuzzed scenarios live in: `fuzz/world/` of this repository.
@@ -415,7 +416,7 @@ pub fn check_held_exact(bytes: &[u8]) {
     }
     let account = |method| {
         let mut result = privsim::replay::replay(&loaded);
-        accounting::account_with(&loaded, &mut result, method);
+        accounting::account_with(Timeline::loaded(&loaded), &mut result, method);
         serde_json::to_string(&result).unwrap()
     };
     let (fast, slow) = (account(Method::Fast), account(Method::BruteForce));

@@ -30,6 +30,7 @@ use crate::held::{Engine, StoreId, Targets};
 use crate::load::universe;
 use crate::load::{self as scenario, Scenario};
 use crate::world::Grant;
+use crate::world::{Lived, Timeline, timeline};
 use privsim_model::caveat::WindowLimit;
 use privsim_model::result::{
     AccountingSummary, Decision, DelegationExcess, Finding, FindingKind, HeldPair, Metrics,
@@ -53,19 +54,19 @@ pub fn evaluate(scenario: &Scenario) -> ScenarioResult {
     evaluate_with_world(scenario).0
 }
 
-/// [`evaluate`], also returning the scenario as the replay lived it when its
-/// world changes (`crate::replay::replay_with_state`), for callers that ask Cedar
+/// [`evaluate`], also returning the timeline the replay lived when its world
+/// changes (`crate::replay::replay_with_state`), for callers that ask Cedar
 /// about that world afterwards.
-pub fn evaluate_with_world(scenario: &Scenario) -> (ScenarioResult, Option<Scenario>) {
-    let (mut result, realized) = crate::replay::replay_with_state(scenario);
-    account(realized.as_ref().unwrap_or(scenario), &mut result);
-    (result, realized)
+pub(crate) fn evaluate_with_world(scenario: &Scenario) -> (ScenarioResult, Option<Lived>) {
+    let (mut result, lived) = crate::replay::replay_with_state(scenario);
+    account(timeline::of(scenario, lived.as_ref()), &mut result);
+    (result, lived)
 }
 
-/// Computes accounts for every principal of a replayed scenario, adds them and
-/// the expiry findings to `result`.
-pub fn account(scenario: &Scenario, result: &mut ScenarioResult) {
-    account_with(scenario, result, Method::Fast);
+/// Computes accounts for every principal of a replayed scenario over the
+/// timeline its replay lived, adds them and the expiry findings to `result`.
+pub fn account(timeline: Timeline, result: &mut ScenarioResult) {
+    account_with(timeline, result, Method::Fast);
 }
 
 /// How held sets are computed.
@@ -79,8 +80,8 @@ pub enum Method {
 
 /// [`account`] with a chosen way of computing held sets; both give the same
 /// result.
-pub fn account_with(scenario: &Scenario, result: &mut ScenarioResult, method: Method) {
-    account_evaluating(scenario, result, method, Evaluation::AtChanges);
+pub fn account_with(timeline: Timeline, result: &mut ScenarioResult, method: Method) {
+    account_evaluating(timeline, result, method, Evaluation::AtChanges);
 }
 
 /// At which of the [`evaluation_instants`] held sets are asked for.
@@ -97,18 +98,19 @@ pub enum Evaluation {
 /// [`account_with`] with a chosen set of instants to ask at; both give the
 /// same result.
 pub fn account_evaluating(
-    scenario: &Scenario,
+    timeline: Timeline,
     result: &mut ScenarioResult,
     method: Method,
     evaluation: Evaluation,
 ) {
-    let engine = Engine::new(scenario);
+    let scenario = timeline.scenario;
+    let engine = Engine::of(timeline);
     let held_of = Held {
         engine: &engine,
         method,
     };
-    let subjects = subjects(scenario);
-    let instants = evaluation_instants(scenario);
+    let subjects = subjects(timeline);
+    let instants = evaluation_instants(timeline);
     let end = instants.last().copied().unwrap_or(scenario.start);
     let window = Window::of(scenario);
     let mut accounts = Vec::new();
@@ -120,9 +122,9 @@ pub fn account_evaluating(
     let plans: Vec<(Vec<SessionClass>, Vec<usize>)> = subjects
         .values()
         .map(|subject| {
-            let classes = session_classes(scenario, subject);
+            let classes = session_classes(timeline, subject);
             let asked = match evaluation {
-                Evaluation::AtChanges => change_points(scenario, &classes, &instants),
+                Evaluation::AtChanges => change_points(timeline, &classes, &instants),
                 Evaluation::EveryInstant => (0..instants.len()).collect(),
             };
             (classes, asked)
@@ -159,7 +161,7 @@ pub fn account_evaluating(
             let at = instants[position];
             let last = instants[next.saturating_sub(1).max(position)];
             let until = instants.get(next).copied().unwrap_or(end);
-            let segment = scenario.world.segment_at(at);
+            let segment = timeline.world.segment_at(at);
             let store = Engine::segment(segment);
             let mut held_now: BTreeSet<Key> = BTreeSet::new();
             // One entry per distinct context presented now: sessions that
@@ -168,11 +170,11 @@ pub fn account_evaluating(
             let mut by_session: Vec<(Value, BTreeSet<Key>)> = Vec::new();
             let mut by_context: HashMap<String, usize> = HashMap::new();
             for class in &mut classes {
-                if !open(scenario, class.representative, at) {
+                if !open(timeline, class.representative, at) {
                     continue;
                 }
                 let (chain, context) =
-                    presented(scenario, class.representative, &subject.principal, at);
+                    presented(timeline, class.representative, &subject.principal, at);
                 let context_text = context.to_string();
                 let rejected = rejected_by_context
                     .entry(context_text.clone())
@@ -233,7 +235,7 @@ pub fn account_evaluating(
             // same stretch of the window.
             idle.held(&held_now, at, until);
             let expiry = Expiry {
-                scenario,
+                timeline,
                 held: &held_of,
                 targets: &targets,
                 at,
@@ -264,7 +266,7 @@ pub fn account_evaluating(
                     .extend(at, at, at);
             }
         }
-        let mut account = principal_account(scenario, subject, &held, &used, &delegation_excess);
+        let mut account = principal_account(timeline, subject, &held, &used, &delegation_excess);
         idle.annotate(scenario, &mut account);
         for ((action, resource_type, session), (resources, reason)) in unchecked {
             result.warnings.push(format!(
@@ -567,7 +569,8 @@ fn ratio(part: usize, whole: usize) -> f64 {
 }
 
 /// Every principal that acts or receives a grant, with the contexts it presents.
-fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
+fn subjects(timeline: Timeline) -> BTreeMap<String, Subject> {
+    let scenario = timeline.scenario;
     let mut subjects: BTreeMap<String, Subject> = BTreeMap::new();
     let mut add = |principal: &EntityUid, session: Option<usize>| {
         subjects
@@ -579,7 +582,7 @@ fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
             .sessions
             .insert(session);
     };
-    for (index, session) in scenario.sessions.iter().enumerate() {
+    for (index, session) in timeline.sessions.iter().enumerate() {
         add(&session.principal, Some(index));
     }
     for step in &scenario.steps {
@@ -587,8 +590,8 @@ fn subjects(scenario: &Scenario) -> BTreeMap<String, Subject> {
             add(&step.principal, None);
         }
     }
-    for grant in &scenario.grants {
-        if !scenario
+    for grant in timeline.grants {
+        if !timeline
             .sessions
             .iter()
             .any(|s| s.principal == grant.principal)
@@ -615,14 +618,15 @@ struct SessionClass {
 
 /// The subject's sessions grouped by everything [`open`] and [`presented`]
 /// read of a session, in the order of their first session.
-fn session_classes(scenario: &Scenario, subject: &Subject) -> Vec<SessionClass> {
+fn session_classes(timeline: Timeline, subject: &Subject) -> Vec<SessionClass> {
+    let scenario = timeline.scenario;
     let mut classes: Vec<SessionClass> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for &session in &subject.sessions {
         let (key, label) = match session {
             None => ("alone".to_string(), "alone".to_string()),
             Some(index) => {
-                let s = &scenario.sessions[index];
+                let s = &timeline.sessions[index];
                 // The id only matters when a fact puts it in the context.
                 let id = scenario.facts.session.as_ref().map(|_| s.id.as_str());
                 let chain: Vec<String> = s.chain.iter().map(ToString::to_string).collect();
@@ -653,8 +657,8 @@ fn session_classes(scenario: &Scenario, subject: &Subject) -> Vec<SessionClass> 
     classes
 }
 
-fn open(scenario: &Scenario, session: Option<usize>, at: Instant) -> bool {
-    let Some(session) = session.map(|i| &scenario.sessions[i]) else {
+fn open(timeline: Timeline, session: Option<usize>, at: Instant) -> bool {
+    let Some(session) = session.map(|i| &timeline.sessions[i]) else {
         return true;
     };
     session.from.is_none_or(|from| from <= at) && session.until.is_none_or(|until| at < until)
@@ -710,12 +714,13 @@ fn unbuildable(
 /// The delegation chain of a session (or of a bare principal) and the context
 /// it presents at `at`.
 fn presented(
-    scenario: &Scenario,
+    timeline: Timeline,
     session: Option<usize>,
     principal: &EntityUid,
     at: Instant,
 ) -> (Vec<EntityUid>, Value) {
-    let session = session.map(|i| &scenario.sessions[i]);
+    let scenario = timeline.scenario;
+    let session = session.map(|i| &timeline.sessions[i]);
     let chain = session.map_or_else(|| vec![principal.clone()], |s| s.chain.clone());
     let context = scenario::session_context(&scenario.facts, at, session, principal, &chain);
     (chain, Value::Object(context))
@@ -723,17 +728,18 @@ fn presented(
 
 /// The instants at which held sets are evaluated, sorted, within the run: from
 /// the start to the last step, grant or session boundary.
-pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
+pub fn evaluation_instants(timeline: Timeline) -> Vec<Instant> {
+    let scenario = timeline.scenario;
     let mut instants: BTreeSet<Instant> = BTreeSet::new();
     instants.insert(scenario.start);
     for step in &scenario.steps {
         instants.insert(step.at);
     }
-    for grant in &scenario.grants {
+    for grant in timeline.grants {
         instants.insert(grant.from);
         instants.extend(grant.until);
     }
-    for session in &scenario.sessions {
+    for session in timeline.sessions {
         instants.extend(session.from);
         instants.extend(session.until);
     }
@@ -776,27 +782,23 @@ pub fn evaluation_instants(scenario: &Scenario) -> Vec<Instant> {
 /// (deduplicated) expiry findings as its first; a property test
 /// (`accounting_at_changes_equals_every_instant`) checks it against
 /// [`Evaluation::EveryInstant`] on generated worlds with and without the clock.
-fn change_points(
-    scenario: &Scenario,
-    classes: &[SessionClass],
-    instants: &[Instant],
-) -> Vec<usize> {
+fn change_points(timeline: Timeline, classes: &[SessionClass], instants: &[Instant]) -> Vec<usize> {
     if instants.is_empty() {
         return Vec::new();
     }
-    let facts = &scenario.facts;
+    let facts = &timeline.scenario.facts;
     if facts.now.is_some() || facts.now_unix.is_some() {
         return (0..instants.len()).collect();
     }
     let mut times: Vec<Instant> = Vec::new();
     for class in classes {
-        if let Some(session) = class.representative.map(|i| &scenario.sessions[i]) {
+        if let Some(session) = class.representative.map(|i| &timeline.sessions[i]) {
             times.extend(session.from);
             times.extend(session.until);
         }
     }
-    times.extend(scenario.world.segments.iter().filter_map(|s| s.from));
-    for grant in &scenario.grants {
+    times.extend(timeline.world.segments.iter().filter_map(|s| s.from));
+    for grant in timeline.grants {
         times.push(grant.from);
         times.extend(grant.until);
     }
@@ -856,7 +858,7 @@ impl Held<'_, '_> {
 /// conferred is still held. A pair held at `at` by the grant's principal, that
 /// the same world without the grant would not allow, is a finding.
 struct Expiry<'s, 'e> {
-    scenario: &'s Scenario,
+    timeline: Timeline<'s>,
     held: &'e Held<'e, 's>,
     targets: &'e [Targets],
     at: Instant,
@@ -873,23 +875,24 @@ impl Expiry<'_, '_> {
         by_session: &[(Value, BTreeSet<Key>)],
         stores_without: &mut BTreeMap<(usize, usize), Option<StoreId>>,
     ) -> Vec<Finding> {
-        let scenario = self.scenario;
+        let timeline = self.timeline;
+        let scenario = timeline.scenario;
         let at = self.at;
         let mut findings = Vec::new();
-        for &grant_index in &scenario.world.segments[self.segment].active_grants {
-            let grant: &Grant = &scenario.grants[grant_index];
+        for &grant_index in &timeline.world.segments[self.segment].active_grants {
+            let grant: &Grant = &timeline.grants[grant_index];
             if grant.principal != subject.principal || grant.until.is_none_or(|until| at < until) {
                 continue;
             }
             let store = *stores_without
                 .entry((self.segment, grant_index))
                 .or_insert_with(|| {
-                    let without = scenario
+                    let without = timeline
                         .world
                         .entities_without(
                             self.segment,
                             grant_index,
-                            &scenario.grants,
+                            timeline.grants,
                             scenario.schema.as_ref(),
                         )
                         .ok()?;
@@ -953,14 +956,14 @@ fn pair(key: &Key) -> Pair {
 }
 
 fn principal_account(
-    scenario: &Scenario,
+    timeline: Timeline,
     subject: &Subject,
     held: &BTreeMap<Key, HeldSpan>,
     used: &BTreeMap<Key, Vec<Instant>>,
     delegation_excess: &BTreeMap<Key, String>,
 ) -> PrincipalAccount {
     let unused: Vec<&Key> = held.keys().filter(|key| !used.contains_key(*key)).collect();
-    let weight = |action: &str| scenario.risk.weight(action);
+    let weight = |action: &str| timeline.scenario.risk.weight(action);
     let weighted_gap: u64 = unused.iter().map(|(action, _)| weight(action)).sum();
     let used_actions: BTreeSet<&str> = used.keys().map(|(action, _)| action.as_str()).collect();
     let mut unused_actions: BTreeMap<&str, usize> = BTreeMap::new();
@@ -1014,7 +1017,7 @@ fn principal_account(
             .sessions
             .iter()
             .flatten()
-            .map(|&i| scenario.sessions[i].id.clone())
+            .map(|&i| timeline.sessions[i].id.clone())
             .collect(),
         metrics: Metrics {
             held: held.len(),

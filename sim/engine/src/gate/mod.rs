@@ -33,6 +33,7 @@ use cedar_policy::{Authorizer, EntityUid};
 
 use crate::load::{self as scenario, LoadOptions, Scenario};
 use crate::search;
+use crate::world::{Timeline, timeline};
 use privsim_model::check::{ChangeKind, ChangeStatus, Edit, Effect, ExceptionState, RuleStatus};
 use privsim_model::diag::{Error, SourceFile};
 use privsim_model::result::{
@@ -561,10 +562,10 @@ fn compare(
         };
         (result, world)
     };
-    let (base, base_world) = side(baseline);
-    let (cand, cand_world) = side(candidate);
-    let base_world = base_world.as_ref().unwrap_or(&baseline.scenario);
-    let cand_world = cand_world.as_ref().unwrap_or(&candidate.scenario);
+    let (base, base_lived) = side(baseline);
+    let (cand, cand_lived) = side(candidate);
+    let base_world = timeline::of(&baseline.scenario, base_lived.as_ref());
+    let cand_world = timeline::of(&candidate.scenario, cand_lived.as_ref());
     let file = cand.file.clone();
     let mut changes = Vec::new();
     let mut notes: Vec<String> = baseline
@@ -1159,7 +1160,7 @@ fn new_access(
     resource: &str,
     held: Option<&HeldPair>,
     steps: &[&StepResult],
-    world: &Scenario,
+    world: Timeline,
     result: &ScenarioResult,
     file: &str,
 ) -> Change {
@@ -1236,9 +1237,9 @@ fn held_for(
     principal: &str,
     before: &HeldPair,
     after: &HeldPair,
-    cand_world: &Scenario,
+    cand_world: Timeline,
     cand: &ScenarioResult,
-    base_world: &Scenario,
+    base_world: Timeline,
     base: &ScenarioResult,
     file: &str,
 ) -> Change {
@@ -1346,7 +1347,7 @@ fn note_steps(change: &mut Change, steps: &[&StepResult]) {
 /// moment. Empty when no such request is allowed (the pair was held through
 /// a step's own context).
 fn granting(
-    world: &Scenario,
+    world: Timeline,
     result: &ScenarioResult,
     principal: &str,
     action: &str,
@@ -1365,17 +1366,19 @@ fn granting(
     };
     let authorizer = Authorizer::new();
     let ask = |session: Option<&scenario::Session>, chain: &[EntityUid]| -> BTreeSet<String> {
-        let context = scenario::session_context(&world.facts, at, session, &principal_uid, chain);
+        let context =
+            scenario::session_context(&world.scenario.facts, at, session, &principal_uid, chain);
         let Ok(request) = scenario::build_request(
             &principal_uid,
             &action_uid,
             &resource_uid,
             &serde_json::Value::Object(context),
-            world.schema.as_ref(),
+            world.scenario.schema.as_ref(),
         ) else {
             return BTreeSet::new();
         };
-        let response = authorizer.is_authorized(&request, &world.policies.set, &segment.entities);
+        let response =
+            authorizer.is_authorized(&request, &world.scenario.policies.set, &segment.entities);
         if response.decision() == cedar_policy::Decision::Allow {
             response
                 .diagnostics()

@@ -4,6 +4,7 @@
 
 mod rows;
 pub mod state;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use privsim_model::time::Instant;
+
+pub use timeline::{Lived, Timeline};
 
 /// Cedar's JSON form of an entity reference: `{"type": "T", "id": "x"}`.
 pub fn uid_json(uid: &EntityUid) -> Value {

@@ -25,7 +25,7 @@ use crate::held::Noted;
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
-use crate::world::{self, Grant};
+use crate::world::{self, Grant, Lived};
 use privsim_model::result::{Decision as StepDecision, FindingKind};
 use privsim_model::time::Instant;
 
@@ -1894,32 +1894,26 @@ fn entity_of(value: &Value) -> Option<EntityUid> {
     EntityUid::from_json(json!({ "type": kind, "id": id })).ok()
 }
 
-/// The scenario as a replay that ended in `state` lived it: its grants are
-/// every grant and change in force over the run (with revocations as earlier
-/// ends), and dormant sessions run when they were started (a session never
-/// started runs at no time). Accounting on it measures the world as it
-/// evolved. When that world cannot be built the scenario is returned as it is,
-/// with a warning.
-pub fn realize(scenario: &Scenario, state: &State) -> Scenario {
-    let mut realized = scenario.clone();
-    match crate::world::World::build(
+/// The timeline a replay that ended in `state` lived: its grants are every
+/// grant and change in force over the run (with revocations as earlier ends),
+/// and dormant sessions run when they were started (a session never started
+/// runs at no time). Accounting on it measures the world as it evolved.
+/// When that world cannot be built, the error says why (the caller keeps the
+/// loaded timeline and warns).
+pub fn lived(scenario: &Scenario, state: &State) -> Result<Lived, String> {
+    let world = crate::world::World::build(
         scenario.world.base.clone(),
         &state.grants,
         scenario.schema.as_ref(),
-    ) {
-        Ok(world) => {
-            realized.world = world;
-            realized.grants = state.grants.clone();
-        }
-        Err(e) => {
-            realized.warnings.push(format!(
-                "accounting uses the world without the changes effects made: {}",
-                e.message
-            ));
-            return realized;
-        }
-    }
-    for (index, session) in realized.sessions.iter_mut().enumerate() {
+    )
+    .map_err(|e| {
+        format!(
+            "accounting uses the world without the changes effects made: {}",
+            e.message
+        )
+    })?;
+    let mut sessions = scenario.sessions.clone();
+    for (index, session) in sessions.iter_mut().enumerate() {
         if session.dormant {
             let (from, until) =
                 state.started[index].unwrap_or((scenario.start, Some(scenario.start)));
@@ -1927,11 +1921,5 @@ pub fn realize(scenario: &Scenario, state: &State) -> Scenario {
             session.until = until;
         }
     }
-    for step in &mut realized.steps {
-        step.segment = realized.world.segment_at(step.at);
-    }
-    for check in &mut realized.access {
-        check.segment = realized.world.segment_at(check.at);
-    }
-    realized
+    Ok(Lived::new(world, state.grants.clone(), sessions))
 }

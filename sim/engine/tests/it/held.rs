@@ -12,6 +12,7 @@ use cedar_policy::EntityUid;
 use privsim::accounting::{self, Evaluation, Method};
 use privsim::held::Engine;
 use privsim::load::Scenario;
+use privsim::world::timeline;
 use privsim_testkit::generate::{self, ACTIONS, Spec};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -200,8 +201,8 @@ fn a_wide_world_with_few_policies_also_matches() {
 }
 
 fn accounting_json(scenario: &Scenario, method: Method) -> String {
-    let mut result = privsim::replay::replay(scenario);
-    accounting::account_with(scenario, &mut result, method);
+    let (mut result, lived) = privsim::replay::replay_with_state(scenario);
+    accounting::account_with(timeline::of(scenario, lived.as_ref()), &mut result, method);
     serde_json::to_string_pretty(&result).unwrap()
 }
 
@@ -267,9 +268,9 @@ fn without_clock(world: &generate::World, seed: u64) -> generate::World {
 }
 
 fn accounting_json_evaluating(scenario: &Scenario, evaluation: Evaluation) -> String {
-    let (mut result, realized) = privsim::replay::replay_with_state(scenario);
+    let (mut result, lived) = privsim::replay::replay_with_state(scenario);
     accounting::account_evaluating(
-        realized.as_ref().unwrap_or(scenario),
+        timeline::of(scenario, lived.as_ref()),
         &mut result,
         Method::Fast,
         evaluation,

@@ -33,6 +33,7 @@ use super::{
 use crate::import::ImportedEntity;
 use crate::import::log::LoggedSession;
 use crate::load::{LoadOptions, ObservationOptions, Scenario};
+use crate::world::Timeline;
 use privsim_model::diag::{Error, Result};
 use privsim_model::result::{
     CeilingDecision, Decision, Finding, FindingKind, PolicyKind, ScenarioResult, StepResult,
@@ -473,12 +474,12 @@ impl Windowed {
             .filter(|u| u.effect != PolicyKind::Template && u.determined.is_empty())
             .map(|u| u.id.clone())
             .collect();
-        crate::accounting::account(&scenario, &mut result);
+        crate::accounting::account(Timeline::loaded(&scenario), &mut result);
         result.steps.truncate(window_steps);
         for usage in &mut result.policy_use {
             usage.determined.clear();
         }
-        let mut instants = crate::accounting::evaluation_instants(&scenario);
+        let mut instants = crate::accounting::evaluation_instants(Timeline::loaded(&scenario));
         instants.extend(times);
         instants.sort_unstable();
         instants.dedup();
