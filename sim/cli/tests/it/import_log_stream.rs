@@ -374,3 +374,73 @@ fn windowed_replay_equals_whole() {
     assert!(seen_ceiling, "no ceiling finding generated");
     assert!(seen_mismatch, "no mismatch generated");
 }
+
+/// `result` as JSON with what an untexted load cannot give cleared: each
+/// step's line in the scenario's text, and the location in each warning.
+fn without_text_lines(result: &ScenarioResult) -> Value {
+    let mut json = serde_json::to_value(result).unwrap();
+    if let Some(steps) = json.get_mut("steps").and_then(Value::as_array_mut) {
+        for step in steps {
+            step["line"] = Value::Null;
+        }
+    }
+    json
+}
+
+#[test]
+fn untexted_load_equals_text_load() {
+    let folder = temp_folder("untexted");
+    let options = world(&folder);
+    let mut narrow = LoadOptions::default();
+    narrow.observation.start = Some("+20d".to_string());
+    narrow.observation.end = Some("+60d".to_string());
+    let mut seen_ceiling = false;
+    for (seed, lines, variety, load) in [
+        (1, 40, Variety::Mixed, &LoadOptions::default()),
+        (2, 200, Variety::Repeating, &narrow),
+        (3, 120, Variety::Distinct, &LoadOptions::default()),
+    ] {
+        let mut text = Vec::new();
+        generated::write_log_of(seed, lines, 100, variety, &mut text).unwrap();
+        let log = folder.join(format!("log-{seed}.jsonl"));
+        std::fs::write(&log, &text).unwrap();
+        let logged = request_log::import_log(&log, &options)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        let from_text = logged
+            .load_with(load)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        let in_memory = logged
+            .load_untexted(load)
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        assert_eq!(in_memory.file.display, from_text.file.display);
+        assert_eq!(in_memory.warnings.len(), from_text.warnings.len());
+        let (want, got) = (privsim::evaluate(&from_text), privsim::evaluate(&in_memory));
+        seen_ceiling |= want
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::DelegationCeiling);
+        assert_eq!(
+            without_text_lines(&got),
+            without_text_lines(&want),
+            "seed {seed} {variety:?}: the untexted load replays otherwise"
+        );
+    }
+    assert!(seen_ceiling, "no ceiling finding generated");
+
+    // A scenario that does not load: the error is the text's, located in it.
+    let bad = folder.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        concat!(
+            r#"{"timestamp": "2026-06-01T09:00:00Z", "principal": "Agent::\"a0\"", "action": "Action::\"read\"", "resource": "Doc::\"d0\"", "context": {"undeclared": 1}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let logged = request_log::import_log(&bad, &options).unwrap();
+    let render = |error: privsim::Error| format!("{:?}", miette::Report::new(error));
+    let want = render(logged.load_with(&LoadOptions::default()).unwrap_err());
+    let got = render(logged.load_untexted(&LoadOptions::default()).unwrap_err());
+    assert_eq!(got, want);
+    assert!(want.contains("step 1"), "{want}");
+}

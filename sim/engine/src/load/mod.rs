@@ -47,7 +47,7 @@ use risk::RiskWeights;
 use discover::collect_policy_folder;
 pub(crate) use discover::normalize;
 pub use discover::{GATE_CONFIG, collect_files, discover, is_shared_world, policy_files};
-pub use loader::{load, load_source, parse_toml};
+pub use loader::{load, load_raw, load_source, parse_toml};
 use messages::{closest, first_line, truncate};
 pub use model::{
     AccessCheck, DEFAULT_UNUSED_AFTER_MS, DefaultContext, Expectation, Facts, LoadOptions,

@@ -121,7 +121,8 @@ pub(super) struct Windowed {
     alone: BTreeMap<String, (Fingerprint, LoggedStep)>,
     /// A request of each (action, resource type) (a universe without a
     /// schema is made of these).
-    kinds: BTreeMap<(String, String), (Fingerprint, LoggedStep)>,
+    /// By action, then resource type (the order of the pair's).
+    kinds: BTreeMap<String, BTreeMap<String, (Fingerprint, LoggedStep)>>,
     /// The earliest and the latest line read (by time, then line).
     earliest: Option<LoggedStep>,
     latest: Option<LoggedStep>,
@@ -186,31 +187,54 @@ impl Windowed {
         request_key(&step, key);
         let print = fingerprint(key);
         let seen = (step.at, step.line);
-        if step.session.is_none() && !self.alone.contains_key(&step.principal) {
+        // The places that keep this line's step; it is cloned only when more
+        // than one does (most lines of a log repeat a request and are kept by
+        // none, or only as the latest).
+        let alone = step.session.is_none() && !self.alone.contains_key(&step.principal);
+        let resource_type = resource_type(&step.resource);
+        let kind = !self
+            .kinds
+            .get(&step.action)
+            .is_some_and(|types| types.contains_key(resource_type));
+        let earliest = self.earliest.as_ref().is_none_or(|e| seen < (e.at, e.line));
+        let latest = self.latest.as_ref().is_none_or(|l| seen > (l.at, l.line));
+        let new = match self.entries.get_mut(&print) {
+            Some(entry) => {
+                entry.seen.add(seen);
+                false
+            }
+            None => {
+                self.entries.insert(print, Entry::new(seen));
+                true
+            }
+        };
+        if alone {
             self.alone
                 .insert(step.principal.clone(), (print, step.clone()));
         }
-        let kind = (step.action.clone(), resource_type(&step.resource));
-        self.kinds
-            .entry(kind)
-            .or_insert_with(|| (print, step.clone()));
-        if self.earliest.as_ref().is_none_or(|e| seen < (e.at, e.line)) {
+        if kind {
+            self.kinds
+                .entry(step.action.clone())
+                .or_default()
+                .insert(resource_type.to_string(), (print, step.clone()));
+        }
+        if earliest {
             self.earliest = Some(step.clone());
         }
-        if self.latest.as_ref().is_none_or(|l| seen > (l.at, l.line)) {
+        if !new {
+            if latest {
+                self.latest = Some(step);
+            }
+            return;
+        }
+        if latest {
             self.latest = Some(step.clone());
         }
-        match self.entries.get_mut(&print) {
-            Some(entry) => entry.seen.add(seen),
-            None => {
-                self.entries.insert(print, Entry::new(seen));
-                self.pending.push((print, step));
-                if self.pending.len() >= self.window {
-                    self.flush(reader);
-                    crate::progress::phase(crate::progress::Phase::Reading, 0);
-                    crate::progress::done(u64::try_from(number).unwrap_or(u64::MAX));
-                }
-            }
+        self.pending.push((print, step));
+        if self.pending.len() >= self.window {
+            self.flush(reader);
+            crate::progress::phase(crate::progress::Phase::Reading, 0);
+            crate::progress::done(u64::try_from(number).unwrap_or(u64::MAX));
         }
     }
 
@@ -238,7 +262,10 @@ impl Windowed {
             .collect();
         let steps: Vec<LoggedStep> = pending.into_iter().map(|(_, step)| step).collect();
         let logged = reader.scenario(sessions, std::mem::take(&mut self.pending_entities), steps);
-        let mut scenario = match logged.load_with(&self.window_load) {
+        // Built in memory, not written as TOML and parsed back: a window's
+        // step lines and warnings are not kept, and a load error is the
+        // text's (`LoggedScenario::load_untexted`).
+        let mut scenario = match logged.load_untexted(&self.window_load) {
             Ok(scenario) => scenario,
             Err(error) => {
                 self.failed = Some(error);
@@ -415,14 +442,23 @@ impl Windowed {
                 place(seen, &pair.template);
             }
         }
-        for (print, template) in self.alone.values().chain(self.kinds.values()) {
+        for (print, template) in self
+            .alone
+            .values()
+            .chain(self.kinds.values().flat_map(BTreeMap::values))
+        {
             if let Some(entry) = self.entries.get(print) {
                 place(entry.seen.first, template);
             }
         }
         let steps: Vec<LoggedStep> = reduced.into_values().collect();
         let logged = reader.scenario(sessions, std::mem::take(&mut self.entities), steps);
-        let scenario = logged.load_with(load)?;
+        // Its warnings are the result's, located in its text: when there are
+        // any, the scenario is loaded from its text.
+        let mut scenario = logged.load_untexted(load)?;
+        if !scenario.warnings.is_empty() {
+            scenario = logged.load_with(load)?;
+        }
         let (mut result, _) = crate::replay::replay_with_state(&scenario);
 
         // Allowed representatives outside the window the final scenario
@@ -603,6 +639,6 @@ fn needed_sessions(
 }
 
 /// The type part of a Cedar UID string (`NS::Type` of `NS::Type::"id"`).
-fn resource_type(uid: &str) -> String {
-    uid.find("::\"").map_or(uid, |end| &uid[..end]).to_string()
+fn resource_type(uid: &str) -> &str {
+    uid.find("::\"").map_or(uid, |end| &uid[..end])
 }

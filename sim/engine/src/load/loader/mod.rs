@@ -50,6 +50,20 @@ pub fn load_source(file: SourceFile, options: &LoadOptions) -> Result<Scenario> 
     Loader::new(file, options)?.load(raw)
 }
 
+/// Loads a scenario already in the raw model, built in memory rather than
+/// parsed from text (the streamed replay of a request log builds one per
+/// window of requests: `import/stream/windowed.rs`). Resolution is the one
+/// [`load_source`] runs after parsing; only the text is skipped. `file` says
+/// where the scenario lives (its referenced files are read relative to
+/// `file.path`, and `file.display` names it in results); errors, warnings and
+/// step lines are located by the spans of `raw` in `file.text`, so a caller
+/// that builds spans without text (`0..0`) and needs exact locations loads
+/// the scenario's text instead when there is an error or a warning.
+pub fn load_raw(file: SourceFile, raw: RawScenario, options: &LoadOptions) -> Result<Scenario> {
+    crate::progress::phase(crate::progress::Phase::Loading, 0);
+    Loader::new(file, options)?.load(raw)
+}
+
 /// Parses the TOML text into the raw model, locating syntax and shape errors.
 pub fn parse_toml(file: &SourceFile) -> privsim_model::diag::Result<RawScenario> {
     parse_toml_as(file, "a scenario")

@@ -155,7 +155,16 @@ impl Loader<'_> {
                     )
                 }
             };
-            let request = match build(&context_value) {
+            // The context is read once, for the step's request and its
+            // delegators' (reading it with the schema is the costly part of
+            // building a request, and it does not depend on the principal):
+            // `build` and `build_request` read it the same way.
+            let read = read_context(&action, &context_value, scenario.schema.as_ref());
+            let request_schema = scenario.schema.as_ref().filter(|_| validate_request);
+            let request = read.clone().and_then(|context| {
+                request_from_context(&principal, &action, &resource, context, request_schema)
+            });
+            let request = match request {
                 Ok(request) => Ok(request),
                 Err(message) if expect.decision == Some(Decision::Error) => Err(message),
                 Err(message) => {
@@ -190,14 +199,16 @@ impl Loader<'_> {
                 .map(|delegator| {
                     (
                         delegator.clone(),
-                        build_request(
-                            delegator,
-                            &action,
-                            &resource,
-                            &context_value,
-                            scenario.schema.as_ref(),
-                        )
-                        .ok(),
+                        read.clone().ok().and_then(|context| {
+                            request_from_context(
+                                delegator,
+                                &action,
+                                &resource,
+                                context,
+                                scenario.schema.as_ref(),
+                            )
+                            .ok()
+                        }),
                     )
                 })
                 .collect();
