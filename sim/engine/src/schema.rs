@@ -40,7 +40,7 @@ pub fn generate_world() -> String {
 /// The `privsim-gate.toml` schema generated from the serde types, as committed.
 #[cfg(feature = "json-schema")]
 pub fn generate_gate_config() -> String {
-    let mut schema = crate::gate::config::json_schema();
+    let mut schema = generator().into_root_schema_for::<crate::gate::config::RawConfig>();
     schema.insert(
         "title".into(),
         "privsim gate configuration (privsim-gate.toml)".into(),

@@ -74,10 +74,12 @@ pub struct Exception {
     pub expires: Option<String>,
 }
 
+/// `privsim-gate.toml` as written; `crate::schema` generates its JSON
+/// Schema from this type.
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+pub(crate) struct RawConfig {
     fail_on: Option<RawFailOn>,
     budget: Option<RawBudget>,
     search: Option<RawSearch>,
@@ -162,13 +164,6 @@ struct RawException {
     /// The last day the exception applies, a TOML date: `2026-12-31`.
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     expires: Option<Spanned<toml::Value>>,
-}
-
-/// The JSON Schema of `privsim-gate.toml`, generated from the types above
-/// (the committed copy is [`crate::schema::GATE_CONFIG`]).
-#[cfg(feature = "json-schema")]
-pub(crate) fn json_schema() -> schemars::Schema {
-    crate::schema::generator().into_root_schema_for::<RawConfig>()
 }
 
 /// Reads and checks a configuration file.

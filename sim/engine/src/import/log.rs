@@ -1205,7 +1205,7 @@ impl LoggedScenario {
 
     /// [`LoggedScenario::load_with`] without writing and parsing the
     /// scenario's text: the raw model is built in memory
-    /// ([`LoggedScenario::raw_scenario`]) and resolved by the same loader
+    /// (`LoggedScenario::raw_scenario`) and resolved by the same loader
     /// (`load::load_raw`). The scenario is the one `load_with` gives, but
     /// for its steps' `line` (1: there is no text to count lines in) and
     /// the locations in its warnings; when loading fails, the scenario's

@@ -29,7 +29,7 @@ use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::{Context, EntityUid, Request, Schema};
+use cedar_policy::{EntityUid, Request, Schema};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use toml::Spanned;
@@ -48,7 +48,7 @@ use discover::collect_policy_folder;
 pub(crate) use discover::normalize;
 pub use discover::{GATE_CONFIG, collect_files, discover, is_shared_world, policy_files};
 pub use loader::{load, load_raw, load_source, parse_toml};
-use messages::{closest, first_line, truncate};
+use messages::closest;
 pub use model::{
     AccessCheck, DEFAULT_UNUSED_AFTER_MS, DefaultContext, Expectation, Facts, LoadOptions,
     NamedFile, Observation, ObservationOptions, Scenario, Session, Step, StepLabels,

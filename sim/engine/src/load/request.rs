@@ -1,7 +1,13 @@
 //! Building Cedar requests (checked against the schema when there is one)
 //! and parsing entity references.
 
-use super::*;
+use std::str::FromStr;
+
+use cedar_policy::{Context, EntityUid, Request, Schema};
+use serde_json::Value;
+
+use super::cedar_files::error_chain;
+use super::messages::{first_line, truncate};
 
 /// Builds a Cedar request, checking it against the schema when there is one.
 pub fn build_request(

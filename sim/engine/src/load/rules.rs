@@ -37,7 +37,7 @@ impl Operand {
                     }
                     return Ok(Self::Context(key.to_string()));
                 }
-                crate::load::parse_uid(text).map(Self::Literal).map_err(|e| {
+                super::request::parse_uid(text).map(Self::Literal).map_err(|e| {
                     format!("`{text}` is neither `principal`, `resource`, `delegator`, `context.KEY` nor an entity: {e}")
                 })
             }
@@ -183,7 +183,7 @@ impl Pattern {
             return Ok(Self::Any);
         };
         if text.contains('"') {
-            return crate::load::parse_uid(text).map(Self::Entity);
+            return super::request::parse_uid(text).map(Self::Entity);
         }
         let valid = !text.is_empty()
             && text.split("::").all(|part| {

@@ -26,6 +26,17 @@ pub fn entity_value(uid: &EntityUid) -> Value {
     json!({ "__entity": uid_json(uid) })
 }
 
+/// Who can act: a session, or a principal alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The session (index into `Scenario::sessions`), if any.
+    pub session: Option<usize>,
+    /// The acting principal.
+    pub principal: EntityUid,
+    /// Root delegator first, the principal last.
+    pub chain: Vec<EntityUid>,
+}
+
 /// A time-bound change to one principal's entity.
 #[derive(Debug, Clone)]
 pub struct Grant {

@@ -103,7 +103,7 @@ impl<'s> Rows<'s> {
     /// Prepares the engine for a scenario's policies and the machine's actors.
     pub(super) fn new(
         scenario: &'s Scenario,
-        actors: &[super::state::Actor],
+        actors: &[super::Actor],
         pairs: &[Vec<(EntityUid, EntityUid)>],
     ) -> Self {
         let subjects = actors

@@ -29,16 +29,7 @@ use crate::world::{self, Grant, Lived};
 use privsim_model::result::{Decision as StepDecision, FindingKind};
 use privsim_model::time::Instant;
 
-/// Who can act: a session, or a principal alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// The session (index into `Scenario::sessions`), if any.
-    pub session: Option<usize>,
-    /// The acting principal.
-    pub principal: EntityUid,
-    /// Root delegator first, the principal last.
-    pub chain: Vec<EntityUid>,
-}
+pub use super::Actor;
 
 /// A moment of the world.
 #[derive(Debug, Clone)]
