@@ -183,6 +183,11 @@ struct Shared<'s> {
     moments: BTreeSet<Instant>,
     /// Incremental held sets (built on the first snapshot).
     rows: OnceLock<Rows<'s>>,
+    /// Per actor, built on its first check: which pairs of its universe some
+    /// `[[never]]` rule matches. A rule matches on the principal, action and
+    /// resource alone, never on the state, so a state's check of its held
+    /// pairs ([`Machine::violations`]) asks the rules only for these.
+    never_pairs: Vec<OnceLock<Vec<bool>>>,
 }
 
 /// A [`Machine`]'s shared part, to hand to other threads: each makes its
@@ -363,6 +368,7 @@ impl<'s> Machine<'s> {
                 base,
                 moments,
                 rows: OnceLock::new(),
+                never_pairs: actors.iter().map(|_| OnceLock::new()).collect(),
             }),
             actors: Arc::new(actors),
             pairs: Arc::new(pairs),
@@ -1233,9 +1239,13 @@ impl<'s> Machine<'s> {
                 .filter(|_| invariants.attenuation);
             let context = parent.map(|_| self.context(state, actor, &Map::new()));
             let mut contexts = context.as_ref().map(|c| Contexts::new(self, c));
+            // A brute-force machine asks the rules for every held pair: the
+            // oracle the matched pairs are tested against.
+            let never_pairs =
+                (invariants.never && !self.brute_force).then(|| self.never_pairs(actor));
             for (pair, _) in flags.iter().enumerate().filter(|(_, allowed)| **allowed) {
                 let (action, resource) = &self.pairs[actor][pair];
-                if invariants.never {
+                if invariants.never && never_pairs.is_none_or(|matched| matched[pair]) {
                     self.never(actor, action, resource, &mut found);
                 }
                 if let (Some(parent), Some(contexts)) = (parent, contexts.as_mut()) {
@@ -1274,6 +1284,24 @@ impl<'s> Machine<'s> {
             violation.determining = determining.to_vec();
         }
         found
+    }
+
+    /// Which pairs of an actor's universe some `[[never]]` rule matches
+    /// (computed once per actor and shared by every machine of the scenario).
+    fn never_pairs(&self, actor: usize) -> &[bool] {
+        self.shared.never_pairs[actor].get_or_init(|| {
+            let principal = &self.actors[actor].principal;
+            self.pairs[actor]
+                .iter()
+                .map(|(action, resource)| {
+                    self.scenario.never.iter().any(|rule| {
+                        rule.action.as_ref().is_none_or(|a| a == action)
+                            && rule.principal.matches(principal)
+                            && rule.resource.matches(resource)
+                    })
+                })
+                .collect()
+        })
     }
 
     fn never(
