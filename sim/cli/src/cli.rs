@@ -1,11 +1,11 @@
-//! Argument definitions and exit codes shared by the subcommands.
-
-use crate::{check, fuzz, import, init, report, run, schema, suggest};
+//! What the subcommands share: exit codes, output formats, the arguments
+//! several take (`RunArgs`, `WindowArgs`, `ProveArgs`), and writing results.
+//! It names no subcommand: `main.rs` parses and dispatches.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
 
 /// Exit codes: 0 ok, 1 a check or expectation failed, 2 bad input or usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,40 +25,6 @@ impl From<Outcome> for ExitCode {
     fn from(outcome: Outcome) -> Self {
         ExitCode::from(outcome as u8)
     }
-}
-
-/// Policy simulation and testing for least privilege.
-#[derive(Debug, Parser)]
-#[command(name = "privsim", version, about)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Replay scenarios against their (or the given) Cedar policies.
-    Run(RunArgs),
-    /// Turn Cedar test suites into scenarios (write them with `--out`, or replay
-    /// them); `import mcp`: an MCP tool list into a Cedar schema; `import log`: a
-    /// request log into a scenario.
-    Import(ImportArgs),
-    /// Suggest right-sized policies per principal, verified by replaying the scenario.
-    Suggest(suggest::SuggestArgs),
-    /// Search scenarios for escalation paths (sequences of allowed steps that
-    /// break an invariant); writes a repro scenario per finding.
-    Fuzz(fuzz::FuzzArgs),
-    /// Render a stored JSON result (`run --format json`, or a report folder's `result.json`).
-    Report(report::ReportArgs),
-    /// CI gate: compare baseline and candidate policies on every scenario and
-    /// fail on new access, broken workflows, new escalations (docs/check.md).
-    Check(check::CheckArgs),
-    /// Write a starter scenario folder that passes `privsim run` as written
-    /// (docs/init.md).
-    Init(init::InitArgs),
-    /// Print the JSON Schema of a scenario file or of `privsim-gate.toml`, for
-    /// editor completion (a `#:schema` line; docs/scenario-format.md).
-    Schema(schema::SchemaArgs),
 }
 
 /// Output formats of `run`.
@@ -158,55 +124,6 @@ pub enum SuiteFormatArg {
     RunTests,
     /// The Cedar project's integration-test JSON (cedar-integration-tests).
     Integration,
-}
-
-/// Arguments of `privsim import`.
-#[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct ImportArgs {
-    /// What else to import: an MCP tool list or a request log.
-    #[command(subcommand)]
-    pub source: Option<import::ImportSource>,
-    /// A suite file, a use-case folder, or a folder searched recursively for
-    /// suites (a path named `mcp` or `log` is written `./mcp`).
-    #[arg(required = true)]
-    pub path: Option<PathBuf>,
-    /// The suite format (default: detected from each file's or folder's shape).
-    #[arg(long, value_enum)]
-    pub format: Option<SuiteFormatArg>,
-    /// Write one scenario folder per suite here instead of replaying.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Integration tests: the folder their `policies`, `entities` and `schema` paths are relative to (default: the nearest folder, from the test file's up, where they exist).
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// run-tests: the policy file (`cedar run-tests --policies`).
-    #[arg(long, value_name = "FILE")]
-    pub policies: Option<PathBuf>,
-    /// run-tests: the schema (`cedar run-tests --schema`).
-    #[arg(long, value_name = "FILE")]
-    pub schema: Option<PathBuf>,
-    /// run-tests: template links (`cedar run-tests --template-linked`).
-    #[arg(long, value_name = "FILE", alias = "template-linked")]
-    pub links: Option<PathBuf>,
-    /// Output format of the replay (without `--out`).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub output_format: Format,
-}
-
-/// Runs the chosen subcommand and maps its outcome to an exit code.
-pub fn dispatch(args: Args) -> ExitCode {
-    let outcome = match args.command {
-        Command::Run(run) => run::run(&run),
-        Command::Import(import) => import::run(&import),
-        Command::Suggest(suggest) => suggest::run(&suggest),
-        Command::Report(report) => report::run(&report),
-        Command::Fuzz(fuzz) => fuzz::run(&fuzz),
-        Command::Check(check) => check::run(&check),
-        Command::Init(init) => init::run(&init),
-        Command::Schema(schema) => schema::run(&schema),
-    };
-    outcome.into()
 }
 
 /// Prints a bad-input error with its whole chain and source snippet.

@@ -11,7 +11,41 @@ use privsim::import::{self, ImportOptions, SuiteFormat};
 use privsim::{Error, RunResult};
 use privsim_reports as report;
 
-use crate::cli::{Format, ImportArgs, Outcome, SuiteFormatArg, WindowArgs, report_error};
+use crate::cli::{Format, Outcome, SuiteFormatArg, WindowArgs, report_error};
+
+/// Arguments of `privsim import`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ImportArgs {
+    /// What else to import: an MCP tool list or a request log.
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
+    /// A suite file, a use-case folder, or a folder searched recursively for
+    /// suites (a path named `mcp` or `log` is written `./mcp`).
+    #[arg(required = true)]
+    pub path: Option<PathBuf>,
+    /// The suite format (default: detected from each file's or folder's shape).
+    #[arg(long, value_enum)]
+    pub format: Option<SuiteFormatArg>,
+    /// Write one scenario folder per suite here instead of replaying.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Integration tests: the folder their `policies`, `entities` and `schema` paths are relative to (default: the nearest folder, from the test file's up, where they exist).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// run-tests: the policy file (`cedar run-tests --policies`).
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+    /// run-tests: the schema (`cedar run-tests --schema`).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// run-tests: template links (`cedar run-tests --template-linked`).
+    #[arg(long, value_name = "FILE", alias = "template-linked")]
+    pub links: Option<PathBuf>,
+    /// Output format of the replay (without `--out`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output_format: Format,
+}
 
 /// `privsim import mcp` and `privsim import log`.
 #[derive(Debug, clap::Subcommand)]

@@ -4,7 +4,9 @@
 //!
 //! [`result`] is `privsim run`'s JSON contract (with [`caveat`], what a
 //! search or an observation window left out, as data), [`check`] the gate's,
-//! [`suggest`] that of `privsim suggest`; [`time`] is the simulated clock,
+//! [`suggest`] that of `privsim suggest`; [`pairs`] and [`proof`] hold the
+//! types those contracts share (so none names another's module back);
+//! [`time`] is the simulated clock,
 //! [`format`](mod@format) how numbers in the contract are written, and [`diag`] the
 //! located errors every crate reports user input with.
 
@@ -13,6 +15,8 @@ pub mod check;
 mod closed;
 pub mod diag;
 pub mod format;
+pub mod pairs;
+pub mod proof;
 pub mod result;
 pub mod suggest;
 pub mod time;

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::caveat::{SearchLimit, WindowLimit};
 use crate::closed::closed_set;
+pub use crate::pairs::{Metrics, Pair};
+use crate::proof::{EnvProof, ProofCounterexample};
 use crate::suggest::ScenarioSuggestion;
 use crate::time::Instant;
 
@@ -258,7 +260,7 @@ pub struct NeverRuleResult {
     /// (empty when no proof ran). A refuted environment's counterexample is
     /// on its finding.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub environments: Vec<crate::check::EnvProof>,
+    pub environments: Vec<EnvProof>,
 }
 
 /// How one policy figured in the replay's decisions.
@@ -470,7 +472,7 @@ pub struct Finding {
     /// For a `never` finding of a proof (`verdict = "refuted-by-proof"`): the
     /// request and entity store the solver found, replayed through Cedar.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub counterexample: Option<Box<crate::check::ProofCounterexample>>,
+    pub counterexample: Option<Box<ProofCounterexample>>,
 }
 
 /// One move of a search trace: a request, or the clock moving on.
@@ -567,15 +569,6 @@ pub struct Shard {
     pub index: usize,
     /// How many shards the campaign has.
     pub count: usize,
-}
-
-/// An (action, resource) pair as Cedar UID strings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pair {
-    /// The action, e.g. `Action::"readTicket"`.
-    pub action: String,
-    /// The resource, e.g. `Ticket::"T-1"`.
-    pub resource: String,
 }
 
 /// A held pair with how long it was held.
@@ -731,21 +724,6 @@ pub struct UncheckedPairs {
     pub session: String,
     /// Why the request could not be built.
     pub reason: String,
-}
-
-/// The numbers of a principal's account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Metrics {
-    /// |Held|.
-    pub held: usize,
-    /// |Used|.
-    pub used: usize,
-    /// |Held − Used|.
-    pub unused: usize,
-    /// |Used| / |Held| (1.0 is least privilege), rounded to 4 decimals.
-    pub utilization: f64,
-    /// Σ risk weight over unused pairs.
-    pub weighted_gap: u64,
 }
 
 /// An action held but never used.

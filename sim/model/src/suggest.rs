@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::closed::closed_set;
-use crate::result::{Metrics, Pair};
+use crate::pairs::{Metrics, Pair};
 
 /// The version tag of `privsim suggest --format json`.
 pub const FORMAT: &str = "privsim-suggest/1";
@@ -151,7 +151,7 @@ pub struct PrincipalSuggestion {
     pub right_sized: bool,
     /// Whether it takes a step but `--only` left it out, so it keeps the
     /// candidate's permits (absent when false).
-    #[serde(default, skip_serializing_if = "crate::check::is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left_out: bool,
     /// The pairs it needs: what the suggestion allows it.
     pub needed: Vec<Pair>,
