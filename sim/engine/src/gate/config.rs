@@ -74,8 +74,9 @@ pub struct Exception {
     pub expires: Option<String>,
 }
 
-/// `privsim-gate.toml` as written; `crate::schema` generates its JSON
-/// Schema from this type.
+// `privsim-gate.toml` as written; `crate::schema` generates its JSON Schema
+// from this type (a line comment: a doc comment would become the schema's
+// `description` and move that key in the committed schema).
 #[derive(Debug, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
