@@ -239,6 +239,17 @@ pub struct NeverRule {
 }
 
 impl NeverRule {
+    /// Whether the rule forbids `principal` doing `action` on `resource`.
+    /// It looks at nothing else (not the world, not the time), so what it
+    /// covers can be worked out once per pair. The action is compared
+    /// first: an equality, where a type pattern formats the entity's type
+    /// name (this runs for held pairs of every new state).
+    pub fn covers(&self, principal: &EntityUid, action: &EntityUid, resource: &EntityUid) -> bool {
+        self.action.as_ref().is_none_or(|a| a == action)
+            && self.principal.matches(principal)
+            && self.resource.matches(resource)
+    }
+
     /// A short description: "Agent::\"helper\" may never deployProd on any Env".
     pub fn describe(&self) -> String {
         let action = self

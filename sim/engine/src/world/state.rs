@@ -1294,11 +1294,10 @@ impl<'s> Machine<'s> {
             self.pairs[actor]
                 .iter()
                 .map(|(action, resource)| {
-                    self.scenario.never.iter().any(|rule| {
-                        rule.action.as_ref().is_none_or(|a| a == action)
-                            && rule.principal.matches(principal)
-                            && rule.resource.matches(resource)
-                    })
+                    self.scenario
+                        .never
+                        .iter()
+                        .any(|rule| rule.covers(principal, action, resource))
                 })
                 .collect()
         })
@@ -1313,13 +1312,7 @@ impl<'s> Machine<'s> {
     ) {
         let principal = &self.actors[actor].principal;
         for rule in &self.scenario.never {
-            // The action first: it is an equality, where a type pattern
-            // formats the entity's type name (this runs for every held
-            // pair of every new state).
-            if rule.action.as_ref().is_none_or(|a| a == action)
-                && rule.principal.matches(principal)
-                && rule.resource.matches(resource)
-            {
+            if rule.covers(principal, action, resource) {
                 found.push(Violation {
                     kind: FindingKind::Never,
                     on_request: false,
