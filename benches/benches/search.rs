@@ -15,7 +15,9 @@
 //! delegation), so most moves the search makes can change the world.
 //!
 //! Under `cargo test --benches` (no `--bench` argument) the budgets and the
-//! generated world are tiny so the smoke run stays quick.
+//! generated world are tiny so the smoke run stays quick. `PRIVSIM_BENCH_KEEP=1`
+//! keeps the generated scenarios of the `states` group (their folders are
+//! printed) for `privsim fuzz`.
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
@@ -529,8 +531,16 @@ fn incremental_vs_brute_force(c: &mut Criterion) {
     };
     let generated = load(&generate(&small, &folder(&small)));
     let organization = load(&generate(&big, &folder(&big)));
-    let _ = std::fs::remove_dir_all(folder(&small));
-    let _ = std::fs::remove_dir_all(folder(&big));
+    if std::env::var_os("PRIVSIM_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(folder(&small));
+        let _ = std::fs::remove_dir_all(folder(&big));
+    } else {
+        println!(
+            "kept {} and {}",
+            folder(&small).display(),
+            folder(&big).display()
+        );
+    }
 
     // Exhaustive to depth 6 within a move budget (the whole depth is out of
     // reach of brute force in a benchmark run).
