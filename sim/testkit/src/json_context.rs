@@ -160,7 +160,7 @@ fn extension(rng: &mut Xoshiro256PlusPlus, function: &str, args: &[&str]) -> Str
 
 /// A value of `kind`, in one of the JSON forms Cedar may read as it (some of
 /// them malformed on purpose: a wrong entity type, a bad extension argument).
-fn conforming(rng: &mut Xoshiro256PlusPlus, kind: Kind, depth: u32) -> String {
+fn conforming(rng: &mut Xoshiro256PlusPlus, kind: Kind) -> String {
     match kind {
         Kind::Long => pick(rng, &NUMBERS[..7]).to_owned(),
         Kind::Str => quoted(pick(rng, &STRINGS)),
@@ -177,10 +177,7 @@ fn conforming(rng: &mut Xoshiro256PlusPlus, kind: Kind, depth: u32) -> String {
                 entries.push(format!(r#""note": {}"#, quoted(pick(rng, &STRINGS))));
             }
             if rng.random_bool(0.5) {
-                entries.push(format!(
-                    r#""tags": {}"#,
-                    conforming(rng, Kind::SetStr, depth)
-                ));
+                entries.push(format!(r#""tags": {}"#, conforming(rng, Kind::SetStr)));
             }
             if rng.random_bool(0.1) {
                 entries.remove(0);
@@ -244,7 +241,7 @@ fn any_value(rng: &mut Xoshiro256PlusPlus, depth: u32) -> String {
         11 => {
             let kind =
                 [Kind::Ip, Kind::Decimal, Kind::Datetime, Kind::Duration][rng.random_range(0..4)];
-            conforming(rng, kind, depth)
+            conforming(rng, kind)
         }
         _ => pick(
             rng,
@@ -280,7 +277,7 @@ pub fn context(rng: &mut Xoshiro256PlusPlus, action: &str) -> String {
         // Each attribute, the required ones too, is left out now and then.
         if rng.random_bool(0.7) {
             let value = if rng.random_bool(0.8) {
-                conforming(rng, *kind, 0)
+                conforming(rng, *kind)
             } else {
                 any_value(rng, 1)
             };
@@ -298,7 +295,7 @@ pub fn context(rng: &mut Xoshiro256PlusPlus, action: &str) -> String {
             .copied()
             .unwrap_or(("level", Kind::Long));
         let value = if rng.random_bool(0.5) {
-            conforming(rng, kind, 0)
+            conforming(rng, kind)
         } else {
             any_value(rng, 1)
         };
