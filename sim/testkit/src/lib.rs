@@ -5,5 +5,6 @@
 
 pub mod fixtures;
 pub mod generate;
+pub mod json_context;
 pub mod properties;
 pub mod request_log;

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use cedar_policy::{Context, EntityUid, Request, Schema};
+use cedar_policy::{Context, EntityUid, Request, RestrictedExpression, Schema};
 use serde_json::Value;
 
 use super::cedar_files::error_chain;
@@ -50,13 +50,75 @@ fn request_with(
 /// Reads a request's context as Cedar does, under the action's context type
 /// when there is a schema (the first half of [`build_request`], for callers
 /// that keep read contexts).
+///
+/// Plain contexts (booleans, integers, strings, sets and records, no key
+/// starting with `__`) are built directly and checked against the action's
+/// context type (`plain_context`); everything else, and every plain context
+/// the schema rejects, goes through Cedar's JSON parser, so the context read
+/// and every error are Cedar's own.
 pub fn read_context(
     action: &EntityUid,
     context: &Value,
     schema: Option<&Schema>,
 ) -> std::result::Result<Context, String> {
+    if let Some(context) = plain_context(action, context, schema) {
+        return Ok(context);
+    }
     Context::from_json_value(context.clone(), schema.map(|s| (s, action)))
         .map_err(|e| error_chain(&e))
+}
+
+/// The context Cedar's JSON parser reads from `context`, built without it,
+/// or `None` where this cannot be sure of that.
+///
+/// Cedar's parser is slow on plain values (it tries each as an extension
+/// value first and builds an error for every one that is not). A plain JSON
+/// value reads the same with or without a schema, with one exception: where
+/// the schema expects an entity or an extension value, the parser reads
+/// strings and records as those. So a plain context is built as the values
+/// it holds and then checked against the action's context type
+/// (`Context::validate`, the check `Request::new` makes): a value read as
+/// something else than the schema expects fails that check, and so does a
+/// missing or undeclared attribute, and then Cedar's parser reads the
+/// context (and reports its own error). Not plain, always left to Cedar: a
+/// key starting with `__` (Cedar's escapes), `null`, numbers that are not
+/// 64-bit integers, and anything but an object at the top.
+fn plain_context(action: &EntityUid, context: &Value, schema: Option<&Schema>) -> Option<Context> {
+    let Value::Object(entries) = context else {
+        return None;
+    };
+    let context = Context::from_pairs(plain_entries(entries)?).ok()?;
+    if let Some(schema) = schema {
+        context.validate(schema, action).ok()?;
+    }
+    Some(context)
+}
+
+fn plain_entries(
+    entries: &serde_json::Map<String, Value>,
+) -> Option<Vec<(String, RestrictedExpression)>> {
+    entries
+        .iter()
+        .map(|(key, value)| {
+            if key.starts_with("__") {
+                return None;
+            }
+            Some((key.clone(), plain_value(value)?))
+        })
+        .collect()
+}
+
+fn plain_value(value: &Value) -> Option<RestrictedExpression> {
+    Some(match value {
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Array(items) => RestrictedExpression::new_set(
+            items.iter().map(plain_value).collect::<Option<Vec<_>>>()?,
+        ),
+        Value::Object(entries) => RestrictedExpression::new_record(plain_entries(entries)?).ok()?,
+        Value::Null => return None,
+    })
 }
 
 /// A request from a read context, checked against `schema` if any (the

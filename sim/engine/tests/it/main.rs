@@ -3,6 +3,7 @@
 mod accounting;
 mod assurance;
 mod common;
+mod context_reading;
 mod effects;
 mod engine;
 mod fuzz_seeds;

@@ -1,0 +1,100 @@
+//! `load::read_context`, which builds plain contexts without Cedar's JSON
+//! parser, reads every generated context exactly as Cedar's own
+//! `Context::from_json_value` does: the same context (canonical form and
+//! every attribute's value) or the same error message, with and without a
+//! schema, for declared and undeclared actions
+//! (`privsim_testkit::json_context` covers Cedar's whole value grammar).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::str::FromStr;
+
+use cedar_policy::{Context, EntityUid, EvalResult, Schema};
+use privsim::load::{error_chain, read_context};
+use privsim_testkit::json_context::{self, ACTIONS, SCHEMA};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde_json::Value;
+
+/// A context's canonical form: its text and each attribute's value.
+fn canonical(context: &Context, keys: &[String]) -> (String, Vec<Option<EvalResult>>) {
+    (
+        context.to_string(),
+        keys.iter().map(|key| context.get(key)).collect(),
+    )
+}
+
+/// What the cases read to, counted, so a generator that stopped reaching a
+/// kind of context would fail the test.
+#[derive(Debug, Default)]
+struct Seen {
+    read: usize,
+    rejected: usize,
+    with_entity_or_extension: usize,
+}
+
+fn contains_entity_or_extension(value: &EvalResult) -> bool {
+    match value {
+        EvalResult::EntityUid(_) | EvalResult::ExtensionValue(_) => true,
+        EvalResult::Set(set) => set.iter().any(contains_entity_or_extension),
+        EvalResult::Record(record) => record.iter().any(|(_, v)| contains_entity_or_extension(v)),
+        _ => false,
+    }
+}
+
+#[test]
+fn read_context_equals_cedars_parser() {
+    let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(17);
+    let mut seen = Seen::default();
+    for case in 0..6_000 {
+        let action_name = ACTIONS[case % ACTIONS.len()];
+        let action = EntityUid::from_str(&format!("Action::\"{action_name}\"")).unwrap();
+        let text = json_context::context(&mut rng, action_name);
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            panic!("the generator wrote invalid JSON: {text}");
+        };
+        let keys: Vec<String> = value
+            .as_object()
+            .map(|entries| entries.keys().cloned().collect())
+            .unwrap_or_default();
+        for schema in [Some(&schema), None] {
+            let fast = read_context(&action, &value, schema);
+            let cedar = Context::from_json_value(value.clone(), schema.map(|s| (s, &action)))
+                .map_err(|e| error_chain(&e));
+            match (&fast, &cedar) {
+                (Ok(fast), Ok(cedar)) => {
+                    assert_eq!(
+                        canonical(fast, &keys),
+                        canonical(cedar, &keys),
+                        "{action} with schema {}: {text}",
+                        schema.is_some()
+                    );
+                    seen.read += 1;
+                    if keys
+                        .iter()
+                        .filter_map(|key| cedar.get(key))
+                        .any(|v| contains_entity_or_extension(&v))
+                    {
+                        seen.with_entity_or_extension += 1;
+                    }
+                }
+                (Err(fast), Err(cedar)) => {
+                    assert_eq!(fast, cedar, "{action}: {text}");
+                    seen.rejected += 1;
+                }
+                _ => panic!(
+                    "{action} with schema {}: {text}\nread_context: {fast:?}\nCedar: {cedar:?}",
+                    schema.is_some()
+                ),
+            }
+        }
+    }
+    assert!(seen.read > 3_000, "{seen:?}");
+    assert!(seen.rejected > 1_000, "{seen:?}");
+    assert!(seen.with_entity_or_extension > 300, "{seen:?}");
+}
