@@ -18,9 +18,9 @@
 //! `PRIVSIM_BENCH_KEEP=1` keeps the generated scenarios (their folders are
 //! printed) for `privsim run` or `privsim fuzz`. `PRIVSIM_CAMPAIGN_ONLY=novelty`
 //! (or `random`) runs one search alone and prints its figures, for
-//! profiling; `PRIVSIM_CAMPAIGN_ONLY=rate` only the ratio (raw Cedar and
-//! novelty on the fixed variant, interleaved, best of two, with the search's
-//! CPU time per 10,000 moves); `PRIVSIM_CAMPAIGN_ONLY=jobs` only the jobs scaling
+//! profiling; `PRIVSIM_CAMPAIGN_ONLY=rate` only the ratio (five rounds of raw
+//! Cedar and then novelty on the fixed variant, each round's ratio and search
+//! CPU time per 10,000 moves printed, then their medians); `PRIVSIM_CAMPAIGN_ONLY=jobs` only the jobs scaling
 //! (wall and CPU time of 1 and 2 jobs on both budgets).
 //!
 //! Whether the planted escalation was found is printed, not asserted (the
@@ -639,17 +639,27 @@ fn campaign(c: &mut Criterion) {
     println!("  peak resident memory after the {find_budget}-move searches (VmHWM): {peak}\n");
 }
 
-/// The ratio alone (`PRIVSIM_CAMPAIGN_ONLY=rate`): raw Cedar on every
-/// actor × pair of the planted variant and novelty on the fixed variant,
-/// interleaved, best of two each, with the search's CPU time (user and
-/// system, least of two) per 10,000 moves, which load distorts least.
+/// Rounds of the ratio alone (`PRIVSIM_CAMPAIGN_ONLY=rate`).
+const RATE_ROUNDS: usize = 5;
+
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The ratio alone (`PRIVSIM_CAMPAIGN_ONLY=rate`): [`RATE_ROUNDS`] rounds,
+/// each raw Cedar on every actor × pair of the planted variant and then
+/// novelty on the fixed variant (machine setup included), so a burst of load
+/// from other processes lands on one round, not on one side. Each round's
+/// ratio and search CPU time (user and system, which load distorts least)
+/// per 10,000 moves are printed, then their medians.
 fn rate_only(planted: &Scenario, fixed: &Scenario, budget: u64) {
     let authorizer = Authorizer::new();
     let (store, requests) = raw_requests(planted);
-    let (mut raw_time, mut search_time, mut search_cpu) = (Duration::MAX, Duration::MAX, f64::MAX);
-    let mut searched = None;
-    for _ in 0..2 {
-        let (elapsed, _) = timed(|| {
+    let (mut ratios, mut cpus) = (Vec::new(), Vec::new());
+    for round in 1..=RATE_ROUNDS {
+        let (raw_time, _) = timed(|| {
             requests
                 .iter()
                 .filter(|request| {
@@ -660,30 +670,38 @@ fn rate_only(planted: &Scenario, fixed: &Scenario, budget: u64) {
                 })
                 .count()
         });
-        raw_time = raw_time.min(elapsed);
-        let (elapsed, cpu, one) = timed_cpu(|| run_search(fixed, &options(budget, 1)));
-        search_time = search_time.min(elapsed);
-        search_cpu = search_cpu.min(cpu);
-        searched = Some(one);
+        let (search_time, search_cpu, searched) =
+            timed_cpu(|| run_search(fixed, &options(budget, 1)));
+        let raw_per_second = requests.len() as f64 / raw_time.as_secs_f64();
+        let moves_per_second = searched.moves as f64 / search_time.as_secs_f64();
+        let ratio = moves_per_second / raw_per_second;
+        let cpu_per_10k = search_cpu * 10_000.0 / searched.moves.max(1) as f64;
+        println!(
+            "rate round {round}: raw Cedar {:.0} evaluations/s ({} requests, {:.2} s); novelty {} moves, {} states, {} evaluations, first finding by move {:?}, {:.2} s, {:.0} moves/s, {:.2} s CPU ({:.2} s per 10,000 moves); ratio {:.4}",
+            raw_per_second,
+            requests.len(),
+            raw_time.as_secs_f64(),
+            searched.moves,
+            searched.states,
+            searched.evaluations,
+            searched.first_at,
+            search_time.as_secs_f64(),
+            moves_per_second,
+            search_cpu,
+            cpu_per_10k,
+            ratio
+        );
+        ratios.push(ratio);
+        cpus.push(cpu_per_10k);
     }
-    let Some(searched) = searched else {
-        return;
-    };
-    let raw_per_second = requests.len() as f64 / raw_time.as_secs_f64();
-    let moves_per_second = searched.moves as f64 / search_time.as_secs_f64();
     println!(
-        "rate: raw Cedar {:.0} evaluations/s ({} requests, {:.2} s); novelty {} moves, {} states, {} evaluations, {:.2} s, {:.0} moves/s, {:.2} s CPU ({:.2} s per 10,000 moves); ratio {:.4}",
-        raw_per_second,
-        requests.len(),
-        raw_time.as_secs_f64(),
-        searched.moves,
-        searched.states,
-        searched.evaluations,
-        search_time.as_secs_f64(),
-        moves_per_second,
-        search_cpu,
-        search_cpu * 10_000.0 / searched.moves.max(1) as f64,
-        moves_per_second / raw_per_second
+        "rate: median of {RATE_ROUNDS} rounds: ratio {:.4} (least {:.4}, most {:.4}); search CPU {:.2} s per 10,000 moves (least {:.2}, most {:.2})",
+        median(ratios.clone()),
+        ratios.iter().copied().fold(f64::MAX, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+        median(cpus.clone()),
+        cpus.iter().copied().fold(f64::MAX, f64::min),
+        cpus.iter().copied().fold(0.0, f64::max),
     );
 }
 

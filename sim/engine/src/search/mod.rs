@@ -1579,16 +1579,13 @@ type RequestClasses = [ClassRuns; 4];
 /// runs `(pair, first variant, how many)` and their sums. A pair some effect
 /// applies to goes whole to [`Class::Start`] (if one of its effects starts a
 /// session) or [`Class::Effect`]; another pair's first variant is
-/// [`Class::Plain`] and the rest [`Class::Variant`].
-fn request_classes(
-    machine: &Machine<'_>,
-    actor: usize,
-    variants: &BTreeMap<String, Vec<Map<String, Value>>>,
-) -> RequestClasses {
+/// [`Class::Plain`] and the rest [`Class::Variant`]. `per_pair` is the
+/// number of context variants of each pair's action ([`Mover`]'s counts).
+fn request_classes(machine: &Machine<'_>, actor: usize, per_pair: &[usize]) -> RequestClasses {
     let mut classes: RequestClasses = Default::default();
     let principal = &machine.actors[actor].principal;
     for (pair, (action, resource)) in machine.pairs[actor].iter().enumerate() {
-        let count = variants.get(&action.to_string()).map_or(1, Vec::len);
+        let count = per_pair[pair];
         if count == 0 {
             continue;
         }
@@ -1661,24 +1658,26 @@ impl Mover {
         } else {
             BTreeMap::new()
         };
-        let counts = machine
+        // Looked up once per action, not once per pair: writing an entity
+        // reference out costs more than hashing it, and an organization's
+        // universes name a few actions hundreds of thousands of times.
+        let per_action: HashMap<&EntityUid, usize> = action_names(machine)
+            .into_iter()
+            .map(|(action, name)| (action, variants.by_action.get(&name).map_or(1, Vec::len)))
+            .collect();
+        let counts: Vec<(usize, Vec<usize>)> = machine
             .pairs
             .iter()
             .map(|pairs| {
                 let per_pair: Vec<usize> = pairs
                     .iter()
-                    .map(|(action, _)| {
-                        variants
-                            .by_action
-                            .get(&action.to_string())
-                            .map_or(1, Vec::len)
-                    })
+                    .map(|(action, _)| per_action.get(action).copied().unwrap_or(1))
                     .collect();
                 (per_pair.iter().sum(), per_pair)
             })
             .collect();
         let classes = (0..machine.actors.len())
-            .map(|actor| request_classes(machine, actor, &variants.by_action))
+            .map(|actor| request_classes(machine, actor, &counts[actor].1))
             .collect();
         Self {
             counts,
@@ -1987,12 +1986,7 @@ impl Mover {
     /// requests: combinations beyond [`MAX_CONTEXT_VARIANTS`], and actions
     /// never requested because no entity could fill a context key.
     fn context_caveats(&self, machine: &Machine<'_>) -> Vec<SearchLimit> {
-        let requested: BTreeSet<String> = machine
-            .pairs
-            .iter()
-            .flatten()
-            .map(|(action, _)| action.to_string())
-            .collect();
+        let requested: BTreeSet<String> = action_names(machine).into_values().collect();
         let mut caveats = Vec::new();
         let cut: Vec<CutContext> = self
             .cut
@@ -2663,6 +2657,16 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
     steps
 }
 
+/// Every action of the actors' universes with its text, each written out
+/// once.
+fn action_names<'m>(machine: &'m Machine<'_>) -> HashMap<&'m EntityUid, String> {
+    let mut names = HashMap::new();
+    for (action, _) in machine.pairs.iter().flatten() {
+        names.entry(action).or_insert_with(|| action.to_string());
+    }
+    names
+}
+
 /// Adds the context values the policies suggest ([`guided`]) to each
 /// requested action's variants: every scripted (or effect-expanded) context
 /// with no key changed, then with one key changed, then two, and so on, up to
@@ -2734,11 +2738,15 @@ fn guide_variants(
     // The first actor and resource of each action, to check contexts against
     // the schema.
     let mut example: BTreeMap<String, (usize, &EntityUid, &EntityUid)> = BTreeMap::new();
+    let mut seen: HashSet<&EntityUid> = HashSet::new();
     for (actor, pairs) in machine.pairs.iter().enumerate() {
         for (action, resource) in pairs {
-            example
-                .entry(action.to_string())
-                .or_insert((actor, action, resource));
+            // Written out once per action (the first pair of it is kept).
+            if seen.insert(action) {
+                example
+                    .entry(action.to_string())
+                    .or_insert((actor, action, resource));
+            }
         }
     }
     let initial = machine.initial();

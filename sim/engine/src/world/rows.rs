@@ -51,6 +51,9 @@ const MAX_BASE_ROWS: usize = 8192;
 /// One actor's flags, one per pair of its universe.
 type Row = Arc<Vec<bool>>;
 
+/// A resource list's positions of each resource.
+type Positions = Arc<HashMap<EntityUid, Vec<usize>>>;
+
 /// A grant-free row being computed or computed, by actor and context text.
 type RowCells = HashMap<(usize, String), Arc<OnceLock<Row>>>;
 
@@ -65,8 +68,11 @@ pub(super) struct Rows<'s> {
     /// Per actor: its universe's pairs by action (the action's targets and
     /// the index of its first pair).
     pub(super) groups: Vec<Vec<(Targets, usize)>>,
-    /// Per actor, built on first use: the indices of its pairs by resource.
-    by_resource: Vec<OnceLock<HashMap<EntityUid, Vec<usize>>>>,
+    /// Per resource list of the groups (by the address of its resources:
+    /// the groups keep every list alive as long as this), built on first
+    /// use: each resource's positions in it. Lists are shared by actions
+    /// and actors, so this is built once per list, not once per actor.
+    positions: Mutex<HashMap<usize, Positions>>,
     /// Rows in the grant-free world, by actor and context text, each
     /// computed once (a second worker asking for a row being computed
     /// waits for it).
@@ -132,7 +138,7 @@ impl<'s> Rows<'s> {
         Self {
             engine,
             groups,
-            by_resource: actors.iter().map(|_| OnceLock::new()).collect(),
+            positions: Mutex::new(HashMap::new()),
             base_rows: Mutex::new(HashMap::new()),
             edges: OnceLock::new(),
             literals: literals(scenario),
@@ -216,19 +222,38 @@ impl<'s> Rows<'s> {
         row
     }
 
-    /// The indices of an actor's pairs by resource.
-    pub(super) fn by_resource(
+    /// Adds to `again` the indices of an actor's pairs whose resource is
+    /// in `entities`.
+    pub(super) fn pairs_on(
         &self,
         actor: usize,
-        pairs: &[(EntityUid, EntityUid)],
-    ) -> &HashMap<EntityUid, Vec<usize>> {
-        self.by_resource[actor].get_or_init(|| {
+        entities: &HashSet<EntityUid>,
+        again: &mut Vec<usize>,
+    ) {
+        for (targets, start) in &self.groups[actor] {
+            let positions = self.positions(targets.resources());
+            for entity in entities {
+                if let Some(found) = positions.get(entity) {
+                    again.extend(found.iter().map(|position| start + position));
+                }
+            }
+        }
+    }
+
+    /// Each resource's positions in a resource list of the groups.
+    fn positions(&self, resources: &[EntityUid]) -> Positions {
+        let key = resources.as_ptr().addr();
+        let mut lists = self
+            .positions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(lists.entry(key).or_insert_with(|| {
             let mut index: HashMap<EntityUid, Vec<usize>> = HashMap::new();
-            for (position, (_, resource)) in pairs.iter().enumerate() {
+            for (position, resource) in resources.iter().enumerate() {
                 index.entry(resource.clone()).or_default().push(position);
             }
-            index
-        })
+            Arc::new(index)
+        }))
     }
 
     /// How a store whose entities in `changed` differ from the grant-free

@@ -18,7 +18,9 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request, Response};
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityTypeName, EntityUid, Request, Response,
+};
 use serde_json::{Map, Value, json};
 
 use crate::held::Noted;
@@ -165,13 +167,22 @@ pub struct Machine<'s> {
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
-    parsed: RefCell<HashMap<(EntityUid, String), Result<Context, String>>>,
+    parsed: RefCell<HashMap<(EntityUid, String), Parsed>>,
     /// The policies of Cedar's reason for some decision so far: those that
     /// decided a request.
     decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
     /// `[[never]]` rules with a type pattern matching more entities than
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
+}
+
+/// A context as Cedar reads it, and the request shapes the schema accepted
+/// with it.
+struct Parsed {
+    context: Result<Context, String>,
+    /// (principal type, resource type) of requests with this action and
+    /// context that the schema accepted ([`Machine::request`]).
+    accepted: HashSet<(EntityTypeName, EntityTypeName)>,
 }
 
 /// What the machines of one scenario share: computed once, never changed
@@ -188,6 +199,11 @@ struct Shared<'s> {
     /// resource alone, never on the state, so a state's check of its held
     /// pairs ([`Machine::violations`]) asks the rules only for these.
     never_pairs: Vec<OnceLock<Vec<bool>>>,
+    /// Whether the schema's check of a request depends on the principal's
+    /// and resource's types only, not their ids: the schema declares no
+    /// enumerated entity type (`docs/search.md`, "Requests checked once
+    /// per shape").
+    checks_by_type: bool,
 }
 
 /// A [`Machine`]'s shared part, to hand to other threads: each makes its
@@ -369,6 +385,10 @@ impl<'s> Machine<'s> {
                 moments,
                 rows: OnceLock::new(),
                 never_pairs: actors.iter().map(|_| OnceLock::new()).collect(),
+                checks_by_type: scenario
+                    .schema_file
+                    .as_ref()
+                    .is_some_and(|file| !declares_enumerated_types(file)),
             }),
             actors: Arc::new(actors),
             pairs: Arc::new(pairs),
@@ -658,14 +678,48 @@ impl<'s> Machine<'s> {
         resource: &EntityUid,
         context: &Value,
     ) -> Result<Request, String> {
-        let context = self.parsed_context(action, context, &context.to_string())?;
-        crate::load::request_from_context(
+        let text = context.to_string();
+        let key = (action.clone(), text);
+        let (context, accepted) = {
+            let parsed = self.parsed.borrow();
+            match parsed.get(&key) {
+                Some(entry) => (
+                    entry.context.clone()?,
+                    self.shared.checks_by_type
+                        && entry.accepted.contains(&(
+                            principal.type_name().clone(),
+                            resource.type_name().clone(),
+                        )),
+                ),
+                None => {
+                    drop(parsed);
+                    (self.parsed_context(action, context, &key.1)?, false)
+                }
+            }
+        };
+        if accepted {
+            // Cedar's check reads the principal's and resource's types,
+            // the action and the context, all as a request of this shape
+            // already accepted, and it returns the request it built
+            // unchanged: building without the check is the same request.
+            return crate::load::request_from_context(principal, action, resource, context, None);
+        }
+        let request = crate::load::request_from_context(
             principal,
             action,
             resource,
             context,
             self.scenario.schema.as_ref(),
-        )
+        )?;
+        if self.shared.checks_by_type
+            && self.scenario.schema.is_some()
+            && let Some(entry) = self.parsed.borrow_mut().get_mut(&key)
+        {
+            entry
+                .accepted
+                .insert((principal.type_name().clone(), resource.type_name().clone()));
+        }
+        Ok(request)
     }
 
     /// A context read under the action's context type, as Cedar reads it;
@@ -679,14 +733,20 @@ impl<'s> Machine<'s> {
     ) -> Result<Context, String> {
         let key = (action.clone(), text.to_string());
         if let Some(parsed) = self.parsed.borrow().get(&key) {
-            return parsed.clone();
+            return parsed.context.clone();
         }
         let parsed = crate::load::read_context(action, json, self.scenario.schema.as_ref());
         let mut cache = self.parsed.borrow_mut();
         if cache.len() >= MAX_PARSED_CONTEXTS {
             cache.clear();
         }
-        cache.insert(key, parsed.clone());
+        cache.insert(
+            key,
+            Parsed {
+                context: parsed.clone(),
+                accepted: HashSet::new(),
+            },
+        );
         parsed
     }
 
@@ -1176,12 +1236,7 @@ impl<'s> Machine<'s> {
                 again.extend(*start..*start + targets.resources().len());
             }
         }
-        let by_resource = rows.by_resource(actor, pairs);
-        for entity in &delta.affected {
-            if let Some(indices) = by_resource.get(entity) {
-                again.extend(indices);
-            }
-        }
+        rows.pairs_on(actor, &delta.affected, &mut again);
         again.sort_unstable();
         again.dedup();
         let mut contexts = Contexts::new(self, &context);
@@ -1609,7 +1664,9 @@ struct Contexts<'m, 's> {
     machine: &'m Machine<'s>,
     json: &'m Value,
     text: String,
-    parsed: HashMap<EntityUid, Option<Context>>,
+    /// By action: the context, and the (principal type, resource type)
+    /// shapes the schema accepted with it (see [`Machine::request`]).
+    parsed: HashMap<EntityUid, Option<(Context, HashSet<(EntityTypeName, EntityTypeName)>)>>,
 }
 
 impl<'m, 's> Contexts<'m, 's> {
@@ -1631,16 +1688,35 @@ impl<'m, 's> Contexts<'m, 's> {
         resource: &EntityUid,
     ) -> Option<Request> {
         let schema = self.machine.scenario.schema.as_ref();
-        let context = self
+        let (context, accepted) = self
             .parsed
             .entry(action.clone())
             .or_insert_with(|| {
                 self.machine
                     .parsed_context(action, self.json, &self.text)
                     .ok()
+                    .map(|context| (context, HashSet::new()))
             })
-            .clone()?;
-        crate::load::request_from_context(principal, action, resource, context, schema).ok()
+            .as_mut()?;
+        let shape = (principal.type_name().clone(), resource.type_name().clone());
+        if self.machine.shared.checks_by_type && accepted.contains(&shape) {
+            // Accepted before: the same request (`Machine::request`).
+            return crate::load::request_from_context(
+                principal,
+                action,
+                resource,
+                context.clone(),
+                None,
+            )
+            .ok();
+        }
+        let request =
+            crate::load::request_from_context(principal, action, resource, context.clone(), schema)
+                .ok()?;
+        if schema.is_some() {
+            accepted.insert(shape);
+        }
+        Some(request)
     }
 }
 
@@ -1849,6 +1925,31 @@ fn collect_longs(value: &Value, found: &mut BTreeSet<i64>) {
 
 /// An entity's JSON in a form that does not depend on the order changes
 /// were applied in: object keys sorted, parents sorted.
+/// Whether a schema declares an enumerated entity type (`enum [...]`), or
+/// might: `true` when its JSON form cannot be had. Cedar checks a request's
+/// principal and resource of such a type by id, so requests of one shape
+/// are then not all alike ([`Machine::request`]).
+fn declares_enumerated_types(file: &privsim_model::diag::SourceFile) -> bool {
+    let json = if file.display.ends_with(".json") {
+        serde_json::from_str::<Value>(&file.text).ok()
+    } else {
+        crate::load::cedar_files::on_a_large_stack(|| {
+            cedar_policy::SchemaFragment::from_cedarschema_str(&file.text)
+                .ok()
+                .and_then(|(fragment, _)| fragment.to_json_value().ok())
+        })
+    };
+    let Some(namespaces) = json.as_ref().and_then(Value::as_object) else {
+        return true;
+    };
+    namespaces.values().any(|namespace| {
+        namespace
+            .get("entityTypes")
+            .and_then(Value::as_object)
+            .is_some_and(|types| types.values().any(|t| t.get("enum").is_some()))
+    })
+}
+
 fn canonical_entity(entity: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {

@@ -1335,3 +1335,123 @@ fn finds_the_hidden_chain(strategy: Strategy, name: &str) {
         }
     }
 }
+
+/// A machine checks a request against the schema once per shape (action,
+/// context, principal type, resource type) and builds later requests of
+/// that shape without the check (`docs/search.md`). Whatever the schema
+/// rejects is still rejected with Cedar's own message, as when every
+/// request is checked: another context for the same action, another
+/// principal or resource type with an accepted context, and, in a schema
+/// with an enumerated type (which Cedar checks by id), another id.
+#[test]
+fn requests_of_an_accepted_shape_are_still_checked_by_the_schema() {
+    let scenario = r#"
+[scenario]
+name = "requests checked once per shape"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Agent::"bot"'
+
+[[entity]]
+uid = 'User::"alice"'
+
+[[entity]]
+uid = 'Doc::"d1"'
+
+[[entity]]
+uid = 'Doc::"d2"'
+
+[[entity]]
+uid = 'Folder::"f"'
+"#;
+    let plain = r#"
+entity Agent, User, Folder;
+entity Doc in [Folder];
+action read appliesTo { principal: [Agent], resource: [Doc], context: { flag: Bool } };
+"#;
+    let enumerated = format!(
+        "{plain}\nentity Color enum [\"red\", \"blue\"];\naction paint appliesTo {{ principal: [Agent], resource: [Color], context: {{ flag: Bool }} }};\n"
+    );
+    let policies = r#"@id("reads") permit (principal, action, resource) when { context.flag };"#;
+    let uid = |text: &str| text.parse::<cedar_policy::EntityUid>().unwrap();
+    let (bot, alice) = (uid(r#"Agent::"bot""#), uid(r#"User::"alice""#));
+    let (read, paint) = (uid(r#"Action::"read""#), uid(r#"Action::"paint""#));
+    let (d1, d2, folder) = (
+        uid(r#"Doc::"d1""#),
+        uid(r#"Doc::"d2""#),
+        uid(r#"Folder::"f""#),
+    );
+    let (red, blue, green) = (
+        uid(r#"Color::"red""#),
+        uid(r#"Color::"blue""#),
+        uid(r#"Color::"green""#),
+    );
+    let flag = serde_json::json!({ "flag": true });
+    let wrong = serde_json::json!({ "flag": 1 });
+    // Asks each request twice (the second time of an accepted shape) of a
+    // machine and of `build_request`, which checks every request; returns
+    // the resources of the requests rejected.
+    let rejected = |test: &str,
+                    schema: &str,
+                    asked: &[(
+        &cedar_policy::EntityUid,
+        &cedar_policy::EntityUid,
+        &cedar_policy::EntityUid,
+        &serde_json::Value,
+    )]| {
+        let loaded = crate::common::load(
+            test,
+            &[
+                ("scenario.toml", scenario),
+                ("s.cedarschema", schema),
+                ("p.cedar", policies),
+            ],
+        );
+        let machine = Machine::new(&loaded);
+        let mut rejected = Vec::new();
+        for round in 0..2 {
+            for &(principal, action, resource, context) in asked {
+                let fast = machine.request(principal, action, resource, context);
+                let checked = privsim::load::build_request(
+                    principal,
+                    action,
+                    resource,
+                    context,
+                    loaded.schema.as_ref(),
+                );
+                assert_eq!(
+                    fast.as_ref().map(|r| format!("{r:?}")),
+                    checked.as_ref().map(|r| format!("{r:?}")),
+                    "round {round}: {principal} {action} {resource} {context}"
+                );
+                if fast.is_err() && round == 1 {
+                    rejected.push(resource.to_string());
+                }
+            }
+        }
+        rejected
+    };
+    let asked = [
+        (&bot, &read, &d1, &flag),
+        (&bot, &read, &d2, &flag),
+        (&bot, &read, &d2, &wrong),
+        (&alice, &read, &d1, &flag),
+        (&bot, &read, &folder, &flag),
+    ];
+    assert_eq!(
+        rejected("shape-checks", plain, &asked),
+        [r#"Doc::"d2""#, r#"Doc::"d1""#, r#"Folder::"f""#]
+    );
+    let painted = [
+        (&bot, &paint, &red, &flag),
+        (&bot, &paint, &blue, &flag),
+        (&bot, &paint, &green, &flag),
+    ];
+    assert_eq!(
+        rejected("shape-checks-enum", &enumerated, &painted),
+        [r#"Color::"green""#]
+    );
+}
