@@ -109,7 +109,7 @@ fn resource_admitted(
 /// their sum.
 #[derive(Debug, Default)]
 pub struct InScope {
-    pub(super) per_actor: Vec<(usize, Vec<(usize, usize, usize)>)>,
+    pub(super) per_actor: Vec<super::ClassRuns>,
 }
 
 impl InScope {
