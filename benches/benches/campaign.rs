@@ -719,6 +719,10 @@ fn only_one(only: &str, planted: &Scenario, fixed: &Scenario, find_budget: u64, 
         rate_only(planted, fixed, rate_budget);
         return;
     }
+    if only == "random" {
+        random_only(planted, fixed, find_budget);
+        return;
+    }
     let (scenario, options) = match only {
         "novelty" => (planted, options(find_budget, 1)),
         "random" => (planted, strategy_options(Strategy::Random, find_budget, 1)),
@@ -737,6 +741,59 @@ fn only_one(only: &str, planted: &Scenario, fixed: &Scenario, find_budget: u64, 
     );
     if only == "novelty" {
         println!("  novelty's pool: {}", focus_line(&searched));
+    }
+}
+
+/// Random walks alone (`PRIVSIM_CAMPAIGN_ONLY=random`), on the planted
+/// escalation and the fixed variant, for each seed of
+/// `PRIVSIM_CAMPAIGN_SEEDS` (a comma-separated list; the benchmark's seed
+/// by default); `PRIVSIM_CAMPAIGN_SCOPE=off` draws as before
+/// `Options::in_scope` (every effect request alike), to compare.
+fn random_only(planted: &Scenario, fixed: &Scenario, find_budget: u64) {
+    let seeds: Vec<u64> = std::env::var("PRIVSIM_CAMPAIGN_SEEDS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .map(|seed| {
+                    seed.trim().parse().unwrap_or_else(|_| {
+                        panic!("PRIVSIM_CAMPAIGN_SEEDS: `{seed}` is not a seed")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec![SEED]);
+    let in_scope = std::env::var("PRIVSIM_CAMPAIGN_SCOPE").as_deref() != Ok("off");
+    for seed in seeds {
+        let options = Options {
+            seed,
+            in_scope,
+            ..strategy_options(Strategy::Random, find_budget, 1)
+        };
+        let (elapsed, searched) = timed(|| run_search(planted, &options));
+        println!(
+            "random (seed {seed}, in scope {in_scope}) on the planted escalation: {} moves, {} states, {} evaluations, {:.2} s, {:.0} moves/s, first finding by move {:?} (to 256), never findings {}, findings {:?}",
+            searched.moves,
+            searched.states,
+            searched.evaluations,
+            elapsed.as_secs_f64(),
+            searched.moves as f64 / elapsed.as_secs_f64(),
+            searched.first_at,
+            searched.never,
+            searched.findings
+        );
+        let (elapsed, clean) = timed(|| run_search(fixed, &options));
+        println!(
+            "random (seed {seed}, in scope {in_scope}) on the fixed variant: {} moves, {} states, {:.2} s, never findings {}, findings {:?}",
+            clean.moves,
+            clean.states,
+            elapsed.as_secs_f64(),
+            clean.never,
+            clean.findings
+        );
+        assert_eq!(
+            clean.never, 0,
+            "random found a never finding in the fixed variant"
+        );
     }
 }
 

@@ -9,8 +9,9 @@
 //!
 //! Strategies:
 //! - `random`: seeded random walks of at most `depth` state-changing moves,
-//!   each favouring the requests its last change of an entity may have
-//!   enabled ([`Mover::focus`]);
+//!   each drawing its world-changing moves first among the requests some
+//!   permit's scope admits in its state ([`InScope`]) and favouring those
+//!   its last change of an entity may have enabled ([`Mover::focus`]);
 //! - `novelty`: a pool of states whose held sets (the `Snapshot` of every
 //!   actor) were new when reached; each round extends a pool state by a random
 //!   move, so the search spreads towards new access rather than revisiting;
@@ -35,9 +36,11 @@ pub mod corpus;
 pub mod fuzz;
 pub mod guided;
 pub mod repro;
+mod scope;
 pub mod shards;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +59,8 @@ use privsim_model::caveat::{
 };
 use privsim_model::result::{Decision, MoveKind, SearchStrategy, SearchSummary, TraceStep};
 use privsim_model::time::Instant;
+pub use scope::InScope;
+use scope::{PermitScope, ScopeCache};
 
 /// How the search chooses moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +152,12 @@ pub struct Options {
     /// change may have enabled ([`Mover::focus`]; on by default; off only
     /// to compare).
     pub focus: bool,
+    /// Whether random walks draw their world-changing moves first among
+    /// the requests some permit's scope admits in the walk's state
+    /// ([`InScope`], [`IN_SCOPE_WEIGHT`], [`WALK_CLASS_WEIGHTS`]), with
+    /// their focus narrowed to those (on by default; off, the walk chooses
+    /// by [`CLASS_WEIGHTS`] as novelty does: only to compare).
+    pub in_scope: bool,
     /// At most this many distinct states are kept (the state table, and so
     /// novelty's pool and the breadth-first frontier), split among the
     /// workers as `max_steps` is: a worker that would keep one more stops
@@ -184,6 +195,7 @@ impl Default for Options {
             shard: None,
             weighted: true,
             focus: true,
+            in_scope: true,
             max_states: DEFAULT_MAX_STATES,
             focus_memory: DEFAULT_FOCUS_MEMORY,
         }
@@ -789,6 +801,8 @@ impl FocusBudget {
 struct Walked {
     affected: HashSet<EntityUid>,
     focus: Focus,
+    /// The requests in scope in the walk's state ([`Options::in_scope`]).
+    scoped: Option<Rc<InScope>>,
 }
 
 /// The search in progress.
@@ -821,6 +835,8 @@ struct Run<'m, 's> {
     capped: bool,
     /// What novelty's pool kept of its foci.
     focus_memory: FocusMemory,
+    /// The [`InScope`] of the stores a random walk met last.
+    scopes: ScopeCache,
 }
 
 impl<'m, 's> Run<'m, 's> {
@@ -850,6 +866,7 @@ impl<'m, 's> Run<'m, 's> {
             closed: false,
             capped: false,
             focus_memory: FocusMemory::default(),
+            scopes: ScopeCache::default(),
         }
     }
 
@@ -904,17 +921,19 @@ impl<'m, 's> Run<'m, 's> {
     }
 
     /// A move of a state with `count` moves, by weight
-    /// ([`Mover::weighted`]) or, with `options.weighted` off, uniformly.
+    /// ([`Mover::walk_move`], with the state's requests in scope if given)
+    /// or, with `options.weighted` off, uniformly.
     fn choose(
         &self,
         state: &State,
         rng: &mut Xoshiro256PlusPlus,
         count: usize,
         focus: &Focus,
+        in_scope: Option<&InScope>,
     ) -> Move {
         if self.options.weighted {
             self.mover
-                .weighted_or_focus(self.machine, state, rng, focus)
+                .walk_move(self.machine, state, rng, focus, in_scope)
                 .unwrap_or(Move::Advance(state.time))
         } else {
             self.pick(state, rng.random_range(0..count))
@@ -1058,17 +1077,37 @@ impl<'m, 's> Run<'m, 's> {
 
     /// A random walk's state and focus after `trace`, as the walk had
     /// them (a resumed campaign).
-    fn rebuild_walk(&self, trace: &[Move]) -> (State, Walked) {
+    fn rebuild_walk(&mut self, trace: &[Move]) -> (State, Walked) {
         let mut state = self.machine.initial();
-        let mut walked = Walked::default();
+        let mut walked = Walked {
+            scoped: self.scope_of(&state),
+            ..Walked::default()
+        };
         for mv in trace {
             let before = self.options.focus.then(|| state.clone());
             execute(self.machine, &mut state, mv);
+            walked.scoped = self.scope_of(&state);
             if let Some(before) = before {
                 self.refocus(&before, &state, &mut walked);
             }
         }
         (state, walked)
+    }
+
+    /// The requests in scope in a random walk's state ([`InScope`]), when
+    /// the walk draws among them ([`Options::in_scope`], weighted moves);
+    /// `None` otherwise, or when the state's store cannot be built (then no
+    /// request of the state is allowed).
+    fn scope_of(&mut self, state: &State) -> Option<Rc<InScope>> {
+        if !(self.options.in_scope && self.options.weighted) {
+            return None;
+        }
+        let store = self.machine.store(state, None).ok()?;
+        let (mover, machine) = (self.mover, self.machine);
+        Some(
+            self.scopes
+                .get(&store, |entities| mover.in_scope(machine, entities)),
+        )
     }
 
     /// A walk's focus after a change from `before` to `after`: the requests
@@ -1081,7 +1120,15 @@ impl<'m, 's> Run<'m, 's> {
             walked.affected = affected;
         }
         if !walked.affected.is_empty() {
-            walked.focus = self.mover.focus(self.machine, after, &walked.affected);
+            walked.focus = match &walked.scoped {
+                Some(scoped) => {
+                    self.mover
+                        .focus_where(self.machine, after, &walked.affected, |actor, pair| {
+                            scoped.contains(actor, pair)
+                        })
+                }
+                None => self.mover.focus(self.machine, after, &walked.affected),
+            };
         }
     }
 
@@ -1111,7 +1158,11 @@ impl<'m, 's> Run<'m, 's> {
                     if self.options.depth == 0 {
                         return corpus::Position::Done;
                     }
-                    (initial.clone(), Vec::new(), 0, Walked::default())
+                    let walked = Walked {
+                        scoped: self.scope_of(&initial),
+                        ..Walked::default()
+                    };
+                    (initial.clone(), Vec::new(), 0, walked)
                 }
             };
             // The state before the walk's next change: a move that changes
@@ -1135,13 +1186,20 @@ impl<'m, 's> Run<'m, 's> {
                 if count == 0 || idle > count {
                     break;
                 }
-                let mv = self.choose(&state, &mut rng, count, &walked.focus);
+                let mv = self.choose(
+                    &state,
+                    &mut rng,
+                    count,
+                    &walked.focus,
+                    walked.scoped.as_deref(),
+                );
                 let (changed, violations) = self.play(&mut state, &mv);
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
                 self.record(&reached, violations);
                 if changed {
+                    walked.scoped = self.scope_of(&state);
                     if let Some(before) = &mut before {
                         self.refocus(before, &state, &mut walked);
                         before.clone_from(&state);
@@ -1223,10 +1281,10 @@ impl<'m, 's> Run<'m, 's> {
                 continue;
             }
             let mv = match &pool[pick].focus {
-                Some(focus) => self.choose(&state, &mut rng, count, focus),
+                Some(focus) => self.choose(&state, &mut rng, count, focus, None),
                 None => {
                     let focus = self.pooled_focus(&pool[pick].state, &pool[pick].trace);
-                    self.choose(&state, &mut rng, count, &focus)
+                    self.choose(&state, &mut rng, count, &focus, None)
                 }
             };
             let (changed, violations) = self.play(&mut state, &mv);
@@ -1472,6 +1530,18 @@ pub const CLASS_WEIGHTS: [u32; 5] = [4, 2, 1, 1, 2];
 /// [`CLASS_WEIGHTS`]: as likely as the effect class.
 pub const FOCUS_WEIGHT: u32 = 4;
 
+/// The class weights of a random walk's moves ([`Class::ALL`]'s order) when
+/// it draws among the requests in scope ([`Options::in_scope`]): the effect
+/// and session-start classes, where the policies deny nearly every request,
+/// drop to the weight of a plain request, and the requests in scope take
+/// their place ([`IN_SCOPE_WEIGHT`]); every move stays reachable.
+pub const WALK_CLASS_WEIGHTS: [u32; 5] = [1, 1, 1, 1, 2];
+
+/// The weight of a random walk's class of world-changing requests some
+/// permit's scope admits in its state ([`InScope`]), beside
+/// [`WALK_CLASS_WEIGHTS`] and the walk's focus ([`FOCUS_WEIGHT`]).
+pub const IN_SCOPE_WEIGHT: u32 = 4;
+
 /// The world-changing requests a state's last change may have enabled
 /// ([`Mover::focus`]), grouped by action. Each group lists its requests
 /// `(actor, pair, variant)` as runs of consecutive variants of one pair
@@ -1641,6 +1711,8 @@ pub struct Mover {
     /// Context keys the policies read whose values were not all derived.
     unguided: BTreeMap<String, BTreeSet<guided::Unguided>>,
     tick: Option<i64>,
+    /// The scopes of the policies' permits ([`InScope`]).
+    permits: Vec<PermitScope>,
 }
 
 impl Mover {
@@ -1687,7 +1759,31 @@ impl Mover {
             unfillable: variants.unfillable,
             unguided,
             tick,
+            permits: scope::permit_scopes(&machine.scenario.policies.set),
         }
+    }
+
+    /// The world-changing requests ([`Class::Effect`] and [`Class::Start`])
+    /// of every actor, running or not, whose pair some permit's scope admits
+    /// in `entities` (a state's store): the others are denied there
+    /// whatever their context.
+    pub fn in_scope(&self, machine: &Machine<'_>, entities: &cedar_policy::Entities) -> InScope {
+        let per_actor = (0..machine.actors.len())
+            .map(|actor| {
+                let principal = &machine.actors[actor].principal;
+                let mut runs: Vec<(usize, usize, usize)> = self.classes[actor][..2]
+                    .iter()
+                    .flat_map(|(_, runs)| runs.iter().copied())
+                    .filter(|&(pair, _, _)| {
+                        let (action, resource) = &machine.pairs[actor][pair];
+                        scope::admitted(&self.permits, principal, action, resource, entities)
+                    })
+                    .collect();
+                runs.sort_unstable();
+                (runs.iter().map(|&(_, _, count)| count).sum(), runs)
+            })
+            .collect();
+        InScope { per_actor }
     }
 
     /// Every move possible in a state.
@@ -1827,6 +1923,89 @@ impl Mover {
         self.nth_of(machine, state, class, index)
     }
 
+    /// A random walk's move: with `in_scope` (the state's [`InScope`]), a
+    /// class among [`WALK_CLASS_WEIGHTS`]' (those with moves), the requests
+    /// in scope among the running actors ([`IN_SCOPE_WEIGHT`]) and the
+    /// focus ([`FOCUS_WEIGHT`]), by weight, then a move inside it
+    /// uniformly (the focus: an action, then a request); without it, the
+    /// same draws as [`Mover::weighted_or_focus`].
+    pub fn walk_move(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        rng: &mut Xoshiro256PlusPlus,
+        focus: &Focus,
+        in_scope: Option<&InScope>,
+    ) -> Option<Move> {
+        let Some(in_scope) = in_scope else {
+            return self.weighted_or_focus(machine, state, rng, focus);
+        };
+        let counts = self.class_counts(machine, state);
+        let weights: Vec<u32> = counts
+            .iter()
+            .zip(WALK_CLASS_WEIGHTS)
+            .map(|(&count, weight)| if count > 0 { weight } else { 0 })
+            .collect();
+        let running: Vec<usize> = (0..machine.actors.len())
+            .filter(|&actor| machine.running(state, actor))
+            .collect();
+        let scoped: usize = running
+            .iter()
+            .map(|&actor| in_scope.per_actor.get(actor).map_or(0, |(n, _)| *n))
+            .sum();
+        let scoped_weight = if scoped > 0 { IN_SCOPE_WEIGHT } else { 0 };
+        let focus_weight = if focus.by_action.is_empty() {
+            0
+        } else {
+            FOCUS_WEIGHT
+        };
+        let total: u32 = weights.iter().sum::<u32>() + scoped_weight + focus_weight;
+        if total == 0 {
+            return None;
+        }
+        let mut draw = rng.random_range(0..total);
+        if draw < focus_weight {
+            let group = rng.random_range(0..focus.by_action.len());
+            let count = focus.by_action[group]
+                .last()
+                .map_or(0, |run| run.end as usize);
+            let (actor, pair, variant) = focus.nth(group, rng.random_range(0..count))?;
+            return Some(self.request(machine, actor, pair, variant));
+        }
+        draw -= focus_weight;
+        if draw < scoped_weight {
+            let mut index = rng.random_range(0..scoped);
+            for &actor in &running {
+                let Some((total, runs)) = in_scope.per_actor.get(actor) else {
+                    continue;
+                };
+                if index >= *total {
+                    index -= total;
+                    continue;
+                }
+                for &(pair, first, count) in runs {
+                    if index >= count {
+                        index -= count;
+                        continue;
+                    }
+                    return Some(self.request(machine, actor, pair, first + index));
+                }
+            }
+            return None;
+        }
+        draw -= scoped_weight;
+        let mut class = 0;
+        for (c, &weight) in weights.iter().enumerate() {
+            if draw < weight {
+                class = c;
+                break;
+            }
+            draw -= weight;
+        }
+        let index = rng.random_range(0..counts[class]);
+        self.nth_of(machine, state, class, index)
+    }
+
     /// Move `index` of class `class` ([`Class::ALL`]'s order) in a state.
     fn nth_of(
         &self,
@@ -1923,6 +2102,18 @@ impl Mover {
         state: &State,
         affected: &HashSet<EntityUid>,
     ) -> Focus {
+        self.focus_where(machine, state, affected, |_, _| true)
+    }
+
+    /// [`Mover::focus`], keeping only the pairs `(actor, pair)` that `keep`
+    /// admits (a random walk's: those in scope, [`InScope`]).
+    pub fn focus_where(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        affected: &HashSet<EntityUid>,
+        keep: impl Fn(usize, usize) -> bool,
+    ) -> Focus {
         if affected.is_empty() {
             return Focus::default();
         }
@@ -1938,6 +2129,9 @@ impl Mover {
                 affected.contains(&who.principal) || who.chain.iter().any(|u| affected.contains(u));
             for class in [0, 1] {
                 for &(pair, first, count) in &self.classes[actor][class].1 {
+                    if !keep(actor, pair) {
+                        continue;
+                    }
                     let (action, resource) = &machine.pairs[actor][pair];
                     let name = action.to_string();
                     let variants: Vec<usize> = if whole || affected.contains(resource) {

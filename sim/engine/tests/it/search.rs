@@ -1129,6 +1129,13 @@ fn weighted_moves_find_a_chain_that_idle_requests_hide() {
 /// that keeps only states with new held sets does not keep those states.
 /// With `fixed`, no one is on-call-able and the chain is broken.
 fn hidden_chain(fixed: bool) -> (String, String, String) {
+    hidden_chain_among(10, fixed)
+}
+
+/// [`hidden_chain`] with `agents` agents (at least 10), each able to ask for
+/// every role for every agent: the world-changing requests grow as
+/// `agents`², the ones the policies allow (the manager's) as `agents`.
+fn hidden_chain_among(agents: usize, fixed: bool) -> (String, String, String) {
     let mut scenario = String::from(
         r#"
 [scenario]
@@ -1170,7 +1177,7 @@ context = { assignee = { __entity = { type = "Agent", id = "a9" } } }
     ] {
         scenario.push_str(&format!("\n[[entity]]\nuid = 'Role::\"{role}\"'\n"));
     }
-    for agent in 0..10 {
+    for agent in 0..agents {
         let parents = if agent == 0 {
             "['Role::\"manager\"']"
         } else {
@@ -1241,6 +1248,66 @@ fn novelty_finds_a_chain_behind_context_only_changes() {
 fn random_walks_find_a_chain_behind_context_only_changes() {
     finds_the_hidden_chain(Strategy::Random, "hidden-chain-random");
 }
+
+/// Issue 16.5 item 5.3: a random walk draws its world-changing moves first
+/// among the requests some permit's scope admits in its state
+/// (`Options::in_scope`, `docs/search.md`). In [`hidden_chain_among`] with 40
+/// agents, 12,160 world-changing requests of which the manager's 117
+/// assignments are allowed at first, random walks find the four-change
+/// chain within the budget for every seed tried, and nothing in the fixed
+/// variant; drawing uniformly among all effect requests (the old weighting,
+/// `in_scope` off) finds it for fewer of these seeds (seed 0 does not).
+#[test]
+fn random_walks_find_a_chain_behind_many_denied_requests() {
+    for fixed in [false, true] {
+        let (scenario, schema, policies) = hidden_chain_among(40, fixed);
+        let files = [
+            ("scenario.toml", scenario.as_str()),
+            ("s.cedarschema", schema.as_str()),
+            ("p.cedar", policies.as_str()),
+        ];
+        let name = if fixed {
+            "many-denied-fixed"
+        } else {
+            "many-denied"
+        };
+        let loaded = crate::common::load(name, &files);
+        // Seeds whose walks found the chain, with and without scope.
+        let mut found_by = [Vec::new(), Vec::new()];
+        for seed in 0..4 {
+            for in_scope in [true, false] {
+                if fixed && !in_scope {
+                    continue;
+                }
+                let options = Options {
+                    max_steps: MANY_DENIED_BUDGET,
+                    depth: 6,
+                    minimize: false,
+                    in_scope,
+                    ..options(Strategy::Random, seed)
+                };
+                let found = privsim::fuzz(&loaded, &options, &mut |_| {});
+                let kinds = kinds(&found);
+                let what = format!("seed {seed}, in_scope {in_scope}: {kinds:?}");
+                let never = kinds.iter().any(|k| k == "never");
+                assert!(!(fixed && never), "{what}");
+                if never {
+                    found_by[usize::from(!in_scope)].push(seed);
+                }
+            }
+        }
+        if !fixed {
+            assert_eq!(found_by[0], [0, 1, 2, 3], "in scope: {found_by:?}");
+            assert!(
+                found_by[1].len() < found_by[0].len(),
+                "the old weighting found it as often: {found_by:?}"
+            );
+        }
+    }
+}
+
+/// The move budget of [`random_walks_find_a_chain_behind_many_denied_requests`].
+const MANY_DENIED_BUDGET: u64 = 3_000;
 
 /// Regression for novelty's unbounded pool memory (issue 16.5): with
 /// `focus_memory` too small to keep any state's focus, every pooled state
