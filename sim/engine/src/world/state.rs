@@ -176,13 +176,17 @@ pub struct Machine<'s> {
     pub unsearched_principals: Vec<(usize, usize)>,
 }
 
+/// The (principal type, resource type) pairs of requests the schema accepted
+/// with one action and context.
+type Shapes = HashSet<(EntityTypeName, EntityTypeName)>;
+
 /// A context as Cedar reads it, and the request shapes the schema accepted
 /// with it.
 struct Parsed {
     context: Result<Context, String>,
     /// (principal type, resource type) of requests with this action and
     /// context that the schema accepted ([`Machine::request`]).
-    accepted: HashSet<(EntityTypeName, EntityTypeName)>,
+    accepted: Shapes,
 }
 
 /// What the machines of one scenario share: computed once, never changed
@@ -1666,7 +1670,7 @@ struct Contexts<'m, 's> {
     text: String,
     /// By action: the context, and the (principal type, resource type)
     /// shapes the schema accepted with it (see [`Machine::request`]).
-    parsed: HashMap<EntityUid, Option<(Context, HashSet<(EntityTypeName, EntityTypeName)>)>>,
+    parsed: HashMap<EntityUid, Option<(Context, Shapes)>>,
 }
 
 impl<'m, 's> Contexts<'m, 's> {
