@@ -1501,14 +1501,15 @@ pub(crate) fn collect_uids(json: &Value, into: &mut Vec<EntityUid>) {
 }
 
 /// Cedar's `in` on entities: equal, or an ancestor in the store.
-fn is_in(child: &EntityUid, parent: &EntityUid, entities: &Entities) -> bool {
+pub(crate) fn is_in(child: &EntityUid, parent: &EntityUid, entities: &Entities) -> bool {
     child == parent
         || entities
             .ancestors(child)
             .is_some_and(|mut ancestors| ancestors.any(|a| a == parent))
 }
 
-fn principal_matches(
+/// Whether a policy's principal scope admits `principal` in `entities`.
+pub(crate) fn principal_matches(
     constraint: &PrincipalConstraint,
     principal: &EntityUid,
     entities: &Entities,
@@ -1524,11 +1525,33 @@ fn principal_matches(
     }
 }
 
-fn action_matches(constraint: &ActionConstraint, action: &EntityUid, entities: &Entities) -> bool {
+/// Whether a policy's action scope admits `action` in `entities`.
+pub(crate) fn action_matches(
+    constraint: &ActionConstraint,
+    action: &EntityUid,
+    entities: &Entities,
+) -> bool {
     match constraint {
         ActionConstraint::Any => true,
         ActionConstraint::Eq(uid) => action == uid,
         ActionConstraint::In(uids) => uids.iter().any(|uid| is_in(action, uid, entities)),
+    }
+}
+
+/// Whether a policy's resource scope admits `resource` in `entities`.
+pub(crate) fn resource_matches(
+    constraint: &ResourceConstraint,
+    resource: &EntityUid,
+    entities: &Entities,
+) -> bool {
+    match constraint {
+        ResourceConstraint::Any => true,
+        ResourceConstraint::Eq(uid) => resource == uid,
+        ResourceConstraint::In(uid) => is_in(resource, uid, entities),
+        ResourceConstraint::Is(type_name) => resource.type_name() == type_name,
+        ResourceConstraint::IsIn(type_name, uid) => {
+            resource.type_name() == type_name && is_in(resource, uid, entities)
+        }
     }
 }
 

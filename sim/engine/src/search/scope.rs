@@ -20,6 +20,8 @@ use cedar_policy::{
     ResourceConstraint,
 };
 
+use crate::held::{action_matches, principal_matches, resource_matches};
+
 /// The scope of one `permit` policy.
 #[derive(Debug, Clone)]
 pub(super) struct PermitScope {
@@ -50,57 +52,10 @@ pub(super) fn admitted(
     entities: &Entities,
 ) -> bool {
     scopes.iter().any(|scope| {
-        principal_admitted(&scope.principal, principal, entities)
-            && action_admitted(&scope.action, action, entities)
-            && resource_admitted(&scope.resource, resource, entities)
+        principal_matches(&scope.principal, principal, entities)
+            && action_matches(&scope.action, action, entities)
+            && resource_matches(&scope.resource, resource, entities)
     })
-}
-
-fn is_in(child: &EntityUid, parent: &EntityUid, entities: &Entities) -> bool {
-    child == parent
-        || entities
-            .ancestors(child)
-            .is_some_and(|mut ancestors| ancestors.any(|a| a == parent))
-}
-
-fn principal_admitted(
-    constraint: &PrincipalConstraint,
-    principal: &EntityUid,
-    entities: &Entities,
-) -> bool {
-    match constraint {
-        PrincipalConstraint::Any => true,
-        PrincipalConstraint::Eq(uid) => principal == uid,
-        PrincipalConstraint::In(uid) => is_in(principal, uid, entities),
-        PrincipalConstraint::Is(type_name) => principal.type_name() == type_name,
-        PrincipalConstraint::IsIn(type_name, uid) => {
-            principal.type_name() == type_name && is_in(principal, uid, entities)
-        }
-    }
-}
-
-fn action_admitted(constraint: &ActionConstraint, action: &EntityUid, entities: &Entities) -> bool {
-    match constraint {
-        ActionConstraint::Any => true,
-        ActionConstraint::Eq(uid) => action == uid,
-        ActionConstraint::In(uids) => uids.iter().any(|uid| is_in(action, uid, entities)),
-    }
-}
-
-fn resource_admitted(
-    constraint: &ResourceConstraint,
-    resource: &EntityUid,
-    entities: &Entities,
-) -> bool {
-    match constraint {
-        ResourceConstraint::Any => true,
-        ResourceConstraint::Eq(uid) => resource == uid,
-        ResourceConstraint::In(uid) => is_in(resource, uid, entities),
-        ResourceConstraint::Is(type_name) => resource.type_name() == type_name,
-        ResourceConstraint::IsIn(type_name, uid) => {
-            resource.type_name() == type_name && is_in(resource, uid, entities)
-        }
-    }
 }
 
 /// The world-changing requests (the effect and session-start classes) of
