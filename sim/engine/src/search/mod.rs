@@ -1903,12 +1903,7 @@ impl Mover {
         }
         let mut draw = rng.random_range(0..total);
         if draw < extra {
-            let group = rng.random_range(0..focus.by_action.len());
-            let count = focus.by_action[group]
-                .last()
-                .map_or(0, |run| run.end as usize);
-            let (actor, pair, variant) = focus.nth(group, rng.random_range(0..count))?;
-            return Some(self.request(machine, actor, pair, variant));
+            return self.focus_move(machine, rng, focus);
         }
         draw -= extra;
         let mut class = 0;
@@ -1921,6 +1916,22 @@ impl Mover {
         }
         let index = rng.random_range(0..counts[class]);
         self.nth_of(machine, state, class, index)
+    }
+
+    /// A move of the focus: an action among the focus's uniformly, then one
+    /// of its requests uniformly (novelty's and a walk's focus class).
+    fn focus_move(
+        &self,
+        machine: &Machine<'_>,
+        rng: &mut Xoshiro256PlusPlus,
+        focus: &Focus,
+    ) -> Option<Move> {
+        let group = rng.random_range(0..focus.by_action.len());
+        let count = focus.by_action[group]
+            .last()
+            .map_or(0, |run| run.end as usize);
+        let (actor, pair, variant) = focus.nth(group, rng.random_range(0..count))?;
+        Some(self.request(machine, actor, pair, variant))
     }
 
     /// A random walk's move: with `in_scope` (the state's [`InScope`]), a
@@ -1965,12 +1976,7 @@ impl Mover {
         }
         let mut draw = rng.random_range(0..total);
         if draw < focus_weight {
-            let group = rng.random_range(0..focus.by_action.len());
-            let count = focus.by_action[group]
-                .last()
-                .map_or(0, |run| run.end as usize);
-            let (actor, pair, variant) = focus.nth(group, rng.random_range(0..count))?;
-            return Some(self.request(machine, actor, pair, variant));
+            return self.focus_move(machine, rng, focus);
         }
         draw -= focus_weight;
         if draw < scoped_weight {
