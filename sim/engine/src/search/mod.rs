@@ -1980,24 +1980,13 @@ impl Mover {
         }
         draw -= focus_weight;
         if draw < scoped_weight {
-            let mut index = rng.random_range(0..scoped);
-            for &actor in &running {
-                let Some((total, runs)) = in_scope.per_actor.get(actor) else {
-                    continue;
-                };
-                if index >= *total {
-                    index -= total;
-                    continue;
-                }
-                for &(pair, first, count) in runs {
-                    if index >= count {
-                        index -= count;
-                        continue;
-                    }
-                    return Some(self.request(machine, actor, pair, first + index));
-                }
-            }
-            return None;
+            let index = rng.random_range(0..scoped);
+            return self.nth_in_runs(
+                machine,
+                running.iter().copied(),
+                |actor| in_scope.per_actor.get(actor),
+                index,
+            );
         }
         draw -= scoped_weight;
         let mut class = 0;
@@ -2018,7 +2007,7 @@ impl Mover {
         machine: &Machine<'_>,
         state: &State,
         class: usize,
-        mut index: usize,
+        index: usize,
     ) -> Option<Move> {
         if class == 4 {
             let mut times: Vec<Instant> = machine
@@ -2029,11 +2018,28 @@ impl Mover {
             times.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
             return times.get(index).map(|&time| Move::Advance(time));
         }
-        for actor in 0..machine.actors.len() {
-            if !machine.running(state, actor) {
+        let running = (0..machine.actors.len()).filter(|&actor| machine.running(state, actor));
+        self.nth_in_runs(
+            machine,
+            running,
+            |actor| Some(&self.classes[actor][class]),
+            index,
+        )
+    }
+
+    /// The `index`-th request in the runs of `actors` (in that order; an
+    /// actor without runs has none), or `None` past the last.
+    fn nth_in_runs<'r>(
+        &self,
+        machine: &Machine<'_>,
+        actors: impl IntoIterator<Item = usize>,
+        runs_of: impl Fn(usize) -> Option<&'r ClassRuns>,
+        mut index: usize,
+    ) -> Option<Move> {
+        for actor in actors {
+            let Some((total, runs)) = runs_of(actor) else {
                 continue;
-            }
-            let (total, runs) = &self.classes[actor][class];
+            };
             if index >= *total {
                 index -= total;
                 continue;
