@@ -1887,35 +1887,7 @@ impl Mover {
         rng: &mut Xoshiro256PlusPlus,
         focus: &Focus,
     ) -> Option<Move> {
-        let counts = self.class_counts(machine, state);
-        let weights = counts
-            .iter()
-            .zip(CLASS_WEIGHTS)
-            .map(|(&count, weight)| if count > 0 { weight } else { 0 });
-        let extra = if focus.by_action.is_empty() {
-            0
-        } else {
-            FOCUS_WEIGHT
-        };
-        let total: u32 = weights.clone().sum::<u32>() + extra;
-        if total == 0 {
-            return None;
-        }
-        let mut draw = rng.random_range(0..total);
-        if draw < extra {
-            return self.focus_move(machine, rng, focus);
-        }
-        draw -= extra;
-        let mut class = 0;
-        for (c, weight) in weights.enumerate() {
-            if draw < weight {
-                class = c;
-                break;
-            }
-            draw -= weight;
-        }
-        let index = rng.random_range(0..counts[class]);
-        self.nth_of(machine, state, class, index)
+        self.draw_move(machine, state, rng, focus, CLASS_WEIGHTS, None)
     }
 
     /// A move of the focus: an action among the focus's uniformly, then one
@@ -1948,22 +1920,49 @@ impl Mover {
         focus: &Focus,
         in_scope: Option<&InScope>,
     ) -> Option<Move> {
-        let Some(in_scope) = in_scope else {
-            return self.weighted_or_focus(machine, state, rng, focus);
-        };
+        match in_scope {
+            None => self.weighted_or_focus(machine, state, rng, focus),
+            Some(in_scope) => self.draw_move(
+                machine,
+                state,
+                rng,
+                focus,
+                WALK_CLASS_WEIGHTS,
+                Some(in_scope),
+            ),
+        }
+    }
+
+    /// One weighted draw: a class among `class_weights`' (those with
+    /// moves), the requests in scope among the running actors
+    /// ([`IN_SCOPE_WEIGHT`], only with `in_scope`) and the focus
+    /// ([`FOCUS_WEIGHT`], when it has moves), then a move inside it
+    /// uniformly. Without `in_scope` nothing is drawn for the scope, so the
+    /// draws are exactly those of the class and focus weights alone.
+    fn draw_move(
+        &self,
+        machine: &Machine<'_>,
+        state: &State,
+        rng: &mut Xoshiro256PlusPlus,
+        focus: &Focus,
+        class_weights: [u32; 5],
+        in_scope: Option<&InScope>,
+    ) -> Option<Move> {
         let counts = self.class_counts(machine, state);
-        let weights: Vec<u32> = counts
-            .iter()
-            .zip(WALK_CLASS_WEIGHTS)
-            .map(|(&count, weight)| if count > 0 { weight } else { 0 })
-            .collect();
-        let running: Vec<usize> = (0..machine.actors.len())
-            .filter(|&actor| machine.running(state, actor))
-            .collect();
-        let scoped: usize = running
-            .iter()
-            .map(|&actor| in_scope.per_actor.get(actor).map_or(0, |(n, _)| *n))
-            .sum();
+        let weights: [u32; 5] =
+            std::array::from_fn(|c| if counts[c] > 0 { class_weights[c] } else { 0 });
+        let running: Vec<usize> = match in_scope {
+            Some(_) => (0..machine.actors.len())
+                .filter(|&actor| machine.running(state, actor))
+                .collect(),
+            None => Vec::new(),
+        };
+        let scoped: usize = in_scope.map_or(0, |in_scope| {
+            running
+                .iter()
+                .map(|&actor| in_scope.per_actor.get(actor).map_or(0, |(n, _)| *n))
+                .sum()
+        });
         let scoped_weight = if scoped > 0 { IN_SCOPE_WEIGHT } else { 0 };
         let focus_weight = if focus.by_action.is_empty() {
             0
@@ -1979,7 +1978,7 @@ impl Mover {
             return self.focus_move(machine, rng, focus);
         }
         draw -= focus_weight;
-        if draw < scoped_weight {
+        if let Some(in_scope) = in_scope.filter(|_| draw < scoped_weight) {
             let index = rng.random_range(0..scoped);
             return self.nth_in_runs(
                 machine,
