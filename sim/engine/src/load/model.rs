@@ -187,57 +187,62 @@ pub fn session_context(
     chain: &[EntityUid],
 ) -> Map<String, Value> {
     let mut context = facts.defaults.all.clone();
-    if let Some(by_type) = facts
-        .defaults
-        .by_type
-        .get(&principal.type_name().to_string())
-    {
+    // Nothing is built for a fact the scenario does not name (a log's
+    // scenario names none, and builds this for every request).
+    let by_type = (!facts.defaults.by_type.is_empty())
+        .then(|| {
+            facts
+                .defaults
+                .by_type
+                .get(&principal.type_name().to_string())
+        })
+        .flatten();
+    if let Some(by_type) = by_type {
         for (key, value) in by_type {
             context.insert(key.clone(), value.clone());
         }
     }
-    let mut put = |key: &Option<String>, value: Option<Value>| {
-        if let (Some(key), Some(value)) = (key, value) {
+    let mut put = |key: &Option<String>, value: &dyn Fn() -> Option<Value>| {
+        if let Some(key) = key
+            && let Some(value) = value()
+        {
             context.insert(key.clone(), value);
         }
     };
-    put(
-        &facts.now,
-        Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } })),
-    );
-    put(&facts.now_unix, Some(Value::from(at.unix_seconds())));
+    put(&facts.now, &|| {
+        Some(serde_json::json!({ "__extn": { "fn": "datetime", "arg": at.to_string() } }))
+    });
+    put(&facts.now_unix, &|| Some(Value::from(at.unix_seconds())));
     let lone = [principal.clone()];
     let chain = if chain.is_empty() { &lone[..] } else { chain };
     let delegator = chain.len().checked_sub(2).and_then(|i| chain.get(i));
-    put(&facts.delegator, delegator.map(world::entity_value));
-    put(
-        &facts.root,
+    put(&facts.delegator, &|| delegator.map(world::entity_value));
+    put(&facts.root, &|| {
         chain
             .first()
             .filter(|_| chain.len() > 1)
-            .map(world::entity_value),
-    );
-    put(
-        &facts.chain,
+            .map(world::entity_value)
+    });
+    put(&facts.chain, &|| {
         Some(Value::Array(
             chain.iter().map(world::entity_value).collect(),
-        )),
-    );
-    put(
-        &facts.chain_uids,
+        ))
+    });
+    put(&facts.chain_uids, &|| {
         Some(Value::Array(
             chain
                 .iter()
                 .map(|uid| Value::from(uid.to_string()))
                 .collect(),
-        )),
-    );
-    put(&facts.depth, Some(Value::from(chain.len() - 1)));
-    put(
-        &facts.task,
-        session.and_then(|s| s.task.clone()).map(Value::from),
-    );
-    put(&facts.session, session.map(|s| Value::from(s.id.clone())));
+        ))
+    });
+    put(&facts.depth, &|| Some(Value::from(chain.len() - 1)));
+    put(&facts.task, &|| {
+        session.and_then(|s| s.task.clone()).map(Value::from)
+    });
+    put(&facts.session, &|| {
+        session.map(|s| Value::from(s.id.clone()))
+    });
     if let Some(session) = session {
         for (key, value) in &session.context {
             context.insert(key.clone(), value.clone());

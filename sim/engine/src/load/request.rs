@@ -121,6 +121,42 @@ fn plain_value(value: &Value) -> Option<RestrictedExpression> {
     })
 }
 
+/// The context [`read_context`] reads from `context` under `schema` and the
+/// request [`request_from_context`] builds of it with the same schema, with
+/// the schema's check made once instead of twice, or `None` where this
+/// cannot be sure of both (then the caller takes the two steps).
+///
+/// `read_context` checks a plain context against the action's context type
+/// (`Context::validate`), and `Request::new` under the schema checks the
+/// scope types and then the context again, with the same check
+/// (`validate_context`). So when `Request::new` accepts the plain context,
+/// `Context::validate` would have too, `read_context` would have read this
+/// very context, and the request is the one the two steps build. When it
+/// refuses, nothing is claimed: the caller reads the context as before and
+/// reports Cedar's own error. `context_reading::plain_request_equals_two_steps`
+/// compares the two on generated contexts.
+pub fn plain_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Value,
+    schema: &Schema,
+) -> Option<(Context, Request)> {
+    let Value::Object(entries) = context else {
+        return None;
+    };
+    let context = Context::from_pairs(plain_entries(entries)?).ok()?;
+    let request = Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context.clone(),
+        Some(schema),
+    )
+    .ok()?;
+    Some((context, request))
+}
+
 /// A request from a read context, checked against `schema` if any (the
 /// second half of [`build_request`]).
 pub fn request_from_context(

@@ -4,6 +4,8 @@
 //! every attribute's value) or the same error message, with and without a
 //! schema, for declared and undeclared actions
 //! (`privsim_testkit::json_context` covers Cedar's whole value grammar).
+//! `load::plain_request`, which checks a plain context against the schema
+//! once, gives what reading the context and then building the request give.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,7 +16,7 @@
 use std::str::FromStr;
 
 use cedar_policy::{Context, EntityUid, EvalResult, Schema};
-use privsim::load::{error_chain, read_context};
+use privsim::load::{error_chain, plain_request, read_context, request_from_context};
 use privsim_testkit::json_context::{self, ACTIONS, SCHEMA};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -97,4 +99,70 @@ fn read_context_equals_cedars_parser() {
     assert!(seen.read > 3_000, "{seen:?}");
     assert!(seen.rejected > 1_000, "{seen:?}");
     assert!(seen.with_entity_or_extension > 300, "{seen:?}");
+}
+
+/// `plain_request` (one schema check) against its slow definition, reading
+/// the context (`read_context`) and then building the request under the
+/// schema (`request_from_context`): wherever it gives a request, the two
+/// steps give the same context and the same request. Principals of a type
+/// the action does not apply to are drawn too, so the request's own check
+/// fails where the context's alone would pass.
+#[test]
+fn plain_request_equals_two_steps() {
+    let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(23);
+    let principals = [
+        EntityUid::from_str("User::\"u\"").unwrap(),
+        EntityUid::from_str("Team::\"t\"").unwrap(),
+    ];
+    let resource = EntityUid::from_str("Doc::\"d\"").unwrap();
+    let (mut fast_built, mut refused, mut refused_but_context_reads) = (0, 0, 0);
+    for case in 0..3_000 {
+        let action_name = ACTIONS[case % ACTIONS.len()];
+        let action = EntityUid::from_str(&format!("Action::\"{action_name}\"")).unwrap();
+        let principal = &principals[(case / ACTIONS.len()) % principals.len()];
+        let text = json_context::context(&mut rng, action_name);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<String> = value
+            .as_object()
+            .map(|entries| entries.keys().cloned().collect())
+            .unwrap_or_default();
+        let read = read_context(&action, &value, Some(&schema));
+        let built = read.clone().and_then(|context| {
+            request_from_context(principal, &action, &resource, context, Some(&schema))
+        });
+        match plain_request(principal, &action, &resource, &value, &schema) {
+            Some((context, request)) => {
+                let (Ok(read), Ok(built)) = (&read, &built) else {
+                    panic!(
+                        "{principal} {action}: {text}\nplain_request built a request, the two steps: {read:?} / {built:?}"
+                    );
+                };
+                assert_eq!(
+                    canonical(&context, &keys),
+                    canonical(read, &keys),
+                    "{action}: {text}"
+                );
+                assert_eq!(request.to_string(), built.to_string(), "{action}: {text}");
+                assert_eq!(
+                    request.context().map(|c| canonical(c, &keys)),
+                    built.context().map(|c| canonical(c, &keys)),
+                    "{action}: {text}"
+                );
+                fast_built += 1;
+            }
+            None => {
+                refused += 1;
+                if read.is_ok() {
+                    refused_but_context_reads += 1;
+                }
+            }
+        }
+    }
+    assert!(fast_built > 250, "{fast_built} built, {refused} refused");
+    assert!(refused > 500, "{fast_built} built, {refused} refused");
+    assert!(
+        refused_but_context_reads > 100,
+        "{refused_but_context_reads} refused whose context reads"
+    );
 }

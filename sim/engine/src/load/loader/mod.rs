@@ -113,6 +113,12 @@ struct Loader<'a> {
     session_index: std::cell::OnceCell<HashMap<String, usize>>,
     /// The files read so far (canonical).
     inputs: RefCell<BTreeSet<PathBuf>>,
+    /// Entity references already read, by their written text: Cedar's
+    /// parser is costly, and a scenario built from a request log names the
+    /// same few actions and resources on thousands of steps. Reading is a
+    /// pure function of the text and only references that read are kept,
+    /// so an error is reported exactly as without the cache.
+    uids: RefCell<HashMap<String, EntityUid>>,
 }
 
 /// The file an item of the scenario was written in.
@@ -166,6 +172,7 @@ impl<'a> Loader<'a> {
             warnings: Vec::new(),
             session_index: std::cell::OnceCell::new(),
             inputs,
+            uids: RefCell::new(HashMap::new()),
         })
     }
 
@@ -190,7 +197,14 @@ impl<'a> Loader<'a> {
     }
 
     fn uid(&self, written: &Spanned<String>, what: &str) -> Result<EntityUid> {
-        parse_uid(written.get_ref()).map_err(|message| self.err(span(written), format!("{what}: {message}")).help_boxed("entity references use Cedar syntax, e.g. `User::\"alice\"`; in TOML write them in single quotes: 'User::\"alice\"'").into())
+        if let Some(uid) = self.uids.borrow().get(written.get_ref()) {
+            return Ok(uid.clone());
+        }
+        let uid = parse_uid(written.get_ref()).map_err(|message| self.err(span(written), format!("{what}: {message}")).help_boxed("entity references use Cedar syntax, e.g. `User::\"alice\"`; in TOML write them in single quotes: 'User::\"alice\"'"))?;
+        self.uids
+            .borrow_mut()
+            .insert(written.get_ref().clone(), uid.clone());
+        Ok(uid)
     }
 
     fn action(&self, written: &Spanned<String>) -> Result<EntityUid> {

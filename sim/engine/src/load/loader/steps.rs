@@ -159,11 +159,28 @@ impl Loader<'_> {
             // delegators' (reading it with the schema is the costly part of
             // building a request, and it does not depend on the principal):
             // `build` and `build_request` read it the same way.
-            let read = read_context(&action, &context_value, scenario.schema.as_ref());
             let request_schema = scenario.schema.as_ref().filter(|_| validate_request);
-            let request = read.clone().and_then(|context| {
-                request_from_context(&principal, &action, &resource, context, request_schema)
-            });
+            // A plain context under a schema is checked once, by the
+            // request's own check (`plain_request` says why that is exact);
+            // otherwise read, then built and checked.
+            let (read, request) = match request_schema.and_then(|schema| {
+                plain_request(&principal, &action, &resource, &context_value, schema)
+            }) {
+                Some((context, request)) => (Ok(context), Ok(request)),
+                None => {
+                    let read = read_context(&action, &context_value, scenario.schema.as_ref());
+                    let request = read.clone().and_then(|context| {
+                        request_from_context(
+                            &principal,
+                            &action,
+                            &resource,
+                            context,
+                            request_schema,
+                        )
+                    });
+                    (read, request)
+                }
+            };
             let request = match request {
                 Ok(request) => Ok(request),
                 Err(message) if expect.decision == Some(Decision::Error) => Err(message),
