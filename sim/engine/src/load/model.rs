@@ -188,16 +188,14 @@ pub fn session_context(
 ) -> Map<String, Value> {
     let mut context = facts.defaults.all.clone();
     // Nothing is built for a fact the scenario does not name (a log's
-    // scenario names none, and builds this for every request).
-    let by_type = (!facts.defaults.by_type.is_empty())
-        .then(|| {
-            facts
-                .defaults
-                .by_type
-                .get(&principal.type_name().to_string())
-        })
-        .flatten();
-    if let Some(by_type) = by_type {
+    // scenario names none, and builds this for every request): not even
+    // the principal's type name, when no default is by type.
+    if !facts.defaults.by_type.is_empty()
+        && let Some(by_type) = facts
+            .defaults
+            .by_type
+            .get(&principal.type_name().to_string())
+    {
         for (key, value) in by_type {
             context.insert(key.clone(), value.clone());
         }

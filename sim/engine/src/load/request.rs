@@ -84,14 +84,21 @@ pub fn read_context(
 /// key starting with `__` (Cedar's escapes), `null`, numbers that are not
 /// 64-bit integers, and anything but an object at the top.
 fn plain_context(action: &EntityUid, context: &Value, schema: Option<&Schema>) -> Option<Context> {
-    let Value::Object(entries) = context else {
-        return None;
-    };
-    let context = Context::from_pairs(plain_entries(entries)?).ok()?;
+    let context = plain_unchecked(context)?;
     if let Some(schema) = schema {
         context.validate(schema, action).ok()?;
     }
     Some(context)
+}
+
+/// A plain context built as the values it holds, checked against nothing
+/// (both [`plain_context`] and [`plain_request`] check it, each its way),
+/// or `None` when it is not plain.
+fn plain_unchecked(context: &Value) -> Option<Context> {
+    let Value::Object(entries) = context else {
+        return None;
+    };
+    Context::from_pairs(plain_entries(entries)?).ok()
 }
 
 fn plain_entries(
@@ -142,10 +149,7 @@ pub fn plain_request(
     context: &Value,
     schema: &Schema,
 ) -> Option<(Context, Request)> {
-    let Value::Object(entries) = context else {
-        return None;
-    };
-    let context = Context::from_pairs(plain_entries(entries)?).ok()?;
+    let context = plain_unchecked(context)?;
     let request = Request::new(
         principal.clone(),
         action.clone(),
