@@ -96,6 +96,44 @@ impl Targets {
 #[derive(Debug)]
 pub struct Noted(Vec<AtomicBool>);
 
+impl Noted {
+    /// The indices of the policies noted.
+    pub fn indices(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, noted)| noted.load(Ordering::Relaxed))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Notes the policies of `indices` (from [`Noted::indices`] of a
+    /// `Noted` of the same engine).
+    pub fn mark(&self, indices: &[usize]) {
+        for &index in indices {
+            if let Some(flag) = self.0.get(index) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What a change to some entities of a store changed, as policies can read
+/// it: any entity's parents, the attributes of these names, any tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Whether some entity's parents changed (so some ancestors did).
+    pub parents: bool,
+    /// Whether some entity's tags changed.
+    pub tags: bool,
+    /// The names of the attributes that changed on some entity (gained,
+    /// lost or given another value).
+    pub attrs: HashSet<String>,
+    /// Whether the change could not be read as parents, attributes and
+    /// tags: every policy is touched.
+    pub unknown: bool,
+}
+
 /// An entity store the engine evaluates in, by handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StoreId(usize);
@@ -176,6 +214,9 @@ struct PolicyFacts {
     /// holding it, on its left (its scope is `in`, or [`reads`] says so): only
     /// then do the resource's own ancestors matter.
     resource_in: bool,
+    /// Whether evaluating the policy can read some entity's ancestors: an
+    /// `in` in its principal, action or resource scope, or in its conditions.
+    ancestors: bool,
     literals: Vec<EntityUid>,
 }
 
@@ -399,6 +440,57 @@ impl<'a> Engine<'a> {
         noted: &Noted,
     ) -> Vec<bool> {
         self.allowed_with(principal, targets, context, store, Some(&noted.0))
+    }
+
+    /// Per policy: whether its satisfaction can differ between two stores
+    /// that differ as `changed` says, for some request. Evaluating a policy
+    /// reads entity data only through attributes it names (`.`, `has`),
+    /// tags, and ancestors (`in`, in its scopes or conditions); a policy
+    /// that reads none of what changed makes every read alike in both
+    /// stores, so it is satisfied alike. An opaque policy ([`reads`] cannot
+    /// say what it reads) is always touched.
+    pub fn touched_by(&self, changed: &Changed) -> Vec<bool> {
+        self.policies
+            .iter()
+            .map(|facts| match &facts.reads {
+                _ if changed.unknown => true,
+                None => true,
+                Some(names) => {
+                    (changed.parents && facts.ancestors)
+                        || (changed.tags && facts.tags)
+                        || names.iter().any(|name| changed.attrs.contains(name))
+                }
+            })
+            .collect()
+    }
+
+    /// Whether some policy `touched` marks may apply to `principal` and
+    /// `action` (its principal and action scopes admit them in one of the
+    /// stores): when none does, every request with them is decided alike
+    /// in both stores.
+    pub fn touched_may_apply(
+        &self,
+        touched: &[bool],
+        principal: &EntityUid,
+        action: &EntityUid,
+        stores: [&Entities; 2],
+    ) -> bool {
+        self.policies
+            .iter()
+            .zip(touched)
+            .filter(|(_, touched)| **touched)
+            .any(|(facts, _)| {
+                let (scope_p, scope_a) = (
+                    facts.policy.principal_constraint(),
+                    facts.policy.action_constraint(),
+                );
+                stores
+                    .iter()
+                    .any(|store| principal_matches(&scope_p, principal, store))
+                    && stores
+                        .iter()
+                        .any(|store| action_matches(&scope_a, action, store))
+            })
     }
 
     /// An empty set of noted policies for [`Engine::allowed_noting_into`].
@@ -1454,6 +1546,12 @@ fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
         tags: read.tags,
         uses_in: read.uses_in,
         resource_in: read.resource_in,
+        ancestors: read.uses_in
+            || matches!(
+                policy.principal_constraint(),
+                PrincipalConstraint::In(_) | PrincipalConstraint::IsIn(..)
+            )
+            || matches!(policy.action_constraint(), ActionConstraint::In(_)),
         literals,
         policy: policy.clone(),
     }

@@ -455,6 +455,18 @@ pub fn load_generated(world: &crate::generate::World, name: &str) -> scenario::S
     loaded.unwrap_or_else(|e| panic!("a generated world does not load: {e}"))
 }
 
+/// What [`check_states_exact`] compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatesChecked {
+    /// States compared with brute force.
+    pub compared: usize,
+    /// Of those, states whose world effects had changed.
+    pub changed: usize,
+    /// Rows of changed states the incremental machine recomputed only in
+    /// part ([`Machine::partial_rows`]).
+    pub partial_rows: u64,
+}
+
 /// The most moves [`check_states_exact`] plays on one world.
 pub const STATES_MAX_MOVES: usize = 40;
 
@@ -467,8 +479,9 @@ pub const STATES_MAX_MOVES: usize = 40;
 /// actors, and of every other actor) and the state's violations must equal
 /// what a [`Machine::brute_force`] machine computes for the same state, and
 /// the move's own violations must too. Returns how many states were compared,
-/// and how many of them had a world effects had changed.
-pub fn check_states_exact(bytes: &[u8]) -> (usize, usize) {
+/// how many of them had a world effects had changed, and how many rows the
+/// incremental machine recomputed only in part.
+pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
     use crate::generate::{self, Spec};
     let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let mut seed = [0u8; 8];
@@ -574,7 +587,11 @@ pub fn check_states_exact(bytes: &[u8]) -> (usize, usize) {
             check_indexed_moves(&mover, &fast, &state, &available);
         }
     }
-    compared
+    StatesChecked {
+        compared: compared.0,
+        changed: compared.1,
+        partial_rows: fast.partial_rows.get(),
+    }
 }
 
 /// The moves picked by index (what random walks and novelty use) are the

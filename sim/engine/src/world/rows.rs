@@ -30,11 +30,23 @@
 //!    again in the state's store (with the held-set engine). Otherwise only the
 //!    pairs whose action or resource is affected are asked of Cedar again;
 //!    the others keep the grant-free world's answer.
+//! 4. **What a change can touch.** Evaluating a policy reads entity data
+//!    only through the attributes it names (`.`, `has`), tags, and
+//!    ancestors (`in`, in a scope or a condition). A policy that reads none
+//!    of what the change changed (any entity's parents, the attributes of
+//!    the changed names, tags; [`crate::held::Engine::touched_by`]) reads
+//!    identical data in both stores and is satisfied alike on every
+//!    request. So a group (an action's pairs) to which no touched policy
+//!    may apply (no touched policy's principal and action scopes admit the
+//!    actor and the action, in either store) is decided alike too, and
+//!    keeps the grant-free row's flags even where step 3 would ask again.
+//!    Its deciding policies are the grant-free ones, kept with the row, so
+//!    the search's coverage is what asking again would note.
 //!
 //! `sim/engine/tests/it/effects.rs` compares every state a random walk
 //! reaches with brute force on generated worlds with effects.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -48,8 +60,19 @@ use crate::load::Scenario;
 /// change with the clock).
 const MAX_BASE_ROWS: usize = 8192;
 
-/// One actor's flags, one per pair of its universe.
-type Row = Arc<Vec<bool>>;
+/// An actor's row in the grant-free world: its flags, one per pair of its
+/// universe, and per group (action) the engine's indices of the policies
+/// that decide the group's requests. A state that keeps a group from this
+/// row notes those policies, exactly as asking the group again would: the
+/// group is kept only when every policy is satisfied alike on its requests
+/// in both stores, so Cedar's reasons are the same.
+pub(super) struct BaseRow {
+    pub(super) flags: Vec<bool>,
+    pub(super) decided: Vec<Vec<usize>>,
+}
+
+/// A grant-free row, shared.
+type Row = Arc<BaseRow>;
 
 /// A resource list's positions of each resource.
 type Positions = Arc<HashMap<EntityUid, Vec<usize>>>;
@@ -145,14 +168,15 @@ impl<'s> Rows<'s> {
         }
     }
 
-    /// An actor's row in the grant-free world with this context.
+    /// An actor's row in the grant-free world with this context, with the
+    /// policies that decide its requests, group by group.
     pub(super) fn base_row(
         &self,
         actor: usize,
         principal: &EntityUid,
         context: &Value,
         text: &str,
-    ) -> Arc<Vec<bool>> {
+    ) -> Arc<BaseRow> {
         let key = (actor, text.to_string());
         let cell = {
             let mut rows = self
@@ -166,78 +190,68 @@ impl<'s> Rows<'s> {
         };
         // Computed outside the lock: other rows stay available meanwhile.
         Arc::clone(cell.get_or_init(|| {
-            Arc::new(self.row_in(actor, principal, context, Engine::segment(0), None))
+            let mut row = BaseRow {
+                flags: Vec::new(),
+                decided: Vec::new(),
+            };
+            for (targets, _) in &self.groups[actor] {
+                // Each group's own deciding policies: a fresh set per group.
+                let noted = self.engine.noting();
+                row.flags.extend(self.engine.allowed_noting_into(
+                    principal,
+                    targets,
+                    context,
+                    Engine::segment(0),
+                    &noted,
+                ));
+                row.decided.push(noted.indices());
+            }
+            Arc::new(row)
         }))
     }
 
-    /// Notes the deciding policies of a grant-free row once, when a state
-    /// uses it whole (a state the grants in force leave as the grant-free
-    /// world). Rows reused in part in changed states are not noted: their
-    /// pairs' deciding policies are not known pair by pair, so the search's
-    /// coverage may count fewer policies than asking every pair would,
-    /// never more. `noted` and `decided` are the calling machine's own (the
-    /// rows it noted, the policies they saw decide), so what a worker
-    /// reports depends on its own moves only.
-    pub(super) fn note_base_row(
-        &self,
-        actor: usize,
-        principal: &EntityUid,
-        context: &Value,
-        text: &str,
-        noted: &RefCell<HashSet<(usize, String)>>,
-        decided: &Noted,
-    ) {
-        let mut noted = noted.borrow_mut();
-        if noted.len() >= MAX_BASE_ROWS {
-            // Noting again is harmless: the set only bounds the work.
-            noted.clear();
-        }
-        if noted.insert((actor, text.to_string())) {
-            drop(noted);
-            self.row_in(actor, principal, context, Engine::segment(0), Some(decided));
-        }
-    }
-
-    /// An actor's whole row in a store of the engine; with `note`, noting
-    /// the policies that decide its requests into it
+    /// One group of an actor's row in a store of the engine, noting the
+    /// policies that decide its requests into `noted`
     /// ([`Engine::allowed_noting_into`]), as `Machine::authorize` notes
     /// those of the requests it asks.
-    pub(super) fn row_in(
+    pub(super) fn group_in(
         &self,
         actor: usize,
+        group: usize,
         principal: &EntityUid,
         context: &Value,
         store: StoreId,
-        note: Option<&Noted>,
+        noted: &Noted,
     ) -> Vec<bool> {
-        let mut row = Vec::new();
-        for (targets, _) in &self.groups[actor] {
-            row.extend(match note {
-                Some(noted) => self
-                    .engine
-                    .allowed_noting_into(principal, targets, context, store, noted),
-                None => self.engine.allowed(principal, targets, context, store),
-            });
-        }
-        row
+        let (targets, _) = &self.groups[actor][group];
+        self.engine
+            .allowed_noting_into(principal, targets, context, store, noted)
     }
 
     /// Adds to `again` the indices of an actor's pairs whose resource is
-    /// in `entities`.
+    /// in `entities`, in the groups `may_change` marks; returns how many
+    /// such pairs the other groups hold (kept as they are).
     pub(super) fn pairs_on(
         &self,
         actor: usize,
         entities: &HashSet<EntityUid>,
+        may_change: &[bool],
         again: &mut Vec<usize>,
-    ) {
-        for (targets, start) in &self.groups[actor] {
+    ) -> usize {
+        let mut kept = 0;
+        for ((targets, start), may_change) in self.groups[actor].iter().zip(may_change) {
             let positions = self.positions(targets.resources());
             for entity in entities {
                 if let Some(found) = positions.get(entity) {
-                    again.extend(found.iter().map(|position| start + position));
+                    if *may_change {
+                        again.extend(found.iter().map(|position| start + position));
+                    } else {
+                        kept += found.len();
+                    }
                 }
             }
         }
+        kept
     }
 
     /// Each resource's positions in a resource list of the groups.

@@ -150,8 +150,6 @@ pub struct Machine<'s> {
     stores: RefCell<HashMap<Vec<String>, Rc<StoreEntry>>>,
     /// Snapshots by brute force only (the oracle), for tests and benchmarks.
     brute_force: bool,
-    /// The grant-free rows whose deciding policies this machine noted.
-    noted: RefCell<HashSet<(usize, String)>>,
     /// The policies this machine's held-set rows saw decide (built with
     /// the rows).
     noting: OnceCell<Noted>,
@@ -164,6 +162,11 @@ pub struct Machine<'s> {
     pub arithmetic: BTreeSet<String>,
     /// Requests evaluated so far (for throughput figures).
     pub evaluations: std::cell::Cell<u64>,
+    /// Rows of changed states recomputed only in part: a group or pair
+    /// that the change reaches kept from the grant-free row, because no
+    /// policy the change touches may apply to it (tests read it, to see
+    /// that generated worlds take that path).
+    pub partial_rows: std::cell::Cell<u64>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -236,12 +239,12 @@ impl<'s> SharedMachine<'s> {
             pairs: Arc::clone(&self.pairs),
             stores: RefCell::new(HashMap::new()),
             brute_force: self.brute_force,
-            noted: RefCell::new(HashSet::new()),
             noting: OnceCell::new(),
             unread_moments: self.unread_moments.clone(),
             arithmetic: self.arithmetic.clone(),
             unsearched_principals: self.unsearched_principals.clone(),
             evaluations: std::cell::Cell::new(0),
+            partial_rows: std::cell::Cell::new(0),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
         }
@@ -253,8 +256,14 @@ struct StoreEntry {
     entities: Rc<Entities>,
     /// The entities whose JSON the grants in force change.
     changed: std::collections::HashSet<EntityUid>,
+    /// What the grants in force change, as policies can read it.
+    data_changed: crate::held::Changed,
     /// What the change can reach, computed on the first snapshot.
     delta: OnceCell<Delta>,
+    /// Per policy of the held-set engine: whether the change can touch its
+    /// satisfaction ([`crate::held::Engine::touched_by`]), computed on the
+    /// first snapshot.
+    touched: OnceCell<Vec<bool>>,
 }
 
 /// The most stores a machine keeps before it starts afresh.
@@ -498,21 +507,26 @@ impl<'s> Machine<'s> {
         )
         .map_err(|e| e.message)?;
         let base = &self.scenario.world.base;
-        let changed = world::changed_entities(base, &state.grants, &active)
-            .into_iter()
-            .filter(|(key, value)| {
-                let before = base
-                    .get(key)
-                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-                    .map(|v| canonical_entity(&v));
-                before.as_ref() != Some(&canonical_entity(value))
-            })
-            .filter_map(|(key, _)| crate::load::parse_uid(&key).ok())
-            .collect();
+        let mut changed = std::collections::HashSet::new();
+        let mut data_changed = crate::held::Changed::default();
+        for (key, value) in world::changed_entities(base, &state.grants, &active) {
+            let before = base
+                .get(&key)
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
+            if before.as_ref().map(canonical_entity) == Some(canonical_entity(&value)) {
+                continue;
+            }
+            note_changed_data(before.as_ref(), &value, &mut data_changed);
+            if let Ok(uid) = crate::load::parse_uid(&key) {
+                changed.insert(uid);
+            }
+        }
         let entry = Rc::new(StoreEntry {
             entities: Rc::new(store),
             changed,
+            data_changed,
             delta: OnceCell::new(),
+            touched: OnceCell::new(),
         });
         let mut stores = self.stores.borrow_mut();
         if stores.len() >= max_stores(self.scenario.world.base.len()) {
@@ -1210,9 +1224,26 @@ impl<'s> Machine<'s> {
         let base = rows.base_row(actor, &a.principal, &context, &text);
         let noting = self.noting.get_or_init(|| rows.engine.noting());
         if !delta.changed {
-            rows.note_base_row(actor, &a.principal, &context, &text, &self.noted, noting);
-            return (*base).clone();
+            for decided in &base.decided {
+                noting.mark(decided);
+            }
+            return base.flags.clone();
         }
+        // A group (action) that no policy the change touches may apply to
+        // is decided alike in both stores, whatever entities the change
+        // reaches: it keeps the grant-free row's flags (`world::rows`, 4).
+        let touched = entry
+            .touched
+            .get_or_init(|| rows.engine.touched_by(&entry.data_changed));
+        let stores = [&self.shared.base, &*entry.entities];
+        let groups = &rows.groups[actor];
+        let may_change: Vec<bool> = groups
+            .iter()
+            .map(|(targets, _)| {
+                rows.engine
+                    .touched_may_apply(touched, &a.principal, &targets.action, stores)
+            })
+            .collect();
         let mut named = Vec::new();
         crate::held::collect_uids(&context, &mut named);
         let whole = delta.everywhere
@@ -1221,26 +1252,50 @@ impl<'s> Machine<'s> {
                 .iter()
                 .chain(&named)
                 .any(|u| delta.affected.contains(u));
+        let mut row = base.flags.clone();
         if whole {
-            let id = match delta.store.get() {
-                Some(id) => id,
-                None => {
-                    let id = rows.engine.add_store((*entry.entities).clone());
-                    delta.store.set(Some(id));
-                    id
+            let mut kept = false;
+            for (group, (_, start)) in groups.iter().enumerate() {
+                if !may_change[group] {
+                    // Every policy is satisfied alike on these requests in
+                    // both stores, so Cedar's reasons are the grant-free
+                    // ones too.
+                    noting.mark(&base.decided[group]);
+                    kept = true;
+                    continue;
                 }
-            };
-            return rows.row_in(actor, &a.principal, &context, id, Some(noting));
+                let id = match delta.store.get() {
+                    Some(id) => id,
+                    None => {
+                        let id = rows.engine.add_store((*entry.entities).clone());
+                        delta.store.set(Some(id));
+                        id
+                    }
+                };
+                let flags = rows.group_in(actor, group, &a.principal, &context, id, noting);
+                row[*start..*start + flags.len()].copy_from_slice(&flags);
+            }
+            if kept {
+                self.partial_rows.set(self.partial_rows.get() + 1);
+            }
+            return row;
         }
-        let mut row = (*base).clone();
         let pairs = &self.pairs[actor];
         let mut again: Vec<usize> = Vec::new();
-        for (targets, start) in &rows.groups[actor] {
+        let mut kept = 0;
+        for (group, (targets, start)) in groups.iter().enumerate() {
             if delta.affected.contains(&targets.action) {
-                again.extend(*start..*start + targets.resources().len());
+                if may_change[group] {
+                    again.extend(*start..*start + targets.resources().len());
+                } else {
+                    kept += targets.resources().len();
+                }
             }
         }
-        rows.pairs_on(actor, &delta.affected, &mut again);
+        kept += rows.pairs_on(actor, &delta.affected, &may_change, &mut again);
+        if kept > 0 {
+            self.partial_rows.set(self.partial_rows.get() + 1);
+        }
         again.sort_unstable();
         again.dedup();
         let mut contexts = Contexts::new(self, &context);
@@ -1952,6 +2007,53 @@ fn declares_enumerated_types(file: &privsim_model::diag::SourceFile) -> bool {
             .and_then(Value::as_object)
             .is_some_and(|types| types.values().any(|t| t.get("enum").is_some()))
     })
+}
+
+/// Adds to `into` what differs between an entity's JSON before (`None`: it
+/// did not exist) and after a change: its parents (as a set), the names of
+/// the attributes gained, lost or changed, its tags. Values that differ
+/// only in form count as changed: that can only recompute more.
+fn note_changed_data(before: Option<&Value>, after: &Value, into: &mut crate::held::Changed) {
+    let field = |entity: Option<&Value>, name: &str| -> Value {
+        entity
+            .and_then(|e| e.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let parents = |entity: Option<&Value>| -> BTreeSet<String> {
+        match field(entity, "parents") {
+            Value::Array(items) => items.iter().map(ToString::to_string).collect(),
+            _ => BTreeSet::new(),
+        }
+    };
+    if parents(before) != parents(Some(after)) {
+        into.parents = true;
+    }
+    let empty_as_null = |value: Value| match value {
+        Value::Object(map) if map.is_empty() => Value::Null,
+        other => other,
+    };
+    if empty_as_null(field(before, "tags")) != empty_as_null(field(Some(after), "tags")) {
+        into.tags = true;
+    }
+    let (old, new) = (field(before, "attrs"), field(Some(after), "attrs"));
+    let names = |attrs: &Value| -> Vec<String> {
+        attrs
+            .as_object()
+            .map(|map| map.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    for name in names(&old).into_iter().chain(names(&new)) {
+        if old.get(&name) != new.get(&name) {
+            into.attrs.insert(name);
+        }
+    }
+    // A non-object `attrs` or `tags` (malformed, or another form): every
+    // name could differ, so count every kind of read as changed.
+    let odd = |value: &Value| !matches!(value, Value::Object(_) | Value::Null);
+    if odd(&old) || odd(&new) {
+        into.unknown = true;
+    }
 }
 
 fn canonical_entity(entity: &Value) -> String {
