@@ -6,6 +6,9 @@
 //! (`privsim_testkit::json_context` covers Cedar's whole value grammar).
 //! `load::plain_request`, which checks a plain context against the schema
 //! once, gives what reading the context and then building the request give.
+//! A step's delegation-ceiling requests, built without a second schema check
+//! once one of the same principal, action and resource was accepted, are
+//! each the one `load::build_request` builds and checks alone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,7 +19,9 @@
 use std::str::FromStr;
 
 use cedar_policy::{Context, EntityUid, EvalResult, Schema};
-use privsim::load::{error_chain, plain_request, read_context, request_from_context};
+use privsim::load::{
+    build_request, error_chain, plain_request, read_context, request_from_context,
+};
 use privsim_testkit::json_context::{self, ACTIONS, SCHEMA};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -164,5 +169,117 @@ fn plain_request_equals_two_steps() {
     assert!(
         refused_but_context_reads > 100,
         "{refused_but_context_reads} refused whose context reads"
+    );
+}
+
+/// Every step's delegation-ceiling requests against `build_request`, which
+/// reads and checks each alone: delegators the schema accepts and refuses
+/// for an action (by type, and by id for an enumerated type), each asked
+/// again with other contexts, a context the schema refuses (`expect =
+/// "error"`), and a step whose own request is not checked
+/// (`validate_request = false`).
+#[test]
+fn ceiling_requests_equal_checked_ones() {
+    let schema = r#"
+entity User, Agent, Doc;
+entity Svc enum ["ok", "other"];
+action read appliesTo { principal: [User, Agent, Svc], resource: [Doc], context: { flag: Bool, note?: String } };
+action edit appliesTo { principal: [Agent], resource: [Doc], context: { flag: Bool, note?: String } };
+"#;
+    let mut scenario = String::from(
+        r#"
+[scenario]
+name = "ceiling requests"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'Doc::"d1"'
+
+[[entity]]
+uid = 'Doc::"d2"'
+
+[[session]]
+id = "by-user"
+principal = 'Agent::"a"'
+on_behalf_of = 'User::"u"'
+
+[[session]]
+id = "by-service"
+principal = 'Agent::"b"'
+on_behalf_of = 'Svc::"ok"'
+
+[[session]]
+id = "by-unknown-service"
+principal = 'Agent::"c"'
+on_behalf_of = 'Svc::"nope"'
+
+[[session]]
+id = "sub-agent"
+principal = 'Agent::"d"'
+parent = "by-user"
+"#,
+    );
+    let sessions = ["by-user", "by-service", "by-unknown-service", "sub-agent"];
+    let mut number = 0;
+    for round in 0..3 {
+        for session in sessions {
+            for action in ["read", "edit"] {
+                for doc in ["d1", "d2"] {
+                    number += 1;
+                    let context = match number % 4 {
+                        0 => format!("{{ flag = true, note = \"n{number}\" }}"),
+                        1 => "{ flag = false }".to_string(),
+                        2 if round == 1 => "{ flag = 1 }\nexpect = \"error\"".to_string(),
+                        2 => "{ flag = true }\nvalidate_request = false".to_string(),
+                        _ => format!("{{ flag = true, note = \"{round}\" }}"),
+                    };
+                    scenario.push_str(&format!(
+                        "\n[[step]]\nsession = \"{session}\"\naction = 'Action::\"{action}\"'\nresource = 'Doc::\"{doc}\"'\ncontext = {context}\n"
+                    ));
+                }
+            }
+        }
+    }
+    let policies = r#"@id("all") permit (principal, action, resource) when { context.flag };"#;
+    let loaded = crate::common::load(
+        "ceiling_requests",
+        &[
+            ("scenario.toml", &scenario),
+            ("s.cedarschema", schema),
+            ("p.cedar", policies),
+        ],
+    );
+    let schema = loaded.schema.as_ref().unwrap();
+    let (mut accepted, mut refused) = (0, 0);
+    for step in &loaded.steps {
+        assert_eq!(step.ceiling.len(), step.chain.len() - 1);
+        for (delegator, got) in &step.ceiling {
+            let want = build_request(
+                delegator,
+                &step.action,
+                &step.resource,
+                &step.context,
+                Some(schema),
+            )
+            .ok();
+            assert_eq!(
+                got.as_ref().map(ToString::to_string),
+                want.as_ref().map(ToString::to_string),
+                "step {}: ceiling request of {delegator}",
+                step.index + 1
+            );
+            if want.is_some() {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+    }
+    // Both kinds, each asked many times.
+    assert!(
+        accepted > 20 && refused > 20,
+        "{accepted} accepted, {refused} refused"
     );
 }

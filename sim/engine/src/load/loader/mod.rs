@@ -119,6 +119,17 @@ struct Loader<'a> {
     /// pure function of the text and only references that read are kept,
     /// so an error is reported exactly as without the cache.
     uids: RefCell<HashMap<String, EntityUid>>,
+    /// The (principal, action, resource) of delegation-ceiling requests the
+    /// schema accepted with a context it had accepted for the step's own
+    /// request (`Loader::ceiling_request` says why such a request needs no
+    /// second check).
+    accepted_ceilings: std::collections::HashSet<(EntityUid, EntityUid, EntityUid)>,
+    /// Entity references as Cedar writes them (`EntityUid`'s `Display`),
+    /// by reference: every step labels its principal, action, resource and
+    /// chain, and looks its principal and resource up in the world by this
+    /// text, and a scenario built from a request log names the same few on
+    /// thousands of steps.
+    texts: RefCell<HashMap<EntityUid, String>>,
 }
 
 /// The file an item of the scenario was written in.
@@ -173,6 +184,8 @@ impl<'a> Loader<'a> {
             session_index: std::cell::OnceCell::new(),
             inputs,
             uids: RefCell::new(HashMap::new()),
+            accepted_ceilings: std::collections::HashSet::new(),
+            texts: RefCell::new(HashMap::new()),
         })
     }
 
@@ -205,6 +218,16 @@ impl<'a> Loader<'a> {
             .borrow_mut()
             .insert(written.get_ref().clone(), uid.clone());
         Ok(uid)
+    }
+
+    /// `uid` as Cedar writes it (its `to_string`), made once per reference.
+    fn text(&self, uid: &EntityUid) -> String {
+        if let Some(text) = self.texts.borrow().get(uid) {
+            return text.clone();
+        }
+        let text = uid.to_string();
+        self.texts.borrow_mut().insert(uid.clone(), text.clone());
+        text
     }
 
     fn action(&self, written: &Spanned<String>) -> Result<EntityUid> {

@@ -209,36 +209,38 @@ impl Loader<'_> {
                     return Err(self.err(place, format!("step {}: the request is invalid: {message}", index + 1)).help_boxed("fix the step, its session context or the schema; if the step is meant to be rejected, write `expect = \"error\"`").into());
                 }
             };
+            // The schema accepted this context with this action (it checked
+            // the step's own request): a delegator's request differs only in
+            // its principal.
+            let context_accepted = request_schema.is_some() && request.is_ok();
             let ceiling = chain
                 .iter()
                 .rev()
                 .skip(1)
                 .map(|delegator| {
-                    (
-                        delegator.clone(),
-                        read.clone().ok().and_then(|context| {
-                            request_from_context(
-                                delegator,
-                                &action,
-                                &resource,
-                                context,
-                                scenario.schema.as_ref(),
-                            )
-                            .ok()
-                        }),
-                    )
+                    let request = read.as_ref().ok().and_then(|context| {
+                        self.ceiling_request(
+                            delegator,
+                            &action,
+                            &resource,
+                            context,
+                            scenario.schema.as_ref(),
+                            context_accepted,
+                        )
+                    });
+                    (delegator.clone(), request)
                 })
                 .collect();
             let labels = StepLabels {
-                principal: principal.to_string(),
-                action: action.to_string(),
-                resource: resource.to_string(),
-                chain: chain.iter().map(ToString::to_string).collect(),
+                principal: self.text(&principal),
+                action: self.text(&action),
+                resource: self.text(&resource),
+                chain: chain.iter().map(|uid| self.text(uid)).collect(),
                 delegators: chain
                     .iter()
                     .rev()
                     .skip(1)
-                    .map(ToString::to_string)
+                    .map(|uid| self.text(uid))
                     .collect(),
             };
             let segment = scenario.world.segment_at(at);
@@ -261,6 +263,45 @@ impl Loader<'_> {
             });
         }
         Ok(steps)
+    }
+
+    /// A delegation-ceiling request: `delegator` asking the step's action
+    /// on its resource with its context, checked against `schema` if any;
+    /// `None` when it cannot be built.
+    ///
+    /// Cedar's check of a request under a schema is the check of its
+    /// principal, action and resource (types, and ids of enumerated types)
+    /// and then of its context against the action's context type, which
+    /// does not depend on the principal. So when `context_accepted` (the
+    /// schema accepted this context with this action on the step's own
+    /// request), a delegator's request is accepted exactly when a request
+    /// with the same principal, action and resource was accepted before
+    /// with any accepted context: such requests are built without the
+    /// second check, as the search builds requests of an accepted shape
+    /// (`Contexts::request` in `world/state.rs`). Anything else is checked
+    /// as before. `context_reading::ceiling_requests_equal_checked_ones`
+    /// compares the two.
+    fn ceiling_request(
+        &mut self,
+        delegator: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: &cedar_policy::Context,
+        schema: Option<&Schema>,
+        context_accepted: bool,
+    ) -> Option<Request> {
+        let Some(schema) = schema.filter(|_| context_accepted) else {
+            return request_from_context(delegator, action, resource, context.clone(), schema).ok();
+        };
+        let scope = (delegator.clone(), action.clone(), resource.clone());
+        if self.accepted_ceilings.contains(&scope) {
+            return request_from_context(delegator, action, resource, context.clone(), None).ok();
+        }
+        let request =
+            request_from_context(delegator, action, resource, context.clone(), Some(schema))
+                .ok()?;
+        self.accepted_ceilings.insert(scope);
+        Some(request)
     }
 
     /// The index of the session with id `id` in `scenario.sessions`.
@@ -368,7 +409,7 @@ impl Loader<'_> {
         index: usize,
         written: &Spanned<String>,
     ) {
-        if uid.type_name().basename() != "Action" && !world.base.contains_key(&uid.to_string()) {
+        if uid.type_name().basename() != "Action" && !world.base.contains_key(&self.text(uid)) {
             let location = self.file.location(span(written).start);
             self.warnings.push(format!(
                 "{location}: step {}: {role} `{uid}` is not an entity of the world",
