@@ -447,7 +447,7 @@ impl<'a> Engine<'a> {
     /// reads entity data only through attributes it names (`.`, `has`),
     /// tags, and ancestors (`in`, in its scopes or conditions); a policy
     /// that reads none of what changed makes every read alike in both
-    /// stores, so it is satisfied alike. An opaque policy ([`reads`] cannot
+    /// stores, so it is satisfied alike. An opaque policy (the `reads` module cannot
     /// say what it reads) is always touched.
     pub fn touched_by(&self, changed: &Changed) -> Vec<bool> {
         self.policies
