@@ -40,8 +40,11 @@
 //!    may apply (no touched policy's principal and action scopes admit the
 //!    actor and the action, in either store) is decided alike too, and
 //!    keeps the grant-free row's flags even where step 3 would ask again.
-//!    Its deciding policies are the grant-free ones, kept with the row, so
-//!    the search's coverage is what asking again would note.
+//!    In a row computed again whole, a kept group notes the grant-free
+//!    row's deciding policies for it, exactly what asking again would note.
+//!    A patched row notes only the pairs it asks again: the search's
+//!    coverage may count fewer policies than asking every pair would,
+//!    never more.
 //!
 //! `sim/engine/tests/it/effects.rs` compares every state a random walk
 //! reaches with brute force on generated worlds with effects.
