@@ -46,15 +46,7 @@ pub fn counterexample_view(
         .context()
         .and_then(|c| c.to_json_value().ok())
         .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
-    // Sorted by uid: Cedar's store iterates in hash order, which differs
-    // between runs.
-    let mut entities = counterexample
-        .entities
-        .to_json_value()
-        .unwrap_or(serde_json::Value::Array(Vec::new()));
-    if let Some(list) = entities.as_array_mut() {
-        list.sort_by_cached_key(|entity| entity["uid"].to_string());
-    }
+    let entities = entities_json(&counterexample.entities);
     let response =
         Authorizer::new().is_authorized(request, &allowing.policies.set, &counterexample.entities);
     let mut policies: Vec<PolicyRef> = response
@@ -140,6 +132,24 @@ pub fn repro_scenario(
     ))
 }
 
+/// A store as Cedar's entities JSON, sorted by uid, and each entity's
+/// parents too: Cedar's store and an entity's parents iterate in hash order,
+/// which differs between runs.
+fn entities_json(store: &cedar_policy::Entities) -> serde_json::Value {
+    let mut entities = store
+        .to_json_value()
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
+    if let Some(list) = entities.as_array_mut() {
+        list.sort_by_cached_key(|entity| entity["uid"].to_string());
+        for entity in list {
+            if let Some(parents) = entity.get_mut("parents").and_then(|p| p.as_array_mut()) {
+                parents.sort_by_cached_key(ToString::to_string);
+            }
+        }
+    }
+    entities
+}
+
 /// A counterexample's entities as `[[entity]]` tables of a repro scenario,
 /// sorted by uid (Cedar iterates a store in hash order); actions are left
 /// out, the schema declares them.
@@ -160,13 +170,16 @@ pub(crate) fn entity_tables(store: &cedar_policy::Entities) -> Result<Vec<toml::
         let json = entity.to_json_value().map_err(|e| e.to_string())?;
         let mut table = Table::new();
         table.insert("uid".into(), Value::String(uid.to_string()));
-        let parents: Vec<Value> = json["parents"]
+        // Sorted: an entity's parents iterate in hash order.
+        let mut parents: Vec<String> = json["parents"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|p| EntityUid::from_json(p.clone()).ok())
-            .map(|p| Value::String(p.to_string()))
+            .map(|p| p.to_string())
             .collect();
+        parents.sort();
+        let parents: Vec<Value> = parents.into_iter().map(Value::String).collect();
         if !parents.is_empty() {
             table.insert("parents".into(), Value::Array(parents));
         }
@@ -181,4 +194,65 @@ pub(crate) fn entity_tables(store: &cedar_policy::Entities) -> Result<Vec<toml::
         entities.push(Value::Table(table));
     }
     Ok(entities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entity with many parents: Cedar keeps them in a hash set, so
+    /// without sorting, their order would change from one run to the next.
+    fn store() -> cedar_policy::Entities {
+        let parents: Vec<serde_json::Value> = (0..16)
+            .rev()
+            .map(|i| serde_json::json!({"type": "Group", "id": format!("g{i:02}")}))
+            .collect();
+        let mut list = vec![serde_json::json!({
+            "uid": {"type": "User", "id": "alice"},
+            "attrs": {},
+            "parents": parents,
+        })];
+        list.extend((0..16).map(|i| {
+            serde_json::json!({"uid": {"type": "Group", "id": format!("g{i:02}")}, "attrs": {}, "parents": []})
+        }));
+        cedar_policy::Entities::from_json_value(serde_json::Value::Array(list), None).unwrap()
+    }
+
+    fn expected_parents() -> Vec<String> {
+        (0..16).map(|i| format!("Group::\"g{i:02}\"")).collect()
+    }
+
+    #[test]
+    fn counterexample_entities_list_parents_sorted() {
+        let json = entities_json(&store());
+        let alice = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["uid"]["id"] == "alice")
+            .unwrap();
+        let parents: Vec<String> = alice["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| EntityUid::from_json(p.clone()).unwrap().to_string())
+            .collect();
+        assert_eq!(parents, expected_parents());
+    }
+
+    #[test]
+    fn repro_entity_tables_list_parents_sorted() {
+        let tables = entity_tables(&store()).unwrap();
+        let alice = tables
+            .iter()
+            .find(|t| t["uid"].as_str() == Some("User::\"alice\""))
+            .unwrap();
+        let parents: Vec<&str> = alice["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(parents, expected_parents());
+    }
 }
