@@ -364,13 +364,15 @@ fn jobs_scaling(fixed: &Scenario, budget: u64) {
     let (one_wall, one_cpu, one) = timed_cpu(|| run_search(fixed, &options(budget, 1)));
     let (two_wall, two_cpu, two) = timed_cpu(|| run_search(fixed, &options(budget, 2)));
     println!(
-        "  jobs on {budget} moves: 1 job {:.2} s wall, {:.2} s CPU ({} states); 2 jobs {:.2} s wall, {:.2} s CPU ({} states); wall 1 ÷ 2 = {:.2}x, CPU 2 ÷ 1 = {:.2}, CPU used by 2 jobs ÷ wall = {:.2} cores",
+        "  jobs on {budget} moves: 1 job {:.2} s wall, {:.2} s CPU ({} states, {} evaluations); 2 jobs {:.2} s wall, {:.2} s CPU ({} states, {} evaluations); wall 1 ÷ 2 = {:.2}x, CPU 2 ÷ 1 = {:.2}, CPU used by 2 jobs ÷ wall = {:.2} cores",
         one_wall.as_secs_f64(),
         one_cpu,
         one.states,
+        one.evaluations,
         two_wall.as_secs_f64(),
         two_cpu,
         two.states,
+        two.evaluations,
         one_wall.as_secs_f64() / two_wall.as_secs_f64(),
         two_cpu / one_cpu.max(f64::MIN_POSITIVE),
         two_cpu / two_wall.as_secs_f64()
