@@ -76,3 +76,61 @@ set_attr = { entity = "resource", name = "expiers", value_of = "now" }
         "expected `{expected}` in:\n{error}"
     );
 }
+
+/// Regression: Cedar's validator keeps a policy's type errors in a hash set,
+/// so which error came first (the headline) and the order of the others
+/// changed from one run to the next.
+#[test]
+fn validation_errors_come_in_source_order() {
+    let attributes: Vec<String> = (0..16).map(|i| format!("a{i:02}")).collect();
+    let reads: Vec<String> = attributes
+        .iter()
+        .map(|a| format!("principal.{a} == 1"))
+        .collect();
+    let policies = format!(
+        "@id(\"p\") permit (principal, action, resource) when {{ {} }};",
+        reads.join(" || ")
+    );
+    let schema = "entity User;\nentity Doc;\naction read appliesTo { principal: [User], resource: [Doc] };\n";
+    let entities = r#"[{"uid": {"type": "User", "id": "alice"}, "attrs": {}, "parents": []}]"#;
+    let toml = r#"
+[scenario]
+name = "determinism"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+"#;
+    let path = write_world(
+        "determinism-validation",
+        &[
+            ("scenario.toml", toml),
+            ("p.cedar", &policies),
+            ("s.cedarschema", schema),
+            ("entities.json", entities),
+        ],
+    );
+    let loaded = scenario::load(&path, &LoadOptions::default());
+    if let Some(folder) = path.parent() {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+    let Err(error) = loaded else {
+        panic!("the policies validated");
+    };
+    // The headline, then the related errors, each naming its attribute.
+    let report = miette::Report::new(error);
+    let mut messages = vec![report.to_string()];
+    messages.extend(
+        report
+            .related()
+            .into_iter()
+            .flatten()
+            .map(ToString::to_string),
+    );
+    let named: Vec<String> = messages
+        .iter()
+        .filter_map(|m| attributes.iter().find(|a| m.contains(&format!("`{a}`"))))
+        .cloned()
+        .collect();
+    assert_eq!(named, attributes, "in:\n{messages:#?}");
+}
