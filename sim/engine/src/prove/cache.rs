@@ -352,8 +352,6 @@ fn counterexample(
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
-
     use super::*;
     use crate::prove::Counterexample;
 
