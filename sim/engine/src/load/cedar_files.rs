@@ -461,8 +461,23 @@ pub fn schema_attributes(
 pub fn validate(policies: &Policies, schema: &Schema) -> privsim_model::diag::Result<()> {
     let validator = Validator::new(schema.clone());
     let result = validator.validate(&policies.set, ValidationMode::Strict);
-    let mut errors: Vec<SourceError> = result
-        .validation_errors()
+    // In source order (file, offset, then message): Cedar keeps a policy's
+    // type errors in a hash set, whose order changes from run to run, and
+    // the first error is the headline.
+    let mut found: Vec<_> = result.validation_errors().collect();
+    found.sort_by_cached_key(|error| {
+        let file = policies
+            .origin
+            .get(&error.policy_id().to_string())
+            .map_or(usize::MAX, |&(file, _)| file);
+        let span = error
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .map_or((0, 0), |label| (label.offset(), label.len()));
+        (file, span, error.to_string())
+    });
+    let mut errors: Vec<SourceError> = found
+        .into_iter()
         .map(|error| {
             let file = policies
                 .origin

@@ -277,9 +277,10 @@ impl ProofCache {
                     .context()
                     .and_then(|c| c.to_json_value().ok())
                     .unwrap_or(serde_json::Value::Object(serde_json::Map::new()));
-                let Ok(entities) = counterexample.entities.to_json_value() else {
-                    return;
-                };
+                // Sorted by uid, with sorted parents: Cedar's store and an
+                // entity's parents iterate in hash order, and an entry's
+                // bytes are the same whatever run wrote it.
+                let entities = super::view::entities_json(&counterexample.entities);
                 (
                     "refuted",
                     Some(StoredRequest {
@@ -347,4 +348,73 @@ fn counterexample(
     Entities::from_json_value(entities.clone(), Some(schema)).ok()?;
     let entities = Entities::from_json_value(entities, None).ok()?;
     Some(SymCex { request, entities })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prove::Counterexample;
+
+    /// Regression: a refuted entry stored Cedar's entities JSON as the store
+    /// iterates, so its entities and each entity's parents came in hash
+    /// order and the entry's bytes changed from one run to the next.
+    #[test]
+    fn refuted_entry_lists_entities_and_parents_sorted() {
+        let schema = Schema::from_cedarschema_str(
+            "entity G; entity U in [G]; action a appliesTo { principal: [U], resource: [U] };",
+        )
+        .unwrap()
+        .0;
+        let env = schema.request_envs().next().unwrap();
+        let uid = |s: &str| EntityUid::from_str(s).unwrap();
+        let request = Request::new(
+            uid(r#"U::"x""#),
+            uid(r#"Action::"a""#),
+            uid(r#"U::"x""#),
+            Context::empty(),
+            Some(&schema),
+        )
+        .unwrap();
+        // 16 groups, listed in reverse, and a user in all of them.
+        let groups: Vec<serde_json::Value> = (0..16)
+            .rev()
+            .map(|i| serde_json::json!({"type": "G", "id": format!("g{i:02}")}))
+            .collect();
+        let mut list: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|g| serde_json::json!({"uid": g, "attrs": {}, "parents": []}))
+            .collect();
+        list.push(
+            serde_json::json!({"uid": {"type": "U", "id": "x"}, "attrs": {}, "parents": groups}),
+        );
+        let verdict = Verdict::Refuted {
+            counterexample: Box::new(Counterexample {
+                request,
+                entities: Entities::from_json_value(serde_json::Value::Array(list), None).unwrap(),
+                rendered: String::new(),
+            }),
+        };
+        let folder =
+            std::env::temp_dir().join(format!("privsim-cache-sorted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        let cache = ProofCache::new(&folder);
+        cache.store("k", &env, &verdict);
+        let text = std::fs::read_to_string(folder.join("k.json"));
+        let _ = std::fs::remove_dir_all(&folder);
+        let entry: serde_json::Value = serde_json::from_str(&text.unwrap()).unwrap();
+        let ids = |list: &serde_json::Value, pointer: &str| -> Vec<String> {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.pointer(pointer).unwrap().as_str().unwrap().to_string())
+                .collect()
+        };
+        let mut expected: Vec<String> = (0..16).map(|i| format!("g{i:02}")).collect();
+        expected.push("x".into());
+        assert_eq!(ids(&entry["entities"], "/uid/id"), expected);
+        assert_eq!(
+            ids(&entry["entities"][16]["parents"], "/id"),
+            expected[..16]
+        );
+    }
 }

@@ -37,15 +37,40 @@ pub(super) fn confirm(
     match check(&authz, &cex) {
         Ok(()) => Verdict::Refuted {
             counterexample: Box::new(Counterexample {
-                rendered: cex.to_string(),
+                rendered: render(&cex),
                 request: cex.request,
                 entities: cex.entities,
             }),
         },
         Err(why) => Verdict::Unknown {
-            reason: UnknownReason::NotConfirmed(format!("{why}; counterexample was: {cex}")),
+            reason: UnknownReason::NotConfirmed(format!(
+                "{why}; counterexample was: {}",
+                render(&cex)
+            )),
         },
     }
+}
+
+/// A counterexample as text: symcc's rendering of the request and its
+/// context, then the entities as Cedar's JSON, one a line, sorted by uid
+/// with each entity's parents sorted. symcc's own list of entities and
+/// their ancestors follows Cedar's hash maps, whose order changes from one
+/// run to the next.
+pub(super) fn render(cex: &SymCex) -> String {
+    let full = cex.to_string();
+    let mut text = full
+        .split_once("\nentities: [")
+        .map_or(full.as_str(), |(request, _)| request)
+        .to_string();
+    let entities = super::view::entities_json(&cex.entities);
+    if let Some(list) = entities.as_array().filter(|list| !list.is_empty()) {
+        text.push_str("\nentities: [\n");
+        for entity in list {
+            text.push_str(&format!("  {entity},\n"));
+        }
+        text.push(']');
+    }
+    text
 }
 
 pub(super) fn expect_decision(
@@ -157,6 +182,70 @@ mod tests {
                 reason: UnknownReason::NotConfirmed(_)
             }
         ));
+    }
+
+    /// Regression: the text of a counterexample (in a "not confirmed"
+    /// reason) listed the entities and their ancestors in hash order, so it
+    /// changed from one run to the next.
+    #[test]
+    fn rendered_counterexample_lists_entities_and_parents_sorted() {
+        let uid = |s: &str| cedar_policy::EntityUid::from_str(s).unwrap();
+        let request = Request::new(
+            uid(r#"U::"x""#),
+            uid(r#"Action::"a""#),
+            uid(r#"U::"y""#),
+            cedar_policy::Context::empty(),
+            None,
+        )
+        .unwrap();
+        // 16 groups, listed in reverse, and a user in all of them.
+        let groups: Vec<serde_json::Value> = (0..16)
+            .rev()
+            .map(|i| serde_json::json!({"type": "G", "id": format!("g{i:02}")}))
+            .collect();
+        let mut list: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|g| serde_json::json!({"uid": g, "attrs": {}, "parents": []}))
+            .collect();
+        list.push(
+            serde_json::json!({"uid": {"type": "U", "id": "x"}, "attrs": {}, "parents": groups}),
+        );
+        let cex = SymCex {
+            request,
+            entities: Entities::from_json_value(serde_json::Value::Array(list), None).unwrap(),
+        };
+        let text = render(&cex);
+        assert!(
+            text.starts_with(r#"principal: U::"x", action: Action::"a", resource: U::"y""#),
+            "{text}"
+        );
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+        let ids: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let entity: serde_json::Value =
+                    serde_json::from_str(l.trim().trim_end_matches(',')).unwrap();
+                entity["uid"]["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let mut expected: Vec<String> = (0..16).map(|i| format!("g{i:02}")).collect();
+        expected.push("x".into());
+        assert_eq!(ids, expected, "{text}");
+        let user: serde_json::Value =
+            serde_json::from_str(lines[16].trim().trim_end_matches(',')).unwrap();
+        let parents: Vec<&str> = user["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            parents,
+            expected[..16]
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn repro_scenario(
 /// A store as Cedar's entities JSON, sorted by uid, and each entity's
 /// parents too: Cedar's store and an entity's parents iterate in hash order,
 /// which differs between runs.
-fn entities_json(store: &cedar_policy::Entities) -> serde_json::Value {
+pub(super) fn entities_json(store: &cedar_policy::Entities) -> serde_json::Value {
     let mut entities = store
         .to_json_value()
         .unwrap_or(serde_json::Value::Array(Vec::new()));

@@ -37,8 +37,11 @@ use privsim_model::time::Instant;
 /// The format tag of a corpus file's header.
 pub const FORMAT: &str = "privsim-corpus";
 
-/// The version of the corpus format this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The version of the corpus format this build reads and writes. Version 2:
+/// held-set fingerprints are FNV-1a of a fixed encoding
+/// (`Snapshot::fingerprint`), the same on every platform and Rust release;
+/// version 1's came from std's `DefaultHasher`, so they are refused.
+pub const VERSION: u32 = 2;
 
 /// One worker's search as it stood when a run ended.
 #[derive(Debug, Clone)]

@@ -12,9 +12,7 @@
 //! they started (so a later `remove_parent` undoes an earlier `add_parent`).
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
@@ -122,11 +120,34 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A hash of the whole snapshot, for novelty.
+    /// A hash of the whole snapshot, for novelty: FNV-1a (64 bits) over
+    /// the number of actors, then per actor its number of flags and the
+    /// flags packed eight to a byte. Fingerprints are written to corpus
+    /// files, so the hash is fixed by its definition: std's `DefaultHasher`
+    /// may change between Rust releases and hashes a length as a `usize`
+    /// (4 or 8 bytes, by platform).
     pub fn fingerprint(&self) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        self.hash(&mut hasher);
-        hasher.finish()
+        const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET_BASIS;
+        let mut eat = |bytes: &[u8]| {
+            for &byte in bytes {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        };
+        eat(&(self.allowed.len() as u64).to_le_bytes());
+        for flags in &self.allowed {
+            eat(&(flags.len() as u64).to_le_bytes());
+            for chunk in flags.chunks(8) {
+                let packed = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |byte, (bit, &flag)| byte | (u8::from(flag) << bit));
+                eat(&[packed]);
+            }
+        }
+        hash
     }
 }
 
@@ -2141,4 +2162,29 @@ pub fn lived(scenario: &Scenario, state: &State) -> Result<Lived, String> {
         }
     }
     Ok(Lived::new(world, state.grants.clone(), sessions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Snapshot;
+
+    /// A snapshot's fingerprint is written to corpus files, so it is the
+    /// same on every platform and with every Rust release: FNV-1a over the
+    /// encoding [`Snapshot::fingerprint`] describes. The expected values
+    /// were computed outside Rust from that definition (FNV-1a's offset
+    /// basis and prime, lengths as 8 little-endian bytes, flags packed
+    /// eight to a byte, lowest bit first).
+    #[test]
+    fn snapshot_fingerprint_is_fnv1a_of_its_encoding() {
+        let empty = Snapshot {
+            allowed: Vec::new(),
+        };
+        // The 8 zero bytes of the actor count alone.
+        assert_eq!(empty.fingerprint(), 0xa8c7_f832_281a_39c5);
+        let snapshot = Snapshot {
+            allowed: vec![vec![true, false, true], Vec::new(), vec![true; 9]],
+        };
+        // 3 actors; 3 flags 0b101; 0 flags; 9 flags 0xff 0x01.
+        assert_eq!(snapshot.fingerprint(), 0x0f23_6594_6a58_2b79);
+    }
 }

@@ -4,6 +4,7 @@ mod accounting;
 mod assurance;
 mod common;
 mod context_reading;
+mod determinism;
 mod effects;
 mod engine;
 mod fuzz_seeds;

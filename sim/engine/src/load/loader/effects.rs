@@ -249,8 +249,10 @@ impl Loader<'_> {
                     }
                     _ => continue,
                 };
-            let types: Vec<String> = match operand {
-                Operand::Literal(uid) => vec![uid.type_name().to_string()],
+            // Sorted: Cedar keeps an action's `appliesTo` types in a hash
+            // set, and they are named in the error below.
+            let types: BTreeSet<String> = match operand {
+                Operand::Literal(uid) => BTreeSet::from([uid.type_name().to_string()]),
                 Operand::Principal => schema
                     .principals_for_action(&effect.action)
                     .map(|t| t.map(ToString::to_string).collect())
