@@ -253,7 +253,19 @@ pub struct Engine<'a> {
     /// Per policy (in `policies` order): whether it decided a request asked
     /// through [`Engine::allowed_noting`] (Cedar's reason for its decision).
     decided: Vec<AtomicBool>,
+    /// Contexts as Cedar reads them (`None`: the context does not fit the
+    /// action), by action and context JSON text: a search asks the same
+    /// actor's context for every group of its row in every state, and
+    /// reading it under the schema cost as much as a tenth of the search.
+    /// Up to [`MAX_CONTEXTS`], then it starts afresh.
+    contexts: Mutex<HashMap<(EntityUid, String), Option<Context>>>,
+    /// How many calls found their context already read (tests read it).
+    pub contexts_reused: AtomicUsize,
 }
+
+/// The most contexts an [`Engine`] keeps read (contexts change with the
+/// clock, so a long search meets many).
+const MAX_CONTEXTS: usize = 4096;
 
 impl<'a> Engine<'a> {
     /// An engine for a scenario as loaded: its policies, schema and world.
@@ -321,6 +333,8 @@ impl<'a> Engine<'a> {
             lists: Mutex::new(HashMap::new()),
             partitions: Mutex::new(HashMap::new()),
             next_list: AtomicUsize::new(0),
+            contexts: Mutex::new(HashMap::new()),
+            contexts_reused: AtomicUsize::new(0),
         }
     }
 
@@ -690,10 +704,23 @@ impl<'a> Engine<'a> {
         store: StoreId,
     ) -> Option<(Arc<StoreData<'a>>, Context)> {
         let data = lock(&self.stores).get(store.0).cloned()?;
-        let context =
+        // Reading a context depends only on its JSON, the schema and the
+        // action: the same text read again is the same context.
+        let key = (targets.action.clone(), context.to_string());
+        if let Some(read) = lock(&self.contexts).get(&key) {
+            self.contexts_reused.fetch_add(1, Ordering::Relaxed);
+            return Some((data, read.clone()?));
+        }
+        let read =
             Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)))
-                .ok()?;
-        Some((data, context))
+                .ok();
+        let mut contexts = lock(&self.contexts);
+        if contexts.len() >= MAX_CONTEXTS {
+            contexts.clear();
+        }
+        contexts.insert(key, read.clone());
+        drop(contexts);
+        Some((data, read?))
     }
 
     /// The same answer as [`Engine::allowed`], the slow and obvious way: every
@@ -730,7 +757,12 @@ impl<'a> Engine<'a> {
         store: StoreId,
         note: bool,
     ) -> Vec<bool> {
-        let Some((data, context)) = self.request_parts(targets, context, store) else {
+        // The oracle reads the context itself, not through the engine's
+        // kept contexts.
+        let data = lock(&self.stores).get(store.0).cloned();
+        let context =
+            Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)));
+        let (Some(data), Ok(context)) = (data, context) else {
             return vec![false; targets.list.resources.len()];
         };
         targets

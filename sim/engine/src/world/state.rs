@@ -821,6 +821,17 @@ impl<'s> Machine<'s> {
         decided
     }
 
+    /// How many held-set calls of this machine's scenario (all its
+    /// workers) found their context already read by the engine (tests read
+    /// it, to see that searches take that path).
+    pub fn contexts_reused(&self) -> usize {
+        self.shared.rows.get().map_or(0, |rows| {
+            rows.engine
+                .contexts_reused
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
     fn allowed(&self, request: &Request, store: &Entities) -> bool {
         self.authorize(request, store).decision() == Decision::Allow
     }

@@ -960,7 +960,7 @@ fn incremental_states_search_and_replay_like_brute_force() {
             "incremental-search",
         ));
     }
-    let (mut found, mut partial_rows) = (0, 0);
+    let (mut found, mut partial_rows, mut contexts_reused) = (0, 0, 0);
     for scenario in &scenarios {
         let fast = serde_json::to_string(&privsim::replay::replay(scenario)).unwrap();
         let slow = serde_json::to_string(&privsim::replay::replay_brute_force(scenario)).unwrap();
@@ -999,12 +999,16 @@ fn incremental_states_search_and_replay_like_brute_force() {
             );
             found += fast.findings.len();
             partial_rows += fast_machine.partial_rows.get();
+            contexts_reused += fast_machine.contexts_reused();
         }
     }
     assert!(found > 0, "no search found anything to compare");
     // Some changed states kept part of a row the change reaches (no policy
     // the change touches applies there): that path is compared too.
     assert!(partial_rows > 0, "no row was recomputed only in part");
+    // Rows asked with a context the engine had already read: that path is
+    // compared too.
+    assert!(contexts_reused > 0, "no context was read only once");
 }
 
 // ---- weighted moves ----
