@@ -132,9 +132,11 @@ pub fn repro_scenario(
     ))
 }
 
-/// A store as Cedar's entities JSON, sorted by uid, and each entity's
-/// parents too: Cedar's store and an entity's parents iterate in hash order,
-/// which differs between runs.
+/// A store as Cedar's entities JSON, sorted by uid, each entity's parents
+/// sorted and its attributes and tags by name: Cedar's store, an entity's
+/// parents and the attribute and tag maps of its JSON form (`HashMap`s,
+/// which this workspace's `serde_json`, keeping insertion order, does not
+/// sort) iterate in hash order, which differs between runs.
 pub(super) fn entities_json(store: &cedar_policy::Entities) -> serde_json::Value {
     let mut entities = store
         .to_json_value()
@@ -144,6 +146,11 @@ pub(super) fn entities_json(store: &cedar_policy::Entities) -> serde_json::Value
         for entity in list {
             if let Some(parents) = entity.get_mut("parents").and_then(|p| p.as_array_mut()) {
                 parents.sort_by_cached_key(ToString::to_string);
+            }
+            for key in ["attrs", "tags"] {
+                if let Some(map) = entity.get_mut(key).and_then(|m| m.as_object_mut()) {
+                    map.sort_keys();
+                }
             }
         }
     }
@@ -207,10 +214,19 @@ mod tests {
             .rev()
             .map(|i| serde_json::json!({"type": "Group", "id": format!("g{i:02}")}))
             .collect();
+        // Attributes and tags too: Cedar's JSON form keeps them in hash
+        // maps.
+        let named = |prefix: &str| -> serde_json::Map<String, serde_json::Value> {
+            (0..16)
+                .rev()
+                .map(|i| (format!("{prefix}{i:02}"), serde_json::json!(i)))
+                .collect()
+        };
         let mut list = vec![serde_json::json!({
             "uid": {"type": "User", "id": "alice"},
-            "attrs": {},
+            "attrs": named("a"),
             "parents": parents,
+            "tags": named("t"),
         })];
         list.extend((0..16).map(|i| {
             serde_json::json!({"uid": {"type": "Group", "id": format!("g{i:02}")}, "attrs": {}, "parents": []})
@@ -223,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn counterexample_entities_list_parents_sorted() {
+    fn counterexample_entities_list_parents_attributes_and_tags_sorted() {
         let json = entities_json(&store());
         let alice = json
             .as_array()
@@ -238,6 +254,11 @@ mod tests {
             .map(|p| EntityUid::from_json(p.clone()).unwrap().to_string())
             .collect();
         assert_eq!(parents, expected_parents());
+        for (key, prefix) in [("attrs", "a"), ("tags", "t")] {
+            let names: Vec<&String> = alice[key].as_object().unwrap().keys().collect();
+            let expected: Vec<String> = (0..16).map(|i| format!("{prefix}{i:02}")).collect();
+            assert_eq!(names, expected.iter().collect::<Vec<_>>(), "{key}");
+        }
     }
 
     #[test]
