@@ -131,10 +131,11 @@ pub struct LogArgs {
     /// The observation window of the streamed replay (without `--out`).
     #[command(flatten)]
     pub window: WindowArgs,
-    /// Threads of the streamed replay: 1 reads and replays on one thread; 2
-    /// or more (at most 2 are used) replay each window of requests on a
-    /// second thread while the next lines are read. The result is the same.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Threads of the streamed replay: 1 (the default) reads and replays on
+    /// one thread; 2 or more (at most 2 are used) replay each window of
+    /// requests on a second thread while the next lines are read. The result
+    /// is the same.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: u64,
 }
 
@@ -262,7 +263,7 @@ fn run_log(args: &LogArgs) -> Outcome {
             &options,
             &load,
             privsim::import::stream::MISMATCHES_LISTED,
-            usize::try_from(args.jobs).unwrap_or(2),
+            usize::try_from(args.jobs).unwrap_or(1),
         );
         drop(ticker);
         let result = match streamed {

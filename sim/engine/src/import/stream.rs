@@ -181,7 +181,8 @@ pub fn replay_log_windowed(
 }
 
 /// [`replay_log_windowed`] with [`WINDOW`] and `jobs` threads (at most 2
-/// are used: one reads the log, the other replays windows). The result is
+/// are used: one reads the log, the other replays windows; `privsim import
+/// log --jobs`). The result is
 /// the same, byte for byte, whatever `jobs` is: windows are made on the
 /// reading thread exactly as with one thread, and their outcomes kept in
 /// the order they were made
