@@ -131,6 +131,12 @@ pub struct LogArgs {
     /// The observation window of the streamed replay (without `--out`).
     #[command(flatten)]
     pub window: WindowArgs,
+    /// Threads of the streamed replay: 1 (the default) reads and replays on
+    /// one thread; 2 or more (at most 2 are used) replay each window of
+    /// requests on a second thread while the next lines are read. The result
+    /// is the same.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: u64,
 }
 
 /// Imports the suites and writes or replays them.
@@ -252,11 +258,12 @@ fn run_log(args: &LogArgs) -> Outcome {
         };
         let ticker = crate::progress::Ticker::start("import log");
         privsim::progress::scenario(&args.log.display().to_string());
-        let streamed = privsim::import::stream::replay_log(
+        let streamed = privsim::import::stream::replay_log_jobs(
             &args.log,
             &options,
             &load,
             privsim::import::stream::MISMATCHES_LISTED,
+            usize::try_from(args.jobs).unwrap_or(1),
         );
         drop(ticker);
         let result = match streamed {

@@ -341,20 +341,26 @@ fn windowed_replay_equals_whole() {
         );
         let (whole, whole_stats) = stream::replay_log_whole(&log, &options, load, listed)
             .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
-        let (part, stats) = stream::replay_log_windowed(&log, &options, load, listed, window)
-            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
-        let (expected, actual) = (json_of(&whole, &whole_stats), json_of(&part, &stats));
-        if actual != expected {
-            let (number, (want, got)) = expected
-                .lines()
-                .zip(actual.lines())
-                .enumerate()
-                .find(|(_, (want, got))| want != got)
-                .unwrap_or((0, ("(lengths differ)", "")));
-            panic!(
-                "{case}: line {} differs:\n  whole:    {want}\n  windowed: {got}",
-                number + 1
-            );
+        let expected = json_of(&whole, &whole_stats);
+        // One thread, and windows replayed on a second thread.
+        for jobs in [1, 2] {
+            let (part, stats) =
+                stream::replay_log_windowed(&log, &options, load, listed, window, jobs)
+                    .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+            let actual = json_of(&part, &stats);
+            let case = format!("{case}, jobs {jobs}");
+            if actual != expected {
+                let (number, (want, got)) = expected
+                    .lines()
+                    .zip(actual.lines())
+                    .enumerate()
+                    .find(|(_, (want, got))| want != got)
+                    .unwrap_or((0, ("(lengths differ)", "")));
+                panic!(
+                    "{case}: line {} differs:\n  whole:    {want}\n  windowed: {got}",
+                    number + 1
+                );
+            }
         }
         seen_ceiling |= whole
             .findings
@@ -443,4 +449,41 @@ fn untexted_load_equals_text_load() {
     let got = render(logged.load_untexted(&LoadOptions::default()).unwrap_err());
     assert_eq!(got, want);
     assert!(want.contains("step 1"), "{want}");
+}
+
+/// With windows replayed on a second thread, a window that does not load
+/// gives the error one thread gives: the first such window's, in log order,
+/// though later windows were already handed to the worker.
+#[test]
+fn pipelined_replay_reports_the_first_windows_error() {
+    let folder = temp_folder("pipelined-error");
+    let options = world(&folder);
+    let line = |second: u32, resource: &str, context: &str| {
+        format!(
+            r#"{{"timestamp": "2026-06-01T09:00:{second:02}Z", "principal": "Agent::\"a0\"", "action": "Action::\"read\"", "resource": "Doc::\"{resource}\"", "context": {context}}}"#
+        )
+    };
+    let log = folder.join("log.jsonl");
+    std::fs::write(
+        &log,
+        [
+            line(1, "d0", "{}"),
+            line(2, "d1", r#"{"undeclared": 1}"#),
+            line(3, "d2", "{}"),
+            line(4, "d3", r#"{"other": 2}"#),
+            line(5, "d4", "{}"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let render = |jobs: usize| {
+        let error =
+            stream::replay_log_windowed(&log, &options, &LoadOptions::default(), 5, 1, jobs)
+                .map(|_| ())
+                .unwrap_err();
+        format!("{:?}", miette::Report::new(error))
+    };
+    let (one, two) = (render(1), render(2));
+    assert_eq!(two, one);
+    assert!(one.contains("undeclared"), "{one}");
 }

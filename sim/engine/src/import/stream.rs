@@ -121,14 +121,14 @@ pub struct StreamStats {
 /// window; `listed` mismatching distinct requests are kept in the result's
 /// steps (the first ones by line), the rest counted in a warning. The
 /// distinct requests are replayed [`WINDOW`] at a time
-/// ([`replay_log_windowed`]).
+/// ([`replay_log_windowed`]), on this thread only.
 pub fn replay_log(
     path: &Path,
     options: &LogOptions,
     load: &LoadOptions,
     listed: usize,
 ) -> Result<(ScenarioResult, StreamStats)> {
-    replay_log_windowed(path, options, load, listed, WINDOW)
+    replay_log_windowed(path, options, load, listed, WINDOW, 1)
 }
 
 /// How many new distinct requests the streamed replay replays at once.
@@ -137,25 +137,83 @@ pub const WINDOW: usize = 4096;
 /// [`replay_log`] replaying `window` new distinct requests at a time: what
 /// is kept between windows is bounded by the principals, pairs and sessions,
 /// plus a small index entry per distinct request (`stream/windowed.rs`).
+/// With `jobs` above 1, windows are loaded and replayed on a second thread
+/// while this one reads and indexes the next lines ([`replay_log_jobs`]).
 pub fn replay_log_windowed(
     path: &Path,
     options: &LogOptions,
     load: &LoadOptions,
     listed: usize,
     window: usize,
+    jobs: usize,
 ) -> Result<(ScenarioResult, StreamStats)> {
     let mut reader = log::LogReader::new(path, options)?;
     let display = reader.display().to_string();
-    let mut state = windowed::Windowed::new(display.clone(), load, listed, window);
+    if jobs <= 1 {
+        let state = windowed::Windowed::new(display.clone(), load, listed, window, None);
+        return read_into(path, &display, &mut reader, state, load);
+    }
+    let (windows, to_replay) = std::sync::mpsc::sync_channel::<windowed::Window>(1);
+    let (done, replayed) = std::sync::mpsc::channel();
+    let state = windowed::Windowed::new(
+        display.clone(),
+        load,
+        listed,
+        window,
+        Some(windowed::Worker { windows, replayed }),
+    );
+    let window_load = state.window_load().clone();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for window in to_replay {
+                if done
+                    .send(windowed::replay_window(window, &window_load))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        // `state` (and with it the sending end) is dropped before the scope
+        // waits for the worker, on every path.
+        read_into(path, &display, &mut reader, state, load)
+    })
+}
+
+/// [`replay_log_windowed`] with [`WINDOW`] and `jobs` threads (at most 2
+/// are used: one reads the log, the other replays windows; `privsim import
+/// log --jobs`). The result is
+/// the same, byte for byte, whatever `jobs` is: windows are made on the
+/// reading thread exactly as with one thread, and their outcomes kept in
+/// the order they were made
+/// (`import_log_stream::windowed_replay_equals_whole`).
+pub fn replay_log_jobs(
+    path: &Path,
+    options: &LogOptions,
+    load: &LoadOptions,
+    listed: usize,
+    jobs: usize,
+) -> Result<(ScenarioResult, StreamStats)> {
+    replay_log_windowed(path, options, load, listed, WINDOW, jobs)
+}
+
+/// Reads every line of the log into `state`, then finishes it.
+fn read_into(
+    path: &Path,
+    display: &str,
+    reader: &mut LogReader<'_>,
+    mut state: windowed::Windowed,
+    load: &LoadOptions,
+) -> Result<(ScenarioResult, StreamStats)> {
     crate::progress::phase(crate::progress::Phase::Reading, 0);
     let mut key = String::new();
-    log::read_lines(path, &display, |number, text| {
+    log::read_lines(path, display, |number, text| {
         crate::progress::advance();
         let request = reader.line(number, text)?;
-        state.line(&reader, number, request, &mut key);
+        state.line(reader, number, request, &mut key);
         Ok(())
     })?;
-    state.finish(&reader, load)
+    state.finish(reader, load)
 }
 
 /// The log line a step's name gives (`LOG:LINE`).

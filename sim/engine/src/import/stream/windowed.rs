@@ -31,8 +31,9 @@ use super::{
     LogReader, LoggedStep, Occurrences, StreamStats, log_line, request_key, streamed_note,
 };
 use crate::import::ImportedEntity;
+use crate::import::log::LoggedScenario;
 use crate::import::log::LoggedSession;
-use crate::load::{LoadOptions, ObservationOptions, Scenario};
+use crate::load::{LoadOptions, ObservationOptions};
 use crate::world::Timeline;
 use privsim_model::diag::{Error, Result};
 use privsim_model::result::{
@@ -99,6 +100,49 @@ struct PairUse {
     template: LoggedStep,
 }
 
+/// A window's distinct requests as a scenario, ready to replay, with the
+/// fingerprint of the request each of its lines stands for.
+pub(super) struct Window {
+    logged: LoggedScenario,
+    by_line: HashMap<usize, Fingerprint>,
+}
+
+/// A replayed window: its result and how many steps its scenario loaded, or
+/// its load error.
+pub(super) struct Replayed {
+    window: Window,
+    result: Result<(ScenarioResult, usize)>,
+}
+
+/// Loads and replays a window (on whichever thread holds it: nothing in it
+/// depends on the others).
+pub(super) fn replay_window(window: Window, load: &LoadOptions) -> Replayed {
+    // Built in memory, not written as TOML and parsed back: a window's step
+    // lines and warnings are not kept, and a load error is the text's
+    // (`LoggedScenario::load_untexted`).
+    let result = window.logged.load_untexted(load).map(|mut scenario| {
+        // State invariants are checked once, on the final scenario: a
+        // window's would be the same findings again (they do not depend on
+        // the steps' times), at a window's cost.
+        scenario.invariants.attenuation = false;
+        scenario.invariants.never = false;
+        scenario.invariants.access = false;
+        let (result, _) = crate::replay::replay_with_state(&scenario);
+        (result, scenario.steps.len())
+    });
+    Replayed { window, result }
+}
+
+/// The two ends of the channels to a worker thread that replays windows
+/// ([`replay_window`]) in the order it receives them.
+pub(super) struct Worker {
+    /// Windows to replay; bounded, so at most one waits while the worker
+    /// replays another and this thread builds the next.
+    pub(super) windows: std::sync::mpsc::SyncSender<Window>,
+    /// Replayed windows, in the order they were sent.
+    pub(super) replayed: std::sync::mpsc::Receiver<Replayed>,
+}
+
 /// The streamed replay's state between lines.
 pub(super) struct Windowed {
     display: String,
@@ -137,10 +181,20 @@ pub(super) struct Windowed {
     failed: Option<Error>,
     lines: usize,
     total: usize,
+    /// Where windows are replayed: on this thread (`None`) or a worker's.
+    worker: Option<Worker>,
+    /// Windows handed to the worker and not kept yet.
+    in_flight: usize,
 }
 
 impl Windowed {
-    pub(super) fn new(display: String, load: &LoadOptions, listed: usize, window: usize) -> Self {
+    pub(super) fn new(
+        display: String,
+        load: &LoadOptions,
+        listed: usize,
+        window: usize,
+        worker: Option<Worker>,
+    ) -> Self {
         let window_load = LoadOptions {
             observation: ObservationOptions::default(),
             ..load.clone()
@@ -166,7 +220,14 @@ impl Windowed {
             failed: None,
             lines: 0,
             total: 0,
+            worker,
+            in_flight: 0,
         }
+    }
+
+    /// The load options of a window's scenario.
+    pub(super) fn window_load(&self) -> &LoadOptions {
+        &self.window_load
     }
 
     /// Line `number` read: counted, and its request (if any) indexed.
@@ -240,18 +301,72 @@ impl Windowed {
 
     /// Replays the pending distinct requests as one scenario and keeps their
     /// outcomes. Waits (keeps them pending) while a session's parent has not
-    /// been read yet; keeps the first load error for the end.
+    /// been read yet; keeps the first load error for the end. With a worker
+    /// thread, the window is handed to it and its outcomes are kept when it
+    /// gives them back, in the order the windows were made.
     fn flush(&mut self, reader: &LogReader<'_>) {
-        if self.pending.is_empty() {
+        let Some(window) = self.take_window(reader) else {
             return;
+        };
+        match &self.worker {
+            None => {
+                let replayed = replay_window(window, &self.window_load);
+                self.absorb(replayed);
+            }
+            Some(worker) => match worker.windows.send(window) {
+                Ok(()) => {
+                    self.in_flight += 1;
+                    self.absorb_ready(false);
+                }
+                // The worker is gone (it panicked; the scope reports it):
+                // what is left is replayed here, after what it gave back.
+                Err(std::sync::mpsc::SendError(window)) => {
+                    self.absorb_ready(true);
+                    self.worker = None;
+                    let replayed = replay_window(window, &self.window_load);
+                    self.absorb(replayed);
+                }
+            },
+        }
+    }
+
+    /// Keeps the outcomes of the windows the worker has replayed: those
+    /// ready now, or (`wait`) every window handed to it.
+    fn absorb_ready(&mut self, wait: bool) {
+        while self.in_flight > 0 {
+            let Some(worker) = &self.worker else {
+                return;
+            };
+            let replayed = if wait {
+                match worker.replayed.recv() {
+                    Ok(replayed) => replayed,
+                    Err(_) => return,
+                }
+            } else {
+                match worker.replayed.try_recv() {
+                    Ok(replayed) => replayed,
+                    Err(_) => return,
+                }
+            };
+            self.in_flight -= 1;
+            self.absorb(replayed);
+        }
+    }
+
+    /// The pending distinct requests as a window's scenario, or `None` when
+    /// there is nothing to replay (none pending, a window already failed, or
+    /// a session's parent not read yet).
+    fn take_window(&mut self, reader: &LogReader<'_>) -> Option<Window> {
+        if self.pending.is_empty() {
+            return None;
         }
         if self.failed.is_some() {
             self.pending.clear();
             self.pending_entities.clear();
-            return;
+            return None;
         }
         let Ok(sessions) = reader.sessions() else {
-            return;
+            return None;
         };
         let sessions = needed_sessions(sessions, &self.pending);
         let mut pending = std::mem::take(&mut self.pending);
@@ -262,35 +377,36 @@ impl Windowed {
             .collect();
         let steps: Vec<LoggedStep> = pending.into_iter().map(|(_, step)| step).collect();
         let logged = reader.scenario(sessions, std::mem::take(&mut self.pending_entities), steps);
-        // Built in memory, not written as TOML and parsed back: a window's
-        // step lines and warnings are not kept, and a load error is the
-        // text's (`LoggedScenario::load_untexted`).
-        let mut scenario = match logged.load_untexted(&self.window_load) {
-            Ok(scenario) => scenario,
-            Err(error) => {
-                self.failed = Some(error);
-                return;
-            }
-        };
-        // State invariants are checked once, on the final scenario: a
-        // window's would be the same findings again (they do not depend on
-        // the steps' times), at a window's cost.
-        scenario.invariants.attenuation = false;
-        scenario.invariants.never = false;
-        scenario.invariants.access = false;
-        let (result, _) = crate::replay::replay_with_state(&scenario);
-        self.keep(&scenario, result, &by_line, &logged.steps);
+        Some(Window { logged, by_line })
+    }
+
+    /// Keeps a replayed window's outcomes, or its load error if it is the
+    /// first (a window after a failed one is not kept: the result is the
+    /// error).
+    fn absorb(&mut self, replayed: Replayed) {
+        if self.failed.is_some() {
+            return;
+        }
+        match replayed.result {
+            Ok((result, loaded_steps)) => self.keep(
+                loaded_steps,
+                result,
+                &replayed.window.by_line,
+                &replayed.window.logged.steps,
+            ),
+            Err(error) => self.failed = Some(error),
+        }
     }
 
     /// Keeps what a window's replay decided.
     fn keep(
         &mut self,
-        scenario: &Scenario,
+        loaded_steps: usize,
         result: ScenarioResult,
         by_line: &HashMap<usize, Fingerprint>,
         steps: &[LoggedStep],
     ) {
-        debug_assert_eq!(scenario.steps.len(), steps.len());
+        debug_assert_eq!(loaded_steps, steps.len());
         let mut by_index: HashMap<usize, Fingerprint> = HashMap::new();
         for (step, logged) in result.steps.into_iter().zip(steps) {
             let Some(&print) = log_line(&step.name).and_then(|line| by_line.get(&line)) else {
@@ -375,6 +491,10 @@ impl Windowed {
         }
         let sessions = reader.sessions()?;
         self.flush(reader);
+        // Every window kept before anything is read from the index; the
+        // worker, if any, stops when its channel closes.
+        self.absorb_ready(true);
+        self.worker = None;
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
