@@ -507,6 +507,10 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
     let tick = (flags & 4 != 0).then_some(7 * 60_000);
     let fast = Machine::new(&loaded);
     let slow = Machine::new(&loaded).brute_force();
+    // A search worker's machine evaluates with its own copies of the
+    // grant-free store and the policies (made through Cedar's JSON forms):
+    // asked by brute force too, it must answer exactly as `slow`.
+    let copied = Machine::new(&loaded).share().machine().brute_force();
     let mover = Mover::new(&fast, tick);
     let mut state = fast.initial();
     let mut compared = (0, 0);
@@ -515,6 +519,18 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         let context = || format!("({spec:?})\n{}", describe_trace(&fast, moves));
         let every_other = |actor: usize| actor % 2 == 1;
         let (a, b) = (fast.snapshot(state), slow.snapshot(state));
+        let own = copied.snapshot(state);
+        if own != b {
+            let detail = match (&own, &b) {
+                (Ok(o), Ok(s)) => first_difference(&fast, o, s),
+                _ => format!("{own:?} / {b:?}"),
+            };
+            panic!(
+                "a worker's machine (own copies) differs from brute force at {}: {detail} {}",
+                state.time,
+                context()
+            );
+        }
         let (c, d) = (
             fast.snapshot_of(state, every_other),
             slow.snapshot_of(state, every_other),
@@ -540,6 +556,15 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
                 fast.violations(state, snapshot),
                 slow.violations(state, snapshot),
             );
+            let o = copied.violations(state, snapshot);
+            if o != s {
+                panic!(
+                    "a worker's machine (own copies) finds other violations: {:?} / {:?} {}",
+                    messages(&o),
+                    messages(&s),
+                    context()
+                );
+            }
             if f != s {
                 panic!(
                     "violations differ: {:?} / {:?} {}",
@@ -570,8 +595,17 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         };
         let mv = available[choice % available.len()].clone();
         let mut other = state.clone();
+        let mut third = state.clone();
         let (changed, found) = execute(&fast, &mut state, &mv);
         let (changed_slow, found_slow) = execute(&slow, &mut other, &mv);
+        let (changed_own, found_own) = execute(&copied, &mut third, &mv);
+        if changed_own != changed_slow || found_own != found_slow {
+            panic!(
+                "a worker's machine (own copies) plays the move differently: {changed_own} {:?} / {changed_slow} {:?} ({spec:?})",
+                messages(&found_own),
+                messages(&found_slow),
+            );
+        }
         moves.push(mv);
         if changed != changed_slow || found != found_slow {
             panic!(
@@ -587,6 +621,11 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
             check_indexed_moves(&mover, &fast, &state, &available);
         }
     }
+    assert_eq!(
+        copied.decided(),
+        slow.decided(),
+        "a worker's machine (own copies) saw other policies decide ({spec:?})"
+    );
     StatesChecked {
         compared: compared.0,
         changed: compared.1,

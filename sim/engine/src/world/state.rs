@@ -198,6 +198,58 @@ pub struct Machine<'s> {
     /// `[[never]]` rules with a type pattern matching more entities than
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
+    /// The grant-free store every store of this machine is made from, and
+    /// the policies it asks Cedar with: the scenario's own on the machine
+    /// [`Machine::new`] makes, copies of them on a worker's
+    /// ([`SharedMachine::machine`]).
+    own: Own,
+}
+
+/// What a machine evaluates with: the grant-free store its stores are made
+/// from, and the policies.
+///
+/// Cedar's stores and policies hold their parts in `Arc`s, and evaluating
+/// clones them (an attribute's value, a policy's condition), so two threads
+/// evaluating with the same ones write the same reference counts on every
+/// request, and each core keeps taking the other's cache lines. Measured
+/// (BENCHMARKS.md, "Jobs scaling"): 2 workers sharing them spent about 18%
+/// more CPU than 1 worker on the same moves; with copies of their own, 2%.
+struct Own {
+    base: Entities,
+    policies: cedar_policy::PolicySet,
+}
+
+impl Own {
+    /// The scenario's own (cheap `Arc` clones), for a machine that does
+    /// not evaluate beside another one.
+    fn shared(base: &Entities, scenario: &Scenario) -> Self {
+        Self {
+            base: base.clone(),
+            policies: scenario.policies.set.clone(),
+        }
+    }
+
+    /// Copies sharing no `Arc` with the scenario's, made by a round trip
+    /// through Cedar's JSON forms, which keep every entity, attribute,
+    /// tag, parent, policy id, template and link; where a round trip
+    /// fails, the shared ones (the answers are the same either way).
+    fn copied(base: &Entities, scenario: &Scenario) -> Self {
+        let shared = Self::shared(base, scenario);
+        Self {
+            base: base
+                .to_json_value()
+                .ok()
+                .and_then(|json| Entities::from_json_value(json, None).ok())
+                .unwrap_or(shared.base),
+            policies: shared
+                .policies
+                .clone()
+                .to_json()
+                .ok()
+                .and_then(|json| cedar_policy::PolicySet::from_json_value(json).ok())
+                .unwrap_or(shared.policies),
+        }
+    }
 }
 
 /// The (principal type, resource type) pairs of requests the schema accepted
@@ -249,9 +301,15 @@ pub struct SharedMachine<'s> {
 }
 
 impl<'s> SharedMachine<'s> {
-    /// A machine of its own (its own stores, counters and noted policies)
-    /// on the shared part: it answers exactly as the machine shared.
+    /// A machine of its own (its own stores, counters and noted policies,
+    /// and its own copies of the grant-free store and the policies: [`Own`])
+    /// on the shared part, for another thread: it answers exactly as the
+    /// machine shared.
     pub fn machine(&self) -> Machine<'s> {
+        self.make(Own::copied(&self.shared.base, self.scenario))
+    }
+
+    fn make(&self, own: Own) -> Machine<'s> {
         Machine {
             scenario: self.scenario,
             authorizer: Authorizer::new(),
@@ -268,6 +326,7 @@ impl<'s> SharedMachine<'s> {
             partial_rows: std::cell::Cell::new(0),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
+            own,
         }
     }
 }
@@ -412,7 +471,7 @@ impl<'s> Machine<'s> {
             unread: unread_moments,
             arithmetic,
         } = self::moments(scenario);
-        SharedMachine {
+        let shared = SharedMachine {
             scenario,
             shared: Arc::new(Shared {
                 base,
@@ -430,8 +489,9 @@ impl<'s> Machine<'s> {
             arithmetic,
             unsearched_principals,
             brute_force: false,
-        }
-        .machine()
+        };
+        let own = Own::shared(&shared.shared.base, scenario);
+        shared.make(own)
     }
 
     /// This machine's shared part, for machines on other threads
@@ -520,7 +580,7 @@ impl<'s> Machine<'s> {
             return Ok(Rc::clone(entry));
         }
         let store = world::with_grants(
-            &self.shared.base,
+            &self.own.base,
             &self.scenario.world.base,
             &state.grants,
             &active,
@@ -794,7 +854,7 @@ impl<'s> Machine<'s> {
         self.evaluations.set(self.evaluations.get() + 1);
         let response = self
             .authorizer
-            .is_authorized(request, &self.scenario.policies.set, store);
+            .is_authorized(request, &self.own.policies, store);
         let mut decided = self.decided.borrow_mut();
         for id in response.diagnostics().reason() {
             if !decided.contains(id) {
