@@ -198,18 +198,7 @@ mod tests {
             None,
         )
         .unwrap();
-        // 16 groups, listed in reverse, and a user in all of them.
-        let groups: Vec<serde_json::Value> = (0..16)
-            .rev()
-            .map(|i| serde_json::json!({"type": "G", "id": format!("g{i:02}")}))
-            .collect();
-        let mut list: Vec<serde_json::Value> = groups
-            .iter()
-            .map(|g| serde_json::json!({"uid": g, "attrs": {}, "parents": []}))
-            .collect();
-        list.push(
-            serde_json::json!({"uid": {"type": "U", "id": "x"}, "attrs": {}, "parents": groups}),
-        );
+        let list = crate::prove::user_in_sixteen_groups();
         let cex = SymCex {
             request,
             entities: Entities::from_json_value(serde_json::Value::Array(list), None).unwrap(),

@@ -349,3 +349,19 @@ pub fn tally(results: &[EnvResult]) -> (usize, usize, usize, usize) {
     }
     t
 }
+
+/// Entities JSON for the tests of hash-ordered output: 16 groups `G`,
+/// listed in reverse, and a user `U::"x"` in all of them.
+#[cfg(test)]
+fn user_in_sixteen_groups() -> Vec<serde_json::Value> {
+    let groups: Vec<serde_json::Value> = (0..16)
+        .rev()
+        .map(|i| serde_json::json!({"type": "G", "id": format!("g{i:02}")}))
+        .collect();
+    let mut list: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| serde_json::json!({"uid": g, "attrs": {}, "parents": []}))
+        .collect();
+    list.push(serde_json::json!({"uid": {"type": "U", "id": "x"}, "attrs": {}, "parents": groups}));
+    list
+}
