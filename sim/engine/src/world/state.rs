@@ -302,9 +302,9 @@ pub struct SharedMachine<'s> {
 
 impl<'s> SharedMachine<'s> {
     /// A machine of its own (its own stores, counters and noted policies,
-    /// and its own copies of the grant-free store and the policies: [`Own`])
-    /// on the shared part, for another thread: it answers exactly as the
-    /// machine shared.
+    /// and its own copies of the grant-free store and the policies, made
+    /// through Cedar's JSON forms) on the shared part, for another thread:
+    /// it answers exactly as the machine shared.
     pub fn machine(&self) -> Machine<'s> {
         self.make(Own::copied(&self.shared.base, self.scenario))
     }
