@@ -51,17 +51,26 @@ pub(super) fn confirm(
     }
 }
 
-/// A counterexample as text: symcc's rendering of the request and its
-/// context, then the entities as Cedar's JSON, one a line, sorted by uid
-/// with each entity's parents sorted. symcc's own list of entities and
+/// A counterexample as text: the request and its context as symcc renders
+/// them, then the entities as Cedar's JSON, one a line, sorted by uid with
+/// each entity's parents, attributes and tags sorted
+/// ([`super::view::entities_json`]). symcc's own list of entities and
 /// their ancestors follows Cedar's hash maps, whose order changes from one
-/// run to the next.
+/// run to the next, so its `Display` is not used at all.
 pub(super) fn render(cex: &SymCex) -> String {
-    let full = cex.to_string();
-    let mut text = full
-        .split_once("\nentities: [")
-        .map_or(full.as_str(), |(request, _)| request)
-        .to_string();
+    let request = &cex.request;
+    let part = |uid: Option<&cedar_policy::EntityUid>| {
+        uid.map_or_else(|| "unknown".to_string(), ToString::to_string)
+    };
+    let mut text = format!(
+        "principal: {}, action: {}, resource: {}",
+        part(request.principal()),
+        part(request.action()),
+        part(request.resource())
+    );
+    if let Some(context) = request.context() {
+        text.push_str(&format!("\ncontext: {context}"));
+    }
     let entities = super::view::entities_json(&cex.entities);
     if let Some(list) = entities.as_array().filter(|list| !list.is_empty()) {
         text.push_str("\nentities: [\n");
@@ -124,15 +133,7 @@ mod tests {
         .0;
         let allow = PolicySet::from_str("permit(principal, action, resource);").unwrap();
         let deny = PolicySet::new();
-        let uid = |s: &str| cedar_policy::EntityUid::from_str(s).unwrap();
-        let request = Request::new(
-            uid(r#"U::"x""#),
-            uid(r#"Action::"a""#),
-            uid(r#"U::"y""#),
-            cedar_policy::Context::empty(),
-            None,
-        )
-        .unwrap();
+        let request = x_does_a_to_y();
         let cex = || SymCex {
             request: request.clone(),
             entities: Entities::empty(),
@@ -160,6 +161,7 @@ mod tests {
         });
         assert!(v.is_refuted());
         // a request the schema rejects is not confirmed either
+        let uid = |s: &str| cedar_policy::EntityUid::from_str(s).unwrap();
         let bad = Request::new(
             uid(r#"U::"x""#),
             uid(r#"Action::"nope""#),
@@ -184,20 +186,25 @@ mod tests {
         ));
     }
 
-    /// Regression: the text of a counterexample (in a "not confirmed"
-    /// reason) listed the entities and their ancestors in hash order, so it
-    /// changed from one run to the next.
-    #[test]
-    fn rendered_counterexample_lists_entities_and_parents_sorted() {
+    /// `U::"x"` asks `Action::"a"` on `U::"y"`, with an empty context.
+    fn x_does_a_to_y() -> Request {
         let uid = |s: &str| cedar_policy::EntityUid::from_str(s).unwrap();
-        let request = Request::new(
+        Request::new(
             uid(r#"U::"x""#),
             uid(r#"Action::"a""#),
             uid(r#"U::"y""#),
             cedar_policy::Context::empty(),
             None,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Regression: the text of a counterexample (in a "not confirmed"
+    /// reason) listed the entities and their ancestors in hash order, so it
+    /// changed from one run to the next.
+    #[test]
+    fn rendered_counterexample_lists_entities_and_parents_sorted() {
+        let request = x_does_a_to_y();
         let list = crate::prove::user_in_sixteen_groups();
         let cex = SymCex {
             request,
