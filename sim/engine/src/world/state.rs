@@ -212,8 +212,9 @@ pub struct Machine<'s> {
 /// clones them (an attribute's value, a policy's condition), so two threads
 /// evaluating with the same ones write the same reference counts on every
 /// request, and each core keeps taking the other's cache lines. Measured
-/// (BENCHMARKS.md, "Jobs scaling"): 2 workers sharing them spent about 18%
-/// more CPU than 1 worker on the same moves; with copies of their own, 2%.
+/// (BENCHMARKS.md, "Jobs scaling"): 2 workers sharing them spent 12 to 18%
+/// more CPU than 1 worker on the same moves; with copies of their own, 2
+/// to 11%.
 struct Own {
     base: Entities,
     policies: cedar_policy::PolicySet,
