@@ -28,10 +28,14 @@
 //! suite assert). The fixed variant must give no finding: that is asserted.
 //! Under `cargo test --benches` (no `--bench` argument) the world and the
 //! budgets are small.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 mod common;
 

@@ -13,10 +13,14 @@
 //! memory (VmHWM); see BENCHMARKS.md. Under `cargo test --benches` (no `--bench`
 //! argument) the world has 10 agents and 2,000 documents so the smoke run stays
 //! quick.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 use std::hint::black_box;
 use std::str::FromStr;

@@ -30,10 +30,14 @@
 //!
 //! Under `--bench` each log has 100,000 lines; under `cargo test --benches`
 //! (no `--bench` argument) 2,000, so the smoke run stays quick.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 mod common;
 

@@ -20,10 +20,14 @@
 //! environment of the cold run. Without cvc5 the benchmark says so and
 //! measures nothing. Under `cargo test --benches` (no `--bench` argument)
 //! each measurement runs once, and the summary is skipped.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

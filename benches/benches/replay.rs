@@ -5,10 +5,14 @@
 //!
 //! Under `cargo test --benches` (no `--bench` argument) the workflow has 2,000
 //! steps so the smoke run stays quick.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 mod common;
 

@@ -18,10 +18,14 @@
 //! generated world are tiny so the smoke run stays quick. `PRIVSIM_BENCH_KEEP=1`
 //! keeps the generated scenarios of the `states` group (their folders are
 //! printed) for `privsim fuzz`.
+
 #![allow(
     clippy::panic,
     reason = "a benchmark whose setup fails should stop loudly"
 )]
+
+// The `privsim` binary's allocator (benches/lib.rs), so this times what it runs.
+use privsim_benches as _;
 
 mod common;
 

@@ -21,6 +21,16 @@ use clap::{Parser, Subcommand};
 use cli::RunArgs;
 use import::ImportArgs;
 
+/// The allocator: jemalloc rather than the system's (except on MSVC, where
+/// it does not build). Building, checking and dropping one Cedar request per
+/// logged line or search move allocates many small, short-lived values; with
+/// glibc's malloc and free about 30% of `privsim import log` went to them
+/// (`BENCHMARKS.md`). `benches/lib.rs` makes the same choice, so the
+/// benchmarks time what this binary runs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Policy simulation and testing for least privilege.
 #[derive(Debug, Parser)]
 #[command(name = "privsim", version, about)]
