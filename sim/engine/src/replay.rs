@@ -34,7 +34,30 @@ pub fn is_dynamic(scenario: &Scenario) -> bool {
 /// Replays a scenario; for a scenario whose world changes, also returns the
 /// timeline the replay lived ([`crate::world::state::lived`]), for accounting.
 pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Lived>) {
-    replay_in(scenario, false)
+    replay_in(scenario, false, Ceilings::Every)
+}
+
+/// Which steps' delegation ceilings (one Cedar request per delegator up the
+/// chain) a replay asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ceilings {
+    /// Every step's: the result lists them all.
+    Every,
+    /// Only those a step's outcome reads: an allowed step's (the ceiling
+    /// invariant's finding) and a step's whose expectation failed (it is
+    /// reported whole). Other steps' lists are left empty.
+    Read,
+}
+
+/// [`replay_with_state`]'s result, with delegation ceilings asked only of
+/// allowed steps and of steps whose expectation failed (others list none),
+/// for a caller that reads nothing else of them: the streamed import keeps
+/// of a window's step its decision, determining policies, errors and
+/// expectation, whether an allowed step's ceiling was denied, the ceiling
+/// findings (of allowed steps only), and a failed step's result whole. On a
+/// scenario whose world changes, every ceiling is asked.
+pub(crate) fn replay_outcomes(scenario: &Scenario) -> ScenarioResult {
+    replay_in(scenario, false, Ceilings::Read).0
 }
 
 /// [`replay`] with every state's held sets computed by brute force, one
@@ -49,10 +72,14 @@ pub fn replay_with_state(scenario: &Scenario) -> (ScenarioResult, Option<Lived>)
     )
 )]
 pub fn replay_brute_force(scenario: &Scenario) -> ScenarioResult {
-    replay_in(scenario, true).0
+    replay_in(scenario, true, Ceilings::Every).0
 }
 
-fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<Lived>) {
+fn replay_in(
+    scenario: &Scenario,
+    brute_force: bool,
+    ceilings: Ceilings,
+) -> (ScenarioResult, Option<Lived>) {
     let authorizer = Authorizer::new();
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
@@ -117,6 +144,7 @@ fn replay_in(scenario: &Scenario, brute_force: bool) -> (ScenarioResult, Option<
                     step,
                     &segment.entities,
                     grant_ids(scenario, &segment.active_grants),
+                    ceilings,
                 )
             }
         };
@@ -365,6 +393,7 @@ fn replay_dynamic_step(
             step,
             &cedar_policy::Entities::empty(),
             active,
+            Ceilings::Every,
         );
         result.decision = Decision::Error;
         result.determining_policies = Vec::new();
@@ -381,7 +410,14 @@ fn replay_dynamic_step(
         );
         return result;
     };
-    let mut result = replay_step(authorizer, machine.scenario, step, &store, active);
+    let mut result = replay_step(
+        authorizer,
+        machine.scenario,
+        step,
+        &store,
+        active,
+        Ceilings::Every,
+    );
     if result.decision == Decision::Allow {
         let applied =
             machine.apply_effects(state, actor, &step.action, &step.resource, &step.context);
@@ -528,6 +564,7 @@ fn replay_step(
     step: &Step,
     entities: &cedar_policy::Entities,
     active_grants: Vec<String>,
+    ceilings: Ceilings,
 ) -> StepResult {
     let (decision, determining_policies, errors) = match &step.request {
         Ok(request) => {
@@ -547,9 +584,17 @@ fn replay_step(
             }],
         ),
     };
+    let expectation = check_expectation(step, decision, &determining_policies, &errors);
+    let asked = match ceilings {
+        Ceilings::Every => true,
+        Ceilings::Read => {
+            decision == Decision::Allow || expectation.as_ref().is_some_and(|e| !e.passed)
+        }
+    };
     let delegation_ceiling = step
         .ceiling
         .iter()
+        .filter(|_| asked)
         .zip(&step.labels.delegators)
         .map(|((_, request), delegator)| CeilingCheck {
             delegator: delegator.clone(),
@@ -563,7 +608,6 @@ fn replay_step(
             },
         })
         .collect();
-    let expectation = check_expectation(step, decision, &determining_policies, &errors);
     StepResult {
         index: step.index + 1,
         line: step.line,

@@ -101,10 +101,10 @@ struct PairUse {
 }
 
 /// A window's distinct requests as a scenario, ready to replay, with the
-/// fingerprint of the request each of its lines stands for.
+/// fingerprint of the request each of its steps stands for (in step order).
 pub(super) struct Window {
     logged: LoggedScenario,
-    by_line: HashMap<usize, Fingerprint>,
+    prints: Vec<Fingerprint>,
 }
 
 /// A replayed window: its result and how many steps its scenario loaded, or
@@ -127,7 +127,8 @@ pub(super) fn replay_window(window: Window, load: &LoadOptions) -> Replayed {
         scenario.invariants.attenuation = false;
         scenario.invariants.never = false;
         scenario.invariants.access = false;
-        let (result, _) = crate::replay::replay_with_state(&scenario);
+        // Delegation ceilings asked only where `keep` reads them.
+        let result = crate::replay::replay_outcomes(&scenario);
         (result, scenario.steps.len())
     });
     Replayed { window, result }
@@ -159,7 +160,11 @@ pub(super) struct Windowed {
     /// Every entity the MCP generator made (the world of the final scenario).
     entities: Vec<ImportedEntity>,
     pairs: Vec<PairUse>,
-    pair_index: HashMap<(String, String, String), usize>,
+    /// `pairs` by (principal, action, resource), written as by
+    /// [`pair_key`].
+    pair_index: HashMap<String, usize>,
+    /// The key being looked up in `pair_index` (kept to reuse its buffer).
+    pair_key: String,
     /// A request of each principal acting outside a session (the accounting's
     /// subjects).
     alone: BTreeMap<String, (Fingerprint, LoggedStep)>,
@@ -169,7 +174,15 @@ pub(super) struct Windowed {
     kinds: BTreeMap<String, BTreeMap<String, (Fingerprint, LoggedStep)>>,
     /// The earliest and the latest line read (by time, then line).
     earliest: Option<LoggedStep>,
+    /// The latest line read, when it is not a new distinct request (those
+    /// are in `pending`, see `latest_pending`).
     latest: Option<LoggedStep>,
+    /// Where the latest line read is in `pending`, when it is there: it is
+    /// copied out only when its window is taken, not on every line (in a
+    /// log in time order nearly every new request is the latest so far).
+    latest_pending: Option<usize>,
+    /// The time and line of the latest line read.
+    latest_seen: Option<Seen>,
     /// The policies that determined some request's decision.
     determined: BTreeSet<String>,
     /// The first `listed` mismatching requests by their first line.
@@ -210,10 +223,13 @@ impl Windowed {
             entities: Vec::new(),
             pairs: Vec::new(),
             pair_index: HashMap::new(),
+            pair_key: String::new(),
             alone: BTreeMap::new(),
             kinds: BTreeMap::new(),
             earliest: None,
             latest: None,
+            latest_pending: None,
+            latest_seen: None,
             determined: BTreeSet::new(),
             mismatching: BTreeMap::new(),
             ceiling: Vec::new(),
@@ -258,7 +274,7 @@ impl Windowed {
             .get(&step.action)
             .is_some_and(|types| types.contains_key(resource_type));
         let earliest = self.earliest.as_ref().is_none_or(|e| seen < (e.at, e.line));
-        let latest = self.latest.as_ref().is_none_or(|l| seen > (l.at, l.line));
+        let latest = self.latest_seen.is_none_or(|l| seen > l);
         let new = match self.entries.get_mut(&print) {
             Some(entry) => {
                 entry.seen.add(seen);
@@ -282,14 +298,19 @@ impl Windowed {
         if earliest {
             self.earliest = Some(step.clone());
         }
+        if latest {
+            self.latest_seen = Some(seen);
+        }
         if !new {
             if latest {
                 self.latest = Some(step);
+                self.latest_pending = None;
             }
             return;
         }
         if latest {
-            self.latest = Some(step.clone());
+            self.latest = None;
+            self.latest_pending = Some(self.pending.len());
         }
         self.pending.push((print, step));
         if self.pending.len() >= self.window {
@@ -357,6 +378,9 @@ impl Windowed {
     /// there is nothing to replay (none pending, a window already failed, or
     /// a session's parent not read yet).
     fn take_window(&mut self, reader: &LogReader<'_>) -> Option<Window> {
+        if let Some(at) = self.latest_pending.take() {
+            self.latest = self.pending.get(at).map(|(_, step)| step.clone());
+        }
         if self.pending.is_empty() {
             return None;
         }
@@ -371,13 +395,9 @@ impl Windowed {
         let sessions = needed_sessions(sessions, &self.pending);
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_by_key(|(_, step)| (step.at, step.line));
-        let by_line: HashMap<usize, Fingerprint> = pending
-            .iter()
-            .map(|(print, step)| (step.line, *print))
-            .collect();
-        let steps: Vec<LoggedStep> = pending.into_iter().map(|(_, step)| step).collect();
+        let (prints, steps): (Vec<Fingerprint>, Vec<LoggedStep>) = pending.into_iter().unzip();
         let logged = reader.scenario(sessions, std::mem::take(&mut self.pending_entities), steps);
-        Some(Window { logged, by_line })
+        Some(Window { logged, prints })
     }
 
     /// Keeps a replayed window's outcomes, or its load error if it is the
@@ -391,7 +411,7 @@ impl Windowed {
             Ok((result, loaded_steps)) => self.keep(
                 loaded_steps,
                 result,
-                &replayed.window.by_line,
+                &replayed.window.prints,
                 &replayed.window.logged.steps,
             ),
             Err(error) => self.failed = Some(error),
@@ -399,33 +419,47 @@ impl Windowed {
     }
 
     /// Keeps what a window's replay decided.
+    ///
+    /// The window's scenario has one step per logged step, in their order
+    /// (its loader neither drops nor reorders steps, and a logged step
+    /// repeats nothing), and replay gives one result per step in step order,
+    /// numbered from 1: so the n-th result is the n-th logged step's and
+    /// stands for the n-th fingerprint. A result whose name does not carry
+    /// its logged step's line breaks that and is not kept (checked, as the
+    /// name is what the whole replay matches results by).
     fn keep(
         &mut self,
         loaded_steps: usize,
         result: ScenarioResult,
-        by_line: &HashMap<usize, Fingerprint>,
+        prints: &[Fingerprint],
         steps: &[LoggedStep],
     ) {
         debug_assert_eq!(loaded_steps, steps.len());
-        let mut by_index: HashMap<usize, Fingerprint> = HashMap::new();
-        for (step, logged) in result.steps.into_iter().zip(steps) {
-            let Some(&print) = log_line(&step.name).and_then(|line| by_line.get(&line)) else {
+        debug_assert_eq!(result.steps.len(), steps.len());
+        for ((step, logged), &print) in result.steps.into_iter().zip(steps).zip(prints) {
+            if log_line(&step.name) != Some(logged.line) {
+                debug_assert!(false, "step {} is not line {}", step.index, logged.line);
                 continue;
-            };
-            by_index.insert(step.index, print);
+            }
             let allowed = step.decision == Decision::Allow;
             let pair = allowed.then(|| {
-                let key = (
-                    step.principal.clone(),
-                    step.action.clone(),
-                    step.resource.clone(),
+                pair_key(
+                    &mut self.pair_key,
+                    &step.principal,
+                    &step.action,
+                    &step.resource,
                 );
-                *self.pair_index.entry(key).or_insert_with(|| {
-                    self.pairs.push(PairUse {
-                        template: logged.clone(),
-                    });
-                    self.pairs.len() - 1
-                })
+                match self.pair_index.get(self.pair_key.as_str()) {
+                    Some(&pair) => pair,
+                    None => {
+                        self.pairs.push(PairUse {
+                            template: logged.clone(),
+                        });
+                        let pair = self.pairs.len() - 1;
+                        self.pair_index.insert(self.pair_key.clone(), pair);
+                        pair
+                    }
+                }
             });
             let outcome = Outcome {
                 decision: step.decision,
@@ -438,8 +472,11 @@ impl Windowed {
                         .any(|c| c.decision == CeilingDecision::Deny),
                 pair,
             };
-            self.determined
-                .extend(step.determining_policies.iter().cloned());
+            for policy in &step.determining_policies {
+                if !self.determined.contains(policy) {
+                    self.determined.insert(policy.clone());
+                }
+            }
             let Some(entry) = self.entries.get_mut(&print) else {
                 continue;
             };
@@ -456,7 +493,12 @@ impl Windowed {
             if finding.kind != FindingKind::DelegationCeiling {
                 continue;
             }
-            if let Some(&print) = finding.step.and_then(|index| by_index.get(&index)) {
+            // Results are numbered from 1 in step order (see above).
+            if let Some(&print) = finding
+                .step
+                .and_then(|index| index.checked_sub(1))
+                .and_then(|at| prints.get(at))
+            {
                 self.ceiling.push((print, finding));
             }
         }
@@ -759,6 +801,17 @@ fn needed_sessions(
 }
 
 /// The type part of a Cedar UID string (`NS::Type` of `NS::Type::"id"`).
+/// Writes a (principal, action, resource) into `key` so that two are written
+/// the same only when they are equal (each part after its length).
+fn pair_key(key: &mut String, principal: &str, action: &str, resource: &str) {
+    use std::fmt::Write as _;
+    key.clear();
+    for part in [principal, action, resource] {
+        let _ = write!(key, "{}:", part.len());
+        key.push_str(part);
+    }
+}
+
 fn resource_type(uid: &str) -> &str {
     uid.find("::\"").map_or(uid, |end| &uid[..end])
 }
