@@ -104,7 +104,50 @@ impl Instant {
 
 impl Instant {
     /// Writes `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when there are milliseconds.
+    ///
+    /// Times are written often (every step of a log's scenario, every time
+    /// in a result), so years 0000 to 9999 (every time privsim reads) are
+    /// written digit by digit into a buffer; any other year through
+    /// `write!` ([`Instant::write_rfc3339_formatted`], the definition the
+    /// tests compare this with).
     fn write_rfc3339(self, out: &mut impl fmt::Write) -> fmt::Result {
+        let millis = self.0.rem_euclid(1000);
+        let seconds = self.0.div_euclid(1000);
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        let Ok(year) = u16::try_from(year) else {
+            return self.write_rfc3339_formatted(out);
+        };
+        if year > 9999 {
+            return self.write_rfc3339_formatted(out);
+        }
+        let in_day = seconds.rem_euclid(86_400);
+        let mut text = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                // A digit: `value % 10` is 0 to 9 (`value` is not negative).
+                *slot = b'0' + u8::try_from(value % 10).unwrap_or(0);
+                value /= 10;
+            }
+        };
+        put(0, 4, i64::from(year));
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, in_day / 3600);
+        put(14, 2, in_day / 60 % 60);
+        put(17, 2, in_day % 60);
+        let text = if millis == 0 {
+            text[19] = b'Z';
+            &text[..20]
+        } else {
+            put(20, 3, millis);
+            &text[..]
+        };
+        // Only ASCII digits and punctuation were written.
+        out.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
+    }
+
+    /// [`Instant::write_rfc3339`] through `write!`, for every year.
+    fn write_rfc3339_formatted(self, out: &mut impl fmt::Write) -> fmt::Result {
         let millis = self.0.rem_euclid(1000);
         let seconds = self.0.div_euclid(1000);
         let days = seconds.div_euclid(86_400);
@@ -272,6 +315,59 @@ mod tests {
             Instant::parse_rfc3339("1970-01-01T00:00:01Z"),
             Ok(Instant(1000))
         );
+    }
+
+    /// The digit-by-digit writer writes what `write!` writes, on times
+    /// spread over the years 0000 to 9999 and beyond (either side), with and
+    /// without milliseconds, and at the edges of days, months and years.
+    #[test]
+    fn times_are_written_as_formatted() {
+        let formatted = |at: Instant| {
+            let mut text = String::new();
+            at.write_rfc3339_formatted(&mut text)
+                .unwrap_or_else(|e| panic!("{e}"));
+            text
+        };
+        let year_0 =
+            Instant::parse_rfc3339("0000-01-01T00:00:00Z").unwrap_or_else(|e| panic!("{e}"));
+        let year_9999 =
+            Instant::parse_rfc3339("9999-12-31T23:59:59.999Z").unwrap_or_else(|e| panic!("{e}"));
+        let mut cases = vec![
+            Instant(0),
+            Instant(-1),
+            Instant(999),
+            Instant(1000),
+            Instant(1_780_304_400_250),
+            year_0,
+            Instant(year_0.0 - 1),
+            year_9999,
+            Instant(year_9999.0 + 1),
+            Instant(i64::MIN / 4),
+            Instant(i64::MAX / 4),
+        ];
+        // A linear congruential walk over the whole range of years read, and
+        // whole seconds (no milliseconds written) every other time.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let span = u64::try_from(year_9999.0 - year_0.0).unwrap_or(u64::MAX);
+        for k in 0..200_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let offset = i64::try_from((x >> 11) % span).unwrap_or(0);
+            let at = year_0.0 + offset;
+            cases.push(Instant(if k % 2 == 0 {
+                at - at.rem_euclid(1000)
+            } else {
+                at
+            }));
+        }
+        let mut seen_millis = 0;
+        for at in cases {
+            let expected = formatted(at);
+            seen_millis += usize::from(expected.contains('.'));
+            assert_eq!(at.to_string(), expected, "{}", at.0);
+        }
+        assert!(seen_millis > 90_000, "{seen_millis}");
     }
 
     #[test]
