@@ -9,7 +9,8 @@
 //! The world (`sim/tests/determinism/`) has 16 groups, 6 agents and 8
 //! repositories of up to five parents, several attributes and several tags
 //! each; one never rule the search breaks (repro files), and two a proof
-//! refutes, with a counterexample entity of nine parents and six tags.
+//! refutes, with a counterexample entity of nine parents and six tags; and a
+//! scenario whose schema has 16 undeclared types (`broken.toml`).
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
 
 use std::collections::BTreeMap;
@@ -238,6 +239,11 @@ fn every_command_prints_and_writes_the_same_bytes_in_every_process() {
             ],
             code: 0,
         },
+        // A schema of 16 undeclared types: the load error names them.
+        Step {
+            args: vec!["run", "broken.toml"],
+            code: 2,
+        },
         // MCP `tools_call` lines: entities the generator makes, with
         // random ids privsim renames, written as `[[entity]]` tables.
         Step {
@@ -275,6 +281,11 @@ fn every_command_prints_and_writes_the_same_bytes_in_every_process() {
     ] {
         assert!(outputs.contains_key(written), "{written} was not written");
     }
+    assert!(
+        stdout_of(&outputs, "privsim run broken.toml")
+            .contains("failed to resolve types: Missing00, Missing01,"),
+        "the broken schema's error"
+    );
     let imported = String::from_utf8(outputs["mcp/imported/again.toml"].clone()).unwrap();
     assert!(imported.contains("::\"line-1-1\"'"), "no generated entity");
     if prove == "--prove" {
