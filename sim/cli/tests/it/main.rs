@@ -5,6 +5,7 @@ mod check;
 mod check_whole;
 mod cli;
 mod common;
+mod determinism;
 mod fuzz_campaign;
 mod hardening;
 mod import;

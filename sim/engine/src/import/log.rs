@@ -862,7 +862,10 @@ fn mcp_request(
 /// value) with a random UUID. privsim's output must not change from run to
 /// run, so each such id becomes `line-N-K`, K counting in the order the
 /// context (keys sorted), then each renamed entity in turn, first refers to
-/// it. An id that occurs in the log line itself is the user's and kept.
+/// it. Entities nothing refers to (none expected) come last, by content: the
+/// least [`content_key`] first, then what it refers to, and so on; never by
+/// their random ids or the generator's (hash) order. An id that occurs in the
+/// log line itself is the user's and kept.
 fn rename_generated(context: &mut Value, entities: &mut [Value], line_text: &str, number: usize) {
     let generated: BTreeSet<String> = entities
         .iter()
@@ -885,37 +888,135 @@ fn rename_generated(context: &mut Value, entities: &mut [Value], line_text: &str
             }
         }
     };
-    visit(context, &mut names, &mut queue);
-    let mut at = 0;
-    while let Some(id) = queue.get(at).cloned() {
-        at += 1;
-        if let Some(entity) = entities
+    let entity_of = |id: &str| {
+        entities
             .iter()
-            .find(|e| e.pointer("/uid/id").and_then(Value::as_str) == Some(id.as_str()))
-        {
-            for key in ["attrs", "tags"] {
-                if let Some(value) = entity.get(key) {
-                    visit(value, &mut names, &mut queue);
+            .find(|e| e.pointer("/uid/id").and_then(Value::as_str) == Some(id))
+    };
+    // Names, in turn, what each entity named so far refers to.
+    let mut at = 0;
+    let mut follow = |names: &mut BTreeMap<String, String>, queue: &mut Vec<String>| {
+        while let Some(id) = queue.get(at).cloned() {
+            at += 1;
+            if let Some(entity) = entity_of(&id) {
+                for key in ["attrs", "tags"] {
+                    if let Some(value) = entity.get(key) {
+                        visit(value, names, queue);
+                    }
                 }
             }
         }
-    }
-    // Entities nothing refers to (none expected) keep a stable name too.
-    let mut rest: Vec<String> = entities
-        .iter()
-        .filter_map(|e| e.pointer("/uid/id").and_then(Value::as_str))
-        .filter(|id| generated.contains(*id) && !names.contains_key(*id))
-        .map(str::to_string)
-        .collect();
-    rest.sort();
-    for id in rest {
-        let next = format!("line-{number}-{}", names.len() + 1);
-        names.insert(id, next);
+    };
+    visit(context, &mut names, &mut queue);
+    follow(&mut names, &mut queue);
+    // Entities nothing refers to (none expected) keep a stable name too: the
+    // one of least content first (its JSON without the random ids, see
+    // `content_key`), then what it refers to, until none is left. Entities
+    // of equal content are interchangeable, so which comes first among them
+    // (the generator's order) does not change the output.
+    loop {
+        let next = entities
+            .iter()
+            .enumerate()
+            .filter_map(|(position, entity)| {
+                let id = entity.pointer("/uid/id").and_then(Value::as_str)?;
+                (generated.contains(id) && !names.contains_key(id)).then(|| {
+                    let key = content_key(entity, &generated, &names, &entity_of, &mut Vec::new());
+                    (key, position, id.to_string())
+                })
+            })
+            .min();
+        let Some((_, _, id)) = next else {
+            break;
+        };
+        let name = format!("line-{number}-{}", names.len() + 1);
+        names.insert(id.clone(), name);
+        queue.push(id);
+        follow(&mut names, &mut queue);
     }
     rewrite(context, &names);
     for entity in entities.iter_mut() {
         rewrite(entity, &names);
     }
+}
+
+/// What a generated `entity` is, without the generator's random ids: its
+/// JSON, object keys sorted, where its own id is blank, the id of an entity
+/// already named is its name, and the id of another generated entity is that
+/// entity's own key (blank where the references go round in a cycle:
+/// `visiting` holds the ids being expanded).
+fn content_key<'a>(
+    entity: &Value,
+    generated: &BTreeSet<String>,
+    names: &BTreeMap<String, String>,
+    entity_of: &impl Fn(&str) -> Option<&'a Value>,
+    visiting: &mut Vec<String>,
+) -> String {
+    let Some(own) = entity.pointer("/uid/id").and_then(Value::as_str) else {
+        return canonical(entity.clone()).to_string();
+    };
+    visiting.push(own.to_string());
+    let mut copy = entity.clone();
+    let mut replace = |id: &mut String| {
+        if !generated.contains(id.as_str()) {
+            return;
+        }
+        *id = if let Some(name) = names.get(id.as_str()) {
+            name.clone()
+        } else if visiting.contains(id) {
+            String::new()
+        } else if let Some(other) = entity_of(id) {
+            content_key(other, generated, names, entity_of, visiting)
+        } else {
+            String::new()
+        };
+    };
+    replace_ids(&mut copy, &mut replace);
+    visiting.pop();
+    canonical(copy).to_string()
+}
+
+/// Calls `replace` on the id of every entity reference (`uid` or
+/// `__entity`) in `value`.
+fn replace_ids(value: &mut Value, replace: &mut impl FnMut(&mut String)) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|item| replace_ids(item, replace)),
+        Value::Object(map) => {
+            for key in ["__entity", "uid"] {
+                if let Some(Value::Object(reference)) = map.get_mut(key)
+                    && let Some(Value::String(id)) = reference.get_mut("id")
+                {
+                    replace(id);
+                }
+            }
+            for (key, item) in map.iter_mut() {
+                if key != "__entity" && key != "uid" {
+                    replace_ids(item, replace);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` with the members of every object in sorted key order (serde_json
+/// keeps insertion order here, and Cedar inserts in hash order).
+fn canonical(mut value: Value) -> Value {
+    match &mut value {
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = canonical(std::mem::take(item));
+            }
+        }
+        Value::Object(map) => {
+            map.sort_keys();
+            for (_, item) in map.iter_mut() {
+                *item = canonical(std::mem::take(item));
+            }
+        }
+        _ => {}
+    }
+    value
 }
 
 fn is_uuid(text: &str) -> bool {
@@ -1362,5 +1463,132 @@ mod erased {
                 ))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use serde_json::{Value, json};
+
+    use super::rename_generated;
+
+    /// A generated entity of type `T`, with the id `id` and these attributes.
+    fn entity(id: &str, attrs: Value) -> Value {
+        json!({"uid": {"type": "T", "id": id}, "attrs": attrs, "parents": []})
+    }
+
+    fn reference(id: &str) -> Value {
+        json!({"__entity": {"type": "T", "id": id}})
+    }
+
+    /// What `rename_generated` makes of line 7's context and entities when
+    /// the generator gave them the ids `ids` (random UUIDs) and listed the
+    /// entities in the order `order`: the context, and the entities sorted
+    /// by their new names.
+    fn renamed(ids: [&str; 5], order: [usize; 5]) -> (Value, Vec<Value>) {
+        let [e, a, b, c, d] = ids;
+        let mut context = json!({"filter": reference(e)});
+        let all = [
+            // Referred to by the context.
+            entity(e, json!({"q": "x"})),
+            // Referred to by nothing.
+            entity(a, json!({"n": 2})),
+            entity(b, json!({"n": 1})),
+            entity(c, json!({"n": 3, "child": reference(d)})),
+            // Referred to by `c` only.
+            entity(d, json!({"leaf": true})),
+        ];
+        let mut entities: Vec<Value> = order.iter().map(|&at| all[at].clone()).collect();
+        rename_generated(&mut context, &mut entities, "{}", 7);
+        entities.sort_by_key(|e| e["uid"]["id"].as_str().unwrap().to_string());
+        (context, entities)
+    }
+
+    fn uuids(seed: u32) -> [String; 5] {
+        std::array::from_fn(|at| format!("{seed:08x}-0000-4000-8000-{:012x}", 977 * (5 - at)))
+    }
+
+    /// Regression: entities nothing refers to were named in the order of
+    /// their random ids, so the same log line gave different scenarios.
+    #[test]
+    fn entities_nothing_refers_to_are_named_by_content_not_by_their_random_ids() {
+        let first = uuids(0xdead_beef);
+        let first = first.each_ref().map(String::as_str);
+        let (context, entities) = renamed(first, [0, 1, 2, 3, 4]);
+        assert_eq!(context, json!({"filter": reference("line-7-1")}));
+        // The context's entity first; then the others by their JSON with the
+        // random ids left out (`"child"` sorts before `"n"`), each followed
+        // by what it refers to.
+        assert_eq!(
+            entities,
+            [
+                entity("line-7-1", json!({"q": "x"})),
+                entity("line-7-2", json!({"n": 3, "child": reference("line-7-3")})),
+                entity("line-7-3", json!({"leaf": true})),
+                entity("line-7-4", json!({"n": 1})),
+                entity("line-7-5", json!({"n": 2})),
+            ]
+        );
+        // Other ids, in reverse order of the ones above, and other orders of
+        // the generator's list: the same scenario.
+        for (seed, order) in [
+            (0x0000_0001, [4, 3, 2, 1, 0]),
+            (0xffff_fff0, [2, 0, 4, 1, 3]),
+            (0x1234_5678, [1, 4, 0, 3, 2]),
+        ] {
+            let mut ids = uuids(seed);
+            ids.reverse();
+            let ids = ids.each_ref().map(String::as_str);
+            assert_eq!(
+                renamed(ids, order),
+                (context.clone(), entities.clone()),
+                "seed {seed:x}, order {order:?}"
+            );
+        }
+    }
+
+    /// Two entities alike but for what they refer to are ordered by what
+    /// they refer to, not by the generator's order; references that go round
+    /// in a cycle end.
+    #[test]
+    fn entities_alike_but_for_what_they_refer_to_are_named_by_what_they_refer_to() {
+        let run = |ids: &[String; 5], order: [usize; 6]| {
+            let [p, q, x, y, z] = ids.each_ref().map(String::as_str);
+            let all = [
+                entity(p, json!({"child": reference(x)})),
+                entity(q, json!({"child": reference(y)})),
+                entity(x, json!({"leaf": 2})),
+                entity(y, json!({"leaf": 1})),
+                // A cycle: `z` refers to itself and to `p`.
+                entity(
+                    z,
+                    json!({"self": reference(z), "to": reference(p), "zz": 0}),
+                ),
+                entity("kept", json!({})),
+            ];
+            let mut context = json!({});
+            let mut entities: Vec<Value> = order.iter().map(|&at| all[at].clone()).collect();
+            rename_generated(&mut context, &mut entities, "{}", 3);
+            entities.sort_by_key(|e| e["uid"]["id"].as_str().unwrap().to_string());
+            entities
+        };
+        let expected = vec![
+            entity("kept", json!({})),
+            entity("line-3-1", json!({"child": reference("line-3-2")})),
+            entity("line-3-2", json!({"leaf": 1})),
+            entity("line-3-3", json!({"child": reference("line-3-4")})),
+            entity("line-3-4", json!({"leaf": 2})),
+            entity(
+                "line-3-5",
+                json!({"self": reference("line-3-5"), "to": reference("line-3-3"), "zz": 0}),
+            ),
+        ];
+        let mut ids = uuids(7);
+        assert_eq!(run(&ids, [0, 1, 2, 3, 4, 5]), expected);
+        ids.reverse();
+        assert_eq!(run(&ids, [5, 4, 3, 2, 1, 0]), expected);
+        assert_eq!(run(&ids, [1, 0, 3, 2, 5, 4]), expected);
     }
 }

@@ -398,15 +398,123 @@ pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> privsim_model
 /// Parses a schema: Cedar's human-readable syntax, or JSON when the file name ends in `.json`.
 pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
     if file.display.ends_with(".json") {
-        Ok(Schema::from_json_str(&file.text).map_err(|e| cedar_error(file, &e))?)
+        Ok(Schema::from_json_str(&file.text).map_err(|e| schema_error(file, &e))?)
     } else {
         check_depth(file)?;
         Ok(
             on_a_large_stack(|| Schema::from_cedarschema_str(&file.text).map_err(Box::new))
                 .map(|(schema, _warnings)| schema)
-                .map_err(|e| cedar_error(file, &*e))?,
+                .map_err(|e| schema_error(file, &*e))?,
         )
     }
+}
+
+/// [`cedar_error`] for a schema that does not load, without Cedar's hash
+/// order: Cedar lists a schema's undeclared types (`failed to resolve types:
+/// A, B`) and undeclared actions in the order of a hash map, and locates and
+/// explains the first of the types only. Here the names are sorted, and the
+/// error points at the first of them in the file (the start of the file if
+/// none is found there), with a help for all of them.
+fn schema_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
+    let message = diagnostic.to_string();
+    if diagnostic.related().is_none() {
+        if let Some(list) = message.strip_prefix("failed to resolve types: ") {
+            let mut names: Vec<&str> = list.split(", ").collect();
+            names.sort_unstable();
+            names.dedup();
+            let at = first_reference(file, &names).unwrap_or(0..0);
+            return file
+                .error(at, format!("failed to resolve types: {}", names.join(", ")))
+                .with_help(
+                    "declare each of them as an entity type or a common type (in its \
+                     namespace), or correct its name",
+                );
+        }
+        if let Some(list) = message.strip_prefix("undeclared actions: ") {
+            // Cedar writes `A and B`, or `A, B, and C`.
+            let mut names: Vec<&str> = match list.split_once(" and ") {
+                Some((first, second)) if !list.contains(", ") => vec![first, second],
+                _ => list
+                    .split(", ")
+                    .map(|name| name.strip_prefix("and ").unwrap_or(name))
+                    .collect(),
+            };
+            // Only a list of action uids is reordered: an id with `, ` or
+            // ` and ` in it would be cut apart (then Cedar's message stands).
+            if names.len() > 1 && names.iter().all(|name| EntityUid::from_str(name).is_ok()) {
+                names.sort_unstable();
+                let listed = match names.split_last() {
+                    Some((last, [first])) => format!("{first} and {last}"),
+                    Some((last, rest)) => format!("{}, and {last}", rest.join(", ")),
+                    None => String::new(),
+                };
+                let message = format!("undeclared actions: {listed}");
+                return with_diagnostic_location(file, diagnostic, message);
+            }
+        }
+    }
+    cedar_error(file, diagnostic)
+}
+
+/// `message` on `file`, at the first label of `diagnostic` and with its help.
+fn with_diagnostic_location(
+    file: &SourceFile,
+    diagnostic: &dyn Diagnostic,
+    message: String,
+) -> SourceError {
+    let span = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(0..0, |label| label.offset()..label.offset() + label.len());
+    let error = file.error(span, lowercase_first(&message));
+    match diagnostic.help() {
+        Some(help) => error.with_help(help.to_string()),
+        None => error,
+    }
+}
+
+/// Where the first of `names` occurs in `file` as a name of its own (a
+/// whole `::`-path in a `.cedarschema`, outside comments and strings; a
+/// whole JSON string in a JSON schema).
+fn first_reference(file: &SourceFile, names: &[&str]) -> Option<std::ops::Range<usize>> {
+    let text: &str = &file.text;
+    if file.display.ends_with(".json") {
+        return names
+            .iter()
+            .filter_map(|name| {
+                let quoted = format!("\"{name}\"");
+                text.find(&quoted).map(|at| at + 1..at + 1 + name.len())
+            })
+            .min_by_key(|range| range.start);
+    }
+    let bytes = text.as_bytes();
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                at = text[at..].find('\n').map_or(bytes.len(), |end| at + end);
+            }
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b if is_name(b) => {
+                let start = at;
+                while at < bytes.len() && is_name(bytes[at]) {
+                    at += 1;
+                }
+                if names.contains(&&text[start..at]) {
+                    return Some(start..at);
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    None
 }
 
 /// The attribute names the schema gives each entity type (`Ns::Type`), or

@@ -134,3 +134,103 @@ start = "2026-06-01T09:00:00Z"
         .collect();
     assert_eq!(named, attributes, "in:\n{messages:#?}");
 }
+
+/// A scenario of the schema `schema` (`.cedarschema`, or JSON when
+/// `file_name` ends in `.json`) and nothing else.
+fn schema_error(test: &str, file_name: &str, schema: &str) -> String {
+    let toml = format!(
+        r#"
+[scenario]
+name = "determinism"
+policies = ["p.cedar"]
+schema = "{file_name}"
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+"#
+    );
+    let policies = r#"@id("p") permit (principal, action, resource);"#;
+    load_error(
+        test,
+        &[
+            ("scenario.toml", &toml),
+            ("p.cedar", policies),
+            (file_name, schema),
+            ("entities.json", "[]"),
+        ],
+    )
+}
+
+/// Regression: Cedar lists a schema's undeclared types in hash order, and
+/// locates the first of them: the message and its location changed from run
+/// to run.
+#[test]
+fn undeclared_schema_types_are_named_sorted_and_located_at_the_first() {
+    let names: Vec<String> = (0..16).map(|i| format!("Missing{i:02}")).collect();
+    // Declared in reverse, so the file's order is not the sorted one either
+    // (the first in the file is `Missing15`, on line 2).
+    let mut schema = String::from("entity User;\n");
+    for (at, name) in names.iter().enumerate().rev() {
+        schema.push_str(&format!("entity E{at:02} in [{name}];\n"));
+    }
+    let error = schema_error("determinism-schema-types", "s.cedarschema", &schema);
+    let expected = format!(
+        "s.cedarschema:2:16: failed to resolve types: {}",
+        names.join(", ")
+    );
+    assert!(
+        error.contains(&expected),
+        "expected `{expected}` in:\n{error}"
+    );
+
+    // The same in a JSON schema.
+    let types: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(at, name)| {
+            (
+                format!("E{at:02}"),
+                serde_json::json!({"memberOfTypes": [name]}),
+            )
+        })
+        .collect();
+    let json = serde_json::to_string_pretty(&serde_json::json!({"": {
+        "entityTypes": types,
+        "actions": {},
+    }}))
+    .unwrap();
+    let error = schema_error("determinism-schema-types-json", "s.json", &json);
+    let expected = format!("failed to resolve types: {}", names.join(", "));
+    assert!(
+        error.contains(&expected),
+        "expected `{expected}` in:\n{error}"
+    );
+    // At the first of them in the file: `E00`'s `Missing00`.
+    let at = json.find("\"Missing00\"").unwrap() + 1;
+    let line = json[..at].lines().count();
+    let column = at - json[..at].rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    let location = format!("s.json:{line}:{column}: failed");
+    assert!(
+        error.contains(&location),
+        "expected `{location}` in:\n{error}"
+    );
+}
+
+/// Regression: Cedar lists a schema's undeclared actions in hash order.
+#[test]
+fn undeclared_schema_actions_are_named_sorted() {
+    let names: Vec<String> = (0..16).map(|i| format!("ghost{i:02}")).collect();
+    let mut schema = String::from("entity User;\n");
+    for (at, name) in names.iter().enumerate().rev() {
+        schema.push_str(&format!(
+            "action a{at:02} in [{name}] appliesTo {{ principal: [User], resource: [User] }};\n"
+        ));
+    }
+    let error = schema_error("determinism-schema-actions", "s.cedarschema", &schema);
+    let quoted: Vec<String> = names.iter().map(|n| format!("Action::\"{n}\"")).collect();
+    let (last, rest) = quoted.split_last().unwrap();
+    let expected = format!("undeclared actions: {}, and {last}", rest.join(", "));
+    assert!(
+        error.contains(&expected),
+        "expected `{expected}` in:\n{error}"
+    );
+}
