@@ -102,10 +102,19 @@ impl Loader<'_> {
             )?;
             let action = self.action(&s.action)?;
             let resource = self.uid(&s.resource, "bad resource")?;
-            self.warn_missing(&scenario.world, &resource, "resource", index, &s.resource);
+            // Each reference's text once, for the warnings and the labels.
+            let principal_text = self.text(&principal);
+            let resource_text = self.text(&resource);
             self.warn_missing(
                 &scenario.world,
-                &principal,
+                (&resource, &resource_text),
+                "resource",
+                index,
+                &s.resource,
+            );
+            self.warn_missing(
+                &scenario.world,
+                (&principal, &principal_text),
                 "principal",
                 index,
                 s.principal.as_ref().unwrap_or(&s.resource),
@@ -231,17 +240,13 @@ impl Loader<'_> {
                     (delegator.clone(), request)
                 })
                 .collect();
+            let chain_texts: Vec<String> = chain.iter().map(|uid| self.text(uid)).collect();
             let labels = StepLabels {
-                principal: self.text(&principal),
+                principal: principal_text,
                 action: self.text(&action),
-                resource: self.text(&resource),
-                chain: chain.iter().map(|uid| self.text(uid)).collect(),
-                delegators: chain
-                    .iter()
-                    .rev()
-                    .skip(1)
-                    .map(|uid| self.text(uid))
-                    .collect(),
+                resource: resource_text,
+                delegators: chain_texts.iter().rev().skip(1).cloned().collect(),
+                chain: chain_texts,
             };
             let segment = scenario.world.segment_at(at);
             steps.push(Step {
@@ -404,12 +409,12 @@ impl Loader<'_> {
     pub(super) fn warn_missing(
         &mut self,
         world: &World,
-        uid: &EntityUid,
+        (uid, text): (&EntityUid, &str),
         role: &str,
         index: usize,
         written: &Spanned<String>,
     ) {
-        if uid.type_name().basename() != "Action" && !world.base.contains_key(&self.text(uid)) {
+        if uid.type_name().basename() != "Action" && !world.base.contains_key(text) {
             let location = self.file.location(span(written).start);
             self.warnings.push(format!(
                 "{location}: step {}: {role} `{uid}` is not an entity of the world",
