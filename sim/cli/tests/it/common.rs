@@ -79,3 +79,16 @@ pub fn check_in(folder: &Path, args: &[&str], expected_code: i32) -> Run {
 pub fn check(args: &[&str], expected_code: i32) -> Run {
     check_in(&workspace_root(), args, expected_code)
 }
+
+/// Copies `from` to `to`: a file, or a folder with everything in it.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}

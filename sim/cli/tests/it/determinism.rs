@@ -29,20 +29,6 @@ fn solver_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Copies the folder `from` into `to`, recursively.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every file under `folder`, by its path relative to `root`, with its bytes.
 fn files_under(root: &Path, folder: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
     let Ok(entries) = std::fs::read_dir(folder) else {

@@ -15,6 +15,8 @@ use privsim::import::{self, ImportOptions, Suite, SuiteFormat};
 use privsim::load::{self as scenario, LoadOptions};
 use privsim::result::{RunResult, ScenarioResult};
 
+use crate::common::copy_tree;
+
 /// The fixtures of this file: `sim/tests/import/`.
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/import")
@@ -653,17 +655,4 @@ fn temp_folder(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
     folder
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -12,14 +12,14 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use privsim::import::log::{self as request_log, LogOptions, LoggedScenario};
 use privsim::import::mcp::{McpConfig, McpServer};
 use privsim::result::{Decision, FindingKind};
 use serde_json::Value;
 
-use crate::common::workspace_root;
+use crate::common::{copy_tree, workspace_root};
 
 fn example() -> PathBuf {
     workspace_root().join("scenarios/mcp-helpdesk")
@@ -566,16 +566,4 @@ fn temp_folder(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
     folder
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).unwrap();
-    }
 }
