@@ -591,10 +591,10 @@ fn replay_step(
             decision == Decision::Allow || expectation.as_ref().is_some_and(|e| !e.passed)
         }
     };
-    let delegation_ceiling = step
-        .ceiling
+    // Not asked: none listed (`Ceilings::Read`; its caller reads none).
+    let ceiling = if asked { step.ceiling.as_slice() } else { &[] };
+    let delegation_ceiling = ceiling
         .iter()
-        .filter(|_| asked)
         .zip(&step.labels.delegators)
         .map(|((_, request), delegator)| CeilingCheck {
             delegator: delegator.clone(),

@@ -25,6 +25,7 @@ use super::mcp::McpServer;
 use crate::load::cedar_files::offset_of_line_col;
 use crate::load::raw::{RawEntity, RawHeader, RawScenario, RawSession, RawStep};
 use crate::load::{self as scenario, Decision, LoadOptions, Scenario, normalize};
+use crate::world::state::canonical_entity;
 use privsim_model::diag::{Error, Result, SourceError, SourceFile};
 use privsim_model::time::Instant;
 
@@ -941,7 +942,8 @@ fn rename_generated(context: &mut Value, entities: &mut [Value], line_text: &str
 }
 
 /// What a generated `entity` is, without the generator's random ids: its
-/// JSON, object keys sorted, where its own id is blank, the id of an entity
+/// JSON as [`canonical_entity`] writes it (keys and parents sorted), where
+/// its own id is blank, the id of an entity
 /// already named is its name, and the id of another generated entity is that
 /// entity's own key (blank where the references go round in a cycle:
 /// `visiting` holds the ids being expanded).
@@ -953,7 +955,7 @@ fn content_key<'a>(
     visiting: &mut Vec<String>,
 ) -> String {
     let Some(own) = entity.pointer("/uid/id").and_then(Value::as_str) else {
-        return canonical(entity.clone()).to_string();
+        return canonical_entity(entity);
     };
     visiting.push(own.to_string());
     let mut copy = entity.clone();
@@ -973,7 +975,7 @@ fn content_key<'a>(
     };
     replace_ids(&mut copy, &mut replace);
     visiting.pop();
-    canonical(copy).to_string()
+    canonical_entity(&copy)
 }
 
 /// Calls `replace` on the id of every entity reference (`uid` or
@@ -997,26 +999,6 @@ fn replace_ids(value: &mut Value, replace: &mut impl FnMut(&mut String)) {
         }
         _ => {}
     }
-}
-
-/// `value` with the members of every object in sorted key order (serde_json
-/// keeps insertion order here, and Cedar inserts in hash order).
-fn canonical(mut value: Value) -> Value {
-    match &mut value {
-        Value::Array(items) => {
-            for item in items.iter_mut() {
-                *item = canonical(std::mem::take(item));
-            }
-        }
-        Value::Object(map) => {
-            map.sort_keys();
-            for (_, item) in map.iter_mut() {
-                *item = canonical(std::mem::take(item));
-            }
-        }
-        _ => {}
-    }
-    value
 }
 
 fn is_uuid(text: &str) -> bool {

@@ -304,22 +304,17 @@ pub fn replay_log_whole(
 /// prefixed by its length (so no two different requests share a key,
 /// whatever their text holds), the context as [`canonical`] writes it.
 fn request_key(step: &LoggedStep, key: &mut String) {
-    use std::fmt::Write as _;
     key.clear();
-    let part = |text: &str, key: &mut String| {
-        let _ = write!(key, "{}:", text.len());
-        key.push_str(text);
-    };
     match &step.session {
         Some(session) => {
             key.push('s');
-            part(session, key);
+            length_prefixed(key, session);
         }
         None => key.push('-'),
     }
-    part(&step.principal, key);
-    part(&step.action, key);
-    part(&step.resource, key);
+    length_prefixed(key, &step.principal);
+    length_prefixed(key, &step.action);
+    length_prefixed(key, &step.resource);
     key.push(match step.expect {
         None => '-',
         Some(Decision::Allow) => 'a',
@@ -327,6 +322,14 @@ fn request_key(step: &LoggedStep, key: &mut String) {
         Some(Decision::Error) => 'e',
     });
     canonical_table(&step.context, key);
+}
+
+/// Appends `text` to `key` after its length, so that keys made of such parts
+/// are equal only when their parts are, whatever the parts hold.
+fn length_prefixed(key: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    let _ = write!(key, "{}:", text.len());
+    key.push_str(text);
 }
 
 /// Writes `table` so that two tables are written the same only when they are

@@ -34,10 +34,6 @@ impl Policies {
 /// Turns any of Cedar's located diagnostics into an error on `file`, pointing at
 /// its first label.
 pub fn cedar_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
-    let span = diagnostic
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .map_or(0..0, |label| label.offset()..label.offset() + label.len());
     let mut message = diagnostic.to_string();
     if let Some(related) = diagnostic.related() {
         for inner in related {
@@ -45,11 +41,7 @@ pub fn cedar_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceErro
             message.push_str(&inner.to_string());
         }
     }
-    let error = file.error(span, lowercase_first(&message));
-    match diagnostic.help() {
-        Some(help) => error.with_help(help.to_string()),
-        None => error,
-    }
+    with_diagnostic_location(file, diagnostic, message)
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -51,8 +51,9 @@ pub(super) fn confirm(
     }
 }
 
-/// A counterexample as text: the request and its context as symcc renders
-/// them, then the entities as Cedar's JSON, one a line, sorted by uid with
+/// A counterexample as text: the request and its context (in the form
+/// symcc's `Display` gives them, written here from the request itself), then
+/// the entities as Cedar's JSON, one a line, sorted by uid with
 /// each entity's parents, attributes and tags sorted
 /// ([`super::view::entities_json`]). symcc's own list of entities and
 /// their ancestors follows Cedar's hash maps, whose order changes from one

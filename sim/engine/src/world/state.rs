@@ -2149,7 +2149,10 @@ fn note_changed_data(before: Option<&Value>, after: &Value, into: &mut crate::he
     }
 }
 
-fn canonical_entity(entity: &Value) -> String {
+/// An entity's JSON (or any JSON value) as text with every object's members
+/// in sorted key order and its `parents` sorted: equal for equal content,
+/// whatever order Cedar's hash maps or the writer gave them.
+pub(crate) fn canonical_entity(entity: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {
             Value::Object(map) => {

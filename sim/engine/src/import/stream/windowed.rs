@@ -28,7 +28,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sha2::{Digest, Sha256};
 
 use super::{
-    LogReader, LoggedStep, Occurrences, StreamStats, log_line, request_key, streamed_note,
+    LogReader, LoggedStep, Occurrences, StreamStats, length_prefixed, log_line, request_key,
+    streamed_note,
 };
 use crate::import::ImportedEntity;
 use crate::import::log::LoggedScenario;
@@ -424,9 +425,11 @@ impl Windowed {
     /// (its loader neither drops nor reorders steps, and a logged step
     /// repeats nothing), and replay gives one result per step in step order,
     /// numbered from 1: so the n-th result is the n-th logged step's and
-    /// stands for the n-th fingerprint. A result whose name does not carry
-    /// its logged step's line breaks that and is not kept (checked, as the
-    /// name is what the whole replay matches results by).
+    /// stands for the n-th fingerprint. That is checked (the counts, and
+    /// each result's name against its logged step's line, the name being
+    /// what the whole replay matches results by): a window that breaks it
+    /// fails the import with an internal error rather than keep outcomes
+    /// under the wrong requests.
     fn keep(
         &mut self,
         loaded_steps: usize,
@@ -434,13 +437,24 @@ impl Windowed {
         prints: &[Fingerprint],
         steps: &[LoggedStep],
     ) {
-        debug_assert_eq!(loaded_steps, steps.len());
-        debug_assert_eq!(result.steps.len(), steps.len());
+        let misplaced = result
+            .steps
+            .iter()
+            .zip(steps)
+            .find(|(step, logged)| log_line(&step.name) != Some(logged.line));
+        if loaded_steps != steps.len() || result.steps.len() != steps.len() || misplaced.is_some() {
+            self.failed = Some(Error::Internal(format!(
+                "a window of {} logged requests loaded {loaded_steps} steps and replayed {}{}; this is a bug of privsim",
+                steps.len(),
+                result.steps.len(),
+                misplaced.map_or(String::new(), |(step, logged)| format!(
+                    ", and its step {} is not log line {}",
+                    step.index, logged.line
+                )),
+            )));
+            return;
+        }
         for ((step, logged), &print) in result.steps.into_iter().zip(steps).zip(prints) {
-            if log_line(&step.name) != Some(logged.line) {
-                debug_assert!(false, "step {} is not line {}", step.index, logged.line);
-                continue;
-            }
             let allowed = step.decision == Decision::Allow;
             let pair = allowed.then(|| {
                 pair_key(
@@ -800,18 +814,16 @@ fn needed_sessions(
         .collect()
 }
 
-/// The type part of a Cedar UID string (`NS::Type` of `NS::Type::"id"`).
 /// Writes a (principal, action, resource) into `key` so that two are written
-/// the same only when they are equal (each part after its length).
+/// the same only when they are equal.
 fn pair_key(key: &mut String, principal: &str, action: &str, resource: &str) {
-    use std::fmt::Write as _;
     key.clear();
     for part in [principal, action, resource] {
-        let _ = write!(key, "{}:", part.len());
-        key.push_str(part);
+        length_prefixed(key, part);
     }
 }
 
+/// The type part of a Cedar UID string (`NS::Type` of `NS::Type::"id"`).
 fn resource_type(uid: &str) -> &str {
     uid.find("::\"").map_or(uid, |end| &uid[..end])
 }
