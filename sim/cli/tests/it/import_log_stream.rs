@@ -420,6 +420,17 @@ fn untexted_load_equals_text_load() {
             .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
         assert_eq!(in_memory.file.display, from_text.file.display);
         assert_eq!(in_memory.warnings.len(), from_text.warnings.len());
+        // Each step's context, given as read, is the one read from the text,
+        // in the same order.
+        assert_eq!(in_memory.steps.len(), from_text.steps.len());
+        for (got, want) in in_memory.steps.iter().zip(&from_text.steps) {
+            assert_eq!(
+                serde_json::to_string(&*got.context).unwrap(),
+                serde_json::to_string(&*want.context).unwrap(),
+                "seed {seed} {variety:?}: step {}",
+                want.index
+            );
+        }
         let (want, got) = (privsim::evaluate(&from_text), privsim::evaluate(&in_memory));
         seen_ceiling |= want
             .findings

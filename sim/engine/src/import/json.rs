@@ -137,6 +137,28 @@ pub fn to_table(
     Ok(table)
 }
 
+/// Whether `map` holds Cedar JSON values only, exactly when [`to_table`]
+/// converts it; if so its keys are sorted at every level, the order the
+/// TOML table `to_table` makes holds them in (and reads back as JSON in).
+/// So a context kept as JSON this way is the one a TOML round trip gives,
+/// without building the table.
+pub fn sort_cedar_map(map: &mut serde_json::Map<String, Value>) -> bool {
+    fn cedar(value: &mut Value) -> bool {
+        match value {
+            Value::Null => false,
+            Value::Bool(_) | Value::String(_) => true,
+            Value::Number(n) => n.as_i64().is_some(),
+            Value::Array(items) => items.iter_mut().all(cedar),
+            Value::Object(map) => sort_cedar_map(map),
+        }
+    }
+    if !map.values_mut().all(cedar) {
+        return false;
+    }
+    map.sort_keys();
+    true
+}
+
 /// Converts the JSON object at `path` in `json` to a TOML table, locating errors.
 pub fn table_at(
     json: &JsonFile,

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cedar_policy::{Context, EntityUid};
 use serde::{Deserialize, Serialize};
@@ -142,8 +143,11 @@ pub struct LoggedStep {
     pub action: String,
     /// The resource, as a Cedar UID string.
     pub resource: String,
-    /// The exact context production sent (Cedar JSON values as TOML).
-    pub context: toml::Table,
+    /// The exact context production sent: Cedar JSON values, keys sorted at
+    /// every level, as the TOML table the scenario file writes holds them
+    /// ([`json::sort_cedar_map`]). Shared: a logged step is copied into
+    /// several places, and into its window's scenario.
+    pub context: Arc<serde_json::Map<String, Value>>,
     /// What production decided, if the log says.
     pub expect: Option<Decision>,
 }
@@ -211,8 +215,11 @@ impl Line<'_> {
         })
     }
 
-    fn table(&self, value: &Value, field: &'static str) -> Result<toml::Table> {
-        let Value::Object(map) = value else {
+    /// A JSON object of Cedar values, its keys sorted
+    /// ([`json::sort_cedar_map`]), or the error [`json::to_table`] gives
+    /// where it cannot convert it.
+    fn context(&self, value: Value, field: &'static str) -> Result<serde_json::Map<String, Value>> {
+        let Value::Object(mut map) = value else {
             return Err(self
                 .error_at(
                     &[Key::Field(field)],
@@ -220,27 +227,35 @@ impl Line<'_> {
                 )
                 .into());
         };
-        json::to_table(map).map_err(|(inner, message)| {
-            // Follow the path the conversion reports, telling array indices
-            // from member names by the values they step into.
-            let mut path = vec![Key::Field(field)];
-            let mut at = value;
-            for step in &inner {
-                match at {
-                    Value::Array(items) => {
-                        let index = step.parse().unwrap_or(0);
-                        path.push(Key::Index(index));
-                        at = items.get(index).unwrap_or(&Value::Null);
-                    }
-                    Value::Object(map) => {
-                        path.push(Key::Field(step));
-                        at = map.get(step.as_str()).unwrap_or(&Value::Null);
-                    }
-                    _ => break,
+        if json::sort_cedar_map(&mut map) {
+            return Ok(map);
+        }
+        let (inner, message) = json::to_table(&map).err().unwrap_or_else(|| {
+            (
+                Vec::new(),
+                "privsim could not read it (this is a bug of privsim)".to_string(),
+            )
+        });
+        // Follow the path the conversion reports, telling array indices
+        // from member names by the values they step into.
+        let mut path = vec![Key::Field(field)];
+        let value = Value::Object(map);
+        let mut at = &value;
+        for step in &inner {
+            match at {
+                Value::Array(items) => {
+                    let index = step.parse().unwrap_or(0);
+                    path.push(Key::Index(index));
+                    at = items.get(index).unwrap_or(&Value::Null);
                 }
+                Value::Object(map) => {
+                    path.push(Key::Field(step));
+                    at = map.get(step.as_str()).unwrap_or(&Value::Null);
+                }
+                _ => break,
             }
-            self.error_at(&path, format!("`{field}`: {message}")).into()
-        })
+        }
+        Err(self.error_at(&path, format!("`{field}`: {message}")).into())
     }
 }
 
@@ -454,7 +469,7 @@ impl<'a> LogReader<'a> {
         if line.text.trim().is_empty() {
             return Ok(None);
         }
-        let record: Record = serde_json::from_str(line.text).map_err(|e| {
+        let mut record: Record = serde_json::from_str(line.text).map_err(|e| {
             let offset = offset_of_line_col(line.text, e.line(), e.column());
             let message = e.to_string();
             let message = message
@@ -472,9 +487,9 @@ impl<'a> LogReader<'a> {
         let (action, context, made) = match (&record.action, &record.tools_call) {
             (Some(action), None) => {
                 let (_, action) = self.uids.read(&line, action, "action")?;
-                let context = match &record.context {
-                    Some(context) => line.table(context, "context")?,
-                    None => toml::Table::new(),
+                let context = match record.context.take() {
+                    Some(context) => line.context(context, "context")?,
+                    None => serde_json::Map::new(),
                 };
                 (action, context, Vec::new())
             }
@@ -594,7 +609,7 @@ impl<'a> LogReader<'a> {
             principal: principal_text,
             action,
             resource: resource_text,
-            context,
+            context: Arc::new(context),
             expect: record.decision.map(|d| match d {
                 LoggedDecision::Allow => Decision::Allow,
                 LoggedDecision::Deny => Decision::Deny,
@@ -735,7 +750,7 @@ fn mcp_request(
     principal: &EntityUid,
     resource: &EntityUid,
     record: &Record,
-) -> Result<(String, toml::Table, Vec<ImportedEntity>)> {
+) -> Result<(String, serde_json::Map<String, Value>, Vec<ImportedEntity>)> {
     let call_span = json::locate(line.text, &[Key::Field("tools_call")]).unwrap_or(0..0);
     let call_text = line.text.get(call_span.clone()).unwrap_or_default();
     let located = |diagnostic: &dyn miette::Diagnostic| -> Error {
@@ -807,7 +822,7 @@ fn mcp_request(
         }
     };
     rename_generated(&mut context, &mut made, line.text, number);
-    let Value::Object(context_map) = &context else {
+    let Value::Object(mut context) = context else {
         return Err(line
             .error_at(
                 &[Key::Field("tools_call")],
@@ -815,12 +830,15 @@ fn mcp_request(
             )
             .into());
     };
-    let context = json::to_table(context_map).map_err(|(_, message)| {
-        line.error_at(
-            &[Key::Field("tools_call")],
-            format!("the generated context: {message}"),
-        )
-    })?;
+    if !json::sort_cedar_map(&mut context) {
+        let (_, message) = json::to_table(&context).err().unwrap_or_default();
+        return Err(line
+            .error_at(
+                &[Key::Field("tools_call")],
+                format!("the generated context: {message}"),
+            )
+            .into());
+    }
     let mut entities = Vec::new();
     for entity in &made {
         let uid = entity
@@ -1181,7 +1199,13 @@ impl LoggedScenario {
                     Decision::Error => "error",
                 }),
             })?);
-            inline(&mut text, "context", &step.context);
+            let context = json::to_table(&step.context).map_err(|(_, message)| {
+                Error::Internal(format!(
+                    "line {}'s context was read but cannot be written ({message}); this is a bug of privsim",
+                    step.line
+                ))
+            })?;
+            inline(&mut text, "context", &context);
         }
         Ok(text)
     }
@@ -1190,7 +1214,10 @@ impl LoggedScenario {
     /// memory: every key it writes with the same value, every span `0..0`.
     /// Parsing the text gives the same model but for the spans (the TOML
     /// writer and reader round-trip strings, integers, booleans, arrays and
-    /// tables exactly, and a log's contexts hold nothing else).
+    /// tables exactly, and a log's contexts hold nothing else), and for a
+    /// step's context, which is given as read (`RawStep::read_context`: the
+    /// JSON values reading the written table gives, keys sorted) instead of
+    /// as a table to read.
     fn raw_scenario(&self, refs: &Refs) -> RawScenario {
         fn at<T>(value: T) -> Spanned<T> {
             Spanned::new(0..0, value)
@@ -1257,7 +1284,9 @@ impl LoggedScenario {
                         principal: step.session.is_none().then(|| at(step.principal.clone())),
                         action: at(step.action.clone()),
                         resource: at(step.resource.clone()),
-                        context: table(&step.context),
+                        // Read already: the same values, in the same order,
+                        // as reading the written table gives.
+                        context: None,
                         expect: step.expect.map(at),
                         expect_reason: None,
                         expect_reason_includes: None,
@@ -1267,6 +1296,7 @@ impl LoggedScenario {
                         repeat: None,
                         every: None,
                         repetition: 0,
+                        read_context: (!step.context.is_empty()).then(|| step.context.clone()),
                     })
                 })
                 .collect(),

@@ -321,7 +321,7 @@ fn request_key(step: &LoggedStep, key: &mut String) {
         Some(Decision::Deny) => 'd',
         Some(Decision::Error) => 'e',
     });
-    canonical_table(&step.context, key);
+    canonical_map(&step.context, key);
 }
 
 /// Appends `text` to `key` after its length, so that keys made of such parts
@@ -332,14 +332,14 @@ fn length_prefixed(key: &mut String, text: &str) {
     key.push_str(text);
 }
 
-/// Writes `table` so that two tables are written the same only when they are
-/// equal with their keys in the same order (the order the log wrote them;
-/// the same context written in another order is one more distinct request,
-/// replayed once more with the same result). Cheaper than TOML text, which
-/// the key used to be.
-fn canonical_table(table: &toml::Table, out: &mut String) {
+/// Writes `map` (a logged context: Cedar JSON values, keys sorted at every
+/// level, see [`LoggedStep::context`]) so that two maps are written the
+/// same only when they are equal. Cheaper than TOML text, which the key
+/// used to be; the bytes are those the TOML table of the same context was
+/// written as before contexts were kept as JSON.
+fn canonical_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut String) {
     out.push('{');
-    for (key, value) in table {
+    for (key, value) in map {
         let _ = std::fmt::Write::write_fmt(out, format_args!("{key:?}="));
         canonical(value, out);
         out.push(',');
@@ -347,19 +347,20 @@ fn canonical_table(table: &toml::Table, out: &mut String) {
     out.push('}');
 }
 
-/// One value for [`canonical_table`]: a tag, then the value (strings and
+/// One value for [`canonical_map`]: a tag, then the value (strings and
 /// keys as Rust string literals, which read back as one string only).
-fn canonical(value: &toml::Value, out: &mut String) {
+fn canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
     use std::fmt::Write as _;
     match value {
-        toml::Value::String(text) => {
+        Value::String(text) => {
             let _ = write!(out, "{text:?}");
         }
-        toml::Value::Integer(number) => {
+        Value::Number(number) => {
             let _ = write!(out, "i{number}");
         }
-        toml::Value::Boolean(yes) => out.push(if *yes { 'T' } else { 'F' }),
-        toml::Value::Array(items) => {
+        Value::Bool(yes) => out.push(if *yes { 'T' } else { 'F' }),
+        Value::Array(items) => {
             out.push('[');
             for item in items {
                 canonical(item, out);
@@ -367,11 +368,9 @@ fn canonical(value: &toml::Value, out: &mut String) {
             }
             out.push(']');
         }
-        toml::Value::Table(table) => canonical_table(table, out),
-        // Not made from Cedar JSON values; written by their TOML text.
-        toml::Value::Float(_) | toml::Value::Datetime(_) => {
-            let _ = write!(out, "x{:?}", value.to_string());
-        }
+        Value::Object(map) => canonical_map(map, out),
+        // Not in a logged context (`json::sort_cedar_map` refuses it).
+        Value::Null => out.push('x'),
     }
 }
 

@@ -321,6 +321,14 @@ pub struct RawStep {
     #[serde(skip)]
     #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub repetition: usize,
+    /// The step's context already read as Cedar JSON values, in the order
+    /// reading `context` gives (a TOML table's: keys sorted at every
+    /// level), set instead of `context` by scenarios built in memory (an
+    /// imported log's windows, `LoggedScenario::raw_scenario`); never read
+    /// from a file.
+    #[serde(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    pub read_context: Option<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// `[[access]]`: an exact-access assertion.

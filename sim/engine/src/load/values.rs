@@ -46,3 +46,82 @@ fn to_json(value: &toml::Value) -> Result<Value, String> {
         toml::Value::Table(table) => Value::Object(table_to_json(table)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::{RngExt, SeedableRng};
+    use serde_json::{Value, json};
+
+    use crate::import::json::{sort_cedar_map, to_table};
+
+    /// Keys that sort differently by bytes than by eye, escapes included.
+    const KEYS: [&str; 9] = ["b", "a", "B", "__extn", "é", "a b", "", "z\"q", "10"];
+
+    fn value(rng: &mut Xoshiro256PlusPlus, depth: u32) -> Value {
+        let leaf = depth == 0 || rng.random_bool(0.5);
+        match rng.random_range(0..if leaf { 9 } else { 11 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.random_bool(0.5)),
+            2 => json!(rng.random_range(-5_i64..5)),
+            3 => json!(i64::MIN),
+            4 => json!(u64::MAX),
+            5 => json!(1.5),
+            6 => json!(2.0),
+            7 => Value::String(KEYS[rng.random_range(0..KEYS.len())].repeat(2)),
+            8 => json!({ "__entity": { "type": "User", "id": "alice" } }),
+            9 => Value::Array(
+                (0..rng.random_range(0..4))
+                    .map(|_| value(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(map(rng, depth - 1)),
+        }
+    }
+
+    fn map(rng: &mut Xoshiro256PlusPlus, depth: u32) -> serde_json::Map<String, Value> {
+        (0..rng.random_range(0..6))
+            .map(|_| {
+                (
+                    KEYS[rng.random_range(0..KEYS.len())].to_string(),
+                    value(rng, depth),
+                )
+            })
+            .collect()
+    }
+
+    /// A logged context is kept as JSON with its keys sorted instead of as
+    /// a TOML table read back as JSON when replayed: the two must be the
+    /// same values in the same order, and refused alike.
+    #[test]
+    fn sorted_cedar_maps_are_tables_read_back() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(17);
+        let (mut kept, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let original = map(&mut rng, 3);
+            let mut sorted = original.clone();
+            let accepted = sort_cedar_map(&mut sorted);
+            match to_table(&original) {
+                Ok(table) => {
+                    assert!(accepted, "refused {original:?}");
+                    let read_back = super::table_to_json(&table).unwrap();
+                    // Compared as text: map equality ignores the order.
+                    assert_eq!(
+                        serde_json::to_string(&sorted).unwrap(),
+                        serde_json::to_string(&read_back).unwrap(),
+                        "{original:?}"
+                    );
+                    kept += 1;
+                }
+                Err(_) => {
+                    assert!(!accepted, "accepted {original:?}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            kept > 1_000 && refused > 1_000,
+            "{kept} kept, {refused} refused"
+        );
+    }
+}

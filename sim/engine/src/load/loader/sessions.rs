@@ -220,21 +220,29 @@ impl Loader<'_> {
         session: Option<&Session>,
         principal: &EntityUid,
         chain: &[EntityUid],
-        extra: Option<&Spanned<toml::Table>>,
+        extra: Option<(&Map<String, Value>, Range<usize>)>,
     ) -> Result<Map<String, Value>> {
         let mut context = session_context(facts, at, session, principal, chain);
-        if let Some(extra) = extra {
-            for (key, value) in self.table(extra)? {
-                if facts.keys().any(|fact_key| fact_key == &key) {
-                    return Err(self
-                        .err(
-                            span(extra),
-                            format!("context key `{key}` is already filled by `[facts]`"),
-                        )
-                        .help_boxed("rename the key or the fact's key")
-                        .into());
+        if let Some((extra, place)) = extra {
+            if let Some(key) = extra
+                .keys()
+                .find(|key| facts.keys().any(|fact_key| fact_key == *key))
+            {
+                return Err(self
+                    .err(
+                        place,
+                        format!("context key `{key}` is already filled by `[facts]`"),
+                    )
+                    .help_boxed("rename the key or the fact's key")
+                    .into());
+            }
+            if context.is_empty() {
+                // The same map as inserting each entry into the empty one.
+                context = extra.clone();
+            } else {
+                for (key, value) in extra {
+                    context.insert(key.clone(), value.clone());
                 }
-                context.insert(key, value);
             }
         }
         Ok(context)

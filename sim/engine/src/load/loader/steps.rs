@@ -11,6 +11,14 @@ impl Loader<'_> {
         &self,
         steps: Vec<Spanned<raw::RawStep>>,
     ) -> Result<Vec<Spanned<raw::RawStep>>> {
+        // Nothing to expand (every step of an imported log's scenario):
+        // the steps as they are, not moved one by one into a new list.
+        if steps
+            .iter()
+            .all(|s| s.get_ref().repeat.is_none() && s.get_ref().every.is_none())
+        {
+            return Ok(steps);
+        }
         let mut expanded = Vec::with_capacity(steps.len());
         for spanned in steps {
             let step = spanned.get_ref();
@@ -48,7 +56,7 @@ impl Loader<'_> {
     }
 
     pub(super) fn steps(&mut self, raw: &RawScenario, scenario: &Scenario) -> Result<Vec<Step>> {
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(raw.steps.len());
         let mut previous = scenario.start;
         // The time of a repeated step's first repetition.
         let mut first_repetition = scenario.start;
@@ -119,13 +127,22 @@ impl Loader<'_> {
                 index,
                 s.principal.as_ref().unwrap_or(&s.resource),
             );
+            let written;
+            let extra = match (&s.read_context, &s.context) {
+                (Some(read), _) => Some((read.as_ref(), here.clone())),
+                (None, Some(table)) => {
+                    written = self.table(table)?;
+                    Some((&written, span(table)))
+                }
+                (None, None) => None,
+            };
             let context = self.context(
                 &scenario.facts,
                 at,
                 session.map(|i| &scenario.sessions[i]),
                 &principal,
                 &chain,
-                s.context.as_ref(),
+                extra,
             )?;
             let expect = Expectation {
                 decision: s.expect.as_ref().map(|d| *d.get_ref()),
