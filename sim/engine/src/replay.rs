@@ -8,6 +8,7 @@ use std::sync::Arc;
 use cedar_policy::{Authorizer, Effect, PolicyId, Response};
 
 use crate::load::{self as scenario, AccessCheck, Scenario, Step};
+use crate::world::slices::Slices;
 use crate::world::state::{Machine, State};
 use crate::world::{Lived, Timeline, timeline};
 use privsim_model::result::{
@@ -81,6 +82,14 @@ fn replay_in(
     ceilings: Ceilings,
 ) -> (ScenarioResult, Option<Lived>) {
     let authorizer = Authorizer::new();
+    // The brute-force path asks Cedar with every policy, the definition the
+    // sliced asks are compared with.
+    let slices = (!brute_force).then(|| Slices::new(&scenario.policies.set));
+    let ask = Ask {
+        authorizer: &authorizer,
+        slices: slices.as_ref(),
+        policies: &scenario.policies.set,
+    };
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
     let mut findings = Vec::new();
@@ -107,7 +116,7 @@ fn replay_in(
             (Some(machine), Some(state)) if dynamic => {
                 let before = active_ids(state);
                 state.time = step.at;
-                let result = replay_dynamic_step(&authorizer, machine, state, step);
+                let result = replay_dynamic_step(&ask, machine, state, step);
                 if !result.effects.is_empty() || active_ids(state) != before {
                     check_state(
                         machine,
@@ -139,7 +148,7 @@ fn replay_in(
                 }
                 let segment = &scenario.world.segments[step.segment];
                 replay_step(
-                    &authorizer,
+                    &ask,
                     scenario,
                     step,
                     &segment.entities,
@@ -359,7 +368,7 @@ fn never_on_step(
 /// A step of a scenario whose world changes: evaluated in the state's store,
 /// then its effects applied when it is allowed.
 fn replay_dynamic_step(
-    authorizer: &Authorizer,
+    ask: &Ask<'_>,
     machine: &Machine<'_>,
     state: &mut State,
     step: &Step,
@@ -388,7 +397,7 @@ fn replay_dynamic_step(
     let Some(store) = store else {
         let message = problem.unwrap_or_default();
         let mut result = replay_step(
-            authorizer,
+            ask,
             machine.scenario,
             step,
             &cedar_policy::Entities::empty(),
@@ -410,14 +419,7 @@ fn replay_dynamic_step(
         );
         return result;
     };
-    let mut result = replay_step(
-        authorizer,
-        machine.scenario,
-        step,
-        &store,
-        active,
-        Ceilings::Every,
-    );
+    let mut result = replay_step(ask, machine.scenario, step, &store, active, Ceilings::Every);
     if result.decision == Decision::Allow {
         let applied =
             machine.apply_effects(state, actor, &step.action, &step.resource, &step.context);
@@ -558,8 +560,31 @@ fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
     errors
 }
 
+/// How a replay asks Cedar about a step's requests: with the policies whose
+/// scope admits each request ([`Slices`]), or with all of them.
+struct Ask<'a> {
+    authorizer: &'a Authorizer,
+    slices: Option<&'a Slices<'a>>,
+    policies: &'a cedar_policy::PolicySet,
+}
+
+impl Ask<'_> {
+    fn is_authorized(
+        &self,
+        request: &cedar_policy::Request,
+        entities: &cedar_policy::Entities,
+    ) -> Response {
+        match self.slices {
+            Some(slices) => slices.is_authorized(self.authorizer, request, entities),
+            None => self
+                .authorizer
+                .is_authorized(request, self.policies, entities),
+        }
+    }
+}
+
 fn replay_step(
-    authorizer: &Authorizer,
+    ask: &Ask<'_>,
     scenario: &Scenario,
     step: &Step,
     entities: &cedar_policy::Entities,
@@ -568,7 +593,7 @@ fn replay_step(
 ) -> StepResult {
     let (decision, determining_policies, errors) = match &step.request {
         Ok(request) => {
-            let response = authorizer.is_authorized(request, &scenario.policies.set, entities);
+            let response = ask.is_authorized(request, entities);
             (
                 step_decision(response.decision()),
                 crate::world::determining(&response),
@@ -599,11 +624,7 @@ fn replay_step(
         .map(|((_, request), delegator)| CeilingCheck {
             delegator: delegator.clone(),
             decision: match request {
-                Some(request) => ceiling_decision(
-                    authorizer
-                        .is_authorized(request, &scenario.policies.set, entities)
-                        .decision(),
-                ),
+                Some(request) => ceiling_decision(ask.is_authorized(request, entities).decision()),
                 None => CeilingDecision::NotApplicable,
             },
         })

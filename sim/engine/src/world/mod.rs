@@ -3,6 +3,7 @@
 //! nothing changes.
 
 mod rows;
+pub mod slices;
 pub mod state;
 pub mod timeline;
 

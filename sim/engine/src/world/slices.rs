@@ -1,0 +1,133 @@
+//! Asking Cedar with only the policies whose scope admits the request.
+//!
+//! Cedar evaluates a policy as `principal scope && action scope && resource
+//! scope && conditions`, left to right and short-circuiting, and a scope
+//! (`==`, `in`, `is`, `is ... in` against entity literals and template
+//! links) never errs. So a policy whose scope does not admit a request's
+//! principal, action and resource in the entity store is neither satisfied
+//! nor in error for it: asking Cedar with the other policies alone gives the
+//! same decision, the same reasons and the same errors. Scopes are matched
+//! here as the held-set engine matches them (`held::principal_matches`,
+//! `action_matches`, `resource_matches`, against the store the request is
+//! asked in); each set of admitted policies gets its own policy set, made
+//! once (the full set less the others) and kept, at most [`KEPT`] of them.
+//! A request that admits a set not kept, or whose principal, action or
+//! resource is unknown, is asked with the full set.
+//!
+//! `replay::replay_brute_force` asks with the full set, and the property
+//! tests compare the two on generated worlds (Cedar's whole expression
+//! grammar, template links, effects that change the hierarchy).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use cedar_policy::{
+    ActionConstraint, Authorizer, Entities, PolicyId, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint, Response,
+};
+
+use crate::held::{action_matches, principal_matches, resource_matches};
+
+/// The most policy sets kept (one per set of admitted policies met).
+pub const KEPT: usize = 256;
+
+/// A policy's scope, read once.
+struct Scope {
+    id: PolicyId,
+    /// Template-linked (removed from a set by unlinking it).
+    linked: bool,
+    principal: PrincipalConstraint,
+    action: ActionConstraint,
+    resource: ResourceConstraint,
+}
+
+/// A policy set, sliced by scope per request (module docs).
+pub struct Slices<'a> {
+    full: &'a PolicySet,
+    scopes: Vec<Scope>,
+    kept: RefCell<HashMap<Vec<u64>, PolicySet>>,
+}
+
+impl<'a> Slices<'a> {
+    /// The slices of `full`.
+    pub fn new(full: &'a PolicySet) -> Self {
+        let scopes = full
+            .policies()
+            .map(|policy| Scope {
+                id: policy.id().clone(),
+                linked: policy.template_id().is_some(),
+                principal: policy.principal_constraint(),
+                action: policy.action_constraint(),
+                resource: policy.resource_constraint(),
+            })
+            .collect();
+        Self {
+            full,
+            scopes,
+            kept: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Cedar's answer to `request` in `entities`, as
+    /// `authorizer.is_authorized(request, full, entities)` gives it.
+    pub fn is_authorized(
+        &self,
+        authorizer: &Authorizer,
+        request: &Request,
+        entities: &Entities,
+    ) -> Response {
+        let (Some(principal), Some(action), Some(resource)) =
+            (request.principal(), request.action(), request.resource())
+        else {
+            return authorizer.is_authorized(request, self.full, entities);
+        };
+        let mut admitted = vec![0_u64; self.scopes.len().div_ceil(64)];
+        let mut all = true;
+        for (index, scope) in self.scopes.iter().enumerate() {
+            if principal_matches(&scope.principal, principal, entities)
+                && action_matches(&scope.action, action, entities)
+                && resource_matches(&scope.resource, resource, entities)
+            {
+                admitted[index / 64] |= 1 << (index % 64);
+            } else {
+                all = false;
+            }
+        }
+        if all {
+            return authorizer.is_authorized(request, self.full, entities);
+        }
+        let mut kept = self.kept.borrow_mut();
+        if !kept.contains_key(&admitted) {
+            let Some(set) = (kept.len() < KEPT).then(|| self.slice(&admitted)).flatten() else {
+                return authorizer.is_authorized(request, self.full, entities);
+            };
+            kept.insert(admitted.clone(), set);
+        }
+        match kept.get(&admitted) {
+            Some(set) => authorizer.is_authorized(request, set, entities),
+            None => authorizer.is_authorized(request, self.full, entities),
+        }
+    }
+
+    /// How many sliced policy sets are kept.
+    pub fn kept(&self) -> usize {
+        self.kept.borrow().len()
+    }
+
+    /// The full set less the policies `admitted` leaves out, or `None` if
+    /// Cedar refuses to remove one (then the full set is asked).
+    fn slice(&self, admitted: &[u64]) -> Option<PolicySet> {
+        let mut set = self.full.clone();
+        for (index, scope) in self.scopes.iter().enumerate() {
+            if admitted[index / 64] & (1 << (index % 64)) != 0 {
+                continue;
+            }
+            if scope.linked {
+                set.unlink(scope.id.clone()).ok()?;
+            } else {
+                set.remove_static(scope.id.clone()).ok()?;
+            }
+        }
+        Some(set)
+    }
+}
