@@ -97,24 +97,69 @@ impl Targets {
 pub struct Noted(Vec<AtomicBool>);
 
 impl Noted {
-    /// The indices of the policies noted.
-    pub fn indices(&self) -> Vec<usize> {
+    /// Whether the policy of index `index` is noted.
+    pub fn contains(&self, index: usize) -> bool {
         self.0
-            .iter()
-            .enumerate()
-            .filter(|(_, noted)| noted.load(Ordering::Relaxed))
-            .map(|(index, _)| index)
-            .collect()
+            .get(index)
+            .is_some_and(|noted| noted.load(Ordering::Relaxed))
     }
 
-    /// Notes the policies of `indices` (from [`Noted::indices`] of a
-    /// `Noted` of the same engine).
+    /// Notes the policies of `indices` (the engine's indices of its
+    /// policies, as [`Decided::policy`]).
     pub fn mark(&self, indices: &[usize]) {
         for &index in indices {
             if let Some(flag) = self.0.get(index) {
                 flag.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// A policy that decided some requests of one call
+/// ([`Engine::allowed_deciding`]): its index in the engine's policies and
+/// which requests, a bit per resource position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The policy's index in the engine.
+    pub policy: usize,
+    /// A bit per resource position: whether the policy is in Cedar's
+    /// reason for that request's decision.
+    bits: Vec<u64>,
+    /// How many bits are set.
+    count: usize,
+}
+
+impl Decided {
+    /// The policy `policy` deciding the requests `marks` sets; `None` when
+    /// it sets none.
+    fn of(policy: usize, marks: impl ExactSizeIterator<Item = bool>) -> Option<Self> {
+        let mut bits = vec![0u64; marks.len().div_ceil(64)];
+        let mut count = 0;
+        for (position, mark) in marks.enumerate() {
+            if mark {
+                bits[position / 64] |= 1 << (position % 64);
+                count += 1;
+            }
+        }
+        (count > 0).then_some(Self {
+            policy,
+            bits,
+            count,
+        })
+    }
+
+    /// Whether the policy decided the request at `position`.
+    pub fn decides(&self, position: usize) -> bool {
+        self.bits
+            .get(position / 64)
+            .is_some_and(|word| word & (1 << (position % 64)) != 0)
+    }
+
+    /// Whether the policy decided some request at a position `except`
+    /// (sorted or not, without repeats) leaves out.
+    pub fn decides_besides(&self, except: impl IntoIterator<Item = usize>) -> bool {
+        let within = except.into_iter().filter(|&p| self.decides(p)).count();
+        self.count > within
     }
 }
 
@@ -261,6 +306,17 @@ pub struct Engine<'a> {
     contexts: Mutex<HashMap<(EntityUid, String), Option<Context>>>,
     /// How many calls found their context already read (tests read it).
     pub contexts_reused: AtomicUsize,
+}
+
+/// What a held-set call notes of the policies that decide its requests.
+enum Note<'n> {
+    /// Nothing.
+    Not,
+    /// Each policy that decides one, into a flag per policy (a policy
+    /// already flagged is not looked at again).
+    Into(&'n [AtomicBool]),
+    /// Each policy that decides one, with the requests it decides.
+    Each(&'n mut Vec<Decided>),
 }
 
 /// The most contexts an [`Engine`] keeps read (contexts change with the
@@ -424,7 +480,7 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, None)
+        self.allowed_with(principal, targets, context, store, Note::Not)
     }
 
     /// [`Engine::allowed`], also noting which policies decided one of the
@@ -438,7 +494,13 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, Some(&self.decided))
+        self.allowed_with(
+            principal,
+            targets,
+            context,
+            store,
+            Note::Into(&self.decided),
+        )
     }
 
     /// [`Engine::allowed_noting`], noting into `noted` (from
@@ -453,7 +515,31 @@ impl<'a> Engine<'a> {
         store: StoreId,
         noted: &Noted,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, Some(&noted.0))
+        self.allowed_with(principal, targets, context, store, Note::Into(&noted.0))
+    }
+
+    /// [`Engine::allowed`], also saying which requests each policy decided
+    /// (Cedar's reason for the allow or the deny, as
+    /// [`Engine::allowed_noting`] notes it), by policy index: a caller that
+    /// keeps the answers of some requests and asks the others again notes
+    /// exactly the policies that decide the ones it keeps.
+    pub fn allowed_deciding(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> (Vec<bool>, Vec<Decided>) {
+        let mut deciding = Vec::new();
+        let allowed = self.allowed_with(
+            principal,
+            targets,
+            context,
+            store,
+            Note::Each(&mut deciding),
+        );
+        deciding.sort_by_key(|d: &Decided| d.policy);
+        (allowed, deciding)
     }
 
     /// Per policy: whether its satisfaction can differ between two stores
@@ -545,7 +631,7 @@ impl<'a> Engine<'a> {
         targets: &Targets,
         context: &Value,
         store: StoreId,
-        note: Option<&[AtomicBool]>,
+        mut note: Note<'_>,
     ) -> Vec<bool> {
         let count = targets.list.resources.len();
         let mut allowed = vec![false; count];
@@ -642,18 +728,30 @@ impl<'a> Engine<'a> {
             if !satisfied.contains(&true) {
                 continue;
             }
-            if let Some(decided) = note
-                && !decided[index].load(Ordering::Relaxed)
-            {
-                if facts.permit {
-                    satisfied_permits.push((index, partition.clone(), satisfied.clone()));
-                } else if partition
-                    .class_of
-                    .iter()
-                    .any(|&class| class != NO_CLASS && satisfied[class as usize])
-                {
-                    // A satisfied forbid decides the (valid) request: deny.
-                    decided[index].store(true, Ordering::Relaxed);
+            let wanted = match &note {
+                Note::Not => false,
+                Note::Into(decided) => !decided[index].load(Ordering::Relaxed),
+                Note::Each(_) => true,
+            };
+            if wanted {
+                // A satisfied forbid decides the (valid) request: deny.
+                let forbids = || {
+                    partition
+                        .class_of
+                        .iter()
+                        .map(|&class| class != NO_CLASS && satisfied[class as usize])
+                };
+                match &mut note {
+                    _ if facts.permit => {
+                        satisfied_permits.push((index, partition.clone(), satisfied.clone()));
+                    }
+                    Note::Into(decided) => {
+                        if forbids().any(|forbid| forbid) {
+                            decided[index].store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Note::Each(deciding) => deciding.extend(Decided::of(index, forbids())),
+                    Note::Not => {}
                 }
             }
             let marks = if facts.permit {
@@ -682,14 +780,19 @@ impl<'a> Engine<'a> {
         }
         for (index, partition, satisfied) in satisfied_permits {
             // A satisfied permit decides every request that is allowed.
-            if let Some(decided) = note
-                && partition
-                    .class_of
-                    .iter()
-                    .zip(&allowed)
-                    .any(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize])
-            {
-                decided[index].store(true, Ordering::Relaxed);
+            let decides = partition
+                .class_of
+                .iter()
+                .zip(&allowed)
+                .map(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize]);
+            match &mut note {
+                Note::Into(decided) => {
+                    if decides.into_iter().any(|decides| decides) {
+                        decided[index].store(true, Ordering::Relaxed);
+                    }
+                }
+                Note::Each(deciding) => deciding.extend(Decided::of(index, decides)),
+                Note::Not => {}
             }
         }
         allowed
@@ -757,41 +860,61 @@ impl<'a> Engine<'a> {
         store: StoreId,
         note: bool,
     ) -> Vec<bool> {
+        self.deciding_brute_force(principal, targets, context, store)
+            .into_iter()
+            .map(|(allowed, reason)| {
+                if note {
+                    for index in reason {
+                        self.decided[index].store(true, Ordering::Relaxed);
+                    }
+                }
+                allowed
+            })
+            .collect()
+    }
+
+    /// The oracle of [`Engine::allowed_deciding`]: per resource, whether
+    /// Cedar allows the request (asked with the whole policy set) and the
+    /// indices of the policies of its reason, sorted.
+    pub fn deciding_brute_force(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> Vec<(bool, Vec<usize>)> {
         // The oracle reads the context itself, not through the engine's
         // kept contexts.
         let data = lock(&self.stores).get(store.0).cloned();
         let context =
             Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)));
         let (Some(data), Ok(context)) = (data, context) else {
-            return vec![false; targets.list.resources.len()];
+            return vec![(false, Vec::new()); targets.list.resources.len()];
         };
         targets
             .list
             .resources
             .iter()
             .map(|resource| {
-                Request::new(
+                let Ok(request) = Request::new(
                     principal.clone(),
                     targets.action.clone(),
                     resource.clone(),
                     context.clone(),
                     self.schema,
-                )
-                .is_ok_and(|request| {
-                    let response =
-                        self.authorizer
-                            .is_authorized(&request, self.all, data.entities());
-                    if note {
-                        for id in response.diagnostics().reason() {
-                            if let Some(index) =
-                                self.policies.iter().position(|f| f.policy.id() == id)
-                            {
-                                self.decided[index].store(true, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    response.decision() == cedar_policy::Decision::Allow
-                })
+                ) else {
+                    return (false, Vec::new());
+                };
+                let response = self
+                    .authorizer
+                    .is_authorized(&request, self.all, data.entities());
+                let mut reason: Vec<usize> = response
+                    .diagnostics()
+                    .reason()
+                    .filter_map(|id| self.policies.iter().position(|f| f.policy.id() == id))
+                    .collect();
+                reason.sort_unstable();
+                (response.decision() == cedar_policy::Decision::Allow, reason)
             })
             .collect()
     }

@@ -626,6 +626,12 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         slow.decided(),
         "a worker's machine (own copies) saw other policies decide ({spec:?})"
     );
+    assert_eq!(
+        fast.decided(),
+        slow.decided(),
+        "incremental snapshots saw other policies decide than brute force ({spec:?})\n{}",
+        describe_trace(&fast, &moves)
+    );
     StatesChecked {
         compared: compared.0,
         changed: compared.1,

@@ -155,7 +155,7 @@ fn bad_tool_lists_and_stubs_are_bad_input_with_their_place() {
     let folder = temp_folder("malformed");
     let tools = fixtures().join("tool.json");
     let stub = fixtures().join("stub.cedarschema");
-    let cases: [(&str, &str, bool, &str); 4] = [
+    let cases: [(&str, &str, bool, &str); 5] = [
         // A tool list whose JSON breaks on line 3.
         (
             "tools.json",
@@ -183,6 +183,15 @@ fn bad_tool_lists_and_stubs_are_bad_input_with_their_place() {
             "@mcp_principal(\"User\")\nentity User;\n@mcp_resource(\"Server\")\nentity Server;\n",
             false,
             "global namespace",
+        ),
+        // A stub naming types it does not declare: Cedar lists them in hash
+        // order, located by the first of that order; sorted here, and
+        // located in the stub at the first of them it names.
+        (
+            "stub.cedarschema",
+            "namespace S {\n  @mcp_principal(\"User\")\n  entity User in [Zeta, Alpha, Mid, Beta, Gamma, Delta];\n  @mcp_resource(\"Server\")\n  entity Server;\n}\n",
+            false,
+            "stub.cedarschema:3:19: failed to resolve types: Alpha, Beta, Delta, Gamma, Mid, Zeta",
         ),
     ];
     for (index, (file, contents, is_tools, expected)) in cases.into_iter().enumerate() {

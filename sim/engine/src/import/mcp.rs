@@ -15,8 +15,29 @@ use cedar_policy_mcp_schema_generator::{RequestGenerator, SchemaGenerator, Schem
 use mcp_tools_sdk::description::ServerDescription;
 use serde::Serialize;
 
-use crate::load::cedar_files::cedar_error;
+use crate::load::cedar_files::{cedar_error, schema_error};
 use privsim_model::diag::{Error, Result, SourceFile};
+
+/// An error of the generator on the schema it builds from the stub and the
+/// tools. Cedar lists a schema's undeclared types and actions in hash
+/// order, and locates the first of that order in the stub's text: such an
+/// error goes through the schema loader's sorting
+/// ([`schema_error`]), located in the stub (the tools name no Cedar type);
+/// any other is the tool list's.
+fn generated_schema_error(
+    tools: &SourceFile,
+    stub: &SourceFile,
+    diagnostic: &dyn miette::Diagnostic,
+) -> privsim_model::diag::SourceError {
+    let message = diagnostic.to_string();
+    if message.starts_with("failed to resolve types: ")
+        || message.starts_with("undeclared actions: ")
+    {
+        schema_error(stub, diagnostic)
+    } else {
+        cedar_error(tools, diagnostic)
+    }
+}
 
 /// The generator's options privsim exposes; everything else is the generator's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,10 +110,10 @@ impl McpServer {
                 })?;
         generator
             .add_actions_from_server_description(&description)
-            .map_err(|e| cedar_error(tools, &e))?;
+            .map_err(|e| generated_schema_error(tools, stub, &e))?;
         let requests = generator
             .new_request_generator()
-            .map_err(|e| cedar_error(tools, &e))?;
+            .map_err(|e| generated_schema_error(tools, stub, &e))?;
         // Printed as the generator's own command line prints it.
         let schema_text = generator
             .get_schema()

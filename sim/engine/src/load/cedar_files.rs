@@ -407,7 +407,7 @@ pub fn parse_schema(file: &SourceFile) -> privsim_model::diag::Result<Schema> {
 /// explains the first of the types only. Here the names are sorted, and the
 /// error points at the first of them in the file (the start of the file if
 /// none is found there), with a help for all of them.
-fn schema_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
+pub(crate) fn schema_error(file: &SourceFile, diagnostic: &dyn Diagnostic) -> SourceError {
     let message = diagnostic.to_string();
     if diagnostic.related().is_none() {
         if let Some(list) = message.strip_prefix("failed to resolve types: ") {

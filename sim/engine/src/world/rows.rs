@@ -40,14 +40,20 @@
 //!    may apply (no touched policy's principal and action scopes admit the
 //!    actor and the action, in either store) is decided alike too, and
 //!    keeps the grant-free row's flags even where step 3 would ask again.
-//!    In a row computed again whole, a kept group notes the grant-free
-//!    row's deciding policies for it, exactly what asking again would note.
-//!    A patched row notes only the pairs it asks again: the search's
-//!    coverage may count fewer policies than asking every pair would,
-//!    never more.
+//! 5. **Coverage.** A kept answer is Cedar's with the grant-free store:
+//!    every policy is satisfied alike on its request in both stores, so
+//!    Cedar's reason (the policies that decide it) is the same too. The
+//!    grant-free rows keep, per group, which requests each policy decides
+//!    ([`Engine::allowed_deciding`]), and a state notes the deciding
+//!    policies of the pairs it keeps (a whole group's at once; of a group
+//!    asked again in part, those that decide some pair kept, looked up only
+//!    for policies the machine has not noted yet), as asking every pair
+//!    would note them: [`Machine::decided`](super::state::Machine::decided)
+//!    is what brute force notes, no more and no fewer.
 //!
 //! `sim/engine/tests/it/effects.rs` compares every state a random walk
-//! reaches with brute force on generated worlds with effects.
+//! reaches, and the policies seen deciding, with brute force on generated
+//! worlds with effects.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -56,7 +62,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use cedar_policy::EntityUid;
 use serde_json::Value;
 
-use crate::held::{Engine, Noted, StoreId, Targets, collect_uids};
+use crate::held::{Decided, Engine, Noted, StoreId, Targets, collect_uids};
 use crate::load::Scenario;
 
 /// The most grant-free rows kept (a row per actor and context text; contexts
@@ -64,14 +70,46 @@ use crate::load::Scenario;
 const MAX_BASE_ROWS: usize = 8192;
 
 /// An actor's row in the grant-free world: its flags, one per pair of its
-/// universe, and per group (action) the engine's indices of the policies
-/// that decide the group's requests. A state that keeps a group from this
-/// row notes those policies, exactly as asking the group again would: the
-/// group is kept only when every policy is satisfied alike on its requests
-/// in both stores, so Cedar's reasons are the same.
+/// universe, and per group (action) the policies that decide the group's
+/// requests, with which requests each decides. A state that keeps some
+/// pairs' answers from this row notes the policies that decide those pairs,
+/// exactly as asking them again would: a pair is kept only when every
+/// policy is satisfied alike on its request in both stores, so Cedar's
+/// reason is the same.
 pub(super) struct BaseRow {
     pub(super) flags: Vec<bool>,
-    pub(super) decided: Vec<Vec<usize>>,
+    /// Per group, the policies that decide some of its requests.
+    decided: Vec<Vec<Decided>>,
+    /// The engine's indices of the policies that decide some request of
+    /// the row.
+    policies: Vec<usize>,
+}
+
+impl BaseRow {
+    /// Notes the policies that decide some request of the row.
+    pub(super) fn note_all(&self, noted: &Noted) {
+        noted.mark(&self.policies);
+    }
+
+    /// Notes the policies that decide some request of group `group`.
+    pub(super) fn note_group(&self, group: usize, noted: &Noted) {
+        for decided in &self.decided[group] {
+            noted.mark(&[decided.policy]);
+        }
+    }
+
+    /// Notes the policies that decide some request of group `group`, whose
+    /// first pair is the row's `start`th, other than those of `again` (the
+    /// row's pairs of the group asked again, without repeats).
+    pub(super) fn note_kept(&self, group: usize, start: usize, again: &[usize], noted: &Noted) {
+        for decided in &self.decided[group] {
+            if !noted.contains(decided.policy)
+                && decided.decides_besides(again.iter().map(|pair| pair - start))
+            {
+                noted.mark(&[decided.policy]);
+            }
+        }
+    }
 }
 
 /// A grant-free row, shared.
@@ -196,19 +234,18 @@ impl<'s> Rows<'s> {
             let mut row = BaseRow {
                 flags: Vec::new(),
                 decided: Vec::new(),
+                policies: Vec::new(),
             };
             for (targets, _) in &self.groups[actor] {
-                // Each group's own deciding policies: a fresh set per group.
-                let noted = self.engine.noting();
-                row.flags.extend(self.engine.allowed_noting_into(
-                    principal,
-                    targets,
-                    context,
-                    Engine::segment(0),
-                    &noted,
-                ));
-                row.decided.push(noted.indices());
+                let (flags, decided) =
+                    self.engine
+                        .allowed_deciding(principal, targets, context, Engine::segment(0));
+                row.flags.extend(flags);
+                row.policies.extend(decided.iter().map(|d| d.policy));
+                row.decided.push(decided);
             }
+            row.policies.sort_unstable();
+            row.policies.dedup();
             Arc::new(row)
         }))
     }

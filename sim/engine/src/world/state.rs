@@ -1317,9 +1317,7 @@ impl<'s> Machine<'s> {
         let base = rows.base_row(actor, &a.principal, &context, &text);
         let noting = self.noting.get_or_init(|| rows.engine.noting());
         if !delta.changed {
-            for decided in &base.decided {
-                noting.mark(decided);
-            }
+            base.note_all(noting);
             return base.flags.clone();
         }
         // A group (action) that no policy the change touches may apply to
@@ -1353,7 +1351,7 @@ impl<'s> Machine<'s> {
                     // Every policy is satisfied alike on these requests in
                     // both stores, so Cedar's reasons are the grant-free
                     // ones too.
-                    noting.mark(&base.decided[group]);
+                    base.note_group(group, noting);
                     kept = true;
                     continue;
                 }
@@ -1391,6 +1389,15 @@ impl<'s> Machine<'s> {
         }
         again.sort_unstable();
         again.dedup();
+        // The pairs kept have the grant-free answers and reasons
+        // (`world::rows`, 2 and 4): their deciding policies are noted, as
+        // asking them again would note them; those asked again are noted
+        // as they are asked.
+        for (group, (targets, start)) in groups.iter().enumerate() {
+            let from = again.partition_point(|&pair| pair < *start);
+            let to = again.partition_point(|&pair| pair < start + targets.resources().len());
+            base.note_kept(group, *start, &again[from..to], noting);
+        }
         let mut contexts = Contexts::new(self, &context);
         for index in again {
             let (action, resource) = &pairs[index];

@@ -110,12 +110,32 @@ fn compare_decisions(test: &str, spec: &Spec, seed: u64) -> (usize, usize) {
                     engine.targets(uid(&format!("Action::\"{action}\"")), resources.clone());
                 for principal in &principals {
                     let fast = engine.allowed(principal, &targets, &context, store);
-                    let slow = engine.allowed_brute_force(principal, &targets, &context, store);
+                    // Cedar on every request: its decision and its reason.
+                    let reasons = engine.deciding_brute_force(principal, &targets, &context, store);
+                    let slow: Vec<bool> = reasons.iter().map(|(allowed, _)| *allowed).collect();
                     for (index, (f, s)) in fast.iter().zip(&slow).enumerate() {
                         assert_eq!(
                             f,
                             s,
                             "seed {seed} schema {}: {principal} {action} {} in segment {segment} with {context}: fast {f}, brute force {s}",
+                            spec.schema,
+                            targets.key(index)
+                        );
+                    }
+                    // Which policies decide each request: Cedar's reason.
+                    let (flags, deciding) =
+                        engine.allowed_deciding(principal, &targets, &context, store);
+                    assert_eq!(flags, fast);
+                    for (index, (_, reason)) in reasons.iter().enumerate() {
+                        let decided: Vec<usize> = deciding
+                            .iter()
+                            .filter(|d| d.decides(index))
+                            .map(|d| d.policy)
+                            .collect();
+                        assert_eq!(
+                            &decided,
+                            reason,
+                            "seed {seed} schema {}: {principal} {action} {} in segment {segment} with {context}: deciding policies",
                             spec.schema,
                             targets.key(index)
                         );
