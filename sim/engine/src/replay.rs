@@ -564,7 +564,7 @@ fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
 /// scope admits each request ([`Slices`]), or with all of them.
 struct Ask<'a> {
     authorizer: &'a Authorizer,
-    slices: Option<&'a Slices<'a>>,
+    slices: Option<&'a Slices>,
     policies: &'a cedar_policy::PolicySet,
 }
 

@@ -14,9 +14,12 @@
 //! A request that admits a set not kept, or whose principal, action or
 //! resource is unknown, is asked with the full set.
 //!
-//! `replay::replay_brute_force` asks with the full set, and the property
-//! tests compare the two on generated worlds (Cedar's whole expression
-//! grammar, template links, effects that change the hierarchy).
+//! Replay (steps, delegation ceilings) and the search's machine
+//! (`Machine::authorize`: moves and the checks of a state) ask this way;
+//! `replay::replay_brute_force` and a brute-force machine ask with the full
+//! set, and the property tests compare the two on generated worlds (Cedar's
+//! whole expression grammar, template links, effects that change the
+//! hierarchy).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -42,15 +45,16 @@ struct Scope {
 }
 
 /// A policy set, sliced by scope per request (module docs).
-pub struct Slices<'a> {
-    full: &'a PolicySet,
+pub struct Slices {
+    full: PolicySet,
     scopes: Vec<Scope>,
     kept: RefCell<HashMap<Vec<u64>, PolicySet>>,
 }
 
-impl<'a> Slices<'a> {
-    /// The slices of `full`.
-    pub fn new(full: &'a PolicySet) -> Self {
+impl Slices {
+    /// The slices of `full` (a clone of it is kept: Cedar's policy sets
+    /// share their policies through `Arc`s).
+    pub fn new(full: &PolicySet) -> Self {
         let scopes = full
             .policies()
             .map(|policy| Scope {
@@ -62,7 +66,7 @@ impl<'a> Slices<'a> {
             })
             .collect();
         Self {
-            full,
+            full: full.clone(),
             scopes,
             kept: RefCell::new(HashMap::new()),
         }
@@ -79,7 +83,7 @@ impl<'a> Slices<'a> {
         let (Some(principal), Some(action), Some(resource)) =
             (request.principal(), request.action(), request.resource())
         else {
-            return authorizer.is_authorized(request, self.full, entities);
+            return authorizer.is_authorized(request, &self.full, entities);
         };
         let mut admitted = vec![0_u64; self.scopes.len().div_ceil(64)];
         let mut all = true;
@@ -94,22 +98,26 @@ impl<'a> Slices<'a> {
             }
         }
         if all {
-            return authorizer.is_authorized(request, self.full, entities);
+            return authorizer.is_authorized(request, &self.full, entities);
         }
         let mut kept = self.kept.borrow_mut();
         if !kept.contains_key(&admitted) {
             let Some(set) = (kept.len() < KEPT).then(|| self.slice(&admitted)).flatten() else {
-                return authorizer.is_authorized(request, self.full, entities);
+                return authorizer.is_authorized(request, &self.full, entities);
             };
             kept.insert(admitted.clone(), set);
         }
         match kept.get(&admitted) {
             Some(set) => authorizer.is_authorized(request, set, entities),
-            None => authorizer.is_authorized(request, self.full, entities),
+            None => authorizer.is_authorized(request, &self.full, entities),
         }
     }
 
     /// How many sliced policy sets are kept.
+    #[cfg_attr(
+        not(feature = "internals"),
+        expect(dead_code, reason = "read by tests, through `internals`")
+    )]
     pub fn kept(&self) -> usize {
         self.kept.borrow().len()
     }

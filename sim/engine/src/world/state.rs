@@ -25,6 +25,7 @@ use crate::held::Noted;
 use crate::load::rules::{Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
+use crate::world::slices::Slices;
 use crate::world::{self, Grant, Lived};
 use privsim_model::result::{Decision as StepDecision, FindingKind};
 use privsim_model::time::Instant;
@@ -203,6 +204,9 @@ pub struct Machine<'s> {
     /// [`Machine::new`] makes, copies of them on a worker's
     /// ([`SharedMachine::machine`]).
     own: Own,
+    /// The same policies, sliced by scope per request (`world::slices`):
+    /// what [`Machine::authorize`] asks with, but on a brute-force machine.
+    slices: Slices,
 }
 
 /// What a machine evaluates with: the grant-free store its stores are made
@@ -327,6 +331,7 @@ impl<'s> SharedMachine<'s> {
             partial_rows: std::cell::Cell::new(0),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
+            slices: Slices::new(&own.policies),
             own,
         }
     }
@@ -853,9 +858,12 @@ impl<'s> Machine<'s> {
     /// Asks Cedar.
     pub fn authorize(&self, request: &Request, store: &Entities) -> Response {
         self.evaluations.set(self.evaluations.get() + 1);
-        let response = self
-            .authorizer
-            .is_authorized(request, &self.own.policies, store);
+        let response = if self.brute_force {
+            self.authorizer
+                .is_authorized(request, &self.own.policies, store)
+        } else {
+            self.slices.is_authorized(&self.authorizer, request, store)
+        };
         let mut decided = self.decided.borrow_mut();
         for id in response.diagnostics().reason() {
             if !decided.contains(id) {
