@@ -218,10 +218,11 @@ pub struct Machine<'s> {
 /// schema, as the scenario's was: a copy made through Cedar's JSON form of
 /// the store (read back without the schema) answered the same but made
 /// one worker's search about 20% slower on the campaign benchmark's world,
-/// nearly all of it in the held-set engine's per-store tables
-/// (`held::Engine::table`: each resource's attributes, tags and
-/// ancestors), so 2 workers spent 6 to 9% more CPU than 1; built again,
-/// 0.99 to 1.00 times 1 job's CPU (BENCHMARKS.md, "Where the 6 to 9% went").
+/// most of it in the held-set rows of changed states, half in the
+/// engine's per-store tables (`held::Engine::table`: each resource's
+/// attributes, tags and ancestors), so 2 workers spent 6 to 9% more CPU than 1; built again,
+/// 0.99 to 1.09 times 1 job's CPU, by the load (BENCHMARKS.md, "Where the
+/// 6 to 9% went").
 struct Own {
     base: Entities,
     policies: cedar_policy::PolicySet,
