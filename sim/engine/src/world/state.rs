@@ -221,7 +221,7 @@ pub struct Machine<'s> {
 /// most of it in the held-set rows of changed states, half in the
 /// engine's per-store tables (`held::Engine::table`: each resource's
 /// attributes, tags and ancestors), so 2 workers spent 6 to 9% more CPU than 1; built again,
-/// 0.99 to 1.09 times 1 job's CPU, by the load (BENCHMARKS.md, "Where the
+/// 1.01 to 1.07 times 1 job's CPU near idle (BENCHMARKS.md, "Where the
 /// 6 to 9% went").
 struct Own {
     base: Entities,
