@@ -508,9 +508,12 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
     let fast = Machine::new(&loaded);
     let slow = Machine::new(&loaded).brute_force();
     // A search worker's machine evaluates with its own copies of the
-    // grant-free store and the policies (made through Cedar's JSON forms):
-    // asked by brute force too, it must answer exactly as `slow`.
+    // grant-free store and the policies (`Own::copied`): asked by brute
+    // force too, it must answer exactly as `slow`.
     let copied = Machine::new(&loaded).share().machine().brute_force();
+    // And incrementally, as a worker asks: its stores are made from its
+    // own grant-free store, its rows from the shared machinery.
+    let worker = Machine::new(&loaded).share().machine();
     let mover = Mover::new(&fast, tick);
     let mut state = fast.initial();
     let mut compared = (0, 0);
@@ -520,8 +523,10 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         let every_other = |actor: usize| actor % 2 == 1;
         let (a, b) = (fast.snapshot(state), slow.snapshot(state));
         let own = copied.snapshot(state);
-        if own != b {
-            let detail = match (&own, &b) {
+        let incremental_own = worker.snapshot(state);
+        if own != b || incremental_own != b {
+            let own = if own == b { &incremental_own } else { &own };
+            let detail = match (own, &b) {
                 (Ok(o), Ok(s)) => first_difference(&fast, o, s),
                 _ => format!("{own:?} / {b:?}"),
             };

@@ -149,6 +149,18 @@ impl World {
         Ok(World { base, segments })
     }
 
+    /// A new copy of the grant-free store (the first segment's), built as
+    /// [`World::build`] built it: from the base entities' JSON with the
+    /// schema, so it shares no `Arc` with the first segment's and Cedar
+    /// reads it exactly as that one.
+    pub fn grant_free(
+        &self,
+        grants: &[Grant],
+        schema: Option<&Schema>,
+    ) -> Result<Entities, WorldError> {
+        store(&self.base, grants, &[], schema)
+    }
+
     /// The entity store of a segment as it would be without one of its grants.
     pub fn entities_without(
         &self,

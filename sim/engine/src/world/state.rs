@@ -218,7 +218,15 @@ pub struct Machine<'s> {
 /// request, and each core keeps taking the other's cache lines. Measured
 /// (BENCHMARKS.md, "Jobs scaling"): 2 workers sharing them spent 12 to 18%
 /// more CPU than 1 worker on the same moves; with copies of their own, 2
-/// to 11%.
+/// to 11%. The store's copy is built again from the world's JSON with the
+/// schema, as the scenario's was: a copy made through Cedar's JSON form of
+/// the store (read back without the schema) answered the same but made
+/// one worker's search about 20% slower on the campaign benchmark's world,
+/// most of it in the held-set rows of changed states, half in the
+/// engine's per-store tables (`held::Engine::table`: each resource's
+/// attributes, tags and ancestors), so 2 workers spent 6 to 9% more CPU than 1; built again,
+/// 1.01 to 1.07 times 1 job's CPU near idle (BENCHMARKS.md, "Where the
+/// 6 to 9% went").
 struct Own {
     base: Entities,
     policies: cedar_policy::PolicySet,
@@ -234,17 +242,18 @@ impl Own {
         }
     }
 
-    /// Copies sharing no `Arc` with the scenario's, made by a round trip
-    /// through Cedar's JSON forms, which keep every entity, attribute,
-    /// tag, parent, policy id, template and link; where a round trip
-    /// fails, the shared ones (the answers are the same either way).
+    /// Copies sharing no `Arc` with the scenario's: the grant-free store
+    /// built again as [`crate::world::World::build`] built it (from the
+    /// base entities' JSON, with the schema), and the policies by a round
+    /// trip through Cedar's JSON form, which keeps every policy id,
+    /// template and link; where either fails, the shared one (the answers
+    /// are the same either way).
     fn copied(base: &Entities, scenario: &Scenario) -> Self {
         let shared = Self::shared(base, scenario);
         Self {
-            base: base
-                .to_json_value()
-                .ok()
-                .and_then(|json| Entities::from_json_value(json, None).ok())
+            base: scenario
+                .world
+                .grant_free(&scenario.grants, scenario.schema.as_ref())
                 .unwrap_or(shared.base),
             policies: shared
                 .policies
@@ -307,8 +316,8 @@ pub struct SharedMachine<'s> {
 
 impl<'s> SharedMachine<'s> {
     /// A machine of its own (its own stores, counters and noted policies,
-    /// and its own copies of the grant-free store and the policies, made
-    /// through Cedar's JSON forms) on the shared part, for another thread:
+    /// and its own copies of the grant-free store and the policies,
+    /// `Own::copied`) on the shared part, for another thread:
     /// it answers exactly as the machine shared.
     pub fn machine(&self) -> Machine<'s> {
         self.make(Own::copied(&self.shared.base, self.scenario))
