@@ -173,23 +173,30 @@ pub fn table_at(
     };
     to_table(map).map_err(|(inner, message)| {
         let mut full: Vec<Key<'_>> = path.to_vec();
-        let mut value = value;
-        for step in &inner {
-            match value {
-                Value::Array(items) => {
-                    let index = step.parse().unwrap_or(0);
-                    full.push(Key::Index(index));
-                    value = items.get(index).unwrap_or(&Value::Null);
-                }
-                Value::Object(map) => {
-                    full.push(Key::Field(step));
-                    value = map.get(step.as_str()).unwrap_or(&Value::Null);
-                }
-                _ => break,
-            }
-        }
+        follow(&mut full, value, &inner);
         Error::from(json.error_at(&full, format!("{what}: {message}")))
     })
+}
+
+/// Extends `path` (which leads to `value`) by the steps [`to_table`]
+/// reports for a value it cannot convert, telling array indices from
+/// member names by the values they step into.
+pub(crate) fn follow<'a>(path: &mut Vec<Key<'a>>, value: &'a Value, steps: &'a [String]) {
+    let mut value = value;
+    for step in steps {
+        match value {
+            Value::Array(items) => {
+                let index = step.parse().unwrap_or(0);
+                path.push(Key::Index(index));
+                value = items.get(index).unwrap_or(&Value::Null);
+            }
+            Value::Object(map) => {
+                path.push(Key::Field(step));
+                value = map.get(step.as_str()).unwrap_or(&Value::Null);
+            }
+            _ => break,
+        }
+    }
 }
 
 /// Turns a problem found by [`uid`] into an error at `path`.

@@ -236,25 +236,9 @@ impl Line<'_> {
                 "privsim could not read it (this is a bug of privsim)".to_string(),
             )
         });
-        // Follow the path the conversion reports, telling array indices
-        // from member names by the values they step into.
         let mut path = vec![Key::Field(field)];
         let value = Value::Object(map);
-        let mut at = &value;
-        for step in &inner {
-            match at {
-                Value::Array(items) => {
-                    let index = step.parse().unwrap_or(0);
-                    path.push(Key::Index(index));
-                    at = items.get(index).unwrap_or(&Value::Null);
-                }
-                Value::Object(map) => {
-                    path.push(Key::Field(step));
-                    at = map.get(step.as_str()).unwrap_or(&Value::Null);
-                }
-                _ => break,
-            }
-        }
+        json::follow(&mut path, &value, &inner);
         Err(self.error_at(&path, format!("`{field}`: {message}")).into())
     }
 }
