@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use cedar_policy::{Authorizer, Effect, PolicyId, Response};
+use cedar_policy::{Effect, PolicyId, Response};
 
 use crate::load::{self as scenario, AccessCheck, Scenario, Step};
 use crate::world::slices::Slices;
@@ -81,14 +81,12 @@ fn replay_in(
     brute_force: bool,
     ceilings: Ceilings,
 ) -> (ScenarioResult, Option<Lived>) {
-    let authorizer = Authorizer::new();
     // The brute-force path asks Cedar with every policy, the definition the
     // sliced asks are compared with.
-    let slices = (!brute_force).then(|| Slices::new(&scenario.policies.set));
-    let ask = Ask {
-        authorizer: &authorizer,
-        slices: slices.as_ref(),
-        policies: &scenario.policies.set,
+    let ask = if brute_force {
+        Slices::whole(&scenario.policies.set)
+    } else {
+        Slices::new(&scenario.policies.set)
     };
     let mut summary = Summary::default();
     let mut steps = Vec::with_capacity(scenario.steps.len());
@@ -182,7 +180,7 @@ fn replay_in(
     let access: Vec<AccessResult> = scenario
         .access
         .iter()
-        .map(|check| replay_access(&authorizer, timeline, check))
+        .map(|check| replay_access(&ask, timeline, check))
         .collect();
     let (policy_use, dead_policies) = policy_use(scenario, &steps);
     summary.access_checks = access.len();
@@ -368,7 +366,7 @@ fn never_on_step(
 /// A step of a scenario whose world changes: evaluated in the state's store,
 /// then its effects applied when it is allowed.
 fn replay_dynamic_step(
-    ask: &Ask<'_>,
+    ask: &Slices,
     machine: &Machine<'_>,
     state: &mut State,
     step: &Step,
@@ -560,31 +558,8 @@ fn evaluation_errors(response: &Response) -> Vec<EvaluationError> {
     errors
 }
 
-/// How a replay asks Cedar about a step's requests: with the policies whose
-/// scope admits each request ([`Slices`]), or with all of them.
-struct Ask<'a> {
-    authorizer: &'a Authorizer,
-    slices: Option<&'a Slices>,
-    policies: &'a cedar_policy::PolicySet,
-}
-
-impl Ask<'_> {
-    fn is_authorized(
-        &self,
-        request: &cedar_policy::Request,
-        entities: &cedar_policy::Entities,
-    ) -> Response {
-        match self.slices {
-            Some(slices) => slices.is_authorized(self.authorizer, request, entities),
-            None => self
-                .authorizer
-                .is_authorized(request, self.policies, entities),
-        }
-    }
-}
-
 fn replay_step(
-    ask: &Ask<'_>,
+    ask: &Slices,
     scenario: &Scenario,
     step: &Step,
     entities: &cedar_policy::Entities,
@@ -780,7 +755,7 @@ fn ceiling_finding(step: &StepResult) -> Option<Finding> {
     })
 }
 
-fn replay_access(authorizer: &Authorizer, timeline: Timeline, check: &AccessCheck) -> AccessResult {
+fn replay_access(ask: &Slices, timeline: Timeline, check: &AccessCheck) -> AccessResult {
     let scenario = timeline.scenario;
     let world = timeline.world;
     let entities = &world.segments[world.segment_at(check.at)].entities;
@@ -788,10 +763,7 @@ fn replay_access(authorizer: &Authorizer, timeline: Timeline, check: &AccessChec
         .candidates
         .iter()
         .filter(|(_, request)| {
-            authorizer
-                .is_authorized(request, &scenario.policies.set, entities)
-                .decision()
-                == cedar_policy::Decision::Allow
+            ask.is_authorized(request, entities).decision() == cedar_policy::Decision::Allow
         })
         .map(|(uid, _)| uid.to_string())
         .collect();

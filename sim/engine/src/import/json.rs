@@ -137,19 +137,36 @@ pub fn to_table(
     Ok(table)
 }
 
-/// Whether `map` holds Cedar JSON values only, exactly when [`to_table`]
-/// converts it; if so its keys are sorted at every level, the order the
-/// TOML table `to_table` makes holds them in (and reads back as JSON in).
-/// So a context kept as JSON this way is the one a TOML round trip gives,
-/// without building the table.
-pub fn sort_cedar_map(map: &mut serde_json::Map<String, Value>) -> bool {
+/// Sorts the keys of `map` at every level when it holds Cedar JSON values
+/// only, exactly when [`to_table`] converts it: the order the TOML table
+/// `to_table` makes holds them in (and reads back as JSON in). So a
+/// context kept as JSON this way is the one a TOML round trip gives,
+/// without building the table. Otherwise the error `to_table` gives (the
+/// path inside `map`, and the message).
+pub fn sort_cedar_map(
+    map: &mut serde_json::Map<String, Value>,
+) -> std::result::Result<(), (Vec<String>, String)> {
+    if sorted(map) {
+        return Ok(());
+    }
+    Err(to_table(map).err().unwrap_or_else(|| {
+        (
+            Vec::new(),
+            "privsim could not read it (this is a bug of privsim)".to_string(),
+        )
+    }))
+}
+
+/// [`sort_cedar_map`]'s check and sort: whether `map` holds Cedar values
+/// only (then sorted).
+fn sorted(map: &mut serde_json::Map<String, Value>) -> bool {
     fn cedar(value: &mut Value) -> bool {
         match value {
             Value::Null => false,
             Value::Bool(_) | Value::String(_) => true,
             Value::Number(n) => n.as_i64().is_some(),
             Value::Array(items) => items.iter_mut().all(cedar),
-            Value::Object(map) => sort_cedar_map(map),
+            Value::Object(map) => sorted(map),
         }
     }
     if !map.values_mut().all(cedar) {

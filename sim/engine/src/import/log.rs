@@ -216,8 +216,7 @@ impl Line<'_> {
     }
 
     /// A JSON object of Cedar values, its keys sorted
-    /// ([`json::sort_cedar_map`]), or the error [`json::to_table`] gives
-    /// where it cannot convert it.
+    /// ([`json::sort_cedar_map`]), or its error located in the line.
     fn context(&self, value: Value, field: &'static str) -> Result<serde_json::Map<String, Value>> {
         let Value::Object(mut map) = value else {
             return Err(self
@@ -227,15 +226,9 @@ impl Line<'_> {
                 )
                 .into());
         };
-        if json::sort_cedar_map(&mut map) {
+        let Err((inner, message)) = json::sort_cedar_map(&mut map) else {
             return Ok(map);
-        }
-        let (inner, message) = json::to_table(&map).err().unwrap_or_else(|| {
-            (
-                Vec::new(),
-                "privsim could not read it (this is a bug of privsim)".to_string(),
-            )
-        });
+        };
         let mut path = vec![Key::Field(field)];
         let value = Value::Object(map);
         json::follow(&mut path, &value, &inner);
@@ -814,15 +807,12 @@ fn mcp_request(
             )
             .into());
     };
-    if !json::sort_cedar_map(&mut context) {
-        let (_, message) = json::to_table(&context).err().unwrap_or_default();
-        return Err(line
-            .error_at(
-                &[Key::Field("tools_call")],
-                format!("the generated context: {message}"),
-            )
-            .into());
-    }
+    json::sort_cedar_map(&mut context).map_err(|(_, message)| {
+        line.error_at(
+            &[Key::Field("tools_call")],
+            format!("the generated context: {message}"),
+        )
+    })?;
     let mut entities = Vec::new();
     for entity in &made {
         let uid = entity

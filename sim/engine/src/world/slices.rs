@@ -14,15 +14,17 @@
 //! A request that admits a set not kept, or whose principal, action or
 //! resource is unknown, is asked with the full set.
 //!
-//! Replay (steps, delegation ceilings) and the search's machine
-//! (`Machine::authorize`: moves and the checks of a state) ask this way;
-//! `replay::replay_brute_force` and a brute-force machine ask with the full
+//! Replay (steps, delegation ceilings, `[[access]]` checks) and the
+//! search's machine (`Machine::authorize`: moves and the checks of a state)
+//! ask Cedar through [`Slices`]; `replay::replay_brute_force` and a
+//! brute-force machine through [`Slices::whole`], which asks with the full
 //! set, and the property tests compare the two on generated worlds (Cedar's
 //! whole expression grammar, template links, effects that change the
 //! hierarchy).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Entities, PolicyId, PolicySet, PrincipalConstraint, Request,
@@ -44,9 +46,13 @@ struct Scope {
     resource: ResourceConstraint,
 }
 
-/// A policy set, sliced by scope per request (module docs).
+/// A policy set, sliced by scope per request (module docs), and the
+/// authorizer that asks Cedar with it.
 pub struct Slices {
+    authorizer: Authorizer,
     full: PolicySet,
+    /// Every policy's scope; empty for [`Slices::whole`], which never
+    /// slices.
     scopes: Vec<Scope>,
     kept: RefCell<HashMap<Vec<u64>, PolicySet>>,
 }
@@ -66,25 +72,34 @@ impl Slices {
             })
             .collect();
         Self {
-            full: full.clone(),
             scopes,
+            ..Self::whole(full)
+        }
+    }
+
+    /// `full`, never sliced: every request is asked with every policy (the
+    /// definition the sliced asks are compared with).
+    pub fn whole(full: &PolicySet) -> Self {
+        Self {
+            authorizer: Authorizer::new(),
+            full: full.clone(),
+            scopes: Vec::new(),
             kept: RefCell::new(HashMap::new()),
         }
     }
 
     /// Cedar's answer to `request` in `entities`, as
-    /// `authorizer.is_authorized(request, full, entities)` gives it.
-    pub fn is_authorized(
-        &self,
-        authorizer: &Authorizer,
-        request: &Request,
-        entities: &Entities,
-    ) -> Response {
+    /// `Authorizer::is_authorized(request, full, entities)` gives it.
+    pub fn is_authorized(&self, request: &Request, entities: &Entities) -> Response {
+        let whole = || self.authorizer.is_authorized(request, &self.full, entities);
         let (Some(principal), Some(action), Some(resource)) =
             (request.principal(), request.action(), request.resource())
         else {
-            return authorizer.is_authorized(request, &self.full, entities);
+            return whole();
         };
+        if self.scopes.is_empty() {
+            return whole();
+        }
         let mut admitted = vec![0_u64; self.scopes.len().div_ceil(64)];
         let mut all = true;
         for (index, scope) in self.scopes.iter().enumerate() {
@@ -98,19 +113,19 @@ impl Slices {
             }
         }
         if all {
-            return authorizer.is_authorized(request, &self.full, entities);
+            return whole();
         }
         let mut kept = self.kept.borrow_mut();
-        if !kept.contains_key(&admitted) {
-            let Some(set) = (kept.len() < KEPT).then(|| self.slice(&admitted)).flatten() else {
-                return authorizer.is_authorized(request, &self.full, entities);
-            };
-            kept.insert(admitted.clone(), set);
-        }
-        match kept.get(&admitted) {
-            Some(set) => authorizer.is_authorized(request, set, entities),
-            None => authorizer.is_authorized(request, &self.full, entities),
-        }
+        let room = kept.len() < KEPT;
+        let set = match kept.entry(admitted) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) if room => match self.slice(entry.key()) {
+                Some(set) => entry.insert(set),
+                None => return whole(),
+            },
+            Entry::Vacant(_) => return whole(),
+        };
+        self.authorizer.is_authorized(request, set, entities)
     }
 
     /// How many sliced policy sets are kept.

@@ -16,9 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{
-    Authorizer, Context, Decision, Entities, EntityTypeName, EntityUid, Request, Response,
-};
+use cedar_policy::{Context, Decision, Entities, EntityTypeName, EntityUid, Request, Response};
 use serde_json::{Map, Value, json};
 
 use crate::held::Noted;
@@ -163,7 +161,6 @@ impl Snapshot {
 pub struct Machine<'s> {
     /// The scenario.
     pub scenario: &'s Scenario,
-    authorizer: Authorizer,
     shared: Arc<Shared<'s>>,
     /// Everyone who can act: each session (in order), then principals acting alone.
     pub actors: Arc<Vec<Actor>>,
@@ -204,8 +201,9 @@ pub struct Machine<'s> {
     /// [`Machine::new`] makes, copies of them on a worker's
     /// ([`SharedMachine::machine`]).
     own: Own,
-    /// The same policies, sliced by scope per request (`world::slices`):
-    /// what [`Machine::authorize`] asks with, but on a brute-force machine.
+    /// What [`Machine::authorize`] asks Cedar with: the same policies,
+    /// sliced by scope per request (`world::slices`), whole on a
+    /// brute-force machine.
     slices: Slices,
 }
 
@@ -326,7 +324,6 @@ impl<'s> SharedMachine<'s> {
     fn make(&self, own: Own) -> Machine<'s> {
         Machine {
             scenario: self.scenario,
-            authorizer: Authorizer::new(),
             shared: Arc::clone(&self.shared),
             actors: Arc::clone(&self.actors),
             pairs: Arc::clone(&self.pairs),
@@ -340,7 +337,11 @@ impl<'s> SharedMachine<'s> {
             partial_rows: std::cell::Cell::new(0),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
-            slices: Slices::new(&own.policies),
+            slices: if self.brute_force {
+                Slices::whole(&own.policies)
+            } else {
+                Slices::new(&own.policies)
+            },
             own,
         }
     }
@@ -530,6 +531,7 @@ impl<'s> Machine<'s> {
     #[must_use]
     pub fn brute_force(mut self) -> Self {
         self.brute_force = true;
+        self.slices = Slices::whole(&self.own.policies);
         self
     }
 
@@ -867,12 +869,7 @@ impl<'s> Machine<'s> {
     /// Asks Cedar.
     pub fn authorize(&self, request: &Request, store: &Entities) -> Response {
         self.evaluations.set(self.evaluations.get() + 1);
-        let response = if self.brute_force {
-            self.authorizer
-                .is_authorized(request, &self.own.policies, store)
-        } else {
-            self.slices.is_authorized(&self.authorizer, request, store)
-        };
+        let response = self.slices.is_authorized(request, store);
         let mut decided = self.decided.borrow_mut();
         for id in response.diagnostics().reason() {
             if !decided.contains(id) {

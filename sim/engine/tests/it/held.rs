@@ -65,6 +65,20 @@ fn contexts(rng: &mut Xoshiro256PlusPlus, world: &generate::World, docs: usize) 
     out
 }
 
+/// The generated world's agents and users, and one agent it never names
+/// (its classes are computed for it alone).
+fn principals(scenario: &Scenario) -> Vec<EntityUid> {
+    let mut principals: Vec<EntityUid> = scenario
+        .world
+        .base
+        .keys()
+        .filter(|k| k.starts_with("Agent::") || k.starts_with("User::"))
+        .map(|k| uid(k))
+        .collect();
+    principals.push(uid(r#"Agent::"ghost""#));
+    principals
+}
+
 fn compare_engine_with_brute_force(test: &str, spec: &Spec, seed: u64) -> usize {
     let (compared, allowed) = compare_decisions(test, spec, seed);
     assert!(
@@ -84,15 +98,7 @@ fn compare_decisions(test: &str, spec: &Spec, seed: u64) -> (usize, usize) {
     let scenario = load(test, &world);
     let engine = Engine::new(&scenario);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed);
-    let mut principals: Vec<EntityUid> = scenario
-        .world
-        .base
-        .keys()
-        .filter(|k| k.starts_with("Agent::") || k.starts_with("User::"))
-        .map(|k| uid(k))
-        .collect();
-    // Nobody the scenario names: its classes are computed for it alone.
-    principals.push(uid(r#"Agent::"ghost""#));
+    let principals = principals(&scenario);
     let resources: Vec<EntityUid> = scenario
         .world
         .base
@@ -514,14 +520,7 @@ fn sliced_asks_answer_as_the_full_policy_set() {
         let scenario = load("sliced-asks", &world);
         let slices = Slices::new(&scenario.policies.set);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x51ce);
-        let mut principals: Vec<EntityUid> = scenario
-            .world
-            .base
-            .keys()
-            .filter(|k| k.starts_with("Agent::") || k.starts_with("User::"))
-            .map(|k| uid(k))
-            .collect();
-        principals.push(uid(r#"Agent::"ghost""#));
+        let principals = principals(&scenario);
         let resources: Vec<EntityUid> = scenario
             .world
             .base
@@ -550,7 +549,7 @@ fn sliced_asks_answer_as_the_full_policy_set() {
                                 &scenario.policies.set,
                                 store,
                             ));
-                            let got = answer(&slices.is_authorized(&authorizer, &request, store));
+                            let got = answer(&slices.is_authorized(&request, store));
                             assert_eq!(
                                 got, want,
                                 "seed {seed} schema {schema} grammar {grammar}: {principal} {action} {resource} with {context:?}"

@@ -236,14 +236,11 @@ impl Loader<'_> {
                     .help_boxed("rename the key or the fact's key")
                     .into());
             }
-            if context.is_empty() {
-                // The same map as inserting each entry into the empty one.
-                context = extra.clone();
-            } else {
-                for (key, value) in extra {
-                    context.insert(key.clone(), value.clone());
-                }
-            }
+            context.extend(
+                extra
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone())),
+            );
         }
         Ok(context)
     }
