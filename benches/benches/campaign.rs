@@ -440,7 +440,7 @@ fn campaign(c: &mut Criterion) {
             folder(false).display()
         );
     }
-    let pairs: usize = Machine::new(&planted).pairs.iter().map(Vec::len).sum();
+    let pairs: usize = Machine::new(&planted).pairs.iter().map(|p| p.len()).sum();
     if let Ok(only) = std::env::var("PRIVSIM_CAMPAIGN_ONLY") {
         only_one(&only, &planted, &fixed, find_budget, rate_budget);
         return;

@@ -247,7 +247,7 @@ impl Workload {
     fn pairs(&self) -> usize {
         self.scenarios
             .iter()
-            .map(|s| Machine::new(s).pairs.iter().map(Vec::len).sum::<usize>())
+            .map(|s| Machine::new(s).pairs.iter().map(|p| p.len()).sum::<usize>())
             .sum()
     }
 
@@ -610,7 +610,11 @@ fn incremental_vs_brute_force(c: &mut Criterion) {
     );
     let ((fast_time, fast), (slow_time, slow)) = (timed(|| replay(false)), timed(|| replay(true)));
     assert_eq!(fast, slow, "replay differs from brute force");
-    let pairs: usize = Machine::new(&organization).pairs.iter().map(Vec::len).sum();
+    let pairs: usize = Machine::new(&organization)
+        .pairs
+        .iter()
+        .map(|p| p.len())
+        .sum();
     println!(
         "states benchmark, replay of the organization ({} agents, {} users, {} repositories, {} steps, {pairs} pairs):\n  incremental {:.1} ms, brute force {:.1} ms: {:.1}x",
         big.agents,

@@ -52,7 +52,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
-use crate::world::state::{Machine, Outcome, State, StateKey, Violation};
+use crate::world::state::{Machine, Outcome, State, StateKey, Violation, action_runs};
 use privsim_model::caveat::{
     ContextKeyValues, CutContext, EffectNotApplied, EffectsRejectedBy, SearchLimit,
     UnfillableAction, UnguidedKey, UnguidedReason, UnguidedWhy, UnsearchedRule, WorkersStopped,
@@ -373,13 +373,21 @@ pub fn search_jobs_from(
             )]
         } else {
             let shared = &machine.share();
+            let first = workers.start;
             std::thread::scope(|scope| {
                 let handles: Vec<_> = workers
                     .zip(resume)
                     .map(|(worker, point)| {
                         let live = &live;
                         scope.spawn(move || {
-                            let machine = shared.machine();
+                            // This thread's machine sits idle while the
+                            // workers search, so one worker may evaluate with
+                            // its store and policies; the others copy them.
+                            let machine = if worker == first {
+                                shared.machine_on_originals()
+                            } else {
+                                shared.machine()
+                            };
                             work(
                                 &machine,
                                 mover,
@@ -1654,34 +1662,45 @@ type RequestClasses = [ClassRuns; 4];
 fn request_classes(machine: &Machine<'_>, actor: usize, per_pair: &[usize]) -> RequestClasses {
     let mut classes: RequestClasses = Default::default();
     let principal = &machine.actors[actor].principal;
-    for (pair, (action, resource)) in machine.pairs[actor].iter().enumerate() {
-        let count = per_pair[pair];
-        if count == 0 {
-            continue;
-        }
-        let mut effect = false;
-        let mut start = false;
-        for rule in &machine.scenario.effects {
-            if &rule.action == action
-                && rule.principal.as_ref().is_none_or(|p| p == principal)
-                && rule.resource.as_ref().is_none_or(|r| r == resource)
+    let pairs = &machine.pairs[actor];
+    for (action, run) in action_runs(pairs) {
+        // The effect rules of this action that may apply to this actor.
+        let rules: Vec<_> = machine
+            .scenario
+            .effects
+            .iter()
+            .filter(|rule| {
+                &rule.action == action && rule.principal.as_ref().is_none_or(|p| p == principal)
+            })
+            .collect();
+        for pair in run {
+            let count = per_pair[pair];
+            if count == 0 {
+                continue;
+            }
+            let resource = &pairs[pair].1;
+            let mut effect = false;
+            let mut start = false;
+            for rule in rules
+                .iter()
+                .filter(|rule| rule.resource.as_ref().is_none_or(|r| r == resource))
             {
                 effect = true;
                 start |= matches!(rule.operation, Operation::StartSession(_));
             }
-        }
-        let mut push = |class: usize, first: usize, n: usize| {
-            classes[class].0 += n;
-            classes[class].1.push((pair, first, n));
-        };
-        if start {
-            push(1, 0, count);
-        } else if effect {
-            push(0, 0, count);
-        } else {
-            push(2, 0, 1);
-            if count > 1 {
-                push(3, 1, count - 1);
+            let mut push = |class: usize, first: usize, n: usize| {
+                classes[class].0 += n;
+                classes[class].1.push((pair, first, n));
+            };
+            if start {
+                push(1, 0, count);
+            } else if effect {
+                push(0, 0, count);
+            } else {
+                push(2, 0, 1);
+                if count > 1 {
+                    push(3, 1, count - 1);
+                }
             }
         }
     }
@@ -1698,7 +1717,7 @@ pub struct Mover {
     /// Per actor: how many request moves each pair of its universe makes
     /// (its action's context variants), and their sum, so a move can be
     /// picked by index without listing them all.
-    counts: Vec<(usize, Vec<usize>)>,
+    counts: Vec<(usize, Arc<Vec<usize>>)>,
     /// Per actor, per request class ([`Class::REQUESTS`], in that order):
     /// the class's moves as runs `(pair, first variant, how many)`, and
     /// their sum.
@@ -1737,15 +1756,24 @@ impl Mover {
             .into_iter()
             .map(|(action, name)| (action, variants.by_action.get(&name).map_or(1, Vec::len)))
             .collect();
-        let counts: Vec<(usize, Vec<usize>)> = machine
+        // Counted once per universe (actors of one type share theirs).
+        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, (usize, Arc<Vec<usize>>)> =
+            HashMap::new();
+        let counts: Vec<(usize, Arc<Vec<usize>>)> = machine
             .pairs
             .iter()
             .map(|pairs| {
-                let per_pair: Vec<usize> = pairs
-                    .iter()
-                    .map(|(action, _)| per_action.get(action).copied().unwrap_or(1))
-                    .collect();
-                (per_pair.iter().sum(), per_pair)
+                by_universe
+                    .entry(Arc::as_ptr(pairs))
+                    .or_insert_with(|| {
+                        let mut per_pair = Vec::with_capacity(pairs.len());
+                        for (action, run) in action_runs(pairs) {
+                            let count = per_action.get(action).copied().unwrap_or(1);
+                            per_pair.extend(std::iter::repeat_n(count, run.len()));
+                        }
+                        (per_pair.iter().sum(), Arc::new(per_pair))
+                    })
+                    .clone()
             })
             .collect();
         let classes = (0..machine.actors.len())
@@ -1800,7 +1828,7 @@ impl Mover {
             if !machine.running(state, actor) {
                 continue;
             }
-            for (action, resource) in &machine.pairs[actor] {
+            for (action, resource) in machine.pairs[actor].iter() {
                 let variants = self.variants.get(&action.to_string()).unwrap_or(&none);
                 for extra in variants {
                     moves.push(Move::Request {
@@ -2866,8 +2894,10 @@ pub fn trace_steps(machine: &Machine<'_>, trace: &[Move]) -> Vec<TraceStep> {
 /// once.
 fn action_names<'m>(machine: &'m Machine<'_>) -> HashMap<&'m EntityUid, String> {
     let mut names = HashMap::new();
-    for (action, _) in machine.pairs.iter().flatten() {
-        names.entry(action).or_insert_with(|| action.to_string());
+    for (_, pairs) in machine.universes() {
+        for (action, _) in action_runs(pairs) {
+            names.entry(action).or_insert_with(|| action.to_string());
+        }
     }
     names
 }
@@ -2944,13 +2974,14 @@ fn guide_variants(
     // the schema.
     let mut example: BTreeMap<String, (usize, &EntityUid, &EntityUid)> = BTreeMap::new();
     let mut seen: HashSet<&EntityUid> = HashSet::new();
-    for (actor, pairs) in machine.pairs.iter().enumerate() {
-        for (action, resource) in pairs {
+    // An actor whose universe an earlier actor has has no action not seen.
+    for (actor, pairs) in machine.universes() {
+        for (action, run) in action_runs(pairs) {
             // Written out once per action (the first pair of it is kept).
             if seen.insert(action) {
                 example
                     .entry(action.to_string())
-                    .or_insert((actor, action, resource));
+                    .or_insert((actor, action, &pairs[run.start].1));
             }
         }
     }

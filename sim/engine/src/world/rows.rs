@@ -115,6 +115,10 @@ impl BaseRow {
 /// A grant-free row, shared.
 type Row = Arc<BaseRow>;
 
+/// A universe's pairs by action: each action's targets and the index of its
+/// first pair (shared by the actors of one universe).
+pub(super) type Groups = Arc<Vec<(Targets, usize)>>;
+
 /// A resource list's positions of each resource.
 type Positions = Arc<HashMap<EntityUid, Vec<usize>>>;
 
@@ -131,7 +135,7 @@ pub(super) struct Rows<'s> {
     pub(super) engine: Engine<'s>,
     /// Per actor: its universe's pairs by action (the action's targets and
     /// the index of its first pair).
-    pub(super) groups: Vec<Vec<(Targets, usize)>>,
+    pub(super) groups: Vec<Groups>,
     /// Per resource list of the groups (by the address of its resources:
     /// the groups keep every list alive as long as this), built on first
     /// use: each resource's positions in it. Lists are shared by actions
@@ -174,29 +178,29 @@ impl<'s> Rows<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
         actors: &[super::Actor],
-        pairs: &[Vec<(EntityUid, EntityUid)>],
+        pairs: &[super::state::Universe],
     ) -> Self {
         let subjects = actors
             .iter()
             .flat_map(|a| std::iter::once(a.principal.clone()).chain(a.chain.iter().cloned()));
         let engine = Engine::new(scenario).with_subjects(subjects);
+        // Actors of one principal type share one universe, and so one list
+        // of groups.
+        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, Groups> = HashMap::new();
         let groups = pairs
             .iter()
             .map(|pairs| {
-                let mut groups: Vec<(Targets, usize)> = Vec::new();
-                let mut start = 0;
-                while start < pairs.len() {
-                    let action = &pairs[start].0;
-                    let end = start
-                        + pairs[start..]
-                            .iter()
-                            .take_while(|(a, _)| a == action)
-                            .count();
-                    let resources = pairs[start..end].iter().map(|(_, r)| r.clone()).collect();
-                    groups.push((engine.targets(action.clone(), resources), start));
-                    start = end;
-                }
-                groups
+                let groups = by_universe.entry(Arc::as_ptr(pairs)).or_insert_with(|| {
+                    let groups = super::state::action_runs(pairs)
+                        .map(|(action, run)| {
+                            let resources =
+                                pairs[run.clone()].iter().map(|(_, r)| r.clone()).collect();
+                            (engine.targets(action.clone(), resources), run.start)
+                        })
+                        .collect();
+                    Arc::new(groups)
+                });
+                Arc::clone(groups)
             })
             .collect();
         Self {
@@ -236,7 +240,7 @@ impl<'s> Rows<'s> {
                 decided: Vec::new(),
                 policies: Vec::new(),
             };
-            for (targets, _) in &self.groups[actor] {
+            for (targets, _) in self.groups[actor].iter() {
                 let (flags, decided) =
                     self.engine
                         .allowed_deciding(principal, targets, context, Engine::segment(0));
