@@ -807,23 +807,33 @@ impl<'a> Engine<'a> {
         store: StoreId,
     ) -> Option<(Arc<StoreData<'a>>, Context)> {
         let data = lock(&self.stores).get(store.0).cloned()?;
+        Some((data, self.read_context(&targets.action, context)?))
+    }
+
+    /// Whether a context fits an action (under the schema, if any): when it
+    /// does not, no request of the action with it is allowed.
+    pub fn context_fits(&self, action: &EntityUid, context: &Value) -> bool {
+        self.read_context(action, context).is_some()
+    }
+
+    /// A context as Cedar reads it for an action; `None` when it does not
+    /// fit the action.
+    fn read_context(&self, action: &EntityUid, context: &Value) -> Option<Context> {
         // Reading a context depends only on its JSON, the schema and the
         // action: the same text read again is the same context.
-        let key = (targets.action.clone(), context.to_string());
+        let key = (action.clone(), context.to_string());
         if let Some(read) = lock(&self.contexts).get(&key) {
             self.contexts_reused.fetch_add(1, Ordering::Relaxed);
-            return Some((data, read.clone()?));
+            return read.clone();
         }
-        let read =
-            Context::from_json_value(context.clone(), self.schema.map(|s| (s, &targets.action)))
-                .ok();
+        let read = Context::from_json_value(context.clone(), self.schema.map(|s| (s, action))).ok();
         let mut contexts = lock(&self.contexts);
         if contexts.len() >= MAX_CONTEXTS {
             contexts.clear();
         }
         contexts.insert(key, read.clone());
         drop(contexts);
-        Some((data, read?))
+        read
     }
 
     /// The same answer as [`Engine::allowed`], the slow and obvious way: every
@@ -1653,7 +1663,7 @@ impl Feature {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -690,9 +690,12 @@ impl Gen {
 /// A Boolean expression nested up to `depth`.
 fn boolean(g: &mut Gen, depth: usize) -> String {
     if depth == 0 {
-        return match g.pick(9) {
+        return match g.pick(10) {
             0 => g.one_of(&["true", "false"]).to_string(),
             1 => "context.mfa".to_string(),
+            // The context as a whole value (in a record), read through it:
+            // no `context.k` names the clock's key here.
+            8 => "({\"c\": context}.c.now < datetime(\"2026-06-01T09:20:00Z\"))".to_string(),
             2 => format!("(resource has {})", g.one_of(&ATTRIBUTES)),
             3 => "resource.hasTag(\"project\")".to_string(),
             4 => format!("(resource is {})", g.one_of(&["Doc", "Folder", "User"])),

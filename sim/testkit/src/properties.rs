@@ -465,6 +465,9 @@ pub struct StatesChecked {
     /// Rows of changed states the incremental machine recomputed only in
     /// part ([`Machine::partial_rows`]).
     pub partial_rows: u64,
+    /// Rows whose grant-free row the incremental machine took from another
+    /// context that reads the same ([`Machine::other_context_rows`]).
+    pub other_context_rows: u64,
 }
 
 /// The most moves [`check_states_exact`] plays on one world.
@@ -641,6 +644,7 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         compared: compared.0,
         changed: compared.1,
         partial_rows: fast.partial_rows.get(),
+        other_context_rows: fast.other_context_rows.get(),
     }
 }
 

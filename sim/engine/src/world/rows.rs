@@ -50,19 +50,30 @@
 //!    for policies the machine has not noted yet), as asking every pair
 //!    would note them: [`Machine::decided`](super::state::Machine::decided)
 //!    is what brute force notes, no more and no fewer.
+//! 6. **What a row reads of the context.** A grant-free row depends on the
+//!    context only through the policies' reading of it and through whether
+//!    the context fits each action under the schema (a context that does
+//!    not is no request at all). When every policy and template reads the
+//!    context only as `context.k` and `context has k`, two contexts with the
+//!    same values of those keys that fit the same actions give every policy
+//!    the same values to read, so the same row and reasons: rows are kept by
+//!    those values and fits instead of by the whole context, and a context
+//!    that differs in a key no policy reads (the clock, in a scenario whose
+//!    `[facts]` give it) finds its row already computed. Any other use of
+//!    `context` keeps rows by the whole context.
 //!
 //! `sim/engine/tests/it/effects.rs` compares every state a random walk
 //! reaches, and the policies seen deciding, with brute force on generated
 //! worlds with effects.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use cedar_policy::EntityUid;
 use serde_json::Value;
 
-use crate::held::{Decided, Engine, Noted, StoreId, Targets, collect_uids};
+use crate::held::{Decided, Engine, Noted, StoreId, Targets, collect_uids, lock};
 use crate::load::Scenario;
 
 /// The most grant-free rows kept (a row per actor and context text; contexts
@@ -83,6 +94,9 @@ pub(super) struct BaseRow {
     /// The engine's indices of the policies that decide some request of
     /// the row.
     policies: Vec<usize>,
+    /// The text of the context it was computed with (others whose keys read
+    /// are the same share it: module docs, 6).
+    pub(super) context: String,
 }
 
 impl BaseRow {
@@ -150,6 +164,13 @@ pub(super) struct Rows<'s> {
     /// Every entity a policy's or template's condition names; `None` when a
     /// policy cannot be read as JSON (then any change recomputes every row).
     literals: Option<HashSet<EntityUid>>,
+    /// The context keys the policies read, when they read the context only
+    /// as `context.k` and `context has k` ([`context_keys`]); `None`
+    /// otherwise. Grant-free rows are kept by the context's values of these
+    /// keys (module docs, 6).
+    context_keys: Option<BTreeSet<String>>,
+    /// Each context text's row keys, by actor ([`Rows::row_key`]).
+    row_keys: Mutex<HashMap<String, Vec<Option<String>>>>,
 }
 
 /// Who points at whom in the grant-free world.
@@ -210,6 +231,8 @@ impl<'s> Rows<'s> {
             base_rows: Mutex::new(HashMap::new()),
             edges: OnceLock::new(),
             literals: literals(scenario),
+            context_keys: context_keys(scenario),
+            row_keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -222,7 +245,7 @@ impl<'s> Rows<'s> {
         context: &Value,
         text: &str,
     ) -> Arc<BaseRow> {
-        let key = (actor, text.to_string());
+        let key = (actor, self.row_key(actor, context, text));
         let cell = {
             let mut rows = self
                 .base_rows
@@ -239,6 +262,7 @@ impl<'s> Rows<'s> {
                 flags: Vec::new(),
                 decided: Vec::new(),
                 policies: Vec::new(),
+                context: text.to_string(),
             };
             for (targets, _) in self.groups[actor].iter() {
                 let (flags, decided) =
@@ -252,6 +276,44 @@ impl<'s> Rows<'s> {
             row.policies.dedup();
             Arc::new(row)
         }))
+    }
+
+    /// What an actor's grant-free row depends on in a context (module docs,
+    /// 6): with the keys the policies read known, their values and whether
+    /// the context fits each action of the row under the schema; else the
+    /// whole context's text.
+    fn row_key(&self, actor: usize, context: &Value, text: &str) -> String {
+        let (Some(keys), Value::Object(map)) = (&self.context_keys, context) else {
+            return text.to_string();
+        };
+        // Kept by context text and actor: the fits cost a schema check (or a
+        // lookup keyed by the context's text) per action.
+        if let Some(Some(key)) = lock(&self.row_keys).get(text).and_then(|k| k.get(actor)) {
+            return key.clone();
+        }
+        let read: serde_json::Map<String, Value> = map
+            .iter()
+            .filter(|(key, _)| keys.contains(*key))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let mut key = Value::Object(read).to_string();
+        key.push('|');
+        for (targets, _) in self.groups[actor].iter() {
+            key.push(if self.engine.context_fits(&targets.action, context) {
+                '1'
+            } else {
+                '0'
+            });
+        }
+        let mut kept = lock(&self.row_keys);
+        if kept.len() >= MAX_BASE_ROWS && !kept.contains_key(text) {
+            kept.clear();
+        }
+        let by_actor = kept
+            .entry(text.to_string())
+            .or_insert_with(|| vec![None; self.groups.len()]);
+        by_actor[actor] = Some(key.clone());
+        key
     }
 
     /// One group of an actor's row in a store of the engine, noting the
@@ -418,4 +480,55 @@ fn literals(scenario: &Scenario) -> Option<HashSet<EntityUid>> {
         conditions(template.to_json().ok()?);
     }
     Some(found.into_iter().collect())
+}
+
+/// The context keys the policies and templates read, when every use of
+/// `context` in their conditions is `context.k` or `context has k` (a
+/// literal key); `None` when some condition uses the context otherwise (as a
+/// whole value: compared, put in a record or set, its tags asked) or a
+/// policy cannot be read as JSON.
+fn context_keys(scenario: &Scenario) -> Option<BTreeSet<String>> {
+    let set = &scenario.policies.set;
+    let mut keys = BTreeSet::new();
+    for policy in set.policies() {
+        read_keys(policy.to_json().ok()?.get("conditions")?, &mut keys)?;
+    }
+    for template in set.templates() {
+        read_keys(template.to_json().ok()?.get("conditions")?, &mut keys)?;
+    }
+    Some(keys)
+}
+
+/// Adds to `keys` the context keys `json` (a part of a policy's JSON form)
+/// reads; `None` when it uses the context other than by `.k` or `has k`.
+fn read_keys(json: &Value, keys: &mut BTreeSet<String>) -> Option<()> {
+    match json {
+        Value::Object(map) => {
+            if map.get("Var").and_then(Value::as_str) == Some("context") {
+                // The context itself, not as the left side of `.` or `has`.
+                return None;
+            }
+            for (op, operand) in map {
+                if let (".", Value::Object(access)) | ("has", Value::Object(access)) =
+                    (op.as_str(), operand)
+                    && access
+                        .get("left")
+                        .and_then(|l| l.get("Var"))
+                        .and_then(Value::as_str)
+                        == Some("context")
+                {
+                    let attr = access.get("attr").and_then(Value::as_str)?;
+                    if access.len() != 2 {
+                        return None;
+                    }
+                    keys.insert(attr.to_string());
+                    continue;
+                }
+                read_keys(operand, keys)?;
+            }
+            Some(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|item| read_keys(item, keys)),
+        _ => Some(()),
+    }
 }

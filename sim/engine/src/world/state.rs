@@ -212,6 +212,10 @@ pub struct Machine<'s> {
     /// policy the change touches may apply to it (tests read it, to see
     /// that generated worlds take that path).
     pub partial_rows: std::cell::Cell<u64>,
+    /// Rows whose grant-free row was computed with another context that
+    /// reads the same to every policy (`world::rows`, 6; tests read it, to
+    /// see that generated worlds take that path).
+    pub other_context_rows: std::cell::Cell<u64>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -371,6 +375,7 @@ impl<'s> SharedMachine<'s> {
             unsearched_principals: self.unsearched_principals.clone(),
             evaluations: std::cell::Cell::new(0),
             partial_rows: std::cell::Cell::new(0),
+            other_context_rows: std::cell::Cell::new(0),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
             slices: if self.brute_force {
@@ -1377,6 +1382,10 @@ impl<'s> Machine<'s> {
         let text = context.to_string();
         let a = &self.actors[actor];
         let base = rows.base_row(actor, &a.principal, &context, &text);
+        if base.context != text {
+            self.other_context_rows
+                .set(self.other_context_rows.get() + 1);
+        }
         let noting = self.noting.get_or_init(|| rows.engine.noting());
         if !delta.changed {
             base.note_all(noting);

@@ -480,7 +480,7 @@ fn incremental_snapshots_equal_brute_force_on_generated_worlds() {
     use rand::rngs::Xoshiro256PlusPlus;
     use rand::{Rng, SeedableRng};
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(16);
-    let (mut states, mut changed, mut partial) = (0, 0, 0);
+    let (mut states, mut changed, mut partial, mut other_context) = (0, 0, 0, 0);
     for case in 0..48u8 {
         let mut bytes = vec![0u8; 15 + privsim_testkit::properties::STATES_MAX_MOVES];
         rng.fill_bytes(&mut bytes);
@@ -490,13 +490,97 @@ fn incremental_snapshots_equal_brute_force_on_generated_worlds() {
         states += checked.compared;
         changed += checked.changed;
         partial += checked.partial_rows;
+        other_context += checked.other_context_rows;
     }
     // The walks really went somewhere: most compared states are worlds that
     // effects had changed, and rows were recomputed only in part (a group
     // or pair the change reaches kept because no touched policy applies).
+    // And rows were taken from another context that reads the same (the
+    // clock's key read by no policy).
     assert!(
-        states >= 200 && changed >= 100 && partial >= 20,
-        "only {states} states compared, {changed} with changes, {partial} rows in part"
+        states >= 200 && changed >= 100 && partial >= 20 && other_context >= 20,
+        "only {states} states compared, {changed} with changes, {partial} rows in part, {other_context} rows from another context"
     );
-    eprintln!("{states} states compared, {changed} with changes, {partial} rows in part");
+    eprintln!(
+        "{states} states compared, {changed} with changes, {partial} rows in part, {other_context} rows from another context"
+    );
+}
+
+/// Grant-free rows are shared by contexts that differ only in keys no policy
+/// reads (`world::rows`, 6), and only by those: with the clock's key read
+/// by no policy, rows at 09:00 and 09:30 are one; read through the context
+/// as a whole value (in a record), they are not, and the snapshot at each
+/// time is brute force's.
+#[test]
+fn rows_are_shared_only_by_contexts_that_read_the_same() {
+    use privsim::load::{self, LoadOptions};
+    use privsim::world::state::{Machine, State};
+    let cases = [
+        // The clock's key read by no policy: rows shared across times.
+        (
+            r#"permit (principal is Agent, action == Action::"write", resource) unless { context has assignee };"#,
+            true,
+        ),
+        // Read only through the whole context: a row per time, and the
+        // decision changes at 09:20.
+        (
+            r#"permit (principal is Agent, action == Action::"write", resource) when { {"c": context}.c.now < datetime("2026-06-01T09:20:00Z") };"#,
+            false,
+        ),
+        // Read by name: a row per time.
+        (
+            r#"permit (principal is Agent, action == Action::"write", resource) when { context.now < datetime("2026-06-01T09:20:00Z") };"#,
+            false,
+        ),
+    ];
+    for (policy, shared) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("scenario.toml", scenario("")),
+            ("s.cedarschema", SCHEMA.to_string()),
+            // Without `elevated-read`, which reads the clock by name.
+            (
+                "p.cedar",
+                format!(
+                    "{}\n{policy}\n",
+                    POLICIES.replace("context.now", "datetime(\"2026-06-01T09:00:00Z\")")
+                ),
+            ),
+            ("entities.json", ENTITIES.to_string()),
+        ] {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let loaded = load::load(&dir.path().join("scenario.toml"), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+        let fast = Machine::new(&loaded);
+        let slow = Machine::new(&loaded).brute_force();
+        let mut writes = Vec::new();
+        for minutes in [0, 30, 45] {
+            let initial = fast.initial();
+            let state = State {
+                time: initial.time.checked_add(minutes * 60_000).unwrap(),
+                ..initial
+            };
+            let (a, b) = (
+                fast.snapshot(&state).unwrap(),
+                slow.snapshot(&state).unwrap(),
+            );
+            assert_eq!(a.allowed, b.allowed, "{policy} at +{minutes}m");
+            let bot = fast.session_actor(0);
+            writes.push(
+                fast.pairs[bot]
+                    .iter()
+                    .zip(&a.allowed[bot])
+                    .any(|((action, _), allowed)| action.to_string().contains("write") && *allowed),
+            );
+        }
+        assert_eq!(
+            fast.other_context_rows.get() > 0,
+            shared,
+            "{policy}: {} rows from another context",
+            fast.other_context_rows.get()
+        );
+        // The policies that read the clock allow writing before 09:20 only.
+        assert_eq!(writes, [true, shared, shared], "{policy}");
+    }
 }
