@@ -213,7 +213,7 @@ pub fn account_evaluating(
                         let allowed = allowed_in
                             .entry((store, context_text.clone()))
                             .or_insert_with(|| {
-                                held_of.keys(&subject.principal, &targets, &context, store, true)
+                                held_of.keys(&subject.principal, targets, &context, store, true)
                             })
                             .clone();
                         // A merge of two sorted sets, not an insert per pair.
@@ -227,8 +227,7 @@ pub fn account_evaluating(
                     && delegators_seen.insert((store, delegator.to_string(), context_text))
                 {
                     let (context, allowed) = &by_session[index];
-                    let delegator_allowed =
-                        held_of.keys(delegator, &targets, context, store, false);
+                    let delegator_allowed = held_of.keys(delegator, targets, context, store, false);
                     for key in allowed.difference(&delegator_allowed) {
                         delegation_excess
                             .entry(key.clone())
@@ -252,7 +251,7 @@ pub fn account_evaluating(
             let expiry = Expiry {
                 timeline,
                 held: &held_of,
-                targets: &targets,
+                targets,
                 at,
                 segment,
             };

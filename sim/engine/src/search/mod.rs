@@ -1707,6 +1707,9 @@ fn request_classes(machine: &Machine<'_>, actor: usize, per_pair: &[usize]) -> R
     classes
 }
 
+/// A universe's request moves: their number, and how many each pair makes.
+type Counts = (usize, Arc<Vec<usize>>);
+
 /// Lists the moves possible in a state, in a fixed order: every running
 /// actor's requests over its universe (with the context variants of each
 /// action), then clock advances to the next moments the world changes by
@@ -1717,7 +1720,7 @@ pub struct Mover {
     /// Per actor: how many request moves each pair of its universe makes
     /// (its action's context variants), and their sum, so a move can be
     /// picked by index without listing them all.
-    counts: Vec<(usize, Arc<Vec<usize>>)>,
+    counts: Vec<Counts>,
     /// Per actor, per request class ([`Class::REQUESTS`], in that order):
     /// the class's moves as runs `(pair, first variant, how many)`, and
     /// their sum.
@@ -1757,9 +1760,8 @@ impl Mover {
             .map(|(action, name)| (action, variants.by_action.get(&name).map_or(1, Vec::len)))
             .collect();
         // Counted once per universe (actors of one type share theirs).
-        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, (usize, Arc<Vec<usize>>)> =
-            HashMap::new();
-        let counts: Vec<(usize, Arc<Vec<usize>>)> = machine
+        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, Counts> = HashMap::new();
+        let counts: Vec<Counts> = machine
             .pairs
             .iter()
             .map(|pairs| {
