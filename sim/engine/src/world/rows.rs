@@ -8,9 +8,10 @@
 //! grant-free world in a few entities, so this module computes rows from the
 //! grant-free world's rows instead:
 //!
-//! 1. **Rows of the grant-free world** are computed once per actor and context
-//!    text with the held-set engine ([`crate::held`]: slicing and classes, exact
-//!    against brute force), and kept.
+//! 1. **Rows of the grant-free world** are computed once per actor and
+//!    context (as far as the policies read it, 6) with the held-set engine
+//!    ([`crate::held`]: slicing and classes, exact against brute force), and
+//!    kept.
 //! 2. **What a change can reach.** A state's store differs from the grant-free
 //!    one in the set C of entities whose JSON the grants in force change.
 //!    Evaluating a policy on a request reads entity data only through
@@ -76,8 +77,8 @@ use serde_json::Value;
 use crate::held::{Decided, Engine, Noted, StoreId, Targets, collect_uids, lock};
 use crate::load::Scenario;
 
-/// The most grant-free rows kept (a row per actor and context text; contexts
-/// change with the clock).
+/// The most grant-free rows kept (a row per actor and row key,
+/// [`Rows::row_key`]; keys may change with the clock).
 const MAX_BASE_ROWS: usize = 8192;
 
 /// An actor's row in the grant-free world: its flags, one per pair of its
@@ -136,7 +137,8 @@ pub(super) type Groups = Arc<Vec<(Targets, usize)>>;
 /// A resource list's positions of each resource.
 type Positions = Arc<HashMap<EntityUid, Vec<usize>>>;
 
-/// A grant-free row being computed or computed, by actor and context text.
+/// A grant-free row being computed or computed, by actor and row key
+/// ([`Rows::row_key`]).
 type RowCells = HashMap<(usize, String), Arc<OnceLock<Row>>>;
 
 /// The incremental held-set machinery of a scenario, shared by every
@@ -155,8 +157,8 @@ pub(super) struct Rows<'s> {
     /// use: each resource's positions in it. Lists are shared by actions
     /// and actors, so this is built once per list, not once per actor.
     positions: Mutex<HashMap<usize, Positions>>,
-    /// Rows in the grant-free world, by actor and context text, each
-    /// computed once (a second worker asking for a row being computed
+    /// Rows in the grant-free world, by actor and row key
+    /// ([`Rows::row_key`]), each computed once (a second worker asking for a row being computed
     /// waits for it).
     base_rows: Mutex<RowCells>,
     /// The grant-free world's edges, built on the first change.
