@@ -810,10 +810,16 @@ impl<'a> Engine<'a> {
         Some((data, self.read_context(&targets.action, context)?))
     }
 
-    /// Whether a context fits an action (under the schema, if any): when it
-    /// does not, no request of the action with it is allowed.
+    /// Whether a context fits an action under the schema, if any: it reads
+    /// as the action's context and has the action's context type (the
+    /// check `Request::new` makes of the context). When it does not, no
+    /// request of the action with it is allowed; when it does, whether one
+    /// is depends on the principal, action and resource only.
     pub fn context_fits(&self, action: &EntityUid, context: &Value) -> bool {
-        self.read_context(action, context).is_some()
+        self.read_context(action, context).is_some_and(|read| {
+            self.schema
+                .is_none_or(|schema| read.validate(schema, action).is_ok())
+        })
     }
 
     /// A context as Cedar reads it for an action; `None` when it does not

@@ -53,8 +53,9 @@
 //!    is what brute force notes, no more and no fewer.
 //! 6. **What a row reads of the context.** A grant-free row depends on the
 //!    context only through the policies' reading of it and through whether
-//!    the context fits each action under the schema (a context that does
-//!    not is no request at all). When every policy and template reads the
+//!    the context fits each action under the schema (reads as the action's
+//!    context and has its context type, the check `Request::new` makes of
+//!    a context: one that does not is no request at all). When every policy and template reads the
 //!    context only as `context.k` and `context has k`, two contexts with the
 //!    same values of those keys that fit the same actions give every policy
 //!    the same values to read, so the same row and reasons: rows are kept by
@@ -532,5 +533,72 @@ fn read_keys(json: &Value, keys: &mut BTreeSet<String>) -> Option<()> {
         }
         Value::Array(items) => items.iter().try_for_each(|item| read_keys(item, keys)),
         _ => Some(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+    use super::Rows;
+    use crate::load::{LoadOptions, load};
+    use crate::world::state::Machine;
+    use serde_json::json;
+
+    /// Two contexts with the same values of the keys the policies read share
+    /// a grant-free row only when they fit the same actions: a context whose
+    /// unread key has a type the schema rejects is no request at all, and
+    /// gets a row of its own (nothing allowed), not the other's.
+    #[test]
+    fn rows_are_shared_only_by_contexts_that_fit_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            (
+                "scenario.toml",
+                "[scenario]\nname = \"fits\"\npolicies = [\"p.cedar\"]\nschema = \"s.cedarschema\"\nentities = \"e.json\"\nstart = \"2026-06-01T09:00:00Z\"\n\n[[step]]\nat = \"+0s\"\nprincipal = 'Agent::\"a\"'\naction = 'Action::\"read\"'\nresource = 'Doc::\"d\"'\ncontext = { flag = true }\n",
+            ),
+            (
+                "s.cedarschema",
+                "entity Agent;\nentity Doc;\naction read appliesTo { principal: [Agent], resource: [Doc], context: { flag: Bool, n?: Long } };\n",
+            ),
+            (
+                "p.cedar",
+                "permit (principal, action, resource) when { context.flag };\n",
+            ),
+            (
+                "e.json",
+                r#"[{"uid": {"type": "Agent", "id": "a"}, "attrs": {}, "parents": []},
+                    {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}]"#,
+            ),
+        ] {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let scenario = load(&dir.path().join("scenario.toml"), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let machine = Machine::new(&scenario);
+        let rows = Rows::new(&scenario, &machine.actors, &machine.pairs);
+        assert_eq!(
+            rows.context_keys
+                .as_ref()
+                .map(|keys| keys.iter().cloned().collect::<Vec<_>>()),
+            Some(vec!["flag".to_string()])
+        );
+        let principal = &machine.actors[0].principal;
+        let fits = json!({"flag": true, "n": 1});
+        let misfits = json!({"flag": true, "n": "one"});
+        let row = |context: &serde_json::Value| {
+            rows.base_row(0, principal, context, &context.to_string())
+                .flags
+                .clone()
+        };
+        assert_eq!(row(&fits), vec![true]);
+        assert_eq!(row(&misfits), vec![false]);
+        // A context that fits, with another value of the unread key, shares
+        // the first row.
+        let other = json!({"flag": true, "n": 2});
+        let shared = rows.base_row(0, principal, &other, &other.to_string());
+        assert_eq!(
+            (shared.flags.clone(), shared.context.clone()),
+            (vec![true], fits.to_string())
+        );
     }
 }
