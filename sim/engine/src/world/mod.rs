@@ -8,6 +8,7 @@ pub mod state;
 pub mod timeline;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cedar_policy::{Entities, Entity, EntityUid, Schema};
 use serde_json::value::RawValue;
@@ -25,6 +26,29 @@ pub fn uid_json(uid: &EntityUid) -> Value {
 /// Cedar's JSON escape for an entity reference inside a value: `{"__entity": {...}}`.
 pub fn entity_value(uid: &EntityUid) -> Value {
     json!({ "__entity": uid_json(uid) })
+}
+
+/// An actor's universe flattened to (action, resource) pairs, grouped by
+/// action in the universe's order; shared by the actors of one principal type.
+pub type Universe = Arc<Vec<(EntityUid, EntityUid)>>;
+
+/// A universe's runs of pairs of one action (pairs are grouped by action):
+/// each run's action and the range of its pairs.
+pub fn action_runs(
+    pairs: &[(EntityUid, EntityUid)],
+) -> impl Iterator<Item = (&EntityUid, std::ops::Range<usize>)> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let (action, _) = pairs.get(start)?;
+        let end = start
+            + pairs[start..]
+                .iter()
+                .take_while(|(a, _)| a == action)
+                .count();
+        let run = (action, start..end);
+        start = end;
+        Some(run)
+    })
 }
 
 /// Who can act: a session, or a principal alone.

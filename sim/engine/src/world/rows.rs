@@ -202,7 +202,7 @@ impl<'s> Rows<'s> {
     pub(super) fn new(
         scenario: &'s Scenario,
         actors: &[super::Actor],
-        pairs: &[super::state::Universe],
+        pairs: &[super::Universe],
     ) -> Self {
         let subjects = actors
             .iter()
@@ -215,7 +215,7 @@ impl<'s> Rows<'s> {
             .iter()
             .map(|pairs| {
                 let groups = by_universe.entry(Arc::as_ptr(pairs)).or_insert_with(|| {
-                    let groups = super::state::action_runs(pairs)
+                    let groups = super::action_runs(pairs)
                         .map(|(action, run)| {
                             let resources =
                                 pairs[run.clone()].iter().map(|(_, r)| r.clone()).collect();
@@ -540,9 +540,10 @@ fn read_keys(json: &Value, keys: &mut BTreeSet<String>) -> Option<()> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
     use super::Rows;
-    use crate::load::{LoadOptions, load};
-    use crate::world::state::Machine;
+    use crate::load::{LoadOptions, load, universe};
+    use crate::world::{Actor, Universe};
     use serde_json::json;
+    use std::sync::Arc;
 
     /// Two contexts with the same values of the keys the policies read share
     /// a grant-free row only when they fit the same actions: a context whose
@@ -574,15 +575,28 @@ mod tests {
         }
         let scenario = load(&dir.path().join("scenario.toml"), &LoadOptions::default())
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let machine = Machine::new(&scenario);
-        let rows = Rows::new(&scenario, &machine.actors, &machine.pairs);
+        let principal: cedar_policy::EntityUid = r#"Agent::"a""#.parse().unwrap();
+        let actors = vec![Actor {
+            session: None,
+            principal: principal.clone(),
+            chain: vec![principal.clone()],
+        }];
+        let pairs: Vec<Universe> = vec![Arc::new(
+            universe::pairs(&scenario, &principal)
+                .into_iter()
+                .flat_map(|(action, resources)| {
+                    resources.into_iter().map(move |r| (action.clone(), r))
+                })
+                .collect(),
+        )];
+        let rows = Rows::new(&scenario, &actors, &pairs);
         assert_eq!(
             rows.context_keys
                 .as_ref()
                 .map(|keys| keys.iter().cloned().collect::<Vec<_>>()),
             Some(vec!["flag".to_string()])
         );
-        let principal = &machine.actors[0].principal;
+        let principal = &principal;
         let fits = json!({"flag": true, "n": 1});
         let misfits = json!({"flag": true, "n": "one"});
         let row = |context: &serde_json::Value| {

@@ -150,28 +150,7 @@ impl Snapshot {
     }
 }
 
-/// An actor's universe flattened to (action, resource) pairs, grouped by
-/// action in the universe's order; shared by the actors of one principal type.
-pub type Universe = Arc<Vec<(EntityUid, EntityUid)>>;
-
-/// A universe's runs of pairs of one action (pairs are grouped by action):
-/// each run's action and the range of its pairs.
-pub fn action_runs(
-    pairs: &[(EntityUid, EntityUid)],
-) -> impl Iterator<Item = (&EntityUid, std::ops::Range<usize>)> {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        let (action, _) = pairs.get(start)?;
-        let end = start
-            + pairs[start..]
-                .iter()
-                .take_while(|(a, _)| a == action)
-                .count();
-        let run = (action, start..end);
-        start = end;
-        Some(run)
-    })
-}
+pub use super::{Universe, action_runs};
 
 /// Evaluates and changes states of one scenario.
 ///
