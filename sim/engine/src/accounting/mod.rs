@@ -681,14 +681,14 @@ fn open(timeline: Timeline, session: Option<usize>, at: Instant) -> bool {
 /// An action with, per resource type, how many resources and one of them.
 type ActionTypes<'u> = (&'u EntityUid, BTreeMap<String, (usize, &'u EntityUid)>);
 
-/// The resources of a universe by action and resource type: how many, and
-/// one to ask about (the schema judges a request by types and context alone).
 /// A principal type's universe and the held-set engine's targets of it.
 struct Prepared {
     universe: Vec<(EntityUid, Vec<EntityUid>)>,
     targets: Vec<Targets>,
 }
 
+/// The resources of a universe by action and resource type: how many, and
+/// one to ask about (the schema judges a request by types and context alone).
 fn resources_by_type(universe: &[(EntityUid, Vec<EntityUid>)]) -> Vec<ActionTypes<'_>> {
     universe
         .iter()
