@@ -813,8 +813,8 @@ impl<'a> Engine<'a> {
     /// Whether a context fits an action under the schema, if any: it reads
     /// as the action's context and has the action's context type (the
     /// check `Request::new` makes of the context). When it does not, no
-    /// request of the action with it is allowed; when it does, whether one
-    /// is depends on the principal, action and resource only.
+    /// request of the action with it is allowed; when it does, whether the
+    /// schema accepts one depends on its principal and resource only.
     pub fn context_fits(&self, action: &EntityUid, context: &Value) -> bool {
         self.read_context(action, context).is_some_and(|read| {
             self.schema

@@ -1760,24 +1760,14 @@ impl Mover {
             .map(|(action, name)| (action, variants.by_action.get(&name).map_or(1, Vec::len)))
             .collect();
         // Counted once per universe (actors of one type share theirs).
-        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, Counts> = HashMap::new();
-        let counts: Vec<Counts> = machine
-            .pairs
-            .iter()
-            .map(|pairs| {
-                by_universe
-                    .entry(Arc::as_ptr(pairs))
-                    .or_insert_with(|| {
-                        let mut per_pair = Vec::with_capacity(pairs.len());
-                        for (action, run) in action_runs(pairs) {
-                            let count = per_action.get(action).copied().unwrap_or(1);
-                            per_pair.extend(std::iter::repeat_n(count, run.len()));
-                        }
-                        (per_pair.iter().sum(), Arc::new(per_pair))
-                    })
-                    .clone()
-            })
-            .collect();
+        let counts: Vec<Counts> = crate::world::per_universe(&machine.pairs, |pairs| {
+            let mut per_pair = Vec::with_capacity(pairs.len());
+            for (action, run) in action_runs(pairs) {
+                let count = per_action.get(action).copied().unwrap_or(1);
+                per_pair.extend(std::iter::repeat_n(count, run.len()));
+            }
+            (per_pair.iter().sum(), Arc::new(per_pair))
+        });
         let classes = (0..machine.actors.len())
             .map(|actor| request_classes(machine, actor, &counts[actor].1))
             .collect();

@@ -159,8 +159,8 @@ pub(super) struct Rows<'s> {
     /// and actors, so this is built once per list, not once per actor.
     positions: Mutex<HashMap<usize, Positions>>,
     /// Rows in the grant-free world, by actor and row key
-    /// ([`Rows::row_key`]), each computed once (a second worker asking for a row being computed
-    /// waits for it).
+    /// ([`Rows::row_key`]), each computed once (a second worker asking for
+    /// a row being computed waits for it).
     base_rows: Mutex<RowCells>,
     /// The grant-free world's edges, built on the first change.
     edges: OnceLock<Edges>,
@@ -210,23 +210,16 @@ impl<'s> Rows<'s> {
         let engine = Engine::new(scenario).with_subjects(subjects);
         // Actors of one principal type share one universe, and so one list
         // of groups.
-        let mut by_universe: HashMap<*const Vec<(EntityUid, EntityUid)>, Groups> = HashMap::new();
-        let groups = pairs
-            .iter()
-            .map(|pairs| {
-                let groups = by_universe.entry(Arc::as_ptr(pairs)).or_insert_with(|| {
-                    let groups = super::action_runs(pairs)
-                        .map(|(action, run)| {
-                            let resources =
-                                pairs[run.clone()].iter().map(|(_, r)| r.clone()).collect();
-                            (engine.targets(action.clone(), resources), run.start)
-                        })
-                        .collect();
-                    Arc::new(groups)
-                });
-                Arc::clone(groups)
-            })
-            .collect();
+        let groups = super::per_universe(pairs, |pairs| {
+            Arc::new(
+                super::action_runs(pairs)
+                    .map(|(action, run)| {
+                        let resources = pairs[run.clone()].iter().map(|(_, r)| r.clone()).collect();
+                        (engine.targets(action.clone(), resources), run.start)
+                    })
+                    .collect(),
+            )
+        });
         Self {
             engine,
             groups,
@@ -540,10 +533,9 @@ fn read_keys(json: &Value, keys: &mut BTreeSet<String>) -> Option<()> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
     use super::Rows;
-    use crate::load::{LoadOptions, load, universe};
-    use crate::world::{Actor, Universe};
+    use crate::load::{LoadOptions, load};
+    use crate::world::{Actor, universe};
     use serde_json::json;
-    use std::sync::Arc;
 
     /// Two contexts with the same values of the keys the policies read share
     /// a grant-free row only when they fit the same actions: a context whose
@@ -581,14 +573,7 @@ mod tests {
             principal: principal.clone(),
             chain: vec![principal.clone()],
         }];
-        let pairs: Vec<Universe> = vec![Arc::new(
-            universe::pairs(&scenario, &principal)
-                .into_iter()
-                .flat_map(|(action, resources)| {
-                    resources.into_iter().map(move |r| (action.clone(), r))
-                })
-                .collect(),
-        )];
+        let pairs = vec![universe(&scenario, &principal)];
         let rows = Rows::new(&scenario, &actors, &pairs);
         assert_eq!(
             rows.context_keys

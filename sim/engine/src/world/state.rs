@@ -485,16 +485,7 @@ impl<'s> Machine<'s> {
             .map(|actor| {
                 by_type
                     .entry(actor.principal.type_name().to_string())
-                    .or_insert_with(|| {
-                        Arc::new(
-                            crate::load::universe::pairs(scenario, &actor.principal)
-                                .into_iter()
-                                .flat_map(|(action, resources)| {
-                                    resources.into_iter().map(move |r| (action.clone(), r))
-                                })
-                                .collect(),
-                        )
-                    })
+                    .or_insert_with(|| super::universe(scenario, &actor.principal))
                     .clone()
             })
             .collect();
