@@ -67,6 +67,15 @@ pub fn pairs(scenario: &Scenario, principal: &EntityUid) -> Vec<(EntityUid, Vec<
         .collect()
 }
 
+/// [`pairs`] flattened to (action, resource) pairs, grouped by action in
+/// the same order.
+pub fn flattened(scenario: &Scenario, principal: &EntityUid) -> Vec<(EntityUid, EntityUid)> {
+    pairs(scenario, principal)
+        .into_iter()
+        .flat_map(|(action, resources)| resources.into_iter().map(move |r| (action.clone(), r)))
+        .collect()
+}
+
 /// Without a schema, the actions of the steps and of the policy scopes, each
 /// with the resource types that can reach it:
 /// - the types of its steps' resources, and the types its policies' resource

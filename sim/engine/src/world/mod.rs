@@ -32,17 +32,6 @@ pub fn entity_value(uid: &EntityUid) -> Value {
 /// action in the universe's order; shared by the actors of one principal type.
 pub type Universe = Arc<Vec<(EntityUid, EntityUid)>>;
 
-/// A principal's universe (it depends only on the principal's type),
-/// flattened to (action, resource) pairs.
-pub fn universe(scenario: &crate::load::Scenario, principal: &EntityUid) -> Universe {
-    Arc::new(
-        crate::load::universe::pairs(scenario, principal)
-            .into_iter()
-            .flat_map(|(action, resources)| resources.into_iter().map(move |r| (action.clone(), r)))
-            .collect(),
-    )
-}
-
 /// `derive` of each actor's universe, computed once per distinct universe
 /// (actors of one principal type share theirs) and cloned for the others.
 pub fn per_universe<T: Clone>(

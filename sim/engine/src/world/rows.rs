@@ -533,9 +533,10 @@ fn read_keys(json: &Value, keys: &mut BTreeSet<String>) -> Option<()> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
     use super::Rows;
-    use crate::load::{LoadOptions, load};
-    use crate::world::{Actor, universe};
+    use crate::load::{LoadOptions, load, universe};
+    use crate::world::Actor;
     use serde_json::json;
+    use std::sync::Arc;
 
     /// Two contexts with the same values of the keys the policies read share
     /// a grant-free row only when they fit the same actions: a context whose
@@ -573,7 +574,7 @@ mod tests {
             principal: principal.clone(),
             chain: vec![principal.clone()],
         }];
-        let pairs = vec![universe(&scenario, &principal)];
+        let pairs = vec![Arc::new(universe::flattened(&scenario, &principal))];
         let rows = Rows::new(&scenario, &actors, &pairs);
         assert_eq!(
             rows.context_keys

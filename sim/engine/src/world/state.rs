@@ -485,7 +485,9 @@ impl<'s> Machine<'s> {
             .map(|actor| {
                 by_type
                     .entry(actor.principal.type_name().to_string())
-                    .or_insert_with(|| super::universe(scenario, &actor.principal))
+                    .or_insert_with(|| {
+                        Arc::new(crate::load::universe::flattened(scenario, &actor.principal))
+                    })
                     .clone()
             })
             .collect();
