@@ -39,6 +39,7 @@ pub mod repro;
 mod scope;
 pub mod shards;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
-use crate::world::state::{Machine, Outcome, State, StateKey, Violation, action_runs};
+use crate::world::state::{Machine, Outcome, Snapshot, State, StateKey, Violation, action_runs};
 use privsim_model::caveat::{
     ContextKeyValues, CutContext, EffectNotApplied, EffectsRejectedBy, SearchLimit,
     UnfillableAction, UnguidedKey, UnguidedReason, UnguidedWhy, UnsearchedRule, WorkersStopped,
@@ -763,6 +764,8 @@ struct Pooled {
     trace: Vec<Move>,
     facts: BTreeSet<String>,
     focus: Option<Focus>,
+    /// The state's held sets, when kept ([`Held`]).
+    held: Option<Rc<Held>>,
 }
 
 /// The foci novelty's pool keeps, within [`Options::focus_memory`].
@@ -845,6 +848,32 @@ struct Run<'m, 's> {
     focus_memory: FocusMemory,
     /// The [`InScope`] of the stores a random walk met last.
     scopes: ScopeCache,
+    /// The bytes of held sets kept for answering moves ([`Held`]).
+    held_bytes: Rc<Cell<usize>>,
+    /// The initial state's held sets, when kept.
+    initial_held: Option<Rc<Held>>,
+}
+
+/// At most this many bytes of states' held sets are kept by a worker to
+/// answer the moves made in those states ([`Held`]).
+const HELD_BYTES: usize = 32 << 20;
+
+/// A state's held sets, kept while the search may still make moves in the
+/// state (an exhaustive search's frontier, novelty's pool, a random walk's
+/// current state), to answer its requests made with the actor's own
+/// context without Cedar ([`play_move`]). Within [`HELD_BYTES`] per
+/// worker: a state reached when they are all in use keeps none, and its
+/// moves ask Cedar.
+struct Held {
+    snapshot: Snapshot,
+    bytes: usize,
+    in_use: Rc<Cell<usize>>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.in_use.set(self.in_use.get() - self.bytes);
+    }
 }
 
 impl<'m, 's> Run<'m, 's> {
@@ -875,6 +904,8 @@ impl<'m, 's> Run<'m, 's> {
             capped: false,
             focus_memory: FocusMemory::default(),
             scopes: ScopeCache::default(),
+            held_bytes: Rc::new(Cell::new(0)),
+            initial_held: None,
         }
     }
 
@@ -949,14 +980,23 @@ impl<'m, 's> Run<'m, 's> {
     }
 
     /// Makes a move: the state changes in place; returns whether it changed
-    /// and the violations to report (new ones only).
-    fn play(&mut self, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
+    /// and the violations to report (new ones only). `held` is the state's
+    /// held sets, when kept; the new state's are returned when it is
+    /// reached for the first time and there is room to keep them.
+    fn play(
+        &mut self,
+        state: &mut State,
+        mv: &Move,
+        held: Option<&Held>,
+    ) -> (bool, Vec<Violation>, Option<Rc<Held>>) {
         self.moves += 1;
         self.live.moves.fetch_add(1, Ordering::Relaxed);
-        let (changed, mut violations, outcome) = play_move(self.machine, state, mv);
+        let (changed, mut violations, outcome) =
+            play_move(self.machine, state, mv, held.map(|held| &held.snapshot));
         if let (Some(outcome), Move::Request { action, .. }) = (&outcome, mv) {
             self.left_out.effects(action, outcome);
         }
+        let mut kept = None;
         if changed {
             let key = self.machine.state_key(state);
             let entry = match self.states.get(&key) {
@@ -967,7 +1007,9 @@ impl<'m, 's> Run<'m, 's> {
                         Ok(snapshot) => {
                             self.live.hold(&snapshot);
                             let found = self.machine.violations(state, &snapshot);
-                            (snapshot.fingerprint(), found)
+                            let fingerprint = snapshot.fingerprint();
+                            kept = self.keep(snapshot);
+                            (fingerprint, found)
                         }
                         Err(message) => {
                             self.left_out.unbuildable(state.time, message);
@@ -990,7 +1032,27 @@ impl<'m, 's> Run<'m, 's> {
             violations.extend(entry.1);
         }
         violations.retain(|v| !self.keys.contains(&key_of(self.machine, v)));
-        (changed, violations)
+        (changed, violations, kept)
+    }
+
+    /// A state's held sets, kept if there is room ([`Held`]).
+    fn keep(&self, snapshot: Snapshot) -> Option<Rc<Held>> {
+        let bytes = size_of::<Snapshot>()
+            + snapshot
+                .allowed
+                .iter()
+                .map(|flags| size_of::<Vec<bool>>() + flags.capacity())
+                .sum::<usize>();
+        let in_use = self.held_bytes.get() + bytes;
+        if in_use > HELD_BYTES {
+            return None;
+        }
+        self.held_bytes.set(in_use);
+        Some(Rc::new(Held {
+            snapshot,
+            bytes,
+            in_use: Rc::clone(&self.held_bytes),
+        }))
     }
 
     /// Records violations reached by `trace` (the moves so far, ending with
@@ -1017,10 +1079,12 @@ impl<'m, 's> Run<'m, 's> {
             let entry = match self.machine.snapshot(&state) {
                 Ok(snapshot) => {
                     self.live.hold(&snapshot);
-                    (
+                    let entry = (
                         snapshot.fingerprint(),
                         self.machine.violations(&state, &snapshot),
-                    )
+                    );
+                    self.initial_held = self.keep(snapshot);
+                    entry
                 }
                 Err(message) => {
                     self.left_out.unbuildable(state.time, message);
@@ -1154,10 +1218,10 @@ impl<'m, 's> Run<'m, 's> {
             // The walk's focus: the world-changing requests its last change
             // of an entity may have enabled ([`Mover::focus`]); a change of
             // the clock alone keeps it.
-            let (mut state, mut trace, mut idle, mut walked) = match walk.take() {
+            let (mut state, mut trace, mut idle, mut walked, mut held) = match walk.take() {
                 Some((trace, idle)) => {
                     let (state, walked) = self.rebuild_walk(&trace);
-                    (state, trace, idle, walked)
+                    (state, trace, idle, walked, None)
                 }
                 None => {
                     if self.spent() {
@@ -1170,7 +1234,13 @@ impl<'m, 's> Run<'m, 's> {
                         scoped: self.scope_of(&initial),
                         ..Walked::default()
                     };
-                    (initial.clone(), Vec::new(), 0, walked)
+                    (
+                        initial.clone(),
+                        Vec::new(),
+                        0,
+                        walked,
+                        self.initial_held.clone(),
+                    )
                 }
             };
             // The state before the walk's next change: a move that changes
@@ -1201,12 +1271,13 @@ impl<'m, 's> Run<'m, 's> {
                     &walked.focus,
                     walked.scoped.as_deref(),
                 );
-                let (changed, violations) = self.play(&mut state, &mv);
+                let (changed, violations, kept) = self.play(&mut state, &mv, held.as_deref());
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
                 self.record(&reached, violations);
                 if changed {
+                    held = kept;
                     walked.scoped = self.scope_of(&state);
                     if let Some(before) = &mut before {
                         self.refocus(before, &state, &mut walked);
@@ -1256,6 +1327,7 @@ impl<'m, 's> Run<'m, 's> {
                         state: initial,
                         trace: Vec::new(),
                         focus: Some(Focus::default()),
+                        held: self.initial_held.clone(),
                     }],
                     seen,
                 )
@@ -1295,7 +1367,8 @@ impl<'m, 's> Run<'m, 's> {
                     self.choose(&state, &mut rng, count, &focus, None)
                 }
             };
-            let (changed, violations) = self.play(&mut state, &mv);
+            let held = pool[pick].held.as_deref();
+            let (changed, violations, kept) = self.play(&mut state, &mv, held);
             self.report(progress);
             let mut reached = pool[pick].trace.clone();
             reached.push(mv);
@@ -1336,6 +1409,7 @@ impl<'m, 's> Run<'m, 's> {
                     trace: reached,
                     facts: state_facts,
                     focus: Some(focus),
+                    held: kept,
                 });
                 self.note_kept(&budget);
                 budget.fit(&mut pool, self.options.focus_memory);
@@ -1375,6 +1449,7 @@ impl<'m, 's> Run<'m, 's> {
             state,
             trace,
             focus: Some(focus),
+            held: None,
         }
     }
 
@@ -1396,13 +1471,13 @@ impl<'m, 's> Run<'m, 's> {
                 visited,
                 at,
             } => {
-                let frontier: Vec<(State, Vec<Move>)> = frontier
+                let frontier: Vec<Reached> = frontier
                     .into_iter()
-                    .map(|trace| (self.rebuild(&trace), trace))
+                    .map(|trace| (self.rebuild(&trace), trace, None))
                     .collect();
-                let next: Vec<(State, Vec<Move>)> = next
+                let next: Vec<Reached> = next
                     .into_iter()
-                    .map(|trace| (self.rebuild(&trace), trace))
+                    .map(|trace| (self.rebuild(&trace), trace, None))
                     .collect();
                 (
                     level,
@@ -1415,7 +1490,8 @@ impl<'m, 's> Run<'m, 's> {
             _ => {
                 let mut visited = HashSet::new();
                 visited.insert(self.machine.state_key(&initial));
-                (1, vec![(initial, Vec::new())], None, visited, (0, 0))
+                let held = self.initial_held.clone();
+                (1, vec![(initial, Vec::new(), held)], None, visited, (0, 0))
             }
         };
         for level in first_level..=self.options.depth.saturating_add(1) {
@@ -1436,17 +1512,17 @@ impl<'m, 's> Run<'m, 's> {
                     if self.spent() {
                         return corpus::Position::Exhaustive {
                             level,
-                            frontier: frontier.into_iter().map(|(_, trace)| trace).collect(),
-                            next: next.into_iter().map(|(_, trace)| trace).collect(),
+                            frontier: frontier.into_iter().map(|(_, trace, _)| trace).collect(),
+                            next: next.into_iter().map(|(_, trace, _)| trace).collect(),
                             grew,
                             visited: visited.into_iter().collect(),
                             at: (entry, index),
                         };
                     }
-                    let (state, trace) = &frontier[entry];
+                    let (state, trace, held) = &frontier[entry];
                     let mut after = state.clone();
                     let mut reached = trace.clone();
-                    let (changed, violations) = self.play(&mut after, &mv);
+                    let (changed, violations, kept) = self.play(&mut after, &mv, held.as_deref());
                     self.report(progress);
                     reached.push(mv);
                     self.record(&reached, violations);
@@ -1461,7 +1537,7 @@ impl<'m, 's> Run<'m, 's> {
                     if level <= self.options.depth {
                         visited.insert(key);
                         self.max_depth = self.max_depth.max(level);
-                        next.push((after, reached));
+                        next.push((after, reached, kept));
                     }
                 }
             }
@@ -1479,6 +1555,10 @@ impl<'m, 's> Run<'m, 's> {
         corpus::Position::Done
     }
 }
+
+/// A state an exhaustive search reached, the moves that reached it, and its
+/// held sets when kept.
+type Reached = (State, Vec<Move>, Option<Rc<Held>>);
 
 /// A violation's identity across actors: the same principal breaking the
 /// same invariant alone or in a session is one finding.
@@ -2467,15 +2547,19 @@ fn first_line(message: &str) -> String {
 /// Plays one move on a state; returns whether the state changed and, for an
 /// allowed request, its delegation-ceiling violation.
 pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
-    let (changed, violations, _) = play_move(machine, state, mv);
+    let (changed, violations, _) = play_move(machine, state, mv, None);
     (changed, violations)
 }
 
-/// [`execute`], also returning what a request did.
+/// [`execute`], also returning what a request asked of Cedar did. With
+/// `held`, the state's held sets ([`Machine::snapshot`]), a request made
+/// with the actor's own context is answered from them instead when it is
+/// denied, or allowed with no effect to apply ([`held_move`]).
 fn play_move(
     machine: &Machine<'_>,
     state: &mut State,
     mv: &Move,
+    held: Option<&Snapshot>,
 ) -> (bool, Vec<Violation>, Option<Outcome>) {
     match mv {
         Move::Advance(time) => {
@@ -2491,6 +2575,17 @@ fn play_move(
             resource,
             extra,
         } => {
+            if extra.is_empty()
+                && let Some(allowed) =
+                    held.and_then(|held| machine.held_answer(held, *actor, action, resource))
+                && (!allowed || !machine.has_effects(*actor, action, resource))
+            {
+                return (
+                    false,
+                    held_move(machine, state, *actor, action, resource, allowed),
+                    None,
+                );
+            }
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);
             let mut violations = Vec::new();
@@ -2517,6 +2612,37 @@ fn play_move(
             (!outcome.effects.is_empty(), violations, Some(outcome))
         }
     }
+}
+
+/// The violations of a request made with the actor's own context whose
+/// decision the state's held sets gave (`allowed`), when no effect applies
+/// to it: none when denied; when allowed, those [`play_move`] finds asking
+/// Cedar (a `never` rule, the delegation ceiling), with the request's
+/// determining policies asked of Cedar only when there is one to report.
+/// Nothing to note: the state's held sets noted the policies deciding the
+/// request when they were computed ([`Machine::decided`]).
+fn held_move(
+    machine: &Machine<'_>,
+    state: &State,
+    actor: usize,
+    action: &EntityUid,
+    resource: &EntityUid,
+    allowed: bool,
+) -> Vec<Violation> {
+    if !allowed {
+        return Vec::new();
+    }
+    let own = Map::new();
+    let mut violations = machine.never_on_request(actor, action, resource, &[]);
+    violations.extend(machine.ceiling(state, actor, action, resource, &own, &[]));
+    if !violations.is_empty() {
+        machine.count_held_answer(2);
+        let determining = machine.determining_of(state, actor, action, resource, &own);
+        for violation in &mut violations {
+            violation.determining.clone_from(&determining);
+        }
+    }
+    violations
 }
 
 /// The request that shows a state violation: the actor asking for the pair

@@ -330,6 +330,21 @@ impl<'s> Rows<'s> {
             .allowed_noting_into(principal, targets, context, store, noted)
     }
 
+    /// The index of (`action`, `resource`) in an actor's universe, if it is
+    /// there.
+    pub(super) fn pair_index(
+        &self,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Option<usize> {
+        let (targets, start) = self.groups[actor]
+            .iter()
+            .find(|(targets, _)| &targets.action == action)?;
+        let position = *self.positions(targets.resources()).get(resource)?.first()?;
+        Some(start + position)
+    }
+
     /// Adds to `again` the indices of an actor's pairs whose resource is
     /// in `entities`, in the groups `may_change` marks; returns how many
     /// such pairs the other groups hold (kept as they are).
@@ -337,15 +352,15 @@ impl<'s> Rows<'s> {
         &self,
         actor: usize,
         entities: &HashSet<EntityUid>,
-        may_change: &[bool],
+        may_change: impl Fn(usize) -> bool,
         again: &mut Vec<usize>,
     ) -> usize {
         let mut kept = 0;
-        for ((targets, start), may_change) in self.groups[actor].iter().zip(may_change) {
+        for (group, (targets, start)) in self.groups[actor].iter().enumerate() {
             let positions = self.positions(targets.resources());
             for entity in entities {
                 if let Some(found) = positions.get(entity) {
-                    if *may_change {
+                    if may_change(group) {
                         again.extend(found.iter().map(|position| start + position));
                     } else {
                         kept += found.len();

@@ -11,7 +11,7 @@
 //! the grant-free store with the grants active at its time applied in the order
 //! they started (so a later `remove_parent` undoes an earlier `add_parent`).
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
@@ -20,7 +20,7 @@ use cedar_policy::{Context, Decision, Entities, EntityTypeName, EntityUid, Reque
 use serde_json::{Map, Value, json};
 
 use crate::held::Noted;
-use crate::load::rules::{Operand, Operation, ValueSource};
+use crate::load::rules::{Effect, Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
 use crate::world::slices::Slices;
@@ -195,6 +195,11 @@ pub struct Machine<'s> {
     /// reads the same to every policy (`world::rows`, 6; tests read it, to
     /// see that generated worlds take that path).
     pub other_context_rows: std::cell::Cell<u64>,
+    /// Requests a search answered from a state's held sets instead of
+    /// Cedar ([`Machine::held_answer`]): denied, allowed, and allowed with
+    /// a violation to report (tests read it, to see that searches take
+    /// those paths).
+    pub held_answers: std::cell::Cell<[u64; 3]>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -355,6 +360,7 @@ impl<'s> SharedMachine<'s> {
             evaluations: std::cell::Cell::new(0),
             partial_rows: std::cell::Cell::new(0),
             other_context_rows: std::cell::Cell::new(0),
+            held_answers: std::cell::Cell::new([0; 3]),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
             slices: if self.brute_force {
@@ -975,6 +981,94 @@ impl<'s> Machine<'s> {
         self.decide_and_apply(state, actor, &request, action, resource, &context, &store)
     }
 
+    /// Whether `actor` is allowed `action` on `resource` with its own
+    /// context (no extra keys) in the state whose held sets are `held`
+    /// ([`Machine::snapshot`] of that state, on this machine): the pair's
+    /// flag, which is exactly whether Cedar allows that request in that
+    /// state (the same principal, action, resource, context and store; a
+    /// request the schema rejects is held by no one, and is no allow
+    /// either). `None` (ask Cedar) on a brute-force machine, which asks
+    /// Cedar for every request by definition, when the actor holds nothing
+    /// in `held` (it is not running there) or the pair is not in its
+    /// universe.
+    pub fn held_answer(
+        &self,
+        held: &Snapshot,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Option<bool> {
+        if self.brute_force {
+            return None;
+        }
+        let flags = held.allowed.get(actor).filter(|flags| !flags.is_empty())?;
+        let index = self
+            .shared
+            .rows
+            .get()?
+            .pair_index(actor, action, resource)?;
+        let allowed = *flags.get(index)?;
+        self.count_held_answer(usize::from(allowed));
+        Some(allowed)
+    }
+
+    /// Counts a request answered from held sets in [`Machine::held_answers`].
+    pub fn count_held_answer(&self, kind: usize) {
+        let mut counts = self.held_answers.get();
+        counts[kind] += 1;
+        self.held_answers.set(counts);
+    }
+
+    /// Whether some effect of the scenario is for `actor` making a request of
+    /// `action` on `resource` (an allowed one applies them,
+    /// [`Machine::apply_effects`]).
+    pub fn has_effects(&self, actor: usize, action: &EntityUid, resource: &EntityUid) -> bool {
+        self.scenario
+            .effects
+            .iter()
+            .any(|effect| self.effect_applies_to(effect, actor, action, resource))
+    }
+
+    fn effect_applies_to(
+        &self,
+        effect: &Effect,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> bool {
+        &effect.action == action
+            && effect
+                .principal
+                .as_ref()
+                .is_none_or(|p| p == &self.actors[actor].principal)
+            && effect.resource.as_ref().is_none_or(|r| r == resource)
+    }
+
+    /// The determining policies of `actor`'s request of `action` on
+    /// `resource` with `extra` context in the state, as
+    /// [`Machine::act`] reports them (nothing applied); empty when the
+    /// request cannot be made.
+    pub fn determining_of(
+        &self,
+        state: &State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+        extra: &Map<String, Value>,
+    ) -> Vec<String> {
+        let context = self.context(state, actor, extra);
+        let principal = &self.actors[actor].principal;
+        match (
+            self.request(principal, action, resource, &context),
+            self.store(state, None),
+        ) {
+            (Ok(request), Ok(store)) => {
+                crate::world::determining(&self.authorize(&request, &store))
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Evaluates a built request in `store` (the state's store) and applies
     /// effects when it is allowed.
     #[expect(clippy::too_many_arguments, reason = "the parts of one request")]
@@ -1027,13 +1121,7 @@ impl<'s> Machine<'s> {
         let mut error = None;
         let before = state.clone();
         for effect in &self.scenario.effects {
-            if &effect.action != action
-                || effect
-                    .principal
-                    .as_ref()
-                    .is_some_and(|p| p != &self.actors[actor].principal)
-                || effect.resource.as_ref().is_some_and(|r| r != resource)
-            {
+            if !self.effect_applies_to(effect, actor, action, resource) {
                 continue;
             }
             match self.apply(state, actor, resource, context, &effect.operation) {
@@ -1371,13 +1459,22 @@ impl<'s> Machine<'s> {
             .get_or_init(|| rows.engine.touched_by(&entry.data_changed));
         let stores = [&self.shared.base, &*entry.entities];
         let groups = &rows.groups[actor];
-        let may_change: Vec<bool> = groups
-            .iter()
-            .map(|(targets, _)| {
-                rows.engine
-                    .touched_may_apply(touched, &a.principal, &targets.action, stores)
-            })
-            .collect();
+        // Asked only of the groups a change reaches (most actors' rows are
+        // kept whole without it), once each.
+        let asked: Vec<Cell<Option<bool>>> = vec![Cell::new(None); groups.len()];
+        let may_change = |group: usize| match asked[group].get() {
+            Some(may) => may,
+            None => {
+                let may = rows.engine.touched_may_apply(
+                    touched,
+                    &a.principal,
+                    &groups[group].0.action,
+                    stores,
+                );
+                asked[group].set(Some(may));
+                may
+            }
+        };
         let mut named = Vec::new();
         crate::held::collect_uids(&context, &mut named);
         let whole = delta.everywhere
@@ -1390,7 +1487,7 @@ impl<'s> Machine<'s> {
         if whole {
             let mut kept = false;
             for (group, (_, start)) in groups.iter().enumerate() {
-                if !may_change[group] {
+                if !may_change(group) {
                     // Every policy is satisfied alike on these requests in
                     // both stores, so Cedar's reasons are the grant-free
                     // ones too.
@@ -1419,14 +1516,14 @@ impl<'s> Machine<'s> {
         let mut kept = 0;
         for (group, (targets, start)) in groups.iter().enumerate() {
             if delta.affected.contains(&targets.action) {
-                if may_change[group] {
+                if may_change(group) {
                     again.extend(*start..*start + targets.resources().len());
                 } else {
                     kept += targets.resources().len();
                 }
             }
         }
-        kept += rows.pairs_on(actor, &delta.affected, &may_change, &mut again);
+        kept += rows.pairs_on(actor, &delta.affected, may_change, &mut again);
         if kept > 0 {
             self.partial_rows.set(self.partial_rows.get() + 1);
         }

@@ -928,7 +928,9 @@ action read, delete appliesTo { principal: [Agent], resource: [Repo] };
 /// (minimized) traces and the same summary, and replay gives the same result
 /// byte for byte, on the planted escalations, their fixes and generated
 /// worlds with effects of every kind (with a schema, without, and with
-/// policies from Cedar's whole grammar).
+/// policies from Cedar's whole grammar). The incremental machine answers
+/// requests made with the actor's own context from the state's held sets
+/// (`Machine::held_answer`); the brute-force one asks Cedar every time.
 #[test]
 fn incremental_states_search_and_replay_like_brute_force() {
     use privsim_testkit::generate::{self, Spec};
@@ -961,6 +963,7 @@ fn incremental_states_search_and_replay_like_brute_force() {
         ));
     }
     let (mut found, mut partial_rows, mut contexts_reused) = (0, 0, 0);
+    let mut held_answers = [0; 3];
     for scenario in &scenarios {
         let fast = serde_json::to_string(&privsim::replay::replay(scenario)).unwrap();
         let slow = serde_json::to_string(&privsim::replay::replay_brute_force(scenario)).unwrap();
@@ -974,11 +977,12 @@ fn incremental_states_search_and_replay_like_brute_force() {
             let slow_machine = Machine::new(scenario).brute_force();
             let fast = search::search(&fast_machine, &options, &mut |_| {});
             let slow = search::search(&slow_machine, &options, &mut |_| {});
+            // The whole violation: its determining policies too.
             let describe = |report: &search::Report| {
                 report
                     .findings
                     .iter()
-                    .map(|f| format!("{} {:?}", f.violation.message, f.trace))
+                    .map(|f| format!("{:?} {:?}", f.violation, f.trace))
                     .collect::<Vec<_>>()
             };
             assert_eq!(
@@ -1001,6 +1005,10 @@ fn incremental_states_search_and_replay_like_brute_force() {
             found += fast.findings.len();
             partial_rows += fast_machine.partial_rows.get();
             contexts_reused += fast_machine.contexts_reused();
+            for (total, count) in held_answers.iter_mut().zip(fast_machine.held_answers.get()) {
+                *total += count;
+            }
+            assert_eq!(slow_machine.held_answers.get(), [0; 3]);
         }
     }
     assert!(found > 0, "no search found anything to compare");
@@ -1010,6 +1018,13 @@ fn incremental_states_search_and_replay_like_brute_force() {
     // Rows asked with a context the engine had already read: that path is
     // compared too.
     assert!(contexts_reused > 0, "no context was read only once");
+    // Requests answered from held sets, denied and allowed, and allowed
+    // ones with a violation to report (its determining policies then asked
+    // of Cedar): those paths are compared too.
+    assert!(
+        held_answers.iter().all(|&count| count > 0),
+        "held answers (denied, allowed, with a violation): {held_answers:?}"
+    );
 }
 
 // ---- weighted moves ----
