@@ -2554,7 +2554,9 @@ pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Ve
 /// [`execute`], also returning what a request asked of Cedar did. With
 /// `held`, the state's held sets ([`Machine::snapshot`]), a request made
 /// with the actor's own context is answered from them instead when it is
-/// denied, or allowed with no effect to apply ([`held_move`]).
+/// denied, or allowed with no effect to apply ([`held_move`]). A request
+/// that no policy's scope admits is not asked of Cedar either
+/// ([`Machine::admits_none`]).
 fn play_move(
     machine: &Machine<'_>,
     state: &mut State,
@@ -2585,6 +2587,10 @@ fn play_move(
                     held_move(machine, state, *actor, action, resource, allowed),
                     None,
                 );
+            }
+            if machine.admits_none(state, *actor, action, resource) {
+                // Not allowed, whatever the context, and nothing decided it.
+                return (false, Vec::new(), None);
             }
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);

@@ -27,8 +27,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Entities, PolicyId, PolicySet, PrincipalConstraint, Request,
-    ResourceConstraint, Response,
+    ActionConstraint, Authorizer, Entities, EntityUid, PolicyId, PolicySet, PrincipalConstraint,
+    Request, ResourceConstraint, Response,
 };
 
 use crate::held::{action_matches, principal_matches, resource_matches};
@@ -126,6 +126,25 @@ impl Slices {
             Entry::Vacant(_) => return whole(),
         };
         self.authorizer.is_authorized(request, set, entities)
+    }
+
+    /// Whether some policy's scope admits `principal`, `action` and
+    /// `resource` in `entities`; always `true` for [`Slices::whole`]. When
+    /// none does, Cedar denies any request of theirs (whatever its
+    /// context) with no reasons and no errors, or the schema rejects it.
+    pub fn admits_any(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+        entities: &Entities,
+    ) -> bool {
+        self.scopes.is_empty()
+            || self.scopes.iter().any(|scope| {
+                principal_matches(&scope.principal, principal, entities)
+                    && action_matches(&scope.action, action, entities)
+                    && resource_matches(&scope.resource, resource, entities)
+            })
     }
 
     /// How many sliced policy sets are kept.

@@ -195,11 +195,12 @@ pub struct Machine<'s> {
     /// reads the same to every policy (`world::rows`, 6; tests read it, to
     /// see that generated worlds take that path).
     pub other_context_rows: std::cell::Cell<u64>,
-    /// Requests a search answered from a state's held sets instead of
-    /// Cedar ([`Machine::held_answer`]): denied, allowed, and allowed with
-    /// a violation to report (tests read it, to see that searches take
-    /// those paths).
-    pub held_answers: std::cell::Cell<[u64; 3]>,
+    /// Requests a search answered without Cedar: from a state's held sets
+    /// ([`Machine::held_answer`]) denied, allowed, and allowed with a
+    /// violation to report; and those no policy's scope admits
+    /// ([`Machine::admits_none`]). Tests read it, to see that searches take
+    /// those paths.
+    pub held_answers: std::cell::Cell<[u64; 4]>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -360,7 +361,7 @@ impl<'s> SharedMachine<'s> {
             evaluations: std::cell::Cell::new(0),
             partial_rows: std::cell::Cell::new(0),
             other_context_rows: std::cell::Cell::new(0),
-            held_answers: std::cell::Cell::new([0; 3]),
+            held_answers: std::cell::Cell::new([0; 4]),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
             slices: if self.brute_force {
@@ -1017,6 +1018,34 @@ impl<'s> Machine<'s> {
         let mut counts = self.held_answers.get();
         counts[kind] += 1;
         self.held_answers.set(counts);
+    }
+
+    /// Whether no policy's scope admits `actor`'s requests of `action` on
+    /// `resource` in the state (the actor running, the state's store
+    /// built): then Cedar denies each of them, whatever its context, with
+    /// no reasons and no errors, or the schema rejects it; either way it is
+    /// not allowed and decides nothing ([`Slices::admits_any`]). `false` on a
+    /// brute-force machine, which asks Cedar for every request.
+    pub fn admits_none(
+        &self,
+        state: &State,
+        actor: usize,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> bool {
+        if self.brute_force || !self.running(state, actor) {
+            return false;
+        }
+        let Ok(store) = self.store(state, None) else {
+            return false;
+        };
+        let admitted =
+            self.slices
+                .admits_any(&self.actors[actor].principal, action, resource, &store);
+        if !admitted {
+            self.count_held_answer(3);
+        }
+        !admitted
     }
 
     /// Whether some effect of the scenario is for `actor` making a request of
