@@ -468,6 +468,9 @@ pub struct StatesChecked {
     /// Rows whose grant-free row the incremental machine took from another
     /// context that reads the same ([`Machine::other_context_rows`]).
     pub other_context_rows: u64,
+    /// Requests no policy's scope admits, checked against Cedar
+    /// ([`Machine::admits_none`]).
+    pub unadmitted: u64,
 }
 
 /// The most moves [`check_states_exact`] plays on one world.
@@ -560,6 +563,7 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
             }
         }
         if let Ok(snapshot) = &a {
+            check_answers_without_cedar(&fast, &slow, state, snapshot, &context);
             let (f, s) = (
                 fast.violations(state, snapshot),
                 slow.violations(state, snapshot),
@@ -645,6 +649,60 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         changed: compared.1,
         partial_rows: fast.partial_rows.get(),
         other_context_rows: fast.other_context_rows.get(),
+        unadmitted: fast.held_answers.get()[3],
+    }
+}
+
+/// What a search answers without Cedar in a state, against Cedar: for every
+/// running actor and pair of its universe, the held answer
+/// ([`Machine::held_answer`], read off `snapshot`, the state's exact held
+/// sets) is the pair's flag, found by the right index; and when no policy's
+/// scope admits the request ([`Machine::admits_none`]), Cedar (asked by the
+/// brute-force machine, with every policy) denies it with no reasons and no
+/// errors, or the schema rejects it.
+fn check_answers_without_cedar(
+    fast: &Machine<'_>,
+    slow: &Machine<'_>,
+    state: &State,
+    snapshot: &Snapshot,
+    context: &dyn Fn() -> String,
+) {
+    let Ok(store) = slow.store(state, None) else {
+        return;
+    };
+    for (actor, flags) in snapshot.allowed.iter().enumerate() {
+        let running = !flags.is_empty();
+        let principal = &slow.actors[actor].principal;
+        let own = slow.context(state, actor, &serde_json::Map::new());
+        for ((action, resource), &flag) in fast.pairs[actor].iter().zip(flags) {
+            let answer = fast.held_answer(snapshot, actor, action, resource);
+            if answer != Some(flag) {
+                panic!(
+                    "held answer {answer:?} for {} {action} {resource}, held {flag} {}",
+                    fast.describe(actor),
+                    context()
+                );
+            }
+            if !running || !fast.admits_none(state, actor, action, resource) {
+                continue;
+            }
+            let Ok(request) = slow.request(principal, action, resource, &own) else {
+                continue;
+            };
+            let response = slow.authorize(&request, &store);
+            let diagnostics = response.diagnostics();
+            if response.decision() == cedar_policy::Decision::Allow
+                || diagnostics.reason().next().is_some()
+                || diagnostics.errors().next().is_some()
+            {
+                panic!(
+                    "no policy's scope admits {} {action} {resource}, but Cedar answers {:?} {}",
+                    fast.describe(actor),
+                    response,
+                    context()
+                );
+            }
+        }
     }
 }
 
