@@ -649,7 +649,7 @@ pub fn check_states_exact(bytes: &[u8]) -> StatesChecked {
         changed: compared.1,
         partial_rows: fast.partial_rows.get(),
         other_context_rows: fast.other_context_rows.get(),
-        unadmitted: fast.held_answers.get()[3],
+        unadmitted: fast.unasked.get()[privsim::world::state::Unasked::Unadmitted as usize],
     }
 }
 
@@ -670,8 +670,8 @@ fn check_answers_without_cedar(
     let Ok(store) = slow.store(state, None) else {
         return;
     };
+    // An actor that is not running holds no pairs: its loop is empty.
     for (actor, flags) in snapshot.allowed.iter().enumerate() {
-        let running = !flags.is_empty();
         let principal = &slow.actors[actor].principal;
         let own = slow.context(state, actor, &serde_json::Map::new());
         for ((action, resource), &flag) in fast.pairs[actor].iter().zip(flags) {
@@ -683,7 +683,7 @@ fn check_answers_without_cedar(
                     context()
                 );
             }
-            if !running || !fast.admits_none(state, actor, action, resource) {
+            if !fast.admits_none(state, actor, action, resource) {
                 continue;
             }
             let Ok(request) = slow.request(principal, action, resource, &own) else {

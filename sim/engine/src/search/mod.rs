@@ -53,7 +53,9 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 use crate::load::rules::{Operand, Operation, ValueSource};
-use crate::world::state::{Machine, Outcome, Snapshot, State, StateKey, Violation, action_runs};
+use crate::world::state::{
+    Machine, Outcome, Snapshot, State, StateKey, Unasked, Violation, action_runs,
+};
 use privsim_model::caveat::{
     ContextKeyValues, CutContext, EffectNotApplied, EffectsRejectedBy, SearchLimit,
     UnfillableAction, UnguidedKey, UnguidedReason, UnguidedWhy, UnsearchedRule, WorkersStopped,
@@ -2554,7 +2556,7 @@ pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Ve
 /// [`execute`], also returning what a request asked of Cedar did. With
 /// `held`, the state's held sets ([`Machine::snapshot`]), a request made
 /// with the actor's own context is answered from them instead when it is
-/// denied, or allowed with no effect to apply ([`held_move`]). A request
+/// denied, or allowed with no effect to apply. A request
 /// that no policy's scope admits is not asked of Cedar either
 /// ([`Machine::admits_none`]).
 fn play_move(
@@ -2582,11 +2584,22 @@ fn play_move(
                     held.and_then(|held| machine.held_answer(held, *actor, action, resource))
                 && (!allowed || !machine.has_effects(*actor, action, resource))
             {
-                return (
-                    false,
-                    held_move(machine, state, *actor, action, resource, allowed),
-                    None,
-                );
+                // Denied: nothing to check. Allowed: the checks below, with
+                // the determining policies asked of Cedar only when one
+                // reports a violation (no effect applies, so asking applies
+                // nothing). Nothing to note: the held sets noted the policies
+                // deciding the request when they were computed.
+                let violations = if allowed {
+                    allowed_violations(machine, state, *actor, action, resource, extra, || {
+                        machine.count_unasked(Unasked::HeldViolation);
+                        machine
+                            .act(&mut state.clone(), *actor, action, resource, extra)
+                            .determining
+                    })
+                } else {
+                    Vec::new()
+                };
+                return (false, violations, None);
             }
             if machine.admits_none(state, *actor, action, resource) {
                 // Not allowed, whatever the context, and nothing decided it.
@@ -2594,56 +2607,35 @@ fn play_move(
             }
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);
-            let mut violations = Vec::new();
-            if outcome.decision == Decision::Allow {
-                violations.extend(machine.never_on_request(
-                    *actor,
-                    action,
-                    resource,
-                    &outcome.determining,
-                ));
-            }
-            if outcome.decision == Decision::Allow
-                && let Some(violation) = machine.ceiling(
-                    &before,
-                    *actor,
-                    action,
-                    resource,
-                    extra,
-                    &outcome.determining,
-                )
-            {
-                violations.push(violation);
-            }
+            let violations = if outcome.decision == Decision::Allow {
+                allowed_violations(machine, &before, *actor, action, resource, extra, || {
+                    outcome.determining.clone()
+                })
+            } else {
+                Vec::new()
+            };
             (!outcome.effects.is_empty(), violations, Some(outcome))
         }
     }
 }
 
-/// The violations of a request made with the actor's own context whose
-/// decision the state's held sets gave (`allowed`), when no effect applies
-/// to it: none when denied; when allowed, those [`play_move`] finds asking
-/// Cedar (a `never` rule, the delegation ceiling), with the request's
-/// determining policies asked of Cedar only when there is one to report.
-/// Nothing to note: the state's held sets noted the policies deciding the
-/// request when they were computed ([`Machine::decided`]).
-fn held_move(
+/// The violations of an allowed request, made in `before` (the state before
+/// its effects): a `never` rule it breaks, the delegation ceiling; each
+/// with the request's determining policies, which `determining` gives and
+/// is asked for only when there is a violation.
+fn allowed_violations(
     machine: &Machine<'_>,
-    state: &State,
+    before: &State,
     actor: usize,
     action: &EntityUid,
     resource: &EntityUid,
-    allowed: bool,
+    extra: &Map<String, Value>,
+    determining: impl FnOnce() -> Vec<String>,
 ) -> Vec<Violation> {
-    if !allowed {
-        return Vec::new();
-    }
-    let own = Map::new();
     let mut violations = machine.never_on_request(actor, action, resource, &[]);
-    violations.extend(machine.ceiling(state, actor, action, resource, &own, &[]));
+    violations.extend(machine.ceiling(before, actor, action, resource, extra, &[]));
     if !violations.is_empty() {
-        machine.count_held_answer(2);
-        let determining = machine.determining_of(state, actor, action, resource, &own);
+        let determining = determining();
         for violation in &mut violations {
             violation.determining.clone_from(&determining);
         }

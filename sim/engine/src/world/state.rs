@@ -110,6 +110,21 @@ pub struct Outcome {
     pub not_applied: Vec<(usize, String)>,
 }
 
+/// How a search answered a request without asking Cedar (the index of
+/// [`Machine::unasked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unasked {
+    /// Denied, read off the state's held sets ([`Machine::held_answer`]).
+    HeldDenied = 0,
+    /// Allowed, read off the state's held sets.
+    HeldAllowed = 1,
+    /// Allowed, read off the held sets, with a violation to report (its
+    /// determining policies then asked of Cedar).
+    HeldViolation = 2,
+    /// No policy's scope admits it ([`Machine::admits_none`]).
+    Unadmitted = 3,
+}
+
 /// Which pairs each actor is allowed in a state (over its universe).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Snapshot {
@@ -195,12 +210,9 @@ pub struct Machine<'s> {
     /// reads the same to every policy (`world::rows`, 6; tests read it, to
     /// see that generated worlds take that path).
     pub other_context_rows: std::cell::Cell<u64>,
-    /// Requests a search answered without Cedar: from a state's held sets
-    /// ([`Machine::held_answer`]) denied, allowed, and allowed with a
-    /// violation to report; and those no policy's scope admits
-    /// ([`Machine::admits_none`]). Tests read it, to see that searches take
-    /// those paths.
-    pub held_answers: std::cell::Cell<[u64; 4]>,
+    /// Requests a search answered without asking Cedar, by [`Unasked`]
+    /// kind (tests read it, to see that searches take those paths).
+    pub unasked: std::cell::Cell<[u64; 4]>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -361,7 +373,7 @@ impl<'s> SharedMachine<'s> {
             evaluations: std::cell::Cell::new(0),
             partial_rows: std::cell::Cell::new(0),
             other_context_rows: std::cell::Cell::new(0),
-            held_answers: std::cell::Cell::new([0; 4]),
+            unasked: std::cell::Cell::new([0; 4]),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
             slices: if self.brute_force {
@@ -1009,15 +1021,19 @@ impl<'s> Machine<'s> {
             .get()?
             .pair_index(actor, action, resource)?;
         let allowed = *flags.get(index)?;
-        self.count_held_answer(usize::from(allowed));
+        self.count_unasked(if allowed {
+            Unasked::HeldAllowed
+        } else {
+            Unasked::HeldDenied
+        });
         Some(allowed)
     }
 
-    /// Counts a request answered from held sets in [`Machine::held_answers`].
-    pub fn count_held_answer(&self, kind: usize) {
-        let mut counts = self.held_answers.get();
-        counts[kind] += 1;
-        self.held_answers.set(counts);
+    /// Counts a request answered without Cedar in [`Machine::unasked`].
+    pub fn count_unasked(&self, kind: Unasked) {
+        let mut counts = self.unasked.get();
+        counts[kind as usize] += 1;
+        self.unasked.set(counts);
     }
 
     /// Whether no policy's scope admits `actor`'s requests of `action` on
@@ -1043,7 +1059,7 @@ impl<'s> Machine<'s> {
             self.slices
                 .admits_any(&self.actors[actor].principal, action, resource, &store);
         if !admitted {
-            self.count_held_answer(3);
+            self.count_unasked(Unasked::Unadmitted);
         }
         !admitted
     }
@@ -1071,31 +1087,6 @@ impl<'s> Machine<'s> {
                 .as_ref()
                 .is_none_or(|p| p == &self.actors[actor].principal)
             && effect.resource.as_ref().is_none_or(|r| r == resource)
-    }
-
-    /// The determining policies of `actor`'s request of `action` on
-    /// `resource` with `extra` context in the state, as
-    /// [`Machine::act`] reports them (nothing applied); empty when the
-    /// request cannot be made.
-    pub fn determining_of(
-        &self,
-        state: &State,
-        actor: usize,
-        action: &EntityUid,
-        resource: &EntityUid,
-        extra: &Map<String, Value>,
-    ) -> Vec<String> {
-        let context = self.context(state, actor, extra);
-        let principal = &self.actors[actor].principal;
-        match (
-            self.request(principal, action, resource, &context),
-            self.store(state, None),
-        ) {
-            (Ok(request), Ok(store)) => {
-                crate::world::determining(&self.authorize(&request, &store))
-            }
-            _ => Vec::new(),
-        }
     }
 
     /// Evaluates a built request in `store` (the state's store) and applies

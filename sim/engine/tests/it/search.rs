@@ -963,7 +963,7 @@ fn incremental_states_search_and_replay_like_brute_force() {
         ));
     }
     let (mut found, mut partial_rows, mut contexts_reused) = (0, 0, 0);
-    let mut held_answers = [0; 4];
+    let mut unasked = [0; 4];
     for scenario in &scenarios {
         let fast = serde_json::to_string(&privsim::replay::replay(scenario)).unwrap();
         let slow = serde_json::to_string(&privsim::replay::replay_brute_force(scenario)).unwrap();
@@ -1005,10 +1005,10 @@ fn incremental_states_search_and_replay_like_brute_force() {
             found += fast.findings.len();
             partial_rows += fast_machine.partial_rows.get();
             contexts_reused += fast_machine.contexts_reused();
-            for (total, count) in held_answers.iter_mut().zip(fast_machine.held_answers.get()) {
+            for (total, count) in unasked.iter_mut().zip(fast_machine.unasked.get()) {
                 *total += count;
             }
-            assert_eq!(slow_machine.held_answers.get(), [0; 4]);
+            assert_eq!(slow_machine.unasked.get(), [0; 4]);
         }
     }
     assert!(found > 0, "no search found anything to compare");
@@ -1023,8 +1023,8 @@ fn incremental_states_search_and_replay_like_brute_force() {
     // of Cedar), and requests no policy's scope admits: those paths are
     // compared too.
     assert!(
-        held_answers.iter().all(|&count| count > 0),
-        "answered without Cedar (held: denied, allowed, with a violation; admitted by no scope): {held_answers:?}"
+        unasked.iter().all(|&count| count > 0),
+        "answered without Cedar (held: denied, allowed, with a violation; admitted by no scope): {unasked:?}"
     );
 }
 
