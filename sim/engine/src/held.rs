@@ -654,17 +654,28 @@ impl<'a> Engine<'a> {
         let mut valid: HashMap<u32, bool> = HashMap::new();
         let mut satisfied_by = |facts: &PolicyFacts, representative: usize| -> bool {
             let resource = &targets.list.resources[representative];
+            let type_number = table.types[representative];
+            // The schema's check of a request depends on the resource only
+            // through its type (an enumerated type's id is checked too, and
+            // the resources asked about are the world's entities, which
+            // conform to the schema: members). So it is made once per type
+            // (as `allowed` below reads it); the request built without the
+            // schema is the same request.
+            let known = valid.get(&type_number).copied();
+            if known == Some(false) {
+                return false;
+            }
             let Ok(request) = Request::new(
                 principal.clone(),
                 action.clone(),
                 resource.clone(),
                 cedar_context.clone(),
-                self.schema,
+                if known.is_some() { None } else { self.schema },
             ) else {
-                valid.insert(table.types[representative], false);
+                valid.insert(type_number, false);
                 return false;
             };
-            valid.insert(table.types[representative], true);
+            valid.insert(type_number, true);
             let response = self
                 .authorizer
                 .is_authorized(&request, &facts.alone, entities);
