@@ -57,6 +57,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::load::Scenario;
+use crate::load::cedar_files::PolicyJson;
 use crate::world::Timeline;
 
 mod reads;
@@ -357,25 +358,32 @@ impl<'a> Engine<'a> {
             subjects.extend(schema.actions().cloned());
         }
         subjects.extend(named);
-        let engine = Self::with_world(&scenario.policies.set, scenario.schema.as_ref(), subjects);
+        let engine = Self::with_world(
+            &scenario.policies.set,
+            scenario.policies.json(),
+            scenario.schema.as_ref(),
+            subjects,
+        );
         for segment in &timeline.world.segments {
             engine.push_store(Store::Borrowed(&segment.entities));
         }
         engine
     }
 
-    /// An engine for a policy set over a world of base entities, with no
+    /// An engine for a policy set (with the JSON forms of its policies and
+    /// templates, [`PolicyJson`]) over a world of base entities, with no
     /// stores yet (add them with [`Engine::add_store`]). `subjects` are the
     /// entities calls are expected to name as principal, action or in
     /// contexts; others work too, only without shared classes.
     pub fn with_world(
         policies: &'a PolicySet,
+        json: &PolicyJson,
         schema: Option<&'a Schema>,
         subjects: HashSet<EntityUid>,
     ) -> Self {
         let facts: Vec<PolicyFacts> = policies
             .policies()
-            .map(|policy| policy_facts(policies, policy))
+            .map(|policy| policy_facts(policies, json, policy))
             .collect();
         let decided = facts.iter().map(|_| AtomicBool::new(false)).collect();
         Self {
@@ -1686,18 +1694,18 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Reads a policy: its single-policy set, the attributes and tags it reads,
 /// whether it uses `in`, and its entity literals (including link values).
-fn policy_facts(policies: &PolicySet, policy: &Policy) -> PolicyFacts {
+fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> PolicyFacts {
     let template = policy
         .template_id()
         .and_then(|id| policies.template(id))
         .cloned();
     let mut alone = PolicySet::new();
     let mut literals = Vec::new();
-    let mut json_forms: Vec<Value> = policy.to_json().ok().into_iter().collect();
+    let mut json_forms: Vec<&Value> = json.policy(policy.id()).into_iter().collect();
     let mut complete = !json_forms.is_empty();
     match (template, policy.template_links()) {
         (Some(template), Some(links)) => {
-            json_forms.extend(template.to_json().ok());
+            json_forms.extend(json.template(template.id()));
             literals.extend(links.values().cloned());
             let template_id = template.id().clone();
             complete &= alone.add_template(template).is_ok()

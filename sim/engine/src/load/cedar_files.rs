@@ -4,9 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{EntityUid, PolicyId, PolicySet, Schema, SlotId, ValidationMode, Validator};
 use miette::Diagnostic;
+use serde_json::Value;
 
 use privsim_model::diag::{SourceError, SourceFile};
 
@@ -20,9 +22,67 @@ pub struct Policies {
     /// For each policy or template id: the index into `files` and the byte offset
     /// where the policy starts.
     pub origin: BTreeMap<String, (usize, usize)>,
+    /// The JSON forms of `set`'s policies and templates, made on first use
+    /// ([`Policies::json`]; `set` is not changed after loading).
+    json: OnceLock<Arc<PolicyJson>>,
+}
+
+/// Cedar's JSON form ([`cedar_policy::Policy::to_json`]) of every policy
+/// (template links included) and template of a set, by id, made once: Cedar
+/// makes it by parsing the policy's text again, and the held-set engine,
+/// the state machine, its rows and the search's guidance each read every
+/// policy's form.
+#[derive(Debug, Default)]
+pub struct PolicyJson {
+    policies: HashMap<PolicyId, Option<Value>>,
+    templates: HashMap<PolicyId, Option<Value>>,
+}
+
+impl PolicyJson {
+    /// The forms of every policy and template of `set`.
+    pub fn of(set: &PolicySet) -> Self {
+        Self {
+            policies: set
+                .policies()
+                .map(|policy| (policy.id().clone(), policy.to_json().ok()))
+                .collect(),
+            templates: set
+                .templates()
+                .map(|template| (template.id().clone(), template.to_json().ok()))
+                .collect(),
+        }
+    }
+
+    /// The form of the policy `id`; `None` when Cedar gives none (or the set
+    /// has no such policy).
+    pub fn policy(&self, id: &PolicyId) -> Option<&Value> {
+        self.policies.get(id)?.as_ref()
+    }
+
+    /// The form of the template `id`; `None` when Cedar gives none (or the
+    /// set has no such template).
+    pub fn template(&self, id: &PolicyId) -> Option<&Value> {
+        self.templates.get(id)?.as_ref()
+    }
+
+    /// The forms of `set`'s policies, then of its templates, in the set's
+    /// order (`None` for one Cedar gives none of). `set` is the set the
+    /// forms were made of.
+    pub fn in_order<'s>(&'s self, set: &'s PolicySet) -> impl Iterator<Item = Option<&'s Value>> {
+        set.policies()
+            .map(|policy| self.policy(policy.id()))
+            .chain(set.templates().map(|template| self.template(template.id())))
+    }
 }
 
 impl Policies {
+    /// The JSON forms of the policies and templates of `set`, made on the
+    /// first call.
+    pub fn json(&self) -> &PolicyJson {
+        self.json
+            .get_or_init(|| Arc::new(PolicyJson::of(&self.set)))
+    }
+
     /// `file:line` where a policy or template starts, if it came from a file.
     pub fn location(&self, id: &str) -> Option<(String, usize)> {
         let (file, offset) = *self.origin.get(id)?;
@@ -268,7 +328,12 @@ pub fn parse_policies(files: Vec<SourceFile>) -> privsim_model::diag::Result<Pol
             origin.insert(id.to_string(), (index, offset));
         }
     }
-    Ok(Policies { set, files, origin })
+    Ok(Policies {
+        set,
+        files,
+        origin,
+        json: OnceLock::new(),
+    })
 }
 
 fn default_index(id: &PolicyId) -> usize {
@@ -334,6 +399,8 @@ struct RawLink {
 /// Applies a Cedar CLI template-links file (`[{"template_id", "link_id", "args": {"?principal": "..."}}]`).
 pub fn apply_links(policies: &mut Policies, links: &SourceFile) -> privsim_model::diag::Result<()> {
     let raw: Vec<RawLink> = serde_json::from_str(&links.text).map_err(|e| json_error(links, &e))?;
+    // The set changes: forms made of it before are not of it any more.
+    policies.json = OnceLock::new();
     for link in raw {
         let at = links
             .text
@@ -691,6 +758,48 @@ mod tests {
 
     fn policy_file(text: String) -> SourceFile {
         SourceFile::from_text("p.cedar".into(), "p.cedar".into(), text)
+    }
+
+    #[test]
+    fn json_forms_are_those_of_the_set_as_it_is_after_links() {
+        let mut policies = parse_policies(vec![policy_file(
+            "@id(\"t\") permit (principal == ?principal, action, resource) when { resource.open };\n\
+             @id(\"p\") forbid (principal, action, resource) when { context.late };\n"
+                .to_string(),
+        )])
+        .expect("policies parse");
+        let forms = |policies: &Policies| -> Vec<Option<String>> {
+            policies
+                .json()
+                .in_order(&policies.set)
+                .map(|json| json.map(ToString::to_string))
+                .collect()
+        };
+        let before = forms(&policies);
+        // One policy and one template, each its own `to_json`.
+        assert_eq!(before.len(), 2, "{before:?}");
+        let p = PolicyId::new("p");
+        assert_eq!(
+            policies.json().policy(&p),
+            policies
+                .set
+                .policy(&p)
+                .and_then(|p| p.to_json().ok())
+                .as_ref()
+        );
+        let links = SourceFile::from_text(
+            "links.json".into(),
+            "links.json".into(),
+            r#"[{"template_id": "t", "link_id": "l", "args": {"?principal": "User::\"u\""}}]"#
+                .to_string(),
+        );
+        apply_links(&mut policies, &links).expect("links apply");
+        let after = forms(&policies);
+        assert_eq!(after.len(), 3, "the link's form is made too: {after:?}");
+        let l = PolicyId::new("l");
+        let linked = policies.set.policy(&l).expect("linked").to_json().ok();
+        assert!(linked.is_some());
+        assert_eq!(policies.json().policy(&l), linked.as_ref());
     }
 
     fn refused(text: String) -> SourceError {

@@ -6,20 +6,17 @@
 
 use std::collections::BTreeSet;
 
-use cedar_policy::PolicySet;
 use privsim_model::time::Instant;
 use serde_json::Value;
 
+use crate::load::cedar_files::Policies;
+
 /// The text of every `datetime("...")` literal in the policies and templates
 /// (read from their JSON form, so comments and spacing do not matter).
-pub fn policy_datetime_literals(policies: &PolicySet) -> BTreeSet<String> {
+pub fn policy_datetime_literals(policies: &Policies) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    let jsons = policies
-        .policies()
-        .filter_map(|p| p.to_json().ok())
-        .chain(policies.templates().filter_map(|t| t.to_json().ok()));
-    for json in jsons {
-        collect_datetimes(&json, &mut found);
+    for json in policies.json().in_order(&policies.set).flatten() {
+        collect_datetimes(json, &mut found);
     }
     found
 }
@@ -84,15 +81,10 @@ pub struct PolicyTimes {
 
 /// The durations, time arithmetic and context keys of the policies and
 /// templates (from their JSON form).
-pub fn policy_times(policies: &PolicySet, fact_keys: &[&str]) -> PolicyTimes {
+pub fn policy_times(policies: &Policies, fact_keys: &[&str]) -> PolicyTimes {
     let mut times = PolicyTimes::default();
-    let jsons: Vec<Value> = policies
-        .policies()
-        .filter_map(|p| p.to_json().ok())
-        .chain(policies.templates().filter_map(|t| t.to_json().ok()))
-        .collect();
     let mut durations = BTreeSet::new();
-    for json in &jsons {
+    for json in policies.json().in_order(&policies.set).flatten() {
         collect_literals(json, "duration", &mut durations);
         collect_keys(json, &mut times.arithmetic, &TIME_ARITHMETIC);
         collect_attributes(json, &mut times.attributes);

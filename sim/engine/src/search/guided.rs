@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cedar_policy::{EntityUid, PolicySet};
 use serde_json::Value;
 
+use crate::load::cedar_files::PolicyJson;
+
 /// The most world entities tried for one `context.x.attr` read.
 pub const MAX_ATTRIBUTE_ENTITIES: usize = 4;
 
@@ -78,14 +80,11 @@ pub struct Guidance {
 }
 
 /// Reads the policies' and templates' conditions.
-pub fn guidance(policies: &PolicySet) -> Guidance {
+pub fn guidance(policies: &PolicySet, json: &PolicyJson) -> Guidance {
     let mut guidance = Guidance::default();
-    let jsons = policies
-        .policies()
-        .filter_map(|p| p.to_json().ok())
-        .chain(policies.templates().filter_map(|t| t.to_json().ok()));
+    let jsons = json.in_order(policies).flatten();
     // Sorted by their text, so the policy set's own order does not matter.
-    let jsons: BTreeMap<String, Value> = jsons.map(|j| (j.to_string(), j)).collect();
+    let jsons: BTreeMap<String, &Value> = jsons.map(|j| (j.to_string(), j)).collect();
     for json in jsons.values() {
         let actions = action_scope(json.get("action"));
         let mut found = Found::default();
@@ -480,7 +479,7 @@ mod tests {
 
     fn guide(text: &str) -> Guidance {
         let set: PolicySet = text.parse().expect("policies parse");
-        guidance(&set)
+        guidance(&set, &PolicyJson::of(&set))
     }
 
     fn values(guidance: &Guidance, key: &str) -> Vec<String> {

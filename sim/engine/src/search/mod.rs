@@ -3032,7 +3032,7 @@ fn guide_variants(
 ) -> BTreeMap<String, BTreeSet<guided::Unguided>> {
     use guided::Unguided;
     let scenario = machine.scenario;
-    let mut guidance = guided::guidance(&scenario.policies.set);
+    let mut guidance = guided::guidance(&scenario.policies.set, scenario.policies.json());
     let mut left_alone: BTreeSet<String> = scenario.facts.keys().cloned().collect();
     for effect in &scenario.effects {
         left_alone.extend(context_keys(&effect.operation));

@@ -479,16 +479,9 @@ impl Edges {
 /// `L` matters there only through a request entity, which is then affected
 /// itself (an `in L` answer changes only for descendants of a change).
 fn literals(scenario: &Scenario) -> Option<HashSet<EntityUid>> {
-    let set = &scenario.policies.set;
     let mut found = Vec::new();
-    let mut conditions = |json: Value| {
-        collect_uids(json.get("conditions").unwrap_or(&Value::Null), &mut found);
-    };
-    for policy in set.policies() {
-        conditions(policy.to_json().ok()?);
-    }
-    for template in set.templates() {
-        conditions(template.to_json().ok()?);
+    for json in scenario.policies.json().in_order(&scenario.policies.set) {
+        collect_uids(json?.get("conditions").unwrap_or(&Value::Null), &mut found);
     }
     Some(found.into_iter().collect())
 }
@@ -499,13 +492,9 @@ fn literals(scenario: &Scenario) -> Option<HashSet<EntityUid>> {
 /// whole value: compared, put in a record or set, its tags asked) or a
 /// policy cannot be read as JSON.
 fn context_keys(scenario: &Scenario) -> Option<BTreeSet<String>> {
-    let set = &scenario.policies.set;
     let mut keys = BTreeSet::new();
-    for policy in set.policies() {
-        read_keys(policy.to_json().ok()?.get("conditions")?, &mut keys)?;
-    }
-    for template in set.templates() {
-        read_keys(template.to_json().ok()?.get("conditions")?, &mut keys)?;
+    for json in scenario.policies.json().in_order(&scenario.policies.set) {
+        read_keys(json?.get("conditions")?, &mut keys)?;
     }
     Some(keys)
 }

@@ -2094,10 +2094,10 @@ pub fn moments(scenario: &Scenario) -> Moments {
         .chain(&facts.now_unix)
         .map(String::as_str)
         .collect();
-    let times = policy_times(&scenario.policies.set, &keys);
+    let times = policy_times(&scenario.policies, &keys);
     moments.arithmetic = times.arithmetic;
     moments.unread.extend(times.unread_durations);
-    for literal in crate::load::policy_times::policy_datetime_literals(&scenario.policies.set) {
+    for literal in crate::load::policy_times::policy_datetime_literals(&scenario.policies) {
         match cedar_datetime(&literal) {
             Some(instant) => {
                 moments.at.insert(instant);
@@ -2214,9 +2214,10 @@ pub fn moments(scenario: &Scenario) -> Moments {
         for value in &data {
             collect_longs(value, &mut longs);
         }
+        let json = scenario.policies.json();
         for policy in scenario.policies.set.policies() {
-            if let Ok(json) = policy.to_json() {
-                collect_longs(&json, &mut longs);
+            if let Some(json) = json.policy(policy.id()) {
+                collect_longs(json, &mut longs);
             }
         }
         for seconds in longs {
