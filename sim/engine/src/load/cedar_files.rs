@@ -23,7 +23,8 @@ pub struct Policies {
     /// where the policy starts.
     pub origin: BTreeMap<String, (usize, usize)>,
     /// The JSON forms of `set`'s policies and templates, made on first use
-    /// ([`Policies::json`]; `set` is not changed after loading).
+    /// ([`Policies::json`]). `set` is not changed after loading; while
+    /// loading, [`apply_links`] changes it and drops the forms.
     json: OnceLock<Arc<PolicyJson>>,
 }
 
