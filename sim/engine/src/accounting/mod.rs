@@ -162,7 +162,7 @@ pub fn account_evaluating(
         // Held sets are a function of (store, context) for this principal:
         // kept across instants, so a context that does not carry the clock
         // is asked about once per world, not once per instant.
-        let mut allowed_in: HashMap<(StoreId, String), BTreeSet<Key>> = HashMap::new();
+        let mut allowed_in: HashMap<(StoreId, String), Rc<BTreeSet<Key>>> = HashMap::new();
         let mut rejected_by_context: HashMap<String, Vec<(String, String, usize, String)>> =
             HashMap::new();
         let mut delegators_seen: HashSet<(StoreId, String, String)> = HashSet::new();
@@ -177,11 +177,10 @@ pub fn account_evaluating(
             let until = instants.get(next).copied().unwrap_or(end);
             let segment = timeline.world.segment_at(at);
             let store = Engine::segment(segment);
-            let mut held_now: BTreeSet<Key> = BTreeSet::new();
             // One entry per distinct context presented now: sessions that
             // present the same context (and so hold the same pairs) are
             // asked about once, which keeps many sessions linear.
-            let mut by_session: Vec<(Value, BTreeSet<Key>)> = Vec::new();
+            let mut by_session: Vec<(Value, Rc<BTreeSet<Key>>)> = Vec::new();
             let mut by_context: HashMap<String, usize> = HashMap::new();
             for class in &mut classes {
                 if !open(timeline, class.representative, at) {
@@ -210,14 +209,19 @@ pub fn account_evaluating(
                 let index = match by_context.get(&context_text) {
                     Some(&index) => index,
                     None => {
-                        let allowed = allowed_in
-                            .entry((store, context_text.clone()))
-                            .or_insert_with(|| {
-                                held_of.keys(&subject.principal, targets, &context, store, true)
-                            })
-                            .clone();
-                        // A merge of two sorted sets, not an insert per pair.
-                        held_now.append(&mut allowed.clone());
+                        let allowed = Rc::clone(
+                            allowed_in
+                                .entry((store, context_text.clone()))
+                                .or_insert_with(|| {
+                                    Rc::new(held_of.keys(
+                                        &subject.principal,
+                                        targets,
+                                        &context,
+                                        store,
+                                        true,
+                                    ))
+                                }),
+                        );
                         by_session.push((context, allowed));
                         by_context.insert(context_text.clone(), by_session.len() - 1);
                         by_session.len() - 1
@@ -235,14 +239,35 @@ pub fn account_evaluating(
                     }
                 }
             }
-            for key in &held_now {
-                held.entry(key.clone())
-                    .or_insert_with(|| HeldSpan {
-                        first: at,
-                        last: at,
-                        millis: 0,
-                    })
-                    .extend(at, last, until);
+            // What the sessions hold now: the one set itself when one
+            // context is presented (most instants), else their union (a
+            // merge of sorted sets, not an insert per pair).
+            let held_now: Rc<BTreeSet<Key>> = match by_session.as_slice() {
+                [] => Rc::new(BTreeSet::new()),
+                [(_, only)] => Rc::clone(only),
+                [(_, first), rest @ ..] => {
+                    let mut union = (**first).clone();
+                    for (_, more) in rest {
+                        union.append(&mut (**more).clone());
+                    }
+                    Rc::new(union)
+                }
+            };
+            for key in held_now.iter() {
+                // Found without a copy of the key: most pairs are held at
+                // many instants.
+                match held.get_mut(key) {
+                    Some(span) => span.extend(at, last, until),
+                    None => {
+                        let mut span = HeldSpan {
+                            first: at,
+                            last: at,
+                            millis: 0,
+                        };
+                        span.extend(at, last, until);
+                        held.insert(key.clone(), span);
+                    }
+                }
             }
             // Idle time over `[at, until)` is the sum of the run's instants'
             // spans: they are adjacent, and each adds its overlap with the
@@ -501,7 +526,12 @@ impl<'w> Idle<'w> {
         let mut actions: BTreeSet<&str> = BTreeSet::new();
         for key in held_now {
             let overlap = window.overlap(at, until, since(self.last_pair.get(key)));
-            *self.pairs.entry(key.clone()).or_default() += overlap;
+            match self.pairs.get_mut(key) {
+                Some(idle) => *idle += overlap,
+                None => {
+                    self.pairs.insert(key.clone(), overlap);
+                }
+            }
             actions.insert(key.0.as_str());
         }
         for action in actions {
@@ -895,7 +925,7 @@ impl Expiry<'_, '_> {
     fn findings(
         &self,
         subject: &Subject,
-        by_session: &[(Value, BTreeSet<Key>)],
+        by_session: &[(Value, Rc<BTreeSet<Key>>)],
         stores_without: &mut BTreeMap<(usize, usize), Option<StoreId>>,
     ) -> Vec<Finding> {
         let timeline = self.timeline;
