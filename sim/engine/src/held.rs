@@ -658,32 +658,42 @@ impl<'a> Engine<'a> {
             .cloned()
             .collect();
         let table = self.table(&data, &targets.list);
-        // Whether the schema accepts the request, by resource type number.
+        // Whether the schema accepts the request. Its check depends on the
+        // resource through its type, and for an enumerated type through its
+        // id too: a store's entities conform to the schema (an enumerated
+        // one is a member), so for a resource in the store it is made once
+        // per type; a resource the store lacks is checked alone. A request
+        // built without the schema is the same request.
         let mut valid: HashMap<u32, bool> = HashMap::new();
+        let mut valid_alone: HashMap<usize, bool> = HashMap::new();
+        let in_store = |index: usize| table.numbers[index] != u32::MAX;
         let mut satisfied_by = |facts: &PolicyFacts, representative: usize| -> bool {
             let resource = &targets.list.resources[representative];
             let type_number = table.types[representative];
-            // The schema's check of a request depends on the resource only
-            // through its type (an enumerated type's id is checked too, and
-            // the resources asked about are the world's entities, which
-            // conform to the schema: members). So it is made once per type
-            // (as `allowed` below reads it); the request built without the
-            // schema is the same request.
-            let known = valid.get(&type_number).copied();
+            let known = if in_store(representative) {
+                valid.get(&type_number)
+            } else {
+                valid_alone.get(&representative)
+            }
+            .copied();
             if known == Some(false) {
                 return false;
             }
-            let Ok(request) = Request::new(
+            let request = Request::new(
                 principal.clone(),
                 action.clone(),
                 resource.clone(),
                 cedar_context.clone(),
                 if known.is_some() { None } else { self.schema },
-            ) else {
-                valid.insert(type_number, false);
+            );
+            if in_store(representative) {
+                valid.insert(type_number, request.is_ok());
+            } else {
+                valid_alone.insert(representative, request.is_ok());
+            }
+            let Ok(request) = request else {
                 return false;
             };
-            valid.insert(type_number, true);
             let response = self
                 .authorizer
                 .is_authorized(&request, &facts.alone, entities);
@@ -792,9 +802,24 @@ impl<'a> Engine<'a> {
             if *forbid {
                 *allow = false;
             } else if *allow {
-                // A permit was satisfied, so the request was valid; a type
-                // never checked had no satisfied policy.
-                *allow = valid.get(&table.types[index]).copied().unwrap_or(false);
+                // A permit was satisfied on the resource's class. In the
+                // store: the request was valid (a type never checked had no
+                // satisfied policy). Not in the store: its class may be
+                // another resource's (merged), so it is checked alone.
+                *allow = if in_store(index) {
+                    valid.get(&table.types[index]).copied().unwrap_or(false)
+                } else {
+                    *valid_alone.entry(index).or_insert_with(|| {
+                        Request::new(
+                            principal.clone(),
+                            action.clone(),
+                            targets.list.resources[index].clone(),
+                            cedar_context.clone(),
+                            self.schema,
+                        )
+                        .is_ok()
+                    })
+                };
             }
         }
         for (index, partition, satisfied) in satisfied_permits {

@@ -571,3 +571,61 @@ fn sliced_asks_answer_as_the_full_policy_set() {
     );
     assert!(sliced > 10, "only {sliced} sliced policy sets made");
 }
+
+/// An enumerated resource type: Cedar checks a request's resource of such a
+/// type by id, so a resource the store lacks whose id is no member is no
+/// request at all (not held), while the members are held alike.
+#[test]
+fn a_resource_of_an_enumerated_type_that_is_no_member_is_not_held() {
+    let scenario = crate::common::load(
+        "held-enumerated-resource",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "an enumerated resource type"
+policies = ["p.cedar"]
+schema = "s.cedarschema"
+start = "2026-06-01T09:00:00Z"
+
+[[entity]]
+uid = 'User::"alice"'
+
+[[step]]
+at = "+1m"
+principal = 'User::"alice"'
+action = 'Action::"paint"'
+resource = 'Color::"red"'
+"#,
+            ),
+            (
+                "s.cedarschema",
+                r#"entity User;
+entity Color enum ["red", "blue"];
+action paint appliesTo { principal: [User], resource: [Color] };
+"#,
+            ),
+            ("p.cedar", "permit(principal, action, resource);\n"),
+        ],
+    );
+    let engine = Engine::new(&scenario);
+    let alice = uid(r#"User::"alice""#);
+    let store = Engine::segment(0);
+    // The member first, then the non-member, and the other way round: the
+    // answer must not depend on which one is looked at first.
+    for colors in [["red", "green", "blue"], ["green", "red", "blue"]] {
+        let targets = engine.targets(
+            uid(r#"Action::"paint""#),
+            colors
+                .iter()
+                .map(|c| uid(&format!("Color::\"{c}\"")))
+                .collect(),
+        );
+        let slow = engine.allowed_brute_force(&alice, &targets, &json!({}), store);
+        let expected: Vec<bool> = colors.iter().map(|&c| c != "green").collect();
+        assert_eq!(slow, expected, "Cedar on {colors:?}");
+        let fast = engine.allowed(&alice, &targets, &json!({}), store);
+        assert_eq!(fast, slow, "{colors:?}: fast vs brute force");
+    }
+}
