@@ -2243,8 +2243,6 @@ fn collect_longs(value: &Value, found: &mut BTreeSet<i64>) {
     }
 }
 
-/// An entity's JSON in a form that does not depend on the order changes
-/// were applied in: object keys sorted, parents sorted.
 /// Whether a schema declares an enumerated entity type (`enum [...]`), or
 /// might: `true` when its JSON form cannot be had. Cedar checks a request's
 /// principal and resource of such a type by id, so requests of one shape
