@@ -8,6 +8,16 @@ use std::process::Command;
 
 pub use privsim_testkit::fixtures::*;
 
+/// A message as miette printed it, with its wrapping undone: no whitespace
+/// and no frame characters. Compare both sides through it: miette wraps at
+/// spaces and after hyphens, and where depends on the width of what comes
+/// before, such as a temporary path that holds the process id.
+pub fn unwrapped(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect()
+}
+
 /// What one run of the `privsim` binary printed.
 pub struct Run {
     pub stdout: String,

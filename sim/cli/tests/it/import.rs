@@ -15,7 +15,7 @@ use privsim::import::{self, ImportOptions, Suite, SuiteFormat};
 use privsim::load::{self as scenario, LoadOptions};
 use privsim::result::{RunResult, ScenarioResult};
 
-use crate::common::copy_tree;
+use crate::common::{copy_tree, unwrapped};
 
 /// The fixtures of this file: `sim/tests/import/`.
 fn fixtures() -> PathBuf {
@@ -612,15 +612,8 @@ fn malformed_suites_are_bad_input_with_their_location() {
             stderr.contains(location),
             "{file}: expected `{location}` in {stderr}"
         );
-        // miette wraps long messages; compare them with the wrapping undone.
-        let flat = |text: &str| {
-            text.split_whitespace()
-                .filter(|word| *word != "│")
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         assert!(
-            flat(&stderr).contains(&flat(message)),
+            unwrapped(&stderr).contains(&unwrapped(message)),
             "{file}: expected `{message}` in {stderr}"
         );
     }

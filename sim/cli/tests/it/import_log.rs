@@ -393,12 +393,10 @@ fn bad_lines_are_bad_input_at_their_line() {
             crate::common::privsim_in(&folder, &["import", "log", &log, "--policies", "p.cedar"]);
         assert_eq!(code, 2, "{line}: {stdout}{stderr}");
         assert!(stderr.contains(&format!("{log}:2:")), "{line}: {stderr}");
-        let flat = stderr
-            .split_whitespace()
-            .filter(|w| *w != "│")
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(flat.contains(message), "expected `{message}` in {stderr}");
+        assert!(
+            crate::common::unwrapped(&stderr).contains(&crate::common::unwrapped(message)),
+            "expected `{message}` in {stderr}"
+        );
     }
     // Sessions that contradict each other, and unknown parents.
     for (second, message) in [
@@ -426,12 +424,10 @@ fn bad_lines_are_bad_input_at_their_line() {
         );
         assert_eq!(code, 2, "{second}");
         assert!(stderr.contains("sessions.jsonl:2:"), "{stderr}");
-        let flat = stderr
-            .split_whitespace()
-            .filter(|w| *w != "│")
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(flat.contains(message), "expected `{message}` in {stderr}");
+        assert!(
+            crate::common::unwrapped(&stderr).contains(&crate::common::unwrapped(message)),
+            "expected `{message}` in {stderr}"
+        );
     }
     // A `tools_call` without the server's tool list.
     std::fs::write(

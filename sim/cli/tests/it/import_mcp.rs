@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::workspace_root;
+use crate::common::{unwrapped, workspace_root};
 
 /// `sim/tests/import/mcp/`: the generator crate's own examples (see SOURCE.md there).
 fn fixtures() -> PathBuf {
@@ -213,15 +213,10 @@ fn bad_tool_lists_and_stubs_are_bad_input_with_their_place() {
             text(&stub),
         ]);
         assert_eq!(code, 2, "case {index}: {stdout}{stderr}");
-        // miette wraps long messages; compare with the wrapping undone.
-        let flat = stderr
-            .split_whitespace()
-            .filter(|word| *word != "│")
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
         assert!(
-            flat.contains(&expected.to_lowercase()),
+            unwrapped(&stderr)
+                .to_lowercase()
+                .contains(&unwrapped(expected).to_lowercase()),
             "case {index}: expected `{expected}` in {stderr}"
         );
         assert!(stdout.is_empty());

@@ -28,7 +28,7 @@ use privsim_reports::{self as report, Format};
 const HOSTILE: &str = "sim/tests/fixtures/hostile/scenario.toml";
 const SEARCH_RESULT: &str = "sim/tests/fixtures/search-result.json";
 
-use crate::common::{TempFolder, from_workspace_root, workspace_root};
+use crate::common::{TempFolder, from_workspace_root, unwrapped, workspace_root};
 
 /// What `privsim run <file> --report-dir` renders: the replay, the accounting
 /// and the suggestion of one scenario, given relative to the workspace root.
@@ -1205,11 +1205,9 @@ fn report_refuses_a_stored_result_with_an_unknown_closed_set_value_or_time() {
         assert_eq!(code, 2, "{stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         let line = stored.split(from).next().unwrap().lines().count();
-        // miette wraps the message in a box: compare it with the box taken away.
-        let flat = stderr.replace('│', " ");
-        let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            stderr.contains(&format!("result.json:{line}:")) && flat.contains(message),
+            stderr.contains(&format!("result.json:{line}:"))
+                && unwrapped(&stderr).contains(&unwrapped(message)),
             "{stderr}"
         );
     }
@@ -1373,15 +1371,12 @@ fn report_rejects_what_is_not_a_stored_result() {
         let (code, stdout, stderr) = privsim(&["report", &path]);
         assert_eq!(code, 2, "{name}: {stderr}");
         assert!(stdout.is_empty());
-        // miette wraps long lines: compare without whitespace and frame characters.
-        let flat = |text: &str| -> String {
-            text.chars()
-                .filter(|c| !c.is_whitespace() && *c != '│')
-                .collect()
-        };
-        assert!(flat(&stderr).contains(&flat(message)), "{name}: {stderr}");
         assert!(
-            flat(&stderr).contains(&flat(&format!("{path}:"))),
+            unwrapped(&stderr).contains(&unwrapped(message)),
+            "{name}: {stderr}"
+        );
+        assert!(
+            unwrapped(&stderr).contains(&unwrapped(&format!("{path}:"))),
             "{name} is not located: {stderr}"
         );
     }

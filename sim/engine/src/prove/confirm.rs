@@ -3,23 +3,27 @@
 //! solver claims, or the verdict is unknown, never refuted (a solver can be
 //! wrong).
 
-use cedar_policy::{Authorizer, Decision, PolicySet, Request, Schema};
+use std::collections::HashSet;
+
+use cedar_policy::{Authorizer, Decision, Entities, EntityUid, PolicySet, Request, Schema};
 use cedar_policy_symcc::Env as SymCex;
 use cedar_policy_symcc::err::Error as SymError;
 
 use super::solver::sym_err_text;
 use super::{Counterexample, UnknownReason, Verdict};
+use crate::held::collect_uids;
 
 pub(super) fn decide(authz: &Authorizer, cex: &SymCex, ps: &PolicySet) -> cedar_policy::Response {
     authz.is_authorized(&cex.request, ps, &cex.entities)
 }
 
 /// Checks a solver counterexample with Cedar; `check` returns `Err(why)` if
-/// Cedar disagrees with the solver.
+/// Cedar disagrees with the solver. A confirmed counterexample is shown
+/// [`pruned`]: without the entities it does not need.
 pub(super) fn confirm(
     cex: SymCex,
     schema: &Schema,
-    check: impl FnOnce(&Authorizer, &SymCex) -> Result<(), String>,
+    check: impl Fn(&Authorizer, &SymCex) -> Result<(), String>,
 ) -> Verdict {
     // the request must be valid for the schema, too
     let req = &cex.request;
@@ -35,19 +39,87 @@ pub(super) fn confirm(
     }
     let authz = Authorizer::new();
     match check(&authz, &cex) {
-        Ok(()) => Verdict::Refuted {
-            counterexample: Box::new(Counterexample {
-                rendered: render(&cex),
-                request: cex.request,
-                entities: cex.entities,
-            }),
-        },
+        Ok(()) => {
+            let cex = pruned(cex, |candidate| check(&authz, candidate).is_ok());
+            Verdict::Refuted {
+                counterexample: Box::new(Counterexample {
+                    rendered: render(&cex),
+                    request: cex.request,
+                    entities: cex.entities,
+                }),
+            }
+        }
         Err(why) => Verdict::Unknown {
             reason: UnknownReason::NotConfirmed(format!(
                 "{why}; counterexample was: {}",
                 render(&cex)
             )),
         },
+    }
+}
+
+/// A confirmed counterexample without the entities it does not need, so that
+/// what is shown does not depend on the solver's model beyond what the claim
+/// needs. A solver's store holds entities nothing in the counterexample
+/// refers to (policy literals, the schema's actions), and which ones it holds
+/// can change from run to run for the same query. One at a time, in order of
+/// uid, an entity that neither the request (principal, action, resource,
+/// context) nor any entity kept refers to (as a parent, in an attribute or a
+/// tag) is left out when Cedar still confirms the claim without it
+/// (`holds`); a policy may read an entity that nothing refers to (a literal's
+/// attribute), and then that entity stays. Repeated until no entity can go.
+pub(super) fn pruned(mut cex: SymCex, holds: impl Fn(&SymCex) -> bool) -> SymCex {
+    'again: loop {
+        let mut referenced: HashSet<EntityUid> = HashSet::new();
+        let request = &cex.request;
+        referenced.extend(
+            [request.principal(), request.action(), request.resource()]
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        if let Some(context) = request.context().and_then(|c| c.to_json_value().ok()) {
+            let mut named = Vec::new();
+            collect_uids(&context, &mut named);
+            referenced.extend(named);
+        }
+        let json = super::view::entities_json(&cex.entities);
+        let list = json.as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut uids = Vec::with_capacity(list.len());
+        for entity in list {
+            let mut own = Vec::new();
+            collect_uids(&entity["uid"], &mut own);
+            let Some(uid) = own.pop() else {
+                // An entity whose uid cannot be read back: keep the store whole.
+                return cex;
+            };
+            let mut named = Vec::new();
+            for key in ["parents", "attrs", "tags"] {
+                if let Some(value) = entity.get(key) {
+                    collect_uids(value, &mut named);
+                }
+            }
+            referenced.extend(named.into_iter().filter(|n| *n != uid));
+            uids.push(uid);
+        }
+        for uid in uids {
+            if referenced.contains(&uid) {
+                continue;
+            }
+            let kept = cex.entities.iter().filter(|e| e.uid() != uid).cloned();
+            let Ok(entities) = Entities::from_entities(kept, None) else {
+                continue;
+            };
+            let candidate = SymCex {
+                request: cex.request.clone(),
+                entities,
+            };
+            if holds(&candidate) {
+                cex = candidate;
+                continue 'again;
+            }
+        }
+        return cex;
     }
 }
 
@@ -198,6 +270,69 @@ mod tests {
             None,
         )
         .unwrap()
+    }
+
+    /// Pruning keeps what the claim needs and what the request or a kept
+    /// entity refers to, drops the rest, and gives the same store whatever
+    /// extra entities the solver's model held.
+    #[test]
+    fn a_confirmed_counterexample_keeps_only_the_entities_it_needs() {
+        let schema = Schema::from_cedarschema_str(
+            "entity G { on: Bool }; entity U in [G] { boss?: U }; \
+             action a appliesTo { principal: [U], resource: [U] };",
+        )
+        .unwrap()
+        .0;
+        // Reads the literal `G::"flag"`, which nothing refers to.
+        let policies = PolicySet::from_str(
+            r#"permit(principal in G::"staff", action, resource) when { G::"flag".on };"#,
+        )
+        .unwrap();
+        let entities = |extra: &[&str]| {
+            let mut list = vec![
+                serde_json::json!({"uid": {"type": "U", "id": "x"}, "attrs": {"boss": {"__entity": {"type": "U", "id": "b"}}}, "parents": [{"type": "G", "id": "staff"}]}),
+                serde_json::json!({"uid": {"type": "U", "id": "b"}, "attrs": {}, "parents": []}),
+                serde_json::json!({"uid": {"type": "G", "id": "staff"}, "attrs": {"on": false}, "parents": []}),
+                serde_json::json!({"uid": {"type": "G", "id": "flag"}, "attrs": {"on": true}, "parents": []}),
+            ];
+            for id in extra {
+                list.push(serde_json::json!({"uid": {"type": "G", "id": id}, "attrs": {"on": true}, "parents": []}));
+            }
+            Entities::from_json_value(serde_json::Value::Array(list), None).unwrap()
+        };
+        let confirmed = |extra: &[&str]| {
+            let cex = SymCex {
+                request: x_does_a_to_y(),
+                entities: entities(extra),
+            };
+            match confirm(cex, &schema, |a, c| {
+                expect_decision(a, c, &policies, "candidate", Decision::Allow)
+            }) {
+                Verdict::Refuted { counterexample } => counterexample,
+                other => panic!("{other:?}"),
+            }
+        };
+        let one = confirmed(&["on-call"]);
+        let other = confirmed(&["security", "auditor"]);
+        assert_eq!(one.rendered, other.rendered);
+        let ids: Vec<String> = one.entities.iter().map(|e| e.uid().to_string()).collect();
+        let mut ids = ids;
+        ids.sort();
+        // `U::"b"` is x's boss (referred to), `G::"staff"` its parent,
+        // `G::"flag"` read by the policy; the extras are gone.
+        assert_eq!(
+            ids,
+            [r#"G::"flag""#, r#"G::"staff""#, r#"U::"b""#, r#"U::"x""#]
+        );
+        // The claim still holds of what is shown.
+        let shown = SymCex {
+            request: one.request.clone(),
+            entities: one.entities.clone(),
+        };
+        assert_eq!(
+            decide(&Authorizer::new(), &shown, &policies).decision(),
+            Decision::Allow
+        );
     }
 
     /// Regression: the text of a counterexample (in a "not confirmed"
