@@ -52,7 +52,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Effect, Entities, EntityId, EntityTypeName, EntityUid,
-    EvalResult, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Schema,
+    EvalResult, Expression, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint,
+    Schema,
 };
 use serde_json::Value;
 
@@ -264,6 +265,33 @@ struct PolicyFacts {
     /// `in` in its principal, action or resource scope, or in its conditions.
     ancestors: bool,
     literals: Vec<EntityUid>,
+    /// A static policy's condition as Cedar evaluates it (its scope, `when`
+    /// and `unless` conjoined: `cedar_policy_core`'s `Policy::condition`,
+    /// built once); `None` for a linked template, whose slots an expression
+    /// cannot carry.
+    condition: Option<Expression>,
+}
+
+impl PolicyFacts {
+    /// Whether the policy is satisfied on a request: what Cedar's authorizer
+    /// finds when it evaluates the policy alone (its reason is the policy
+    /// exactly then; an error is no satisfaction). A static policy's
+    /// condition is evaluated directly, as the authorizer evaluates it,
+    /// without building the condition and a response for every request.
+    fn satisfied(&self, authorizer: &Authorizer, request: &Request, entities: &Entities) -> bool {
+        match &self.condition {
+            Some(condition) => matches!(
+                cedar_policy::eval_expression(request, entities, condition),
+                Ok(EvalResult::Bool(true))
+            ),
+            None => authorizer
+                .is_authorized(request, &self.alone, entities)
+                .diagnostics()
+                .reason()
+                .next()
+                .is_some(),
+        }
+    }
 }
 
 /// The resources of a list grouped into classes that satisfy one policy alike.
@@ -694,10 +722,7 @@ impl<'a> Engine<'a> {
             let Ok(request) = request else {
                 return false;
             };
-            let response = self
-                .authorizer
-                .is_authorized(&request, &facts.alone, entities);
-            response.diagnostics().reason().next().is_some()
+            facts.satisfied(&self.authorizer, &request, entities)
         };
         let mut forbidden = vec![false; count];
         let mut any_permit = false;
@@ -1768,6 +1793,10 @@ fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> Pol
             )
             || matches!(policy.action_constraint(), ActionConstraint::In(_)),
         literals,
+        condition: policy.template_id().is_none().then(|| {
+            let core: &cedar_policy_core::ast::Policy = policy.as_ref();
+            Expression::from(core.condition())
+        }),
         policy: policy.clone(),
     }
 }
