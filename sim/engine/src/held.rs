@@ -192,14 +192,75 @@ enum Store<'a> {
 
 struct StoreData<'a> {
     entities: Store<'a>,
+    /// The store it was made from, when it was added with
+    /// [`Engine::add_store_over`]: what the two can share.
+    over: Option<Over<'a>>,
     /// R per policy, built on first use.
     relevant: Vec<OnceLock<Arc<Relevant>>>,
-    /// Every entity of the store, numbered.
-    index: OnceLock<HashMap<EntityUid, u32>>,
+    /// Every entity of the store, numbered (shared with the store it was
+    /// made from when both hold the same entities).
+    index: OnceLock<Arc<HashMap<EntityUid, u32>>>,
     /// What the partitions read about each resource list, built once per list.
     tables: Mutex<HashMap<usize, Arc<OnceLock<Arc<ResourceTable>>>>>,
     /// Entity values per attribute name over all entities.
     attribute_uids: Mutex<HashMap<String, Arc<HashSet<EntityUid>>>>,
+}
+
+/// How a store differs from another of the engine: see
+/// [`Engine::add_store_over`].
+pub struct Difference {
+    /// The store it was made from.
+    pub base: StoreId,
+    /// The entities whose attributes, tags or parents differ between the
+    /// two, or that only one of them holds.
+    pub changed: HashSet<EntityUid>,
+    /// What differs, as policies can read it.
+    pub what: Changed,
+    /// Every entity whose data, as an evaluation can reach it, may differ:
+    /// the changed entities, their descendants in either store, and every
+    /// entity whose attributes or tags lead to one of those.
+    pub affected: HashSet<EntityUid>,
+}
+
+/// A store made from another ([`Difference`]) and what it shares with it.
+struct Over<'a> {
+    base: StoreId,
+    data: Arc<StoreData<'a>>,
+    /// Both stores hold the same entities: they share a numbering, and
+    /// through it what is built on numbers.
+    same_entities: bool,
+    what: Changed,
+    affected: HashSet<EntityUid>,
+    /// Per resource list: whether none of its resources is affected.
+    untouched: Mutex<HashMap<usize, bool>>,
+}
+
+impl Over<'_> {
+    /// Whether the entity values of an attribute (`None`: the tags) over the
+    /// whole store are the base store's: no entity was added and none
+    /// changed them.
+    fn same_values(&self, name: Option<&str>) -> bool {
+        self.same_entities
+            && !self.what.unknown
+            && match name {
+                Some(name) => !self.what.attrs.contains(name),
+                None => !self.what.tags,
+            }
+    }
+
+    /// Whether a resource list reads alike in both stores: every resource
+    /// has the same type, number, ancestors, attributes and tags, and every
+    /// entity reachable from it through attributes and tags (with their
+    /// ancestors) the same data. True when the stores share a numbering and
+    /// no resource of the list is affected.
+    fn untouched(&self, list: &ResourceList) -> bool {
+        if !self.same_entities {
+            return false;
+        }
+        *lock(&self.untouched)
+            .entry(list.id)
+            .or_insert_with(|| !list.resources.iter().any(|r| self.affected.contains(r)))
+    }
 }
 
 /// A policy's relevant set R, also as flags by entity number.
@@ -445,9 +506,14 @@ impl<'a> Engine<'a> {
     }
 
     fn push_store(&self, entities: Store<'a>) -> StoreId {
+        self.push_store_over(entities, None)
+    }
+
+    fn push_store_over(&self, entities: Store<'a>, over: Option<Over<'a>>) -> StoreId {
         let mut stores = lock(&self.stores);
         stores.push(Arc::new(StoreData {
             entities,
+            over,
             relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
             index: OnceLock::new(),
             tables: Mutex::new(HashMap::new()),
@@ -461,6 +527,40 @@ impl<'a> Engine<'a> {
         self.push_store(Store::Owned(entities))
     }
 
+    /// Adds an entity store made from one the engine has by changing a few
+    /// entities (`difference` says how, exactly: the answers are only as
+    /// right as it is). What reads alike in both is shared instead of built
+    /// again: the numbering of the entities (when both hold the same ones),
+    /// the entity values of an attribute the change does not touch, a
+    /// resource list's table and a policy's classes of it when no resource
+    /// of the list is affected, and a policy's relevant set R when the
+    /// change adds nothing to it. A relevant set the change does reach is
+    /// the base one with the affected entities' ancestors in this store
+    /// added: a superset of this store's own R, which only splits classes
+    /// further (classes keyed on more entities are still alike).
+    pub fn add_store_over(&self, entities: Entities, difference: Difference) -> StoreId {
+        let over = lock(&self.stores)
+            .get(difference.base.0)
+            .cloned()
+            .map(|data| {
+                let base_entities = data.entities();
+                let same_entities = base_entities.len() == entities.len()
+                    && difference
+                        .changed
+                        .iter()
+                        .all(|uid| base_entities.get(uid).is_some() && entities.get(uid).is_some());
+                Over {
+                    base: difference.base,
+                    data,
+                    same_entities,
+                    what: difference.what,
+                    affected: difference.affected,
+                    untouched: Mutex::new(HashMap::new()),
+                }
+            });
+        self.push_store_over(Store::Owned(entities), over)
+    }
+
     /// Drops a store added with [`Engine::add_store`] and everything computed
     /// for it (its classes), so a long search does not keep every state's
     /// store. The handle must not be used again: calls on it allow nothing.
@@ -468,6 +568,7 @@ impl<'a> Engine<'a> {
         if let Some(slot) = lock(&self.stores).get_mut(store.0) {
             *slot = Arc::new(StoreData {
                 entities: Store::Owned(Entities::empty()),
+                over: None,
                 relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
                 index: OnceLock::new(),
                 tables: Mutex::new(HashMap::new()),
@@ -1041,6 +1142,19 @@ impl<'a> Engine<'a> {
         data: &StoreData<'_>,
         policy: usize,
     ) -> Arc<Partition> {
+        // Classes read only the list's table and the policy's R: when both
+        // are the base store's, so are the classes (and what merging them
+        // reads, the list being untouched).
+        if let Some(over) = &data.over
+            && over.untouched(list)
+            && Arc::ptr_eq(&self.table(data, list), &self.table(&over.data, list))
+            && Arc::ptr_eq(
+                &self.relevant(data, policy),
+                &self.relevant(&over.data, policy),
+            )
+        {
+            return self.shared_partition(over.base, list, &over.data, policy);
+        }
         let cell = lock(&self.partitions)
             .entry((store.0, list.id, policy))
             .or_default()
@@ -1056,11 +1170,19 @@ impl<'a> Engine<'a> {
     /// Every entity of a store, numbered (built once per store).
     fn index<'d>(&self, data: &'d StoreData<'_>) -> &'d HashMap<EntityUid, u32> {
         data.index.get_or_init(|| {
-            data.entities()
-                .iter()
-                .enumerate()
-                .map(|(n, entity)| (entity.uid(), u32::try_from(n).unwrap_or(u32::MAX)))
-                .collect()
+            if let Some(over) = data.over.as_ref().filter(|over| over.same_entities) {
+                self.index(&over.data);
+                if let Some(shared) = over.data.index.get() {
+                    return shared.clone();
+                }
+            }
+            Arc::new(
+                data.entities()
+                    .iter()
+                    .enumerate()
+                    .map(|(n, entity)| (entity.uid(), u32::try_from(n).unwrap_or(u32::MAX)))
+                    .collect(),
+            )
         })
     }
 
@@ -1079,6 +1201,9 @@ impl<'a> Engine<'a> {
     fn table(&self, data: &StoreData<'_>, list: &ResourceList) -> Arc<ResourceTable> {
         let cell = lock(&data.tables).entry(list.id).or_default().clone();
         cell.get_or_init(|| {
+            if let Some(over) = data.over.as_ref().filter(|over| over.untouched(list)) {
+                return self.table(&over.data, list);
+            }
             let index = self.index(data);
             let entities = data.entities();
             let names: BTreeSet<&str> = self
@@ -1177,6 +1302,9 @@ impl<'a> Engine<'a> {
     /// Entity values of one attribute over every entity of a store (built
     /// once per store and name; `None`: the tags).
     fn attribute_uids(&self, data: &StoreData<'_>, name: Option<&str>) -> Arc<HashSet<EntityUid>> {
+        if let Some(over) = data.over.as_ref().filter(|over| over.same_values(name)) {
+            return self.attribute_uids(&over.data, name);
+        }
         let key = name.map_or_else(|| "\u{0}tags".to_string(), str::to_string);
         if let Some(found) = lock(&data.attribute_uids).get(&key) {
             return found.clone();
@@ -1210,6 +1338,35 @@ impl<'a> Engine<'a> {
         data.relevant[policy]
             .get_or_init(|| {
                 let facts = &self.policies[policy];
+                if let Some(over) = &data.over
+                    && over.same_entities
+                    && facts
+                        .reads
+                        .iter()
+                        .flatten()
+                        .all(|name| over.same_values(Some(name)))
+                    && (!facts.tags || over.same_values(None))
+                {
+                    // The same seeds. A seed's ancestors differ only when
+                    // it is affected: the base R with the affected members'
+                    // ancestors here added holds this store's R.
+                    let base = self.relevant(&over.data, policy);
+                    let reached: Vec<EntityUid> = base
+                        .set
+                        .iter()
+                        .filter(|uid| over.affected.contains(*uid))
+                        .cloned()
+                        .collect();
+                    let mut added = HashSet::new();
+                    close_over_ancestors(data.entities(), reached, &mut added);
+                    added.retain(|uid| !base.set.contains(uid));
+                    if added.is_empty() {
+                        return base;
+                    }
+                    let mut set = base.set.clone();
+                    set.extend(added);
+                    return Arc::new(self.numbered(data, set));
+                }
                 let mut seeds: HashSet<EntityUid> = facts.literals.iter().cloned().collect();
                 seeds.extend(self.subjects.iter().cloned());
                 for name in facts.reads.iter().flatten() {

@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use cedar_policy::{Context, Decision, Entities, EntityTypeName, EntityUid, Request, Response};
 use serde_json::{Map, Value, json};
 
-use crate::held::Noted;
+use crate::held::{Difference, Engine, Noted};
 use crate::load::rules::{Effect, Operand, Operation, ValueSource};
 use crate::load::{self as scenario, Scenario, Session};
 use crate::world::rows::{Delta, Rows};
@@ -1518,7 +1518,18 @@ impl<'s> Machine<'s> {
                 let id = match delta.store.get() {
                     Some(id) => id,
                     None => {
-                        let id = rows.engine.add_store((*entry.entities).clone());
+                        // Made from the grant-free store, which the
+                        // grant-free rows were computed in: what the change
+                        // does not reach is shared with it.
+                        let id = rows.engine.add_store_over(
+                            (*entry.entities).clone(),
+                            Difference {
+                                base: Engine::segment(0),
+                                changed: entry.changed.clone(),
+                                what: entry.data_changed.clone(),
+                                affected: delta.affected.clone(),
+                            },
+                        );
                         delta.store.set(Some(id));
                         id
                     }

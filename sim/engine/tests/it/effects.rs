@@ -592,3 +592,163 @@ fn rows_are_shared_only_by_contexts_that_read_the_same() {
         assert_eq!(writes, [true, shared, shared], "{policy}");
     }
 }
+
+/// A state's store is made from the grant-free one and shares with it what
+/// the change does not reach (`held::Engine::add_store_over`). Two changes
+/// reach a policy's relevant set R through entities nothing names: the
+/// agent joins a group no policy, subject or attribute names (R gains the
+/// group as its new ancestor), and an attribute comes to hold an entity no
+/// attribute held (R gains it as an attribute's value). Without them in R,
+/// the groups fall into one class and the agent would hold all or none.
+/// And a group's own attribute changes: its list of resources is no longer
+/// the grant-free one's, so its table and classes are not shared.
+/// Every state two moves reach, with every order of the moves, is compared
+/// with brute force.
+#[test]
+fn states_that_reach_entities_nothing_named_match_brute_force() {
+    use privsim::load::{self, LoadOptions};
+    use privsim::search::{Mover, execute};
+    use privsim::world::state::Machine;
+    let policies = r#"
+permit (principal, action in [Action::"join", Action::"claim", Action::"tag", Action::"paint"], resource);
+permit (principal, action == Action::"enter", resource) when { principal in resource };
+permit (principal, action == Action::"visit", resource) when { principal has manages && principal.manages == resource };
+permit (principal, action == Action::"touch", resource) when { resource has mark && resource.mark == principal.manages };
+permit (principal, action == Action::"see", resource) when { resource has color && resource.color == 1 };
+"#;
+    let entities = r#"[
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Group", "id": "g1"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Group", "id": "g2"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Group", "id": "g3"}, "attrs": {}, "parents": []}
+]"#;
+    let scenario = r#"
+[scenario]
+name = "unnamed"
+policies = ["p.cedar"]
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[effect]]
+action = 'Action::"join"'
+add_parent = { entity = "principal", parent = "resource" }
+
+[[effect]]
+action = 'Action::"claim"'
+set_attr = { entity = "principal", name = "manages", value_of = "resource" }
+
+[[effect]]
+action = 'Action::"tag"'
+set_attr = { entity = "resource", name = "mark", value_of = "resource" }
+
+[[effect]]
+action = 'Action::"paint"'
+set_attr = { entity = "resource", name = "color", value = 1 }
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"enter"'
+resource = 'Group::"g1"'
+expect = "deny"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"visit"'
+resource = 'Group::"g2"'
+expect = "deny"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"touch"'
+resource = 'Group::"g3"'
+expect = "deny"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"see"'
+resource = 'Group::"g1"'
+expect = "deny"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"paint"'
+resource = 'Group::"g1"'
+expect = "allow"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"join"'
+resource = 'Group::"g1"'
+expect = "allow"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"claim"'
+resource = 'Group::"g1"'
+expect = "allow"
+
+[[step]]
+at = "2026-06-01T09:00:00Z"
+principal = 'Agent::"bot"'
+action = 'Action::"tag"'
+resource = 'Group::"g1"'
+expect = "allow"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("scenario.toml", scenario),
+        ("p.cedar", policies),
+        ("entities.json", entities),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let loaded = load::load(&dir.path().join("scenario.toml"), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let fast = Machine::new(&loaded);
+    let slow = Machine::new(&loaded).brute_force();
+    let mover = Mover::new(&fast, None);
+    let initial = fast.initial();
+    let describe = |state: &privsim::world::state::State| format!("{:?}", state.grants);
+    let mut compared = 0;
+    let mut held_some = [false; 4];
+    let first_moves = mover.moves(&fast, &initial);
+    for first in &first_moves {
+        let mut one = initial.clone();
+        let (changed, _) = execute(&fast, &mut one, first);
+        if !changed {
+            continue;
+        }
+        for second in mover.moves(&fast, &one) {
+            let mut two = one.clone();
+            execute(&fast, &mut two, &second);
+            for state in [&one, &two] {
+                let (a, b) = (fast.snapshot(state).unwrap(), slow.snapshot(state).unwrap());
+                assert_eq!(a.allowed, b.allowed, "{}", describe(state));
+                compared += 1;
+                let bot = fast.session_actor(0);
+                for (verb, held) in ["enter", "visit", "touch", "see"]
+                    .iter()
+                    .zip(&mut held_some)
+                {
+                    *held |= fast.pairs[bot].iter().zip(&b.allowed[bot]).any(
+                        |((action, _), allowed)| action.to_string().contains(verb) && *allowed,
+                    );
+                }
+            }
+        }
+    }
+    // The changes happened: each policy that reads them came to hold.
+    assert!(compared >= 20, "only {compared} states compared");
+    assert_eq!(held_some, [true; 4], "{compared} states compared");
+}
