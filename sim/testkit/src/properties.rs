@@ -709,8 +709,15 @@ fn check_answers_without_cedar(
 /// The moves picked by index (what random walks and novelty use) are the
 /// moves listed, in the same order, and as many.
 fn check_indexed_moves(mover: &Mover, machine: &Machine<'_>, state: &State, listed: &[Move]) {
-    let (count, _) = mover.count_and_pending(machine, state);
+    let (count, pending) = mover.count_and_pending(machine, state);
     assert_eq!(count, listed.len(), "the move count differs from the list");
+    let moves = mover.iter(machine, state);
+    assert_eq!(moves.pending, pending, "the pending moments differ");
+    assert_eq!(
+        moves.collect::<Vec<_>>(),
+        listed,
+        "the moves one at a time differ from the list"
+    );
     for (index, mv) in listed.iter().enumerate() {
         assert_eq!(
             mover.nth(machine, state, index).as_ref(),

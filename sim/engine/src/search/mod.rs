@@ -934,17 +934,8 @@ impl<'m, 's> Run<'m, 's> {
         self.exhausted
     }
 
-    fn moves(&mut self, state: &State) -> Vec<Move> {
-        let (moves, pending) = self.mover.moves_and_pending(self.machine, state);
-        if pending > MAX_ADVANCES {
-            self.left_out
-                .clock(self.machine.state_key(state), pending, state.time);
-        }
-        moves
-    }
-
-    /// How many moves a state has (as [`Run::moves`] lists them), recording
-    /// the pending clock moments left out as [`Run::moves`] does.
+    /// How many moves a state has (as [`Mover::moves_and_pending`] lists
+    /// them), recording the pending clock moments left out.
     fn count(&mut self, state: &State) -> usize {
         let (count, pending) = self.mover.count_and_pending(self.machine, state);
         if pending > MAX_ADVANCES {
@@ -1503,9 +1494,18 @@ impl<'m, 's> Run<'m, 's> {
             let (worker, jobs) = self.worker;
             let (skip_entries, skip_moves) = std::mem::take(&mut at);
             for entry in skip_entries..frontier.len() {
-                let moves = self.moves(&frontier[entry].0);
+                // Made one at a time as they are played.
+                let (machine, mover) = (self.machine, self.mover);
+                let moves = mover.iter(machine, &frontier[entry].0);
+                if moves.pending > MAX_ADVANCES {
+                    self.left_out.clock(
+                        machine.state_key(&frontier[entry].0),
+                        moves.pending,
+                        frontier[entry].0.time,
+                    );
+                }
                 let first = if entry == skip_entries { skip_moves } else { 0 };
-                for (index, mv) in moves.into_iter().enumerate().skip(first) {
+                for (index, mv) in moves.enumerate().skip(first) {
                     // With several workers, each takes its share of the
                     // first moves and everything below them.
                     if level == 1 && index % jobs != worker {
@@ -1792,6 +1792,73 @@ fn request_classes(machine: &Machine<'_>, actor: usize, per_pair: &[usize]) -> R
 /// A universe's request moves: their number, and how many each pair makes.
 type Counts = (usize, Arc<Vec<usize>>);
 
+/// An action's context variants: the extra context of each of its moves.
+type ContextVariants = Vec<Map<String, Value>>;
+
+/// A state's moves one at a time ([`Mover::iter`]).
+pub struct Moves<'a> {
+    mover: &'a Mover,
+    /// Each actor's universe.
+    pairs: Vec<&'a [(EntityUid, EntityUid)]>,
+    /// The running actors, in order.
+    running: Vec<usize>,
+    /// Where the next request move is: an index into `running`, the pair,
+    /// the variant.
+    actor: usize,
+    pair: usize,
+    variant: usize,
+    /// The current pair's action and its context variants (`None`: the
+    /// action has none, one move with no extra context).
+    variants: Option<(&'a EntityUid, Option<&'a ContextVariants>)>,
+    /// The clock moves, after every request.
+    advances: std::vec::IntoIter<Instant>,
+    /// How many moments the world changes at were pending (only the first
+    /// [`MAX_ADVANCES`] are moves).
+    pub pending: usize,
+}
+
+impl Iterator for Moves<'_> {
+    type Item = Move;
+
+    fn next(&mut self) -> Option<Move> {
+        loop {
+            let Some(&actor) = self.running.get(self.actor) else {
+                return self.advances.next().map(Move::Advance);
+            };
+            let Some((action, resource)) = self.pairs[actor].get(self.pair) else {
+                self.actor += 1;
+                self.pair = 0;
+                self.variant = 0;
+                continue;
+            };
+            // Pairs come in runs of one action: its variants are looked up
+            // once a run.
+            let variants = match self.variants {
+                Some((known, variants)) if known == action => variants,
+                _ => {
+                    let variants = self.mover.variants.get(&action.to_string());
+                    self.variants = Some((action, variants));
+                    variants
+                }
+            };
+            let count = variants.map_or(1, Vec::len);
+            if self.variant >= count {
+                self.pair += 1;
+                self.variant = 0;
+                continue;
+            }
+            let extra = variants.map_or_else(Map::new, |v| v[self.variant].clone());
+            self.variant += 1;
+            return Some(Move::Request {
+                actor,
+                action: action.clone(),
+                resource: resource.clone(),
+                extra,
+            });
+        }
+    }
+}
+
 /// Lists the moves possible in a state, in a fixed order: every running
 /// actor's requests over its universe (with the context variants of each
 /// action), then clock advances to the next moments the world changes by
@@ -1923,6 +1990,31 @@ impl Mover {
             moves.push(Move::Advance(next));
         }
         (moves, pending)
+    }
+
+    /// [`Mover::moves_and_pending`]'s moves, the same in the same order, one
+    /// at a time: a search that goes through a state's moves in order (the
+    /// exhaustive one) makes each move as it plays it, not the whole list
+    /// first, and none past its budget.
+    pub fn iter<'a>(&'a self, machine: &'a Machine<'_>, state: &State) -> Moves<'a> {
+        let running = (0..machine.actors.len())
+            .filter(|&actor| machine.running(state, actor))
+            .collect();
+        let boundaries = machine.boundaries(state);
+        let pending = boundaries.len();
+        let mut advances: Vec<Instant> = boundaries.into_iter().take(MAX_ADVANCES).collect();
+        advances.extend(self.tick.and_then(|tick| state.time.checked_add(tick)));
+        Moves {
+            mover: self,
+            pairs: machine.pairs.iter().map(|pairs| &pairs[..]).collect(),
+            running,
+            actor: 0,
+            pair: 0,
+            variant: 0,
+            variants: None,
+            advances: advances.into_iter(),
+            pending,
+        }
     }
 
     /// How many moves [`Mover::moves_and_pending`] lists in a state, and how
