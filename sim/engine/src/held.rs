@@ -24,8 +24,10 @@
 //!    values of the attributes the policy reads, the same tags (if read), the
 //!    same ancestors within R (if the policy uses `in` at all), and neither in
 //!    R, satisfy the policy alike; a resource in R is a class of its own. One
-//!    representative per class goes through Cedar's `Authorizer`, with the
-//!    policy alone, and the policy is satisfied when it is among the reasons.
+//!    representative per class is evaluated by Cedar: a static policy's
+//!    condition with Cedar's evaluator (`eval_expression`, satisfied when
+//!    it gives `true`), a template-linked one through Cedar's `Authorizer`
+//!    with the policy alone (satisfied when it is among the reasons).
 //!
 //!    What a policy reads comes from the `reads` submodule, a whitelist over
 //!    Cedar's JSON form with one arm per node kind: the ancestors enter the
@@ -308,8 +310,8 @@ impl StoreData<'_> {
 /// What the engine knows about one policy.
 struct PolicyFacts {
     policy: Policy,
-    /// The policy alone, as a set (with its template when it is linked).
-    alone: PolicySet,
+    /// How its satisfaction on a request is asked.
+    check: Check,
     permit: bool,
     /// Attribute names the policy reads; `None`: it cannot be inspected, or
     /// its conditions hold a shape [`reads`] does not understand, so every
@@ -326,11 +328,17 @@ struct PolicyFacts {
     /// `in` in its principal, action or resource scope, or in its conditions.
     ancestors: bool,
     literals: Vec<EntityUid>,
+}
+
+/// How the engine asks whether one policy is satisfied on a request.
+enum Check {
     /// A static policy's condition as Cedar evaluates it (its scope, `when`
     /// and `unless` conjoined: `cedar_policy_core`'s `Policy::condition`,
-    /// built once); `None` for a linked template, whose slots an expression
-    /// cannot carry.
-    condition: Option<Expression>,
+    /// built once).
+    Condition(Expression),
+    /// A template-linked policy alone, as a set with its template, asked of
+    /// Cedar's authorizer: an expression cannot carry the link's slots.
+    Alone(PolicySet),
 }
 
 impl PolicyFacts {
@@ -340,13 +348,13 @@ impl PolicyFacts {
     /// condition is evaluated directly, as the authorizer evaluates it,
     /// without building the condition and a response for every request.
     fn satisfied(&self, authorizer: &Authorizer, request: &Request, entities: &Entities) -> bool {
-        match &self.condition {
-            Some(condition) => matches!(
+        match &self.check {
+            Check::Condition(condition) => matches!(
                 cedar_policy::eval_expression(request, entities, condition),
                 Ok(EvalResult::Bool(true))
             ),
-            None => authorizer
-                .is_authorized(request, &self.alone, entities)
+            Check::Alone(alone) => authorizer
+                .is_authorized(request, alone, entities)
                 .diagnostics()
                 .reason()
                 .next()
@@ -1142,12 +1150,11 @@ impl<'a> Engine<'a> {
         data: &StoreData<'_>,
         policy: usize,
     ) -> Arc<Partition> {
-        // Classes read only the list's table and the policy's R: when both
-        // are the base store's, so are the classes (and what merging them
-        // reads, the list being untouched).
+        // Classes read only the list's table and the policy's R. An
+        // untouched list's table is the base store's (`Engine::table`); when
+        // R is too, so are the classes (and what merging them reads).
         if let Some(over) = &data.over
             && over.untouched(list)
-            && Arc::ptr_eq(&self.table(data, list), &self.table(&over.data, list))
             && Arc::ptr_eq(
                 &self.relevant(data, policy),
                 &self.relevant(&over.data, policy),
@@ -1169,12 +1176,15 @@ impl<'a> Engine<'a> {
 
     /// Every entity of a store, numbered (built once per store).
     fn index<'d>(&self, data: &'d StoreData<'_>) -> &'d HashMap<EntityUid, u32> {
+        self.shared_index(data)
+    }
+
+    /// [`Engine::index`], shared with the store it was made from when both
+    /// hold the same entities.
+    fn shared_index<'d>(&self, data: &'d StoreData<'_>) -> &'d Arc<HashMap<EntityUid, u32>> {
         data.index.get_or_init(|| {
             if let Some(over) = data.over.as_ref().filter(|over| over.same_entities) {
-                self.index(&over.data);
-                if let Some(shared) = over.data.index.get() {
-                    return shared.clone();
-                }
+                return Arc::clone(self.shared_index(&over.data));
             }
             Arc::new(
                 data.entities()
@@ -1906,20 +1916,31 @@ fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> Pol
         .template_id()
         .and_then(|id| policies.template(id))
         .cloned();
-    let mut alone = PolicySet::new();
     let mut literals = Vec::new();
     let mut json_forms: Vec<&Value> = json.policy(policy.id()).into_iter().collect();
     let mut complete = !json_forms.is_empty();
-    match (template, policy.template_links()) {
+    let check = match (template, policy.template_links()) {
         (Some(template), Some(links)) => {
             json_forms.extend(json.template(template.id()));
             literals.extend(links.values().cloned());
             let template_id = template.id().clone();
+            let mut alone = PolicySet::new();
             complete &= alone.add_template(template).is_ok()
                 && alone.link(template_id, policy.id().clone(), links).is_ok();
+            Check::Alone(alone)
         }
-        _ => complete &= alone.add(policy.clone()).is_ok(),
-    }
+        // A link whose template the set lacks: a set of it alone cannot
+        // be made, and it is satisfied nowhere, as before.
+        _ if policy.template_id().is_some() => {
+            let mut alone = PolicySet::new();
+            complete &= alone.add(policy.clone()).is_ok();
+            Check::Alone(alone)
+        }
+        _ => {
+            let core: &cedar_policy_core::ast::Policy = policy.as_ref();
+            Check::Condition(Expression::from(core.condition()))
+        }
+    };
     let scope_in = matches!(
         policy.resource_constraint(),
         ResourceConstraint::In(_) | ResourceConstraint::IsIn(..)
@@ -1938,7 +1959,7 @@ fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> Pol
     }
     PolicyFacts {
         permit: policy.effect() == Effect::Permit,
-        alone,
+        check,
         reads: complete.then(|| read.names.into_iter().collect()),
         tags: read.tags,
         uses_in: read.uses_in,
@@ -1950,10 +1971,6 @@ fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> Pol
             )
             || matches!(policy.action_constraint(), ActionConstraint::In(_)),
         literals,
-        condition: policy.template_id().is_none().then(|| {
-            let core: &cedar_policy_core::ast::Policy = policy.as_ref();
-            Expression::from(core.condition())
-        }),
         policy: policy.clone(),
     }
 }

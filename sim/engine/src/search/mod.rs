@@ -1963,39 +1963,15 @@ impl Mover {
     /// Every move possible in a state, and how many moments the world
     /// changes at were pending (only the first [`MAX_ADVANCES`] are moves).
     pub fn moves_and_pending(&self, machine: &Machine<'_>, state: &State) -> (Vec<Move>, usize) {
-        let mut moves = Vec::new();
-        let none = vec![Map::new()];
-        for actor in 0..machine.actors.len() {
-            if !machine.running(state, actor) {
-                continue;
-            }
-            for (action, resource) in machine.pairs[actor].iter() {
-                let variants = self.variants.get(&action.to_string()).unwrap_or(&none);
-                for extra in variants {
-                    moves.push(Move::Request {
-                        actor,
-                        action: action.clone(),
-                        resource: resource.clone(),
-                        extra: extra.clone(),
-                    });
-                }
-            }
-        }
-        let boundaries = machine.boundaries(state);
-        let pending = boundaries.len();
-        for time in boundaries.into_iter().take(MAX_ADVANCES) {
-            moves.push(Move::Advance(time));
-        }
-        if let Some(next) = self.tick.and_then(|tick| state.time.checked_add(tick)) {
-            moves.push(Move::Advance(next));
-        }
-        (moves, pending)
+        let moves = self.iter(machine, state);
+        let pending = moves.pending;
+        (moves.collect(), pending)
     }
 
-    /// [`Mover::moves_and_pending`]'s moves, the same in the same order, one
-    /// at a time: a search that goes through a state's moves in order (the
-    /// exhaustive one) makes each move as it plays it, not the whole list
-    /// first, and none past its budget.
+    /// A state's moves one at a time, in [`Mover`]'s order, with how many
+    /// moments were pending: a search that goes through a state's moves in
+    /// order (the exhaustive one) makes each move as it plays it, not the
+    /// whole list first, and none past its budget.
     pub fn iter<'a>(&'a self, machine: &'a Machine<'_>, state: &State) -> Moves<'a> {
         let running = (0..machine.actors.len())
             .filter(|&actor| machine.running(state, actor))
