@@ -606,7 +606,6 @@ fn rows_are_shared_only_by_contexts_that_read_the_same() {
 /// with brute force.
 #[test]
 fn states_that_reach_entities_nothing_named_match_brute_force() {
-    use privsim::load::{self, LoadOptions};
     use privsim::search::{Mover, execute};
     use privsim::world::state::Machine;
     let policies = r#"
@@ -705,16 +704,14 @@ action = 'Action::"tag"'
 resource = 'Group::"g1"'
 expect = "allow"
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in [
-        ("scenario.toml", scenario),
-        ("p.cedar", policies),
-        ("entities.json", entities),
-    ] {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    let loaded = load::load(&dir.path().join("scenario.toml"), &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let loaded = crate::common::load(
+        "unnamed-entities",
+        &[
+            ("scenario.toml", scenario),
+            ("p.cedar", policies),
+            ("entities.json", entities),
+        ],
+    );
     let fast = Machine::new(&loaded);
     let slow = Machine::new(&loaded).brute_force();
     let mover = Mover::new(&fast, None);
