@@ -976,12 +976,15 @@ impl<'m, 's> Run<'m, 's> {
     /// and the violations to report (new ones only). `held` is the state's
     /// held sets, when kept; the new state's are returned when it is
     /// reached for the first time and there is room to keep them.
+    /// Plays a move: whether it changed the state, the violations not yet
+    /// recorded, the new state's held sets when kept, and its key when it
+    /// changed.
     fn play(
         &mut self,
         state: &mut State,
         mv: &Move,
         held: Option<&Held>,
-    ) -> (bool, Vec<Violation>, Option<Rc<Held>>) {
+    ) -> (bool, Vec<Violation>, Option<Rc<Held>>, Option<StateKey>) {
         self.moves += 1;
         self.live.moves.fetch_add(1, Ordering::Relaxed);
         let (changed, mut violations, outcome) =
@@ -990,6 +993,7 @@ impl<'m, 's> Run<'m, 's> {
             self.left_out.effects(action, outcome);
         }
         let mut kept = None;
+        let mut reached = None;
         if changed {
             let key = self.machine.state_key(state);
             let entry = match self.states.get(&key) {
@@ -1017,15 +1021,16 @@ impl<'m, 's> Run<'m, 's> {
                         // worker stops (`spent`).
                         self.capped = true;
                     } else {
-                        self.states.insert(key, (entry.0, Vec::new()));
+                        self.states.insert(key.clone(), (entry.0, Vec::new()));
                     }
                     entry
                 }
             };
             violations.extend(entry.1);
+            reached = Some(key);
         }
         violations.retain(|v| !self.keys.contains(&key_of(self.machine, v)));
-        (changed, violations, kept)
+        (changed, violations, kept, reached)
     }
 
     /// A state's held sets, kept if there is room ([`Held`]).
@@ -1264,7 +1269,7 @@ impl<'m, 's> Run<'m, 's> {
                     &walked.focus,
                     walked.scoped.as_deref(),
                 );
-                let (changed, violations, kept) = self.play(&mut state, &mv, held.as_deref());
+                let (changed, violations, kept, _) = self.play(&mut state, &mv, held.as_deref());
                 self.report(progress);
                 let mut reached = trace.clone();
                 reached.push(mv.clone());
@@ -1361,15 +1366,14 @@ impl<'m, 's> Run<'m, 's> {
                 }
             };
             let held = pool[pick].held.as_deref();
-            let (changed, violations, kept) = self.play(&mut state, &mv, held);
+            let (_, violations, kept, key) = self.play(&mut state, &mv, held);
             self.report(progress);
             let mut reached = pool[pick].trace.clone();
             reached.push(mv);
             self.record(&reached, violations);
-            if !changed || reached.len() > self.options.depth {
+            let Some(key) = key.filter(|_| reached.len() <= self.options.depth) else {
                 continue;
-            }
-            let key = self.machine.state_key(&state);
+            };
             if !seen.insert(key.clone()) {
                 continue;
             }
@@ -1524,14 +1528,13 @@ impl<'m, 's> Run<'m, 's> {
                     let (state, trace, held) = &frontier[entry];
                     let mut after = state.clone();
                     let mut reached = trace.clone();
-                    let (changed, violations, kept) = self.play(&mut after, &mv, held.as_deref());
+                    let (_, violations, kept, key) = self.play(&mut after, &mv, held.as_deref());
                     self.report(progress);
                     reached.push(mv);
                     self.record(&reached, violations);
-                    if !changed {
+                    let Some(key) = key else {
                         continue;
-                    }
-                    let key = self.machine.state_key(&after);
+                    };
                     if visited.contains(&key) {
                         continue;
                     }
@@ -2658,12 +2661,20 @@ fn play_move(
                 // nothing). Nothing to note: the held sets noted the policies
                 // deciding the request when they were computed.
                 let violations = if allowed {
-                    allowed_violations(machine, state, *actor, action, resource, extra, || {
-                        machine.count_unasked(Unasked::HeldViolation);
-                        machine
-                            .act(&mut state.clone(), *actor, action, resource, extra)
-                            .determining
-                    })
+                    allowed_violations(
+                        machine,
+                        (state, held),
+                        *actor,
+                        action,
+                        resource,
+                        extra,
+                        || {
+                            machine.count_unasked(Unasked::HeldViolation);
+                            machine
+                                .act(&mut state.clone(), *actor, action, resource, extra)
+                                .determining
+                        },
+                    )
                 } else {
                     Vec::new()
                 };
@@ -2676,9 +2687,15 @@ fn play_move(
             let before = state.clone();
             let outcome = machine.act(state, *actor, action, resource, extra);
             let violations = if outcome.decision == Decision::Allow {
-                allowed_violations(machine, &before, *actor, action, resource, extra, || {
-                    outcome.determining.clone()
-                })
+                allowed_violations(
+                    machine,
+                    (&before, held),
+                    *actor,
+                    action,
+                    resource,
+                    extra,
+                    || outcome.determining.clone(),
+                )
             } else {
                 Vec::new()
             };
@@ -2693,7 +2710,7 @@ fn play_move(
 /// is asked for only when there is a violation.
 fn allowed_violations(
     machine: &Machine<'_>,
-    before: &State,
+    (before, held): (&State, Option<&Snapshot>),
     actor: usize,
     action: &EntityUid,
     resource: &EntityUid,
@@ -2701,7 +2718,7 @@ fn allowed_violations(
     determining: impl FnOnce() -> Vec<String>,
 ) -> Vec<Violation> {
     let mut violations = machine.never_on_request(actor, action, resource, &[]);
-    violations.extend(machine.ceiling(before, actor, action, resource, extra, &[]));
+    violations.extend(machine.ceiling(before, held, actor, action, resource, extra, &[]));
     if !violations.is_empty() {
         let determining = determining();
         for violation in &mut violations {

@@ -138,9 +138,11 @@ pub(super) type Groups = Arc<Vec<(Targets, usize)>>;
 /// A resource list's positions of each resource.
 type Positions = Arc<HashMap<EntityUid, Vec<usize>>>;
 
-/// A grant-free row being computed or computed, by actor and row key
-/// ([`Rows::row_key`]).
-type RowCells = HashMap<(usize, String), Arc<OnceLock<Row>>>;
+/// A grant-free row being computed or computed, by principal and row key
+/// ([`Rows::row_key`]): actors of one principal have one universe (it is
+/// the principal type's), and the row key holds all a row reads of the
+/// context, so they share the row.
+type RowCells = HashMap<(EntityUid, String), Arc<OnceLock<Row>>>;
 
 /// The incremental held-set machinery of a scenario, shared by every
 /// [`Machine`](super::state::Machine) of it (the workers of a search, each on
@@ -158,7 +160,7 @@ pub(super) struct Rows<'s> {
     /// use: each resource's positions in it. Lists are shared by actions
     /// and actors, so this is built once per list, not once per actor.
     positions: Mutex<HashMap<usize, Positions>>,
-    /// Rows in the grant-free world, by actor and row key
+    /// Rows in the grant-free world, by principal and row key
     /// ([`Rows::row_key`]), each computed once (a second worker asking for
     /// a row being computed waits for it).
     base_rows: Mutex<RowCells>,
@@ -232,16 +234,18 @@ impl<'s> Rows<'s> {
         }
     }
 
-    /// An actor's row in the grant-free world with this context, with the
-    /// policies that decide its requests, group by group.
+    /// An actor's row in the grant-free world with this context (`text`
+    /// its text, `key` its row key, [`Rows::row_key`]), with the policies
+    /// that decide its requests, group by group.
     pub(super) fn base_row(
         &self,
         actor: usize,
         principal: &EntityUid,
         context: &Value,
         text: &str,
+        key: &str,
     ) -> Arc<BaseRow> {
-        let key = (actor, self.row_key(actor, context, text));
+        let key = (principal.clone(), key.to_string());
         let cell = {
             let mut rows = self
                 .base_rows
@@ -278,7 +282,7 @@ impl<'s> Rows<'s> {
     /// 6): with the keys the policies read known, their values and whether
     /// the context fits each action of the row under the schema; else the
     /// whole context's text.
-    fn row_key(&self, actor: usize, context: &Value, text: &str) -> String {
+    pub(super) fn row_key(&self, actor: usize, context: &Value, text: &str) -> String {
         let (Some(keys), Value::Object(map)) = (&self.context_keys, context) else {
             return text.to_string();
         };
@@ -589,17 +593,23 @@ mod tests {
         let principal = &principal;
         let fits = json!({"flag": true, "n": 1});
         let misfits = json!({"flag": true, "n": "one"});
-        let row = |context: &serde_json::Value| {
-            rows.base_row(0, principal, context, &context.to_string())
-                .flags
-                .clone()
+        let base_row = |context: &serde_json::Value| {
+            let text = context.to_string();
+            rows.base_row(
+                0,
+                principal,
+                context,
+                &text,
+                &rows.row_key(0, context, &text),
+            )
         };
+        let row = |context: &serde_json::Value| base_row(context).flags.clone();
         assert_eq!(row(&fits), vec![true]);
         assert_eq!(row(&misfits), vec![false]);
         // A context that fits, with another value of the unread key, shares
         // the first row.
         let other = json!({"flag": true, "n": 2});
-        let shared = rows.base_row(0, principal, &other, &other.to_string());
+        let shared = base_row(&other);
         assert_eq!(
             (shared.flags.clone(), shared.context.clone()),
             (vec![true], fits.to_string())

@@ -123,6 +123,12 @@ pub enum Unasked {
     HeldViolation = 2,
     /// No policy's scope admits it ([`Machine::admits_none`]).
     Unadmitted = 3,
+    /// A delegator's request for the delegation ceiling, allowed, read off
+    /// its row ([`Machine::held_allows_other`]).
+    HeldCeiling = 4,
+    /// A parent session's request for attenuation, allowed, read off its
+    /// row.
+    HeldAttenuation = 5,
 }
 
 /// Which pairs each actor is allowed in a state (over its universe).
@@ -210,9 +216,12 @@ pub struct Machine<'s> {
     /// reads the same to every policy (`world::rows`, 6; tests read it, to
     /// see that generated worlds take that path).
     pub other_context_rows: std::cell::Cell<u64>,
+    /// Rows a snapshot took from another actor's in the same state (one
+    /// principal, contexts that read alike, [`Machine::snapshot_of`]).
+    pub shared_rows: std::cell::Cell<u64>,
     /// Requests a search answered without asking Cedar, by [`Unasked`]
     /// kind (tests read it, to see that searches take those paths).
-    pub unasked: std::cell::Cell<[u64; 4]>,
+    pub unasked: std::cell::Cell<[u64; 6]>,
     /// Contexts as Cedar reads them, by action and context JSON text
     /// ([`Machine::request`]): a search asks the same actor's context at
     /// the same time for many resources and states.
@@ -220,6 +229,8 @@ pub struct Machine<'s> {
     /// The policies of Cedar's reason for some decision so far: those that
     /// decided a request.
     decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
+    /// Actors' own contexts, by actor and time ([`Machine::own_context`]).
+    own_contexts: RefCell<HashMap<(usize, Instant), Rc<OwnContext>>>,
     /// `[[never]]` rules with a type pattern matching more entities than
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
@@ -373,9 +384,11 @@ impl<'s> SharedMachine<'s> {
             evaluations: std::cell::Cell::new(0),
             partial_rows: std::cell::Cell::new(0),
             other_context_rows: std::cell::Cell::new(0),
-            unasked: std::cell::Cell::new([0; 4]),
+            shared_rows: std::cell::Cell::new(0),
+            unasked: std::cell::Cell::new([0; 6]),
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
+            own_contexts: RefCell::new(HashMap::new()),
             slices: if self.brute_force {
                 Slices::whole(&own.policies)
             } else {
@@ -416,6 +429,37 @@ fn max_stores(entities: usize) -> usize {
 
 /// The most parsed contexts a machine keeps ([`Machine::request`]).
 const MAX_PARSED_CONTEXTS: usize = 65_536;
+
+/// The most own contexts a machine keeps ([`Machine::own_context`]).
+const MAX_OWN_CONTEXTS: usize = 65_536;
+
+/// An actor's own context at one time (with no extra keys it depends only
+/// on the actor and the time, [`Machine::context`]), its JSON text, and its
+/// row key once asked ([`Rows::row_key`]).
+struct OwnContext {
+    value: Value,
+    text: String,
+    key: OnceCell<String>,
+    /// Its row key for other actors' rows, by actor.
+    keys_for: RefCell<HashMap<usize, String>>,
+}
+
+impl OwnContext {
+    /// Its row key for its actor's row.
+    fn key(&self, rows: &Rows<'_>, actor: usize) -> &str {
+        self.key
+            .get_or_init(|| rows.row_key(actor, &self.value, &self.text))
+    }
+
+    /// Its row key for `other`'s row (whose universe may be another).
+    fn key_for(&self, rows: &Rows<'_>, other: usize) -> String {
+        self.keys_for
+            .borrow_mut()
+            .entry(other)
+            .or_insert_with(|| rows.row_key(other, &self.value, &self.text))
+            .clone()
+    }
+}
 
 /// The most entities one `[[never]]` type pattern adds as actors.
 pub const MAX_PATTERN_ACTORS: usize = 32;
@@ -829,6 +873,35 @@ impl<'s> Machine<'s> {
         Value::Object(context)
     }
 
+    /// An actor's own context at a time ([`Machine::context`] with no extra
+    /// keys), built once.
+    fn own_context(&self, time: Instant, actor: usize) -> Rc<OwnContext> {
+        if let Some(own) = self.own_contexts.borrow().get(&(actor, time)) {
+            return Rc::clone(own);
+        }
+        let actor_ = &self.actors[actor];
+        let session = actor_.session.map(|i| &self.scenario.sessions[i]);
+        let value = Value::Object(scenario::session_context(
+            &self.scenario.facts,
+            time,
+            session,
+            &actor_.principal,
+            &actor_.chain,
+        ));
+        let own = Rc::new(OwnContext {
+            text: value.to_string(),
+            value,
+            key: OnceCell::new(),
+            keys_for: RefCell::new(HashMap::new()),
+        });
+        let mut kept = self.own_contexts.borrow_mut();
+        if kept.len() >= MAX_OWN_CONTEXTS {
+            kept.clear();
+        }
+        kept.insert((actor, time), Rc::clone(&own));
+        own
+    }
+
     /// Builds a request (checked against the schema, if any), as
     /// `load::build_request` does, reading each (action, context) once.
     pub fn request(
@@ -1027,6 +1100,50 @@ impl<'s> Machine<'s> {
             Unasked::HeldDenied
         });
         Some(allowed)
+    }
+
+    /// Whether actor `other` is allowed `action` on `resource` with
+    /// `actor`'s own context at `time` (a delegator for the delegation
+    /// ceiling, a parent session for attenuation), read off `other`'s row in
+    /// `held` (the held sets of a state at `time`, on this machine): that
+    /// row is Cedar's answers with `other`'s own context, so it answers for
+    /// `actor`'s context when the two read alike to every policy (the same
+    /// row key, `world::rows`, 6). Only an allow is read off: a pair not
+    /// held is either denied or a request the schema rejects, which the
+    /// callers tell apart, so `false` means "ask Cedar", as it does on a
+    /// brute-force machine. `kind` is what an answer counts as.
+    pub fn held_allows_other(
+        &self,
+        held: &Snapshot,
+        time: Instant,
+        (actor, other): (usize, usize),
+        action: &EntityUid,
+        resource: &EntityUid,
+        kind: Unasked,
+    ) -> bool {
+        if self.brute_force {
+            return false;
+        }
+        let Some(rows) = self.shared.rows.get() else {
+            return false;
+        };
+        let Some(index) = rows.pair_index(other, action, resource) else {
+            return false;
+        };
+        if !held
+            .allowed
+            .get(other)
+            .and_then(|flags| flags.get(index))
+            .is_some_and(|&allowed| allowed)
+        {
+            return false;
+        }
+        let own = self.own_context(time, actor);
+        let alike = own.key_for(rows, other) == self.own_context(time, other).key(rows, other);
+        if alike {
+            self.count_unasked(kind);
+        }
+        alike
     }
 
     /// Counts a request answered without Cedar in [`Machine::unasked`].
@@ -1438,30 +1555,48 @@ impl<'s> Machine<'s> {
         let delta = entry
             .delta
             .get_or_init(|| rows.delta(self.scenario, entry.changed.clone()));
-        let mut allowed = Vec::with_capacity(self.actors.len());
+        let mut allowed: Vec<Vec<bool>> = Vec::with_capacity(self.actors.len());
+        // Rows made so far, by principal and row key: the row is Cedar's
+        // answers for the principal, with a context of that key, in this
+        // store, so actors of one principal whose contexts read alike (a
+        // session and its principal acting alone) share it.
+        let mut made: HashMap<(&EntityUid, String), usize> = HashMap::new();
         for actor in 0..self.actors.len() {
             if !relevant(actor) || !self.running(state, actor) {
                 allowed.push(Vec::new());
                 continue;
             }
-            allowed.push(self.row(rows, &entry, delta, state, actor));
+            let own = self.own_context(state.time, actor);
+            let key = own.key(rows, actor);
+            let principal = &self.actors[actor].principal;
+            if let Some(&first) = made.get(&(principal, key.to_string())) {
+                self.shared_rows.set(self.shared_rows.get() + 1);
+                let row = allowed[first].clone();
+                allowed.push(row);
+                continue;
+            }
+            let row = self.row(rows, &entry, delta, actor, &own.value, &own.text, key);
+            made.insert((principal, key.to_string()), actor);
+            allowed.push(row);
         }
         Ok(Snapshot { allowed })
     }
 
-    /// One actor's held pairs in a state (see [`Machine::snapshot_of`]).
+    /// One actor's held pairs in a state (see [`Machine::snapshot_of`]),
+    /// with its own context there (`text` its text, `key` its row key).
+    #[expect(clippy::too_many_arguments, reason = "the parts of one row")]
     fn row(
         &self,
         rows: &Rows<'s>,
         entry: &StoreEntry,
         delta: &Delta,
-        state: &State,
         actor: usize,
+        context: &Value,
+        text: &str,
+        key: &str,
     ) -> Vec<bool> {
-        let context = self.context(state, actor, &Map::new());
-        let text = context.to_string();
         let a = &self.actors[actor];
-        let base = rows.base_row(actor, &a.principal, &context, &text);
+        let base = rows.base_row(actor, &a.principal, context, text, key);
         if base.context != text {
             self.other_context_rows
                 .set(self.other_context_rows.get() + 1);
@@ -1496,7 +1631,7 @@ impl<'s> Machine<'s> {
             }
         };
         let mut named = Vec::new();
-        crate::held::collect_uids(&context, &mut named);
+        crate::held::collect_uids(context, &mut named);
         let whole = delta.everywhere
             || delta.affected.contains(&a.principal)
             || a.chain
@@ -1534,7 +1669,7 @@ impl<'s> Machine<'s> {
                         id
                     }
                 };
-                let flags = rows.group_in(actor, group, &a.principal, &context, id, noting);
+                let flags = rows.group_in(actor, group, &a.principal, context, id, noting);
                 row[*start..*start + flags.len()].copy_from_slice(&flags);
             }
             if kept {
@@ -1569,7 +1704,7 @@ impl<'s> Machine<'s> {
             let to = again.partition_point(|&pair| pair < start + targets.resources().len());
             base.note_kept(group, *start, &again[from..to], noting);
         }
-        let mut contexts = Contexts::new(self, &context);
+        let mut contexts = Contexts::with_text(self, context, text.to_string());
         for index in again {
             let (action, resource) = &pairs[index];
             row[index] = contexts
@@ -1634,6 +1769,17 @@ impl<'s> Machine<'s> {
                     self.never(actor, action, resource, &mut found);
                 }
                 if let (Some(parent), Some(contexts)) = (parent, contexts.as_mut()) {
+                    let parent_actor = self.session_actor(parent);
+                    if self.held_allows_other(
+                        snapshot,
+                        state.time,
+                        (actor, parent_actor),
+                        action,
+                        resource,
+                        Unasked::HeldAttenuation,
+                    ) {
+                        continue;
+                    }
                     self.attenuation(
                         &store, contexts, actor, parent, action, resource, &mut found,
                     );
@@ -1859,9 +2005,14 @@ impl<'s> Machine<'s> {
 
     /// The delegation ceiling for one allowed request: the same request made by
     /// each delegator up the chain, nearest first; the first denied one breaks it.
+    /// With `held`, the state's held sets ([`Machine::snapshot`]), a
+    /// delegator allowed the request there is not asked of Cedar
+    /// ([`Machine::held_allows_other`]).
+    #[expect(clippy::too_many_arguments, reason = "the parts of one request")]
     pub fn ceiling(
         &self,
         state: &State,
+        held: Option<&Snapshot>,
         actor: usize,
         action: &EntityUid,
         resource: &EntityUid,
@@ -1872,9 +2023,23 @@ impl<'s> Machine<'s> {
             return None;
         }
         let store = self.store(state, None).ok()?;
-        let context = self.context(state, actor, extra);
+        let mut context = None;
         for delegator in self.actors[actor].chain.iter().rev().skip(1) {
-            let Ok(request) = self.request(delegator, action, resource, &context) else {
+            if extra.is_empty()
+                && let (Some(held), Some(other)) = (held, self.lone_actor(delegator))
+                && self.held_allows_other(
+                    held,
+                    state.time,
+                    (actor, other),
+                    action,
+                    resource,
+                    Unasked::HeldCeiling,
+                )
+            {
+                continue;
+            }
+            let context = context.get_or_insert_with(|| self.context(state, actor, extra));
+            let Ok(request) = self.request(delegator, action, resource, context) else {
                 continue;
             };
             if !self.allowed(&request, &store) {
@@ -2001,10 +2166,15 @@ struct Contexts<'m, 's> {
 
 impl<'m, 's> Contexts<'m, 's> {
     fn new(machine: &'m Machine<'s>, json: &'m Value) -> Self {
+        Self::with_text(machine, json, json.to_string())
+    }
+
+    /// With `json`'s text already made.
+    fn with_text(machine: &'m Machine<'s>, json: &'m Value, text: String) -> Self {
         Self {
             machine,
             json,
-            text: json.to_string(),
+            text,
             parsed: HashMap::new(),
         }
     }

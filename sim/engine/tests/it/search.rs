@@ -923,6 +923,90 @@ action read, delete appliesTo { principal: [Agent], resource: [Repo] };
     );
 }
 
+/// The delegation ceiling and attenuation ask another actor (a delegator,
+/// a parent session) with the acting actor's context. The incremental
+/// machine reads that actor's row instead only when its own context reads
+/// alike to every policy (`Machine::held_allows_other`). Here the
+/// delegator and the parent hold the pair with their own contexts but not
+/// with the acting actor's (a policy reads the chain's facts), so reading
+/// their rows anyway would miss both findings.
+#[test]
+fn other_actors_rows_answer_only_for_contexts_that_read_alike() {
+    let scenario = crate::common::load(
+        "rows-read-alike",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "rows read alike"
+policies = ["p.cedar"]
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[facts]
+now = "now"
+root = "root"
+delegator = "delegator"
+
+[[session]]
+id = "s0"
+principal = 'Agent::"a0"'
+on_behalf_of = 'User::"u0"'
+
+[[session]]
+id = "s1"
+principal = 'Agent::"a1"'
+parent = "s0"
+
+[[step]]
+at = "+1m"
+session = "s0"
+action = 'Action::"read"'
+resource = 'Doc::"d0"'
+"#,
+            ),
+            (
+                "p.cedar",
+                r#"
+permit (principal == Agent::"a0", action == Action::"read", resource);
+permit (principal == User::"u0", action == Action::"read", resource) when { !(context has root) };
+permit (principal == Agent::"a1", action == Action::"write", resource);
+permit (principal == Agent::"a0", action == Action::"write", resource) when { context.delegator is User };
+"#,
+            ),
+            (
+                "entities.json",
+                r#"[
+  {"uid": {"type": "Agent", "id": "a0"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Agent", "id": "a1"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "User", "id": "u0"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d0"}, "attrs": {}, "parents": []}
+]"#,
+            ),
+        ],
+    );
+    let options = options(Strategy::Exhaustive, 3);
+    let fast_machine = Machine::new(&scenario);
+    let slow_machine = Machine::new(&scenario).brute_force();
+    let fast = search::search(&fast_machine, &options, &mut |_| {});
+    let slow = search::search(&slow_machine, &options, &mut |_| {});
+    let describe = |report: &search::Report| {
+        report
+            .findings
+            .iter()
+            .map(|f| format!("{:?} {:?}", f.violation, f.trace))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(describe(&fast), describe(&slow));
+    let kinds: Vec<FindingKind> = fast.findings.iter().map(|f| f.violation.kind).collect();
+    assert!(
+        kinds.contains(&FindingKind::DelegationCeiling)
+            && kinds.contains(&FindingKind::Attenuation),
+        "{kinds:?}"
+    );
+}
+
 /// States computed incrementally search and replay exactly as brute-force
 /// snapshots do: every strategy finds the same findings with the same
 /// (minimized) traces and the same summary, and replay gives the same result
@@ -961,9 +1045,32 @@ fn incremental_states_search_and_replay_like_brute_force() {
             &world,
             "incremental-search",
         ));
+        if !schema {
+            // The same world with contexts that no session sets and no
+            // fact fills but the clock: a session's context then reads as
+            // its delegator's and its parent's own, so the ceiling and
+            // attenuation read those actors' rows instead of asking Cedar
+            // (`Machine::held_allows_other`), a path compared too.
+            let mut alike = world.clone();
+            for (file, text) in &mut alike.files {
+                if file == "scenario.toml" {
+                    *text = text
+                        .lines()
+                        .filter(|line| {
+                            *line != "root = \"delegator\"" && !line.starts_with("context = { mfa")
+                        })
+                        .map(|line| format!("{line}\n"))
+                        .collect();
+                }
+            }
+            scenarios.push(privsim_testkit::properties::load_generated(
+                &alike,
+                "incremental-search-alike",
+            ));
+        }
     }
     let (mut found, mut partial_rows, mut contexts_reused) = (0, 0, 0);
-    let mut unasked = [0; 4];
+    let mut unasked = [0; 6];
     for scenario in &scenarios {
         let fast = serde_json::to_string(&privsim::replay::replay(scenario)).unwrap();
         let slow = serde_json::to_string(&privsim::replay::replay_brute_force(scenario)).unwrap();
@@ -1008,7 +1115,7 @@ fn incremental_states_search_and_replay_like_brute_force() {
             for (total, count) in unasked.iter_mut().zip(fast_machine.unasked.get()) {
                 *total += count;
             }
-            assert_eq!(slow_machine.unasked.get(), [0; 4]);
+            assert_eq!(slow_machine.unasked.get(), [0; 6]);
         }
     }
     assert!(found > 0, "no search found anything to compare");
@@ -1024,7 +1131,7 @@ fn incremental_states_search_and_replay_like_brute_force() {
     // compared too.
     assert!(
         unasked.iter().all(|&count| count > 0),
-        "answered without Cedar (held: denied, allowed, with a violation; admitted by no scope): {unasked:?}"
+        "answered without Cedar (held: denied, allowed, with a violation; admitted by no scope; a delegator allowed, for the ceiling; a parent, for attenuation): {unasked:?}"
     );
 }
 
