@@ -96,7 +96,7 @@ impl Targets {
 }
 
 /// The policies that decided some request asked through
-/// [`Engine::allowed_noting_into`]: one flag per policy of the engine.
+/// [`Engine::allowed_noting_into_over`]: one flag per policy of the engine.
 #[derive(Debug)]
 pub struct Noted(Vec<AtomicBool>);
 
@@ -417,6 +417,30 @@ enum Note<'n> {
     Each(&'n mut Vec<Decided>),
 }
 
+/// Per policy of the engine, on the requests of one call (a principal, an
+/// action's targets, a context, a store): on which resources it is
+/// satisfied, for the policies whose scopes admit the principal and the
+/// action in that store (`None` for the others).
+pub type Satisfied = Vec<Option<Arc<Vec<bool>>>>;
+
+/// What a call of [`Engine::allowed_with`] does with each policy's
+/// satisfaction.
+enum Reuse<'r> {
+    /// Nothing.
+    No,
+    /// Keeps it ([`Satisfied`]).
+    Record(&'r mut Satisfied),
+    /// Takes it from another store's call (the same principal, targets and
+    /// context as far as any policy reads it) for the policies `touched`
+    /// does not mark: they read nothing that differs between the two stores,
+    /// so they are satisfied alike on every request
+    /// ([`Engine::touched_by`]).
+    From {
+        touched: &'r [bool],
+        base: &'r Satisfied,
+    },
+}
+
 /// The most contexts an [`Engine`] keeps read (contexts change with the
 /// clock, so a long search meets many).
 const MAX_CONTEXTS: usize = 4096;
@@ -625,7 +649,7 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, Note::Not)
+        self.allowed_with(principal, targets, context, store, Note::Not, Reuse::No)
     }
 
     /// [`Engine::allowed`], also noting which policies decided one of the
@@ -645,22 +669,38 @@ impl<'a> Engine<'a> {
             context,
             store,
             Note::Into(&self.decided),
+            Reuse::No,
         )
     }
 
     /// [`Engine::allowed_noting`], noting into `noted` (from
-    /// [`Engine::noting`]) instead of the engine's own set, so callers that
+    /// [`Engine::noting`]) instead of the engine's own flags (so callers that
     /// share one engine across threads each keep what their own requests
-    /// saw decide ([`Engine::decided_in`] reads it).
-    pub fn allowed_noting_into(
+    /// saw decide; [`Engine::decided_in`] reads it), in a store
+    /// that differs from the store of `base`
+    /// ([`Engine::allowed_deciding_satisfied`], with the same principal and
+    /// targets and a context every policy reads alike) as `touched` says
+    /// ([`Engine::touched_by`]): the policies it does not mark are not
+    /// evaluated again, their satisfaction is `base`'s.
+    #[expect(clippy::too_many_arguments, reason = "the parts of one call")]
+    pub fn allowed_noting_into_over(
         &self,
         principal: &EntityUid,
         targets: &Targets,
         context: &Value,
         store: StoreId,
         noted: &Noted,
+        touched: &[bool],
+        base: &Satisfied,
     ) -> Vec<bool> {
-        self.allowed_with(principal, targets, context, store, Note::Into(&noted.0))
+        self.allowed_with(
+            principal,
+            targets,
+            context,
+            store,
+            Note::Into(&noted.0),
+            Reuse::From { touched, base },
+        )
     }
 
     /// [`Engine::allowed`], also saying which requests each policy decided
@@ -668,6 +708,10 @@ impl<'a> Engine<'a> {
     /// [`Engine::allowed_noting`] notes it), by policy index: a caller that
     /// keeps the answers of some requests and asks the others again notes
     /// exactly the policies that decide the ones it keeps.
+    #[cfg_attr(
+        not(feature = "internals"),
+        expect(dead_code, reason = "read by tests, through `internals`")
+    )]
     pub fn allowed_deciding(
         &self,
         principal: &EntityUid,
@@ -675,16 +719,32 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
     ) -> (Vec<bool>, Vec<Decided>) {
+        let (allowed, deciding, _) =
+            self.allowed_deciding_satisfied(principal, targets, context, store);
+        (allowed, deciding)
+    }
+
+    /// [`Engine::allowed_deciding`], also saying on which resources each
+    /// policy is satisfied ([`Satisfied`]).
+    pub fn allowed_deciding_satisfied(
+        &self,
+        principal: &EntityUid,
+        targets: &Targets,
+        context: &Value,
+        store: StoreId,
+    ) -> (Vec<bool>, Vec<Decided>, Satisfied) {
         let mut deciding = Vec::new();
+        let mut satisfied = vec![None; self.policies.len()];
         let allowed = self.allowed_with(
             principal,
             targets,
             context,
             store,
             Note::Each(&mut deciding),
+            Reuse::Record(&mut satisfied),
         );
         deciding.sort_by_key(|d: &Decided| d.policy);
-        (allowed, deciding)
+        (allowed, deciding, satisfied)
     }
 
     /// Per policy: whether its satisfaction can differ between two stores
@@ -738,7 +798,7 @@ impl<'a> Engine<'a> {
             })
     }
 
-    /// An empty set of noted policies for [`Engine::allowed_noting_into`].
+    /// An empty set of noted policies for [`Engine::allowed_noting_into_over`].
     pub fn noting(&self) -> Noted {
         Noted(
             self.policies
@@ -777,6 +837,7 @@ impl<'a> Engine<'a> {
         context: &Value,
         store: StoreId,
         mut note: Note<'_>,
+        mut reuse: Reuse<'_>,
     ) -> Vec<bool> {
         let count = targets.list.resources.len();
         let mut allowed = vec![false; count];
@@ -836,59 +897,79 @@ impl<'a> Engine<'a> {
         let mut forbidden = vec![false; count];
         let mut any_permit = false;
         // Permits satisfied somewhere, to note once the decisions are known.
-        let mut satisfied_permits: Vec<(usize, Arc<Partition>, Vec<bool>)> = Vec::new();
+        let mut satisfied_permits: Vec<(usize, Arc<Vec<bool>>)> = Vec::new();
         for (index, facts) in self.policies.iter().enumerate() {
             if !principal_matches(&facts.policy.principal_constraint(), principal, entities)
                 || !action_matches(&facts.policy.action_constraint(), action, entities)
             {
                 continue;
             }
-            let partition = if extra.is_empty() {
-                self.shared_partition(store, &targets.list, &data, index)
-            } else {
-                let relevant = self.relevant(&data, index);
-                let mut widened = relevant.set.clone();
-                close_over_ancestors(entities, extra.iter().cloned(), &mut widened);
-                let widened = self.numbered(&data, widened);
-                Arc::new(self.partition(&targets.list, &table, index, &widened))
+            let kept = match &reuse {
+                Reuse::From { touched, base } if !touched[index] => base[index].clone(),
+                _ => None,
             };
-            // Classes the policy cannot tell apart for this principal, action
-            // and context: merged, one evaluation each.
-            let merged = if partition.representatives.len() > MERGE_ABOVE {
-                merge(
-                    &partition,
-                    &targets.list.resources,
-                    &Seen {
-                        entities,
-                        table: &table,
-                        index: self.index(&data),
-                    },
-                    facts,
-                    &named,
-                )
-            } else {
-                None
-            };
-            let satisfied: Vec<bool> = match merged {
-                Some(merged) => {
-                    let merged_satisfied: Vec<bool> = merged
-                        .representatives
-                        .iter()
-                        .map(|&r| satisfied_by(facts, r))
-                        .collect();
-                    merged
-                        .class_of_class
-                        .iter()
-                        .map(|&m| merged_satisfied[m as usize])
-                        .collect()
+            // On which resources the policy is satisfied.
+            let on = match kept {
+                Some(on) => on,
+                None => {
+                    let partition = if extra.is_empty() {
+                        self.shared_partition(store, &targets.list, &data, index)
+                    } else {
+                        let relevant = self.relevant(&data, index);
+                        let mut widened = relevant.set.clone();
+                        close_over_ancestors(entities, extra.iter().cloned(), &mut widened);
+                        let widened = self.numbered(&data, widened);
+                        Arc::new(self.partition(&targets.list, &table, index, &widened))
+                    };
+                    // Classes the policy cannot tell apart for this principal, action
+                    // and context: merged, one evaluation each.
+                    let merged = if partition.representatives.len() > MERGE_ABOVE {
+                        merge(
+                            &partition,
+                            &targets.list.resources,
+                            &Seen {
+                                entities,
+                                table: &table,
+                                index: self.index(&data),
+                            },
+                            facts,
+                            &named,
+                        )
+                    } else {
+                        None
+                    };
+                    let satisfied: Vec<bool> = match merged {
+                        Some(merged) => {
+                            let merged_satisfied: Vec<bool> = merged
+                                .representatives
+                                .iter()
+                                .map(|&r| satisfied_by(facts, r))
+                                .collect();
+                            merged
+                                .class_of_class
+                                .iter()
+                                .map(|&m| merged_satisfied[m as usize])
+                                .collect()
+                        }
+                        None => partition
+                            .representatives
+                            .iter()
+                            .map(|&r| satisfied_by(facts, r))
+                            .collect(),
+                    };
+                    Arc::new(
+                        partition
+                            .class_of
+                            .iter()
+                            .map(|&class| class != NO_CLASS && satisfied[class as usize])
+                            .collect::<Vec<bool>>(),
+                    )
                 }
-                None => partition
-                    .representatives
-                    .iter()
-                    .map(|&r| satisfied_by(facts, r))
-                    .collect(),
             };
-            if !satisfied.contains(&true) {
+            if let Reuse::Record(record) = &mut reuse {
+                record[index] = Some(Arc::clone(&on));
+            }
+            if !on.contains(&true) {
                 continue;
             }
             let wanted = match &note {
@@ -898,22 +979,16 @@ impl<'a> Engine<'a> {
             };
             if wanted {
                 // A satisfied forbid decides the (valid) request: deny.
-                let forbids = || {
-                    partition
-                        .class_of
-                        .iter()
-                        .map(|&class| class != NO_CLASS && satisfied[class as usize])
-                };
                 match &mut note {
                     _ if facts.permit => {
-                        satisfied_permits.push((index, partition.clone(), satisfied.clone()));
+                        satisfied_permits.push((index, Arc::clone(&on)));
                     }
                     Note::Into(decided) => {
-                        if forbids().any(|forbid| forbid) {
-                            decided[index].store(true, Ordering::Relaxed);
-                        }
+                        decided[index].store(true, Ordering::Relaxed);
                     }
-                    Note::Each(deciding) => deciding.extend(Decided::of(index, forbids())),
+                    Note::Each(deciding) => {
+                        deciding.extend(Decided::of(index, on.iter().copied()));
+                    }
                     Note::Not => {}
                 }
             }
@@ -923,8 +998,8 @@ impl<'a> Engine<'a> {
             } else {
                 &mut forbidden
             };
-            for (mark, &class) in marks.iter_mut().zip(&partition.class_of) {
-                if class != NO_CLASS && satisfied[class as usize] {
+            for (mark, &satisfied) in marks.iter_mut().zip(on.iter()) {
+                if satisfied {
                     *mark = true;
                 }
             }
@@ -937,11 +1012,23 @@ impl<'a> Engine<'a> {
                 *allow = false;
             } else if *allow {
                 // A permit was satisfied on the resource's class. In the
-                // store: the request was valid (a type never checked had no
-                // satisfied policy). Not in the store: its class may be
-                // another resource's (merged), so it is checked alone.
+                // store: the request was valid if its type was checked (a
+                // type checked and rejected has no satisfied policy); a
+                // type never checked had only satisfactions taken from
+                // another store's call (`Reuse::From`), and is checked now.
+                // Not in the store: its class may be another resource's
+                // (merged), so it is checked alone.
                 *allow = if in_store(index) {
-                    valid.get(&table.types[index]).copied().unwrap_or(false)
+                    *valid.entry(table.types[index]).or_insert_with(|| {
+                        Request::new(
+                            principal.clone(),
+                            action.clone(),
+                            targets.list.resources[index].clone(),
+                            cedar_context.clone(),
+                            self.schema,
+                        )
+                        .is_ok()
+                    })
                 } else {
                     *valid_alone.entry(index).or_insert_with(|| {
                         Request::new(
@@ -956,13 +1043,12 @@ impl<'a> Engine<'a> {
                 };
             }
         }
-        for (index, partition, satisfied) in satisfied_permits {
+        for (index, on) in satisfied_permits {
             // A satisfied permit decides every request that is allowed.
-            let decides = partition
-                .class_of
+            let decides = on
                 .iter()
                 .zip(&allowed)
-                .map(|(&class, &allow)| allow && class != NO_CLASS && satisfied[class as usize]);
+                .map(|(&satisfied, &allow)| allow && satisfied);
             match &mut note {
                 Note::Into(decided) => {
                     if decides.into_iter().any(|decides| decides) {

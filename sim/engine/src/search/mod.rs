@@ -1003,7 +1003,12 @@ impl<'m, 's> Run<'m, 's> {
                     let entry = match self.machine.snapshot(state) {
                         Ok(snapshot) => {
                             self.live.hold(&snapshot);
-                            let found = self.machine.violations(state, &snapshot);
+                            // Those recorded already would be dropped.
+                            let found =
+                                self.machine
+                                    .violations_besides(state, &snapshot, &|violation| {
+                                        self.keys.contains(&key_of(self.machine, violation))
+                                    });
                             let fingerprint = snapshot.fingerprint();
                             kept = self.keep(snapshot);
                             (fingerprint, found)

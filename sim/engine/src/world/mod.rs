@@ -257,10 +257,23 @@ pub fn with_grants(
     for value in changed_entities(base, grants, active).into_values() {
         changed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
     }
+    upserted(base_entities, changed, schema).map_err(|e| WorldError {
+        grant: active.last().copied(),
+        message: e,
+    })
+}
+
+/// The store `base_entities` with `changed` in place of (or beside) its
+/// entities of the same uids, checked against the schema.
+pub fn upserted(
+    base_entities: &Entities,
+    changed: Vec<Entity>,
+    schema: Option<&Schema>,
+) -> Result<Entities, String> {
     base_entities
         .clone()
         .upsert_entities(changed, schema)
-        .map_err(|e| error(&e))
+        .map_err(|e| crate::load::cedar_files::error_chain(&e))
 }
 
 /// The entities whose JSON the given grants change, as changed.
@@ -269,12 +282,24 @@ pub fn changed_entities(
     grants: &[Grant],
     active: &[usize],
 ) -> BTreeMap<String, Value> {
+    changed_entities_from(grants, active, |key| {
+        base.get(key).and_then(|raw| parse(raw).ok())
+    })
+}
+
+/// [`changed_entities`], with each changed entity's grant-free JSON (by
+/// its uid's text) from `base`.
+pub fn changed_entities_from(
+    grants: &[Grant],
+    active: &[usize],
+    base: impl Fn(&str) -> Option<Value>,
+) -> BTreeMap<String, Value> {
     let mut changed: BTreeMap<String, Value> = BTreeMap::new();
     for &index in active {
         let grant = &grants[index];
         let key = grant.principal.to_string();
         if !changed.contains_key(&key)
-            && let Some(entity) = base.get(&key).and_then(|raw| parse(raw).ok())
+            && let Some(entity) = base(&key)
         {
             changed.insert(key, entity);
         }

@@ -41,6 +41,10 @@
 //!    may apply (no touched policy's principal and action scopes admit the
 //!    actor and the action, in either store) is decided alike too, and
 //!    keeps the grant-free row's flags even where step 3 would ask again.
+//!    A group asked again evaluates only the touched policies: the
+//!    grant-free row keeps, per group, on which resources each policy is
+//!    satisfied ([`Engine::allowed_deciding_satisfied`]), and the others
+//!    take that ([`Engine::allowed_noting_into_over`]).
 //! 5. **Coverage.** A kept answer is Cedar's with the grant-free store:
 //!    every policy is satisfied alike on its request in both stores, so
 //!    Cedar's reason (the policies that decide it) is the same too. The
@@ -75,7 +79,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use cedar_policy::EntityUid;
 use serde_json::Value;
 
-use crate::held::{Decided, Engine, Noted, StoreId, Targets, collect_uids, lock};
+use crate::held::{Decided, Engine, Noted, Satisfied, StoreId, Targets, collect_uids, lock};
 use crate::load::Scenario;
 
 /// The most grant-free rows kept (a row per actor and row key,
@@ -93,6 +97,10 @@ pub(super) struct BaseRow {
     pub(super) flags: Vec<bool>,
     /// Per group, the policies that decide some of its requests.
     decided: Vec<Vec<Decided>>,
+    /// Per group, on which resources each policy is satisfied: a store
+    /// whose change a policy does not read takes its satisfaction from
+    /// here (module docs, 4).
+    satisfied: Vec<Satisfied>,
     /// The engine's indices of the policies that decide some request of
     /// the row.
     policies: Vec<usize>,
@@ -261,16 +269,21 @@ impl<'s> Rows<'s> {
             let mut row = BaseRow {
                 flags: Vec::new(),
                 decided: Vec::new(),
+                satisfied: Vec::new(),
                 policies: Vec::new(),
                 context: text.to_string(),
             };
             for (targets, _) in self.groups[actor].iter() {
-                let (flags, decided) =
-                    self.engine
-                        .allowed_deciding(principal, targets, context, Engine::segment(0));
+                let (flags, decided, satisfied) = self.engine.allowed_deciding_satisfied(
+                    principal,
+                    targets,
+                    context,
+                    Engine::segment(0),
+                );
                 row.flags.extend(flags);
                 row.policies.extend(decided.iter().map(|d| d.policy));
                 row.decided.push(decided);
+                row.satisfied.push(satisfied);
             }
             row.policies.sort_unstable();
             row.policies.dedup();
@@ -318,20 +331,32 @@ impl<'s> Rows<'s> {
 
     /// One group of an actor's row in a store of the engine, noting the
     /// policies that decide its requests into `noted`
-    /// ([`Engine::allowed_noting_into`]), as `Machine::authorize` notes
-    /// those of the requests it asks.
+    /// ([`Engine::allowed_noting_into_over`]), as `Machine::authorize` notes
+    /// those of the requests it asks. The store differs from the grant-free
+    /// one as `touched` says ([`Engine::touched_by`]), and `base` is the
+    /// actor's grant-free row with a context that reads alike: the policies
+    /// the change does not touch are satisfied there alike (module docs, 4).
+    #[expect(clippy::too_many_arguments, reason = "the parts of one group")]
     pub(super) fn group_in(
         &self,
-        actor: usize,
-        group: usize,
+        (actor, group): (usize, usize),
         principal: &EntityUid,
         context: &Value,
         store: StoreId,
         noted: &Noted,
+        touched: &[bool],
+        base: &BaseRow,
     ) -> Vec<bool> {
         let (targets, _) = &self.groups[actor][group];
-        self.engine
-            .allowed_noting_into(principal, targets, context, store, noted)
+        self.engine.allowed_noting_into_over(
+            principal,
+            targets,
+            context,
+            store,
+            noted,
+            touched,
+            &base.satisfied[group],
+        )
     }
 
     /// The index of (`action`, `resource`) in an actor's universe, if it is

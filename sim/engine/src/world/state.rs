@@ -12,11 +12,13 @@
 //! they started (so a later `remove_parent` undoes an earlier `add_parent`).
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{Context, Decision, Entities, EntityTypeName, EntityUid, Request, Response};
+use cedar_policy::{
+    Context, Decision, Entities, Entity, EntityTypeName, EntityUid, Request, Response,
+};
 use serde_json::{Map, Value, json};
 
 use crate::held::{Difference, Engine, Noted};
@@ -231,6 +233,12 @@ pub struct Machine<'s> {
     decided: RefCell<std::collections::HashSet<cedar_policy::PolicyId>>,
     /// Actors' own contexts, by actor and time ([`Machine::own_context`]).
     own_contexts: RefCell<HashMap<(usize, Instant), Rc<OwnContext>>>,
+    /// Grant-free entities' JSON, parsed, by uid text, for the entities
+    /// grants change ([`Machine::base_entity`]).
+    base_entities: RefCell<HashMap<String, Option<Rc<BaseEntity>>>>,
+    /// Changed entities as Cedar reads them with the schema, by JSON text
+    /// ([`Machine::entity_read`]).
+    entity_reads: RefCell<HashMap<String, Result<Entity, String>>>,
     /// `[[never]]` rules with a type pattern matching more entities than
     /// become actors: the rule's line and how many were left out.
     pub unsearched_principals: Vec<(usize, usize)>,
@@ -389,6 +397,8 @@ impl<'s> SharedMachine<'s> {
             parsed: RefCell::new(HashMap::new()),
             decided: RefCell::new(std::collections::HashSet::new()),
             own_contexts: RefCell::new(HashMap::new()),
+            base_entities: RefCell::new(HashMap::new()),
+            entity_reads: RefCell::new(HashMap::new()),
             slices: if self.brute_force {
                 Slices::whole(&own.policies)
             } else {
@@ -432,6 +442,16 @@ const MAX_PARSED_CONTEXTS: usize = 65_536;
 
 /// The most own contexts a machine keeps ([`Machine::own_context`]).
 const MAX_OWN_CONTEXTS: usize = 65_536;
+
+/// The most grant-free entities, and changed entities as read, a machine
+/// keeps parsed ([`Machine::base_entity`], [`Machine::entity_read`]).
+const MAX_PARSED_ENTITIES: usize = 65_536;
+
+/// A grant-free entity's JSON and its canonical text ([`canonical_entity`]).
+struct BaseEntity {
+    value: Value,
+    canonical: String,
+}
 
 /// An actor's own context at one time (with no extra keys it depends only
 /// on the actor and the time, [`Machine::context`]), its JSON text, and its
@@ -684,25 +704,25 @@ impl<'s> Machine<'s> {
         if let Some(entry) = self.stores.borrow().get(&key) {
             return Ok(Rc::clone(entry));
         }
-        let store = world::with_grants(
-            &self.own.base,
-            &self.scenario.world.base,
-            &state.grants,
-            &active,
-            self.scenario.schema.as_ref(),
-        )
-        .map_err(|e| e.message)?;
-        let base = &self.scenario.world.base;
+        let values = self.changed_entities(&state.grants, &active);
+        // As `world::with_grants` makes it, each changed entity read once.
+        let store = if active.is_empty() {
+            self.own.base.clone()
+        } else {
+            let mut read = Vec::with_capacity(values.len());
+            for value in values.values() {
+                read.push(self.entity_read(value)?);
+            }
+            world::upserted(&self.own.base, read, self.scenario.schema.as_ref())?
+        };
         let mut changed = std::collections::HashSet::new();
         let mut data_changed = crate::held::Changed::default();
-        for (key, value) in world::changed_entities(base, &state.grants, &active) {
-            let before = base
-                .get(&key)
-                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
-            if before.as_ref().map(canonical_entity) == Some(canonical_entity(&value)) {
+        for (key, value) in values {
+            let before = self.base_entity(&key);
+            if before.as_ref().map(|b| b.canonical.as_str()) == Some(&canonical_entity(&value)) {
                 continue;
             }
-            note_changed_data(before.as_ref(), &value, &mut data_changed);
+            note_changed_data(before.as_ref().map(|b| &b.value), &value, &mut data_changed);
             if let Ok(uid) = crate::load::parse_uid(&key) {
                 changed.insert(uid);
             }
@@ -750,18 +770,12 @@ impl<'s> Machine<'s> {
             // form.
             parts.push("world".to_string());
             let active = Self::active(state, None);
-            for (key, value) in
-                world::changed_entities(&self.scenario.world.base, &state.grants, &active)
-            {
+            for (key, value) in self.changed_entities(&state.grants, &active) {
                 let changed = canonical_entity(&value);
-                let base = self
-                    .scenario
-                    .world
-                    .base
-                    .get(&key)
-                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-                    .map(|v| canonical_entity(&v));
-                if base.as_ref() != Some(&changed) {
+                if self
+                    .base_entity(&key)
+                    .is_none_or(|base| base.canonical != changed)
+                {
                     parts.push(changed);
                 }
             }
@@ -799,14 +813,12 @@ impl<'s> Machine<'s> {
     /// (a world change the held sets do not show yet, such as an attribute
     /// only a later request reads).
     pub fn world_facts(&self, state: &State) -> BTreeSet<String> {
-        let base = &self.scenario.world.base;
         let active = Self::active(state, None);
         let mut facts = BTreeSet::new();
-        for (key, changed) in world::changed_entities(base, &state.grants, &active) {
-            let before = base
-                .get(&key)
-                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-                .unwrap_or(Value::Null);
+        for (key, changed) in self.changed_entities(&state.grants, &active) {
+            let before = self
+                .base_entity(&key)
+                .map_or(Value::Null, |base| base.value.clone());
             let parents = |entity: &Value| -> BTreeSet<String> {
                 entity
                     .get("parents")
@@ -835,9 +847,8 @@ impl<'s> Machine<'s> {
     /// every entity whose evaluation can read them (`world::rows`: their
     /// descendants, and entities whose attributes or tags lead to those).
     pub fn affected_between(&self, before: &State, after: &State) -> HashSet<EntityUid> {
-        let base = &self.scenario.world.base;
-        let old = world::changed_entities(base, &before.grants, &Self::active(before, None));
-        let new = world::changed_entities(base, &after.grants, &Self::active(after, None));
+        let old = self.changed_entities(&before.grants, &Self::active(before, None));
+        let new = self.changed_entities(&after.grants, &Self::active(after, None));
         let differs: HashSet<EntityUid> = old
             .keys()
             .chain(new.keys())
@@ -900,6 +911,57 @@ impl<'s> Machine<'s> {
         }
         kept.insert((actor, time), Rc::clone(&own));
         own
+    }
+
+    /// A grant-free entity's JSON, parsed once, and its canonical text;
+    /// `None` when the world has no such entity.
+    fn base_entity(&self, key: &str) -> Option<Rc<BaseEntity>> {
+        if let Some(kept) = self.base_entities.borrow().get(key) {
+            return kept.clone();
+        }
+        let entity = self
+            .scenario
+            .world
+            .base
+            .get(key)
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .map(|value| {
+                Rc::new(BaseEntity {
+                    canonical: canonical_entity(&value),
+                    value,
+                })
+            });
+        let mut kept = self.base_entities.borrow_mut();
+        if kept.len() >= MAX_PARSED_ENTITIES {
+            kept.clear();
+        }
+        kept.insert(key.to_string(), entity.clone());
+        entity
+    }
+
+    /// [`world::changed_entities`] with the grant-free entities parsed once
+    /// ([`Machine::base_entity`]).
+    fn changed_entities(&self, grants: &[Grant], active: &[usize]) -> BTreeMap<String, Value> {
+        world::changed_entities_from(grants, active, |key| {
+            self.base_entity(key).map(|b| b.value.clone())
+        })
+    }
+
+    /// An entity's JSON as Cedar reads it with the scenario's schema (as
+    /// `world::with_grants` reads it), read once per JSON text.
+    fn entity_read(&self, value: &Value) -> Result<Entity, String> {
+        let text = value.to_string();
+        if let Some(read) = self.entity_reads.borrow().get(&text) {
+            return read.clone();
+        }
+        let read = Entity::from_json_value(value.clone(), self.scenario.schema.as_ref())
+            .map_err(|e| crate::load::cedar_files::error_chain(&e));
+        let mut kept = self.entity_reads.borrow_mut();
+        if kept.len() >= MAX_PARSED_ENTITIES {
+            kept.clear();
+        }
+        kept.insert(text, read.clone());
+        read
     }
 
     /// Builds a request (checked against the schema, if any), as
@@ -1356,11 +1418,9 @@ impl<'s> Machine<'s> {
             .filter(|&i| &state.grants[i].principal == entity)
             .collect();
         let key = entity.to_string();
-        let mut now = std::collections::BTreeMap::new();
-        if let Some(raw) = self.scenario.world.base.get(&key)
-            && let Ok(value) = serde_json::from_str::<Value>(raw.get())
-        {
-            now.insert(key.clone(), value);
+        let mut now = BTreeMap::new();
+        if let Some(base) = self.base_entity(&key) {
+            now.insert(key.clone(), base.value.clone());
         }
         for &index in &own {
             world::apply_grant(&mut now, &state.grants[index]);
@@ -1669,7 +1729,15 @@ impl<'s> Machine<'s> {
                         id
                     }
                 };
-                let flags = rows.group_in(actor, group, &a.principal, context, id, noting);
+                let flags = rows.group_in(
+                    (actor, group),
+                    &a.principal,
+                    context,
+                    id,
+                    noting,
+                    touched,
+                    &base,
+                );
                 row[*start..*start + flags.len()].copy_from_slice(&flags);
             }
             if kept {
@@ -1745,6 +1813,21 @@ impl<'s> Machine<'s> {
     /// The state invariants broken in a state: attenuation, expiry, `never`
     /// rules and always-access assertions (as the scenario switches them).
     pub fn violations(&self, state: &State, snapshot: &Snapshot) -> Vec<Violation> {
+        self.violations_besides(state, snapshot, &|_| false)
+    }
+
+    /// [`Machine::violations`], leaving out those `known` says are known
+    /// already, without checking them (a violation is judged by its kind,
+    /// actor, action, resource and delegator, grant or rule before its
+    /// message is written or anything is asked of Cedar). A search records
+    /// the first violation of each identity and drops the rest: it leaves
+    /// out those it has recorded.
+    pub fn violations_besides(
+        &self,
+        state: &State,
+        snapshot: &Snapshot,
+        known: &dyn Fn(&Violation) -> bool,
+    ) -> Vec<Violation> {
         let invariants = self.scenario.invariants;
         let mut found = Vec::new();
         let Ok(store) = self.store(state, None) else {
@@ -1757,8 +1840,8 @@ impl<'s> Machine<'s> {
                 .session
                 .and_then(|s| self.scenario.sessions[s].parent)
                 .filter(|_| invariants.attenuation);
-            let context = parent.map(|_| self.context(state, actor, &Map::new()));
-            let mut contexts = context.as_ref().map(|c| Contexts::new(self, c));
+            let own = parent.map(|_| self.own_context(state.time, actor));
+            let mut contexts = None;
             // A brute-force machine asks the rules for every held pair: the
             // oracle the matched pairs are tested against.
             let never_pairs =
@@ -1766,9 +1849,9 @@ impl<'s> Machine<'s> {
             for (pair, _) in flags.iter().enumerate().filter(|(_, allowed)| **allowed) {
                 let (action, resource) = &self.pairs[actor][pair];
                 if invariants.never && never_pairs.is_none_or(|matched| matched[pair]) {
-                    self.never(actor, action, resource, &mut found);
+                    self.never(actor, action, resource, known, &mut found);
                 }
-                if let (Some(parent), Some(contexts)) = (parent, contexts.as_mut()) {
+                if let (Some(parent), Some(own)) = (parent, own.as_ref()) {
                     let parent_actor = self.session_actor(parent);
                     if self.held_allows_other(
                         snapshot,
@@ -1780,17 +1863,26 @@ impl<'s> Machine<'s> {
                     ) {
                         continue;
                     }
+                    let contexts = contexts.get_or_insert_with(|| {
+                        Contexts::with_text(self, &own.value, own.text.clone())
+                    });
                     self.attenuation(
-                        &store, contexts, actor, parent, action, resource, &mut found,
+                        &store,
+                        contexts,
+                        (actor, parent),
+                        action,
+                        resource,
+                        known,
+                        &mut found,
                     );
                 }
             }
         }
         if invariants.expiry {
-            self.expiry(state, snapshot, &mut found);
+            self.expiry(state, snapshot, known, &mut found);
         }
         if invariants.access {
-            self.access(state, &store, &mut found);
+            self.access(state, &store, known, &mut found);
         }
         found
     }
@@ -1808,7 +1900,7 @@ impl<'s> Machine<'s> {
     ) -> Vec<Violation> {
         let mut found = Vec::new();
         if self.scenario.invariants.never {
-            self.never(actor, action, resource, &mut found);
+            self.never(actor, action, resource, &|_| false, &mut found);
         }
         for violation in &mut found {
             violation.on_request = true;
@@ -1839,12 +1931,13 @@ impl<'s> Machine<'s> {
         actor: usize,
         action: &EntityUid,
         resource: &EntityUid,
+        known: &dyn Fn(&Violation) -> bool,
         found: &mut Vec<Violation>,
     ) {
         let principal = &self.actors[actor].principal;
         for rule in &self.scenario.never {
             if rule.covers(principal, action, resource) {
-                found.push(Violation {
+                let mut violation = Violation {
                     kind: FindingKind::Never,
                     on_request: false,
                     actor,
@@ -1855,14 +1948,22 @@ impl<'s> Machine<'s> {
                     rule: Some(rule.line),
                     missing: false,
                     determining: Vec::new(),
-                    message: format!(
-                        "{} is allowed {action} on {resource}, which the rule at line {} forbids ({}){}",
-                        self.describe(actor),
-                        rule.line,
-                        rule.describe(),
-                        rule.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
-                    ),
-                });
+                    message: String::new(),
+                };
+                if known(&violation) {
+                    continue;
+                }
+                violation.message = format!(
+                    "{} is allowed {action} on {resource}, which the rule at line {} forbids ({}){}",
+                    self.describe(actor),
+                    rule.line,
+                    rule.describe(),
+                    rule.reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+                found.push(violation);
             }
         }
     }
@@ -1872,10 +1973,10 @@ impl<'s> Machine<'s> {
         &self,
         store: &Entities,
         contexts: &mut Contexts<'_, 's>,
-        actor: usize,
-        parent: usize,
+        (actor, parent): (usize, usize),
         action: &EntityUid,
         resource: &EntityUid,
+        known: &dyn Fn(&Violation) -> bool,
         found: &mut Vec<Violation>,
     ) {
         // The parent is asked with the sub-agent's own context (the chain that
@@ -1883,33 +1984,44 @@ impl<'s> Machine<'s> {
         // hold some authority only when it delegates it.
         let parent_actor = self.session_actor(parent);
         let parent_principal = &self.actors[parent_actor].principal;
+        let mut violation = Violation {
+            kind: FindingKind::Attenuation,
+            on_request: false,
+            actor,
+            action: action.clone(),
+            resource: resource.clone(),
+            delegator: Some(parent_principal.clone()),
+            grant: None,
+            rule: None,
+            missing: false,
+            determining: Vec::new(),
+            message: String::new(),
+        };
+        if known(&violation) {
+            return;
+        }
         // Where the schema does not let the parent's type make the request at
         // all, the comparison does not apply (as for the delegation ceiling).
         let Some(request) = contexts.request(parent_principal, action, resource) else {
             return;
         };
         if !self.allowed(&request, store) {
-            found.push(Violation {
-                kind: FindingKind::Attenuation,
-                on_request: false,
-                actor,
-                action: action.clone(),
-                resource: resource.clone(),
-                delegator: Some(parent_principal.clone()),
-                grant: None,
-                rule: None,
-                missing: false,
-                determining: Vec::new(),
-                message: format!(
-                    "{} holds {action} on {resource}, which its parent session `{}` ({parent_principal}) does not",
-                    self.describe(actor),
-                    self.scenario.sessions[parent].id
-                ),
-            });
+            violation.message = format!(
+                "{} holds {action} on {resource}, which its parent session `{}` ({parent_principal}) does not",
+                self.describe(actor),
+                self.scenario.sessions[parent].id
+            );
+            found.push(violation);
         }
     }
 
-    fn expiry(&self, state: &State, snapshot: &Snapshot, found: &mut Vec<Violation>) {
+    fn expiry(
+        &self,
+        state: &State,
+        snapshot: &Snapshot,
+        known: &dyn Fn(&Violation) -> bool,
+        found: &mut Vec<Violation>,
+    ) {
         for (index, grant) in state.grants.iter().enumerate() {
             let ended = !grant.removed_at_until && grant.until.is_some_and(|u| u <= state.time);
             if !ended || !grant.active_at(state.time) {
@@ -1926,36 +2038,47 @@ impl<'s> Machine<'s> {
                 let mut contexts = Contexts::new(self, &context);
                 for (pair, _) in flags.iter().enumerate().filter(|(_, a)| **a) {
                     let (action, resource) = &self.pairs[actor][pair];
+                    let mut violation = Violation {
+                        kind: FindingKind::Expiry,
+                        on_request: false,
+                        actor,
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        delegator: None,
+                        grant: Some(grant.id.clone()),
+                        rule: None,
+                        missing: false,
+                        determining: Vec::new(),
+                        message: String::new(),
+                    };
+                    if known(&violation) {
+                        continue;
+                    }
                     let still = contexts
                         .request(&grant.principal, action, resource)
                         .is_some_and(|request| self.allowed(&request, &without));
                     if !still {
-                        found.push(Violation {
-                            kind: FindingKind::Expiry,
-                            on_request: false,
-                            actor,
-                            action: action.clone(),
-                            resource: resource.clone(),
-                            delegator: None,
-                            grant: Some(grant.id.clone()),
-                            rule: None,
-                            missing: false,
-                            determining: Vec::new(),
-                            message: format!(
-                                "{} still holds {action} on {resource} at {}, after `{}` ended at {}, only because the grant is still in the world",
-                                self.describe(actor),
-                                state.time,
-                                grant.id,
-                                grant.until.map(|u| u.to_string()).unwrap_or_default()
-                            ),
-                        });
+                        violation.message = format!(
+                            "{} still holds {action} on {resource} at {}, after `{}` ended at {}, only because the grant is still in the world",
+                            self.describe(actor),
+                            state.time,
+                            grant.id,
+                            grant.until.map(|u| u.to_string()).unwrap_or_default()
+                        );
+                        found.push(violation);
                     }
                 }
             }
         }
     }
 
-    fn access(&self, state: &State, store: &Entities, found: &mut Vec<Violation>) {
+    fn access(
+        &self,
+        state: &State,
+        store: &Entities,
+        known: &dyn Fn(&Violation) -> bool,
+        found: &mut Vec<Violation>,
+    ) {
         for check in self.scenario.access.iter().filter(|c| c.always) {
             let actor = match check.session {
                 Some(session) => self.session_actor(session),
@@ -1975,7 +2098,7 @@ impl<'s> Machine<'s> {
                     .is_some_and(|request| self.allowed(&request, store));
                 let expected = check.expected.contains(&resource.to_string());
                 if allowed != expected {
-                    found.push(Violation {
+                    let mut violation = Violation {
                         kind: FindingKind::Access,
                         on_request: false,
                         actor,
@@ -1986,18 +2109,23 @@ impl<'s> Machine<'s> {
                         rule: Some(check.line),
                         missing: !allowed,
                         determining: Vec::new(),
-                        message: format!(
-                            "{} is {} {} on {resource}, against the assertion at line {}",
-                            self.describe(actor),
-                            if allowed {
-                                "allowed"
-                            } else {
-                                "no longer allowed"
-                            },
-                            check.action,
-                            check.line
-                        ),
-                    });
+                        message: String::new(),
+                    };
+                    if known(&violation) {
+                        continue;
+                    }
+                    violation.message = format!(
+                        "{} is {} {} on {resource}, against the assertion at line {}",
+                        self.describe(actor),
+                        if allowed {
+                            "allowed"
+                        } else {
+                            "no longer allowed"
+                        },
+                        check.action,
+                        check.line
+                    );
+                    found.push(violation);
                 }
             }
         }
