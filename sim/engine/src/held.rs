@@ -310,6 +310,9 @@ impl StoreData<'_> {
 /// What the engine knows about one policy.
 struct PolicyFacts {
     policy: Policy,
+    /// Its principal and action scopes (Cedar makes them anew on each ask).
+    principal: PrincipalConstraint,
+    action: ActionConstraint,
     /// How its satisfaction on a request is asked.
     check: Check,
     permit: bool,
@@ -785,16 +788,12 @@ impl<'a> Engine<'a> {
             .zip(touched)
             .filter(|(_, touched)| **touched)
             .any(|(facts, _)| {
-                let (scope_p, scope_a) = (
-                    facts.policy.principal_constraint(),
-                    facts.policy.action_constraint(),
-                );
                 stores
                     .iter()
-                    .any(|store| principal_matches(&scope_p, principal, store))
+                    .any(|store| principal_matches(&facts.principal, principal, store))
                     && stores
                         .iter()
-                        .any(|store| action_matches(&scope_a, action, store))
+                        .any(|store| action_matches(&facts.action, action, store))
             })
     }
 
@@ -899,8 +898,8 @@ impl<'a> Engine<'a> {
         // Permits satisfied somewhere, to note once the decisions are known.
         let mut satisfied_permits: Vec<(usize, Arc<Vec<bool>>)> = Vec::new();
         for (index, facts) in self.policies.iter().enumerate() {
-            if !principal_matches(&facts.policy.principal_constraint(), principal, entities)
-                || !action_matches(&facts.policy.action_constraint(), action, entities)
+            if !principal_matches(&facts.principal, principal, entities)
+                || !action_matches(&facts.action, action, entities)
             {
                 continue;
             }
@@ -2057,6 +2056,8 @@ fn policy_facts(policies: &PolicySet, json: &PolicyJson, policy: &Policy) -> Pol
             )
             || matches!(policy.action_constraint(), ActionConstraint::In(_)),
         literals,
+        principal: policy.principal_constraint(),
+        action: policy.action_constraint(),
         policy: policy.clone(),
     }
 }

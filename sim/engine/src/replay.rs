@@ -350,6 +350,7 @@ fn never_on_step(
         &step.action,
         &step.resource,
         &result.determining_policies,
+        &|_| false,
     ) {
         let mut key = violation.key();
         key.1 = step.principal.to_string();

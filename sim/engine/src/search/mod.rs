@@ -987,8 +987,15 @@ impl<'m, 's> Run<'m, 's> {
     ) -> (bool, Vec<Violation>, Option<Rc<Held>>, Option<StateKey>) {
         self.moves += 1;
         self.live.moves.fetch_add(1, Ordering::Relaxed);
-        let (changed, mut violations, outcome) =
-            play_move(self.machine, state, mv, held.map(|held| &held.snapshot));
+        // A request's violations recorded already would be dropped.
+        let known = |violation: &Violation| self.keys.contains(&key_of(self.machine, violation));
+        let (changed, mut violations, outcome) = play_move(
+            self.machine,
+            state,
+            mv,
+            held.map(|held| &held.snapshot),
+            &known,
+        );
         if let (Some(outcome), Move::Request { action, .. }) = (&outcome, mv) {
             self.left_out.effects(action, outcome);
         }
@@ -2625,7 +2632,7 @@ fn first_line(message: &str) -> String {
 /// Plays one move on a state; returns whether the state changed and, for an
 /// allowed request, its delegation-ceiling violation.
 pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Vec<Violation>) {
-    let (changed, violations, _) = play_move(machine, state, mv, None);
+    let (changed, violations, _) = play_move(machine, state, mv, None, &|_| false);
     (changed, violations)
 }
 
@@ -2634,12 +2641,14 @@ pub fn execute(machine: &Machine<'_>, state: &mut State, mv: &Move) -> (bool, Ve
 /// with the actor's own context is answered from them instead when it is
 /// denied, or allowed with no effect to apply. A request
 /// that no policy's scope admits is not asked of Cedar either
-/// ([`Machine::admits_none`]).
+/// ([`Machine::admits_none`]). Violations `known` says are known are left
+/// out, and not checked when they are all that could be found.
 fn play_move(
     machine: &Machine<'_>,
     state: &mut State,
     mv: &Move,
     held: Option<&Snapshot>,
+    known: &dyn Fn(&Violation) -> bool,
 ) -> (bool, Vec<Violation>, Option<Outcome>) {
     match mv {
         Move::Advance(time) => {
@@ -2668,7 +2677,7 @@ fn play_move(
                 let violations = if allowed {
                     allowed_violations(
                         machine,
-                        (state, held),
+                        (state, held, known),
                         *actor,
                         action,
                         resource,
@@ -2694,7 +2703,7 @@ fn play_move(
             let violations = if outcome.decision == Decision::Allow {
                 allowed_violations(
                     machine,
-                    (&before, held),
+                    (&before, held, known),
                     *actor,
                     action,
                     resource,
@@ -2709,21 +2718,25 @@ fn play_move(
     }
 }
 
+/// Whether a violation is known already (a search's recorded identities).
+type Known<'k> = &'k dyn Fn(&Violation) -> bool;
+
 /// The violations of an allowed request, made in `before` (the state before
 /// its effects): a `never` rule it breaks, the delegation ceiling; each
 /// with the request's determining policies, which `determining` gives and
-/// is asked for only when there is a violation.
+/// is asked for only when there is a violation. Those `known` marks are left
+/// out (the ceiling is not checked when every delegator's is known).
 fn allowed_violations(
     machine: &Machine<'_>,
-    (before, held): (&State, Option<&Snapshot>),
+    (before, held, known): (&State, Option<&Snapshot>, Known<'_>),
     actor: usize,
     action: &EntityUid,
     resource: &EntityUid,
     extra: &Map<String, Value>,
     determining: impl FnOnce() -> Vec<String>,
 ) -> Vec<Violation> {
-    let mut violations = machine.never_on_request(actor, action, resource, &[]);
-    violations.extend(machine.ceiling(before, held, actor, action, resource, extra, &[]));
+    let mut violations = machine.never_on_request(actor, action, resource, &[], known);
+    violations.extend(machine.ceiling((before, held), actor, action, resource, extra, &[], known));
     if !violations.is_empty() {
         let determining = determining();
         for violation in &mut violations {

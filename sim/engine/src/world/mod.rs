@@ -82,7 +82,7 @@ pub struct Actor {
 }
 
 /// A time-bound change to one principal's entity.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     /// The grant's name (its `id`, or `grant-N`).
     pub id: String,

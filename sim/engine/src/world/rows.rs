@@ -182,8 +182,16 @@ pub(super) struct Rows<'s> {
     /// otherwise. Grant-free rows are kept by the context's values of these
     /// keys (module docs, 6).
     context_keys: Option<BTreeSet<String>>,
-    /// Each context text's row keys, by actor ([`Rows::row_key`]).
-    row_keys: Mutex<HashMap<String, Vec<Option<String>>>>,
+    /// Each context text's row keys, by actor, and fits, by action
+    /// ([`Rows::row_key`]).
+    row_keys: Mutex<HashMap<String, RowKeys>>,
+}
+
+/// One context text's row keys, by actor, and whether it fits each action
+/// asked so far ([`Rows::row_key`]).
+struct RowKeys {
+    keys: Vec<Option<String>>,
+    fits: HashMap<EntityUid, bool>,
 }
 
 /// Who points at whom in the grant-free world.
@@ -299,11 +307,38 @@ impl<'s> Rows<'s> {
         let (Some(keys), Value::Object(map)) = (&self.context_keys, context) else {
             return text.to_string();
         };
-        // Kept by context text and actor: the fits cost a schema check (or a
-        // lookup keyed by the context's text) per action.
-        if let Some(Some(key)) = lock(&self.row_keys).get(text).and_then(|k| k.get(actor)) {
-            return key.clone();
-        }
+        // Kept by context text and actor, and the fits by context text and
+        // action (actors of one universe, or whose universes share an
+        // action, share them): a fit costs a schema check.
+        let fits: Vec<Option<bool>> = {
+            let kept = lock(&self.row_keys);
+            let Some(known) = kept.get(text) else {
+                drop(kept);
+                return self.new_row_key(actor, context, text, keys, map, Vec::new());
+            };
+            if let Some(Some(key)) = known.keys.get(actor) {
+                return key.clone();
+            }
+            self.groups[actor]
+                .iter()
+                .map(|(targets, _)| known.fits.get(&targets.action).copied())
+                .collect()
+        };
+        self.new_row_key(actor, context, text, keys, map, fits)
+    }
+
+    /// [`Rows::row_key`] made and kept, with the fits of the actor's groups
+    /// known so far (`None` for those not known).
+    fn new_row_key(
+        &self,
+        actor: usize,
+        context: &Value,
+        text: &str,
+        keys: &BTreeSet<String>,
+        map: &serde_json::Map<String, Value>,
+        mut fits: Vec<Option<bool>>,
+    ) -> String {
+        fits.resize(self.groups[actor].len(), None);
         let read: serde_json::Map<String, Value> = map
             .iter()
             .filter(|(key, _)| keys.contains(*key))
@@ -311,21 +346,25 @@ impl<'s> Rows<'s> {
             .collect();
         let mut key = Value::Object(read).to_string();
         key.push('|');
-        for (targets, _) in self.groups[actor].iter() {
-            key.push(if self.engine.context_fits(&targets.action, context) {
-                '1'
-            } else {
-                '0'
-            });
+        for ((targets, _), fit) in self.groups[actor].iter().zip(&mut fits) {
+            let fits =
+                *fit.get_or_insert_with(|| self.engine.context_fits(&targets.action, context));
+            key.push(if fits { '1' } else { '0' });
         }
         let mut kept = lock(&self.row_keys);
         if kept.len() >= MAX_BASE_ROWS && !kept.contains_key(text) {
             kept.clear();
         }
-        let by_actor = kept
-            .entry(text.to_string())
-            .or_insert_with(|| vec![None; self.groups.len()]);
-        by_actor[actor] = Some(key.clone());
+        let known = kept.entry(text.to_string()).or_insert_with(|| RowKeys {
+            keys: vec![None; self.groups.len()],
+            fits: HashMap::new(),
+        });
+        known.keys[actor] = Some(key.clone());
+        for ((targets, _), fit) in self.groups[actor].iter().zip(fits) {
+            if let Some(fit) = fit {
+                known.fits.insert(targets.action.clone(), fit);
+            }
+        }
         key
     }
 

@@ -14,6 +14,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
+use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{
@@ -195,6 +196,14 @@ pub struct Machine<'s> {
     /// [`Machine::new`]'s time in a world of thousands of resources).
     pub pairs: Arc<Vec<Universe>>,
     stores: RefCell<HashMap<Vec<String>, Rc<StoreEntry>>>,
+    /// The store last asked for, with what it was asked for: a search asks
+    /// for one state's store once per move it makes there, and comparing
+    /// the grants costs less than writing out the key of `stores`.
+    last_store: RefCell<Option<LastStore>>,
+    /// The last answer of [`Machine::admits_none`]: the store, the actor,
+    /// the action and resource, and whether a scope admits them.
+    #[expect(clippy::type_complexity, reason = "one memo, read in one place")]
+    last_admits: RefCell<Option<(Rc<StoreEntry>, usize, EntityUid, EntityUid, bool)>>,
     /// Snapshots by brute force only (the oracle), for tests and benchmarks.
     brute_force: bool,
     /// The policies this machine's held-set rows saw decide (built with
@@ -384,6 +393,8 @@ impl<'s> SharedMachine<'s> {
             actors: Arc::clone(&self.actors),
             pairs: Arc::clone(&self.pairs),
             stores: RefCell::new(HashMap::new()),
+            last_store: RefCell::new(None),
+            last_admits: RefCell::new(None),
             brute_force: self.brute_force,
             noting: OnceCell::new(),
             unread_moments: self.unread_moments.clone(),
@@ -416,12 +427,24 @@ struct StoreEntry {
     changed: std::collections::HashSet<EntityUid>,
     /// What the grants in force change, as policies can read it.
     data_changed: crate::held::Changed,
+    /// The canonical text of each entity that differs from the grant-free
+    /// world, by uid ([`canonical_entity`]; [`Machine::state_key`]).
+    differing: Vec<String>,
     /// What the change can reach, computed on the first snapshot.
     delta: OnceCell<Delta>,
     /// Per policy of the held-set engine: whether the change can touch its
     /// satisfaction ([`crate::held::Engine::touched_by`]), computed on the
     /// first snapshot.
     touched: OnceCell<Vec<bool>>,
+}
+
+/// The store [`Machine::store_entry`] last gave: for a state at `time` with
+/// `grants`, leaving out `without`.
+struct LastStore {
+    time: Instant,
+    grants: Vec<Grant>,
+    without: Option<usize>,
+    entry: Rc<StoreEntry>,
 }
 
 /// The most stores a machine keeps before it starts afresh.
@@ -459,6 +482,8 @@ struct BaseEntity {
 struct OwnContext {
     value: Value,
     text: String,
+    /// The entities it names.
+    named: Vec<EntityUid>,
     key: OnceCell<String>,
     /// Its row key for other actors' rows, by actor.
     keys_for: RefCell<HashMap<usize, String>>,
@@ -694,6 +719,29 @@ impl<'s> Machine<'s> {
     }
 
     fn store_entry(&self, state: &State, without: Option<usize>) -> Result<Rc<StoreEntry>, String> {
+        if let Some(last) = self.last_store.borrow().as_ref()
+            && last.time == state.time
+            && last.without == without
+            && last.grants == state.grants
+        {
+            return Ok(Rc::clone(&last.entry));
+        }
+        let entry = self.store_entry_keyed(state, without)?;
+        *self.last_store.borrow_mut() = Some(LastStore {
+            time: state.time,
+            grants: state.grants.clone(),
+            without,
+            entry: Rc::clone(&entry),
+        });
+        Ok(entry)
+    }
+
+    /// [`Machine::store_entry`] by the key of `stores`.
+    fn store_entry_keyed(
+        &self,
+        state: &State,
+        without: Option<usize>,
+    ) -> Result<Rc<StoreEntry>, String> {
         let active = Self::active(state, without);
         // Keyed by the exact content of the grants applied, in order, so two
         // different worlds can never share a store (a hash match alone could).
@@ -717,11 +765,14 @@ impl<'s> Machine<'s> {
         };
         let mut changed = std::collections::HashSet::new();
         let mut data_changed = crate::held::Changed::default();
+        let mut differing = Vec::new();
         for (key, value) in values {
             let before = self.base_entity(&key);
-            if before.as_ref().map(|b| b.canonical.as_str()) == Some(&canonical_entity(&value)) {
+            let canonical = canonical_entity(&value);
+            if before.as_ref().map(|b| &b.canonical) == Some(&canonical) {
                 continue;
             }
+            differing.push(canonical);
             note_changed_data(before.as_ref().map(|b| &b.value), &value, &mut data_changed);
             if let Ok(uid) = crate::load::parse_uid(&key) {
                 changed.insert(uid);
@@ -731,6 +782,7 @@ impl<'s> Machine<'s> {
             entities: Rc::new(store),
             changed,
             data_changed,
+            differing,
             delta: OnceCell::new(),
             touched: OnceCell::new(),
         });
@@ -745,6 +797,8 @@ impl<'s> Machine<'s> {
                 }
             }
             stores.clear();
+            // Its engine store may be forgotten too.
+            *self.last_store.borrow_mut() = None;
         }
         stores.insert(key, Rc::clone(&entry));
         Ok(entry)
@@ -769,14 +823,20 @@ impl<'s> Machine<'s> {
             // each changed entity that differs from the base, in a canonical
             // form.
             parts.push("world".to_string());
-            let active = Self::active(state, None);
-            for (key, value) in self.changed_entities(&state.grants, &active) {
-                let changed = canonical_entity(&value);
-                if self
-                    .base_entity(&key)
-                    .is_none_or(|base| base.canonical != changed)
-                {
-                    parts.push(changed);
+            // The state's store lists them (a state reached by a move has
+            // its store made already).
+            if let Ok(entry) = self.store_entry(state, None) {
+                parts.extend(entry.differing.iter().cloned());
+            } else {
+                let active = Self::active(state, None);
+                for (key, value) in self.changed_entities(&state.grants, &active) {
+                    let changed = canonical_entity(&value);
+                    if self
+                        .base_entity(&key)
+                        .is_none_or(|base| base.canonical != changed)
+                    {
+                        parts.push(changed);
+                    }
                 }
             }
         }
@@ -899,8 +959,11 @@ impl<'s> Machine<'s> {
             &actor_.principal,
             &actor_.chain,
         ));
+        let mut named = Vec::new();
+        crate::held::collect_uids(&value, &mut named);
         let own = Rc::new(OwnContext {
             text: value.to_string(),
+            named,
             value,
             key: OnceCell::new(),
             keys_for: RefCell::new(HashMap::new()),
@@ -1231,12 +1294,33 @@ impl<'s> Machine<'s> {
         if self.brute_force || !self.running(state, actor) {
             return false;
         }
-        let Ok(store) = self.store(state, None) else {
+        let Ok(entry) = self.store_entry(state, None) else {
             return false;
         };
-        let admitted =
-            self.slices
-                .admits_any(&self.actors[actor].principal, action, resource, &store);
+        // A search asks of one pair once per context variant, in a row.
+        let last = self.last_admits.borrow().as_ref().and_then(|last| {
+            (Rc::ptr_eq(&last.0, &entry)
+                && last.1 == actor
+                && &last.2 == action
+                && &last.3 == resource)
+                .then_some(last.4)
+        });
+        let admitted = last.unwrap_or_else(|| {
+            let admitted = self.slices.admits_any(
+                &self.actors[actor].principal,
+                action,
+                resource,
+                &entry.entities,
+            );
+            *self.last_admits.borrow_mut() = Some((
+                Rc::clone(&entry),
+                actor,
+                action.clone(),
+                resource.clone(),
+                admitted,
+            ));
+            admitted
+        });
         if !admitted {
             self.count_unasked(Unasked::Unadmitted);
         }
@@ -1635,7 +1719,7 @@ impl<'s> Machine<'s> {
                 allowed.push(row);
                 continue;
             }
-            let row = self.row(rows, &entry, delta, actor, &own.value, &own.text, key);
+            let row = self.row(rows, &entry, delta, actor, &own, key);
             made.insert((principal, key.to_string()), actor);
             allowed.push(row);
         }
@@ -1643,18 +1727,17 @@ impl<'s> Machine<'s> {
     }
 
     /// One actor's held pairs in a state (see [`Machine::snapshot_of`]),
-    /// with its own context there (`text` its text, `key` its row key).
-    #[expect(clippy::too_many_arguments, reason = "the parts of one row")]
+    /// with its own context there (`key` its row key).
     fn row(
         &self,
         rows: &Rows<'s>,
         entry: &StoreEntry,
         delta: &Delta,
         actor: usize,
-        context: &Value,
-        text: &str,
+        own: &OwnContext,
         key: &str,
     ) -> Vec<bool> {
+        let (context, text) = (&own.value, own.text.as_str());
         let a = &self.actors[actor];
         let base = rows.base_row(actor, &a.principal, context, text, key);
         if base.context != text {
@@ -1690,13 +1773,11 @@ impl<'s> Machine<'s> {
                 may
             }
         };
-        let mut named = Vec::new();
-        crate::held::collect_uids(context, &mut named);
         let whole = delta.everywhere
             || delta.affected.contains(&a.principal)
             || a.chain
                 .iter()
-                .chain(&named)
+                .chain(&own.named)
                 .any(|u| delta.affected.contains(u));
         let mut row = base.flags.clone();
         if whole {
@@ -1897,10 +1978,11 @@ impl<'s> Machine<'s> {
         action: &EntityUid,
         resource: &EntityUid,
         determining: &[String],
+        known: &dyn Fn(&Violation) -> bool,
     ) -> Vec<Violation> {
         let mut found = Vec::new();
         if self.scenario.invariants.never {
-            self.never(actor, action, resource, &|_| false, &mut found);
+            self.never(actor, action, resource, known, &mut found);
         }
         for violation in &mut found {
             violation.on_request = true;
@@ -2135,19 +2217,43 @@ impl<'s> Machine<'s> {
     /// each delegator up the chain, nearest first; the first denied one breaks it.
     /// With `held`, the state's held sets ([`Machine::snapshot`]), a
     /// delegator allowed the request there is not asked of Cedar
-    /// ([`Machine::held_allows_other`]).
+    /// ([`Machine::held_allows_other`]). When `known` says the violation
+    /// of every delegator is known, nothing is checked: whatever it found
+    /// is known.
     #[expect(clippy::too_many_arguments, reason = "the parts of one request")]
     pub fn ceiling(
         &self,
-        state: &State,
-        held: Option<&Snapshot>,
+        (state, held): (&State, Option<&Snapshot>),
         actor: usize,
         action: &EntityUid,
         resource: &EntityUid,
         extra: &Map<String, Value>,
         determining: &[String],
+        known: &dyn Fn(&Violation) -> bool,
     ) -> Option<Violation> {
         if !self.scenario.invariants.delegation_ceiling {
+            return None;
+        }
+        let violation = |delegator: &EntityUid| Violation {
+            kind: FindingKind::DelegationCeiling,
+            on_request: true,
+            actor,
+            action: action.clone(),
+            resource: resource.clone(),
+            delegator: Some(delegator.clone()),
+            grant: None,
+            rule: None,
+            missing: false,
+            determining: determining.to_vec(),
+            message: String::new(),
+        };
+        if self.actors[actor]
+            .chain
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|delegator| known(&violation(delegator)))
+        {
             return None;
         }
         let store = self.store(state, None).ok()?;
@@ -2172,20 +2278,11 @@ impl<'s> Machine<'s> {
             };
             if !self.allowed(&request, &store) {
                 return Some(Violation {
-                    kind: FindingKind::DelegationCeiling,
-                    on_request: true,
-                    actor,
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    delegator: Some(delegator.clone()),
-                    grant: None,
-                    rule: None,
-                    missing: false,
-                    determining: determining.to_vec(),
                     message: format!(
                         "{} was allowed {action} on {resource} although its delegator {delegator} is denied it",
                         self.describe(actor)
                     ),
+                    ..violation(delegator)
                 });
             }
         }
@@ -2681,7 +2778,15 @@ fn entity_of(value: &Value) -> Option<EntityUid> {
     let inner = value.get("__entity").unwrap_or(value);
     let kind = inner.get("type")?.as_str()?;
     let id = inner.get("id")?.as_str()?;
-    EntityUid::from_json(json!({ "type": kind, "id": id })).ok()
+    // As `EntityUid::from_json` reads it: a type name in normal form only
+    // (the parser `from_str` uses would also take spaces and comments).
+    let type_name = EntityTypeName::from_str(kind)
+        .ok()
+        .filter(|name| name.to_string() == kind)?;
+    Some(EntityUid::from_type_name_and_id(
+        type_name,
+        cedar_policy::EntityId::new(id),
+    ))
 }
 
 /// The timeline a replay that ended in `state` lived: its grants are every

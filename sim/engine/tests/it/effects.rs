@@ -749,3 +749,69 @@ expect = "allow"
     assert!(compared >= 20, "only {compared} states compared");
     assert_eq!(held_some, [true; 4], "{compared} states compared");
 }
+
+/// Whether a scope admits a request depends on the state's store: an agent
+/// that joins a role is admitted where it was not, even when the same pair
+/// is asked about in the two states one after the other (the machine keeps
+/// its last answer, for the context variants of one pair).
+#[test]
+fn admission_is_asked_again_in_a_changed_store() {
+    use privsim::search::{Move, execute};
+    use privsim::world::state::Machine;
+    let loaded = crate::common::load(
+        "admission-per-store",
+        &[
+            (
+                "scenario.toml",
+                r#"
+[scenario]
+name = "admission per store"
+policies = ["p.cedar"]
+entities = "entities.json"
+start = "2026-06-01T09:00:00Z"
+
+[[session]]
+id = "bot"
+principal = 'Agent::"bot"'
+
+[[effect]]
+action = 'Action::"join"'
+add_parent = { entity = "principal", parent = "resource" }
+"#,
+            ),
+            (
+                "p.cedar",
+                r#"
+permit (principal, action == Action::"join", resource);
+permit (principal in Role::"reader", action == Action::"read", resource == Doc::"d");
+"#,
+            ),
+            (
+                "entities.json",
+                r#"[
+  {"uid": {"type": "Agent", "id": "bot"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "reader"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Doc", "id": "d"}, "attrs": {}, "parents": []}
+]"#,
+            ),
+        ],
+    );
+    let machine = Machine::new(&loaded);
+    let uid = |text: &str| privsim::load::parse_uid(text).unwrap();
+    let (read, doc) = (uid(r#"Action::"read""#), uid(r#"Doc::"d""#));
+    let before = machine.initial();
+    assert!(machine.admits_none(&before, 0, &read, &doc));
+    let mut after = before.clone();
+    let join = Move::Request {
+        actor: 0,
+        action: uid(r#"Action::"join""#),
+        resource: uid(r#"Role::"reader""#),
+        extra: serde_json::Map::new(),
+    };
+    assert!(
+        execute(&machine, &mut after, &join).0,
+        "joining changes the world"
+    );
+    assert!(!machine.admits_none(&after, 0, &read, &doc));
+    assert!(machine.admits_none(&before, 0, &read, &doc));
+}
