@@ -1017,28 +1017,20 @@ impl<'a> Engine<'a> {
                 // another store's call (`Reuse::From`), and is checked now.
                 // Not in the store: its class may be another resource's
                 // (merged), so it is checked alone.
+                let accepted = || {
+                    Request::new(
+                        principal.clone(),
+                        action.clone(),
+                        targets.list.resources[index].clone(),
+                        cedar_context.clone(),
+                        self.schema,
+                    )
+                    .is_ok()
+                };
                 *allow = if in_store(index) {
-                    *valid.entry(table.types[index]).or_insert_with(|| {
-                        Request::new(
-                            principal.clone(),
-                            action.clone(),
-                            targets.list.resources[index].clone(),
-                            cedar_context.clone(),
-                            self.schema,
-                        )
-                        .is_ok()
-                    })
+                    *valid.entry(table.types[index]).or_insert_with(accepted)
                 } else {
-                    *valid_alone.entry(index).or_insert_with(|| {
-                        Request::new(
-                            principal.clone(),
-                            action.clone(),
-                            targets.list.resources[index].clone(),
-                            cedar_context.clone(),
-                            self.schema,
-                        )
-                        .is_ok()
-                    })
+                    *valid_alone.entry(index).or_insert_with(accepted)
                 };
             }
         }

@@ -45,6 +45,16 @@ fn load(path: &Path, options: &LoadOptions) -> Scenario {
     scenario::load(path, options).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
 }
 
+/// A report's findings, each the whole violation (its determining policies
+/// too) and its trace.
+fn whole_findings(report: &search::Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .map(|f| format!("{:?} {:?}", f.violation, f.trace))
+        .collect()
+}
+
 fn options(strategy: Strategy, seed: u64) -> Options {
     Options {
         strategy,
@@ -991,14 +1001,7 @@ permit (principal == Agent::"a0", action == Action::"write", resource) when { co
     let slow_machine = Machine::new(&scenario).brute_force();
     let fast = search::search(&fast_machine, &options, &mut |_| {});
     let slow = search::search(&slow_machine, &options, &mut |_| {});
-    let describe = |report: &search::Report| {
-        report
-            .findings
-            .iter()
-            .map(|f| format!("{:?} {:?}", f.violation, f.trace))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(describe(&fast), describe(&slow));
+    assert_eq!(whole_findings(&fast), whole_findings(&slow));
     let kinds: Vec<FindingKind> = fast.findings.iter().map(|f| f.violation.kind).collect();
     assert!(
         kinds.contains(&FindingKind::DelegationCeiling)
@@ -1084,17 +1087,9 @@ fn incremental_states_search_and_replay_like_brute_force() {
             let slow_machine = Machine::new(scenario).brute_force();
             let fast = search::search(&fast_machine, &options, &mut |_| {});
             let slow = search::search(&slow_machine, &options, &mut |_| {});
-            // The whole violation: its determining policies too.
-            let describe = |report: &search::Report| {
-                report
-                    .findings
-                    .iter()
-                    .map(|f| format!("{:?} {:?}", f.violation, f.trace))
-                    .collect::<Vec<_>>()
-            };
             assert_eq!(
-                describe(&fast),
-                describe(&slow),
+                whole_findings(&fast),
+                whole_findings(&slow),
                 "{} {strategy:?}",
                 scenario.name
             );
