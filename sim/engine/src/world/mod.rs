@@ -246,33 +246,42 @@ pub fn with_grants(
     active: &[usize],
     schema: Option<&Schema>,
 ) -> Result<Entities, WorldError> {
-    if active.is_empty() {
-        return Ok(base_entities.clone());
-    }
-    let error = |e: &dyn std::error::Error| WorldError {
+    let changed = changed_entities(base, grants, active);
+    with_changed(
+        base_entities,
+        &changed,
+        |value| {
+            Entity::from_json_value(value.clone(), schema)
+                .map_err(|e| crate::load::cedar_files::error_chain(&e))
+        },
+        schema,
+    )
+    .map_err(|message| WorldError {
         grant: active.last().copied(),
-        message: crate::load::cedar_files::error_chain(e),
-    };
-    let mut changed = Vec::new();
-    for value in changed_entities(base, grants, active).into_values() {
-        changed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
-    }
-    upserted(base_entities, changed, schema).map_err(|e| WorldError {
-        grant: active.last().copied(),
-        message: e,
+        message,
     })
 }
 
-/// The store `base_entities` with `changed` in place of (or beside) its
-/// entities of the same uids, checked against the schema.
-pub fn upserted(
+/// The grant-free store `base_entities` with the `changed` entities' JSON
+/// (by uid text, [`changed_entities`]) in place, each read by `read` (with
+/// the schema, as [`Entity::from_json_value`] reads it): the grant-free
+/// store itself when nothing changed.
+pub fn with_changed(
     base_entities: &Entities,
-    changed: Vec<Entity>,
+    changed: &BTreeMap<String, Value>,
+    mut read: impl FnMut(&Value) -> Result<Entity, String>,
     schema: Option<&Schema>,
 ) -> Result<Entities, String> {
+    if changed.is_empty() {
+        return Ok(base_entities.clone());
+    }
+    let mut entities = Vec::with_capacity(changed.len());
+    for value in changed.values() {
+        entities.push(read(value)?);
+    }
     base_entities
         .clone()
-        .upsert_entities(changed, schema)
+        .upsert_entities(entities, schema)
         .map_err(|e| crate::load::cedar_files::error_chain(&e))
 }
 

@@ -83,6 +83,24 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// A violation of `kind` by `actor` on a pair, with nothing else said
+    /// yet (no delegator, grant, rule, policies or message).
+    fn of(kind: FindingKind, actor: usize, action: &EntityUid, resource: &EntityUid) -> Self {
+        Self {
+            kind,
+            on_request: false,
+            actor,
+            action: action.clone(),
+            resource: resource.clone(),
+            delegator: None,
+            grant: None,
+            rule: None,
+            missing: false,
+            determining: Vec::new(),
+            message: String::new(),
+        }
+    }
+
     /// What makes two violations the same finding: the same invariant broken
     /// by the same actor with the same action (and delegator, grant or rule).
     /// Other resources it reaches the same way are the same escalation.
@@ -754,15 +772,12 @@ impl<'s> Machine<'s> {
         }
         let values = self.changed_entities(&state.grants, &active);
         // As `world::with_grants` makes it, each changed entity read once.
-        let store = if active.is_empty() {
-            self.own.base.clone()
-        } else {
-            let mut read = Vec::with_capacity(values.len());
-            for value in values.values() {
-                read.push(self.entity_read(value)?);
-            }
-            world::upserted(&self.own.base, read, self.scenario.schema.as_ref())?
-        };
+        let store = world::with_changed(
+            &self.own.base,
+            &values,
+            |value| self.entity_read(value),
+            self.scenario.schema.as_ref(),
+        )?;
         let mut changed = std::collections::HashSet::new();
         let mut data_changed = crate::held::Changed::default();
         let mut differing = Vec::new();
@@ -2020,17 +2035,8 @@ impl<'s> Machine<'s> {
         for rule in &self.scenario.never {
             if rule.covers(principal, action, resource) {
                 let mut violation = Violation {
-                    kind: FindingKind::Never,
-                    on_request: false,
-                    actor,
-                    action: action.clone(),
-                    resource: resource.clone(),
-                    delegator: None,
-                    grant: None,
                     rule: Some(rule.line),
-                    missing: false,
-                    determining: Vec::new(),
-                    message: String::new(),
+                    ..Violation::of(FindingKind::Never, actor, action, resource)
                 };
                 if known(&violation) {
                     continue;
@@ -2067,17 +2073,8 @@ impl<'s> Machine<'s> {
         let parent_actor = self.session_actor(parent);
         let parent_principal = &self.actors[parent_actor].principal;
         let mut violation = Violation {
-            kind: FindingKind::Attenuation,
-            on_request: false,
-            actor,
-            action: action.clone(),
-            resource: resource.clone(),
             delegator: Some(parent_principal.clone()),
-            grant: None,
-            rule: None,
-            missing: false,
-            determining: Vec::new(),
-            message: String::new(),
+            ..Violation::of(FindingKind::Attenuation, actor, action, resource)
         };
         if known(&violation) {
             return;
@@ -2121,17 +2118,8 @@ impl<'s> Machine<'s> {
                 for (pair, _) in flags.iter().enumerate().filter(|(_, a)| **a) {
                     let (action, resource) = &self.pairs[actor][pair];
                     let mut violation = Violation {
-                        kind: FindingKind::Expiry,
-                        on_request: false,
-                        actor,
-                        action: action.clone(),
-                        resource: resource.clone(),
-                        delegator: None,
                         grant: Some(grant.id.clone()),
-                        rule: None,
-                        missing: false,
-                        determining: Vec::new(),
-                        message: String::new(),
+                        ..Violation::of(FindingKind::Expiry, actor, action, resource)
                     };
                     if known(&violation) {
                         continue;
@@ -2181,17 +2169,9 @@ impl<'s> Machine<'s> {
                 let expected = check.expected.contains(&resource.to_string());
                 if allowed != expected {
                     let mut violation = Violation {
-                        kind: FindingKind::Access,
-                        on_request: false,
-                        actor,
-                        action: check.action.clone(),
-                        resource: resource.clone(),
-                        delegator: None,
-                        grant: None,
                         rule: Some(check.line),
                         missing: !allowed,
-                        determining: Vec::new(),
-                        message: String::new(),
+                        ..Violation::of(FindingKind::Access, actor, &check.action, resource)
                     };
                     if known(&violation) {
                         continue;
@@ -2235,17 +2215,10 @@ impl<'s> Machine<'s> {
             return None;
         }
         let violation = |delegator: &EntityUid| Violation {
-            kind: FindingKind::DelegationCeiling,
             on_request: true,
-            actor,
-            action: action.clone(),
-            resource: resource.clone(),
             delegator: Some(delegator.clone()),
-            grant: None,
-            rule: None,
-            missing: false,
             determining: determining.to_vec(),
-            message: String::new(),
+            ..Violation::of(FindingKind::DelegationCeiling, actor, action, resource)
         };
         if self.actors[actor]
             .chain
