@@ -430,4 +430,49 @@ pub struct Scenario {
     /// read). `--watch` re-runs the scenario when one of them changes. The
     /// `--policies` override ([`LoadOptions::policies`]) is not listed.
     pub inputs: BTreeSet<PathBuf>,
+    /// [`Scenario::declares_enumerated_types`], once asked: every machine
+    /// made for the scenario asks, and reading a Cedar schema again cost
+    /// about 8% of an exhaustive search of a small world.
+    pub(crate) enumerated_types: std::sync::OnceLock<bool>,
+}
+
+impl Scenario {
+    /// Whether the schema declares an enumerated entity type (`enum
+    /// [...]`), or might: `true` when its JSON form cannot be had; `false`
+    /// without a schema. Cedar checks a request's principal and resource
+    /// of such a type by id, so requests of one shape are then not all
+    /// alike.
+    pub fn declares_enumerated_types(&self) -> bool {
+        *self.enumerated_types.get_or_init(|| {
+            self.schema_file
+                .as_ref()
+                .is_some_and(schema_declares_enumerated_types)
+        })
+    }
+}
+
+/// [`Scenario::declares_enumerated_types`] of a schema file.
+fn schema_declares_enumerated_types(file: &SourceFile) -> bool {
+    let json = if file.display.ends_with(".json") {
+        serde_json::from_str::<serde_json::Value>(&file.text).ok()
+    } else if !file.text.contains("enum") {
+        // The Cedar schema syntax declares one only with the keyword `enum`,
+        // which no escape can spell otherwise.
+        return false;
+    } else {
+        super::cedar_files::on_a_large_stack(|| {
+            cedar_policy::SchemaFragment::from_cedarschema_str(&file.text)
+                .ok()
+                .and_then(|(fragment, _)| fragment.to_json_value().ok())
+        })
+    };
+    let Some(namespaces) = json.as_ref().and_then(serde_json::Value::as_object) else {
+        return true;
+    };
+    namespaces.values().any(|namespace| {
+        namespace
+            .get("entityTypes")
+            .and_then(serde_json::Value::as_object)
+            .is_some_and(|types| types.values().any(|t| t.get("enum").is_some()))
+    })
 }

@@ -635,10 +635,8 @@ impl<'s> Machine<'s> {
                 moments,
                 rows: OnceLock::new(),
                 never_pairs: actors.iter().map(|_| OnceLock::new()).collect(),
-                checks_by_type: scenario
-                    .schema_file
-                    .as_ref()
-                    .is_some_and(|file| !declares_enumerated_types(file)),
+                checks_by_type: scenario.schema_file.is_some()
+                    && !scenario.declares_enumerated_types(),
             }),
             actors: Arc::new(actors),
             pairs: Arc::new(pairs),
@@ -2620,31 +2618,6 @@ fn collect_longs(value: &Value, found: &mut BTreeSet<i64>) {
         Value::Array(items) => items.iter().for_each(|v| collect_longs(v, found)),
         _ => {}
     }
-}
-
-/// Whether a schema declares an enumerated entity type (`enum [...]`), or
-/// might: `true` when its JSON form cannot be had. Cedar checks a request's
-/// principal and resource of such a type by id, so requests of one shape
-/// are then not all alike ([`Machine::request`]).
-fn declares_enumerated_types(file: &privsim_model::diag::SourceFile) -> bool {
-    let json = if file.display.ends_with(".json") {
-        serde_json::from_str::<Value>(&file.text).ok()
-    } else {
-        crate::load::cedar_files::on_a_large_stack(|| {
-            cedar_policy::SchemaFragment::from_cedarschema_str(&file.text)
-                .ok()
-                .and_then(|(fragment, _)| fragment.to_json_value().ok())
-        })
-    };
-    let Some(namespaces) = json.as_ref().and_then(Value::as_object) else {
-        return true;
-    };
-    namespaces.values().any(|namespace| {
-        namespace
-            .get("entityTypes")
-            .and_then(Value::as_object)
-            .is_some_and(|types| types.values().any(|t| t.get("enum").is_some()))
-    })
 }
 
 /// Adds to `into` what differs between an entity's JSON before (`None`: it

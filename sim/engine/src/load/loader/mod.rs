@@ -386,6 +386,7 @@ impl<'a> Loader<'a> {
             untimed_steps: 0,
             warnings: Vec::new(),
             inputs: BTreeSet::new(),
+            enumerated_types: std::sync::OnceLock::new(),
         };
         scenario.effects = self.effects(&raw, &scenario)?;
         self.effect_attributes(&raw, &scenario, &attributes)?;
