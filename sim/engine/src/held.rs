@@ -1087,7 +1087,9 @@ impl<'a> Engine<'a> {
             self.contexts_reused.fetch_add(1, Ordering::Relaxed);
             return read.clone();
         }
-        let read = Context::from_json_value(context.clone(), self.schema.map(|s| (s, action))).ok();
+        // As Cedar's parser reads it (`load::read_context` builds plain
+        // contexts without it).
+        let read = crate::load::read_context(action, context, self.schema).ok();
         let mut contexts = lock(&self.contexts);
         if contexts.len() >= MAX_CONTEXTS {
             contexts.clear();

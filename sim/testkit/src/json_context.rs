@@ -129,7 +129,9 @@ fn user(rng: &mut Xoshiro256PlusPlus) -> String {
     let id = pick(rng, &["alice", "bob", "caf\u{e9}", ""]);
     let ty = pick(
         rng,
-        &["User", "User", "User", "Team", "Doc", "Nope", "Bad Type"],
+        &[
+            "User", "User", "User", "Team", "Doc", "Nope", "Bad Type", " User", "Ns::User",
+        ],
     );
     match rng.random_range(0..4) {
         0 => format!(r#"{{"type": {}, "id": {}}}"#, quoted(ty), quoted(id)),
@@ -251,6 +253,27 @@ fn any_value(rng: &mut Xoshiro256PlusPlus, depth: u32) -> String {
                 r#"{"__extn": {"fn": "nope", "arg": "1"}}"#,
                 r#"{"__extn": {"fn": "ip"}}"#,
                 r#"{"__entity": {"type": "User", "id": "alice"}, "extra": 1}"#,
+                // Escapes in forms other than the plainest one.
+                r#"{"__entity": {"type": "User", "id": "alice", "extra": 1}}"#,
+                r#"{"__entity": {"type": " User", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "User ", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "__cedar::User", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "__cedar", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "Ns::User", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "Ns :: User", "id": "alice"}}"#,
+                r#"{"__entity": {"type": "User", "id": 1}}"#,
+                r#"{"__entity": {"type": "User"}}"#,
+                r#"{"__entity": {"id": "alice", "type": "Action"}}"#,
+                r#"{"__extn": {"fn": "datetime", "arg": "2024-10-15", "extra": 1}}"#,
+                r#"{"__extn": {"fn": "decimal", "arg": 1}}"#,
+                r#"{"__extn": {"fn": "ip", "args": ["10.0.0.1"]}}"#,
+                r#"{"__extn": {"fn": "offset", "args": [{"__extn": {"fn": "datetime", "arg": "2024-10-15"}}, {"__extn": {"fn": "duration", "arg": "1h"}}]}}"#,
+                r#"{"__extn": {"fn": "isIpv4", "arg": "10.0.0.1"}}"#,
+                r#"{"__extn": {"fn": " ip", "arg": "10.0.0.1"}}"#,
+                r#"{"__extn": {"fn": "ip", "arg": {"__extn": {"fn": "ip", "arg": "1.1.1.1"}}}}"#,
+                r#"{"__extn": {"fn": "datetime", "arg": "2024-10-15T11:38:02.123+0130"}}"#,
+                r#"{"__extn": {"fn": "decimal", "arg": "922337203685477.5808"}}"#,
+                r#"{"__extn": {"arg": "1h", "fn": "duration"}}"#,
             ],
         )
         .to_owned(),

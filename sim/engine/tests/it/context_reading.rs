@@ -20,7 +20,7 @@ use std::str::FromStr;
 
 use cedar_policy::{Context, EntityUid, EvalResult, Schema};
 use privsim::load::{
-    build_request, error_chain, plain_request, read_context, request_from_context,
+    build_request, error_chain, plain_context, plain_request, read_context, request_from_context,
 };
 use privsim_testkit::json_context::{self, ACTIONS, SCHEMA};
 use rand::SeedableRng;
@@ -42,6 +42,9 @@ struct Seen {
     read: usize,
     rejected: usize,
     with_entity_or_extension: usize,
+    /// Read without Cedar's parser, holding an entity or extension value
+    /// (an `__entity` or `__extn` escape).
+    plain_with_entity_or_extension: usize,
 }
 
 fn contains_entity_or_extension(value: &EvalResult) -> bool {
@@ -88,6 +91,9 @@ fn read_context_equals_cedars_parser() {
                         .any(|v| contains_entity_or_extension(&v))
                     {
                         seen.with_entity_or_extension += 1;
+                        if plain_context(&action, &value, schema).is_some() {
+                            seen.plain_with_entity_or_extension += 1;
+                        }
                     }
                 }
                 (Err(fast), Err(cedar)) => {
@@ -104,6 +110,7 @@ fn read_context_equals_cedars_parser() {
     assert!(seen.read > 3_000, "{seen:?}");
     assert!(seen.rejected > 1_000, "{seen:?}");
     assert!(seen.with_entity_or_extension > 300, "{seen:?}");
+    assert!(seen.plain_with_entity_or_extension > 100, "{seen:?}");
 }
 
 /// `plain_request` (one schema check) against its slow definition, reading
