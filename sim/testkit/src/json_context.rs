@@ -326,3 +326,148 @@ pub fn context(rng: &mut Xoshiro256PlusPlus, action: &str) -> String {
     }
     format!("{{{}}}", entries.join(", "))
 }
+
+/// The schema entities are read under ([`entity`]): every value type of
+/// [`SCHEMA`]'s contexts as attributes, tags of two types, a type with no
+/// tags, an enumerated type and an action.
+pub const ENTITY_SCHEMA: &str = r#"
+entity Team;
+type Inner = { n: Long, note?: String, tags?: Set<String> };
+entity User in [Team] {
+  level: Long, purpose?: String, flag?: Bool, tags?: Set<String>, inner?: Inner,
+  matrix?: Set<Set<Long>>, who?: User, addr?: ipaddr, amount?: decimal,
+  when?: datetime, span?: duration, readers?: Set<User>,
+  owner?: { owner: User, n?: Long }
+} tags String;
+entity Doc in [Team, Doc] { n?: Long } tags Set<User>;
+entity Color enum ["red", "blue"];
+action view appliesTo { principal: [User], resource: [Doc] };
+"#;
+
+/// An entity uid of type `ty` (or now and then another) in one of the JSON
+/// forms Cedar may read as one (some malformed on purpose).
+fn entity_uid(rng: &mut Xoshiro256PlusPlus, ty: &str) -> String {
+    let ty = if rng.random_bool(0.9) {
+        ty
+    } else {
+        pick(
+            rng,
+            &[
+                "User", "Team", "Doc", "Color", "Action", "Nope", " User", "Ns::User",
+            ],
+        )
+    };
+    let id = pick(rng, &["alice", "red", "view", "caf\u{e9}", ""]);
+    match rng.random_range(0..20) {
+        0..4 => format!(
+            r#"{{"__entity": {{"type": {}, "id": {}}}}}"#,
+            quoted(ty),
+            quoted(id)
+        ),
+        4 => quoted(&format!("{ty}::{}", quoted(id))),
+        5 => format!(
+            r#"{{"type": {}, "id": {}, "x": 1}}"#,
+            quoted(ty),
+            quoted(id)
+        ),
+        6 => format!(r#"{{"type": {}}}"#, quoted(ty)),
+        _ => format!(r#"{{"type": {}, "id": {}}}"#, quoted(ty), quoted(id)),
+    }
+}
+
+/// An entity in Cedar's JSON form (as an entities file lists it), over
+/// [`ENTITY_SCHEMA`]: usually a user or a document with a `uid`, `attrs`
+/// (declared attributes, each conforming or not, sometimes extra ones),
+/// `parents` of the types it may have and now and then `tags`; sometimes
+/// a part missing, an extra key, an entity of another type, or not an
+/// object.
+pub fn entity(rng: &mut Xoshiro256PlusPlus) -> String {
+    if rng.random_bool(0.03) {
+        return any_value(rng, 0);
+    }
+    let (ty, attributes, parent_types, tag_kind): (&str, Vec<(&str, Kind)>, &[&str], Kind) =
+        match rng.random_range(0..10) {
+            0..6 => {
+                let mut attributes: Vec<(&str, Kind)> = declared("plain")
+                    .iter()
+                    .chain(declared("typed"))
+                    .copied()
+                    .filter(|(name, _)| *name != "inner")
+                    .collect();
+                attributes.push(("owner", Kind::OwnerRecord));
+                attributes.push(("inner", Kind::Inner));
+                ("User", attributes, &["Team", "Team", "User"], Kind::Str)
+            }
+            6..9 => (
+                "Doc",
+                vec![("n", Kind::Long)],
+                &["Team", "Doc"],
+                Kind::SetUser,
+            ),
+            _ => (
+                pick(rng, &["Team", "Color", "Action", "Nope"]),
+                Vec::new(),
+                &["Team", "Action"],
+                Kind::Str,
+            ),
+        };
+    let mut parts = vec![format!(r#""uid": {}"#, entity_uid(rng, ty))];
+    let mut attrs = Vec::new();
+    for (index, (name, kind)) in attributes.into_iter().enumerate() {
+        // `level`, the first, is required; the others are optional.
+        if rng.random_bool(if index == 0 { 0.95 } else { 0.15 }) {
+            let value = if rng.random_bool(0.9) {
+                conforming(rng, kind)
+            } else {
+                any_value(rng, 1)
+            };
+            attrs.push(format!("{}: {value}", quoted(name)));
+        }
+    }
+    if ty == "User" && rng.random_bool(0.3) {
+        // A reference as entities files usually write one, which only the
+        // schema makes a uid (a duplicate key: the last one counts).
+        let owner = if rng.random_bool(0.5) { "who" } else { "owner" };
+        let id = quoted(pick(rng, &["alice", "bob"]));
+        attrs.push(match owner {
+            "who" => format!(r#""who": {{"type": "User", "id": {id}}}"#),
+            _ => format!(r#""owner": {{"owner": {{"type": "User", "id": {id}}}, "n": 1}}"#),
+        });
+    }
+    if rng.random_bool(0.1) {
+        attrs.push(format!(
+            "{}: {}",
+            quoted(pick(rng, &KEYS)),
+            any_value(rng, 1)
+        ));
+    }
+    if rng.random_bool(0.97) {
+        parts.push(format!(r#""attrs": {{{}}}"#, attrs.join(", ")));
+    }
+    if rng.random_bool(0.97) {
+        let parents: Vec<String> = (0..rng.random_range(0..3))
+            .map(|_| {
+                let ty = pick(rng, parent_types);
+                entity_uid(rng, ty)
+            })
+            .collect();
+        parts.push(format!(r#""parents": [{}]"#, parents.join(", ")));
+    }
+    if rng.random_bool(0.3) {
+        let tags: Vec<String> = (0..rng.random_range(0..3))
+            .map(|_| {
+                let value = if rng.random_bool(0.85) {
+                    conforming(rng, tag_kind)
+                } else {
+                    any_value(rng, 1)
+                };
+                format!("{}: {value}", quoted(pick(rng, &KEYS)))
+            })
+            .collect();
+        parts.push(format!(r#""tags": {{{}}}"#, tags.join(", ")));
+    }
+    if rng.random_bool(0.03) {
+        parts.push(r#""extra": 1"#.to_owned());
+    }
+    format!("{{{}}}", parts.join(", "))
+}

@@ -55,7 +55,7 @@ pub use model::{
     session_context,
 };
 pub use request::{
-    build_request, build_unvalidated_request, parse_uid, plain_context, plain_request,
-    read_context, request_from_context,
+    build_request, build_unvalidated_request, parse_uid, plain_context, plain_entity,
+    plain_request, read_context, read_entity, request_from_context,
 };
 use request::{context_culprit, uid_from_json};

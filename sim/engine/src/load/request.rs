@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use cedar_policy::{Context, EntityUid, Request, RestrictedExpression, Schema};
+use cedar_policy::{Context, Entity, EntityUid, Request, RestrictedExpression, Schema};
 use serde_json::Value;
 
 use super::cedar_files::error_chain;
@@ -109,11 +109,13 @@ fn plain_unchecked(context: &Value) -> Option<Context> {
     let Value::Object(entries) = context else {
         return None;
     };
-    Context::from_pairs(plain_entries(entries)?).ok()
+    Context::from_pairs(plain_entries(entries, false)?).ok()
 }
 
+/// Plain values by key; `uids`: [`plain_value`]'s.
 fn plain_entries(
     entries: &serde_json::Map<String, Value>,
+    uids: bool,
 ) -> Option<Vec<(String, RestrictedExpression)>> {
     entries
         .iter()
@@ -121,24 +123,190 @@ fn plain_entries(
             if key.starts_with("__") {
                 return None;
             }
-            Some((key.clone(), plain_value(value)?))
+            Some((key.clone(), plain_value(value, uids)?))
         })
         .collect()
 }
 
-fn plain_value(value: &Value) -> Option<RestrictedExpression> {
+/// A plain value as the values it holds; `uids`: every `{"type": T, "id":
+/// I}` in it (as [`typed_uid`] reads one) an entity uid rather than a
+/// record, as Cedar's reader reads one where the schema expects an entity.
+fn plain_value(value: &Value, uids: bool) -> Option<RestrictedExpression> {
     Some(match value {
         Value::Bool(b) => RestrictedExpression::new_bool(*b),
         Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
         Value::String(s) => RestrictedExpression::new_string(s.clone()),
         Value::Array(items) => RestrictedExpression::new_set(
-            items.iter().map(plain_value).collect::<Option<Vec<_>>>()?,
+            items
+                .iter()
+                .map(|item| plain_value(item, uids))
+                .collect::<Option<Vec<_>>>()?,
         ),
-        Value::Object(entries) => match escape(entries) {
-            Some(escaped) => escaped?,
-            None => RestrictedExpression::new_record(plain_entries(entries)?).ok()?,
-        },
+        Value::Object(entries) => {
+            if uids && let Some(uid) = typed_uid(entries) {
+                return Some(RestrictedExpression::new_entity_uid(uid));
+            }
+            match escape(entries) {
+                Some(escaped) => escaped?,
+                None => RestrictedExpression::new_record(plain_entries(entries, uids)?).ok()?,
+            }
+        }
         Value::Null => return None,
+    })
+}
+
+/// Whether a JSON value holds an object `{"type": T, "id": I}` that
+/// [`typed_uid`] reads.
+fn holds_typed_uid(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(holds_typed_uid),
+        Value::Object(entries) => {
+            typed_uid(entries).is_some() || entries.values().any(holds_typed_uid)
+        }
+        _ => false,
+    }
+}
+
+/// An entity's JSON as Cedar reads it with `schema`
+/// (`Entity::from_json_value`), or Cedar's error.
+///
+/// Plain entities ([`plain_entity`]) are built without Cedar's JSON
+/// parser; everything else, and every plain entity Cedar cannot make or
+/// the schema rejects, goes through the parser, so the entity read and
+/// every error are Cedar's own.
+pub fn read_entity(value: &Value, schema: Option<&Schema>) -> std::result::Result<Entity, String> {
+    if let Some(entity) = plain_entity(value, schema) {
+        return Ok(entity);
+    }
+    Entity::from_json_value(value.clone(), schema).map_err(|e| error_chain(&e))
+}
+
+/// The entity Cedar's JSON reader reads from `value` with `schema`, built
+/// without it, or `None` where this cannot be sure of that.
+///
+/// Plain: an object of `uid`, `attrs`, `parents` and optionally `tags`
+/// and nothing else; the uid and each parent `{"type": T, "id": I}` (or that
+/// in an `__entity` escape) with `T` in normal form and not an action type
+/// (Cedar reads an action's attributes without the schema and checks its
+/// parents); attributes and tags plain as in [`plain_context`]. It is
+/// built as the values it holds (`Entity::new_with_tags` evaluates them as
+/// Cedar's reader does) and checked against the schema with the check
+/// Cedar's reader makes after reading (the entity conformance check,
+/// here through `Entities::upsert_entities`). Where the schema expects an
+/// entity or extension value, Cedar's reader reads strings and records as
+/// those; a plain value read as something else fails that check. Then the
+/// entity is built once more with every `{"type": T, "id": I}` in its
+/// attributes and tags an entity uid (the form entities files usually
+/// write references in): if that conforms, every one of them stood where
+/// the schema expects an entity (a uid anywhere else fails the check), and
+/// there Cedar's reader reads it as that uid. Otherwise Cedar's reader
+/// reads the entity. Public for the tests that compare it with Cedar's
+/// reader.
+pub fn plain_entity(value: &Value, schema: Option<&Schema>) -> Option<Entity> {
+    let object = value.as_object()?;
+    if object
+        .keys()
+        .any(|key| !matches!(key.as_str(), "uid" | "attrs" | "parents" | "tags"))
+    {
+        return None;
+    }
+    let uid = plain_uid(object.get("uid")?)?;
+    let type_name = uid.type_name().to_string();
+    if type_name == "Action" || type_name.ends_with("::Action") {
+        return None;
+    }
+    let attrs = object.get("attrs")?.as_object()?;
+    let parents = object
+        .get("parents")?
+        .as_array()?
+        .iter()
+        .map(plain_uid)
+        .collect::<Option<Vec<_>>>()?;
+    let tags = match object.get("tags") {
+        Some(tags) => Some(tags.as_object()?),
+        None => None,
+    };
+    let build = |uids: bool| {
+        let attrs = plain_entries(attrs, uids)?;
+        let tags = match tags {
+            Some(tags) => plain_entries(tags, uids)?,
+            None => Vec::new(),
+        };
+        Entity::new_with_tags(uid.clone(), attrs, parents.iter().cloned(), tags).ok()
+    };
+    let conforms = |entity: &Entity, schema: &Schema| {
+        cedar_policy::Entities::empty()
+            .upsert_entities([entity.clone()], Some(schema))
+            .is_ok()
+    };
+    let Some(schema) = schema else {
+        return build(false);
+    };
+    let referring =
+        |entries: &serde_json::Map<String, Value>| entries.values().any(holds_typed_uid);
+    if !referring(attrs) && !tags.is_some_and(referring) {
+        return build(false).filter(|entity| conforms(entity, schema));
+    }
+    // At most one of the two conforms (a uid and a record are never both
+    // of the type expected in one place); references are the usual case.
+    [true, false]
+        .into_iter()
+        .find_map(|uids| build(uids).filter(|entity| conforms(entity, schema)))
+}
+
+/// A uid as an entity's `uid` or `parents` holds it: `{"type": T, "id":
+/// I}`, or that in an `__entity` escape, `T` a type name in normal form.
+fn plain_uid(value: &Value) -> Option<EntityUid> {
+    let object = value.as_object()?;
+    let inner = match object.get("__entity") {
+        Some(inner) if object.len() == 1 => inner.as_object()?,
+        Some(_) => return None,
+        None => object,
+    };
+    typed_uid(inner)
+}
+
+/// `{"type": T, "id": I}` and nothing else, `T` a type name in normal form
+/// (as Cedar reads it, with `Name::from_normalized_str`).
+fn typed_uid(object: &serde_json::Map<String, Value>) -> Option<EntityUid> {
+    if object.len() != 2 {
+        return None;
+    }
+    let ty = object.get("type")?.as_str()?;
+    let id = object.get("id")?.as_str()?;
+    Some(EntityUid::from_type_name_and_id(
+        type_name(ty)?,
+        cedar_policy::EntityId::new(id),
+    ))
+}
+
+/// Most type names [`type_name`] keeps (per thread).
+const MAX_TYPE_NAMES: usize = 4_096;
+
+/// An entity type name in normal form (`Ns::Type`: no spaces, no
+/// comments), as Cedar's JSON forms read one (`Name::from_normalized_str`),
+/// or `None`. Cedar parses a name with its whole grammar and lexer (about
+/// half a microsecond, most of reading a small entity), and the same few
+/// names come again and again, so each thread keeps what it read.
+fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
+    type Read = std::collections::HashMap<String, Option<cedar_policy::EntityTypeName>>;
+    thread_local! {
+        static READ: std::cell::RefCell<Read> = std::cell::RefCell::new(Read::new());
+    }
+    READ.with(|read| {
+        if let Some(name) = read.borrow().get(text) {
+            return name.clone();
+        }
+        // `from_str` insists on the normal form too, in Cedar 4.14.
+        let name = cedar_policy::EntityTypeName::from_str(text)
+            .ok()
+            .filter(|name| name.to_string() == text);
+        let mut read = read.borrow_mut();
+        if read.len() >= MAX_TYPE_NAMES {
+            read.clear();
+        }
+        read.insert(text.to_owned(), name.clone());
+        name
     })
 }
 
@@ -156,36 +324,56 @@ fn escape(entries: &serde_json::Map<String, Value>) -> Option<Option<RestrictedE
     let (Some((key, inner)), None) = (only.next(), only.next()) else {
         return None;
     };
-    let fields = |names: [&str; 2]| -> Option<[&str; 2]> {
-        let inner = inner.as_object().filter(|inner| inner.len() == 2)?;
-        Some([
-            inner.get(names[0])?.as_str()?,
-            inner.get(names[1])?.as_str()?,
-        ])
-    };
     match key.as_str() {
-        "__entity" => Some(fields(["type", "id"]).and_then(|[ty, id]| {
-            let name = cedar_policy::EntityTypeName::from_str(ty).ok()?;
-            // Cedar reads the type with `Name::from_normalized_str`
-            // (`from_str` insists on the normal form too, in Cedar 4.14).
-            (name.to_string() == ty).then(|| {
-                RestrictedExpression::new_entity_uid(EntityUid::from_type_name_and_id(
-                    name,
-                    cedar_policy::EntityId::new(id),
-                ))
-            })
-        })),
-        "__extn" => Some(fields(["fn", "arg"]).and_then(|[function, arg]| {
-            Some(match function {
-                "ip" => RestrictedExpression::new_ip(arg),
-                "decimal" => RestrictedExpression::new_decimal(arg),
-                "datetime" => RestrictedExpression::new_datetime(arg),
-                "duration" => RestrictedExpression::new_duration(arg),
-                _ => return None,
-            })
+        "__entity" => Some(
+            inner
+                .as_object()
+                .and_then(typed_uid)
+                .map(RestrictedExpression::new_entity_uid),
+        ),
+        "__extn" => Some(inner.as_object().and_then(|inner| {
+            if inner.len() != 2 {
+                return None;
+            }
+            extension_call(inner.get("fn")?.as_str()?, inner.get("arg")?.as_str()?)
         })),
         _ => None,
     }
+}
+
+/// Most extension calls [`extension_call`] keeps (per thread).
+const MAX_EXTENSION_CALLS: usize = 4_096;
+
+/// The call of extension constructor `function` (`ip`, `decimal`,
+/// `datetime` or `duration`) on the string `arg`, or `None` for any other
+/// function. Cedar's constructors of these calls parse the function's name
+/// with its whole grammar each time (about a microsecond), so each thread
+/// keeps the calls it made.
+fn extension_call(function: &str, arg: &str) -> Option<RestrictedExpression> {
+    type Made = std::collections::HashMap<(String, String), RestrictedExpression>;
+    thread_local! {
+        static MADE: std::cell::RefCell<Made> = std::cell::RefCell::new(Made::new());
+    }
+    let make: fn(&str) -> RestrictedExpression = match function {
+        "ip" => |arg| RestrictedExpression::new_ip(arg),
+        "decimal" => |arg| RestrictedExpression::new_decimal(arg),
+        "datetime" => |arg| RestrictedExpression::new_datetime(arg),
+        "duration" => |arg| RestrictedExpression::new_duration(arg),
+        _ => return None,
+    };
+    MADE.with(|made| {
+        let key = (function.to_owned(), arg.to_owned());
+        if let Some(call) = made.borrow().get(&key) {
+            return Some(call.clone());
+        }
+        let call = make(arg);
+        let mut made = made.borrow_mut();
+        if made.len() >= MAX_EXTENSION_CALLS {
+            made.clear();
+        }
+        made.insert(key, call.clone());
+        Some(call)
+    })
 }
 
 /// The context [`read_context`] reads from `context` under `schema` and the

@@ -250,10 +250,7 @@ pub fn with_grants(
     with_changed(
         base_entities,
         &changed,
-        |value| {
-            Entity::from_json_value(value.clone(), schema)
-                .map_err(|e| crate::load::cedar_files::error_chain(&e))
-        },
+        |value| crate::load::read_entity(value, schema),
         schema,
     )
     .map_err(|message| WorldError {
@@ -336,16 +333,22 @@ fn store(
         grant: active.last().copied(),
         message: crate::load::cedar_files::error_chain(e),
     };
+    let read = |value: &Value| {
+        crate::load::read_entity(value, schema).map_err(|message| WorldError {
+            grant: active.last().copied(),
+            message,
+        })
+    };
     let mut parsed = Vec::with_capacity(base.len() + changed.len());
     for (key, raw) in base {
         let value = match changed.remove(key) {
             Some(value) => value,
             None => parse(raw).map_err(|e| error(&e))?,
         };
-        parsed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
+        parsed.push(read(&value)?);
     }
     for value in changed.into_values() {
-        parsed.push(Entity::from_json_value(value, schema).map_err(|e| error(&e))?);
+        parsed.push(read(&value)?);
     }
     Entities::from_entities(parsed, schema).map_err(|e| error(&e))
 }

@@ -20,7 +20,8 @@ use std::str::FromStr;
 
 use cedar_policy::{Context, EntityUid, EvalResult, Schema};
 use privsim::load::{
-    build_request, error_chain, plain_context, plain_request, read_context, request_from_context,
+    build_request, error_chain, plain_context, plain_entity, plain_request, read_context,
+    read_entity, request_from_context,
 };
 use privsim_testkit::json_context::{self, ACTIONS, SCHEMA};
 use rand::SeedableRng;
@@ -289,4 +290,130 @@ parent = "by-user"
         accepted > 20 && refused > 20,
         "{accepted} accepted, {refused} refused"
     );
+}
+
+/// A value of an entity as the API gives it.
+type Read = Option<Result<EvalResult, String>>;
+
+/// An entity's canonical form: its uid, its attributes (by name, sorted)
+/// and parents (sorted; Cedar keeps both in hash maps and sets), and its
+/// tags under `tag_keys`. (Its JSON form cannot be had when a record holds
+/// a key like `__entity`.)
+#[allow(clippy::type_complexity, reason = "one comparison")]
+fn canonical_entity(
+    entity: &cedar_policy::Entity,
+    tag_keys: &[String],
+) -> (String, Vec<(String, Read)>, Vec<String>, Vec<Read>) {
+    let read = |value: Option<Result<EvalResult, cedar_policy::PartialValueToValueError>>| {
+        value.map(|v| v.map_err(|e| e.to_string()))
+    };
+    let tags = tag_keys.iter().map(|key| read(entity.tag(key))).collect();
+    let (uid, attrs, parents) = entity.clone().into_inner();
+    let mut names: Vec<String> = attrs.into_keys().collect();
+    names.sort();
+    let attrs = names
+        .into_iter()
+        .map(|name| {
+            let value = read(entity.attr(&name));
+            (name, value)
+        })
+        .collect();
+    let mut parents: Vec<String> = parents.iter().map(ToString::to_string).collect();
+    parents.sort();
+    (uid.to_string(), attrs, parents, tags)
+}
+
+/// Whether a JSON value holds an object of exactly `type` and `id` below
+/// its top (`depth` 0: the attributes or tags object itself).
+fn holds_implicit_uid(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(|item| holds_implicit_uid(item, depth + 1)),
+        Value::Object(entries) => {
+            (depth > 0
+                && entries.len() == 2
+                && entries.contains_key("type")
+                && entries.contains_key("id"))
+                || entries.values().any(|v| holds_implicit_uid(v, depth + 1))
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn read_entity_equals_cedars_reader() {
+    let (schema, _) = Schema::from_cedarschema_str(json_context::ENTITY_SCHEMA).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(23);
+    let (mut read, mut rejected, mut compared) = (0, 0, 0);
+    let (mut plain, mut plain_with_schema, mut plain_with_implicit_uids) = (0, 0, 0);
+    for _ in 0..6_000 {
+        let text = json_context::entity(&mut rng);
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            panic!("the generator wrote invalid JSON: {text}");
+        };
+        for schema in [Some(&schema), None] {
+            let fast = read_entity(&value, schema);
+            let cedar = cedar_policy::Entity::from_json_value(value.clone(), schema)
+                .map_err(|e| error_chain(&e));
+            match (&fast, &cedar) {
+                (Ok(fast), Ok(cedar)) => {
+                    let tag_keys: Vec<String> = value
+                        .get("tags")
+                        .and_then(Value::as_object)
+                        .map(|tags| tags.keys().cloned().collect())
+                        .unwrap_or_default();
+                    assert_eq!(
+                        canonical_entity(fast, &tag_keys),
+                        canonical_entity(cedar, &tag_keys),
+                        "with schema {}: {text}",
+                        schema.is_some()
+                    );
+                    read += 1;
+                    if plain_entity(&value, schema).is_some() {
+                        plain += 1;
+                        plain_with_schema += usize::from(schema.is_some());
+                        // References in the form `{"type", "id"}`, which
+                        // only the schema makes uids.
+                        let implicit = ["attrs", "tags"]
+                            .iter()
+                            .any(|key| value.get(key).is_some_and(|v| holds_implicit_uid(v, 0)));
+                        plain_with_implicit_uids += usize::from(schema.is_some() && implicit);
+                    }
+                }
+                (Err(fast), Err(cedar)) => {
+                    // Cedar reads the attributes, tags and parents into
+                    // hash maps and sets, so which of several bad ones its
+                    // message names varies from one call to the next: the
+                    // messages are compared where there is at most one of
+                    // each.
+                    let entries = |key: &str| match value.get(key) {
+                        Some(Value::Object(entries)) => entries.len(),
+                        Some(Value::Array(items)) => items.len(),
+                        _ => 0,
+                    };
+                    if ["attrs", "tags", "parents"]
+                        .iter()
+                        .all(|key| entries(key) <= 1)
+                    {
+                        assert_eq!(fast, cedar, "{text}");
+                        compared += 1;
+                    }
+                    rejected += 1;
+                }
+                _ => panic!(
+                    "with schema {}: {text}\nread_entity: {fast:?}\nCedar: {cedar:?}",
+                    schema.is_some()
+                ),
+            }
+        }
+    }
+    let seen = format!(
+        "read {read}, rejected {rejected} ({compared} messages compared), read without Cedar's reader {plain} ({plain_with_schema} with the schema, {plain_with_implicit_uids} of them with references as {{\"type\", \"id\"}})"
+    );
+    eprintln!("{seen}");
+    assert!(read > 3_000, "{seen}");
+    assert!(rejected > 1_000, "{seen}");
+    assert!(compared > 300, "{seen}");
+    assert!(plain > 1_500, "{seen}");
+    assert!(plain_with_schema > 500, "{seen}");
+    assert!(plain_with_implicit_uids > 50, "{seen}");
 }
