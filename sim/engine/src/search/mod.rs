@@ -836,7 +836,8 @@ struct Run<'m, 's> {
     states: HashMap<StateKey, (u64, Vec<Violation>)>,
     fingerprints: HashSet<u64>,
     found: Vec<Found>,
-    keys: BTreeSet<(String, String, String, String, String)>,
+    /// The recorded violations' identities ([`Identity`]).
+    keys: HashSet<Identity>,
     mover: &'m Mover,
     /// What the search met but could not try, for the summary's caveats.
     left_out: LeftOut,
@@ -899,7 +900,7 @@ impl<'m, 's> Run<'m, 's> {
             states: HashMap::new(),
             fingerprints: HashSet::new(),
             found: Vec::new(),
-            keys: BTreeSet::new(),
+            keys: HashSet::new(),
             mover,
             left_out: LeftOut::default(),
             closed: false,
@@ -988,7 +989,8 @@ impl<'m, 's> Run<'m, 's> {
         self.moves += 1;
         self.live.moves.fetch_add(1, Ordering::Relaxed);
         // A request's violations recorded already would be dropped.
-        let known = |violation: &Violation| self.keys.contains(&key_of(self.machine, violation));
+        let known =
+            |violation: &Violation| self.keys.contains(&Identity::of(self.machine, violation));
         let (changed, mut violations, outcome) = play_move(
             self.machine,
             state,
@@ -1014,7 +1016,7 @@ impl<'m, 's> Run<'m, 's> {
                             let found =
                                 self.machine
                                     .violations_besides(state, &snapshot, &|violation| {
-                                        self.keys.contains(&key_of(self.machine, violation))
+                                        self.keys.contains(&Identity::of(self.machine, violation))
                                     });
                             let fingerprint = snapshot.fingerprint();
                             kept = self.keep(snapshot);
@@ -1041,7 +1043,7 @@ impl<'m, 's> Run<'m, 's> {
             violations.extend(entry.1);
             reached = Some(key);
         }
-        violations.retain(|v| !self.keys.contains(&key_of(self.machine, v)));
+        violations.retain(|v| !self.keys.contains(&Identity::of(self.machine, v)));
         (changed, violations, kept, reached)
     }
 
@@ -1069,7 +1071,7 @@ impl<'m, 's> Run<'m, 's> {
     /// the one just played).
     fn record(&mut self, trace: &[Move], violations: Vec<Violation>) {
         for violation in violations {
-            if !self.keys.insert(key_of(self.machine, &violation)) {
+            if !self.keys.insert(Identity::of(self.machine, &violation)) {
                 continue;
             }
             let mut trace = trace.to_vec();
@@ -1133,7 +1135,7 @@ impl<'m, 's> Run<'m, 's> {
         self.keys = point
             .found
             .iter()
-            .map(|found| key_of(self.machine, &found.violation))
+            .map(|found| Identity::of(self.machine, &found.violation))
             .collect();
         self.found = point.found;
         self.left_out = point.left_out;
@@ -1576,6 +1578,34 @@ impl<'m, 's> Run<'m, 's> {
 /// A state an exhaustive search reached, the moves that reached it, and its
 /// held sets when kept.
 type Reached = (State, Vec<Move>, Option<Rc<Held>>);
+
+/// What [`key_of`] writes out, to look up: the same violations are equal
+/// (the parts are the key's, and its texts are unambiguous: uids as Cedar
+/// writes them, the rest in `Debug` form), without writing any text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Identity {
+    kind: privsim_model::result::FindingKind,
+    principal: EntityUid,
+    action: EntityUid,
+    delegator: Option<EntityUid>,
+    grant: Option<String>,
+    rule: Option<usize>,
+    missing: bool,
+}
+
+impl Identity {
+    fn of(machine: &Machine<'_>, violation: &Violation) -> Self {
+        Self {
+            kind: violation.kind,
+            principal: machine.actors[violation.actor].principal.clone(),
+            action: violation.action.clone(),
+            delegator: violation.delegator.clone(),
+            grant: violation.grant.clone(),
+            rule: violation.rule,
+            missing: violation.missing,
+        }
+    }
+}
 
 /// A violation's identity across actors: the same principal breaking the
 /// same invariant alone or in a session is one finding.
