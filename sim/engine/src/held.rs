@@ -596,21 +596,47 @@ impl<'a> Engine<'a> {
         self.push_store_over(Store::Owned(entities), over)
     }
 
-    /// Drops a store added with [`Engine::add_store`] and everything computed
-    /// for it (its classes), so a long search does not keep every state's
-    /// store. The handle must not be used again: calls on it allow nothing.
-    pub fn forget_store(&self, store: StoreId) {
-        if let Some(slot) = lock(&self.stores).get_mut(store.0) {
-            *slot = Arc::new(StoreData {
-                entities: Store::Owned(Entities::empty()),
-                over: None,
-                relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
-                index: OnceLock::new(),
-                tables: Mutex::new(HashMap::new()),
-                attribute_uids: Mutex::new(HashMap::new()),
-            });
+    /// Drops stores added with [`Engine::add_store`] and everything computed
+    /// for them (their classes), so a long search does not keep every
+    /// state's store. The handles must not be used again: calls on them
+    /// allow nothing. What the stores held is freed in the calling thread.
+    pub fn forget_stores(&self, stores: impl IntoIterator<Item = StoreId>) {
+        let forgotten: HashSet<usize> = stores.into_iter().map(|store| store.0).collect();
+        if forgotten.is_empty() {
+            return;
         }
-        lock(&self.partitions).retain(|key, _| key.0 != store.0);
+        let mut dropped = Vec::with_capacity(forgotten.len());
+        {
+            let mut stores = lock(&self.stores);
+            for &store in &forgotten {
+                if let Some(slot) = stores.get_mut(store) {
+                    let empty = Arc::new(StoreData {
+                        entities: Store::Owned(Entities::empty()),
+                        over: None,
+                        relevant: (0..self.policies.len()).map(|_| OnceLock::new()).collect(),
+                        index: OnceLock::new(),
+                        tables: Mutex::new(HashMap::new()),
+                        attribute_uids: Mutex::new(HashMap::new()),
+                    });
+                    dropped.push(std::mem::replace(slot, empty));
+                }
+            }
+        }
+        let mut partitions = lock(&self.partitions);
+        let kept = partitions.len();
+        let mut gone = Vec::new();
+        partitions.retain(|key, cell| {
+            let forget = forgotten.contains(&key.0);
+            if forget {
+                gone.push(Arc::clone(cell));
+            }
+            !forget
+        });
+        debug_assert!(partitions.len() + gone.len() == kept);
+        drop(partitions);
+        // Freed here, with no lock held.
+        drop(gone);
+        drop(dropped);
     }
 
     /// The store of segment `index` of the scenario the engine was made for.
