@@ -91,6 +91,31 @@ impl Phase {
     }
 }
 
+thread_local! {
+    /// Whether this thread's notes are left out ([`quietly`]).
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with this thread's notes left out: for work done beside
+/// the work the display follows (the scripted run `privsim fuzz` evaluates
+/// while its workers search), whose counts would otherwise be shown as
+/// the other's.
+pub fn quietly<T>(work: impl FnOnce() -> T) -> T {
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            QUIET.with(|quiet| quiet.set(false));
+        }
+    }
+    QUIET.with(|quiet| quiet.set(true));
+    let _loud = Loud;
+    work()
+}
+
+fn quiet() -> bool {
+    QUIET.with(std::cell::Cell::get)
+}
+
 static SCENARIO: Mutex<String> = Mutex::new(String::new());
 static PHASE: AtomicU8 = AtomicU8::new(0);
 static DONE: AtomicU64 = AtomicU64::new(0);
@@ -98,6 +123,9 @@ static TOTAL: AtomicU64 = AtomicU64::new(0);
 
 /// Notes the scenario file now being worked on.
 pub fn scenario(file: &str) {
+    if quiet() {
+        return;
+    }
     if let Ok(mut current) = SCENARIO.lock() {
         current.clear();
         current.push_str(file);
@@ -107,6 +135,9 @@ pub fn scenario(file: &str) {
 
 /// Notes a new phase with `total` things to do (0 when it has no count).
 pub fn phase(phase: Phase, total: usize) {
+    if quiet() {
+        return;
+    }
     DONE.store(0, Ordering::Relaxed);
     TOTAL.store(u64::try_from(total).unwrap_or(u64::MAX), Ordering::Relaxed);
     PHASE.store(phase.code(), Ordering::Relaxed);
@@ -114,11 +145,17 @@ pub fn phase(phase: Phase, total: usize) {
 
 /// Notes one more thing of the phase done.
 pub fn advance() {
+    if quiet() {
+        return;
+    }
     DONE.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Notes how many things of the phase are done.
 pub fn done(count: u64) {
+    if quiet() {
+        return;
+    }
     DONE.store(count, Ordering::Relaxed);
 }
 
@@ -153,6 +190,27 @@ pub fn note() -> Note {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiet_notes_are_left_out_and_loud_ones_kept() {
+        // Other tests note too (the note is process-wide, and no lib test
+        // notes `Proving`): a quiet note that got through would be read
+        // back at once.
+        phase(Phase::Comparing, 7);
+        quietly(|| {
+            assert!(quiet());
+            phase(Phase::Proving, 3);
+            done(2);
+            advance();
+        });
+        let noted = note();
+        assert_ne!(noted.phase, Phase::Proving, "{noted:?}");
+        assert_ne!((noted.done, noted.total), (3, 3), "{noted:?}");
+        assert!(!quiet(), "loud again after `quietly`");
+        let panicked = std::panic::catch_unwind(|| quietly(|| panic!("inside")));
+        assert!(panicked.is_err());
+        assert!(!quiet(), "loud again after a panic inside `quietly`");
+    }
 
     #[test]
     fn every_phase_reads_back_as_itself() {

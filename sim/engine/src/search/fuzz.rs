@@ -18,17 +18,45 @@ pub struct Fuzzed {
 }
 
 /// Replays a scenario and searches it for escalations ([`super::search`]).
+///
+/// With more than one job, the replay is evaluated on a thread of its own
+/// while the workers search (the two share nothing but the scenario, and
+/// the scripted run of a world of thousands of entities takes about as
+/// long as a search of 100,000 moves); its progress is not shown.
 pub fn fuzz(
     scenario: &Scenario,
     options: &super::Options,
     progress: &mut dyn FnMut(super::Progress),
 ) -> Fuzzed {
-    fuzz_onto(
-        scenario,
-        crate::accounting::evaluate(scenario),
-        options,
-        progress,
-    )
+    let machine = crate::world::state::Machine::new(scenario);
+    let (result, report) = beside(
+        options.jobs > 1,
+        || crate::accounting::evaluate(scenario),
+        || super::search_jobs(&machine, options, progress),
+    );
+    finish(scenario, &machine, result, report)
+}
+
+/// `first` and `second`'s results: with `together`, `first` on a thread of
+/// its own (its progress notes left out) while `second` runs here;
+/// otherwise one after the other.
+fn beside<A: Send, B>(
+    together: bool,
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B,
+) -> (A, B) {
+    if !together {
+        let a = first();
+        return (a, second());
+    }
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| crate::progress::quietly(first));
+        let b = second();
+        let a = a
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
 }
 
 /// [`fuzz`] onto a result the caller already evaluated ([`crate::accounting::evaluate`]).
@@ -70,8 +98,11 @@ pub fn fuzz_campaign(
     let before = resume
         .as_ref()
         .map_or(0, |points| points.iter().map(|p| p.moves).sum());
-    let result = crate::accounting::evaluate(scenario);
-    let (report, points) = super::search_jobs_from(&machine, options, resume, progress);
+    let (result, (report, points)) = beside(
+        options.jobs > 1,
+        || crate::accounting::evaluate(scenario),
+        || super::search_jobs_from(&machine, options, resume, progress),
+    );
     super::corpus::save(corpus, &header, &points)?;
     Ok((finish(scenario, &machine, result, report), before))
 }
