@@ -16,7 +16,7 @@ mod messages;
 mod model;
 pub mod policy_times;
 pub mod raw;
-mod request;
+pub(crate) mod request;
 pub mod risk;
 pub mod rules;
 pub mod universe;

@@ -250,7 +250,7 @@ pub fn with_grants(
     with_changed(
         base_entities,
         &changed,
-        |value| crate::load::read_entity(value, schema),
+        |value| crate::load::request::read_entity(value, schema),
         schema,
     )
     .map_err(|message| WorldError {
@@ -334,7 +334,7 @@ fn store(
         message: crate::load::cedar_files::error_chain(e),
     };
     let read = |value: &Value| {
-        crate::load::read_entity(value, schema).map_err(|message| WorldError {
+        crate::load::request::read_entity(value, schema).map_err(|message| WorldError {
             grant: active.last().copied(),
             message,
         })

@@ -1047,7 +1047,7 @@ impl<'s> Machine<'s> {
         if let Some(read) = self.entity_reads.borrow().get(&text) {
             return read.clone();
         }
-        let read = crate::load::read_entity(value, self.scenario.schema.as_ref());
+        let read = crate::load::request::read_entity(value, self.scenario.schema.as_ref());
         let mut kept = self.entity_reads.borrow_mut();
         if kept.len() >= MAX_PARSED_ENTITIES {
             kept.clear();
