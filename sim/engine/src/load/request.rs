@@ -211,8 +211,7 @@ pub fn plain_entity(value: &Value, schema: Option<&Schema>) -> Option<Entity> {
         return None;
     }
     let uid = plain_uid(object.get("uid")?)?;
-    let type_name = uid.type_name().to_string();
-    if type_name == "Action" || type_name.ends_with("::Action") {
+    if uid.type_name().basename() == "Action" {
         return None;
     }
     let attrs = object.get("attrs")?.as_object()?;
@@ -280,33 +279,44 @@ fn typed_uid(object: &serde_json::Map<String, Value>) -> Option<EntityUid> {
     ))
 }
 
-/// Most type names [`type_name`] keeps (per thread).
-const MAX_TYPE_NAMES: usize = 4_096;
+/// Most values one of [`remembered`]'s tables keeps.
+const MAX_REMEMBERED: usize = 4_096;
+
+/// A thread's table of values made from texts ([`remembered`]).
+type Remembered<V> = std::cell::RefCell<std::collections::HashMap<String, V>>;
+
+/// The value `table` keeps for `key`, made by `make` the first time (the
+/// table starts afresh when full): for what Cedar makes slowly from a
+/// short text and a search asks for again and again.
+fn remembered<V: Clone>(table: &Remembered<V>, key: &str, make: impl FnOnce() -> V) -> V {
+    if let Some(value) = table.borrow().get(key) {
+        return value.clone();
+    }
+    let value = make();
+    let mut table = table.borrow_mut();
+    if table.len() >= MAX_REMEMBERED {
+        table.clear();
+    }
+    table.insert(key.to_owned(), value.clone());
+    value
+}
 
 /// An entity type name in normal form (`Ns::Type`: no spaces, no
 /// comments), as Cedar's JSON forms read one (`Name::from_normalized_str`),
 /// or `None`. Cedar parses a name with its whole grammar and lexer (about
 /// half a microsecond, most of reading a small entity), and the same few
 /// names come again and again, so each thread keeps what it read.
-fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
-    type Read = std::collections::HashMap<String, Option<cedar_policy::EntityTypeName>>;
+pub(crate) fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
     thread_local! {
-        static READ: std::cell::RefCell<Read> = std::cell::RefCell::new(Read::new());
+        static READ: Remembered<Option<cedar_policy::EntityTypeName>> = Remembered::default();
     }
     READ.with(|read| {
-        if let Some(name) = read.borrow().get(text) {
-            return name.clone();
-        }
-        // `from_str` insists on the normal form too, in Cedar 4.14.
-        let name = cedar_policy::EntityTypeName::from_str(text)
-            .ok()
-            .filter(|name| name.to_string() == text);
-        let mut read = read.borrow_mut();
-        if read.len() >= MAX_TYPE_NAMES {
-            read.clear();
-        }
-        read.insert(text.to_owned(), name.clone());
-        name
+        remembered(read, text, || {
+            // `from_str` insists on the normal form too, in Cedar 4.14.
+            cedar_policy::EntityTypeName::from_str(text)
+                .ok()
+                .filter(|name| name.to_string() == text)
+        })
     })
 }
 
@@ -341,39 +351,23 @@ fn escape(entries: &serde_json::Map<String, Value>) -> Option<Option<RestrictedE
     }
 }
 
-/// Most extension calls [`extension_call`] keeps (per thread).
-const MAX_EXTENSION_CALLS: usize = 4_096;
-
 /// The call of extension constructor `function` (`ip`, `decimal`,
 /// `datetime` or `duration`) on the string `arg`, or `None` for any other
 /// function. Cedar's constructors of these calls parse the function's name
 /// with its whole grammar each time (about a microsecond), so each thread
-/// keeps the calls it made.
+/// keeps the calls it made, a table per function.
 fn extension_call(function: &str, arg: &str) -> Option<RestrictedExpression> {
-    type Made = std::collections::HashMap<(String, String), RestrictedExpression>;
     thread_local! {
-        static MADE: std::cell::RefCell<Made> = std::cell::RefCell::new(Made::new());
+        static MADE: [Remembered<RestrictedExpression>; 4] = Default::default();
     }
-    let make: fn(&str) -> RestrictedExpression = match function {
-        "ip" => |arg| RestrictedExpression::new_ip(arg),
-        "decimal" => |arg| RestrictedExpression::new_decimal(arg),
-        "datetime" => |arg| RestrictedExpression::new_datetime(arg),
-        "duration" => |arg| RestrictedExpression::new_duration(arg),
+    let (index, make): (usize, fn(&str) -> RestrictedExpression) = match function {
+        "ip" => (0, |arg| RestrictedExpression::new_ip(arg)),
+        "decimal" => (1, |arg| RestrictedExpression::new_decimal(arg)),
+        "datetime" => (2, |arg| RestrictedExpression::new_datetime(arg)),
+        "duration" => (3, |arg| RestrictedExpression::new_duration(arg)),
         _ => return None,
     };
-    MADE.with(|made| {
-        let key = (function.to_owned(), arg.to_owned());
-        if let Some(call) = made.borrow().get(&key) {
-            return Some(call.clone());
-        }
-        let call = make(arg);
-        let mut made = made.borrow_mut();
-        if made.len() >= MAX_EXTENSION_CALLS {
-            made.clear();
-        }
-        made.insert(key, call.clone());
-        Some(call)
-    })
+    Some(MADE.with(|made| remembered(&made[index], arg, || make(arg))))
 }
 
 /// The context [`read_context`] reads from `context` under `schema` and the

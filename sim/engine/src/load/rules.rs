@@ -262,4 +262,18 @@ impl NeverRule {
         };
         format!("{} may never {action} on {resource}", self.principal)
     }
+
+    /// How a finding that breaks the rule names it: "which the rule at line
+    /// N forbids (description): reason".
+    pub fn forbidding(&self) -> String {
+        format!(
+            "which the rule at line {} forbids ({}){}",
+            self.line,
+            self.describe(),
+            self.reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )
+    }
 }

@@ -226,16 +226,11 @@ pub fn never_verdicts(
             resource: cex.resource.clone(),
             determining_policies: cex.policies.iter().map(|p| p.id.clone()).collect(),
             message: format!(
-                "proof: in a world the schema allows, {} is allowed {} on {}, which the rule at line {} forbids ({}){} (counterexample confirmed by Cedar)",
+                "proof: in a world the schema allows, {} is allowed {} on {}, {} (counterexample confirmed by Cedar)",
                 cex.principal,
                 cex.action,
                 cex.resource,
-                rule.line,
-                rule.describe(),
-                rule.reason
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
+                rule.forbidding()
             ),
             rule: Some(location(scenario, rule)),
             trace: Vec::new(),

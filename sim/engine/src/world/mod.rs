@@ -247,12 +247,9 @@ pub fn with_grants(
     schema: Option<&Schema>,
 ) -> Result<Entities, WorldError> {
     let changed = changed_entities(base, grants, active);
-    with_changed(
-        base_entities,
-        &changed,
-        |value| crate::load::request::read_entity(value, schema),
-        schema,
-    )
+    with_changed(base_entities, &changed, |value| {
+        crate::load::request::read_entity(value, schema)
+    })
     .map_err(|message| WorldError {
         grant: active.last().copied(),
         message,
@@ -262,12 +259,13 @@ pub fn with_grants(
 /// The grant-free store `base_entities` with the `changed` entities' JSON
 /// (by uid text, [`changed_entities`]) in place, each read by `read` (with
 /// the schema, as [`Entity::from_json_value`] reads it): the grant-free
-/// store itself when nothing changed.
+/// store itself when nothing changed. Reading with the schema checks each
+/// entity against it, which is all Cedar's `upsert_entities` does with a
+/// schema, so they are put in without checking them again.
 pub fn with_changed(
     base_entities: &Entities,
     changed: &BTreeMap<String, Value>,
     mut read: impl FnMut(&Value) -> Result<Entity, String>,
-    schema: Option<&Schema>,
 ) -> Result<Entities, String> {
     if changed.is_empty() {
         return Ok(base_entities.clone());
@@ -278,7 +276,7 @@ pub fn with_changed(
     }
     base_entities
         .clone()
-        .upsert_entities(entities, schema)
+        .upsert_entities(entities, None)
         .map_err(|e| crate::load::cedar_files::error_chain(&e))
 }
 
@@ -329,16 +327,12 @@ fn store(
     schema: Option<&Schema>,
 ) -> Result<Entities, WorldError> {
     let mut changed = changed_entities(base, grants, active);
-    let error = |e: &dyn std::error::Error| WorldError {
+    let failed = |message: String| WorldError {
         grant: active.last().copied(),
-        message: crate::load::cedar_files::error_chain(e),
+        message,
     };
-    let read = |value: &Value| {
-        crate::load::request::read_entity(value, schema).map_err(|message| WorldError {
-            grant: active.last().copied(),
-            message,
-        })
-    };
+    let error = |e: &dyn std::error::Error| failed(crate::load::cedar_files::error_chain(e));
+    let read = |value: &Value| crate::load::request::read_entity(value, schema).map_err(failed);
     let mut parsed = Vec::with_capacity(base.len() + changed.len());
     for (key, raw) in base {
         let value = match changed.remove(key) {

@@ -14,7 +14,6 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{
@@ -781,21 +780,14 @@ impl<'s> Machine<'s> {
         }
         let values = self.changed_entities(&state.grants, &active);
         // As `world::with_grants` makes it, each changed entity read once.
-        let store = world::with_changed(
-            &self.own.base,
-            &values,
-            |value| self.entity_read(value),
-            self.scenario.schema.as_ref(),
-        )?;
+        let store = world::with_changed(&self.own.base, &values, |value| self.entity_read(value))?;
         let mut changed = std::collections::HashSet::new();
         let mut data_changed = crate::held::Changed::default();
         let mut differing = Vec::new();
         for (key, value) in values {
-            let before = self.base_entity(&key);
-            let canonical = canonical_entity(&value);
-            if before.as_ref().map(|b| &b.canonical) == Some(&canonical) {
+            let Some((before, canonical)) = self.differs(&key, &value) else {
                 continue;
-            }
+            };
             differing.push(canonical);
             note_changed_data(before.as_ref().map(|b| &b.value), &value, &mut data_changed);
             if let Ok(uid) = crate::load::parse_uid(&key) {
@@ -860,13 +852,7 @@ impl<'s> Machine<'s> {
             } else {
                 let active = Self::active(state, None);
                 for (key, value) in self.changed_entities(&state.grants, &active) {
-                    let changed = canonical_entity(&value);
-                    if self
-                        .base_entity(&key)
-                        .is_none_or(|base| base.canonical != changed)
-                    {
-                        parts.push(changed);
-                    }
+                    parts.extend(self.differs(&key, &value).map(|(_, canonical)| canonical));
                 }
             }
         }
@@ -1030,6 +1016,15 @@ impl<'s> Machine<'s> {
         }
         kept.insert(key.to_string(), entity.clone());
         entity
+    }
+
+    /// A changed entity's grant-free form (`None`: the world has none) and
+    /// its own canonical text, when the two differ; `None` when the change
+    /// left it as it was.
+    fn differs(&self, key: &str, value: &Value) -> Option<(Option<Rc<BaseEntity>>, String)> {
+        let before = self.base_entity(key);
+        let canonical = canonical_entity(value);
+        (before.as_ref().map(|b| &b.canonical) != Some(&canonical)).then_some((before, canonical))
     }
 
     /// [`world::changed_entities`] with the grant-free entities parsed once
@@ -2056,14 +2051,9 @@ impl<'s> Machine<'s> {
                     continue;
                 }
                 violation.message = format!(
-                    "{} is allowed {action} on {resource}, which the rule at line {} forbids ({}){}",
+                    "{} is allowed {action} on {resource}, {}",
                     self.describe(actor),
-                    rule.line,
-                    rule.describe(),
-                    rule.reason
-                        .as_ref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
+                    rule.forbidding()
                 );
                 found.push(violation);
             }
@@ -2740,13 +2730,9 @@ fn entity_of(value: &Value) -> Option<EntityUid> {
     let inner = value.get("__entity").unwrap_or(value);
     let kind = inner.get("type")?.as_str()?;
     let id = inner.get("id")?.as_str()?;
-    // As `EntityUid::from_json` reads it: a type name in normal form only
-    // (the parser `from_str` uses would also take spaces and comments).
-    let type_name = EntityTypeName::from_str(kind)
-        .ok()
-        .filter(|name| name.to_string() == kind)?;
+    // As `EntityUid::from_json` reads it: a type name in normal form only.
     Some(EntityUid::from_type_name_and_id(
-        type_name,
+        crate::load::request::type_name(kind)?,
         cedar_policy::EntityId::new(id),
     ))
 }
